@@ -1,0 +1,70 @@
+//! Command-line interface: clap definitions, one file per subcommand. Each subcommand's `run`
+//! returns the process exit code: 0 ok, 1 expectation not met, 2 error.
+
+pub mod attack;
+pub mod demo;
+pub mod dump;
+pub mod scan;
+pub mod show;
+pub mod victim;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: the run worked and every expectation held.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the run worked but an expectation (`--expect`) was not met.
+pub const EXIT_MISMATCH: u8 = 1;
+/// Exit code: bad input, bad usage, or a failure.
+pub const EXIT_ERROR: u8 = 2;
+
+/// confidump: what does a memory dump of a running program give away?
+#[derive(Debug, Parser)]
+#[command(name = "confidump", version, about, long_about = None, after_help = EXAMPLES)]
+pub struct Cli {
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  confidump demo                                  plain vs memfd_secret, side by side
+  confidump victim --mode secretmem               a victim holding a secret (prints a ready line)
+  confidump attack PID --sha256 HEX               dump + scan + show, as root would
+  confidump dump PID -o victim.core               a gcore-style core that gdb loads
+  confidump scan victim.core --needle hunter2     search a core (ours, gdb's, the kernel's, QEMU's)
+  confidump show victim.core --addr 0x7f0000001000";
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a victim that holds one secret in a chosen protection.
+    Victim(victim::VictimArgs),
+    /// Write a gcore-style ELF core dump of a live process.
+    Dump(dump::DumpArgs),
+    /// Search a core file or a live process for secrets.
+    Scan(scan::ScanArgs),
+    /// Hex view of memory, with unreadable bytes drawn as `??`.
+    Show(show::ShowArgs),
+    /// Dump, scan and show in one step: the command a presenter types.
+    Attack(attack::AttackArgs),
+    /// Start victims in several protections, attack each, and compare.
+    Demo(demo::DemoArgs),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Victim(a) => victim::run(a),
+        Command::Dump(a) => dump::run(a),
+        Command::Scan(a) => scan::run(a),
+        Command::Show(a) => show::run(a),
+        Command::Attack(a) => attack::run(a),
+        Command::Demo(a) => demo::run(a),
+    }
+}

@@ -1,0 +1,134 @@
+//! Where the attacker's bytes come from.
+//!
+//! [`MemorySource`] is the one abstraction every reader implements: a live process
+//! ([`live::LiveProcess`]), an ELF core file (`coredump::reader::CoreFile`) and, later, a VM guest
+//! dump. The scanner and the hex view work over any of them and never learn which it is.
+//!
+//! [`read_pagewise`] is the one place that decides what happens when a read fails part-way:
+//! the range is retried page by page, so a readable page after an unreadable one is never lost.
+
+pub mod live;
+pub mod ptrace;
+
+use crate::model::Span;
+
+/// Page size of x86-64 Linux; cores and `/proc` report in these units.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// What a region of a source holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegionKind {
+    /// Bytes are available (they may still fail to read, e.g. in a live process).
+    Readable,
+    /// A read was attempted and refused: the reason names the errno.
+    Unreadable(String),
+    /// The dump left this range out without reading it (gcore's `dd` rule, coredump_filter,
+    /// a kernel core's unwritten segment): absence proves nothing.
+    Absent(String),
+}
+
+/// One region of a source's address space, in address order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRegion {
+    /// Addresses covered.
+    pub span: Span,
+    /// Human name: `[heap]`, `[stack]`, `/usr/lib/x86_64-linux-gnu/libc.so.6`, `[anon]`.
+    pub name: String,
+    /// Whether the bytes are there.
+    pub kind: RegionKind,
+    /// Offset in the source (file offset for a core, `/proc/PID/mem` offset for a live
+    /// process) of `span.start`, when the region is readable.
+    pub offset: Option<u64>,
+}
+
+/// A failed read: which errno (if the kernel gave one) and a sentence for reports.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct ReadError {
+    /// The errno of the failing system call, if any.
+    pub errno: Option<i32>,
+    /// `EIO: memory refused by the kernel (memfd_secret, VM_IO)`, `not in the dump`, ...
+    pub reason: String,
+}
+
+impl ReadError {
+    /// A read error from an errno, with the conventional explanation.
+    pub fn from_errno(errno: i32) -> Self {
+        Self {
+            errno: Some(errno),
+            reason: describe_errno(errno),
+        }
+    }
+}
+
+/// `EIO: ...` style description of a read errno, as reports show it.
+pub fn describe_errno(errno: i32) -> String {
+    let name = match errno {
+        libc::EIO => "EIO",
+        libc::EFAULT => "EFAULT",
+        libc::EPERM => "EPERM",
+        libc::EACCES => "EACCES",
+        libc::ESRCH => "ESRCH",
+        libc::ENOMEM => "ENOMEM",
+        _ => "errno",
+    };
+    format!(
+        "{name} ({errno}): {}",
+        std::io::Error::from_raw_os_error(errno)
+    )
+}
+
+/// Anything the attacker can read memory from.
+pub trait MemorySource {
+    /// One line saying what this is: `core file /tmp/x.core (confidump)`, `pid 1234 (live)`.
+    fn describe(&self) -> String;
+    /// All regions, sorted by address, not overlapping.
+    fn regions(&self) -> &[SourceRegion];
+    /// Fills `buf` from `addr`. Fails if any byte of the range cannot be read; callers that
+    /// want the readable part use [`read_pagewise`].
+    fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError>;
+
+    /// The region containing `addr`, if any.
+    fn region_at(&self, addr: u64) -> Option<&SourceRegion> {
+        let regions = self.regions();
+        let idx = regions.partition_point(|r| r.span.end <= addr);
+        regions.get(idx).filter(|r| r.span.contains(addr))
+    }
+}
+
+/// Reads `buf.len()` bytes at `addr`, falling back to page-sized reads when the whole read
+/// fails, and returns the unreadable sub-ranges (merged, in order) with their errors. Bytes of
+/// unreadable pages are left zero in `buf`; callers must consult the returned list and never
+/// treat those zeros as data.
+pub fn read_pagewise<S: MemorySource + ?Sized>(
+    src: &S,
+    addr: u64,
+    buf: &mut [u8],
+) -> Vec<(Span, ReadError)> {
+    if src.read_exact_at(addr, buf).is_ok() {
+        return Vec::new();
+    }
+    let mut bad: Vec<(Span, ReadError)> = Vec::new();
+    let mut done = 0usize;
+    while done < buf.len() {
+        let page_addr = addr.saturating_add(done as u64);
+        // Up to the next page boundary, so later pages start aligned.
+        let to_boundary = PAGE_SIZE - (page_addr % PAGE_SIZE);
+        let n = usize::try_from(to_boundary)
+            .unwrap_or(usize::MAX)
+            .min(buf.len() - done);
+        let piece = &mut buf[done..done + n];
+        if let Err(e) = src.read_exact_at(page_addr, piece) {
+            piece.fill(0);
+            let span = Span::new(page_addr, page_addr.saturating_add(n as u64));
+            match bad.last_mut() {
+                Some((last, last_err)) if last.end == span.start && *last_err == e => {
+                    last.end = span.end
+                }
+                _ => bad.push((span, e)),
+            }
+        }
+        done += n;
+    }
+    bad
+}

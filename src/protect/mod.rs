@@ -1,0 +1,1 @@
+//! Victim-side secret stores: ordinary heap, hygiene flags, `memfd_secret`.

@@ -1,0 +1,1 @@
+//! Renderers: text, JSON and hex views. They consume findings; none computes them.

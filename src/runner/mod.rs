@@ -1,0 +1,1 @@
+//! Orchestration: the one-command attack (dump + scan + show) and the demo.
