@@ -1,1 +1,157 @@
 //! Reading a live process's memory: `process_vm_readv`, with `/proc/PID/mem` as the fallback.
+//!
+//! `process_vm_readv` is the fast path (one copy, no file descriptor per read). It refuses some
+//! memory that `/proc/PID/mem` can still read (it does not use FOLL_FORCE, so PROT_NONE pages
+//! fail), so every failed read is retried through `/proc/PID/mem` before it is called
+//! unreadable. What both refuse (memfd_secret: EIO/EFAULT, VM_IO/VM_PFNMAP mappings such as
+//! `[vvar]` and SGX enclaves) is reported with the errno of the `/proc/PID/mem` read, the
+//! interface gdb itself uses.
+
+use std::fs::File;
+use std::io::IoSliceMut;
+use std::os::unix::fs::FileExt;
+
+use nix::sys::uio::{process_vm_readv, RemoteIoVec};
+use nix::unistd::Pid;
+
+use super::{MemorySource, ReadError, RegionKind, SourceRegion};
+use crate::procfs::maps::{self, Mapping, MapsError};
+
+/// Errors opening a live process for reading.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// No such process (or it is already gone).
+    #[error("no process with PID {pid}")]
+    NoSuchProcess {
+        /// The PID asked for.
+        pid: i32,
+    },
+    /// `/proc/PID/maps` could not be read or parsed.
+    #[error(transparent)]
+    Maps(#[from] MapsError),
+    /// `/proc/PID/mem` could not be opened.
+    #[error("opening /proc/{pid}/mem: {source}")]
+    OpenMem {
+        /// The PID.
+        pid: i32,
+        /// The underlying error (EACCES without CAP_SYS_PTRACE, for instance).
+        source: std::io::Error,
+    },
+}
+
+/// A live process as a [`MemorySource`]. It does not stop the process: reads see memory as it
+/// is at the moment of each read. (The dumper stops the threads around its snapshot; see
+/// [`super::ptrace`].)
+pub struct LiveProcess {
+    pid: i32,
+    mem: File,
+    mappings: Vec<Mapping>,
+    regions: Vec<SourceRegion>,
+}
+
+impl LiveProcess {
+    /// Opens `pid`: reads its maps (with smaps flags when `with_flags`) and opens
+    /// `/proc/PID/mem`.
+    pub fn open(pid: i32, with_flags: bool) -> Result<Self, LiveError> {
+        if pid <= 0 || !crate::procfs::proc_path(pid, "").exists() {
+            return Err(LiveError::NoSuchProcess { pid });
+        }
+        let mappings = if with_flags {
+            maps::read_smaps(pid)?
+        } else {
+            maps::read_maps(pid)?
+        };
+        let mem = File::open(crate::procfs::proc_path(pid, "mem"))
+            .map_err(|source| LiveError::OpenMem { pid, source })?;
+        let regions = mappings
+            .iter()
+            .map(|m| SourceRegion {
+                span: m.span,
+                name: m.display_name().to_string(),
+                kind: RegionKind::Readable,
+                offset: Some(m.span.start),
+            })
+            .collect();
+        Ok(Self {
+            pid,
+            mem,
+            mappings,
+            regions,
+        })
+    }
+
+    /// The PID.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The mappings as read when the process was opened.
+    pub fn mappings(&self) -> &[Mapping] {
+        &self.mappings
+    }
+
+    /// Reads with `process_vm_readv` only; `Err(errno)` when it did not deliver every byte.
+    pub fn read_vm(&self, addr: u64, buf: &mut [u8]) -> Result<(), i32> {
+        let len = buf.len();
+        let remote = [RemoteIoVec {
+            base: usize::try_from(addr).map_err(|_| libc::EFAULT)?,
+            len,
+        }];
+        let mut local = [IoSliceMut::new(buf)];
+        match process_vm_readv(Pid::from_raw(self.pid), &mut local, &remote) {
+            Ok(n) if n == len => Ok(()),
+            // A short read stops at the first unreadable page: report it as a fault.
+            Ok(_) => Err(libc::EFAULT),
+            Err(e) => Err(e as i32),
+        }
+    }
+
+    /// Reads with `pread` on `/proc/PID/mem` only.
+    pub fn read_mem(&self, addr: u64, buf: &mut [u8]) -> Result<(), i32> {
+        self.mem
+            .read_exact_at(buf, addr)
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
+impl MemorySource for LiveProcess {
+    fn describe(&self) -> String {
+        format!("pid {} (live)", self.pid)
+    }
+
+    fn regions(&self) -> &[SourceRegion] {
+        &self.regions
+    }
+
+    fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        if self.read_vm(addr, buf).is_ok() {
+            return Ok(());
+        }
+        self.read_mem(addr, buf).map_err(ReadError::from_errno)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_own_memory_both_ways() {
+        let data = b"confidump-live-reader-test".to_vec();
+        let me = LiveProcess::open(std::process::id() as i32, false).unwrap();
+        let addr = data.as_ptr() as u64;
+        let mut a = vec![0u8; data.len()];
+        me.read_vm(addr, &mut a).unwrap();
+        assert_eq!(a, data);
+        let mut b = vec![0u8; data.len()];
+        me.read_mem(addr, &mut b).unwrap();
+        assert_eq!(b, data);
+        assert!(me.region_at(addr).is_some());
+    }
+
+    #[test]
+    fn missing_process_is_a_clear_error() {
+        let err = LiveProcess::open(i32::MAX, false).err().unwrap();
+        assert!(err.to_string().contains("no process"), "{err}");
+    }
+}
