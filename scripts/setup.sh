@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what confidump's demo and tests need on a fresh Debian/Ubuntu machine.
+# Idempotent: packages already present are not reinstalled. Needs root (apt-get).
+set -euo pipefail
+
+need=()
+command -v gdb   >/dev/null 2>&1 || need+=(gdb)        # gcore: the side-by-side attacker
+command -v gcc   >/dev/null 2>&1 || need+=(gcc libc6-dev) # tests build small C victims
+command -v eu-stack >/dev/null 2>&1 || need+=(elfutils)   # a second reader of our cores
+command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 2; }
+
+if ((${#need[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "setup: need root to install: ${need[*]} (run: sudo $0)" >&2
+        exit 2
+    fi
+    echo "setup: installing ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+echo "setup: ready (gdb, gcc, elfutils, cargo)" >&2

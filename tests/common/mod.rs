@@ -1,0 +1,99 @@
+//! Shared helpers for the integration tests: start real victims, run the real binary.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+
+/// Path of the binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_confidump")
+}
+
+/// What a victim announced on its ready line.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    pub pid: i32,
+    pub mode: String,
+    pub sha256: String,
+    pub len: usize,
+    pub start: u64,
+    pub end: u64,
+    pub raw: serde_json::Value,
+}
+
+/// A running victim, killed (and reaped) on drop so no test leaves one behind.
+pub struct Victim {
+    pub child: Child,
+    pub ready: Ready,
+    pub stdin: Option<ChildStdin>,
+}
+
+impl Drop for Victim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn hex_field(v: &serde_json::Value) -> u64 {
+    let s = v.as_str().expect("address string");
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).expect("hex address")
+}
+
+/// Starts `confidump victim ARGS`, writes `stdin_secret` (if any) followed by a newline, and
+/// waits for the ready line (blocking read: the victim prints it when it is ready).
+pub fn start_victim(args: &[&str], stdin_secret: Option<&[u8]>) -> Victim {
+    let mut child = Command::new(bin())
+        .arg("victim")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start victim");
+    let mut stdin = child.stdin.take();
+    if let (Some(secret), Some(pipe)) = (stdin_secret, stdin.as_mut()) {
+        pipe.write_all(secret).unwrap();
+        pipe.write_all(b"\n").unwrap();
+        pipe.flush().unwrap();
+    }
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read ready line");
+    let raw: serde_json::Value = serde_json::from_str(line.trim())
+        .unwrap_or_else(|e| panic!("ready line {line:?} is not JSON: {e}"));
+    assert_eq!(raw["event"], "ready", "{line}");
+    let ready = Ready {
+        pid: raw["pid"].as_i64().expect("pid") as i32,
+        mode: raw["mode"].as_str().unwrap_or_default().to_string(),
+        sha256: raw["secret_sha256"].as_str().expect("sha").to_string(),
+        len: raw["secret_len"].as_u64().expect("len") as usize,
+        start: hex_field(&raw["region"]["start"]),
+        end: hex_field(&raw["region"]["end"]),
+        raw,
+    };
+    Victim { child, ready, stdin }
+}
+
+/// Runs the binary with `args` and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).stdin(Stdio::null()).output().expect("run confidump")
+}
+
+/// Exit code, stdout, stderr as text.
+pub fn code_out_err(o: &Output) -> (i32, String, String) {
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Whether a program is on PATH.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
