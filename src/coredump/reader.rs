@@ -37,8 +37,6 @@ const NT_PRPSINFO: u32 = 3;
 const NT_PRSTATUS: u32 = 1;
 /// `NT_FILE`.
 const NT_FILE: u32 = 0x4649_4c45;
-/// gdb's target description note, written only by gdb.
-const NT_GDB_TDESC: u32 = 0x6ff;
 /// Offset of `pr_pid` in x86-64 `elf_prstatus`.
 const PRSTATUS_PID: usize = 32;
 /// Offset of `pr_reg` (a `user_regs_struct`) in x86-64 `elf_prstatus`.
@@ -94,7 +92,7 @@ pub enum CoreError {
 pub enum Flavour {
     /// Ours: it carries a `CONFIDUMP` note.
     Confidump,
-    /// gdb's `gcore`: it carries `NT_GDB_TDESC`.
+    /// gdb's `gcore`: it carries a `GDB` note (`NT_GDB_TDESC`).
     Gdb,
     /// The kernel's core dump: standard `CORE` notes only.
     Kernel,
@@ -307,7 +305,9 @@ impl NoteInfo {
                     }
                 }
                 (b"QEMU", _) => info.qemu_note = true,
-                (b"GDB", NT_GDB_TDESC) => info.gdb_tdesc = true,
+                // Only gdb writes notes owned by "GDB" (NT_GDB_TDESC is type 0xff000000 in
+                // gcore 13's cores here), so the owner alone identifies it.
+                (b"GDB", _) => info.gdb_tdesc = true,
                 (b"CORE", NT_PRSTATUS) => {
                     let tid = le_u32(&n.desc, PRSTATUS_PID);
                     let reg = |i: usize| le_u64(&n.desc, PRSTATUS_REGS + 8 * i);
