@@ -123,7 +123,11 @@ pub enum ExpectArg {
 #[command(after_help = SCAN_EXAMPLES, long_about = NEEDLE_HELP)]
 pub struct ScanArgs {
     /// ELF core file to scan (ours, gdb's gcore, the kernel's, QEMU's dump-guest-memory).
-    #[arg(value_name = "CORE", required_unless_present = "pid", conflicts_with = "pid")]
+    #[arg(
+        value_name = "CORE",
+        required_unless_present = "pid",
+        conflicts_with = "pid"
+    )]
     pub core: Option<PathBuf>,
     /// Scan a live process instead (read through process_vm_readv and /proc/PID/mem).
     #[arg(long)]

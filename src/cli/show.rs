@@ -26,7 +26,11 @@ Examples:
 #[command(after_help = SHOW_EXAMPLES)]
 pub struct ShowArgs {
     /// Core file to read.
-    #[arg(value_name = "SOURCE", required_unless_present = "pid", conflicts_with = "pid")]
+    #[arg(
+        value_name = "SOURCE",
+        required_unless_present = "pid",
+        conflicts_with = "pid"
+    )]
     pub source: Option<PathBuf>,
     /// Read a live process instead.
     #[arg(long)]

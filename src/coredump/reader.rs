@@ -320,7 +320,8 @@ impl NoteInfo {
                     }
                 }
                 (b"CORE", NT_PRPSINFO) => {
-                    info.pid = le_u32(&n.desc, PRPSINFO_PID).map(|p| i32::from_ne_bytes(p.to_ne_bytes()));
+                    info.pid =
+                        le_u32(&n.desc, PRPSINFO_PID).map(|p| i32::from_ne_bytes(p.to_ne_bytes()));
                 }
                 (b"CORE", NT_FILE) => info.files = parse_nt_file(&n.desc),
                 _ => {}
@@ -503,7 +504,8 @@ impl Reader<'_> {
                 why: "big-endian ELF; only x86-64 cores are read".into(),
             });
         }
-        let hdr = goblin::elf::Elf::parse_header(&head).map_err(|e| self.malformed(format!("ELF header: {e}")))?;
+        let hdr = goblin::elf::Elf::parse_header(&head)
+            .map_err(|e| self.malformed(format!("ELF header: {e}")))?;
         if hdr.e_type != header::ET_CORE {
             return Err(CoreError::Unsupported {
                 path,
@@ -551,25 +553,21 @@ impl Reader<'_> {
         let what = format!("the program header table ({phnum} entries)");
         let table = self.read_range(hdr.e_phoff, size, &what)?;
         let count = usize::try_from(phnum).map_err(|_| self.malformed("phnum too large"))?;
-        ProgramHeader::parse(
-            &table,
-            0,
-            count,
-            Ctx::new(Container::Big, Endian::Little),
-        )
-        .map_err(|e| self.malformed(format!("program headers: {e}")))
+        ProgramHeader::parse(&table, 0, count, Ctx::new(Container::Big, Endian::Little))
+            .map_err(|e| self.malformed(format!("program headers: {e}")))
     }
 
     fn notes(&self, phdrs: &[ProgramHeader]) -> Result<Vec<Note>, CoreError> {
         let mut total = 0u64;
         let mut notes = Vec::new();
-        for (i, p) in phdrs.iter().enumerate().filter(|(_, p)| p.p_type == PT_NOTE) {
+        for (i, p) in phdrs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.p_type == PT_NOTE)
+        {
             total = total.saturating_add(p.p_filesz);
             if total > MAX_NOTE_BYTES {
-                return Err(self.malformed(format!(
-                    "notes exceed {} MiB",
-                    MAX_NOTE_BYTES >> 20
-                )));
+                return Err(self.malformed(format!("notes exceed {} MiB", MAX_NOTE_BYTES >> 20)));
             }
             let data = self.read_range(p.p_offset, p.p_filesz, &format!("PT_NOTE #{i}"))?;
             parse_notes(&data, &mut notes);
@@ -595,13 +593,14 @@ impl Reader<'_> {
         let mut prev_end = 0u64;
         for (i, p) in loads {
             let start = addr_of(p);
-            let end = start.checked_add(p.p_memsz).ok_or_else(|| {
-                self.malformed(format!("PT_LOAD #{i}: address + size overflows"))
-            })?;
+            let end = start
+                .checked_add(p.p_memsz)
+                .ok_or_else(|| self.malformed(format!("PT_LOAD #{i}: address + size overflows")))?;
             let filesz = p.p_filesz.min(p.p_memsz);
-            let file_end = p.p_offset.checked_add(filesz).ok_or_else(|| {
-                self.malformed(format!("PT_LOAD #{i}: offset + size overflows"))
-            })?;
+            let file_end = p
+                .p_offset
+                .checked_add(filesz)
+                .ok_or_else(|| self.malformed(format!("PT_LOAD #{i}: offset + size overflows")))?;
             if file_end > self.len {
                 return Err(self.malformed(format!(
                     "PT_LOAD #{i}: its bytes [{:#x}, {file_end:#x}) extend past the end of the file ({} bytes)",

@@ -37,8 +37,9 @@ pub fn render<S: MemorySource + ?Sized>(
     let mut row = addr - addr % ROW;
     let mut missing_since: Option<u64> = None;
     let mut last_region: Option<u64> = None;
+    let mut last_failure: Option<String> = None;
     while row < window.end {
-        let cells = row_cells(source, row, window);
+        let (cells, failure) = row_cells(source, row, window);
         let next = row.saturating_add(ROW);
         let all_missing = cells
             .iter()
@@ -72,6 +73,18 @@ pub fn render<S: MemorySource + ?Sized>(
             }
             _ => String::new(),
         };
+        // A live read that failed: say why once per run of failing rows.
+        let note = match failure {
+            Some(why) if last_failure.as_ref() != Some(&why) => {
+                last_failure = Some(why.clone());
+                format!("{note}  ({why})")
+            }
+            Some(_) => note,
+            None => {
+                last_failure = None;
+                note
+            }
+        };
         let marked = (0..ROW).any(|i| is_hl(row.wrapping_add(i), highlight));
         out.push(if marked && !color { '*' } else { ' ' });
         let _ = write!(out, " {row:#018x}  ");
@@ -81,10 +94,9 @@ pub fn render<S: MemorySource + ?Sized>(
             let hl = color && is_hl(a, highlight);
             let (h, ch) = match c {
                 Cell::Blank => ("  ".to_string(), " ".to_string()),
-                Cell::Missing | Cell::Unknown => (
-                    paint("??", YELLOW, color),
-                    paint("?", YELLOW, color),
-                ),
+                Cell::Missing | Cell::Unknown => {
+                    (paint("??", YELLOW, color), paint("?", YELLOW, color))
+                }
                 Cell::Byte(b) => {
                     let shown = if b.is_ascii_graphic() || *b == b' ' {
                         char::from(*b)
@@ -128,8 +140,14 @@ fn is_hl(a: u64, highlight: &[Span]) -> bool {
 }
 
 /// The 16 cells of the row starting at `row`.
-fn row_cells<S: MemorySource + ?Sized>(source: &S, row: u64, window: Span) -> [Cell; 16] {
+/// Also returns the reason of the first failed read in the row, if any.
+fn row_cells<S: MemorySource + ?Sized>(
+    source: &S,
+    row: u64,
+    window: Span,
+) -> ([Cell; 16], Option<String>) {
     let mut cells = [Cell::Blank; 16];
+    let mut failure = None;
     let mut i = 0u64;
     while i < ROW {
         let a = row.wrapping_add(i);
@@ -149,6 +167,9 @@ fn row_cells<S: MemorySource + ?Sized>(source: &S, row: u64, window: Span) -> [C
         if r.kind == RegionKind::Readable {
             let mut buf = vec![0u8; n as usize];
             let bad = read_pagewise(source, a, &mut buf);
+            if let Some((_, e)) = bad.first() {
+                failure.get_or_insert_with(|| e.reason.clone());
+            }
             for (k, b) in buf.iter().enumerate() {
                 let at = a + k as u64;
                 cells[slot.start + k] = if bad.iter().any(|(s, _)| s.contains(at)) {
@@ -162,7 +183,7 @@ fn row_cells<S: MemorySource + ?Sized>(source: &S, row: u64, window: Span) -> [C
         }
         i += n;
     }
-    cells
+    (cells, failure)
 }
 
 #[cfg(test)]

@@ -15,7 +15,11 @@ pub fn verdict_line(report: &ScanReport, color: bool) -> String {
         [] => String::new(),
         [u] => format!(
             ", 1 unreadable region ({} {})",
-            if u.mapping.is_empty() { "?" } else { &u.mapping },
+            if u.mapping.is_empty() {
+                "?"
+            } else {
+                &u.mapping
+            },
             u.reason
         ),
         many => format!(", {} unreadable regions", many.len()),
@@ -52,7 +56,11 @@ pub fn render_report(report: &ScanReport, color: bool) -> String {
             h.needle,
             h.encoding.as_str(),
             paint(&hex_addr(h.vaddr), RED_BOLD, color),
-            if h.mapping.is_empty() { "?" } else { &h.mapping },
+            if h.mapping.is_empty() {
+                "?"
+            } else {
+                &h.mapping
+            },
             hex_addr(h.offset)
         );
     }
@@ -64,7 +72,11 @@ pub fn render_report(report: &ScanReport, color: bool) -> String {
             hex_addr(u.start),
             hex_addr(u.end),
             u.end.saturating_sub(u.start),
-            if u.mapping.is_empty() { "?" } else { &u.mapping },
+            if u.mapping.is_empty() {
+                "?"
+            } else {
+                &u.mapping
+            },
             u.reason
         );
     }
@@ -76,7 +88,11 @@ pub fn render_report(report: &ScanReport, color: bool) -> String {
             hex_addr(a.start),
             hex_addr(a.end),
             a.end.saturating_sub(a.start),
-            if a.mapping.is_empty() { "?" } else { &a.mapping },
+            if a.mapping.is_empty() {
+                "?"
+            } else {
+                &a.mapping
+            },
             a.reason
         );
     }

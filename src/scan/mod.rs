@@ -26,8 +26,8 @@ use aho_corasick::{AhoCorasick, Input, MatchKind};
 
 use crate::memory::{read_pagewise, MemorySource, RegionKind};
 use crate::model::{Absent, Encoding, Hit, ScanReport, Span, Unreadable, Verdict};
-pub use needles::{luhn_valid, Needles, Shape};
 use needles::{is_canary, sha256, PatKind, Pattern, CANARY_HEX_LEN, CANARY_PREFIX, PAN_LEN};
+pub use needles::{luhn_valid, Needles, Shape};
 
 /// Errors of the scanner.
 #[derive(Debug, thiserror::Error)]
@@ -230,7 +230,9 @@ pub fn scan<S: MemorySource + ?Sized>(
             // One byte of look-behind so a digit run's start is known.
             let buf_start = if a > run.start { a - 1 } else { a };
             let buf_end = b.saturating_add(overlap).min(run.end);
-            let len = usize::try_from(buf_end - buf_start).unwrap_or(0).min(buf.len());
+            let len = usize::try_from(buf_end - buf_start)
+                .unwrap_or(0)
+                .min(buf.len());
             let data = &mut buf[..len];
             let bad = read_pagewise(source, buf_start, data);
             let mut owned_bad = 0u64;
@@ -251,7 +253,10 @@ pub fn scan<S: MemorySource + ?Sized>(
                 let vaddr = buf_start + f.idx as u64;
                 let span = Span::new(vaddr, vaddr + f.len as u64);
                 // Zeros standing in for unreadable pages are not data.
-                if bad.iter().any(|(s, _)| s.start < span.end && span.start < s.end) {
+                if bad
+                    .iter()
+                    .any(|(s, _)| s.start < span.end && span.start < s.end)
+                {
                     continue;
                 }
                 let (mapping, offset) = match source.region_at(vaddr) {
@@ -311,7 +316,8 @@ pub fn scan<S: MemorySource + ?Sized>(
     }
     unreadable.sort_by_key(|u| (u.start, u.end));
     unreadable.dedup_by(|cur, prev| {
-        let join = prev.end == cur.start && prev.reason == cur.reason && prev.mapping == cur.mapping;
+        let join =
+            prev.end == cur.start && prev.reason == cur.reason && prev.mapping == cur.mapping;
         if join {
             prev.end = cur.end;
         }
@@ -319,7 +325,8 @@ pub fn scan<S: MemorySource + ?Sized>(
     });
     absent.sort_by_key(|u| (u.start, u.end));
     absent.dedup_by(|cur, prev| {
-        let join = prev.end == cur.start && prev.reason == cur.reason && prev.mapping == cur.mapping;
+        let join =
+            prev.end == cur.start && prev.reason == cur.reason && prev.mapping == cur.mapping;
         if join {
             prev.end = cur.end;
         }
@@ -423,12 +430,22 @@ mod tests {
         data[8000..8000 + u16.len()].copy_from_slice(&u16);
         let src = Mem::new(0x10000, data, None);
         let report = scan(&src, &needles(&[needle]), &ScanOptions { chunk_size: 4096 }).unwrap();
-        let raw: Vec<_> = report.hits.iter().filter(|h| h.encoding == Encoding::Raw).collect();
+        let raw: Vec<_> = report
+            .hits
+            .iter()
+            .filter(|h| h.encoding == Encoding::Raw)
+            .collect();
         assert_eq!(raw.len(), 1);
         assert_eq!(raw[0].vaddr, 0x10000 + 4096 - 5);
         assert_eq!(raw[0].mapping, "[heap]");
-        assert!(report.hits.iter().any(|h| h.encoding == Encoding::Hex && h.vaddr == 0x10000 + 7000));
-        assert!(report.hits.iter().any(|h| h.encoding == Encoding::Utf16le && h.vaddr == 0x10000 + 8000));
+        assert!(report
+            .hits
+            .iter()
+            .any(|h| h.encoding == Encoding::Hex && h.vaddr == 0x10000 + 7000));
+        assert!(report
+            .hits
+            .iter()
+            .any(|h| h.encoding == Encoding::Utf16le && h.vaddr == 0x10000 + 8000));
         assert_eq!(report.bytes_scanned, 3 * 4096);
         assert_eq!(report.verdict, Verdict::Leak);
     }

@@ -124,7 +124,9 @@ impl Needles {
             });
             for (enc, bytes) in variants(s.expose()) {
                 if bytes.len() >= MIN_VARIANT_LEN
-                    && !other.iter().any(|p: &Pattern| *p.bytes == *bytes && p.kind == PatKind::Needle(i, enc))
+                    && !other
+                        .iter()
+                        .any(|p: &Pattern| *p.bytes == *bytes && p.kind == PatKind::Needle(i, enc))
                 {
                     other.push(Pattern {
                         bytes,
@@ -152,7 +154,10 @@ impl Needles {
 pub(crate) fn variants(needle: &[u8]) -> Vec<(Encoding, Zeroizing<Vec<u8>>)> {
     let mut v = vec![
         (Encoding::Utf16le, utf16le(needle)),
-        (Encoding::Hex, Zeroizing::new(hex::encode(needle).into_bytes())),
+        (
+            Encoding::Hex,
+            Zeroizing::new(hex::encode(needle).into_bytes()),
+        ),
         (
             Encoding::Hex,
             Zeroizing::new(hex::encode_upper(needle).into_bytes()),
@@ -169,7 +174,9 @@ pub(crate) fn variants(needle: &[u8]) -> Vec<(Encoding, Zeroizing<Vec<u8>>)> {
 pub(crate) fn utf16le(needle: &[u8]) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(Vec::with_capacity(needle.len() * 2));
     match std::str::from_utf8(needle) {
-        Ok(s) => s.encode_utf16().for_each(|u| out.extend_from_slice(&u.to_le_bytes())),
+        Ok(s) => s
+            .encode_utf16()
+            .for_each(|u| out.extend_from_slice(&u.to_le_bytes())),
         Err(_) => needle.iter().for_each(|&b| out.extend_from_slice(&[b, 0])),
     }
     out
@@ -253,8 +260,12 @@ mod tests {
     #[test]
     fn variants_cover_encodings() {
         let v = variants(b"Ab");
-        assert!(v.iter().any(|(e, b)| *e == Encoding::Utf16le && &b[..] == b"A\0b\0"));
-        assert!(v.iter().any(|(e, b)| *e == Encoding::Hex && &b[..] == b"4162"));
+        assert!(v
+            .iter()
+            .any(|(e, b)| *e == Encoding::Utf16le && &b[..] == b"A\0b\0"));
+        assert!(v
+            .iter()
+            .any(|(e, b)| *e == Encoding::Hex && &b[..] == b"4162"));
         let v = variants(b"\xab\xcd");
         assert!(v.iter().any(|(_, b)| &b[..] == b"abcd"));
         assert!(v.iter().any(|(_, b)| &b[..] == b"ABCD"));
