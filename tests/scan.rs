@@ -396,6 +396,19 @@ fn kernel_core() {
         .find(|r| r.name == "[stack]")
         .expect("a region named [stack]");
     assert!(stack.span.contains(c.threads()[0].rsp));
+
+    // The same real core, truncated: the first 100 bytes, then the header and half the phdrs.
+    let bytes = std::fs::read(&core).unwrap();
+    let phnum = u16::from_le_bytes([bytes[56], bytes[57]]) as usize;
+    let phoff = u64::from_le_bytes(bytes[32..40].try_into().unwrap()) as usize;
+    for cut in [100, phoff + 56 * (phnum / 2)] {
+        let t = dir.path().join(format!("truncated-{cut}"));
+        std::fs::write(&t, &bytes[..cut.min(bytes.len())]).unwrap();
+        let (code, _, err) = run(&["scan", t.to_str().unwrap(), "--needle", SECRET]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("extends past the end of the file"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }
 
 /// A minimal x86-64 core with the given PT_LOADs `(vaddr, filesz, memsz)`.

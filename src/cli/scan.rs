@@ -18,12 +18,11 @@ use crate::render;
 use crate::scan::{self, Needles, Shape};
 use crate::secret::Secret;
 
-const NEEDLE_HELP: &str = "\
+const SCAN_EXAMPLES: &str = "\
 Needle numbering (the `needle` field of each hit): 0-based, in this order: every --needle in
 the order given, then the lines of each --needle-file, then every --sha256.
-Each needle is searched raw, as UTF-16LE, as hex (both cases) and as base64 (all alignments).";
+Each needle is searched raw, as UTF-16LE, as hex (both cases) and as base64 (all alignments).
 
-const SCAN_EXAMPLES: &str = "\
 Examples:
   confidump scan victim.core --needle hunter2
   confidump scan --pid 1234 --needle-file secrets.txt --format json
@@ -42,7 +41,8 @@ pub enum ShapeArg {
 /// Needle options, shared by `scan`, `show` and `attack`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct NeedleArgs {
-    /// A text to look for (repeatable). Never logged.
+    /// A text to look for (repeatable). Never logged. Needles are numbered from 0: --needle
+    /// values in order, then --needle-file lines, then --sha256 values.
     #[arg(long = "needle", value_name = "TEXT")]
     pub needles: Vec<String>,
     /// A file with one needle per line (empty lines ignored), read as a secret (repeatable).
@@ -120,7 +120,7 @@ pub enum ExpectArg {
 
 /// Options of `confidump scan`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = SCAN_EXAMPLES, long_about = NEEDLE_HELP)]
+#[command(after_help = SCAN_EXAMPLES)]
 pub struct ScanArgs {
     /// ELF core file to scan (ours, gdb's gcore, the kernel's, QEMU's dump-guest-memory).
     #[arg(
