@@ -1,12 +1,188 @@
-//! `confidump scan`.
+//! `confidump scan`: search a core file or a live process for secrets.
+//!
+//! [`NeedleArgs`] holds the needle options shared with `show` (and `attack`): flatten it into a
+//! command and call [`NeedleArgs::build`].
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+
+use super::{EXIT_MISMATCH, EXIT_OK};
+use crate::coredump::reader::CoreFile;
+use crate::memory::live::LiveProcess;
+use crate::memory::MemorySource;
+use crate::model::Verdict;
+use crate::render;
+use crate::scan::{self, Needles, Shape};
+use crate::secret::Secret;
+
+const SCAN_EXAMPLES: &str = "\
+Needle numbering (the `needle` field of each hit): 0-based, in this order: every --needle in
+the order given, then the lines of each --needle-file, then every --sha256.
+Each needle is searched raw, as UTF-16LE, as hex (both cases) and as base64 (all alignments).
+
+Examples:
+  confidump scan victim.core --needle hunter2
+  confidump scan --pid 1234 --needle-file secrets.txt --format json
+  confidump scan core.4321 --sha256 9f86d08...  --shape canary --expect no-leak
+Exit status: 0 ok, 1 verdict differs from --expect, 2 bad input or usage.";
+
+/// The shape of a secret given by its hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShapeArg {
+    /// `CONFIDUMP-` followed by 24 lowercase hex digits.
+    Canary,
+    /// Exactly 16 ASCII digits, Luhn-valid (a card number).
+    Pan,
+}
+
+/// Needle options, shared by `scan`, `show` and `attack`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct NeedleArgs {
+    /// A text to look for (repeatable). Never logged. Needles are numbered from 0: --needle
+    /// values in order, then --needle-file lines, then --sha256 values.
+    #[arg(long = "needle", value_name = "TEXT")]
+    pub needles: Vec<String>,
+    /// A file with one needle per line (empty lines ignored), read as a secret (repeatable).
+    #[arg(long = "needle-file", value_name = "PATH")]
+    pub needle_files: Vec<PathBuf>,
+    /// SHA-256 (hex) of a secret known only by its hash; needs --shape (repeatable).
+    #[arg(long = "sha256", value_name = "HEX", requires = "shape")]
+    pub sha256: Vec<String>,
+    /// Shape of the --sha256 secrets: candidates of this shape are hashed and compared.
+    #[arg(long, value_enum)]
+    pub shape: Option<ShapeArg>,
+}
+
+impl NeedleArgs {
+    /// True when no needle option was given.
+    pub fn is_empty(&self) -> bool {
+        self.needles.is_empty() && self.needle_files.is_empty() && self.sha256.is_empty()
+    }
+
+    /// The needles, numbered as documented: `--needle`s, then file lines, then `--sha256`s.
+    pub fn build(&self) -> anyhow::Result<Needles> {
+        let mut out = Needles::new();
+        for n in &self.needles {
+            if n.is_empty() {
+                bail!("--needle: empty needle");
+            }
+            out.add_bytes(Secret::new(n.as_bytes().to_vec()));
+        }
+        for path in &self.needle_files {
+            let data = Secret::new(
+                std::fs::read(path)
+                    .with_context(|| format!("reading needle file {}", path.display()))?,
+            );
+            for line in data.expose().split(|&b| b == b'\n') {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if !line.is_empty() {
+                    out.add_bytes(Secret::new(line.to_vec()));
+                }
+            }
+        }
+        let shape = match self.shape {
+            Some(ShapeArg::Canary) => Shape::Canary,
+            Some(ShapeArg::Pan) => Shape::Pan,
+            None if self.sha256.is_empty() => Shape::Canary,
+            None => bail!("--sha256 needs --shape canary|pan"),
+        };
+        for h in &self.sha256 {
+            let mut digest = [0u8; 32];
+            hex::decode_to_slice(h.trim(), &mut digest)
+                .map_err(|e| anyhow::anyhow!("--sha256 {h}: not 64 hex digits ({e})"))?;
+            out.add_hash(shape, digest);
+        }
+        Ok(out)
+    }
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Verdict line, then hits and unreadable ranges.
+    #[default]
+    Text,
+    /// The ScanReport JSON contract.
+    Json,
+}
+
+/// The verdict `--expect` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExpectArg {
+    /// At least one hit.
+    Leak,
+    /// No hit.
+    NoLeak,
+}
 
 /// Options of `confidump scan`.
 #[derive(Debug, clap::Args)]
-pub struct ScanArgs {}
+#[command(after_help = SCAN_EXAMPLES)]
+pub struct ScanArgs {
+    /// ELF core file to scan (ours, gdb's gcore, the kernel's, QEMU's dump-guest-memory).
+    #[arg(
+        value_name = "CORE",
+        required_unless_present = "pid",
+        conflicts_with = "pid"
+    )]
+    pub core: Option<PathBuf>,
+    /// Scan a live process instead (read through process_vm_readv and /proc/PID/mem).
+    #[arg(long)]
+    pub pid: Option<i32>,
+    /// What to look for.
+    #[command(flatten)]
+    pub needles: NeedleArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Exit 1 unless the verdict is this.
+    #[arg(long, value_enum)]
+    pub expect: Option<ExpectArg>,
+}
+
+/// Opens a core file or a live process as a memory source.
+pub fn open_source(
+    core: Option<&PathBuf>,
+    pid: Option<i32>,
+) -> anyhow::Result<Box<dyn MemorySource>> {
+    match (core, pid) {
+        (Some(path), None) => Ok(Box::new(
+            CoreFile::open(path).context("cannot read core file")?,
+        )),
+        (None, Some(pid)) => Ok(Box::new(
+            LiveProcess::open(pid, false).with_context(|| format!("cannot read pid {pid}"))?,
+        )),
+        _ => bail!("give either a core file or --pid"),
+    }
+}
+
+/// Colour when stdout is a terminal and `NO_COLOR` is unset.
+pub fn use_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
 
 /// Runs `confidump scan`.
-pub fn run(_args: ScanArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    if args.needles.is_empty() {
+        bail!("nothing to look for: give --needle, --needle-file or --sha256 (see --help)");
+    }
+    let needles = args.needles.build()?;
+    if needles.is_empty() {
+        bail!("nothing to look for: the needle files hold no needles");
+    }
+    let source = open_source(args.core.as_ref(), args.pid)?;
+    let report = scan::scan_source(source.as_ref(), &needles)?;
+    match args.format {
+        Format::Text => print!("{}", render::text::render_report(&report, use_color())),
+        Format::Json => println!("{}", render::json::render_report(&report)?),
+    }
+    let code = match args.expect {
+        Some(ExpectArg::Leak) if report.verdict != Verdict::Leak => EXIT_MISMATCH,
+        Some(ExpectArg::NoLeak) if report.verdict != Verdict::NoLeak => EXIT_MISMATCH,
+        _ => EXIT_OK,
+    };
+    Ok(ExitCode::from(code))
 }

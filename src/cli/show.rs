@@ -1,12 +1,95 @@
-//! `confidump show`.
+//! `confidump show`: hex view of a core file or a live process, unreadable bytes as `??`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+
+use super::scan::{open_source, use_color, NeedleArgs};
+use super::EXIT_OK;
+use crate::coredump::parse_hex_addr;
+use crate::model::{hex_addr, Span};
+use crate::render::hexview;
+use crate::scan;
+
+/// Largest window shown at once: the view is for eyes, not for extraction.
+const MAX_LEN: u64 = 64 * 1024;
+
+const SHOW_EXAMPLES: &str = "\
+Examples:
+  confidump show victim.core --addr 0x7f0000001000
+  confidump show --pid 1234 --addr 0x55d0c1a2b2a0 --len 64
+  confidump show victim.core --hit 0 --needle hunter2     64 bytes around hit 0, highlighted";
 
 /// Options of `confidump show`.
 #[derive(Debug, clap::Args)]
-pub struct ShowArgs {}
+#[command(after_help = SHOW_EXAMPLES)]
+pub struct ShowArgs {
+    /// Core file to read.
+    #[arg(
+        value_name = "SOURCE",
+        required_unless_present = "pid",
+        conflicts_with = "pid"
+    )]
+    pub source: Option<PathBuf>,
+    /// Read a live process instead.
+    #[arg(long)]
+    pub pid: Option<i32>,
+    /// First address to show (0x...).
+    #[arg(long, required_unless_present = "hit", conflicts_with = "hit")]
+    pub addr: Option<String>,
+    /// Bytes to show (at most 65536).
+    #[arg(long, default_value_t = 256)]
+    pub len: u64,
+    /// Scan with the needle options, then show the bytes around hit K (0-based, address order).
+    #[arg(long, value_name = "K")]
+    pub hit: Option<usize>,
+    /// Needles for --hit.
+    #[command(flatten)]
+    pub needles: NeedleArgs,
+}
 
 /// Runs `confidump show`.
-pub fn run(_args: ShowArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
+    let source = open_source(args.source.as_ref(), args.pid)?;
+    let color = use_color();
+    let (addr, len, highlight) = match (args.hit, &args.addr) {
+        (Some(k), _) => {
+            if args.needles.is_empty() {
+                bail!("--hit needs needle options (--needle, --needle-file or --sha256)");
+            }
+            let needles = args.needles.build()?;
+            let report = scan::scan_source(source.as_ref(), &needles)?;
+            let Some(hit) = report.hits.get(k) else {
+                bail!("no hit {k}: the scan found {} hit(s)", report.hits.len());
+            };
+            println!(
+                "hit {k}: needle {} ({}) at {} in {}",
+                hit.needle,
+                hit.encoding.as_str(),
+                hex_addr(hit.vaddr),
+                hit.mapping
+            );
+            let start = hit.vaddr.saturating_sub(16) & !15;
+            let end = hit.vaddr.saturating_add(hit.len).saturating_add(16 + 15) & !15;
+            let span = Span::new(hit.vaddr, hit.vaddr.saturating_add(hit.len));
+            (start, (end - start).clamp(64, MAX_LEN), vec![span])
+        }
+        (None, Some(a)) => {
+            let addr = parse_hex_addr(a)
+                .or_else(|| a.parse().ok())
+                .with_context(|| format!("--addr {a}: not an address (0x...)"))?;
+            if args.len == 0 || args.len > MAX_LEN {
+                bail!("--len must be 1..={MAX_LEN}");
+            }
+            (addr, args.len, Vec::new())
+        }
+        (None, None) => bail!("give --addr or --hit"),
+    };
+    println!("{}: {} bytes at {}", source.describe(), len, hex_addr(addr));
+    print!(
+        "{}",
+        hexview::render(source.as_ref(), addr, len, &highlight, color)
+    );
+    Ok(ExitCode::from(EXIT_OK))
 }

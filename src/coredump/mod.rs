@@ -5,6 +5,8 @@
 //! the ranges that could not be read, with their errno, or that were left out on purpose.
 //! Readers must not need it: cores from gdb, the kernel and QEMU have none.
 
+pub mod reader;
+
 use serde::{Deserialize, Serialize};
 
 /// Owner name of our own note.

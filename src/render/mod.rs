@@ -1,1 +1,26 @@
 //! Renderers: text, JSON and hex views. They consume findings; none computes them.
+//!
+//! [`text`] and [`json`] turn a [`crate::model::ScanReport`] into output; [`hexview`] draws a
+//! window of any [`crate::memory::MemorySource`], with unreadable bytes as `??`.
+
+pub mod hexview;
+pub mod json;
+pub mod text;
+
+/// ANSI styles, used only when the caller asks for colour.
+pub(crate) mod style {
+    pub const RED_BOLD: &str = "\x1b[1;31m";
+    pub const GREEN_BOLD: &str = "\x1b[1;32m";
+    pub const YELLOW: &str = "\x1b[33m";
+    pub const DIM: &str = "\x1b[2m";
+    pub const RESET: &str = "\x1b[0m";
+
+    /// `s` wrapped in `code` when `color`.
+    pub fn paint(s: &str, code: &str, color: bool) -> String {
+        if color {
+            format!("{code}{s}{RESET}")
+        } else {
+            s.to_string()
+        }
+    }
+}

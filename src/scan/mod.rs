@@ -1,2 +1,485 @@
 //! Detectors over any [`crate::memory::MemorySource`]: needles in several encodings and
 //! secret shapes confirmed by hash.
+//!
+//! The scanner produces a [`ScanReport`]; renderers (`crate::render`) consume it and never
+//! search themselves. It reads each run of adjacent readable regions in chunks of
+//! [`ScanOptions::chunk_size`] bytes plus an overlap of the longest pattern, so a match that
+//! straddles a chunk, a page or a region boundary is found exactly once: a match belongs to
+//! the chunk where it starts. Reads that fail go through [`read_pagewise`] and what stays
+//! unreadable is reported, never silently skipped.
+//!
+//! ```no_run
+//! use confidump::memory::live::LiveProcess;
+//! use confidump::scan::{scan_source, Needles};
+//! use confidump::secret::Secret;
+//!
+//! let src = LiveProcess::open(1234, false).unwrap();
+//! let mut needles = Needles::new();
+//! needles.add_bytes(Secret::new(b"hunter2".to_vec()));
+//! let report = scan_source(&src, &needles).unwrap();
+//! println!("{}", report.verdict.as_str());
+//! ```
+
+pub mod needles;
+
+use aho_corasick::{AhoCorasick, Input, MatchKind};
+
+use crate::memory::{read_pagewise, MemorySource, RegionKind};
+use crate::model::{Absent, Encoding, Hit, ScanReport, Span, Unreadable, Verdict};
+use needles::{is_canary, sha256, PatKind, Pattern, CANARY_HEX_LEN, CANARY_PREFIX, PAN_LEN};
+pub use needles::{luhn_valid, Needles, Shape};
+
+/// Errors of the scanner.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The needles could not be compiled into one automaton (far too many or too long).
+    #[error("building the search automaton: {0}")]
+    Build(#[from] aho_corasick::BuildError),
+}
+
+/// Tuning knobs.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Bytes read and searched at a time. 64–128 KiB keeps Teddy (aho-corasick's SIMD
+    /// search) at its fastest here; one huge buffer makes it latency-bound.
+    pub chunk_size: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        Self {
+            chunk_size: 128 * 1024,
+        }
+    }
+}
+
+/// Scans with the default options: the entry point for the orchestrator.
+pub fn scan_source(source: &dyn MemorySource, needles: &Needles) -> Result<ScanReport, ScanError> {
+    scan(source, needles, &ScanOptions::default())
+}
+
+/// A candidate match inside one buffer.
+struct Found {
+    idx: usize,
+    len: usize,
+    needle: usize,
+    encoding: Encoding,
+}
+
+/// The compiled needles.
+struct Engine {
+    ac: Option<AhoCorasick>,
+    pats: Vec<Pattern>,
+    canary: Vec<(usize, [u8; 32])>,
+    pan: Vec<(usize, [u8; 32])>,
+    /// Longest thing that must be seen whole: a pattern or a shape candidate.
+    max_len: usize,
+}
+
+impl Engine {
+    fn new(needles: &Needles) -> Result<Self, ScanError> {
+        let pats = needles.patterns();
+        let canary = needles.hashes(Shape::Canary);
+        let pan = needles.hashes(Shape::Pan);
+        let ac = if pats.is_empty() {
+            None
+        } else {
+            // LeftmostFirst: the only kinds Teddy (SIMD) runs with; `Standard` is ~6x slower.
+            // We only use the automaton to find where some pattern starts and then test every
+            // pattern there, so leftmost-first never hides an overlapping match.
+            Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(pats.iter().map(|p| &p.bytes[..]))?,
+            )
+        };
+        let mut max_len = pats.iter().map(|p| p.bytes.len()).max().unwrap_or(0);
+        if !canary.is_empty() {
+            max_len = max_len.max(2 * (CANARY_PREFIX.len() + CANARY_HEX_LEN));
+        }
+        if !pan.is_empty() {
+            max_len = max_len.max(PAN_LEN);
+        }
+        Ok(Self {
+            ac,
+            pats,
+            canary,
+            pan,
+            max_len,
+        })
+    }
+
+    /// Every match starting in `buf[owned]`.
+    fn search(&self, buf: &[u8], owned: std::ops::Range<usize>, out: &mut Vec<Found>) {
+        if let Some(ac) = &self.ac {
+            let mut at = owned.start;
+            while at < owned.end {
+                let Some(m) = ac.find(Input::new(buf).span(at..buf.len())) else {
+                    break;
+                };
+                let s = m.start();
+                if s >= owned.end {
+                    break;
+                }
+                let rest = &buf[s..];
+                for p in self.pats.iter().filter(|p| rest.starts_with(&p.bytes)) {
+                    match p.kind {
+                        PatKind::Needle(needle, encoding) => out.push(Found {
+                            idx: s,
+                            len: p.bytes.len(),
+                            needle,
+                            encoding,
+                        }),
+                        PatKind::CanaryPrefix(enc) => self.check_canary(rest, s, enc, out),
+                    }
+                }
+                at = s + 1;
+            }
+        }
+        if !self.pan.is_empty() {
+            self.search_pan(buf, owned, out);
+        }
+    }
+
+    fn check_canary(&self, rest: &[u8], idx: usize, enc: Encoding, out: &mut Vec<Found>) {
+        let n = CANARY_PREFIX.len() + CANARY_HEX_LEN;
+        let (cand, len): (Vec<u8>, usize) = match enc {
+            Encoding::Utf16le => {
+                let Some(w) = rest.get(..2 * n) else { return };
+                if w.chunks(2).any(|c| c.get(1) != Some(&0)) {
+                    return;
+                }
+                (w.iter().step_by(2).copied().collect(), 2 * n)
+            }
+            _ => match rest.get(..n) {
+                Some(w) => (w.to_vec(), n),
+                None => return,
+            },
+        };
+        let cand = zeroize::Zeroizing::new(cand);
+        if !is_canary(&cand) {
+            return;
+        }
+        let h = sha256(&cand);
+        for (needle, _) in self.canary.iter().filter(|(_, want)| *want == h) {
+            out.push(Found {
+                idx,
+                len,
+                needle: *needle,
+                encoding: enc,
+            });
+        }
+    }
+
+    /// Runs of exactly 16 digits, Luhn-valid, confirmed by hash. A run of 16 contains exactly
+    /// one index that is a multiple of 16, so only those bytes are tested first: a cheap
+    /// prefilter that keeps this far from the speed of a per-byte regex.
+    fn search_pan(&self, buf: &[u8], owned: std::ops::Range<usize>, out: &mut Vec<Found>) {
+        let mut p = 0usize;
+        while p < buf.len() {
+            if !buf[p].is_ascii_digit() {
+                p += PAN_LEN;
+                continue;
+            }
+            let mut s = p;
+            while s > 0 && buf[s - 1].is_ascii_digit() {
+                s -= 1;
+            }
+            let mut e = p;
+            while e < buf.len() && buf[e].is_ascii_digit() {
+                e += 1;
+            }
+            if e - s == PAN_LEN && owned.contains(&s) && luhn_valid(&buf[s..e]) {
+                let h = sha256(&buf[s..e]);
+                for (needle, _) in self.pan.iter().filter(|(_, want)| *want == h) {
+                    out.push(Found {
+                        idx: s,
+                        len: PAN_LEN,
+                        needle: *needle,
+                        encoding: Encoding::Raw,
+                    });
+                }
+            }
+            // Next multiple of 16 after the run.
+            p = (e / PAN_LEN + 1) * PAN_LEN;
+        }
+    }
+}
+
+/// Scans every readable region of `source` for `needles`.
+pub fn scan<S: MemorySource + ?Sized>(
+    source: &S,
+    needles: &Needles,
+    opts: &ScanOptions,
+) -> Result<ScanReport, ScanError> {
+    let engine = Engine::new(needles)?;
+    let chunk = opts.chunk_size.max(4096) as u64;
+    // One more byte than the longest pattern: a digit run must see the byte after it.
+    let overlap = engine.max_len as u64 + 1;
+    let regions = source.regions();
+    let mut hits = Vec::new();
+    let mut failed: Vec<(Span, String)> = Vec::new();
+    let mut bytes_scanned = 0u64;
+    let mut buf = vec![0u8; usize::try_from(chunk + overlap + 1).unwrap_or(usize::MAX)];
+    let mut found = Vec::new();
+
+    for run in readable_runs(regions) {
+        let mut a = run.start;
+        while a < run.end {
+            let b = a.saturating_add(chunk).min(run.end);
+            // One byte of look-behind so a digit run's start is known.
+            let buf_start = if a > run.start { a - 1 } else { a };
+            let buf_end = b.saturating_add(overlap).min(run.end);
+            let len = usize::try_from(buf_end - buf_start)
+                .unwrap_or(0)
+                .min(buf.len());
+            let data = &mut buf[..len];
+            let bad = read_pagewise(source, buf_start, data);
+            let mut owned_bad = 0u64;
+            for (span, err) in &bad {
+                let s = span.start.max(a);
+                let e = span.end.min(b);
+                if s < e {
+                    owned_bad += e - s;
+                    failed.push((Span::new(s, e), err.reason.clone()));
+                }
+            }
+            bytes_scanned += (b - a) - owned_bad;
+            let owned = usize::try_from(a - buf_start).unwrap_or(0)
+                ..usize::try_from(b - buf_start).unwrap_or(0);
+            found.clear();
+            engine.search(data, owned, &mut found);
+            for f in found.drain(..) {
+                let vaddr = buf_start + f.idx as u64;
+                let span = Span::new(vaddr, vaddr + f.len as u64);
+                // Zeros standing in for unreadable pages are not data.
+                if bad
+                    .iter()
+                    .any(|(s, _)| s.start < span.end && span.start < s.end)
+                {
+                    continue;
+                }
+                let (mapping, offset) = match source.region_at(vaddr) {
+                    Some(r) => (
+                        r.name.clone(),
+                        r.offset.map_or(vaddr, |o| o + (vaddr - r.span.start)),
+                    ),
+                    None => (String::new(), vaddr),
+                };
+                hits.push(Hit {
+                    needle: f.needle,
+                    encoding: f.encoding,
+                    vaddr,
+                    len: f.len as u64,
+                    mapping,
+                    offset,
+                });
+            }
+            a = b;
+        }
+    }
+
+    hits.sort_by(|x, y| {
+        (x.vaddr, x.needle, x.encoding.as_str()).cmp(&(y.vaddr, y.needle, y.encoding.as_str()))
+    });
+    hits.dedup_by(|x, y| x.vaddr == y.vaddr && x.needle == y.needle && x.encoding == y.encoding);
+
+    let mut unreadable: Vec<Unreadable> = Vec::new();
+    let mut absent: Vec<Absent> = Vec::new();
+    for r in regions {
+        match &r.kind {
+            RegionKind::Unreadable(reason) => unreadable.push(Unreadable {
+                start: r.span.start,
+                end: r.span.end,
+                reason: reason.clone(),
+                mapping: r.name.clone(),
+            }),
+            RegionKind::Absent(reason) => absent.push(Absent {
+                start: r.span.start,
+                end: r.span.end,
+                reason: reason.clone(),
+                mapping: r.name.clone(),
+            }),
+            RegionKind::Readable => {}
+        }
+    }
+    for (span, reason) in failed {
+        unreadable.push(Unreadable {
+            start: span.start,
+            end: span.end,
+            reason,
+            mapping: source
+                .region_at(span.start)
+                .map(|r| r.name.clone())
+                .unwrap_or_default(),
+        });
+    }
+    unreadable.sort_by_key(|u| (u.start, u.end));
+    unreadable.dedup_by(|cur, prev| {
+        let join =
+            prev.end == cur.start && prev.reason == cur.reason && prev.mapping == cur.mapping;
+        if join {
+            prev.end = cur.end;
+        }
+        join
+    });
+    absent.sort_by_key(|u| (u.start, u.end));
+    absent.dedup_by(|cur, prev| {
+        let join =
+            prev.end == cur.start && prev.reason == cur.reason && prev.mapping == cur.mapping;
+        if join {
+            prev.end = cur.end;
+        }
+        join
+    });
+
+    Ok(ScanReport {
+        source: source.describe(),
+        bytes_scanned,
+        regions: regions.len(),
+        verdict: if hits.is_empty() {
+            Verdict::NoLeak
+        } else {
+            Verdict::Leak
+        },
+        hits,
+        unreadable,
+        absent,
+    })
+}
+
+/// Runs of adjacent readable regions: a match may straddle two mappings that touch.
+fn readable_runs(regions: &[crate::memory::SourceRegion]) -> Vec<Span> {
+    let mut runs: Vec<Span> = Vec::new();
+    for r in regions.iter().filter(|r| r.kind == RegionKind::Readable) {
+        match runs.last_mut() {
+            Some(last) if last.end == r.span.start => last.end = r.span.end,
+            _ => runs.push(r.span),
+        }
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{ReadError, SourceRegion};
+    use crate::secret::Secret;
+
+    /// An in-memory source: one readable region, optionally with an unreadable page.
+    struct Mem {
+        base: u64,
+        data: Vec<u8>,
+        bad_page: Option<u64>,
+        regions: Vec<SourceRegion>,
+    }
+
+    impl Mem {
+        fn new(base: u64, data: Vec<u8>, bad_page: Option<u64>) -> Self {
+            let regions = vec![SourceRegion {
+                span: Span::new(base, base + data.len() as u64),
+                name: "[heap]".into(),
+                kind: RegionKind::Readable,
+                offset: Some(base),
+            }];
+            Self {
+                base,
+                data,
+                bad_page,
+                regions,
+            }
+        }
+    }
+
+    impl MemorySource for Mem {
+        fn describe(&self) -> String {
+            "test memory".into()
+        }
+        fn regions(&self) -> &[SourceRegion] {
+            &self.regions
+        }
+        fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+            if let Some(p) = self.bad_page {
+                if addr < p + 4096 && p < addr + buf.len() as u64 {
+                    return Err(ReadError::from_errno(libc::EIO));
+                }
+            }
+            let off = (addr - self.base) as usize;
+            buf.copy_from_slice(&self.data[off..off + buf.len()]);
+            Ok(())
+        }
+    }
+
+    fn needles(list: &[&[u8]]) -> Needles {
+        let mut n = Needles::new();
+        for b in list {
+            n.add_bytes(Secret::new(b.to_vec()));
+        }
+        n
+    }
+
+    #[test]
+    fn straddling_match_found_once_and_encodings() {
+        let mut data = vec![b'.'; 3 * 4096];
+        let needle = b"hunter2-straddle";
+        data[4096 - 5..4096 - 5 + needle.len()].copy_from_slice(needle);
+        data[6000..6000 + 8].copy_from_slice(b"68756e74");
+        let hex_upper = hex::encode_upper(needle);
+        data[7000..7000 + 32].copy_from_slice(hex_upper.as_bytes());
+        let u16 = needles::utf16le(needle);
+        data[8000..8000 + u16.len()].copy_from_slice(&u16);
+        let src = Mem::new(0x10000, data, None);
+        let report = scan(&src, &needles(&[needle]), &ScanOptions { chunk_size: 4096 }).unwrap();
+        let raw: Vec<_> = report
+            .hits
+            .iter()
+            .filter(|h| h.encoding == Encoding::Raw)
+            .collect();
+        assert_eq!(raw.len(), 1);
+        assert_eq!(raw[0].vaddr, 0x10000 + 4096 - 5);
+        assert_eq!(raw[0].mapping, "[heap]");
+        assert!(report
+            .hits
+            .iter()
+            .any(|h| h.encoding == Encoding::Hex && h.vaddr == 0x10000 + 7000));
+        assert!(report
+            .hits
+            .iter()
+            .any(|h| h.encoding == Encoding::Utf16le && h.vaddr == 0x10000 + 8000));
+        assert_eq!(report.bytes_scanned, 3 * 4096);
+        assert_eq!(report.verdict, Verdict::Leak);
+    }
+
+    #[test]
+    fn unreadable_page_reported_and_not_matched() {
+        let mut data = vec![0u8; 3 * 4096];
+        data[100..106].copy_from_slice(b"secret");
+        let src = Mem::new(0x10000, data, Some(0x11000));
+        let report = scan(&src, &needles(&[b"secret"]), &ScanOptions::default()).unwrap();
+        assert_eq!(report.hits.len(), 1);
+        assert_eq!(report.unreadable.len(), 1);
+        assert_eq!(report.unreadable[0].start, 0x11000);
+        assert_eq!(report.unreadable[0].end, 0x12000);
+        assert!(report.unreadable[0].reason.starts_with("EIO"));
+        assert_eq!(report.bytes_scanned, 2 * 4096);
+    }
+
+    #[test]
+    fn shapes_confirmed_by_hash() {
+        let canary = b"CONFIDUMP-0123456789abcdef01234567";
+        let pan = b"4111111111111111";
+        let mut data = vec![b'x'; 8192];
+        data[4090..4090 + canary.len()].copy_from_slice(canary);
+        data[5001..5017].copy_from_slice(pan);
+        // A longer digit run holding the same 16 digits must not count.
+        data[6000..6017].copy_from_slice(b"41111111111111119");
+        let mut n = Needles::new();
+        n.add_bytes(Secret::new(b"unrelated".to_vec()));
+        n.add_hash(Shape::Canary, sha256(canary));
+        n.add_hash(Shape::Pan, sha256(pan));
+        let src = Mem::new(0, data, None);
+        let r = scan(&src, &n, &ScanOptions { chunk_size: 4096 }).unwrap();
+        let got: Vec<_> = r.hits.iter().map(|h| (h.needle, h.vaddr)).collect();
+        assert_eq!(got, vec![(1, 4090), (2, 5001)]);
+    }
+}

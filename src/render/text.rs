@@ -1,0 +1,146 @@
+//! The human report: a verdict line first, then one line per hit, then what could not be read
+//! and what the dump left out.
+
+use std::fmt::Write;
+
+use super::style::{paint, DIM, GREEN_BOLD, RED_BOLD, YELLOW};
+use crate::model::{hex_addr, ScanReport, Verdict};
+
+/// Absent ranges listed before the rest are summarised: a kernel core has one per file mapping.
+const MAX_ABSENT_LINES: usize = 20;
+
+/// The verdict line alone, e.g. `LEAK: 2 hits in core file x (gdb)`.
+pub fn verdict_line(report: &ScanReport, color: bool) -> String {
+    let unreadable = match report.unreadable.as_slice() {
+        [] => String::new(),
+        [u] => format!(
+            ", 1 unreadable region ({} {})",
+            if u.mapping.is_empty() {
+                "?"
+            } else {
+                &u.mapping
+            },
+            u.reason
+        ),
+        many => format!(", {} unreadable regions", many.len()),
+    };
+    match report.verdict {
+        Verdict::Leak => {
+            let n = report.hits.len();
+            format!(
+                "{}: {n} hit{} in {}, {} bytes scanned{unreadable}",
+                paint("LEAK", RED_BOLD, color),
+                if n == 1 { "" } else { "s" },
+                report.source,
+                report.bytes_scanned
+            )
+        }
+        Verdict::NoLeak => format!(
+            "{}: {}, {} bytes scanned in {} regions{unreadable}",
+            paint("no leak", GREEN_BOLD, color),
+            report.source,
+            report.bytes_scanned,
+            report.regions
+        ),
+    }
+}
+
+/// The whole text report.
+pub fn render_report(report: &ScanReport, color: bool) -> String {
+    let mut out = verdict_line(report, color);
+    out.push('\n');
+    for (k, h) in report.hits.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  hit {k}: needle {} {:<8} at {} in {} (offset {})",
+            h.needle,
+            h.encoding.as_str(),
+            paint(&hex_addr(h.vaddr), RED_BOLD, color),
+            if h.mapping.is_empty() {
+                "?"
+            } else {
+                &h.mapping
+            },
+            hex_addr(h.offset)
+        );
+    }
+    for u in &report.unreadable {
+        let _ = writeln!(
+            out,
+            "  {} {}-{} ({} bytes) {}: {}",
+            paint("unreadable", YELLOW, color),
+            hex_addr(u.start),
+            hex_addr(u.end),
+            u.end.saturating_sub(u.start),
+            if u.mapping.is_empty() {
+                "?"
+            } else {
+                &u.mapping
+            },
+            u.reason
+        );
+    }
+    for a in report.absent.iter().take(MAX_ABSENT_LINES) {
+        let _ = writeln!(
+            out,
+            "  {} {}-{} ({} bytes) {}: {}",
+            paint("absent", DIM, color),
+            hex_addr(a.start),
+            hex_addr(a.end),
+            a.end.saturating_sub(a.start),
+            if a.mapping.is_empty() {
+                "?"
+            } else {
+                &a.mapping
+            },
+            a.reason
+        );
+    }
+    if report.absent.len() > MAX_ABSENT_LINES {
+        let _ = writeln!(
+            out,
+            "  ... and {} more absent ranges (--format json lists all)",
+            report.absent.len() - MAX_ABSENT_LINES
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Encoding, Hit, Unreadable};
+
+    #[test]
+    fn verdict_first_then_hits() {
+        let mut r = ScanReport {
+            source: "pid 1 (live)".into(),
+            bytes_scanned: 4096,
+            regions: 3,
+            verdict: Verdict::NoLeak,
+            hits: vec![],
+            unreadable: vec![Unreadable {
+                start: 0x1000,
+                end: 0x2000,
+                reason: "EIO (5): Input/output error".into(),
+                mapping: "/secretmem (deleted)".into(),
+            }],
+            absent: vec![],
+        };
+        let t = render_report(&r, false);
+        assert!(t.starts_with("no leak: pid 1 (live), 4096 bytes scanned in 3 regions, 1 unreadable region (/secretmem (deleted) EIO"), "{t}");
+        r.verdict = Verdict::Leak;
+        r.hits.push(Hit {
+            needle: 0,
+            encoding: Encoding::Base64,
+            vaddr: 0x10,
+            len: 4,
+            mapping: "[heap]".into(),
+            offset: 0x10,
+        });
+        let t = render_report(&r, false);
+        assert!(t.starts_with("LEAK: 1 hit"), "{t}");
+        assert!(t.contains("needle 0 base64"), "{t}");
+        assert!(!render_report(&r, false).contains('\x1b'));
+    }
+}
