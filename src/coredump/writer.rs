@@ -322,7 +322,22 @@ fn write_core(
         Policy::LikeGcore => status::read_coredump_filter(pid)?,
         Policy::Attacker => 0,
     };
-    let copy = copy_memory(&live, file, opts, filter, progress)?;
+    let pagemap = match Pagemap::open(pid) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(%e, "pagemap unavailable: untouched pages will be read and written");
+            None
+        }
+    };
+    let copy = copy_memory(
+        &live,
+        live.mappings(),
+        pagemap.as_ref(),
+        file,
+        opts,
+        filter,
+        progress,
+    )?;
     drop(freeze);
     let frozen_for = frozen_at.elapsed();
 
@@ -668,8 +683,12 @@ enum PageState {
     Bad(ReadError),
 }
 
-fn copy_memory(
-    live: &LiveProcess,
+/// Copies the memory of `mappings`, read from `src`, into `file` from [`DATA_START`] on.
+/// Generic over the source so the page-by-page logic can be tested on a fake one.
+fn copy_memory<S: MemorySource + Sync + ?Sized>(
+    src: &S,
+    mappings: &[Mapping],
+    pagemap: Option<&Pagemap>,
     file: &File,
     opts: &DumpOptions,
     filter: u32,
@@ -677,14 +696,7 @@ fn copy_memory(
 ) -> Result<MemoryCopy, DumpError> {
     let page = usize::try_from(PAGE_SIZE).unwrap_or(4096);
     let chunk = (opts.chunk_size / page).max(1) * page;
-    let pagemap = match Pagemap::open(live.pid()) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            tracing::warn!(%e, "pagemap unavailable: untouched pages will be read and written");
-            None
-        }
-    };
-    let total: u64 = live.mappings().iter().map(|m| m.span.len()).sum();
+    let total: u64 = mappings.iter().map(|m| m.span.len()).sum();
     std::thread::scope(|scope| {
         let (job_tx, job_rx) = sync_channel::<Job>(2);
         let (buf_tx, buf_rx) = channel::<Vec<u8>>();
@@ -693,15 +705,7 @@ fn copy_memory(
         }
         let writer = scope.spawn(move || writer_loop(file, job_rx, buf_tx));
         let read = read_all(
-            live,
-            opts,
-            filter,
-            pagemap.as_ref(),
-            chunk,
-            total,
-            &job_tx,
-            &buf_rx,
-            progress,
+            src, mappings, opts, filter, pagemap, chunk, total, &job_tx, &buf_rx, progress,
         );
         drop(job_tx);
         let written = writer.join().map_err(|_| DumpError::Io {
@@ -715,8 +719,9 @@ fn copy_memory(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn read_all(
-    live: &LiveProcess,
+fn read_all<S: MemorySource + ?Sized>(
+    live: &S,
+    mappings: &[Mapping],
     opts: &DumpOptions,
     filter: u32,
     pagemap: Option<&Pagemap>,
@@ -737,7 +742,7 @@ fn read_all(
     };
     let mut done = 0u64;
     let mut backed: Vec<bool> = Vec::new();
-    for m in live.mappings() {
+    for m in mappings {
         let flags = segment_flags(m);
         let name = m.display_name().to_string();
         if opts.policy == Policy::LikeGcore {
@@ -877,4 +882,100 @@ fn read_all(
         }
     }
     Ok(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::SourceRegion;
+    use crate::procfs::maps::parse_smaps;
+
+    /// Three pages at 0x10000 filled with 0x11, 0x22, 0x33; page 1 refuses every read.
+    struct Fake;
+
+    impl MemorySource for Fake {
+        fn describe(&self) -> String {
+            "fake".into()
+        }
+        fn regions(&self) -> &[SourceRegion] {
+            &[]
+        }
+        fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+            let end = addr + buf.len() as u64;
+            if addr < 0x12000 && end > 0x11000 {
+                return Err(ReadError::from_errno(libc::EIO));
+            }
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = match (addr + i as u64 - 0x10000) / PAGE_SIZE {
+                    0 => 0x11,
+                    1 => 0x22,
+                    _ => 0x33,
+                };
+            }
+            Ok(())
+        }
+    }
+
+    fn mappings() -> Vec<Mapping> {
+        parse_smaps(
+            "10000-13000 rw-p 00000000 fe:01 7 /x\nVmFlags: rd wr\n\
+             20000-21000 rw-p 00000000 fe:01 7 /y\nVmFlags: rd wr dd\n",
+            "fixture",
+        )
+        .unwrap()
+    }
+
+    fn run(policy: Policy) -> (MemoryCopy, Vec<u8>) {
+        let f = tempfile::tempfile().unwrap();
+        let mut opts = DumpOptions::new("/nonexistent");
+        opts.policy = policy;
+        opts.chunk_size = 3 * 4096;
+        let copy = copy_memory(&Fake, &mappings(), None, &f, &opts, 0x33, &mut |_| {}).unwrap();
+        f.set_len(copy.data_end).unwrap();
+        let mut bytes = vec![0u8; usize::try_from(copy.data_end).unwrap()];
+        f.read_exact_at(&mut bytes, 0).unwrap();
+        (copy, bytes)
+    }
+
+    #[test]
+    fn readable_page_after_unreadable_one_is_kept() {
+        let (copy, bytes) = run(Policy::Attacker);
+        let s = &copy.segments;
+        assert_eq!(s.len(), 4, "{s:?}");
+        assert_eq!((s[0].vaddr, s[0].filesz, s[0].offset), (0x10000, 4096, 4096));
+        // The unreadable page: memory size, no file bytes.
+        assert_eq!((s[1].vaddr, s[1].filesz, s[1].memsz), (0x11000, 0, 4096));
+        assert_eq!((s[2].vaddr, s[2].filesz, s[2].offset), (0x12000, 4096, 8192));
+        assert!(bytes[4096..8192].iter().all(|&b| b == 0x11));
+        assert!(bytes[8192..12288].iter().all(|&b| b == 0x33));
+        assert_eq!(copy.unreadable.len(), 1);
+        assert_eq!(copy.unreadable[0].start, 0x11000);
+        assert_eq!(copy.unreadable[0].errno, Some(libc::EIO));
+        // The dd mapping is dumped by default.
+        assert_eq!((s[3].vaddr, s[3].filesz), (0x20000, 4096));
+        assert!(copy.absent.is_empty());
+    }
+
+    #[test]
+    fn like_gcore_leaves_dd_out_as_absent() {
+        let (copy, _) = run(Policy::LikeGcore);
+        let last = copy.segments.last().unwrap();
+        assert_eq!((last.vaddr, last.filesz, last.memsz), (0x20000, 0, 4096));
+        // /x is left out too: a file-backed private mapping never written (filter bit 2).
+        assert_eq!(copy.absent.len(), 2);
+        assert!(copy.absent[0].reason.contains("bit 2"), "{:?}", copy.absent);
+        assert_eq!(copy.absent[1].start, 0x20000);
+        assert!(copy.absent[1].reason.contains("MADV_DONTDUMP"));
+    }
+
+    #[test]
+    fn header_fields() {
+        let h = elf_header(0x1234, PN_XNUM, Some(0x5678));
+        assert_eq!(h.len(), 64);
+        assert_eq!(&h[16..18], &4u16.to_le_bytes());
+        assert_eq!(&h[32..40], &0x1234u64.to_le_bytes());
+        assert_eq!(&h[40..48], &0x5678u64.to_le_bytes());
+        assert_eq!(&h[56..58], &PN_XNUM.to_le_bytes());
+        assert_eq!(&h[60..62], &1u16.to_le_bytes());
+    }
 }
