@@ -942,10 +942,16 @@ mod tests {
         let (copy, bytes) = run(Policy::Attacker);
         let s = &copy.segments;
         assert_eq!(s.len(), 4, "{s:?}");
-        assert_eq!((s[0].vaddr, s[0].filesz, s[0].offset), (0x10000, 4096, 4096));
+        assert_eq!(
+            (s[0].vaddr, s[0].filesz, s[0].offset),
+            (0x10000, 4096, 4096)
+        );
         // The unreadable page: memory size, no file bytes.
         assert_eq!((s[1].vaddr, s[1].filesz, s[1].memsz), (0x11000, 0, 4096));
-        assert_eq!((s[2].vaddr, s[2].filesz, s[2].offset), (0x12000, 4096, 8192));
+        assert_eq!(
+            (s[2].vaddr, s[2].filesz, s[2].offset),
+            (0x12000, 4096, 8192)
+        );
         assert!(bytes[4096..8192].iter().all(|&b| b == 0x11));
         assert!(bytes[8192..12288].iter().all(|&b| b == 0x33));
         assert_eq!(copy.unreadable.len(), 1);
