@@ -70,3 +70,10 @@ pub fn parse_hex_addr(s: &str) -> Option<u64> {
     let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
     u64::from_str_radix(digits, 16).ok()
 }
+
+pub mod arch;
+pub mod gcore;
+pub mod notes;
+pub mod output;
+pub mod policy;
+pub mod writer;

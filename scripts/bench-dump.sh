@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Times `confidump dump` against gdb's `gcore` on a dense and a sparse process.
+#
+#   scripts/bench-dump.sh            (as root; N=3 runs each, tools alternating)
+#
+# dense:  1.5 GiB mapped and written with random-ish non-zero data
+# sparse: 4 GiB mapped, 256 MiB written (one page in 16)
+# Each core is deleted after its run; `sync` runs (untimed) before each run so one run's
+# writeback does not slow the next. Then the dense core is scanned by `confidump scan` and by
+# `grep -a -c -F`. Prints medians and gcore/ours ratios.
+set -euo pipefail
+
+N=${N:-3}
+DENSE_MIB=${DENSE_MIB:-1536}
+SPARSE_MAPPED_MIB=${SPARSE_MAPPED_MIB:-4096}
+SPARSE_TOUCHED_MIB=${SPARSE_TOUCHED_MIB:-256}
+NEEDLE=BALLAST-NEEDLE-7f3a9c
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-dump.XXXXXX")
+victim=""
+cleanup() {
+    if [ -n "$victim" ]; then kill "$victim" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+(cd "$root" && cargo build --release --quiet)
+confidump=$root/target/release/confidump
+gcc -O2 -o "$work/ballast" "$root/scripts/ballast.c"
+
+start_victim() { # MAPPED_MIB TOUCHED_MIB
+    mkfifo "$work/ready"
+    "$work/ballast" "$1" "$2" >"$work/ready" &
+    victim=$!
+    local word=""
+    read -r word _ <"$work/ready" || true # blocks until the ballast has written its memory
+    rm -f "$work/ready"
+    [ "$word" = ready ] || { echo "ballast failed" >&2; exit 1; }
+}
+stop_victim() { kill "$victim"; wait "$victim" 2>/dev/null || true; victim=""; }
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+run_ours() { # OUT
+    "$confidump" dump "$victim" -o "$1" --force 2>"$work/ours.log"
+}
+run_gcore() { # OUT
+    gcore -o "$work/g" "$victim" >/dev/null 2>&1
+    mv "$work/g.$victim" "$1"
+}
+
+bench() { # NAME MAPPED TOUCHED
+    local name=$1 t0 t1 i tool o g
+    start_victim "$2" "$3"
+    : >"$work/$name.ours"
+    : >"$work/$name.gcore"
+    for i in $(seq "$N"); do
+        for tool in ours gcore; do
+            sync
+            t0=$(now); "run_$tool" "$work/$name.$tool.core"; t1=$(now)
+            echo "$t1 - $t0" | bc >>"$work/$name.$tool"
+            if [ "$i" = "$N" ]; then
+                du -k "$work/$name.$tool.core" | cut -f1 >"$work/$name.$tool.du"
+                stat -c %s "$work/$name.$tool.core" >"$work/$name.$tool.len"
+            fi
+            if [ "$name" = dense ] && [ "$tool" = ours ] && [ "$i" = "$N" ]; then
+                mv "$work/$name.$tool.core" "$work/keep.core"
+            else
+                rm -f "$work/$name.$tool.core"
+            fi
+        done
+    done
+    stop_victim
+    o=$(median <"$work/$name.ours"); g=$(median <"$work/$name.gcore")
+    printf '%-7s ours  median %6.2f s  runs: %s\n' "$name" "$o" "$(tr '\n' ' ' <"$work/$name.ours")"
+    printf '%-7s gcore median %6.2f s  runs: %s\n' "$name" "$g" "$(tr '\n' ' ' <"$work/$name.gcore")"
+    printf '%-7s ratio gcore/ours %.2fx\n' "$name" "$(echo "$g / $o" | bc -l)"
+    printf '%-7s disk use: ours %d MiB (length %d MiB), gcore %d MiB (length %d MiB)\n' "$name" \
+        $(( $(cat "$work/$name.ours.du") / 1024 )) $(( $(cat "$work/$name.ours.len") >> 20 )) \
+        $(( $(cat "$work/$name.gcore.du") / 1024 )) $(( $(cat "$work/$name.gcore.len") >> 20 ))
+    echo "$name   last summary: $(tail -1 "$work/ours.log")"
+}
+
+echo "confidump dump vs gcore: N=$N each, alternating; $(nproc) CPUs, $(uname -r)"
+bench dense "$DENSE_MIB" "$DENSE_MIB"
+bench sparse "$SPARSE_MAPPED_MIB" "$SPARSE_TOUCHED_MIB"
+
+core=$work/keep.core
+t0=$(now)
+if "$confidump" scan "$core" --needle "$NEEDLE" --format json >"$work/scan.json" 2>"$work/scan.err"; then
+    t1=$(now)
+    printf 'scan    confidump scan %.2f s\n' "$(echo "$t1 - $t0" | bc)"
+else
+    echo "scan: not available ($(head -1 "$work/scan.err"))"
+fi
+t0=$(now); hits=$(grep -a -c -F "$NEEDLE" "$core" || true); t1=$(now)
+printf 'scan    grep -a -c -F  %.2f s (%s matching lines)\n' "$(echo "$t1 - $t0" | bc)" "$hits"

@@ -1,0 +1,450 @@
+//! `confidump dump` against real processes, read back by real gdb and by goblin.
+//!
+//! The victim (tests/victim/victim.c, built here with gcc) prints one `ready` line with the
+//! addresses of what it holds, then sleeps; [`Victim`] kills it on drop.
+
+// Test helpers (outside #[test] fns, so clippy.toml's test allowances do not reach them) may
+// panic: a failed expectation here is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use confidump::coredump::policy::Policy;
+use confidump::coredump::writer::{dump_process, DumpOptions};
+use confidump::coredump::{parse_hex_addr, ConfidumpNote, CONFIDUMP_NOTE_NAME, NT_CONFIDUMP_MAPS};
+use goblin::elf::program_header::PT_LOAD;
+use goblin::elf::Elf;
+
+const PAGE: u64 = 4096;
+
+fn victim_exe() -> PathBuf {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dump-test-victim");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/victim/victim.c");
+        let st = Command::new("gcc")
+            .args(["-O1", "-g", "-pthread", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("gcc");
+        assert!(st.success(), "gcc failed");
+        out
+    })
+    .clone()
+}
+
+struct Victim {
+    child: Child,
+    pid: i32,
+    addr: HashMap<String, u64>,
+}
+
+impl Victim {
+    /// `big_mib` MiB of extra anonymous memory, `dense` (all written) or sparse (4 pages).
+    fn start(big_mib: u64, dense: bool) -> Self {
+        let mut child = Command::new(victim_exe())
+            .arg(big_mib.to_string())
+            .arg(if dense { "dense" } else { "sparse" })
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start victim");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("ready "), "victim said {line:?}");
+        let addr = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), parse_hex_addr(v).unwrap_or(0)))
+            .collect();
+        let pid = child.id() as i32;
+        Victim { child, pid, addr }
+    }
+    fn at(&self, key: &str) -> u64 {
+        self.addr[key]
+    }
+}
+
+impl Drop for Victim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn confidump() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_confidump"))
+}
+
+/// A read-only mapping of a core (they can be 1 GiB long, mostly holes).
+struct Mapped {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl Mapped {
+    fn open(path: &Path) -> Self {
+        let f = std::fs::File::open(path).unwrap();
+        let len = f.metadata().unwrap().len() as usize;
+        // SAFETY: read-only private mapping of a file nobody modifies during the test.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                std::os::fd::AsRawFd::as_raw_fd(&f),
+                0,
+            )
+        };
+        assert_ne!(ptr, libc::MAP_FAILED);
+        Mapped { ptr, len }
+    }
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is valid for `len` bytes until drop.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: unmapping our own mapping.
+        unsafe {
+            libc::munmap(self.ptr, self.len);
+        }
+    }
+}
+
+/// Bytes of the core at `addr`, if a PT_LOAD holds file bytes for it.
+fn core_bytes<'a>(elf: &Elf, bytes: &'a [u8], addr: u64, len: u64) -> Option<&'a [u8]> {
+    let ph = elf
+        .program_headers
+        .iter()
+        .find(|p| p.p_type == PT_LOAD && p.p_vaddr <= addr && addr < p.p_vaddr + p.p_memsz)?;
+    if addr + len > ph.p_vaddr + ph.p_filesz {
+        return None;
+    }
+    let off = (ph.p_offset + addr - ph.p_vaddr) as usize;
+    bytes.get(off..off + len as usize)
+}
+
+fn load_at<'e>(elf: &'e Elf, addr: u64) -> &'e goblin::elf::ProgramHeader {
+    elf.program_headers
+        .iter()
+        .find(|p| p.p_type == PT_LOAD && p.p_vaddr <= addr && addr < p.p_vaddr + p.p_memsz)
+        .unwrap_or_else(|| panic!("no PT_LOAD for {addr:#x}"))
+}
+
+fn our_note(elf: &Elf, bytes: &[u8]) -> ConfidumpNote {
+    let note = elf
+        .iter_note_headers(bytes)
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|n| n.name == CONFIDUMP_NOTE_NAME && n.n_type == NT_CONFIDUMP_MAPS)
+        .expect("CONFIDUMP note");
+    serde_json::from_slice(note.desc).unwrap()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn proc_field(pid: i32, key: &str) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn assert_released(pid: i32) {
+    let state = proc_field(pid, "State:");
+    assert!(
+        !state.starts_with('t') && !state.starts_with('T'),
+        "{state}"
+    );
+    assert_eq!(proc_field(pid, "TracerPid:"), "0");
+}
+
+#[test]
+fn gdb_loads_our_core() {
+    let v = Victim::start(0, false);
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("v.core");
+    let out = confidump()
+        .args(["dump", &v.pid.to_string(), "-o"])
+        .arg(&core)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("wrote ") && stderr.contains("2 threads"),
+        "{stderr}"
+    );
+    assert_released(v.pid);
+    let gdb = Command::new("gdb")
+        .args(["-batch", "-nx", "-ex", "info threads"])
+        .args(["-ex", &format!("x/s {:#x}", v.at("heap"))])
+        .args(["-ex", "bt"])
+        .arg(victim_exe())
+        .arg(&core)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&gdb.stdout).to_string() + &String::from_utf8_lossy(&gdb.stderr);
+    assert!(text.contains("heap-secret-CONFIDUMP-4242"), "{text}");
+    let threads = text
+        .lines()
+        .filter(|l| l.contains("Thread 0x") && l.contains("LWP"))
+        .count();
+    assert!(threads >= 3, "info threads should list 2 threads:\n{text}"); // + "Current thread" line
+    assert!(text.contains("#0 ") && text.contains("main"), "{text}");
+    assert!(!text.contains("too small"), "{text}");
+}
+
+#[test]
+fn unreadable_pages_have_no_bytes_and_are_listed() {
+    let v = Victim::start(0, false);
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("v.core");
+    let s = dump_process(v.pid, &DumpOptions::new(&core)).unwrap();
+    assert_released(v.pid);
+    assert_eq!(s.threads, 2);
+    let m = Mapped::open(&core);
+    let bytes = m.bytes();
+    let elf = Elf::parse(bytes).unwrap();
+    let note = our_note(&elf, bytes);
+    assert_eq!(note.policy, "attacker");
+    assert_eq!(note.pid, v.pid);
+    let three = v.at("three");
+    // The page after the PROT_NONE page is there; the PROT_NONE page too (root reads it).
+    let after = core_bytes(&elf, bytes, three + 2 * PAGE, 20).expect("page after the hole");
+    assert_eq!(after, b"after-the-hole-AFTER");
+    assert!(core_bytes(&elf, bytes, three + PAGE, PAGE).is_some());
+    // The dd page is dumped by the attacker.
+    assert_eq!(
+        core_bytes(&elf, bytes, v.at("dd"), 17).unwrap(),
+        b"dontdump-DDSECRET"
+    );
+    // Every unreadable range has a PT_LOAD without file bytes.
+    assert!(!note.unreadable.is_empty());
+    for u in &note.unreadable {
+        let start = parse_hex_addr(&u.start).unwrap();
+        if start >= 0x8000_0000_0000_0000 {
+            continue; // [vsyscall]: goblin finds it, but check the others
+        }
+        assert_eq!(load_at(&elf, start).p_filesz, 0, "{u:?}");
+    }
+    let secret = v.at("secret");
+    if secret == 0 {
+        eprintln!("memfd_secret unavailable on this host: secretmem part skipped");
+        return;
+    }
+    let u = note
+        .unreadable
+        .iter()
+        .find(|u| parse_hex_addr(&u.start) == Some(secret))
+        .expect("memfd_secret page listed as unreadable");
+    assert!(
+        matches!(u.errno, Some(libc::EIO) | Some(libc::EFAULT)),
+        "{u:?}"
+    );
+    assert_eq!(load_at(&elf, secret).p_filesz, 0);
+    assert!(!contains(bytes, b"memfd-secret-SECRETMEM"));
+    assert!(s.to_string().contains("/secretmem (deleted) EIO"), "{s}");
+}
+
+#[test]
+fn like_gcore_leaves_dd_out() {
+    let v = Victim::start(0, false);
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("v.core");
+    let mut opts = DumpOptions::new(&core);
+    opts.policy = Policy::LikeGcore;
+    dump_process(v.pid, &opts).unwrap();
+    let m = Mapped::open(&core);
+    let bytes = m.bytes();
+    let elf = Elf::parse(bytes).unwrap();
+    let note = our_note(&elf, bytes);
+    assert_eq!(note.policy, "like-gcore");
+    let dd = v.at("dd");
+    assert_eq!(load_at(&elf, dd).p_filesz, 0);
+    let a = note
+        .absent
+        .iter()
+        .find(|a| parse_hex_addr(&a.start) == Some(dd))
+        .expect("dd mapping listed as absent");
+    assert!(a.reason.contains("MADV_DONTDUMP"), "{a:?}");
+    assert!(!contains(bytes, b"dontdump-DDSECRET"));
+    // The PROT_NONE page is left out as gcore does; the heap is still there.
+    assert_eq!(load_at(&elf, v.at("three") + PAGE).p_filesz, 0);
+    assert!(core_bytes(&elf, bytes, v.at("heap"), 26).is_some());
+}
+
+#[test]
+fn sparse_memory_becomes_holes() {
+    let v = Victim::start(1024, false);
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("v.core");
+    dump_process(v.pid, &DumpOptions::new(&core)).unwrap();
+    let meta = std::fs::metadata(&core).unwrap();
+    let used = meta.blocks() * 512;
+    assert!(meta.len() > 1 << 30, "{}", meta.len());
+    assert!(
+        used < 64 << 20,
+        "core uses {used} bytes on disk for {} of length",
+        meta.len()
+    );
+    let m = Mapped::open(&core);
+    let bytes = m.bytes();
+    let elf = Elf::parse(bytes).unwrap();
+    let big = v.at("big");
+    for i in 0..4u64 {
+        let at = big + i * (1024 << 20) / 4 + 123;
+        let want = format!("sparse-{i}");
+        assert_eq!(
+            core_bytes(&elf, bytes, at, want.len() as u64).unwrap(),
+            want.as_bytes()
+        );
+        // An untouched page reads back as zeros.
+        let zeros = core_bytes(&elf, bytes, at - 123 + 8 * PAGE, PAGE).unwrap();
+        assert!(zeros.iter().all(|&b| b == 0));
+    }
+}
+
+#[test]
+fn output_file_rules() {
+    let v = Victim::start(0, false);
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("v.core");
+    let pid = v.pid.to_string();
+    let ok = confidump()
+        .args(["dump", &pid, "-o"])
+        .arg(&core)
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let mode = std::fs::metadata(&core).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // Not overwritten without --force.
+    std::fs::write(&core, b"precious").unwrap();
+    let again = confidump()
+        .args(["dump", &pid, "-o"])
+        .arg(&core)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_eq!(std::fs::read(&core).unwrap(), b"precious");
+    let forced = confidump()
+        .args(["dump", &pid, "--force", "-o"])
+        .arg(&core)
+        .output()
+        .unwrap();
+    assert!(forced.status.success());
+    assert_ne!(std::fs::read(&core).unwrap().len(), 8);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+    // A missing PID: exit 2, nothing left behind.
+    let empty = tempfile::tempdir().unwrap();
+    let mut gone = Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id().to_string();
+    gone.wait().unwrap();
+    for engine in ["ours", "gdb"] {
+        let out = confidump()
+            .args(["dump", &gone_pid, "--engine", engine, "-o"])
+            .arg(empty.path().join("x.core"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{engine}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no process"));
+        assert_eq!(
+            std::fs::read_dir(empty.path()).unwrap().count(),
+            0,
+            "{engine}"
+        );
+    }
+}
+
+#[test]
+fn killed_dumper_leaves_victim_running() {
+    let v = Victim::start(1024, true);
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("v.core");
+    let mut dumper = confidump()
+        .args(["dump", &v.pid.to_string(), "-o"])
+        .arg(&core)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until memory is being written (the temp file grows only while threads are frozen).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let was_traced = loop {
+        let growing = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| {
+                e.file_name().to_string_lossy().contains(".confidump-dump-")
+                    && e.metadata().map(|m| m.len() > 0).unwrap_or(false)
+            });
+        if growing {
+            break proc_field(v.pid, "TracerPid:") == dumper.id().to_string();
+        }
+        assert!(
+            dumper.try_wait().unwrap().is_none(),
+            "dump ended before it could be killed"
+        );
+        assert!(Instant::now() < deadline, "no temp file appeared");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    dumper.kill().unwrap();
+    dumper.wait().unwrap();
+    assert!(
+        was_traced,
+        "the dumper was not holding the victim when killed"
+    );
+    assert_released(v.pid);
+    assert!(!core.exists());
+}
+
+#[test]
+fn gdb_engine_writes_a_core_goblin_parses() {
+    if Command::new("gcore").arg("--help").output().is_err() {
+        eprintln!("gcore not installed: skipped");
+        return;
+    }
+    let v = Victim::start(0, false);
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("g.core");
+    let out = confidump()
+        .args(["dump", &v.pid.to_string(), "--engine", "gdb", "-o"])
+        .arg(&core)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_released(v.pid);
+    let mode = std::fs::metadata(&core).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    let m = Mapped::open(&core);
+    let elf = Elf::parse(m.bytes()).unwrap();
+    assert_eq!(elf.header.e_type, goblin::elf::header::ET_CORE);
+    assert!(core_bytes(&elf, m.bytes(), v.at("heap"), 26).is_some());
+    // gcore's default leaves the dd page out.
+    assert!(!contains(m.bytes(), b"dontdump-DDSECRET"));
+}
