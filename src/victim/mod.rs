@@ -297,12 +297,13 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
         region,
     )
     .to_json();
-    writeln!(out, "{line}")
-        .and_then(|()| out.flush())
-        .map_err(VictimError::Stdout)?;
+    // The file first: whoever reads the stdout line may look for the file right away.
     if let Some(path) = &config.ready_file {
         write_ready_file(path, &line)?;
     }
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(VictimError::Stdout)?;
 
     let stop = AtomicBool::new(false);
     let result = std::thread::scope(|s| {
