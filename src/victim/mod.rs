@@ -297,22 +297,17 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
         region,
     )
     .to_json();
-    // The file first: whoever reads the stdout line may look for the file right away.
-    if let Some(path) = &config.ready_file {
-        write_ready_file(path, &line)?;
-    }
-    writeln!(out, "{line}")
-        .and_then(|()| out.flush())
-        .map_err(VictimError::Stdout)?;
-
     let stop = AtomicBool::new(false);
     let result = std::thread::scope(|s| {
         let stop = &stop;
+        // The worker starts before the ready line goes out, so that whoever reacts to the line
+        // finds the victim with all its threads (tests and gdb count them).
         let worker = std::thread::Builder::new()
             .name("confidump-worker".to_string())
             .spawn_scoped(s, move || worker_loop(stop, stack, secret, scratch))
             .map_err(VictimError::Spawn)?;
-        let reason = wait_for_stop(&sfd, config.until_eof);
+        let reason =
+            announce(config, &line, out).and_then(|()| wait_for_stop(&sfd, config.until_eof));
         stop.store(true, Ordering::SeqCst);
         worker.thread().unpark();
         let ticks = worker
@@ -324,6 +319,17 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
     // `store` drops here (after the worker is joined): the mapping is zeroized and unmapped.
     drop(store);
     result
+}
+
+/// Publishes the ready line: the file first (whoever reads the stdout line may look for the file
+/// right away), then stdout, flushed.
+fn announce(config: &VictimConfig, line: &str, out: &mut dyn Write) -> Result<(), VictimError> {
+    if let Some(path) = &config.ready_file {
+        write_ready_file(path, line)?;
+    }
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(VictimError::Stdout)
 }
 
 fn fill_error(e: FillError, source: &SecretSource) -> VictimError {
