@@ -110,8 +110,7 @@ impl Protection {
 }
 
 /// Disjoint borrows of a store's parts, so that the secret can be read while scratch results
-/// are written and the stack is in use, all at once.
-#[derive(Debug)]
+/// are written and the stack is in use, all at once. `Debug` shows sizes, never bytes.
 pub struct StoreParts<'a> {
     /// The secret's slot, [`SLOT_LEN`] bytes; the secret is a prefix of it.
     pub slot: &'a mut [u8],
@@ -119,6 +118,19 @@ pub struct StoreParts<'a> {
     pub scratch: &'a mut [u8],
     /// A stack in the same kind of memory, or `None` (plain): run on the caller's stack.
     pub stack: Option<WorkStack<'a>>,
+}
+
+impl std::fmt::Debug for StoreParts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreParts")
+            .field(
+                "slot",
+                &format_args!("[REDACTED; {} bytes]", self.slot.len()),
+            )
+            .field("scratch", &format_args!("[{} bytes]", self.scratch.len()))
+            .field("stack", &self.stack)
+            .finish()
+    }
 }
 
 /// A secret store of any backend.
@@ -184,5 +196,58 @@ fn memlock_limits() -> (String, String) {
     match getrlimit(Resource::RLIMIT_MEMLOCK) {
         Ok((soft, hard)) => (show(soft), show(hard)),
         Err(_) => ("unknown".to_string(), "unknown".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_or_skip(p: Protection) -> Option<SecretStore> {
+        match SecretStore::new(p) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("skipping {}: {e}", p.as_str());
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn work_runs_on_a_stack_inside_the_region() {
+        for p in [Protection::DontDump, Protection::SecretMem] {
+            let Some(mut store) = store_or_skip(p) else {
+                continue;
+            };
+            assert_eq!(store.protection(), p);
+            let region = store.region();
+            let parts = store.parts();
+            assert_eq!(parts.slot.len(), SLOT_LEN);
+            assert_eq!(parts.scratch.len(), SCRATCH_LEN);
+            assert!(region.contains(parts.slot.as_ptr() as u64));
+            assert!(region.contains(parts.scratch.as_ptr() as u64));
+            let mut stack = parts.stack.unwrap();
+            let sp = stack.run(|| psm::stack_pointer() as u64).unwrap();
+            assert!(region.contains(sp), "{}: sp {sp:#x} {region:?}", p.as_str());
+            // A panic is caught before it can unwind off the switched stack.
+            assert!(matches!(
+                stack.run(|| panic!("boom")),
+                Err(ProtectError::WorkPanicked)
+            ));
+        }
+    }
+
+    #[test]
+    fn plain_has_no_work_stack_and_redacts_debug() {
+        let mut store = SecretStore::new(Protection::Plain).unwrap();
+        let region = store.region();
+        let parts = store.parts();
+        parts.slot[..7].copy_from_slice(b"hunter2");
+        assert!(region.contains(parts.slot.as_ptr() as u64));
+        let shown = format!("{parts:?}");
+        assert!(!shown.contains("104"), "{shown}"); // 'h' as a number
+        assert!(shown.contains("REDACTED"));
+        assert!(parts.stack.is_none());
+        assert_eq!(run_on(None, || 7).unwrap(), 7);
     }
 }
