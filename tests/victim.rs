@@ -240,6 +240,52 @@ fn until_eof_exits_when_stdin_closes() {
     assert_eq!(v.wait_exit().code(), Some(0));
 }
 
+/// True when the main thread of `pid` blocks SIGTERM (`SigBlk` in `/proc/PID/status`).
+fn sigterm_blocked(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigBlk:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
+}
+
+#[test]
+fn sigterm_stops_a_victim_still_waiting_for_its_secret() {
+    let mut child = Command::new(BIN)
+        .args(["victim", "--mode", "secretmem", "--secret-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A partial line: the victim waits for the rest. Before it has blocked SIGTERM (its first
+    // step) the signal would just kill it, so wait for that; from then on SIGTERM must end it
+    // cleanly whether it arrives before, during or after the partial read.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"partial-secret").unwrap();
+    let deadline = Instant::now() + EXIT_TIMEOUT;
+    while !sigterm_blocked(child.id()) {
+        assert!(Instant::now() < deadline, "victim never blocked SIGTERM");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + EXIT_TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("victim ignored SIGTERM while reading its secret");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(out.is_empty(), "no ready line without a secret: {out}");
+}
+
 #[test]
 fn stdin_dev_null_is_fine_without_until_eof() {
     let mut child = Command::new(BIN)

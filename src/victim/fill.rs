@@ -6,7 +6,9 @@
 //! copy). The victim runs these on the store's work stack, so locals and spills stay protected.
 //! Nothing here allocates, formats or logs.
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -38,6 +40,8 @@ pub(crate) enum FillError {
     Random,
     /// The slot is too small for what was asked (a bug, not an input error).
     SlotTooSmall,
+    /// The stop descriptor became readable (a stop signal arrived) while waiting for input.
+    Interrupted,
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -106,7 +110,15 @@ pub(crate) enum Until {
 }
 
 /// Reads a secret from `fd` straight into `slot` with `read(2)`. Returns its length.
-pub(crate) fn read_secret(fd: RawFd, slot: &mut [u8], until: Until) -> Result<usize, FillError> {
+///
+/// With `stop` (the victim's signalfd), each read first waits until `fd` or `stop` is
+/// readable, so that a stop signal ends a victim still waiting for its secret on a pipe or tty.
+pub(crate) fn read_secret(
+    fd: BorrowedFd<'_>,
+    slot: &mut [u8],
+    until: Until,
+    stop: Option<BorrowedFd<'_>>,
+) -> Result<usize, FillError> {
     // Room for the longest secret plus its newline plus one byte, which tells "too long".
     let cap = MAX_SECRET_LEN + 2;
     if slot.len() < cap {
@@ -115,9 +127,15 @@ pub(crate) fn read_secret(fd: RawFd, slot: &mut [u8], until: Until) -> Result<us
     let mut len = 0usize;
     let mut end = None;
     while len < cap {
+        if let Some(stop) = stop {
+            if let Err(e) = wait_readable(fd, stop) {
+                wipe(&mut slot[..len]);
+                return Err(e);
+            }
+        }
         let dest = &mut slot[len..cap];
         // SAFETY: `dest` is valid writable memory of `dest.len()` bytes, exclusively ours.
-        let n = unsafe { libc::read(fd, dest.as_mut_ptr().cast(), dest.len()) };
+        let n = unsafe { libc::read(fd.as_raw_fd(), dest.as_mut_ptr().cast(), dest.len()) };
         if n < 0 {
             let errno = nix::errno::Errno::last();
             if errno == nix::errno::Errno::EINTR {
@@ -155,6 +173,29 @@ pub(crate) fn read_secret(fd: RawFd, slot: &mut [u8], until: Until) -> Result<us
         return Err(FillError::Empty);
     }
     Ok(secret_len)
+}
+
+/// Waits until `fd` has input (or its end, or an error, which the read then reports), or
+/// until `stop` is readable, which is [`FillError::Interrupted`].
+fn wait_readable(fd: BorrowedFd<'_>, stop: BorrowedFd<'_>) -> Result<(), FillError> {
+    loop {
+        let mut fds = [
+            PollFd::new(fd, PollFlags::POLLIN),
+            PollFd::new(stop, PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(FillError::Read(e)),
+        }
+        let [input, stopped] = fds.map(|f| f.revents().is_some_and(|r| !r.is_empty()));
+        if stopped {
+            return Err(FillError::Interrupted);
+        }
+        if input {
+            return Ok(());
+        }
+    }
 }
 
 /// SHA-256 of `secret`, written into `out`.
@@ -223,7 +264,7 @@ mod tests {
         std::io::Write::write_all(&mut &f, bytes).unwrap();
         std::io::Seek::rewind(&mut &f).unwrap();
         let mut slot = vec![0u8; MAX_SECRET_LEN + 64];
-        let r = read_secret(std::os::fd::AsRawFd::as_raw_fd(&f), &mut slot, until);
+        let r = read_secret(std::os::fd::AsFd::as_fd(&f), &mut slot, until, None);
         (r, slot)
     }
 
@@ -233,6 +274,21 @@ mod tests {
         assert_eq!(r, Ok(7));
         assert_eq!(&slot[..7], b"hunter2");
         assert!(slot[7..].iter().all(|&c| c == 0));
+    }
+
+    #[test]
+    fn read_is_interrupted_by_the_stop_descriptor() {
+        let (input_r, _input_w) = nix::unistd::pipe().unwrap();
+        let (stop_r, stop_w) = nix::unistd::pipe().unwrap();
+        nix::unistd::write(&stop_w, b"x").unwrap();
+        let mut slot = vec![0u8; MAX_SECRET_LEN + 64];
+        let r = read_secret(
+            std::os::fd::AsFd::as_fd(&input_r),
+            &mut slot,
+            Until::Newline,
+            Some(std::os::fd::AsFd::as_fd(&stop_r)),
+        );
+        assert_eq!(r, Err(FillError::Interrupted));
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod fill;
 mod ready;
 
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -266,16 +266,25 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
     };
 
     // Fill the slot, on the work stack: random bytes and the bytes read land in the slot itself.
-    let fd = file.as_ref().map_or(-1, |f| f.as_raw_fd());
+    let stdin = std::io::stdin();
+    let (stdin_fd, sfd_fd) = (stdin.as_fd(), sfd.as_fd());
     let source = &config.source;
-    let filled = run_on(stack.as_mut(), || match source {
-        SecretSource::Generate(Generator::Canary) => fill::generate_canary(slot),
-        SecretSource::Generate(Generator::Pan) => fill::generate_pan(slot),
-        SecretSource::Stdin => fill::read_secret(libc::STDIN_FILENO, slot, Until::Newline),
-        SecretSource::File(_) => fill::read_secret(fd, slot, Until::Eof),
+    let filled = run_on(stack.as_mut(), || match (source, &file) {
+        (SecretSource::Generate(Generator::Canary), _) => fill::generate_canary(slot),
+        (SecretSource::Generate(Generator::Pan), _) => fill::generate_pan(slot),
+        (SecretSource::Stdin, _) => fill::read_secret(stdin_fd, slot, Until::Newline, Some(sfd_fd)),
+        (SecretSource::File(_), Some(f)) => fill::read_secret(f.as_fd(), slot, Until::Eof, None),
+        // Opened above whenever the source is a file; EBADF if that ever changed.
+        (SecretSource::File(_), None) => Err(FillError::Read(Errno::EBADF)),
     })?;
     drop(file);
-    let len = filled.map_err(|e| fill_error(e, source))?;
+    let len = match filled {
+        Ok(len) => len,
+        // A stop signal while waiting for the secret: stop as usual, there is nothing to wipe
+        // (read_secret did) and no worker yet.
+        Err(FillError::Interrupted) => return wait_for_stop(&sfd, false),
+        Err(e) => return Err(fill_error(e, source)),
+    };
     let secret: &[u8] = slot
         .get(..len)
         .ok_or(VictimError::Internal("secret length"))?;
@@ -347,6 +356,7 @@ fn fill_error(e: FillError, source: &SecretSource) -> VictimError {
         },
         FillError::Random => VictimError::Random,
         FillError::SlotTooSmall => VictimError::Internal("secret slot too small"),
+        FillError::Interrupted => VictimError::Internal("interrupted read reported as an error"),
     }
 }
 
