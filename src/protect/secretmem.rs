@@ -137,3 +137,18 @@ fn kernel_release() -> String {
         .map(|r| r.trim().to_string())
         .unwrap_or_else(|_| "unknown".to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_their_cause() {
+        let enosys = open_error(Errno::ENOSYS).to_string();
+        assert!(enosys.contains("ENOSYS"), "{enosys}");
+        assert!(enosys.contains("secretmem.enable=1"), "{enosys}");
+        let limit = open_error(Errno::EAGAIN).to_string();
+        assert!(limit.contains("RLIMIT_MEMLOCK"), "{limit}");
+        assert!(limit.contains("soft"), "{limit}");
+    }
+}
