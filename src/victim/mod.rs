@@ -1,1 +1,453 @@
 //! The victim: a live program that holds one secret in a chosen protection and keeps using it.
+//!
+//! [`run`] puts the secret straight into a [`SecretStore`] (generated there, or read there with
+//! raw `read(2)`), hashes it, prints a [`ReadyLine`], and then has a worker thread compute an
+//! HMAC-SHA256 keyed by the secret once a second until SIGTERM/SIGINT/SIGHUP (or end of stdin
+//! with `until_eof`). Then it stops the worker and zeroizes the store.
+//!
+//! Where the secret is *stored* ([`Protection`]) and where it is *processed* ([`Workplace`])
+//! are separate choices; a [`Mode`] picks both. In the protected modes every piece of code that
+//! touches the secret runs on a stack inside the protected mapping, so no fragment of it lands
+//! on an ordinary stack or heap. That is only sound if no signal is ever delivered while on that
+//! stack, so [`run`] blocks every signal first, in the thread that later spawns the worker (which
+//! inherits the mask), and takes its stop signals from a `signalfd`.
+
+mod fill;
+mod ready;
+
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use zeroize::Zeroizing;
+
+use crate::protect::{run_on, ProtectError, Protection, SecretStore, StoreParts, WorkStack};
+use crate::protect::{MAX_SECRET_LEN, SCRATCH_LEN};
+
+pub use fill::{CANARY_LEN, CANARY_PREFIX, PAN_LEN, PAN_PREFIX};
+pub use ready::{parse_hex_addr, write_ready_file, ReadyError, ReadyLine, ReadyRegion};
+
+use fill::{FillError, Until};
+
+/// How often the worker uses the secret.
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// A victim mode: where the secret is stored and where it is processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Heap secret, processed on ordinary stacks: everything leaks.
+    Plain,
+    /// `MADV_DONTDUMP` + `mlock` mapping, processed on a stack inside it.
+    DontDump,
+    /// `memfd_secret` mapping, processed on a stack inside it.
+    SecretMem,
+}
+
+impl Mode {
+    /// The name on the command line and in the ready line.
+    pub fn as_str(&self) -> &'static str {
+        self.protection().as_str()
+    }
+    /// Where the secret is stored.
+    pub fn protection(&self) -> Protection {
+        match self {
+            Mode::Plain => Protection::Plain,
+            Mode::DontDump => Protection::DontDump,
+            Mode::SecretMem => Protection::SecretMem,
+        }
+    }
+    /// Where the secret is processed.
+    pub fn workplace(&self) -> Workplace {
+        // Plain has no protected stack: `Store` then means the ordinary stack anyway.
+        Workplace::Store
+    }
+}
+
+/// Where code that uses the secret runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Workplace {
+    /// On the store's own work stack and scratch (the caller's stack for plain).
+    Store,
+    /// On the thread's ordinary stack with a heap scratch buffer, whatever the store: the
+    /// "residue" pitfall, where fragments of a well-stored secret leak while it is used.
+    Ordinary,
+}
+
+/// A generated secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Generator {
+    /// `CONFIDUMP-` + 24 random lowercase hex digits (34 bytes).
+    Canary,
+    /// A random Luhn-valid 16-digit card number starting with 4.
+    Pan,
+}
+
+/// Where the secret comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// Generated inside the store.
+    Generate(Generator),
+    /// The content of a file, less one trailing newline.
+    File(PathBuf),
+    /// Standard input up to the first newline (or end of input).
+    Stdin,
+}
+
+impl SecretSource {
+    fn describe(&self) -> String {
+        match self {
+            SecretSource::Generate(_) => "the generator".to_string(),
+            SecretSource::File(p) => format!("file {}", p.display()),
+            SecretSource::Stdin => "stdin".to_string(),
+        }
+    }
+}
+
+/// Everything [`run`] needs.
+#[derive(Debug, Clone)]
+pub struct VictimConfig {
+    /// Storage and processing.
+    pub mode: Mode,
+    /// Where the secret comes from.
+    pub source: SecretSource,
+    /// Also write the ready line to this file (0600, atomically).
+    pub ready_file: Option<PathBuf>,
+    /// Also stop at end of stdin.
+    pub until_eof: bool,
+}
+
+/// Why the victim stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// A stop signal arrived.
+    Signal(Signal),
+    /// Standard input reached its end (`until_eof`).
+    StdinEof,
+}
+
+/// Errors of the victim.
+#[derive(Debug, thiserror::Error)]
+pub enum VictimError {
+    /// Blocking signals or creating the signalfd failed.
+    #[error("cannot set up signal handling ({what}): {errno}")]
+    Signals {
+        /// The step that failed.
+        what: &'static str,
+        /// What the kernel said.
+        errno: Errno,
+    },
+    /// The secret file cannot be opened.
+    #[error("cannot open secret file {path}")]
+    SecretFile {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The store could not be set up.
+    #[error(transparent)]
+    Protect(#[from] ProtectError),
+    /// The secret is empty.
+    #[error("the secret from {from} is empty")]
+    EmptySecret {
+        /// Where it came from.
+        from: String,
+    },
+    /// The secret is too long.
+    #[error("the secret from {from} is longer than {max} bytes")]
+    SecretTooLong {
+        /// Where it came from.
+        from: String,
+        /// The limit.
+        max: usize,
+    },
+    /// Reading the secret failed.
+    #[error("cannot read the secret from {from}: {errno}")]
+    ReadSecret {
+        /// Where it came from.
+        from: String,
+        /// What the kernel said.
+        errno: Errno,
+    },
+    /// The OS random source failed.
+    #[error("the OS random source (getrandom) failed")]
+    Random,
+    /// An internal invariant did not hold (a bug).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+    /// The ready line could not be printed.
+    #[error("cannot print the ready line")]
+    Stdout(#[source] std::io::Error),
+    /// The ready file could not be written.
+    #[error(transparent)]
+    Ready(#[from] ReadyError),
+    /// The worker thread could not be started.
+    #[error("cannot start the worker thread")]
+    Spawn(#[source] std::io::Error),
+    /// Waiting for a stop signal failed.
+    #[error("waiting for a stop signal failed: {0}")]
+    Wait(Errno),
+    /// The worker thread failed.
+    #[error("the worker thread failed: {0}")]
+    Worker(&'static str),
+}
+
+/// The signals that stop the victim. SIGUSR1 is how the worker wakes the main thread when it
+/// fails.
+const STOP_SIGNALS: [Signal; 4] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGUSR1,
+];
+
+/// Runs the victim until a stop signal (or end of stdin): see the module docs. The ready line
+/// goes to `out`, which is flushed.
+pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, VictimError> {
+    // First of all, before any protected work and before any thread is spawned (threads inherit
+    // the mask): no signal may ever be delivered on a protected stack. glibc keeps its two
+    // internal signals unblockable; we never trigger them (no setuid, no thread cancellation).
+    SigSet::all()
+        .thread_block()
+        .map_err(|errno| VictimError::Signals {
+            what: "blocking all signals",
+            errno,
+        })?;
+    let mut stop_set = SigSet::empty();
+    for s in STOP_SIGNALS {
+        stop_set.add(s);
+    }
+    let sfd = SignalFd::with_flags(&stop_set, SfdFlags::SFD_CLOEXEC).map_err(|errno| {
+        VictimError::Signals {
+            what: "signalfd",
+            errno,
+        }
+    })?;
+
+    let file = match &config.source {
+        SecretSource::File(path) => {
+            Some(
+                std::fs::File::open(path).map_err(|source| VictimError::SecretFile {
+                    path: path.clone(),
+                    source,
+                })?,
+            )
+        }
+        _ => None,
+    };
+
+    let mut store = SecretStore::new(config.mode.protection())?;
+    let region = store.region();
+    tracing::info!(
+        mode = config.mode.as_str(),
+        start = %crate::model::hex_addr(region.start),
+        end = %crate::model::hex_addr(region.end),
+        "secret store ready"
+    );
+    let StoreParts {
+        slot,
+        scratch: store_scratch,
+        stack: store_stack,
+    } = store.parts();
+    // Kept alive for the whole run when processing happens on ordinary memory.
+    let mut ordinary_scratch = Zeroizing::new(Vec::new());
+    let (mut stack, scratch): (Option<WorkStack<'_>>, &mut [u8]) = match config.mode.workplace() {
+        Workplace::Store => (store_stack, store_scratch),
+        Workplace::Ordinary => {
+            ordinary_scratch.resize(SCRATCH_LEN, 0);
+            (None, &mut ordinary_scratch[..])
+        }
+    };
+
+    // Fill the slot, on the work stack: random bytes and the bytes read land in the slot itself.
+    let stdin = std::io::stdin();
+    let (stdin_fd, sfd_fd) = (stdin.as_fd(), sfd.as_fd());
+    let source = &config.source;
+    let filled = run_on(stack.as_mut(), || match (source, &file) {
+        (SecretSource::Generate(Generator::Canary), _) => fill::generate_canary(slot),
+        (SecretSource::Generate(Generator::Pan), _) => fill::generate_pan(slot),
+        (SecretSource::Stdin, _) => fill::read_secret(stdin_fd, slot, Until::Newline, Some(sfd_fd)),
+        (SecretSource::File(_), Some(f)) => fill::read_secret(f.as_fd(), slot, Until::Eof, None),
+        // Opened above whenever the source is a file; EBADF if that ever changed.
+        (SecretSource::File(_), None) => Err(FillError::Read(Errno::EBADF)),
+    })?;
+    drop(file);
+    let len = match filled {
+        Ok(len) => len,
+        // A stop signal while waiting for the secret: stop as usual, there is nothing to wipe
+        // (read_secret did) and no worker yet.
+        Err(FillError::Interrupted) => return wait_for_stop(&sfd, false),
+        Err(e) => return Err(fill_error(e, source)),
+    };
+    let secret: &[u8] = slot
+        .get(..len)
+        .ok_or(VictimError::Internal("secret length"))?;
+
+    // The digest is public (it is printed), so returning it to the ordinary stack is fine; the
+    // hashing itself, which reads the secret, runs on the work stack.
+    let digest = run_on(stack.as_mut(), || {
+        let out = scratch.first_chunk_mut::<32>()?;
+        fill::sha256_into(secret, out);
+        Some(*out)
+    })?
+    .ok_or(VictimError::Internal("scratch too small"))?;
+
+    let line = ReadyLine::new(
+        i32::try_from(std::process::id()).unwrap_or(i32::MAX),
+        config.mode.as_str(),
+        &digest,
+        len,
+        region,
+    )
+    .to_json();
+    let stop = AtomicBool::new(false);
+    let result = std::thread::scope(|s| {
+        let stop = &stop;
+        // The worker starts before the ready line goes out, so that whoever reacts to the line
+        // finds the victim with all its threads (tests and gdb count them).
+        let worker = std::thread::Builder::new()
+            .name("confidump-worker".to_string())
+            .spawn_scoped(s, move || worker_loop(stop, stack, secret, scratch))
+            .map_err(VictimError::Spawn)?;
+        let reason =
+            announce(config, &line, out).and_then(|()| wait_for_stop(&sfd, config.until_eof));
+        stop.store(true, Ordering::SeqCst);
+        worker.thread().unpark();
+        let ticks = worker
+            .join()
+            .map_err(|_| VictimError::Worker("panicked"))??;
+        tracing::info!(ticks, "worker stopped");
+        reason
+    });
+    // `store` drops here (after the worker is joined): the mapping is zeroized and unmapped.
+    drop(store);
+    result
+}
+
+/// Publishes the ready line: the file first (whoever reads the stdout line may look for the file
+/// right away), then stdout, flushed.
+fn announce(config: &VictimConfig, line: &str, out: &mut dyn Write) -> Result<(), VictimError> {
+    if let Some(path) = &config.ready_file {
+        write_ready_file(path, line)?;
+    }
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(VictimError::Stdout)
+}
+
+fn fill_error(e: FillError, source: &SecretSource) -> VictimError {
+    match e {
+        FillError::Empty => VictimError::EmptySecret {
+            from: source.describe(),
+        },
+        FillError::TooLong => VictimError::SecretTooLong {
+            from: source.describe(),
+            max: MAX_SECRET_LEN,
+        },
+        FillError::Read(errno) => VictimError::ReadSecret {
+            from: source.describe(),
+            errno,
+        },
+        FillError::Random => VictimError::Random,
+        FillError::SlotTooSmall => VictimError::Internal("secret slot too small"),
+        FillError::Interrupted => VictimError::Internal("interrupted read reported as an error"),
+    }
+}
+
+/// Uses the secret once per [`TICK`] until told to stop. Returns the number of ticks.
+fn worker_loop(
+    stop: &AtomicBool,
+    mut stack: Option<WorkStack<'_>>,
+    secret: &[u8],
+    scratch: &mut [u8],
+) -> Result<u64, VictimError> {
+    let result = (|| {
+        let mut counter: u64 = 0;
+        while !stop.load(Ordering::SeqCst) {
+            let ok = run_on(stack.as_mut(), || match scratch.first_chunk_mut::<32>() {
+                Some(out) => fill::hmac_tick(secret, counter, out),
+                None => false,
+            })?;
+            if !ok {
+                return Err(VictimError::Worker("HMAC computation failed"));
+            }
+            counter += 1;
+            tracing::debug!(tick = counter, "used the secret");
+            let deadline = Instant::now() + TICK;
+            while !stop.load(Ordering::SeqCst) {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                std::thread::park_timeout(deadline - now);
+            }
+        }
+        Ok(counter)
+    })();
+    if result.is_err() {
+        // Wake the main thread, which waits on the signalfd.
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), Signal::SIGUSR1);
+    }
+    result
+}
+
+/// Blocks until a stop signal arrives or, with `until_eof`, stdin ends.
+fn wait_for_stop(sfd: &SignalFd, until_eof: bool) -> Result<StopReason, VictimError> {
+    let stdin = std::io::stdin();
+    loop {
+        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        if until_eof {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(VictimError::Wait(e)),
+        }
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        if ready(0) {
+            if let Some(info) = sfd.read_signal().map_err(VictimError::Wait)? {
+                let signal = i32::try_from(info.ssi_signo)
+                    .ok()
+                    .and_then(|n| Signal::try_from(n).ok())
+                    .unwrap_or(Signal::SIGTERM);
+                if signal == Signal::SIGUSR1 {
+                    // The worker's wake-up: its error is reported by the join.
+                    tracing::debug!("worker asked to stop");
+                }
+                tracing::info!(signal = %signal, "stopping");
+                return Ok(StopReason::Signal(signal));
+            }
+        }
+        if until_eof && ready(1) && stdin_at_eof()? {
+            tracing::info!("stdin closed, stopping");
+            return Ok(StopReason::StdinEof);
+        }
+    }
+}
+
+/// Reads and discards what stdin has; true at end of input (or when stdin is unusable).
+fn stdin_at_eof() -> Result<bool, VictimError> {
+    // Anything after the secret's line is not the secret, but wipe it anyway.
+    let mut buf = Zeroizing::new([0u8; 512]);
+    // SAFETY: `buf` is valid writable memory of `buf.len()` bytes.
+    let n = unsafe { libc::read(libc::STDIN_FILENO, buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return match Errno::last() {
+            Errno::EINTR | Errno::EAGAIN => Ok(false),
+            // A broken stdin will never deliver the end we wait for: treat it as the end.
+            _ => Ok(true),
+        };
+    }
+    Ok(n == 0)
+}
