@@ -2,6 +2,7 @@
 //! path must give. These are the facts the demo shows a room, so each is checked on real
 //! processes: our dump, our dump in gcore's manner, gdb's own gcore, and a live read.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 
 use common::{code_out_err, have, run, start_victim};
@@ -73,13 +74,16 @@ fn check_mode(mode: &str) {
         let (verdict, json) = attack(dir.path(), victim.ready.pid, &victim.ready.sha256, path);
         let want = expected(mode, path);
         if verdict != want {
-            wrong.push(format!("{mode} × {path:?}: expected {want}, got {verdict}: {json}"));
+            wrong.push(format!(
+                "{mode} × {path:?}: expected {want}, got {verdict}: {json}"
+            ));
         }
         if verdict == "leak" {
             // The hit must sit in the region the victim announced.
             let hit = &json["hits"][0];
-            let at = u64::from_str_radix(hit["vaddr"].as_str().unwrap().trim_start_matches("0x"), 16)
-                .unwrap();
+            let at =
+                u64::from_str_radix(hit["vaddr"].as_str().unwrap().trim_start_matches("0x"), 16)
+                    .unwrap();
             assert!(
                 json["hits"].as_array().unwrap().iter().any(|h| {
                     let a = u64::from_str_radix(
@@ -95,13 +99,18 @@ fn check_mode(mode: &str) {
         if mode == "secretmem" && matches!(path, Path_::Dump | Path_::Live) {
             // Not found because the read was refused, not because it was skipped.
             let refused = json["unreadable"].as_array().unwrap().iter().any(|u| {
-                let s = u64::from_str_radix(u["start"].as_str().unwrap().trim_start_matches("0x"), 16)
-                    .unwrap();
-                let e = u64::from_str_radix(u["end"].as_str().unwrap().trim_start_matches("0x"), 16)
-                    .unwrap();
+                let s =
+                    u64::from_str_radix(u["start"].as_str().unwrap().trim_start_matches("0x"), 16)
+                        .unwrap();
+                let e =
+                    u64::from_str_radix(u["end"].as_str().unwrap().trim_start_matches("0x"), 16)
+                        .unwrap();
                 s <= victim.ready.start && victim.ready.end <= e
             });
-            assert!(refused, "{path:?}: the secretmem region is not listed as unreadable: {json}");
+            assert!(
+                refused,
+                "{path:?}: the secretmem region is not listed as unreadable: {json}"
+            );
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -147,7 +156,15 @@ fn secretmem_leaves_no_fragment_outside_the_region() {
         // Let the victim use its secret a few times (HMAC once a second) before looking.
         std::thread::sleep(std::time::Duration::from_millis(2500));
         let pid = victim.ready.pid.to_string();
-        let o = run(&["scan", "--pid", &pid, "--needle-file", needles.to_str().unwrap(), "--format", "json"]);
+        let o = run(&[
+            "scan",
+            "--pid",
+            &pid,
+            "--needle-file",
+            needles.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
         let (code, out, err) = code_out_err(&o);
         assert_eq!(code, 0, "{err}");
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -178,31 +195,54 @@ fn gdb_loads_our_core() {
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    let threads = out.lines().filter(|l| l.contains("Thread ") || l.contains("LWP ")).count();
+    let threads = out
+        .lines()
+        .filter(|l| l.contains("Thread ") || l.contains("LWP "))
+        .count();
     assert!(threads >= 2, "gdb lists fewer than 2 threads:\n{out}");
-    assert!(out.contains("CONFIDUMP-"), "x/s did not read the canary:\n{out}");
+    assert!(
+        out.contains("CONFIDUMP-"),
+        "x/s did not read the canary:\n{out}"
+    );
     assert!(out.contains("#0 "), "no backtrace frame:\n{out}");
 }
 
 /// The presenter's command: a verdict line first, exit codes usable by CI.
 #[test]
 fn attack_gives_verdict_first_and_honours_expect() {
-    for (mode, want, first) in [("plain", "leak", "LEAK"), ("secretmem", "no-leak", "PROTECTED")] {
+    for (mode, want, first) in [
+        ("plain", "leak", "LEAK"),
+        ("secretmem", "no-leak", "PROTECTED"),
+    ] {
         let victim = start_victim(&["--mode", mode], None);
         let pid = victim.ready.pid.to_string();
         let sha = victim.ready.sha256.clone();
-        let o = run(&["attack", &pid, "--sha256", &sha, "--shape", "canary", "--expect", want]);
+        let o = run(&[
+            "attack", &pid, "--sha256", &sha, "--shape", "canary", "--expect", want,
+        ]);
         let (code, out, err) = code_out_err(&o);
         assert_eq!(code, 0, "{mode}: {out}\n{err}");
         let line1 = out.lines().next().unwrap_or_default();
         assert!(line1.contains(first), "{mode}: first line {line1:?}");
         if mode == "secretmem" {
-            assert!(out.contains("??"), "no ???? view of the refused region:\n{out}");
-            assert!(out.contains("stand-in"), "memfd_secret must be labelled a stand-in:\n{out}");
+            assert!(
+                out.contains("??"),
+                "no ???? view of the refused region:\n{out}"
+            );
+            assert!(
+                out.contains("stand-in"),
+                "memfd_secret must be labelled a stand-in:\n{out}"
+            );
         }
         let other = if want == "leak" { "no-leak" } else { "leak" };
-        let o = run(&["attack", &pid, "--sha256", &sha, "--shape", "canary", "--expect", other]);
-        assert_eq!(o.status.code(), Some(1), "{mode}: --expect {other} must exit 1");
+        let o = run(&[
+            "attack", &pid, "--sha256", &sha, "--shape", "canary", "--expect", other,
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{mode}: --expect {other} must exit 1"
+        );
     }
 }
 

@@ -1,12 +1,89 @@
-//! `confidump attack`.
+//! `confidump attack`: dump + scan + show, the one command a presenter types.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::bail;
+
+use super::scan::{use_color, ExpectArg, Format, NeedleArgs};
+use super::{EXIT_MISMATCH, EXIT_OK};
+use crate::model::Verdict;
+use crate::runner::attack::{attack, AttackPath};
+use crate::runner::present;
+
+const EXAMPLES: &str = "\
+The attacker is root with root's real tools. By default it takes confidump's own dump, which
+ignores MADV_DONTDUMP (hygiene is not isolation); --via picks another path.
+
+Examples:
+  confidump attack 4242 --sha256 9f2c...            the hash from the victim's ready line
+  confidump attack 4242 --needle CONFIDUMP-         a known prefix
+  confidump attack 4242 --sha256 9f2c... --via gcore --expect no-leak
+Exit status: 0 ok, 1 verdict differs from --expect, 2 bad input or error.";
+
+/// How to get at the memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ViaArg {
+    /// confidump's dump: every mapping, MADV_DONTDUMP ones included.
+    Dump,
+    /// confidump's dump following gdb's gcore rules (coredump_filter, MADV_DONTDUMP).
+    LikeGcore,
+    /// gdb's own gcore.
+    Gcore,
+    /// Read the live process (process_vm_readv, /proc/PID/mem); writes no file.
+    Live,
+}
 
 /// Options of `confidump attack`.
 #[derive(Debug, clap::Args)]
-pub struct AttackArgs {}
+#[command(after_help = EXAMPLES)]
+pub struct AttackArgs {
+    /// The victim's PID.
+    pub pid: i32,
+    /// What to look for.
+    #[command(flatten)]
+    pub needles: NeedleArgs,
+    /// Attack path.
+    #[arg(long, value_enum, default_value_t = ViaArg::Dump)]
+    pub via: ViaArg,
+    /// Keep the core at this path (0600; not overwritten) instead of deleting it.
+    #[arg(long, value_name = "FILE")]
+    pub keep: Option<PathBuf>,
+    /// Output format: the presenter's view, or the scan report JSON.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Exit 1 unless the verdict is this.
+    #[arg(long, value_enum)]
+    pub expect: Option<ExpectArg>,
+}
 
 /// Runs `confidump attack`.
-pub fn run(_args: AttackArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
+    if args.needles.is_empty() {
+        bail!(
+            "nothing to look for: give --sha256 HEX (the secret_sha256 of the victim's ready line) \
+             or --needle TEXT (see --help)"
+        );
+    }
+    let needles = args.needles.build()?;
+    let path = match args.via {
+        ViaArg::Dump => AttackPath::Dump,
+        ViaArg::LikeGcore => AttackPath::LikeGcore,
+        ViaArg::Gcore => AttackPath::Gcore,
+        ViaArg::Live => AttackPath::Live,
+    };
+    if path == AttackPath::Live && args.keep.is_some() {
+        bail!("--keep needs a dump: a live read writes no file");
+    }
+    let a = attack(args.pid, path, &needles, args.keep.as_deref())?;
+    match args.format {
+        Format::Text => print!("{}", present::render(&a, use_color())),
+        Format::Json => println!("{}", crate::render::json::render_report(&a.report)?),
+    }
+    let code = match args.expect {
+        Some(ExpectArg::Leak) if a.report.verdict != Verdict::Leak => EXIT_MISMATCH,
+        Some(ExpectArg::NoLeak) if a.report.verdict != Verdict::NoLeak => EXIT_MISMATCH,
+        _ => EXIT_OK,
+    };
+    Ok(ExitCode::from(code))
 }

@@ -48,11 +48,12 @@ pub struct NeedleArgs {
     /// A file with one needle per line (empty lines ignored), read as a secret (repeatable).
     #[arg(long = "needle-file", value_name = "PATH")]
     pub needle_files: Vec<PathBuf>,
-    /// SHA-256 (hex) of a secret known only by its hash; needs --shape (repeatable).
-    #[arg(long = "sha256", value_name = "HEX", requires = "shape")]
+    /// SHA-256 (hex) of a secret known only by its hash (repeatable): candidates of the
+    /// --shape (default: both shapes) are hashed and compared.
+    #[arg(long = "sha256", value_name = "HEX")]
     pub sha256: Vec<String>,
-    /// Shape of the --sha256 secrets: candidates of this shape are hashed and compared.
-    #[arg(long, value_enum)]
+    /// Shape of the --sha256 secrets (default: any).
+    #[arg(long, value_enum, requires = "sha256")]
     pub shape: Option<ShapeArg>,
 }
 
@@ -86,8 +87,7 @@ impl NeedleArgs {
         let shape = match self.shape {
             Some(ShapeArg::Canary) => Shape::Canary,
             Some(ShapeArg::Pan) => Shape::Pan,
-            None if self.sha256.is_empty() => Shape::Canary,
-            None => bail!("--sha256 needs --shape canary|pan"),
+            None => Shape::Any,
         };
         for h in &self.sha256 {
             let mut digest = [0u8; 32];

@@ -20,6 +20,8 @@ pub enum Shape {
     Canary,
     /// A run of exactly 16 ASCII digits that passes the Luhn check (a card number).
     Pan,
+    /// Either of the above: for an attacker who has the hash but not the shape.
+    Any,
 }
 
 /// The literal start of a canary.
@@ -97,7 +99,9 @@ impl Needles {
             .iter()
             .enumerate()
             .filter_map(|(i, n)| match n {
-                Needle::Hash { shape: s, sha256 } if *s == shape => Some((i, *sha256)),
+                Needle::Hash { shape: s, sha256 } if *s == shape || *s == Shape::Any => {
+                    Some((i, *sha256))
+                }
                 _ => None,
             })
             .collect()

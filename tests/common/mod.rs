@@ -1,5 +1,5 @@
 //! Shared helpers for the integration tests: start real victims, run the real binary.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
@@ -59,7 +59,9 @@ pub fn start_victim(args: &[&str], stdin_secret: Option<&[u8]>) -> Victim {
     }
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read ready line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read ready line");
     let raw: serde_json::Value = serde_json::from_str(line.trim())
         .unwrap_or_else(|e| panic!("ready line {line:?} is not JSON: {e}"));
     assert_eq!(raw["event"], "ready", "{line}");
@@ -72,12 +74,20 @@ pub fn start_victim(args: &[&str], stdin_secret: Option<&[u8]>) -> Victim {
         end: hex_field(&raw["region"]["end"]),
         raw,
     };
-    Victim { child, ready, stdin }
+    Victim {
+        child,
+        ready,
+        stdin,
+    }
 }
 
 /// Runs the binary with `args` and returns its output.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).stdin(Stdio::null()).output().expect("run confidump")
+    Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run confidump")
 }
 
 /// Exit code, stdout, stderr as text.

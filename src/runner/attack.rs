@@ -1,0 +1,226 @@
+//! The one-command attack: dump (or read live), scan, and show where the secret is — or the
+//! region the kernel refused to read.
+//!
+//! The dump goes to a private temporary directory (mode 0700, the core 0600) and is deleted
+//! when the [`Attack`] is dropped, unless the caller asked to keep it.
+
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use crate::coredump::policy::Policy;
+use crate::coredump::reader::{CoreError, CoreFile};
+use crate::coredump::writer::{self, DumpError, DumpOptions, DumpSummary, Engine};
+use crate::memory::live::{LiveError, LiveProcess};
+use crate::memory::MemorySource;
+use crate::model::{ScanReport, Unreadable, Verdict};
+use crate::scan::{self, Needles, ScanError};
+
+/// How the attacker gets at the memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttackPath {
+    /// `confidump dump` (every mapping, `dd` included), then scan the core.
+    Dump,
+    /// `confidump dump --like-gcore`, then scan the core.
+    LikeGcore,
+    /// gdb's own `gcore`, then scan the core.
+    Gcore,
+    /// Read the live process (process_vm_readv, /proc/PID/mem); no file.
+    Live,
+}
+
+impl AttackPath {
+    /// Short name used in tables and JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AttackPath::Dump => "dump",
+            AttackPath::LikeGcore => "like-gcore",
+            AttackPath::Gcore => "gcore",
+            AttackPath::Live => "live",
+        }
+    }
+
+    /// The command a presenter would type for this path.
+    pub fn command(&self, pid: i32) -> String {
+        match self {
+            AttackPath::Dump => {
+                format!("confidump dump {pid} -o victim.core && confidump scan victim.core")
+            }
+            AttackPath::LikeGcore => {
+                format!("confidump dump --like-gcore {pid} -o victim.core && confidump scan victim.core")
+            }
+            AttackPath::Gcore => format!("gcore -o victim {pid} && confidump scan victim.{pid}"),
+            AttackPath::Live => format!("confidump scan --pid {pid}"),
+        }
+    }
+}
+
+/// Errors of an attack.
+#[derive(Debug, thiserror::Error)]
+pub enum AttackError {
+    /// The private temporary directory could not be created.
+    #[error("creating a private directory for the dump in {dir}: {source}")]
+    TempDir {
+        /// Where.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Dumping failed.
+    #[error("dumping pid {pid}: {source}")]
+    Dump {
+        /// The victim.
+        pid: i32,
+        /// Why.
+        source: DumpError,
+    },
+    /// The core could not be read back.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The live process could not be opened.
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    /// The scan failed.
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+}
+
+/// A finished attack: the report, and the source, kept open for the hex view.
+pub struct Attack {
+    /// Which path was taken.
+    pub path: AttackPath,
+    /// The victim's PID.
+    pub pid: i32,
+    /// What the dumper wrote, when a dump was taken.
+    pub dump: Option<DumpSummary>,
+    /// What the scan found.
+    pub report: ScanReport,
+    /// What was scanned; still open, so views can be drawn from it.
+    pub source: Box<dyn MemorySource>,
+    /// The temporary directory to remove on drop (None when the core is kept or live).
+    temp_dir: Option<PathBuf>,
+}
+
+impl Drop for Attack {
+    fn drop(&mut self) {
+        if let Some(dir) = self.temp_dir.take() {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!("could not remove {}: {e}", dir.display());
+            }
+        }
+    }
+}
+
+/// Removes a directory on drop unless defused: no dump is left behind when a step fails.
+struct DirGuard(Option<PathBuf>);
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn private_temp_dir(pid: i32) -> Result<PathBuf, AttackError> {
+    let base = std::env::temp_dir();
+    let mut nonce = [0u8; 6];
+    // A name collision only makes the mkdir fail, which is reported; the nonce just keeps
+    // concurrent attacks apart.
+    let _ = getrandom::getrandom(&mut nonce);
+    let dir = base.join(format!("confidump-attack-{pid}-{}", hex::encode(nonce)));
+    DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|source| AttackError::TempDir { dir: base, source })?;
+    Ok(dir)
+}
+
+/// Attacks `pid` along `path` looking for `needles`. With `keep`, the core is written there
+/// (and kept) instead of a private temporary directory.
+pub fn attack(
+    pid: i32,
+    path: AttackPath,
+    needles: &Needles,
+    keep: Option<&Path>,
+) -> Result<Attack, AttackError> {
+    if path == AttackPath::Live {
+        let live = LiveProcess::open(pid, false)?;
+        let report = scan::scan_source(&live, needles)?;
+        return Ok(Attack {
+            path,
+            pid,
+            dump: None,
+            report,
+            source: Box::new(live),
+            temp_dir: None,
+        });
+    }
+    let mut guard = DirGuard(None);
+    let core_path = match keep {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let dir = private_temp_dir(pid)?;
+            guard.0 = Some(dir.clone());
+            dir.join(format!("pid{pid}.core"))
+        }
+    };
+    let mut opts = DumpOptions::new(&core_path);
+    match path {
+        AttackPath::LikeGcore => opts.policy = Policy::LikeGcore,
+        AttackPath::Gcore => opts.engine = Engine::Gdb,
+        _ => {}
+    }
+    let summary =
+        writer::dump_process(pid, &opts).map_err(|source| AttackError::Dump { pid, source })?;
+    let core = CoreFile::open(&summary.path)?;
+    let report = scan::scan_source(&core, needles)?;
+    let temp_dir = guard.0.take();
+    Ok(Attack {
+        path,
+        pid,
+        dump: Some(summary),
+        report,
+        source: Box::new(core),
+        temp_dir,
+    })
+}
+
+/// What an unreadable mapping is, in words a room understands. Honest labels: memfd_secret is
+/// a stand-in for an enclave, never called one.
+pub fn protection_label(mapping: &str) -> Option<&'static str> {
+    if mapping.starts_with("/secretmem") {
+        Some("memfd_secret: kernel-enforced, a stand-in for an enclave (not SGX)")
+    } else if mapping.starts_with("/dev/sgx") {
+        Some("SGX enclave memory")
+    } else {
+        None
+    }
+}
+
+/// Kernel-owned pages that no process can read back: always unreadable, never a protection.
+pub fn is_kernel_special(mapping: &str) -> bool {
+    matches!(
+        mapping,
+        "[vvar]" | "[vsyscall]" | "[vvar_vclock]" | "[vdso]"
+    )
+}
+
+/// The unreadable ranges that mean something (not `[vvar]`-like kernel pages).
+pub fn refused_regions(report: &ScanReport) -> Vec<&Unreadable> {
+    report
+        .unreadable
+        .iter()
+        .filter(|u| !is_kernel_special(&u.mapping))
+        .collect()
+}
+
+/// The outcome in one word, for tables: LEAK, PROTECTED (a read was refused and nothing was
+/// found), NOT FOUND (nothing refused, nothing found; absence may be a left-out region).
+pub fn outcome_word(report: &ScanReport) -> &'static str {
+    match report.verdict {
+        Verdict::Leak => "LEAK",
+        Verdict::NoLeak if !refused_regions(report).is_empty() => "PROTECTED",
+        Verdict::NoLeak => "NOT FOUND",
+    }
+}
