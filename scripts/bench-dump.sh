@@ -60,7 +60,7 @@ bench() { # NAME MAPPED TOUCHED
         for tool in ours gcore; do
             sync
             t0=$(now); "run_$tool" "$work/$name.$tool.core"; t1=$(now)
-            echo "$t1 - $t0" | bc >>"$work/$name.$tool"
+            awk -v a="$t1" -v b="$t0" 'BEGIN{printf "%.6f\n", a - b}' >>"$work/$name.$tool"
             if [ "$i" = "$N" ]; then
                 du -k "$work/$name.$tool.core" | cut -f1 >"$work/$name.$tool.du"
                 stat -c %s "$work/$name.$tool.core" >"$work/$name.$tool.len"
@@ -76,7 +76,7 @@ bench() { # NAME MAPPED TOUCHED
     o=$(median <"$work/$name.ours"); g=$(median <"$work/$name.gcore")
     printf '%-7s ours  median %6.2f s  runs: %s\n' "$name" "$o" "$(tr '\n' ' ' <"$work/$name.ours")"
     printf '%-7s gcore median %6.2f s  runs: %s\n' "$name" "$g" "$(tr '\n' ' ' <"$work/$name.gcore")"
-    printf '%-7s ratio gcore/ours %.2fx\n' "$name" "$(echo "$g / $o" | bc -l)"
+    printf '%-7s ratio gcore/ours %.2fx\n' "$name" "$(awk -v a="$g" -v b="$o" 'BEGIN{printf "%.6f\n", a / b}')"
     printf '%-7s disk use: ours %d MiB (length %d MiB), gcore %d MiB (length %d MiB)\n' "$name" \
         $(( $(cat "$work/$name.ours.du") / 1024 )) $(( $(cat "$work/$name.ours.len") >> 20 )) \
         $(( $(cat "$work/$name.gcore.du") / 1024 )) $(( $(cat "$work/$name.gcore.len") >> 20 ))
@@ -88,12 +88,20 @@ bench dense "$DENSE_MIB" "$DENSE_MIB"
 bench sparse "$SPARSE_MAPPED_MIB" "$SPARSE_TOUCHED_MIB"
 
 core=$work/keep.core
-t0=$(now)
-if "$confidump" scan "$core" --needle "$NEEDLE" --format json >"$work/scan.json" 2>"$work/scan.err"; then
-    t1=$(now)
-    printf 'scan    confidump scan %.2f s\n' "$(echo "$t1 - $t0" | bc)"
-else
-    echo "scan: not available ($(head -1 "$work/scan.err"))"
-fi
-t0=$(now); hits=$(grep -a -c -F "$NEEDLE" "$core" || true); t1=$(now)
-printf 'scan    grep -a -c -F  %.2f s (%s matching lines)\n' "$(echo "$t1 - $t0" | bc)" "$hits"
+size=$(stat -c %s "$core")
+elapsed() { awk -v a="$2" -v b="$1" 'BEGIN{printf "%.6f\n", a - b}'; }
+: >"$work/scan.ours"; : >"$work/scan.grep"
+for i in $(seq "$N"); do
+    t0=$(now)
+    "$confidump" scan "$core" --needle "$NEEDLE" --format json >"$work/scan.json" 2>"$work/scan.err" \
+        || { echo "scan: failed ($(head -1 "$work/scan.err"))"; exit 1; }
+    t1=$(now); elapsed "$t0" "$t1" >>"$work/scan.ours"
+    t0=$(now); hits=$(grep -a -c -F "$NEEDLE" "$core" || true); t1=$(now)
+    elapsed "$t0" "$t1" >>"$work/scan.grep"
+done
+found=$(grep -o '"hits":\[[^]]*' "$work/scan.json" | grep -o '"vaddr"' | wc -l)
+o=$(median <"$work/scan.ours"); g=$(median <"$work/scan.grep")
+rate() { awk -v s="$size" -v t="$1" 'BEGIN{printf "%.2f", s / t / 1e9}'; }
+printf 'scan    confidump scan median %.2f s (%s GB/s, %s hits)  runs: %s\n' "$o" "$(rate "$o")" "$found" "$(tr '\n' ' ' <"$work/scan.ours")"
+printf 'scan    grep -a -c -F  median %.2f s (%s GB/s, %s matching lines)  runs: %s\n' "$g" "$(rate "$g")" "$hits" "$(tr '\n' ' ' <"$work/scan.grep")"
+printf 'scan    ratio grep/confidump %.2fx\n' "$(awk -v a="$g" -v b="$o" 'BEGIN{printf "%.6f\n", a / b}')"

@@ -3,7 +3,7 @@
 //! Nothing here does I/O. The JSON shape of [`ScanReport`] is a public contract (scripts and CI
 //! jobs parse it), so fields are only ever added, never renamed.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A half-open range of addresses `[start, end)` in the source's address space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -157,8 +157,244 @@ pub struct ScanReport {
     pub unreadable: Vec<Unreadable>,
     /// Ranges the dump left out without trying to read them.
     pub absent: Vec<Absent>,
+    /// Secrets found without being told them (`scan --detect`): card numbers, keys, tokens.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub detections: Vec<Detection>,
+}
+
+/// What kind of secret a detector recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DetectorKind {
+    /// A Luhn-valid payment card number (13-19 digits, optional separators).
+    CardNumber,
+    /// A PEM private-key block.
+    PemPrivateKey,
+    /// A JSON Web Token.
+    Jwt,
+    /// An AWS access key id (AKIA.../ASIA...).
+    AwsAccessKeyId,
+    /// A confidump canary (`CONFIDUMP-` + 24 hex digits).
+    Canary,
+}
+
+impl DetectorKind {
+    /// Name used in reports.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DetectorKind::CardNumber => "card-number",
+            DetectorKind::PemPrivateKey => "pem-private-key",
+            DetectorKind::Jwt => "jwt",
+            DetectorKind::AwsAccessKeyId => "aws-access-key-id",
+            DetectorKind::Canary => "canary",
+        }
+    }
+}
+
+/// A secret found by a detector, without being told it. The matched bytes are not stored
+/// here (reports would spread them); `preview` is redacted: e.g. `4111 **** **** 1111`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Detection {
+    /// What was found.
+    pub kind: DetectorKind,
+    /// Address of its first byte.
+    #[serde(serialize_with = "ser_hex", deserialize_with = "de_hex")]
+    pub vaddr: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// Mapping it sits in.
+    pub mapping: String,
+    /// Offset in the source (as for [`Hit::offset`]).
+    pub offset: u64,
+    /// Redacted preview.
+    pub preview: String,
+}
+
+// ----- The demo matrix: plain data shared by the runner and the renderers. -----
+
+/// What one attack along one path gave, or was expected to give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The secret (whole, or fragments where the scenario says so) was found.
+    #[serde(rename = "leak")]
+    Leak,
+    /// The attacker tried to read the secret's region and was refused: `????`.
+    #[serde(rename = "unreadable")]
+    Unreadable,
+    /// The tool left the region out without trying (gcore and MADV_DONTDUMP): proves nothing.
+    #[serde(rename = "absent")]
+    Absent,
+    /// The region was read and the secret was not in it (a scanner or victim bug if seen).
+    #[serde(rename = "not-found")]
+    NotFound,
+    /// The attack cannot run here; `reason` says why.
+    #[serde(rename = "n/a")]
+    NotApplicable,
+    /// The attack failed for another reason; `reason` says what.
+    #[serde(rename = "error")]
+    Error,
+}
+
+impl Outcome {
+    /// The JSON / table spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Leak => "leak",
+            Outcome::Unreadable => "unreadable",
+            Outcome::Absent => "absent",
+            Outcome::NotFound => "not-found",
+            Outcome::NotApplicable => "n/a",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// One row of a hex view, already read: `None` bytes could not be read (`??`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HexRow {
+    /// Address of the first byte.
+    #[serde(serialize_with = "ser_hex", deserialize_with = "de_hex")]
+    pub addr: u64,
+    /// The bytes; `None` = unreadable or absent.
+    pub bytes: Vec<Option<u8>>,
+    /// Same length as `bytes`: true for bytes of a hit.
+    pub highlight: Vec<bool>,
+}
+
+/// A captured hex view, so renderers (HTML, presenter) never touch a memory source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HexWindow {
+    /// What it shows (`[heap] at 0x...`, `/secretmem (deleted): read refused`).
+    pub title: String,
+    /// Rows, in address order.
+    pub rows: Vec<HexRow>,
+}
+
+/// One cell of the matrix: one scenario attacked along one path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cell {
+    /// Scenario name (`plain`, `secretmem`, `argv`, ...).
+    pub scenario: String,
+    /// Attack path (`dump`, `gcore`, `kernel`, `live`, `same-uid`, ...).
+    pub attack: String,
+    /// What the scenario file says should happen.
+    pub expected: Outcome,
+    /// What happened.
+    pub observed: Outcome,
+    /// Where a leak sits (`[heap]`, `[stack]`, `[heap], [stack]`), or the refused/left-out
+    /// mapping; empty when nothing applies.
+    #[serde(rename = "where")]
+    pub where_: String,
+    /// Why: the errno of a refused read, why a tool left a region out, why n/a, an error.
+    pub reason: String,
+    /// The command an attacker would type for this path.
+    pub command: String,
+    /// Wall time of the attack, in milliseconds.
+    pub millis: u64,
+    /// Number of hits (whole secret or fragments).
+    pub hits: usize,
+    /// True when only fragments of the secret were found, never the whole of it.
+    pub fragments_only: bool,
+    /// Detector findings in what this attack read (secrets found without being told them).
+    #[serde(default)]
+    pub detections: usize,
+    /// What the attacker saw, for the HTML report and presenter.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub view: Option<HexWindow>,
+}
+
+impl Cell {
+    /// True when the observation is the expected one.
+    pub fn met(&self) -> bool {
+        self.expected == self.observed
+    }
+}
+
+/// Text in the languages the demo speaks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Texts {
+    /// English.
+    pub en: String,
+    /// Japanese.
+    #[serde(default)]
+    pub ja: String,
+}
+
+impl Texts {
+    /// The text in `lang` (`en` or `ja`), falling back to English.
+    pub fn get(&self, lang: &str) -> &str {
+        if lang == "ja" && !self.ja.is_empty() {
+            &self.ja
+        } else {
+            &self.en
+        }
+    }
+}
+
+/// A scenario as the report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    /// Short name (`plain`, `secretmem`, `argv`).
+    pub name: String,
+    /// One-line title.
+    pub title: Texts,
+    /// Where the victim holds its secret, in words.
+    pub holds: Texts,
+    /// The one-line lesson.
+    pub lesson: Texts,
+    /// When set: this protection stands in for another (memfd_secret for an enclave).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stand_in_for: Option<String>,
+    /// Why the whole row cannot run here, when it cannot (`needs SGX: not on this host`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub unavailable: Option<String>,
+}
+
+/// Facts about the machine the matrix ran on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostInfo {
+    /// `uname -r`.
+    pub kernel: String,
+    /// Hostname.
+    pub hostname: String,
+    /// Effective uid of the attacker.
+    pub uid: u32,
+    /// memfd_secret usable.
+    pub memfd_secret: bool,
+    /// gdb's gcore found.
+    pub gcore: bool,
+    /// `/proc/sys/kernel/core_pattern`.
+    pub core_pattern: String,
+    /// confidump version.
+    pub confidump: String,
+}
+
+/// The whole matrix run: the JSON that CI dashboards read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixReport {
+    /// The machine.
+    pub host: HostInfo,
+    /// Language of the texts (`en`, `ja`).
+    pub lang: String,
+    /// Scenarios, in the order run.
+    pub scenarios: Vec<ScenarioInfo>,
+    /// Attack paths (columns), in order.
+    pub attacks: Vec<String>,
+    /// Every cell, scenario by scenario.
+    pub cells: Vec<Cell>,
+    /// Cells whose observation differs from the expectation.
+    pub mismatches: usize,
+    /// Wall time of the whole run, in milliseconds.
+    pub millis: u64,
 }
 
 fn ser_hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&hex_addr(*v))
+}
+
+fn de_hex<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let s = String::deserialize(d)?;
+    s.strip_prefix("0x")
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .ok_or_else(|| serde::de::Error::custom(format!("bad address {s:?}")))
 }

@@ -15,12 +15,15 @@ or end of stdin with --until-eof. Exits 0 after zeroizing the secret.
 Examples:
   confidump victim --mode secretmem
   printf 'hunter2-hunter2\\n' | confidump victim --mode dontdump --secret-stdin --until-eof
-  confidump victim --mode plain --generate pan --ready-file /tmp/victim.ready";
+  confidump victim --mode plain --generate pan --ready-file /tmp/victim.ready
+
+Pitfall modes, for training: residue (well stored, badly used), undumpable (PR_SET_DUMPABLE=0
+alone), and --secret-arg (a secret on the command line).";
 
 /// Options of `confidump victim`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP)]
-#[command(group(clap::ArgGroup::new("secret").args(["generate", "secret_file", "secret_stdin"])))]
+#[command(group(clap::ArgGroup::new("secret").args(["generate", "secret_file", "secret_stdin", "secret_arg"])))]
 pub struct VictimArgs {
     /// Where the secret is kept.
     #[arg(long, value_enum)]
@@ -34,6 +37,10 @@ pub struct VictimArgs {
     /// Read the secret from stdin, up to the first newline.
     #[arg(long)]
     pub secret_stdin: bool,
+    /// PITFALL DEMO ONLY: take the secret from the command line. It is copied into the
+    /// store, but argv stays readable on [stack] and in /proc/PID/cmdline: never do this.
+    #[arg(long, value_name = "SECRET")]
+    pub secret_arg: Option<String>,
     /// Also write the ready line to this file (mode 0600, appears atomically).
     #[arg(long, value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
@@ -51,6 +58,10 @@ pub enum ModeArg {
     Dontdump,
     /// memfd_secret, processed inside: the kernel refuses every read of it.
     Secretmem,
+    /// Pitfall: memfd_secret storage but processed on the ordinary stack/heap: fragments leak.
+    Residue,
+    /// Pitfall: ordinary heap + PR_SET_DUMPABLE=0: stops a same-uid attacker, not root.
+    Undumpable,
 }
 
 /// `--generate`.
@@ -68,8 +79,13 @@ pub fn run(args: VictimArgs) -> anyhow::Result<ExitCode> {
         ModeArg::Plain => Mode::Plain,
         ModeArg::Dontdump => Mode::DontDump,
         ModeArg::Secretmem => Mode::SecretMem,
+        ModeArg::Residue => Mode::Residue,
+        ModeArg::Undumpable => Mode::Undumpable,
     };
-    let source = if let Some(path) = args.secret_file {
+    let source = if let Some(arg) = args.secret_arg {
+        // The parsed copy is moved into a zeroizing buffer; argv itself stays (the pitfall).
+        SecretSource::Arg(zeroize::Zeroizing::new(arg.into_bytes()))
+    } else if let Some(path) = args.secret_file {
         SecretSource::File(path)
     } else if args.secret_stdin {
         SecretSource::Stdin

@@ -126,6 +126,7 @@ mod tests {
                 mapping: "/secretmem (deleted)".into(),
             }],
             absent: vec![],
+            detections: vec![],
         };
         let t = render_report(&r, false);
         assert!(t.starts_with("no leak: pid 1 (live), 4096 bytes scanned in 3 regions, 1 unreadable region (/secretmem (deleted) EIO"), "{t}");

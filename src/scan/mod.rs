@@ -345,6 +345,7 @@ pub fn scan<S: MemorySource + ?Sized>(
         hits,
         unreadable,
         absent,
+        detections: Vec::new(),
     })
 }
 

@@ -63,6 +63,16 @@ pub(crate) fn generate_canary(slot: &mut [u8]) -> Result<usize, FillError> {
     Ok(CANARY_LEN)
 }
 
+/// Copies a secret given on the command line into `slot` (the argv pitfall).
+pub(crate) fn copy_secret(bytes: &[u8], slot: &mut [u8]) -> Result<usize, FillError> {
+    if bytes.is_empty() {
+        return Err(FillError::Empty);
+    }
+    let out = slot.get_mut(..bytes.len()).ok_or(FillError::TooLong)?;
+    out.copy_from_slice(bytes);
+    Ok(bytes.len())
+}
+
 /// Writes a random Luhn-valid 16-digit card number starting with [`PAN_PREFIX`] into `slot`.
 pub(crate) fn generate_pan(slot: &mut [u8]) -> Result<usize, FillError> {
     let out = slot.get_mut(..PAN_LEN).ok_or(FillError::SlotTooSmall)?;

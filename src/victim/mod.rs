@@ -47,25 +47,39 @@ pub enum Mode {
     DontDump,
     /// `memfd_secret` mapping, processed on a stack inside it.
     SecretMem,
+    /// Pitfall: `memfd_secret` mapping, but processed on the ordinary stack and heap, so
+    /// fragments of the secret leak while the region itself reads as `????`.
+    Residue,
+    /// Pitfall: ordinary heap, `PR_SET_DUMPABLE=0` only: a same-uid attacker is refused,
+    /// root is not.
+    Undumpable,
 }
 
 impl Mode {
     /// The name on the command line and in the ready line.
     pub fn as_str(&self) -> &'static str {
-        self.protection().as_str()
+        match self {
+            Mode::Residue => "residue",
+            Mode::Undumpable => "undumpable",
+            _ => self.protection().as_str(),
+        }
     }
     /// Where the secret is stored.
     pub fn protection(&self) -> Protection {
         match self {
             Mode::Plain => Protection::Plain,
             Mode::DontDump => Protection::DontDump,
-            Mode::SecretMem => Protection::SecretMem,
+            Mode::SecretMem | Mode::Residue => Protection::SecretMem,
+            Mode::Undumpable => Protection::Plain,
         }
     }
     /// Where the secret is processed.
     pub fn workplace(&self) -> Workplace {
-        // Plain has no protected stack: `Store` then means the ordinary stack anyway.
-        Workplace::Store
+        match self {
+            Mode::Residue => Workplace::Ordinary,
+            // Plain has no protected stack: `Store` then means the ordinary stack anyway.
+            _ => Workplace::Store,
+        }
     }
 }
 
@@ -97,6 +111,9 @@ pub enum SecretSource {
     File(PathBuf),
     /// Standard input up to the first newline (or end of input).
     Stdin,
+    /// Pitfall: the command line. The bytes are copied into the store and the parsed copy is
+    /// wiped, but the kernel's copy of argv stays on `[stack]` (and in /proc/PID/cmdline).
+    Arg(Zeroizing<Vec<u8>>),
 }
 
 impl SecretSource {
@@ -105,6 +122,7 @@ impl SecretSource {
             SecretSource::Generate(_) => "the generator".to_string(),
             SecretSource::File(p) => format!("file {}", p.display()),
             SecretSource::Stdin => "stdin".to_string(),
+            SecretSource::Arg(_) => "the command line".to_string(),
         }
     }
 }
@@ -213,7 +231,11 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
     // First of all, before any protected work and before any thread is spawned (threads inherit
     // the mask): no signal may ever be delivered on a protected stack. glibc keeps its two
     // internal signals unblockable; we never trigger them (no setuid, no thread cancellation).
-    SigSet::all()
+    // SIGQUIT stays deliverable: its default action (a kernel core dump, the attack path that
+    // needs it) runs no code of ours, so nothing is ever pushed onto a protected stack.
+    let mut blocked = SigSet::all();
+    blocked.remove(Signal::SIGQUIT);
+    blocked
         .thread_block()
         .map_err(|errno| VictimError::Signals {
             what: "blocking all signals",
@@ -243,6 +265,12 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
     };
 
     let mut store = SecretStore::new(config.mode.protection())?;
+    if config.mode == Mode::Undumpable {
+        nix::sys::prctl::set_dumpable(false).map_err(|errno| VictimError::Signals {
+            what: "prctl(PR_SET_DUMPABLE, 0)",
+            errno,
+        })?;
+    }
     let region = store.region();
     tracing::info!(
         mode = config.mode.as_str(),
@@ -274,6 +302,7 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
         (SecretSource::Generate(Generator::Pan), _) => fill::generate_pan(slot),
         (SecretSource::Stdin, _) => fill::read_secret(stdin_fd, slot, Until::Newline, Some(sfd_fd)),
         (SecretSource::File(_), Some(f)) => fill::read_secret(f.as_fd(), slot, Until::Eof, None),
+        (SecretSource::Arg(bytes), _) => fill::copy_secret(bytes, slot),
         // Opened above whenever the source is a file; EBADF if that ever changed.
         (SecretSource::File(_), None) => Err(FillError::Read(Errno::EBADF)),
     })?;
