@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::style::{paint, DIM, RED_BOLD, YELLOW};
 use crate::memory::{read_pagewise, MemorySource, RegionKind};
-use crate::model::Span;
+use crate::model::{HexRow, HexWindow, Span};
 
 const ROW: u64 = 16;
 
@@ -135,6 +135,84 @@ pub fn render<S: MemorySource + ?Sized>(
     out
 }
 
+/// Reads `[addr, addr+len)` of `source` into a [`HexWindow`] (unreadable bytes as `None`), so
+/// that reports (HTML, presenter) can draw it later without the source.
+pub fn capture<S: MemorySource + ?Sized>(
+    source: &S,
+    title: &str,
+    addr: u64,
+    len: u64,
+    highlight: &[Span],
+) -> HexWindow {
+    let window = Span::new(addr, addr.saturating_add(len));
+    let mut rows = Vec::new();
+    let mut row = addr - addr % ROW;
+    while row < window.end {
+        let (cells, _) = row_cells(source, row, window);
+        let mut bytes = Vec::with_capacity(16);
+        let mut marks = Vec::with_capacity(16);
+        for (i, c) in cells.iter().enumerate() {
+            let a = row.wrapping_add(i as u64);
+            bytes.push(match c {
+                Cell::Byte(b) => Some(*b),
+                _ => None,
+            });
+            marks.push(is_hl(a, highlight));
+        }
+        rows.push(HexRow {
+            addr: row,
+            bytes,
+            highlight: marks,
+        });
+        match row.checked_add(ROW) {
+            Some(next) => row = next,
+            None => break,
+        }
+    }
+    HexWindow {
+        title: title.to_string(),
+        rows,
+    }
+}
+
+/// Draws a captured window: the same layout as [`render`], `??` for missing bytes.
+pub fn render_window(w: &HexWindow, color: bool) -> String {
+    let mut out = String::new();
+    for r in &w.rows {
+        let marked = r.highlight.iter().any(|&h| h);
+        out.push(if marked && !color { '*' } else { ' ' });
+        let _ = write!(out, " {:#018x}  ", r.addr);
+        let mut ascii = String::new();
+        for (i, b) in r.bytes.iter().enumerate() {
+            let hl = color && r.highlight.get(i).copied().unwrap_or(false);
+            let (h, ch) = match b {
+                None => (paint("??", YELLOW, color), paint("?", YELLOW, color)),
+                Some(b) => {
+                    let shown = if b.is_ascii_graphic() || *b == b' ' {
+                        char::from(*b)
+                    } else {
+                        '.'
+                    };
+                    (hex::encode([*b]), shown.to_string())
+                }
+            };
+            if hl {
+                out.push_str(&paint(&h, RED_BOLD, true));
+                ascii.push_str(&paint(&ch, RED_BOLD, true));
+            } else {
+                out.push_str(&h);
+                ascii.push_str(&ch);
+            }
+            out.push(' ');
+            if i == 7 {
+                out.push(' ');
+            }
+        }
+        let _ = writeln!(out, " |{ascii}|");
+    }
+    out
+}
+
 fn is_hl(a: u64, highlight: &[Span]) -> bool {
     highlight.iter().any(|s| s.contains(a))
 }
@@ -237,5 +315,33 @@ mod tests {
         assert!(lines[2].contains("not in any region"), "{t}");
         assert_eq!(lines.len(), 3, "{t}");
         assert!(!t.contains('\x1b'));
+    }
+
+    #[test]
+    fn captured_window_keeps_unreadable_bytes_unknown() {
+        let src = Two {
+            regions: vec![
+                SourceRegion {
+                    span: Span::new(0x1000, 0x1010),
+                    name: "[heap]".into(),
+                    kind: RegionKind::Readable,
+                    offset: Some(0x1000),
+                },
+                SourceRegion {
+                    span: Span::new(0x1010, 0x1020),
+                    name: "/secretmem (deleted)".into(),
+                    kind: RegionKind::Unreadable("EIO".into()),
+                    offset: None,
+                },
+            ],
+        };
+        let w = capture(&src, "t", 0x1008, 0x10, &[Span::new(0x1008, 0x100a)]);
+        assert_eq!(w.rows.len(), 2);
+        assert_eq!(w.rows[0].bytes[8], Some(b'h'));
+        assert_eq!(w.rows[0].bytes[0], None); // outside the window
+        assert!(w.rows[0].highlight[8] && !w.rows[0].highlight[10]);
+        assert!(w.rows[1].bytes.iter().all(Option::is_none));
+        let t = render_window(&w, false);
+        assert!(t.contains("|????????????????|"), "{t}");
     }
 }

@@ -4,7 +4,12 @@
 //! window of any [`crate::memory::MemorySource`], with unreadable bytes as `??`.
 
 pub mod hexview;
+pub mod html;
+pub mod i18n;
 pub mod json;
+pub mod junit;
+pub mod matrix;
+pub mod progress;
 pub mod text;
 
 /// ANSI styles, used only when the caller asks for colour.

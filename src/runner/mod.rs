@@ -5,4 +5,6 @@
 
 pub mod attack;
 pub mod demo;
+pub mod matrix;
 pub mod present;
+pub mod presenter;

@@ -41,6 +41,7 @@ enum Needle {
 #[derive(Default)]
 pub struct Needles {
     items: Vec<Needle>,
+    detect: bool,
 }
 
 impl std::fmt::Debug for Needles {
@@ -81,6 +82,17 @@ impl Needles {
     pub fn add_hash(&mut self, shape: Shape, sha256: [u8; 32]) -> usize {
         self.items.push(Needle::Hash { shape, sha256 });
         self.items.len() - 1
+    }
+
+    /// Also run the detectors (card numbers, PEM keys, JWTs, AWS key ids, canaries), which find
+    /// secrets without being told them; results go to `ScanReport::detections`.
+    pub fn enable_detectors(&mut self) {
+        self.detect = true;
+    }
+
+    /// True when detectors are on.
+    pub fn detectors_enabled(&self) -> bool {
+        self.detect
     }
 
     /// Number of needles.
