@@ -337,7 +337,10 @@ mod tests {
         };
         let w = capture(&src, "t", 0x1008, 0x10, &[Span::new(0x1008, 0x100a)]);
         assert_eq!(w.rows.len(), 2);
-        assert_eq!(w.rows[0].bytes[8], Some(b'h'));
+        assert_eq!(
+            w.rows[0].bytes[8],
+            Some(b"hello world, this is memory!"[0x1008 % 28])
+        );
         assert_eq!(w.rows[0].bytes[0], None); // outside the window
         assert!(w.rows[0].highlight[8] && !w.rows[0].highlight[10]);
         assert!(w.rows[1].bytes.iter().all(Option::is_none));
