@@ -68,7 +68,7 @@ table.matrix th.scenario b { font-family: ui-monospace, monospace; font-size: 1.
 .standin { color: var(--dim); font-style: italic; display: block; }
 td.cell .verdict { font-weight: 800; font-size: 1.15rem; display: block; }
 td.cell .where, td.cell .frag, td.cell .reason { display: block; font-size: .85rem; }
-td.cell .where { font-family: ui-monospace, monospace; word-break: break-all; }
+td.cell .where { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
 td.cell .reason { color: var(--dim); }
 td.leak { background: var(--leak-bg); } td.leak .verdict { color: var(--leak); }
 td.unreadable { background: var(--ok-bg); } td.unreadable .verdict { color: var(--ok); }
@@ -326,7 +326,14 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
                 escape(&c.scenario),
                 escape(&c.attack),
                 c.detections,
-                escape(t(lang, "detections.unit"))
+                escape(t(
+                    lang,
+                    if c.detections == 1 {
+                        "detections.one"
+                    } else {
+                        "detections.unit"
+                    }
+                ))
             );
         }
         out.push_str("</ul>\n");
@@ -415,43 +422,72 @@ fn view(out: &mut String, s: &ScenarioInfo, c: &Cell, w: &HexWindow, lang: &str)
     );
     for row in &w.rows {
         let _ = write!(out, "<span class=\"addr\">{:#018x}</span>  ", row.addr);
-        let mut ascii = String::new();
-        for (i, b) in row.bytes.iter().enumerate() {
-            let hl = row.highlight.get(i).copied().unwrap_or(false);
-            let (hex, ch, cls) = match b {
-                None => ("??".to_string(), "?".to_string(), Some("q")),
+        // Each byte as (hex, ascii, class); runs of one class become one span, spaces
+        // included, so a highlighted secret reads as one bar and `??` as one block.
+        let cells: Vec<(String, String, &str)> = row
+            .bytes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| match b {
+                None => ("??".to_string(), "?".to_string(), "q"),
                 Some(b) => {
                     let ch = if b.is_ascii_graphic() || *b == b' ' {
                         escape(&char::from(*b).to_string())
                     } else {
                         ".".to_string()
                     };
-                    (format!("{b:02x}"), ch, hl.then_some("hl"))
+                    let hl = row.highlight.get(i).copied().unwrap_or(false);
+                    (format!("{b:02x}"), ch, if hl { "hl" } else { "" })
                 }
-            };
-            match cls {
-                Some(k) => {
-                    let _ = write!(out, "<span class=\"{k}\">{hex}</span>");
-                    let _ = write!(ascii, "<span class=\"{k}\">{ch}</span>");
-                }
-                None => {
-                    out.push_str(&hex);
-                    ascii.push_str(&ch);
+            })
+            .collect();
+        let mut hex = String::new();
+        let mut ascii = String::new();
+        let mut i = 0;
+        while i < cells.len() {
+            let cls = cells[i].2;
+            let mut j = i;
+            while j < cells.len() && cells[j].2 == cls {
+                j += 1;
+            }
+            let mut h = String::new();
+            let mut a = String::new();
+            for (k, (hx, ch, _)) in cells[i..j].iter().enumerate() {
+                let at = i + k;
+                h.push_str(hx);
+                a.push_str(ch);
+                // The gap after a byte belongs to the run unless the run ends there.
+                if at + 1 < j {
+                    h.push(' ');
+                    if at == 7 {
+                        h.push(' ');
+                    }
                 }
             }
-            out.push(' ');
-            if i == 7 {
-                out.push(' ');
+            if cls.is_empty() {
+                hex.push_str(&h);
+                ascii.push_str(&a);
+            } else {
+                let _ = write!(hex, "<span class=\"{cls}\">{h}</span>");
+                let _ = write!(ascii, "<span class=\"{cls}\">{a}</span>");
             }
+            if j < cells.len() {
+                hex.push(' ');
+                if j - 1 == 7 {
+                    hex.push(' ');
+                }
+            }
+            i = j;
         }
+        out.push_str(&hex);
         // Short rows (the last of a window) keep the ASCII column aligned.
-        for i in row.bytes.len()..16 {
-            out.push_str("   ");
-            if i == 7 {
+        for k in cells.len()..16 {
+            out.push_str(if k == 0 { "  " } else { "   " });
+            if k == 8 {
                 out.push(' ');
             }
         }
-        let _ = writeln!(out, " |{ascii}|");
+        let _ = writeln!(out, "  |{ascii}|");
     }
     out.push_str("</pre>");
     if !c.command.is_empty() {
@@ -491,8 +527,8 @@ mod tests {
         assert!(page.contains("<html lang=\"ja\">"));
         assert!(page.contains("<table class=\"matrix\">"));
         assert!(page.contains("data-outcome=\"unreadable\""));
-        assert!(page.contains("<span class=\"q\">??</span>"));
-        assert!(page.contains("<span class=\"hl\">34</span>"));
+        assert!(page.contains("<span class=\"q\">?? ?? ??"));
+        assert!(page.contains("<span class=\"hl\">34 31 31 31"), "{page}");
         assert!(
             page.contains("漏洩") && page.contains("教訓") && page.contains("エンクレーブの代役")
         );

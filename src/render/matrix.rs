@@ -552,7 +552,14 @@ pub fn render_table(report: &MatrixReport, color: bool) -> String {
                 c.scenario,
                 c.attack,
                 c.detections,
-                t(lang, "detections.unit")
+                t(
+                    lang,
+                    if c.detections == 1 {
+                        "detections.one"
+                    } else {
+                        "detections.unit"
+                    }
+                )
             )
         })
         .collect();
@@ -897,5 +904,15 @@ pub(crate) mod tests {
             r.attacks.push(format!("vm-path-{i}"));
         }
         assert_table_aligned(&render_table(&r, false));
+    }
+}
+
+/// Prints the sample tables for a look by eye: `cargo test --lib print_sample -- --ignored --nocapture`.
+#[cfg(test)]
+#[test]
+#[ignore]
+fn print_sample() {
+    for lang in ["en", "ja"] {
+        println!("{}", render_table(&tests::sample(lang), false));
     }
 }
