@@ -49,7 +49,7 @@ const CSS: &str = r#"
 :root { --leak:#c62828; --leak-bg:#fdecea; --ok:#1b7a34; --ok-bg:#e6f4ea; --dim:#6b6b6b;
   --dim-bg:#f1f1f1; --ink:#1a1a1a; --line:#d0d0d0; }
 * { box-sizing: border-box; }
-body { font: 17px/1.45 system-ui, "Noto Sans CJK JP", "Hiragino Sans", "Yu Gothic", sans-serif;
+body { font: 17px/1.45 system-ui, "Noto Sans CJK JP", "Hiragino Sans", "Yu Gothic", "IPAGothic", sans-serif;
   color: var(--ink); margin: 2rem auto; max-width: 1300px; padding: 0 1.5rem; }
 h1 { font-size: 2rem; margin: 0 0 .3rem; }
 h2 { font-size: 1.4rem; border-bottom: 2px solid var(--line); padding-bottom: .2rem; margin-top: 2.2rem; }
@@ -532,7 +532,7 @@ mod tests {
         assert!(
             page.contains("漏洩") && page.contains("教訓") && page.contains("エンクレーブの代役")
         );
-        assert!(page.contains("✗ 期待値 漏洩"));
+        assert!(page.contains("✗ 期待値: 漏洩"));
         assert!(
             !page.contains("http://") && !page.contains("https://"),
             "external asset"

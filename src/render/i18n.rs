@@ -48,6 +48,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("error", "error", "エラー"),
     ("fragments", "fragments", "断片のみ"),
     ("expected", "expected", "期待値"),
+    ("mismatch.note", "✗ expected {x}", "✗ 期待値: {x}"),
     // Table chrome.
     ("scenario", "scenario", "シナリオ"),
     ("lesson", "lesson", "教訓"),

@@ -186,11 +186,7 @@ pub fn summary_line(report: &MatrixReport) -> String {
 
 /// `✗ expected ????` in `lang`.
 pub fn mismatch_note(lang: &str, c: &Cell) -> String {
-    format!(
-        "✗ {} {}",
-        t(lang, "expected"),
-        outcome_word(lang, c.expected)
-    )
+    t(lang, "mismatch.note").replace("{x}", outcome_word(lang, c.expected))
 }
 
 /// A run of text with one style (`""` = none).
@@ -830,7 +826,7 @@ pub(crate) mod tests {
             "対象外",
             "教訓",
             "エンクレーブの代役",
-            "✗ 期待値 漏洩",
+            "✗ 期待値: 漏洩",
         ] {
             assert!(t.contains(want), "missing {want:?} in\n{t}");
         }
@@ -905,14 +901,13 @@ pub(crate) mod tests {
         }
         assert_table_aligned(&render_table(&r, false));
     }
-}
 
-/// Prints the sample tables for a look by eye: `cargo test --lib print_sample -- --ignored --nocapture`.
-#[cfg(test)]
-#[test]
-#[ignore]
-fn print_sample() {
-    for lang in ["en", "ja"] {
-        println!("{}", render_table(&tests::sample(lang), false));
+    /// Prints the sample tables for a look by eye: `cargo test --lib print_sample -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn print_sample() {
+        for lang in ["en", "ja"] {
+            println!("{}", render_table(&sample(lang), false));
+        }
     }
 }

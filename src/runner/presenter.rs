@@ -83,6 +83,9 @@ enum Answer {
     Quit,
 }
 
+/// Runs one scenario and tells each step; [`run_scenario`] in production.
+type Engine<'a> = dyn FnMut(&Scenario, &mut dyn FnMut(&str)) -> Vec<Cell> + 'a;
+
 /// The presenter, with the engine passed in so tests can drive it with hand-built cells.
 fn run_inner(
     scenarios: &[Scenario],
@@ -90,7 +93,7 @@ fn run_inner(
     opts: PresentOptions,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
-    engine: &mut dyn FnMut(&Scenario, &mut dyn FnMut(&str)) -> Vec<Cell>,
+    engine: &mut Engine<'_>,
 ) -> std::io::Result<Option<MatrixReport>> {
     let started = Instant::now();
     let mut infos: Vec<ScenarioInfo> = Vec::new();
@@ -107,13 +110,16 @@ fn run_inner(
             quit = true;
             break;
         }
-        // (b) The attack, for real.
-        writeln!(
-            out,
-            "\n{}",
-            paint(t(lang, "present.attacker-runs"), BOLD, opts.color)
-        )?;
-        out.flush()?;
+        // (b) The attack, for real. A row that cannot run here has no attacker to show; the
+        // engine is still asked, so the report holds its n/a cells.
+        if s.info.unavailable.is_none() {
+            writeln!(
+                out,
+                "\n{}",
+                paint(t(lang, "present.attacker-runs"), BOLD, opts.color)
+            )?;
+            out.flush()?;
+        }
         let mut progress = Progress::new(opts.progress);
         progress.step(&format!("{} {}", t(lang, "present.running"), s.info.name));
         let row = engine(s, &mut |msg| progress.step(msg));
@@ -281,7 +287,7 @@ fn tiles(row: &[Cell], lang: &str, color: bool) -> String {
         (" ".repeat(room / 2), s, " ".repeat(room - room / 2))
     };
     for band in row.chunks(5) {
-        let mut lines: [String; 6] = Default::default();
+        let mut lines: [String; 8] = Default::default();
         for c in band {
             let (l, s, r) = centre(&c.attack, TILE + 2);
             lines[0].push_str(&format!("{l}{}{r} ", paint(&s, BOLD, color)));
@@ -292,22 +298,35 @@ fn tiles(row: &[Cell], lang: &str, color: bool) -> String {
                 paint(&s, style_of(c.observed), color)
             ));
             lines[3].push_str(&format!("┗{}┛ ", "━".repeat(TILE)));
-            let under = if c.fragments_only && c.observed == Outcome::Leak {
-                format!("{} ({})", c.where_, t(lang, "fragments"))
-            } else if c.observed == Outcome::NotApplicable || c.observed == Outcome::Error {
-                c.reason.clone()
-            } else {
-                c.where_.clone()
-            };
-            let (l, s, r) = centre(&under, TILE + 2);
-            lines[4].push_str(&format!("{l}{}{r} ", paint(&s, DIM, color)));
-            let note = if c.met() {
-                String::new()
-            } else {
-                mismatch_note(lang, c)
-            };
-            let (l, s, r) = centre(&note, TILE + 2);
-            lines[5].push_str(&format!("{l}{}{r} ", paint(&s, RED_BOLD, color)));
+            // Under the tile: where (two lines at most), fragments, the mismatch.
+            let mut under: Vec<(String, &'static str)> = Vec::new();
+            if matches!(
+                c.observed,
+                Outcome::Leak | Outcome::Unreadable | Outcome::Absent
+            ) {
+                let mut w = wrap(&c.where_, TILE + 2);
+                if w.len() > 2 {
+                    let rest = w[1..].join(" ");
+                    w.truncate(1);
+                    w.push(truncate(&rest, TILE + 2));
+                }
+                under.extend(w.into_iter().map(|l| (l, DIM)));
+            }
+            if c.fragments_only && c.observed == Outcome::Leak {
+                under.push((t(lang, "fragments").to_string(), DIM));
+            }
+            if !c.met() {
+                under.extend(
+                    wrap(&mismatch_note(lang, c), TILE + 2)
+                        .into_iter()
+                        .map(|l| (l, RED_BOLD)),
+                );
+            }
+            for (k, slot) in lines.iter_mut().skip(4).enumerate() {
+                let (text, style) = under.get(k).cloned().unwrap_or_default();
+                let (l, s, r) = centre(&text, TILE + 2);
+                slot.push_str(&format!("{l}{}{r} ", paint(&s, style, color)));
+            }
         }
         for l in lines {
             let l = l.trim_end();
@@ -355,15 +374,38 @@ fn short_window(w: &HexWindow) -> HexWindow {
 }
 
 fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, color: bool) -> String {
-    let mut out = format!("\n{}\n\n", paint(t(lang, "present.sees"), BOLD, color));
+    let mut out = String::new();
     if row.is_empty() {
-        let what = match &s.unavailable {
-            Some(why) => format!("{} — {why}", outcome_word(lang, Outcome::NotApplicable)),
-            None => t(lang, "present.no-result").to_string(),
-        };
-        out.push_str(&format!("  {}\n", paint(&what, DIM, color)));
+        // An unavailable row said why on its title screen already; say it once.
+        if s.unavailable.is_none() {
+            out.push_str(&format!(
+                "\n  {}\n",
+                paint(t(lang, "present.no-result"), DIM, color)
+            ));
+        }
     } else {
+        out.push_str(&format!(
+            "\n{}\n\n",
+            paint(t(lang, "present.sees"), BOLD, color)
+        ));
         out.push_str(&tiles(row, lang, color));
+        // Tiles have room for a few words; the full reasons of n/a and errors go here.
+        let mut first = true;
+        for c in row {
+            if matches!(c.observed, Outcome::NotApplicable | Outcome::Error) && !c.reason.is_empty()
+            {
+                let line = format!(
+                    "{} — {}: {}",
+                    c.attack,
+                    outcome_word(lang, c.observed),
+                    c.reason
+                );
+                if std::mem::take(&mut first) {
+                    out.push('\n');
+                }
+                out.push_str(&format!("  {}\n", paint(&line, DIM, color)));
+            }
+        }
     }
     if let Some(c) = telling(row) {
         if let Some(w) = &c.view {
@@ -509,7 +551,7 @@ mod tests {
             "漏洩",
             "教訓",
             "エンクレーブの代役",
-            "✗ 期待値 漏洩",
+            "✗ 期待値: 漏洩",
         ] {
             assert!(plain.contains(want), "missing {want:?} in\n{plain}");
         }
@@ -538,5 +580,14 @@ mod tests {
         let s = short_window(&w);
         assert_eq!(s.rows.len(), MAX_HEX_ROWS);
         assert_eq!(s.rows[0].addr, 5 * 16);
+    }
+
+    /// Prints a presenter run for a look by eye: `cargo test --lib print_present -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn print_present() {
+        for lang in ["en", "ja"] {
+            println!("{}", present(lang, "", false).0);
+        }
     }
 }
