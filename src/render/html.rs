@@ -312,7 +312,9 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
     }
     let _ = writeln!(
         out,
-        "<li><span class=\"word mismatch\">✗</span><span>{}</span></li></ul>",
+        "<li><span class=\"word met\">✓</span><span>{}</span></li>\
+         <li><span class=\"word mismatch\">✗</span><span>{}</span></li></ul>",
+        escape(t(lang, "legend.met")),
         escape(t(lang, "legend.mismatch"))
     );
 

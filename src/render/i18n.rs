@@ -65,6 +65,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("legend.absent", "the tool left the region out of its dump: proves nothing", "ダンプから除外: ツールが領域を書き出さなかっただけで、保護の証明にはならない"),
     ("legend.n/a", "this attack cannot run here (reason below the row)", "この環境では実行できない（理由は行の下）"),
     ("legend.not-found", "read, but the secret was not there", "読めたが、秘密は見つからなかった"),
+    ("legend.met", "as the scenario expects", "シナリオの期待どおり"),
     ("legend.mismatch", "the result differs from what the scenario expects", "シナリオの期待値と結果が異なる"),
     ("stand-in", "stand-in for", "の代役"),
     ("unavailable", "not available here", "この環境では利用不可"),

@@ -133,6 +133,20 @@ pub fn wrap(s: &str, width: usize) -> Vec<String> {
     if !cur.trim().is_empty() {
         lines.push(cur.trim_end().to_string());
     }
+    // A lone wide character on the last line (`秘` / `密`) reads badly: give it a companion
+    // from the line above, unless that would start the line with closing punctuation.
+    let n = lines.len();
+    if n >= 2 && display_width(&lines[n - 1]) <= 2 {
+        let prev = &mut lines[n - 2];
+        let movable = prev.chars().last().filter(|c| {
+            unicode_width::UnicodeWidthChar::width(*c).unwrap_or(0) > 1
+                && !NO_LINE_START.contains(*c)
+        });
+        if let (Some(c), true) = (movable, prev.chars().count() > 1) {
+            prev.pop();
+            lines[n - 1].insert(0, c);
+        }
+    }
     if lines.is_empty() {
         lines.push(String::new());
     }
@@ -529,13 +543,15 @@ pub fn render_table(report: &MatrixReport, color: bool) -> String {
             t(lang, key)
         );
     }
-    let _ = writeln!(
-        out,
-        "  {}{}  {}",
-        paint("✗", RED_BOLD, color),
-        " ".repeat(lw - 1),
-        t(lang, "legend.mismatch")
-    );
+    for (mark, style, key) in [("✓", DIM, "legend.met"), ("✗", RED_BOLD, "legend.mismatch")] {
+        let _ = writeln!(
+            out,
+            "  {}{}  {}",
+            paint(mark, style, color),
+            " ".repeat(lw - 1),
+            t(lang, key)
+        );
+    }
 
     // Detections: secrets the detectors recognised without being told them.
     let found: Vec<String> = report
@@ -889,6 +905,8 @@ pub(crate) mod tests {
         let ja = wrap("通常のメモリはどのダンプにも含まれる。", 10);
         assert!(ja.iter().all(|l| display_width(l) <= 10), "{ja:?}");
         assert!(ja.iter().all(|l| !l.starts_with('。')), "{ja:?}");
+        let title = wrap("通常のヒープメモリにある秘密", 26);
+        assert_eq!(title, vec!["通常のヒープメモリにある", "秘密"]);
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(display_width(&truncate("日本語のテキスト", 7)), 7);
     }
