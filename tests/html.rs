@@ -332,7 +332,7 @@ fn report_renders_in_headless_chromium() {
             &page,
             &[
                 format!("--screenshot={}", png.display()),
-                "--window-size=1400,3000".to_string(),
+                "--window-size=1400,2900".to_string(),
             ],
         )
         .expect("screenshot");

@@ -85,7 +85,7 @@ ul.legend { list-style: none; padding: 0; display: grid; grid-template-columns: 
 ul.legend li { display: contents; }
 .word { font-weight: 800; font-family: ui-monospace, monospace; }
 .word.leak { color: var(--leak); } .word.unreadable { color: var(--ok); }
-.word.absent, .word.n-a, .word.not-found { color: var(--dim); } .word.mismatch { color: var(--leak); }
+.word.absent, .word.n-a, .word.not-found, .word.met { color: var(--dim); } .word.mismatch { color: var(--leak); }
 article.scenario { border-left: 4px solid var(--line); padding-left: 1rem; margin: 1.2rem 0; }
 article.scenario p { margin: .3rem 0; }
 p.lesson { background: #fffdf3; padding: .3rem .6rem; }
