@@ -1,11 +1,140 @@
-//! English and Japanese strings for the demo's narration. (Interface stub.)
+//! English and Japanese strings for the demo's narration: the matrix table, the HTML report and
+//! presenter mode all take their words from here, so both languages stay complete together.
+//!
+//! Scenario texts (titles, lessons) live in the scenario files as [`crate::model::Texts`]; this
+//! module only holds the UI's own words. The table is one static list so that a missing
+//! translation shows up in review as a line with an empty column, and in the test below.
 
-/// `ja` when the locale (LC_ALL, LC_MESSAGES, LANG) is Japanese, else `en`.
+/// `ja` when the locale is Japanese, else `en`.
+///
+/// Follows POSIX precedence: the first of `LC_ALL`, `LC_MESSAGES`, `LANG` that is set and not
+/// empty decides, so `LC_ALL=C LANG=ja_JP.UTF-8` is English, as every other program on the
+/// machine would read it.
 pub fn detect_lang() -> &'static str {
-    "en"
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let locale = var("LC_ALL")
+        .or_else(|| var("LC_MESSAGES"))
+        .or_else(|| var("LANG"));
+    lang_of_locale(locale.as_deref())
+}
+
+/// The language of a locale name (`ja_JP.UTF-8` → `ja`); `en` for anything else.
+pub fn lang_of_locale(locale: Option<&str>) -> &'static str {
+    match locale {
+        Some(l) if l.starts_with("ja") => "ja",
+        _ => "en",
+    }
 }
 
 /// The UI string `key` in `lang` (falls back to English, then to the key itself).
-pub fn t(_lang: &str, key: &'static str) -> &'static str {
-    key
+pub fn t(lang: &str, key: &'static str) -> &'static str {
+    match STRINGS.iter().find(|(k, _, _)| *k == key) {
+        Some((_, _, ja)) if lang == "ja" && !ja.is_empty() => ja,
+        Some((_, en, _)) => en,
+        None => key,
+    }
+}
+
+/// `(key, English, Japanese)`. Verdict words stay short: they sit in narrow table cells and in
+/// presenter tiles. `????` is the same in both languages on purpose: it is what the attacker's
+/// screen literally shows.
+const STRINGS: &[(&str, &str, &str)] = &[
+    // Verdict words (cells, tiles).
+    ("leak", "LEAK", "漏洩"),
+    ("unreadable", "????", "????"),
+    ("absent", "absent", "除外"),
+    ("not-found", "not found", "未検出"),
+    ("n/a", "n/a", "対象外"),
+    ("error", "error", "エラー"),
+    ("fragments", "fragments", "断片のみ"),
+    ("expected", "expected", "期待値"),
+    ("mismatch.note", "✗ expected {x}", "✗ 期待値: {x}"),
+    // Table chrome.
+    ("scenario", "scenario", "シナリオ"),
+    ("lesson", "lesson", "教訓"),
+    ("columns", "Columns (how the attacker gets at memory):", "列（攻撃者がメモリに届く経路）:"),
+    ("rows", "Rows: where and how the victim holds its secret.", "行: 被害者プロセスが秘密をどこにどう保持しているか。"),
+    ("attack.dump", "confidump writes a core dump of the running program", "confidump が実行中のプログラムのコアダンプを書き出す"),
+    ("attack.gcore", "gdb's gcore writes a core dump, as an admin would", "管理者がよく使う gdb の gcore でコアダンプを取る"),
+    ("attack.kernel", "the kernel writes a core dump when the program crashes", "プログラムのクラッシュ時にカーネルがコアダンプを書く"),
+    ("attack.live", "root reads the memory directly while it runs", "root が実行中のメモリを直接読む"),
+    ("attack.same-uid", "an ordinary user with the victim's uid, not root, reads it", "root ではなく、被害者と同じ uid の一般ユーザーが読む"),
+    ("legend", "Legend:", "凡例:"),
+    ("legend.leak", "the secret was found in what the attacker got", "攻撃者が得たデータから秘密が見つかった"),
+    ("legend.unreadable", "a read was refused by a real mechanism (the kernel said no)", "読み取り拒否: 実際の仕組み（カーネル）が読み取りを拒んだ"),
+    ("legend.absent", "the tool left the region out of its dump: proves nothing", "ダンプから除外: ツールが領域を書き出さなかっただけで、保護の証明にはならない"),
+    ("legend.n/a", "this attack cannot run here (reason below the row)", "この環境では実行できない（理由は行の下）"),
+    ("legend.not-found", "read, but the secret was not there", "読めたが、秘密は見つからなかった"),
+    ("legend.met", "as the scenario expects", "シナリオの期待どおり"),
+    ("legend.mismatch", "the result differs from what the scenario expects", "シナリオの期待値と結果が異なる"),
+    ("stand-in", "stand-in for", "の代役"),
+    ("unavailable", "not available here", "この環境では利用不可"),
+    ("detections", "Found without being told the secret (detectors):", "秘密を教えられずに検出（検出器）:"),
+    ("detections.unit", "secrets", "件"),
+    ("detections.one", "secret", "件"),
+    ("all-met", "all {n} cells as expected", "全 {n} セルが期待どおり"),
+    ("mismatches", "{m} mismatches (of {n} cells)", "期待と異なる結果: {m} 件（全 {n} セル中）"),
+    ("mismatch.one", "1 mismatch (of {n} cells)", "期待と異なる結果: 1 件（全 {n} セル中）"),
+    ("no-cells", "nothing ran", "実行された項目はありません"),
+    // HTML report.
+    ("html.title", "confidump: what a memory dump gives away", "confidump: メモリダンプから何が漏れるか"),
+    ("html.host", "Host", "ホスト"),
+    ("html.kernel", "kernel", "カーネル"),
+    ("html.hostname", "hostname", "ホスト名"),
+    ("html.uid", "attacker uid", "攻撃者の uid"),
+    ("html.memfd_secret", "memfd_secret usable", "memfd_secret 利用可"),
+    ("html.gcore", "gdb's gcore found", "gdb の gcore あり"),
+    ("html.core_pattern", "core_pattern", "core_pattern"),
+    ("html.version", "confidump", "confidump"),
+    ("html.duration", "run time", "実行時間"),
+    ("html.yes", "yes", "はい"),
+    ("html.no", "no", "いいえ"),
+    ("html.matrix", "The matrix", "結果の一覧"),
+    ("html.views", "What the attacker saw", "攻撃者に見えたもの"),
+    ("html.holds", "The victim holds", "被害者が保持しているもの"),
+    ("html.no-view", "no bytes captured for this row", "この行ではバイト列を取得していません"),
+    ("html.hex-legend", "highlighted: the secret's bytes · ??: the read was refused or the bytes were not in the dump", "強調表示: 秘密のバイト · ??: 読み取りが拒否された、またはダンプに含まれないバイト"),
+    ("html.command", "command", "コマンド"),
+    // Presenter mode.
+    ("present.holds", "The victim holds:", "被害者が保持しているもの:"),
+    ("present.enter", "Enter ▸ continue   q + Enter ▸ quit", "Enter ▸ 次へ   q + Enter ▸ 終了"),
+    ("present.attacker-runs", "The attacker runs:", "攻撃者が実行するコマンド:"),
+    ("present.running", "running", "実行中"),
+    ("present.sees", "What the attacker sees:", "攻撃者に見えるもの:"),
+    ("present.view", "The bytes:", "実際のバイト列:"),
+    ("present.done", "End of the demo.", "デモは以上です。"),
+    ("present.quit", "Stopped early.", "途中で終了しました。"),
+    ("present.no-result", "no result from this scenario", "このシナリオの結果はありません"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_string_has_both_languages() {
+        for (k, en, ja) in STRINGS {
+            assert!(!en.is_empty() && !ja.is_empty(), "{k} lacks a translation");
+        }
+        let mut keys: Vec<_> = STRINGS.iter().map(|(k, _, _)| *k).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), STRINGS.len(), "duplicate keys");
+    }
+
+    #[test]
+    fn lookup_and_fallbacks() {
+        assert_eq!(t("en", "leak"), "LEAK");
+        assert_eq!(t("ja", "leak"), "漏洩");
+        assert_eq!(t("fr", "leak"), "LEAK");
+        assert_eq!(t("ja", "no-such-key"), "no-such-key");
+    }
+
+    #[test]
+    fn locale_names() {
+        assert_eq!(lang_of_locale(Some("ja_JP.UTF-8")), "ja");
+        assert_eq!(lang_of_locale(Some("ja")), "ja");
+        assert_eq!(lang_of_locale(Some("C.UTF-8")), "en");
+        assert_eq!(lang_of_locale(None), "en");
+    }
 }

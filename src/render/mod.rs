@@ -1,7 +1,10 @@
-//! Renderers: text, JSON and hex views. They consume findings; none computes them.
+//! Renderers: text, JSON, hex views and the demo matrix. They consume findings; none computes them.
 //!
 //! [`text`] and [`json`] turn a [`crate::model::ScanReport`] into output; [`hexview`] draws a
-//! window of any [`crate::memory::MemorySource`], with unreadable bytes as `??`.
+//! window of any [`crate::memory::MemorySource`], with unreadable bytes as `??`. The demo
+//! matrix ([`crate::model::MatrixReport`]) is drawn by [`matrix`] (terminal table) and [`html`]
+//! (one self-contained page), in the words of [`i18n`] (English, Japanese); [`progress`] shows
+//! slow steps on a terminal.
 
 pub mod hexview;
 pub mod html;

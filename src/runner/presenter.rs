@@ -1,19 +1,593 @@
-//! Presenter mode: one scenario at a time, Enter to continue. (Interface stub.)
+//! Presenter mode (`confidump demo --present`): one scenario at a time, for a room.
+//!
+//! Each scenario is three beats: (a) a large banner saying what the victim holds, then Enter;
+//! (b) "the attacker runs:" and the real attacks run (progress on stderr when it is a terminal),
+//! with the commands listed; (c) one big verdict tile per attack path, the hex view of the most
+//! telling cell cut to four rows, and the lesson, then Enter. `q` + Enter stops early.
+//!
+//! End of input (stdin closed, as in CI) means "continue": the demo then runs straight
+//! through, so the same command works unattended and still returns the full report.
+//! Little text per screen, box-drawn banners, wide tiles: it has to read from the back row.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Instant;
 
-use super::matrix::{RunEnv, Scenario};
-use crate::model::MatrixReport;
+use super::matrix::{run_scenario, RunEnv, Scenario};
+use crate::model::{Cell, HexWindow, HostInfo, MatrixReport, Outcome, ScenarioInfo};
+use crate::render::hexview::render_window;
+use crate::render::i18n::t;
+use crate::render::matrix::{
+    display_width, mismatch_note, outcome_word, stand_in_label, summary_line, truncate, wrap,
+};
+use crate::render::progress::Progress;
+use crate::render::style::{paint, DIM, GREEN_BOLD, RED_BOLD};
+
+const BOLD: &str = "\x1b[1m";
+/// Width of banners: wide enough to fill a projector at a large font, narrow enough not to
+/// wrap on an 80-column laptop terminal mirrored to it.
+const BANNER: usize = 76;
+/// At most this many hex rows on one screen: a wall of hex loses the room.
+const MAX_HEX_ROWS: usize = 4;
+const TILE: usize = 14;
+
+/// How presenter mode draws: decided by the caller from what `out` and stderr are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresentOptions {
+    /// ANSI colours.
+    pub color: bool,
+    /// Clear the screen between scenarios (only when `out` is a terminal).
+    pub clear: bool,
+    /// Show a progress line on stderr for slow steps.
+    pub progress: bool,
+}
 
 /// Runs `scenarios` one at a time, narrating in `lang`, waiting for Enter on `input` between
-/// steps; returns the report of everything that ran.
+/// steps; returns the report of everything that ran (`None` only when nothing ran).
+///
+/// `color` stands for "`out` is a terminal with colour allowed": it also decides clearing the
+/// screen and the progress line (when stderr is a terminal). Use [`run_with`] to choose each.
 pub fn run(
-    _scenarios: &[Scenario],
-    _env: &RunEnv,
-    _lang: &str,
-    _color: bool,
-    _input: &mut dyn BufRead,
-    _out: &mut dyn Write,
+    scenarios: &[Scenario],
+    env: &RunEnv,
+    lang: &str,
+    color: bool,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
 ) -> std::io::Result<Option<MatrixReport>> {
-    Ok(None)
+    let opts = PresentOptions {
+        color,
+        clear: color,
+        progress: color && std::io::stderr().is_terminal(),
+    };
+    run_with(scenarios, env, lang, opts, input, out)
+}
+
+/// [`run`] with each display choice explicit.
+pub fn run_with(
+    scenarios: &[Scenario],
+    env: &RunEnv,
+    lang: &str,
+    opts: PresentOptions,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> std::io::Result<Option<MatrixReport>> {
+    run_inner(scenarios, lang, opts, input, out, &mut |s, step| {
+        run_scenario(s, env, step)
+    })
+}
+
+/// What the user answered at a pause.
+#[derive(PartialEq)]
+enum Answer {
+    Continue,
+    Quit,
+}
+
+/// Runs one scenario and tells each step; [`run_scenario`] in production.
+type Engine<'a> = dyn FnMut(&Scenario, &mut dyn FnMut(&str)) -> Vec<Cell> + 'a;
+
+/// The presenter, with the engine passed in so tests can drive it with hand-built cells.
+fn run_inner(
+    scenarios: &[Scenario],
+    lang: &str,
+    opts: PresentOptions,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    engine: &mut Engine<'_>,
+) -> std::io::Result<Option<MatrixReport>> {
+    let started = Instant::now();
+    let mut infos: Vec<ScenarioInfo> = Vec::new();
+    let mut cells: Vec<Cell> = Vec::new();
+    let mut eof = false;
+    let mut quit = false;
+    for (i, s) in scenarios.iter().enumerate() {
+        if opts.clear {
+            out.write_all(b"\x1b[2J\x1b[H")?;
+        }
+        // (a) What the victim holds.
+        out.write_all(title_screen(&s.info, lang, i + 1, scenarios.len(), opts.color).as_bytes())?;
+        if pause(input, out, lang, opts.color, &mut eof)? == Answer::Quit {
+            quit = true;
+            break;
+        }
+        // (b) The attack, for real. A row that cannot run here has no attacker to show; the
+        // engine is still asked, so the report holds its n/a cells.
+        if s.info.unavailable.is_none() {
+            writeln!(
+                out,
+                "\n{}",
+                paint(t(lang, "present.attacker-runs"), BOLD, opts.color)
+            )?;
+            out.flush()?;
+        }
+        let mut progress = Progress::new(opts.progress);
+        progress.step(&format!("{} {}", t(lang, "present.running"), s.info.name));
+        let row = engine(s, &mut |msg| progress.step(msg));
+        progress.finish();
+        out.write_all(commands(&row, opts.color).as_bytes())?;
+        // (c) What the attacker sees.
+        out.write_all(verdict_screen(&s.info, &row, lang, opts.color).as_bytes())?;
+        infos.push(s.info.clone());
+        cells.extend(row);
+        if pause(input, out, lang, opts.color, &mut eof)? == Answer::Quit {
+            quit = true;
+            break;
+        }
+    }
+    if infos.is_empty() {
+        return Ok(None);
+    }
+    let mut attacks: Vec<String> = Vec::new();
+    for c in &cells {
+        if !attacks.contains(&c.attack) {
+            attacks.push(c.attack.clone());
+        }
+    }
+    let mismatches = cells.iter().filter(|c| !c.met()).count();
+    let report = MatrixReport {
+        host: host_facts(),
+        lang: lang.to_string(),
+        scenarios: infos,
+        attacks,
+        cells,
+        mismatches,
+        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    let end = t(lang, if quit { "present.quit" } else { "present.done" });
+    let summary = summary_line(&report);
+    let style = if mismatches == 0 {
+        GREEN_BOLD
+    } else {
+        RED_BOLD
+    };
+    writeln!(out, "\n{end} {}", paint(&summary, style, opts.color))?;
+    out.flush()?;
+    Ok(Some(report))
+}
+
+/// Waits for Enter; `q` quits. End of input continues, and is remembered so the prompt is not
+/// drawn again for nobody.
+fn pause(
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    lang: &str,
+    color: bool,
+    eof: &mut bool,
+) -> std::io::Result<Answer> {
+    if *eof {
+        return Ok(Answer::Continue);
+    }
+    write!(out, "\n{} ", paint(t(lang, "present.enter"), DIM, color))?;
+    out.flush()?;
+    let mut line = String::new();
+    if input.read_line(&mut line)? == 0 {
+        *eof = true;
+        writeln!(out)?;
+        return Ok(Answer::Continue);
+    }
+    Ok(match line.trim() {
+        "q" | "Q" | "ｑ" => Answer::Quit,
+        _ => Answer::Continue,
+    })
+}
+
+/// A double-line box around `lines`, [`BANNER`] wide.
+fn banner(lines: &[(String, &'static str)], color: bool) -> String {
+    let inner = BANNER - 4;
+    let mut out = format!("╔{}╗\n", "═".repeat(BANNER - 2));
+    for (l, style) in lines {
+        for part in wrap(l, inner) {
+            let pad = " ".repeat(inner.saturating_sub(display_width(&part)));
+            out.push_str(&format!("║ {}{pad} ║\n", paint(&part, style, color)));
+        }
+    }
+    out.push_str(&format!("╚{}╝\n", "═".repeat(BANNER - 2)));
+    out
+}
+
+fn title_screen(s: &ScenarioInfo, lang: &str, n: usize, of: usize, color: bool) -> String {
+    let mut lines = vec![
+        (format!("{n}/{of}  {}", s.name), DIM),
+        (String::new(), ""),
+        (s.title.get(lang).to_uppercase_if_latin(), BOLD),
+        (String::new(), ""),
+    ];
+    let holds = s.holds.get(lang);
+    if !holds.is_empty() {
+        lines.push((format!("{} {holds}", t(lang, "present.holds")), ""));
+    }
+    if let Some(what) = &s.stand_in_for {
+        lines.push((format!("— {}", stand_in_label(lang, what)), DIM));
+    }
+    if let Some(why) = &s.unavailable {
+        lines.push((
+            format!("{} — {why}", outcome_word(lang, Outcome::NotApplicable)),
+            DIM,
+        ));
+    }
+    format!("\n{}", banner(&lines, color))
+}
+
+/// Upper case makes an English title read like a slide heading; Japanese has no case.
+trait UpperLatin {
+    fn to_uppercase_if_latin(&self) -> String;
+}
+
+impl UpperLatin for str {
+    fn to_uppercase_if_latin(&self) -> String {
+        if self.is_ascii() {
+            self.to_uppercase()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+/// `$ command` lines, one per distinct command.
+fn commands(row: &[Cell], color: bool) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = String::new();
+    for c in row {
+        let cmd = c.command.trim();
+        if cmd.is_empty() || seen.contains(&cmd) {
+            continue;
+        }
+        seen.push(cmd);
+        out.push_str(&format!(
+            "  {} {}\n",
+            paint("$", DIM, color),
+            paint(&truncate(cmd, BANNER + 20), BOLD, color)
+        ));
+    }
+    out
+}
+
+fn style_of(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Leak | Outcome::Error => RED_BOLD,
+        Outcome::Unreadable => GREEN_BOLD,
+        _ => DIM,
+    }
+}
+
+/// One tile per attack path, side by side (wrapping to a new band after five):
+///
+/// ```text
+///     dump          gcore
+/// ┏━━━━━━━━━━━━┓ ┏━━━━━━━━━━━━┓
+/// ┃    LEAK    ┃ ┃    ????    ┃
+/// ┗━━━━━━━━━━━━┛ ┗━━━━━━━━━━━━┛
+///    [heap]       ✗ expected LEAK
+/// ```
+fn tiles(row: &[Cell], lang: &str, color: bool) -> String {
+    let mut out = String::new();
+    let centre = |s: &str, w: usize| {
+        let s = truncate(s, w);
+        let room = w.saturating_sub(display_width(&s));
+        (" ".repeat(room / 2), s, " ".repeat(room - room / 2))
+    };
+    for band in row.chunks(5) {
+        let mut lines: [String; 8] = Default::default();
+        for c in band {
+            let (l, s, r) = centre(&c.attack, TILE + 2);
+            lines[0].push_str(&format!("{l}{}{r} ", paint(&s, BOLD, color)));
+            lines[1].push_str(&format!("┏{}┓ ", "━".repeat(TILE)));
+            let (l, s, r) = centre(outcome_word(lang, c.observed), TILE);
+            lines[2].push_str(&format!(
+                "┃{l}{}{r}┃ ",
+                paint(&s, style_of(c.observed), color)
+            ));
+            lines[3].push_str(&format!("┗{}┛ ", "━".repeat(TILE)));
+            // Under the tile: where (two lines at most), fragments, the mismatch.
+            let mut under: Vec<(String, &'static str)> = Vec::new();
+            if matches!(
+                c.observed,
+                Outcome::Leak | Outcome::Unreadable | Outcome::Absent
+            ) {
+                let mut w = wrap(&c.where_, TILE + 2);
+                if w.len() > 2 {
+                    let rest = w[1..].join(" ");
+                    w.truncate(1);
+                    w.push(truncate(&rest, TILE + 2));
+                }
+                under.extend(w.into_iter().map(|l| (l, DIM)));
+            }
+            if c.fragments_only && c.observed == Outcome::Leak {
+                under.push((t(lang, "fragments").to_string(), DIM));
+            }
+            if !c.met() {
+                under.extend(
+                    wrap(&mismatch_note(lang, c), TILE + 2)
+                        .into_iter()
+                        .map(|l| (l, RED_BOLD)),
+                );
+            }
+            for (k, slot) in lines.iter_mut().skip(4).enumerate() {
+                let (text, style) = under.get(k).cloned().unwrap_or_default();
+                let (l, s, r) = centre(&text, TILE + 2);
+                slot.push_str(&format!("{l}{}{r} ", paint(&s, style, color)));
+            }
+        }
+        for l in lines {
+            let l = l.trim_end();
+            if !l.is_empty() {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// The cell whose bytes tell the story best: a leak (the secret in plain sight), else a
+/// refused read (the `????`), else any cell that captured something.
+fn telling(row: &[Cell]) -> Option<&Cell> {
+    let with_view = |o: Option<Outcome>| {
+        row.iter()
+            .find(|c| c.view.is_some() && o.map_or(true, |o| c.observed == o))
+    };
+    with_view(Some(Outcome::Leak))
+        .or_else(|| with_view(Some(Outcome::Unreadable)))
+        .or_else(|| with_view(None))
+}
+
+/// At most [`MAX_HEX_ROWS`] rows of `w`, centred on the first highlighted row.
+fn short_window(w: &HexWindow) -> HexWindow {
+    let first_hl = w
+        .rows
+        .iter()
+        .position(|r| r.highlight.iter().any(|&h| h))
+        .unwrap_or(0);
+    let start = first_hl
+        .saturating_sub(1)
+        .min(w.rows.len().saturating_sub(MAX_HEX_ROWS));
+    HexWindow {
+        title: w.title.clone(),
+        rows: w
+            .rows
+            .iter()
+            .skip(start)
+            .take(MAX_HEX_ROWS)
+            .cloned()
+            .collect(),
+    }
+}
+
+fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, color: bool) -> String {
+    let mut out = String::new();
+    if row.is_empty() {
+        // An unavailable row said why on its title screen already; say it once.
+        if s.unavailable.is_none() {
+            out.push_str(&format!(
+                "\n  {}\n",
+                paint(t(lang, "present.no-result"), DIM, color)
+            ));
+        }
+    } else {
+        out.push_str(&format!(
+            "\n{}\n\n",
+            paint(t(lang, "present.sees"), BOLD, color)
+        ));
+        out.push_str(&tiles(row, lang, color));
+        // Tiles have room for a few words; the full reasons of n/a and errors go here.
+        let mut first = true;
+        for c in row {
+            if matches!(c.observed, Outcome::NotApplicable | Outcome::Error) && !c.reason.is_empty()
+            {
+                let line = format!(
+                    "{} — {}: {}",
+                    c.attack,
+                    outcome_word(lang, c.observed),
+                    c.reason
+                );
+                if std::mem::take(&mut first) {
+                    out.push('\n');
+                }
+                out.push_str(&format!("  {}\n", paint(&line, DIM, color)));
+            }
+        }
+    }
+    if let Some(c) = telling(row) {
+        if let Some(w) = &c.view {
+            let w = short_window(w);
+            out.push_str(&format!(
+                "\n{} {} · {}  {}\n",
+                paint(t(lang, "present.view"), BOLD, color),
+                c.attack,
+                truncate(&w.title, BANNER),
+                paint(outcome_word(lang, c.observed), style_of(c.observed), color)
+            ));
+            out.push_str(&render_window(&w, color));
+        }
+    }
+    let lesson = s.lesson.get(lang);
+    if !lesson.is_empty() {
+        out.push('\n');
+        out.push_str(&banner(
+            &[(format!("{}: {lesson}", t(lang, "lesson")), BOLD)],
+            color,
+        ));
+    }
+    out
+}
+
+/// Facts about this machine for the report. Cheap reads only; what cannot be read stays empty.
+pub fn host_facts() -> HostInfo {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let gcore = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("gcore").is_file()))
+        .unwrap_or(false);
+    HostInfo {
+        kernel: read("/proc/sys/kernel/osrelease"),
+        hostname: read("/proc/sys/kernel/hostname"),
+        // /proc/self belongs to the effective uid; this avoids an unsafe call for one number.
+        uid: std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+            .unwrap_or(u32::MAX),
+        // Probing memfd_secret means creating one; the matrix engine knows from its run.
+        memfd_secret: false,
+        gcore,
+        core_pattern: read("/proc/sys/kernel/core_pattern"),
+        confidump: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::matrix::tests::{sample, strip_ansi};
+
+    fn scenarios(lang: &str) -> (Vec<Scenario>, MatrixReport) {
+        let r = sample(lang);
+        let s = r
+            .scenarios
+            .iter()
+            .map(|info| Scenario { info: info.clone() })
+            .collect();
+        (s, r)
+    }
+
+    fn present(lang: &str, input: &str, color: bool) -> (String, Option<MatrixReport>) {
+        let (sc, r) = scenarios(lang);
+        let mut out = Vec::new();
+        let mut engine = |s: &Scenario, step: &mut dyn FnMut(&str)| {
+            step("attacking");
+            r.cells
+                .iter()
+                .filter(|c| c.scenario == s.info.name)
+                .cloned()
+                .collect()
+        };
+        let opts = PresentOptions {
+            color,
+            clear: color,
+            progress: false,
+        };
+        let got = run_inner(
+            &sc,
+            lang,
+            opts,
+            &mut input.as_bytes(),
+            &mut out,
+            &mut engine,
+        );
+        let report = got.ok().flatten();
+        (String::from_utf8_lossy(&out).into_owned(), report)
+    }
+
+    #[test]
+    fn runs_through_on_closed_input() {
+        let (out, report) = present("en", "", false);
+        assert!(!out.contains('\x1b'), "{out}");
+        let report = report.expect("a report");
+        assert_eq!(report.scenarios.len(), 4);
+        assert_eq!(report.cells.len(), 15);
+        assert_eq!(report.mismatches, 1);
+        for want in [
+            "SECRET IN ORDINARY HEAP MEMORY",
+            "The victim holds: a card number",
+            "The attacker runs:",
+            "$ confidump attack --path dump --pid 4242",
+            "LEAK",
+            "????",
+            "✗ expected LEAK",
+            "stand-in for an enclave",
+            "lesson: The kernel refuses",
+            "needs SGX: this CPU has none",
+            "|????????????????|",
+            "1 mismatch (of 15 cells)",
+        ] {
+            assert!(out.contains(want), "missing {want:?} in\n{out}");
+        }
+        // Only the prompt before EOF was seen; later pauses do not redraw it.
+        assert_eq!(out.matches("Enter ▸ continue").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn q_quits_early_with_what_ran() {
+        let (out, report) = present("en", "\nq\n", false);
+        let report = report.expect("a report");
+        assert_eq!(report.scenarios.len(), 1);
+        assert!(out.contains("Stopped early."), "{out}");
+        assert!(!out.contains("SECRET IN MEMFD_SECRET"), "{out}");
+    }
+
+    #[test]
+    fn quit_before_anything_ran() {
+        let (_, report) = present("en", "q\n", false);
+        assert!(report.is_none());
+    }
+
+    #[test]
+    fn japanese_and_aligned_banners() {
+        let (out, _) = present("ja", "\n\n\n\n\n\n\n\n", true);
+        let plain = strip_ansi(&out);
+        for want in [
+            "被害者が保持しているもの:",
+            "漏洩",
+            "教訓",
+            "エンクレーブの代役",
+            "✗ 期待値: 漏洩",
+        ] {
+            assert!(plain.contains(want), "missing {want:?} in\n{plain}");
+        }
+        assert!(
+            out.contains("\x1b[2J"),
+            "clears between scenarios on a terminal"
+        );
+        for l in plain.lines().filter(|l| l.starts_with(['║', '╔', '╚'])) {
+            assert_eq!(display_width(l), BANNER, "misaligned {l:?}");
+        }
+    }
+
+    #[test]
+    fn hex_view_is_short() {
+        let mut w = HexWindow {
+            title: "t".into(),
+            rows: Vec::new(),
+        };
+        for i in 0..10u64 {
+            w.rows.push(crate::model::HexRow {
+                addr: i * 16,
+                bytes: vec![Some(0); 16],
+                highlight: vec![i == 6; 16],
+            });
+        }
+        let s = short_window(&w);
+        assert_eq!(s.rows.len(), MAX_HEX_ROWS);
+        assert_eq!(s.rows[0].addr, 5 * 16);
+    }
+
+    /// Prints a presenter run for a look by eye: `cargo test --lib print_present -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn print_present() {
+        for lang in ["en", "ja"] {
+            println!("{}", present(lang, "", false).0);
+        }
+    }
 }
