@@ -118,7 +118,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         {
             Some(r) => r,
             // The presenter was left before the end: nothing to judge.
-            None => return Ok(ExitCode::from(EXIT_OK)),
+            None => {
+                eprintln!("confidump: presenter mode ended without a report: nothing to judge");
+                return Ok(ExitCode::from(EXIT_OK));
+            }
         }
     } else {
         let mut progress = render::progress::Progress::new(std::io::stderr().is_terminal());
@@ -146,8 +149,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.html {
-        std::fs::write(path, render::html::render(&report))
-            .with_context(|| format!("writing {}", path.display()))?;
+        let page = render::html::render(&report);
+        if page.is_empty() {
+            // Never write an empty page that looks like a report.
+            eprintln!(
+                "confidump: warning: this build has no HTML renderer yet; {} not written",
+                path.display()
+            );
+        } else {
+            std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
+        }
     }
     Ok(ExitCode::from(if report.mismatches == 0 {
         EXIT_OK

@@ -745,8 +745,15 @@ fn same_uid(
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
-        .trim_start_matches("confidump: error: ")
-        .to_string();
+        .trim_start_matches("confidump: error: ");
+    // The CLI prints an error's chain; an io::Error often repeats its cause: say it once.
+    let mut parts: Vec<&str> = Vec::new();
+    for p in err_line.split(": ") {
+        if parts.last() != Some(&p) {
+            parts.push(p);
+        }
+    }
+    let err_line = parts.join(": ");
     let obs = match serde_json::from_slice::<JsonReport>(&out.stdout) {
         Ok(r) if !r.hits.is_empty() => {
             let mut places: Vec<String> = Vec::new();
