@@ -248,9 +248,10 @@ fn attack_gives_verdict_first_and_honours_expect() {
 
 #[test]
 fn demo_shows_both_sides_and_passes() {
-    let o = run(&["demo"]);
+    // The matrix itself is checked cell by cell in tests/demo.rs; here: the text output of the
+    // two headline rows is never silent and the run passes.
+    let o = run(&["demo", "--scenario", "plain", "--scenario", "secretmem"]);
     let (code, out, err) = code_out_err(&o);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("plain") && out.contains("secretmem"), "{out}");
-    assert!(out.contains("LEAK") && out.contains("????"), "{out}");
 }

@@ -1,32 +1,268 @@
-//! `confidump demo`: plain memory and memfd_secret memory, one root attacker, side by side.
+//! `confidump demo`: every scenario attacked along every path, as a matrix.
 
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use super::scan::use_color;
 use super::{EXIT_MISMATCH, EXIT_OK};
-use crate::runner::demo;
+use crate::model::{MatrixReport, Outcome};
+use crate::render;
+use crate::runner::matrix::{self, RunEnv, Scenario};
+use crate::runner::scenario::{self, RunAs};
+use crate::runner::{demo, presenter};
 
 const EXAMPLES: &str = "\
-Starts two victims (this same program, `confidump victim`), each holding a random canary:
-one in ordinary heap memory, one in memfd_secret memory (a kernel-enforced stand-in for an
-enclave). Dumps each as root would, scans the dumps for the secret by its hash, and prints the
-results side by side. Exit status: 0 every outcome as expected, 1 a mismatch, 2 an error.
+Starts one real victim per scenario (this same program, `confidump victim`), each holding a
+fresh random canary given on stdin, and attacks it as root would: confidump's dump, gdb's
+gcore, the kernel's own core dump (SIGQUIT), a live read, and for one scenario an attacker
+with the victim's own uid. The attackers get only the secret's SHA-256 and must find it.
 
-Example:
-  sudo confidump demo";
+Cells: leak (found), unreadable (the read was refused: ????), absent (the tool left the
+region out without reading it: proves nothing), n/a (cannot run here; the reason says why).
+Scenarios are TOML files (demo/scenarios/*.toml, built in); add your own with --scenario-dir.
+
+Exit status: 0 every cell as expected, 1 a mismatch, 2 an error (e.g. a bad scenario file).
+
+Examples:
+  sudo confidump demo
+  sudo confidump demo --scenario plain --scenario secretmem
+  sudo confidump demo --format json --junit demo.xml --html demo.html
+  confidump demo --list";
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DemoFormat {
+    /// The matrix as a table, a lesson under each row.
+    #[default]
+    Text,
+    /// The MatrixReport JSON (host, scenarios, cells, mismatches).
+    Json,
+}
+
+/// Language of the narration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LangArg {
+    /// English.
+    En,
+    /// Japanese.
+    Ja,
+}
 
 /// Options of `confidump demo`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = DemoFormat::Text)]
+    pub format: DemoFormat,
+    /// Run only this scenario (repeatable); see --list.
+    #[arg(long = "scenario", value_name = "NAME")]
+    pub scenarios: Vec<String>,
+    /// List the scenarios (name, title, what each needs) and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Also load the *.toml scenarios of this directory (same name = replaces a built-in).
+    #[arg(long, value_name = "DIR")]
+    pub scenario_dir: Option<PathBuf>,
+    /// Also write a JUnit XML file (one test case per cell).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write a self-contained HTML report.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Presenter mode: one scenario at a time, Enter to continue.
+    #[arg(long)]
+    pub present: bool,
+    /// Language (default: from the locale).
+    #[arg(long, value_enum)]
+    pub lang: Option<LangArg>,
+    /// Scenarios run at once (default 4).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub jobs: usize,
+}
 
 /// Runs `confidump demo`.
-pub fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let all = scenario::load_all(args.scenario_dir.as_deref())?;
     let exe = std::env::current_exe().context("finding this program to start the victims")?;
-    let cols = demo::run_demo(&exe)?;
-    print!("{}", demo::render(&cols, use_color()));
-    let ok = cols.iter().all(demo::Column::met);
-    Ok(ExitCode::from(if ok { EXIT_OK } else { EXIT_MISMATCH }))
+    if args.list {
+        let env = RunEnv::probe(exe);
+        let scenarios: Vec<Scenario> = all
+            .into_iter()
+            .map(|(info, spec)| Scenario { info, spec })
+            .collect();
+        print!("{}", list(&scenarios, &env));
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    let scenarios: Vec<Scenario> = scenario::select(all, &args.scenarios)?
+        .into_iter()
+        .map(|(info, spec)| Scenario { info, spec })
+        .collect();
+    let lang = match args.lang {
+        Some(LangArg::En) => "en",
+        Some(LangArg::Ja) => "ja",
+        None => render::i18n::detect_lang(),
+    };
+    let color = use_color();
+    let env = RunEnv::probe(exe);
+    let report = if args.present {
+        let stdin = std::io::stdin();
+        let mut input = stdin.lock();
+        let mut out = std::io::stdout();
+        match presenter::run(&scenarios, &env, lang, color, &mut input, &mut out)
+            .context("presenter mode")?
+        {
+            Some(r) => r,
+            // The presenter was left before the end: nothing to judge.
+            None => {
+                eprintln!("confidump: presenter mode ended without a report: nothing to judge");
+                return Ok(ExitCode::from(EXIT_OK));
+            }
+        }
+    } else {
+        let mut progress = render::progress::Progress::new(std::io::stderr().is_terminal());
+        let mut step = |m: &str| progress.step(m);
+        let report = demo::run_demo(&scenarios, &env, lang, args.jobs, &mut step);
+        progress.finish();
+        match args.format {
+            DemoFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&report).context("encoding the report")?
+            ),
+            DemoFormat::Text => {
+                let table = render::matrix::render_table(&report, color);
+                if table.is_empty() {
+                    print!("{}", fallback_table(&report));
+                } else {
+                    print!("{table}");
+                }
+            }
+        }
+        report
+    };
+    if let Some(path) = &args.junit {
+        std::fs::write(path, render::junit::render(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.html {
+        let page = render::html::render(&report);
+        if page.is_empty() {
+            // Never write an empty page that looks like a report.
+            eprintln!(
+                "confidump: warning: this build has no HTML renderer yet; {} not written",
+                path.display()
+            );
+        } else {
+            std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    Ok(ExitCode::from(if report.mismatches == 0 {
+        EXIT_OK
+    } else {
+        EXIT_MISMATCH
+    }))
+}
+
+/// `--list`: name, title, what each needs, and whether this host has it.
+fn list(scenarios: &[Scenario], env: &RunEnv) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<11} {:<42} {:<30} here", "NAME", "TITLE", "NEEDS");
+    for s in scenarios {
+        let mut needs: Vec<String> = s
+            .spec
+            .requires
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .collect();
+        if s.spec.run_as == RunAs::Unprivileged {
+            needs.push("unprivileged-user (same-uid)".to_string());
+        }
+        let needs = if needs.is_empty() {
+            "-".to_string()
+        } else {
+            needs.join(", ")
+        };
+        let here = match matrix::unavailable(s, env) {
+            None => "runs".to_string(),
+            Some(why) => format!("n/a: {why}"),
+        };
+        let origin = if s.spec.origin == "built-in" {
+            String::new()
+        } else {
+            format!(" ({})", s.spec.origin)
+        };
+        let _ = writeln!(
+            out,
+            "{:<11} {:<42} {:<30} {here}{origin}",
+            s.info.name, s.info.title.en, needs
+        );
+    }
+    out
+}
+
+/// A plain table for when the terminal renderer is not available: never a silent command.
+fn fallback_table(r: &MatrixReport) -> String {
+    const W: usize = 13;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "confidump demo: {} scenarios x {} attack paths, attacker uid {} on {} (Linux {})\n",
+        r.scenarios.len(),
+        r.attacks.len(),
+        r.host.uid,
+        r.host.hostname,
+        r.host.kernel
+    );
+    let mut head = format!("{:<12}", "");
+    for a in &r.attacks {
+        let _ = write!(head, "{a:<W$}");
+    }
+    let _ = writeln!(out, "{}", head.trim_end());
+    for s in &r.scenarios {
+        let mut line = format!("{:<12}", s.name);
+        let cells: Vec<_> = r.cells.iter().filter(|c| c.scenario == s.name).collect();
+        for a in &r.attacks {
+            let shown = match cells.iter().find(|c| &c.attack == a) {
+                Some(c) if c.met() => c.observed.as_str().to_string(),
+                Some(c) => format!("{}!={}", c.observed.as_str(), c.expected.as_str()),
+                None => "-".to_string(),
+            };
+            let _ = write!(line, "{shown:<W$}");
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+        let mut notes = vec![s.lesson.get(&r.lang).to_string()];
+        if let Some(x) = &s.stand_in_for {
+            notes.push(format!("(a stand-in for {x}, not the real thing)"));
+        }
+        if let Some(why) = &s.unavailable {
+            notes.push(format!("n/a: {why}"));
+        }
+        for c in &cells {
+            match c.observed {
+                Outcome::Leak => notes.push(format!("{}: found in {}", c.attack, c.where_)),
+                Outcome::Unreadable | Outcome::Absent | Outcome::Error | Outcome::NotFound => {
+                    notes.push(format!("{}: {}", c.attack, c.reason))
+                }
+                Outcome::NotApplicable => {}
+            }
+        }
+        for n in notes {
+            let _ = writeln!(out, "    {n}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} in {:.1} s",
+        if r.mismatches == 0 {
+            "every cell as expected".to_string()
+        } else {
+            format!("{} MISMATCH(ES): observed != expected", r.mismatches)
+        },
+        r.millis as f64 / 1000.0
+    );
+    out
 }

@@ -1,26 +1,33 @@
-//! `confidump demo`, first cut: the same kind of secret in ordinary memory and in
-//! `memfd_secret` memory, one root attacker, the two results side by side.
+//! `confidump demo`: the victims it starts and the report it assembles.
 //!
-//! Victims are real child processes (this same executable, `victim` subcommand); the attacker
-//! is the real dumper and scanner. Victims are stopped (SIGTERM, then SIGKILL) when their guard
-//! drops, whatever happens in between.
+//! Victims are real child processes (this same executable, `victim` subcommand). The runner
+//! generates each secret itself (a canary: `CONFIDUMP-` + 24 random hex digits) and hands it
+//! over on stdin, or on the command line in the scenario that shows that pitfall, so it knows
+//! the secret and its SHA-256 while the attackers are given only the hash. A victim is stopped
+//! (SIGTERM, then SIGKILL) when its guard drops, whatever happens in between.
 
-use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::attack::{self, outcome_word, protection_label, refused_regions, Attack, AttackPath};
-use super::present;
-use crate::scan::{Needles, Shape};
-use crate::victim::ReadyLine;
+use sha2::{Digest, Sha256};
+
+use super::matrix::{self, RunEnv, Scenario};
+use super::scenario::{AttackKind, SecretVia};
+use crate::model::{HostInfo, MatrixReport};
+use crate::secret::Secret;
+use crate::victim::{ReadyLine, CANARY_PREFIX};
 
 /// How long a victim may take to print its ready line.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a victim may take to stop after SIGTERM (or to dump core after SIGQUIT).
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Errors of the demo runner.
+/// Errors of starting and stopping victims.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     /// The victim could not be started.
@@ -39,31 +46,106 @@ pub enum DemoError {
         /// What happened (its error message when it printed one).
         detail: String,
     },
-    /// An attack failed.
-    #[error(transparent)]
-    Attack(#[from] attack::AttackError),
+    /// The victim announced a hash that is not the one of the secret it was given.
+    #[error("the {mode} victim announced a SHA-256 that is not its secret's")]
+    WrongSecret {
+        /// Which mode.
+        mode: String,
+    },
+    /// Signalling or waiting for the victim failed.
+    #[error("stopping the victim (pid {pid}): {detail}")]
+    Stop {
+        /// The victim.
+        pid: i32,
+        /// What failed.
+        detail: String,
+    },
+}
+
+/// A fresh canary: `CONFIDUMP-` + 24 random lowercase hex digits, the shape the scanner's
+/// hash search recognises.
+pub fn generate_canary() -> Result<Secret, getrandom::Error> {
+    let mut random = zeroize::Zeroizing::new([0u8; 12]);
+    getrandom::getrandom(random.as_mut())?;
+    let mut bytes = Vec::with_capacity(CANARY_PREFIX.len() + 24);
+    bytes.extend_from_slice(CANARY_PREFIX);
+    bytes.extend_from_slice(hex::encode(random.as_ref()).as_bytes());
+    Ok(Secret::new(bytes))
+}
+
+/// SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// How to start one victim.
+#[derive(Debug)]
+pub struct Launch<'a> {
+    /// `victim --mode` value.
+    pub mode: &'a str,
+    /// The secret it gets.
+    pub secret: &'a Secret,
+    /// How it gets it.
+    pub via: SecretVia,
+    /// Run as this (uid, gid) instead of ours.
+    pub user: Option<(u32, u32)>,
+    /// Working directory, where a kernel core dump lands; RLIMIT_CORE is raised for it.
+    pub core_dir: Option<&'a Path>,
 }
 
 /// A running victim; stopped and reaped on drop.
 pub struct VictimProcess {
     child: Child,
+    reaped: bool,
     /// What it announced.
     pub ready: ReadyLine,
 }
 
 impl VictimProcess {
-    /// Starts `exe victim --mode MODE` and waits for its ready line.
-    pub fn spawn(exe: &Path, mode: &str) -> Result<Self, DemoError> {
-        let mut child = Command::new(exe)
-            .args(["victim", "--mode", mode])
-            .stdin(Stdio::null())
+    /// Starts `exe victim --mode MODE`, hands it its secret, and waits for its ready line.
+    pub fn spawn(exe: &Path, launch: &Launch<'_>) -> Result<Self, DemoError> {
+        let mode = launch.mode.to_string();
+        let mut cmd = Command::new(exe);
+        cmd.args(["victim", "--mode", launch.mode]);
+        match launch.via {
+            SecretVia::Stdin => {
+                cmd.arg("--secret-stdin");
+            }
+            // The pitfall this scenario demonstrates: the secret in argv.
+            SecretVia::Argv => {
+                cmd.arg("--secret-arg")
+                    .arg(std::ffi::OsStr::from_bytes(launch.secret.expose()));
+            }
+        }
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| DemoError::Spawn {
-                mode: mode.to_string(),
-                source,
-            })?;
+            .stderr(Stdio::piped());
+        if let Some((uid, gid)) = launch.user {
+            // std drops privileges in the child before exec: setgroups(0), setgid, setuid.
+            cmd.uid(uid).gid(gid);
+        }
+        if let Some(dir) = launch.core_dir {
+            cmd.current_dir(dir);
+            // SAFETY: the closure runs in the forked child before exec and only calls
+            // getrlimit/setrlimit, which are async-signal-safe system calls; it allocates
+            // nothing and touches no lock.
+            unsafe {
+                cmd.pre_exec(raise_core_limit);
+            }
+        }
+        let mut child = cmd.spawn().map_err(|source| DemoError::Spawn {
+            mode: mode.clone(),
+            source,
+        })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            if launch.via == SecretVia::Stdin {
+                // A failed write shows up below as a victim that never became ready.
+                let _ = stdin
+                    .write_all(launch.secret.expose())
+                    .and_then(|()| stdin.write_all(b"\n"))
+                    .and_then(|()| stdin.flush());
+            }
+        }
         let stdout = child.stdout.take();
         let (tx, rx) = mpsc::channel();
         // A thread reads the line so the wait can time out; it ends when the pipe closes.
@@ -76,7 +158,17 @@ impl VictimProcess {
         });
         let line = rx.recv_timeout(READY_TIMEOUT).unwrap_or_default();
         match ReadyLine::parse(&line) {
-            Ok(ready) => Ok(Self { child, ready }),
+            Ok(ready) => {
+                let v = Self {
+                    child,
+                    reaped: false,
+                    ready,
+                };
+                if v.ready.secret_sha256 != hex::encode(sha256(launch.secret.expose())) {
+                    return Err(DemoError::WrongSecret { mode });
+                }
+                Ok(v)
+            }
             Err(_) => {
                 let _ = child.kill();
                 let detail = match child.wait_with_output() {
@@ -86,10 +178,7 @@ impl VictimProcess {
                     _ if line.is_empty() => format!("no ready line within {READY_TIMEOUT:?}"),
                     _ => "its ready line did not parse".to_string(),
                 };
-                Err(DemoError::NotReady {
-                    mode: mode.to_string(),
-                    detail,
-                })
+                Err(DemoError::NotReady { mode, detail })
             }
         }
     }
@@ -99,227 +188,137 @@ impl VictimProcess {
         self.ready.pid
     }
 
-    /// The hash-only needle an attacker gets: the SHA-256 from the ready line, canary shape.
-    pub fn needles(&self) -> Needles {
-        let mut n = Needles::new();
-        let mut digest = [0u8; 32];
-        if hex::decode_to_slice(&self.ready.secret_sha256, &mut digest).is_ok() {
-            n.add_hash(Shape::Any, digest);
+    /// Sends SIGQUIT (its default action: a kernel core dump, then death) and waits for the
+    /// victim to be gone. Returns its wait status: `core_dumped()` tells whether the kernel
+    /// wrote a core.
+    pub fn quit_with_core(&mut self) -> Result<ExitStatus, DemoError> {
+        let pid = self.pid();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGQUIT,
+        )
+        .map_err(|e| DemoError::Stop {
+            pid,
+            detail: format!("SIGQUIT: {e}"),
+        })?;
+        let status = self.wait_for(STOP_TIMEOUT).ok_or_else(|| DemoError::Stop {
+            pid,
+            detail: format!("still running {STOP_TIMEOUT:?} after SIGQUIT"),
+        })?;
+        Ok(status)
+    }
+
+    fn wait_for(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                self.reaped = true;
+                return Some(st);
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
-        n
     }
 }
 
 impl Drop for VictimProcess {
     fn drop(&mut self) {
-        // SIGTERM lets it zeroize and exit 0; SIGKILL if it does not within a second.
+        if self.reaped {
+            return;
+        }
+        // SIGTERM lets it zeroize and exit 0; SIGKILL if it does not within the timeout.
         let pid = nix::unistd::Pid::from_raw(self.ready.pid);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One column of the demo: a protection and what the attack got.
-pub struct Column {
-    /// `plain` or `secretmem`.
-    pub mode: &'static str,
-    /// What holds the secret, in words.
-    pub holds: &'static str,
-    /// What we expect the attacker to see.
-    pub expected: &'static str,
-    /// The attack, or why it could not run (`not available on this host: ...`).
-    pub result: Result<Attack, String>,
-}
-
-impl Column {
-    /// True when the observed outcome is the expected one (n/a counts as met: it says why).
-    pub fn met(&self) -> bool {
-        match &self.result {
-            Ok(a) => outcome_word(&a.report) == self.expected,
-            Err(_) => true,
+        if self.wait_for(STOP_TIMEOUT).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
 
-/// Starts the victims, attacks each with confidump's dump, and returns the columns.
-pub fn run_demo(exe: &Path) -> Result<Vec<Column>, DemoError> {
-    let plans: [(&'static str, &'static str, &'static str); 2] = [
-        ("plain", "ordinary heap memory", "LEAK"),
-        ("secretmem", "memfd_secret (enclave stand-in)", "PROTECTED"),
-    ];
-    let mut cols = Vec::new();
-    for (mode, holds, expected) in plans {
-        let result = match VictimProcess::spawn(exe, mode) {
-            Ok(v) => Ok(attack::attack(
-                v.pid(),
-                AttackPath::Dump,
-                &v.needles(),
-                None,
-            )?),
-            Err(DemoError::NotReady { detail, .. }) if mode == "secretmem" => Err(format!(
-                "not available on this host: needs memfd_secret (Linux >= 5.14; \
-                 secretmem.enable=1 before 6.5): {detail}"
-            )),
-            Err(e) => return Err(e),
-        };
-        cols.push(Column {
-            mode,
-            holds,
-            expected,
-            result,
-        });
+/// Raises RLIMIT_CORE as far as allowed (runs in the child, between fork and exec).
+fn raise_core_limit() -> std::io::Result<()> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource, RLIM_INFINITY};
+    if setrlimit(Resource::RLIMIT_CORE, RLIM_INFINITY, RLIM_INFINITY).is_err() {
+        // Not privileged to raise the hard limit: the soft one can go up to it.
+        let (_, hard) = getrlimit(Resource::RLIMIT_CORE).map_err(std::io::Error::from)?;
+        setrlimit(Resource::RLIMIT_CORE, hard, hard).map_err(std::io::Error::from)?;
     }
-    Ok(cols)
+    Ok(())
 }
 
-fn cell(s: &str, width: usize) -> String {
-    let n = s.chars().count();
-    if n > width {
-        let cut: String = s.chars().take(width.saturating_sub(1)).collect();
-        format!("{cut}…")
-    } else {
-        format!("{s}{}", " ".repeat(width - n))
-    }
-}
-
-/// What root sees, squeezed into a table cell: the found text, or `????`.
-fn glimpse(a: &Attack) -> String {
-    if let Some(h) = a.report.hits.first() {
-        let len = usize::try_from(h.len.min(40)).unwrap_or(40);
-        let mut buf = vec![0u8; len];
-        if a.source.read_exact_at(h.vaddr, &mut buf).is_ok() {
-            return buf
-                .iter()
-                .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
-                .collect();
-        }
-    }
-    if !refused_regions(&a.report).is_empty() {
-        return "?".repeat(34);
-    }
-    "(nothing)".to_string()
-}
-
-/// The side-by-side table, then each column's view.
-pub fn render(cols: &[Column], color: bool) -> String {
-    const LABEL: usize = 20;
-    const COL: usize = 46;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "confidump demo: the same kind of secret, two protections, one root attacker\n\
-         (confidump dump: ptrace-stop, copy every mapping, then scan the core for the secret by its hash)\n"
-    );
-    let row = |out: &mut String, label: &str, vals: Vec<String>| {
-        let mut line = cell(label, LABEL);
-        for v in vals {
-            line.push_str(&cell(&v, COL));
-        }
-        let _ = writeln!(out, "{}", line.trim_end());
+/// Facts about this host for the report.
+pub fn host_info(env: &RunEnv) -> HostInfo {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
     };
-    row(
-        &mut out,
-        "",
-        cols.iter().map(|c| c.mode.to_string()).collect(),
-    );
-    row(
-        &mut out,
-        "secret held in",
-        cols.iter().map(|c| c.holds.to_string()).collect(),
-    );
-    row(
-        &mut out,
-        "attacker ran",
-        cols.iter()
-            .map(|c| match &c.result {
-                Ok(a) => AttackPath::Dump
-                    .command(a.pid)
-                    .split(" && ")
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
-                Err(_) => "-".to_string(),
-            })
-            .collect(),
-    );
-    row(
-        &mut out,
-        "verdict",
-        cols.iter()
-            .map(|c| match &c.result {
-                Ok(a) => {
-                    let w = outcome_word(&a.report);
-                    let shown = if w == "PROTECTED" {
-                        "???? (PROTECTED)".to_string()
-                    } else {
-                        w.to_string()
-                    };
-                    if c.met() {
-                        shown
-                    } else {
-                        format!("{shown} (expected {})", c.expected)
-                    }
-                }
-                Err(_) => "n/a".to_string(),
-            })
-            .collect(),
-    );
-    row(
-        &mut out,
-        "where",
-        cols.iter()
-            .map(|c| match &c.result {
-                Ok(a) => match a.report.hits.first() {
-                    Some(h) => format!("{} {:#x}", h.mapping, h.vaddr),
-                    None => refused_regions(&a.report)
-                        .first()
-                        .map(|u| format!("{} refused the read", u.mapping))
-                        .unwrap_or_else(|| "-".to_string()),
-                },
-                Err(reason) => reason.clone(),
-            })
-            .collect(),
-    );
-    row(
-        &mut out,
-        "root sees",
-        cols.iter()
-            .map(|c| match &c.result {
-                Ok(a) => glimpse(a),
-                Err(_) => "-".to_string(),
-            })
-            .collect(),
-    );
-    for c in cols {
-        let _ = writeln!(out, "\n── {} ({}) ──", c.mode, c.holds);
-        match &c.result {
-            Ok(a) => {
-                out.push_str(&present::render(a, color));
-                if let Some(u) = refused_regions(&a.report).first() {
-                    if let Some(label) = protection_label(&u.mapping) {
-                        let _ = writeln!(out, "note: {label}");
-                    }
-                }
-            }
-            Err(reason) => {
-                let _ = writeln!(out, "n/a: {reason}");
-            }
-        }
+    HostInfo {
+        kernel: read("/proc/sys/kernel/osrelease"),
+        hostname: read("/proc/sys/kernel/hostname"),
+        uid: {
+            use std::os::unix::fs::MetadataExt;
+            // /proc/self belongs to the effective uid of the process looking at it.
+            std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
+        },
+        memfd_secret: env.memfd_secret.is_ok(),
+        gcore: env.gcore.is_some(),
+        core_pattern: env.core_pattern.clone(),
+        confidump: env!("CARGO_PKG_VERSION").to_string(),
     }
-    let bad: Vec<&Column> = cols.iter().filter(|c| !c.met()).collect();
-    if bad.is_empty() {
-        let _ = writeln!(out, "\nresult: every outcome was the expected one");
-    } else {
-        for c in bad {
-            let _ = writeln!(out, "\nMISMATCH: {} expected {}", c.mode, c.expected);
-        }
+}
+
+/// Runs `scenarios` (concurrently, `jobs` at a time) and assembles the report.
+pub fn run_demo(
+    scenarios: &[Scenario],
+    env: &RunEnv,
+    lang: &str,
+    jobs: usize,
+    on_step: &mut (dyn FnMut(&str) + Send),
+) -> MatrixReport {
+    let started = Instant::now();
+    let rows = matrix::run_matrix(scenarios, env, jobs, on_step);
+    let cells: Vec<_> = rows.into_iter().flatten().collect();
+    let mismatches = cells.iter().filter(|c| !c.met()).count();
+    MatrixReport {
+        host: host_info(env),
+        lang: lang.to_string(),
+        scenarios: scenarios
+            .iter()
+            .map(|s| {
+                let mut info = s.info.clone();
+                info.unavailable = matrix::unavailable(s, env);
+                info
+            })
+            .collect(),
+        attacks: AttackKind::ALL
+            .iter()
+            .map(|a| a.as_str().to_string())
+            .collect(),
+        cells,
+        mismatches,
+        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     }
-    out
+}
+
+/// Where the demo keeps a victim's working directory (and a kernel core) while it runs.
+pub fn private_dir(prefix: &str) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut nonce = [0u8; 6];
+    getrandom::getrandom(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", hex::encode(nonce)));
+    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    Ok(dir)
+}
+
+/// The kernel's verdict on a victim that got SIGQUIT, in words.
+pub fn describe_status(st: &ExitStatus) -> String {
+    match (st.signal(), st.core_dumped()) {
+        (Some(sig), true) => format!("killed by signal {sig}, core dumped"),
+        (Some(sig), false) => format!("killed by signal {sig}, no core dumped"),
+        (None, _) => format!("exited with {}", st.code().unwrap_or(-1)),
+    }
 }

@@ -8,3 +8,4 @@ pub mod demo;
 pub mod matrix;
 pub mod present;
 pub mod presenter;
+pub mod scenario;

@@ -1,0 +1,549 @@
+//! Demo scenarios as data: `demo/scenarios/*.toml`, built into the binary, plus any directory
+//! an instructor points `--scenario-dir` at.
+//!
+//! A scenario says what the victim holds and how (`mode`, `secret`), how the attacker searches
+//! (`search`), what the host must offer (`requires`, `run_as`), and what each attack path must
+//! give (`[expect]`). The runner ([`super::matrix`]) turns it into real processes; nothing here
+//! does I/O except reading the files.
+//!
+//! ```toml
+//! name = "plain"
+//! title  = { en = "Ordinary heap memory", ja = "…" }
+//! holds  = { en = "a canary in a heap allocation", ja = "…" }
+//! lesson = { en = "Any root tool reads it.", ja = "…" }
+//! mode = "plain"            # victim --mode: plain|dontdump|secretmem|residue|undumpable|sgx
+//! secret = "stdin"          # stdin (default) | argv (the pitfall)
+//! search = "hash"           # hash (default) | fragments (also 8-byte windows of the random part)
+//! run_as = "root"           # root (default) | unprivileged (victim and same-uid attacker)
+//! stand_in_for = "an SGX enclave"   # optional
+//! requires = ["memfd_secret"]       # optional: sgx, sev-snp, tdx, memfd_secret, unprivileged-user
+//! [expect]                  # leak | unreadable | absent | n/a ; an omitted path means n/a
+//! dump = "leak"
+//! gcore = "leak"
+//! kernel = "leak"
+//! live = "leak"
+//! same-uid = "n/a"
+//! ```
+//!
+//! Every error names the file and the line (TOML errors carry byte spans; we turn them into
+//! line numbers), so an instructor can fix a file without reading Rust.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::model::{Outcome, ScenarioInfo, Texts};
+
+/// The built-in scenarios, in the order the matrix shows them.
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "plain.toml",
+        include_str!("../../demo/scenarios/plain.toml"),
+    ),
+    (
+        "dontdump.toml",
+        include_str!("../../demo/scenarios/dontdump.toml"),
+    ),
+    (
+        "secretmem.toml",
+        include_str!("../../demo/scenarios/secretmem.toml"),
+    ),
+    ("argv.toml", include_str!("../../demo/scenarios/argv.toml")),
+    (
+        "residue.toml",
+        include_str!("../../demo/scenarios/residue.toml"),
+    ),
+    (
+        "dumpable.toml",
+        include_str!("../../demo/scenarios/dumpable.toml"),
+    ),
+    ("sgx.toml", include_str!("../../demo/scenarios/sgx.toml")),
+];
+
+/// An attack path: one column of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AttackKind {
+    /// confidump's own dump (every mapping, `dd` ones included), then a scan of the core.
+    Dump,
+    /// gdb's `gcore` with its defaults, then a scan of the core.
+    Gcore,
+    /// The kernel's core dump (SIGQUIT, RLIMIT_CORE raised), then a scan of the core.
+    Kernel,
+    /// A live read of the process (`process_vm_readv`, `/proc/PID/mem`).
+    Live,
+    /// A live read by an attacker with the victim's uid, not root.
+    SameUid,
+}
+
+impl AttackKind {
+    /// Every path, in column order.
+    pub const ALL: [AttackKind; 5] = [
+        AttackKind::Dump,
+        AttackKind::Gcore,
+        AttackKind::Kernel,
+        AttackKind::Live,
+        AttackKind::SameUid,
+    ];
+
+    /// The column name in tables, JSON and scenario files.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AttackKind::Dump => "dump",
+            AttackKind::Gcore => "gcore",
+            AttackKind::Kernel => "kernel",
+            AttackKind::Live => "live",
+            AttackKind::SameUid => "same-uid",
+        }
+    }
+}
+
+/// What the victim runs as (`victim --mode`), plus `sgx`, which this build cannot start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VictimMode {
+    /// Ordinary heap.
+    Plain,
+    /// MADV_DONTDUMP + mlock + PR_SET_DUMPABLE=0.
+    Dontdump,
+    /// memfd_secret, processed on a stack inside it.
+    Secretmem,
+    /// memfd_secret storage, processed on the ordinary stack and heap.
+    Residue,
+    /// Ordinary heap + PR_SET_DUMPABLE=0.
+    Undumpable,
+    /// An SGX enclave: needs an SGX launcher, which this build does not have.
+    Sgx,
+}
+
+impl VictimMode {
+    /// The `victim --mode` value, or None when confidump has no such victim.
+    pub fn victim_arg(&self) -> Option<&'static str> {
+        match self {
+            VictimMode::Plain => Some("plain"),
+            VictimMode::Dontdump => Some("dontdump"),
+            VictimMode::Secretmem => Some("secretmem"),
+            VictimMode::Residue => Some("residue"),
+            VictimMode::Undumpable => Some("undumpable"),
+            VictimMode::Sgx => None,
+        }
+    }
+}
+
+/// How the victim gets its secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretVia {
+    /// On standard input: nothing outside the victim's own memory holds it.
+    #[default]
+    Stdin,
+    /// On the command line (`--secret-arg`): the pitfall, it stays on `[stack]`.
+    Argv,
+}
+
+/// How the attacker searches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Search {
+    /// By SHA-256 + canary shape only: proof of recovery without being told the secret.
+    #[default]
+    Hash,
+    /// Also every 8-byte window of the secret's random part: residue.
+    Fragments,
+}
+
+/// Which user the victim runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunAs {
+    /// root, like the attacker.
+    #[default]
+    Root,
+    /// An unprivileged user (`nobody`); a same-uid attacker is run too.
+    Unprivileged,
+}
+
+/// Something the host must offer for the row to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+pub enum Requirement {
+    /// Intel SGX (`/dev/sgx_enclave`).
+    #[serde(rename = "sgx")]
+    Sgx,
+    /// An AMD SEV-SNP guest (`/dev/sev-guest`).
+    #[serde(rename = "sev-snp")]
+    SevSnp,
+    /// An Intel TDX guest (`/dev/tdx_guest`).
+    #[serde(rename = "tdx")]
+    Tdx,
+    /// `memfd_secret(2)` usable.
+    #[serde(rename = "memfd_secret")]
+    MemfdSecret,
+    /// An unprivileged user (`nobody`) that can run this executable.
+    #[serde(rename = "unprivileged-user")]
+    UnprivilegedUser,
+}
+
+impl Requirement {
+    /// The name in files and `--list`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Requirement::Sgx => "sgx",
+            Requirement::SevSnp => "sev-snp",
+            Requirement::Tdx => "tdx",
+            Requirement::MemfdSecret => "memfd_secret",
+            Requirement::UnprivilegedUser => "unprivileged-user",
+        }
+    }
+}
+
+/// An expectation in a file: the outcomes a scenario may promise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+enum Expected {
+    #[serde(rename = "leak")]
+    Leak,
+    #[serde(rename = "unreadable")]
+    Unreadable,
+    #[serde(rename = "absent")]
+    Absent,
+    #[serde(rename = "n/a")]
+    NotApplicable,
+}
+
+impl From<Expected> for Outcome {
+    fn from(e: Expected) -> Self {
+        match e {
+            Expected::Leak => Outcome::Leak,
+            Expected::Unreadable => Outcome::Unreadable,
+            Expected::Absent => Outcome::Absent,
+            Expected::NotApplicable => Outcome::NotApplicable,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTexts {
+    en: String,
+    #[serde(default)]
+    ja: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    dump: Option<Expected>,
+    gcore: Option<Expected>,
+    kernel: Option<Expected>,
+    live: Option<Expected>,
+    #[serde(rename = "same-uid")]
+    same_uid: Option<Expected>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: toml::Spanned<String>,
+    title: RawTexts,
+    holds: RawTexts,
+    lesson: RawTexts,
+    mode: toml::Spanned<VictimMode>,
+    #[serde(default)]
+    secret: SecretVia,
+    #[serde(default)]
+    search: Search,
+    #[serde(default)]
+    run_as: RunAs,
+    stand_in_for: Option<String>,
+    #[serde(default)]
+    requires: Vec<Requirement>,
+    expect: RawExpect,
+}
+
+/// Everything the runner needs to know about a scenario besides what reports show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// The victim.
+    pub mode: VictimMode,
+    /// How it gets its secret.
+    pub secret: SecretVia,
+    /// How the attacker searches.
+    pub search: Search,
+    /// Which user the victim runs as.
+    pub run_as: RunAs,
+    /// What the host must offer (including what `run_as` and `mode` imply).
+    pub requires: Vec<Requirement>,
+    /// The expected outcome of every attack path (omitted in the file = n/a).
+    pub expect: BTreeMap<AttackKind, Outcome>,
+    /// Where it came from: `built-in` or the file's path.
+    pub origin: String,
+}
+
+impl Spec {
+    /// The expected outcome of `attack`.
+    pub fn expected(&self, attack: AttackKind) -> Outcome {
+        self.expect
+            .get(&attack)
+            .copied()
+            .unwrap_or(Outcome::NotApplicable)
+    }
+}
+
+/// Errors of loading scenarios. Each names the file, and the line when there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file is not valid for the schema (TOML syntax, unknown key, unknown value...).
+    #[error("{file}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file could not be read.
+    #[error("reading scenario {file}: {source}")]
+    Io {
+        /// The file or directory.
+        file: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Two files in one directory define the same name.
+    #[error("{file}: scenario name {name:?} is already defined by {other}")]
+    Duplicate {
+        /// The second file.
+        file: String,
+        /// The name.
+        name: String,
+        /// The first file.
+        other: String,
+    },
+    /// `--scenario NAME` names no scenario.
+    #[error("no scenario named {name:?}; valid names: {valid}")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The valid names, comma-separated.
+        valid: String,
+    },
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(1, |l| l.chars().count() + 1);
+    (line, column)
+}
+
+fn invalid(
+    file: &str,
+    text: &str,
+    span: Option<std::ops::Range<usize>>,
+    msg: &str,
+) -> ScenarioError {
+    let (line, column) = span.map_or((1, 1), |s| line_col(text, s.start));
+    ScenarioError::Invalid {
+        file: file.to_string(),
+        line,
+        column,
+        // toml's messages are one line apart from a trailing newline.
+        message: msg.trim().replace('\n', " "),
+    }
+}
+
+/// Parses one scenario file's text; `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<(ScenarioInfo, Spec), ScenarioError> {
+    let raw: RawScenario =
+        toml::from_str(text).map_err(|e| invalid(file, text, e.span(), e.message()))?;
+    let name = raw.name.get_ref().trim().to_string();
+    let valid_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid_name {
+        return Err(invalid(
+            file,
+            text,
+            Some(raw.name.span()),
+            "name must be non-empty and use only letters, digits, '-' and '_' (it becomes a JUnit class name)",
+        ));
+    }
+    let mode = *raw.mode.get_ref();
+    let mut requires = raw.requires;
+    // What a mode or user choice implies is required too, so no file can forget it.
+    match mode {
+        VictimMode::Secretmem | VictimMode::Residue => requires.push(Requirement::MemfdSecret),
+        VictimMode::Sgx => requires.push(Requirement::Sgx),
+        _ => {}
+    }
+    // `run_as = "unprivileged"` implies no row requirement: only the same-uid attacker needs
+    // the user (root's attacks run anyway), so the runner checks it per cell.
+    requires.sort();
+    requires.dedup();
+    let e = &raw.expect;
+    let mut expect = BTreeMap::new();
+    for (k, v) in [
+        (AttackKind::Dump, e.dump),
+        (AttackKind::Gcore, e.gcore),
+        (AttackKind::Kernel, e.kernel),
+        (AttackKind::Live, e.live),
+        (AttackKind::SameUid, e.same_uid),
+    ] {
+        expect.insert(k, v.map_or(Outcome::NotApplicable, Outcome::from));
+    }
+    let text_of = |t: RawTexts| Texts { en: t.en, ja: t.ja };
+    let info = ScenarioInfo {
+        name,
+        title: text_of(raw.title),
+        holds: text_of(raw.holds),
+        lesson: text_of(raw.lesson),
+        stand_in_for: raw.stand_in_for,
+        unavailable: None,
+    };
+    let spec = Spec {
+        mode,
+        secret: raw.secret,
+        search: raw.search,
+        run_as: raw.run_as,
+        requires,
+        expect,
+        origin: file.to_string(),
+    };
+    Ok((info, spec))
+}
+
+/// The built-in scenarios, parsed. An error here is a bug in a shipped file (and a test fails).
+pub fn builtin() -> Result<Vec<(ScenarioInfo, Spec)>, ScenarioError> {
+    BUILTIN
+        .iter()
+        .map(|(file, text)| {
+            let (info, mut spec) = parse(&format!("built-in demo/scenarios/{file}"), text)?;
+            spec.origin = "built-in".to_string();
+            Ok((info, spec))
+        })
+        .collect()
+}
+
+/// Every `*.toml` of `dir`, in file-name order.
+pub fn load_dir(dir: &Path) -> Result<Vec<(ScenarioInfo, Spec)>, ScenarioError> {
+    let io = |source| ScenarioError::Io {
+        file: dir.display().to_string(),
+        source,
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut out: Vec<(ScenarioInfo, Spec)> = Vec::new();
+    for path in files {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|source| ScenarioError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        let (info, spec) = parse(&file, &text)?;
+        if let Some((_, other)) = out.iter().find(|(i, _)| i.name == info.name) {
+            return Err(ScenarioError::Duplicate {
+                file,
+                name: info.name,
+                other: other.origin.clone(),
+            });
+        }
+        out.push((info, spec));
+    }
+    Ok(out)
+}
+
+/// Built-ins, then `dir`'s scenarios: a file whose name matches a built-in replaces it in
+/// place (an instructor can adjust a shipped scenario); others are appended.
+pub fn load_all(dir: Option<&Path>) -> Result<Vec<(ScenarioInfo, Spec)>, ScenarioError> {
+    let mut all = builtin()?;
+    if let Some(dir) = dir {
+        for (info, spec) in load_dir(dir)? {
+            match all.iter_mut().find(|(i, _)| i.name == info.name) {
+                Some(slot) => *slot = (info, spec),
+                None => all.push((info, spec)),
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// Keeps only the scenarios named in `names` (in the order given), or all when `names` is
+/// empty. An unknown name is an error listing the valid ones.
+pub fn select(
+    all: Vec<(ScenarioInfo, Spec)>,
+    names: &[String],
+) -> Result<Vec<(ScenarioInfo, Spec)>, ScenarioError> {
+    if names.is_empty() {
+        return Ok(all);
+    }
+    let mut out = Vec::new();
+    for n in names {
+        match all.iter().find(|(i, _)| &i.name == n) {
+            Some(s) if !out.iter().any(|(i, _): &(ScenarioInfo, Spec)| &i.name == n) => {
+                out.push(s.clone())
+            }
+            Some(_) => {}
+            None => {
+                return Err(ScenarioError::Unknown {
+                    name: n.clone(),
+                    valid: all
+                        .iter()
+                        .map(|(i, _)| i.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::panic, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_parse() {
+        let all = builtin().unwrap_or_default();
+        assert_eq!(all.len(), BUILTIN.len());
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let text = "name = \"x\"\ntitle.en = \"t\"\nholds.en = \"h\"\nlesson.en = \"l\"\nmode = \"plain\"\n[expect]\ndump = \"lek\"\n";
+        match parse("f.toml", text) {
+            Err(ScenarioError::Invalid { line, file, .. }) => {
+                assert_eq!((file.as_str(), line), ("f.toml", 7));
+            }
+            other => panic!("{other:?}"),
+        }
+        let text = text
+            .replace("\"plain\"", "\"plian\"")
+            .replace("lek", "leak");
+        match parse("f.toml", &text) {
+            Err(ScenarioError::Invalid { line, message, .. }) => {
+                assert_eq!(line, 5, "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn line_col_counts_from_one() {
+        assert_eq!(line_col("a\nbc\nd", 3), (2, 2));
+        assert_eq!(line_col("", 10), (1, 1));
+    }
+}
