@@ -1,50 +1,32 @@
-//! Presenter mode through its public entry point, against whatever engine is linked in.
-//!
-//! The scenarios here are marked unavailable, so that these tests hold both against the
-//! interface stub (no cells) and against the real matrix engine (n/a cells, no victim started).
-//! The narration itself is tested on hand-built cells in `src/runner/presenter.rs`.
+//! Presenter mode through its public entry point, against the real matrix engine: the built-in
+//! `plain` scenario (a real victim, really attacked) and the `sgx` scenario (n/a on hosts
+//! without SGX, with the reason shown). The narration itself is also tested on hand-built cells
+//! in `src/runner/presenter.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 
-use confidump::model::{ScenarioInfo, Texts};
 use confidump::runner::matrix::{RunEnv, Scenario};
 use confidump::runner::presenter;
+use confidump::runner::scenario;
 
-fn scenario(name: &str, en: &str, ja: &str) -> Scenario {
-    Scenario {
-        info: ScenarioInfo {
-            name: name.into(),
-            title: Texts {
-                en: en.into(),
-                ja: ja.into(),
-            },
-            holds: Texts {
-                en: "a key in a register-only vault".into(),
-                ja: "レジスタだけの金庫に鍵".into(),
-            },
-            lesson: Texts {
-                en: "What cannot run here proves nothing.".into(),
-                ja: "ここで実行できないものは何も証明しない。".into(),
-            },
-            stand_in_for: None,
-            unavailable: Some("needs hardware this host lacks".into()),
-        },
-    }
+fn scenarios() -> Vec<Scenario> {
+    let all = scenario::builtin().unwrap();
+    let picked = scenario::select(all, &["plain".to_string(), "sgx".to_string()]).unwrap();
+    picked
+        .into_iter()
+        .map(|(info, spec)| Scenario { info, spec })
+        .collect()
 }
 
 fn env() -> RunEnv {
-    RunEnv {
-        exe: PathBuf::from(env!("CARGO_BIN_EXE_confidump")),
-    }
+    RunEnv::probe(PathBuf::from(env!("CARGO_BIN_EXE_confidump")))
 }
 
 type Ran = (String, Option<confidump::model::MatrixReport>);
 
 fn run(lang: &str, input: &str) -> std::io::Result<Ran> {
-    let scenarios = vec![
-        scenario("vault-a", "First vault", "一つ目の金庫"),
-        scenario("vault-b", "Second vault", "二つ目の金庫"),
-    ];
+    let scenarios = scenarios();
     let mut out = Vec::new();
     let report = presenter::run(
         &scenarios,
@@ -64,11 +46,12 @@ fn closed_stdin_runs_straight_through() {
         !out.contains('\x1b'),
         "no colour, no screen clearing:\n{out}"
     );
-    assert!(
-        out.contains("FIRST VAULT") && out.contains("SECOND VAULT"),
-        "{out}"
-    );
-    assert!(out.contains("needs hardware this host lacks"), "{out}");
+    assert!(out.contains("ORDINARY MEMORY"), "{out}");
+    assert!(out.contains("LEAK"), "the plain victim must leak:\n{out}");
+    let sgx_here = std::path::Path::new("/dev/sgx_enclave").exists();
+    if !sgx_here {
+        assert!(out.contains("needs SGX"), "{out}");
+    }
     assert!(out.contains("End of the demo."), "{out}");
     let report = report.expect("a report of what ran");
     assert_eq!(report.scenarios.len(), 2);
@@ -81,19 +64,14 @@ fn q_stops_after_the_first_scenario() {
     // Enter past the first title, `q` at the first verdict screen.
     let (out, report) = run("en", "\nq\n").expect("writing to a Vec cannot fail");
     assert!(out.contains("Stopped early."), "{out}");
-    assert!(!out.contains("SECOND VAULT"), "{out}");
+    assert!(!out.contains("SGX ENCLAVE"), "{out}");
     assert_eq!(report.expect("first scenario ran").scenarios.len(), 1);
 }
 
 #[test]
 fn japanese_narration() {
     let (out, report) = run("ja", "\n\n\n\n").expect("writing to a Vec cannot fail");
-    for want in [
-        "一つ目の金庫",
-        "被害者が保持しているもの",
-        "対象外",
-        "デモは以上です。",
-    ] {
+    for want in ["被害者が保持しているもの", "漏洩", "デモは以上です。"] {
         assert!(out.contains(want), "missing {want:?}:\n{out}");
     }
     assert_eq!(report.expect("a report").lang, "ja");

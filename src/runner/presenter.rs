@@ -463,10 +463,15 @@ mod tests {
 
     fn scenarios(lang: &str) -> (Vec<Scenario>, MatrixReport) {
         let r = sample(lang);
+        // Any valid spec will do: the engine below is a stand-in that returns canned cells.
+        let (_, spec) = crate::runner::scenario::builtin().unwrap().remove(0);
         let s = r
             .scenarios
             .iter()
-            .map(|info| Scenario { info: info.clone() })
+            .map(|info| Scenario {
+                info: info.clone(),
+                spec: spec.clone(),
+            })
             .collect();
         (s, r)
     }

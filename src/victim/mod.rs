@@ -399,9 +399,21 @@ fn worker_loop(
     let result = (|| {
         let mut counter: u64 = 0;
         while !stop.load(Ordering::SeqCst) {
-            let ok = run_on(stack.as_mut(), || match scratch.first_chunk_mut::<32>() {
-                Some(out) => fill::hmac_tick(secret, counter, out),
-                None => false,
+            // Work the way ordinary code does: take a working copy of the key into the scratch
+            // buffer and compute with that. The same code runs in every mode; only where the
+            // scratch lives differs. Inside the protected mapping the copy stays protected; in
+            // ordinary heap (the `residue` pitfall) it is residue any dump picks up.
+            let ok = run_on(stack.as_mut(), || {
+                match scratch.split_first_chunk_mut::<32>() {
+                    Some((out, rest)) => match rest.get_mut(..secret.len()) {
+                        Some(work) => {
+                            work.copy_from_slice(secret);
+                            fill::hmac_tick(work, counter, out)
+                        }
+                        None => fill::hmac_tick(secret, counter, out),
+                    },
+                    None => false,
+                }
             })?;
             if !ok {
                 return Err(VictimError::Worker("HMAC computation failed"));
