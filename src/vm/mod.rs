@@ -612,10 +612,10 @@ fn boot(
             let _ = tx.send(ConsoleEvent::Eof);
         });
     }
-    if let Some(err) = stderr_pipe {
+    let stderr_reader = stderr_pipe.map(|err| {
         let stderr = Arc::clone(&stderr);
-        std::thread::spawn(move || read_lines(err, &stderr, |_| {}));
-    }
+        std::thread::spawn(move || read_lines(err, &stderr, |_| {}))
+    });
     let spawned = Spawned {
         booting,
         stdin,
@@ -623,41 +623,38 @@ fn boot(
         console,
         stderr,
     };
-    let deadline = started + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match spawned.events.recv_timeout(left) {
-            Ok(ConsoleEvent::Ready(g)) => {
-                let secs = started.elapsed().as_secs_f64();
-                return Ok((spawned, *g, secs));
+    // Only guest lines and the console's end produce events: one wait covers the boot.
+    match spawned.events.recv_timeout(timeout) {
+        Ok(ConsoleEvent::Ready(g)) => Ok((spawned, *g, started.elapsed().as_secs_f64())),
+        Ok(ConsoleEvent::GuestError(m)) => Err(VmError::Guest(m)),
+        Ok(ConsoleEvent::Eof) | Err(RecvTimeoutError::Disconnected) => {
+            let mut spawned = spawned;
+            if let Some(c) = spawned.booting.child.as_mut() {
+                let _ = c.wait();
             }
-            Ok(ConsoleEvent::GuestError(m)) => return Err(VmError::Guest(m)),
-            Ok(ConsoleEvent::Eof) | Err(RecvTimeoutError::Disconnected) => {
-                let mut spawned = spawned;
-                if let Some(c) = spawned.booting.child.as_mut() {
-                    let _ = c.wait();
-                }
-                // Let the stderr reader catch up: it ends when QEMU's stderr closes.
-                drop(spawned.booting);
-                return Err(VmError::Exited {
-                    accel: plan.accel.as_str(),
-                    stderr: tail_text(&spawned.stderr).replace('\n', " | "),
-                    console: tail_text(&spawned.console),
-                });
+            // QEMU has exited, so its stderr is closed: the reader finishes with every line.
+            if let Some(h) = stderr_reader {
+                let _ = h.join();
             }
-            Err(RecvTimeoutError::Timeout) => {
-                let console = tail_text(&spawned.console);
-                drop(spawned);
-                return Err(VmError::BootTimeout {
-                    accel: plan.accel.as_str(),
-                    secs: timeout.as_secs(),
-                    console: if console.is_empty() {
-                        "(nothing on the console)".into()
-                    } else {
-                        console
-                    },
-                });
-            }
+            Err(VmError::Exited {
+                accel: plan.accel.as_str(),
+                stderr: tail_text(&spawned.stderr).replace('\n', " | "),
+                console: tail_text(&spawned.console),
+            })
+        }
+        Err(RecvTimeoutError::Timeout) => {
+            let console = tail_text(&spawned.console);
+            // Kills QEMU's process group before the error is returned.
+            drop(spawned);
+            Err(VmError::BootTimeout {
+                accel: plan.accel.as_str(),
+                secs: timeout.as_secs(),
+                console: if console.is_empty() {
+                    "(nothing on the console)".into()
+                } else {
+                    console
+                },
+            })
         }
     }
 }
