@@ -399,11 +399,17 @@ impl VmVictim {
                 }
                 Err(e) => {
                     if accel == Accel::Kvm && opts.accel == AccelChoice::Auto {
-                        notes.push(format!(
-                            "KVM guest not ready in {} s (nested virtualisation?): falling back to TCG",
-                            timeout.as_secs()
-                        ));
-                        tracing::warn!("{e}");
+                        let why = match &e {
+                            VmError::BootTimeout { secs, .. } => format!(
+                                "the KVM guest was not ready in {secs} s (a nested KVM guest hangs here)"
+                            ),
+                            VmError::Exited { stderr, .. } => {
+                                format!("QEMU failed under KVM ({})", truncate(stderr, 160))
+                            }
+                            other => format!("KVM failed ({})", truncate(&other.to_string(), 160)),
+                        };
+                        notes.push(format!("{why}: falling back to TCG"));
+                        tracing::info!("{e}");
                     }
                     last_err = Some(e);
                 }
@@ -507,12 +513,43 @@ fn private_dir() -> Result<PathBuf, VmError> {
         path: base.clone(),
         source: std::io::Error::other(e.to_string()),
     })?;
-    let dir = base.join(format!("confidump-vm-{}", hex::encode(rnd)));
+    remove_stale_dirs(&base);
+    let dir = base.join(format!(
+        "confidump-vm-{}-{}",
+        std::process::id(),
+        hex::encode(rnd)
+    ));
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
         .map_err(io_err("creating", &dir))?;
     Ok(dir)
+}
+
+/// Removes `confidump-vm-PID-*` directories whose PID no longer runs: what a host victim that
+/// was SIGKILLed (no chance to clean up) left behind. Its QEMU died with it (PDEATHSIG).
+fn remove_stale_dirs(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    // SAFETY: getuid has no arguments and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("confidump-vm-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let ours = e
+            .metadata()
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == uid)
+            .unwrap_or(false);
+        if ours && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 fn pidfd_open(pid: u32) -> Option<OwnedFd> {
@@ -539,6 +576,14 @@ impl Spawned {
             .as_ref()
             .and_then(|c| i32::try_from(c.id()).ok())
             .unwrap_or(-1)
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
     }
 }
 
