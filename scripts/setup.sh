@@ -7,6 +7,8 @@ need=()
 command -v gdb   >/dev/null 2>&1 || need+=(gdb)        # gcore: the side-by-side attacker
 command -v gcc   >/dev/null 2>&1 || need+=(gcc libc6-dev) # tests build small C victims
 command -v eu-stack >/dev/null 2>&1 || need+=(elfutils)   # a second reader of our cores
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86) # the VM context
+command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)       # unpacks the guest kernel
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 2; }
 
 if ((${#need[@]})); then
@@ -19,4 +21,6 @@ if ((${#need[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-echo "setup: ready (gdb, gcc, elfutils, cargo)" >&2
+# The guest kernel for the VM tests (cached; a no-op when already fetched).
+"$(dirname "$0")/fetch-guest-kernel.sh"
+echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, cargo)" >&2

@@ -17,6 +17,8 @@
 //! | [`render`]  | text / JSON / hex views: consume findings, never compute them |
 //! | [`protect`] | victim-side secret stores: plain heap, hygiene flags, `memfd_secret` |
 //! | [`victim`]  | the victim program |
+//! | [`vm`]      | the VM context: QEMU launcher, initramfs, QMP client, guest init, CVM profiles |
+//! | [`doctor`]  | what this host can demonstrate, and why not the rest |
 //! | [`runner`]  | attack (dump + scan + show) and the demo orchestration |
 //! | [`cli`]     | clap definitions, one file per subcommand |
 //!
@@ -27,6 +29,7 @@
 
 pub mod cli;
 pub mod coredump;
+pub mod doctor;
 pub mod memory;
 pub mod model;
 pub mod procfs;
@@ -36,3 +39,4 @@ pub mod runner;
 pub mod scan;
 pub mod secret;
 pub mod victim;
+pub mod vm;

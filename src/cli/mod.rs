@@ -3,6 +3,7 @@
 
 pub mod attack;
 pub mod demo;
+pub mod doctor;
 pub mod dump;
 pub mod scan;
 pub mod show;
@@ -55,6 +56,11 @@ pub enum Command {
     Attack(attack::AttackArgs),
     /// Start victims in several protections, attack each, and compare.
     Demo(demo::DemoArgs),
+    /// What this host can demonstrate (memfd_secret, ptrace, gdb, QEMU, SGX, SEV-SNP, TDX).
+    Doctor(doctor::DoctorArgs),
+    /// Internal: PID 1 of a confidump guest (the kernel starts `/init guest-init --mode M`).
+    #[command(hide = true)]
+    GuestInit(victim::GuestInitArgs),
 }
 
 /// Runs the parsed command line.
@@ -66,5 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(a) => show::run(a),
         Command::Attack(a) => attack::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Doctor(a) => doctor::run(a),
+        Command::GuestInit(a) => victim::run_guest_init(a),
     }
 }

@@ -18,7 +18,16 @@ Examples:
   confidump victim --mode plain --generate pan --ready-file /tmp/victim.ready
 
 Pitfall modes, for training: residue (well stored, badly used), undumpable (PR_SET_DUMPABLE=0
-alone), and --secret-arg (a secret on the command line).";
+alone), and --secret-arg (a secret on the command line).
+
+--context vm runs the victim inside a minimal Linux guest under QEMU (the secret is generated
+in the guest; the host learns its hash). The ready line then also has \"context\":\"vm\",
+\"qemu_pid\", \"qmp\" (socket), \"accel\", \"guest_pid\", \"guest_phys\" (guest-physical page of
+each page of the region); \"pid\" is QEMU's pid. Attack it from the host:
+  confidump victim --context vm --mode secretmem --accel tcg --ready-file /tmp/vm.ready
+  confidump dump QEMU_PID -o qemu.core && confidump scan qemu.core --sha256 HEX --shape canary
+  confidump scan --pid QEMU_PID --sha256 HEX --shape canary
+Guest kernel: --kernel, else /boot/vmlinuz-$(uname -r), else scripts/fetch-guest-kernel.sh's.";
 
 /// Options of `confidump victim`.
 #[derive(Debug, clap::Args)]
@@ -47,6 +56,62 @@ pub struct VictimArgs {
     /// Also stop when stdin reaches its end.
     #[arg(long)]
     pub until_eof: bool,
+    /// Where the victim runs: this process, or inside a QEMU guest attacked from the host.
+    #[arg(long, value_enum, default_value = "process")]
+    pub context: ContextArg,
+    /// (vm) Guest kernel image [default: /boot/vmlinuz-$(uname -r), else the one
+    /// scripts/fetch-guest-kernel.sh fetched].
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// (vm) CPU accelerator: auto tries KVM for a few seconds, then TCG.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub accel: AccelArg,
+    /// (vm) Confidential-VM profile (needs the hardware; says what is missing otherwise).
+    #[arg(long, value_enum)]
+    pub cvm: Option<CvmArg>,
+    /// (vm) Guest RAM in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub memory: u64,
+    /// (vm) Seconds the guest may take to become ready before QEMU is killed.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub boot_timeout: u64,
+}
+
+/// `--context`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ContextArg {
+    /// This process holds the secret.
+    Process,
+    /// A Linux guest under QEMU holds it; the host is the attacker.
+    Vm,
+}
+
+/// `--accel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AccelArg {
+    /// KVM if /dev/kvm works and the guest gets ready quickly, else TCG.
+    Auto,
+    /// KVM only.
+    Kvm,
+    /// QEMU's emulator only.
+    Tcg,
+}
+
+/// `--cvm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CvmArg {
+    /// AMD SEV-SNP (QEMU >= 9.1, kvm_amd sev_snp=Y, /dev/sev, OVMF).
+    SevSnp,
+    /// Intel TDX (QEMU >= 10.1, kvm_intel tdx=Y, OVMF).
+    Tdx,
+}
+
+/// Options of the hidden `confidump guest-init` (PID 1 inside a confidump guest).
+#[derive(Debug, clap::Args)]
+pub struct GuestInitArgs {
+    /// The victim mode.
+    #[arg(long, value_enum)]
+    pub mode: ModeArg,
 }
 
 /// `--mode`.
@@ -73,15 +138,28 @@ pub enum GenerateArg {
     Pan,
 }
 
-/// Runs `confidump victim`.
-pub fn run(args: VictimArgs) -> anyhow::Result<ExitCode> {
-    let mode = match args.mode {
+fn mode_of(arg: ModeArg) -> Mode {
+    match arg {
         ModeArg::Plain => Mode::Plain,
         ModeArg::Dontdump => Mode::DontDump,
         ModeArg::Secretmem => Mode::SecretMem,
         ModeArg::Residue => Mode::Residue,
         ModeArg::Undumpable => Mode::Undumpable,
-    };
+    }
+}
+
+/// Runs `confidump guest-init` (PID 1 of a guest; never returns on success: it powers off).
+pub fn run_guest_init(args: GuestInitArgs) -> anyhow::Result<ExitCode> {
+    crate::vm::guest::run_init(mode_of(args.mode))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `confidump victim`.
+pub fn run(args: VictimArgs) -> anyhow::Result<ExitCode> {
+    let mode = mode_of(args.mode);
+    if args.context == ContextArg::Vm {
+        return run_vm(args, mode);
+    }
     let source = if let Some(arg) = args.secret_arg {
         // The parsed copy is moved into a zeroizing buffer; argv itself stays (the pitfall).
         SecretSource::Arg(zeroize::Zeroizing::new(arg.into_bytes()))
@@ -103,5 +181,117 @@ pub fn run(args: VictimArgs) -> anyhow::Result<ExitCode> {
     };
     let reason = victim::run(&config, &mut std::io::stdout())?;
     tracing::info!(?reason, "victim stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--context vm`: boot the guest, print the host-side ready line, wait for a stop, power off.
+fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
+    use anyhow::bail;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    use std::io::Write;
+    use std::os::fd::AsFd;
+
+    use crate::vm::{AccelChoice, CvmProfile, StopOutcome, VmOptions, VmVictim};
+
+    if args.secret_file.is_some() || args.secret_stdin || args.secret_arg.is_some() {
+        bail!("--context vm generates the secret inside the guest (it never passes through the host): --secret-file/--secret-stdin/--secret-arg are not available");
+    }
+    if matches!(args.generate, Some(GenerateArg::Pan)) {
+        bail!("--context vm: only --generate canary is supported");
+    }
+    // Stop signals are read from a signalfd once the guest is up; blocked from now on so that
+    // a SIGTERM during boot is not lost (it stops the victim right after the ready line).
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        set.add(s);
+    }
+    set.thread_block()?;
+    let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)?;
+
+    let opts = VmOptions {
+        mode,
+        kernel: args.kernel,
+        accel: match args.accel {
+            AccelArg::Auto => AccelChoice::Auto,
+            AccelArg::Kvm => AccelChoice::Kvm,
+            AccelArg::Tcg => AccelChoice::Tcg,
+        },
+        cvm: args.cvm.map(|c| match c {
+            CvmArg::SevSnp => CvmProfile::SevSnp,
+            CvmArg::Tdx => CvmProfile::Tdx,
+        }),
+        memory_mib: args.memory,
+        boot_timeout: std::time::Duration::from_secs(args.boot_timeout),
+    };
+    let vm = VmVictim::start(&opts)?;
+    for note in vm.notes() {
+        eprintln!("confidump: {note}");
+    }
+    let ready = vm.ready();
+    eprintln!(
+        "confidump: guest ready under {} in {:.1} s (QEMU pid {}, guest pid {}, kernel {})",
+        ready.accel,
+        ready.boot_secs,
+        ready.qemu_pid,
+        ready.guest_pid,
+        ready.guest_kernel.as_deref().unwrap_or("?")
+    );
+    let line = ready.to_json();
+    if let Some(path) = &args.ready_file {
+        victim::write_ready_file(path, &line)?;
+    }
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()?;
+
+    let stdin = std::io::stdin();
+    let why = loop {
+        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        let exit_fd = vm.exit_fd();
+        if let Some(fd) = exit_fd {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        }
+        if args.until_eof {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => bail!("waiting for a stop signal: {e}"),
+        }
+        let fired = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        if fired(0) {
+            let _ = sfd.read_signal();
+            break "signal";
+        }
+        let mut i = 1;
+        if exit_fd.is_some() {
+            if fired(i) {
+                bail!(
+                    "QEMU exited unexpectedly; last console lines:\n{}",
+                    vm.console_tail()
+                );
+            }
+            i += 1;
+        }
+        if args.until_eof && fired(i) {
+            let mut buf = [0u8; 512];
+            // SAFETY: `buf` is valid writable memory of `buf.len()` bytes.
+            let n = unsafe { libc::read(libc::STDIN_FILENO, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break "end of stdin";
+            }
+        }
+    };
+    tracing::info!(why, "stopping the guest");
+    match vm.stop() {
+        StopOutcome::PoweredOff => eprintln!("confidump: guest powered off ({why})"),
+        StopOutcome::Killed => eprintln!("confidump: guest did not power off in time: QEMU killed"),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,744 @@
+//! The VM context: the victim runs inside a real Linux guest under QEMU, and the attacker is
+//! the host, as a cloud operator could be.
+//!
+//! [`VmVictim::start`] finds QEMU and a guest kernel, builds an initramfs ([`cpio`]) whose
+//! `/init` is a static confidump ([`init`]), boots it (KVM, falling back to TCG when a nested
+//! KVM guest never gets ready), and waits for the guest's ready line on the serial console
+//! ([`guest`]). The secret is generated inside the guest; the host learns only its SHA-256,
+//! its length and where it sits (guest-virtual and guest-physical). The host-side attacks are
+//! the ordinary ones on QEMU's process (`confidump dump QEMU_PID`, `scan --pid QEMU_PID`) and
+//! QMP `dump-guest-memory` ([`qmp::dump_guest_memory`]). [`cvm`] holds the SEV-SNP and TDX
+//! profiles, which need hardware this kind of host lacks.
+//!
+//! QEMU never outlives us: it runs in its own process group with `PR_SET_PDEATHSIG(SIGKILL)`
+//! (tied to the *thread* that started it: start the VM from a thread that lives as long as
+//! the VM), and [`VmVictim`]'s `Drop` kills the group.
+
+pub mod cpio;
+pub mod cvm;
+pub mod guest;
+pub mod init;
+pub mod qemu;
+pub mod qmp;
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::victim::{Mode, ReadyLine};
+pub use cvm::CvmProfile;
+pub use guest::GuestReady;
+pub use qemu::Accel;
+
+/// How long a KVM attempt may take before `--accel auto` gives up on it and uses TCG: a
+/// nested KVM guest here hangs right after decompression, while a working one is ready in ~1 s.
+pub const KVM_TRY_TIMEOUT: Duration = Duration::from_secs(8);
+/// How long a stopped guest may take to power off before QEMU is killed.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// Console lines kept for error messages.
+const CONSOLE_TAIL: usize = 20;
+/// Longest console line kept (the rest of a longer line is dropped).
+const MAX_LINE: usize = 16 * 1024;
+
+/// `--accel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccelChoice {
+    /// KVM when `/dev/kvm` is usable and the guest gets ready in [`KVM_TRY_TIMEOUT`], else TCG.
+    Auto,
+    /// KVM only.
+    Kvm,
+    /// TCG only.
+    Tcg,
+}
+
+/// Everything [`VmVictim::start`] needs.
+#[derive(Debug, Clone)]
+pub struct VmOptions {
+    /// The victim mode inside the guest.
+    pub mode: Mode,
+    /// The guest kernel; `None`: [`qemu::default_kernel`].
+    pub kernel: Option<PathBuf>,
+    /// How to run the guest's CPU.
+    pub accel: AccelChoice,
+    /// A confidential-VM profile.
+    pub cvm: Option<CvmProfile>,
+    /// Guest RAM in MiB.
+    pub memory_mib: u64,
+    /// How long the guest may take to become ready (per attempt, TCG).
+    pub boot_timeout: Duration,
+}
+
+impl VmOptions {
+    /// Defaults: 256 MiB, `auto` accel, 60 s boot timeout, the default kernel, no CVM.
+    pub fn new(mode: Mode) -> Self {
+        Self {
+            mode,
+            kernel: None,
+            accel: AccelChoice::Auto,
+            cvm: None,
+            memory_mib: 256,
+            boot_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Errors of the VM context.
+#[derive(Debug, thiserror::Error)]
+pub enum VmError {
+    /// No QEMU.
+    #[error("needs QEMU: apt-get install qemu-system-x86 ({what})")]
+    QemuMissing {
+        /// What was looked for.
+        what: String,
+    },
+    /// No guest kernel.
+    #[error("no guest kernel ({what}): run scripts/fetch-guest-kernel.sh or pass --kernel")]
+    KernelMissing {
+        /// What was looked for.
+        what: String,
+    },
+    /// The mode makes no sense inside a guest.
+    #[error("mode {0} is not supported in a VM (use plain or secretmem, or dontdump)")]
+    Mode(&'static str),
+    /// KVM was asked for but cannot be used.
+    #[error("--accel kvm: /dev/kvm cannot be opened read-write: {0}")]
+    Kvm(std::io::Error),
+    /// A confidential-VM profile lacks hardware or software.
+    #[error("{0}")]
+    CvmUnavailable(String),
+    /// No static init.
+    #[error(transparent)]
+    Init(#[from] init::InitError),
+    /// Building the initramfs failed.
+    #[error(transparent)]
+    Cpio(#[from] cpio::CpioError),
+    /// A file or directory step failed.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// The step.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// QEMU could not be started.
+    #[error("starting {qemu}: {source}")]
+    Spawn {
+        /// The binary.
+        qemu: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// QEMU ended before the guest was ready.
+    #[error("QEMU ({accel}) exited before the guest was ready; QEMU said: {stderr}; last console lines:\n{console}")]
+    Exited {
+        /// Accelerator.
+        accel: &'static str,
+        /// QEMU's stderr, last lines.
+        stderr: String,
+        /// The console, last lines.
+        console: String,
+    },
+    /// The guest did not become ready in time; QEMU was killed.
+    #[error("the guest ({accel}) was not ready after {secs} s; QEMU was killed; last console lines:\n{console}")]
+    BootTimeout {
+        /// Accelerator.
+        accel: &'static str,
+        /// The timeout.
+        secs: u64,
+        /// The console, last lines.
+        console: String,
+    },
+    /// The guest reported an error instead of a ready line.
+    #[error("the guest failed: {0}")]
+    Guest(String),
+}
+
+fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> VmError {
+    let path = path.to_path_buf();
+    move |source| VmError::Io { what, path, source }
+}
+
+/// The host-side ready line of a VM victim: the process victim's keys (with `pid` = QEMU's pid,
+/// what the host attacker dumps, and `region` = the guest-virtual region) plus VM facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VmReady {
+    /// `event`, `pid` (QEMU), `mode`, `secret_sha256`, `secret_len`, `region` (guest-virtual).
+    #[serde(flatten)]
+    pub ready: ReadyLine,
+    /// Always `vm`.
+    pub context: String,
+    /// QEMU's pid (same as `pid`).
+    pub qemu_pid: i32,
+    /// The QMP unix socket.
+    pub qmp: PathBuf,
+    /// `kvm` or `tcg`.
+    pub accel: String,
+    /// The victim's pid inside the guest.
+    pub guest_pid: i32,
+    /// Guest-physical address of each page of `region` (`None`: not present).
+    pub guest_phys: Vec<Option<String>>,
+    /// The guest kernel's release.
+    pub guest_kernel: Option<String>,
+    /// Seconds from starting QEMU to the guest's ready line (successful attempt).
+    pub boot_secs: f64,
+}
+
+impl VmReady {
+    /// The line as printed: compact JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+    }
+
+    /// The guest-physical pages as numbers (pages that are not present are left out).
+    pub fn guest_phys_pages(&self) -> Vec<u64> {
+        self.guest_phys
+            .iter()
+            .flatten()
+            .filter_map(|s| crate::victim::parse_hex_addr(s).ok())
+            .collect()
+    }
+}
+
+/// What the console reader thread reports.
+enum ConsoleEvent {
+    Ready(Box<GuestReady>),
+    GuestError(String),
+    Eof,
+}
+
+/// A running VM victim. Dropping it kills QEMU (and its process group) if [`VmVictim::stop`]
+/// was not called.
+pub struct VmVictim {
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    events: Receiver<ConsoleEvent>,
+    console: Arc<Mutex<VecDeque<String>>>,
+    pidfd: Option<OwnedFd>,
+    ready: VmReady,
+    /// Notes for the user (an accelerator fallback).
+    notes: Vec<String>,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for VmVictim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VmVictim")
+            .field("ready", &self.ready)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How [`VmVictim::stop`] ended the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// The guest powered off when asked.
+    PoweredOff,
+    /// QEMU had to be killed.
+    Killed,
+}
+
+/// A QEMU child that has not reached the ready state yet: killed on drop.
+struct Booting {
+    child: Option<Child>,
+}
+
+impl Drop for Booting {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            kill_group(c);
+        }
+    }
+}
+
+fn kill_group(child: &mut Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // QEMU leads its own process group (setpgid in pre_exec): kill all of it.
+        let _ =
+            nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl VmVictim {
+    /// Boots the guest and waits for its ready line (see the module docs).
+    pub fn start(opts: &VmOptions) -> Result<VmVictim, VmError> {
+        if matches!(opts.mode, Mode::Residue | Mode::Undumpable) {
+            return Err(VmError::Mode(opts.mode.as_str()));
+        }
+        let qemu = qemu::find_qemu().ok_or_else(|| VmError::QemuMissing {
+            what: match std::env::var_os("CONFIDUMP_QEMU") {
+                Some(p) => format!("$CONFIDUMP_QEMU={} is not a file", Path::new(&p).display()),
+                None => format!("no {} on PATH", qemu::QEMU_BINARY),
+            },
+        })?;
+        let kernel = match &opts.kernel {
+            Some(k) => {
+                std::fs::File::open(k).map_err(|e| VmError::KernelMissing {
+                    what: format!("{}: {e}", k.display()),
+                })?;
+                k.clone()
+            }
+            None => qemu::default_kernel().ok_or_else(|| VmError::KernelMissing {
+                what: format!(
+                    "no readable /boot/vmlinuz-$(uname -r), nothing in {}",
+                    qemu::kernel_cache_dir()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_else(|| "~/.cache/confidump/guest-kernel".into())
+                ),
+            })?,
+        };
+        let cvm = match opts.cvm {
+            None => None,
+            Some(profile) => {
+                let facts = cvm::HostCvmFacts::gather(qemu::qemu_version(&qemu));
+                let missing = cvm::missing_requirements(profile, &facts);
+                match facts.ovmf {
+                    Some(ovmf) if missing.is_empty() => Some((profile, ovmf)),
+                    _ => {
+                        return Err(VmError::CvmUnavailable(cvm::not_available_message(
+                            profile, &missing,
+                        )))
+                    }
+                }
+            }
+        };
+        let kvm_usable = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm");
+        let attempts: Vec<(Accel, Duration)> = match (opts.accel, cvm.is_some()) {
+            (AccelChoice::Kvm, _) | (_, true) => {
+                kvm_usable.map_err(VmError::Kvm)?;
+                vec![(Accel::Kvm, opts.boot_timeout)]
+            }
+            (AccelChoice::Tcg, false) => vec![(Accel::Tcg, opts.boot_timeout)],
+            (AccelChoice::Auto, false) => match kvm_usable {
+                Ok(_) => vec![
+                    (Accel::Kvm, KVM_TRY_TIMEOUT.min(opts.boot_timeout)),
+                    (Accel::Tcg, opts.boot_timeout),
+                ],
+                Err(_) => vec![(Accel::Tcg, opts.boot_timeout)],
+            },
+        };
+
+        let (_init_path, init_bytes) = init::static_init()?;
+        let dir = private_dir()?;
+        // From here on the directory is ours to remove on every error path.
+        let cleanup = DirCleanup(Some(dir.clone()));
+        let initrd = dir.join("initramfs.cpio");
+        {
+            let archive = cpio::guest_initramfs(&init_bytes)?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&initrd)
+                .map_err(io_err("creating", &initrd))?;
+            f.write_all(&archive).map_err(io_err("writing", &initrd))?;
+        }
+        let qmp_socket = dir.join("qmp.sock");
+
+        let mut notes = Vec::new();
+        let mut last_err = None;
+        for (accel, timeout) in attempts {
+            let plan = qemu::LaunchPlan {
+                accel,
+                memory_mib: opts.memory_mib,
+                kernel: kernel.clone(),
+                initrd: initrd.clone(),
+                cmdline: qemu::kernel_cmdline(opts.mode.as_str()),
+                qmp_socket: qmp_socket.clone(),
+                cvm: cvm.clone(),
+            };
+            // A failed attempt may leave its socket behind.
+            let _ = std::fs::remove_file(&qmp_socket);
+            match boot(&qemu, &plan, timeout) {
+                Ok((mut vm, ready, boot_secs)) => {
+                    let qemu_pid = vm.child_pid();
+                    let mut line = ready.ready.clone();
+                    let guest_pid = line.pid;
+                    line.pid = qemu_pid;
+                    let child = vm.booting.child.take();
+                    let pidfd = child.as_ref().and_then(|c| pidfd_open(c.id()));
+                    let ready = VmReady {
+                        ready: line,
+                        context: "vm".to_string(),
+                        qemu_pid,
+                        qmp: qmp_socket.clone(),
+                        accel: accel.as_str().to_string(),
+                        guest_pid,
+                        guest_phys: ready.guest_phys,
+                        guest_kernel: ready.guest_kernel,
+                        boot_secs,
+                    };
+                    let mut cleanup = cleanup;
+                    cleanup.0 = None;
+                    return Ok(VmVictim {
+                        child,
+                        stdin: vm.stdin,
+                        events: vm.events,
+                        console: vm.console,
+                        pidfd,
+                        ready,
+                        notes,
+                        dir,
+                    });
+                }
+                Err(e) => {
+                    if accel == Accel::Kvm && opts.accel == AccelChoice::Auto {
+                        let why = match &e {
+                            VmError::BootTimeout { secs, .. } => format!(
+                                "the KVM guest was not ready in {secs} s (a nested KVM guest hangs here)"
+                            ),
+                            VmError::Exited { stderr, .. } => {
+                                format!("QEMU failed under KVM ({})", truncate(stderr, 160))
+                            }
+                            other => format!("KVM failed ({})", truncate(&other.to_string(), 160)),
+                        };
+                        notes.push(format!("{why}: falling back to TCG"));
+                        tracing::info!("{e}");
+                    }
+                    last_err = Some(e);
+                }
+            }
+        }
+        Err(last_err.unwrap_or(VmError::Guest("no boot attempt".into())))
+    }
+
+    /// The ready line.
+    pub fn ready(&self) -> &VmReady {
+        &self.ready
+    }
+
+    /// QEMU's pid: what the host attacker dumps.
+    pub fn qemu_pid(&self) -> i32 {
+        self.ready.qemu_pid
+    }
+
+    /// QEMU's QMP socket.
+    pub fn qmp_socket(&self) -> &Path {
+        &self.ready.qmp
+    }
+
+    /// Notes for the user, such as an accelerator fallback.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// A pidfd of QEMU: readable when QEMU has exited (for `poll`).
+    pub fn exit_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.pidfd.as_ref().map(|f| f.as_fd())
+    }
+
+    /// The last console lines.
+    pub fn console_tail(&self) -> String {
+        tail_text(&self.console)
+    }
+
+    /// Asks the guest to stop (a `stop` line on the console: the victim zeroizes its secret and
+    /// the guest powers off) and waits up to [`STOP_TIMEOUT`]; kills QEMU after that.
+    pub fn stop(mut self) -> StopOutcome {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> StopOutcome {
+        let Some(mut child) = self.child.take() else {
+            return StopOutcome::Killed;
+        };
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.write_all(b"stop\n");
+            let _ = stdin.flush();
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        let outcome = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                // The console closes when QEMU exits.
+                Ok(ConsoleEvent::Eof) | Err(RecvTimeoutError::Disconnected) => {
+                    break StopOutcome::PoweredOff
+                }
+                Ok(_) => continue,
+                Err(RecvTimeoutError::Timeout) => break StopOutcome::Killed,
+            }
+        };
+        kill_group(&mut child);
+        let _ = std::fs::remove_dir_all(&self.dir);
+        outcome
+    }
+}
+
+impl Drop for VmVictim {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_group(&mut child);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes the private directory on drop unless defused.
+struct DirCleanup(Option<PathBuf>);
+
+impl Drop for DirCleanup {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// A 0700 directory for the initramfs and the QMP socket. Under `$TMPDIR` unless that path is
+/// too long for a unix socket name (108 bytes), then under /tmp.
+fn private_dir() -> Result<PathBuf, VmError> {
+    let mut base = std::env::temp_dir();
+    if base.as_os_str().len() > 60 {
+        base = PathBuf::from("/tmp");
+    }
+    let mut rnd = [0u8; 6];
+    getrandom::getrandom(&mut rnd).map_err(|e| VmError::Io {
+        what: "getrandom for",
+        path: base.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    remove_stale_dirs(&base);
+    let dir = base.join(format!(
+        "confidump-vm-{}-{}",
+        std::process::id(),
+        hex::encode(rnd)
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(io_err("creating", &dir))?;
+    Ok(dir)
+}
+
+/// Removes `confidump-vm-PID-*` directories whose PID no longer runs: what a host victim that
+/// was SIGKILLed (no chance to clean up) left behind. Its QEMU died with it (PDEATHSIG).
+fn remove_stale_dirs(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    // SAFETY: getuid has no arguments and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("confidump-vm-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let ours = e
+            .metadata()
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == uid)
+            .unwrap_or(false);
+        if ours && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+    let pid = libc::pid_t::try_from(pid).ok()?;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no memory is passed.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = i32::try_from(fd).ok().filter(|&fd| fd >= 0)?;
+    // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+struct Spawned {
+    booting: Booting,
+    stdin: Option<ChildStdin>,
+    events: Receiver<ConsoleEvent>,
+    console: Arc<Mutex<VecDeque<String>>>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl Spawned {
+    fn child_pid(&self) -> i32 {
+        self.booting
+            .child
+            .as_ref()
+            .and_then(|c| i32::try_from(c.id()).ok())
+            .unwrap_or(-1)
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}
+
+fn tail_text(lines: &Mutex<VecDeque<String>>) -> String {
+    lines
+        .lock()
+        .map(|l| l.iter().cloned().collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default()
+}
+
+/// Starts QEMU with `plan` and waits up to `timeout` for the guest's ready line.
+fn boot(
+    qemu: &Path,
+    plan: &qemu::LaunchPlan,
+    timeout: Duration,
+) -> Result<(Spawned, GuestReady, f64), VmError> {
+    let mut cmd = Command::new(qemu);
+    cmd.args(qemu::qemu_args(plan))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let parent = nix::unistd::getpid();
+    // SAFETY: the closure runs in the forked child before exec and calls only
+    // async-signal-safe functions (setpgid, prctl, sigprocmask, getppid, _exit).
+    unsafe {
+        cmd.pre_exec(move || {
+            // Own process group: one killpg ends QEMU and anything it started, and a
+            // terminal's Ctrl-C goes to us, not straight to QEMU.
+            libc::setpgid(0, 0);
+            // QEMU dies with the thread that started it, even if we are SIGKILLed.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != parent.as_raw() {
+                // The parent died before prctl: nobody will ever stop this QEMU.
+                libc::_exit(1);
+            }
+            // The host victim blocks its stop signals (it reads them from a signalfd);
+            // QEMU must start with a clean mask.
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(|source| VmError::Spawn {
+        qemu: qemu.to_path_buf(),
+        source,
+    })?;
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take();
+    let stderr_pipe = child.stderr.take();
+    let booting = Booting { child: Some(child) };
+
+    let console = Arc::new(Mutex::new(VecDeque::new()));
+    let stderr = Arc::new(Mutex::new(VecDeque::new()));
+    let (tx, rx) = mpsc::channel();
+    if let Some(out) = stdout {
+        let console = Arc::clone(&console);
+        std::thread::spawn(move || {
+            read_lines(out, &console, |line| {
+                match guest::parse_console_line(line) {
+                    Some(Ok(g)) => {
+                        let _ = tx.send(ConsoleEvent::Ready(Box::new(g)));
+                    }
+                    Some(Err(m)) => {
+                        let _ = tx.send(ConsoleEvent::GuestError(m));
+                    }
+                    None => {}
+                }
+            });
+            let _ = tx.send(ConsoleEvent::Eof);
+        });
+    }
+    let stderr_reader = stderr_pipe.map(|err| {
+        let stderr = Arc::clone(&stderr);
+        std::thread::spawn(move || read_lines(err, &stderr, |_| {}))
+    });
+    let spawned = Spawned {
+        booting,
+        stdin,
+        events: rx,
+        console,
+        stderr,
+    };
+    // Only guest lines and the console's end produce events: one wait covers the boot.
+    match spawned.events.recv_timeout(timeout) {
+        Ok(ConsoleEvent::Ready(g)) => Ok((spawned, *g, started.elapsed().as_secs_f64())),
+        Ok(ConsoleEvent::GuestError(m)) => Err(VmError::Guest(m)),
+        Ok(ConsoleEvent::Eof) | Err(RecvTimeoutError::Disconnected) => {
+            let mut spawned = spawned;
+            if let Some(c) = spawned.booting.child.as_mut() {
+                let _ = c.wait();
+            }
+            // QEMU has exited, so its stderr is closed: the reader finishes with every line.
+            if let Some(h) = stderr_reader {
+                let _ = h.join();
+            }
+            Err(VmError::Exited {
+                accel: plan.accel.as_str(),
+                stderr: tail_text(&spawned.stderr).replace('\n', " | "),
+                console: tail_text(&spawned.console),
+            })
+        }
+        Err(RecvTimeoutError::Timeout) => {
+            let console = tail_text(&spawned.console);
+            // Kills QEMU's process group before the error is returned.
+            drop(spawned);
+            Err(VmError::BootTimeout {
+                accel: plan.accel.as_str(),
+                secs: timeout.as_secs(),
+                console: if console.is_empty() {
+                    "(nothing on the console)".into()
+                } else {
+                    console
+                },
+            })
+        }
+    }
+}
+
+/// Reads `r` line by line (bounded lines, `\r` dropped), keeps the last [`CONSOLE_TAIL`] in
+/// `keep`, and hands each to `each`.
+fn read_lines(mut r: impl Read, keep: &Mutex<VecDeque<String>>, mut each: impl FnMut(&str)) {
+    let mut buf = [0u8; 4096];
+    let mut line: Vec<u8> = Vec::new();
+    let mut flush = |line: &mut Vec<u8>| {
+        let text: String = String::from_utf8_lossy(line)
+            .chars()
+            .filter(|&c| c != '\r')
+            .collect();
+        line.clear();
+        each(&text);
+        if let Ok(mut k) = keep.lock() {
+            if !text.trim().is_empty() {
+                k.push_back(text);
+            }
+            while k.len() > CONSOLE_TAIL {
+                k.pop_front();
+            }
+        }
+    };
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &b in buf.get(..n).unwrap_or(&[]) {
+            if b == b'\n' {
+                flush(&mut line);
+            } else if line.len() < MAX_LINE {
+                line.push(b);
+            }
+        }
+    }
+    if !line.is_empty() {
+        flush(&mut line);
+    }
+}

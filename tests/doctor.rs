@@ -1,0 +1,44 @@
+//! `confidump doctor` on this host: memfd_secret works, SGX/SEV-SNP/TDX do not, each with a
+//! reason; `--attest` outside a confidential VM exits 2 naming what it needs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod common;
+
+use common::{code_out_err, run};
+
+#[test]
+fn doctor_json_on_this_host() {
+    let o = run(&["doctor", "--format", "json"]);
+    let (code, out, err) = code_out_err(&o);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let checks = v["checks"].as_array().unwrap();
+    for c in checks {
+        assert!(c["name"].is_string() && c["ok"].is_boolean(), "{c}");
+        assert!(!c["detail"].as_str().unwrap().is_empty(), "{c}");
+        assert!(!c["enables"].as_str().unwrap().is_empty(), "{c}");
+    }
+    let s = &v["summary"];
+    // This kind of host: Linux 6.18, no SGX, no SEV-SNP, no TDX (see /work/shared/FACTS.md).
+    assert_eq!(s["memfd_secret"]["ok"], true, "{s}");
+    for hw in ["sgx", "sev_snp", "tdx"] {
+        assert_eq!(s[hw]["ok"], false, "{hw}: {s}");
+        let reason = s[hw]["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("not available on this host: needs "),
+            "{hw}: {reason}"
+        );
+    }
+    assert_eq!(s["cvm_guest"]["ok"], false);
+}
+
+#[test]
+fn attest_outside_a_cvm_exits_2() {
+    let o = run(&["doctor", "--attest"]);
+    let (code, _, err) = code_out_err(&o);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("not inside a confidential VM: needs /sys/kernel/config/tsm/report"),
+        "{err}"
+    );
+}
