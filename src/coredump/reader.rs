@@ -177,12 +177,12 @@ impl CoreFile {
         let phdrs = r.program_headers(&hdr)?;
         let notes = r.notes(&phdrs)?;
         let info = NoteInfo::from_notes(&notes);
-        let physical = info.qemu_note
-            || (phdrs.iter().any(|p| p.p_type == PT_LOAD)
-                && phdrs
-                    .iter()
-                    .filter(|p| p.p_type == PT_LOAD)
-                    .all(|p| p.p_vaddr == 0));
+        // QEMU's paging=false dump leaves p_vaddr 0 for RAM, but QEMU 7.2 gives its BIOS ROM
+        // segment p_vaddr == p_paddr: either way the addresses are guest-physical.
+        let phys_seg = |p: &&ProgramHeader| p.p_vaddr == 0 || p.p_vaddr == p.p_paddr;
+        let loads = || phdrs.iter().filter(|p| p.p_type == PT_LOAD);
+        let all_physical = loads().any(|p| p.p_vaddr == 0) && loads().all(|p| phys_seg(&p));
+        let physical = info.qemu_note || all_physical;
         let flavour = if info.confidump.is_some() {
             Flavour::Confidump
         } else if info.qemu_note || physical {
@@ -196,11 +196,7 @@ impl CoreFile {
         };
         // A QEMU paging=true dump has a QEMU note and real virtual addresses: only address by
         // p_paddr when the virtual ones are all zero.
-        let by_paddr = physical
-            && phdrs
-                .iter()
-                .filter(|p| p.p_type == PT_LOAD)
-                .all(|p| p.p_vaddr == 0);
+        let by_paddr = all_physical;
         let regions = r.regions(&phdrs, &info, by_paddr)?;
         Ok(Self {
             path,
@@ -812,6 +808,21 @@ mod tests {
         let mut b = [0u8; 12];
         c.read_exact_at(0x10_0000, &mut b).unwrap();
         assert_eq!(&b, b"AAAAAAAABBBB");
+    }
+
+    #[test]
+    fn qemu_7_2_bios_segment_with_vaddr_equal_paddr_is_still_physical() {
+        let core = build_core(
+            &[
+                (0, 0x0, 8, 8, b"RAMRAMRA".to_vec()),
+                (0xfffc_0000, 0xfffc_0000, 8, 8, b"BIOSBIOS".to_vec()),
+            ],
+            &[],
+        );
+        let f = write(&core);
+        let c = CoreFile::open(f.path()).unwrap();
+        assert_eq!(c.flavour(), Flavour::Qemu);
+        assert!(c.regions().iter().all(|r| r.name == "[guest-physical]"));
     }
 
     #[test]
