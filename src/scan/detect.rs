@@ -149,6 +149,9 @@ enum Prefix {
 }
 
 const PEM_BEGIN: &[u8] = b"-----BEGIN ";
+/// Longest literal prefix (`-----BEGIN `).
+const PREFIX_MAX: usize = 11;
+const _: () = assert!(PEM_BEGIN.len() == PREFIX_MAX && CANARY_PREFIX.len() <= PREFIX_MAX);
 const PEM_END: &[u8] = b"-----END ";
 const PREFIXES: [(&[u8], Prefix); 7] = [
     (PEM_BEGIN, Prefix::Pem),
@@ -189,9 +192,13 @@ impl Detectors {
     pub fn search(&self, buf: &[u8], owned: Range<usize>, out: &mut Vec<RawDetection>) {
         let owned = owned.start.min(buf.len())..owned.end.min(buf.len());
         search_cards(buf, owned.clone(), out);
+        // Prefixes must start in owned: the automaton never needs to look past owned.end plus
+        // the longest prefix (without this bound, a chunk with no prefix in it would also be
+        // searched through its whole 16 KiB overlap). Validation still sees all of `buf`.
+        let reach = owned.end.saturating_add(PREFIX_MAX).min(buf.len());
         let mut at = owned.start;
         while at < owned.end {
-            let Some(m) = self.ac.find(Input::new(buf).span(at..buf.len())) else {
+            let Some(m) = self.ac.find(Input::new(buf).span(at..reach)) else {
                 break;
             };
             let s = m.start();
