@@ -24,10 +24,10 @@ the order given, then the lines of each --needle-file, then every --sha256.
 Each needle is searched raw, as UTF-16LE, as hex (both cases) and as base64 (all alignments).
 
 Detectors (--detect) find secrets without being told them: Luhn-valid card numbers (issuer
-prefix and length consistent, usual groupings), PEM private-key blocks, JWTs (header decodes to
-JSON with an alg field), AWS access key ids (AKIA/ASIA/ABIA/ACCA) and CONFIDUMP- canaries. Previews
-are redacted (card: first 6 and last 4 digits). A detection is a secret found in memory, so it
-makes the verdict `leak` just as a hit does. --detect alone (no needles) is valid.
+prefix and length consistent, usual groupings), PEM private-key blocks, JWTs (header decodes
+to JSON with an alg field), AWS access key ids (AKIA/ASIA/ABIA/ACCA) and CONFIDUMP- canaries.
+Previews are redacted (card: first 6 and last 4 digits). A detection is a secret found in
+memory, so it makes the verdict `leak` just as a hit does. --detect alone (no needles) is valid.
 
 Examples:
   confidump scan victim.core --needle hunter2

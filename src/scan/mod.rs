@@ -8,6 +8,11 @@
 //! the chunk where it starts. Reads that fail go through [`read_pagewise`] and what stays
 //! unreadable is reported, never silently skipped.
 //!
+//! With [`Needles::enable_detectors`] the same pass also runs the [`detect`] detectors (card
+//! numbers, PEM keys, JWTs, AWS key ids, canaries) over each chunk; the overlap then grows to
+//! [`detect::MAX_LEN`] and a look-behind of [`detect::LOOK_BEHIND`] bytes is read, but the
+//! needle search itself still stops where a needle starting in the chunk could end.
+//!
 //! ```no_run
 //! use confidump::memory::live::LiveProcess;
 //! use confidump::scan::{scan_source, Needles};
