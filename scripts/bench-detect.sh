@@ -18,7 +18,7 @@ BIN=${BIN:-target/release/confidump}
 BIN=$(realpath "$BIN")
 W=$(mktemp -d)
 PIDS=""
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"' EXIT
+trap 'for p in $PIDS; do pkill -KILL -P "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done; rm -rf "$W"' EXIT
 
 cat > "$W/ballast.c" <<'C'
 #include <stdio.h>
@@ -102,7 +102,9 @@ fp() {
     until case "$(cut -d' ' -f1 /proc/$P/syscall 2>/dev/null)" in 230|35|61) true;; *) false;; esac
     do :; done
     gcore -o "$W/fp" "$P" > /dev/null 2>&1
-    kill "$P" 2>/dev/null || true
+    # bash and gdb leave a `sleep 60` child, and gdb ignores SIGTERM: kill the child, then it.
+    pkill -KILL -P "$P" 2>/dev/null || true
+    kill -KILL "$P" 2>/dev/null || true
     "$BIN" scan "$W/fp.$P" --detect --format json > "$W/fp.json" || true
     printf '  %-8s %10s bytes scanned: %s\n' "$name" "$(jq .bytes_scanned "$W/fp.json")" "$(kinds "$W/fp.json")"
     rm -f "$W/fp.$P"
