@@ -23,8 +23,16 @@ Needle numbering (the `needle` field of each hit): 0-based, in this order: every
 the order given, then the lines of each --needle-file, then every --sha256.
 Each needle is searched raw, as UTF-16LE, as hex (both cases) and as base64 (all alignments).
 
+Detectors (--detect) find secrets without being told them: Luhn-valid card numbers (issuer
+prefix and length consistent, usual groupings), PEM private-key blocks, JWTs (header decodes
+to JSON with an alg field), AWS access key ids (AKIA/ASIA/ABIA/ACCA) and CONFIDUMP- canaries.
+Previews are redacted (card: first 6 and last 4 digits). A detection is a secret found in
+memory, so it makes the verdict `leak` just as a hit does. --detect alone (no needles) is valid.
+
 Examples:
   confidump scan victim.core --needle hunter2
+  confidump scan victim.core --detect
+  confidump scan --pid 1234 --detect --format json
   confidump scan --pid 1234 --needle-file secrets.txt --format json
   confidump scan core.4321 --sha256 9f86d08...  --shape canary --expect no-leak
 Exit status: 0 ok, 1 verdict differs from --expect, 2 bad input or usage.";
@@ -135,10 +143,14 @@ pub struct ScanArgs {
     /// What to look for.
     #[command(flatten)]
     pub needles: NeedleArgs,
+    /// Also run the detectors (card numbers, PEM private keys, JWTs, AWS key ids, canaries):
+    /// secrets found without being told them. Their findings make the verdict `leak` too.
+    #[arg(long)]
+    pub detect: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Exit 1 unless the verdict is this.
+    /// Exit 1 unless the verdict is this (hits and detections both count as a leak).
     #[arg(long, value_enum)]
     pub expect: Option<ExpectArg>,
 }
@@ -166,12 +178,17 @@ pub fn use_color() -> bool {
 
 /// Runs `confidump scan`.
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
-    if args.needles.is_empty() {
-        bail!("nothing to look for: give --needle, --needle-file or --sha256 (see --help)");
+    if args.needles.is_empty() && !args.detect {
+        bail!(
+            "nothing to look for: give --needle, --needle-file, --sha256 or --detect (see --help)"
+        );
     }
-    let needles = args.needles.build()?;
-    if needles.is_empty() {
+    let mut needles = args.needles.build()?;
+    if needles.is_empty() && !args.detect {
         bail!("nothing to look for: the needle files hold no needles");
+    }
+    if args.detect {
+        needles.enable_detectors();
     }
     let source = open_source(args.core.as_ref(), args.pid)?;
     let report = scan::scan_source(source.as_ref(), &needles)?;

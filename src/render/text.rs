@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::style::{paint, DIM, GREEN_BOLD, RED_BOLD, YELLOW};
-use crate::model::{hex_addr, ScanReport, Verdict};
+use crate::model::{hex_addr, DetectorKind, ScanReport, Verdict};
 
 /// Absent ranges listed before the rest are summarised: a kernel core has one per file mapping.
 const MAX_ABSENT_LINES: usize = 20;
@@ -27,8 +27,15 @@ pub fn verdict_line(report: &ScanReport, color: bool) -> String {
     match report.verdict {
         Verdict::Leak => {
             let n = report.hits.len();
+            let d = report.detections.len();
+            // Detections are counted here too: a leak with 0 hits would read as a contradiction.
+            let detected = match d {
+                0 => String::new(),
+                1 => ", 1 detection".to_string(),
+                _ => format!(", {d} detections"),
+            };
             format!(
-                "{}: {n} hit{} in {}, {} bytes scanned{unreadable}",
+                "{}: {n} hit{}{detected} in {}, {} bytes scanned{unreadable}",
                 paint("LEAK", RED_BOLD, color),
                 if n == 1 { "" } else { "s" },
                 report.source,
@@ -45,10 +52,64 @@ pub fn verdict_line(report: &ScanReport, color: bool) -> String {
     }
 }
 
+/// Singular and plural names of a detector kind, as the summary line shows them.
+fn kind_words(kind: DetectorKind) -> (&'static str, &'static str) {
+    match kind {
+        DetectorKind::CardNumber => ("card number", "card numbers"),
+        DetectorKind::PemPrivateKey => ("PEM private key", "PEM private keys"),
+        DetectorKind::Jwt => ("JWT", "JWTs"),
+        DetectorKind::AwsAccessKeyId => ("AWS access key id", "AWS access key ids"),
+        DetectorKind::Canary => ("canary", "canaries"),
+    }
+}
+
+/// `found 1 card number, 1 PEM private key (detectors)`, or `None` without detections.
+pub fn detections_line(report: &ScanReport) -> Option<String> {
+    if report.detections.is_empty() {
+        return None;
+    }
+    let mut counts: Vec<(DetectorKind, usize)> = Vec::new();
+    for d in &report.detections {
+        match counts.iter_mut().find(|(k, _)| *k == d.kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((d.kind, 1)),
+        }
+    }
+    counts.sort_by_key(|(k, _)| *k);
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|&(k, n)| {
+            let (one, many) = kind_words(k);
+            format!("{n} {}", if n == 1 { one } else { many })
+        })
+        .collect();
+    Some(format!("found {} (detectors)", parts.join(", ")))
+}
+
 /// The whole text report.
 pub fn render_report(report: &ScanReport, color: bool) -> String {
     let mut out = verdict_line(report, color);
     out.push('\n');
+    if let Some(line) = detections_line(report) {
+        let _ = writeln!(out, "{line}");
+    }
+    for d in &report.detections {
+        // The preview is redacted by the detector; the full secret never reaches a report.
+        let _ = writeln!(
+            out,
+            "  {:<17} {} at {} in {} (offset {}, {} bytes)",
+            d.kind.as_str(),
+            d.preview,
+            paint(&hex_addr(d.vaddr), RED_BOLD, color),
+            if d.mapping.is_empty() {
+                "?"
+            } else {
+                &d.mapping
+            },
+            hex_addr(d.offset),
+            d.len
+        );
+    }
     for (k, h) in report.hits.iter().enumerate() {
         let _ = writeln!(
             out,
@@ -143,5 +204,34 @@ mod tests {
         assert!(t.starts_with("LEAK: 1 hit"), "{t}");
         assert!(t.contains("needle 0 base64"), "{t}");
         assert!(!render_report(&r, false).contains('\x1b'));
+        r.detections = vec![
+            crate::model::Detection {
+                kind: DetectorKind::PemPrivateKey,
+                vaddr: 0x20,
+                len: 1675,
+                mapping: "[heap]".into(),
+                offset: 0x20,
+                preview: "-----BEGIN RSA PRIVATE KEY----- (1675 bytes)".into(),
+            },
+            crate::model::Detection {
+                kind: DetectorKind::CardNumber,
+                vaddr: 0x30,
+                len: 16,
+                mapping: "[stack]".into(),
+                offset: 0x30,
+                preview: "4111 11** **** 1111".into(),
+            },
+        ];
+        let t = render_report(&r, false);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("LEAK: 1 hit, 2 detections"), "{t}");
+        assert_eq!(
+            lines[1], "found 1 card number, 1 PEM private key (detectors)",
+            "{t}"
+        );
+        assert!(
+            t.contains("card-number       4111 11** **** 1111 at 0x30 in [stack]"),
+            "{t}"
+        );
     }
 }

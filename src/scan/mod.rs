@@ -8,6 +8,11 @@
 //! the chunk where it starts. Reads that fail go through [`read_pagewise`] and what stays
 //! unreadable is reported, never silently skipped.
 //!
+//! With [`Needles::enable_detectors`] the same pass also runs the [`detect`] detectors (card
+//! numbers, PEM keys, JWTs, AWS key ids, canaries) over each chunk; the overlap then grows to
+//! [`detect::MAX_LEN`] and a look-behind of [`detect::LOOK_BEHIND`] bytes is read, but the
+//! needle search itself still stops where a needle starting in the chunk could end.
+//!
 //! ```no_run
 //! use confidump::memory::live::LiveProcess;
 //! use confidump::scan::{scan_source, Needles};
@@ -20,12 +25,13 @@
 //! println!("{}", report.verdict.as_str());
 //! ```
 
+pub mod detect;
 pub mod needles;
 
 use aho_corasick::{AhoCorasick, Input, MatchKind};
 
 use crate::memory::{read_pagewise, MemorySource, RegionKind};
-use crate::model::{Absent, Encoding, Hit, ScanReport, Span, Unreadable, Verdict};
+use crate::model::{Absent, Detection, Encoding, Hit, ScanReport, Span, Unreadable, Verdict};
 use needles::{is_canary, sha256, PatKind, Pattern, CANARY_HEX_LEN, CANARY_PREFIX, PAN_LEN};
 pub use needles::{luhn_valid, Needles, Shape};
 
@@ -213,22 +219,44 @@ pub fn scan<S: MemorySource + ?Sized>(
     opts: &ScanOptions,
 ) -> Result<ScanReport, ScanError> {
     let engine = Engine::new(needles)?;
+    let detectors = if needles.detectors_enabled() {
+        Some(detect::Detectors::new()?)
+    } else {
+        None
+    };
     let chunk = opts.chunk_size.max(4096) as u64;
     // One more byte than the longest pattern: a digit run must see the byte after it.
-    let overlap = engine.max_len as u64 + 1;
+    let needle_reach = engine.max_len + 1;
+    // Detectors need more on both sides: the longest block they report (a PEM key) after the
+    // owned range, and some left context before it. Only the detectors look that far; the
+    // needle search stops at `needle_reach`, so the extra bytes cost one read, not a search.
+    let (overlap, behind) = match &detectors {
+        Some(_) => (needle_reach.max(detect::MAX_LEN + 1), detect::LOOK_BEHIND),
+        None => (needle_reach, 1),
+    };
+    let (overlap, behind) = (overlap as u64, behind as u64);
     let regions = source.regions();
     let mut hits = Vec::new();
+    let mut detections: Vec<Detection> = Vec::new();
     let mut failed: Vec<(Span, String)> = Vec::new();
     let mut bytes_scanned = 0u64;
-    let mut buf = vec![0u8; usize::try_from(chunk + overlap + 1).unwrap_or(usize::MAX)];
+    let mut buf = vec![0u8; usize::try_from(chunk + overlap + behind).unwrap_or(usize::MAX)];
     let mut found = Vec::new();
+    let mut dfound = Vec::new();
+    let locate = |vaddr: u64| match source.region_at(vaddr) {
+        Some(r) => (
+            r.name.clone(),
+            r.offset.map_or(vaddr, |o| o + (vaddr - r.span.start)),
+        ),
+        None => (String::new(), vaddr),
+    };
 
     for run in readable_runs(regions) {
         let mut a = run.start;
         while a < run.end {
             let b = a.saturating_add(chunk).min(run.end);
-            // One byte of look-behind so a digit run's start is known.
-            let buf_start = if a > run.start { a - 1 } else { a };
+            // Look-behind so a digit run's start (and a detection's left context) is known.
+            let buf_start = a.saturating_sub(behind).max(run.start);
             let buf_end = b.saturating_add(overlap).min(run.end);
             let len = usize::try_from(buf_end - buf_start)
                 .unwrap_or(0)
@@ -247,25 +275,20 @@ pub fn scan<S: MemorySource + ?Sized>(
             bytes_scanned += (b - a) - owned_bad;
             let owned = usize::try_from(a - buf_start).unwrap_or(0)
                 ..usize::try_from(b - buf_start).unwrap_or(0);
+            // Zeros standing in for unreadable pages are not data.
+            let overlaps_bad = |span: Span| {
+                bad.iter()
+                    .any(|(s, _)| s.start < span.end && span.start < s.end)
+            };
             found.clear();
-            engine.search(data, owned, &mut found);
+            let needle_end = owned.end.saturating_add(needle_reach).min(data.len());
+            engine.search(&data[..needle_end], owned.clone(), &mut found);
             for f in found.drain(..) {
                 let vaddr = buf_start + f.idx as u64;
-                let span = Span::new(vaddr, vaddr + f.len as u64);
-                // Zeros standing in for unreadable pages are not data.
-                if bad
-                    .iter()
-                    .any(|(s, _)| s.start < span.end && span.start < s.end)
-                {
+                if overlaps_bad(Span::new(vaddr, vaddr + f.len as u64)) {
                     continue;
                 }
-                let (mapping, offset) = match source.region_at(vaddr) {
-                    Some(r) => (
-                        r.name.clone(),
-                        r.offset.map_or(vaddr, |o| o + (vaddr - r.span.start)),
-                    ),
-                    None => (String::new(), vaddr),
-                };
+                let (mapping, offset) = locate(vaddr);
                 hits.push(Hit {
                     needle: f.needle,
                     encoding: f.encoding,
@@ -275,10 +298,31 @@ pub fn scan<S: MemorySource + ?Sized>(
                     offset,
                 });
             }
+            if let Some(d) = &detectors {
+                dfound.clear();
+                d.search(data, owned, &mut dfound);
+                for f in dfound.drain(..) {
+                    let vaddr = buf_start + f.idx as u64;
+                    if overlaps_bad(Span::new(vaddr, vaddr + f.len as u64)) {
+                        continue;
+                    }
+                    let (mapping, offset) = locate(vaddr);
+                    detections.push(Detection {
+                        kind: f.kind,
+                        vaddr,
+                        len: f.len as u64,
+                        mapping,
+                        offset,
+                        preview: f.preview,
+                    });
+                }
+            }
             a = b;
         }
     }
 
+    detections.sort_by_key(|d| (d.vaddr, d.kind));
+    detections.dedup_by(|x, y| x.vaddr == y.vaddr && x.kind == y.kind);
     hits.sort_by(|x, y| {
         (x.vaddr, x.needle, x.encoding.as_str()).cmp(&(y.vaddr, y.needle, y.encoding.as_str()))
     });
@@ -337,7 +381,8 @@ pub fn scan<S: MemorySource + ?Sized>(
         source: source.describe(),
         bytes_scanned,
         regions: regions.len(),
-        verdict: if hits.is_empty() {
+        // A detection is a secret found in memory just as a hit is: both make a leak.
+        verdict: if hits.is_empty() && detections.is_empty() {
             Verdict::NoLeak
         } else {
             Verdict::Leak
@@ -345,7 +390,7 @@ pub fn scan<S: MemorySource + ?Sized>(
         hits,
         unreadable,
         absent,
-        detections: Vec::new(),
+        detections,
     })
 }
 
