@@ -72,9 +72,10 @@ pub fn describe_errno(errno: i32) -> String {
         libc::ENOMEM => "ENOMEM",
         _ => "errno",
     };
+    // nix's description has no "(os error N)" suffix, which std's Display adds.
     format!(
         "{name} ({errno}): {}",
-        std::io::Error::from_raw_os_error(errno)
+        nix::errno::Errno::from_raw(errno).desc()
     )
 }
 

@@ -599,6 +599,7 @@ pub fn attack_key(attack: &str) -> Option<&'static str> {
         "gcore" => "attack.gcore",
         "kernel" => "attack.kernel",
         "live" => "attack.live",
+        "qmp" => "attack.qmp",
         "same-uid" => "attack.same-uid",
         _ => return None,
     })

@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use super::attack::{self, AttackPath};
 use super::demo::{self, Launch, VictimProcess};
-use super::scenario::{AttackKind, Requirement, RunAs, Search, Spec};
+use super::scenario::{AttackKind, Context, CvmKind, Requirement, RunAs, Search, Spec, VictimMode};
 use crate::coredump::reader::CoreFile;
 use crate::memory::MemorySource;
 use crate::model::{hex_addr, Cell, HexWindow, Outcome, ScanReport, ScenarioInfo, Span};
@@ -445,6 +445,9 @@ pub fn run_scenario(s: &Scenario, env: &RunEnv, on_step: &mut dyn FnMut(&str)) -
         on_step(&format!("{name}: n/a ({reason})"));
         return row_na(s, &reason);
     }
+    if s.spec.context == Context::Vm {
+        return run_vm_scenario(s, on_step);
+    }
     let Some(mode) = s.spec.mode.victim_arg() else {
         return row_na(s, "no victim for this mode");
     };
@@ -542,6 +545,13 @@ pub fn run_scenario(s: &Scenario, env: &RunEnv, on_step: &mut dyn FnMut(&str)) -
                 ),
                 false,
             ),
+            AttackKind::Qmp => (
+                String::new(),
+                Observation::na(
+                    "only for a victim inside a VM: the hypervisor's dump-guest-memory",
+                ),
+                false,
+            ),
             AttackKind::SameUid => same_uid(s, env, user.as_ref(), pid, &sha, region),
             AttackKind::Kernel => continue,
         };
@@ -581,6 +591,145 @@ pub fn run_scenario(s: &Scenario, env: &RunEnv, on_step: &mut dyn FnMut(&str)) -
         .min(cells.len());
     cells.insert(at, kernel);
     cells
+}
+
+/// A scenario whose victim runs inside a QEMU guest. The attacker is the host: it dumps or
+/// reads the QEMU process, or asks QEMU itself for the guest's memory (QMP
+/// `dump-guest-memory`). The secret is made inside the guest; the host has only its hash.
+fn run_vm_scenario(s: &Scenario, on_step: &mut dyn FnMut(&str)) -> Vec<Cell> {
+    use crate::vm::{CvmProfile, VmError, VmOptions, VmVictim};
+    let name = &s.info.name;
+    let mode = match s.spec.mode {
+        VictimMode::Secretmem => crate::victim::Mode::SecretMem,
+        _ => crate::victim::Mode::Plain,
+    };
+    let mut opts = VmOptions::new(mode);
+    opts.cvm = s.spec.cvm.map(|c| match c {
+        CvmKind::SevSnp => CvmProfile::SevSnp,
+        CvmKind::Tdx => CvmProfile::Tdx,
+    });
+    on_step(&format!("{name}: booting the guest (QEMU)"));
+    // QEMU dies with the thread that started it (PR_SET_PDEATHSIG): this thread outlives the
+    // VM, which is stopped before returning.
+    let vm = match VmVictim::start(&opts) {
+        Ok(v) => v,
+        Err(e) => {
+            let missing = matches!(
+                e,
+                VmError::QemuMissing { .. }
+                    | VmError::KernelMissing { .. }
+                    | VmError::CvmUnavailable(_)
+            );
+            return if missing {
+                row_na(s, &chain(&e))
+            } else {
+                row_error(s, &chain(&e))
+            };
+        }
+    };
+    let ready = vm.ready().clone();
+    let qemu = vm.qemu_pid();
+    let mut needles = Needles::new();
+    let mut digest = [0u8; 32];
+    if hex::decode_to_slice(&ready.ready.secret_sha256, &mut digest).is_err() {
+        return row_error(s, "the guest's ready line has no valid secret_sha256");
+    }
+    needles.add_hash(Shape::Canary, digest);
+    needles.enable_detectors();
+    let maps = read_maps(qemu).unwrap_or_default();
+    let accel = &ready.accel;
+    let mut cells = Vec::new();
+    for attack in AttackKind::ALL {
+        on_step(&format!("{name}: {}", attack.as_str()));
+        let t = Instant::now();
+        let (command, obs) = match attack {
+            AttackKind::Dump | AttackKind::Gcore | AttackKind::Live => {
+                let (path, what) = match attack {
+                    AttackKind::Dump => (AttackPath::Dump, "confidump's dump of QEMU"),
+                    AttackKind::Gcore => (AttackPath::Gcore, "gdb's gcore of QEMU"),
+                    _ => (AttackPath::Live, "a live read of QEMU"),
+                };
+                let obs = match attack::attack(qemu, path, &needles, None) {
+                    Ok(a) => vm_classify(&a.report, a.source.as_ref(), &maps, what),
+                    Err(e) => Observation::error(chain(&e)),
+                };
+                (path.command(qemu), obs)
+            }
+            AttackKind::Qmp => (
+                format!("virsh dump --memory-only (QMP dump-guest-memory on {}) && confidump scan guest.core", ready.qmp.display()),
+                qmp_attack(vm.qmp_socket(), &needles),
+            ),
+            AttackKind::Kernel => (
+                String::new(),
+                Observation::na(
+                    "not run: a kernel core of QEMU would end the VM; the dump column reads the same memory",
+                ),
+            ),
+            AttackKind::SameUid => (
+                String::new(),
+                Observation::na("the attacker here is the host operator (root)"),
+            ),
+        };
+        cells.push(cell_of(s, attack, command, millis_since(t), obs, false));
+    }
+    on_step(&format!("{name}: stopping the guest ({accel})"));
+    vm.stop();
+    cells
+}
+
+/// QMP `dump-guest-memory` into a private directory, then a scan of the guest-physical core.
+fn qmp_attack(socket: &Path, needles: &Needles) -> Observation {
+    let dir = match demo::private_dir("confidump-qmp") {
+        Ok(d) => DirGuard(d),
+        Err(e) => return Observation::error(format!("creating a private directory: {e}")),
+    };
+    let out = dir.0.join("guest.core");
+    match crate::vm::qmp::dump_guest_memory(socket, &out) {
+        Ok(dump) => match CoreFile::open(&dump.path) {
+            Ok(core) => match scan::scan_source(&core, needles) {
+                Ok(r) => vm_classify(&r, &core, &[], "QEMU's dump-guest-memory"),
+                Err(e) => Observation::error(chain(&e)),
+            },
+            Err(e) => Observation::error(chain(&e)),
+        },
+        Err(e) => {
+            let msg = chain(&e);
+            // QEMU refuses to dump the memory of a guest whose memory is encrypted: that is a
+            // refusal by a real mechanism. Anything else is an error, not a verdict.
+            let lower = msg.to_lowercase();
+            if lower.contains("not supported")
+                || lower.contains("encrypt")
+                || lower.contains("confidential")
+            {
+                Observation::simple(Outcome::Unreadable, msg)
+            } else {
+                Observation::error(msg)
+            }
+        }
+    }
+}
+
+/// A VM attack's classification: the host does not know where in its own memory the guest's
+/// secret sits, so no hit means "not found in anything read" (what a confidential VM gives).
+fn vm_classify(
+    report: &ScanReport,
+    source: &dyn MemorySource,
+    maps: &[Mapping],
+    what: &str,
+) -> Observation {
+    if !report.hits.is_empty() {
+        return classify(report, source, Span::new(0, 0), maps, what);
+    }
+    Observation {
+        detections: report.detections.len(),
+        ..Observation::simple(
+            Outcome::NotFound,
+            format!(
+                "no plaintext of the secret in {:.0} MiB read by {what}",
+                report.bytes_scanned as f64 / (1024.0 * 1024.0)
+            ),
+        )
+    }
 }
 
 fn row_error(s: &Scenario, reason: &str) -> Vec<Cell> {

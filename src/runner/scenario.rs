@@ -59,6 +59,22 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../demo/scenarios/dumpable.toml"),
     ),
     ("sgx.toml", include_str!("../../demo/scenarios/sgx.toml")),
+    (
+        "vm-plain.toml",
+        include_str!("../../demo/scenarios/vm-plain.toml"),
+    ),
+    (
+        "vm-secretmem.toml",
+        include_str!("../../demo/scenarios/vm-secretmem.toml"),
+    ),
+    (
+        "cvm-sev-snp.toml",
+        include_str!("../../demo/scenarios/cvm-sev-snp.toml"),
+    ),
+    (
+        "cvm-tdx.toml",
+        include_str!("../../demo/scenarios/cvm-tdx.toml"),
+    ),
 ];
 
 /// An attack path: one column of the matrix.
@@ -72,17 +88,21 @@ pub enum AttackKind {
     Kernel,
     /// A live read of the process (`process_vm_readv`, `/proc/PID/mem`).
     Live,
+    /// The hypervisor's own dump of a VM guest's memory (QMP `dump-guest-memory`), the tool a
+    /// cloud operator has (`virsh dump --memory-only`); only for a victim inside a VM.
+    Qmp,
     /// A live read by an attacker with the victim's uid, not root.
     SameUid,
 }
 
 impl AttackKind {
     /// Every path, in column order.
-    pub const ALL: [AttackKind; 5] = [
+    pub const ALL: [AttackKind; 6] = [
         AttackKind::Dump,
         AttackKind::Gcore,
         AttackKind::Kernel,
         AttackKind::Live,
+        AttackKind::Qmp,
         AttackKind::SameUid,
     ];
 
@@ -93,6 +113,7 @@ impl AttackKind {
             AttackKind::Gcore => "gcore",
             AttackKind::Kernel => "kernel",
             AttackKind::Live => "live",
+            AttackKind::Qmp => "qmp",
             AttackKind::SameUid => "same-uid",
         }
     }
@@ -128,6 +149,28 @@ impl VictimMode {
             VictimMode::Sgx => None,
         }
     }
+}
+
+/// Where the victim runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Context {
+    /// A process on this host.
+    #[default]
+    Process,
+    /// A process inside a QEMU guest; the attacker is the host (the cloud operator).
+    Vm,
+}
+
+/// A confidential-VM profile for `context = "vm"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum CvmKind {
+    /// AMD SEV-SNP.
+    #[serde(rename = "sev-snp")]
+    SevSnp,
+    /// Intel TDX.
+    #[serde(rename = "tdx")]
+    Tdx,
 }
 
 /// How the victim gets its secret.
@@ -205,6 +248,8 @@ enum Expected {
     Unreadable,
     #[serde(rename = "absent")]
     Absent,
+    #[serde(rename = "not-found")]
+    NotFound,
     #[serde(rename = "n/a")]
     NotApplicable,
 }
@@ -215,6 +260,7 @@ impl From<Expected> for Outcome {
             Expected::Leak => Outcome::Leak,
             Expected::Unreadable => Outcome::Unreadable,
             Expected::Absent => Outcome::Absent,
+            Expected::NotFound => Outcome::NotFound,
             Expected::NotApplicable => Outcome::NotApplicable,
         }
     }
@@ -235,6 +281,7 @@ struct RawExpect {
     gcore: Option<Expected>,
     kernel: Option<Expected>,
     live: Option<Expected>,
+    qmp: Option<Expected>,
     #[serde(rename = "same-uid")]
     same_uid: Option<Expected>,
 }
@@ -247,6 +294,8 @@ struct RawScenario {
     holds: RawTexts,
     lesson: RawTexts,
     mode: toml::Spanned<VictimMode>,
+    context: Option<toml::Spanned<Context>>,
+    cvm: Option<CvmKind>,
     #[serde(default)]
     secret: SecretVia,
     #[serde(default)]
@@ -264,6 +313,10 @@ struct RawScenario {
 pub struct Spec {
     /// The victim.
     pub mode: VictimMode,
+    /// Where it runs.
+    pub context: Context,
+    /// The confidential-VM profile of a VM victim.
+    pub cvm: Option<CvmKind>,
     /// How it gets its secret.
     pub secret: SecretVia,
     /// How the attacker searches.
@@ -395,6 +448,7 @@ pub fn parse(file: &str, text: &str) -> Result<(ScenarioInfo, Spec), ScenarioErr
         (AttackKind::Gcore, e.gcore),
         (AttackKind::Kernel, e.kernel),
         (AttackKind::Live, e.live),
+        (AttackKind::Qmp, e.qmp),
         (AttackKind::SameUid, e.same_uid),
     ] {
         expect.insert(k, v.map_or(Outcome::NotApplicable, Outcome::from));
@@ -408,8 +462,38 @@ pub fn parse(file: &str, text: &str) -> Result<(ScenarioInfo, Spec), ScenarioErr
         stand_in_for: raw.stand_in_for,
         unavailable: None,
     };
+    let context = raw
+        .context
+        .as_ref()
+        .map_or(Context::Process, |c| *c.get_ref());
+    let context_span = raw.context.as_ref().map_or(raw.mode.span(), |c| c.span());
+    if context == Context::Vm {
+        // The guest generates its secret and tells the host only its hash: no stdin/argv
+        // secret, no fragments, no unprivileged host user, and only modes the guest has.
+        let why = if !matches!(mode, VictimMode::Plain | VictimMode::Secretmem) {
+            Some("context = \"vm\" takes mode plain or secretmem")
+        } else if raw.secret != SecretVia::Stdin || raw.search != Search::Hash {
+            Some("context = \"vm\": the secret is made inside the guest (no secret/search options)")
+        } else if raw.run_as != RunAs::Root {
+            Some("context = \"vm\" has no run_as: the attacker is the host")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(invalid(file, text, Some(context_span), why));
+        }
+    } else if raw.cvm.is_some() {
+        return Err(invalid(
+            file,
+            text,
+            Some(context_span),
+            "cvm needs context = \"vm\"",
+        ));
+    }
     let spec = Spec {
         mode,
+        context,
+        cvm: raw.cvm,
         secret: raw.secret,
         search: raw.search,
         run_as: raw.run_as,

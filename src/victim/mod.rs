@@ -340,12 +340,23 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
         let stop = &stop;
         // The worker starts before the ready line goes out, so that whoever reacts to the line
         // finds the victim with all its threads (tests and gdb count them).
+        // It has also used the secret once before the line goes out: "ready" means the secret
+        // is held *and* in use, so an attacker reacting at once sees what using it leaves.
+        let (used_tx, used_rx) = std::sync::mpsc::sync_channel::<()>(1);
         let worker = std::thread::Builder::new()
             .name("confidump-worker".to_string())
-            .spawn_scoped(s, move || worker_loop(stop, stack, secret, scratch))
+            .spawn_scoped(s, move || {
+                worker_loop(stop, stack, secret, scratch, used_tx)
+            })
             .map_err(VictimError::Spawn)?;
-        let reason =
-            announce(config, &line, out).and_then(|()| wait_for_stop(&sfd, config.until_eof));
+        // An error here means the worker ended before its first use: its own error, reported
+        // when it is joined below, says why.
+        let reason = match used_rx.recv() {
+            Ok(()) => {
+                announce(config, &line, out).and_then(|()| wait_for_stop(&sfd, config.until_eof))
+            }
+            Err(_) => Err(VictimError::Worker("stopped before using the secret")),
+        };
         stop.store(true, Ordering::SeqCst);
         worker.thread().unpark();
         let ticks = worker
@@ -395,6 +406,7 @@ fn worker_loop(
     mut stack: Option<WorkStack<'_>>,
     secret: &[u8],
     scratch: &mut [u8],
+    used: std::sync::mpsc::SyncSender<()>,
 ) -> Result<u64, VictimError> {
     let result = (|| {
         let mut counter: u64 = 0;
@@ -419,6 +431,11 @@ fn worker_loop(
                 return Err(VictimError::Worker("HMAC computation failed"));
             }
             counter += 1;
+            if counter == 1 {
+                // The receiver waits for exactly this one message; it may be gone if the main
+                // thread already failed, which is fine.
+                let _ = used.try_send(());
+            }
             tracing::debug!(tick = counter, "used the secret");
             let deadline = Instant::now() + TICK;
             while !stop.load(Ordering::SeqCst) {

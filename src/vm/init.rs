@@ -55,7 +55,14 @@ pub fn static_init() -> Result<(PathBuf, Vec<u8>), InitError> {
     if manifest.join("Cargo.toml").is_file() {
         if let Some(cargo) = find_cargo() {
             let target_dir = manifest.join("target/static");
-            build(&cargo, manifest, &target_dir)?;
+            // One build (or up-to-date check) per process: concurrent VM rows of the demo
+            // would otherwise queue on cargo's lock, each printing that it waits.
+            static BUILT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+            let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+            if !*built {
+                build(&cargo, manifest, &target_dir)?;
+                *built = true;
+            }
             return load(&built_path(&target_dir));
         }
     }
@@ -113,7 +120,14 @@ fn find_cargo() -> Option<PathBuf> {
 
 fn build(cargo: &Path, manifest: &Path, target_dir: &Path) -> Result<(), InitError> {
     tracing::info!(target_dir = %target_dir.display(), "building the static guest init");
-    let status = Command::new(cargo)
+    // The first build takes a minute or two: let cargo show its progress then. Later calls
+    // are up-to-date checks: keep them quiet.
+    let first = !built_path(target_dir).is_file();
+    let mut cmd = Command::new(cargo);
+    if !first {
+        cmd.arg("--quiet");
+    }
+    let status = cmd
         .current_dir(manifest)
         .args([
             "build",
