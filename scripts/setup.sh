@@ -9,6 +9,8 @@ command -v gcc   >/dev/null 2>&1 || need+=(gcc libc6-dev) # tests build small C 
 command -v eu-stack >/dev/null 2>&1 || need+=(elfutils)   # a second reader of our cores
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86) # the VM context
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)       # unpacks the guest kernel
+command -v chromium >/dev/null 2>&1 || need+=(chromium)   # renders the HTML report in tests
+[[ -e /usr/share/fonts/opentype/ipafont-gothic ]] || need+=(fonts-ipafont-gothic) # Japanese text
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 2; }
 
 if ((${#need[@]})); then
@@ -23,4 +25,4 @@ if ((${#need[@]})); then
 fi
 # The guest kernel for the VM tests (cached; a no-op when already fetched).
 "$(dirname "$0")/fetch-guest-kernel.sh"
-echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, cargo)" >&2
+echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, chromium, cargo)" >&2

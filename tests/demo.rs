@@ -10,7 +10,7 @@ use std::process::Command;
 
 use common::{code_out_err, have, run};
 
-const BUILTIN: [&str; 7] = [
+const BUILTIN: [&str; 11] = [
     "plain",
     "dontdump",
     "secretmem",
@@ -18,6 +18,10 @@ const BUILTIN: [&str; 7] = [
     "residue",
     "dumpable",
     "sgx",
+    "vm-plain",
+    "vm-secretmem",
+    "cvm-sev-snp",
+    "cvm-tdx",
 ];
 
 #[test]
@@ -68,7 +72,7 @@ fn every_builtin_cell_matches_its_expectation_and_junit_parses() {
     for name in BUILTIN {
         assert_eq!(
             cells.iter().filter(|c| c["scenario"] == name).count(),
-            5,
+            6,
             "{name} must have one cell per attack path"
         );
     }
@@ -122,7 +126,7 @@ fn only_the_named_scenario_runs() {
     assert_eq!(code, 0, "{out}\n{err}");
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     let cells = r["cells"].as_array().unwrap();
-    assert_eq!(cells.len(), 5);
+    assert_eq!(cells.len(), 6);
     assert!(cells.iter().all(|c| c["scenario"] == "plain"), "{out}");
     assert_eq!(r["scenarios"].as_array().unwrap().len(), 1);
 }

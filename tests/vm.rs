@@ -157,14 +157,37 @@ fn check_mode(mode: &str) {
     assert_eq!(r["verdict"], "leak", "vm/{mode} × QMP dump: {r}");
     let hits = r["hits"].as_array().unwrap();
     // Hit addresses are guest-physical: QEMU 7.2's paging=false core has p_vaddr = 0 = p_paddr
-    // for RAM and p_vaddr = p_paddr for the BIOS ROM. (The reader labels such regions "[anon]"
-    // rather than "[guest-physical]" because not every p_vaddr is 0; the addresses are right.)
+    // for RAM and p_vaddr = p_paddr for the BIOS ROM; the reader names them so.
+    assert!(
+        hits.iter().all(|h| h["mapping"] == "[guest-physical]"),
+        "vm/{mode}: QMP hits not labelled guest-physical: {r}"
+    );
     assert!(
         hits.iter()
             .any(|h| phys.contains(&(hex(&h["vaddr"]) & !0xfff))),
         "vm/{mode}: no QMP hit on the reported guest-physical pages {phys:x?}: {r}"
     );
     std::fs::remove_file(&gcore).unwrap();
+
+    // The same through the presenter's one command.
+    let o = run(&[
+        "attack",
+        &qemu_pid.to_string(),
+        "--sha256",
+        &sha,
+        "--via",
+        "qmp",
+        "--qmp",
+        qmp.to_str().unwrap(),
+        "--expect",
+        "leak",
+    ]);
+    let (code, out, err) = code_out_err(&o);
+    assert_eq!(code, 0, "attack --via qmp: {out}\n{err}");
+    assert!(
+        out.starts_with("LEAK") && out.contains("[guest-physical]"),
+        "{out}"
+    );
 
     // (c) A live read of QEMU's memory.
     let r = scan(&["--pid", &qemu_pid.to_string()], &sha);

@@ -8,7 +8,7 @@ use anyhow::bail;
 use super::scan::{use_color, ExpectArg, Format, NeedleArgs};
 use super::{EXIT_MISMATCH, EXIT_OK};
 use crate::model::Verdict;
-use crate::runner::attack::{attack, AttackPath};
+use crate::runner::attack::{attack_with, AttackPath};
 use crate::runner::present;
 
 const EXAMPLES: &str = "\
@@ -19,6 +19,7 @@ Examples:
   confidump attack 4242 --sha256 9f2c...            the hash from the victim's ready line
   confidump attack 4242 --needle CONFIDUMP-         a known prefix
   confidump attack 4242 --sha256 9f2c... --via gcore --expect no-leak
+  confidump attack QEMU_PID --sha256 9f2c... --via qmp --qmp /tmp/confidump-vm-…/qmp.sock
 Exit status: 0 ok, 1 verdict differs from --expect, 2 bad input or error.";
 
 /// How to get at the memory.
@@ -32,6 +33,9 @@ pub enum ViaArg {
     Gcore,
     /// Read the live process (process_vm_readv, /proc/PID/mem); writes no file.
     Live,
+    /// PID is QEMU's: ask it for the guest's memory over QMP (dump-guest-memory), as a cloud
+    /// operator would (virsh dump --memory-only). Needs --qmp.
+    Qmp,
 }
 
 /// Options of `confidump attack`.
@@ -46,6 +50,9 @@ pub struct AttackArgs {
     /// Attack path.
     #[arg(long, value_enum, default_value_t = ViaArg::Dump)]
     pub via: ViaArg,
+    /// QEMU's QMP socket, for --via qmp (the "qmp" field of `victim --context vm`'s ready line).
+    #[arg(long, value_name = "SOCKET", required_if_eq("via", "qmp"))]
+    pub qmp: Option<PathBuf>,
     /// Keep the core at this path (0600; not overwritten) instead of deleting it.
     #[arg(long, value_name = "FILE")]
     pub keep: Option<PathBuf>,
@@ -71,11 +78,18 @@ pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
         ViaArg::LikeGcore => AttackPath::LikeGcore,
         ViaArg::Gcore => AttackPath::Gcore,
         ViaArg::Live => AttackPath::Live,
+        ViaArg::Qmp => AttackPath::Qmp,
     };
     if path == AttackPath::Live && args.keep.is_some() {
         bail!("--keep needs a dump: a live read writes no file");
     }
-    let a = attack(args.pid, path, &needles, args.keep.as_deref())?;
+    let a = attack_with(
+        args.pid,
+        path,
+        &needles,
+        args.keep.as_deref(),
+        args.qmp.as_deref(),
+    )?;
     match args.format {
         Format::Text => print!("{}", present::render(&a, use_color())),
         Format::Json => println!("{}", crate::render::json::render_report(&a.report)?),

@@ -920,13 +920,4 @@ pub(crate) mod tests {
         }
         assert_table_aligned(&render_table(&r, false));
     }
-
-    /// Prints the sample tables for a look by eye: `cargo test --lib print_sample -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn print_sample() {
-        for lang in ["en", "ja"] {
-            println!("{}", render_table(&sample(lang), false));
-        }
-    }
 }

@@ -27,6 +27,8 @@ pub enum AttackPath {
     Gcore,
     /// Read the live process (process_vm_readv, /proc/PID/mem); no file.
     Live,
+    /// Ask QEMU for its guest's memory (QMP `dump-guest-memory`), then scan that core.
+    Qmp,
 }
 
 impl AttackPath {
@@ -37,6 +39,7 @@ impl AttackPath {
             AttackPath::LikeGcore => "like-gcore",
             AttackPath::Gcore => "gcore",
             AttackPath::Live => "live",
+            AttackPath::Qmp => "qmp",
         }
     }
 
@@ -51,6 +54,10 @@ impl AttackPath {
             }
             AttackPath::Gcore => format!("gcore -o victim {pid} && confidump scan victim.{pid}"),
             AttackPath::Live => format!("confidump scan --pid {pid}"),
+            AttackPath::Qmp => {
+                "QMP dump-guest-memory (virsh dump --memory-only) && confidump scan guest.core"
+                    .to_string()
+            }
         }
     }
 }
@@ -83,6 +90,14 @@ pub enum AttackError {
     /// The scan failed.
     #[error(transparent)]
     Scan(#[from] ScanError),
+    /// QEMU's dump-guest-memory failed.
+    #[error(transparent)]
+    Qmp(#[from] crate::vm::qmp::QmpError),
+    /// `AttackPath::Qmp` without a QMP socket.
+    #[error(
+        "the qmp path needs QEMU's QMP socket (the \"qmp\" field of a VM victim's ready line)"
+    )]
+    NoQmpSocket,
 }
 
 /// A finished attack: the report, and the source, kept open for the hex view.
@@ -144,6 +159,17 @@ pub fn attack(
     needles: &Needles,
     keep: Option<&Path>,
 ) -> Result<Attack, AttackError> {
+    attack_with(pid, path, needles, keep, None)
+}
+
+/// [`attack`], with QEMU's QMP socket for [`AttackPath::Qmp`] (`pid` is then QEMU's).
+pub fn attack_with(
+    pid: i32,
+    path: AttackPath,
+    needles: &Needles,
+    keep: Option<&Path>,
+    qmp: Option<&Path>,
+) -> Result<Attack, AttackError> {
     if path == AttackPath::Live {
         let live = LiveProcess::open(pid, false)?;
         let report = scan::scan_source(&live, needles)?;
@@ -165,6 +191,21 @@ pub fn attack(
             dir.join(format!("pid{pid}.core"))
         }
     };
+    if path == AttackPath::Qmp {
+        let socket = qmp.ok_or(AttackError::NoQmpSocket)?;
+        let dump = crate::vm::qmp::dump_guest_memory(socket, &core_path)?;
+        let core = CoreFile::open(&dump.path)?;
+        let report = scan::scan_source(&core, needles)?;
+        let temp_dir = guard.0.take();
+        return Ok(Attack {
+            path,
+            pid,
+            dump: None,
+            report,
+            source: Box::new(core),
+            temp_dir,
+        });
+    }
     let mut opts = DumpOptions::new(&core_path);
     match path {
         AttackPath::LikeGcore => opts.policy = Policy::LikeGcore,

@@ -29,6 +29,9 @@ pub fn what_was_attacked(a: &Attack) -> String {
         }
         super::attack::AttackPath::Gcore => format!("gdb's gcore of pid {}", a.pid),
         super::attack::AttackPath::Live => format!("a live read of pid {}", a.pid),
+        super::attack::AttackPath::Qmp => {
+            format!("QEMU's dump-guest-memory of its guest (QEMU pid {})", a.pid)
+        }
     }
 }
 

@@ -586,13 +586,4 @@ mod tests {
         assert_eq!(s.rows.len(), MAX_HEX_ROWS);
         assert_eq!(s.rows[0].addr, 5 * 16);
     }
-
-    /// Prints a presenter run for a look by eye: `cargo test --lib print_present -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn print_present() {
-        for lang in ["en", "ja"] {
-            println!("{}", present(lang, "", false).0);
-        }
-    }
 }
