@@ -77,8 +77,8 @@ fn every_builtin_cell_matches_its_expectation_and_junit_parses() {
         );
     }
     assert!(r["host"]["kernel"].as_str().is_some_and(|k| !k.is_empty()));
-    let ms = r["millis"].as_u64().unwrap();
-    assert!(ms < 10_000, "the whole matrix took {ms} ms (target: 10 s)");
+    // The 10 s target is checked by scripts/bench-demo.sh, never by a timed assertion.
+    assert!(r["millis"].as_u64().is_some());
 
     // The JUnit file is XML with one test case per cell.
     if !have("python3") {

@@ -34,11 +34,14 @@ pub struct Cli {
 
 const EXAMPLES: &str = "\
 Examples:
-  confidump demo                                  plain vs memfd_secret, side by side
+  confidump demo                                  every scenario x every attack path, side by side
+  confidump demo --present --lang ja              one scenario at a time, for a room (Enter to go on)
+  confidump doctor                                what this host can demonstrate, and why not the rest
   confidump victim --mode secretmem               a victim holding a secret (prints a ready line)
+  confidump victim --context vm --mode plain      the same victim inside a QEMU guest
   confidump attack PID --sha256 HEX               dump + scan + show, as root would
   confidump dump PID -o victim.core               a gcore-style core that gdb loads
-  confidump scan victim.core --needle hunter2     search a core (ours, gdb's, the kernel's, QEMU's)
+  confidump scan victim.core --detect             find card numbers, keys, tokens without being told
   confidump show victim.core --addr 0x7f0000001000";
 
 /// The subcommands.
@@ -54,7 +57,7 @@ pub enum Command {
     Show(show::ShowArgs),
     /// Dump, scan and show in one step: the command a presenter types.
     Attack(attack::AttackArgs),
-    /// Start victims in several protections, attack each, and compare.
+    /// Every scenario x every attack path, side by side: the main show, and a CI check.
     Demo(demo::DemoArgs),
     /// What this host can demonstrate (memfd_secret, ptrace, gdb, QEMU, SGX, SEV-SNP, TDX).
     Doctor(doctor::DoctorArgs),
