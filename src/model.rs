@@ -298,6 +298,9 @@ pub struct Cell {
     /// Detector findings in what this attack read (secrets found without being told them).
     #[serde(default)]
     pub detections: usize,
+    /// The same findings by kind (`card-number`: 1, `canary`: 2).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub detected: std::collections::BTreeMap<DetectorKind, usize>,
     /// What the attacker saw, for the HTML report and presenter.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub view: Option<HexWindow>,

@@ -48,6 +48,7 @@ fn cell(s: &str, a: &str, expected: Outcome, observed: Outcome, where_: &str) ->
         hits: usize::from(observed == Outcome::Leak),
         fragments_only: false,
         detections: 0,
+        detected: Default::default(),
         view: None,
     }
 }

@@ -324,18 +324,10 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
         for c in found {
             let _ = write!(
                 out,
-                "<li>{} · {}: {} {}</li>",
+                "<li>{} · {}: {}</li>",
                 escape(&c.scenario),
                 escape(&c.attack),
-                c.detections,
-                escape(t(
-                    lang,
-                    if c.detections == 1 {
-                        "detections.one"
-                    } else {
-                        "detections.unit"
-                    }
-                ))
+                escape(&super::matrix::detection_summary(lang, c)),
             );
         }
         out.push_str("</ul>\n");

@@ -14,7 +14,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::i18n::t;
 use super::style::{paint, DIM, GREEN_BOLD, RED_BOLD};
-use crate::model::{Cell, MatrixReport, Outcome, ScenarioInfo};
+use crate::model::{Cell, DetectorKind, MatrixReport, Outcome, ScenarioInfo};
 
 /// Bold, for scenario names.
 const BOLD: &str = "\x1b[1m";
@@ -243,6 +243,46 @@ struct RowText {
 }
 
 const MARKS: [&str; 9] = ["¹", "²", "³", "⁴", "⁵", "⁶", "⁷", "⁸", "⁹"];
+/// Marks of the notes shared by several rows, printed once below the table.
+const SHARED_MARKS: [&str; 6] = ["ᵃ", "ᵇ", "ᶜ", "ᵈ", "ᵉ", "ᶠ"];
+
+fn shared_mark(i: usize) -> String {
+    SHARED_MARKS
+        .get(i)
+        .map(|m| m.to_string())
+        .unwrap_or_else(|| {
+            format!(
+                "[{}]",
+                char::from(b'a'.saturating_add(u8::try_from(i).unwrap_or(25)))
+            )
+        })
+}
+
+/// The footnote text of a cell.
+fn note_text(c: &Cell) -> String {
+    format!("{}: {}", c.attack, c.reason.trim())
+}
+
+/// Footnotes that recur on two or more rows (e.g. "qmp: only for a victim inside a VM"): the
+/// table says them once, below it, instead of under every row.
+fn shared_notes(report: &MatrixReport) -> Vec<String> {
+    let mut seen: Vec<(String, Vec<&str>)> = Vec::new();
+    for c in report.cells.iter().filter(|c| wants_note(c)) {
+        let text = note_text(c);
+        match seen.iter_mut().find(|(t, _)| *t == text) {
+            Some((_, rows)) => {
+                if !rows.contains(&c.scenario.as_str()) {
+                    rows.push(&c.scenario);
+                }
+            }
+            None => seen.push((text, vec![&c.scenario])),
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, rows)| rows.len() >= 2)
+        .map(|(t, _)| t)
+        .collect()
+}
 
 fn mark(i: usize) -> String {
     MARKS
@@ -263,22 +303,33 @@ fn wants_note(c: &Cell) -> bool {
 }
 
 /// The lines of one attack cell, at most `width` wide; footnotes go into `notes`.
-fn cell_lines(lang: &str, c: Option<&Cell>, width: usize, notes: &mut Vec<String>) -> Vec<Line> {
+fn cell_lines(
+    lang: &str,
+    c: Option<&Cell>,
+    width: usize,
+    shared: &[String],
+    notes: &mut Vec<String>,
+) -> Vec<Line> {
     let Some(c) = c else {
         return vec![Line::styled("—", DIM)];
     };
     let mut first = Line::styled(outcome_word(lang, c.observed), outcome_style(c.observed));
     if wants_note(c) {
-        let text = format!("{}: {}", c.attack, c.reason.trim());
-        // The same reason on several cells of a row gets one footnote.
-        let i = match notes.iter().position(|n| *n == text) {
-            Some(i) => i,
-            None => {
-                notes.push(text);
-                notes.len() - 1
-            }
-        };
-        first.push(mark(i), "");
+        let text = note_text(c);
+        if let Some(k) = shared.iter().position(|n| *n == text) {
+            // Said once below the table: the same reason on several rows.
+            first.push(shared_mark(k), "");
+        } else {
+            // The same reason on several cells of a row gets one footnote.
+            let i = match notes.iter().position(|n| *n == text) {
+                Some(i) => i,
+                None => {
+                    notes.push(text);
+                    notes.len() - 1
+                }
+            };
+            first.push(mark(i), "");
+        }
     }
     if c.met() {
         first.push(" ✓", DIM);
@@ -438,6 +489,7 @@ pub fn render_table(report: &MatrixReport, color: bool) -> String {
 
     let geo = fit_columns(report);
     let inner_span = geo.inner() - 2;
+    let shared = shared_notes(report);
 
     // Header.
     let mut header = vec![vec![Line::plain(t(lang, "scenario"))]];
@@ -475,6 +527,7 @@ pub fn render_table(report: &MatrixReport, color: bool) -> String {
                         lang,
                         cell_at(report, &s.name, a),
                         *w,
+                        &shared,
                         &mut notes,
                     ));
                 }
@@ -517,6 +570,13 @@ pub fn render_table(report: &MatrixReport, color: bool) -> String {
         above = Layout::Span;
     }
     out.push_str(&geo.rule(above, Layout::None));
+    for (i, n) in shared.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(&format!("{} {n}", shared_mark(i)), DIM, color)
+        );
+    }
 
     // Legend: the words the table uses, and what each proves (or does not).
     let _ = writeln!(out, "{}", t(lang, "legend"));
@@ -560,18 +620,10 @@ pub fn render_table(report: &MatrixReport, color: bool) -> String {
         .filter(|c| c.detections > 0)
         .map(|c| {
             format!(
-                "{} · {}: {} {}",
+                "{} · {}: {}",
                 c.scenario,
                 c.attack,
-                c.detections,
-                t(
-                    lang,
-                    if c.detections == 1 {
-                        "detections.one"
-                    } else {
-                        "detections.unit"
-                    }
-                )
+                detection_summary(lang, c)
             )
         })
         .collect();
@@ -590,6 +642,48 @@ pub fn render_table(report: &MatrixReport, color: bool) -> String {
     };
     let _ = writeln!(out, "{}", paint(&summary, style, color));
     out
+}
+
+/// What the detectors found in a cell, by kind: `2 canaries, 1 card number` /
+/// `カナリア 2 件、カード番号 1 件`; the bare count when the kinds are not known.
+pub fn detection_summary(lang: &str, c: &Cell) -> String {
+    let unit = |n: usize| {
+        t(
+            lang,
+            if n == 1 {
+                "detections.one"
+            } else {
+                "detections.unit"
+            },
+        )
+    };
+    if c.detected.is_empty() {
+        return format!("{} {}", c.detections, unit(c.detections));
+    }
+    let parts: Vec<String> = c
+        .detected
+        .iter()
+        .map(|(kind, &n)| {
+            let name = match (kind, n == 1) {
+                (DetectorKind::CardNumber, true) => "det.card-number.one",
+                (DetectorKind::CardNumber, false) => "det.card-number.many",
+                (DetectorKind::PemPrivateKey, true) => "det.pem-private-key.one",
+                (DetectorKind::PemPrivateKey, false) => "det.pem-private-key.many",
+                (DetectorKind::Jwt, true) => "det.jwt.one",
+                (DetectorKind::Jwt, false) => "det.jwt.many",
+                (DetectorKind::AwsAccessKeyId, true) => "det.aws-access-key-id.one",
+                (DetectorKind::AwsAccessKeyId, false) => "det.aws-access-key-id.many",
+                (DetectorKind::Canary, true) => "det.canary.one",
+                (DetectorKind::Canary, false) => "det.canary.many",
+            };
+            if lang == "ja" {
+                format!("{} {n} {}", t(lang, name), unit(n))
+            } else {
+                format!("{n} {}", t(lang, name))
+            }
+        })
+        .collect();
+    parts.join(if lang == "ja" { "、" } else { ", " })
 }
 
 /// The i18n key describing a known attack path.
@@ -631,7 +725,7 @@ fn fit_columns(report: &MatrixReport) -> Geometry {
         let mut w = display_width(a);
         for s in &report.scenarios {
             let mut notes = Vec::new();
-            for l in cell_lines(lang, cell_at(report, &s.name, a), cap, &mut notes) {
+            for l in cell_lines(lang, cell_at(report, &s.name, a), cap, &[], &mut notes) {
                 w = w.max(l.width());
             }
             if let Some(c) = cell_at(report, &s.name, a) {
@@ -675,6 +769,7 @@ pub(crate) mod tests {
             hits: usize::from(observed == Outcome::Leak),
             fragments_only: false,
             detections: 0,
+            detected: Default::default(),
             view: None,
         }
     }
@@ -742,6 +837,12 @@ pub(crate) mod tests {
             }
             if a == "dump" {
                 c.detections = 2;
+                c.detected = [
+                    (crate::model::DetectorKind::CardNumber, 1),
+                    (crate::model::DetectorKind::Canary, 1),
+                ]
+                .into_iter()
+                .collect();
                 c.view = Some(HexWindow {
                     title: "[heap] at 0x5581c0".into(),
                     rows: vec![HexRow {
@@ -824,7 +925,7 @@ pub(crate) mod tests {
             "fragments",
             "lesson: Ordinary memory",
             "1 mismatch (of 15 cells)",
-            "plain · dump: 2",
+            "plain · dump: 1 card number, 1 canary",
             "confidump writes a core dump",
         ] {
             assert!(t.contains(want), "missing {want:?} in\n{t}");
@@ -919,5 +1020,14 @@ pub(crate) mod tests {
             r.attacks.push(format!("vm-path-{i}"));
         }
         assert_table_aligned(&render_table(&r, false));
+    }
+
+    #[test]
+    fn detections_are_named_by_kind_in_both_languages() {
+        let en = render_table(&sample("en"), false);
+        assert!(en.contains("plain · dump: 1 card number, 1 canary"), "{en}");
+        assert!(en.contains("plain · same-uid: 1 secret"), "{en}");
+        let ja = render_table(&sample("ja"), false);
+        assert!(ja.contains("カード番号 1 件、カナリア 1 件"), "{ja}");
     }
 }

@@ -12,6 +12,7 @@
 //! nothing); `not-found` when the region was read and held nothing. The runner knows the
 //! secret's region from the victim's ready line; the attacker is given only the SHA-256.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,7 +26,9 @@ use super::demo::{self, Launch, VictimProcess};
 use super::scenario::{AttackKind, Context, CvmKind, Requirement, RunAs, Search, Spec, VictimMode};
 use crate::coredump::reader::CoreFile;
 use crate::memory::MemorySource;
-use crate::model::{hex_addr, Cell, HexWindow, Outcome, ScanReport, ScenarioInfo, Span};
+use crate::model::{
+    hex_addr, Cell, DetectorKind, HexWindow, Outcome, ScanReport, ScenarioInfo, Span,
+};
 use crate::procfs::maps::{read_maps, Mapping};
 use crate::render::hexview;
 use crate::scan::{self, Needles, Shape};
@@ -179,6 +182,29 @@ pub fn unavailable(s: &Scenario, env: &RunEnv) -> Option<String> {
             return missing;
         }
     }
+    if s.spec.context == Context::Vm {
+        use crate::vm::{cvm, qemu, CvmProfile};
+        let Some(q) = qemu::find_qemu() else {
+            return Some("needs QEMU: apt-get install qemu-system-x86".to_string());
+        };
+        if let Some(kind) = s.spec.cvm {
+            let profile = match kind {
+                CvmKind::SevSnp => CvmProfile::SevSnp,
+                CvmKind::Tdx => CvmProfile::Tdx,
+            };
+            let facts = cvm::HostCvmFacts::gather(qemu::qemu_version(&q));
+            let missing = cvm::missing_requirements(profile, &facts);
+            if !missing.is_empty() {
+                return Some(cvm::not_available_message(profile, &missing));
+            }
+        }
+        if qemu::default_kernel().is_none() {
+            return Some(
+                "needs a guest kernel: run scripts/fetch-guest-kernel.sh (or pass --kernel to victim)"
+                    .to_string(),
+            );
+        }
+    }
     if s.spec.mode.victim_arg().is_none() {
         return Some(format!(
             "this build of confidump has no {:?} victim to start",
@@ -200,6 +226,7 @@ struct Observation {
     hits: usize,
     fragments_only: bool,
     detections: usize,
+    detected: BTreeMap<DetectorKind, usize>,
     view: Option<HexWindow>,
 }
 
@@ -212,6 +239,7 @@ impl Observation {
             hits: 0,
             fragments_only: false,
             detections: 0,
+            detected: BTreeMap::new(),
             view: None,
         }
     }
@@ -264,6 +292,7 @@ fn classify(
     what: &str,
 ) -> Observation {
     let detections = report.detections.len();
+    let detected = by_kind(report);
     if let Some(first) = report.hits.first() {
         let mut places: Vec<&str> = Vec::new();
         for h in &report.hits {
@@ -296,6 +325,7 @@ fn classify(
             hits: report.hits.len(),
             fragments_only,
             detections,
+            detected: detected.clone(),
             view: Some(hexview::capture(source, &title, start, VIEW_LEN, &hl)),
         };
     }
@@ -320,6 +350,7 @@ fn classify(
             hits: 0,
             fragments_only: false,
             detections,
+            detected: detected.clone(),
             view: view_of(format!("{}: read refused ({what})", u.mapping)),
         };
     }
@@ -358,6 +389,7 @@ fn classify(
             hits: 0,
             fragments_only: false,
             detections,
+            detected: detected.clone(),
             view,
         };
     }
@@ -372,6 +404,7 @@ fn classify(
         hits: 0,
         fragments_only: false,
         detections,
+        detected: detected.clone(),
         view: None,
     }
 }
@@ -429,8 +462,18 @@ fn cell_of(
         hits: o.hits,
         fragments_only: o.fragments_only,
         detections: o.detections,
+        detected: o.detected,
         view: o.view,
     }
+}
+
+/// Detector findings counted by kind.
+fn by_kind(report: &ScanReport) -> BTreeMap<DetectorKind, usize> {
+    let mut m = BTreeMap::new();
+    for d in &report.detections {
+        *m.entry(d.kind).or_insert(0) += 1;
+    }
+    m
 }
 
 fn millis_since(t: Instant) -> u64 {
@@ -722,6 +765,7 @@ fn vm_classify(
     }
     Observation {
         detections: report.detections.len(),
+        detected: by_kind(report),
         ..Observation::simple(
             Outcome::NotFound,
             format!(
@@ -918,6 +962,7 @@ fn same_uid(
                 hits: r.hits.len(),
                 fragments_only: r.hits.iter().all(|h| h.needle != 0),
                 detections: 0,
+                detected: BTreeMap::new(),
                 view: None,
             }
         }
