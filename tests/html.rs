@@ -342,3 +342,65 @@ fn report_renders_in_headless_chromium() {
         eprintln!("screenshot: {}", png.display());
     }
 }
+
+/// The page of a real run: `confidump demo --html` over real victims, opened in Chromium. The
+/// file is 0600 (it shows leaked bytes), and the DOM holds the matrix, a leak view and a
+/// `????` view of memfd_secret memory.
+#[test]
+fn a_real_demo_run_renders_in_headless_chromium() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(chrome) = chromium() else {
+        eprintln!(
+            "SKIP: no chromium on PATH (Debian: apt-get install chromium; or set CHROMIUM=...)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let page = dir.path().join("demo.html");
+    let o = Command::new(env!("CARGO_BIN_EXE_confidump"))
+        .args(["demo", "--scenario", "plain", "--scenario", "secretmem"])
+        .args(["--lang", "en", "--format", "json", "--html"])
+        .arg(&page)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run demo");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mode = std::fs::metadata(&page)
+        .expect("page written")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the report shows leaked bytes: 0600");
+    let dom = browse(&chrome, &page, &["--dump-dom".to_string()]).expect("dump-dom");
+    assert!(
+        dom.contains("<table class=\"matrix\">"),
+        "no matrix:\n{dom}"
+    );
+    assert_eq!(dom.matches("<tr data-scenario=").count(), 2, "{dom}");
+    assert!(
+        dom.contains("data-outcome=\"unreadable\"") && dom.contains("<span class=\"q\">?? ??"),
+        "no ???? view of the memfd_secret region:\n{dom}"
+    );
+    assert!(
+        dom.contains("data-outcome=\"leak\""),
+        "no leak view:\n{dom}"
+    );
+    let out_dir = artifacts();
+    std::fs::create_dir_all(&out_dir).expect("artifact dir");
+    let png = out_dir.join("demo-real-run.png");
+    let _ = std::fs::remove_file(&png);
+    browse(
+        &chrome,
+        &page,
+        &[
+            format!("--screenshot={}", png.display()),
+            "--window-size=1400,2400".to_string(),
+        ],
+    )
+    .expect("screenshot");
+    assert!(std::fs::metadata(&png).expect("screenshot").len() > 10_000);
+}

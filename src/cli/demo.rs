@@ -157,7 +157,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 path.display()
             );
         } else {
-            std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
+            // The page shows what the attacker saw (leaked bytes included): 0600, like a dump.
+            crate::secret::write_private(path, page.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
         }
     }
     Ok(ExitCode::from(if report.mismatches == 0 {
