@@ -23,6 +23,10 @@ if ((${#need[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-# The guest kernel for the VM tests (cached; a no-op when already fetched).
+# The guest kernel for the VM tests (cached; a no-op when already fetched). On a machine whose
+# apt lists were never fetched, apt knows no kernel package yet: fetch the lists first.
+if [[ $(id -u) -eq 0 ]] && ! apt-cache search --names-only '^linux-image-.*-cloud-amd64$' 2>/dev/null | grep -q .; then
+    apt-get update -qq
+fi
 "$(dirname "$0")/fetch-guest-kernel.sh"
 echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, chromium, cargo)" >&2
