@@ -99,7 +99,7 @@ for i in $(seq "$N"); do
     t0=$(now); hits=$(grep -a -c -F "$NEEDLE" "$core" || true); t1=$(now)
     elapsed "$t0" "$t1" >>"$work/scan.grep"
 done
-found=$(grep -o '"hits":\[[^]]*' "$work/scan.json" | grep -o '"vaddr"' | wc -l)
+found=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["hits"]))' "$work/scan.json")
 o=$(median <"$work/scan.ours"); g=$(median <"$work/scan.grep")
 rate() { awk -v s="$size" -v t="$1" 'BEGIN{printf "%.2f", s / t / 1e9}'; }
 printf 'scan    confidump scan median %.2f s (%s GB/s, %s hits)  runs: %s\n' "$o" "$(rate "$o")" "$found" "$(tr '\n' ' ' <"$work/scan.ours")"
