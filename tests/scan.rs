@@ -5,6 +5,8 @@
 // failing unwrap here is a failing test, which is what we want.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,8 +33,7 @@ fn b64_text() -> String {
 }
 
 fn c_bytes(s: &str) -> String {
-    let v: Vec<String> = s.bytes().map(|b| format!("{:#04x}", b ^ KEY)).collect();
-    format!("{{{}}}", v.join(","))
+    common::c_xor_bytes(s, KEY)
 }
 
 fn program_source() -> String {
@@ -89,23 +90,8 @@ int main(void) {{
     )
 }
 
-/// Compiles the test program into `dir`, or `None` (with a reason printed) without gcc.
 fn compile(dir: &Path) -> Option<PathBuf> {
-    let src = dir.join("prog.c");
-    std::fs::write(&src, program_source()).unwrap();
-    let exe = dir.join("prog");
-    match Command::new("gcc")
-        .args(["-O0", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .status()
-    {
-        Ok(s) if s.success() => Some(exe),
-        other => {
-            eprintln!("skipping: gcc could not build the test program ({other:?})");
-            None
-        }
-    }
+    common::compile_c(dir, &program_source())
 }
 
 /// Addresses the program reported.

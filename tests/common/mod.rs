@@ -107,3 +107,29 @@ pub fn have(program: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false)
 }
+
+/// `s` XOR-ed with `key` as a C array initialiser: test programs decode their secrets at run
+/// time, so the secrets never sit in the program file on disk (where a scan would find them).
+pub fn c_xor_bytes(s: &str, key: u8) -> String {
+    let v: Vec<String> = s.bytes().map(|b| format!("{:#04x}", b ^ key)).collect();
+    format!("{{{}}}", v.join(","))
+}
+
+/// Compiles C `source` into `dir/prog`; `None` (with the reason printed) without gcc.
+pub fn compile_c(dir: &std::path::Path, source: &str) -> Option<std::path::PathBuf> {
+    let src = dir.join("prog.c");
+    std::fs::write(&src, source).unwrap();
+    let exe = dir.join("prog");
+    match Command::new("gcc")
+        .args(["-O0", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status()
+    {
+        Ok(s) if s.success() => Some(exe),
+        other => {
+            eprintln!("skipping: gcc could not build the test program ({other:?})");
+            None
+        }
+    }
+}
