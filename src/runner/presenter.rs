@@ -388,7 +388,17 @@ fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, color: bool) -> St
             "\n{}\n\n",
             paint(t(lang, "present.sees"), BOLD, color)
         ));
-        out.push_str(&tiles(row, lang, color));
+        // Paths that do not apply to this scenario by design (expected and observed n/a: qmp
+        // for a process, same-uid for a root victim) get no tile, only a line below: a room
+        // should look at what was attacked.
+        let by_design =
+            |c: &Cell| c.expected == Outcome::NotApplicable && c.observed == Outcome::NotApplicable;
+        let shown: Vec<Cell> = row.iter().filter(|c| !by_design(c)).cloned().collect();
+        out.push_str(&tiles(
+            if shown.is_empty() { row } else { &shown },
+            lang,
+            color,
+        ));
         // Tiles have room for a few words; the full reasons of n/a and errors go here.
         let mut first = true;
         for c in row {
