@@ -314,14 +314,26 @@ fn classify(
             live_name(maps, first.vaddr, &first.mapping),
             hex_addr(first.vaddr)
         );
+        let mut reason: Vec<String> = Vec::new();
+        if fragments_only {
+            reason.push("fragments of the secret only".to_string());
+        }
+        // The residue lesson: the copy leaks although the secret's own region held.
+        if let Some(u) = report
+            .unreadable
+            .iter()
+            .find(|u| overlaps(region, u.start, u.end))
+        {
+            reason.push(format!(
+                "its own region {} still refused the read (????: {})",
+                live_name(maps, region.start, &u.mapping),
+                u.reason
+            ));
+        }
         return Observation {
             outcome: Outcome::Leak,
             where_: places.join(", "),
-            reason: if fragments_only {
-                "fragments of the secret only".to_string()
-            } else {
-                String::new()
-            },
+            reason: reason.join("; "),
             hits: report.hits.len(),
             fragments_only,
             detections,
