@@ -281,9 +281,7 @@ fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
         }
         if args.until_eof && fired(i) {
             let mut buf = [0u8; 512];
-            // SAFETY: `buf` is valid writable memory of `buf.len()` bytes.
-            let n = unsafe { libc::read(libc::STDIN_FILENO, buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
+            if !matches!(nix::unistd::read(libc::STDIN_FILENO, &mut buf), Ok(n) if n > 0) {
                 break "end of stdin";
             }
         }

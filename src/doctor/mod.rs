@@ -435,8 +435,7 @@ pub fn gather() -> HostInputs {
             .map(|u| u.release().to_string_lossy().into_owned())
             .unwrap_or_default(),
         yama_ptrace_scope: read("/proc/sys/kernel/yama/ptrace_scope"),
-        // SAFETY: geteuid has no arguments and cannot fail.
-        euid: unsafe { libc::geteuid() },
+        euid: nix::unistd::geteuid().as_raw(),
         proc_status: read("/proc/self/status"),
         core_pattern: read("/proc/sys/kernel/core_pattern"),
         gdb: on_path("gdb"),

@@ -71,7 +71,8 @@ pub fn run_with(
     input: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> std::io::Result<Option<MatrixReport>> {
-    run_inner(scenarios, lang, opts, input, out, &mut |s, step| {
+    let host = super::demo::host_info(env);
+    run_inner(scenarios, lang, host, opts, input, out, &mut |s, step| {
         run_scenario(s, env, step)
     })
 }
@@ -90,6 +91,7 @@ type Engine<'a> = dyn FnMut(&Scenario, &mut dyn FnMut(&str)) -> Vec<Cell> + 'a;
 fn run_inner(
     scenarios: &[Scenario],
     lang: &str,
+    host: HostInfo,
     opts: PresentOptions,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
@@ -145,7 +147,7 @@ fn run_inner(
     }
     let mismatches = cells.iter().filter(|c| !c.met()).count();
     let report = MatrixReport {
-        host: host_facts(),
+        host,
         lang: lang.to_string(),
         scenarios: infos,
         attacks,
@@ -441,31 +443,6 @@ fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, color: bool) -> St
     out
 }
 
-/// Facts about this machine for the report. Cheap reads only; what cannot be read stays empty.
-pub fn host_facts() -> HostInfo {
-    let read = |p: &str| {
-        std::fs::read_to_string(p)
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    };
-    let gcore = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join("gcore").is_file()))
-        .unwrap_or(false);
-    HostInfo {
-        kernel: read("/proc/sys/kernel/osrelease"),
-        hostname: read("/proc/sys/kernel/hostname"),
-        // /proc/self belongs to the effective uid; this avoids an unsafe call for one number.
-        uid: std::fs::metadata("/proc/self")
-            .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
-            .unwrap_or(u32::MAX),
-        // Probing memfd_secret means creating one; the matrix engine knows from its run.
-        memfd_secret: false,
-        gcore,
-        core_pattern: read("/proc/sys/kernel/core_pattern"),
-        confidump: env!("CARGO_PKG_VERSION").to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,6 +482,7 @@ mod tests {
         let got = run_inner(
             &sc,
             lang,
+            HostInfo::default(),
             opts,
             &mut input.as_bytes(),
             &mut out,

@@ -144,17 +144,15 @@ pub(crate) fn read_secret(
             }
         }
         let dest = &mut slot[len..cap];
-        // SAFETY: `dest` is valid writable memory of `dest.len()` bytes, exclusively ours.
-        let n = unsafe { libc::read(fd.as_raw_fd(), dest.as_mut_ptr().cast(), dest.len()) };
-        if n < 0 {
-            let errno = nix::errno::Errno::last();
-            if errno == nix::errno::Errno::EINTR {
-                continue;
+        // read(2) straight into the store: no buffer of std's in between.
+        let n = match nix::unistd::read(fd.as_raw_fd(), dest) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(errno) => {
+                wipe(&mut slot[..len]);
+                return Err(FillError::Read(errno));
             }
-            wipe(&mut slot[..len]);
-            return Err(FillError::Read(errno));
-        }
-        let Ok(n) = usize::try_from(n) else { break };
+        };
         if n == 0 {
             break;
         }

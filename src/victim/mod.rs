@@ -498,14 +498,10 @@ fn wait_for_stop(sfd: &SignalFd, until_eof: bool) -> Result<StopReason, VictimEr
 fn stdin_at_eof() -> Result<bool, VictimError> {
     // Anything after the secret's line is not the secret, but wipe it anyway.
     let mut buf = Zeroizing::new([0u8; 512]);
-    // SAFETY: `buf` is valid writable memory of `buf.len()` bytes.
-    let n = unsafe { libc::read(libc::STDIN_FILENO, buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return match Errno::last() {
-            Errno::EINTR | Errno::EAGAIN => Ok(false),
-            // A broken stdin will never deliver the end we wait for: treat it as the end.
-            _ => Ok(true),
-        };
+    match nix::unistd::read(libc::STDIN_FILENO, &mut buf[..]) {
+        Ok(n) => Ok(n == 0),
+        Err(Errno::EINTR | Errno::EAGAIN) => Ok(false),
+        // A broken stdin will never deliver the end we wait for: treat it as the end.
+        Err(_) => Ok(true),
     }
-    Ok(n == 0)
 }
