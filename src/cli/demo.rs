@@ -12,7 +12,7 @@ use super::{EXIT_MISMATCH, EXIT_OK};
 use crate::model::{MatrixReport, Outcome};
 use crate::render;
 use crate::runner::matrix::{self, RunEnv, Scenario};
-use crate::runner::scenario::{self, RunAs};
+use crate::runner::scenario::{self, Context as RunContext, CvmKind, RunAs};
 use crate::runner::{demo, presenter};
 
 const EXAMPLES: &str = "\
@@ -171,37 +171,64 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
 /// `--list`: name, title, what each needs, and whether this host has it.
 fn list(scenarios: &[Scenario], env: &RunEnv) -> String {
+    let rows: Vec<[String; 4]> = scenarios
+        .iter()
+        .map(|s| {
+            let mut needs: Vec<String> = Vec::new();
+            if s.spec.context == RunContext::Vm {
+                needs.push("qemu, guest kernel".to_string());
+            }
+            if let Some(cvm) = s.spec.cvm {
+                needs.push(
+                    match cvm {
+                        CvmKind::SevSnp => "SEV-SNP host",
+                        CvmKind::Tdx => "TDX host",
+                    }
+                    .to_string(),
+                );
+            }
+            needs.extend(s.spec.requires.iter().map(|r| r.as_str().to_string()));
+            if s.spec.run_as == RunAs::Unprivileged {
+                needs.push("unprivileged-user (same-uid)".to_string());
+            }
+            let needs = if needs.is_empty() {
+                "-".to_string()
+            } else {
+                needs.join(", ")
+            };
+            let here = match matrix::unavailable(s, env) {
+                None => "runs".to_string(),
+                Some(why) => format!("n/a: {why}"),
+            };
+            let origin = if s.spec.origin == "built-in" {
+                String::new()
+            } else {
+                format!(" ({})", s.spec.origin)
+            };
+            [
+                s.info.name.clone(),
+                s.info.title.en.clone(),
+                needs,
+                format!("{here}{origin}"),
+            ]
+        })
+        .collect();
+    let width = |i: usize, head: &str| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([head.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1, w2) = (width(0, "NAME"), width(1, "TITLE"), width(2, "NEEDS"));
     let mut out = String::new();
-    let _ = writeln!(out, "{:<11} {:<42} {:<30} here", "NAME", "TITLE", "NEEDS");
-    for s in scenarios {
-        let mut needs: Vec<String> = s
-            .spec
-            .requires
-            .iter()
-            .map(|r| r.as_str().to_string())
-            .collect();
-        if s.spec.run_as == RunAs::Unprivileged {
-            needs.push("unprivileged-user (same-uid)".to_string());
-        }
-        let needs = if needs.is_empty() {
-            "-".to_string()
-        } else {
-            needs.join(", ")
-        };
-        let here = match matrix::unavailable(s, env) {
-            None => "runs".to_string(),
-            Some(why) => format!("n/a: {why}"),
-        };
-        let origin = if s.spec.origin == "built-in" {
-            String::new()
-        } else {
-            format!(" ({})", s.spec.origin)
-        };
-        let _ = writeln!(
-            out,
-            "{:<11} {:<42} {:<30} {here}{origin}",
-            s.info.name, s.info.title.en, needs
-        );
+    let _ = writeln!(
+        out,
+        "{:<w0$}  {:<w1$}  {:<w2$}  HERE",
+        "NAME", "TITLE", "NEEDS"
+    );
+    for [name, title, needs, here] in rows {
+        let _ = writeln!(out, "{name:<w0$}  {title:<w1$}  {needs:<w2$}  {here}");
     }
     out
 }

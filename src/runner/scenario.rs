@@ -432,8 +432,15 @@ pub fn parse(file: &str, text: &str) -> Result<(ScenarioInfo, Spec), ScenarioErr
     let mode = *raw.mode.get_ref();
     let mut requires = raw.requires;
     // What a mode or user choice implies is required too, so no file can forget it.
+    let in_vm = matches!(
+        raw.context.as_ref().map(|c| *c.get_ref()),
+        Some(Context::Vm)
+    );
     match mode {
-        VictimMode::Secretmem | VictimMode::Residue => requires.push(Requirement::MemfdSecret),
+        // In a VM it is the guest kernel's memfd_secret, not this host's.
+        VictimMode::Secretmem | VictimMode::Residue if !in_vm => {
+            requires.push(Requirement::MemfdSecret)
+        }
         VictimMode::Sgx => requires.push(Requirement::Sgx),
         _ => {}
     }
