@@ -85,40 +85,10 @@ pub fn render<S: MemorySource + ?Sized>(
                 note
             }
         };
-        let marked = (0..ROW).any(|i| is_hl(row.wrapping_add(i), highlight));
-        out.push(if marked && !color { '*' } else { ' ' });
-        let _ = write!(out, " {row:#018x}  ");
-        let mut ascii = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let a = row.wrapping_add(i as u64);
-            let hl = color && is_hl(a, highlight);
-            let (h, ch) = match c {
-                Cell::Blank => ("  ".to_string(), " ".to_string()),
-                Cell::Missing | Cell::Unknown => {
-                    (paint("??", YELLOW, color), paint("?", YELLOW, color))
-                }
-                Cell::Byte(b) => {
-                    let shown = if b.is_ascii_graphic() || *b == b' ' {
-                        char::from(*b)
-                    } else {
-                        '.'
-                    };
-                    (hex::encode([*b]), shown.to_string())
-                }
-            };
-            if hl {
-                let _ = write!(out, "{}", paint(&h, RED_BOLD, true));
-                ascii.push_str(&paint(&ch, RED_BOLD, true));
-            } else {
-                out.push_str(&h);
-                ascii.push_str(&ch);
-            }
-            out.push(' ');
-            if i == 7 {
-                out.push(' ');
-            }
-        }
-        let _ = writeln!(out, " |{ascii}|{note}");
+        let marks: Vec<bool> = (0..ROW)
+            .map(|i| is_hl(row.wrapping_add(i), highlight))
+            .collect();
+        push_row(&mut out, row, &cells, &marks, color, &note);
         if next <= row {
             break;
         }
@@ -179,38 +149,52 @@ pub fn capture<S: MemorySource + ?Sized>(
 pub fn render_window(w: &HexWindow, color: bool) -> String {
     let mut out = String::new();
     for r in &w.rows {
-        let marked = r.highlight.iter().any(|&h| h);
-        out.push(if marked && !color { '*' } else { ' ' });
-        let _ = write!(out, " {:#018x}  ", r.addr);
-        let mut ascii = String::new();
-        for (i, b) in r.bytes.iter().enumerate() {
-            let hl = color && r.highlight.get(i).copied().unwrap_or(false);
-            let (h, ch) = match b {
-                None => (paint("??", YELLOW, color), paint("?", YELLOW, color)),
-                Some(b) => {
-                    let shown = if b.is_ascii_graphic() || *b == b' ' {
-                        char::from(*b)
-                    } else {
-                        '.'
-                    };
-                    (hex::encode([*b]), shown.to_string())
-                }
-            };
-            if hl {
-                out.push_str(&paint(&h, RED_BOLD, true));
-                ascii.push_str(&paint(&ch, RED_BOLD, true));
-            } else {
-                out.push_str(&h);
-                ascii.push_str(&ch);
-            }
-            out.push(' ');
-            if i == 7 {
-                out.push(' ');
-            }
-        }
-        let _ = writeln!(out, " |{ascii}|");
+        let cells: Vec<Cell> = r
+            .bytes
+            .iter()
+            .map(|b| b.map_or(Cell::Unknown, Cell::Byte))
+            .collect();
+        push_row(&mut out, r.addr, &cells, &r.highlight, color, "");
     }
     out
+}
+
+/// One row: a `*` when it holds highlighted bytes (without colour), the address, 16 hex cells in
+/// two groups, the ASCII column, and `note`. `marks[i]` highlights cell `i`.
+fn push_row(out: &mut String, addr: u64, cells: &[Cell], marks: &[bool], color: bool, note: &str) {
+    let marked = marks.iter().any(|&m| m);
+    out.push(if marked && !color { '*' } else { ' ' });
+    let _ = write!(out, " {addr:#018x}  ");
+    let mut ascii = String::new();
+    for (i, c) in cells.iter().enumerate() {
+        let hl = color && marks.get(i).copied().unwrap_or(false);
+        let (h, ch) = match c {
+            Cell::Blank => ("  ".to_string(), " ".to_string()),
+            Cell::Missing | Cell::Unknown => {
+                (paint("??", YELLOW, color), paint("?", YELLOW, color))
+            }
+            Cell::Byte(b) => {
+                let shown = if b.is_ascii_graphic() || *b == b' ' {
+                    char::from(*b)
+                } else {
+                    '.'
+                };
+                (hex::encode([*b]), shown.to_string())
+            }
+        };
+        if hl {
+            out.push_str(&paint(&h, RED_BOLD, true));
+            ascii.push_str(&paint(&ch, RED_BOLD, true));
+        } else {
+            out.push_str(&h);
+            ascii.push_str(&ch);
+        }
+        out.push(' ');
+        if i == 7 {
+            out.push(' ');
+        }
+    }
+    let _ = writeln!(out, " |{ascii}|{note}");
 }
 
 fn is_hl(a: u64, highlight: &[Span]) -> bool {
@@ -288,9 +272,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn unreadable_shown_as_question_marks() {
-        let src = Two {
+    /// 16 readable bytes of `[heap]`, then 16 refused bytes of `/secretmem (deleted)`.
+    fn heap_then_secretmem() -> Two {
+        Two {
             regions: vec![
                 SourceRegion {
                     span: Span::new(0x1000, 0x1010),
@@ -305,7 +289,12 @@ mod tests {
                     offset: None,
                 },
             ],
-        };
+        }
+    }
+
+    #[test]
+    fn unreadable_shown_as_question_marks() {
+        let src = heap_then_secretmem();
         let t = render(&src, 0x1000, 0x40, &[Span::new(0x1000, 0x1002)], false);
         let lines: Vec<_> = t.lines().collect();
         assert!(lines[0].starts_with('*'), "{t}");
@@ -319,22 +308,7 @@ mod tests {
 
     #[test]
     fn captured_window_keeps_unreadable_bytes_unknown() {
-        let src = Two {
-            regions: vec![
-                SourceRegion {
-                    span: Span::new(0x1000, 0x1010),
-                    name: "[heap]".into(),
-                    kind: RegionKind::Readable,
-                    offset: Some(0x1000),
-                },
-                SourceRegion {
-                    span: Span::new(0x1010, 0x1020),
-                    name: "/secretmem (deleted)".into(),
-                    kind: RegionKind::Unreadable("EIO".into()),
-                    offset: None,
-                },
-            ],
-        };
+        let src = heap_then_secretmem();
         let w = capture(&src, "t", 0x1008, 0x10, &[Span::new(0x1008, 0x100a)]);
         assert_eq!(w.rows.len(), 2);
         assert_eq!(
