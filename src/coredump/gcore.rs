@@ -10,12 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use goblin::elf::program_header::PT_LOAD;
-use goblin::elf::Elf;
-
-use super::arch::NT_PRSTATUS;
 use super::output::{check_target, publish, temp_name_for};
+use super::reader::CoreFile;
 use super::writer::{DumpError, DumpOptions, DumpSummary, Engine};
+use crate::memory::{MemorySource, RegionKind};
 
 /// Removes the private directory (and whatever gcore left in it) on drop.
 struct TempDir(PathBuf);
@@ -86,59 +84,14 @@ pub fn dump_with_gcore(pid: i32, opts: &DumpOptions) -> Result<DumpSummary, Dump
     })
 }
 
-/// (bytes of memory, PT_LOADs with bytes, NT_PRSTATUS count) of a core, read with goblin.
+/// (bytes of memory, PT_LOADs with bytes, threads) of a core, read with our own bounds-checked
+/// reader: the same parser that will scan it.
 fn describe_core(path: &Path) -> Result<(u64, usize, usize), DumpError> {
-    let bad = |what: String| DumpError::Gcore(format!("{}: {what}", path.display()));
-    let file = std::fs::File::open(path).map_err(|source| DumpError::Io {
-        context: format!("opening {}", path.display()),
-        source,
-    })?;
-    // Only the headers and notes are needed; they are at most a few MiB, but gcore puts the
-    // notes first and the headers anywhere, so map the file instead of reading it whole.
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let len = usize::try_from(len).map_err(|_| bad("too large".into()))?;
-    if len == 0 {
-        return Err(bad("empty core".into()));
-    }
-    // SAFETY: a read-only private mapping of a regular file we just created in a private
-    // directory; nobody else truncates it while it is mapped. The mapping is unmapped below.
-    let ptr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_PRIVATE,
-            std::os::fd::AsRawFd::as_raw_fd(&file),
-            0,
-        )
-    };
-    if ptr == libc::MAP_FAILED {
-        return Err(DumpError::Io {
-            context: format!("mapping {}", path.display()),
-            source: std::io::Error::last_os_error(),
-        });
-    }
-    // SAFETY: `ptr` is a valid mapping of `len` readable bytes until munmap below.
-    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
-    let result = Elf::parse(bytes)
-        .map_err(|e| bad(e.to_string()))
-        .map(|elf| {
-            let loads = elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD);
-            let memory: u64 = loads.clone().map(|p| p.p_filesz).sum();
-            let regions = loads.filter(|p| p.p_filesz > 0).count();
-            let threads = elf
-                .iter_note_headers(bytes)
-                .map(|it| {
-                    it.filter_map(Result::ok)
-                        .filter(|n| n.n_type == NT_PRSTATUS && n.name == "CORE")
-                        .count()
-                })
-                .unwrap_or(0);
-            (memory, regions, threads)
-        });
-    // SAFETY: unmapping exactly the mapping made above; `bytes` is not used after this.
-    unsafe {
-        libc::munmap(ptr, len);
-    }
-    result
+    let core = CoreFile::open(path).map_err(|e| DumpError::Gcore(e.to_string()))?;
+    let readable = core
+        .regions()
+        .iter()
+        .filter(|r| r.kind == RegionKind::Readable);
+    let memory = readable.clone().map(|r| r.span.len()).sum();
+    Ok((memory, readable.count(), core.threads().len()))
 }
