@@ -3,6 +3,14 @@
 
 /// `EM_X86_64`.
 pub const EM_X86_64: u16 = 62;
+/// Size of an ELF64 file header.
+pub const EHDR_SIZE: u64 = 64;
+/// Size of an ELF64 program header.
+pub const PHDR_SIZE: u64 = 56;
+/// Size of an ELF64 section header (only entry 0 is used: for PN_XNUM).
+pub const SHDR_SIZE: u64 = 64;
+/// `e_phnum` value meaning "the real count is in section header 0's `sh_info`".
+pub const PN_XNUM: u16 = 0xffff;
 /// Size of `struct elf_prstatus` on x86-64.
 pub const PRSTATUS_SIZE: usize = 336;
 /// Offset of `pr_reg` in `elf_prstatus`.
@@ -12,16 +20,15 @@ pub const PRSTATUS_FPVALID_OFFSET: usize = 328;
 /// Size of `struct elf_prpsinfo` on x86-64.
 pub const PRPSINFO_SIZE: usize = 136;
 
-/// `NT_PRSTATUS`.
-pub const NT_PRSTATUS: u32 = 1;
-/// `NT_FPREGSET` (`NT_PRFPREG`).
-pub const NT_FPREGSET: u32 = 2;
+/// `NT_PRSTATUS`, `NT_X86_XSTATE` (owner `LINUX`): the same numbers name the ptrace regsets
+/// the registers are read with, so the note types are those constants.
+pub use crate::memory::ptrace::{NT_PRSTATUS, NT_X86_XSTATE};
+/// `NT_FPREGSET` (the `NT_PRFPREG` regset).
+pub const NT_FPREGSET: u32 = crate::memory::ptrace::NT_PRFPREG;
 /// `NT_PRPSINFO`.
 pub const NT_PRPSINFO: u32 = 3;
 /// `NT_AUXV`.
 pub const NT_AUXV: u32 = 6;
-/// `NT_X86_XSTATE` (owner `LINUX`).
-pub const NT_X86_XSTATE: u32 = 0x202;
 /// `NT_SIGINFO` ('SIGI').
 pub const NT_SIGINFO: u32 = 0x5349_4749;
 /// `NT_FILE` ('FILE').

@@ -14,39 +14,29 @@ use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::header::{self, Header};
 use goblin::elf::program_header::{ProgramHeader, PT_LOAD, PT_NOTE};
 
+use super::arch::{
+    EHDR_SIZE, NT_FILE, NT_PRPSINFO, NT_PRSTATUS, PHDR_SIZE, PN_XNUM, PRSTATUS_REG_OFFSET,
+    SHDR_SIZE,
+};
 use super::{parse_hex_addr, ConfidumpNote, CONFIDUMP_NOTE_NAME, NT_CONFIDUMP_MAPS};
 use crate::memory::{MemorySource, ReadError, RegionKind, SourceRegion};
 use crate::model::Span;
 
-/// Size of an ELF64 header.
-const EHDR_SIZE: usize = 64;
-/// Size of an ELF64 program header.
-const PHDR_SIZE: u64 = 56;
-/// Size of an ELF64 section header (only entry 0 is read, for PN_XNUM).
-const SHDR_SIZE: u64 = 64;
-/// `e_phnum` value meaning "the real count is in section header 0's `sh_info`".
-const PN_XNUM: u16 = 0xffff;
 /// No process has this many mappings (vm.max_map_count defaults to 65530); a larger count is
 /// a lie, and believing it would make us allocate a huge table.
 const MAX_PHNUM: u64 = 1 << 20;
 /// Cap on the bytes of all PT_NOTE segments together: real cores carry a few MiB at most.
 const MAX_NOTE_BYTES: u64 = 64 << 20;
-/// `NT_PRPSINFO`.
-const NT_PRPSINFO: u32 = 3;
-/// `NT_PRSTATUS`.
-const NT_PRSTATUS: u32 = 1;
-/// `NT_FILE`.
-const NT_FILE: u32 = 0x4649_4c45;
 /// Offset of `pr_pid` in x86-64 `elf_prstatus`.
 const PRSTATUS_PID: usize = 32;
-/// Offset of `pr_reg` (a `user_regs_struct`) in x86-64 `elf_prstatus`.
-const PRSTATUS_REGS: usize = 112;
 /// Index of `rip` in `user_regs_struct` (r15, r14, ..., orig_rax, rip, cs, eflags, rsp, ...).
 const REG_RIP: usize = 16;
 /// Index of `rsp` in `user_regs_struct`.
 const REG_RSP: usize = 19;
 /// Offset of `pr_pid` in x86-64 `elf_prpsinfo`.
 const PRPSINFO_PID: usize = 24;
+/// [`EHDR_SIZE`] as a buffer length (64: the cast cannot truncate).
+const EHDR_LEN: usize = EHDR_SIZE as usize;
 /// What a tail without file bytes is called when no note explains it.
 const ABSENT_DEFAULT: &str = "not in the dump: the dumping tool wrote no bytes for it";
 
@@ -306,7 +296,7 @@ impl NoteInfo {
                 (b"GDB", _) => info.gdb_tdesc = true,
                 (b"CORE", NT_PRSTATUS) => {
                     let tid = le_u32(&n.desc, PRSTATUS_PID);
-                    let reg = |i: usize| le_u64(&n.desc, PRSTATUS_REGS + 8 * i);
+                    let reg = |i: usize| le_u64(&n.desc, PRSTATUS_REG_OFFSET + 8 * i);
                     if let (Some(tid), Some(rip), Some(rsp)) = (tid, reg(REG_RIP), reg(REG_RSP)) {
                         info.threads.push(ThreadInfo {
                             tid: i32::from_ne_bytes(tid.to_ne_bytes()),
@@ -467,7 +457,7 @@ impl Reader<'_> {
                 why: "empty file".into(),
             });
         }
-        let head = self.read_range(0, self.len.min(EHDR_SIZE as u64), "the ELF header")?;
+        let head = self.read_range(0, self.len.min(EHDR_SIZE), "the ELF header")?;
         if head.len() < 4 || head[..4] != *header::ELFMAG {
             return Err(CoreError::NotElf {
                 path,
@@ -482,13 +472,13 @@ impl Reader<'_> {
                     why: "32-bit ELF (ELFCLASS32); only x86-64 cores are read".into(),
                 })
             }
-            _ if head.len() < EHDR_SIZE => {}
+            _ if head.len() < EHDR_LEN => {}
             Some(c) => {
                 return Err(self.malformed(format!("unknown ELF class {c}")));
             }
             None => {}
         }
-        if head.len() < EHDR_SIZE {
+        if head.len() < EHDR_LEN {
             return Err(self.malformed(format!(
                 "truncated ELF header ({} of {EHDR_SIZE} bytes)",
                 head.len()

@@ -36,7 +36,8 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use super::arch::{
-    EM_X86_64, NT_AUXV, NT_FILE, NT_FPREGSET, NT_PRPSINFO, NT_PRSTATUS, NT_SIGINFO, NT_X86_XSTATE,
+    EHDR_SIZE, EM_X86_64, NT_AUXV, NT_FILE, NT_FPREGSET, NT_PRPSINFO, NT_PRSTATUS, NT_SIGINFO,
+    NT_X86_XSTATE, PHDR_SIZE, PN_XNUM, SHDR_SIZE,
 };
 use super::notes::{self, FileMapping, NoteError, PrPsInfo, PrStatus, TimeVal};
 use super::output::{OutputError, OutputFile};
@@ -49,19 +50,13 @@ use crate::model::hex_addr;
 use crate::procfs::maps::Mapping;
 use crate::procfs::pagemap::Pagemap;
 use crate::procfs::{self, status, ProcError};
+use goblin::elf::program_header::{PT_LOAD, PT_NOTE};
 
 /// Default read chunk: big enough to amortise system calls, small enough to keep the
 /// pipeline's three buffers cheap.
 pub const DEFAULT_CHUNK: usize = 1 << 20;
 /// File offset where memory starts: page aligned, leaving room for the ELF header.
 const DATA_START: u64 = PAGE_SIZE;
-const EHDR_SIZE: u64 = 64;
-const PHDR_SIZE: u64 = 56;
-const SHDR_SIZE: u64 = 64;
-/// `PN_XNUM`: e_phnum's escape value; the real count is in section header 0's `sh_info`.
-const PN_XNUM: u16 = 0xffff;
-const PT_LOAD: u32 = 1;
-const PT_NOTE: u32 = 4;
 
 /// Which program writes the core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
