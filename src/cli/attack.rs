@@ -5,9 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
-use super::scan::{use_color, ExpectArg, Format, NeedleArgs};
-use super::{EXIT_MISMATCH, EXIT_OK};
-use crate::model::Verdict;
+use super::scan::{expect_exit, use_color, ExpectArg, Format, NeedleArgs};
 use crate::runner::attack::{attack_with, AttackPath};
 use crate::runner::present;
 
@@ -94,10 +92,5 @@ pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
         Format::Text => print!("{}", present::render(&a, use_color())),
         Format::Json => println!("{}", crate::render::json::render_report(&a.report)?),
     }
-    let code = match args.expect {
-        Some(ExpectArg::Leak) if a.report.verdict != Verdict::Leak => EXIT_MISMATCH,
-        Some(ExpectArg::NoLeak) if a.report.verdict != Verdict::NoLeak => EXIT_MISMATCH,
-        _ => EXIT_OK,
-    };
-    Ok(ExitCode::from(code))
+    Ok(expect_exit(args.expect, a.report.verdict))
 }

@@ -9,7 +9,6 @@ use anyhow::Context;
 
 use super::scan::use_color;
 use super::{EXIT_MISMATCH, EXIT_OK};
-use crate::model::{MatrixReport, Outcome};
 use crate::render;
 use crate::runner::matrix::{self, RunEnv, Scenario};
 use crate::runner::scenario::{self, Context as RunContext, CvmKind, RunAs};
@@ -133,14 +132,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 "{}",
                 serde_json::to_string_pretty(&report).context("encoding the report")?
             ),
-            DemoFormat::Text => {
-                let table = render::matrix::render_table(&report, color);
-                if table.is_empty() {
-                    print!("{}", fallback_table(&report));
-                } else {
-                    print!("{table}");
-                }
-            }
+            DemoFormat::Text => print!("{}", render::matrix::render_table(&report, color)),
         }
         report
     };
@@ -149,18 +141,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.html {
-        let page = render::html::render(&report);
-        if page.is_empty() {
-            // Never write an empty page that looks like a report.
-            eprintln!(
-                "confidump: warning: this build has no HTML renderer yet; {} not written",
-                path.display()
-            );
-        } else {
-            // The page shows what the attacker saw (leaked bytes included): 0600, like a dump.
-            crate::secret::write_private(path, page.as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
+        // The page shows what the attacker saw (leaked bytes included): 0600, like a dump.
+        crate::secret::write_private(path, render::html::render(&report).as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(ExitCode::from(if report.mismatches == 0 {
         EXIT_OK
@@ -230,68 +213,5 @@ fn list(scenarios: &[Scenario], env: &RunEnv) -> String {
     for [name, title, needs, here] in rows {
         let _ = writeln!(out, "{name:<w0$}  {title:<w1$}  {needs:<w2$}  {here}");
     }
-    out
-}
-
-/// A plain table for when the terminal renderer is not available: never a silent command.
-fn fallback_table(r: &MatrixReport) -> String {
-    const W: usize = 13;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "confidump demo: {} scenarios x {} attack paths, attacker uid {} on {} (Linux {})\n",
-        r.scenarios.len(),
-        r.attacks.len(),
-        r.host.uid,
-        r.host.hostname,
-        r.host.kernel
-    );
-    let mut head = format!("{:<12}", "");
-    for a in &r.attacks {
-        let _ = write!(head, "{a:<W$}");
-    }
-    let _ = writeln!(out, "{}", head.trim_end());
-    for s in &r.scenarios {
-        let mut line = format!("{:<12}", s.name);
-        let cells: Vec<_> = r.cells.iter().filter(|c| c.scenario == s.name).collect();
-        for a in &r.attacks {
-            let shown = match cells.iter().find(|c| &c.attack == a) {
-                Some(c) if c.met() => c.observed.as_str().to_string(),
-                Some(c) => format!("{}!={}", c.observed.as_str(), c.expected.as_str()),
-                None => "-".to_string(),
-            };
-            let _ = write!(line, "{shown:<W$}");
-        }
-        let _ = writeln!(out, "{}", line.trim_end());
-        let mut notes = vec![s.lesson.get(&r.lang).to_string()];
-        if let Some(x) = &s.stand_in_for {
-            notes.push(format!("(a stand-in for {x}, not the real thing)"));
-        }
-        if let Some(why) = &s.unavailable {
-            notes.push(format!("n/a: {why}"));
-        }
-        for c in &cells {
-            match c.observed {
-                Outcome::Leak => notes.push(format!("{}: found in {}", c.attack, c.where_)),
-                Outcome::Unreadable | Outcome::Absent | Outcome::Error | Outcome::NotFound => {
-                    notes.push(format!("{}: {}", c.attack, c.reason))
-                }
-                Outcome::NotApplicable => {}
-            }
-        }
-        for n in notes {
-            let _ = writeln!(out, "    {n}");
-        }
-    }
-    let _ = writeln!(
-        out,
-        "\n{} in {:.1} s",
-        if r.mismatches == 0 {
-            "every cell as expected".to_string()
-        } else {
-            format!("{} MISMATCH(ES): observed != expected", r.mismatches)
-        },
-        r.millis as f64 / 1000.0
-    );
     out
 }

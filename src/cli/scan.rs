@@ -126,6 +126,20 @@ pub enum ExpectArg {
     NoLeak,
 }
 
+/// The exit code for `verdict` under `--expect`: 1 when it differs, else 0.
+pub fn expect_exit(expect: Option<ExpectArg>, verdict: Verdict) -> ExitCode {
+    let wanted = match expect {
+        Some(ExpectArg::Leak) => Verdict::Leak,
+        Some(ExpectArg::NoLeak) => Verdict::NoLeak,
+        None => verdict,
+    };
+    ExitCode::from(if wanted == verdict {
+        EXIT_OK
+    } else {
+        EXIT_MISMATCH
+    })
+}
+
 /// Options of `confidump scan`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = SCAN_EXAMPLES)]
@@ -196,10 +210,5 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         Format::Text => print!("{}", render::text::render_report(&report, use_color())),
         Format::Json => println!("{}", render::json::render_report(&report)?),
     }
-    let code = match args.expect {
-        Some(ExpectArg::Leak) if report.verdict != Verdict::Leak => EXIT_MISMATCH,
-        Some(ExpectArg::NoLeak) if report.verdict != Verdict::NoLeak => EXIT_MISMATCH,
-        _ => EXIT_OK,
-    };
-    Ok(ExitCode::from(code))
+    Ok(expect_exit(args.expect, report.verdict))
 }

@@ -32,16 +32,9 @@ pub fn outcome_word(lang: &str, o: Outcome) -> &'static str {
     t(lang, outcome_key(o))
 }
 
-/// The i18n key (and CSS class) of an outcome.
+/// The i18n key (and CSS class) of an outcome: its JSON spelling.
 pub fn outcome_key(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Leak => "leak",
-        Outcome::Unreadable => "unreadable",
-        Outcome::Absent => "absent",
-        Outcome::NotFound => "not-found",
-        Outcome::NotApplicable => "n/a",
-        Outcome::Error => "error",
-    }
+    o.as_str()
 }
 
 /// The ANSI style of an outcome: red for a leak, green for a refused read, dim for the
