@@ -126,28 +126,49 @@ impl Drop for Attack {
     }
 }
 
-/// Removes a directory on drop unless defused: no dump is left behind when a step fails.
-struct DirGuard(Option<PathBuf>);
+/// Removes a private directory (and whatever was written in it) on drop unless defused: no
+/// dump or core is left behind when a step fails.
+pub(crate) struct DirGuard {
+    dir: PathBuf,
+    armed: bool,
+}
+
+impl DirGuard {
+    /// Creates a fresh private directory (see [`private_dir`]) guarded for removal.
+    pub(crate) fn create(prefix: &str) -> std::io::Result<Self> {
+        Ok(Self {
+            dir: private_dir(prefix)?,
+            armed: true,
+        })
+    }
+    /// The directory.
+    pub(crate) fn path(&self) -> &Path {
+        &self.dir
+    }
+    /// Keeps the directory: the caller takes over its removal.
+    fn defuse(mut self) -> PathBuf {
+        self.armed = false;
+        std::mem::take(&mut self.dir)
+    }
+}
 
 impl Drop for DirGuard {
     fn drop(&mut self) {
-        if let Some(dir) = self.0.take() {
-            let _ = std::fs::remove_dir_all(dir);
+        if self.armed {
+            if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+                tracing::warn!("could not remove {}: {e}", self.dir.display());
+            }
         }
     }
 }
 
-fn private_temp_dir(pid: i32) -> Result<PathBuf, AttackError> {
-    let base = std::env::temp_dir();
+/// A new directory `$TMPDIR/PREFIX-<random>`, mode 0700: where dumps, cores and victims'
+/// working directories live while an attack or a demo runs.
+pub fn private_dir(prefix: &str) -> std::io::Result<PathBuf> {
     let mut nonce = [0u8; 6];
-    // A name collision only makes the mkdir fail, which is reported; the nonce just keeps
-    // concurrent attacks apart.
-    let _ = getrandom::getrandom(&mut nonce);
-    let dir = base.join(format!("confidump-attack-{pid}-{}", hex::encode(nonce)));
-    DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|source| AttackError::TempDir { dir: base, source })?;
+    getrandom::getrandom(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", hex::encode(nonce)));
+    DirBuilder::new().mode(0o700).create(&dir)?;
     Ok(dir)
 }
 
@@ -182,13 +203,16 @@ pub fn attack_with(
             temp_dir: None,
         });
     }
-    let mut guard = DirGuard(None);
-    let core_path = match keep {
-        Some(p) => p.to_path_buf(),
+    let (core_path, guard) = match keep {
+        Some(p) => (p.to_path_buf(), None),
         None => {
-            let dir = private_temp_dir(pid)?;
-            guard.0 = Some(dir.clone());
-            dir.join(format!("pid{pid}.core"))
+            let g = DirGuard::create(&format!("confidump-attack-{pid}")).map_err(|source| {
+                AttackError::TempDir {
+                    dir: std::env::temp_dir(),
+                    source,
+                }
+            })?;
+            (g.path().join(format!("pid{pid}.core")), Some(g))
         }
     };
     if path == AttackPath::Qmp {
@@ -196,7 +220,7 @@ pub fn attack_with(
         let dump = crate::vm::qmp::dump_guest_memory(socket, &core_path)?;
         let core = CoreFile::open(&dump.path)?;
         let report = scan::scan_source(&core, needles)?;
-        let temp_dir = guard.0.take();
+        let temp_dir = guard.map(DirGuard::defuse);
         return Ok(Attack {
             path,
             pid,
@@ -216,7 +240,7 @@ pub fn attack_with(
         writer::dump_process(pid, &opts).map_err(|source| AttackError::Dump { pid, source })?;
     let core = CoreFile::open(&summary.path)?;
     let report = scan::scan_source(&core, needles)?;
-    let temp_dir = guard.0.take();
+    let temp_dir = guard.map(DirGuard::defuse);
     Ok(Attack {
         path,
         pid,

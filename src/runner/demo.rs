@@ -9,18 +9,17 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 use super::matrix::{self, RunEnv, Scenario};
 use super::scenario::{AttackKind, SecretVia};
 use crate::model::{HostInfo, MatrixReport};
+use crate::scan::needles::{sha256, CANARY_HEX_LEN, CANARY_PREFIX};
 use crate::secret::Secret;
-use crate::victim::{ReadyLine, CANARY_PREFIX};
+use crate::victim::ReadyLine;
 
 /// How long a victim may take to print its ready line.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -65,17 +64,12 @@ pub enum DemoError {
 /// A fresh canary: `CONFIDUMP-` + 24 random lowercase hex digits, the shape the scanner's
 /// hash search recognises.
 pub fn generate_canary() -> Result<Secret, getrandom::Error> {
-    let mut random = zeroize::Zeroizing::new([0u8; 12]);
+    let mut random = zeroize::Zeroizing::new([0u8; CANARY_HEX_LEN / 2]);
     getrandom::getrandom(random.as_mut())?;
-    let mut bytes = Vec::with_capacity(CANARY_PREFIX.len() + 24);
+    let mut bytes = Vec::with_capacity(CANARY_PREFIX.len() + CANARY_HEX_LEN);
     bytes.extend_from_slice(CANARY_PREFIX);
     bytes.extend_from_slice(hex::encode(random.as_ref()).as_bytes());
     Ok(Secret::new(bytes))
-}
-
-/// SHA-256 of `bytes`.
-pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
 }
 
 /// How to start one victim.
@@ -302,16 +296,6 @@ pub fn run_demo(
         mismatches,
         millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     }
-}
-
-/// Where the demo keeps a victim's working directory (and a kernel core) while it runs.
-pub fn private_dir(prefix: &str) -> std::io::Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
-    let mut nonce = [0u8; 6];
-    getrandom::getrandom(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let dir = std::env::temp_dir().join(format!("{prefix}-{}", hex::encode(nonce)));
-    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
-    Ok(dir)
 }
 
 /// The kernel's verdict on a victim that got SIGQUIT, in words.

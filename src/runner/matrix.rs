@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::attack::{self, AttackPath};
+use super::attack::{self, AttackPath, DirGuard};
 use super::demo::{self, Launch, VictimProcess};
 use super::scenario::{AttackKind, Context, CvmKind, Requirement, RunAs, Search, Spec, VictimMode};
 use crate::coredump::reader::CoreFile;
@@ -31,12 +31,12 @@ use crate::model::{
 };
 use crate::procfs::maps::{read_maps, Mapping};
 use crate::render::hexview;
+use crate::scan::needles::{sha256, CANARY_HEX_LEN};
 use crate::scan::{self, Needles, Shape};
 use crate::secret::Secret;
 use crate::victim::parse_hex_addr;
 
 /// Bytes of the random part of a canary (after `CONFIDUMP-`).
-const CANARY_RANDOM: usize = 24;
 /// Length of the fragments searched with `search = "fragments"`.
 const FRAGMENT: usize = 8;
 /// Bytes shown around a hit or at the start of a refused region.
@@ -425,11 +425,11 @@ fn classify(
 /// every 8-byte window of its random part (the constant prefix also sits in our binary).
 fn needles_for(secret: &Secret, search: Search) -> Needles {
     let mut n = Needles::new();
-    n.add_hash(Shape::Canary, demo::sha256(secret.expose()));
+    n.add_hash(Shape::Canary, sha256(secret.expose()));
     if search == Search::Fragments {
         let bytes = secret.expose();
         let random = bytes
-            .get(bytes.len().saturating_sub(CANARY_RANDOM)..)
+            .get(bytes.len().saturating_sub(CANARY_HEX_LEN)..)
             .unwrap_or(&[]);
         for w in random.windows(FRAGMENT) {
             n.add_bytes(Secret::new(w.to_vec()));
@@ -516,13 +516,16 @@ pub fn run_scenario(s: &Scenario, env: &RunEnv, on_step: &mut dyn FnMut(&str)) -
     };
     // The victim's working directory: where the kernel writes its core. Private to the
     // victim's user; removed (with any core) when this function returns.
-    let dir = match demo::private_dir("confidump-demo") {
-        Ok(d) => DirGuard(d),
+    let dir = match DirGuard::create("confidump-demo") {
+        Ok(d) => d,
         Err(e) => return row_error(s, &format!("creating a private directory: {e}")),
     };
     if let Some(u) = &user {
-        if let Err(e) = std::os::unix::fs::chown(&dir.0, Some(u.uid), Some(u.gid)) {
-            return row_error(s, &format!("chown {} to {}: {e}", dir.0.display(), u.name));
+        if let Err(e) = std::os::unix::fs::chown(dir.path(), Some(u.uid), Some(u.gid)) {
+            return row_error(
+                s,
+                &format!("chown {} to {}: {e}", dir.path().display(), u.name),
+            );
         }
     }
     on_step(&format!("{name}: starting the victim ({mode})"));
@@ -531,7 +534,7 @@ pub fn run_scenario(s: &Scenario, env: &RunEnv, on_step: &mut dyn FnMut(&str)) -
         secret: &secret,
         via: s.spec.secret,
         user: user.as_ref().map(|u| (u.uid, u.gid)),
-        core_dir: Some(&dir.0),
+        core_dir: Some(dir.path()),
     };
     let mut victim = match VictimProcess::spawn(&env.exe, &launch) {
         Ok(v) => v,
@@ -554,52 +557,20 @@ pub fn run_scenario(s: &Scenario, env: &RunEnv, on_step: &mut dyn FnMut(&str)) -
         on_step(&format!("{name}: {}", attack.as_str()));
         let t = Instant::now();
         let (command, obs, host_lacks) = match attack {
-            AttackKind::Dump => (
-                AttackPath::Dump.command(pid),
-                root_attack(
-                    pid,
-                    AttackPath::Dump,
-                    &needles,
-                    region,
-                    &maps,
-                    &secret,
-                    "confidump's dump",
-                ),
-                false,
+            AttackKind::Gcore if env.gcore.is_none() => (
+                AttackPath::Gcore.command(pid),
+                Observation::na("needs gdb's gcore (apt-get install gdb)"),
+                true,
             ),
-            AttackKind::Gcore => match &env.gcore {
-                None => (
-                    AttackPath::Gcore.command(pid),
-                    Observation::na("needs gdb's gcore (apt-get install gdb)"),
-                    true,
-                ),
-                Some(_) => (
-                    AttackPath::Gcore.command(pid),
-                    root_attack(
-                        pid,
-                        AttackPath::Gcore,
-                        &needles,
-                        region,
-                        &maps,
-                        &secret,
-                        "gdb's gcore",
-                    ),
-                    false,
-                ),
-            },
-            AttackKind::Live => (
-                AttackPath::Live.command(pid),
-                root_attack(
-                    pid,
-                    AttackPath::Live,
-                    &needles,
-                    region,
-                    &maps,
-                    &secret,
-                    "live read",
-                ),
-                false,
-            ),
+            AttackKind::Dump | AttackKind::Gcore | AttackKind::Live => {
+                let (path, what) = match attack {
+                    AttackKind::Dump => (AttackPath::Dump, "confidump's dump"),
+                    AttackKind::Gcore => (AttackPath::Gcore, "gdb's gcore"),
+                    _ => (AttackPath::Live, "live read"),
+                };
+                let obs = root_attack(pid, path, &needles, region, &maps, &secret, what);
+                (path.command(pid), obs, false)
+            }
             AttackKind::Qmp => (
                 String::new(),
                 Observation::na(
@@ -625,7 +596,7 @@ pub fn run_scenario(s: &Scenario, env: &RunEnv, on_step: &mut dyn FnMut(&str)) -
     let (obs, host_lacks) = match env.kernel_unusable() {
         Some(reason) => (Observation::na(reason), true),
         None => (
-            kernel_attack(&mut victim, &dir.0, &needles, region, &maps),
+            kernel_attack(&mut victim, dir.path(), &needles, region, &maps),
             false,
         ),
     };
@@ -712,7 +683,7 @@ fn run_vm_scenario(s: &Scenario, on_step: &mut dyn FnMut(&str)) -> Vec<Cell> {
             }
             AttackKind::Qmp => (
                 format!("virsh dump --memory-only (QMP dump-guest-memory on {}) && confidump scan guest.core", ready.qmp.display()),
-                qmp_attack(vm.qmp_socket(), &needles),
+                qmp_attack(qemu, vm.qmp_socket(), &needles),
             ),
             AttackKind::Kernel => (
                 String::new(),
@@ -733,20 +704,14 @@ fn run_vm_scenario(s: &Scenario, on_step: &mut dyn FnMut(&str)) -> Vec<Cell> {
 }
 
 /// QMP `dump-guest-memory` into a private directory, then a scan of the guest-physical core.
-fn qmp_attack(socket: &Path, needles: &Needles) -> Observation {
-    let dir = match demo::private_dir("confidump-qmp") {
-        Ok(d) => DirGuard(d),
-        Err(e) => return Observation::error(format!("creating a private directory: {e}")),
-    };
-    let out = dir.0.join("guest.core");
-    match crate::vm::qmp::dump_guest_memory(socket, &out) {
-        Ok(dump) => match CoreFile::open(&dump.path) {
-            Ok(core) => match scan::scan_source(&core, needles) {
-                Ok(r) => vm_classify(&r, &core, &[], "QEMU's dump-guest-memory"),
-                Err(e) => Observation::error(chain(&e)),
-            },
-            Err(e) => Observation::error(chain(&e)),
-        },
+fn qmp_attack(qemu: i32, socket: &Path, needles: &Needles) -> Observation {
+    match attack::attack_with(qemu, AttackPath::Qmp, needles, None, Some(socket)) {
+        Ok(a) => vm_classify(
+            &a.report,
+            a.source.as_ref(),
+            &[],
+            "QEMU's dump-guest-memory",
+        ),
         Err(e) => {
             let msg = chain(&e);
             // QEMU refuses to dump the memory of a guest whose memory is encrypted: that is a
@@ -793,17 +758,6 @@ fn row_error(s: &Scenario, reason: &str) -> Vec<Cell> {
         .iter()
         .map(|&a| cell_of(s, a, String::new(), 0, Observation::error(reason), false))
         .collect()
-}
-
-/// Removes a directory (and a core in it) on drop.
-struct DirGuard(PathBuf);
-
-impl Drop for DirGuard {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.0) {
-            tracing::warn!("could not remove {}: {e}", self.0.display());
-        }
-    }
 }
 
 /// Root's attack along `path`, classified.
