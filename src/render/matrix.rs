@@ -13,11 +13,10 @@ use std::fmt::Write as _;
 use unicode_width::UnicodeWidthStr;
 
 use super::i18n::t;
-use super::style::{paint, DIM, GREEN_BOLD, RED_BOLD};
+use super::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
 use crate::model::{Cell, DetectorKind, MatrixReport, Outcome, ScenarioInfo};
 
 /// Bold, for scenario names.
-const BOLD: &str = "\x1b[1m";
 /// Widest table we draw: fits a 150-column terminal, and a projector at a large font
 /// usually gives about that much.
 const MAX_TABLE_WIDTH: usize = 150;
@@ -39,7 +38,7 @@ pub fn outcome_key(o: Outcome) -> &'static str {
 
 /// The ANSI style of an outcome: red for a leak, green for a refused read, dim for the
 /// outcomes that prove nothing either way.
-fn outcome_style(o: Outcome) -> &'static str {
+pub(crate) fn outcome_style(o: Outcome) -> &'static str {
     match o {
         Outcome::Leak | Outcome::Error => RED_BOLD,
         Outcome::Unreadable => GREEN_BOLD,

@@ -20,6 +20,8 @@ pub(crate) mod style {
     pub const RED_BOLD: &str = "\x1b[1;31m";
     pub const GREEN_BOLD: &str = "\x1b[1;32m";
     pub const YELLOW: &str = "\x1b[33m";
+    pub const YELLOW_BOLD: &str = "\x1b[1;33m";
+    pub const BOLD: &str = "\x1b[1m";
     pub const DIM: &str = "\x1b[2m";
     pub const RESET: &str = "\x1b[0m";
 

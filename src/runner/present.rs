@@ -6,19 +6,7 @@ use std::fmt::Write;
 use super::attack::{outcome_word, protection_label, refused_regions, Attack};
 use crate::model::{hex_addr, Span, Verdict};
 use crate::render::hexview;
-
-const RED_BOLD: &str = "\x1b[1;31m";
-const GREEN_BOLD: &str = "\x1b[1;32m";
-const YELLOW_BOLD: &str = "\x1b[1;33m";
-const RESET: &str = "\x1b[0m";
-
-fn paint(s: &str, code: &str, color: bool) -> String {
-    if color {
-        format!("{code}{s}{RESET}")
-    } else {
-        s.to_string()
-    }
-}
+use crate::render::style::{paint, GREEN_BOLD, RED_BOLD, YELLOW_BOLD};
 
 /// `confidump's dump of pid N`, `a live read of pid N`, ...
 pub fn what_was_attacked(a: &Attack) -> String {

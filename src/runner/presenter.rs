@@ -17,12 +17,12 @@ use crate::model::{Cell, HexWindow, HostInfo, MatrixReport, Outcome, ScenarioInf
 use crate::render::hexview::render_window;
 use crate::render::i18n::t;
 use crate::render::matrix::{
-    display_width, mismatch_note, outcome_word, stand_in_label, summary_line, truncate, wrap,
+    display_width, mismatch_note, outcome_style, outcome_word, stand_in_label, summary_line,
+    truncate, wrap,
 };
 use crate::render::progress::Progress;
-use crate::render::style::{paint, DIM, GREEN_BOLD, RED_BOLD};
+use crate::render::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
 
-const BOLD: &str = "\x1b[1m";
 /// Width of banners: wide enough to fill a projector at a large font, narrow enough not to
 /// wrap on an 80-column laptop terminal mirrored to it.
 const BANNER: usize = 76;
@@ -264,14 +264,6 @@ fn commands(row: &[Cell], color: bool) -> String {
     out
 }
 
-fn style_of(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Leak | Outcome::Error => RED_BOLD,
-        Outcome::Unreadable => GREEN_BOLD,
-        _ => DIM,
-    }
-}
-
 /// One tile per attack path, side by side (wrapping to a new band after five):
 ///
 /// ```text
@@ -297,7 +289,7 @@ fn tiles(row: &[Cell], lang: &str, color: bool) -> String {
             let (l, s, r) = centre(outcome_word(lang, c.observed), TILE);
             lines[2].push_str(&format!(
                 "┃{l}{}{r}┃ ",
-                paint(&s, style_of(c.observed), color)
+                paint(&s, outcome_style(c.observed), color)
             ));
             lines[3].push_str(&format!("┗{}┛ ", "━".repeat(TILE)));
             // Under the tile: where (two lines at most), fragments, the mismatch.
@@ -427,7 +419,11 @@ fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, color: bool) -> St
                 paint(t(lang, "present.view"), BOLD, color),
                 c.attack,
                 truncate(&w.title, BANNER),
-                paint(outcome_word(lang, c.observed), style_of(c.observed), color)
+                paint(
+                    outcome_word(lang, c.observed),
+                    outcome_style(c.observed),
+                    color
+                )
             ));
             out.push_str(&render_window(&w, color));
         }
