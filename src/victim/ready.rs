@@ -1,8 +1,6 @@
 //! The ready line: one JSON object that tells the attacker side that the victim holds its
 //! secret and where. Its shape is a contract: the attack runner and the tests parse it.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -111,36 +109,12 @@ pub fn parse_hex_addr(text: &str) -> Result<u64, ReadyError> {
 /// directory, created new with mode 0600 and not following symlinks, then renamed over
 /// `path`. A reader polling for `path` therefore sees either nothing or the whole line.
 pub fn write_ready_file(path: &Path, line: &str) -> Result<(), ReadyError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "ready".to_string());
-    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
-    let err = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| ReadyError::File { path: p, source }
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .map_err(err(&tmp))?;
-    let written = f
-        .write_all(line.as_bytes())
-        .and_then(|()| f.write_all(b"\n"))
-        .and_then(|()| f.sync_all());
-    drop(f);
-    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
-        // Best effort: do not leave the temporary behind.
-        let _ = std::fs::remove_file(&tmp);
-        return Err(ReadyError::File {
+    crate::secret::write_private(path, format!("{line}\n").as_bytes()).map_err(|source| {
+        ReadyError::File {
             path: path.to_path_buf(),
-            source: e,
-        });
-    }
-    Ok(())
+            source,
+        }
+    })
 }
 
 #[cfg(test)]
