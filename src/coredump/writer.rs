@@ -167,11 +167,8 @@ impl std::fmt::Display for DumpSummary {
                     let errno = u.errno.map_or_else(
                         || "failed".to_string(),
                         |e| {
-                            let text = crate::memory::describe_errno(e);
-                            match text.split(' ').next() {
-                                Some(name) if name != "errno" => name.to_string(),
-                                _ => format!("errno {e}"),
-                            }
+                            crate::memory::errno_name(e)
+                                .map_or_else(|| format!("errno {e}"), str::to_string)
                         },
                     );
                     format!("{} {errno}", u.mapping)
@@ -289,6 +286,16 @@ fn write_core(
     let out = OutputFile::create(&opts.output, opts.force)?;
     let file = out.file();
 
+    // Opening the pagemap (and finding the zero pages' frame numbers, in our own memory) needs
+    // no stopped victim: do it before the freeze, which should wrap only the snapshot.
+    let pagemap = match Pagemap::open(pid) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(%e, "pagemap unavailable: untouched pages will be read and written");
+            None
+        }
+    };
+
     let frozen_at = Instant::now();
     let freeze = Freeze::new(pid)?;
     // Maps are read while the threads are stopped, so they match the memory we copy.
@@ -307,22 +314,20 @@ fn write_core(
     let thread_stats: Vec<(Option<status::ProcStat>, Option<status::ProcStatus>)> = regs
         .iter()
         .map(|r| {
-            (
-                status::read_stat(pid, r.tid).ok(),
-                status::read_status(pid, r.tid).ok(),
-            )
+            if r.tid == pid {
+                // The main thread's files were just read for the process as a whole.
+                (Some(info.stat.clone()), Some(info.status.clone()))
+            } else {
+                (
+                    status::read_stat(pid, r.tid).ok(),
+                    status::read_status(pid, r.tid).ok(),
+                )
+            }
         })
         .collect();
     let filter = match opts.policy {
         Policy::LikeGcore => status::read_coredump_filter(pid)?,
         Policy::Attacker => 0,
-    };
-    let pagemap = match Pagemap::open(pid) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            tracing::warn!(%e, "pagemap unavailable: untouched pages will be read and written");
-            None
-        }
     };
     let copy = copy_memory(
         &live,

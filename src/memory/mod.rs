@@ -61,17 +61,22 @@ impl ReadError {
     }
 }
 
-/// `EIO: ...` style description of a read errno, as reports show it.
-pub fn describe_errno(errno: i32) -> String {
-    let name = match errno {
+/// The symbolic name of the errnos a read of memory meets (`EIO`, `EFAULT`, ...), if known.
+pub fn errno_name(errno: i32) -> Option<&'static str> {
+    Some(match errno {
         libc::EIO => "EIO",
         libc::EFAULT => "EFAULT",
         libc::EPERM => "EPERM",
         libc::EACCES => "EACCES",
         libc::ESRCH => "ESRCH",
         libc::ENOMEM => "ENOMEM",
-        _ => "errno",
-    };
+        _ => return None,
+    })
+}
+
+/// `EIO: ...` style description of a read errno, as reports show it.
+pub fn describe_errno(errno: i32) -> String {
+    let name = errno_name(errno).unwrap_or("errno");
     // nix's description has no "(os error N)" suffix, which std's Display adds.
     format!(
         "{name} ({errno}): {}",
