@@ -6,17 +6,15 @@
 
 use std::path::PathBuf;
 
-use confidump::runner::matrix::{RunEnv, Scenario};
+use confidump::runner::matrix::{self, RunEnv, Scenario};
 use confidump::runner::presenter;
 use confidump::runner::scenario;
 
 fn scenarios() -> Vec<Scenario> {
     let all = scenario::builtin().unwrap();
     let picked = scenario::select(all, &["plain".to_string(), "sgx".to_string()]).unwrap();
-    picked
-        .into_iter()
-        .map(|(info, spec)| Scenario { info, spec })
-        .collect()
+    // As `confidump demo --present` prepares them: rows this host cannot run carry the reason.
+    matrix::for_host(picked, &env())
 }
 
 fn env() -> RunEnv {

@@ -90,17 +90,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("finding this program to start the victims")?;
     if args.list {
         let env = RunEnv::probe(exe);
-        let scenarios: Vec<Scenario> = all
-            .into_iter()
-            .map(|(info, spec)| Scenario { info, spec })
-            .collect();
-        print!("{}", list(&scenarios, &env));
+        let scenarios = matrix::for_host(all, &env);
+        print!("{}", list(&scenarios));
         return Ok(ExitCode::from(EXIT_OK));
     }
-    let scenarios: Vec<Scenario> = scenario::select(all, &args.scenarios)?
-        .into_iter()
-        .map(|(info, spec)| Scenario { info, spec })
-        .collect();
+    let selected = scenario::select(all, &args.scenarios)?;
     let lang = match args.lang {
         Some(LangArg::En) => "en",
         Some(LangArg::Ja) => "ja",
@@ -108,6 +102,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let color = use_color();
     let env = RunEnv::probe(exe);
+    let scenarios = matrix::for_host(selected, &env);
     let report = if args.present {
         let stdin = std::io::stdin();
         let mut input = stdin.lock();
@@ -153,7 +148,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `--list`: name, title, what each needs, and whether this host has it.
-fn list(scenarios: &[Scenario], env: &RunEnv) -> String {
+fn list(scenarios: &[Scenario]) -> String {
     let rows: Vec<[String; 4]> = scenarios
         .iter()
         .map(|s| {
@@ -179,7 +174,7 @@ fn list(scenarios: &[Scenario], env: &RunEnv) -> String {
             } else {
                 needs.join(", ")
             };
-            let here = match matrix::unavailable(s, env) {
+            let here = match &s.info.unavailable {
                 None => "runs".to_string(),
                 Some(why) => format!("n/a: {why}"),
             };

@@ -170,7 +170,22 @@ fn probe_user(exe: &Path, name: &str) -> Result<User, String> {
 
 /// Why the whole row cannot run on this host, if it cannot.
 pub fn unavailable(s: &Scenario, env: &RunEnv) -> Option<String> {
-    for r in &s.spec.requires {
+    unavailable_spec(&s.spec, env)
+}
+
+/// The scenarios as this host can run them: each row that cannot run here carries its reason
+/// in `info.unavailable`, so the table, the presenter and `--list` all say it the same way.
+pub fn for_host(all: Vec<(ScenarioInfo, Spec)>, env: &RunEnv) -> Vec<Scenario> {
+    all.into_iter()
+        .map(|(mut info, spec)| {
+            info.unavailable = unavailable_spec(&spec, env);
+            Scenario { info, spec }
+        })
+        .collect()
+}
+
+fn unavailable_spec(spec: &Spec, env: &RunEnv) -> Option<String> {
+    for r in &spec.requires {
         let missing = match r {
             Requirement::Sgx => device_missing("SGX", "/dev/sgx_enclave"),
             Requirement::SevSnp => device_missing("an SEV-SNP guest", "/dev/sev-guest"),
@@ -182,12 +197,12 @@ pub fn unavailable(s: &Scenario, env: &RunEnv) -> Option<String> {
             return missing;
         }
     }
-    if s.spec.context == Context::Vm {
+    if spec.context == Context::Vm {
         use crate::vm::{cvm, qemu, CvmProfile};
         let Some(q) = qemu::find_qemu() else {
             return Some("needs QEMU: apt-get install qemu-system-x86".to_string());
         };
-        if let Some(kind) = s.spec.cvm {
+        if let Some(kind) = spec.cvm {
             let profile = match kind {
                 CvmKind::SevSnp => CvmProfile::SevSnp,
                 CvmKind::Tdx => CvmProfile::Tdx,
@@ -205,10 +220,10 @@ pub fn unavailable(s: &Scenario, env: &RunEnv) -> Option<String> {
             );
         }
     }
-    if s.spec.mode.victim_arg().is_none() {
+    if spec.mode.victim_arg().is_none() {
         return Some(format!(
             "this build of confidump has no {:?} victim to start",
-            s.spec.mode
+            spec.mode
         ));
     }
     None
@@ -496,7 +511,8 @@ fn millis_since(t: Instant) -> u64 {
 /// path (in [`AttackKind::ALL`] order). `on_step` is told what is happening.
 pub fn run_scenario(s: &Scenario, env: &RunEnv, on_step: &mut dyn FnMut(&str)) -> Vec<Cell> {
     let name = &s.info.name;
-    if let Some(reason) = unavailable(s, env) {
+    // Rows prepared by `for_host` already know; others are checked here.
+    if let Some(reason) = s.info.unavailable.clone().or_else(|| unavailable(s, env)) {
         on_step(&format!("{name}: n/a ({reason})"));
         return row_na(s, &reason);
     }

@@ -369,7 +369,7 @@ fn short_window(w: &HexWindow) -> HexWindow {
 
 fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, color: bool) -> String {
     let mut out = String::new();
-    if row.is_empty() {
+    if row.is_empty() || s.unavailable.is_some() {
         // An unavailable row said why on its title screen already; say it once.
         if s.unavailable.is_none() {
             out.push_str(&format!(
