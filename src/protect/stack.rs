@@ -45,12 +45,6 @@ impl<'a> WorkStack<'a> {
         }
     }
 
-    /// Address range of the stack, for diagnostics.
-    pub fn span(&self) -> (usize, usize) {
-        let start = self.base as usize;
-        (start, start + self.len)
-    }
-
     /// Runs `work` on this stack and returns its result. After `work` returns, and still on this
     /// stack, the caller-saved registers (general purpose and vector) are cleared, so that
     /// secret bytes left in them are not spilled to ordinary memory by later code.

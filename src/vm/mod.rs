@@ -199,15 +199,6 @@ impl VmReady {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
     }
-
-    /// The guest-physical pages as numbers (pages that are not present are left out).
-    pub fn guest_phys_pages(&self) -> Vec<u64> {
-        self.guest_phys
-            .iter()
-            .flatten()
-            .filter_map(|s| crate::victim::parse_hex_addr(s).ok())
-            .collect()
-    }
 }
 
 /// What the console reader thread reports.
@@ -333,7 +324,8 @@ impl VmVictim {
             },
         };
 
-        let (_init_path, init_bytes) = init::static_init()?;
+        let (init_path, init_bytes) = init::static_init()?;
+        tracing::info!(init = %init_path.display(), "the guest's /init");
         let dir = private_dir()?;
         // From here on the directory is ours to remove on every error path.
         let cleanup = DirCleanup(Some(dir.clone()));

@@ -294,15 +294,6 @@ pub fn dump_guest_memory(socket: &Path, out: &Path) -> Result<GuestDump, QmpErro
     dump_guest_memory_with_timeout(socket, out, Duration::from_secs(120))
 }
 
-/// Asks QEMU to quit at once (no guest shutdown).
-pub fn quit(socket: &Path) -> Result<(), QmpError> {
-    let mut q = Qmp::connect(socket, Duration::from_secs(5))?;
-    match q.execute("quit", None) {
-        Ok(_) | Err(QmpError::Closed) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
