@@ -52,13 +52,12 @@ impl ZeroPages {
 
     /// True when `entry` maps one of the shared zero pages.
     pub fn is_zero(&self, entry: u64) -> bool {
-        let pfn = entry & PM_PFN_MASK;
-        entry & PM_PRESENT != 0
-            && pfn != 0
-            && (self.small == Some(pfn)
+        present_pfn(entry).is_some_and(|pfn| {
+            self.small == Some(pfn)
                 || self
                     .huge
-                    .is_some_and(|h| pfn >= h && pfn < h + HUGE_ZERO_FRAMES))
+                    .is_some_and(|h| pfn >= h && pfn < h + HUGE_ZERO_FRAMES)
+        })
     }
 }
 
@@ -98,7 +97,7 @@ fn read_zero_pfn(own: &File, len: usize, align: usize) -> Option<u64> {
         let off = u64::try_from(at / page).ok()?.checked_mul(8)?;
         own.read_exact_at(&mut raw, off).ok()?;
         let e = u64::from_le_bytes(raw);
-        (e & PM_PRESENT != 0 && e & PM_PFN_MASK != 0).then_some(e & PM_PFN_MASK)
+        present_pfn(e)
     })();
     // SAFETY: unmapping exactly the mapping made above.
     unsafe { libc::munmap(base, len) };
@@ -116,6 +115,13 @@ pub struct Pagemap {
 /// True when a pagemap entry says the page holds data (in RAM or in swap).
 pub fn entry_is_backed(entry: u64) -> bool {
     entry & (PM_PRESENT | PM_SWAPPED) != 0
+}
+
+/// The page frame number of a present page, when the kernel shows it (root sees PFNs; others
+/// get 0, which is no frame).
+pub fn present_pfn(entry: u64) -> Option<u64> {
+    let pfn = entry & PM_PFN_MASK;
+    (entry & PM_PRESENT != 0 && pfn != 0).then_some(pfn)
 }
 
 impl Pagemap {

@@ -14,6 +14,7 @@
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 
+use crate::memory::PAGE_SIZE;
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -31,8 +32,6 @@ pub const MARKER: &str = "@confidump-guest@";
 
 /// At most this many pages of the secret's region get a guest-physical address in the line.
 pub const MAX_PHYS_PAGES: usize = 256;
-
-const PAGE: u64 = 4096;
 
 /// The line the guest prints when its victim is ready: the victim's ready line (guest PID,
 /// guest-virtual region) plus guest facts.
@@ -271,8 +270,8 @@ fn phys_pages(start: u64, end: u64) -> Vec<Option<String>> {
     let Ok(f) = std::fs::File::open("/proc/self/pagemap") else {
         return Vec::new();
     };
-    let first = start / PAGE;
-    let last = end.saturating_sub(1) / PAGE;
+    let first = start / PAGE_SIZE;
+    let last = end.saturating_sub(1) / PAGE_SIZE;
     let mut out = Vec::new();
     let mut page = first;
     while page <= last && out.len() < MAX_PHYS_PAGES {
@@ -287,11 +286,9 @@ fn phys_pages(start: u64, end: u64) -> Vec<Option<String>> {
     out
 }
 
-/// The physical address of a pagemap entry: present (bit 63) and a non-zero PFN (bits 0–54).
+/// The physical address of a pagemap entry: present, with a non-zero PFN.
 pub fn pagemap_phys(entry: u64) -> Option<u64> {
-    let present = entry & (1 << 63) != 0;
-    let pfn = entry & ((1 << 55) - 1);
-    (present && pfn != 0).then(|| pfn.saturating_mul(PAGE))
+    crate::procfs::pagemap::present_pfn(entry).map(|pfn| pfn.saturating_mul(PAGE_SIZE))
 }
 
 /// Parses one console line: `Some(Ok(ready))` for a guest ready line, `Some(Err(message))` for
