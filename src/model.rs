@@ -41,6 +41,12 @@ pub fn hex_addr(addr: u64) -> String {
     format!("{addr:#x}")
 }
 
+/// Parses an address as [`hex_addr`] writes it: `0x` (or `0X`) and hex digits.
+pub fn parse_hex_addr(s: &str) -> Option<u64> {
+    let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
+    u64::from_str_radix(digits, 16).ok()
+}
+
 /// How a needle was encoded where it was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -397,7 +403,9 @@ fn ser_hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
 
 fn de_hex<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     let s = String::deserialize(d)?;
-    s.strip_prefix("0x")
-        .and_then(|h| u64::from_str_radix(h, 16).ok())
+    // As written by `ser_hex`: lowercase `0x` only.
+    s.starts_with("0x")
+        .then(|| parse_hex_addr(&s))
+        .flatten()
         .ok_or_else(|| serde::de::Error::custom(format!("bad address {s:?}")))
 }

@@ -66,10 +66,7 @@ pub struct NoteRange {
 }
 
 /// Parses a `0x...` address as written in our note (and in victims' ready lines).
-pub fn parse_hex_addr(s: &str) -> Option<u64> {
-    let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
-    u64::from_str_radix(digits, 16).ok()
-}
+pub use crate::model::parse_hex_addr;
 
 pub mod arch;
 pub mod gcore;

@@ -99,9 +99,10 @@ impl ReadyLine {
 
 /// Parses `0x1234abcd` (either case of hex digits).
 pub fn parse_hex_addr(text: &str) -> Result<u64, ReadyError> {
-    text.strip_prefix("0x")
-        .filter(|h| !h.is_empty())
-        .and_then(|h| u64::from_str_radix(h, 16).ok())
+    // The ready line is written with a lowercase `0x`; accept exactly that.
+    text.starts_with("0x")
+        .then(|| crate::model::parse_hex_addr(text))
+        .flatten()
         .ok_or_else(|| ReadyError::Address(text.to_string()))
 }
 
