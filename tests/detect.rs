@@ -194,8 +194,7 @@ fn detections(v: &Value) -> Vec<(String, u64, u64, String)> {
         .map(|d| {
             (
                 d["kind"].as_str().unwrap().to_string(),
-                u64::from_str_radix(d["vaddr"].as_str().unwrap().trim_start_matches("0x"), 16)
-                    .unwrap(),
+                common::hex(&d["vaddr"]),
                 d["len"].as_u64().unwrap(),
                 d["preview"].as_str().unwrap().to_string(),
             )
@@ -317,10 +316,7 @@ fn gcore_core_gives_the_same_detections() {
     check(&report, &victim, "gcore");
     // In a core the offset is the file offset, not the address.
     let d = &report["detections"][0];
-    assert_ne!(
-        d["offset"].as_u64().unwrap(),
-        u64::from_str_radix(d["vaddr"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
-    );
+    assert_ne!(d["offset"].as_u64().unwrap(), common::hex(&d["vaddr"]));
 }
 
 #[test]

@@ -81,16 +81,10 @@ fn check_mode(mode: &str) {
         if verdict == "leak" {
             // The hit must sit in the region the victim announced.
             let hit = &json["hits"][0];
-            let at =
-                u64::from_str_radix(hit["vaddr"].as_str().unwrap().trim_start_matches("0x"), 16)
-                    .unwrap();
+            let at = common::hex(&hit["vaddr"]);
             assert!(
                 json["hits"].as_array().unwrap().iter().any(|h| {
-                    let a = u64::from_str_radix(
-                        h["vaddr"].as_str().unwrap().trim_start_matches("0x"),
-                        16,
-                    )
-                    .unwrap();
+                    let a = common::hex(&h["vaddr"]);
                     a >= victim.ready.start && a < victim.ready.end
                 }),
                 "{mode} × {path:?}: no hit inside the victim's region (first at {at:#x}): {json}"
@@ -99,12 +93,8 @@ fn check_mode(mode: &str) {
         if mode == "secretmem" && matches!(path, Path_::Dump | Path_::Live) {
             // Not found because the read was refused, not because it was skipped.
             let refused = json["unreadable"].as_array().unwrap().iter().any(|u| {
-                let s =
-                    u64::from_str_radix(u["start"].as_str().unwrap().trim_start_matches("0x"), 16)
-                        .unwrap();
-                let e =
-                    u64::from_str_radix(u["end"].as_str().unwrap().trim_start_matches("0x"), 16)
-                        .unwrap();
+                let s = common::hex(&u["start"]);
+                let e = common::hex(&u["end"]);
                 s <= victim.ready.start && victim.ready.end <= e
             });
             assert!(

@@ -98,10 +98,6 @@ fn start_vm(mode: &str) -> VmVictim {
     VmVictim { child, ready }
 }
 
-fn hex(v: &serde_json::Value) -> u64 {
-    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
-}
-
 /// Scans a core or `--pid`; returns the JSON report.
 fn scan(target: &[&str], sha: &str) -> serde_json::Value {
     let mut args = vec!["scan"];
@@ -128,7 +124,7 @@ fn check_mode(mode: &str) {
         .unwrap()
         .iter()
         .filter(|v| !v.is_null())
-        .map(hex)
+        .map(common::hex)
         .collect();
     assert!(
         !phys.is_empty(),
@@ -164,7 +160,7 @@ fn check_mode(mode: &str) {
     );
     assert!(
         hits.iter()
-            .any(|h| phys.contains(&(hex(&h["vaddr"]) & !0xfff))),
+            .any(|h| phys.contains(&(common::hex(&h["vaddr"]) & !0xfff))),
         "vm/{mode}: no QMP hit on the reported guest-physical pages {phys:x?}: {r}"
     );
     std::fs::remove_file(&gcore).unwrap();
@@ -280,6 +276,23 @@ fn cvm_profiles_say_what_is_missing() {
     }
 }
 
+/// `confidump victim --context vm --mode plain` under TCG with `kernel`, to completion.
+fn boot_plain_guest(kernel: &Path, boot_timeout: &str) -> std::process::Output {
+    run(&[
+        "victim",
+        "--context",
+        "vm",
+        "--mode",
+        "plain",
+        "--accel",
+        "tcg",
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--boot-timeout",
+        boot_timeout,
+    ])
+}
+
 #[test]
 fn a_guest_that_never_gets_ready_is_killed() {
     if let Some(why) = skip_reason() {
@@ -290,19 +303,7 @@ fn a_guest_that_never_gets_ready_is_killed() {
     // A unique kernel path, to find our QEMU among others'.
     let k = dir.path().join("slow-vmlinuz");
     std::fs::copy(kernel().unwrap(), &k).unwrap();
-    let o = run(&[
-        "victim",
-        "--context",
-        "vm",
-        "--mode",
-        "plain",
-        "--accel",
-        "tcg",
-        "--kernel",
-        k.to_str().unwrap(),
-        "--boot-timeout",
-        "1",
-    ]);
+    let o = boot_plain_guest(&k, "1");
     let (code, _, err) = code_out_err(&o);
     assert_eq!(code, 2, "{err}");
     assert!(
@@ -317,19 +318,7 @@ fn a_guest_that_never_gets_ready_is_killed() {
     // A kernel file QEMU cannot boot at all: QEMU exits, and says why.
     let bogus = dir.path().join("bogus-vmlinuz");
     std::fs::write(&bogus, vec![0x5a; 64 << 10]).unwrap();
-    let o = run(&[
-        "victim",
-        "--context",
-        "vm",
-        "--mode",
-        "plain",
-        "--accel",
-        "tcg",
-        "--kernel",
-        bogus.to_str().unwrap(),
-        "--boot-timeout",
-        "30",
-    ]);
+    let o = boot_plain_guest(&bogus, "30");
     let (code, _, err) = code_out_err(&o);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("the guest") || err.contains("QEMU"), "{err}");

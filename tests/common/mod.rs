@@ -35,9 +35,10 @@ impl Drop for Victim {
     }
 }
 
-fn hex_field(v: &serde_json::Value) -> u64 {
+/// A `"0x..."` address of a JSON report or ready line.
+pub fn hex(v: &serde_json::Value) -> u64 {
     let s = v.as_str().expect("address string");
-    u64::from_str_radix(s.trim_start_matches("0x"), 16).expect("hex address")
+    confidump::model::parse_hex_addr(s).expect("hex address")
 }
 
 /// Starts `confidump victim ARGS`, writes `stdin_secret` (if any) followed by a newline, and
@@ -70,8 +71,8 @@ pub fn start_victim(args: &[&str], stdin_secret: Option<&[u8]>) -> Victim {
         mode: raw["mode"].as_str().unwrap_or_default().to_string(),
         sha256: raw["secret_sha256"].as_str().expect("sha").to_string(),
         len: raw["secret_len"].as_u64().expect("len") as usize,
-        start: hex_field(&raw["region"]["start"]),
-        end: hex_field(&raw["region"]["end"]),
+        start: hex(&raw["region"]["start"]),
+        end: hex(&raw["region"]["end"]),
         raw,
     };
     Victim {
