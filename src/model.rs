@@ -319,6 +319,11 @@ impl Cell {
     }
 }
 
+/// Number of cells whose observation differs from the expectation.
+pub fn count_mismatches(cells: &[Cell]) -> usize {
+    cells.iter().filter(|c| !c.met()).count()
+}
+
 /// Text in the languages the demo speaks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Texts {

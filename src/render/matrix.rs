@@ -172,7 +172,7 @@ pub fn stand_in_label(lang: &str, what: &str) -> String {
 /// Number of cells whose observation differs from the expectation (counted from the cells,
 /// so the final line can never disagree with what the table shows).
 pub fn count_mismatches(report: &MatrixReport) -> usize {
-    report.cells.iter().filter(|c| !c.met()).count()
+    crate::model::count_mismatches(&report.cells)
 }
 
 /// `all N cells as expected` / `M mismatches (of N cells)` in `lang`.

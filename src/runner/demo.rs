@@ -277,7 +277,7 @@ pub fn run_demo(
     let started = Instant::now();
     let rows = matrix::run_matrix(scenarios, env, jobs, on_step);
     let cells: Vec<_> = rows.into_iter().flatten().collect();
-    let mismatches = cells.iter().filter(|c| !c.met()).count();
+    let mismatches = crate::model::count_mismatches(&cells);
     MatrixReport {
         host: host_info(env),
         lang: lang.to_string(),

@@ -240,7 +240,6 @@ struct Observation {
     reason: String,
     hits: usize,
     fragments_only: bool,
-    detections: usize,
     detected: BTreeMap<DetectorKind, usize>,
     view: Option<HexWindow>,
 }
@@ -253,7 +252,6 @@ impl Observation {
             reason: reason.into(),
             hits: 0,
             fragments_only: false,
-            detections: 0,
             detected: BTreeMap::new(),
             view: None,
         }
@@ -306,7 +304,6 @@ fn classify(
     maps: &[Mapping],
     what: &str,
 ) -> Observation {
-    let detections = report.detections.len();
     let detected = by_kind(report);
     if let Some(first) = report.hits.first() {
         let mut places: Vec<&str> = Vec::new();
@@ -351,8 +348,7 @@ fn classify(
             reason: reason.join("; "),
             hits: report.hits.len(),
             fragments_only,
-            detections,
-            detected: detected.clone(),
+            detected,
             view: Some(hexview::capture(source, &title, start, VIEW_LEN, &hl)),
         };
     }
@@ -376,8 +372,7 @@ fn classify(
             reason: u.reason.clone(),
             hits: 0,
             fragments_only: false,
-            detections,
-            detected: detected.clone(),
+            detected,
             view: view_of(format!("{}: read refused ({what})", u.mapping)),
         };
     }
@@ -415,8 +410,7 @@ fn classify(
             reason,
             hits: 0,
             fragments_only: false,
-            detections,
-            detected: detected.clone(),
+            detected,
             view,
         };
     }
@@ -430,8 +424,7 @@ fn classify(
         ),
         hits: 0,
         fragments_only: false,
-        detections,
-        detected: detected.clone(),
+        detected,
         view: None,
     }
 }
@@ -488,7 +481,8 @@ fn cell_of(
         millis,
         hits: o.hits,
         fragments_only: o.fragments_only,
-        detections: o.detections,
+        // The count is the findings by kind, summed: one source for both fields.
+        detections: o.detected.values().sum(),
         detected: o.detected,
         view: o.view,
     }
@@ -757,7 +751,6 @@ fn vm_classify(
         return classify(report, source, Span::new(0, 0), maps, what);
     }
     Observation {
-        detections: report.detections.len(),
         detected: by_kind(report),
         ..Observation::simple(
             Outcome::NotFound,
@@ -943,7 +936,6 @@ fn same_uid(
                 reason: String::new(),
                 hits: r.hits.len(),
                 fragments_only: r.hits.iter().all(|h| h.needle != 0),
-                detections: 0,
                 detected: BTreeMap::new(),
                 view: None,
             }

@@ -145,7 +145,7 @@ fn run_inner(
             attacks.push(c.attack.clone());
         }
     }
-    let mismatches = cells.iter().filter(|c| !c.met()).count();
+    let mismatches = crate::model::count_mismatches(&cells);
     let report = MatrixReport {
         host,
         lang: lang.to_string(),
