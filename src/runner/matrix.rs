@@ -75,6 +75,30 @@ pub struct RunEnv {
     pub memfd_secret: Result<(), String>,
     /// The unprivileged user for `run_as = "unprivileged"`, or why there is none.
     pub unprivileged: Result<User, String>,
+    /// QEMU, the guest kernel and confidential-VM support: probed once, when a VM row first
+    /// asks (a process-only run never starts `qemu --version`).
+    vm_host: std::sync::OnceLock<VmHost>,
+}
+
+/// What the VM rows need from the host.
+#[derive(Debug, Clone)]
+struct VmHost {
+    qemu: Option<PathBuf>,
+    kernel: Option<PathBuf>,
+    cvm: crate::vm::cvm::HostCvmFacts,
+}
+
+impl VmHost {
+    fn probe() -> Self {
+        use crate::vm::{cvm, qemu};
+        let q = qemu::find_qemu();
+        let version = q.as_deref().and_then(qemu::qemu_version);
+        Self {
+            qemu: q,
+            kernel: qemu::default_kernel(),
+            cvm: cvm::HostCvmFacts::gather(version),
+        }
+    }
 }
 
 impl RunEnv {
@@ -97,7 +121,12 @@ impl RunEnv {
             core_pattern,
             memfd_secret,
             unprivileged,
+            vm_host: std::sync::OnceLock::new(),
         }
+    }
+
+    fn vm_host(&self) -> &VmHost {
+        self.vm_host.get_or_init(VmHost::probe)
     }
 
     /// Why the kernel's core dump cannot be used here without changing system settings.
@@ -198,22 +227,22 @@ fn unavailable_spec(spec: &Spec, env: &RunEnv) -> Option<String> {
         }
     }
     if spec.context == Context::Vm {
-        use crate::vm::{cvm, qemu, CvmProfile};
-        let Some(q) = qemu::find_qemu() else {
+        use crate::vm::{cvm, CvmProfile};
+        let host = env.vm_host();
+        if host.qemu.is_none() {
             return Some("needs QEMU: apt-get install qemu-system-x86".to_string());
-        };
+        }
         if let Some(kind) = spec.cvm {
             let profile = match kind {
                 CvmKind::SevSnp => CvmProfile::SevSnp,
                 CvmKind::Tdx => CvmProfile::Tdx,
             };
-            let facts = cvm::HostCvmFacts::gather(qemu::qemu_version(&q));
-            let missing = cvm::missing_requirements(profile, &facts);
+            let missing = cvm::missing_requirements(profile, &host.cvm);
             if !missing.is_empty() {
                 return Some(cvm::not_available_message(profile, &missing));
             }
         }
-        if qemu::default_kernel().is_none() {
+        if host.kernel.is_none() {
             return Some(
                 "needs a guest kernel: run scripts/fetch-guest-kernel.sh (or pass --kernel to victim)"
                     .to_string(),
