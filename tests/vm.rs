@@ -14,16 +14,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+/// The guest kernel `confidump victim --context vm` will boot when none is named.
 fn kernel() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("CONFIDUMP_GUEST_KERNEL_DIR") {
-        let p = PathBuf::from(d).join("vmlinuz");
-        return p.is_file().then_some(p);
-    }
-    let home = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    let p = home.join("confidump/guest-kernel/vmlinuz");
-    p.is_file().then_some(p)
+    confidump::vm::qemu::default_kernel()
 }
 
 /// Why a VM test cannot run here, if it cannot.
