@@ -5,6 +5,7 @@
 
 pub mod attack;
 pub mod demo;
+pub mod env;
 pub mod matrix;
 pub mod present;
 pub mod presenter;
