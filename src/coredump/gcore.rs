@@ -5,12 +5,12 @@
 //! The core is written into a private (0700) directory beside the target, made 0600, and
 //! published with the same no-overwrite rename as our own cores; on failure nothing remains.
 
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use super::output::{check_target, publish, temp_name_for};
+use super::output::{check_target, create_private_dir, publish, temp_name_for};
 use super::reader::CoreFile;
 use super::writer::{DumpError, DumpOptions, DumpSummary, Engine};
 use crate::memory::{MemorySource, RegionKind};
@@ -31,13 +31,10 @@ pub fn dump_with_gcore(pid: i32, opts: &DumpOptions) -> Result<DumpSummary, Dump
     let started = Instant::now();
     check_target(&opts.output, opts.force)?;
     let dir = temp_name_for(&opts.output, "gcore")?;
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|source| DumpError::Io {
-            context: format!("creating {}", dir.display()),
-            source,
-        })?;
+    create_private_dir(&dir).map_err(|source| DumpError::Io {
+        context: format!("creating {}", dir.display()),
+        source,
+    })?;
     let dir = TempDir(dir);
     let prefix = dir.0.join("core");
     let out = Command::new("gcore")

@@ -5,12 +5,14 @@
 //! can pre-create it or point it elsewhere with a symlink), and renamed onto the target only
 //! when complete. Without `force` an existing target is never replaced, checked up front and
 //! again atomically at the rename (`RENAME_NOREPLACE`). Until committed, dropping the value
-//! removes the temporary file, so a failed dump leaves nothing behind.
+//! removes the temporary file, so a failed dump leaves nothing behind. Every file of ours that
+//! may hold memory (our cores, QEMU's guest dump, the VM's initramfs) is made this way.
+//!
+//! [`create_private_dir`] and [`new_private_dir`] make the 0700 directories dumps, gcore's
+//! output and VM sockets live in: the one place such directories are created.
 
-use std::ffi::CString;
 use std::fs::{File, OpenOptions};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -145,36 +147,15 @@ pub fn publish(from: &Path, to: &Path, force: bool) -> Result<(), OutputError> {
     if force {
         return std::fs::rename(from, to).map_err(io);
     }
-    let cstr = |p: &Path| {
-        CString::new(p.as_os_str().as_bytes()).map_err(|_| {
-            io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "path contains a NUL byte",
-            ))
-        })
-    };
-    let (cf, ct) = (cstr(from)?, cstr(to)?);
-    // SAFETY: both pointers are valid NUL-terminated strings that outlive the call;
-    // renameat2 only reads them.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            cf.as_ptr(),
-            libc::AT_FDCWD,
-            ct.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if rc == 0 {
-        return Ok(());
-    }
-    let err = std::io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::EEXIST) => Err(OutputError::Exists {
+    use nix::errno::Errno;
+    use nix::fcntl::{renameat2, RenameFlags};
+    match renameat2(None, from, None, to, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(Errno::EEXIST) => Err(OutputError::Exists {
             path: to.to_path_buf(),
         }),
         // A file system without RENAME_NOREPLACE: a hard link also refuses to replace.
-        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+        Err(Errno::EINVAL) | Err(Errno::ENOSYS) => {
             std::fs::hard_link(from, to).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
                     OutputError::Exists {
@@ -186,8 +167,23 @@ pub fn publish(from: &Path, to: &Path, force: bool) -> Result<(), OutputError> {
             })?;
             std::fs::remove_file(from).map_err(io)
         }
-        _ => Err(io(err)),
+        Err(e) => Err(io(std::io::Error::from(e))),
     }
+}
+
+/// Creates the directory `path`, mode 0700: never an existing one (`mkdir` fails on anything
+/// already there, a symlink included), so what we put in it is ours alone.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new().mode(0o700).create(path)
+}
+
+/// A new private directory `BASE/PREFIX-<12 random hex digits>` ([`create_private_dir`]).
+pub fn new_private_dir(base: &Path, prefix: &str) -> std::io::Result<PathBuf> {
+    let mut nonce = [0u8; 6];
+    getrandom::getrandom(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let dir = base.join(format!("{prefix}-{}", hex::encode(nonce)));
+    create_private_dir(&dir)?;
+    Ok(dir)
 }
 
 #[cfg(test)]
@@ -217,5 +213,20 @@ mod tests {
         assert!(out.temp_path().exists());
         drop(out);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn private_dirs_are_0700_and_new() {
+        let base = tempfile::tempdir().unwrap();
+        let d = new_private_dir(base.path(), "x").unwrap();
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        assert!(
+            create_private_dir(&d).is_err(),
+            "an existing directory is refused"
+        );
+        let link = base.path().join("link");
+        std::os::unix::fs::symlink(&d, &link).unwrap();
+        assert!(create_private_dir(&link).is_err(), "a symlink is refused");
     }
 }

@@ -435,12 +435,10 @@ fn align_up(v: u64, a: u64) -> Option<u64> {
 }
 
 fn clock_ticks() -> i64 {
-    // SAFETY: sysconf has no memory effects; it returns -1 on error, handled below.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 {
-        t
-    } else {
-        100
+    use nix::unistd::{sysconf, SysconfVar};
+    match sysconf(SysconfVar::CLK_TCK) {
+        Ok(Some(t)) if t > 0 => t,
+        _ => 100,
     }
 }
 

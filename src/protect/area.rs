@@ -26,9 +26,11 @@ pub(super) struct Layout {
 
 impl Layout {
     pub(super) fn new() -> Self {
-        // SAFETY: sysconf only reads a configuration value.
-        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+        use nix::unistd::{sysconf, SysconfVar};
+        let page = sysconf(SysconfVar::PAGE_SIZE)
             .ok()
+            .flatten()
+            .and_then(|p| usize::try_from(p).ok())
             .filter(|p| p.is_power_of_two())
             .unwrap_or(4096);
         let round = |n: usize| n.div_ceil(page) * page;

@@ -4,8 +4,6 @@
 //! The dump goes to a private temporary directory (mode 0700, the core 0600) and is deleted
 //! when the [`Attack`] is dropped, unless the caller asked to keep it.
 
-use std::fs::DirBuilder;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::coredump::policy::Policy;
@@ -165,11 +163,7 @@ impl Drop for DirGuard {
 /// A new directory `$TMPDIR/PREFIX-<random>`, mode 0700: where dumps, cores and victims'
 /// working directories live while an attack or a demo runs.
 pub fn private_dir(prefix: &str) -> std::io::Result<PathBuf> {
-    let mut nonce = [0u8; 6];
-    getrandom::getrandom(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let dir = std::env::temp_dir().join(format!("{prefix}-{}", hex::encode(nonce)));
-    DirBuilder::new().mode(0o700).create(&dir)?;
-    Ok(dir)
+    crate::coredump::output::new_private_dir(&std::env::temp_dir(), prefix)
 }
 
 /// Attacks `pid` along `path` looking for `needles`. With `keep`, the core is written there

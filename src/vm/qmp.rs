@@ -10,12 +10,13 @@
 
 use std::io::{BufRead, BufReader, IoSlice, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+
+use crate::coredump::output::{OutputError, OutputFile};
 
 /// Longest QMP message we accept (QEMU's replies here are a few hundred bytes).
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -57,7 +58,10 @@ pub enum QmpError {
         /// QEMU's description.
         desc: String,
     },
-    /// The dump file could not be created or finished.
+    /// The dump file could not be created or published.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// The dump file could not be read back.
     #[error("dump file {path}: {source}")]
     File {
         /// The file.
@@ -231,62 +235,40 @@ pub struct GuestDump {
 }
 
 /// Asks QEMU (QMP at `socket`) to write guest memory as an ELF core (`dump-guest-memory`,
-/// `paging=false`: guest-physical `PT_LOAD`s) to `out`. The file is created by us (0600, new,
-/// not through a symlink) under a temporary name next to `out`, passed to QEMU as a file
-/// descriptor, and renamed to `out` when QEMU reports the dump complete. Waits synchronously
+/// `paging=false`: guest-physical `PT_LOAD`s) to `out`. The file is an [`OutputFile`] (0600,
+/// new, not through a symlink, under a temporary name next to `out`, removed on failure),
+/// passed to QEMU as a file descriptor, and renamed to `out` when QEMU reports the dump
+/// complete; an existing `out` is never replaced. Waits synchronously
 /// (QEMU pauses the guest while it writes) for at most `timeout`.
 pub fn dump_guest_memory_with_timeout(
     socket: &Path,
     out: &Path,
     timeout: Duration,
 ) -> Result<GuestDump, QmpError> {
-    let file_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| QmpError::File { path, source }
-    };
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "guest.core".into());
-    let tmp = out.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .map_err(file_err(&tmp))?;
-    let result = (|| {
-        let mut q = Qmp::connect(socket, Duration::from_secs(10))?;
-        q.execute_with_fd("getfd", json!({ "fdname": "confidump-dump" }), &file)?;
-        q.set_timeout(timeout)?;
-        q.execute(
-            "dump-guest-memory",
-            Some(json!({
-                "paging": false,
-                "protocol": "fd:confidump-dump",
-                "detach": false,
-            })),
-        )?;
-        Ok::<(), QmpError>(())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    let bytes = file.metadata().map(|m| m.len()).map_err(file_err(&tmp))?;
-    drop(file);
-    if let Err(e) = std::fs::rename(&tmp, out) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(QmpError::File {
-            path: out.to_path_buf(),
-            source: e,
-        });
-    }
-    Ok(GuestDump {
-        path: out.to_path_buf(),
-        bytes,
-    })
+    // Created like every file of ours that holds memory: 0600, new, no symlinks, under a
+    // temporary name, renamed onto `out` (never replacing it) only when QEMU is done.
+    let file = OutputFile::create(out, false)?;
+    let mut q = Qmp::connect(socket, Duration::from_secs(10))?;
+    q.execute_with_fd("getfd", json!({ "fdname": "confidump-dump" }), file.file())?;
+    q.set_timeout(timeout)?;
+    q.execute(
+        "dump-guest-memory",
+        Some(json!({
+            "paging": false,
+            "protocol": "fd:confidump-dump",
+            "detach": false,
+        })),
+    )?;
+    let bytes = file
+        .file()
+        .metadata()
+        .map(|m| m.len())
+        .map_err(|source| QmpError::File {
+            path: file.temp_path().to_path_buf(),
+            source,
+        })?;
+    let path = file.commit()?;
+    Ok(GuestDump { path, bytes })
 }
 
 /// [`dump_guest_memory_with_timeout`] with a 120 s limit (a 256 MiB guest takes about 1 s).
