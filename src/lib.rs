@@ -17,6 +17,7 @@
 //! | [`render`]  | text / JSON / hex views: consume findings, never compute them |
 //! | [`protect`] | victim-side secret stores: plain heap, hygiene flags, `memfd_secret` |
 //! | [`victim`]  | the victim program |
+//! | [`host`]    | one probe of what this host can do, and the verdicts doctor and the demo share |
 //! | [`vm`]      | the VM context: QEMU launcher, initramfs, QMP client, guest init, CVM profiles |
 //! | [`doctor`]  | what this host can demonstrate, and why not the rest |
 //! | [`runner`]  | attack (dump + scan + show) and the demo orchestration |
@@ -30,6 +31,7 @@
 pub mod cli;
 pub mod coredump;
 pub mod doctor;
+pub mod host;
 pub mod memory;
 pub mod model;
 pub mod procfs;

@@ -1,8 +1,10 @@
 //! `confidump doctor`: what this host can demonstrate, and why not the rest.
 //!
-//! [`gather`] reads the host (files under `/proc`, `/sys`, `/dev`, a `memfd_secret` probe,
-//! programs on `PATH`) into plain [`HostInputs`]; [`evaluate`] is a pure function from those
-//! inputs to a [`DoctorReport`], tested on fixtures. [`check_host`] does both.
+//! [`gather`] takes this process's one host probe ([`HostFacts::shared`]: doctor does no
+//! probing of its own); [`evaluate`] is a pure function from those facts to a
+//! [`DoctorReport`], tested on fake hosts. [`check_host`] does both. Every line's verdict and
+//! text come from the verdict functions of [`crate::host`], the same ones the demo uses for
+//! its `n/a` cells, so doctor and the demo always give the same reason.
 //!
 //! JSON shape (`confidump doctor --format json`):
 //!
@@ -12,68 +14,18 @@
 //! ```
 //!
 //! `summary` has one key per check name (`memfd_secret`, `ptrace`, `core_pattern`, `gdb`,
-//! `qemu`, `kvm`, `guest_kernel`, `sgx`, `sev_snp`, `tdx`, `cvm_guest`) with the same
+//! `qemu`, `kvm`, `guest_kernel`, `sgx`, `sev_snp`, `tdx`, `cvm_guest`, `unprivileged_user`,
+//! `container_runtime`, `postgresql`) with the same
 //! verdict and detail, for callers that look one up by name.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::vm::cvm::{self, CvmProfile, HostCvmFacts};
-use crate::vm::qemu::{self, QemuVersion};
-
-/// Result of calling `memfd_secret(0)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MemfdProbe {
-    /// It returned a descriptor (closed again).
-    Works,
-    /// ENOSYS: not built in, or (before 6.5) not enabled with `secretmem.enable=1`.
-    Enosys,
-    /// Another error.
-    Failed(String),
-}
-
-/// Everything the doctor looks at, as plain data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostInputs {
-    /// The `memfd_secret` probe.
-    pub memfd_secret: MemfdProbe,
-    /// The running kernel's release.
-    pub kernel_release: String,
-    /// `/proc/sys/kernel/yama/ptrace_scope`, if present.
-    pub yama_ptrace_scope: Option<String>,
-    /// Effective uid.
-    pub euid: u32,
-    /// `/proc/self/status`, if readable.
-    pub proc_status: Option<String>,
-    /// `/proc/sys/kernel/core_pattern`.
-    pub core_pattern: Option<String>,
-    /// `gdb` on PATH.
-    pub gdb: Option<PathBuf>,
-    /// `gcore` on PATH.
-    pub gcore: Option<PathBuf>,
-    /// QEMU, if found.
-    pub qemu: Option<PathBuf>,
-    /// `/dev/kvm` open result (`Err` text when it failed).
-    pub kvm: Result<(), String>,
-    /// The guest kernel confidump would boot.
-    pub guest_kernel: Option<PathBuf>,
-    /// `/dev/sgx_enclave` exists.
-    pub sgx_enclave: bool,
-    /// `/dev/sgx_provision` exists.
-    pub sgx_provision: bool,
-    /// The `flags` of the first CPU in `/proc/cpuinfo`.
-    pub cpu_flags: Vec<String>,
-    /// SEV-SNP / TDX host facts.
-    pub cvm: HostCvmFacts,
-    /// `/dev/sev-guest` exists (inside an SEV-SNP guest).
-    pub dev_sev_guest: bool,
-    /// `/dev/tdx_guest` exists (inside a TDX guest).
-    pub dev_tdx_guest: bool,
-    /// `/sys/kernel/config/tsm/report` exists (configfs-tsm attestation).
-    pub tsm_report: bool,
-}
+use crate::host::{self, CvmProfile, HostFacts};
+pub use crate::host::{cap_eff, cpuinfo_flags, TSM_REPORT};
 
 /// One check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -140,247 +92,132 @@ pub enum DoctorError {
     Random,
 }
 
-/// CAP_SYS_PTRACE's bit in the capability sets.
-const CAP_SYS_PTRACE: u32 = 19;
-
-/// The `CapEff` mask of a `/proc/PID/status` text.
-pub fn cap_eff(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+/// A check from a verdict: `missing` is the reason it fails (the text the demo shows too),
+/// `present` what doctor says when it passes.
+fn check(
+    name: &'static str,
+    missing: Option<String>,
+    present: impl FnOnce() -> String,
+    enables: &'static str,
+) -> Check {
+    Check {
+        name,
+        ok: missing.is_none(),
+        detail: missing.unwrap_or_else(present),
+        enables,
+    }
 }
 
-/// The flags of the first CPU in a `/proc/cpuinfo` text.
-pub fn cpuinfo_flags(cpuinfo: &str) -> Vec<String> {
-    cpuinfo
-        .lines()
-        .find(|l| l.starts_with("flags"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default()
-}
-
-/// Kernel release `6.1.0-57-cloud-amd64` → (6, 1).
-fn release_version(release: &str) -> Option<(u32, u32)> {
-    let mut it = release.split(['.', '-']);
-    let major = it.next()?.parse().ok()?;
-    let minor = it.next()?.parse().ok()?;
-    Some((major, minor))
-}
-
-/// The verdicts, from inputs only.
-pub fn evaluate(h: &HostInputs) -> DoctorReport {
-    let mut checks = Vec::new();
-    let flag = |f: &str| h.cpu_flags.iter().any(|x| x == f);
-
-    let (ok, detail) = match &h.memfd_secret {
-        MemfdProbe::Works => (
-            true,
-            format!("memfd_secret(0) works (kernel {})", h.kernel_release),
-        ),
-        MemfdProbe::Enosys => {
-            let hint = match release_version(&h.kernel_release) {
-                Some(v) if v < (6, 5) => "boot with secretmem.enable=1 (off by default before 6.5)",
-                _ => "the kernel lacks CONFIG_SECRETMEM or it is disabled",
-            };
-            (
-                false,
-                format!(
-                    "memfd_secret(0): ENOSYS (kernel {}): {hint}",
-                    h.kernel_release
-                ),
-            )
-        }
-        MemfdProbe::Failed(e) => (false, format!("memfd_secret(0) failed: {e}")),
-    };
-    checks.push(Check {
-        name: "memfd_secret",
-        ok,
-        detail,
-        enables: "secretmem scenarios",
-    });
-
-    let caps = h.proc_status.as_deref().and_then(cap_eff);
-    let has_ptrace_cap = caps.is_some_and(|c| c & (1 << CAP_SYS_PTRACE) != 0);
-    let scope = h.yama_ptrace_scope.as_deref().map(str::trim);
-    let (ok, why) = match scope {
-        Some("3") => (
-            false,
-            "yama ptrace_scope=3: ptrace is disabled for everyone until reboot".to_string(),
-        ),
-        Some("2") if !has_ptrace_cap => (
-            false,
-            "yama ptrace_scope=2: only CAP_SYS_PTRACE may attach, and we lack it".to_string(),
-        ),
-        _ if has_ptrace_cap => (
-            true,
-            "CAP_SYS_PTRACE: may attach to and read any process".to_string(),
-        ),
-        Some("1") => (
-            false,
-            "yama ptrace_scope=1 without CAP_SYS_PTRACE: only descendants (run as root)"
-                .to_string(),
-        ),
-        _ => (
-            true,
-            "same-uid processes only (no CAP_SYS_PTRACE; run as root for the full demo)"
-                .to_string(),
-        ),
-    };
+/// The verdicts, from the facts only (the lazily probed ones, QEMU's version and the
+/// unprivileged user, are probed here if nobody asked before).
+pub fn evaluate(f: &HostFacts) -> DoctorReport {
+    let mut checks = vec![check(
+        "memfd_secret",
+        host::memfd_secret_missing(f),
+        || format!("memfd_secret works (kernel {})", f.kernel_release),
+        "secretmem scenarios",
+    )];
+    let (ok, detail) = host::ptrace_verdict(f);
     checks.push(Check {
         name: "ptrace",
         ok,
-        detail: format!(
-            "euid {}, yama ptrace_scope {}, {why}",
-            h.euid,
-            scope.unwrap_or("absent")
-        ),
+        detail,
         enables: "dump and live-read columns",
     });
-
-    let (ok, detail) = match h.core_pattern.as_deref().map(str::trim) {
-        None => (false, "cannot read /proc/sys/kernel/core_pattern".to_string()),
-        Some(p) if p.starts_with('|') => (
-            false,
-            format!("core_pattern pipes cores to a helper ({p}): kernel cores do not land in a file we can scan"),
-        ),
-        Some(p) => (true, format!("core_pattern {p:?}: kernel cores are written as files")),
-    };
-    checks.push(Check {
-        name: "core_pattern",
-        ok,
-        detail,
-        enables: "kernel core column",
-    });
-
-    let (ok, detail) = match (&h.gdb, &h.gcore) {
-        (Some(g), Some(c)) => (true, format!("{} and {}", g.display(), c.display())),
-        (Some(g), None) => (
-            false,
-            format!("{} but no gcore on PATH: apt-get install gdb", g.display()),
-        ),
-        _ => (false, "no gdb on PATH: apt-get install gdb".to_string()),
-    };
-    checks.push(Check {
-        name: "gdb",
-        ok,
-        detail,
-        enables: "gcore column",
-    });
-
-    let (ok, detail) = match (&h.qemu, h.cvm.qemu) {
-        (Some(q), Some(v)) => (true, format!("{} version {v}", q.display())),
-        (Some(q), None) => (true, format!("{} (version unknown)", q.display())),
-        (None, _) => (
-            false,
-            "no qemu-system-x86_64: apt-get install qemu-system-x86".to_string(),
-        ),
-    };
-    checks.push(Check {
-        name: "qemu",
-        ok,
-        detail,
-        enables: "VM rows",
-    });
-
-    let (ok, detail) = match &h.kvm {
-        Ok(()) => (
-            true,
-            "/dev/kvm opens read-write; whether a Linux guest boots under it (nested KVM may hang) is untested: --accel auto falls back to TCG".to_string(),
-        ),
-        Err(e) => (false, format!("/dev/kvm: {e}: VM rows run under TCG (slower, same result)")),
-    };
-    checks.push(Check {
-        name: "kvm",
-        ok,
-        detail,
-        enables: "faster VM rows",
-    });
-
-    let (ok, detail) = match &h.guest_kernel {
-        Some(k) => (true, format!("{}", k.display())),
-        None => (
-            false,
-            "no guest kernel: run scripts/fetch-guest-kernel.sh or pass --kernel".to_string(),
-        ),
-    };
-    checks.push(Check {
-        name: "guest_kernel",
-        ok,
-        detail,
-        enables: "VM rows",
-    });
-
-    let mut missing = Vec::new();
-    if !flag("sgx") {
-        missing.push("CPU flag sgx");
-    }
-    if !flag("sgx_lc") {
-        missing.push("flexible launch control (sgx_lc)");
-    }
-    if !h.sgx_enclave {
-        missing.push("/dev/sgx_enclave");
-    }
-    if !h.sgx_provision {
-        missing.push("/dev/sgx_provision");
-    }
-    checks.push(Check {
-        name: "sgx",
-        ok: missing.is_empty(),
-        detail: if missing.is_empty() {
-            "SGX with launch control, /dev/sgx_enclave and /dev/sgx_provision".to_string()
-        } else {
+    checks.push(check(
+        "core_pattern",
+        host::kernel_core_unusable(f),
+        || host::kernel_core_usable(f),
+        "kernel core column",
+    ));
+    checks.push(check(
+        "gdb",
+        host::gcore_missing(f),
+        || {
+            let show = |p: &Option<PathBuf>| p.as_deref().map(Path::display).map(|d| d.to_string());
             format!(
-                "not available on this host: needs Intel SGX ({})",
-                missing.join("; ")
+                "{} and {}",
+                show(&f.gdb).unwrap_or_default(),
+                show(&f.gcore).unwrap_or_default()
             )
         },
-        enables: "SGX row",
-    });
-
+        "gcore column",
+    ));
+    checks.push(check(
+        "qemu",
+        host::qemu_missing(f),
+        || match (&f.qemu, f.qemu_version()) {
+            (Ok(q), Some(v)) => format!("{} version {v}", q.display()),
+            (Ok(q), None) => format!("{} (version unknown)", q.display()),
+            (Err(e), _) => e.clone(),
+        },
+        "VM rows",
+    ));
+    checks.push(check(
+        "kvm",
+        host::kvm_unusable(f),
+        || "/dev/kvm opens read-write; whether a Linux guest boots under it (nested KVM may hang) is untested: --accel auto falls back to TCG".to_string(),
+        "faster VM rows",
+    ));
+    checks.push(check(
+        "guest_kernel",
+        host::guest_kernel_missing(f),
+        || match &f.guest_kernel {
+            Ok(k) => k.display().to_string(),
+            Err(e) => e.clone(),
+        },
+        "VM rows",
+    ));
+    checks.push(check(
+        "sgx",
+        host::sgx::sgx_missing(&f.sgx),
+        || host::sgx::sgx_present(&f.sgx),
+        "SGX row",
+    ));
     for (name, profile) in [("sev_snp", CvmProfile::SevSnp), ("tdx", CvmProfile::Tdx)] {
-        let missing = cvm::missing_requirements(profile, &h.cvm);
-        checks.push(Check {
+        checks.push(check(
             name,
-            ok: missing.is_empty(),
-            detail: if missing.is_empty() {
+            host::cvm_missing(profile, f),
+            || {
                 format!(
                     "{} host support present (QEMU, KVM, firmware)",
                     profile.title()
                 )
-            } else {
-                cvm::not_available_message(profile, &missing)
             },
-            enables: "CVM rows (no plaintext in host-side dumps)",
-        });
+            "CVM rows (no plaintext in host-side dumps)",
+        ));
     }
-
-    let inside: Vec<&str> = [
-        (h.dev_sev_guest, "/dev/sev-guest"),
-        (h.dev_tdx_guest, "/dev/tdx_guest"),
-        (h.tsm_report, "/sys/kernel/config/tsm/report"),
-    ]
-    .iter()
-    .filter(|(present, _)| *present)
-    .map(|(_, what)| *what)
-    .collect();
-    checks.push(Check {
-        name: "cvm_guest",
-        ok: h.tsm_report,
-        detail: if inside.is_empty() {
-            "not inside a confidential VM (no /dev/sev-guest, /dev/tdx_guest or configfs-tsm)"
-                .to_string()
-        } else if h.tsm_report {
-            format!("inside a confidential VM: {}", inside.join(", "))
-        } else {
-            format!(
-                "guest device {} but no configfs-tsm (mount configfs on /sys/kernel/config)",
-                inside.join(", ")
-            )
+    checks.push(cvm_guest_check(f));
+    checks.push(check(
+        "unprivileged_user",
+        host::unprivileged_missing(f),
+        || match f.unprivileged() {
+            Ok(u) => format!("{} (uid {}) can run confidump", u.name, u.uid),
+            Err(e) => e.clone(),
         },
-        enables: "doctor --attest",
-    });
+        "same-uid column",
+    ));
+    checks.push(check(
+        "container_runtime",
+        host::container_runtime_missing(f),
+        || {
+            [&f.runc, &f.crun]
+                .iter()
+                .filter_map(|p| p.as_ref().map(|p| p.display().to_string()))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        },
+        "container rows",
+    ));
+    checks.push(check(
+        "postgresql",
+        host::postgres_missing(f),
+        || match &f.postgres {
+            Ok(d) => format!("initdb, pg_ctl and postgres in {}", d.display()),
+            Err(e) => e.clone(),
+        },
+        "database rows",
+    ));
 
     let summary = checks
         .iter()
@@ -397,76 +234,52 @@ pub fn evaluate(h: &HostInputs) -> DoctorReport {
     DoctorReport { checks, summary }
 }
 
-/// Calls `memfd_secret(0)` (syscall 447 on x86-64) and closes the result.
-pub fn probe_memfd_secret() -> MemfdProbe {
-    // SAFETY: memfd_secret takes one flags integer and returns a new fd or -1; no memory is
-    // passed to the kernel.
-    let fd = unsafe { libc::syscall(libc::SYS_memfd_secret, 0) };
-    if fd >= 0 {
-        if let Ok(fd) = i32::try_from(fd) {
-            // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
-            unsafe { libc::close(fd) };
-        }
-        return MemfdProbe::Works;
-    }
-    match nix::errno::Errno::last() {
-        nix::errno::Errno::ENOSYS => MemfdProbe::Enosys,
-        e => MemfdProbe::Failed(e.to_string()),
+/// Inside a confidential VM (what `--attest` needs): each guest device, and configfs-tsm.
+fn cvm_guest_check(f: &HostFacts) -> Check {
+    let inside: Vec<&str> = [
+        (f.dev_sev_guest, "/dev/sev-guest"),
+        (f.dev_tdx_guest, "/dev/tdx_guest"),
+        (f.tsm_report, TSM_REPORT),
+    ]
+    .iter()
+    .filter(|(present, _)| *present)
+    .map(|(_, what)| *what)
+    .collect();
+    let detail = if inside.is_empty() {
+        // The same sentences as the `sev-snp` / `tdx` scenario requirements.
+        let why: Vec<String> = [CvmProfile::SevSnp, CvmProfile::Tdx]
+            .iter()
+            .filter_map(|p| host::cvm_guest_missing(*p, f))
+            .collect();
+        format!(
+            "not inside a confidential VM (no configfs-tsm): {}",
+            why.join("; ")
+        )
+    } else if f.tsm_report {
+        format!("inside a confidential VM: {}", inside.join(", "))
+    } else {
+        format!(
+            "guest device {} but no configfs-tsm (mount configfs on /sys/kernel/config)",
+            inside.join(", ")
+        )
+    };
+    Check {
+        name: "cvm_guest",
+        ok: f.tsm_report,
+        detail,
+        enables: "doctor --attest",
     }
 }
 
-fn on_path(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-}
-
-/// Reads this host into [`HostInputs`].
-pub fn gather() -> HostInputs {
-    let read = |p: &str| std::fs::read_to_string(p).ok();
-    let qemu = qemu::find_qemu();
-    let qemu_version: Option<QemuVersion> = qemu.as_deref().and_then(qemu::qemu_version);
-    HostInputs {
-        memfd_secret: probe_memfd_secret(),
-        kernel_release: nix::sys::utsname::uname()
-            .map(|u| u.release().to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        yama_ptrace_scope: read("/proc/sys/kernel/yama/ptrace_scope"),
-        euid: nix::unistd::geteuid().as_raw(),
-        proc_status: read("/proc/self/status"),
-        core_pattern: read("/proc/sys/kernel/core_pattern"),
-        gdb: on_path("gdb"),
-        gcore: on_path("gcore"),
-        qemu,
-        kvm: std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/kvm")
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        guest_kernel: qemu::default_kernel(),
-        sgx_enclave: Path::new("/dev/sgx_enclave").exists(),
-        sgx_provision: Path::new("/dev/sgx_provision").exists(),
-        cpu_flags: read("/proc/cpuinfo")
-            .map(|c| cpuinfo_flags(&c))
-            .unwrap_or_default(),
-        cvm: HostCvmFacts::gather(qemu_version),
-        dev_sev_guest: Path::new("/dev/sev-guest").exists(),
-        dev_tdx_guest: Path::new("/dev/tdx_guest").exists(),
-        tsm_report: Path::new(TSM_REPORT).is_dir(),
-    }
+/// This process's host probe (gathered once, shared with every other reader).
+pub fn gather() -> Arc<HostFacts> {
+    HostFacts::shared()
 }
 
 /// Checks this host: [`gather`] then [`evaluate`].
 pub fn check_host() -> DoctorReport {
     evaluate(&gather())
 }
-
-/// Where configfs-tsm reports are requested.
-pub const TSM_REPORT: &str = "/sys/kernel/config/tsm/report";
 
 /// An attestation report from configfs-tsm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -516,43 +329,13 @@ pub fn attest() -> Result<Attestation, DoctorError> {
 mod tests {
     use super::*;
 
-    fn this_kind_of_host() -> HostInputs {
-        HostInputs {
-            memfd_secret: MemfdProbe::Works,
-            kernel_release: "6.18.0".into(),
-            yama_ptrace_scope: None,
-            euid: 0,
-            proc_status: Some("Name:\tx\nCapEff:\t000001ffffffffff\n".into()),
-            core_pattern: Some("core\n".into()),
-            gdb: Some("/usr/bin/gdb".into()),
-            gcore: Some("/usr/bin/gcore".into()),
-            qemu: Some("/usr/bin/qemu-system-x86_64".into()),
-            kvm: Ok(()),
-            guest_kernel: Some("/root/.cache/confidump/guest-kernel/vmlinuz".into()),
-            sgx_enclave: false,
-            sgx_provision: false,
-            cpu_flags: vec!["fpu".into(), "vmx".into()],
-            cvm: HostCvmFacts {
-                qemu: Some(QemuVersion {
-                    major: 7,
-                    minor: 2,
-                    micro: 19,
-                }),
-                kvm: true,
-                ..Default::default()
-            },
-            dev_sev_guest: false,
-            dev_tdx_guest: false,
-            tsm_report: false,
-        }
-    }
-
     #[test]
     fn fixture_host() {
-        let r = evaluate(&this_kind_of_host());
+        let r = evaluate(&HostFacts::sample());
         assert!(r.get("memfd_secret").unwrap().ok);
         assert!(r.get("ptrace").unwrap().ok);
         assert!(r.get("gdb").unwrap().ok);
+        assert!(r.get("core_pattern").unwrap().ok);
         let sgx = r.get("sgx").unwrap();
         assert!(!sgx.ok);
         assert!(sgx.detail.contains("/dev/sgx_enclave"), "{}", sgx.detail);
@@ -564,6 +347,8 @@ mod tests {
             .reason
             .starts_with("not available on this host: needs Intel TDX"));
         assert!(!r.get("cvm_guest").unwrap().ok);
+        assert!(r.get("unprivileged_user").unwrap().ok);
+        assert!(!r.get("postgresql").unwrap().ok);
         let j: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(j["checks"][0]["name"], "memfd_secret");
         assert_eq!(j["summary"]["sgx"]["ok"], false);
@@ -571,29 +356,22 @@ mod tests {
 
     #[test]
     fn old_kernel_and_no_caps() {
-        let mut h = this_kind_of_host();
-        h.memfd_secret = MemfdProbe::Enosys;
+        let mut h = HostFacts::sample();
+        h.memfd_secret = Err("memfd_secret is not available (ENOSYS): secretmem is disabled on this kernel (secretmem.enable=0; it is off by default before Linux 6.5): boot with secretmem.enable=1".into());
         h.kernel_release = "6.1.0-57-cloud-amd64".into();
-        h.proc_status = Some("CapEff:\t0000000000000000\n".into());
-        h.yama_ptrace_scope = Some("1\n".into());
+        h.cap_eff = Some(0);
+        h.yama_ptrace_scope = Some("1".into());
         h.core_pattern = Some("|/usr/lib/systemd/systemd-coredump %P".into());
+        h.gcore = None;
         let r = evaluate(&h);
-        assert!(r
-            .get("memfd_secret")
-            .unwrap()
-            .detail
-            .contains("secretmem.enable=1"));
+        let m = r.get("memfd_secret").unwrap();
+        assert!(
+            !m.ok && m.detail.contains("secretmem.enable=1"),
+            "{}",
+            m.detail
+        );
         assert!(!r.get("ptrace").unwrap().ok);
         assert!(!r.get("core_pattern").unwrap().ok);
-    }
-
-    #[test]
-    fn parsers() {
-        assert_eq!(cap_eff("CapEff:\t0000000000080000\n"), Some(1 << 19));
-        assert_eq!(
-            cpuinfo_flags("processor: 0\nflags\t\t: fpu sgx sgx_lc\n"),
-            ["fpu", "sgx", "sgx_lc"]
-        );
-        assert_eq!(release_version("6.1.0-57-cloud-amd64"), Some((6, 1)));
+        assert!(!r.get("gdb").unwrap().ok);
     }
 }

@@ -1,12 +1,9 @@
-//! Confidential-VM profiles: what QEMU needs to start an AMD SEV-SNP or Intel TDX guest, and
-//! what the host must have first. On a host without the hardware, [`missing_requirements`]
-//! lists each missing piece so the caller can say plainly why the profile is not available;
-//! the argument list is still built by a pure function ([`machine_and_objects`]) and tested.
+//! Confidential-VM host facts: what an AMD SEV-SNP or Intel TDX guest needs from this host
+//! (QEMU's version, KVM, the kernel modules' parameters, firmware), and the pure check
+//! [`missing_requirements`] that lists each missing piece, so that doctor, the matrix and the
+//! VM launcher say the same words. The QEMU arguments of a profile live in `vm::cvm`.
 //!
-//! Expected result on a real CVM host: private guest memory lives in `guest_memfd`, which QEMU
-//! cannot map, so no host-side dump (of QEMU, through QMP, or live) holds the plaintext.
-//!
-//! Options follow QEMU's `docs/system/i386/amd-memory-encryption.rst` (`sev-snp-guest`,
+//! Versions follow QEMU's `docs/system/i386/amd-memory-encryption.rst` (`sev-snp-guest`,
 //! QEMU ≥ 9.1) and `docs/system/i386/tdx.rst` (`tdx-guest`, QEMU ≥ 10.1).
 
 use std::path::{Path, PathBuf};
@@ -54,31 +51,8 @@ impl CvmProfile {
     }
 }
 
-/// The `-machine` value and the `-object`s of a profile, for `memory_mib` of guest RAM.
-pub fn machine_and_objects(profile: CvmProfile, memory_mib: u64) -> (String, Vec<String>) {
-    match profile {
-        CvmProfile::SevSnp => (
-            "q35,accel=kvm,confidential-guest-support=sev0,memory-backend=ram1".to_string(),
-            vec![
-                format!("memory-backend-memfd,id=ram1,size={memory_mib}M,share=true,prealloc=false"),
-                // cbitpos 51 and reduced-phys-bits 1 are what current EPYC parts report
-                // (CPUID 0x8000001F); a host with other values needs them adjusted.
-                "sev-snp-guest,id=sev0,cbitpos=51,reduced-phys-bits=1".to_string(),
-            ],
-        ),
-        CvmProfile::Tdx => (
-            "q35,accel=kvm,kernel-irqchip=split,confidential-guest-support=tdx0,memory-backend=ram1"
-                .to_string(),
-            vec![
-                format!("memory-backend-ram,id=ram1,size={memory_mib}M"),
-                "tdx-guest,id=tdx0".to_string(),
-            ],
-        ),
-    }
-}
-
-/// What the host offers, read from files (see [`HostCvmFacts::gather`]): kept as plain data so
-/// that the requirement check is a pure function.
+/// What a confidential-VM profile needs from the host, as plain data so that the requirement
+/// check is a pure function. Built from the one host probe by `HostFacts::cvm_facts`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostCvmFacts {
     /// QEMU's version, when QEMU was found.
@@ -105,28 +79,23 @@ pub const OVMF_PATHS: &[&str] = &[
     "/usr/share/ovmf/OVMF.inteltdx.fd",
 ];
 
-impl HostCvmFacts {
-    /// Reads the facts from this host.
-    pub fn gather(qemu: Option<QemuVersion>) -> Self {
-        let read = |p: &str| {
-            std::fs::read_to_string(p)
-                .ok()
-                .map(|s| s.trim().to_string())
-        };
-        Self {
-            qemu,
-            kvm: std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/kvm")
-                .is_ok(),
-            kvm_amd_sev_snp: read("/sys/module/kvm_amd/parameters/sev_snp"),
-            dev_sev: Path::new("/dev/sev").exists(),
-            kvm_intel_tdx: read("/sys/module/kvm_intel/parameters/tdx"),
-            ovmf: std::env::var_os("CONFIDUMP_OVMF")
-                .map(PathBuf::from)
-                .or_else(|| OVMF_PATHS.iter().map(PathBuf::from).find(|p| p.is_file())),
-        }
+/// The file facts of [`HostCvmFacts`] (everything but QEMU's version and KVM, which the host
+/// probe holds once for every reader): read from this host.
+pub fn gather_files() -> HostCvmFacts {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    HostCvmFacts {
+        qemu: None,
+        kvm: false,
+        kvm_amd_sev_snp: read("/sys/module/kvm_amd/parameters/sev_snp"),
+        dev_sev: Path::new("/dev/sev").exists(),
+        kvm_intel_tdx: read("/sys/module/kvm_intel/parameters/tdx"),
+        ovmf: std::env::var_os("CONFIDUMP_OVMF")
+            .map(PathBuf::from)
+            .or_else(|| OVMF_PATHS.iter().map(PathBuf::from).find(|p| p.is_file())),
     }
 }
 
@@ -191,41 +160,6 @@ pub fn not_available_message(profile: CvmProfile, missing: &[String]) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn snp_args() {
-        let (m, o) = machine_and_objects(CvmProfile::SevSnp, 256);
-        assert_eq!(
-            m,
-            "q35,accel=kvm,confidential-guest-support=sev0,memory-backend=ram1"
-        );
-        assert_eq!(
-            o[0],
-            "memory-backend-memfd,id=ram1,size=256M,share=true,prealloc=false"
-        );
-        assert_eq!(o[1], "sev-snp-guest,id=sev0,cbitpos=51,reduced-phys-bits=1");
-    }
-
-    #[test]
-    fn tdx_args_in_qemu_command_line() {
-        use crate::vm::qemu::{qemu_args, Accel, LaunchPlan};
-        let plan = LaunchPlan {
-            accel: Accel::Kvm,
-            memory_mib: 512,
-            kernel: "/k".into(),
-            initrd: "/i".into(),
-            cmdline: "x".into(),
-            qmp_socket: "/q".into(),
-            cvm: Some((CvmProfile::Tdx, "/usr/share/ovmf/OVMF.fd".into())),
-        };
-        let a = qemu_args(&plan).join(" ");
-        assert!(a.contains("-machine q35,accel=kvm,kernel-irqchip=split,confidential-guest-support=tdx0,memory-backend=ram1"), "{a}");
-        assert!(
-            a.contains("-object memory-backend-ram,id=ram1,size=512M -object tdx-guest,id=tdx0")
-        );
-        assert!(a.contains("-bios /usr/share/ovmf/OVMF.fd"));
-        assert!(a.contains("-cpu host"));
-    }
 
     #[test]
     fn this_kind_of_host_lacks_everything() {

@@ -388,7 +388,7 @@ pub fn run_scenario(s: &Scenario, env: &RunEnv, on_step: &mut dyn FnMut(&str)) -
         let (command, obs, host_lacks) = match attack {
             AttackKind::Gcore if env.gcore.is_none() => (
                 AttackPath::Gcore.command(pid),
-                Observation::na("needs gdb's gcore (apt-get install gdb)"),
+                Observation::na(env.gcore_missing().unwrap_or_default()),
                 true,
             ),
             AttackKind::Dump | AttackKind::Gcore | AttackKind::Live => {

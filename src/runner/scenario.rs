@@ -206,38 +206,9 @@ pub enum RunAs {
     Unprivileged,
 }
 
-/// Something the host must offer for the row to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-pub enum Requirement {
-    /// Intel SGX (`/dev/sgx_enclave`).
-    #[serde(rename = "sgx")]
-    Sgx,
-    /// An AMD SEV-SNP guest (`/dev/sev-guest`).
-    #[serde(rename = "sev-snp")]
-    SevSnp,
-    /// An Intel TDX guest (`/dev/tdx_guest`).
-    #[serde(rename = "tdx")]
-    Tdx,
-    /// `memfd_secret(2)` usable.
-    #[serde(rename = "memfd_secret")]
-    MemfdSecret,
-    /// An unprivileged user (`nobody`) that can run this executable.
-    #[serde(rename = "unprivileged-user")]
-    UnprivilegedUser,
-}
-
-impl Requirement {
-    /// The name in files and `--list`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Requirement::Sgx => "sgx",
-            Requirement::SevSnp => "sev-snp",
-            Requirement::Tdx => "tdx",
-            Requirement::MemfdSecret => "memfd_secret",
-            Requirement::UnprivilegedUser => "unprivileged-user",
-        }
-    }
-}
+/// Something the host must offer for the row to run: a host fact, checked by
+/// [`crate::host::requirement_missing`].
+pub use crate::host::Requirement;
 
 /// An expectation in a file: the outcomes a scenario may promise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

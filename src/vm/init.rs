@@ -100,22 +100,18 @@ fn load(path: &Path) -> Result<(PathBuf, Vec<u8>), InitError> {
 }
 
 fn find_cargo() -> Option<PathBuf> {
+    use crate::host::{is_executable, which, which_in};
     // Under `cargo test`/`cargo run`, $CARGO names the cargo that built us.
     if let Some(c) = std::env::var_os("CARGO") {
         let c = PathBuf::from(c);
-        if c.is_file() {
+        if is_executable(&c) {
             return Some(c);
         }
     }
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(Path::new(&home).join(".cargo/bin"));
-    }
-    dirs.into_iter()
-        .map(|d| d.join("cargo"))
-        .find(|c| c.is_file())
+    which("cargo").or_else(|| {
+        let home = PathBuf::from(std::env::var_os("HOME")?);
+        which_in("cargo", &[home.join(".cargo/bin")])
+    })
 }
 
 fn build(cargo: &Path, manifest: &Path, target_dir: &Path) -> Result<(), InitError> {

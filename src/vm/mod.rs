@@ -24,7 +24,6 @@ pub mod qmp;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -34,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::coredump::output::{new_private_dir, OutputFile};
 use crate::victim::{Mode, ReadyLine};
 pub use cvm::CvmProfile;
 pub use guest::GuestReady;
@@ -101,7 +101,7 @@ pub enum VmError {
         what: String,
     },
     /// No guest kernel.
-    #[error("no guest kernel ({what}): run scripts/fetch-guest-kernel.sh or pass --kernel")]
+    #[error("needs a guest kernel ({what}): run scripts/fetch-guest-kernel.sh or pass --kernel")]
     KernelMissing {
         /// What was looked for.
         what: String,
@@ -111,7 +111,7 @@ pub enum VmError {
     Mode(&'static str),
     /// KVM was asked for but cannot be used.
     #[error("--accel kvm: /dev/kvm cannot be opened read-write: {0}")]
-    Kvm(std::io::Error),
+    Kvm(String),
     /// A confidential-VM profile lacks hardware or software.
     #[error("{0}")]
     CvmUnavailable(String),
@@ -131,6 +131,9 @@ pub enum VmError {
         /// Why.
         source: std::io::Error,
     },
+    /// A file of ours (the initramfs) could not be created or published.
+    #[error(transparent)]
+    Output(#[from] crate::coredump::output::OutputError),
     /// QEMU could not be started.
     #[error("starting {qemu}: {source}")]
     Spawn {
@@ -268,12 +271,13 @@ impl VmVictim {
         if matches!(opts.mode, Mode::Residue | Mode::Undumpable) {
             return Err(VmError::Mode(opts.mode.as_str()));
         }
-        let qemu = qemu::find_qemu().ok_or_else(|| VmError::QemuMissing {
-            what: match std::env::var_os("CONFIDUMP_QEMU") {
-                Some(p) => format!("$CONFIDUMP_QEMU={} is not a file", Path::new(&p).display()),
-                None => format!("no {} on PATH", qemu::QEMU_BINARY),
-            },
-        })?;
+        // This run's one host probe: QEMU, the guest kernel, KVM and the CVM facts are
+        // looked at once per process, whichever reader asks first.
+        let facts = crate::host::HostFacts::shared();
+        let qemu = facts
+            .qemu
+            .clone()
+            .map_err(|what| VmError::QemuMissing { what })?;
         let kernel = match &opts.kernel {
             Some(k) => {
                 std::fs::File::open(k).map_err(|e| VmError::KernelMissing {
@@ -281,34 +285,23 @@ impl VmVictim {
                 })?;
                 k.clone()
             }
-            None => qemu::default_kernel().ok_or_else(|| VmError::KernelMissing {
-                what: format!(
-                    "no readable /boot/vmlinuz-$(uname -r), nothing in {}",
-                    qemu::kernel_cache_dir()
-                        .map(|d| d.display().to_string())
-                        .unwrap_or_else(|| "~/.cache/confidump/guest-kernel".into())
-                ),
-            })?,
+            None => facts
+                .guest_kernel
+                .clone()
+                .map_err(|what| VmError::KernelMissing { what })?,
         };
         let cvm = match opts.cvm {
             None => None,
-            Some(profile) => {
-                let facts = cvm::HostCvmFacts::gather(qemu::qemu_version(&qemu));
-                let missing = cvm::missing_requirements(profile, &facts);
-                match facts.ovmf {
-                    Some(ovmf) if missing.is_empty() => Some((profile, ovmf)),
-                    _ => {
-                        return Err(VmError::CvmUnavailable(cvm::not_available_message(
-                            profile, &missing,
-                        )))
-                    }
+            Some(profile) => match (crate::host::cvm_missing(profile, &facts), &facts.cvm.ovmf) {
+                (None, Some(ovmf)) => Some((profile, ovmf.clone())),
+                (why, _) => {
+                    return Err(VmError::CvmUnavailable(why.unwrap_or_else(|| {
+                        cvm::not_available_message(profile, &["OVMF firmware".to_string()])
+                    })))
                 }
-            }
+            },
         };
-        let kvm_usable = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/kvm");
+        let kvm_usable = facts.kvm.clone();
         let attempts: Vec<(Accel, Duration)> = match (opts.accel, cvm.is_some()) {
             (AccelChoice::Kvm, _) | (_, true) => {
                 kvm_usable.map_err(VmError::Kvm)?;
@@ -331,15 +324,13 @@ impl VmVictim {
         let cleanup = DirCleanup(Some(dir.clone()));
         let initrd = dir.join("initramfs.cpio");
         {
+            // It holds our executable, not a secret; still written like every file of ours.
             let archive = cpio::guest_initramfs(&init_bytes)?;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&initrd)
-                .map_err(io_err("creating", &initrd))?;
-            f.write_all(&archive).map_err(io_err("writing", &initrd))?;
+            let out = OutputFile::create(&initrd, false)?;
+            out.file()
+                .write_all(&archive)
+                .map_err(io_err("writing", &initrd))?;
+            out.commit()?;
         }
         let qmp_socket = dir.join("qmp.sock");
 
@@ -499,23 +490,9 @@ fn private_dir() -> Result<PathBuf, VmError> {
     if base.as_os_str().len() > 60 {
         base = PathBuf::from("/tmp");
     }
-    let mut rnd = [0u8; 6];
-    getrandom::getrandom(&mut rnd).map_err(|e| VmError::Io {
-        what: "getrandom for",
-        path: base.clone(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
     remove_stale_dirs(&base);
-    let dir = base.join(format!(
-        "confidump-vm-{}-{}",
-        std::process::id(),
-        hex::encode(rnd)
-    ));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .map_err(io_err("creating", &dir))?;
-    Ok(dir)
+    let prefix = format!("confidump-vm-{}", std::process::id());
+    new_private_dir(&base, &prefix).map_err(io_err("creating a private directory in", &base))
 }
 
 /// Removes `confidump-vm-PID-*` directories whose PID no longer runs: what a host victim that
@@ -524,8 +501,7 @@ fn remove_stale_dirs(base: &Path) {
     let Ok(entries) = std::fs::read_dir(base) else {
         return;
     };
-    // SAFETY: getuid has no arguments and cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("confidump-vm-")) else {

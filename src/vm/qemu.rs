@@ -1,13 +1,13 @@
-//! Finding QEMU and the guest kernel, and the QEMU command line (a pure function, tested
-//! without QEMU).
+//! The QEMU command line (a pure function, tested without QEMU). Finding QEMU, its version and
+//! the guest kernel are host facts ([`crate::host::qemu`], re-exported here).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use super::cvm::CvmProfile;
-
-/// The QEMU system emulator we run.
-pub const QEMU_BINARY: &str = "qemu-system-x86_64";
+pub use crate::host::qemu::{
+    default_kernel, find_qemu, kernel_cache_dir, parse_qemu_version, qemu_version, QemuVersion,
+    QEMU_BINARY,
+};
 
 /// How the guest's CPU is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,88 +26,6 @@ impl Accel {
             Accel::Tcg => "tcg",
         }
     }
-}
-
-/// A QEMU version, from `qemu-system-x86_64 --version`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct QemuVersion {
-    /// Major.
-    pub major: u32,
-    /// Minor.
-    pub minor: u32,
-    /// Micro.
-    pub micro: u32,
-}
-
-impl std::fmt::Display for QemuVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.micro)
-    }
-}
-
-/// Parses `QEMU emulator version 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)`.
-pub fn parse_qemu_version(text: &str) -> Option<QemuVersion> {
-    let rest = text.split("version ").nth(1)?;
-    let word = rest.split_whitespace().next()?;
-    let mut parts = word.split('.').map(|p| {
-        let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse::<u32>().ok()
-    });
-    let major = parts.next()??;
-    let minor = parts.next().flatten().unwrap_or(0);
-    let micro = parts.next().flatten().unwrap_or(0);
-    Some(QemuVersion {
-        major,
-        minor,
-        micro,
-    })
-}
-
-/// Finds QEMU: `$CONFIDUMP_QEMU` when set (used as given, even if missing: an explicit
-/// override must not silently fall back), else `qemu-system-x86_64` on `PATH`.
-pub fn find_qemu() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("CONFIDUMP_QEMU") {
-        let p = PathBuf::from(p);
-        return p.is_file().then_some(p);
-    }
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|d| d.join(QEMU_BINARY))
-        .find(|p| p.is_file())
-}
-
-/// Runs `QEMU --version` and parses it.
-pub fn qemu_version(qemu: &Path) -> Option<QemuVersion> {
-    let out = Command::new(qemu).arg("--version").output().ok()?;
-    parse_qemu_version(&String::from_utf8_lossy(&out.stdout))
-}
-
-/// Where `scripts/fetch-guest-kernel.sh` puts the guest kernel:
-/// `$CONFIDUMP_GUEST_KERNEL_DIR`, else `${XDG_CACHE_HOME:-~/.cache}/confidump/guest-kernel`.
-pub fn kernel_cache_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("CONFIDUMP_GUEST_KERNEL_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("confidump").join("guest-kernel"))
-}
-
-/// The guest kernel when none is named: the host's `/boot/vmlinuz-$(uname -r)` if readable,
-/// else the fetched one in [`kernel_cache_dir`].
-pub fn default_kernel() -> Option<PathBuf> {
-    if let Ok(u) = nix::sys::utsname::uname() {
-        let p = PathBuf::from(format!("/boot/vmlinuz-{}", u.release().to_string_lossy()));
-        if std::fs::File::open(&p).is_ok() {
-            return Some(p);
-        }
-    }
-    let p = kernel_cache_dir()?.join("vmlinuz");
-    std::fs::File::open(&p).is_ok().then_some(p)
 }
 
 /// The version in the kernel image's header (`6.1.0-57-cloud-amd64 (…) #1 SMP …`), from the
@@ -200,31 +118,6 @@ pub fn qemu_args(plan: &LaunchPlan) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions() {
-        let v = parse_qemu_version(
-            "QEMU emulator version 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)\nCopyright",
-        )
-        .unwrap();
-        assert_eq!(v.to_string(), "7.2.19");
-        assert!(
-            v < QemuVersion {
-                major: 9,
-                minor: 1,
-                micro: 0
-            }
-        );
-        let v = parse_qemu_version("QEMU emulator version 10.1.0").unwrap();
-        assert!(
-            v >= QemuVersion {
-                major: 10,
-                minor: 1,
-                micro: 0
-            }
-        );
-        assert_eq!(parse_qemu_version("nonsense"), None);
-    }
 
     #[test]
     fn plain_tcg_args() {

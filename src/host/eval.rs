@@ -1,0 +1,319 @@
+//! Pure verdicts over [`HostFacts`]: each returns the one sentence that doctor prints and the
+//! matrix puts in an `n/a` cell, so the two can never disagree.
+//!
+//! Rules, where readers used to differ (the stricter one is kept): a `core_pattern` that is
+//! empty, pipes to a helper (`|…`) or names a path (`/`) is unusable for the kernel column (the
+//! core would not land in the victim's private directory); `gdb` and `gcore` count only with
+//! their execute bit; SGX needs every prerequisite of [`super::sgx`].
+
+use serde::Deserialize;
+
+use super::cvm::{self, CvmProfile};
+use super::{HostFacts, CAP_SYS_PTRACE};
+
+/// Something the host must offer for a scenario's row to run (`requires = [...]` in a
+/// scenario file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+pub enum Requirement {
+    /// Intel SGX: every prerequisite of [`super::sgx::missing`].
+    #[serde(rename = "sgx")]
+    Sgx,
+    /// Running inside an AMD SEV-SNP guest (`/dev/sev-guest`).
+    #[serde(rename = "sev-snp")]
+    SevSnp,
+    /// Running inside an Intel TDX guest (`/dev/tdx_guest`).
+    #[serde(rename = "tdx")]
+    Tdx,
+    /// `memfd_secret(2)` usable.
+    #[serde(rename = "memfd_secret")]
+    MemfdSecret,
+    /// An unprivileged user (`nobody`) that can run this executable.
+    #[serde(rename = "unprivileged-user")]
+    UnprivilegedUser,
+    /// A container runtime (`runc` or `crun`).
+    #[serde(rename = "container-runtime")]
+    ContainerRuntime,
+    /// PostgreSQL's server programs (`initdb`, `pg_ctl`, `postgres`).
+    #[serde(rename = "postgresql")]
+    Postgres,
+}
+
+impl Requirement {
+    /// Every requirement, in file order.
+    pub const ALL: [Requirement; 7] = [
+        Requirement::Sgx,
+        Requirement::SevSnp,
+        Requirement::Tdx,
+        Requirement::MemfdSecret,
+        Requirement::UnprivilegedUser,
+        Requirement::ContainerRuntime,
+        Requirement::Postgres,
+    ];
+
+    /// The name in files and `--list`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Requirement::Sgx => "sgx",
+            Requirement::SevSnp => "sev-snp",
+            Requirement::Tdx => "tdx",
+            Requirement::MemfdSecret => "memfd_secret",
+            Requirement::UnprivilegedUser => "unprivileged-user",
+            Requirement::ContainerRuntime => "container-runtime",
+            Requirement::Postgres => "postgresql",
+        }
+    }
+}
+
+/// Why `r` is not met here, if it is not.
+pub fn requirement_missing(r: Requirement, f: &HostFacts) -> Option<String> {
+    match r {
+        Requirement::Sgx => super::sgx::sgx_missing(&f.sgx),
+        Requirement::SevSnp => cvm_guest_missing(CvmProfile::SevSnp, f),
+        Requirement::Tdx => cvm_guest_missing(CvmProfile::Tdx, f),
+        Requirement::MemfdSecret => memfd_secret_missing(f),
+        Requirement::UnprivilegedUser => unprivileged_missing(f),
+        Requirement::ContainerRuntime => container_runtime_missing(f),
+        Requirement::Postgres => postgres_missing(f),
+    }
+}
+
+/// The first of `requires` that is not met here, as its reason.
+pub fn requirements_missing(requires: &[Requirement], f: &HostFacts) -> Option<String> {
+    requires.iter().find_map(|r| requirement_missing(*r, f))
+}
+
+/// Why secretmem victims cannot run here.
+pub fn memfd_secret_missing(f: &HostFacts) -> Option<String> {
+    f.memfd_secret
+        .as_ref()
+        .err()
+        .map(|e| format!("needs memfd_secret (kernel {}): {e}", f.kernel_release))
+}
+
+/// Why no victim can run as the unprivileged user here.
+pub fn unprivileged_missing(f: &HostFacts) -> Option<String> {
+    f.unprivileged().as_ref().err().cloned()
+}
+
+/// Whether root's attacks can attach to and read other processes, and why (or why not).
+pub fn ptrace_verdict(f: &HostFacts) -> (bool, String) {
+    let has_cap = f.cap_eff.is_some_and(|c| c & (1u64 << CAP_SYS_PTRACE) != 0);
+    let scope = f.yama_ptrace_scope.as_deref().map(str::trim);
+    let (ok, why) = match scope {
+        Some("3") => (
+            false,
+            "yama ptrace_scope=3: ptrace is disabled for everyone until reboot",
+        ),
+        Some("2") if !has_cap => (
+            false,
+            "yama ptrace_scope=2: only CAP_SYS_PTRACE may attach, and we lack it",
+        ),
+        _ if has_cap => (true, "CAP_SYS_PTRACE: may attach to and read any process"),
+        Some("1") => (
+            false,
+            "yama ptrace_scope=1 without CAP_SYS_PTRACE: only descendants (run as root)",
+        ),
+        _ => (
+            true,
+            "same-uid processes only (no CAP_SYS_PTRACE; run as root for the full demo)",
+        ),
+    };
+    (
+        ok,
+        format!(
+            "euid {}, yama ptrace_scope {}, {why}",
+            f.euid,
+            scope.unwrap_or("absent")
+        ),
+    )
+}
+
+/// Why root's ptrace-based attacks (dump, gcore, live read) cannot work here, if they cannot.
+pub fn ptrace_unusable(f: &HostFacts) -> Option<String> {
+    let (ok, why) = ptrace_verdict(f);
+    (!ok).then_some(why)
+}
+
+/// Why the kernel's own core dump cannot be used for the kernel column without changing
+/// system settings: the core must land as a file in the victim's working directory, so
+/// `core_pattern` must be a plain file name.
+pub fn kernel_core_unusable(f: &HostFacts) -> Option<String> {
+    const WANT: &str =
+        "would need changing system settings (want a plain file name such as \"core\")";
+    match f.core_pattern.as_deref() {
+        None => Some(format!("cannot read /proc/sys/kernel/core_pattern: {WANT}")),
+        Some(p) if p.starts_with('|') => Some(format!(
+            "core_pattern is {p:?}: cores are piped to a helper, not written as a file we can scan; {WANT}"
+        )),
+        Some(p) if p.is_empty() || p.contains('/') => Some(format!(
+            "core_pattern is {p:?}: cores would not land in the victim's directory; {WANT}"
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Doctor's line when the kernel column can run.
+pub fn kernel_core_usable(f: &HostFacts) -> String {
+    format!(
+        "core_pattern {:?}: kernel cores are written as files in the process's directory",
+        f.core_pattern.as_deref().unwrap_or_default()
+    )
+}
+
+/// Why gdb's `gcore` cannot be run here (it is a script that runs gdb: both are needed).
+pub fn gcore_missing(f: &HostFacts) -> Option<String> {
+    match (&f.gdb, &f.gcore) {
+        (Some(_), Some(_)) => None,
+        (Some(g), None) => Some(format!(
+            "needs gdb's gcore: {} but no executable gcore on PATH (apt-get install gdb)",
+            g.display()
+        )),
+        (None, Some(c)) => Some(format!(
+            "needs gdb's gcore: {} but no executable gdb on PATH (apt-get install gdb)",
+            c.display()
+        )),
+        (None, None) => {
+            Some("needs gdb's gcore: no executable gdb on PATH (apt-get install gdb)".to_string())
+        }
+    }
+}
+
+/// Why no VM victim can start here: QEMU missing.
+pub fn qemu_missing(f: &HostFacts) -> Option<String> {
+    f.qemu
+        .as_ref()
+        .err()
+        .map(|what| format!("needs QEMU: apt-get install qemu-system-x86 ({what})"))
+}
+
+/// Why no VM victim can start here: no guest kernel.
+pub fn guest_kernel_missing(f: &HostFacts) -> Option<String> {
+    f.guest_kernel.as_ref().err().map(|what| {
+        format!("needs a guest kernel ({what}): run scripts/fetch-guest-kernel.sh or pass --kernel")
+    })
+}
+
+/// Why KVM cannot be used (VM rows then run under TCG).
+pub fn kvm_unusable(f: &HostFacts) -> Option<String> {
+    f.kvm.as_ref().err().map(|e| {
+        format!("/dev/kvm cannot be opened read-write: {e}: VM rows run under TCG (slower, same result)")
+    })
+}
+
+/// Why a confidential VM of `profile` cannot start here.
+pub fn cvm_missing(profile: CvmProfile, f: &HostFacts) -> Option<String> {
+    let missing = cvm::missing_requirements(profile, &f.cvm_facts());
+    (!missing.is_empty()).then(|| cvm::not_available_message(profile, &missing))
+}
+
+/// Why a VM row (with its confidential-VM profile, if any) cannot run here: QEMU, then the
+/// profile's hardware, then the guest kernel.
+pub fn vm_row_unavailable(profile: Option<CvmProfile>, f: &HostFacts) -> Option<String> {
+    qemu_missing(f)
+        .or_else(|| profile.and_then(|p| cvm_missing(p, f)))
+        .or_else(|| guest_kernel_missing(f))
+}
+
+/// Why we are not inside a confidential guest of `profile`.
+pub fn cvm_guest_missing(profile: CvmProfile, f: &HostFacts) -> Option<String> {
+    let (present, dev) = match profile {
+        CvmProfile::SevSnp => (f.dev_sev_guest, "/dev/sev-guest"),
+        CvmProfile::Tdx => (f.dev_tdx_guest, "/dev/tdx_guest"),
+    };
+    (!present).then(|| {
+        format!(
+            "not inside an {} guest: needs {dev} (run confidump inside the guest)",
+            profile.title()
+        )
+    })
+}
+
+/// Why no container victim can start here.
+pub fn container_runtime_missing(f: &HostFacts) -> Option<String> {
+    (f.runc.is_none() && f.crun.is_none()).then(|| {
+        "not available on this host: needs a container runtime (runc or crun on PATH: apt-get install runc)"
+            .to_string()
+    })
+}
+
+/// Why no PostgreSQL victim can start here.
+pub fn postgres_missing(f: &HostFacts) -> Option<String> {
+    f.postgres.as_ref().err().map(|what| {
+        format!("not available on this host: needs PostgreSQL ({what}: apt-get install postgresql)")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_patterns() {
+        let mut f = HostFacts::sample();
+        assert_eq!(kernel_core_unusable(&f), None);
+        for bad in [
+            "",
+            "|/usr/lib/systemd/systemd-coredump %P",
+            "/var/crash/core.%p",
+        ] {
+            f.core_pattern = Some(bad.into());
+            let why = kernel_core_unusable(&f).unwrap();
+            assert!(why.contains("plain file name"), "{bad}: {why}");
+        }
+        f.core_pattern = None;
+        assert!(kernel_core_unusable(&f).is_some());
+    }
+
+    #[test]
+    fn gcore_needs_both() {
+        let mut f = HostFacts::sample();
+        assert_eq!(gcore_missing(&f), None);
+        f.gcore = None;
+        assert!(gcore_missing(&f).unwrap().contains("no executable gcore"));
+        f.gdb = None;
+        f.gcore = Some("/usr/bin/gcore".into());
+        assert!(gcore_missing(&f).unwrap().contains("no executable gdb"));
+    }
+
+    #[test]
+    fn ptrace_rules() {
+        let mut f = HostFacts::sample();
+        assert_eq!(ptrace_unusable(&f), None);
+        f.cap_eff = Some(0);
+        f.yama_ptrace_scope = Some("1".into());
+        assert!(ptrace_unusable(&f).unwrap().contains("only descendants"));
+        f.cap_eff = Some(1 << CAP_SYS_PTRACE);
+        f.yama_ptrace_scope = Some("3".into());
+        assert!(ptrace_unusable(&f).unwrap().contains("=3"));
+    }
+
+    #[test]
+    fn vm_rows() {
+        let mut f = HostFacts::sample();
+        assert_eq!(vm_row_unavailable(None, &f), None);
+        let snp = vm_row_unavailable(Some(CvmProfile::SevSnp), &f).unwrap();
+        assert!(snp.contains("QEMU ≥ 9.1 (found 7.2.19)"), "{snp}");
+        f.guest_kernel = Err("nothing".into());
+        assert!(vm_row_unavailable(None, &f)
+            .unwrap()
+            .starts_with("needs a guest kernel (nothing)"));
+        f.qemu = Err("no qemu".into());
+        assert!(vm_row_unavailable(None, &f)
+            .unwrap()
+            .starts_with("needs QEMU"));
+    }
+
+    #[test]
+    fn requirements() {
+        let mut f = HostFacts::sample();
+        assert!(requirement_missing(Requirement::MemfdSecret, &f).is_none());
+        assert!(requirement_missing(Requirement::Sgx, &f).is_some());
+        f.memfd_secret =
+            Err("memfd_secret is not available (ENOSYS): boot with secretmem.enable=1".into());
+        let why = requirements_missing(&[Requirement::MemfdSecret, Requirement::Sgx], &f).unwrap();
+        assert!(why.starts_with("needs memfd_secret"), "{why}");
+        assert!(requirement_missing(Requirement::ContainerRuntime, &f).is_some());
+        f.crun = Some("/usr/bin/crun".into());
+        assert!(requirement_missing(Requirement::ContainerRuntime, &f).is_none());
+    }
+}
