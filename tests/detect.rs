@@ -11,7 +11,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use base64::Engine;
 use serde_json::Value;
@@ -136,7 +136,7 @@ fn compile(dir: &Path) -> Option<PathBuf> {
 
 /// The running program, killed and reaped when dropped.
 struct Victim {
-    child: Child,
+    child: common::KillOnDrop,
     /// (name, address, length) of everything it planted.
     places: Vec<(String, u64, u64)>,
 }
@@ -147,7 +147,7 @@ impl Victim {
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut places = Vec::new();
         let mut v = Victim {
-            child,
+            child: child.into(),
             places: Vec::new(),
         };
         // Waits for the ready line: no sleeps.
@@ -174,13 +174,6 @@ impl Victim {
 
     fn pid(&self) -> i32 {
         i32::try_from(self.child.id()).unwrap()
-    }
-}
-
-impl Drop for Victim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -322,16 +315,8 @@ fn gcore_core_gives_the_same_detections() {
 #[test]
 fn detect_alone_on_a_clean_process_is_no_leak() {
     // `sleep` holds no secret: --detect alone is valid and finds nothing.
-    let mut child = Command::new("sleep").arg("60").spawn().unwrap();
-    struct Kill<'a>(&'a mut Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+    let child = common::KillOnDrop(Command::new("sleep").arg("60").spawn().unwrap());
     let pid = child.id().to_string();
-    let _guard = Kill(&mut child);
     // /proc/PID/maps is there as soon as exec is done; the scan retries nothing, so wait for it.
     let exe = format!("/proc/{pid}/exe");
     while std::fs::read_link(&exe)

@@ -6,12 +6,13 @@
 // Test helpers (outside #[test] fns, so clippy.toml's test allowances do not reach them) may
 // panic: a failed expectation here is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -41,7 +42,8 @@ fn victim_exe() -> PathBuf {
 }
 
 struct Victim {
-    child: Child,
+    /// Held for its `Drop`: the victim dies with the test.
+    _child: common::KillOnDrop,
     pid: i32,
     addr: HashMap<String, u64>,
 }
@@ -67,17 +69,14 @@ impl Victim {
             .map(|(k, v)| (k.to_string(), parse_hex_addr(v).unwrap_or(0)))
             .collect();
         let pid = child.id() as i32;
-        Victim { child, pid, addr }
+        Victim {
+            _child: child.into(),
+            pid,
+            addr,
+        }
     }
     fn at(&self, key: &str) -> u64 {
         self.addr[key]
-    }
-}
-
-impl Drop for Victim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -7,15 +7,16 @@
 
 mod common;
 
+use common::sha256_hex;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use base64::Engine;
 use confidump::coredump::reader::{CoreFile, Flavour};
 use confidump::memory::MemorySource;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 const SECRET: &str = "confidump-test-needle-Zq7";
 const CANARY: &str = "CONFIDUMP-0123456789abcdef01234567";
@@ -108,7 +109,7 @@ struct Addrs {
 
 /// A running test program, killed when dropped.
 struct Victim {
-    child: Child,
+    child: common::KillOnDrop,
     addrs: Addrs,
 }
 
@@ -138,18 +139,14 @@ impl Victim {
                 _ => {}
             }
         }
-        Self { child, addrs: a }
+        Self {
+            child: child.into(),
+            addrs: a,
+        }
     }
 
     fn pid(&self) -> i32 {
         self.child.id() as i32
-    }
-}
-
-impl Drop for Victim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -169,10 +166,6 @@ fn scan_json(args: &[&str]) -> Value {
     let (code, out, err) = run(&all);
     assert_eq!(code, 0, "{err}");
     serde_json::from_str(&out).unwrap()
-}
-
-fn sha_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
 }
 
 /// (needle, encoding, vaddr) of every hit.
@@ -221,7 +214,7 @@ fn live_scan_and_show() {
     };
     let v = Victim::start(Command::new(&exe));
     let pid = v.pid().to_string();
-    let canary_sha = sha_hex(CANARY);
+    let canary_sha = sha256_hex(CANARY);
     let r = scan_json(&[
         "--pid",
         &pid,
@@ -234,7 +227,14 @@ fn live_scan_and_show() {
     ]);
     check_needles(&r, &v.addrs);
     assert!(r["source"].as_str().unwrap().contains("(live)"));
-    let r = scan_json(&["--pid", &pid, "--sha256", &sha_hex(PAN), "--shape", "pan"]);
+    let r = scan_json(&[
+        "--pid",
+        &pid,
+        "--sha256",
+        &sha256_hex(PAN),
+        "--shape",
+        "pan",
+    ]);
     assert!(has(&hits(&r), 0, "raw", v.addrs.pan), "{r}");
 
     // The ASCII of a readable string...
@@ -295,19 +295,19 @@ fn gcore_core() {
         "--needle",
         SECRET,
         "--sha256",
-        &sha_hex(CANARY),
+        &sha256_hex(CANARY),
         "--shape",
         "canary",
     ]);
     check_needles(&r, &v.addrs);
     assert!(r["source"].as_str().unwrap().ends_with("(gdb)"), "{r}");
-    let r = scan_json(&[core_s, "--sha256", &sha_hex(PAN), "--shape", "pan"]);
+    let r = scan_json(&[core_s, "--sha256", &sha256_hex(PAN), "--shape", "pan"]);
     assert!(has(&hits(&r), 0, "raw", v.addrs.pan), "{r}");
     // A hash that matches nothing of the right shape: no leak.
     let r = scan_json(&[
         core_s,
         "--sha256",
-        &sha_hex("4012888888881881"),
+        &sha256_hex("4012888888881881"),
         "--shape",
         "pan",
     ]);
@@ -354,8 +354,11 @@ fn kernel_core() {
     cmd.args(["-c", "ulimit -c unlimited && exec ./prog"])
         .current_dir(dir.path());
     let mut v = Victim::start(cmd);
-    // SAFETY: kill(2) with a PID we own (our child) and a valid signal number.
-    unsafe { libc::kill(v.pid(), libc::SIGABRT) };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(v.pid()),
+        nix::sys::signal::SIGABRT,
+    )
+    .unwrap();
     let _ = v.child.wait();
     let core = std::fs::read_dir(dir.path())
         .unwrap()

@@ -8,19 +8,20 @@
 // clippy.toml allows these inside #[test] functions only; the helpers below are test code too,
 // and a failed step in them should fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::FileExt;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::sha256_hex;
 use confidump::model::Span;
 use confidump::procfs::maps::{read_maps, read_smaps, Mapping};
 use confidump::victim::ReadyLine;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use sha2::{Digest, Sha256};
 
 const BIN: &str = env!("CARGO_BIN_EXE_confidump");
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -28,7 +29,7 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A running victim; killed (SIGKILL) and reaped on drop.
 struct Victim {
-    child: Child,
+    child: common::KillOnDrop,
     stdin: Option<ChildStdin>,
     ready: ReadyLine,
     line: String,
@@ -65,7 +66,7 @@ impl Victim {
             let _ = tx.send(r);
         });
         let mut victim = Victim {
-            child,
+            child: child.into(),
             stdin,
             ready: ReadyLine::new(0, "", &[0; 32], 0, Span::new(0, 0)),
             line: String::new(),
@@ -104,13 +105,6 @@ impl Victim {
     }
 }
 
-impl Drop for Victim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A random secret of `n` ASCII letters and digits.
 fn random_secret(n: usize) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -120,10 +114,6 @@ fn random_secret(n: usize) -> Vec<u8> {
         .iter()
         .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()])
         .collect()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// Waits for the victim to have used its secret (HMAC once a second) at least twice.
@@ -252,12 +242,14 @@ fn sigterm_blocked(pid: u32) -> bool {
 
 #[test]
 fn sigterm_stops_a_victim_still_waiting_for_its_secret() {
-    let mut child = Command::new(BIN)
-        .args(["victim", "--mode", "secretmem", "--secret-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = common::KillOnDrop(
+        Command::new(BIN)
+            .args(["victim", "--mode", "secretmem", "--secret-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     // A partial line: the victim waits for the rest. Before it has blocked SIGTERM (its first
     // step) the signal would just kill it, so wait for that; from then on SIGTERM must end it
     // cleanly whether it arrives before, during or after the partial read.

@@ -12,7 +12,7 @@ mod common;
 use common::{bin, code_out_err, have, run};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 /// The guest kernel `confidump victim --context vm` will boot when none is named.
 fn kernel() -> Option<PathBuf> {
@@ -49,15 +49,8 @@ fn qemus_with(needle: &str) -> Vec<i32> {
 }
 
 struct VmVictim {
-    child: Child,
+    child: common::KillOnDrop,
     ready: serde_json::Value,
-}
-
-impl Drop for VmVictim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_vm(mode: &str) -> VmVictim {
@@ -88,7 +81,10 @@ fn start_vm(mode: &str) -> VmVictim {
     assert_eq!(ready["mode"], mode);
     assert_eq!(ready["accel"], "tcg");
     assert_eq!(ready["pid"], ready["qemu_pid"]);
-    VmVictim { child, ready }
+    VmVictim {
+        child: child.into(),
+        ready,
+    }
 }
 
 /// Scans a core or `--pid`; returns the JSON report.

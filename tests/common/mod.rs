@@ -2,7 +2,10 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Write};
+use std::ops::{Deref, DerefMut};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
+
+use sha2::{Digest, Sha256};
 
 /// Path of the binary under test.
 pub fn bin() -> &'static str {
@@ -21,18 +24,46 @@ pub struct Ready {
     pub raw: serde_json::Value,
 }
 
-/// A running victim, killed (and reaped) on drop so no test leaves one behind.
-pub struct Victim {
-    pub child: Child,
-    pub ready: Ready,
-    pub stdin: Option<ChildStdin>,
+/// A child process that is killed (SIGKILL) and reaped when dropped, so no test leaves one
+/// behind, even when it fails half-way. Derefs to the [`Child`].
+pub struct KillOnDrop(pub Child);
+
+impl From<Child> for KillOnDrop {
+    fn from(c: Child) -> Self {
+        KillOnDrop(c)
+    }
 }
 
-impl Drop for Victim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Deref for KillOnDrop {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
     }
+}
+
+impl DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The SHA-256 of `bytes`, as lowercase hex (what `--sha256` and ready lines carry).
+pub fn sha256_hex(bytes: impl AsRef<[u8]>) -> String {
+    hex::encode(Sha256::digest(bytes.as_ref()))
+}
+
+/// A running victim, killed (and reaped) on drop so no test leaves one behind.
+pub struct Victim {
+    pub child: KillOnDrop,
+    pub ready: Ready,
+    pub stdin: Option<ChildStdin>,
 }
 
 /// A `"0x..."` address of a JSON report or ready line.
@@ -76,7 +107,7 @@ pub fn start_victim(args: &[&str], stdin_secret: Option<&[u8]>) -> Victim {
         raw,
     };
     Victim {
-        child,
+        child: child.into(),
         ready,
         stdin,
     }
