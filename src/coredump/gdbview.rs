@@ -16,7 +16,7 @@ pub struct GdbAnswer {
     /// The command as typed at gdb's prompt: `x/16xb 0x7f…`.
     pub command: String,
     /// gdb's answer, one line: `Cannot access memory at address 0x7f…`, or the first row of
-    /// bytes (`0x7f…:	0x68	0x65 …`) when it could read them.
+    /// bytes (`0x7f…:` then the bytes, tab-separated) when it could read them.
     pub line: String,
     /// True when gdb said it cannot access the memory.
     pub refused: bool,
@@ -68,7 +68,7 @@ pub fn examine(
         .map_err(GdbError::Run)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    Ok(answer_from(&command, &at, &stdout, &stderr).ok_or_else(|| {
+    answer_from(&command, &at, &stdout, &stderr).ok_or_else(|| {
         let last = stderr
             .lines()
             .chain(stdout.lines())
@@ -78,7 +78,7 @@ pub fn examine(
             .trim()
             .to_string();
         GdbError::NoAnswer { addr: at, last }
-    })?)
+    })
 }
 
 /// Finds gdb's answer about `at` in its output: the refusal (on stderr) first, else the row of

@@ -79,7 +79,7 @@ impl PublicCheck {
             .as_ref()?;
         let mut disk = Zeroizing::new(vec![0u8; n]);
         file.read_exact_at(&mut disk, fb.offset).ok()?;
-        (*mem == *disk).then(|| PublicOrigin {
+        (*mem == *disk).then_some(PublicOrigin {
             file: fb.path,
             file_offset: fb.offset,
         })
