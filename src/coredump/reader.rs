@@ -999,6 +999,70 @@ mod tests {
     }
 
     #[test]
+    fn note_only_ranges_are_refused_or_absent_and_files_are_known() {
+        let cd = ConfidumpNote {
+            version: 1,
+            pid: 7,
+            tool: "t".into(),
+            policy: "attacker".into(),
+            mappings: vec![super::super::NoteMapping {
+                start: "0x1000".into(),
+                end: "0x2000".into(),
+                perms: "r--p".into(),
+                offset: "0x3000".into(),
+                name: "/usr/lib/libx.so".into(),
+                flags: vec![],
+            }],
+            unreadable: vec![super::super::NoteRange {
+                // Overlaps the PT_LOAD's last bytes (a hostile note): only the rest is added.
+                start: "0x1ff0".into(),
+                end: "0x3000".into(),
+                errno: Some(5),
+                reason: "EIO (5): Input/output error".into(),
+            }],
+            absent: vec![super::super::NoteRange {
+                start: "0x5000".into(),
+                end: "0x6000".into(),
+                errno: None,
+                reason: "MADV_DONTDUMP (dd)".into(),
+            }],
+        };
+        let mut notes = note(
+            CONFIDUMP_NOTE_NAME,
+            NT_CONFIDUMP_MAPS,
+            &serde_json::to_vec(&cd).unwrap(),
+        );
+        let mut nt_file = Vec::new();
+        for v in [1u64, 4096, 0x1000, 0x2000, 3] {
+            nt_file.extend_from_slice(&v.to_le_bytes());
+        }
+        nt_file.extend_from_slice(b"/usr/lib/libx.so\0");
+        notes.extend(note("CORE", NT_FILE, &nt_file));
+        let core = build_core(&[(0x1000, 0, 0x1000, 0x1000, vec![b'a'; 0x1000])], &notes);
+        let f = write(&core);
+        let c = CoreFile::open(f.path()).unwrap();
+        let r = c.regions();
+        assert_eq!(r.len(), 3, "{r:?}");
+        assert_eq!(r[1].span, Span::new(0x2000, 0x3000));
+        assert!(matches!(&r[1].kind, RegionKind::Unreadable(w) if w.starts_with("EIO")));
+        assert_eq!(r[2].span, Span::new(0x5000, 0x6000));
+        assert!(matches!(r[2].kind, RegionKind::Absent(_)));
+        let mut b = [0u8; 4];
+        let e = c.read_exact_at(0x2800, &mut b).unwrap_err();
+        assert_eq!(e.errno, Some(5));
+        assert_eq!(c.read_exact_at(0x5000, &mut b).unwrap_err().errno, None);
+        c.read_exact_at(0x1ff0, &mut b).unwrap();
+        // NT_FILE gives the file and its offset (3 pages); our note says it is private.
+        let fb = c.file_backing(0x1010).unwrap();
+        assert_eq!(
+            (fb.path.as_str(), fb.offset, fb.mapping_end, fb.private),
+            ("/usr/lib/libx.so", 0x3010, 0x2000, Some(true))
+        );
+        assert!(!fb.magic_link);
+        assert!(c.file_backing(0x2800).is_none());
+    }
+
+    #[test]
     fn pn_xnum_reads_count_from_section_zero() {
         let mut core = build_core(&[(0x1000, 0, 4, 4, b"abcd".to_vec())], &[]);
         let shoff = core.len() as u64;
