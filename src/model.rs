@@ -166,6 +166,27 @@ pub struct ScanReport {
     /// Secrets found without being told them (`scan --detect`): card numbers, keys, tokens.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub detections: Vec<Detection>,
+    /// Needle matches that are public constants: the bytes of the file they sit in, unchanged
+    /// (see [`PublicConstant`]). Kept apart from `hits`; never a leak.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub public_hits: Vec<PublicConstant<Hit>>,
+    /// Detections that are public constants (GnuTLS's self-test keys in `libgnutls.so`). Kept
+    /// apart from `detections`; never a leak and never counted as one.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub public_detections: Vec<PublicConstant<Detection>>,
+}
+
+/// A finding inside a file-backed mapping whose bytes equal a world-readable file on disk at
+/// that offset: the file itself holds them, so finding them in memory gives nothing away.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublicConstant<T> {
+    /// The finding, as it would have been reported.
+    #[serde(flatten)]
+    pub finding: T,
+    /// The file that holds the same bytes.
+    pub file: String,
+    /// Where in that file.
+    pub file_offset: u64,
 }
 
 /// What kind of secret a detector recognised.

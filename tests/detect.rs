@@ -336,3 +336,130 @@ fn detect_alone_on_a_clean_process_is_no_leak() {
     let out = common::run(&["scan", "--pid", &pid]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A QEMU process that runs no guest (`-machine none -S`): enough to have `libgnutls.so`
+/// mapped, with GnuTLS's public self-test keys in its read-only data. Killed on drop.
+struct Qemu {
+    child: Child,
+}
+
+impl Qemu {
+    /// Starts QEMU and waits until its QMP socket greets: by then every library is mapped.
+    fn start(dir: &Path) -> Option<Self> {
+        let sock = dir.join("qmp.sock");
+        let child = Command::new("qemu-system-x86_64")
+            .args(["-machine", "none", "-display", "none", "-S", "-nodefaults"])
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", sock.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut q = Qemu { child };
+        loop {
+            if let Some(status) = q.child.try_wait().unwrap() {
+                panic!("QEMU exited before its QMP socket was up: {status}");
+            }
+            if let Ok(s) = std::os::unix::net::UnixStream::connect(&sock) {
+                let mut greeting = String::new();
+                BufReader::new(s).read_line(&mut greeting).unwrap();
+                assert!(greeting.contains("QMP"), "{greeting}");
+                return Some(q);
+            }
+            // The socket appears once QEMU has initialised; nothing else tells us sooner.
+            std::thread::yield_now();
+        }
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `public_detections` of a JSON report: (kind, file).
+fn public_detections(v: &Value) -> Vec<(String, String)> {
+    v["public_detections"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_string(),
+                d["file"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn gnutls_self_test_keys_in_qemu_are_public_not_a_leak() {
+    if !common::have("qemu-system-x86_64") {
+        eprintln!("skipping: qemu-system-x86_64 is not installed");
+        return;
+    }
+    let ldd = Command::new("sh")
+        .args(["-c", "ldd \"$(command -v qemu-system-x86_64)\""])
+        .output()
+        .unwrap();
+    if !String::from_utf8_lossy(&ldd.stdout).contains("libgnutls") {
+        eprintln!("skipping: this QEMU is not linked with GnuTLS (no self-test keys to find)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let qemu = Qemu::start(dir.path()).expect("start QEMU");
+    let pid = qemu.child.id().to_string();
+    let core = dir.path().join("qemu.core");
+    let out = common::run(&["dump", &pid, "-o", core.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        common::code_out_err(&out).2
+    );
+
+    for (what, source) in [
+        ("live", vec!["--pid", &pid]),
+        ("core", vec![core.to_str().unwrap()]),
+    ] {
+        let mut args = vec!["scan"];
+        args.extend(&source);
+        args.extend(["--detect", "--format", "json"]);
+        let out = common::run(&args);
+        let (code, stdout, stderr) = common::code_out_err(&out);
+        assert_eq!(code, 0, "{what}: {stderr}");
+        let report: Value = serde_json::from_str(&stdout).unwrap();
+        let public = public_detections(&report);
+        // GnuTLS's self-test keys: found, and every one in the library file itself.
+        assert!(
+            public
+                .iter()
+                .filter(|(k, f)| k == "pem-private-key" && f.contains("libgnutls"))
+                .count()
+                >= 1,
+            "{what}: {public:?}"
+        );
+        // None of them is reported as a leak, so the process holds no detected secret.
+        assert!(report.get("detections").is_none(), "{what}: {stdout}");
+        assert_eq!(report["verdict"], "no-leak", "{what}");
+
+        // The text report names them apart, and --expect no-leak passes.
+        let mut args = vec!["scan"];
+        args.extend(&source);
+        args.extend(["--detect", "--expect", "no-leak"]);
+        let out = common::run(&args);
+        let (code, text, stderr) = common::code_out_err(&out);
+        assert_eq!(code, 0, "{what}: {text}{stderr}");
+        assert!(text.starts_with("no leak"), "{what}: {text}");
+        assert!(
+            text.lines().any(|l| l.contains("pem-private-key")
+                && l.contains("found in the file /")
+                && l.contains("libgnutls")
+                && l.ends_with(": public")),
+            "{what}: {text}"
+        );
+    }
+}

@@ -19,8 +19,9 @@ pub enum EngineArg {
 
 const DUMP_HELP: &str = "\
 By default the core holds everything root can read: MADV_DONTDUMP (dd) and PROT_NONE (---p)
-mappings included. Pages that cannot be read (memfd_secret, [vvar], SGX enclaves) get no bytes
-in the core (PT_LOAD with p_filesz = 0) and are listed, with their errno, in a CONFIDUMP note.
+mappings included. Pages that cannot be read (memfd_secret, [vvar], SGX enclaves) get no
+PT_LOAD in the core, so gdb says \"Cannot access memory\" there as it does live, and are listed,
+with their errno, in a CONFIDUMP note (`confidump show` draws them as ??).
 Never-touched anonymous pages are written as file holes, so the core's disk use follows the
 process's resident size.
 

@@ -28,6 +28,9 @@ prefix and length consistent, usual groupings), PEM private-key blocks, JWTs (he
 to JSON with an alg field), AWS access key ids (AKIA/ASIA/ABIA/ACCA) and CONFIDUMP- canaries.
 Previews are redacted (card: first 6 and last 4 digits). A detection is a secret found in
 memory, so it makes the verdict `leak` just as a hit does. --detect alone (no needles) is valid.
+A finding whose bytes are those of the world-readable file it is mapped from, unchanged (the
+self-test keys in libgnutls.so that QEMU maps), is a public constant: it is listed apart
+(`public_detections`, `public_hits` in JSON) and never makes a leak.
 
 Examples:
   confidump scan victim.core --needle hunter2

@@ -7,7 +7,8 @@ use anyhow::{bail, Context};
 
 use super::scan::{open_source, use_color, NeedleArgs};
 use super::EXIT_OK;
-use crate::coredump::parse_hex_addr;
+use crate::coredump::{gdbview, parse_hex_addr};
+use crate::memory::RegionKind;
 use crate::model::{hex_addr, Span};
 use crate::render::hexview;
 use crate::scan;
@@ -91,5 +92,35 @@ pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
         "{}",
         hexview::render(source.as_ref(), addr, len, &highlight, color)
     );
+    if let Some(core) = &args.source {
+        if let Some(line) = gdb_says(
+            core,
+            source.as_ref(),
+            Span::new(addr, addr.saturating_add(len)),
+        ) {
+            println!("{line}");
+        }
+    }
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// gdb's own answer at the first byte of the window that our reader cannot give (refused or
+/// left out), quoted so the `??` is not only our word: `gdb on the same core: x/16xb 0x… →
+/// Cannot access memory at address 0x…`. `None` when the window has no such byte.
+fn gdb_says(
+    core: &std::path::Path,
+    source: &dyn crate::memory::MemorySource,
+    window: Span,
+) -> Option<String> {
+    let at = source
+        .regions()
+        .iter()
+        .filter(|r| r.kind != RegionKind::Readable)
+        .find(|r| r.span.start < window.end && window.start < r.span.end)
+        .map(|r| r.span.start.max(window.start))?;
+    let len = (window.end - at).min(16);
+    Some(match gdbview::examine(core, None, at, len) {
+        Ok(a) => format!("gdb on the same core: {} → {}", a.command, a.line),
+        Err(e) => format!("gdb on the same core: not asked ({e})"),
+    })
 }

@@ -70,6 +70,7 @@ pub use crate::model::parse_hex_addr;
 
 pub mod arch;
 pub mod gcore;
+pub mod gdbview;
 pub mod notes;
 pub mod output;
 pub mod policy;

@@ -19,7 +19,7 @@ use super::arch::{
     SHDR_SIZE,
 };
 use super::{parse_hex_addr, ConfidumpNote, CONFIDUMP_NOTE_NAME, NT_CONFIDUMP_MAPS};
-use crate::memory::{MemorySource, ReadError, RegionKind, SourceRegion};
+use crate::memory::{FileBacking, MemorySource, ReadError, RegionKind, SourceRegion};
 use crate::model::Span;
 
 /// No process has this many mappings (vm.max_map_count defaults to 65530); a larger count is
@@ -130,6 +130,20 @@ pub struct CoreFile {
     flavour: Flavour,
     threads: Vec<ThreadInfo>,
     regions: Vec<SourceRegion>,
+    /// errnos of the refused ranges our note lists, so reads there fail with them.
+    refused: Vec<(Span, i32)>,
+    /// File-backed mappings (NT_FILE, else our note): address range, file offset, path and,
+    /// when our note tells, whether the mapping is private.
+    files: Vec<FileMap>,
+}
+
+/// One file-backed mapping recorded in a core.
+#[derive(Debug, Clone)]
+struct FileMap {
+    span: Span,
+    offset: u64,
+    path: String,
+    private: Option<bool>,
 }
 
 impl std::fmt::Debug for CoreFile {
@@ -188,12 +202,20 @@ impl CoreFile {
         // p_paddr when the virtual ones are all zero.
         let by_paddr = all_physical;
         let regions = r.regions(&phdrs, &info, by_paddr)?;
+        let refused = info.refused_errnos();
+        let files = if by_paddr {
+            Vec::new()
+        } else {
+            info.file_maps()
+        };
         Ok(Self {
             path,
             file,
             flavour,
             threads: info.threads,
             regions,
+            refused,
+            files,
         })
     }
 
@@ -226,6 +248,21 @@ impl MemorySource for CoreFile {
         &self.regions
     }
 
+    fn file_backing(&self, addr: u64) -> Option<FileBacking> {
+        let f = self.files.iter().find(|f| f.span.contains(addr))?;
+        if f.path.ends_with(" (deleted)") || !f.path.starts_with('/') {
+            return None;
+        }
+        Some(FileBacking {
+            path: f.path.clone(),
+            offset: f.offset.checked_add(addr - f.span.start)?,
+            mapping_end: f.span.end,
+            open_path: PathBuf::from(&f.path),
+            magic_link: false,
+            private: f.private,
+        })
+    }
+
     fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         let mut done = 0usize;
         // A read may cross several adjacent segments; each piece is served by its own.
@@ -236,7 +273,15 @@ impl MemorySource for CoreFile {
             let region = self.region_at(at).ok_or_else(|| not_in_dump(at))?;
             let (RegionKind::Readable, Some(base)) = (&region.kind, region.offset) else {
                 return Err(match &region.kind {
-                    RegionKind::Unreadable(reason) | RegionKind::Absent(reason) => ReadError {
+                    RegionKind::Unreadable(reason) => ReadError {
+                        errno: self
+                            .refused
+                            .iter()
+                            .find(|(s, _)| s.contains(at))
+                            .map(|&(_, e)| e),
+                        reason: reason.clone(),
+                    },
+                    RegionKind::Absent(reason) => ReadError {
                         errno: None,
                         reason: reason.clone(),
                     },
@@ -274,8 +319,10 @@ struct NoteInfo {
     gdb_tdesc: bool,
     pid: Option<i32>,
     threads: Vec<ThreadInfo>,
-    /// NT_FILE entries: address range and path.
-    files: Vec<(Span, String)>,
+    /// NT_FILE entries: address range, offset in the file in pages, path.
+    files: Vec<(Span, u64, String)>,
+    /// NT_FILE's page size (the unit of its offsets).
+    file_page_size: u64,
 }
 
 impl NoteInfo {
@@ -309,7 +356,9 @@ impl NoteInfo {
                     info.pid =
                         le_u32(&n.desc, PRPSINFO_PID).map(|p| i32::from_ne_bytes(p.to_ne_bytes()));
                 }
-                (b"CORE", NT_FILE) => info.files = parse_nt_file(&n.desc),
+                (b"CORE", NT_FILE) => {
+                    (info.files, info.file_page_size) = parse_nt_file(&n.desc);
+                }
                 _ => {}
             }
         }
@@ -334,7 +383,7 @@ impl NoteInfo {
                 };
             }
         }
-        if let Some((_, p)) = self.files.iter().find(|(s, _)| s.contains(span.start)) {
+        if let Some((_, _, p)) = self.files.iter().find(|(s, ..)| s.contains(span.start)) {
             return p.clone();
         }
         // The kernel and gdb do not name anonymous memory; a thread's stack pointer does.
@@ -349,6 +398,68 @@ impl NoteInfo {
             }
         }
         "[anon]".to_string()
+    }
+
+    /// The refused ranges of our note that carry an errno.
+    fn refused_errnos(&self) -> Vec<(Span, i32)> {
+        let Some(note) = &self.confidump else {
+            return Vec::new();
+        };
+        note.unreadable
+            .iter()
+            .filter_map(|r| {
+                let (s, e) = (parse_hex_addr(&r.start)?, parse_hex_addr(&r.end)?);
+                Some((Span::new(s, e), r.errno?))
+            })
+            .collect()
+    }
+
+    /// File-backed mappings: NT_FILE (every Linux core has it), else our note's mappings.
+    /// Our note adds whether each mapping is private (`rw-p` vs `rw-s`).
+    fn file_maps(&self) -> Vec<FileMap> {
+        let from_note: Vec<(Span, u64, &str, bool)> = self
+            .confidump
+            .iter()
+            .flat_map(|n| &n.mappings)
+            .filter(|m| m.name.starts_with('/'))
+            .filter_map(|m| {
+                let (s, e) = (parse_hex_addr(&m.start)?, parse_hex_addr(&m.end)?);
+                let private = m.perms.ends_with('p');
+                Some((
+                    Span::new(s, e),
+                    parse_hex_addr(&m.offset)?,
+                    m.name.as_str(),
+                    private,
+                ))
+            })
+            .collect();
+        let private_of = |span: Span| {
+            from_note
+                .iter()
+                .find(|(s, ..)| *s == span)
+                .map(|&(.., p)| p)
+        };
+        if !self.files.is_empty() {
+            return self
+                .files
+                .iter()
+                .map(|(span, page_offset, path)| FileMap {
+                    span: *span,
+                    offset: page_offset.saturating_mul(self.file_page_size),
+                    path: path.clone(),
+                    private: private_of(*span),
+                })
+                .collect();
+        }
+        from_note
+            .into_iter()
+            .map(|(span, offset, path, private)| FileMap {
+                span,
+                offset,
+                path: path.to_string(),
+                private: Some(private),
+            })
+            .collect()
     }
 
     /// Note ranges (unreadable first, then absent) as spans with the kind they give.
@@ -387,29 +498,36 @@ fn le_u64(b: &[u8], off: usize) -> Option<u64> {
 }
 
 /// NT_FILE: count, page size, `count` × (start, end, file page), then `count` NUL-terminated
-/// paths. A malformed note yields what could be parsed before the fault.
-fn parse_nt_file(d: &[u8]) -> Vec<(Span, String)> {
+/// paths. Returns the entries (range, file page, path) and the page size. A malformed note
+/// yields what could be parsed before the fault.
+fn parse_nt_file(d: &[u8]) -> (Vec<(Span, u64, String)>, u64) {
     let mut out = Vec::new();
+    let page_size = le_u64(d, 8).unwrap_or(0);
     let Some(count) = le_u64(d, 0).and_then(|c| usize::try_from(c).ok()) else {
-        return out;
+        return (out, page_size);
     };
     // Each entry needs 24 bytes of the descriptor: check before trusting `count`.
     let Some(table_end) = count.checked_mul(24).and_then(|t| t.checked_add(16)) else {
-        return out;
+        return (out, page_size);
     };
     if table_end > d.len() {
-        return out;
+        return (out, page_size);
     }
     let mut names = d[table_end..].split(|&b| b == 0);
     for i in 0..count {
         let base = 16 + i * 24;
-        let (Some(s), Some(e), Some(name)) = (le_u64(d, base), le_u64(d, base + 8), names.next())
-        else {
+        let (Some(s), Some(e), Some(page), Some(name)) = (
+            le_u64(d, base),
+            le_u64(d, base + 8),
+            le_u64(d, base + 16),
+            names.next(),
+        ) else {
             break;
         };
-        out.push((Span::new(s, e), String::from_utf8_lossy(name).into_owned()));
+        let name = String::from_utf8_lossy(name).into_owned();
+        out.push((Span::new(s, e), page, name));
     }
-    out
+    (out, page_size)
 }
 
 /// Bounds-checked reads of the file's headers.
@@ -614,8 +732,57 @@ impl Reader<'_> {
             split_tail(tail, &name, &note_ranges, &mut regions);
             prev_end = prev_end.max(end);
         }
+        // Our cores give refused (and left-out) ranges no PT_LOAD at all, so that gdb says
+        // "Cannot access memory" there: the note alone describes them. (Older cores of ours
+        // gave them a PT_LOAD without file bytes; `split_tail` above handled those.)
+        if !by_paddr {
+            add_note_only_ranges(&note_ranges, info, &mut regions);
+        }
         Ok(regions)
     }
+}
+
+/// Adds the parts of our note's ranges that no PT_LOAD covers, keeping `regions` in address
+/// order. `regions` does not overlap itself, and neither do the added pieces.
+fn add_note_only_ranges(
+    note_ranges: &[(Span, RegionKind)],
+    info: &NoteInfo,
+    regions: &mut Vec<SourceRegion>,
+) {
+    let mut covered: Vec<Span> = regions.iter().map(|r| r.span).collect();
+    covered.sort_by_key(|c| c.start);
+    let mut added = Vec::new();
+    let mut last_end = 0u64;
+    for (range, kind) in note_ranges {
+        // Hostile notes may overlap themselves: never start before what was already added.
+        let mut at = range.start.max(last_end);
+        let first = covered.partition_point(|c| c.end <= at);
+        for c in covered.get(first..).unwrap_or(&[]) {
+            if c.start >= range.end || at >= range.end {
+                break;
+            }
+            if at < c.start {
+                added.push((Span::new(at, c.start), kind.clone()));
+            }
+            at = at.max(c.end);
+        }
+        if at < range.end {
+            added.push((Span::new(at, range.end), kind.clone()));
+        }
+        last_end = last_end.max(range.end);
+    }
+    if added.is_empty() {
+        return;
+    }
+    for (span, kind) in added {
+        regions.push(SourceRegion {
+            span,
+            name: info.name_for(span, false),
+            kind,
+            offset: None,
+        });
+    }
+    regions.sort_by_key(|r| r.span.start);
 }
 
 /// Splits a segment's tail (no file bytes) into pieces our note explains and the rest.
@@ -829,6 +996,70 @@ mod tests {
             let e = CoreFile::open(f.path()).unwrap_err().to_string();
             assert!(!e.contains('\n'), "{e}");
         }
+    }
+
+    #[test]
+    fn note_only_ranges_are_refused_or_absent_and_files_are_known() {
+        let cd = ConfidumpNote {
+            version: 1,
+            pid: 7,
+            tool: "t".into(),
+            policy: "attacker".into(),
+            mappings: vec![super::super::NoteMapping {
+                start: "0x1000".into(),
+                end: "0x2000".into(),
+                perms: "r--p".into(),
+                offset: "0x3000".into(),
+                name: "/usr/lib/libx.so".into(),
+                flags: vec![],
+            }],
+            unreadable: vec![super::super::NoteRange {
+                // Overlaps the PT_LOAD's last bytes (a hostile note): only the rest is added.
+                start: "0x1ff0".into(),
+                end: "0x3000".into(),
+                errno: Some(5),
+                reason: "EIO (5): Input/output error".into(),
+            }],
+            absent: vec![super::super::NoteRange {
+                start: "0x5000".into(),
+                end: "0x6000".into(),
+                errno: None,
+                reason: "MADV_DONTDUMP (dd)".into(),
+            }],
+        };
+        let mut notes = note(
+            CONFIDUMP_NOTE_NAME,
+            NT_CONFIDUMP_MAPS,
+            &serde_json::to_vec(&cd).unwrap(),
+        );
+        let mut nt_file = Vec::new();
+        for v in [1u64, 4096, 0x1000, 0x2000, 3] {
+            nt_file.extend_from_slice(&v.to_le_bytes());
+        }
+        nt_file.extend_from_slice(b"/usr/lib/libx.so\0");
+        notes.extend(note("CORE", NT_FILE, &nt_file));
+        let core = build_core(&[(0x1000, 0, 0x1000, 0x1000, vec![b'a'; 0x1000])], &notes);
+        let f = write(&core);
+        let c = CoreFile::open(f.path()).unwrap();
+        let r = c.regions();
+        assert_eq!(r.len(), 3, "{r:?}");
+        assert_eq!(r[1].span, Span::new(0x2000, 0x3000));
+        assert!(matches!(&r[1].kind, RegionKind::Unreadable(w) if w.starts_with("EIO")));
+        assert_eq!(r[2].span, Span::new(0x5000, 0x6000));
+        assert!(matches!(r[2].kind, RegionKind::Absent(_)));
+        let mut b = [0u8; 4];
+        let e = c.read_exact_at(0x2800, &mut b).unwrap_err();
+        assert_eq!(e.errno, Some(5));
+        assert_eq!(c.read_exact_at(0x5000, &mut b).unwrap_err().errno, None);
+        c.read_exact_at(0x1ff0, &mut b).unwrap();
+        // NT_FILE gives the file and its offset (3 pages); our note says it is private.
+        let fb = c.file_backing(0x1010).unwrap();
+        assert_eq!(
+            (fb.path.as_str(), fb.offset, fb.mapping_end, fb.private),
+            ("/usr/lib/libx.so", 0x3010, 0x2000, Some(true))
+        );
+        assert!(!fb.magic_link);
+        assert!(c.file_backing(0x2800).is_none());
     }
 
     #[test]

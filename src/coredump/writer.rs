@@ -12,8 +12,12 @@
 //!   through a two-slot queue, so reading one chunk overlaps writing the previous one. Memory
 //!   is never held whole.
 //! * **Unreadable is not zero.** A chunk that fails is retried page by page
-//!   ([`read_pagewise`]); unreadable pages get no file bytes (a PT_LOAD with `p_filesz = 0`)
-//!   and are listed in our note with their errno. Never-touched pages of private anonymous
+//!   ([`read_pagewise`]); unreadable pages get **no PT_LOAD at all** and are listed in our note
+//!   with their errno. A PT_LOAD with `p_filesz = 0` would not do: gdb (and other readers)
+//!   fill such a segment with zeros, so `x/16xb` would print `0x00` where the kernel refused;
+//!   with no segment they say `Cannot access memory at address …`, as they do on gcore's
+//!   cores. Ranges left out by policy (`like-gcore`) get no PT_LOAD either, as in gcore's
+//!   cores, and are listed in the note as absent. Never-touched pages of private anonymous
 //!   mappings (per `/proc/PID/pagemap`) do read as zeros: they are not read and become file
 //!   holes, as are zero pages we did read.
 //!
@@ -749,13 +753,7 @@ fn read_all<S: MemorySource + ?Sized>(
                 live.read_exact_at(m.span.start, &mut magic).is_ok() && magic == *b"\x7fELF"
             };
             if let Err(reason) = gcore_decision(m, filter, elf) {
-                copy.segments.push(Segment {
-                    vaddr: m.span.start,
-                    memsz: m.span.len(),
-                    offset: copy.data_end,
-                    filesz: 0,
-                    flags,
-                });
+                // No PT_LOAD: the note's absent list is where readers learn about it.
                 copy.absent.push(MissingRange {
                     start: m.span.start,
                     end: m.span.end,
@@ -817,7 +815,8 @@ fn read_all<S: MemorySource + ?Sized>(
                 match &mut current {
                     Some((seg, r)) if *r == readable => seg.memsz += len64,
                     _ => {
-                        if let Some((seg, _)) = current.take() {
+                        // Only readable runs become PT_LOADs (see "Unreadable is not zero").
+                        if let Some((seg, true)) = current.take() {
                             copy.segments.push(seg);
                         }
                         current = Some((
@@ -875,7 +874,7 @@ fn read_all<S: MemorySource + ?Sized>(
             done = done.saturating_add(n as u64);
             progress(Progress { done, total });
         }
-        if let Some((seg, _)) = current.take() {
+        if let Some((seg, true)) = current.take() {
             copy.segments.push(seg);
         }
     }
@@ -939,15 +938,18 @@ mod tests {
     fn readable_page_after_unreadable_one_is_kept() {
         let (copy, bytes) = run(Policy::Attacker);
         let s = &copy.segments;
-        assert_eq!(s.len(), 4, "{s:?}");
+        // The unreadable page gets no segment at all: gdb must not see zeros there.
+        assert_eq!(s.len(), 3, "{s:?}");
         assert_eq!(
             (s[0].vaddr, s[0].filesz, s[0].offset),
             (0x10000, 4096, 4096)
         );
-        // The unreadable page: memory size, no file bytes.
-        assert_eq!((s[1].vaddr, s[1].filesz, s[1].memsz), (0x11000, 0, 4096));
+        assert!(s.iter().all(|s| s.filesz == s.memsz && s.filesz > 0));
+        assert!(!s
+            .iter()
+            .any(|s| s.vaddr <= 0x11000 && 0x11000 < s.vaddr + s.memsz));
         assert_eq!(
-            (s[2].vaddr, s[2].filesz, s[2].offset),
+            (s[1].vaddr, s[1].filesz, s[1].offset),
             (0x12000, 4096, 8192)
         );
         assert!(bytes[4096..8192].iter().all(|&b| b == 0x11));
@@ -956,15 +958,15 @@ mod tests {
         assert_eq!(copy.unreadable[0].start, 0x11000);
         assert_eq!(copy.unreadable[0].errno, Some(libc::EIO));
         // The dd mapping is dumped by default.
-        assert_eq!((s[3].vaddr, s[3].filesz), (0x20000, 4096));
+        assert_eq!((s[2].vaddr, s[2].filesz), (0x20000, 4096));
         assert!(copy.absent.is_empty());
     }
 
     #[test]
     fn like_gcore_leaves_dd_out_as_absent() {
         let (copy, _) = run(Policy::LikeGcore);
-        let last = copy.segments.last().unwrap();
-        assert_eq!((last.vaddr, last.filesz, last.memsz), (0x20000, 0, 4096));
+        // Both mappings are left out: no PT_LOAD for either.
+        assert!(copy.segments.is_empty(), "{:?}", copy.segments);
         // /x is left out too: a file-backed private mapping never written (filter bit 2).
         assert_eq!(copy.absent.len(), 2);
         assert!(copy.absent[0].reason.contains("bit 2"), "{:?}", copy.absent);

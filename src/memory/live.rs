@@ -14,7 +14,7 @@ use std::os::unix::fs::FileExt;
 use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 use nix::unistd::Pid;
 
-use super::{MemorySource, ReadError, RegionKind, SourceRegion};
+use super::{FileBacking, MemorySource, ReadError, RegionKind, SourceRegion};
 use crate::procfs::maps::{self, Mapping, MapsError};
 
 /// Errors opening a live process for reading.
@@ -121,6 +121,23 @@ impl MemorySource for LiveProcess {
 
     fn regions(&self) -> &[SourceRegion] {
         &self.regions
+    }
+
+    fn file_backing(&self, addr: u64) -> Option<FileBacking> {
+        let m = self.mappings.iter().find(|m| m.span.contains(addr))?;
+        if !m.is_file_backed() || m.name.ends_with(" (deleted)") {
+            return None;
+        }
+        // map_files names the mapping by its exact range, in lowercase hex without 0x.
+        let link = format!("map_files/{:x}-{:x}", m.span.start, m.span.end);
+        Some(FileBacking {
+            path: m.name.clone(),
+            offset: m.offset.checked_add(addr - m.span.start)?,
+            mapping_end: m.span.end,
+            open_path: crate::procfs::proc_path(self.pid, &link),
+            magic_link: true,
+            private: Some(!m.shared),
+        })
     }
 
     fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {

@@ -84,6 +84,28 @@ pub fn describe_errno(errno: i32) -> String {
     )
 }
 
+/// The file a mapping of a source maps, at one address: what the scanner needs to tell a
+/// public constant (bytes that sit unchanged in a file on disk, such as GnuTLS's self-test keys
+/// in `libgnutls.so`) from a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileBacking {
+    /// The file's path as the process mapped it (`/usr/lib/x86_64-linux-gnu/libgnutls.so.30…`).
+    pub path: String,
+    /// Offset in the file of the address asked about.
+    pub offset: u64,
+    /// The address where the mapping ends: a finding must lie wholly before it.
+    pub mapping_end: u64,
+    /// What to open to read the file: `/proc/PID/map_files/START-END` for a live process (the
+    /// very inode mapped, even if the path was replaced since), the path itself for a core.
+    pub open_path: std::path::PathBuf,
+    /// True when `open_path` is a kernel magic link that must be followed (`map_files`); a
+    /// plain path is opened with `O_NOFOLLOW`.
+    pub magic_link: bool,
+    /// `Some(true)` for a private (copy-on-write) mapping, `Some(false)` for a shared one (its
+    /// bytes equal the file's whatever the process wrote), `None` when the source cannot tell.
+    pub private: Option<bool>,
+}
+
 /// Anything the attacker can read memory from.
 pub trait MemorySource {
     /// One line saying what this is: `core file /tmp/x.core (confidump)`, `pid 1234 (live)`.
@@ -93,6 +115,13 @@ pub trait MemorySource {
     /// Fills `buf` from `addr`. Fails if any byte of the range cannot be read; callers that
     /// want the readable part use [`read_pagewise`].
     fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError>;
+
+    /// The file mapped at `addr`, when the source knows it (live processes and cores with an
+    /// `NT_FILE` note do; guest-physical dumps do not).
+    fn file_backing(&self, addr: u64) -> Option<FileBacking> {
+        let _ = addr;
+        None
+    }
 
     /// The region containing `addr`, if any.
     fn region_at(&self, addr: u64) -> Option<&SourceRegion> {

@@ -125,6 +125,7 @@ pub fn render_report(report: &ScanReport, color: bool) -> String {
             hex_addr(h.offset)
         );
     }
+    push_public(&mut out, report);
     for u in &report.unreadable {
         let _ = writeln!(
             out,
@@ -167,6 +168,48 @@ pub fn render_report(report: &ScanReport, color: bool) -> String {
     out
 }
 
+/// Public constants, apart from the findings: `found in the file `libgnutls.so…` itself:
+/// public` (see `crate::scan::public`). They never count as a leak.
+fn push_public(out: &mut String, report: &ScanReport) {
+    let n = report.public_detections.len() + report.public_hits.len();
+    if n == 0 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{n} public constant{} (the file on disk holds the same bytes; not a leak):",
+        if n == 1 { "" } else { "s" }
+    );
+    let lines = report
+        .public_detections
+        .iter()
+        .map(|p| (p.finding.kind.as_str().to_string(), p.finding.vaddr, p))
+        .map(|(what, vaddr, p)| (what, vaddr, &p.file, p.file_offset))
+        .chain(report.public_hits.iter().map(|p| {
+            let what = format!(
+                "needle {} {}",
+                p.finding.needle,
+                p.finding.encoding.as_str()
+            );
+            (what, p.finding.vaddr, &p.file, p.file_offset)
+        }));
+    for (what, vaddr, file, offset) in lines.take(MAX_ABSENT_LINES) {
+        let _ = writeln!(
+            out,
+            "  {what:<17} at {}: found in the file {file} itself (offset {}): public",
+            hex_addr(vaddr),
+            hex_addr(offset)
+        );
+    }
+    if n > MAX_ABSENT_LINES {
+        let _ = writeln!(
+            out,
+            "  ... and {} more public constants (--format json lists all)",
+            n - MAX_ABSENT_LINES
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +231,8 @@ mod tests {
             }],
             absent: vec![],
             detections: vec![],
+            public_hits: vec![],
+            public_detections: vec![],
         };
         let t = render_report(&r, false);
         assert!(t.starts_with("no leak: pid 1 (live), 4096 bytes scanned in 3 regions, 1 unreadable region (/secretmem (deleted) EIO"), "{t}");

@@ -27,11 +27,14 @@
 
 pub mod detect;
 pub mod needles;
+pub mod public;
 
 use aho_corasick::{AhoCorasick, Input, MatchKind};
 
 use crate::memory::{read_pagewise, MemorySource, RegionKind};
-use crate::model::{Absent, Detection, Encoding, Hit, ScanReport, Span, Unreadable, Verdict};
+use crate::model::{
+    Absent, Detection, Encoding, Hit, PublicConstant, ScanReport, Span, Unreadable, Verdict,
+};
 use needles::{is_canary, sha256, PatKind, Pattern, CANARY_HEX_LEN, CANARY_PREFIX, PAN_LEN};
 pub use needles::{luhn_valid, Needles, Shape};
 
@@ -328,6 +331,12 @@ pub fn scan<S: MemorySource + ?Sized>(
     });
     hits.dedup_by(|x, y| x.vaddr == y.vaddr && x.needle == y.needle && x.encoding == y.encoding);
 
+    // Bytes that a world-readable file holds unchanged are public constants, not leaks.
+    let mut check = public::PublicCheck::new();
+    let (hits, public_hits) = split_public(hits, &mut check, |h| (h.vaddr, h.len), source);
+    let (detections, public_detections) =
+        split_public(detections, &mut check, |d| (d.vaddr, d.len), source);
+
     let mut unreadable: Vec<Unreadable> = Vec::new();
     let mut absent: Vec<Absent> = Vec::new();
     for r in regions {
@@ -391,7 +400,32 @@ pub fn scan<S: MemorySource + ?Sized>(
         unreadable,
         absent,
         detections,
+        public_hits,
+        public_detections,
     })
+}
+
+/// Splits findings into secrets and public constants ([`public`]).
+fn split_public<T, S: MemorySource + ?Sized>(
+    found: Vec<T>,
+    check: &mut public::PublicCheck,
+    at: impl Fn(&T) -> (u64, u64),
+    source: &S,
+) -> (Vec<T>, Vec<PublicConstant<T>>) {
+    let mut secret = Vec::with_capacity(found.len());
+    let mut public = Vec::new();
+    for f in found {
+        let (vaddr, len) = at(&f);
+        match check.origin(source, vaddr, len) {
+            Some(o) => public.push(PublicConstant {
+                finding: f,
+                file: o.file,
+                file_offset: o.file_offset,
+            }),
+            None => secret.push(f),
+        }
+    }
+    (secret, public)
 }
 
 /// Runs of adjacent readable regions: a match may straddle two mappings that touch.
