@@ -340,7 +340,7 @@ fn detect_alone_on_a_clean_process_is_no_leak() {
 /// A QEMU process that runs no guest (`-machine none -S`): enough to have `libgnutls.so`
 /// mapped, with GnuTLS's public self-test keys in its read-only data. Killed on drop.
 struct Qemu {
-    child: Child,
+    child: common::KillOnDrop,
 }
 
 impl Qemu {
@@ -355,7 +355,9 @@ impl Qemu {
             .stdout(Stdio::null())
             .spawn()
             .ok()?;
-        let mut q = Qemu { child };
+        let mut q = Qemu {
+            child: child.into(),
+        };
         loop {
             if let Some(status) = q.child.try_wait().unwrap() {
                 panic!("QEMU exited before its QMP socket was up: {status}");
@@ -369,13 +371,6 @@ impl Qemu {
             // The socket appears once QEMU has initialised; nothing else tells us sooner.
             std::thread::yield_now();
         }
-    }
-}
-
-impl Drop for Qemu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
