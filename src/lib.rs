@@ -20,6 +20,7 @@
 //! | [`host`]    | one probe of what this host can do, and the verdicts doctor and the demo share |
 //! | [`vm`]      | the VM context: QEMU launcher, initramfs, QMP client, guest init, CVM profiles |
 //! | [`doctor`]  | what this host can demonstrate, and why not the rest |
+//! | [`lab`]     | training exercises: start a victim, hints, answers checked by salted hash |
 //! | [`runner`]  | attack (dump + scan + show) and the demo orchestration |
 //! | [`cli`]     | clap definitions, one file per subcommand |
 //!
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod coredump;
 pub mod doctor;
 pub mod host;
+pub mod lab;
 pub mod memory;
 pub mod model;
 pub mod procfs;

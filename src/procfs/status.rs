@@ -29,6 +29,9 @@ pub struct ProcStat {
     pub cstime: u64,
     /// Nice value.
     pub nice: i64,
+    /// When the process started, in clock ticks since boot: with the PID, names one process
+    /// for its whole life (a PID is reused, a PID and a start time are not).
+    pub starttime: u64,
 }
 
 /// Parses the text of a `stat` file. The command name sits in parentheses and may itself
@@ -55,6 +58,7 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
         cutime: f(16)?.parse().ok()?,
         cstime: f(17)?.parse().ok()?,
         nice: f(19)?.parse().ok()?,
+        starttime: f(22)?.parse().ok()?,
     })
 }
 
@@ -142,6 +146,7 @@ mod tests {
         assert_eq!(s.flags, 4194560);
         assert_eq!((s.utime, s.stime, s.cutime, s.cstime), (7, 3, 1, 2));
         assert_eq!(s.nice, -5);
+        assert_eq!(s.starttime, 99);
         assert!(parse_stat("12 (x) S 1").is_none());
     }
 

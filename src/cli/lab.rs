@@ -1,0 +1,729 @@
+//! `confidump lab`: exercises that trainees solve with real tools, checked by hash.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use serde::Serialize;
+
+use super::{EXIT_ERROR, EXIT_MISMATCH, EXIT_OK};
+use crate::lab::proof::{self, Outcome};
+use crate::lab::state::{self, Record, State};
+use crate::lab::words::t;
+use crate::lab::{self, launch, solve, Exercise, Goal, SECRET_SHAPE};
+
+const AFTER_HELP: &str = "\
+A trainee, as root on their own machine (or VM, or container):
+  confidump lab list                     the exercises, in order, and which are open
+  confidump lab start find-it            start its target process with a fresh secret; prints the task
+  confidump lab hint                     the next hint for the current exercise
+  confidump lab check CONFIDUMP-…        submit the secret (or --file FILE with the bytes found)
+  confidump lab check --file core.1234   submit a core dump as proof (\"it cannot be read\" exercises)
+  confidump lab status                   progress: tries, hints, time per exercise
+  confidump lab reset                    stop every target process, forget all progress
+An instructor:
+  confidump lab solve secretmem          run the reference solution for real, step by step
+  confidump lab status --format json     one trainee's progress, for collecting
+  confidump lab report a.json b.json     every trainee's progress in one table
+
+The answer is never stored: the state directory ($XDG_STATE_HOME/confidump/lab, else
+~/.local/state/confidump/lab, mode 0700) keeps only a salted hash of each secret.";
+
+/// Options of `confidump lab`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct LabArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: Action,
+    /// Language of the texts [default: from the locale].
+    #[arg(long, global = true, value_parser = ["en", "ja"])]
+    pub lang: Option<String>,
+    /// More exercises (`*.toml`) beside the built-in ones.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub labs_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For scripts.
+    Json,
+}
+
+/// The lab's subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// The exercises, in order.
+    List,
+    /// Start an exercise: its target process with a fresh secret, and the task.
+    Start {
+        /// The exercise.
+        name: String,
+        /// Start it even if the exercise before it is not solved (instructors).
+        #[arg(long)]
+        any_order: bool,
+    },
+    /// The next hint (or hint N) for the current exercise.
+    Hint {
+        /// Which hint (1-based) [default: the next one].
+        n: Option<u32>,
+        /// The exercise [default: the current one].
+        #[arg(long)]
+        exercise: Option<String>,
+    },
+    /// Submit an answer, or a file (the bytes found, or a core dump as proof).
+    Check {
+        /// The secret.
+        #[arg(required_unless_present = "file")]
+        answer: Option<String>,
+        /// A file: the bytes found, or a core dump.
+        #[arg(long, value_name = "PATH", conflicts_with = "answer")]
+        file: Option<PathBuf>,
+        /// The exercise [default: the current one].
+        #[arg(long)]
+        exercise: Option<String>,
+    },
+    /// Progress: per exercise, done, tries, hints, time.
+    Status {
+        /// Also write one self-contained HTML page.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
+    /// Stop every target process the lab started and forget all progress.
+    Reset,
+    /// Run an exercise's reference solution for real, step by step (instructors).
+    Solve {
+        /// The exercise.
+        name: String,
+    },
+    /// Merge several trainees' `lab status --format json` into one table.
+    Report {
+        /// Status files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+struct Ctx {
+    lang: &'static str,
+    json: bool,
+    all: Vec<Exercise>,
+    dir: PathBuf,
+}
+
+/// Runs `confidump lab`.
+pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
+    let lang = match args.lang.as_deref() {
+        Some("ja") => "ja",
+        Some(_) => "en",
+        None => crate::render::i18n::detect_lang(),
+    };
+    let all = lab::load(args.labs_dir.as_deref())?;
+    let ctx = Ctx {
+        lang,
+        json: args.format == Format::Json,
+        all,
+        dir: state::dir()?,
+    };
+    let code = match args.action {
+        Action::List => list(&ctx)?,
+        Action::Start { name, any_order } => start(&ctx, &name, any_order)?,
+        Action::Hint { n, exercise } => hint(&ctx, n, exercise.as_deref())?,
+        Action::Check {
+            answer,
+            file,
+            exercise,
+        } => check(
+            &ctx,
+            answer.as_deref(),
+            file.as_deref(),
+            exercise.as_deref(),
+        )?,
+        Action::Status { html } => status(&ctx, html.as_deref())?,
+        Action::Reset => reset(&ctx)?,
+        Action::Solve { name } => solve_cmd(&ctx, &name)?,
+        Action::Report { files } => report(&ctx, &files)?,
+    };
+    Ok(ExitCode::from(code))
+}
+
+fn index_of(ctx: &Ctx, name: &str) -> anyhow::Result<usize> {
+    let ex = lab::find(&ctx.all, name)?;
+    Ok(ctx.all.iter().position(|e| e.name == ex.name).unwrap_or(0))
+}
+
+fn is_open(ctx: &Ctx, st: &State, i: usize) -> bool {
+    i == 0
+        || ctx
+            .all
+            .get(i - 1)
+            .and_then(|prev| st.exercises.get(&prev.name))
+            .is_some_and(|r| r.solved.is_some())
+}
+
+fn state_word(ctx: &Ctx, st: &State, i: usize, ex: &Exercise) -> &'static str {
+    let rec = st.exercises.get(&ex.name);
+    if rec.is_some_and(|r| r.solved.is_some()) {
+        "solved"
+    } else if rec
+        .and_then(|r| r.running.as_ref())
+        .is_some_and(launch::is_running)
+    {
+        "running"
+    } else if is_open(ctx, st, i) {
+        "open"
+    } else {
+        "locked"
+    }
+}
+
+fn list(ctx: &Ctx) -> anyhow::Result<u8> {
+    let st = State::load(&ctx.dir)?;
+    if ctx.json {
+        let rows: Vec<_> = ctx
+            .all
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                serde_json::json!({
+                    "exercise": e.name, "title": e.title.get(ctx.lang), "context": e.context,
+                    "goal": goal_key(e.goal), "tools": e.tools, "state": state_word(ctx, &st, i, e),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(EXIT_OK);
+    }
+    for (i, e) in ctx.all.iter().enumerate() {
+        println!(
+            "{:>2}. {:<10} {:<9} {}",
+            i + 1,
+            e.name,
+            t(ctx.lang, state_word(ctx, &st, i, e)),
+            e.title.get(ctx.lang)
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+fn goal_key(g: Goal) -> &'static str {
+    match g {
+        Goal::Answer => "answer",
+        Goal::ProveUnreadable => "prove-unreadable",
+    }
+}
+
+/// The task with `{pid}` and `{user}` filled in.
+fn task_text(ctx: &Ctx, ex: &Exercise, pid: i32) -> String {
+    ex.task
+        .get(ctx.lang)
+        .replace("{pid}", &pid.to_string())
+        .replace("{user}", launch::UNPRIVILEGED)
+}
+
+/// Starts `ex` afresh: stops its previous victim, starts a new one, records the salted hash.
+fn start_fresh(ctx: &Ctx, st: &mut State, ex: &Exercise) -> anyhow::Result<state::Running> {
+    state::ensure_dir(&ctx.dir)?;
+    if let Some(old) = st.exercises.get(&ex.name).and_then(|r| r.running.clone()) {
+        launch::stop(&old);
+    }
+    let exe = std::env::current_exe().context("finding this executable")?;
+    let started = launch::start(&exe, ex, &ctx.dir)
+        .with_context(|| format!("starting the target process of {}", ex.name))?;
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).map_err(|e| anyhow::anyhow!("generating a salt: {e}"))?;
+    let now = state::now();
+    let rec = st.exercises.entry(ex.name.clone()).or_default();
+    rec.salt = hex::encode(salt);
+    rec.check = state::salted(&salt, &started.digest);
+    rec.running = Some(started.running.clone());
+    if rec.first_started == 0 {
+        rec.first_started = now;
+    }
+    rec.started = now;
+    rec.hints = 0;
+    st.current = Some(ex.name.clone());
+    st.save(&ctx.dir)?;
+    Ok(started.running)
+}
+
+fn start(ctx: &Ctx, name: &str, any_order: bool) -> anyhow::Result<u8> {
+    let i = index_of(ctx, name)?;
+    let ex = &ctx.all[i];
+    let mut st = State::load(&ctx.dir)?;
+    if !any_order && !is_open(ctx, &st, i) {
+        bail!("{} {}", ex.name, t(ctx.lang, "locked.why"));
+    }
+    let run = start_fresh(ctx, &mut st, ex)?;
+    let task = task_text(ctx, ex, run.pid);
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "exercise": ex.name, "title": ex.title.get(ctx.lang), "pids": [run.pid],
+                "context": ex.context, "secret_shape": SECRET_SHAPE, "task": task,
+                "goal": goal_key(ex.goal), "tools": ex.tools,
+            }))?
+        );
+        return Ok(EXIT_OK);
+    }
+    let l = ctx.lang;
+    println!(
+        "{} {}/{}: {}  ({})",
+        t(l, "exercise"),
+        i + 1,
+        ctx.all.len(),
+        ex.title.get(l),
+        ex.name
+    );
+    println!();
+    println!(
+        "  {}: pid {}  ({}, {})",
+        t(l, "victim"),
+        run.pid,
+        ex.context,
+        ex.mode
+    );
+    println!("  {}: {}", t(l, "goal"), t(l, goal_key_word(ex.goal)));
+    println!("  {}: {SECRET_SHAPE}", t(l, "shape"));
+    println!("  {}: {}", t(l, "tools"), ex.tools.join(", "));
+    println!();
+    for line in task.lines() {
+        println!("  {line}");
+    }
+    println!();
+    println!(
+        "  {}",
+        t(
+            l,
+            if ex.goal == Goal::Answer {
+                "submit.answer"
+            } else {
+                "submit.proof"
+            }
+        )
+    );
+    println!("  {}", t(l, "stuck"));
+    Ok(EXIT_OK)
+}
+
+fn goal_key_word(g: Goal) -> &'static str {
+    match g {
+        Goal::Answer => "goal.answer",
+        Goal::ProveUnreadable => "goal.prove-unreadable",
+    }
+}
+
+/// The exercise a command refers to: `--exercise`, else the current one.
+fn current<'a>(ctx: &'a Ctx, st: &State, name: Option<&str>) -> anyhow::Result<&'a Exercise> {
+    match name.map(str::to_string).or_else(|| st.current.clone()) {
+        Some(n) => Ok(lab::find(&ctx.all, &n)?),
+        None => bail!("{}", t(ctx.lang, "not.started")),
+    }
+}
+
+fn hint(ctx: &Ctx, n: Option<u32>, name: Option<&str>) -> anyhow::Result<u8> {
+    let mut st = State::load(&ctx.dir)?;
+    let ex = current(ctx, &st, name)?;
+    let rec = st.exercises.entry(ex.name.clone()).or_default();
+    let want = n.unwrap_or(rec.hints + 1).max(1);
+    let total = u32::try_from(ex.hints.len()).unwrap_or(u32::MAX);
+    let Some(h) = ex
+        .hints
+        .get(usize::try_from(want - 1).unwrap_or(usize::MAX))
+    else {
+        println!("{}", t(ctx.lang, "no.more.hints"));
+        return Ok(EXIT_OK);
+    };
+    rec.hints = rec.hints.max(want);
+    let text = h.get(ctx.lang).replace("{user}", launch::UNPRIVILEGED);
+    st.save(&ctx.dir)?;
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({"exercise": ex.name, "hint": want, "of": total, "text": text})
+        );
+    } else {
+        println!("{} {want}/{total}: {text}", t(ctx.lang, "hint"));
+    }
+    Ok(EXIT_OK)
+}
+
+fn check(
+    ctx: &Ctx,
+    answer: Option<&str>,
+    file: Option<&Path>,
+    name: Option<&str>,
+) -> anyhow::Result<u8> {
+    let mut st = State::load(&ctx.dir)?;
+    let ex = current(ctx, &st, name)?.clone();
+    let Some(rec) = st.exercises.get(&ex.name).cloned() else {
+        bail!("{}", t(ctx.lang, "not.started"));
+    };
+    let proof_wanted = ex.goal == Goal::ProveUnreadable;
+    let outcome = match (answer, file) {
+        (_, Some(f)) => proof::check_file(&rec, rec.running.as_ref(), f, proof_wanted)?,
+        (Some(a), None) if proof_wanted => {
+            if proof::check_answer(&rec, a) == Outcome::Accepted(String::new()) {
+                Outcome::Rejected(
+                    "that is the secret, but this exercise asks you to prove it cannot be read: submit the core with --file".to_string(),
+                )
+            } else {
+                Outcome::Rejected(
+                    "this exercise asks for a core dump as proof: confidump lab check --file CORE"
+                        .to_string(),
+                )
+            }
+        }
+        (Some(a), None) => proof::check_answer(&rec, a),
+        (None, None) => bail!("give the answer, or --file PATH"),
+    };
+    record_outcome(ctx, &mut st, &ex, &outcome)
+}
+
+/// Records a check's outcome, prints it, and returns the exit code.
+fn record_outcome(
+    ctx: &Ctx,
+    st: &mut State,
+    ex: &Exercise,
+    outcome: &Outcome,
+) -> anyhow::Result<u8> {
+    let l = ctx.lang;
+    let rec = st.exercises.entry(ex.name.clone()).or_default();
+    rec.attempts = rec.attempts.saturating_add(1);
+    let attempts = rec.attempts;
+    let right = matches!(outcome, Outcome::Accepted(_));
+    let mut stopped = false;
+    if right {
+        rec.solved.get_or_insert(state::now());
+        if let Some(r) = rec.running.take() {
+            stopped = launch::stop(&r);
+        }
+    }
+    st.save(&ctx.dir)?;
+    let i = ctx.all.iter().position(|e| e.name == ex.name).unwrap_or(0);
+    let next = ctx.all.get(i + 1);
+    if ctx.json {
+        let (verdict, detail) = match outcome {
+            Outcome::Accepted(d) => ("right", d.as_str()),
+            Outcome::Rejected(d) => ("wrong", d.as_str()),
+        };
+        println!(
+            "{}",
+            serde_json::json!({"exercise": ex.name, "verdict": verdict, "detail": detail,
+                "attempts": attempts, "next": if right { next.map(|n| n.name.as_str()) } else { None }})
+        );
+    } else {
+        match outcome {
+            Outcome::Accepted(detail) => {
+                let head = if ex.goal == Goal::ProveUnreadable {
+                    t(l, "proof.accepted")
+                } else {
+                    t(l, "right")
+                };
+                println!("✓ {head}: {} ({}: {attempts})", ex.name, t(l, "tries"));
+                if !detail.is_empty() {
+                    println!("  {detail}");
+                }
+                if stopped {
+                    println!("  {}", t(l, "stopped"));
+                }
+                match next {
+                    Some(n) => println!("  {}: confidump lab start {}", t(l, "next"), n.name),
+                    None => println!("  {}", t(l, "all.done")),
+                }
+            }
+            Outcome::Rejected(detail) => {
+                let head = if ex.goal == Goal::ProveUnreadable {
+                    t(l, "proof.rejected")
+                } else {
+                    t(l, "wrong")
+                };
+                println!("✗ {head} ({}: {attempts})", t(l, "tries"));
+                if !detail.is_empty() {
+                    println!("  {detail}");
+                }
+            }
+        }
+    }
+    Ok(if right { EXIT_OK } else { EXIT_MISMATCH })
+}
+
+/// One exercise's progress, as `status --format json` prints it.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct Progress {
+    exercise: String,
+    title: String,
+    state: String,
+    attempts: u32,
+    hints: u32,
+    /// Seconds from the first start to the solution.
+    seconds: Option<u64>,
+}
+
+/// A trainee's status file.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct StatusReport {
+    trainee: String,
+    exercises: Vec<Progress>,
+}
+
+fn progress(ctx: &Ctx, st: &State) -> StatusReport {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "root".to_string());
+    let exercises = ctx
+        .all
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let r = st.exercises.get(&e.name).cloned().unwrap_or_default();
+            Progress {
+                exercise: e.name.clone(),
+                title: e.title.get(ctx.lang).to_string(),
+                state: state_word(ctx, st, i, e).to_string(),
+                attempts: r.attempts,
+                hints: r.hints,
+                seconds: r.solved.map(|s| s.saturating_sub(r.first_started)),
+            }
+        })
+        .collect();
+    StatusReport {
+        trainee: format!("{user}@{host}"),
+        exercises,
+    }
+}
+
+fn minutes(s: Option<u64>) -> String {
+    s.map_or("-".to_string(), |s| format!("{}:{:02}", s / 60, s % 60))
+}
+
+fn status(ctx: &Ctx, html: Option<&Path>) -> anyhow::Result<u8> {
+    let st = State::load(&ctx.dir)?;
+    let rep = progress(ctx, &st);
+    let l = ctx.lang;
+    if let Some(path) = html {
+        let mut page = format!(
+            "<!doctype html><meta charset=utf-8><title>confidump lab: {0}</title>\
+             <style>body{{font-family:sans-serif}}td,th{{padding:.2em .8em;border-bottom:1px solid #ccc}}\
+             .solved{{color:#070}}.locked{{color:#888}}</style><h1>confidump lab: {0}</h1><table>\
+             <tr><th>#</th><th>{1}</th><th>{2}</th><th>{3}</th><th>{4}</th><th>{5}</th></tr>",
+            esc(&rep.trainee),
+            t(l, "exercise"),
+            t(l, "state"),
+            t(l, "tries"),
+            t(l, "hints"),
+            t(l, "time")
+        );
+        for (i, p) in rep.exercises.iter().enumerate() {
+            page.push_str(&format!(
+                "<tr class={}><td>{}</td><td>{} <small>({})</small></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                p.state,
+                i + 1,
+                esc(&p.title),
+                esc(&p.exercise),
+                t(l, state_key(&p.state)),
+                p.attempts,
+                p.hints,
+                minutes(p.seconds)
+            ));
+        }
+        page.push_str("</table>\n");
+        crate::secret::write_private(path, page.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if ctx.json {
+        println!("{}", serde_json::to_string_pretty(&rep)?);
+        return Ok(EXIT_OK);
+    }
+    println!("{}", rep.trainee);
+    println!(
+        "     {:<11} {:<10} {:>5} {:>5} {:>6}",
+        t(l, "exercise"),
+        t(l, "state"),
+        t(l, "tries"),
+        t(l, "hints"),
+        t(l, "time")
+    );
+    for (i, p) in rep.exercises.iter().enumerate() {
+        println!(
+            "{:>3}. {:<11} {:<10} {:>5} {:>5} {:>6}  {}",
+            i + 1,
+            p.exercise,
+            t(l, state_key(&p.state)),
+            p.attempts,
+            p.hints,
+            minutes(p.seconds),
+            p.title
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+fn state_key(s: &str) -> &'static str {
+    match s {
+        "solved" => "solved",
+        "running" => "running",
+        "open" => "open",
+        _ => "locked",
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn reset(ctx: &Ctx) -> anyhow::Result<u8> {
+    let st = State::load(&ctx.dir)?;
+    for r in st.exercises.values().filter_map(|r| r.running.as_ref()) {
+        launch::stop(r);
+    }
+    match std::fs::remove_dir_all(&ctx.dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("removing {}", ctx.dir.display())),
+    }
+    if ctx.json {
+        println!("{}", serde_json::json!({"reset": true}));
+    } else {
+        println!("{}", t(ctx.lang, "reset.done"));
+    }
+    Ok(EXIT_OK)
+}
+
+fn solve_cmd(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
+    let ex = lab::find(&ctx.all, name)?.clone();
+    let l = ctx.lang;
+    let mut st = State::load(&ctx.dir)?;
+    let run = start_fresh(ctx, &mut st, &ex)?;
+    let work = work_dir(&ex.name)?;
+    let vars = solve::Vars {
+        pid: run.pid,
+        work: work.0.clone(),
+        exe: std::env::current_exe().context("finding this executable")?,
+        user: launch::UNPRIVILEGED.to_string(),
+    };
+    if !ctx.json {
+        println!("{}: {}  ({})", t(l, "solution"), ex.title.get(l), ex.name);
+        println!("  {}: pid {}", t(l, "victim"), run.pid);
+    }
+    let total = ex.solution.len();
+    let json = ctx.json;
+    let found = solve::run(&ex, &vars, &mut |i, r| {
+        if json {
+            return;
+        }
+        println!();
+        println!("[{}/{total}] {}", i + 1, r.step.say.get(l));
+        println!("  $ {}", r.command);
+        for line in r.stdout.lines().take(20) {
+            println!("    {line}");
+        }
+        for line in r.stderr.lines().take(10) {
+            println!("    {line}");
+        }
+        if !r.ok {
+            println!("    (exit status: failure)");
+        }
+    })
+    .context("running the solution")?;
+    let rec: Record = st.exercises.get(&ex.name).cloned().unwrap_or_default();
+    let outcome = match (&found.answer, &found.proof) {
+        (_, Some(p)) => proof::check_file(&rec, rec.running.as_ref(), p, true)?,
+        (Some(a), None) => proof::check_answer(&rec, a),
+        (None, None) => Outcome::Rejected("the solution produced nothing".to_string()),
+    };
+    if !json {
+        println!();
+        match (&found.answer, &found.proof) {
+            (_, Some(p)) => println!("{}: {}", t(l, "proof.file"), p.display()),
+            (Some(a), None) => println!("{}: {a}", t(l, "answer.found")),
+            _ => {}
+        }
+        println!("$ confidump lab check ...");
+    }
+    let code = record_outcome(ctx, &mut st, &ex, &outcome)?;
+    Ok(if code == EXIT_OK { EXIT_OK } else { EXIT_ERROR })
+}
+
+/// The solution's working directory: traversable by the unprivileged user (a step runs the
+/// live reader as it), listable by root only; removed with everything in it.
+fn work_dir(name: &str) -> anyhow::Result<launch::RemoveOnDrop> {
+    use std::os::unix::fs::PermissionsExt;
+    let p = launch::private_temp_dir(&format!("confidump-lab-{name}"))?;
+    let guard = launch::RemoveOnDrop(p);
+    std::fs::set_permissions(&guard.0, std::fs::Permissions::from_mode(0o711))?;
+    Ok(guard)
+}
+
+fn report(ctx: &Ctx, files: &[PathBuf]) -> anyhow::Result<u8> {
+    let mut reps = Vec::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let r: StatusReport = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{}: not the output of `confidump lab status --format json`",
+                f.display()
+            )
+        })?;
+        reps.push(r);
+    }
+    let mut names: Vec<String> = Vec::new();
+    for r in &reps {
+        for p in &r.exercises {
+            if !names.contains(&p.exercise) {
+                names.push(p.exercise.clone());
+            }
+        }
+    }
+    if ctx.json {
+        println!("{}", serde_json::to_string_pretty(&reps)?);
+        return Ok(EXIT_OK);
+    }
+    let width = reps
+        .iter()
+        .map(|r| r.trainee.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    print!("{:<width$}", "trainee");
+    for n in &names {
+        print!("  {n:<10}");
+    }
+    println!();
+    for r in &reps {
+        print!("{:<width$}", r.trainee);
+        for n in &names {
+            let cell = match r.exercises.iter().find(|p| &p.exercise == n) {
+                Some(p) if p.state == "solved" => format!("✓ {}", minutes(p.seconds)),
+                Some(p) if p.attempts > 0 => format!("✗ {}", p.attempts),
+                Some(p) if p.state == "running" => "…".to_string(),
+                _ => "-".to_string(),
+            };
+            print!("  {cell:<10}");
+        }
+        println!();
+    }
+    let solved: usize = reps
+        .iter()
+        .map(|r| r.exercises.iter().filter(|p| p.state == "solved").count())
+        .sum();
+    println!(
+        "{} trainees, {solved} of {} exercises solved",
+        reps.len(),
+        reps.len() * names.len()
+    );
+    Ok(EXIT_OK)
+}

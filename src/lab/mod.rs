@@ -1,0 +1,314 @@
+//! Training labs: exercises that trainees solve with real tools, checked by hash.
+//!
+//! An exercise is data (`demo/labs/*.toml`, built in; more from a directory): a task, hints,
+//! the tools allowed, which victim to start, what counts as proof, and the instructor's
+//! reference solution as shell steps. [`state`] keeps each trainee's progress with only a
+//! salted hash of each secret, [`launch`] starts and stops the exercise's victims, [`proof`]
+//! checks an answer or a submitted core, and [`solve`] runs a reference solution for real.
+//!
+//! The answer is never stored: `start` generates the secret, hands it to the victim over a
+//! pipe, keeps `HMAC-SHA256(salt, SHA-256(secret))` and drops the secret. A VM victim makes its
+//! secret inside the guest and tells the host only its SHA-256, so the same record works for
+//! every context.
+
+pub mod launch;
+pub mod proof;
+pub mod solve;
+pub mod state;
+pub mod words;
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::model::Texts;
+
+/// What the trainee must hand in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Goal {
+    /// The secret itself (typed, or in a file).
+    Answer,
+    /// A core dump of the victim that shows the secret cannot be read.
+    ProveUnreadable,
+}
+
+/// How the victim gets its secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretVia {
+    /// A pipe (the victim's stdin).
+    #[default]
+    Stdin,
+    /// The command line: the `argv` pitfall.
+    Argv,
+}
+
+/// Who the victim runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunAs {
+    /// root, like the trainee.
+    #[default]
+    Root,
+    /// The unprivileged user (`nobody`): for the same-uid exercise.
+    Unprivileged,
+}
+
+/// One step of a reference solution.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// What the step shows, for the room.
+    pub say: Texts,
+    /// A shell command; `{pid}`, `{work}`, `{exe}`, `{readmem}` and `{user}` are filled in.
+    pub run: String,
+    /// This step's standard output holds the answer.
+    #[serde(default)]
+    pub answer: bool,
+    /// This file, written by the steps, is the proof to submit.
+    #[serde(default)]
+    pub proof: Option<String>,
+}
+
+/// One exercise, as its file describes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exercise {
+    /// Short name (`find-it`).
+    pub name: String,
+    /// One-line title.
+    pub title: Texts,
+    /// What to do.
+    pub task: Texts,
+    /// What counts as done.
+    pub goal: Goal,
+    /// The tools the trainee is meant to use.
+    pub tools: Vec<String>,
+    /// Where the victim runs: `process` (default), `vm`, `container`, `service`.
+    #[serde(default = "default_context")]
+    pub context: String,
+    /// `confidump victim --mode`.
+    pub mode: String,
+    /// How the secret reaches the victim.
+    #[serde(default)]
+    pub secret: SecretVia,
+    /// Who the victim runs as.
+    #[serde(default)]
+    pub run_as: RunAs,
+    /// More `confidump victim` arguments (a container runtime, a database store...).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Hints, in the order `hint` gives them.
+    pub hints: Vec<Texts>,
+    /// The instructor's reference solution.
+    pub solution: Vec<Step>,
+}
+
+fn default_context() -> String {
+    "process".to_string()
+}
+
+/// An exercise file that does not parse.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// Bad content, with where.
+    #[error("{file}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file or directory could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The path.
+        file: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// No exercise of that name.
+    #[error("no exercise named {name:?} (there are: {valid})")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The valid names.
+        valid: String,
+    },
+}
+
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "01-find-it.toml",
+        include_str!("../../demo/labs/01-find-it.toml"),
+    ),
+    (
+        "02-dontdump.toml",
+        include_str!("../../demo/labs/02-dontdump.toml"),
+    ),
+    ("03-argv.toml", include_str!("../../demo/labs/03-argv.toml")),
+    (
+        "04-secretmem.toml",
+        include_str!("../../demo/labs/04-secretmem.toml"),
+    ),
+    (
+        "05-residue.toml",
+        include_str!("../../demo/labs/05-residue.toml"),
+    ),
+    (
+        "06-same-uid.toml",
+        include_str!("../../demo/labs/06-same-uid.toml"),
+    ),
+    ("07-vm.toml", include_str!("../../demo/labs/07-vm.toml")),
+];
+
+/// Largest exercise file read from a directory.
+const MAX_FILE: u64 = 256 * 1024;
+
+/// Parses one exercise file's text; `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<Exercise, LabError> {
+    let invalid = |span: Option<std::ops::Range<usize>>, msg: &str| {
+        let (line, column) =
+            span.map_or((1, 1), |s| crate::runner::scenario::line_col(text, s.start));
+        LabError::Invalid {
+            file: file.to_string(),
+            line,
+            column,
+            message: msg.trim().replace('\n', " "),
+        }
+    };
+    let ex: Exercise = toml::from_str(text).map_err(|e| invalid(e.span(), e.message()))?;
+    let name_ok = !ex.name.is_empty()
+        && ex
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !name_ok {
+        return Err(invalid(
+            None,
+            "name must use only letters, digits, '-' and '_'",
+        ));
+    }
+    if ex.task.ja.is_empty() || ex.title.ja.is_empty() {
+        return Err(invalid(None, "title and task need .ja as well as .en"));
+    }
+    if !["process", "vm", "container", "service"].contains(&ex.context.as_str()) {
+        return Err(invalid(
+            None,
+            "context must be process, vm, container or service",
+        ));
+    }
+    let answers = ex.solution.iter().filter(|s| s.answer).count();
+    let proofs = ex.solution.iter().filter(|s| s.proof.is_some()).count();
+    let shape_ok = match ex.goal {
+        Goal::Answer => answers == 1 && proofs == 0,
+        Goal::ProveUnreadable => answers == 0 && proofs == 1,
+    };
+    if !shape_ok {
+        return Err(invalid(
+            None,
+            "the solution needs exactly one step with `answer = true` (goal = \"answer\") or with `proof = \"FILE\"` (goal = \"prove-unreadable\")",
+        ));
+    }
+    Ok(ex)
+}
+
+/// The built-in exercises, in order.
+pub fn builtin() -> Result<Vec<Exercise>, LabError> {
+    BUILTIN
+        .iter()
+        .map(|(f, t)| parse(&format!("built-in demo/labs/{f}"), t))
+        .collect()
+}
+
+/// The built-in exercises, then every `*.toml` of `dir` in file-name order (one with a
+/// built-in's name replaces it in place).
+pub fn load(dir: Option<&Path>) -> Result<Vec<Exercise>, LabError> {
+    let mut all = builtin()?;
+    let Some(dir) = dir else { return Ok(all) };
+    let io = |file: &Path| {
+        let file = file.display().to_string();
+        move |source| LabError::Io { file, source }
+    };
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    for f in files {
+        let meta = std::fs::metadata(&f).map_err(io(&f))?;
+        if !meta.is_file() || meta.len() > MAX_FILE {
+            return Err(LabError::Io {
+                file: f.display().to_string(),
+                source: std::io::Error::other(format!(
+                    "not a regular file of at most {MAX_FILE} bytes"
+                )),
+            });
+        }
+        let text = std::fs::read_to_string(&f).map_err(io(&f))?;
+        let ex = parse(&f.display().to_string(), &text)?;
+        match all.iter_mut().find(|e| e.name == ex.name) {
+            Some(slot) => *slot = ex,
+            None => all.push(ex),
+        }
+    }
+    Ok(all)
+}
+
+/// The exercise named `name`.
+pub fn find<'a>(all: &'a [Exercise], name: &str) -> Result<&'a Exercise, LabError> {
+    all.iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| LabError::Unknown {
+            name: name.to_string(),
+            valid: all
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// What the secret looks like, for the task text.
+pub const SECRET_SHAPE: &str = "CONFIDUMP- + 24 hex digits";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_parse_in_both_languages() {
+        let all = builtin().unwrap();
+        assert!(all.len() >= 7);
+        for e in &all {
+            assert!(
+                !e.task.ja.is_empty() && !e.title.ja.is_empty(),
+                "{}",
+                e.name
+            );
+            assert!(!e.hints.is_empty(), "{} has no hint", e.name);
+            for h in &e.hints {
+                assert!(!h.ja.is_empty(), "{}: a hint has no Japanese", e.name);
+            }
+            for s in &e.solution {
+                assert!(!s.say.ja.is_empty(), "{}: a step has no Japanese", e.name);
+            }
+        }
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let e = parse("x.toml", "name = \"a\"\nbogus = 1\n").unwrap_err();
+        let s = e.to_string();
+        assert!(s.starts_with("x.toml:"), "{s}");
+        let e = parse("x.toml", "name = \"a b\"\ntitle.en=\"t\"\ntitle.ja=\"t\"\ntask.en=\"t\"\ntask.ja=\"t\"\ngoal=\"answer\"\ntools=[]\nmode=\"plain\"\nhints=[]\n[[solution]]\nsay.en=\"s\"\nrun=\"true\"\nanswer=true\n").unwrap_err();
+        assert!(e.to_string().contains("name must"), "{e}");
+    }
+}

@@ -1,0 +1,258 @@
+//! Checking what a trainee hands in: an answer (typed, or bytes in a file) or, for exercises
+//! whose right outcome is "it cannot be read", a core dump that proves it.
+//!
+//! Only the salted hash of the secret is known here. A file or a core is searched for every
+//! window shaped like a secret (`CONFIDUMP-` and 24 hex digits, as ASCII and as UTF-16LE),
+//! and each window is hashed and compared: "the secret is not in it" is checked against every
+//! candidate, not guessed.
+
+use std::path::Path;
+
+use memchr::memmem;
+
+use super::state::{Record, Running};
+use crate::coredump::reader::CoreFile;
+use crate::memory::{MemorySource, RegionKind};
+use crate::model::parse_hex_addr;
+
+/// `CONFIDUMP-` + 24 hex digits.
+const PREFIX: &[u8] = b"CONFIDUMP-";
+const HEX_LEN: usize = 24;
+const SECRET_LEN: usize = 34;
+/// Largest answer file read whole (a core is read region by region).
+const MAX_ANSWER_FILE: u64 = 16 * 1024 * 1024;
+
+/// What a check concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Right: the secret, or a valid proof (with what the proof showed).
+    Accepted(String),
+    /// Not right, and why.
+    Rejected(String),
+}
+
+/// Why a submission could not be checked at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError {
+    /// The file could not be read.
+    #[error("{path}: {detail}")]
+    File {
+        /// The path.
+        path: String,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// Does any secret-shaped window of `bytes` match `record`? Also accepts `bytes` that are,
+/// after trimming white space, the secret itself.
+pub fn bytes_hold_secret(record: &Record, bytes: &[u8]) -> bool {
+    if record.matches(bytes.trim_ascii()) {
+        return true;
+    }
+    windows(bytes).any(|w| record.matches(&w))
+}
+
+/// Every secret-shaped window of `bytes`, ASCII and UTF-16LE (decoded to ASCII).
+fn windows(bytes: &[u8]) -> impl Iterator<Item = zeroize::Zeroizing<Vec<u8>>> + '_ {
+    let ascii = memmem::find_iter(bytes, PREFIX).filter_map(move |at| {
+        let w = bytes.get(at..at + SECRET_LEN)?;
+        shaped(w).then(|| zeroize::Zeroizing::new(w.to_vec()))
+    });
+    let wide_prefix: Vec<u8> = PREFIX.iter().flat_map(|&b| [b, 0]).collect();
+    let wide = memmem::find_iter(bytes, &wide_prefix)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .filter_map(move |at| {
+            let w = bytes.get(at..at + 2 * SECRET_LEN)?;
+            if w.chunks(2).any(|c| c.get(1) != Some(&0)) {
+                return None;
+            }
+            let narrow: Vec<u8> = w.iter().step_by(2).copied().collect();
+            shaped(&narrow).then(|| zeroize::Zeroizing::new(narrow))
+        });
+    ascii.chain(wide)
+}
+
+fn shaped(w: &[u8]) -> bool {
+    w.len() == SECRET_LEN
+        && w.starts_with(PREFIX)
+        && w[PREFIX.len()..].iter().all(|b| b.is_ascii_hexdigit())
+        && w.len() - PREFIX.len() == HEX_LEN
+}
+
+/// Checks a typed answer.
+pub fn check_answer(record: &Record, answer: &str) -> Outcome {
+    if bytes_hold_secret(record, answer.as_bytes()) {
+        Outcome::Accepted(String::new())
+    } else {
+        Outcome::Rejected(String::new())
+    }
+}
+
+/// Checks a file: a core dump is checked as a proof (`proof` true) or searched for the secret;
+/// any other file must hold the secret.
+pub fn check_file(
+    record: &Record,
+    running: Option<&Running>,
+    path: &Path,
+    proof: bool,
+) -> Result<Outcome, ProofError> {
+    let err = |detail: String| ProofError::File {
+        path: path.display().to_string(),
+        detail,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(err("not a regular file".to_string()));
+    }
+    let mut magic = [0u8; 4];
+    let is_elf = {
+        use std::io::Read;
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok()
+            && magic == *b"\x7fELF"
+    };
+    if is_elf {
+        let core = CoreFile::open(path).map_err(|e| err(e.to_string()))?;
+        if proof {
+            return Ok(check_proof(record, running, &core));
+        }
+        return Ok(if source_holds_secret(record, &core) {
+            Outcome::Accepted(String::new())
+        } else {
+            Outcome::Rejected(String::new())
+        });
+    }
+    if proof {
+        return Ok(Outcome::Rejected(
+            "this exercise asks for a core dump of the program (an ELF core file)".to_string(),
+        ));
+    }
+    if meta.len() > MAX_ANSWER_FILE {
+        return Err(err(format!(
+            "larger than {MAX_ANSWER_FILE} bytes: submit the bytes you found, or a core"
+        )));
+    }
+    let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| err(e.to_string()))?);
+    Ok(if bytes_hold_secret(record, &bytes) {
+        Outcome::Accepted(String::new())
+    } else {
+        Outcome::Rejected(String::new())
+    })
+}
+
+/// Is the secret anywhere in the readable bytes of `source`?
+pub fn source_holds_secret(record: &Record, source: &dyn MemorySource) -> bool {
+    const CHUNK: usize = 1 << 20;
+    let overlap = 2 * SECRET_LEN;
+    let mut buf = vec![0u8; CHUNK + overlap];
+    for r in source.regions() {
+        if r.kind != RegionKind::Readable {
+            continue;
+        }
+        let mut at = r.span.start;
+        while at < r.span.end {
+            let len =
+                usize::try_from((r.span.end - at).min((CHUNK + overlap) as u64)).unwrap_or(CHUNK);
+            let Some(piece) = buf.get_mut(..len) else {
+                break;
+            };
+            // Bytes of unreadable pages read as zeros: they hold no window.
+            let _ = crate::memory::read_pagewise(source, at, piece);
+            let found = windows(piece).any(|w| record.matches(&w));
+            piece.fill(0);
+            if found {
+                return true;
+            }
+            at = at.saturating_add(CHUNK as u64);
+        }
+    }
+    false
+}
+
+/// A core proves "it cannot be read" when it is a core of the victim, lists the protected
+/// region as refused or left out, and holds the secret nowhere.
+fn check_proof(record: &Record, running: Option<&Running>, core: &CoreFile) -> Outcome {
+    let Some(run) = running else {
+        return Outcome::Rejected(
+            "no victim of this exercise is running: `confidump lab start` it first, then dump it"
+                .to_string(),
+        );
+    };
+    if !core.threads().iter().any(|t| t.tid == run.pid) {
+        let pids: Vec<String> = core.threads().iter().map(|t| t.tid.to_string()).collect();
+        return Outcome::Rejected(format!(
+            "this is not a core of the victim (pid {}): its threads are {}",
+            run.pid,
+            if pids.is_empty() {
+                "unknown".to_string()
+            } else {
+                pids.join(", ")
+            }
+        ));
+    }
+    let Some(start) = parse_hex_addr(&run.region_start) else {
+        return Outcome::Rejected("the lab state lost the protected region".to_string());
+    };
+    let how = match core.region_at(start) {
+        Some(r) => match &r.kind {
+            RegionKind::Unreadable(why) => format!("the read was refused ({why})"),
+            RegionKind::Absent(why) => format!("the tool left it out ({why})"),
+            RegionKind::Readable => {
+                return Outcome::Rejected(format!(
+                    "the protected region {}-{} is in this core as readable bytes: that does not show it cannot be read",
+                    run.region_start, run.region_end
+                ))
+            }
+        },
+        None => "no segment of the core covers it (left out)".to_string(),
+    };
+    if source_holds_secret(record, core) {
+        return Outcome::Rejected(
+            "the secret IS in this core: it was readable after all (submit it as the answer)"
+                .to_string(),
+        );
+    }
+    Outcome::Accepted(format!(
+        "a core of pid {}; the protected region {}-{}: {how}; the secret is in none of its bytes",
+        run.pid, run.region_start, run.region_end
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::state::salted;
+    use sha2::{Digest, Sha256};
+
+    fn record(secret: &[u8]) -> Record {
+        let d: [u8; 32] = Sha256::digest(secret).into();
+        Record {
+            salt: "aa55".into(),
+            check: salted(&[0xaa, 0x55], &d),
+            ..Record::default()
+        }
+    }
+
+    #[test]
+    fn finds_the_secret_among_other_windows_ascii_and_utf16() {
+        let s = b"CONFIDUMP-0123456789abcdef01234567";
+        let r = record(s);
+        let mut text = b"noise CONFIDUMP-ffffffffffffffffffffffff more ".to_vec();
+        assert!(!bytes_hold_secret(&r, &text));
+        text.extend_from_slice(s);
+        assert!(bytes_hold_secret(&r, &text));
+        let wide: Vec<u8> = s.iter().flat_map(|&b| [b, 0]).collect();
+        assert!(bytes_hold_secret(&r, &wide));
+        assert!(bytes_hold_secret(
+            &r,
+            b"  CONFIDUMP-0123456789abcdef01234567\n"
+        ));
+        assert_eq!(
+            check_answer(&r, "CONFIDUMP-0123456789abcdef01234568"),
+            Outcome::Rejected(String::new())
+        );
+    }
+}

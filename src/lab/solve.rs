@@ -1,0 +1,162 @@
+//! The instructor's reference solution, run for real: each step is a shell command with the
+//! exercise's facts filled in, run in a private working directory, its output shown.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::{Exercise, Step};
+
+/// A live reader the steps may use (`python3 {readmem} PID`): every readable mapping of
+/// `/proc/PID/mem`, searched for the secret's shape; refusals said on stderr. It is what a
+/// trainee with python would write, so it is shipped as a file they can read.
+pub const READMEM_PY: &str = r#"import re, sys
+pid = sys.argv[1]
+shape = re.compile(rb'CONFIDUMP-[0-9a-f]{24}')
+found, refused = set(), []
+try:
+    maps = open(f'/proc/{pid}/maps').read().splitlines()
+    mem = open(f'/proc/{pid}/mem', 'rb', 0)
+except OSError as e:
+    print(f'refused: opening /proc/{pid}/mem: {e.strerror}', file=sys.stderr)
+    sys.exit(1)
+for line in maps:
+    f = line.split()
+    lo, hi = (int(x, 16) for x in f[0].split('-'))
+    name = f[5] if len(f) > 5 else '[anon]'
+    if 'r' not in f[1] or name == '[vsyscall]':
+        continue
+    try:
+        mem.seek(lo)
+        data = mem.read(hi - lo)
+    except OSError as e:
+        refused.append(f'{lo:#x}-{hi:#x} {name}: {e.strerror}')
+        continue
+    found.update(m.group().decode() for m in shape.finditer(data))
+for r in refused:
+    print('refused:', r, file=sys.stderr)
+for s in sorted(found):
+    print(s)
+sys.exit(0 if found else 1)
+"#;
+
+/// The values `{name}` stands for in a step.
+#[derive(Debug, Clone)]
+pub struct Vars {
+    /// The process to attack.
+    pub pid: i32,
+    /// The private working directory.
+    pub work: PathBuf,
+    /// This confidump.
+    pub exe: PathBuf,
+    /// The unprivileged user.
+    pub user: String,
+}
+
+impl Vars {
+    /// `template` with `{pid}`, `{work}`, `{exe}`, `{readmem}` and `{user}` filled in; other
+    /// braces (a regex's `{24}`) stay.
+    pub fn fill(&self, template: &str) -> String {
+        template
+            .replace("{pid}", &self.pid.to_string())
+            .replace("{work}", &self.work.display().to_string())
+            .replace("{exe}", &self.exe.display().to_string())
+            .replace("{readmem}", &self.readmem().display().to_string())
+            .replace("{user}", &self.user)
+    }
+
+    /// Where the live reader is.
+    pub fn readmem(&self) -> PathBuf {
+        self.work.join("readmem.py")
+    }
+}
+
+/// What one step did.
+#[derive(Debug)]
+pub struct StepRun<'a> {
+    /// The step.
+    pub step: &'a Step,
+    /// Its command, filled in.
+    pub command: String,
+    /// Did it exit 0?
+    pub ok: bool,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+}
+
+/// What the solution found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// The answer step's output.
+    pub answer: Option<String>,
+    /// The proof file.
+    pub proof: Option<PathBuf>,
+}
+
+/// Runs every step of `ex`'s solution; `show` sees each as it finishes.
+pub fn run(
+    ex: &Exercise,
+    vars: &Vars,
+    show: &mut dyn FnMut(usize, &StepRun<'_>),
+) -> std::io::Result<Found> {
+    write_readmem(&vars.readmem())?;
+    let mut found = Found::default();
+    for (i, step) in ex.solution.iter().enumerate() {
+        let command = vars.fill(&step.run);
+        let out = Command::new("sh")
+            .arg("-c")
+            // Cores written by the steps hold the secret: private, as ours are.
+            .arg(format!("umask 077; {command}"))
+            .current_dir(&vars.work)
+            .stdin(Stdio::null())
+            .output()?;
+        let r = StepRun {
+            step,
+            command,
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        if step.answer {
+            found.answer = Some(r.stdout.trim().to_string());
+        }
+        if let Some(p) = &step.proof {
+            found.proof = Some(PathBuf::from(vars.fill(p)));
+        }
+        show(i, &r);
+    }
+    Ok(found)
+}
+
+/// Writes the live reader, readable by everyone (the same-uid step runs it as another user).
+fn write_readmem(path: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    f.write_all(READMEM_PY.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_keeps_regex_braces() {
+        let v = Vars {
+            pid: 42,
+            work: PathBuf::from("/w"),
+            exe: PathBuf::from("/bin/c"),
+            user: "nobody".into(),
+        };
+        assert_eq!(
+            v.fill("gcore -o {work}/core {pid}; grep -E 'X{24}' {work}/core.{pid}; python3 {readmem}; {exe} as {user}"),
+            "gcore -o /w/core 42; grep -E 'X{24}' /w/core.42; python3 /w/readmem.py; /bin/c as nobody"
+        );
+    }
+}

@@ -1,0 +1,62 @@
+//! The lab's own words in English and Japanese (exercise texts live in the exercise files).
+
+/// The string `key` in `lang` (falls back to English, then to the key).
+pub fn t(lang: &str, key: &'static str) -> &'static str {
+    match WORDS.iter().find(|(k, _, _)| *k == key) {
+        Some((_, _, ja)) if lang == "ja" && !ja.is_empty() => ja,
+        Some((_, en, _)) => en,
+        None => key,
+    }
+}
+
+/// `(key, English, Japanese)`.
+const WORDS: &[(&str, &str, &str)] = &[
+    ("exercise", "Exercise", "演習"),
+    ("victim", "target process", "標的プロセス"),
+    ("goal", "goal", "目標"),
+    ("goal.answer", "find the secret and submit it", "秘密を見つけて提出する"),
+    ("goal.prove-unreadable", "show that the secret cannot be read, and prove it with a core dump", "秘密が読めないことを確かめ、コアダンプで証明する"),
+    ("shape", "the secret looks like", "秘密の形"),
+    ("tools", "tools", "使うツール"),
+    ("task", "task", "課題"),
+    ("submit.answer", "When you have it:   confidump lab check SECRET   (or --file FILE)", "見つけたら:   confidump lab check 秘密   （または --file ファイル）"),
+    ("submit.proof", "When you can prove it:   confidump lab check --file CORE", "証明できたら:   confidump lab check --file コアファイル"),
+    ("stuck", "Stuck?   confidump lab hint", "行き詰まったら:   confidump lab hint"),
+    ("right", "Right. Exercise solved", "正解です。演習を達成しました"),
+    ("wrong", "Not the secret", "秘密ではありません"),
+    ("tries", "attempts", "回答回数"),
+    ("proof.accepted", "Proof accepted", "証明を受理しました"),
+    ("proof.rejected", "Not a proof", "証明になっていません"),
+    ("next", "Next exercise unlocked", "次の演習が解放されました"),
+    ("all.done", "Every exercise is solved.", "すべての演習を達成しました。"),
+    ("hint", "Hint", "ヒント"),
+    ("no.more.hints", "No more hints: this was the last one.", "ヒントはこれで最後です。"),
+    ("locked", "locked", "未解放"),
+    ("open", "open", "挑戦可能"),
+    ("running", "running", "実行中"),
+    ("solved", "solved", "達成"),
+    ("state", "state", "状態"),
+    ("hints", "hints", "ヒント"),
+    ("time", "time", "時間"),
+    ("stopped", "stopped the target process", "標的プロセスを停止しました"),
+    ("reset.done", "Lab reset: every target process stopped, progress cleared.", "ラボをリセットしました。標的プロセスをすべて停止し、進捗を消去しました。"),
+    ("solution", "Reference solution", "模範解答"),
+    ("answer.found", "answer found", "見つかった答え"),
+    ("proof.file", "proof", "証明"),
+    ("not.started", "No exercise started yet: confidump lab start NAME (confidump lab list shows them)", "まだ演習を始めていません。confidump lab start 名前 で始めてください（一覧は confidump lab list）"),
+    ("locked.why", "is locked: solve the exercise before it first (instructors: --any-order)", "は未解放です。先に前の演習を達成してください（講師は --any-order で解除できます）"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_has_japanese() {
+        for (k, en, ja) in WORDS {
+            assert!(!en.is_empty() && !ja.is_empty(), "{k}");
+        }
+        assert_eq!(t("ja", "solved"), "達成");
+        assert_eq!(t("en", "solved"), "solved");
+    }
+}

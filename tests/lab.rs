@@ -1,0 +1,299 @@
+//! `confidump lab`: every built-in exercise solved for real by its reference solution, answers
+//! checked by hash, the answer never on disk, victims stopped by `reset`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A private state directory per test (XDG_STATE_HOME), reset (victims stopped) on drop.
+struct Lab {
+    home: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new() -> Self {
+        Self {
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(common::bin())
+            .arg("lab")
+            .args(args)
+            .env("XDG_STATE_HOME", self.home.path())
+            .env("LANG", "C")
+            .env_remove("LC_ALL")
+            .output()
+            .unwrap()
+    }
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.extend(["--format", "json"]);
+        let o = self.run(&a);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+    fn dir(&self) -> PathBuf {
+        self.home.path().join("confidump/lab")
+    }
+    fn state(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.dir().join("state.json")).unwrap()).unwrap()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.run(&["reset"]);
+    }
+}
+
+fn alive(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// The secret of a running plain victim, found the way a trainee would: gcore and a search.
+fn find_with_gcore(pid: i64, dir: &Path) -> String {
+    let out = Command::new("gcore")
+        .arg("-o")
+        .arg(dir.join("core"))
+        .arg(pid.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gcore: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let core = std::fs::read(dir.join(format!("core.{pid}"))).unwrap();
+    let needle = b"CONFIDUMP-";
+    let mut found = Vec::new();
+    for (i, w) in core.windows(34).enumerate() {
+        if w.starts_with(needle) && w[10..].iter().all(|b| b.is_ascii_hexdigit()) {
+            found.push(String::from_utf8(w.to_vec()).unwrap());
+            let _ = i;
+        }
+    }
+    found.sort();
+    found.dedup();
+    assert_eq!(found.len(), 1, "one secret in the core: {found:?}");
+    found.remove(0)
+}
+
+fn solve(lab: &Lab, name: &str) {
+    let o = lab.run(&["solve", name]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "lab solve {name} failed:\n{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains('✓'), "{out}");
+    let st = lab.state();
+    assert!(st["exercises"][name]["solved"].is_u64(), "{st}");
+    assert!(
+        st["exercises"][name]["running"].is_null(),
+        "victim stopped after success"
+    );
+}
+
+#[test]
+fn every_process_exercise_is_solved_by_its_reference_solution() {
+    if Command::new("gcore").arg("--version").output().is_err() {
+        eprintln!("skipped: needs gdb's gcore (scripts/setup.sh installs gdb)");
+        return;
+    }
+    let lab = Lab::new();
+    for name in [
+        "find-it",
+        "dontdump",
+        "argv",
+        "secretmem",
+        "residue",
+        "same-uid",
+    ] {
+        solve(&lab, name);
+    }
+    // Solving in order unlocked each next one.
+    let list = lab.json(&["list"]);
+    let vm = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["exercise"] == "vm")
+        .unwrap();
+    assert_eq!(vm["state"], "open", "{list}");
+}
+
+#[test]
+fn the_vm_exercise_is_solved_from_the_host() {
+    if Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_err()
+        || confidump::vm::qemu::default_kernel().is_none()
+    {
+        eprintln!("skipped: needs QEMU and a guest kernel (scripts/setup.sh)");
+        return;
+    }
+    let lab = Lab::new();
+    solve(&lab, "vm");
+}
+
+#[test]
+fn answers_are_checked_by_hash_and_never_stored() {
+    let lab = Lab::new();
+    let work = tempfile::tempdir().unwrap();
+    let first = lab.json(&["start", "find-it"]);
+    let pid = first["pids"][0].as_i64().unwrap();
+    assert!(alive(pid));
+    assert_eq!(first["secret_shape"], "CONFIDUMP- + 24 hex digits");
+    let old = find_with_gcore(pid, work.path());
+    // The state directory holds neither the secret nor its plain SHA-256.
+    let plain_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(old.as_bytes()));
+    for entry in std::fs::read_dir(lab.dir()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&old) && !text.contains(&plain_sha), "{text}");
+    }
+    // A second start: a new victim with a different secret; the old answer is now wrong.
+    let second = lab.json(&["start", "find-it"]);
+    let pid2 = second["pids"][0].as_i64().unwrap();
+    assert_ne!(pid, pid2);
+    assert!(!alive(pid), "the first victim was stopped");
+    let o = lab.run(&["check", &old]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Not the secret"));
+    let wrong = lab.run(&["check", "CONFIDUMP-000000000000000000000000"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stdout).contains("attempts: 2"));
+    let new = find_with_gcore(pid2, work.path());
+    assert_ne!(old, new, "start twice gives two different secrets");
+    // The bytes found, in a file, are accepted too.
+    let f = work.path().join("found.txt");
+    std::fs::write(&f, format!("grep said:\n{new}\n")).unwrap();
+    let o = lab.run(&["check", "--file", f.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(!alive(pid2), "a solved exercise's victim is stopped");
+}
+
+#[test]
+fn a_proof_must_be_a_core_of_the_victim_without_the_secret() {
+    if confidump::protect::SecretStore::new(confidump::protect::Protection::SecretMem).is_err() {
+        eprintln!("skipped: needs memfd_secret");
+        return;
+    }
+    let lab = Lab::new();
+    let work = tempfile::tempdir().unwrap();
+    // A core of another process is no proof.
+    let other = common::start_victim(&["--mode", "plain"], None);
+    let other_core = work.path().join("other.core");
+    let st = Command::new(common::bin())
+        .args(["dump", &other.ready.pid.to_string(), "-o"])
+        .arg(&other_core)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let s = lab.json(&["start", "secretmem", "--any-order"]);
+    let pid = s["pids"][0].as_i64().unwrap();
+    let o = lab.run(&["check", "--file", other_core.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("not a core of the victim"));
+    // A typed answer is not a proof.
+    let o = lab.run(&["check", "CONFIDUMP-000000000000000000000000"]);
+    assert_eq!(o.status.code(), Some(1));
+    // gcore's core of the victim: the region is left out, the secret nowhere: a proof.
+    let out = Command::new("gcore")
+        .arg("-o")
+        .arg(work.path().join("core"))
+        .arg(pid.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let core = work.path().join(format!("core.{pid}"));
+    let o = lab.run(&["check", "--file", core.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("Proof accepted") && text.contains("left out"),
+        "{text}"
+    );
+}
+
+#[test]
+fn hints_walk_in_order_and_reset_stops_every_victim() {
+    let lab = Lab::new();
+    let a = lab.json(&["start", "find-it"]);
+    let b = lab.json(&["start", "argv", "--any-order"]);
+    let pids = [
+        a["pids"][0].as_i64().unwrap(),
+        b["pids"][0].as_i64().unwrap(),
+    ];
+    assert!(pids.iter().all(|&p| alive(p)));
+    // `argv` is current: its hints, in order.
+    let h1 = lab.json(&["hint"]);
+    let h2 = lab.json(&["hint"]);
+    assert_eq!(
+        (h1["hint"].as_u64(), h2["hint"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_ne!(h1["text"], h2["text"]);
+    let last = lab.run(&["hint"]);
+    assert!(String::from_utf8_lossy(&last.stdout).contains("No more hints"));
+    assert_eq!(lab.state()["exercises"]["argv"]["hints"], 2);
+    // A locked exercise refuses to start without --any-order.
+    let o = lab.run(&["start", "vm"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("locked"));
+    let o = lab.run(&["reset"]);
+    assert!(o.status.success());
+    for p in pids {
+        assert!(!alive(p), "pid {p} still running after reset");
+    }
+    assert!(!lab.dir().exists());
+}
+
+#[test]
+fn japanese_task_and_status_report() {
+    let lab = Lab::new();
+    let o = lab.run(&["start", "find-it", "--lang", "ja"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    assert!(
+        text.contains("標的プロセス") && text.contains("gcore"),
+        "{text}"
+    );
+    let status = lab.run(&["status", "--format", "json"]);
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.json");
+    std::fs::write(&a, &status.stdout).unwrap();
+    let o = lab.run(&["report", a.to_str().unwrap(), a.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("2 trainees") && text.contains("find-it"),
+        "{text}"
+    );
+    let html = dir.path().join("s.html");
+    assert!(lab
+        .run(&["status", "--html", html.to_str().unwrap()])
+        .status
+        .success());
+    assert!(std::fs::read_to_string(&html).unwrap().contains("find-it"));
+}
