@@ -5,6 +5,7 @@ pub mod attack;
 pub mod demo;
 pub mod doctor;
 pub mod dump;
+pub mod report;
 pub mod scan;
 pub mod show;
 pub mod victim;
@@ -42,7 +43,8 @@ Examples:
   confidump attack PID --sha256 HEX               dump + scan + show, as root would
   confidump dump PID -o victim.core               a gcore-style core that gdb loads
   confidump scan victim.core --detect             find card numbers, keys, tokens without being told
-  confidump show victim.core --addr 0x7f0000001000";
+  confidump show victim.core --addr 0x7f0000001000
+  confidump report nodes/*.json                   several nodes' demo results, a column per node";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
@@ -61,6 +63,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// What this host can demonstrate (memfd_secret, ptrace, gdb, QEMU, SGX, SEV-SNP, TDX).
     Doctor(doctor::DoctorArgs),
+    /// Several nodes' `demo --format json` results as one matrix, a column per node.
+    Report(report::ReportArgs),
     /// Internal: PID 1 of a confidump guest (the kernel starts `/init guest-init --mode M`).
     #[command(hide = true)]
     GuestInit(victim::GuestInitArgs),
@@ -76,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Attack(a) => attack::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Doctor(a) => doctor::run(a),
+        Command::Report(a) => report::run(a),
         Command::GuestInit(a) => victim::run_guest_init(a),
     }
 }
