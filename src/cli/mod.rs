@@ -6,6 +6,7 @@ pub mod demo;
 pub mod doctor;
 pub mod dump;
 pub mod lab;
+pub mod report;
 pub mod scan;
 pub mod show;
 pub mod victim;
@@ -44,7 +45,8 @@ Examples:
   confidump dump PID -o victim.core               a gcore-style core that gdb loads
   confidump scan victim.core --detect             find card numbers, keys, tokens without being told
   confidump show victim.core --addr 0x7f0000001000
-  confidump lab start find-it                     a training exercise: find the secret yourself";
+  confidump lab start find-it                     a training exercise: find the secret yourself
+  confidump report nodes/*.json                   several nodes' demo results, a column per node";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
@@ -65,6 +67,8 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Training labs: exercises that trainees solve with real tools, checked by hash.
     Lab(lab::LabArgs),
+    /// Several nodes' `demo --format json` results as one matrix, a column per node.
+    Report(report::ReportArgs),
     /// Internal: PID 1 of a confidump guest (the kernel starts `/init guest-init --mode M`).
     #[command(hide = true)]
     GuestInit(victim::GuestInitArgs),
@@ -81,6 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(a) => demo::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Lab(a) => lab::run(a),
+        Command::Report(a) => report::run(a),
         Command::GuestInit(a) => victim::run_guest_init(a),
     }
 }

@@ -27,7 +27,12 @@ each page of the region); \"pid\" is QEMU's pid. Attack it from the host:
   confidump victim --context vm --mode secretmem --accel tcg --ready-file /tmp/vm.ready
   confidump dump QEMU_PID -o qemu.core && confidump scan qemu.core --sha256 HEX --shape canary
   confidump scan --pid QEMU_PID --sha256 HEX --shape canary
-Guest kernel: --kernel, else /boot/vmlinuz-$(uname -r), else scripts/fetch-guest-kernel.sh's.";
+Guest kernel: --kernel, else /boot/vmlinuz-$(uname -r), else scripts/fetch-guest-kernel.sh's.
+
+--dry-run prints the QEMU command line instead (works on any host; per-run files show as
+<RUNDIR>/..., and stderr says what this host lacks to run it):
+  confidump victim --context vm --mode plain --cvm sev-snp --dry-run
+  confidump victim --context vm --mode plain --cvm tdx --dry-run --format json";
 
 /// Options of `confidump victim`.
 #[derive(Debug, clap::Args)]
@@ -75,6 +80,22 @@ pub struct VictimArgs {
     /// (vm) Seconds the guest may take to become ready before QEMU is killed.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub boot_timeout: u64,
+    /// (vm) Print the QEMU command line instead of running it (works without the hardware;
+    /// per-run files appear as <RUNDIR>/...), then exit 0.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// (vm, --dry-run) Output: the program then one argument per line, or JSON.
+    #[arg(long, value_enum, default_value = "text", requires = "dry_run")]
+    pub format: DryRunFormat,
+}
+
+/// `--format` of `--dry-run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DryRunFormat {
+    /// The program, then one argument per line.
+    Text,
+    /// `{"program":…,"args":[…],"placeholders":[…],"cvm":…,"missing":[…]}`.
+    Json,
 }
 
 /// `--context`.
@@ -157,6 +178,9 @@ pub fn run_guest_init(args: GuestInitArgs) -> anyhow::Result<ExitCode> {
 /// Runs `confidump victim`.
 pub fn run(args: VictimArgs) -> anyhow::Result<ExitCode> {
     let mode = mode_of(args.mode);
+    if args.dry_run {
+        return run_dry(&args, mode);
+    }
     if args.context == ContextArg::Vm {
         return run_vm(args, mode);
     }
@@ -184,6 +208,52 @@ pub fn run(args: VictimArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn vm_options(args: &VictimArgs, mode: Mode) -> crate::vm::VmOptions {
+    use crate::vm::{AccelChoice, CvmProfile, VmOptions};
+    VmOptions {
+        mode,
+        kernel: args.kernel.clone(),
+        accel: match args.accel {
+            AccelArg::Auto => AccelChoice::Auto,
+            AccelArg::Kvm => AccelChoice::Kvm,
+            AccelArg::Tcg => AccelChoice::Tcg,
+        },
+        cvm: args.cvm.map(|c| match c {
+            CvmArg::SevSnp => CvmProfile::SevSnp,
+            CvmArg::Tdx => CvmProfile::Tdx,
+        }),
+        memory_mib: args.memory,
+        boot_timeout: std::time::Duration::from_secs(args.boot_timeout),
+    }
+}
+
+/// `--dry-run`: print the QEMU command line and what this host lacks to run it; exit 0.
+fn run_dry(args: &VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    if args.context != ContextArg::Vm {
+        anyhow::bail!("--dry-run shows a QEMU command line: it needs --context vm");
+    }
+    let dry = crate::vm::dryrun::dry_run(&vm_options(args, mode))?;
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        DryRunFormat::Text => {
+            stdout.write_all(dry.to_lines().as_bytes())?;
+            for p in &dry.placeholders {
+                eprintln!("confidump: {} stands for {}", p.name, p.meaning);
+            }
+            if !dry.missing.is_empty() {
+                eprintln!(
+                    "confidump: dry run only: this host lacks {}",
+                    dry.missing.join("; ")
+                );
+            }
+        }
+        DryRunFormat::Json => writeln!(stdout, "{}", serde_json::to_string_pretty(&dry)?)?,
+    }
+    stdout.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `--context vm`: boot the guest, print the host-side ready line, wait for a stop, power off.
 fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     use anyhow::bail;
@@ -193,7 +263,7 @@ fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     use std::io::Write;
     use std::os::fd::AsFd;
 
-    use crate::vm::{AccelChoice, CvmProfile, StopOutcome, VmOptions, VmVictim};
+    use crate::vm::{StopOutcome, VmVictim};
 
     if args.secret_file.is_some() || args.secret_stdin || args.secret_arg.is_some() {
         bail!("--context vm generates the secret inside the guest (it never passes through the host): --secret-file/--secret-stdin/--secret-arg are not available");
@@ -210,21 +280,7 @@ fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     set.thread_block()?;
     let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)?;
 
-    let opts = VmOptions {
-        mode,
-        kernel: args.kernel,
-        accel: match args.accel {
-            AccelArg::Auto => AccelChoice::Auto,
-            AccelArg::Kvm => AccelChoice::Kvm,
-            AccelArg::Tcg => AccelChoice::Tcg,
-        },
-        cvm: args.cvm.map(|c| match c {
-            CvmArg::SevSnp => CvmProfile::SevSnp,
-            CvmArg::Tdx => CvmProfile::Tdx,
-        }),
-        memory_mib: args.memory,
-        boot_timeout: std::time::Duration::from_secs(args.boot_timeout),
-    };
+    let opts = vm_options(&args, mode);
     let vm = VmVictim::start(&opts)?;
     for note in vm.notes() {
         eprintln!("confidump: {note}");

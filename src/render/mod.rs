@@ -4,8 +4,9 @@
 //! window of any [`crate::memory::MemorySource`], with unreadable bytes as `??`. The demo
 //! matrix ([`crate::model::MatrixReport`]) is drawn by [`matrix`] (terminal table) and [`html`]
 //! (one self-contained page), in the words of [`i18n`] (English, Japanese); [`progress`] shows
-//! slow steps on a terminal.
+//! slow steps on a terminal. [`fleet`] merges several nodes' demo results into one matrix.
 
+pub mod fleet;
 pub mod hexview;
 pub mod html;
 pub mod i18n;

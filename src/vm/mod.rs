@@ -16,6 +16,7 @@
 
 pub mod cpio;
 pub mod cvm;
+pub mod dryrun;
 pub mod guest;
 pub mod init;
 pub mod qemu;

@@ -1,0 +1,491 @@
+//! A fleet report: several `demo --format json` results, one per node, merged into one matrix
+//! with a column per node (`confidump report`).
+//!
+//! Input is the JSON `demo --format json` prints ([`crate::model::MatrixReport`]); this module
+//! reads it through its own view ([`NodeResult`]) of only the fields it needs, so a node running
+//! a newer confidump (more fields) still merges. A result may sit inside a captured log (what
+//! `kubectl logs` gives): [`parse_result`] starts at the first line that opens a JSON object and
+//! stops where that object ends.
+//!
+//! Pure functions: text in, text out; the caller reads the files and chooses the exit code.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use unicode_width::UnicodeWidthStr;
+
+use super::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
+use crate::model::Outcome;
+
+/// The part of a demo result a fleet report reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NodeResult {
+    /// The machine.
+    #[serde(default)]
+    pub host: NodeHost,
+    /// Every cell, scenario by scenario.
+    pub cells: Vec<NodeCell>,
+    /// Cells whose observation differed from the expectation, as the node counted them.
+    pub mismatches: usize,
+}
+
+/// The machine a result comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct NodeHost {
+    /// `uname -r`.
+    #[serde(default)]
+    pub kernel: String,
+    /// Hostname (in a pod: the pod's name).
+    #[serde(default)]
+    pub hostname: String,
+    /// confidump's version.
+    #[serde(default)]
+    pub confidump: String,
+}
+
+/// One cell of a node's result.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NodeCell {
+    /// Scenario name.
+    pub scenario: String,
+    /// Attack path.
+    pub attack: String,
+    /// What the scenario (or the platform's expectation file) says should happen.
+    pub expected: Outcome,
+    /// What happened.
+    pub observed: Outcome,
+    /// Why (refused read, n/a, error).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Why a result could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FleetError {
+    /// No line opens a JSON object.
+    #[error("no JSON result in it (expected the output of `confidump demo --format json`)")]
+    NoJson,
+    /// The JSON is not a demo result.
+    #[error("{line}:{column}: not a `demo --format json` result: {message}")]
+    Invalid {
+        /// 1-based line in the whole input.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Reads one node's result from `text`: the JSON alone, or a log that holds it (see the
+/// module docs).
+pub fn parse_result(text: &str) -> Result<NodeResult, FleetError> {
+    let mut offset = 0;
+    let mut lines_before = 0;
+    let start = loop {
+        let Some(line) = text
+            .get(offset..)
+            .and_then(|t| t.split_inclusive('\n').next())
+        else {
+            return Err(FleetError::NoJson);
+        };
+        if line.trim_start().starts_with('{') {
+            break offset + (line.len() - line.trim_start().len());
+        }
+        offset += line.len();
+        lines_before += 1;
+    };
+    let json = text.get(start..).ok_or(FleetError::NoJson)?;
+    let mut stream = serde_json::Deserializer::from_str(json).into_iter::<NodeResult>();
+    match stream.next() {
+        Some(Ok(r)) => Ok(r),
+        Some(Err(e)) => Err(FleetError::Invalid {
+            line: e.line() + lines_before,
+            column: e.column(),
+            message: e.to_string(),
+        }),
+        None => Err(FleetError::NoJson),
+    }
+}
+
+/// One node of the fleet: a column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FleetNode {
+    /// The column's name (the file's name, or `NAME=` given on the command line).
+    pub label: String,
+    /// Hostname in the result.
+    pub hostname: String,
+    /// Kernel in the result.
+    pub kernel: String,
+    /// confidump version in the result.
+    pub confidump: String,
+    /// Mismatches as the node counted them.
+    pub mismatches: usize,
+}
+
+/// One node's cell of a row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FleetCell {
+    /// What that node expected (platforms may expect differently).
+    pub expected: Outcome,
+    /// What that node observed.
+    pub observed: Outcome,
+    /// Why, as the node said.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+impl FleetCell {
+    /// The node's observation met its expectation.
+    pub fn met(&self) -> bool {
+        self.expected == self.observed
+    }
+}
+
+/// One scenario × attack path across the fleet: a row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FleetRow {
+    /// Scenario name.
+    pub scenario: String,
+    /// Attack path.
+    pub attack: String,
+    /// Per node label: its cell; a node that did not run this cell has none.
+    pub nodes: BTreeMap<String, FleetCell>,
+}
+
+impl FleetRow {
+    /// Every node that ran it observed the same outcome.
+    pub fn agree(&self) -> bool {
+        let mut it = self.nodes.values().map(|c| c.observed);
+        let first = it.next();
+        it.all(|o| Some(o) == first)
+    }
+    /// Every node that ran it met its expectation.
+    pub fn met(&self) -> bool {
+        self.nodes.values().all(FleetCell::met)
+    }
+    /// The expectation when every node has the same one.
+    pub fn expected(&self) -> Option<Outcome> {
+        let mut it = self.nodes.values().map(|c| c.expected);
+        let first = it.next()?;
+        it.all(|e| e == first).then_some(first)
+    }
+}
+
+/// The merged matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fleet {
+    /// The columns, in the order given.
+    pub nodes: Vec<FleetNode>,
+    /// The rows, in the order first seen.
+    pub rows: Vec<FleetRow>,
+    /// Sum of the nodes' mismatches.
+    pub mismatches: usize,
+}
+
+/// Merges labelled results into one matrix.
+pub fn merge(results: Vec<(String, NodeResult)>) -> Fleet {
+    let mut nodes = Vec::with_capacity(results.len());
+    let mut rows: Vec<FleetRow> = Vec::new();
+    let mut index: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (label, r) in results {
+        for c in r.cells {
+            let key = (c.scenario.clone(), c.attack.clone());
+            let i = *index.entry(key).or_insert_with(|| {
+                rows.push(FleetRow {
+                    scenario: c.scenario.clone(),
+                    attack: c.attack.clone(),
+                    nodes: BTreeMap::new(),
+                });
+                rows.len() - 1
+            });
+            if let Some(row) = rows.get_mut(i) {
+                row.nodes.insert(
+                    label.clone(),
+                    FleetCell {
+                        expected: c.expected,
+                        observed: c.observed,
+                        reason: c.reason,
+                    },
+                );
+            }
+        }
+        nodes.push(FleetNode {
+            label,
+            hostname: r.host.hostname,
+            kernel: r.host.kernel,
+            confidump: r.host.confidump,
+            mismatches: r.mismatches,
+        });
+    }
+    let mismatches = nodes.iter().map(|n| n.mismatches).sum();
+    Fleet {
+        nodes,
+        rows,
+        mismatches,
+    }
+}
+
+/// One line of the node block: its name, and how to get it from a node.
+type NodeFact = fn(&FleetNode) -> String;
+
+/// The text matrix: a block of node facts, then one line per scenario × attack path with each
+/// node's observation; `✗` marks a cell that missed its node's expectation, `≠` a row on which
+/// nodes disagree, `-` a cell a node did not run. `only_problems` keeps only rows with a `✗`
+/// or a `≠`.
+pub fn render_text(fleet: &Fleet, only_problems: bool, color: bool) -> String {
+    let mut out = String::new();
+    let labels: Vec<&str> = fleet.nodes.iter().map(|n| n.label.as_str()).collect();
+    let rows: Vec<&FleetRow> = fleet
+        .rows
+        .iter()
+        .filter(|r| !only_problems || !r.met() || !r.agree())
+        .collect();
+
+    // Cell texts first, so that every column is as wide as its widest entry.
+    let cell_text = |row: &FleetRow, label: &str| match row.nodes.get(label) {
+        None => "-".to_string(),
+        Some(c) if c.met() => c.observed.as_str().to_string(),
+        Some(c) => format!("{} ✗", c.observed.as_str()),
+    };
+    let head = ["SCENARIO", "ATTACK", "EXPECTED"];
+    let facts: [(&str, NodeFact); 4] = [
+        ("host", |n| n.hostname.clone()),
+        ("kernel", |n| n.kernel.clone()),
+        ("confidump", |n| n.confidump.clone()),
+        ("mismatches", |n| n.mismatches.to_string()),
+    ];
+    let w = |s: &str| UnicodeWidthStr::width(s);
+    let mut w0 = rows
+        .iter()
+        .map(|r| w(&r.scenario))
+        .chain([w(head[0])])
+        .max()
+        .unwrap_or(0);
+    w0 = w0.max(facts.iter().map(|(k, _)| w(k)).max().unwrap_or(0));
+    let w1 = rows
+        .iter()
+        .map(|r| w(&r.attack))
+        .chain([w(head[1])])
+        .max()
+        .unwrap_or(0);
+    let expected_text = |r: &FleetRow| r.expected().map_or("varies", |e| e.as_str());
+    let w2 = rows
+        .iter()
+        .map(|r| w(expected_text(r)))
+        .chain([w(head[2])])
+        .max()
+        .unwrap_or(0);
+    let widths: Vec<usize> = fleet
+        .nodes
+        .iter()
+        .map(|n| {
+            rows.iter()
+                .map(|r| w(&cell_text(r, &n.label)))
+                .chain(facts.iter().map(|(_, f)| w(&f(n))))
+                .chain([w(&n.label)])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let pad = |s: &str, width: usize| format!("{s}{}", " ".repeat(width.saturating_sub(w(s))));
+    let lead = w0 + w1 + w2 + 4;
+
+    // The nodes, one fact per line.
+    let _ = write!(out, "{}", paint(&pad("NODE", lead), BOLD, color));
+    for (label, width) in labels.iter().zip(&widths) {
+        let _ = write!(out, "  {}", paint(&pad(label, *width), BOLD, color));
+    }
+    out.push('\n');
+    for (name, f) in &facts {
+        let _ = write!(out, "{}", pad(name, lead));
+        for (n, width) in fleet.nodes.iter().zip(&widths) {
+            let text = pad(&f(n), *width);
+            let style = match (*name, n.mismatches) {
+                ("mismatches", 0) => GREEN_BOLD,
+                ("mismatches", _) => RED_BOLD,
+                _ => "",
+            };
+            let _ = write!(out, "  {}", paint(&text, style, color && !style.is_empty()));
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+
+    // The matrix.
+    let _ = write!(
+        out,
+        "{}",
+        paint(
+            &format!(
+                "{}  {}  {}",
+                pad(head[0], w0),
+                pad(head[1], w1),
+                pad(head[2], w2)
+            ),
+            BOLD,
+            color
+        )
+    );
+    for (label, width) in labels.iter().zip(&widths) {
+        let _ = write!(out, "  {}", paint(&pad(label, *width), BOLD, color));
+    }
+    out.push('\n');
+    for r in &rows {
+        let _ = write!(
+            out,
+            "{}  {}  {}",
+            pad(&r.scenario, w0),
+            pad(&r.attack, w1),
+            pad(expected_text(r), w2)
+        );
+        for (label, width) in labels.iter().zip(&widths) {
+            let text = pad(&cell_text(r, label), *width);
+            let style = match r.nodes.get(*label) {
+                None => DIM,
+                Some(c) if !c.met() => RED_BOLD,
+                Some(_) => "",
+            };
+            let _ = write!(out, "  {}", paint(&text, style, color && !style.is_empty()));
+        }
+        if !r.agree() {
+            out.push_str("  ≠");
+        }
+        out.push('\n');
+    }
+    if rows.is_empty() {
+        out.push_str(if only_problems {
+            "(no row where a node missed its expectation or nodes disagree)\n"
+        } else {
+            "(no cells)\n"
+        });
+    }
+
+    // Why, for each cell that missed its expectation: the node's own words.
+    let missed: Vec<(&FleetRow, &str, &FleetCell)> = rows
+        .iter()
+        .flat_map(|r| {
+            labels
+                .iter()
+                .filter_map(move |l| r.nodes.get(*l).map(|c| (*r, *l, c)))
+        })
+        .filter(|(_, _, c)| !c.met())
+        .collect();
+    if !missed.is_empty() {
+        out.push('\n');
+        for (r, label, c) in missed {
+            let why = if c.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", c.reason)
+            };
+            let _ = writeln!(
+                out,
+                "✗ {label} {}/{}: expected {}, observed {}{why}",
+                r.scenario,
+                r.attack,
+                c.expected.as_str(),
+                c.observed.as_str()
+            );
+        }
+    }
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "✗ missed the node's expectation   ≠ nodes disagree   - not run on that node"
+    );
+    let failing = fleet.nodes.iter().filter(|n| n.mismatches > 0).count();
+    let summary = format!(
+        "{} node(s), {} with mismatches; {} mismatch(es) in all",
+        fleet.nodes.len(),
+        failing,
+        fleet.mismatches
+    );
+    let style = if failing == 0 { GREEN_BOLD } else { RED_BOLD };
+    let _ = writeln!(out, "{}", paint(&summary, style, color));
+    // Padding after the last column is noise in logs and diffs.
+    out.lines()
+        .map(|l| format!("{}\n", l.trim_end_matches(' ')))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(host: &str, cells: &[(&str, &str, &str, &str)]) -> String {
+        let mismatches = cells.iter().filter(|(_, _, e, o)| e != o).count();
+        let cells: Vec<String> = cells
+            .iter()
+            .map(|(s, a, e, o)| {
+                format!(
+                    r#"{{"scenario":"{s}","attack":"{a}","expected":"{e}","observed":"{o}","where":"","reason":"why {host}","command":"","millis":1,"hits":0,"fragments_only":false}}"#
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"host":{{"kernel":"6.1","hostname":"{host}","uid":0,"memfd_secret":true,"gcore":true,"core_pattern":"core","confidump":"0.1.0"}},"lang":"en","scenarios":[],"attacks":["dump","live"],"cells":[{}],"mismatches":{mismatches},"millis":5}}"#,
+            cells.join(",")
+        )
+    }
+
+    #[test]
+    fn a_result_inside_a_log() {
+        let json = result("a", &[("plain", "dump", "leak", "leak")]);
+        let log = format!("confidump: starting\nsome noise {{ not json\n{json}\nconfidump: done\n");
+        // The noise line does not start with `{`; the result does.
+        let r = parse_result(&log).unwrap();
+        assert_eq!(r.host.hostname, "a");
+        assert_eq!(r.cells.len(), 1);
+        assert_eq!(parse_result("no json here\n"), Err(FleetError::NoJson));
+        let err = parse_result("line one\n{\"host\": 3}\n").unwrap_err();
+        assert!(
+            matches!(err, FleetError::Invalid { line: 2, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn merge_and_render() {
+        let a = parse_result(&result(
+            "node-a",
+            &[
+                ("plain", "dump", "leak", "leak"),
+                ("sgx", "live", "unreadable", "unreadable"),
+            ],
+        ))
+        .unwrap();
+        let b = parse_result(&result(
+            "node-b",
+            &[
+                ("plain", "dump", "leak", "leak"),
+                ("sgx", "live", "unreadable", "n/a"),
+            ],
+        ))
+        .unwrap();
+        let c = parse_result(&result("node-c", &[("plain", "dump", "leak", "leak")])).unwrap();
+        let fleet = merge(vec![("a".into(), a), ("b".into(), b), ("c".into(), c)]);
+        assert_eq!(fleet.rows.len(), 2);
+        assert_eq!(fleet.mismatches, 1);
+        assert!(fleet.rows[0].agree() && fleet.rows[0].met());
+        assert!(!fleet.rows[1].agree() && !fleet.rows[1].met());
+        let text = render_text(&fleet, false, false);
+        assert!(
+            text.lines().any(|l| l.starts_with("sgx")
+                && !l.contains("unreadable ✗")
+                && l.contains("n/a ✗")
+                && l.ends_with('≠')
+                && l.contains(" - ")),
+            "{text}"
+        );
+        assert!(text.contains("✗ b sgx/live: expected unreadable, observed n/a: why node-b"));
+        assert!(text.contains("3 node(s), 1 with mismatches"));
+        let only = render_text(&fleet, true, false);
+        assert!(!only.lines().any(|l| l.starts_with("plain")), "{only}");
+        assert!(only.lines().any(|l| l.starts_with("sgx")));
+        let json = serde_json::to_value(&fleet).unwrap();
+        assert_eq!(json["rows"][1]["nodes"]["b"]["observed"], "n/a");
+        assert_eq!(json["nodes"][2]["hostname"], "node-c");
+    }
+}
