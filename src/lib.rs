@@ -17,6 +17,7 @@
 //! | [`render`]  | text / JSON / hex views: consume findings, never compute them |
 //! | [`protect`] | victim-side secret stores: plain heap, hygiene flags, `memfd_secret` |
 //! | [`victim`]  | the victim program |
+//! | [`sgx`]     | the SGX context: confidump's own enclave, built, measured, signed, loaded |
 //! | [`vm`]      | the VM context: QEMU launcher, initramfs, QMP client, guest init, CVM profiles |
 //! | [`doctor`]  | what this host can demonstrate, and why not the rest |
 //! | [`runner`]  | attack (dump + scan + show) and the demo orchestration |
@@ -38,5 +39,6 @@ pub mod render;
 pub mod runner;
 pub mod scan;
 pub mod secret;
+pub mod sgx;
 pub mod victim;
 pub mod vm;
