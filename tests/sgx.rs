@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 const PAGE: usize = 4096;
 
 /// One parsed SGXS record.
+#[allow(clippy::enum_variant_names)] // named after the SGXS tags
 enum Record {
     ECreate { ssaframesize: u32, size: u64 },
     EAdd { offset: u64, flags: u64 },
