@@ -18,6 +18,7 @@
 //! | [`protect`] | victim-side secret stores: plain heap, hygiene flags, `memfd_secret` |
 //! | [`victim`]  | the victim program |
 //! | [`host`]    | one probe of what this host can do, and the verdicts doctor and the demo share |
+//! | [`sgx`]     | the SGX context: confidump's own enclave, built, measured, signed, loaded |
 //! | [`vm`]      | the VM context: QEMU launcher, initramfs, QMP client, guest init, CVM profiles |
 //! | [`doctor`]  | what this host can demonstrate, and why not the rest |
 //! | [`lab`]     | training exercises: start a victim, hints, answers checked by salted hash |
@@ -42,5 +43,6 @@ pub mod render;
 pub mod runner;
 pub mod scan;
 pub mod secret;
+pub mod sgx;
 pub mod victim;
 pub mod vm;

@@ -32,7 +32,16 @@ Guest kernel: --kernel, else /boot/vmlinuz-$(uname -r), else scripts/fetch-guest
 --dry-run prints the QEMU command line instead (works on any host; per-run files show as
 <RUNDIR>/..., and stderr says what this host lacks to run it):
   confidump victim --context vm --mode plain --cvm sev-snp --dry-run
-  confidump victim --context vm --mode plain --cvm tdx --dry-run --format json";
+  confidump victim --context vm --mode plain --cvm tdx --dry-run --format json
+--context sgx runs the secret inside an SGX enclave confidump builds, measures and signs at run
+time (no SDK), loaded through /dev/sgx_enclave; --mode plain is a production enclave, add
+--debug-enclave for a debug one (whose memory root reads in plaintext). Without SGX it exits 2
+saying what is missing. --mode sgx-sim lays the same enclave out in ordinary memory, as SDK
+simulation modes do (runs anywhere, protects nothing). --emit-enclave DIR writes
+DIR/enclave.sgxs and DIR/enclave.sig (SIGSTRUCT) and exits, on any machine:
+  confidump victim --context sgx --mode plain --ready-file /tmp/sgx.ready
+  confidump victim --mode sgx-sim
+  confidump victim --emit-enclave /tmp/enclave --debug-enclave";
 
 /// Options of `confidump victim`.
 #[derive(Debug, clap::Args)]
@@ -40,8 +49,8 @@ Guest kernel: --kernel, else /boot/vmlinuz-$(uname -r), else scripts/fetch-guest
 #[command(group(clap::ArgGroup::new("secret").args(["generate", "secret_file", "secret_stdin", "secret_arg"])))]
 pub struct VictimArgs {
     /// Where the secret is kept.
-    #[arg(long, value_enum)]
-    pub mode: ModeArg,
+    #[arg(long, value_enum, required_unless_present = "emit_enclave")]
+    pub mode: Option<ModeArg>,
     /// Generate a random secret [default: canary].
     #[arg(long, value_enum, value_name = "KIND")]
     pub generate: Option<GenerateArg>,
@@ -87,6 +96,14 @@ pub struct VictimArgs {
     /// (vm, --dry-run) Output: the program then one argument per line, or JSON.
     #[arg(long, value_enum, default_value = "text", requires = "dry_run")]
     pub format: DryRunFormat,
+    /// (sgx) Set ATTRIBUTES.DEBUG: root's /proc/PID/mem reads of the enclave then return
+    /// plaintext (EDBGRD). For the pitfall demo only.
+    #[arg(long)]
+    pub debug_enclave: bool,
+    /// (sgx) Write DIR/enclave.sgxs and DIR/enclave.sig (SIGSTRUCT, fresh RSA-3072 key) and
+    /// exit; needs no SGX.
+    #[arg(long, value_name = "DIR")]
+    pub emit_enclave: Option<PathBuf>,
 }
 
 /// `--format` of `--dry-run`.
@@ -105,6 +122,8 @@ pub enum ContextArg {
     Process,
     /// A Linux guest under QEMU holds it; the host is the attacker.
     Vm,
+    /// An SGX enclave of confidump's own (needs SGX with flexible launch control).
+    Sgx,
 }
 
 /// `--accel`.
@@ -148,6 +167,8 @@ pub enum ModeArg {
     Residue,
     /// Pitfall: ordinary heap + PR_SET_DUMPABLE=0: stops a same-uid attacker, not root.
     Undumpable,
+    /// Pitfall: how SDK simulation mode lays out an enclave: ordinary memory.
+    SgxSim,
 }
 
 /// `--generate`.
@@ -159,44 +180,45 @@ pub enum GenerateArg {
     Pan,
 }
 
-fn mode_of(arg: ModeArg) -> Mode {
-    match arg {
+fn mode_of(arg: ModeArg) -> anyhow::Result<Mode> {
+    Ok(match arg {
         ModeArg::Plain => Mode::Plain,
         ModeArg::Dontdump => Mode::DontDump,
         ModeArg::Secretmem => Mode::SecretMem,
         ModeArg::Residue => Mode::Residue,
         ModeArg::Undumpable => Mode::Undumpable,
-    }
+        ModeArg::SgxSim => anyhow::bail!("--mode sgx-sim runs in this process only"),
+    })
 }
 
 /// Runs `confidump guest-init` (PID 1 of a guest; never returns on success: it powers off).
 pub fn run_guest_init(args: GuestInitArgs) -> anyhow::Result<ExitCode> {
-    crate::vm::guest::run_init(mode_of(args.mode))?;
+    crate::vm::guest::run_init(mode_of(args.mode)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `confidump victim`.
-pub fn run(args: VictimArgs) -> anyhow::Result<ExitCode> {
-    let mode = mode_of(args.mode);
+pub fn run(mut args: VictimArgs) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = &args.emit_enclave {
+        return emit_enclave(dir, args.debug_enclave);
+    }
+    let Some(arg_mode) = args.mode else {
+        anyhow::bail!("--mode is required");
+    };
+    if args.debug_enclave && args.context != ContextArg::Sgx {
+        anyhow::bail!("--debug-enclave needs --context sgx (or --emit-enclave)");
+    }
+    if args.context == ContextArg::Sgx || arg_mode == ModeArg::SgxSim {
+        return run_sgx(args, arg_mode);
+    }
+    let mode = mode_of(arg_mode)?;
     if args.dry_run {
         return run_dry(&args, mode);
     }
     if args.context == ContextArg::Vm {
         return run_vm(args, mode);
     }
-    let source = if let Some(arg) = args.secret_arg {
-        // The parsed copy is moved into a zeroizing buffer; argv itself stays (the pitfall).
-        SecretSource::Arg(zeroize::Zeroizing::new(arg.into_bytes()))
-    } else if let Some(path) = args.secret_file {
-        SecretSource::File(path)
-    } else if args.secret_stdin {
-        SecretSource::Stdin
-    } else {
-        SecretSource::Generate(match args.generate {
-            Some(GenerateArg::Pan) => Generator::Pan,
-            Some(GenerateArg::Canary) | None => Generator::Canary,
-        })
-    };
+    let source = secret_source(&mut args);
     let config = VictimConfig {
         mode,
         source,
@@ -252,6 +274,59 @@ fn run_dry(args: &VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     }
     stdout.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--emit-enclave DIR`.
+fn emit_enclave(dir: &std::path::Path, debug: bool) -> anyhow::Result<ExitCode> {
+    let e = crate::sgx::emit_enclave(dir, debug)?;
+    eprintln!(
+        "confidump: wrote {} and {} (MRENCLAVE {}, DEBUG {}, RSA-3072 key generated in {:.1} s)",
+        e.sgxs.display(),
+        e.sig.display(),
+        hex::encode(e.mrenclave),
+        if e.debug { "set" } else { "clear" },
+        e.keygen_secs
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--context sgx` (`--mode plain`) and `--mode sgx-sim`.
+fn run_sgx(mut args: VictimArgs, mode: ModeArg) -> anyhow::Result<ExitCode> {
+    use crate::sgx::{SgxVictimConfig, SgxVictimKind};
+    let kind = match (args.context, mode) {
+        (ContextArg::Process, ModeArg::SgxSim) => SgxVictimKind::Sim,
+        (ContextArg::Sgx, ModeArg::Plain) if args.debug_enclave => SgxVictimKind::Debug,
+        (ContextArg::Sgx, ModeArg::Plain) => SgxVictimKind::Production,
+        (ContextArg::Sgx, _) => {
+            anyhow::bail!("--context sgx takes --mode plain (a production enclave; add --debug-enclave for a debug one)")
+        }
+        (_, _) => anyhow::bail!("--mode sgx-sim runs with --context process"),
+    };
+    let config = SgxVictimConfig {
+        kind,
+        source: secret_source(&mut args),
+        ready_file: args.ready_file,
+        until_eof: args.until_eof,
+    };
+    let reason = crate::sgx::run(&config, &mut std::io::stdout())?;
+    tracing::info!(?reason, "enclave victim stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn secret_source(args: &mut VictimArgs) -> SecretSource {
+    if let Some(arg) = args.secret_arg.take() {
+        // The parsed copy is moved into a zeroizing buffer; argv itself stays (the pitfall).
+        SecretSource::Arg(zeroize::Zeroizing::new(arg.into_bytes()))
+    } else if let Some(path) = &args.secret_file {
+        SecretSource::File(path.clone())
+    } else if args.secret_stdin {
+        SecretSource::Stdin
+    } else {
+        SecretSource::Generate(match args.generate {
+            Some(GenerateArg::Pan) => Generator::Pan,
+            Some(GenerateArg::Canary) | None => Generator::Canary,
+        })
+    }
 }
 
 /// `--context vm`: boot the guest, print the host-side ready line, wait for a stop, power off.
