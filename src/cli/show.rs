@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use super::scan::{open_source, use_color, NeedleArgs};
 use super::EXIT_OK;
 use crate::coredump::parse_hex_addr;
+use crate::memory::window::{around_hit, capture};
 use crate::model::{hex_addr, Span};
 use crate::render::hexview;
 use crate::scan;
@@ -53,7 +54,7 @@ pub struct ShowArgs {
 pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let source = open_source(args.source.as_ref(), args.pid)?;
     let color = use_color();
-    let (addr, len, highlight) = match (args.hit, &args.addr) {
+    let (window, highlight) = match (args.hit, &args.addr) {
         (Some(k), _) => {
             if args.needles.is_empty() {
                 bail!("--hit needs needle options (--needle, --needle-file or --sha256)");
@@ -70,10 +71,10 @@ pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
                 hex_addr(hit.vaddr),
                 hit.mapping
             );
-            let start = hit.vaddr.saturating_sub(16) & !15;
-            let end = hit.vaddr.saturating_add(hit.len).saturating_add(16 + 15) & !15;
+            let w = around_hit(hit.vaddr, hit.len);
+            let w = Span::new(w.start, w.end.min(w.start.saturating_add(MAX_LEN)));
             let span = Span::new(hit.vaddr, hit.vaddr.saturating_add(hit.len));
-            (start, (end - start).clamp(64, MAX_LEN), vec![span])
+            (w, vec![span])
         }
         (None, Some(a)) => {
             let addr = parse_hex_addr(a)
@@ -82,14 +83,17 @@ pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
             if args.len == 0 || args.len > MAX_LEN {
                 bail!("--len must be 1..={MAX_LEN}");
             }
-            (addr, args.len, Vec::new())
+            (Span::new(addr, addr.saturating_add(args.len)), Vec::new())
         }
         (None, None) => bail!("give --addr or --hit"),
     };
-    println!("{}: {} bytes at {}", source.describe(), len, hex_addr(addr));
-    print!(
-        "{}",
-        hexview::render(source.as_ref(), addr, len, &highlight, color)
+    println!(
+        "{}: {} bytes at {}",
+        source.describe(),
+        window.len(),
+        hex_addr(window.start)
     );
+    let view = capture(source.as_ref(), "", window, &highlight);
+    print!("{}", hexview::render(&view, color));
     Ok(ExitCode::from(EXIT_OK))
 }

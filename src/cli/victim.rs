@@ -3,7 +3,27 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::victim::{self, Generator, Mode, SecretSource, VictimConfig};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+
+use crate::model::{CvmProfile, VictimMode as Mode};
+use crate::victim::{self, Generator, SecretSource, VictimConfig};
+
+/// `--mode`: the modes this build can start, parsed into the one mode enum of [`crate::model`].
+fn mode_parser() -> impl TypedValueParser<Value = Mode> {
+    PossibleValuesParser::new(Mode::RUNNABLE.map(|m| PossibleValue::new(m.as_str()).help(m.help())))
+        .try_map(|s| s.parse::<Mode>())
+}
+
+/// `--cvm`: the one confidential-VM enum of [`crate::model`], with what each needs.
+fn cvm_parser() -> impl TypedValueParser<Value = CvmProfile> {
+    PossibleValuesParser::new(CvmProfile::ALL.map(|c| {
+        PossibleValue::new(c.as_str()).help(match c {
+            CvmProfile::SevSnp => "AMD SEV-SNP (QEMU >= 9.1, kvm_amd sev_snp=Y, /dev/sev, OVMF)",
+            CvmProfile::Tdx => "Intel TDX (QEMU >= 10.1, kvm_intel tdx=Y, OVMF)",
+        })
+    }))
+    .try_map(|s| s.parse::<CvmProfile>())
+}
 
 const AFTER_HELP: &str = "\
 Prints one JSON line when ready:
@@ -35,8 +55,8 @@ Guest kernel: --kernel, else /boot/vmlinuz-$(uname -r), else scripts/fetch-guest
 #[command(group(clap::ArgGroup::new("secret").args(["generate", "secret_file", "secret_stdin", "secret_arg"])))]
 pub struct VictimArgs {
     /// Where the secret is kept.
-    #[arg(long, value_enum)]
-    pub mode: ModeArg,
+    #[arg(long, value_parser = mode_parser())]
+    pub mode: Mode,
     /// Generate a random secret [default: canary].
     #[arg(long, value_enum, value_name = "KIND")]
     pub generate: Option<GenerateArg>,
@@ -67,8 +87,8 @@ pub struct VictimArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub accel: AccelArg,
     /// (vm) Confidential-VM profile (needs the hardware; says what is missing otherwise).
-    #[arg(long, value_enum)]
-    pub cvm: Option<CvmArg>,
+    #[arg(long, value_parser = cvm_parser())]
+    pub cvm: Option<CvmProfile>,
     /// (vm) Guest RAM in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub memory: u64,
@@ -97,36 +117,12 @@ pub enum AccelArg {
     Tcg,
 }
 
-/// `--cvm`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CvmArg {
-    /// AMD SEV-SNP (QEMU >= 9.1, kvm_amd sev_snp=Y, /dev/sev, OVMF).
-    SevSnp,
-    /// Intel TDX (QEMU >= 10.1, kvm_intel tdx=Y, OVMF).
-    Tdx,
-}
-
 /// Options of the hidden `confidump guest-init` (PID 1 inside a confidump guest).
 #[derive(Debug, clap::Args)]
 pub struct GuestInitArgs {
     /// The victim mode.
-    #[arg(long, value_enum)]
-    pub mode: ModeArg,
-}
-
-/// `--mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ModeArg {
-    /// Ordinary heap, ordinary stack: any dump or live read finds it.
-    Plain,
-    /// MADV_DONTDUMP + mlock + non-dumpable, processed inside: dumps skip it, live reads do not.
-    Dontdump,
-    /// memfd_secret, processed inside: the kernel refuses every read of it.
-    Secretmem,
-    /// Pitfall: memfd_secret storage but processed on the ordinary stack/heap: fragments leak.
-    Residue,
-    /// Pitfall: ordinary heap + PR_SET_DUMPABLE=0: stops a same-uid attacker, not root.
-    Undumpable,
+    #[arg(long, value_parser = mode_parser())]
+    pub mode: Mode,
 }
 
 /// `--generate`.
@@ -138,25 +134,15 @@ pub enum GenerateArg {
     Pan,
 }
 
-fn mode_of(arg: ModeArg) -> Mode {
-    match arg {
-        ModeArg::Plain => Mode::Plain,
-        ModeArg::Dontdump => Mode::DontDump,
-        ModeArg::Secretmem => Mode::SecretMem,
-        ModeArg::Residue => Mode::Residue,
-        ModeArg::Undumpable => Mode::Undumpable,
-    }
-}
-
 /// Runs `confidump guest-init` (PID 1 of a guest; never returns on success: it powers off).
 pub fn run_guest_init(args: GuestInitArgs) -> anyhow::Result<ExitCode> {
-    crate::vm::guest::run_init(mode_of(args.mode))?;
+    crate::vm::guest::run_init(args.mode)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `confidump victim`.
 pub fn run(args: VictimArgs) -> anyhow::Result<ExitCode> {
-    let mode = mode_of(args.mode);
+    let mode = args.mode;
     if args.context == ContextArg::Vm {
         return run_vm(args, mode);
     }
@@ -193,7 +179,7 @@ fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     use std::io::Write;
     use std::os::fd::AsFd;
 
-    use crate::vm::{AccelChoice, CvmProfile, StopOutcome, VmOptions, VmVictim};
+    use crate::vm::{AccelChoice, StopOutcome, VmOptions, VmVictim};
 
     if args.secret_file.is_some() || args.secret_stdin || args.secret_arg.is_some() {
         bail!("--context vm generates the secret inside the guest (it never passes through the host): --secret-file/--secret-stdin/--secret-arg are not available");
@@ -218,10 +204,7 @@ fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
             AccelArg::Kvm => AccelChoice::Kvm,
             AccelArg::Tcg => AccelChoice::Tcg,
         },
-        cvm: args.cvm.map(|c| match c {
-            CvmArg::SevSnp => CvmProfile::SevSnp,
-            CvmArg::Tdx => CvmProfile::Tdx,
-        }),
+        cvm: args.cvm,
         memory_mib: args.memory,
         boot_timeout: std::time::Duration::from_secs(args.boot_timeout),
     };

@@ -38,39 +38,19 @@ use fill::{FillError, Until};
 /// How often the worker uses the secret.
 pub const TICK: Duration = Duration::from_secs(1);
 
-/// A victim mode: where the secret is stored and where it is processed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// Heap secret, processed on ordinary stacks: everything leaks.
-    Plain,
-    /// `MADV_DONTDUMP` + `mlock` mapping, processed on a stack inside it.
-    DontDump,
-    /// `memfd_secret` mapping, processed on a stack inside it.
-    SecretMem,
-    /// Pitfall: `memfd_secret` mapping, but processed on the ordinary stack and heap, so
-    /// fragments of the secret leak while the region itself reads as `????`.
-    Residue,
-    /// Pitfall: ordinary heap, `PR_SET_DUMPABLE=0` only: a same-uid attacker is refused,
-    /// root is not.
-    Undumpable,
-}
+/// A victim mode: where the secret is stored and where it is processed (one enum, in
+/// [`crate::model`]; what each mode means for this victim is below).
+pub use crate::model::VictimMode as Mode;
 
 impl Mode {
-    /// The name on the command line and in the ready line.
-    pub fn as_str(&self) -> &'static str {
+    /// Where the secret is stored; `None` for a mode this victim cannot run (`sgx`).
+    pub fn protection(&self) -> Option<Protection> {
         match self {
-            Mode::Residue => "residue",
-            Mode::Undumpable => "undumpable",
-            _ => self.protection().as_str(),
-        }
-    }
-    /// Where the secret is stored.
-    pub fn protection(&self) -> Protection {
-        match self {
-            Mode::Plain => Protection::Plain,
-            Mode::DontDump => Protection::DontDump,
-            Mode::SecretMem | Mode::Residue => Protection::SecretMem,
-            Mode::Undumpable => Protection::Plain,
+            Mode::Plain => Some(Protection::Plain),
+            Mode::DontDump => Some(Protection::DontDump),
+            Mode::SecretMem | Mode::Residue => Some(Protection::SecretMem),
+            Mode::Undumpable => Some(Protection::Plain),
+            Mode::Sgx => None,
         }
     }
     /// Where the secret is processed.
@@ -208,6 +188,9 @@ pub enum VictimError {
     /// The worker thread could not be started.
     #[error("cannot start the worker thread")]
     Spawn(#[source] std::io::Error),
+    /// This build has no victim for the mode (`sgx` needs an SGX launcher).
+    #[error("this build of confidump has no {0} victim to start")]
+    NoSuchMode(&'static str),
     /// Waiting for a stop signal failed.
     #[error("waiting for a stop signal failed: {0}")]
     Wait(Errno),
@@ -264,7 +247,11 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
         _ => None,
     };
 
-    let mut store = SecretStore::new(config.mode.protection())?;
+    let protection = config
+        .mode
+        .protection()
+        .ok_or(VictimError::NoSuchMode(config.mode.as_str()))?;
+    let mut store = SecretStore::new(protection)?;
     if config.mode == Mode::Undumpable {
         nix::sys::prctl::set_dumpable(false).map_err(|errno| VictimError::Signals {
             what: "prctl(PR_SET_DUMPABLE, 0)",
