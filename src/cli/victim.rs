@@ -173,11 +173,9 @@ pub fn run(args: VictimArgs) -> anyhow::Result<ExitCode> {
 /// `--context vm`: boot the guest, print the host-side ready line, wait for a stop, power off.
 fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     use anyhow::bail;
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use nix::sys::signal::{SigSet, Signal};
     use nix::sys::signalfd::{SfdFlags, SignalFd};
     use std::io::Write;
-    use std::os::fd::AsFd;
 
     use crate::vm::{AccelChoice, StopOutcome, VmOptions, VmVictim};
 
@@ -229,45 +227,13 @@ fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     writeln!(stdout, "{line}")?;
     stdout.flush()?;
 
-    let stdin = std::io::stdin();
-    let why = loop {
-        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        let exit_fd = vm.exit_fd();
-        if let Some(fd) = exit_fd {
-            fds.push(PollFd::new(fd, PollFlags::POLLIN));
-        }
-        if args.until_eof {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => bail!("waiting for a stop signal: {e}"),
-        }
-        let fired = |i: usize| {
-            fds.get(i)
-                .and_then(|f| f.revents())
-                .is_some_and(|r| !r.is_empty())
-        };
-        if fired(0) {
-            let _ = sfd.read_signal();
-            break "signal";
-        }
-        let mut i = 1;
-        if exit_fd.is_some() {
-            if fired(i) {
-                bail!(
-                    "QEMU exited unexpectedly; last console lines:\n{}",
-                    vm.console_tail()
-                );
-            }
-            i += 1;
-        }
-        if args.until_eof && fired(i) {
-            let mut buf = [0u8; 512];
-            if !matches!(nix::unistd::read(libc::STDIN_FILENO, &mut buf), Ok(n) if n > 0) {
-                break "end of stdin";
-            }
-        }
+    let why = match victim::wait_for_stop(&sfd, args.until_eof, vm.exit_fd())? {
+        victim::StopReason::Signal(_) => "signal",
+        victim::StopReason::StdinEof => "end of stdin",
+        victim::StopReason::Exited => bail!(
+            "QEMU exited unexpectedly; last console lines:\n{}",
+            vm.console_tail()
+        ),
     };
     tracing::info!(why, "stopping the guest");
     match vm.stop() {

@@ -16,7 +16,7 @@ mod fill;
 mod ready;
 
 use std::io::Write;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -127,6 +127,8 @@ pub enum StopReason {
     Signal(Signal),
     /// Standard input reached its end (`until_eof`).
     StdinEof,
+    /// The process the caller watched (QEMU, for a victim inside a VM) exited.
+    Exited,
 }
 
 /// Errors of the victim.
@@ -298,7 +300,7 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
         Ok(len) => len,
         // A stop signal while waiting for the secret: stop as usual, there is nothing to wipe
         // (read_secret did) and no worker yet.
-        Err(FillError::Interrupted) => return wait_for_stop(&sfd, false),
+        Err(FillError::Interrupted) => return wait_for_stop(&sfd, false, None),
         Err(e) => return Err(fill_error(e, source)),
     };
     let secret: &[u8] = slot
@@ -339,9 +341,8 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
         // An error here means the worker ended before its first use: its own error, reported
         // when it is joined below, says why.
         let reason = match used_rx.recv() {
-            Ok(()) => {
-                announce(config, &line, out).and_then(|()| wait_for_stop(&sfd, config.until_eof))
-            }
+            Ok(()) => announce(config, &line, out)
+                .and_then(|()| wait_for_stop(&sfd, config.until_eof, None)),
             Err(_) => Err(VictimError::Worker("stopped before using the secret")),
         };
         stop.store(true, Ordering::SeqCst);
@@ -442,13 +443,22 @@ fn worker_loop(
     result
 }
 
-/// Blocks until a stop signal arrives or, with `until_eof`, stdin ends.
-fn wait_for_stop(sfd: &SignalFd, until_eof: bool) -> Result<StopReason, VictimError> {
+/// Blocks until a stop signal arrives on `sfd`, or, with `until_eof`, stdin ends, or `exited`
+/// (a pidfd: QEMU for a victim inside a VM) becomes readable. The one stop-wait loop: the
+/// process victim and the VM victim (`victim --context vm`) both wait here.
+pub fn wait_for_stop(
+    sfd: &SignalFd,
+    until_eof: bool,
+    exited: Option<BorrowedFd<'_>>,
+) -> Result<StopReason, VictimError> {
     let stdin = std::io::stdin();
     loop {
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
         if until_eof {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        if let Some(fd) = exited {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
         }
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
@@ -477,6 +487,9 @@ fn wait_for_stop(sfd: &SignalFd, until_eof: bool) -> Result<StopReason, VictimEr
         if until_eof && ready(1) && stdin_at_eof()? {
             tracing::info!("stdin closed, stopping");
             return Ok(StopReason::StdinEof);
+        }
+        if exited.is_some() && ready(if until_eof { 2 } else { 1 }) {
+            return Ok(StopReason::Exited);
         }
     }
 }
