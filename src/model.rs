@@ -189,6 +189,27 @@ pub fn is_kernel_special(mapping: &str) -> bool {
     )
 }
 
+/// What a scan run in a child process (the demo's same-uid attacker, as the victim's user)
+/// tells its parent, as one JSON object: the scan report, or why the process could not be read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChildScan {
+    /// The process was read: what the scan found.
+    Report(ScanReport),
+    /// The kernel refused to let this user open the process at all (EACCES, EPERM).
+    Refused {
+        /// The errno of the refused open.
+        errno: i32,
+        /// What was refused, as a sentence.
+        reason: String,
+    },
+    /// Anything else went wrong (no such process, a parse error): not a verdict.
+    Failed {
+        /// What failed.
+        reason: String,
+    },
+}
+
 /// What kind of secret a detector recognised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -64,6 +64,9 @@ pub enum Command {
     /// Internal: PID 1 of a confidump guest (the kernel starts `/init guest-init --mode M`).
     #[command(hide = true)]
     GuestInit(victim::GuestInitArgs),
+    /// Internal: `scan --pid` for the demo's same-uid attacker; prints a `ChildScan` JSON object.
+    #[command(hide = true)]
+    ScanChild(scan::ScanChildArgs),
 }
 
 /// Runs the parsed command line.
@@ -77,5 +80,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(a) => demo::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::GuestInit(a) => victim::run_guest_init(a),
+        Command::ScanChild(a) => scan::run_child(a),
     }
 }

@@ -1,23 +1,25 @@
 //! The same-uid attacker: `confidump scan --pid PID` run as the victim's own unprivileged user
-//! (not root), its JSON report read back as the [`ScanReport`] it is.
+//! (not root), its answer read back as data: the [`ScanReport`] it is, or the errno of the
+//! kernel's refusal to open the process ([`ChildScan`]).
 
 use std::process::{Command, Stdio};
 
 use super::classify::{overlaps, Observation};
 use super::context::Ready;
 use super::env::RunEnv;
-use crate::model::{Outcome, ScanReport};
+use crate::model::{ChildScan, Outcome, ScanReport};
 
-/// Runs the attacker as the victim's user against its first target.
+/// Runs the attacker as the victim's user against its first target: `confidump scan-child`,
+/// the same open and scan as `confidump scan --pid`, which answers with a [`ChildScan`].
 pub fn attack(ready: &Ready, env: &RunEnv) -> Observation {
     use std::os::unix::process::CommandExt;
     let (Some(u), Some(t)) = (&ready.user, ready.targets.first()) else {
         return Observation::error("no unprivileged user to run the same-uid attacker as");
     };
     let out = Command::new(&env.exe)
-        .args(["scan", "--pid", &t.pid.to_string()])
+        .args(["scan-child", "--pid", &t.pid.to_string()])
         .args(["--sha256", &hex::encode(ready.secret_sha256)])
-        .args(["--shape", "canary", "--format", "json"])
+        .args(["--shape", "canary"])
         .uid(u.uid)
         .gid(u.gid)
         .stdin(Stdio::null())
@@ -26,9 +28,21 @@ pub fn attack(ready: &Ready, env: &RunEnv) -> Observation {
         Ok(o) => o,
         Err(e) => return Observation::error(format!("running the attacker: {e}")),
     };
-    match serde_json::from_slice::<ScanReport>(&out.stdout) {
-        Ok(r) => of_report(&r, t.region),
-        Err(_) => of_failure(&String::from_utf8_lossy(&out.stderr), u.uid, out.status),
+    match serde_json::from_slice::<ChildScan>(&out.stdout) {
+        Ok(ChildScan::Report(r)) => of_report(&r, t.region),
+        // The kernel refused to open the process at all: that is the refusal this path shows.
+        Ok(ChildScan::Refused { reason, .. }) => Observation::simple(
+            Outcome::Unreadable,
+            format!("refused to uid {}: {reason}", u.uid),
+        ),
+        Ok(ChildScan::Failed { reason }) => {
+            Observation::error(format!("the same-uid attacker failed: {reason}"))
+        }
+        Err(e) => Observation::error(format!(
+            "the same-uid attacker failed ({}): {e}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
     }
 }
 
@@ -66,58 +80,25 @@ fn of_report(r: &ScanReport, region: Option<crate::model::Span>) -> Observation 
     }
 }
 
-/// The attacker wrote no report: it could not open the process. The kernel refusing it that
-/// (EACCES/EPERM on `/proc/PID/maps` or `mem`) is the refusal this path shows; anything else is
-/// an error.
-fn of_failure(stderr: &str, uid: u32, status: std::process::ExitStatus) -> Observation {
-    let err_line = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim_start_matches("confidump: error: ");
-    // The CLI prints an error's chain; an io::Error often repeats its cause: say it once.
-    let mut parts: Vec<&str> = Vec::new();
-    for p in err_line.split(": ") {
-        if parts.last() != Some(&p) {
-            parts.push(p);
-        }
-    }
-    let err_line = parts.join(": ");
-    if is_permission_error(&err_line) {
-        Observation::simple(
-            Outcome::Unreadable,
-            format!("refused to uid {uid}: {err_line}"),
-        )
-    } else {
-        Observation::error(format!(
-            "the same-uid attacker failed ({status}): {err_line}"
-        ))
-    }
-}
-
-fn is_permission_error(msg: &str) -> bool {
-    [
-        "EACCES",
-        "EPERM",
-        "Permission denied",
-        "Operation not permitted",
-    ]
-    .iter()
-    .any(|k| msg.contains(k))
-}
-
 #[cfg(test)]
 #[allow(clippy::panic)]
 mod tests {
     use super::*;
 
     #[test]
-    fn permission_errors_are_recognised() {
-        assert!(is_permission_error(
-            "cannot read pid 5: opening /proc/5/maps: Permission denied (os error 13)"
-        ));
-        assert!(!is_permission_error("no such process"));
+    fn a_refusal_reads_back_with_its_errno() {
+        let sent = ChildScan::Refused {
+            errno: 13,
+            reason: "cannot read pid 5: reading /proc/5/maps: Permission denied".into(),
+        };
+        let json = serde_json::to_string(&sent).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(
+                serde_json::from_str::<ChildScan>(&json),
+                Ok(ChildScan::Refused { errno: 13, .. })
+            ),
+            "{json}"
+        );
     }
 
     #[test]
