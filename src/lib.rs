@@ -4,25 +4,26 @@
 //!
 //! A *victim* holds a secret behind a chosen protection; an *attacker* (root, with root's real
 //! tools) dumps or reads its memory and scans what it got. Layers, lowest first; a layer only
-//! uses the ones above it in this list:
+//! uses the ones above it in this list (`ARCHITECTURE.md` at the top of the repository is the
+//! full map, with where to add a context, an attack path or a detector):
 //!
 //! | module      | role |
 //! |-------------|------|
-//! | [`model`]   | plain data: address ranges, hits, verdicts, scan reports |
+//! | [`model`]   | plain data: spans, hits, scan reports, attack kinds, victim modes, CVM profiles, cells, hex windows |
 //! | [`secret`]  | the `Secret` wrapper: redacted `Debug`, zeroized on drop |
 //! | [`procfs`]  | `/proc/PID/maps`, smaps flags, tasks, pagemap: pure parsers + thin readers |
-//! | [`memory`]  | the [`memory::MemorySource`] trait; the live-process reader; ptrace guards |
+//! | [`memory`]  | the [`memory::MemorySource`] trait; the live-process reader; ptrace guards; capturing a hex window |
 //! | [`coredump`]| streaming ELF core writer; ELF core reader (goblin) as a `MemorySource` |
 //! | [`scan`]    | needles in several encodings and secret shapes, over any `MemorySource` |
-//! | [`render`]  | text / JSON / hex views: consume findings, never compute them |
 //! | [`protect`] | victim-side secret stores: plain heap, hygiene flags, `memfd_secret` |
-//! | [`victim`]  | the victim program |
+//! | [`victim`]  | the victim program and its stop-wait loop |
 //! | [`host`]    | one probe of what this host can do, and the verdicts doctor and the demo share |
 //! | [`sgx`]     | the SGX context: confidump's own enclave, built, measured, signed, loaded |
-//! | [`vm`]      | the VM context: QEMU launcher, initramfs, QMP client, guest init, CVM profiles |
+//! | [`vm`]      | QEMU for the vm context: launcher, initramfs, QMP client, guest init, CVM profiles |
 //! | [`doctor`]  | what this host can demonstrate, and why not the rest |
 //! | [`lab`]     | training exercises: start a victim, hints, answers checked by salted hash |
-//! | [`runner`]  | attack (dump + scan + show) and the demo orchestration |
+//! | [`runner`]  | contexts (where a victim runs), attack paths, classification, the matrix: returns cells, draws nothing |
+//! | [`render`]  | text table, presenter screens, attack view, hex view, JSON, HTML, JUnit: draw data, never read memory |
 //! | [`cli`]     | clap definitions, one file per subcommand |
 //!
 //! The scanner never knows where its bytes came from: a live process, our core, gdb's, the

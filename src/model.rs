@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A half-open range of addresses `[start, end)` in the source's address space.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Span {
     /// First address.
     pub start: u64,
@@ -48,7 +48,7 @@ pub fn parse_hex_addr(s: &str) -> Option<u64> {
 }
 
 /// How a needle was encoded where it was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
     /// The bytes as given.
@@ -74,16 +74,16 @@ impl Encoding {
 }
 
 /// One place where a needle (or a hash-confirmed shape) was found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hit {
     /// 0-based index of the needle, in the order the needles were given.
     pub needle: usize,
     /// How the needle was encoded at this place.
     pub encoding: Encoding,
     /// Address of the first byte of the match, in the source's address space.
-    #[serde(serialize_with = "ser_hex")]
+    #[serde(serialize_with = "ser_hex", deserialize_with = "de_hex")]
     pub vaddr: u64,
-    /// Length of the match in bytes.
+    /// Length of the match in bytes (not in the JSON: 0 when read back).
     #[serde(skip)]
     pub len: u64,
     /// Name of the mapping it sits in (`[heap]`, `[stack]`, `/usr/lib/...`, `[anon]`).
@@ -94,40 +94,40 @@ pub struct Hit {
 }
 
 /// A range the attacker tried to read and could not: the `????` of an enclave dump.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unreadable {
     /// First address.
-    #[serde(serialize_with = "ser_hex")]
+    #[serde(serialize_with = "ser_hex", deserialize_with = "de_hex")]
     pub start: u64,
     /// One past the last address.
-    #[serde(serialize_with = "ser_hex")]
+    #[serde(serialize_with = "ser_hex", deserialize_with = "de_hex")]
     pub end: u64,
     /// Why: the errno of the failed read and what it means (`EIO: ...`).
     pub reason: String,
     /// Name of the mapping (`/secretmem (deleted)`, `[vvar]`), when known.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty", default)]
     pub mapping: String,
 }
 
 /// A range the dump left out on purpose (gcore's `dd` rule, coredump_filter): it was never
 /// read, so its absence proves nothing about protection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Absent {
     /// First address.
-    #[serde(serialize_with = "ser_hex")]
+    #[serde(serialize_with = "ser_hex", deserialize_with = "de_hex")]
     pub start: u64,
     /// One past the last address.
-    #[serde(serialize_with = "ser_hex")]
+    #[serde(serialize_with = "ser_hex", deserialize_with = "de_hex")]
     pub end: u64,
     /// Why the tool left it out.
     pub reason: String,
     /// Name of the mapping, when known.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty", default)]
     pub mapping: String,
 }
 
 /// The outcome of a scan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// At least one needle or confirmed secret was found.
@@ -146,8 +146,10 @@ impl Verdict {
     }
 }
 
-/// Everything a scan found, in the JSON shape scripts rely on.
-#[derive(Debug, Clone, Serialize)]
+/// Everything a scan found, in the JSON shape scripts rely on. It reads back from that JSON
+/// too (the same-uid attacker is a child `confidump scan --format json` whose report the runner
+/// reads).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanReport {
     /// What was scanned (`core file PATH (confidump)`, `pid N (live)`).
     pub source: String,
@@ -178,7 +180,7 @@ pub struct ScanReport {
 
 /// A finding inside a file-backed mapping whose bytes equal a world-readable file on disk at
 /// that offset: the file itself holds them, so finding them in memory gives nothing away.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicConstant<T> {
     /// The finding, as it would have been reported.
     #[serde(flatten)]
@@ -187,6 +189,46 @@ pub struct PublicConstant<T> {
     pub file: String,
     /// Where in that file.
     pub file_offset: u64,
+}
+
+impl ScanReport {
+    /// The unreadable ranges that mean something: all but kernel-owned pages no process can
+    /// read back (see [`is_kernel_special`]).
+    pub fn refused(&self) -> Vec<&Unreadable> {
+        self.unreadable
+            .iter()
+            .filter(|u| !is_kernel_special(&u.mapping))
+            .collect()
+    }
+}
+
+/// Kernel-owned pages that no process can read back: always unreadable, never a protection.
+pub fn is_kernel_special(mapping: &str) -> bool {
+    matches!(
+        mapping,
+        "[vvar]" | "[vsyscall]" | "[vvar_vclock]" | "[vdso]"
+    )
+}
+
+/// What a scan run in a child process (the demo's same-uid attacker, as the victim's user)
+/// tells its parent, as one JSON object: the scan report, or why the process could not be read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChildScan {
+    /// The process was read: what the scan found.
+    Report(ScanReport),
+    /// The kernel refused to let this user open the process at all (EACCES, EPERM).
+    Refused {
+        /// The errno of the refused open.
+        errno: i32,
+        /// What was refused, as a sentence.
+        reason: String,
+    },
+    /// Anything else went wrong (no such process, a parse error): not a verdict.
+    Failed {
+        /// What failed.
+        reason: String,
+    },
 }
 
 /// What kind of secret a detector recognised.
@@ -239,6 +281,203 @@ pub struct Detection {
 
 // ----- The demo matrix: plain data shared by the runner and the renderers. -----
 
+/// An attack path: one column of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AttackKind {
+    /// confidump's own dump (every mapping, `dd` ones included), then a scan of the core.
+    #[serde(rename = "dump")]
+    Dump,
+    /// gdb's `gcore` with its defaults, then a scan of the core.
+    #[serde(rename = "gcore")]
+    Gcore,
+    /// The kernel's core dump (SIGQUIT, RLIMIT_CORE raised), then a scan of the core.
+    #[serde(rename = "kernel")]
+    Kernel,
+    /// A live read of the process (`process_vm_readv`, `/proc/PID/mem`).
+    #[serde(rename = "live")]
+    Live,
+    /// The hypervisor's own dump of a VM guest's memory (QMP `dump-guest-memory`), the tool a
+    /// cloud operator has (`virsh dump --memory-only`); only for a victim inside a VM.
+    #[serde(rename = "qmp")]
+    Qmp,
+    /// A live read by an attacker with the victim's uid, not root.
+    #[serde(rename = "same-uid")]
+    SameUid,
+}
+
+impl AttackKind {
+    /// Every path, in column order.
+    pub const ALL: [AttackKind; 6] = [
+        AttackKind::Dump,
+        AttackKind::Gcore,
+        AttackKind::Kernel,
+        AttackKind::Live,
+        AttackKind::Qmp,
+        AttackKind::SameUid,
+    ];
+
+    /// The column name in tables, JSON and scenario files.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AttackKind::Dump => "dump",
+            AttackKind::Gcore => "gcore",
+            AttackKind::Kernel => "kernel",
+            AttackKind::Live => "live",
+            AttackKind::Qmp => "qmp",
+            AttackKind::SameUid => "same-uid",
+        }
+    }
+}
+
+impl std::fmt::Display for AttackKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AttackKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AttackKind::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown attack path {s:?}"))
+    }
+}
+
+impl PartialEq<str> for AttackKind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for AttackKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A victim mode: where the victim stores its secret and where it processes it. The one list
+/// of modes: scenario files (`mode = "..."`), `victim --mode`, the guest's init and the VM
+/// options all use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VictimMode {
+    /// Heap secret, processed on ordinary stacks: everything leaks.
+    Plain,
+    /// `MADV_DONTDUMP` + `mlock` mapping (+ `PR_SET_DUMPABLE=0`), processed on a stack inside it.
+    DontDump,
+    /// `memfd_secret` mapping, processed on a stack inside it.
+    SecretMem,
+    /// Pitfall: `memfd_secret` mapping, but processed on the ordinary stack and heap, so
+    /// fragments of the secret leak while the region itself reads as `????`.
+    Residue,
+    /// Pitfall: ordinary heap, `PR_SET_DUMPABLE=0` only: a same-uid attacker is refused,
+    /// root is not.
+    Undumpable,
+    /// An SGX enclave (`victim --context sgx`), built and loaded by [`crate::sgx`].
+    Sgx,
+    /// Pitfall: an enclave laid out the way SDK simulation modes do, in ordinary memory.
+    #[serde(rename = "sgx-sim")]
+    SgxSim,
+}
+
+impl VictimMode {
+    /// Every mode this build can start as a process (`victim --mode`), in help order.
+    pub const RUNNABLE: [VictimMode; 6] = [
+        VictimMode::Plain,
+        VictimMode::DontDump,
+        VictimMode::SecretMem,
+        VictimMode::Residue,
+        VictimMode::Undumpable,
+        VictimMode::SgxSim,
+    ];
+
+    /// The name on the command line, in scenario files and in the ready line.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            VictimMode::Plain => "plain",
+            VictimMode::DontDump => "dontdump",
+            VictimMode::SecretMem => "secretmem",
+            VictimMode::Residue => "residue",
+            VictimMode::Undumpable => "undumpable",
+            VictimMode::Sgx => "sgx",
+            VictimMode::SgxSim => "sgx-sim",
+        }
+    }
+
+    /// The `victim --mode` value, or None when confidump has no such victim.
+    pub fn victim_arg(&self) -> Option<&'static str> {
+        Self::RUNNABLE.contains(self).then(|| self.as_str())
+    }
+
+    /// What the mode does, in one line (`victim --help`).
+    pub fn help(&self) -> &'static str {
+        match self {
+            VictimMode::Plain => "Ordinary heap, ordinary stack: any dump or live read finds it",
+            VictimMode::DontDump => "MADV_DONTDUMP + mlock + non-dumpable, processed inside: dumps skip it, live reads do not",
+            VictimMode::SecretMem => "memfd_secret, processed inside: the kernel refuses every read of it",
+            VictimMode::Residue => "Pitfall: memfd_secret storage but processed on the ordinary stack/heap: fragments leak",
+            VictimMode::Undumpable => "Pitfall: ordinary heap + PR_SET_DUMPABLE=0: stops a same-uid attacker, not root",
+            VictimMode::Sgx => "An SGX enclave (victim --context sgx --mode plain)",
+            VictimMode::SgxSim => "Pitfall: how SDK simulation mode lays out an enclave: ordinary memory",
+        }
+    }
+}
+
+impl std::str::FromStr for VictimMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [VictimMode::Sgx]
+            .into_iter()
+            .chain(VictimMode::RUNNABLE)
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("unknown victim mode {s:?}"))
+    }
+}
+
+/// A confidential-VM technology: the one list used by scenario files (`cvm = "..."`),
+/// `victim --cvm` and the VM launcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CvmProfile {
+    /// AMD SEV-SNP.
+    #[serde(rename = "sev-snp")]
+    SevSnp,
+    /// Intel TDX.
+    #[serde(rename = "tdx")]
+    Tdx,
+}
+
+impl CvmProfile {
+    /// Both, in help order.
+    pub const ALL: [CvmProfile; 2] = [CvmProfile::SevSnp, CvmProfile::Tdx];
+
+    /// `sev-snp` or `tdx`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CvmProfile::SevSnp => "sev-snp",
+            CvmProfile::Tdx => "tdx",
+        }
+    }
+    /// The technology's name in messages.
+    pub fn title(&self) -> &'static str {
+        match self {
+            CvmProfile::SevSnp => "AMD SEV-SNP",
+            CvmProfile::Tdx => "Intel TDX",
+        }
+    }
+}
+
+impl std::str::FromStr for CvmProfile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CvmProfile::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown confidential-VM profile {s:?}"))
+    }
+}
+
 /// What one attack along one path gave, or was expected to give.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Outcome {
@@ -277,7 +516,7 @@ impl Outcome {
 }
 
 /// One row of a hex view, already read: `None` bytes could not be read (`??`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HexRow {
     /// Address of the first byte.
     #[serde(serialize_with = "ser_hex", deserialize_with = "de_hex")]
@@ -286,15 +525,27 @@ pub struct HexRow {
     pub bytes: Vec<Option<u8>>,
     /// Same length as `bytes`: true for bytes of a hit.
     pub highlight: Vec<bool>,
+    /// For terminal views (`show`, `attack`): the region the view enters at this row and why
+    /// bytes are missing. Not in the JSON: reports title the whole window instead.
+    #[serde(skip)]
+    pub note: String,
+    /// For terminal views: no region of the source covers this row at all (drawn as one
+    /// "not in any region" line per run of such rows). Not in the JSON.
+    #[serde(skip)]
+    pub unmapped: bool,
 }
 
-/// A captured hex view, so renderers (HTML, presenter) never touch a memory source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A captured hex view (`memory::window::capture`), so renderers never touch a memory source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HexWindow {
     /// What it shows (`[heap] at 0x...`, `/secretmem (deleted): read refused`).
     pub title: String,
     /// Rows, in address order.
     pub rows: Vec<HexRow>,
+    /// The bytes asked for (rows are whole; the ends of this span may fall inside a row).
+    /// Not in the JSON.
+    #[serde(skip)]
+    pub span: Span,
 }
 
 /// One cell of the matrix: one scenario attacked along one path.
@@ -303,7 +554,7 @@ pub struct Cell {
     /// Scenario name (`plain`, `secretmem`, `argv`, ...).
     pub scenario: String,
     /// Attack path (`dump`, `gcore`, `kernel`, `live`, `same-uid`, ...).
-    pub attack: String,
+    pub attack: AttackKind,
     /// What the scenario file says should happen.
     pub expected: Outcome,
     /// What happened.
@@ -414,13 +665,36 @@ pub struct MatrixReport {
     /// Scenarios, in the order run.
     pub scenarios: Vec<ScenarioInfo>,
     /// Attack paths (columns), in order.
-    pub attacks: Vec<String>,
+    pub attacks: Vec<AttackKind>,
     /// Every cell, scenario by scenario.
     pub cells: Vec<Cell>,
     /// Cells whose observation differs from the expectation.
     pub mismatches: usize,
     /// Wall time of the whole run, in milliseconds.
     pub millis: u64,
+}
+
+impl MatrixReport {
+    /// The report of `cells` (scenario by scenario, as run): every attack path is a column,
+    /// and the mismatches are counted here, once.
+    pub fn new(
+        host: HostInfo,
+        lang: &str,
+        scenarios: Vec<ScenarioInfo>,
+        cells: Vec<Cell>,
+        millis: u64,
+    ) -> Self {
+        let mismatches = count_mismatches(&cells);
+        Self {
+            host,
+            lang: lang.to_string(),
+            scenarios,
+            attacks: AttackKind::ALL.to_vec(),
+            cells,
+            mismatches,
+            millis,
+        }
+    }
 }
 
 fn ser_hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {

@@ -4,6 +4,7 @@
 //!
 //! Needs Debian's `chromium` package (or `CHROMIUM=/path/to/chrome`); without it the test prints
 //! why and skips, as every test here does for what the host lacks.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -38,7 +39,7 @@ fn info(name: &str, title: Texts, holds: Texts, lesson: Texts) -> ScenarioInfo {
 fn cell(s: &str, a: &str, expected: Outcome, observed: Outcome, where_: &str) -> Cell {
     Cell {
         scenario: s.into(),
-        attack: a.into(),
+        attack: a.parse().unwrap(),
         expected,
         observed,
         where_: where_.into(),
@@ -65,11 +66,13 @@ fn leak_view() -> HexWindow {
             highlight: (0..chunk.len())
                 .map(|k| (9..28).contains(&(16 * i + k)))
                 .collect(),
+            ..Default::default()
         })
         .collect();
     HexWindow {
         title: "[heap] at 0x55d01c2e40a9".into(),
         rows,
+        ..Default::default()
     }
 }
 
@@ -79,18 +82,21 @@ fn refused_view() -> HexWindow {
         addr: 0x7f3a_2000_0ff0,
         bytes: (0u8..16).map(Some).collect(),
         highlight: vec![false; 16],
+        ..Default::default()
     }];
     for i in 0..3u64 {
         rows.push(HexRow {
             addr: 0x7f3a_2000_1000 + 16 * i,
             bytes: vec![None; 16],
             highlight: vec![false; 16],
+            ..Default::default()
         });
     }
     HexWindow {
         title: "/secretmem (deleted): read refused (EIO: the kernel will not map these pages)"
             .into(),
         rows,
+        ..Default::default()
     }
 }
 
@@ -196,7 +202,7 @@ fn report(lang: &str) -> MatrixReport {
         },
         lang: lang.into(),
         scenarios,
-        attacks,
+        attacks: attacks.iter().map(|a| a.parse().unwrap()).collect(),
         cells,
         mismatches,
         millis: 8123,

@@ -1,13 +1,14 @@
 //! Presenter mode through its public entry point, against the real matrix engine: the built-in
 //! `plain` scenario (a real victim, really attacked) and the `sgx` scenario (n/a on hosts
 //! without SGX, with the reason shown). The narration itself is also tested on hand-built cells
-//! in `src/runner/presenter.rs`.
+//! in `src/render/presenter.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 
+use confidump::render::presenter::{self, PresentOptions};
+use confidump::runner::demo::host_info;
 use confidump::runner::matrix::{self, RunEnv, Scenario};
-use confidump::runner::presenter;
 use confidump::runner::scenario;
 
 fn scenarios() -> Vec<Scenario> {
@@ -25,14 +26,20 @@ type Ran = (String, Option<confidump::model::MatrixReport>);
 
 fn run(lang: &str, input: &str) -> std::io::Result<Ran> {
     let scenarios = scenarios();
+    let env = env();
+    let infos: Vec<_> = scenarios.iter().map(|s| s.info.clone()).collect();
+    // As `confidump demo --present` wires it: the real matrix engine runs each scenario.
+    let mut engine =
+        |i: usize, step: &mut dyn FnMut(&str)| matrix::run_scenario(&scenarios[i], &env, step);
     let mut out = Vec::new();
     let report = presenter::run(
-        &scenarios,
-        &env(),
+        &infos,
         lang,
-        false,
+        host_info(&env),
+        PresentOptions::for_terminal(false),
         &mut input.as_bytes(),
         &mut out,
+        &mut engine,
     )?;
     Ok((String::from_utf8_lossy(&out).into_owned(), report))
 }

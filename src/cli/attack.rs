@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::bail;
 
 use super::scan::{expect_exit, use_color, ExpectArg, Format, NeedleArgs};
+use crate::render::attack as present;
 use crate::runner::attack::{attack_with, AttackPath};
-use crate::runner::present;
 
 const EXAMPLES: &str = "\
 The attacker is root with root's real tools. By default it takes confidump's own dump, which

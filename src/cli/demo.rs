@@ -10,9 +10,10 @@ use anyhow::Context;
 use super::scan::use_color;
 use super::{EXIT_MISMATCH, EXIT_OK};
 use crate::render;
+use crate::render::presenter::{self, PresentOptions};
+use crate::runner::demo;
 use crate::runner::matrix::{self, RunEnv, Scenario};
-use crate::runner::scenario::{self, Context as RunContext, CvmKind, RunAs};
-use crate::runner::{demo, presenter};
+use crate::runner::scenario::{self, Context as RunContext, RunAs};
 
 const EXAMPLES: &str = "\
 Starts one real victim per scenario (this same program, `confidump victim`), each holding a
@@ -107,7 +108,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let stdin = std::io::stdin();
         let mut input = stdin.lock();
         let mut out = std::io::stdout();
-        match presenter::run(&scenarios, &env, lang, color, &mut input, &mut out)
+        let infos: Vec<_> = scenarios.iter().map(|s| s.info.clone()).collect();
+        let mut engine = |i: usize, step: &mut dyn FnMut(&str)| match scenarios.get(i) {
+            Some(s) => matrix::run_scenario(s, &env, step),
+            None => Vec::new(),
+        };
+        let opts = PresentOptions::for_terminal(color);
+        let host = demo::host_info(&env);
+        match presenter::run(&infos, lang, host, opts, &mut input, &mut out, &mut engine)
             .context("presenter mode")?
         {
             Some(r) => r,
@@ -159,8 +167,8 @@ fn list(scenarios: &[Scenario]) -> String {
             if let Some(cvm) = s.spec.cvm {
                 needs.push(
                     match cvm {
-                        CvmKind::SevSnp => "SEV-SNP host",
-                        CvmKind::Tdx => "TDX host",
+                        crate::model::CvmProfile::SevSnp => "SEV-SNP host",
+                        crate::model::CvmProfile::Tdx => "TDX host",
                     }
                     .to_string(),
                 );

@@ -72,6 +72,9 @@ pub enum Command {
     /// Internal: PID 1 of a confidump guest (the kernel starts `/init guest-init --mode M`).
     #[command(hide = true)]
     GuestInit(victim::GuestInitArgs),
+    /// Internal: `scan --pid` for the demo's same-uid attacker; prints a `ChildScan` JSON object.
+    #[command(hide = true)]
+    ScanChild(scan::ScanChildArgs),
 }
 
 /// Runs the parsed command line.
@@ -87,5 +90,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lab(a) => lab::run(a),
         Command::Report(a) => report::run(a),
         Command::GuestInit(a) => victim::run_guest_init(a),
+        Command::ScanChild(a) => scan::run_child(a),
     }
 }

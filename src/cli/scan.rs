@@ -13,7 +13,7 @@ use super::{EXIT_MISMATCH, EXIT_OK};
 use crate::coredump::reader::CoreFile;
 use crate::memory::live::LiveProcess;
 use crate::memory::MemorySource;
-use crate::model::Verdict;
+use crate::model::{ChildScan, Verdict};
 use crate::render;
 use crate::scan::{self, Needles, Shape};
 use crate::secret::Secret;
@@ -214,4 +214,40 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         Format::Json => println!("{}", render::json::render_report(&report)?),
     }
     Ok(expect_exit(args.expect, report.verdict))
+}
+
+/// Options of the hidden `confidump scan-child`.
+#[derive(Debug, clap::Args)]
+pub struct ScanChildArgs {
+    /// The process to read.
+    #[arg(long)]
+    pub pid: i32,
+    /// What to look for.
+    #[command(flatten)]
+    pub needles: NeedleArgs,
+}
+
+/// Runs `confidump scan-child`: what `scan --pid PID --format json` does, for a parent that
+/// needs the outcome as data. A refused open is a [`ChildScan::Refused`] with its errno, not an
+/// error message to search. Exits 0 whenever it could print the object.
+pub fn run_child(args: ScanChildArgs) -> anyhow::Result<ExitCode> {
+    let needles = args.needles.build()?;
+    let pid = args.pid;
+    let result = match LiveProcess::open(pid, false) {
+        Ok(live) => match scan::scan_source(&live, &needles) {
+            Ok(report) => ChildScan::Report(report),
+            Err(e) => ChildScan::Failed {
+                reason: format!("scanning pid {pid}: {e}"),
+            },
+        },
+        Err(e) => {
+            let reason = format!("cannot read pid {pid}: {e}");
+            match e.refused_errno() {
+                Some(errno) => ChildScan::Refused { errno, reason },
+                None => ChildScan::Failed { reason },
+            }
+        }
+    };
+    println!("{}", serde_json::to_string(&result)?);
+    Ok(ExitCode::from(EXIT_OK))
 }

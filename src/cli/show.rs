@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use super::scan::{open_source, use_color, NeedleArgs};
 use super::EXIT_OK;
 use crate::coredump::{gdbview, parse_hex_addr};
+use crate::memory::window::{around_hit, capture};
 use crate::memory::RegionKind;
 use crate::model::{hex_addr, Span};
 use crate::render::hexview;
@@ -54,7 +55,7 @@ pub struct ShowArgs {
 pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let source = open_source(args.source.as_ref(), args.pid)?;
     let color = use_color();
-    let (addr, len, highlight) = match (args.hit, &args.addr) {
+    let (window, highlight) = match (args.hit, &args.addr) {
         (Some(k), _) => {
             if args.needles.is_empty() {
                 bail!("--hit needs needle options (--needle, --needle-file or --sha256)");
@@ -71,10 +72,10 @@ pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
                 hex_addr(hit.vaddr),
                 hit.mapping
             );
-            let start = hit.vaddr.saturating_sub(16) & !15;
-            let end = hit.vaddr.saturating_add(hit.len).saturating_add(16 + 15) & !15;
+            let w = around_hit(hit.vaddr, hit.len);
+            let w = Span::new(w.start, w.end.min(w.start.saturating_add(MAX_LEN)));
             let span = Span::new(hit.vaddr, hit.vaddr.saturating_add(hit.len));
-            (start, (end - start).clamp(64, MAX_LEN), vec![span])
+            (w, vec![span])
         }
         (None, Some(a)) => {
             let addr = parse_hex_addr(a)
@@ -83,21 +84,20 @@ pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
             if args.len == 0 || args.len > MAX_LEN {
                 bail!("--len must be 1..={MAX_LEN}");
             }
-            (addr, args.len, Vec::new())
+            (Span::new(addr, addr.saturating_add(args.len)), Vec::new())
         }
         (None, None) => bail!("give --addr or --hit"),
     };
-    println!("{}: {} bytes at {}", source.describe(), len, hex_addr(addr));
-    print!(
-        "{}",
-        hexview::render(source.as_ref(), addr, len, &highlight, color)
+    println!(
+        "{}: {} bytes at {}",
+        source.describe(),
+        window.len(),
+        hex_addr(window.start)
     );
+    let view = capture(source.as_ref(), "", window, &highlight);
+    print!("{}", hexview::render(&view, color));
     if let Some(core) = &args.source {
-        if let Some(line) = gdb_says(
-            core,
-            source.as_ref(),
-            Span::new(addr, addr.saturating_add(len)),
-        ) {
+        if let Some(line) = gdb_says(core, source.as_ref(), window) {
             println!("{line}");
         }
     }

@@ -3,7 +3,27 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::victim::{self, Generator, Mode, SecretSource, VictimConfig};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+
+use crate::model::{CvmProfile, VictimMode as Mode};
+use crate::victim::{self, Generator, SecretSource, VictimConfig};
+
+/// `--mode`: the modes this build can start, parsed into the one mode enum of [`crate::model`].
+fn mode_parser() -> impl TypedValueParser<Value = Mode> {
+    PossibleValuesParser::new(Mode::RUNNABLE.map(|m| PossibleValue::new(m.as_str()).help(m.help())))
+        .try_map(|s| s.parse::<Mode>())
+}
+
+/// `--cvm`: the one confidential-VM enum of [`crate::model`], with what each needs.
+fn cvm_parser() -> impl TypedValueParser<Value = CvmProfile> {
+    PossibleValuesParser::new(CvmProfile::ALL.map(|c| {
+        PossibleValue::new(c.as_str()).help(match c {
+            CvmProfile::SevSnp => "AMD SEV-SNP (QEMU >= 9.1, kvm_amd sev_snp=Y, /dev/sev, OVMF)",
+            CvmProfile::Tdx => "Intel TDX (QEMU >= 10.1, kvm_intel tdx=Y, OVMF)",
+        })
+    }))
+    .try_map(|s| s.parse::<CvmProfile>())
+}
 
 const AFTER_HELP: &str = "\
 Prints one JSON line when ready:
@@ -49,8 +69,8 @@ DIR/enclave.sgxs and DIR/enclave.sig (SIGSTRUCT) and exits, on any machine:
 #[command(group(clap::ArgGroup::new("secret").args(["generate", "secret_file", "secret_stdin", "secret_arg"])))]
 pub struct VictimArgs {
     /// Where the secret is kept.
-    #[arg(long, value_enum, required_unless_present = "emit_enclave")]
-    pub mode: Option<ModeArg>,
+    #[arg(long, value_parser = mode_parser(), required_unless_present = "emit_enclave")]
+    pub mode: Option<Mode>,
     /// Generate a random secret [default: canary].
     #[arg(long, value_enum, value_name = "KIND")]
     pub generate: Option<GenerateArg>,
@@ -81,8 +101,8 @@ pub struct VictimArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub accel: AccelArg,
     /// (vm) Confidential-VM profile (needs the hardware; says what is missing otherwise).
-    #[arg(long, value_enum)]
-    pub cvm: Option<CvmArg>,
+    #[arg(long, value_parser = cvm_parser())]
+    pub cvm: Option<CvmProfile>,
     /// (vm) Guest RAM in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub memory: u64,
@@ -137,38 +157,12 @@ pub enum AccelArg {
     Tcg,
 }
 
-/// `--cvm`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CvmArg {
-    /// AMD SEV-SNP (QEMU >= 9.1, kvm_amd sev_snp=Y, /dev/sev, OVMF).
-    SevSnp,
-    /// Intel TDX (QEMU >= 10.1, kvm_intel tdx=Y, OVMF).
-    Tdx,
-}
-
 /// Options of the hidden `confidump guest-init` (PID 1 inside a confidump guest).
 #[derive(Debug, clap::Args)]
 pub struct GuestInitArgs {
     /// The victim mode.
-    #[arg(long, value_enum)]
-    pub mode: ModeArg,
-}
-
-/// `--mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ModeArg {
-    /// Ordinary heap, ordinary stack: any dump or live read finds it.
-    Plain,
-    /// MADV_DONTDUMP + mlock + non-dumpable, processed inside: dumps skip it, live reads do not.
-    Dontdump,
-    /// memfd_secret, processed inside: the kernel refuses every read of it.
-    Secretmem,
-    /// Pitfall: memfd_secret storage but processed on the ordinary stack/heap: fragments leak.
-    Residue,
-    /// Pitfall: ordinary heap + PR_SET_DUMPABLE=0: stops a same-uid attacker, not root.
-    Undumpable,
-    /// Pitfall: how SDK simulation mode lays out an enclave: ordinary memory.
-    SgxSim,
+    #[arg(long, value_parser = mode_parser())]
+    pub mode: Mode,
 }
 
 /// `--generate`.
@@ -180,20 +174,9 @@ pub enum GenerateArg {
     Pan,
 }
 
-fn mode_of(arg: ModeArg) -> anyhow::Result<Mode> {
-    Ok(match arg {
-        ModeArg::Plain => Mode::Plain,
-        ModeArg::Dontdump => Mode::DontDump,
-        ModeArg::Secretmem => Mode::SecretMem,
-        ModeArg::Residue => Mode::Residue,
-        ModeArg::Undumpable => Mode::Undumpable,
-        ModeArg::SgxSim => anyhow::bail!("--mode sgx-sim runs in this process only"),
-    })
-}
-
 /// Runs `confidump guest-init` (PID 1 of a guest; never returns on success: it powers off).
 pub fn run_guest_init(args: GuestInitArgs) -> anyhow::Result<ExitCode> {
-    crate::vm::guest::run_init(mode_of(args.mode)?)?;
+    crate::vm::guest::run_init(args.mode)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -202,16 +185,15 @@ pub fn run(mut args: VictimArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.emit_enclave {
         return emit_enclave(dir, args.debug_enclave);
     }
-    let Some(arg_mode) = args.mode else {
+    let Some(mode) = args.mode else {
         anyhow::bail!("--mode is required");
     };
     if args.debug_enclave && args.context != ContextArg::Sgx {
         anyhow::bail!("--debug-enclave needs --context sgx (or --emit-enclave)");
     }
-    if args.context == ContextArg::Sgx || arg_mode == ModeArg::SgxSim {
-        return run_sgx(args, arg_mode);
+    if args.context == ContextArg::Sgx || mode == Mode::SgxSim {
+        return run_sgx(args, mode);
     }
-    let mode = mode_of(arg_mode)?;
     if args.dry_run {
         return run_dry(&args, mode);
     }
@@ -231,7 +213,7 @@ pub fn run(mut args: VictimArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn vm_options(args: &VictimArgs, mode: Mode) -> crate::vm::VmOptions {
-    use crate::vm::{AccelChoice, CvmProfile, VmOptions};
+    use crate::vm::{AccelChoice, VmOptions};
     VmOptions {
         mode,
         kernel: args.kernel.clone(),
@@ -240,10 +222,7 @@ fn vm_options(args: &VictimArgs, mode: Mode) -> crate::vm::VmOptions {
             AccelArg::Kvm => AccelChoice::Kvm,
             AccelArg::Tcg => AccelChoice::Tcg,
         },
-        cvm: args.cvm.map(|c| match c {
-            CvmArg::SevSnp => CvmProfile::SevSnp,
-            CvmArg::Tdx => CvmProfile::Tdx,
-        }),
+        cvm: args.cvm,
         memory_mib: args.memory,
         boot_timeout: std::time::Duration::from_secs(args.boot_timeout),
     }
@@ -291,12 +270,12 @@ fn emit_enclave(dir: &std::path::Path, debug: bool) -> anyhow::Result<ExitCode> 
 }
 
 /// `--context sgx` (`--mode plain`) and `--mode sgx-sim`.
-fn run_sgx(mut args: VictimArgs, mode: ModeArg) -> anyhow::Result<ExitCode> {
+fn run_sgx(mut args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     use crate::sgx::{SgxVictimConfig, SgxVictimKind};
     let kind = match (args.context, mode) {
-        (ContextArg::Process, ModeArg::SgxSim) => SgxVictimKind::Sim,
-        (ContextArg::Sgx, ModeArg::Plain) if args.debug_enclave => SgxVictimKind::Debug,
-        (ContextArg::Sgx, ModeArg::Plain) => SgxVictimKind::Production,
+        (ContextArg::Process, Mode::SgxSim) => SgxVictimKind::Sim,
+        (ContextArg::Sgx, Mode::Plain) if args.debug_enclave => SgxVictimKind::Debug,
+        (ContextArg::Sgx, Mode::Plain) => SgxVictimKind::Production,
         (ContextArg::Sgx, _) => {
             anyhow::bail!("--context sgx takes --mode plain (a production enclave; add --debug-enclave for a debug one)")
         }
@@ -332,11 +311,9 @@ fn secret_source(args: &mut VictimArgs) -> SecretSource {
 /// `--context vm`: boot the guest, print the host-side ready line, wait for a stop, power off.
 fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     use anyhow::bail;
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use nix::sys::signal::{SigSet, Signal};
     use nix::sys::signalfd::{SfdFlags, SignalFd};
     use std::io::Write;
-    use std::os::fd::AsFd;
 
     use crate::vm::{StopOutcome, VmVictim};
 
@@ -377,45 +354,13 @@ fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     writeln!(stdout, "{line}")?;
     stdout.flush()?;
 
-    let stdin = std::io::stdin();
-    let why = loop {
-        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        let exit_fd = vm.exit_fd();
-        if let Some(fd) = exit_fd {
-            fds.push(PollFd::new(fd, PollFlags::POLLIN));
-        }
-        if args.until_eof {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => bail!("waiting for a stop signal: {e}"),
-        }
-        let fired = |i: usize| {
-            fds.get(i)
-                .and_then(|f| f.revents())
-                .is_some_and(|r| !r.is_empty())
-        };
-        if fired(0) {
-            let _ = sfd.read_signal();
-            break "signal";
-        }
-        let mut i = 1;
-        if exit_fd.is_some() {
-            if fired(i) {
-                bail!(
-                    "QEMU exited unexpectedly; last console lines:\n{}",
-                    vm.console_tail()
-                );
-            }
-            i += 1;
-        }
-        if args.until_eof && fired(i) {
-            let mut buf = [0u8; 512];
-            if !matches!(nix::unistd::read(libc::STDIN_FILENO, &mut buf), Ok(n) if n > 0) {
-                break "end of stdin";
-            }
-        }
+    let why = match victim::wait_for_stop(&sfd, args.until_eof, vm.exit_fd())? {
+        victim::StopReason::Signal(_) => "signal",
+        victim::StopReason::StdinEof => "end of stdin",
+        victim::StopReason::Exited => bail!(
+            "QEMU exited unexpectedly; last console lines:\n{}",
+            vm.console_tail()
+        ),
     };
     tracing::info!(why, "stopping the guest");
     match vm.stop() {

@@ -10,30 +10,10 @@ use std::path::{Path, PathBuf};
 
 use super::qemu::QemuVersion;
 
-/// A confidential-VM technology.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CvmProfile {
-    /// AMD SEV-SNP.
-    SevSnp,
-    /// Intel TDX.
-    Tdx,
-}
+/// A confidential-VM technology (one enum, in [`crate::model`]).
+pub use crate::model::CvmProfile;
 
 impl CvmProfile {
-    /// `sev-snp` or `tdx`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            CvmProfile::SevSnp => "sev-snp",
-            CvmProfile::Tdx => "tdx",
-        }
-    }
-    /// The technology's name in messages.
-    pub fn title(&self) -> &'static str {
-        match self {
-            CvmProfile::SevSnp => "AMD SEV-SNP",
-            CvmProfile::Tdx => "Intel TDX",
-        }
-    }
     /// The first QEMU release that supports it.
     pub fn min_qemu(&self) -> QemuVersion {
         match self {

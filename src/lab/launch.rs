@@ -77,7 +77,7 @@ pub fn start(exe: &Path, ex: &Exercise, dir: &Path) -> Result<Started, LaunchErr
         None
     } else {
         Some(
-            crate::runner::demo::generate_canary()
+            crate::runner::context::process::generate_canary()
                 .map_err(|e| LaunchError::Random(e.to_string()))?,
         )
     };

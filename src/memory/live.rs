@@ -39,6 +39,21 @@ pub enum LiveError {
     },
 }
 
+impl LiveError {
+    /// The errno when the kernel refused access to the process (EACCES, EPERM on its maps or
+    /// mem file): a refusal by a real mechanism, not a failure of ours.
+    pub fn refused_errno(&self) -> Option<i32> {
+        let io = match self {
+            LiveError::Maps(MapsError::Io { source, .. }) | LiveError::OpenMem { source, .. } => {
+                source
+            }
+            _ => return None,
+        };
+        io.raw_os_error()
+            .filter(|e| *e == libc::EACCES || *e == libc::EPERM)
+    }
+}
+
 /// A live process as a [`MemorySource`]. It does not stop the process: reads see memory as it
 /// is at the moment of each read. (The dumper stops the threads around its snapshot; see
 /// [`super::ptrace`].)
@@ -170,5 +185,22 @@ mod tests {
     fn missing_process_is_a_clear_error() {
         let err = LiveProcess::open(i32::MAX, false).err().unwrap();
         assert!(err.to_string().contains("no process"), "{err}");
+        assert_eq!(err.refused_errno(), None);
+    }
+
+    #[test]
+    fn only_eacces_and_eperm_are_refusals() {
+        let open = |errno| LiveError::OpenMem {
+            pid: 1,
+            source: std::io::Error::from_raw_os_error(errno),
+        };
+        assert_eq!(open(libc::EACCES).refused_errno(), Some(libc::EACCES));
+        assert_eq!(open(libc::EPERM).refused_errno(), Some(libc::EPERM));
+        assert_eq!(open(libc::ENOENT).refused_errno(), None);
+        let maps = LiveError::Maps(MapsError::Io {
+            path: "/proc/1/maps".into(),
+            source: std::io::Error::from_raw_os_error(libc::EACCES),
+        });
+        assert_eq!(maps.refused_errno(), Some(libc::EACCES));
     }
 }

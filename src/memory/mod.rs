@@ -9,11 +9,12 @@
 
 pub mod live;
 pub mod ptrace;
+pub mod window;
 
 use crate::model::Span;
 
-/// Page size of x86-64 Linux; cores and `/proc` report in these units.
-pub const PAGE_SIZE: u64 = 4096;
+/// Page size of x86-64 Linux (defined with the `/proc` parsers, the ground floor).
+pub use crate::procfs::PAGE_SIZE;
 
 /// What a region of a source holds.
 #[derive(Debug, Clone, PartialEq, Eq)]

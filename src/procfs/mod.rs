@@ -8,6 +8,9 @@ pub mod tasks;
 
 use std::path::PathBuf;
 
+/// Page size of x86-64 Linux; cores, `/proc/PID/pagemap` and `/proc` sizes use these units.
+pub const PAGE_SIZE: u64 = 4096;
+
 /// Path of `/proc/PID/<name>`.
 pub fn proc_path(pid: i32, name: &str) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/{name}"))

@@ -14,8 +14,8 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
+use super::PAGE_SIZE;
 use super::{proc_path, ProcError};
-use crate::memory::PAGE_SIZE;
 
 /// Bit 63 of a pagemap entry: the page is in RAM.
 pub const PM_PRESENT: u64 = 1 << 63;

@@ -239,8 +239,13 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
         escape(t(lang, "columns"))
     );
     for a in &r.attacks {
-        let desc = attack_key(a).map(|k| t(lang, k)).unwrap_or("");
-        let _ = writeln!(out, "<li><b>{}</b> — {}</li>", escape(a), escape(desc));
+        let desc = t(lang, attack_key(*a));
+        let _ = writeln!(
+            out,
+            "<li><b>{}</b> — {}</li>",
+            escape(a.as_str()),
+            escape(desc)
+        );
     }
     let _ = writeln!(out, "</ul><p>{}</p>", escape(t(lang, "rows")));
     let _ = write!(
@@ -249,7 +254,7 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
         escape(t(lang, "scenario"))
     );
     for a in &r.attacks {
-        let _ = write!(out, "<th>{}</th>", escape(a));
+        let _ = write!(out, "<th>{}</th>", escape(a.as_str()));
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     let span = r.attacks.len() + 1;
@@ -273,7 +278,7 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
             }
             None => {
                 for a in &r.attacks {
-                    cell_td(out, cell_at(r, &s.name, a), lang);
+                    cell_td(out, cell_at(r, &s.name, *a), lang);
                 }
             }
         }
@@ -326,7 +331,7 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
                 out,
                 "<li>{} · {}: {}</li>",
                 escape(&c.scenario),
-                escape(&c.attack),
+                escape(c.attack.as_str()),
                 escape(&super::matrix::detection_summary(lang, c)),
             );
         }
@@ -370,7 +375,7 @@ fn views(out: &mut String, r: &MatrixReport, lang: &str) {
         }
         let mut any = false;
         for a in &r.attacks {
-            let Some(c) = cell_at(r, &s.name, a) else {
+            let Some(c) = cell_at(r, &s.name, *a) else {
                 continue;
             };
             let Some(w) = &c.view else { continue };
@@ -405,10 +410,10 @@ fn view(out: &mut String, s: &ScenarioInfo, c: &Cell, w: &HexWindow, lang: &str)
         out,
         "<figure class=\"view\" data-attack=\"{}\" data-outcome=\"{}\"><figcaption>{} · {}{} \
          <span class=\"word {}\">{}</span><br><small>{}</small></figcaption>\n<pre class=\"hex\">",
-        escape(&c.attack),
+        escape(c.attack.as_str()),
         class(c.observed),
         escape(&s.name),
-        escape(&c.attack),
+        escape(c.attack.as_str()),
         escape(&where_),
         class(c.observed),
         escape(outcome_word(lang, c.observed)),

@@ -106,7 +106,7 @@ pub fn render(report: &MatrixReport) -> String {
             out,
             "    <testcase classname=\"confidump.demo.{}\" name=\"{}\" time=\"{}\"",
             escape(&c.scenario),
-            escape(&c.attack),
+            escape(c.attack.as_str()),
             secs(c.millis)
         );
         if !c.met() {

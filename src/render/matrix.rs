@@ -14,7 +14,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::i18n::t;
 use super::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
-use crate::model::{Cell, DetectorKind, MatrixReport, Outcome, ScenarioInfo};
+use crate::model::{AttackKind, Cell, DetectorKind, MatrixReport, Outcome, ScenarioInfo};
 
 /// Bold, for scenario names.
 /// Widest table we draw: fits a 150-column terminal, and a projector at a large font
@@ -146,7 +146,11 @@ pub fn wrap(s: &str, width: usize) -> Vec<String> {
 }
 
 /// The cell of `scenario` × `attack`, if the run produced one.
-pub fn cell_at<'a>(report: &'a MatrixReport, scenario: &str, attack: &str) -> Option<&'a Cell> {
+pub fn cell_at<'a>(
+    report: &'a MatrixReport,
+    scenario: &str,
+    attack: AttackKind,
+) -> Option<&'a Cell> {
     report
         .cells
         .iter()
@@ -467,14 +471,13 @@ pub fn render_table(report: &MatrixReport, color: bool) -> String {
     let name_w = report
         .attacks
         .iter()
-        .map(|a| display_width(a))
+        .map(|a| display_width(a.as_str()))
         .max()
         .unwrap_or(0);
     for a in &report.attacks {
-        let key = attack_key(a);
-        let desc = key.map(|k| t(lang, k)).unwrap_or("");
-        let pad = " ".repeat(name_w.saturating_sub(display_width(a)));
-        let _ = writeln!(out, "  {}{pad}  {desc}", paint(a, BOLD, color));
+        let desc = t(lang, attack_key(*a));
+        let pad = " ".repeat(name_w.saturating_sub(display_width(a.as_str())));
+        let _ = writeln!(out, "  {}{pad}  {desc}", paint(a.as_str(), BOLD, color));
     }
     let _ = writeln!(out, "{}", t(lang, "rows"));
     out.push('\n');
@@ -486,7 +489,7 @@ pub fn render_table(report: &MatrixReport, color: bool) -> String {
     // Header.
     let mut header = vec![vec![Line::plain(t(lang, "scenario"))]];
     for a in &report.attacks {
-        header.push(vec![Line::styled(truncate(a, MAX_COL), BOLD)]);
+        header.push(vec![Line::styled(truncate(a.as_str(), MAX_COL), BOLD)]);
     }
     out.push_str(&geo.rule(Layout::None, Layout::Full));
     out.push_str(&geo.rows(&header, color));
@@ -517,7 +520,7 @@ pub fn render_table(report: &MatrixReport, color: bool) -> String {
                 for (a, w) in report.attacks.iter().zip(geo.widths.iter().skip(1)) {
                     cells.push(cell_lines(
                         lang,
-                        cell_at(report, &s.name, a),
+                        cell_at(report, &s.name, *a),
                         *w,
                         &shared,
                         &mut notes,
@@ -678,17 +681,16 @@ pub fn detection_summary(lang: &str, c: &Cell) -> String {
     parts.join(if lang == "ja" { "、" } else { ", " })
 }
 
-/// The i18n key describing a known attack path.
-pub fn attack_key(attack: &str) -> Option<&'static str> {
-    Some(match attack {
-        "dump" => "attack.dump",
-        "gcore" => "attack.gcore",
-        "kernel" => "attack.kernel",
-        "live" => "attack.live",
-        "qmp" => "attack.qmp",
-        "same-uid" => "attack.same-uid",
-        _ => return None,
-    })
+/// The i18n key describing an attack path.
+pub fn attack_key(attack: AttackKind) -> &'static str {
+    match attack {
+        AttackKind::Dump => "attack.dump",
+        AttackKind::Gcore => "attack.gcore",
+        AttackKind::Kernel => "attack.kernel",
+        AttackKind::Live => "attack.live",
+        AttackKind::Qmp => "attack.qmp",
+        AttackKind::SameUid => "attack.same-uid",
+    }
 }
 
 /// Column widths: each column as wide as its widest line, within bounds chosen so the table
@@ -714,13 +716,13 @@ fn fit_columns(report: &MatrixReport) -> Geometry {
     let cap = budget.saturating_sub(3).clamp(MIN_COL, MAX_COL);
     let mut widths = vec![sc];
     for a in &report.attacks {
-        let mut w = display_width(a);
+        let mut w = display_width(a.as_str());
         for s in &report.scenarios {
             let mut notes = Vec::new();
-            for l in cell_lines(lang, cell_at(report, &s.name, a), cap, &[], &mut notes) {
+            for l in cell_lines(lang, cell_at(report, &s.name, *a), cap, &[], &mut notes) {
                 w = w.max(l.width());
             }
-            if let Some(c) = cell_at(report, &s.name, a) {
+            if let Some(c) = cell_at(report, &s.name, *a) {
                 // `where` is wrapped to the cap; ask for its whole width up to the cap.
                 w = w.max(display_width(&c.where_).min(cap));
             }
@@ -751,7 +753,7 @@ pub(crate) mod tests {
     ) -> Cell {
         Cell {
             scenario: s.into(),
-            attack: a.into(),
+            attack: a.parse().unwrap_or(AttackKind::Dump),
             expected,
             observed,
             where_: where_.into(),
@@ -841,7 +843,9 @@ pub(crate) mod tests {
                         addr: 0x5581c0,
                         bytes: b"<b>4111 1111 11".iter().map(|b| Some(*b)).collect(),
                         highlight: (0..15).map(|i| i >= 3).collect(),
+                        ..Default::default()
                     }],
+                    ..Default::default()
                 });
             }
             cells.push(c);
@@ -865,7 +869,9 @@ pub(crate) mod tests {
                         addr: 0x7f0000000000,
                         bytes: vec![None; 16],
                         highlight: vec![false; 16],
+                        ..Default::default()
                     }],
+                    ..Default::default()
                 });
             }
             cells.push(c);
@@ -894,7 +900,7 @@ pub(crate) mod tests {
             },
             lang: lang.into(),
             scenarios,
-            attacks,
+            attacks: attacks.iter().filter_map(|a| a.parse().ok()).collect(),
             mismatches: 1,
             cells,
             millis: 4321,
@@ -1008,9 +1014,8 @@ pub(crate) mod tests {
     #[test]
     fn many_columns_stay_within_bound() {
         let mut r = sample("en");
-        for i in 0..5 {
-            r.attacks.push(format!("vm-path-{i}"));
-        }
+        // Ten columns: five of the paths twice over.
+        r.attacks.extend(AttackKind::ALL.into_iter().take(5));
         assert_table_aligned(&render_table(&r, false));
     }
 

@@ -1,11 +1,15 @@
-//! Renderers: text, JSON, hex views and the demo matrix. They consume findings; none computes them.
+//! Renderers: text, JSON, hex views, the attack view, the demo matrix and presenter screens.
+//! They consume data; none computes it, and none reads memory.
 //!
-//! [`text`] and [`json`] turn a [`crate::model::ScanReport`] into output; [`hexview`] draws a
-//! window of any [`crate::memory::MemorySource`], with unreadable bytes as `??`. The demo
-//! matrix ([`crate::model::MatrixReport`]) is drawn by [`matrix`] (terminal table) and [`html`]
-//! (one self-contained page), in the words of [`i18n`] (English, Japanese); [`progress`] shows
-//! slow steps on a terminal. [`fleet`] merges several nodes' demo results into one matrix.
+//! [`text`] and [`json`] turn a [`crate::model::ScanReport`] into output; [`attack`] is the
+//! verdict-first view of `confidump attack`; [`hexview`] draws a captured
+//! [`crate::model::HexWindow`], with unreadable bytes as `??`. The demo matrix
+//! ([`crate::model::MatrixReport`]) is drawn by [`matrix`] (terminal table), [`html`] (one
+//! self-contained page), [`junit`] and [`presenter`] (one scenario at a time, for a room), in
+//! the words of [`i18n`] (English, Japanese); [`progress`] shows slow steps on a terminal.
+//! [`fleet`] merges several nodes' demo results into one matrix.
 
+pub mod attack;
 pub mod fleet;
 pub mod hexview;
 pub mod html;
@@ -13,6 +17,7 @@ pub mod i18n;
 pub mod json;
 pub mod junit;
 pub mod matrix;
+pub mod presenter;
 pub mod progress;
 pub mod text;
 

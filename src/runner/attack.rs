@@ -10,8 +10,9 @@ use crate::coredump::policy::Policy;
 use crate::coredump::reader::{CoreError, CoreFile};
 use crate::coredump::writer::{self, DumpError, DumpOptions, DumpSummary, Engine};
 use crate::memory::live::{LiveError, LiveProcess};
+use crate::memory::window::{around_hit, at_region, capture};
 use crate::memory::MemorySource;
-use crate::model::{ScanReport, Unreadable, Verdict};
+use crate::model::{HexWindow, ScanReport, Span};
 use crate::scan::{self, Needles, ScanError};
 
 /// How the attacker gets at the memory.
@@ -108,10 +109,48 @@ pub struct Attack {
     pub dump: Option<DumpSummary>,
     /// What the scan found.
     pub report: ScanReport,
-    /// What was scanned; still open, so views can be drawn from it.
+    /// What was scanned; still open.
     pub source: Box<dyn MemorySource>,
+    /// What root sees: the bytes around the first hit, or at the start of the first refused
+    /// region ([`crate::memory::window`]'s rule).
+    pub view: Option<HexWindow>,
     /// The temporary directory to remove on drop (None when the core is kept or live).
     temp_dir: Option<PathBuf>,
+}
+
+impl Attack {
+    fn new(
+        path: AttackPath,
+        pid: i32,
+        dump: Option<DumpSummary>,
+        report: ScanReport,
+        source: Box<dyn MemorySource>,
+        temp_dir: Option<PathBuf>,
+    ) -> Self {
+        let view = view_of(&report, source.as_ref());
+        Self {
+            path,
+            pid,
+            dump,
+            report,
+            source,
+            view,
+            temp_dir,
+        }
+    }
+}
+
+/// The view worth showing: around the first hit (highlighted), or the start of the first
+/// refused region.
+fn view_of(report: &ScanReport, source: &dyn MemorySource) -> Option<HexWindow> {
+    if let Some(h) = report.hits.first() {
+        let hl = [Span::new(h.vaddr, h.vaddr.saturating_add(h.len))];
+        let title = format!("what root sees at hit 0 ({}):", h.mapping);
+        return Some(capture(source, &title, around_hit(h.vaddr, h.len), &hl));
+    }
+    let u = report.refused().into_iter().next()?;
+    let title = format!("what root sees in {} (read refused):", u.mapping);
+    Some(capture(source, &title, at_region(u.start), &[]))
 }
 
 impl Drop for Attack {
@@ -188,14 +227,7 @@ pub fn attack_with(
     if path == AttackPath::Live {
         let live = LiveProcess::open(pid, false)?;
         let report = scan::scan_source(&live, needles)?;
-        return Ok(Attack {
-            path,
-            pid,
-            dump: None,
-            report,
-            source: Box::new(live),
-            temp_dir: None,
-        });
+        return Ok(Attack::new(path, pid, None, report, Box::new(live), None));
     }
     let (core_path, guard) = match keep {
         Some(p) => (p.to_path_buf(), None),
@@ -215,14 +247,14 @@ pub fn attack_with(
         let core = CoreFile::open(&dump.path)?;
         let report = scan::scan_source(&core, needles)?;
         let temp_dir = guard.map(DirGuard::defuse);
-        return Ok(Attack {
+        return Ok(Attack::new(
             path,
             pid,
-            dump: None,
+            None,
             report,
-            source: Box::new(core),
+            Box::new(core),
             temp_dir,
-        });
+        ));
     }
     let mut opts = DumpOptions::new(&core_path);
     match path {
@@ -235,51 +267,12 @@ pub fn attack_with(
     let core = CoreFile::open(&summary.path)?;
     let report = scan::scan_source(&core, needles)?;
     let temp_dir = guard.map(DirGuard::defuse);
-    Ok(Attack {
+    Ok(Attack::new(
         path,
         pid,
-        dump: Some(summary),
+        Some(summary),
         report,
-        source: Box::new(core),
+        Box::new(core),
         temp_dir,
-    })
-}
-
-/// What an unreadable mapping is, in words a room understands. Honest labels: memfd_secret is
-/// a stand-in for an enclave, never called one.
-pub fn protection_label(mapping: &str) -> Option<&'static str> {
-    if mapping.starts_with("/secretmem") {
-        Some("memfd_secret: kernel-enforced, a stand-in for an enclave (not SGX)")
-    } else if mapping.starts_with("/dev/sgx") {
-        Some("SGX enclave memory")
-    } else {
-        None
-    }
-}
-
-/// Kernel-owned pages that no process can read back: always unreadable, never a protection.
-pub fn is_kernel_special(mapping: &str) -> bool {
-    matches!(
-        mapping,
-        "[vvar]" | "[vsyscall]" | "[vvar_vclock]" | "[vdso]"
-    )
-}
-
-/// The unreadable ranges that mean something (not `[vvar]`-like kernel pages).
-pub fn refused_regions(report: &ScanReport) -> Vec<&Unreadable> {
-    report
-        .unreadable
-        .iter()
-        .filter(|u| !is_kernel_special(&u.mapping))
-        .collect()
-}
-
-/// The outcome in one word, for tables: LEAK, PROTECTED (a read was refused and nothing was
-/// found), NOT FOUND (nothing refused, nothing found; absence may be a left-out region).
-pub fn outcome_word(report: &ScanReport) -> &'static str {
-    match report.verdict {
-        Verdict::Leak => "LEAK",
-        Verdict::NoLeak if !refused_regions(report).is_empty() => "PROTECTED",
-        Verdict::NoLeak => "NOT FOUND",
-    }
+    ))
 }

@@ -5,10 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::matrix::Scenario;
-use super::scenario::{Context, CvmKind, Spec};
+use super::scenario::{Context, Spec};
 use crate::host::{self, HostFacts};
 pub use crate::host::{passwd_lookup, User};
-use crate::model::ScenarioInfo;
 
 /// What the runner needs from the machine: this run's host probe ([`HostFacts`]) and the
 /// executable the victims run. The public fields are views of the probe, kept for readers
@@ -71,11 +70,11 @@ pub fn unavailable(s: &Scenario, env: &RunEnv) -> Option<String> {
 
 /// The scenarios as this host can run them: each row that cannot run here carries its reason
 /// in `info.unavailable`, so the table, the presenter and `--list` all say it the same way.
-pub fn for_host(all: Vec<(ScenarioInfo, Spec)>, env: &RunEnv) -> Vec<Scenario> {
+pub fn for_host(all: Vec<Scenario>, env: &RunEnv) -> Vec<Scenario> {
     all.into_iter()
-        .map(|(mut info, spec)| {
-            info.unavailable = unavailable_spec(&spec, env);
-            Scenario { info, spec }
+        .map(|mut s| {
+            s.info.unavailable = unavailable_spec(&s.spec, env);
+            s
         })
         .collect()
 }
@@ -85,10 +84,7 @@ fn unavailable_spec(spec: &Spec, env: &RunEnv) -> Option<String> {
         return Some(missing);
     }
     if spec.context == Context::Vm {
-        let profile = spec.cvm.map(|kind| match kind {
-            CvmKind::SevSnp => host::CvmProfile::SevSnp,
-            CvmKind::Tdx => host::CvmProfile::Tdx,
-        });
+        let profile = spec.cvm;
         if let Some(missing) = host::vm_row_unavailable(profile, &env.host) {
             return Some(missing);
         }

@@ -1,12 +1,16 @@
-//! Orchestration: the one-command attack (dump + scan + show) and the demo.
+//! Orchestration: the one-command attack (dump + scan + capture the view) and the demo matrix.
 //!
-//! This is the only layer that starts victims and chains the dumper, the scanner and the
-//! renderers; each of those works alone.
+//! This is the layer that starts victims (in their [`context`]) and chains the dumper and the
+//! scanner; each of those works alone. It returns data (cells, reports, captured hex windows)
+//! and draws nothing: `cli` hands what it returns to `render`.
 
 pub mod attack;
+pub mod classify;
+pub mod context;
 pub mod demo;
 pub mod env;
 pub mod matrix;
-pub mod present;
-pub mod presenter;
+pub mod paths;
+pub mod row;
+pub mod same_uid;
 pub mod scenario;

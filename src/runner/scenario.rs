@@ -77,79 +77,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
-/// An attack path: one column of the matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum AttackKind {
-    /// confidump's own dump (every mapping, `dd` ones included), then a scan of the core.
-    Dump,
-    /// gdb's `gcore` with its defaults, then a scan of the core.
-    Gcore,
-    /// The kernel's core dump (SIGQUIT, RLIMIT_CORE raised), then a scan of the core.
-    Kernel,
-    /// A live read of the process (`process_vm_readv`, `/proc/PID/mem`).
-    Live,
-    /// The hypervisor's own dump of a VM guest's memory (QMP `dump-guest-memory`), the tool a
-    /// cloud operator has (`virsh dump --memory-only`); only for a victim inside a VM.
-    Qmp,
-    /// A live read by an attacker with the victim's uid, not root.
-    SameUid,
-}
-
-impl AttackKind {
-    /// Every path, in column order.
-    pub const ALL: [AttackKind; 6] = [
-        AttackKind::Dump,
-        AttackKind::Gcore,
-        AttackKind::Kernel,
-        AttackKind::Live,
-        AttackKind::Qmp,
-        AttackKind::SameUid,
-    ];
-
-    /// The column name in tables, JSON and scenario files.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            AttackKind::Dump => "dump",
-            AttackKind::Gcore => "gcore",
-            AttackKind::Kernel => "kernel",
-            AttackKind::Live => "live",
-            AttackKind::Qmp => "qmp",
-            AttackKind::SameUid => "same-uid",
-        }
-    }
-}
-
-/// What the victim runs as (`victim --mode`), plus `sgx`, which this build cannot start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VictimMode {
-    /// Ordinary heap.
-    Plain,
-    /// MADV_DONTDUMP + mlock + PR_SET_DUMPABLE=0.
-    Dontdump,
-    /// memfd_secret, processed on a stack inside it.
-    Secretmem,
-    /// memfd_secret storage, processed on the ordinary stack and heap.
-    Residue,
-    /// Ordinary heap + PR_SET_DUMPABLE=0.
-    Undumpable,
-    /// An SGX enclave: needs an SGX launcher, which this build does not have.
-    Sgx,
-}
-
-impl VictimMode {
-    /// The `victim --mode` value, or None when confidump has no such victim.
-    pub fn victim_arg(&self) -> Option<&'static str> {
-        match self {
-            VictimMode::Plain => Some("plain"),
-            VictimMode::Dontdump => Some("dontdump"),
-            VictimMode::Secretmem => Some("secretmem"),
-            VictimMode::Residue => Some("residue"),
-            VictimMode::Undumpable => Some("undumpable"),
-            VictimMode::Sgx => None,
-        }
-    }
-}
+pub use crate::model::{AttackKind, CvmProfile as CvmKind, VictimMode};
 
 /// Where the victim runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -160,17 +88,6 @@ pub enum Context {
     Process,
     /// A process inside a QEMU guest; the attacker is the host (the cloud operator).
     Vm,
-}
-
-/// A confidential-VM profile for `context = "vm"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum CvmKind {
-    /// AMD SEV-SNP.
-    #[serde(rename = "sev-snp")]
-    SevSnp,
-    /// Intel TDX.
-    #[serde(rename = "tdx")]
-    Tdx,
 }
 
 /// How the victim gets its secret.
@@ -279,7 +196,24 @@ struct RawScenario {
     expect: RawExpect,
 }
 
-/// Everything the runner needs to know about a scenario besides what reports show.
+/// A scenario ready to run: what reports show about it, and what the runner does. Its one
+/// definition, made by [`parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    /// What reports show about it (name, texts, why it cannot run here).
+    pub info: ScenarioInfo,
+    /// What the runner does.
+    pub spec: Spec,
+}
+
+impl Scenario {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+}
+
+/// The runner's half of a [`Scenario`]: everything besides what reports show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
     /// The victim.
@@ -384,7 +318,7 @@ fn invalid(
 }
 
 /// Parses one scenario file's text; `file` names it in errors.
-pub fn parse(file: &str, text: &str) -> Result<(ScenarioInfo, Spec), ScenarioError> {
+pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let raw: RawScenario =
         toml::from_str(text).map_err(|e| invalid(file, text, e.span(), e.message()))?;
     let name = raw.name.get_ref().trim().to_string();
@@ -409,7 +343,7 @@ pub fn parse(file: &str, text: &str) -> Result<(ScenarioInfo, Spec), ScenarioErr
     );
     match mode {
         // In a VM it is the guest kernel's memfd_secret, not this host's.
-        VictimMode::Secretmem | VictimMode::Residue if !in_vm => {
+        VictimMode::SecretMem | VictimMode::Residue if !in_vm => {
             requires.push(Requirement::MemfdSecret)
         }
         VictimMode::Sgx => requires.push(Requirement::Sgx),
@@ -448,7 +382,7 @@ pub fn parse(file: &str, text: &str) -> Result<(ScenarioInfo, Spec), ScenarioErr
     if context == Context::Vm {
         // The guest generates its secret and tells the host only its hash: no stdin/argv
         // secret, no fragments, no unprivileged host user, and only modes the guest has.
-        let why = if !matches!(mode, VictimMode::Plain | VictimMode::Secretmem) {
+        let why = if !matches!(mode, VictimMode::Plain | VictimMode::SecretMem) {
             Some("context = \"vm\" takes mode plain or secretmem")
         } else if raw.secret != SecretVia::Stdin || raw.search != Search::Hash {
             Some("context = \"vm\": the secret is made inside the guest (no secret/search options)")
@@ -479,23 +413,23 @@ pub fn parse(file: &str, text: &str) -> Result<(ScenarioInfo, Spec), ScenarioErr
         expect,
         origin: file.to_string(),
     };
-    Ok((info, spec))
+    Ok(Scenario { info, spec })
 }
 
 /// The built-in scenarios, parsed. An error here is a bug in a shipped file (and a test fails).
-pub fn builtin() -> Result<Vec<(ScenarioInfo, Spec)>, ScenarioError> {
+pub fn builtin() -> Result<Vec<Scenario>, ScenarioError> {
     BUILTIN
         .iter()
         .map(|(file, text)| {
-            let (info, mut spec) = parse(&format!("built-in demo/scenarios/{file}"), text)?;
-            spec.origin = "built-in".to_string();
-            Ok((info, spec))
+            let mut s = parse(&format!("built-in demo/scenarios/{file}"), text)?;
+            s.spec.origin = "built-in".to_string();
+            Ok(s)
         })
         .collect()
 }
 
 /// Every `*.toml` of `dir`, in file-name order.
-pub fn load_dir(dir: &Path) -> Result<Vec<(ScenarioInfo, Spec)>, ScenarioError> {
+pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
     let io = |source| ScenarioError::Io {
         file: dir.display().to_string(),
         source,
@@ -506,35 +440,35 @@ pub fn load_dir(dir: &Path) -> Result<Vec<(ScenarioInfo, Spec)>, ScenarioError> 
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
-    let mut out: Vec<(ScenarioInfo, Spec)> = Vec::new();
+    let mut out: Vec<Scenario> = Vec::new();
     for path in files {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(&path).map_err(|source| ScenarioError::Io {
             file: file.clone(),
             source,
         })?;
-        let (info, spec) = parse(&file, &text)?;
-        if let Some((_, other)) = out.iter().find(|(i, _)| i.name == info.name) {
+        let s = parse(&file, &text)?;
+        if let Some(other) = out.iter().find(|o| o.info.name == s.info.name) {
             return Err(ScenarioError::Duplicate {
                 file,
-                name: info.name,
-                other: other.origin.clone(),
+                name: s.info.name,
+                other: other.spec.origin.clone(),
             });
         }
-        out.push((info, spec));
+        out.push(s);
     }
     Ok(out)
 }
 
 /// Built-ins, then `dir`'s scenarios: a file whose name matches a built-in replaces it in
 /// place (an instructor can adjust a shipped scenario); others are appended.
-pub fn load_all(dir: Option<&Path>) -> Result<Vec<(ScenarioInfo, Spec)>, ScenarioError> {
+pub fn load_all(dir: Option<&Path>) -> Result<Vec<Scenario>, ScenarioError> {
     let mut all = builtin()?;
     if let Some(dir) = dir {
-        for (info, spec) in load_dir(dir)? {
-            match all.iter_mut().find(|(i, _)| i.name == info.name) {
-                Some(slot) => *slot = (info, spec),
-                None => all.push((info, spec)),
+        for s in load_dir(dir)? {
+            match all.iter_mut().find(|o| o.info.name == s.info.name) {
+                Some(slot) => *slot = s,
+                None => all.push(s),
             }
         }
     }
@@ -543,26 +477,21 @@ pub fn load_all(dir: Option<&Path>) -> Result<Vec<(ScenarioInfo, Spec)>, Scenari
 
 /// Keeps only the scenarios named in `names` (in the order given), or all when `names` is
 /// empty. An unknown name is an error listing the valid ones.
-pub fn select(
-    all: Vec<(ScenarioInfo, Spec)>,
-    names: &[String],
-) -> Result<Vec<(ScenarioInfo, Spec)>, ScenarioError> {
+pub fn select(all: Vec<Scenario>, names: &[String]) -> Result<Vec<Scenario>, ScenarioError> {
     if names.is_empty() {
         return Ok(all);
     }
-    let mut out = Vec::new();
+    let mut out: Vec<Scenario> = Vec::new();
     for n in names {
-        match all.iter().find(|(i, _)| &i.name == n) {
-            Some(s) if !out.iter().any(|(i, _): &(ScenarioInfo, Spec)| &i.name == n) => {
-                out.push(s.clone())
-            }
+        match all.iter().find(|s| &s.info.name == n) {
+            Some(s) if !out.iter().any(|o| &o.info.name == n) => out.push(s.clone()),
             Some(_) => {}
             None => {
                 return Err(ScenarioError::Unknown {
                     name: n.clone(),
                     valid: all
                         .iter()
-                        .map(|(i, _)| i.name.as_str())
+                        .map(|s| s.info.name.as_str())
                         .collect::<Vec<_>>()
                         .join(", "),
                 })

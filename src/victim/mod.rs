@@ -16,7 +16,7 @@ pub(crate) mod fill;
 mod ready;
 
 use std::io::Write;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -38,39 +38,20 @@ use fill::{FillError, Until};
 /// How often the worker uses the secret.
 pub const TICK: Duration = Duration::from_secs(1);
 
-/// A victim mode: where the secret is stored and where it is processed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// Heap secret, processed on ordinary stacks: everything leaks.
-    Plain,
-    /// `MADV_DONTDUMP` + `mlock` mapping, processed on a stack inside it.
-    DontDump,
-    /// `memfd_secret` mapping, processed on a stack inside it.
-    SecretMem,
-    /// Pitfall: `memfd_secret` mapping, but processed on the ordinary stack and heap, so
-    /// fragments of the secret leak while the region itself reads as `????`.
-    Residue,
-    /// Pitfall: ordinary heap, `PR_SET_DUMPABLE=0` only: a same-uid attacker is refused,
-    /// root is not.
-    Undumpable,
-}
+/// A victim mode: where the secret is stored and where it is processed (one enum, in
+/// [`crate::model`]; what each mode means for this victim is below).
+pub use crate::model::VictimMode as Mode;
 
 impl Mode {
-    /// The name on the command line and in the ready line.
-    pub fn as_str(&self) -> &'static str {
+    /// Where the secret is stored; `None` for a mode this victim does not run (`sgx`, `sgx-sim`:
+    /// [`crate::sgx`] runs those).
+    pub fn protection(&self) -> Option<Protection> {
         match self {
-            Mode::Residue => "residue",
-            Mode::Undumpable => "undumpable",
-            _ => self.protection().as_str(),
-        }
-    }
-    /// Where the secret is stored.
-    pub fn protection(&self) -> Protection {
-        match self {
-            Mode::Plain => Protection::Plain,
-            Mode::DontDump => Protection::DontDump,
-            Mode::SecretMem | Mode::Residue => Protection::SecretMem,
-            Mode::Undumpable => Protection::Plain,
+            Mode::Plain => Some(Protection::Plain),
+            Mode::DontDump => Some(Protection::DontDump),
+            Mode::SecretMem | Mode::Residue => Some(Protection::SecretMem),
+            Mode::Undumpable => Some(Protection::Plain),
+            Mode::Sgx | Mode::SgxSim => None,
         }
     }
     /// Where the secret is processed.
@@ -147,6 +128,8 @@ pub enum StopReason {
     Signal(Signal),
     /// Standard input reached its end (`until_eof`).
     StdinEof,
+    /// The process the caller watched (QEMU, for a victim inside a VM) exited.
+    Exited,
 }
 
 /// Errors of the victim.
@@ -208,6 +191,9 @@ pub enum VictimError {
     /// The worker thread could not be started.
     #[error("cannot start the worker thread")]
     Spawn(#[source] std::io::Error),
+    /// This build has no victim for the mode (`sgx` needs an SGX launcher).
+    #[error("this build of confidump has no {0} victim to start")]
+    NoSuchMode(&'static str),
     /// Waiting for a stop signal failed.
     #[error("waiting for a stop signal failed: {0}")]
     Wait(Errno),
@@ -264,7 +250,11 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
         _ => None,
     };
 
-    let mut store = SecretStore::new(config.mode.protection())?;
+    let protection = config
+        .mode
+        .protection()
+        .ok_or(VictimError::NoSuchMode(config.mode.as_str()))?;
+    let mut store = SecretStore::new(protection)?;
     if config.mode == Mode::Undumpable {
         nix::sys::prctl::set_dumpable(false).map_err(|errno| VictimError::Signals {
             what: "prctl(PR_SET_DUMPABLE, 0)",
@@ -311,7 +301,7 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
         Ok(len) => len,
         // A stop signal while waiting for the secret: stop as usual, there is nothing to wipe
         // (read_secret did) and no worker yet.
-        Err(FillError::Interrupted) => return wait_for_stop(&sfd, false),
+        Err(FillError::Interrupted) => return wait_for_stop(&sfd, false, None),
         Err(e) => return Err(fill_error(e, source)),
     };
     let secret: &[u8] = slot
@@ -352,9 +342,8 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
         // An error here means the worker ended before its first use: its own error, reported
         // when it is joined below, says why.
         let reason = match used_rx.recv() {
-            Ok(()) => {
-                announce(config, &line, out).and_then(|()| wait_for_stop(&sfd, config.until_eof))
-            }
+            Ok(()) => announce(config, &line, out)
+                .and_then(|()| wait_for_stop(&sfd, config.until_eof, None)),
             Err(_) => Err(VictimError::Worker("stopped before using the secret")),
         };
         stop.store(true, Ordering::SeqCst);
@@ -455,13 +444,22 @@ fn worker_loop(
     result
 }
 
-/// Blocks until a stop signal arrives or, with `until_eof`, stdin ends.
-fn wait_for_stop(sfd: &SignalFd, until_eof: bool) -> Result<StopReason, VictimError> {
+/// Blocks until a stop signal arrives on `sfd`, or, with `until_eof`, stdin ends, or `exited`
+/// (a pidfd: QEMU for a victim inside a VM) becomes readable. The one stop-wait loop: the
+/// process victim and the VM victim (`victim --context vm`) both wait here.
+pub fn wait_for_stop(
+    sfd: &SignalFd,
+    until_eof: bool,
+    exited: Option<BorrowedFd<'_>>,
+) -> Result<StopReason, VictimError> {
     let stdin = std::io::stdin();
     loop {
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
         if until_eof {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        if let Some(fd) = exited {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
         }
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
@@ -490,6 +488,9 @@ fn wait_for_stop(sfd: &SignalFd, until_eof: bool) -> Result<StopReason, VictimEr
         if until_eof && ready(1) && stdin_at_eof()? {
             tracing::info!("stdin closed, stopping");
             return Ok(StopReason::StdinEof);
+        }
+        if exited.is_some() && ready(if until_eof { 2 } else { 1 }) {
+            return Ok(StopReason::Exited);
         }
     }
 }

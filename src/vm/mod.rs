@@ -269,7 +269,7 @@ fn kill_group(child: &mut Child) {
 impl VmVictim {
     /// Boots the guest and waits for its ready line (see the module docs).
     pub fn start(opts: &VmOptions) -> Result<VmVictim, VmError> {
-        if matches!(opts.mode, Mode::Residue | Mode::Undumpable) {
+        if matches!(opts.mode, Mode::Residue | Mode::Undumpable | Mode::Sgx) {
             return Err(VmError::Mode(opts.mode.as_str()));
         }
         // This run's one host probe: QEMU, the guest kernel, KVM and the CVM facts are

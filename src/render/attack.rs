@@ -1,25 +1,47 @@
-//! Words and views for a finished [`Attack`]: the verdict line first, then where, then the hex
-//! view of the hit or of the region the kernel refused. Shared by `attack` and `demo`.
+//! Words and views for a finished [`Attack`] (`confidump attack`): the verdict line first,
+//! then where, then the hex view the attack captured of the hit or of the region the kernel
+//! refused.
 
 use std::fmt::Write;
 
-use super::attack::{outcome_word, protection_label, refused_regions, Attack};
-use crate::model::{hex_addr, Span, Verdict};
-use crate::render::hexview;
-use crate::render::style::{paint, GREEN_BOLD, RED_BOLD, YELLOW_BOLD};
+use super::hexview;
+use super::style::{paint, GREEN_BOLD, RED_BOLD, YELLOW_BOLD};
+use crate::model::{hex_addr, ScanReport, Verdict};
+use crate::runner::attack::{Attack, AttackPath};
 
 /// `confidump's dump of pid N`, `a live read of pid N`, ...
 pub fn what_was_attacked(a: &Attack) -> String {
     match a.path {
-        super::attack::AttackPath::Dump => format!("confidump's dump of pid {}", a.pid),
-        super::attack::AttackPath::LikeGcore => {
-            format!("confidump's gcore-like dump of pid {}", a.pid)
-        }
-        super::attack::AttackPath::Gcore => format!("gdb's gcore of pid {}", a.pid),
-        super::attack::AttackPath::Live => format!("a live read of pid {}", a.pid),
-        super::attack::AttackPath::Qmp => {
+        AttackPath::Dump => format!("confidump's dump of pid {}", a.pid),
+        AttackPath::LikeGcore => format!("confidump's gcore-like dump of pid {}", a.pid),
+        AttackPath::Gcore => format!("gdb's gcore of pid {}", a.pid),
+        AttackPath::Live => format!("a live read of pid {}", a.pid),
+        AttackPath::Qmp => {
             format!("QEMU's dump-guest-memory of its guest (QEMU pid {})", a.pid)
         }
+    }
+}
+
+/// What an unreadable mapping is, in words a room understands. Honest labels: memfd_secret is
+/// a stand-in for an enclave, never called one.
+pub fn protection_label(mapping: &str) -> Option<&'static str> {
+    if mapping.starts_with("/secretmem") {
+        Some("memfd_secret: kernel-enforced, a stand-in for an enclave (not SGX)")
+    } else if mapping.starts_with("/dev/sgx") {
+        Some("SGX enclave memory")
+    } else {
+        None
+    }
+}
+
+/// The outcome of a scan in one word, for `attack`'s verdict line: LEAK, PROTECTED (a read was
+/// refused and nothing was found), NOT FOUND (nothing refused, nothing found; absence may be a
+/// left-out region).
+pub fn scan_word(report: &ScanReport) -> &'static str {
+    match report.verdict {
+        Verdict::Leak => "LEAK",
+        Verdict::NoLeak if !report.refused().is_empty() => "PROTECTED",
+        Verdict::NoLeak => "NOT FOUND",
     }
 }
 
@@ -31,7 +53,7 @@ fn mib(bytes: u64) -> String {
 pub fn verdict_line(a: &Attack, color: bool) -> String {
     let r = &a.report;
     let what = what_was_attacked(a);
-    match outcome_word(r) {
+    match scan_word(r) {
         "LEAK" => {
             let n = r.hits.len();
             format!(
@@ -42,7 +64,7 @@ pub fn verdict_line(a: &Attack, color: bool) -> String {
             )
         }
         "PROTECTED" => {
-            let n = refused_regions(r).len();
+            let n = r.refused().len();
             format!(
                 "{}: no trace of the secret in {what} ({} searched); the kernel refused to read {n} region{}",
                 paint("PROTECTED", GREEN_BOLD, color),
@@ -84,7 +106,7 @@ pub fn where_lines(a: &Attack) -> Vec<String> {
         out.push(format!("... and {} more hits", r.hits.len() - 12));
     }
     if r.verdict == Verdict::NoLeak {
-        for u in refused_regions(r) {
+        for u in r.refused() {
             let label = protection_label(&u.mapping)
                 .map(|l| format!(" — {l}"))
                 .unwrap_or_default();
@@ -117,28 +139,6 @@ pub fn where_lines(a: &Attack) -> Vec<String> {
     out
 }
 
-/// The window worth showing: around the first hit, or the start of the first refused region.
-pub fn view_window(a: &Attack) -> Option<(String, Span, Vec<Span>)> {
-    let r = &a.report;
-    if let Some(h) = r.hits.first() {
-        let start = h.vaddr.saturating_sub(16) & !15;
-        let end = (h.vaddr.saturating_add(h.len).saturating_add(16) + 15) & !15;
-        let hl = vec![Span::new(h.vaddr, h.vaddr.saturating_add(h.len))];
-        return Some((
-            format!("what root sees at hit 0 ({}):", h.mapping),
-            Span::new(start, end),
-            hl,
-        ));
-    }
-    let u = refused_regions(r).into_iter().next()?;
-    let end = u.end.min(u.start.saturating_add(64));
-    Some((
-        format!("what root sees in {} (read refused):", u.mapping),
-        Span::new(u.start, end),
-        Vec::new(),
-    ))
-}
-
 /// Verdict line, where, then the view.
 pub fn render(a: &Attack, color: bool) -> String {
     let mut out = verdict_line(a, color);
@@ -146,15 +146,9 @@ pub fn render(a: &Attack, color: bool) -> String {
     for l in where_lines(a) {
         let _ = writeln!(out, "  {l}");
     }
-    if let Some((title, span, hl)) = view_window(a) {
-        let _ = writeln!(out, "{title}");
-        out.push_str(&hexview::render(
-            a.source.as_ref(),
-            span.start,
-            span.len(),
-            &hl,
-            color,
-        ));
+    if let Some(w) = &a.view {
+        let _ = writeln!(out, "{}", w.title);
+        out.push_str(&hexview::render(w, color));
         if !out.ends_with('\n') {
             out.push('\n');
         }

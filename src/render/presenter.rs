@@ -12,16 +12,15 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Instant;
 
-use super::matrix::{run_scenario, RunEnv, Scenario};
-use crate::model::{Cell, HexWindow, HostInfo, MatrixReport, Outcome, ScenarioInfo};
-use crate::render::hexview::render_window;
-use crate::render::i18n::t;
-use crate::render::matrix::{
+use super::hexview::render_window;
+use super::i18n::t;
+use super::matrix::{
     display_width, mismatch_note, outcome_style, outcome_word, stand_in_label, summary_line,
     truncate, wrap,
 };
-use crate::render::progress::Progress;
-use crate::render::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
+use super::progress::Progress;
+use super::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
+use crate::model::{Cell, HexWindow, HostInfo, MatrixReport, Outcome, ScenarioInfo};
 
 /// Width of banners: wide enough to fill a projector at a large font, narrow enough not to
 /// wrap on an 80-column laptop terminal mirrored to it.
@@ -41,40 +40,16 @@ pub struct PresentOptions {
     pub progress: bool,
 }
 
-/// Runs `scenarios` one at a time, narrating in `lang`, waiting for Enter on `input` between
-/// steps; returns the report of everything that ran (`None` only when nothing ran).
-///
-/// `color` stands for "`out` is a terminal with colour allowed": it also decides clearing the
-/// screen and the progress line (when stderr is a terminal). Use [`run_with`] to choose each.
-pub fn run(
-    scenarios: &[Scenario],
-    env: &RunEnv,
-    lang: &str,
-    color: bool,
-    input: &mut dyn BufRead,
-    out: &mut dyn Write,
-) -> std::io::Result<Option<MatrixReport>> {
-    let opts = PresentOptions {
-        color,
-        clear: color,
-        progress: color && std::io::stderr().is_terminal(),
-    };
-    run_with(scenarios, env, lang, opts, input, out)
-}
-
-/// [`run`] with each display choice explicit.
-pub fn run_with(
-    scenarios: &[Scenario],
-    env: &RunEnv,
-    lang: &str,
-    opts: PresentOptions,
-    input: &mut dyn BufRead,
-    out: &mut dyn Write,
-) -> std::io::Result<Option<MatrixReport>> {
-    let host = super::demo::host_info(env);
-    run_inner(scenarios, lang, host, opts, input, out, &mut |s, step| {
-        run_scenario(s, env, step)
-    })
+impl PresentOptions {
+    /// The choices for `out` being a terminal with colour allowed (`color`): colour, clearing
+    /// the screen, and the progress line when stderr is a terminal too.
+    pub fn for_terminal(color: bool) -> Self {
+        Self {
+            color,
+            clear: color,
+            progress: color && std::io::stderr().is_terminal(),
+        }
+    }
 }
 
 /// What the user answered at a pause.
@@ -84,12 +59,15 @@ enum Answer {
     Quit,
 }
 
-/// Runs one scenario and tells each step; [`run_scenario`] in production.
-type Engine<'a> = dyn FnMut(&Scenario, &mut dyn FnMut(&str)) -> Vec<Cell> + 'a;
+/// Runs scenario `i` (of the list given to [`run`]) and tells each step: the runner's
+/// `run_scenario` in production, canned cells in tests.
+pub type Engine<'a> = dyn FnMut(usize, &mut dyn FnMut(&str)) -> Vec<Cell> + 'a;
 
-/// The presenter, with the engine passed in so tests can drive it with hand-built cells.
-fn run_inner(
-    scenarios: &[Scenario],
+/// Presents `scenarios` one at a time, narrating in `lang`, waiting for Enter on `input`
+/// between steps; `engine` runs each. Returns the report of everything that ran (`None` only
+/// when nothing ran).
+pub fn run(
+    scenarios: &[ScenarioInfo],
     lang: &str,
     host: HostInfo,
     opts: PresentOptions,
@@ -107,14 +85,14 @@ fn run_inner(
             out.write_all(b"\x1b[2J\x1b[H")?;
         }
         // (a) What the victim holds.
-        out.write_all(title_screen(&s.info, lang, i + 1, scenarios.len(), opts.color).as_bytes())?;
+        out.write_all(title_screen(s, lang, i + 1, scenarios.len(), opts.color).as_bytes())?;
         if pause(input, out, lang, opts.color, &mut eof)? == Answer::Quit {
             quit = true;
             break;
         }
         // (b) The attack, for real. A row that cannot run here has no attacker to show; the
         // engine is still asked, so the report holds its n/a cells.
-        if s.info.unavailable.is_none() {
+        if s.unavailable.is_none() {
             writeln!(
                 out,
                 "\n{}",
@@ -123,13 +101,13 @@ fn run_inner(
             out.flush()?;
         }
         let mut progress = Progress::new(opts.progress);
-        progress.step(&format!("{} {}", t(lang, "present.running"), s.info.name));
-        let row = engine(s, &mut |msg| progress.step(msg));
+        progress.step(&format!("{} {}", t(lang, "present.running"), s.name));
+        let row = engine(i, &mut |msg| progress.step(msg));
         progress.finish();
         out.write_all(commands(&row, opts.color).as_bytes())?;
         // (c) What the attacker sees.
-        out.write_all(verdict_screen(&s.info, &row, lang, opts.color).as_bytes())?;
-        infos.push(s.info.clone());
+        out.write_all(verdict_screen(s, &row, lang, opts.color).as_bytes())?;
+        infos.push(s.clone());
         cells.extend(row);
         if pause(input, out, lang, opts.color, &mut eof)? == Answer::Quit {
             quit = true;
@@ -139,22 +117,9 @@ fn run_inner(
     if infos.is_empty() {
         return Ok(None);
     }
-    let mut attacks: Vec<String> = Vec::new();
-    for c in &cells {
-        if !attacks.contains(&c.attack) {
-            attacks.push(c.attack.clone());
-        }
-    }
-    let mismatches = crate::model::count_mismatches(&cells);
-    let report = MatrixReport {
-        host,
-        lang: lang.to_string(),
-        scenarios: infos,
-        attacks,
-        cells,
-        mismatches,
-        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    };
+    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let report = MatrixReport::new(host, lang, infos, cells, millis);
+    let mismatches = report.mismatches;
     let end = t(lang, if quit { "present.quit" } else { "present.done" });
     let summary = summary_line(&report);
     let style = if mismatches == 0 {
@@ -283,7 +248,7 @@ fn tiles(row: &[Cell], lang: &str, color: bool) -> String {
     for band in row.chunks(5) {
         let mut lines: [String; 8] = Default::default();
         for c in band {
-            let (l, s, r) = centre(&c.attack, TILE + 2);
+            let (l, s, r) = centre(c.attack.as_str(), TILE + 2);
             lines[0].push_str(&format!("{l}{}{r} ", paint(&s, BOLD, color)));
             lines[1].push_str(&format!("┏{}┓ ", "━".repeat(TILE)));
             let (l, s, r) = centre(outcome_word(lang, c.observed), TILE);
@@ -357,6 +322,7 @@ fn short_window(w: &HexWindow) -> HexWindow {
         .min(w.rows.len().saturating_sub(MAX_HEX_ROWS));
     HexWindow {
         title: w.title.clone(),
+        span: w.span,
         rows: w
             .rows
             .iter()
@@ -444,29 +410,15 @@ mod tests {
     use super::*;
     use crate::render::matrix::tests::{sample, strip_ansi};
 
-    fn scenarios(lang: &str) -> (Vec<Scenario>, MatrixReport) {
-        let r = sample(lang);
-        // Any valid spec will do: the engine below is a stand-in that returns canned cells.
-        let (_, spec) = crate::runner::scenario::builtin().unwrap().remove(0);
-        let s = r
-            .scenarios
-            .iter()
-            .map(|info| Scenario {
-                info: info.clone(),
-                spec: spec.clone(),
-            })
-            .collect();
-        (s, r)
-    }
-
     fn present(lang: &str, input: &str, color: bool) -> (String, Option<MatrixReport>) {
-        let (sc, r) = scenarios(lang);
+        let r = sample(lang);
+        let sc = r.scenarios.clone();
         let mut out = Vec::new();
-        let mut engine = |s: &Scenario, step: &mut dyn FnMut(&str)| {
+        let mut engine = |i: usize, step: &mut dyn FnMut(&str)| {
             step("attacking");
             r.cells
                 .iter()
-                .filter(|c| c.scenario == s.info.name)
+                .filter(|c| sc.get(i).is_some_and(|s| c.scenario == s.name))
                 .cloned()
                 .collect()
         };
@@ -475,7 +427,7 @@ mod tests {
             clear: color,
             progress: false,
         };
-        let got = run_inner(
+        let got = run(
             &sc,
             lang,
             HostInfo::default(),
@@ -557,13 +509,14 @@ mod tests {
     fn hex_view_is_short() {
         let mut w = HexWindow {
             title: "t".into(),
-            rows: Vec::new(),
+            ..Default::default()
         };
         for i in 0..10u64 {
             w.rows.push(crate::model::HexRow {
                 addr: i * 16,
                 bytes: vec![Some(0); 16],
                 highlight: vec![i == 6; 16],
+                ..Default::default()
             });
         }
         let s = short_window(&w);

@@ -1,0 +1,144 @@
+//! Where a victim runs: one interface, one file per place.
+//!
+//! A *context* starts a scenario's victim and learns from its ready line what to attack: which
+//! processes (one, or several for a server: each named), where the secret sits in each when
+//! that is known, and the secret's SHA-256 (all the attacker is given). The running victim also
+//! says which attack paths apply to it and, for the others, why not; it is stopped when dropped.
+//! The matrix ([`super::row`]) runs every context through this interface alone: it never asks
+//! which context it has.
+//!
+//! To add a context (a container, an SGX enclave, a database server): write `NAME.rs` here
+//! implementing [`VictimHost`] and [`RunningVictim`], add its `context = "NAME"` value to
+//! [`Context`] (in `runner/scenario.rs`) and one line to [`host_for`].
+
+pub mod process;
+pub mod vm;
+
+use std::path::PathBuf;
+
+use super::env::{RunEnv, User};
+use super::scenario::{Context, Scenario};
+use crate::model::{AttackKind, Span};
+use crate::procfs::maps::Mapping;
+use crate::secret::Secret;
+
+/// The implementation of each [`Context`]: the one registration point.
+pub fn host_for(context: Context) -> &'static dyn VictimHost {
+    match context {
+        Context::Process => &process::ProcessHost,
+        Context::Vm => &vm::VmHost,
+    }
+}
+
+/// A place where victims run: starts them.
+pub trait VictimHost: Sync {
+    /// Starts `s`'s victim and waits for its ready line. `on_step` is told what is happening
+    /// (`NAME: starting the victim (plain)`). The row's availability on this host
+    /// ([`super::env::unavailable`]) was checked before.
+    fn start(
+        &self,
+        s: &Scenario,
+        env: &RunEnv,
+        on_step: &mut dyn FnMut(&str),
+    ) -> Result<Box<dyn RunningVictim>, StartError>;
+}
+
+/// Why a victim did not start; the whole row gets this reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartError {
+    /// The host lacks what the context needs (no QEMU, no guest kernel, no CVM hardware):
+    /// every cell is n/a.
+    Unavailable(String),
+    /// Starting failed: every cell is an error.
+    Failed(String),
+}
+
+/// A victim that announced it is ready. Dropping it stops it (and removes what it wrote);
+/// [`RunningVictim::stop`] does the same and tells the progress line.
+pub trait RunningVictim {
+    /// What its ready line told.
+    fn ready(&self) -> &Ready;
+    /// Whether `attack` applies to this victim on this host, and if not, why not.
+    fn plan(&self, attack: AttackKind, env: &RunEnv) -> Plan;
+    /// Ends the victim with SIGQUIT so that the kernel writes its core (the
+    /// [`AttackKind::Kernel`] path). Only called when [`RunningVictim::plan`] said it runs.
+    fn quit_with_core(&mut self) -> Result<KernelCore, String> {
+        Err("this victim cannot be ended for a kernel core dump".to_string())
+    }
+    /// Stops the victim.
+    fn stop(self: Box<Self>, on_step: &mut dyn FnMut(&str));
+}
+
+/// What a victim's ready line told the runner.
+#[derive(Debug)]
+pub struct Ready {
+    /// The processes to attack (at least one), in the order their cells report them.
+    pub targets: Vec<Target>,
+    /// SHA-256 of the secret: all the attacker is given.
+    pub secret_sha256: [u8; 32],
+    /// The secret itself when the runner made it (a process victim): lets the attacker also
+    /// search fragments of it, and the runner check `/proc/PID/cmdline`. `None` when the
+    /// secret was made where the runner cannot see it (inside a guest).
+    pub secret: Option<Secret>,
+    /// The hypervisor's control socket (QMP), for a victim inside a VM.
+    pub qmp: Option<PathBuf>,
+    /// The unprivileged user the victim runs as, for a same-uid attacker.
+    pub user: Option<User>,
+}
+
+/// One process to attack.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// What it is, in the cells' words: `None` for the victim itself, `Some("QEMU")` for the
+    /// process that holds the victim (`confidump's dump of QEMU`).
+    pub of: Option<&'static str>,
+    /// Its PID.
+    pub pid: i32,
+    /// Where the secret sits in its address space, when that is known (from the ready line);
+    /// `None` when only a search can tell (a guest's memory seen from the host).
+    pub region: Option<Span>,
+    /// Its `/proc/PID/maps`, read while it ran: names what a core leaves unnamed.
+    pub maps: Vec<Mapping>,
+}
+
+/// Whether an attack path applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// It runs.
+    Run,
+    /// It does not: the cell is n/a with `reason`.
+    NotApplicable {
+        /// Why not, in a sentence.
+        reason: String,
+        /// True when this host lacks a tool or capability the path needs (the scenario's
+        /// expectation then cannot hold here and the cell expects n/a); false when the path
+        /// does not apply to this victim by design.
+        host_lacks: bool,
+    },
+}
+
+impl Plan {
+    /// Not applicable by design.
+    pub fn by_design(reason: impl Into<String>) -> Self {
+        Plan::NotApplicable {
+            reason: reason.into(),
+            host_lacks: false,
+        }
+    }
+    /// Not applicable because the host lacks something.
+    pub fn host_lacks(reason: impl Into<String>) -> Self {
+        Plan::NotApplicable {
+            reason: reason.into(),
+            host_lacks: true,
+        }
+    }
+}
+
+/// What the kernel left when a victim was ended with SIGQUIT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelCore {
+    /// The kernel's verdict on the victim, in words (`killed by signal 3, core dumped`).
+    pub status: String,
+    /// The core file, when the kernel wrote one.
+    pub core: Option<PathBuf>,
+}

@@ -1,0 +1,389 @@
+//! The `process` context: the victim is a child process on this host (this same executable,
+//! `victim` subcommand).
+//!
+//! The runner generates each secret itself (a canary: `CONFIDUMP-` + 24 random hex digits) and
+//! hands it over on stdin, or on the command line in the scenario that shows that pitfall, so
+//! it knows the secret and its SHA-256 while the attackers are given only the hash. A victim is
+//! stopped (SIGTERM, then SIGKILL) when its guard drops, whatever happens in between. Its
+//! working directory is private and is where the kernel writes its core.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::{KernelCore, Plan, Ready, RunningVictim, StartError, Target, VictimHost};
+use crate::model::AttackKind;
+use crate::procfs::maps::read_maps;
+use crate::runner::attack::DirGuard;
+use crate::runner::env::RunEnv;
+use crate::runner::scenario::{RunAs, Scenario, SecretVia};
+use crate::scan::needles::{sha256, CANARY_HEX_LEN, CANARY_PREFIX};
+use crate::secret::Secret;
+use crate::victim::ReadyLine;
+
+/// The `process` context.
+pub struct ProcessHost;
+
+impl VictimHost for ProcessHost {
+    fn start(
+        &self,
+        s: &Scenario,
+        env: &RunEnv,
+        on_step: &mut dyn FnMut(&str),
+    ) -> Result<Box<dyn RunningVictim>, StartError> {
+        let name = s.name();
+        let Some(mode) = s.spec.mode.victim_arg() else {
+            return Err(StartError::Unavailable(
+                "no victim for this mode".to_string(),
+            ));
+        };
+        let failed = StartError::Failed;
+        let secret =
+            generate_canary().map_err(|e| failed(format!("generating the secret: {e}")))?;
+        let user = match (s.spec.run_as, &env.unprivileged) {
+            (RunAs::Unprivileged, Ok(u)) => Some(u.clone()),
+            _ => None,
+        };
+        // The victim's working directory: where the kernel writes its core. Private to the
+        // victim's user; removed (with any core) when the victim is dropped.
+        let dir = DirGuard::create("confidump-demo")
+            .map_err(|e| failed(format!("creating a private directory: {e}")))?;
+        if let Some(u) = &user {
+            std::os::unix::fs::chown(dir.path(), Some(u.uid), Some(u.gid)).map_err(|e| {
+                failed(format!("chown {} to {}: {e}", dir.path().display(), u.name))
+            })?;
+        }
+        on_step(&format!("{name}: starting the victim ({mode})"));
+        let launch = Launch {
+            mode,
+            secret: &secret,
+            via: s.spec.secret,
+            user: user.as_ref().map(|u| (u.uid, u.gid)),
+            core_dir: Some(dir.path()),
+        };
+        let victim = VictimProcess::spawn(&env.exe, &launch)
+            .map_err(|e| failed(crate::runner::classify::chain(&e)))?;
+        let pid = victim.pid();
+        let region = victim
+            .ready
+            .region_span()
+            .map_err(|e| failed(format!("the victim's ready line: {e}")))?;
+        // Read while the victim runs; an unreadable maps file only costs names, never a verdict.
+        let maps = read_maps(pid).unwrap_or_default();
+        let ready = Ready {
+            targets: vec![Target {
+                of: None,
+                pid,
+                region: Some(region),
+                maps,
+            }],
+            secret_sha256: sha256(secret.expose()),
+            secret: Some(secret),
+            qmp: None,
+            user,
+        };
+        Ok(Box::new(RunningProcess {
+            victim,
+            dir,
+            ready,
+            run_as: s.spec.run_as,
+        }))
+    }
+}
+
+/// A running process victim, with its private directory (removed after it stops: the
+/// victim field drops first).
+struct RunningProcess {
+    victim: VictimProcess,
+    dir: DirGuard,
+    ready: Ready,
+    run_as: RunAs,
+}
+
+impl RunningVictim for RunningProcess {
+    fn ready(&self) -> &Ready {
+        &self.ready
+    }
+
+    fn plan(&self, attack: AttackKind, env: &RunEnv) -> Plan {
+        match attack {
+            AttackKind::Dump | AttackKind::Live => Plan::Run,
+            AttackKind::Gcore => match env.gcore_missing() {
+                Some(reason) => Plan::host_lacks(reason),
+                None => Plan::Run,
+            },
+            AttackKind::Kernel => match env.kernel_unusable() {
+                Some(reason) => Plan::host_lacks(reason),
+                None => Plan::Run,
+            },
+            AttackKind::Qmp => Plan::by_design(
+                "only for a victim inside a VM: the hypervisor's dump-guest-memory",
+            ),
+            AttackKind::SameUid if self.run_as != RunAs::Unprivileged => Plan::by_design(
+                "only a scenario whose victim runs as an unprivileged user runs a same-uid attacker",
+            ),
+            AttackKind::SameUid => match &self.ready.user {
+                Some(_) => Plan::Run,
+                None => Plan::host_lacks(env.unprivileged.clone().err().unwrap_or_default()),
+            },
+        }
+    }
+
+    fn quit_with_core(&mut self) -> Result<KernelCore, String> {
+        let status = self
+            .victim
+            .quit_with_core()
+            .map_err(|e| crate::runner::classify::chain(&e))?;
+        // Only the victim writes in its private directory, so whatever file is there is its
+        // core, whatever name core_pattern gives it (`core`, `core.PID`).
+        let core = std::fs::read_dir(self.dir.path()).ok().and_then(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.is_file())
+        });
+        Ok(KernelCore {
+            status: describe_status(&status),
+            core,
+        })
+    }
+
+    fn stop(self: Box<Self>, _on_step: &mut dyn FnMut(&str)) {
+        drop(self);
+    }
+}
+
+/// How long a victim may take to print its ready line.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a victim may take to stop after SIGTERM (or to dump core after SIGQUIT).
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Errors of starting and stopping a process victim.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The victim could not be started.
+    #[error("starting the {mode} victim: {source}")]
+    Spawn {
+        /// Which mode.
+        mode: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The victim exited or stalled before it was ready.
+    #[error("the {mode} victim did not become ready: {detail}")]
+    NotReady {
+        /// Which mode.
+        mode: String,
+        /// What happened (its error message when it printed one).
+        detail: String,
+    },
+    /// The victim announced a hash that is not the one of the secret it was given.
+    #[error("the {mode} victim announced a SHA-256 that is not its secret's")]
+    WrongSecret {
+        /// Which mode.
+        mode: String,
+    },
+    /// Signalling or waiting for the victim failed.
+    #[error("stopping the victim (pid {pid}): {detail}")]
+    Stop {
+        /// The victim.
+        pid: i32,
+        /// What failed.
+        detail: String,
+    },
+}
+
+/// A fresh canary: `CONFIDUMP-` + 24 random lowercase hex digits, the shape the scanner's
+/// hash search recognises.
+pub fn generate_canary() -> Result<Secret, getrandom::Error> {
+    let mut random = zeroize::Zeroizing::new([0u8; CANARY_HEX_LEN / 2]);
+    getrandom::getrandom(random.as_mut())?;
+    let mut bytes = Vec::with_capacity(CANARY_PREFIX.len() + CANARY_HEX_LEN);
+    bytes.extend_from_slice(CANARY_PREFIX);
+    bytes.extend_from_slice(hex::encode(random.as_ref()).as_bytes());
+    Ok(Secret::new(bytes))
+}
+
+/// How to start one victim.
+#[derive(Debug)]
+pub struct Launch<'a> {
+    /// `victim --mode` value.
+    pub mode: &'a str,
+    /// The secret it gets.
+    pub secret: &'a Secret,
+    /// How it gets it.
+    pub via: SecretVia,
+    /// Run as this (uid, gid) instead of ours.
+    pub user: Option<(u32, u32)>,
+    /// Working directory, where a kernel core dump lands; RLIMIT_CORE is raised for it.
+    pub core_dir: Option<&'a Path>,
+}
+
+/// A running victim; stopped and reaped on drop.
+pub struct VictimProcess {
+    child: Child,
+    reaped: bool,
+    /// What it announced.
+    pub ready: ReadyLine,
+}
+
+impl VictimProcess {
+    /// Starts `exe victim --mode MODE`, hands it its secret, and waits for its ready line.
+    pub fn spawn(exe: &Path, launch: &Launch<'_>) -> Result<Self, ProcessError> {
+        let mode = launch.mode.to_string();
+        let mut cmd = Command::new(exe);
+        cmd.args(["victim", "--mode", launch.mode]);
+        match launch.via {
+            SecretVia::Stdin => {
+                cmd.arg("--secret-stdin");
+            }
+            // The pitfall this scenario demonstrates: the secret in argv.
+            SecretVia::Argv => {
+                cmd.arg("--secret-arg")
+                    .arg(std::ffi::OsStr::from_bytes(launch.secret.expose()));
+            }
+        }
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some((uid, gid)) = launch.user {
+            // std drops privileges in the child before exec: setgroups(0), setgid, setuid.
+            cmd.uid(uid).gid(gid);
+        }
+        if let Some(dir) = launch.core_dir {
+            cmd.current_dir(dir);
+            // SAFETY: the closure runs in the forked child before exec and only calls
+            // getrlimit/setrlimit, which are async-signal-safe system calls; it allocates
+            // nothing and touches no lock.
+            unsafe {
+                cmd.pre_exec(raise_core_limit);
+            }
+        }
+        let mut child = cmd.spawn().map_err(|source| ProcessError::Spawn {
+            mode: mode.clone(),
+            source,
+        })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            if launch.via == SecretVia::Stdin {
+                // A failed write shows up below as a victim that never became ready.
+                let _ = stdin
+                    .write_all(launch.secret.expose())
+                    .and_then(|()| stdin.write_all(b"\n"))
+                    .and_then(|()| stdin.flush());
+            }
+        }
+        let stdout = child.stdout.take();
+        let (tx, rx) = mpsc::channel();
+        // A thread reads the line so the wait can time out; it ends when the pipe closes.
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            if let Some(out) = stdout {
+                let _ = BufReader::new(out).read_line(&mut line);
+            }
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(READY_TIMEOUT).unwrap_or_default();
+        match ReadyLine::parse(&line) {
+            Ok(ready) => {
+                let v = Self {
+                    child,
+                    reaped: false,
+                    ready,
+                };
+                if v.ready.secret_sha256 != hex::encode(sha256(launch.secret.expose())) {
+                    return Err(ProcessError::WrongSecret { mode });
+                }
+                Ok(v)
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let detail = match child.wait_with_output() {
+                    Ok(o) if !o.stderr.is_empty() => {
+                        String::from_utf8_lossy(&o.stderr).trim().to_string()
+                    }
+                    _ if line.is_empty() => format!("no ready line within {READY_TIMEOUT:?}"),
+                    _ => "its ready line did not parse".to_string(),
+                };
+                Err(ProcessError::NotReady { mode, detail })
+            }
+        }
+    }
+
+    /// The victim's PID.
+    pub fn pid(&self) -> i32 {
+        self.ready.pid
+    }
+
+    /// Sends SIGQUIT (its default action: a kernel core dump, then death) and waits for the
+    /// victim to be gone. Returns its wait status: `core_dumped()` tells whether the kernel
+    /// wrote a core.
+    pub fn quit_with_core(&mut self) -> Result<ExitStatus, ProcessError> {
+        let pid = self.pid();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGQUIT,
+        )
+        .map_err(|e| ProcessError::Stop {
+            pid,
+            detail: format!("SIGQUIT: {e}"),
+        })?;
+        let status = self
+            .wait_for(STOP_TIMEOUT)
+            .ok_or_else(|| ProcessError::Stop {
+                pid,
+                detail: format!("still running {STOP_TIMEOUT:?} after SIGQUIT"),
+            })?;
+        Ok(status)
+    }
+
+    fn wait_for(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                self.reaped = true;
+                return Some(st);
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for VictimProcess {
+    fn drop(&mut self) {
+        if self.reaped {
+            return;
+        }
+        // SIGTERM lets it zeroize and exit 0; SIGKILL if it does not within the timeout.
+        let pid = nix::unistd::Pid::from_raw(self.ready.pid);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        if self.wait_for(STOP_TIMEOUT).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Raises RLIMIT_CORE as far as allowed (runs in the child, between fork and exec).
+fn raise_core_limit() -> std::io::Result<()> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource, RLIM_INFINITY};
+    if setrlimit(Resource::RLIMIT_CORE, RLIM_INFINITY, RLIM_INFINITY).is_err() {
+        // Not privileged to raise the hard limit: the soft one can go up to it.
+        let (_, hard) = getrlimit(Resource::RLIMIT_CORE).map_err(std::io::Error::from)?;
+        setrlimit(Resource::RLIMIT_CORE, hard, hard).map_err(std::io::Error::from)?;
+    }
+    Ok(())
+}
+
+/// The kernel's verdict on a victim that got SIGQUIT, in words.
+pub fn describe_status(st: &ExitStatus) -> String {
+    match (st.signal(), st.core_dumped()) {
+        (Some(sig), true) => format!("killed by signal {sig}, core dumped"),
+        (Some(sig), false) => format!("killed by signal {sig}, no core dumped"),
+        (None, _) => format!("exited with {}", st.code().unwrap_or(-1)),
+    }
+}

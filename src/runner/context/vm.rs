@@ -1,0 +1,99 @@
+//! The `vm` context: the victim is a process inside a QEMU guest, and the attacker is the host
+//! (the cloud operator). The host dumps or reads the QEMU process, or asks QEMU itself for the
+//! guest's memory (QMP `dump-guest-memory`). The secret is made inside the guest; the host has
+//! only its hash, and does not know where in its own memory the guest's copy sits.
+
+use super::{Plan, Ready, RunningVictim, StartError, Target, VictimHost};
+use crate::model::{AttackKind, VictimMode};
+use crate::procfs::maps::read_maps;
+use crate::runner::classify::chain;
+use crate::runner::env::RunEnv;
+use crate::runner::scenario::Scenario;
+use crate::vm::{VmError, VmOptions, VmVictim};
+
+/// The `vm` context.
+pub struct VmHost;
+
+impl VictimHost for VmHost {
+    fn start(
+        &self,
+        s: &Scenario,
+        _env: &RunEnv,
+        on_step: &mut dyn FnMut(&str),
+    ) -> Result<Box<dyn RunningVictim>, StartError> {
+        let name = s.name();
+        // The guest has the plain and secretmem victims (the scenario parser allows no other).
+        let mode = match s.spec.mode {
+            VictimMode::SecretMem => VictimMode::SecretMem,
+            _ => VictimMode::Plain,
+        };
+        let mut opts = VmOptions::new(mode);
+        opts.cvm = s.spec.cvm;
+        on_step(&format!("{name}: booting the guest (QEMU)"));
+        // QEMU dies with the thread that started it (PR_SET_PDEATHSIG): the row's thread
+        // outlives the VM, which is stopped before the row returns.
+        let vm = VmVictim::start(&opts).map_err(|e| match e {
+            VmError::QemuMissing { .. }
+            | VmError::KernelMissing { .. }
+            | VmError::CvmUnavailable(_) => StartError::Unavailable(chain(&e)),
+            _ => StartError::Failed(chain(&e)),
+        })?;
+        let r = vm.ready();
+        let mut digest = [0u8; 32];
+        if hex::decode_to_slice(&r.ready.secret_sha256, &mut digest).is_err() {
+            return Err(StartError::Failed(
+                "the guest's ready line has no valid secret_sha256".to_string(),
+            ));
+        }
+        let qemu = vm.qemu_pid();
+        let ready = Ready {
+            targets: vec![Target {
+                of: Some("QEMU"),
+                pid: qemu,
+                // The guest-virtual region of the ready line says nothing about where the
+                // host holds the guest's page: only a search can tell.
+                region: None,
+                maps: read_maps(qemu).unwrap_or_default(),
+            }],
+            secret_sha256: digest,
+            secret: None,
+            qmp: Some(vm.qmp_socket().to_path_buf()),
+            user: None,
+        };
+        Ok(Box::new(RunningVm {
+            name: name.to_string(),
+            vm,
+            ready,
+        }))
+    }
+}
+
+struct RunningVm {
+    name: String,
+    vm: VmVictim,
+    ready: Ready,
+}
+
+impl RunningVictim for RunningVm {
+    fn ready(&self) -> &Ready {
+        &self.ready
+    }
+
+    fn plan(&self, attack: AttackKind, _env: &RunEnv) -> Plan {
+        match attack {
+            AttackKind::Dump | AttackKind::Gcore | AttackKind::Live | AttackKind::Qmp => Plan::Run,
+            AttackKind::Kernel => Plan::by_design(
+                "not run: a kernel core of QEMU would end the VM; the dump column reads the same memory",
+            ),
+            AttackKind::SameUid => {
+                Plan::by_design("the attacker here is the host operator (root)")
+            }
+        }
+    }
+
+    fn stop(self: Box<Self>, on_step: &mut dyn FnMut(&str)) {
+        let accel = &self.vm.ready().accel;
+        on_step(&format!("{}: stopping the guest ({accel})", self.name));
+        self.vm.stop();
+    }
+}

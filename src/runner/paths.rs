@@ -1,0 +1,219 @@
+//! The attack paths of the matrix, one function each, over whatever a context started: root's
+//! dump, gcore and live read of each target process, the kernel's core dump, the hypervisor's
+//! dump of its guest (QMP), and a same-uid attacker ([`super::same_uid`]).
+//!
+//! To add an attack path: a variant of [`AttackKind`] (in `model.rs`, with its column name),
+//! its function here (or in a file of its own beside `same_uid.rs`) and one arm in [`run`];
+//! each context's `plan` says whether it applies to its victims.
+
+use super::attack::{self, AttackError, AttackPath};
+use super::classify::{chain, classify, Observation};
+use super::context::{Ready, RunningVictim, Target};
+use super::env::RunEnv;
+use super::same_uid;
+use crate::coredump::reader::CoreFile;
+use crate::model::{AttackKind, Outcome};
+use crate::scan::{self, Needles};
+use crate::vm::qmp::QmpError;
+
+/// Paths that end the victim run after all the others.
+pub fn ends_victim(attack: AttackKind) -> bool {
+    attack == AttackKind::Kernel
+}
+
+/// The command an attacker would type for `attack` on this victim (empty when there is none
+/// to show).
+pub fn command(attack: AttackKind, ready: &Ready) -> String {
+    let Some(pid) = ready.targets.first().map(|t| t.pid) else {
+        return String::new();
+    };
+    match attack {
+        AttackKind::Dump => AttackPath::Dump.command(pid),
+        AttackKind::Gcore => AttackPath::Gcore.command(pid),
+        AttackKind::Live => AttackPath::Live.command(pid),
+        AttackKind::Kernel => {
+            format!("ulimit -c unlimited; kill -QUIT {pid}; confidump scan core")
+        }
+        AttackKind::Qmp => ready.qmp.as_ref().map_or_else(String::new, |q| {
+            format!(
+                "virsh dump --memory-only (QMP dump-guest-memory on {}) && confidump scan guest.core",
+                q.display()
+            )
+        }),
+        AttackKind::SameUid => ready.user.as_ref().map_or_else(String::new, |u| {
+            format!(
+                "sudo -u {} confidump scan --pid {pid} --sha256 {}",
+                u.name,
+                hex::encode(ready.secret_sha256)
+            )
+        }),
+    }
+}
+
+/// Runs `attack` against `victim`, which its plan said it applies to.
+pub fn run(
+    attack: AttackKind,
+    victim: &mut dyn RunningVictim,
+    needles: &Needles,
+    env: &RunEnv,
+) -> Observation {
+    match attack {
+        AttackKind::Dump => root(victim.ready(), AttackPath::Dump, needles),
+        AttackKind::Gcore => root(victim.ready(), AttackPath::Gcore, needles),
+        AttackKind::Live => root(victim.ready(), AttackPath::Live, needles),
+        AttackKind::Kernel => kernel(victim, needles),
+        AttackKind::Qmp => qmp(victim.ready(), needles),
+        AttackKind::SameUid => same_uid::attack(victim.ready(), env),
+    }
+}
+
+/// What a path on a target is called in views: `confidump's dump`, `gdb's gcore of QEMU`.
+fn what(path: AttackPath, t: &Target) -> String {
+    match (path, t.of) {
+        (AttackPath::Dump, None) => "confidump's dump".to_string(),
+        (AttackPath::Dump, Some(of)) => format!("confidump's dump of {of}"),
+        (AttackPath::Gcore, None) => "gdb's gcore".to_string(),
+        (AttackPath::Gcore, Some(of)) => format!("gdb's gcore of {of}"),
+        (_, None) => "live read".to_string(),
+        (_, Some(of)) => format!("a live read of {of}"),
+    }
+}
+
+/// Root's attack along `path` on every target; the telling result wins (see [`worst`]).
+fn root(ready: &Ready, path: AttackPath, needles: &Needles) -> Observation {
+    let each = ready.targets.iter().map(|t| {
+        let what = what(path, t);
+        match attack::attack(t.pid, path, needles, None) {
+            Ok(a) => {
+                let mut o = classify(&a.report, a.source.as_ref(), t.region, &t.maps, &what);
+                if path == AttackPath::Live {
+                    if let Some(secret) = &ready.secret {
+                        argv_note(t.pid, secret, &mut o);
+                    }
+                }
+                o
+            }
+            Err(e) => Observation::error(chain(&e)),
+        }
+    });
+    worst(each)
+}
+
+/// The argv pitfall's other face: ps shows the secret to every user.
+fn argv_note(pid: i32, secret: &crate::secret::Secret, o: &mut Observation) {
+    if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+        if memchr::memmem::find(&cmdline, secret.expose()).is_some() {
+            let sep = if o.reason.is_empty() { "" } else { "; " };
+            o.reason = format!(
+                "{}{sep}also in /proc/{pid}/cmdline (ps -ww shows it to every user)",
+                o.reason
+            );
+        }
+    }
+}
+
+/// One observation for several targets (a server's processes): a leak anywhere is a leak;
+/// then an error (something was not checked), a refusal, a left-out region, nothing found.
+fn worst(each: impl Iterator<Item = Observation>) -> Observation {
+    let rank = |o: &Observation| match o.outcome {
+        Outcome::Leak => 0,
+        Outcome::Error => 1,
+        Outcome::Unreadable => 2,
+        Outcome::Absent => 3,
+        Outcome::NotFound => 4,
+        Outcome::NotApplicable => 5,
+    };
+    each.min_by_key(rank)
+        .unwrap_or_else(|| Observation::error("the victim named no process to attack"))
+}
+
+/// SIGQUIT the victim, then scan the core the kernel left.
+fn kernel(victim: &mut dyn RunningVictim, needles: &Needles) -> Observation {
+    let core = match victim.quit_with_core() {
+        Ok(c) => c,
+        Err(e) => return Observation::error(e),
+    };
+    let Some(path) = core.core else {
+        return Observation::simple(
+            Outcome::Absent,
+            format!(
+                "the kernel wrote no core ({}): a non-dumpable process (PR_SET_DUMPABLE=0) gets none while fs.suid_dumpable is 0",
+                core.status
+            ),
+        );
+    };
+    let Some(t) = victim.ready().targets.first() else {
+        return Observation::error("the victim named no process to attack");
+    };
+    let opened = CoreFile::open(&path).map_err(|e| chain(&e)).and_then(|c| {
+        scan::scan_source(&c, needles)
+            .map(|r| (c, r))
+            .map_err(|e| chain(&e))
+    });
+    match opened {
+        Ok((c, r)) => classify(&r, &c, t.region, &t.maps, "the kernel's core"),
+        Err(e) => Observation::error(e),
+    }
+}
+
+/// QMP `dump-guest-memory` into a private directory, then a scan of the guest-physical core.
+fn qmp(ready: &Ready, needles: &Needles) -> Observation {
+    let (Some(socket), Some(t)) = (&ready.qmp, ready.targets.first()) else {
+        return Observation::error("no QMP socket: the victim is not inside a VM");
+    };
+    match attack::attack_with(t.pid, AttackPath::Qmp, needles, None, Some(socket)) {
+        // Guest-physical addresses: the host's maps name nothing there.
+        Ok(a) => classify(
+            &a.report,
+            a.source.as_ref(),
+            None,
+            &[],
+            "QEMU's dump-guest-memory",
+        ),
+        Err(e) => qmp_failure(&e),
+    }
+}
+
+/// QEMU answering `dump-guest-memory` with an error is the hypervisor refusing to hand over
+/// the guest's memory (it does so for a guest whose memory is encrypted): a refusal by a real
+/// mechanism. Any other failure (the socket, the file, the protocol) is an error, not a verdict.
+fn qmp_failure(e: &AttackError) -> Observation {
+    match e {
+        AttackError::Qmp(QmpError::Command {
+            command,
+            class,
+            desc,
+        }) if command == "dump-guest-memory" => Observation::simple(
+            Outcome::Unreadable,
+            format!("QEMU refused dump-guest-memory ({class}): {desc}"),
+        ),
+        _ => Observation::error(chain(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_qemus_refusal_of_the_dump_is_a_refusal() {
+        let refused = AttackError::Qmp(QmpError::Command {
+            command: "dump-guest-memory".into(),
+            class: "GenericError".into(),
+            desc: "Dumping guest memory is not supported for confidential guests".into(),
+        });
+        let o = qmp_failure(&refused);
+        assert_eq!(o.outcome, Outcome::Unreadable);
+        assert!(o.reason.contains("not supported"), "{}", o.reason);
+        let other = AttackError::Qmp(QmpError::Command {
+            command: "getfd".into(),
+            class: "GenericError".into(),
+            desc: "not supported".into(),
+        });
+        assert_eq!(qmp_failure(&other).outcome, Outcome::Error);
+        assert_eq!(
+            qmp_failure(&AttackError::Qmp(QmpError::Closed)).outcome,
+            Outcome::Error
+        );
+    }
+}

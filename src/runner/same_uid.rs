@@ -1,0 +1,116 @@
+//! The same-uid attacker: `confidump scan --pid PID` run as the victim's own unprivileged user
+//! (not root), its answer read back as data: the [`ScanReport`] it is, or the errno of the
+//! kernel's refusal to open the process ([`ChildScan`]).
+
+use std::process::{Command, Stdio};
+
+use super::classify::{overlaps, Observation};
+use super::context::Ready;
+use super::env::RunEnv;
+use crate::model::{ChildScan, Outcome, ScanReport};
+
+/// Runs the attacker as the victim's user against its first target: `confidump scan-child`,
+/// the same open and scan as `confidump scan --pid`, which answers with a [`ChildScan`].
+pub fn attack(ready: &Ready, env: &RunEnv) -> Observation {
+    use std::os::unix::process::CommandExt;
+    let (Some(u), Some(t)) = (&ready.user, ready.targets.first()) else {
+        return Observation::error("no unprivileged user to run the same-uid attacker as");
+    };
+    let out = Command::new(&env.exe)
+        .args(["scan-child", "--pid", &t.pid.to_string()])
+        .args(["--sha256", &hex::encode(ready.secret_sha256)])
+        .args(["--shape", "canary"])
+        .uid(u.uid)
+        .gid(u.gid)
+        .stdin(Stdio::null())
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => return Observation::error(format!("running the attacker: {e}")),
+    };
+    match serde_json::from_slice::<ChildScan>(&out.stdout) {
+        Ok(ChildScan::Report(r)) => of_report(&r, t.region),
+        // The kernel refused to open the process at all: that is the refusal this path shows.
+        Ok(ChildScan::Refused { reason, .. }) => Observation::simple(
+            Outcome::Unreadable,
+            format!("refused to uid {}: {reason}", u.uid),
+        ),
+        Ok(ChildScan::Failed { reason }) => {
+            Observation::error(format!("the same-uid attacker failed: {reason}"))
+        }
+        Err(e) => Observation::error(format!(
+            "the same-uid attacker failed ({}): {e}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+    }
+}
+
+/// The attacker read the process: where it found the secret, or whether the secret's region
+/// refused it.
+fn of_report(r: &ScanReport, region: Option<crate::model::Span>) -> Observation {
+    if !r.hits.is_empty() {
+        let mut places: Vec<&str> = Vec::new();
+        for h in &r.hits {
+            if !places.contains(&h.mapping.as_str()) {
+                places.push(&h.mapping);
+            }
+        }
+        return Observation {
+            where_: places.join(", "),
+            hits: r.hits.len(),
+            fragments_only: r.hits.iter().all(|h| h.needle != 0),
+            ..Observation::simple(Outcome::Leak, "")
+        };
+    }
+    let refused = region.and_then(|region| {
+        r.unreadable
+            .iter()
+            .find(|u| overlaps(region, u.start, u.end))
+    });
+    match refused {
+        Some(u) => Observation {
+            where_: u.mapping.clone(),
+            ..Observation::simple(Outcome::Unreadable, u.reason.clone())
+        },
+        None => Observation::simple(
+            Outcome::NotFound,
+            "the same-uid attacker read the process and the secret was not in it",
+        ),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_reads_back_with_its_errno() {
+        let sent = ChildScan::Refused {
+            errno: 13,
+            reason: "cannot read pid 5: reading /proc/5/maps: Permission denied".into(),
+        };
+        let json = serde_json::to_string(&sent).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(
+                serde_json::from_str::<ChildScan>(&json),
+                Ok(ChildScan::Refused { errno: 13, .. })
+            ),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn the_report_is_read_as_a_scan_report() {
+        let json = r#"{"source":"pid 7 (live)","bytes_scanned":4096,"regions":3,
+            "verdict":"no-leak","hits":[],"absent":[],
+            "unreadable":[{"start":"0x1000","end":"0x2000","reason":"EIO: refused",
+            "mapping":"/secretmem (deleted)"}]}"#;
+        let r: ScanReport = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        let o = of_report(&r, Some(crate::model::Span::new(0x1800, 0x1822)));
+        assert_eq!(o.outcome, Outcome::Unreadable);
+        assert_eq!(o.where_, "/secretmem (deleted)");
+        assert_eq!(of_report(&r, None).outcome, Outcome::NotFound);
+    }
+}
