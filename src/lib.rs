@@ -30,6 +30,7 @@
 pub mod cli;
 pub mod coredump;
 pub mod doctor;
+pub mod files;
 pub mod memory;
 pub mod model;
 pub mod procfs;

@@ -4,8 +4,6 @@
 //! The dump goes to a private temporary directory (mode 0700, the core 0600) and is deleted
 //! when the [`Attack`] is dropped, unless the caller asked to keep it.
 
-use std::fs::DirBuilder;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::coredump::policy::Policy;
@@ -119,7 +117,7 @@ pub struct Attack {
 impl Drop for Attack {
     fn drop(&mut self) {
         if let Some(dir) = self.temp_dir.take() {
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
+            if let Err(e) = crate::files::workdir::remove(&dir) {
                 tracing::warn!("could not remove {}: {e}", dir.display());
             }
         }
@@ -155,7 +153,7 @@ impl DirGuard {
 impl Drop for DirGuard {
     fn drop(&mut self) {
         if self.armed {
-            if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            if let Err(e) = crate::files::workdir::remove(&self.dir) {
                 tracing::warn!("could not remove {}: {e}", self.dir.display());
             }
         }
@@ -163,13 +161,10 @@ impl Drop for DirGuard {
 }
 
 /// A new directory `$TMPDIR/PREFIX-<random>`, mode 0700: where dumps, cores and victims'
-/// working directories live while an attack or a demo runs.
+/// working directories live while an attack or a demo runs. Removed on a signal, and by the
+/// next run if this one is killed (see [`crate::files::workdir`]).
 pub fn private_dir(prefix: &str) -> std::io::Result<PathBuf> {
-    let mut nonce = [0u8; 6];
-    getrandom::getrandom(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let dir = std::env::temp_dir().join(format!("{prefix}-{}", hex::encode(nonce)));
-    DirBuilder::new().mode(0o700).create(&dir)?;
-    Ok(dir)
+    crate::files::workdir::create(prefix)
 }
 
 /// Attacks `pid` along `path` looking for `needles`. With `keep`, the core is written there
@@ -194,6 +189,7 @@ pub fn attack_with(
     if path == AttackPath::Live {
         let live = LiveProcess::open(pid, false)?;
         let report = scan::scan_source(&live, needles)?;
+        live.ensure_alive("scan")?;
         return Ok(Attack {
             path,
             pid,

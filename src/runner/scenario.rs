@@ -538,10 +538,16 @@ pub fn load_dir(dir: &Path) -> Result<Vec<(ScenarioInfo, Spec)>, ScenarioError> 
     let mut out: Vec<(ScenarioInfo, Spec)> = Vec::new();
     for path in files {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|source| ScenarioError::Io {
-            file: file.clone(),
-            source,
-        })?;
+        // Regular files only, size capped (a link to /dev/zero or a FIFO is refused).
+        let text = crate::files::input::read_user_text(&path, 1 << 20, "a scenario file").map_err(
+            |e| ScenarioError::Io {
+                file: file.clone(),
+                source: match e {
+                    crate::files::input::InputError::Io { source, .. } => source,
+                    other => std::io::Error::other(other.to_string()),
+                },
+            },
+        )?;
         let (info, spec) = parse(&file, &text)?;
         if let Some((_, other)) = out.iter().find(|(i, _)| i.name == info.name) {
             return Err(ScenarioError::Duplicate {

@@ -10,7 +10,6 @@
 
 use std::io::{BufRead, BufReader, IoSlice, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -244,21 +243,17 @@ pub fn dump_guest_memory_with_timeout(
         let path = path.to_path_buf();
         move |source| QmpError::File { path, source }
     };
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "guest.core".into());
-    let tmp = out.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .map_err(file_err(&tmp))?;
+    // The one creation path for output files: unnamed until QEMU is done, 0600, never through
+    // a link, never replacing an existing file.
+    let output =
+        crate::files::output::OutputFile::create(out, false).map_err(|e| QmpError::File {
+            path: out.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let file = output.file();
     let result = (|| {
         let mut q = Qmp::connect(socket, Duration::from_secs(10))?;
-        q.execute_with_fd("getfd", json!({ "fdname": "confidump-dump" }), &file)?;
+        q.execute_with_fd("getfd", json!({ "fdname": "confidump-dump" }), file)?;
         q.set_timeout(timeout)?;
         q.execute(
             "dump-guest-memory",
@@ -270,19 +265,12 @@ pub fn dump_guest_memory_with_timeout(
         )?;
         Ok::<(), QmpError>(())
     })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    let bytes = file.metadata().map(|m| m.len()).map_err(file_err(&tmp))?;
-    drop(file);
-    if let Err(e) = std::fs::rename(&tmp, out) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(QmpError::File {
-            path: out.to_path_buf(),
-            source: e,
-        });
-    }
+    result?;
+    let bytes = file.metadata().map(|m| m.len()).map_err(file_err(out))?;
+    output.commit().map_err(|e| QmpError::File {
+        path: out.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
     Ok(GuestDump {
         path: out.to_path_buf(),
         bytes,
