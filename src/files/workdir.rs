@@ -1,7 +1,8 @@
 //! Private working directories (`$TMPDIR/confidump-…`, mode 0700): where `demo` and `attack`
 //! put victims' working directories, dumps and cores while they run.
 //!
-//! Each holds an `.owner` file with the PID of the run that made it. A run that ends normally
+//! Each name carries the PID of the run that made it (`PREFIX-pPID-RANDOM`; not a file inside,
+//! which would be mistaken for a victim's output). A run that ends normally
 //! removes its directories; a signal removes them through [`super::cleanup`]; after a SIGKILL
 //! the next run removes them ([`remove_stale`]: ours by uid, owner PID no longer running).
 
@@ -12,9 +13,6 @@ use std::sync::Mutex;
 
 use super::cleanup::{self, Registration};
 
-/// Name of the file that records the owner PID.
-const OWNER: &str = ".owner";
-
 /// Registrations of the directories this process made, removed with them.
 static LIVE: Mutex<Vec<(PathBuf, Registration)>> = Mutex::new(Vec::new());
 
@@ -23,17 +21,13 @@ static LIVE: Mutex<Vec<(PathBuf, Registration)>> = Mutex::new(Vec::new());
 pub fn create(prefix: &str) -> std::io::Result<PathBuf> {
     let mut nonce = [0u8; 6];
     getrandom::getrandom(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let dir = std::env::temp_dir().join(format!("{prefix}-{}", hex::encode(nonce)));
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-p{}-{}",
+        std::process::id(),
+        hex::encode(nonce)
+    ));
     DirBuilder::new().mode(0o700).create(&dir)?;
     let reg = cleanup::register_dir(dir.clone());
-    if let Err(e) = super::output::write_file(
-        &dir.join(OWNER),
-        format!("{}\n", std::process::id()).as_bytes(),
-        false,
-    ) {
-        let _ = std::fs::remove_dir_all(&dir);
-        return Err(std::io::Error::other(e.to_string()));
-    }
     LIVE.lock()
         .unwrap_or_else(|e| e.into_inner())
         .push((dir.clone(), reg));
@@ -53,7 +47,7 @@ pub fn remove(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Removes `$TMPDIR/confidump-*` directories left by runs that were killed: owned by our uid,
-/// with an `.owner` file naming a PID that no longer runs. Returns how many were removed.
+/// whose name carries (`-pPID-`) a PID that no longer runs. Returns how many were removed.
 pub fn remove_stale() -> usize {
     remove_stale_in(&std::env::temp_dir())
 }
@@ -78,10 +72,9 @@ pub fn remove_stale_in(base: &Path) -> usize {
         if !ours {
             continue;
         }
-        let owner = super::input::read_user_text(&e.path().join(OWNER), 64, "an owner file")
-            .ok()
-            .and_then(|t| t.trim().parse::<i32>().ok());
-        let Some(pid) = owner else { continue };
+        let Some(pid) = owner_of(&name.to_string_lossy()) else {
+            continue;
+        };
         if pid > 0 && !Path::new(&format!("/proc/{pid}")).exists() {
             tracing::info!(dir = %e.path().display(), pid, "removing a stale working directory");
             if std::fs::remove_dir_all(e.path()).is_ok() {
@@ -92,6 +85,14 @@ pub fn remove_stale_in(base: &Path) -> usize {
     removed
 }
 
+/// The owner PID in a name made by [`create`]: the `-pPID-` part.
+fn owner_of(name: &str) -> Option<i32> {
+    name.split('-')
+        .filter_map(|part| part.strip_prefix('p'))
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        .find_map(|d| d.parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,17 +100,18 @@ mod tests {
     #[test]
     fn stale_directories_of_dead_owners_go_and_live_ones_stay() {
         let base = tempfile::tempdir().unwrap();
-        let dead = base.path().join("confidump-demo-dead");
-        let live = base.path().join("confidump-demo-live");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let dead = base.path().join(format!("confidump-demo-p{gone}-abc"));
+        let live = base
+            .path()
+            .join(format!("confidump-demo-p{}-abc", std::process::id()));
         let other = base.path().join("confidump-not-ours");
         for d in [&dead, &live, &other] {
             std::fs::create_dir(d).unwrap();
         }
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let gone = child.id();
-        child.wait().unwrap();
-        std::fs::write(dead.join(OWNER), format!("{gone}\n")).unwrap();
-        std::fs::write(live.join(OWNER), format!("{}\n", std::process::id())).unwrap();
+        assert_eq!(owner_of("confidump-attack-1234-p42-0afe"), Some(42));
         assert_eq!(remove_stale_in(base.path()), 1);
         assert!(!dead.exists() && live.exists() && other.exists());
     }
