@@ -94,7 +94,11 @@ for ((r = 0; r < ROUNDS; r++)); do
     start_victim 256 $((RANDOM % 200)) still
     if "$BIN" dump "$VPID" -o "$WORK/d.core" --force >"$WORK/out" 2>"$WORK/err"; then
         # A finished dump of a victim that died must not list refusals it could not prove.
-        if grep -E 'unreadable ranges \(' "$WORK/err" | grep -vqE '\((\[vvar\]|\[vsyscall\]|\[vvar_vclock\])( [A-Z]+)?(, (\[vvar\]|\[vsyscall\]|\[vvar_vclock\]) [A-Z]+)*\)'; then
+        # Kernel pages ([vvar], [vsyscall], ...) are unreadable in every process; anything else
+        # listed as unreadable is a refusal the dead victim cannot prove.
+        listed=$(sed -n 's/.*unreadable ranges (\([^)]*\)).*/\1/p' "$WORK/err" | tr ',' '\n' |
+            grep -vE '^ *\[(vvar|vsyscall|vvar_vclock|vdso)\]' | grep -c . || true)
+        if [ "$listed" != 0 ]; then
             wrong=$((wrong + 1)); echo "wrong verdict: $(cat "$WORK/err")" >&2
         else
             dying_ok=$((dying_ok + 1))
