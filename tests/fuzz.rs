@@ -288,8 +288,10 @@ fn fuzz_parsers_of_hostile_input() {
     for s in stats.slow.iter().chain(&stats.big).take(20) {
         eprintln!("  {s}");
     }
-    assert!(
-        stats.slow.is_empty() && stats.big.is_empty(),
-        "findings above"
-    );
+    assert!(stats.big.is_empty(), "allocation findings above");
+    // Time is a finding of the long run (scripts/fuzz.sh sets FUZZ_SECS), not a timed
+    // assertion of the quick pass in `cargo test`, which shares the machine.
+    if std::env::var_os("FUZZ_SECS").is_some() {
+        assert!(stats.slow.is_empty(), "slow inputs above");
+    }
 }
