@@ -34,6 +34,7 @@
 pub mod cli;
 pub mod coredump;
 pub mod doctor;
+pub mod files;
 pub mod host;
 pub mod lab;
 pub mod memory;

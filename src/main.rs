@@ -8,7 +8,10 @@ use confidump::cli::{self, Cli, EXIT_ERROR};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    match cli::run(cli) {
+    let result = cli::run(cli);
+    // A signal's cleanup under way ends the process by that signal, not by this return.
+    confidump::files::cleanup::before_exit();
+    match result {
         Ok(code) => code,
         Err(err) => {
             // One line: the error and its causes, outermost first.

@@ -41,33 +41,15 @@ impl Zeroize for Secret {
     }
 }
 
-/// Writes `bytes` to `path` as a file that may hold memory: created mode 0600 under a temporary
-/// name beside it (`create_new`, `O_NOFOLLOW`), then renamed over `path`. Used for reports that
-/// carry what an attacker saw (the HTML report's hex views).
-pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".to_string());
-    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)?;
-    let written = f.write_all(bytes).and_then(|()| f.sync_all());
-    drop(f);
-    match written.and_then(|()| std::fs::rename(&tmp, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            // Do not leave the temporary behind.
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+/// Writes `bytes` to `path` as a file that may hold memory, through the one creation path
+/// ([`crate::files::output`]): 0600, unnamed until complete, never through a symlink, never
+/// replacing anything but a regular file, and replacing that only with `force`.
+pub fn write_private(
+    path: &std::path::Path,
+    bytes: &[u8],
+    force: bool,
+) -> Result<(), crate::files::output::OutputError> {
+    crate::files::output::write_file(path, bytes, force)
 }
 
 #[cfg(test)]
@@ -88,7 +70,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("report.html");
         std::fs::write(&p, b"old").unwrap();
-        write_private(&p, b"new").unwrap();
+        assert!(
+            write_private(&p, b"new", false).is_err(),
+            "no overwrite without force"
+        );
+        write_private(&p, b"new", true).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"new");
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);

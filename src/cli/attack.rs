@@ -81,6 +81,12 @@ pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
     if path == AttackPath::Live && args.keep.is_some() {
         bail!("--keep needs a dump: a live read writes no file");
     }
+    if let Some(keep) = &args.keep {
+        // Before the dump, not after it.
+        crate::files::output::check_target(keep, false)?;
+    }
+    // Working directories of attacks killed earlier (SIGKILL leaves them): ours, owner gone.
+    crate::files::workdir::remove_stale();
     let a = attack_with(
         args.pid,
         path,

@@ -71,9 +71,13 @@ pub struct DemoArgs {
     /// Also write a JUnit XML file (one test case per cell).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Also write a self-contained HTML report.
+    /// Also write a self-contained HTML report (0600: it shows what the attacker saw).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Overwrite the --junit and --html files if they exist (only regular files, never
+    /// through a symlink).
+    #[arg(long)]
+    pub force: bool,
     /// Presenter mode: one scenario at a time, Enter to continue.
     #[arg(long)]
     pub present: bool,
@@ -96,6 +100,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_OK));
     }
     let selected = scenario::select(all, &args.scenarios)?;
+    // The output paths are checked before the run, not after it.
+    for path in args.junit.iter().chain(&args.html) {
+        crate::files::output::check_target(path, args.force)?;
+    }
+    // Working directories of demos killed earlier (SIGKILL leaves them): ours, owner gone.
+    crate::files::workdir::remove_stale();
     let lang = match args.lang {
         Some(LangArg::En) => "en",
         Some(LangArg::Ja) => "ja",
@@ -140,13 +150,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         report
     };
     if let Some(path) = &args.junit {
-        std::fs::write(path, render::junit::render(&report))
-            .with_context(|| format!("writing {}", path.display()))?;
+        crate::files::output::write_file(
+            path,
+            render::junit::render(&report).as_bytes(),
+            args.force,
+        )?;
     }
     if let Some(path) = &args.html {
         // The page shows what the attacker saw (leaked bytes included): 0600, like a dump.
-        crate::secret::write_private(path, render::html::render(&report).as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+        crate::secret::write_private(path, render::html::render(&report).as_bytes(), args.force)?;
     }
     Ok(ExitCode::from(if report.mismatches == 0 {
         EXIT_OK

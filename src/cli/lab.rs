@@ -94,6 +94,9 @@ pub enum Action {
         /// Also write one self-contained HTML page.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
+        /// Replace an existing --html file.
+        #[arg(long, requires = "html")]
+        force: bool,
     },
     /// Stop every target process the lab started and forget all progress.
     Reset,
@@ -145,7 +148,7 @@ pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
             file.as_deref(),
             exercise.as_deref(),
         )?,
-        Action::Status { html } => status(&ctx, html.as_deref())?,
+        Action::Status { html, force } => status(&ctx, html.as_deref(), force)?,
         Action::Reset => reset(&ctx)?,
         Action::Solve { name } => solve_cmd(&ctx, &name)?,
         Action::Report { files } => report(&ctx, &files)?,
@@ -507,7 +510,7 @@ fn minutes(s: Option<u64>) -> String {
     s.map_or("-".to_string(), |s| format!("{}:{:02}", s / 60, s % 60))
 }
 
-fn status(ctx: &Ctx, html: Option<&Path>) -> anyhow::Result<u8> {
+fn status(ctx: &Ctx, html: Option<&Path>, force: bool) -> anyhow::Result<u8> {
     let st = State::load(&ctx.dir)?;
     let rep = progress(ctx, &st);
     let l = ctx.lang;
@@ -538,7 +541,7 @@ fn status(ctx: &Ctx, html: Option<&Path>) -> anyhow::Result<u8> {
             ));
         }
         page.push_str("</table>\n");
-        crate::secret::write_private(path, page.as_bytes())
+        crate::secret::write_private(path, page.as_bytes(), force)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if ctx.json {

@@ -13,6 +13,7 @@ pub mod victim;
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 /// Exit code: the run worked and every expectation held.
@@ -79,6 +80,11 @@ pub enum Command {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Attacker commands remove what they made when a signal ends them. Victims handle their
+    // own signals (a signalfd), so they do not get the cleanup thread.
+    if !matches!(cli.command, Command::Victim(_) | Command::GuestInit(_)) {
+        crate::files::cleanup::install().context("installing the signal cleanup")?;
+    }
     match cli.command {
         Command::Victim(a) => victim::run(a),
         Command::Dump(a) => dump::run(a),

@@ -49,6 +49,10 @@ pub enum ShapeArg {
     Pan,
 }
 
+/// Largest needle file read: far more than the needles' own limit allows, so the limit that
+/// speaks is the needles' one, with its line number.
+pub const NEEDLE_FILE_LIMIT: u64 = 1 << 20;
+
 /// Needle options, shared by `scan`, `show` and `attack`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct NeedleArgs {
@@ -77,21 +81,25 @@ impl NeedleArgs {
     /// The needles, numbered as documented: `--needle`s, then file lines, then `--sha256`s.
     pub fn build(&self) -> anyhow::Result<Needles> {
         let mut out = Needles::new();
-        for n in &self.needles {
+        for (i, n) in self.needles.iter().enumerate() {
             if n.is_empty() {
                 bail!("--needle: empty needle");
             }
-            out.add_bytes(Secret::new(n.as_bytes().to_vec()));
+            out.try_add_bytes(Secret::new(n.as_bytes().to_vec()))
+                .with_context(|| format!("--needle number {}", i + 1))?;
         }
         for path in &self.needle_files {
-            let data = Secret::new(
-                std::fs::read(path)
-                    .with_context(|| format!("reading needle file {}", path.display()))?,
-            );
-            for line in data.expose().split(|&b| b == b'\n') {
+            // Regular files only, size capped: /dev/zero or a FIFO is refused, not read.
+            let data = Secret::new(crate::files::input::read_user_file(
+                path,
+                NEEDLE_FILE_LIMIT,
+                "a needle file",
+            )?);
+            for (n, line) in data.expose().split(|&b| b == b'\n').enumerate() {
                 let line = line.strip_suffix(b"\r").unwrap_or(line);
                 if !line.is_empty() {
-                    out.add_bytes(Secret::new(line.to_vec()));
+                    out.try_add_bytes(Secret::new(line.to_vec()))
+                        .with_context(|| format!("{}: line {}", path.display(), n + 1))?;
                 }
             }
         }
@@ -178,9 +186,20 @@ pub fn open_source(
     pid: Option<i32>,
 ) -> anyhow::Result<Box<dyn MemorySource>> {
     match (core, pid) {
-        (Some(path), None) => Ok(Box::new(
-            CoreFile::open(path).context("cannot read core file")?,
-        )),
+        (Some(path), None) => {
+            // A FIFO would block and a device never end: say what it is instead.
+            let meta = std::fs::metadata(path).with_context(|| path.display().to_string())?;
+            if !meta.file_type().is_file() {
+                bail!(
+                    "{}: is {}, not a core file: give an ELF core file (or --pid PID)",
+                    path.display(),
+                    crate::files::describe_file_type(&meta.file_type())
+                );
+            }
+            Ok(Box::new(
+                CoreFile::open(path).context("cannot read core file")?,
+            ))
+        }
         (None, Some(pid)) => Ok(Box::new(
             LiveProcess::open(pid, false).with_context(|| format!("cannot read pid {pid}"))?,
         )),
@@ -207,8 +226,20 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if args.detect {
         needles.enable_detectors();
     }
-    let source = open_source(args.core.as_ref(), args.pid)?;
-    let report = scan::scan_source(source.as_ref(), &needles)?;
+    let report = match args.pid {
+        Some(pid) => {
+            let live =
+                LiveProcess::open(pid, false).with_context(|| format!("cannot read pid {pid}"))?;
+            let report = scan::scan_source(&live, &needles)?;
+            // A read that failed because the victim died is not a refusal: no report at all.
+            live.ensure_alive("scan")?;
+            report
+        }
+        None => {
+            let source = open_source(args.core.as_ref(), None)?;
+            scan::scan_source(source.as_ref(), &needles)?
+        }
+    };
     match args.format {
         Format::Text => print!("{}", render::text::render_report(&report, use_color())),
         Format::Json => println!("{}", render::json::render_report(&report)?),

@@ -2,72 +2,107 @@
 //!
 //! It runs with gdb's *default* behaviour (no `-a`): `dd` mappings and what
 //! `coredump_filter` excludes are left out, exactly as an administrator running `gcore` gets.
-//! The core is written into a private (0700) directory beside the target, made 0600, and
-//! published with the same no-overwrite rename as our own cores; on failure nothing remains.
+//! The core is written into our own output file (unnamed until complete, 0600, see
+//! [`crate::files::output`]) and named with the same no-overwrite rule as our own cores; on
+//! failure, or when confidump is killed, nothing remains.
+//!
+//! gdb is run directly with the commands the `gcore` script passes it (`gcore` is a shell
+//! script around `gdb --batch -ex 'attach PID' -ex 'gcore FILE'`), so that gdb is our own child
+//! and dies with us (`PR_SET_PDEATHSIG`): a script in between would leave gdb running, attached
+//! to the victim, when confidump is killed.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use super::output::{check_target, create_private_dir, publish, temp_name_for};
+use super::output::OutputFile;
 use super::reader::CoreFile;
 use super::writer::{DumpError, DumpOptions, DumpSummary, Engine};
 use crate::memory::{MemorySource, RegionKind};
 
-/// Removes the private directory (and whatever gcore left in it) on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.0) {
-            tracing::warn!(path = %self.0.display(), %e, "could not remove temporary directory");
-        }
-    }
-}
-
-/// Runs `gcore -o DIR/core PID` and moves `DIR/core.PID` onto `opts.output`.
+/// Runs gdb's `gcore` on `pid`, writing straight into our unnamed output file (gdb opens
+/// `/proc/self/fd/N`, the descriptor it inherited), and names the file when gdb is done.
+/// A confidump killed meanwhile takes gdb with it and leaves no file.
 pub fn dump_with_gcore(pid: i32, opts: &DumpOptions) -> Result<DumpSummary, DumpError> {
     let started = Instant::now();
-    check_target(&opts.output, opts.force)?;
-    let dir = temp_name_for(&opts.output, "gcore")?;
-    create_private_dir(&dir).map_err(|source| DumpError::Io {
-        context: format!("creating {}", dir.display()),
-        source,
-    })?;
-    let dir = TempDir(dir);
-    let prefix = dir.0.join("core");
-    let out = Command::new("gcore")
-        .arg("-o")
-        .arg(&prefix)
-        .arg(pid.to_string())
-        .stdin(Stdio::null())
-        .output()
+    let liveness = crate::memory::alive::Liveness::open(pid);
+    let out = OutputFile::create(&opts.output, opts.force)?;
+    let fd = out.file().as_raw_fd();
+    let via = format!("/proc/self/fd/{fd}");
+    let mut cmd = Command::new("gdb");
+    cmd.args(["--nx", "--batch", "--readnever"])
+        .args(["-iex", "set debuginfod enabled off"])
+        .args([
+            "-ex",
+            "set pagination off",
+            "-ex",
+            "set height 0",
+            "-ex",
+            "set width 0",
+        ])
+        .arg("-ex")
+        .arg(format!("attach {pid}"))
+        .arg("-ex")
+        .arg(format!("gcore {via}"))
+        .args(["-ex", "detach", "-ex", "quit"])
+        .stdin(Stdio::null());
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and only calls fcntl, prctl,
+    // getppid and _exit, async-signal-safe system calls; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            // gdb must inherit the output file: clear its close-on-exec flag.
+            if libc::fcntl(fd, libc::F_SETFD, 0) != 0
+                || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|source| DumpError::Io {
-            context: "running gcore (is gdb installed?)".into(),
+            context: "running gdb's gcore (is gdb installed?)".into(),
             source,
         })?;
-    let written = dir.0.join(format!("core.{pid}"));
-    if !out.status.success() || !written.exists() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+    let registration = i32::try_from(child.id())
+        .ok()
+        .map(crate::files::cleanup::register_child);
+    let done = child.wait_with_output();
+    drop(registration);
+    let done = done.map_err(|source| DumpError::Io {
+        context: "waiting for gdb".into(),
+        source,
+    })?;
+    let file_len = out.file().metadata().map(|m| m.len()).unwrap_or(0);
+    if !done.status.success() || file_len == 0 {
+        let stderr = String::from_utf8_lossy(&done.stderr);
         let last = stderr
             .lines()
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
-        return Err(DumpError::Gcore(format!("{} ({last})", out.status)));
+        return Err(DumpError::Gcore(format!("{} ({last})", done.status)));
     }
-    std::fs::set_permissions(&written, std::fs::Permissions::from_mode(0o600)).map_err(
-        |source| DumpError::Io {
-            context: format!("chmod 0600 {}", written.display()),
-            source,
-        },
-    )?;
-    let (memory_bytes, regions, threads) = describe_core(&written)?;
-    let file_len = std::fs::metadata(&written).map(|m| m.len()).unwrap_or(0);
-    publish(&written, &opts.output, opts.force)?;
+    let (memory_bytes, regions, threads) = describe_core(Path::new(&via))?;
+    // gdb zero-fills what it failed to read: worthless if the victim died meanwhile.
+    if !liveness.is_alive() {
+        return Err(DumpError::Live(crate::memory::live::LiveError::Exited {
+            pid,
+            during: "dump",
+        }));
+    }
+    let path = out.commit()?;
     Ok(DumpSummary {
-        path: opts.output.clone(),
+        path,
         engine: Engine::Gdb,
         pid,
         file_len,

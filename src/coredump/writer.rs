@@ -211,7 +211,7 @@ pub enum DumpError {
         source: std::io::Error,
     },
     /// Threads could not be stopped or their registers read.
-    #[error("stopping the threads: {0}")]
+    #[error("stopping the threads")]
     Ptrace(#[from] PtraceError),
     /// The process's memory could not be opened.
     #[error(transparent)]
@@ -247,10 +247,24 @@ pub fn dump_process_with_progress(
     if pid <= 0 || !procfs::proc_path(pid, "").exists() {
         return Err(DumpError::NoSuchProcess { pid });
     }
-    match opts.engine {
+    let liveness = crate::memory::alive::Liveness::open(pid);
+    // A process already dead (a zombie) gets the attach refusal's own explanation.
+    let alive_at_start = liveness.is_alive();
+    let result = match opts.engine {
         Engine::Gdb => super::gcore::dump_with_gcore(pid, opts),
         Engine::Ours if cfg!(target_arch = "x86_64") => write_core(pid, opts, progress),
         Engine::Ours => Err(DumpError::Unsupported),
+    };
+    // Whatever failed while the victim was dying failed because it died: say that.
+    match result {
+        Err(DumpError::Output(e)) => Err(DumpError::Output(e)),
+        Err(_) if alive_at_start && !liveness.is_alive() => {
+            Err(DumpError::Live(LiveError::Exited {
+                pid,
+                during: "dump",
+            }))
+        }
+        other => other,
     }
 }
 
@@ -409,6 +423,8 @@ fn write_core(
     file.write_all_at(&ehdr, 0)
         .map_err(|source| io_err("writing the ELF header", source))?;
 
+    // Every failed read above is a refusal only if the victim is still alive now.
+    live.ensure_alive("dump")?;
     let path = out.commit()?;
     let memory_bytes = copy.segments.iter().map(|s| s.filesz).sum();
     let regions = copy.segments.iter().filter(|s| s.filesz > 0).count();

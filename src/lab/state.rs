@@ -151,7 +151,11 @@ impl State {
             path: path.clone(),
             detail: e.to_string(),
         })?;
-        crate::secret::write_private(&path, &text).map_err(|source| StateError::Io { path, source })
+        // Our own file in our own 0700 directory, replaced at every change.
+        crate::secret::write_private(&path, &text, true).map_err(|e| StateError::Io {
+            path,
+            source: std::io::Error::other(e.to_string()),
+        })
     }
 }
 

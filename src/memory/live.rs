@@ -10,10 +10,12 @@
 use std::fs::File;
 use std::io::IoSliceMut;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 use nix::unistd::Pid;
 
+use super::alive::Liveness;
 use super::{FileBacking, MemorySource, ReadError, RegionKind, SourceRegion};
 use crate::procfs::maps::{self, Mapping, MapsError};
 
@@ -26,9 +28,26 @@ pub enum LiveError {
         /// The PID asked for.
         pid: i32,
     },
+    /// The process exited (or was killed) while it was being read: failed reads may be the
+    /// death and not a refusal, so nothing read from it may be reported.
+    #[error("pid {pid} exited during the {during}: the result proves nothing")]
+    Exited {
+        /// The PID.
+        pid: i32,
+        /// `dump`, `scan`.
+        during: &'static str,
+    },
     /// `/proc/PID/maps` could not be read or parsed.
     #[error(transparent)]
     Maps(#[from] MapsError),
+    /// The kernel refused access to the process; `why` names the rule and what to do.
+    #[error("cannot read pid {pid}: {why}")]
+    Refused {
+        /// The PID.
+        pid: i32,
+        /// The rule that refused, and the remedy (see [`super::refusal`]).
+        why: String,
+    },
     /// `/proc/PID/mem` could not be opened.
     #[error("opening /proc/{pid}/mem: {source}")]
     OpenMem {
@@ -59,6 +78,9 @@ impl LiveError {
 /// [`super::ptrace`].)
 pub struct LiveProcess {
     pid: i32,
+    liveness: Liveness,
+    /// Set once a failed read found the process gone: later reads fail at once.
+    gone: AtomicBool,
     mem: File,
     mappings: Vec<Mapping>,
     regions: Vec<SourceRegion>,
@@ -71,13 +93,28 @@ impl LiveProcess {
         if pid <= 0 || !crate::procfs::proc_path(pid, "").exists() {
             return Err(LiveError::NoSuchProcess { pid });
         }
+        // Taken first, so that whatever is read below belongs to this process's life.
+        let liveness = Liveness::open(pid);
         let mappings = if with_flags {
-            maps::read_smaps(pid)?
+            maps::read_smaps(pid)
         } else {
-            maps::read_maps(pid)?
+            maps::read_maps(pid)
         };
-        let mem = File::open(crate::procfs::proc_path(pid, "mem"))
-            .map_err(|source| LiveError::OpenMem { pid, source })?;
+        let mappings = match mappings {
+            Ok(m) => m,
+            // Reading maps needs the same permission as attaching: say which rule refused.
+            Err(e) => match super::refusal::explain(&super::refusal::gather(pid)) {
+                Some(why) => return Err(LiveError::Refused { pid, why }),
+                None => return Err(e.into()),
+            },
+        };
+        let mem = File::open(crate::procfs::proc_path(pid, "mem")).map_err(|source| {
+            let refused = matches!(source.raw_os_error(), Some(libc::EACCES | libc::EPERM));
+            match refused.then(|| super::refusal::explain(&super::refusal::gather(pid))) {
+                Some(Some(why)) => LiveError::Refused { pid, why },
+                _ => LiveError::OpenMem { pid, source },
+            }
+        })?;
         let regions = mappings
             .iter()
             .map(|m| SourceRegion {
@@ -89,6 +126,8 @@ impl LiveProcess {
             .collect();
         Ok(Self {
             pid,
+            liveness,
+            gone: AtomicBool::new(false),
             mem,
             mappings,
             regions,
@@ -121,11 +160,42 @@ impl LiveProcess {
         }
     }
 
-    /// Reads with `pread` on `/proc/PID/mem` only.
+    /// Reads with `pread` on `/proc/PID/mem` only. End of file means the address space is
+    /// gone (the process exited or exec'd: the kernel's `mmget_not_zero` failed), never a
+    /// refusal, which is an errno: it is reported as `ESRCH`.
     pub fn read_mem(&self, addr: u64, buf: &mut [u8]) -> Result<(), i32> {
         self.mem
             .read_exact_at(buf, addr)
-            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => libc::ESRCH,
+                _ => e.raw_os_error().unwrap_or(libc::EIO),
+            })
+    }
+
+    /// True while the process is alive (see [`super::alive`]).
+    pub fn is_alive(&self) -> bool {
+        !self.gone.load(Ordering::Relaxed) && self.liveness.is_alive()
+    }
+
+    /// Fails with [`LiveError::Exited`] unless the process is still alive. Called after the
+    /// last read of a dump or scan: a process alive now was alive at every earlier failure,
+    /// so each failure was a refusal.
+    pub fn ensure_alive(&self, during: &'static str) -> Result<(), LiveError> {
+        if self.is_alive() {
+            Ok(())
+        } else {
+            Err(LiveError::Exited {
+                pid: self.pid,
+                during,
+            })
+        }
+    }
+
+    fn gone_error() -> ReadError {
+        ReadError {
+            errno: Some(libc::ESRCH),
+            reason: "ESRCH: the process exited during the read".to_string(),
+        }
     }
 }
 
@@ -156,10 +226,22 @@ impl MemorySource for LiveProcess {
     }
 
     fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        if self.gone.load(Ordering::Relaxed) {
+            return Err(Self::gone_error());
+        }
         if self.read_vm(addr, buf).is_ok() {
             return Ok(());
         }
-        self.read_mem(addr, buf).map_err(ReadError::from_errno)
+        let errno = match self.read_mem(addr, buf) {
+            Ok(()) => return Ok(()),
+            Err(errno) => errno,
+        };
+        // A refusal only if the process is still there after the failure.
+        if errno == libc::ESRCH || !self.liveness.is_alive() {
+            self.gone.store(true, Ordering::Relaxed);
+            return Err(Self::gone_error());
+        }
+        Err(ReadError::from_errno(errno))
     }
 }
 

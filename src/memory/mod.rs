@@ -7,8 +7,10 @@
 //! [`read_pagewise`] is the one place that decides what happens when a read fails part-way:
 //! the range is retried page by page, so a readable page after an unreadable one is never lost.
 
+pub mod alive;
 pub mod live;
 pub mod ptrace;
+pub mod refusal;
 pub mod window;
 
 use crate::model::Span;

@@ -49,6 +49,14 @@ pub enum PtraceError {
         /// The PID.
         pid: i32,
     },
+    /// The kernel refused the attach; `why` names the rule and what to do.
+    #[error("cannot attach to pid {pid}: {why}")]
+    Refused {
+        /// The target.
+        pid: i32,
+        /// The rule that refused, and the remedy (see [`super::refusal`]).
+        why: String,
+    },
     /// A ptrace request failed.
     #[error("{context} (thread {tid}): {errno}")]
     Request {
@@ -159,8 +167,25 @@ impl Drop for ThreadGuard {
         if self.gone {
             return;
         }
-        match ptrace::detach(Pid::from_raw(self.tid), self.pending) {
-            Ok(()) | Err(Errno::ESRCH) => {}
+        let tid = Pid::from_raw(self.tid);
+        match ptrace::detach(tid, self.pending) {
+            Ok(()) => {}
+            // Not stopped any more: the thread was killed while we held it. It is still our
+            // tracee, and until its tracer reaps it the thread stays a zombie, which keeps
+            // the whole process from being reaped by its parent. Reap it (it is dying, so the
+            // wait is short); ECHILD means it is no longer ours.
+            Err(Errno::ESRCH) => loop {
+                match waitpid(tid, Some(WaitPidFlag::__WALL)) {
+                    Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(Errno::ECHILD) => {
+                        break
+                    }
+                    Err(Errno::EINTR) | Ok(_) => continue,
+                    Err(e) => {
+                        tracing::warn!(tid = self.tid, %e, "waiting for a killed thread");
+                        break;
+                    }
+                }
+            },
             Err(e) => tracing::warn!(tid = self.tid, %e, "PTRACE_DETACH failed"),
         }
     }
@@ -195,6 +220,17 @@ impl Freeze {
     /// task list is re-read until it shows no thread not yet seen. Threads that exit meanwhile
     /// are skipped. The main thread (tid == pid) comes first in [`Freeze::threads`].
     pub fn new(pid: i32) -> Result<Self, PtraceError> {
+        // Cases no attach can succeed on get their reason before anything is tried.
+        let facts = super::refusal::gather(pid);
+        let hopeless = facts.pid == facts.our_pid
+            || facts.flags & 0x0020_0000 != 0
+            || (matches!(facts.state, Some('Z' | 'X'))
+                && !super::alive::process_has_live_thread(pid));
+        if hopeless {
+            if let Some(why) = super::refusal::explain(&facts) {
+                return Err(PtraceError::Refused { pid, why });
+            }
+        }
         let mut freeze = Freeze {
             pid,
             threads: Vec::new(),
@@ -217,7 +253,21 @@ impl Freeze {
             }
             for tid in new {
                 seen.insert(tid);
-                if let Some(guard) = stop_thread(tid)? {
+                let stopped = match stop_thread(pid, tid) {
+                    Err(PtraceError::Request {
+                        context: "PTRACE_SEIZE",
+                        errno: errno @ (Errno::EPERM | Errno::EACCES),
+                        ..
+                    }) => {
+                        let why = super::refusal::explain(&super::refusal::gather(pid))
+                            .unwrap_or_else(|| {
+                                format!("PTRACE_SEIZE: {errno} (no known rule explains it)")
+                            });
+                        return Err(PtraceError::Refused { pid, why });
+                    }
+                    other => other?,
+                };
+                if let Some(guard) = stopped {
                     // Pushed at once, so a later `?` releases it.
                     freeze.threads.push(guard);
                 }
@@ -241,12 +291,26 @@ impl Freeze {
     }
 }
 
+impl Drop for Freeze {
+    fn drop(&mut self) {
+        // Last seized first: the main thread goes last. A killed process's main thread can
+        // only be reaped by its tracer once the other threads are gone (see ThreadGuard's Drop).
+        while let Some(guard) = self.threads.pop() {
+            drop(guard);
+        }
+    }
+}
+
 /// Seizes and interrupts one thread and waits for it to stop. `Ok(None)` when it exited.
-fn stop_thread(tid: i32) -> Result<Option<ThreadGuard>, PtraceError> {
+fn stop_thread(pid: i32, tid: i32) -> Result<Option<ThreadGuard>, PtraceError> {
     let p = Pid::from_raw(tid);
     match ptrace::seize(p, ptrace::Options::empty()) {
         Ok(()) => {}
         Err(Errno::ESRCH) => return Ok(None),
+        // A thread that is exiting refuses PTRACE_SEIZE with EPERM (the kernel's
+        // `exit_state` check): it ended between the listing and the seize, so skip it. A
+        // live thread that refuses is a real refusal.
+        Err(Errno::EPERM) if !thread_still_running(pid, tid) => return Ok(None),
         Err(errno) => {
             return Err(PtraceError::Request {
                 context: "PTRACE_SEIZE",
@@ -303,6 +367,13 @@ fn stop_thread(tid: i32) -> Result<Option<ThreadGuard>, PtraceError> {
             }
         }
     }
+}
+
+/// True when thread `tid` of `pid` still exists and has not started to exit.
+fn thread_still_running(pid: i32, tid: i32) -> bool {
+    crate::procfs::status::read_stat(pid, tid)
+        .map(|st| super::alive::thread_is_live(&st))
+        .unwrap_or(false)
 }
 
 /// `PTRACE_GETREGSET`: fills `buf` with register set `nt`; returns the bytes the kernel wrote.

@@ -156,7 +156,7 @@ fn view_of(report: &ScanReport, source: &dyn MemorySource) -> Option<HexWindow> 
 impl Drop for Attack {
     fn drop(&mut self) {
         if let Some(dir) = self.temp_dir.take() {
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
+            if let Err(e) = crate::files::workdir::remove(&dir) {
                 tracing::warn!("could not remove {}: {e}", dir.display());
             }
         }
@@ -192,7 +192,7 @@ impl DirGuard {
 impl Drop for DirGuard {
     fn drop(&mut self) {
         if self.armed {
-            if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            if let Err(e) = crate::files::workdir::remove(&self.dir) {
                 tracing::warn!("could not remove {}: {e}", self.dir.display());
             }
         }
@@ -200,9 +200,10 @@ impl Drop for DirGuard {
 }
 
 /// A new directory `$TMPDIR/PREFIX-<random>`, mode 0700: where dumps, cores and victims'
-/// working directories live while an attack or a demo runs.
+/// working directories live while an attack or a demo runs. Removed on a signal, and by the
+/// next run if this one is killed (see [`crate::files::workdir`]).
 pub fn private_dir(prefix: &str) -> std::io::Result<PathBuf> {
-    crate::coredump::output::new_private_dir(&std::env::temp_dir(), prefix)
+    crate::files::workdir::create(prefix)
 }
 
 /// Attacks `pid` along `path` looking for `needles`. With `keep`, the core is written there
@@ -227,6 +228,7 @@ pub fn attack_with(
     if path == AttackPath::Live {
         let live = LiveProcess::open(pid, false)?;
         let report = scan::scan_source(&live, needles)?;
+        live.ensure_alive("scan")?;
         return Ok(Attack::new(path, pid, None, report, Box::new(live), None));
     }
     let (core_path, guard) = match keep {

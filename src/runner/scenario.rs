@@ -443,10 +443,16 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
     let mut out: Vec<Scenario> = Vec::new();
     for path in files {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|source| ScenarioError::Io {
-            file: file.clone(),
-            source,
-        })?;
+        // Regular files only, size capped (a link to /dev/zero or a FIFO is refused).
+        let text = crate::files::input::read_user_text(&path, 1 << 20, "a scenario file").map_err(
+            |e| ScenarioError::Io {
+                file: file.clone(),
+                source: match e {
+                    crate::files::input::InputError::Io { source, .. } => source,
+                    other => std::io::Error::other(other.to_string()),
+                },
+            },
+        )?;
         let s = parse(&file, &text)?;
         if let Some(other) = out.iter().find(|o| o.info.name == s.info.name) {
             return Err(ScenarioError::Duplicate {

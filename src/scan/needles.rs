@@ -31,6 +31,35 @@ pub const CANARY_HEX_LEN: usize = 24;
 /// Digits of a PAN.
 pub const PAN_LEN: usize = 16;
 
+/// Longest needle accepted by [`Needles::try_add_bytes`]. Each needle becomes about seven
+/// patterns (raw, UTF-16LE, hex twice, base64 three times) of up to 2.7× its length, and the
+/// search automaton costs memory in proportion to the pattern bytes: a cap keeps peak memory
+/// independent of what a user types or a file holds. A longer secret is found by any
+/// distinctive part of it.
+pub const MAX_NEEDLE_LEN: usize = 4096;
+/// Most needle bytes, all needles together, accepted by [`Needles::try_add_bytes`].
+pub const MAX_NEEDLE_BYTES: usize = 16 * 1024;
+
+/// A needle refused by the limits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NeedleError {
+    /// One needle is too long.
+    #[error(
+        "a needle of {len} bytes is longer than the {MAX_NEEDLE_LEN}-byte limit \
+         (search a distinctive part of it instead)"
+    )]
+    TooLong {
+        /// Its length.
+        len: usize,
+    },
+    /// All needles together are too long.
+    #[error(
+        "the needles add up to more than {MAX_NEEDLE_BYTES} bytes (the limit that keeps the \
+         search's memory bounded): give fewer or shorter needles"
+    )]
+    TooMany,
+}
+
 enum Needle {
     Bytes(Secret),
     Hash { shape: Shape, sha256: [u8; 32] },
@@ -72,10 +101,31 @@ impl Needles {
         Self::default()
     }
 
-    /// Adds a needle searched as given and in every encoding; returns its number.
+    /// Adds a needle searched as given and in every encoding; returns its number. For needles
+    /// from a user or a file use [`Needles::try_add_bytes`], which enforces the limits.
     pub fn add_bytes(&mut self, needle: Secret) -> usize {
         self.items.push(Needle::Bytes(needle));
         self.items.len() - 1
+    }
+
+    /// [`Needles::add_bytes`], refusing a needle over [`MAX_NEEDLE_LEN`] or one that takes all
+    /// needles over [`MAX_NEEDLE_BYTES`].
+    pub fn try_add_bytes(&mut self, needle: Secret) -> Result<usize, NeedleError> {
+        if needle.len() > MAX_NEEDLE_LEN {
+            return Err(NeedleError::TooLong { len: needle.len() });
+        }
+        let total: usize = self
+            .items
+            .iter()
+            .map(|n| match n {
+                Needle::Bytes(b) => b.len(),
+                Needle::Hash { .. } => 0,
+            })
+            .sum();
+        if total.saturating_add(needle.len()) > MAX_NEEDLE_BYTES {
+            return Err(NeedleError::TooMany);
+        }
+        Ok(self.add_bytes(needle))
     }
 
     /// Adds a secret known only by its SHA-256 and shape; returns its number.

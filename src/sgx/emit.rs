@@ -45,8 +45,9 @@ pub fn emit_enclave(dir: &Path, debug: bool) -> Result<Emitted, SgxError> {
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), SgxError> {
-    crate::secret::write_private(path, bytes).map_err(|source| SgxError::Write {
+    // Never over an existing file (a second emit into the same directory says so).
+    crate::secret::write_private(path, bytes, false).map_err(|e| SgxError::Write {
         path: path.to_path_buf(),
-        source,
+        source: std::io::Error::other(e.to_string()),
     })
 }

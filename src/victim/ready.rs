@@ -110,10 +110,14 @@ pub fn parse_hex_addr(text: &str) -> Result<u64, ReadyError> {
 /// directory, created new with mode 0600 and not following symlinks, then renamed over
 /// `path`. A reader polling for `path` therefore sees either nothing or the whole line.
 pub fn write_ready_file(path: &Path, line: &str) -> Result<(), ReadyError> {
-    crate::secret::write_private(path, format!("{line}\n").as_bytes()).map_err(|source| {
+    // Never replaces an existing file: a ready file is fresh for each run.
+    crate::secret::write_private(path, format!("{line}\n").as_bytes(), false).map_err(|e| {
         ReadyError::File {
             path: path.to_path_buf(),
-            source,
+            source: match e {
+                crate::files::output::OutputError::Io { source, .. } => source,
+                other => std::io::Error::other(other.to_string()),
+            },
         }
     })
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::coredump::output::{OutputError, OutputFile};
+use crate::coredump::output::OutputError;
 
 /// Longest QMP message we accept (QEMU's replies here are a few hundred bytes).
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -245,30 +245,42 @@ pub fn dump_guest_memory_with_timeout(
     out: &Path,
     timeout: Duration,
 ) -> Result<GuestDump, QmpError> {
-    // Created like every file of ours that holds memory: 0600, new, no symlinks, under a
-    // temporary name, renamed onto `out` (never replacing it) only when QEMU is done.
-    let file = OutputFile::create(out, false)?;
-    let mut q = Qmp::connect(socket, Duration::from_secs(10))?;
-    q.execute_with_fd("getfd", json!({ "fdname": "confidump-dump" }), file.file())?;
-    q.set_timeout(timeout)?;
-    q.execute(
-        "dump-guest-memory",
-        Some(json!({
-            "paging": false,
-            "protocol": "fd:confidump-dump",
-            "detach": false,
-        })),
-    )?;
-    let bytes = file
-        .file()
-        .metadata()
-        .map(|m| m.len())
-        .map_err(|source| QmpError::File {
-            path: file.temp_path().to_path_buf(),
-            source,
+    let file_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| QmpError::File { path, source }
+    };
+    // The one creation path for output files: unnamed until QEMU is done, 0600, never through
+    // a link, never replacing an existing file.
+    let output =
+        crate::files::output::OutputFile::create(out, false).map_err(|e| QmpError::File {
+            path: out.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
         })?;
-    let path = file.commit()?;
-    Ok(GuestDump { path, bytes })
+    let file = output.file();
+    let result = (|| {
+        let mut q = Qmp::connect(socket, Duration::from_secs(10))?;
+        q.execute_with_fd("getfd", json!({ "fdname": "confidump-dump" }), file)?;
+        q.set_timeout(timeout)?;
+        q.execute(
+            "dump-guest-memory",
+            Some(json!({
+                "paging": false,
+                "protocol": "fd:confidump-dump",
+                "detach": false,
+            })),
+        )?;
+        Ok::<(), QmpError>(())
+    })();
+    result?;
+    let bytes = file.metadata().map(|m| m.len()).map_err(file_err(out))?;
+    output.commit().map_err(|e| QmpError::File {
+        path: out.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(GuestDump {
+        path: out.to_path_buf(),
+        bytes,
+    })
 }
 
 /// [`dump_guest_memory_with_timeout`] with a 120 s limit (a 256 MiB guest takes about 1 s).

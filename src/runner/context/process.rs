@@ -225,6 +225,8 @@ pub struct Launch<'a> {
 pub struct VictimProcess {
     child: Child,
     reaped: bool,
+    /// Kills the victim if a signal ends the run; dropped before it is reaped.
+    registration: Option<crate::files::cleanup::Registration>,
     /// What it announced.
     pub ready: ReadyLine,
 }
@@ -252,6 +254,11 @@ impl VictimProcess {
             // std drops privileges in the child before exec: setgroups(0), setgid, setuid.
             cmd.uid(uid).gid(gid);
         }
+        // SAFETY: the closure runs in the forked child before exec and only calls prctl,
+        // getppid and _exit, async-signal-safe system calls; it allocates nothing.
+        unsafe {
+            cmd.pre_exec(die_with_parent(std::process::id()));
+        }
         if let Some(dir) = launch.core_dir {
             cmd.current_dir(dir);
             // SAFETY: the closure runs in the forked child before exec and only calls
@@ -265,6 +272,9 @@ impl VictimProcess {
             mode: mode.clone(),
             source,
         })?;
+        let registration = i32::try_from(child.id())
+            .ok()
+            .map(crate::files::cleanup::register_child);
         if let Some(mut stdin) = child.stdin.take() {
             if launch.via == SecretVia::Stdin {
                 // A failed write shows up below as a victim that never became ready.
@@ -290,6 +300,7 @@ impl VictimProcess {
                 let v = Self {
                     child,
                     reaped: false,
+                    registration,
                     ready,
                 };
                 if v.ready.secret_sha256 != hex::encode(sha256(launch.secret.expose())) {
@@ -298,6 +309,7 @@ impl VictimProcess {
                 Ok(v)
             }
             Err(_) => {
+                drop(registration);
                 let _ = child.kill();
                 let detail = match child.wait_with_output() {
                     Ok(o) if !o.stderr.is_empty() => {
@@ -321,6 +333,8 @@ impl VictimProcess {
     /// wrote a core.
     pub fn quit_with_core(&mut self) -> Result<ExitStatus, ProcessError> {
         let pid = self.pid();
+        // It is about to be reaped: forget it first (PR_SET_PDEATHSIG still covers it).
+        self.registration = None;
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGQUIT,
@@ -355,6 +369,9 @@ impl VictimProcess {
 
 impl Drop for VictimProcess {
     fn drop(&mut self) {
+        // Forgotten before it is reaped: a recycled PID must never be killed. Until it is
+        // reaped, PR_SET_PDEATHSIG still covers it.
+        self.registration = None;
         if self.reaped {
             return;
         }
@@ -365,6 +382,25 @@ impl Drop for VictimProcess {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// For `pre_exec`: the child gets SIGKILL when the thread that spawned it dies (after any uid
+/// change, which would clear the setting: std applies `uid`/`gid` before the closures), and
+/// dies at once if its parent is already gone.
+fn die_with_parent(parent: u32) -> impl FnMut() -> std::io::Result<()> {
+    move || {
+        // SAFETY: prctl(PR_SET_PDEATHSIG) takes integers only; getppid cannot fail.
+        unsafe {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl: then nobody would signal us.
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                libc::_exit(1);
+            }
+        }
+        Ok(())
     }
 }
 
