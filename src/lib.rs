@@ -18,6 +18,7 @@
 //! | [`protect`] | victim-side secret stores: plain heap, hygiene flags, `memfd_secret` |
 //! | [`victim`]  | the victim program |
 //! | [`vm`]      | the VM context: QEMU launcher, initramfs, QMP client, guest init, CVM profiles |
+//! | [`container`] | the container context: namespaces, OCI bundle + runc/crun, cleanup, CRIU check |
 //! | [`doctor`]  | what this host can demonstrate, and why not the rest |
 //! | [`runner`]  | attack (dump + scan + show) and the demo orchestration |
 //! | [`cli`]     | clap definitions, one file per subcommand |
@@ -28,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod container;
 pub mod coredump;
 pub mod doctor;
 pub mod memory;

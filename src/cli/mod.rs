@@ -8,6 +8,7 @@ pub mod dump;
 pub mod scan;
 pub mod show;
 pub mod victim;
+mod victim_container;
 
 use std::process::ExitCode;
 

@@ -27,7 +27,15 @@ each page of the region); \"pid\" is QEMU's pid. Attack it from the host:
   confidump victim --context vm --mode secretmem --accel tcg --ready-file /tmp/vm.ready
   confidump dump QEMU_PID -o qemu.core && confidump scan qemu.core --sha256 HEX --shape canary
   confidump scan --pid QEMU_PID --sha256 HEX --shape canary
-Guest kernel: --kernel, else /boot/vmlinuz-$(uname -r), else scripts/fetch-guest-kernel.sh's.";
+Guest kernel: --kernel, else /boot/vmlinuz-$(uname -r), else scripts/fetch-guest-kernel.sh's.
+
+--context container runs the victim inside a container on this host (root needed): new
+namespaces made by confidump (--runtime namespaces, the default) or a real OCI runtime (runc,
+crun) on a bundle holding a static confidump. The ready line adds \"context\":\"container\" and
+\"container\":{\"runtime\",\"id\",\"pid_in_container\"}; \"pid\" is the host PID, what the host's
+root attacks. The container and its bundle are removed when the victim stops:
+  confidump victim --context container --runtime runc --mode plain --ready-file /tmp/c.ready
+  confidump scan --pid HOST_PID --sha256 HEX --shape canary";
 
 /// Options of `confidump victim`.
 #[derive(Debug, clap::Args)]
@@ -75,6 +83,20 @@ pub struct VictimArgs {
     /// (vm) Seconds the guest may take to become ready before QEMU is killed.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub boot_timeout: u64,
+    /// (container) What makes the container.
+    #[arg(long, value_enum, default_value = "namespaces")]
+    pub runtime: RuntimeArg,
+}
+
+/// `--runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeArg {
+    /// New pid, mount, uts, ipc and net namespaces made by confidump (no package needed).
+    Namespaces,
+    /// The OCI reference runtime, as Docker and Kubernetes use it (apt-get install runc).
+    Runc,
+    /// The OCI runtime in C (apt-get install crun).
+    Crun,
 }
 
 /// `--context`.
@@ -84,6 +106,8 @@ pub enum ContextArg {
     Process,
     /// A Linux guest under QEMU holds it; the host is the attacker.
     Vm,
+    /// A process in a container on this host holds it; the host's root is the attacker.
+    Container,
 }
 
 /// `--accel`.
@@ -159,6 +183,9 @@ pub fn run(args: VictimArgs) -> anyhow::Result<ExitCode> {
     let mode = mode_of(args.mode);
     if args.context == ContextArg::Vm {
         return run_vm(args, mode);
+    }
+    if args.context == ContextArg::Container {
+        return super::victim_container::run(args, mode);
     }
     let source = if let Some(arg) = args.secret_arg {
         // The parsed copy is moved into a zeroizing buffer; argv itself stays (the pitfall).
