@@ -258,11 +258,16 @@ pub(crate) fn start(opts: &ContainerOptions) -> Result<ContainerVictim, Containe
             }
         }
     }
+    // The relay may see the end of our stdin at once (a secret piped in with --until-eof):
+    // it closes the victim's stdin only once start() is done, so that the victim cannot be
+    // gone before its host PID is known.
+    let gate = Gate::default();
     if matches!(opts.secret, SecretDelivery::Stdin) || opts.until_eof {
         spawn_relay(
             victim.lifeline(),
             matches!(opts.secret, SecretDelivery::Stdin),
             opts.until_eof,
+            gate.clone(),
         );
     }
 
@@ -276,10 +281,14 @@ pub(crate) fn start(opts: &ContainerOptions) -> Result<ContainerVictim, Containe
                     if let Some(h) = stderr_reader {
                         let _ = h.join();
                     }
-                    ContainerError::Exited {
-                        runtime: runtime.as_str(),
-                        status,
-                        stderr: victim.stderr_tail(),
+                    let stderr = victim.stderr_tail();
+                    match oci::unusable_reason(runtime, &stderr) {
+                        Some(reason) => ContainerError::RuntimeUnusable(reason),
+                        None => ContainerError::Exited {
+                            runtime: runtime.as_str(),
+                            status,
+                            stderr,
+                        },
                     }
                 }
                 ReadFail::Timeout => ContainerError::ReadyTimeout {
@@ -301,14 +310,45 @@ pub(crate) fn start(opts: &ContainerOptions) -> Result<ContainerVictim, Containe
     })?;
     let host_pid = match runtime {
         Runtime::Namespaces => direct_pid,
-        Runtime::Runc | Runtime::Crun => oci::read_pid_file(&victim.dir, runtime)?,
+        Runtime::Runc | Runtime::Crun => match &victim.program {
+            Some(program) => {
+                oci::host_pid(program, &victim.dir, &victim.ready.container.id, runtime)?
+            }
+            None => 0,
+        },
     };
     check_nspid(host_pid, inner.pid, runtime)?;
     victim.ready.container.pid_in_container = inner.pid;
     let mut host_line = inner;
     host_line.pid = host_pid;
     victim.ready.ready = host_line;
+    gate.open();
     Ok(victim)
+}
+
+/// A one-way gate: closed until [`Gate::open`]; [`Gate::wait`] blocks while closed.
+#[derive(Clone, Default)]
+struct Gate(Arc<(Mutex<bool>, std::sync::Condvar)>);
+
+impl Gate {
+    fn open(&self) {
+        if let Ok(mut g) = self.0 .0.lock() {
+            *g = true;
+        }
+        self.0 .1.notify_all();
+    }
+
+    fn wait(&self) {
+        let Ok(mut g) = self.0 .0.lock() else {
+            return;
+        };
+        while !*g {
+            g = match self.0 .1.wait(g) {
+                Ok(g) => g,
+                Err(_) => return,
+            };
+        }
+    }
 }
 
 fn io_err_owned(
@@ -391,7 +431,7 @@ fn read_ready_line(fd: &OwnedFd, timeout: Duration) -> Result<String, ReadFail> 
 
 /// Copies our stdin to the victim's (when `forward`), and closes the victim's stdin at our
 /// end of input when `until_eof`.
-fn spawn_relay(lifeline: Arc<Mutex<Option<File>>>, forward: bool, until_eof: bool) {
+fn spawn_relay(lifeline: Arc<Mutex<Option<File>>>, forward: bool, until_eof: bool, gate: Gate) {
     let _ = std::thread::Builder::new()
         .name("container-stdin".into())
         .spawn(move || {
@@ -415,6 +455,9 @@ fn spawn_relay(lifeline: Arc<Mutex<Option<File>>>, forward: bool, until_eof: boo
                 }
             }
             if until_eof {
+                // If start() fails the gate stays closed: this thread then waits until the
+                // process exits, and the victim was stopped by the failed start's cleanup.
+                gate.wait();
                 if let Ok(mut guard) = lifeline.lock() {
                     guard.take();
                 }

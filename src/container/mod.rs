@@ -153,6 +153,9 @@ pub enum ContainerError {
         /// The package to install.
         package: &'static str,
     },
+    /// The runtime is installed but refuses to run containers on this host.
+    #[error("{0}")]
+    RuntimeUnusable(String),
     /// Making namespaces needs privileges we lack.
     #[error("creating namespaces needs root (CAP_SYS_ADMIN): {0}")]
     NotPermitted(nix::errno::Errno),

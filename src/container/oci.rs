@@ -210,17 +210,62 @@ pub(crate) fn spawn(
     })
 }
 
-/// The container's host PID, from the runtime's pid file.
-pub(crate) fn read_pid_file(dir: &Path, runtime: Runtime) -> Result<i32, ContainerError> {
-    let p = dir.join(PID_FILE);
-    let text = std::fs::read_to_string(&p).map_err(|e| ContainerError::HostPid {
+/// The container's host PID: from the runtime's pid file, else from `RUNTIME state ID` (`runc
+/// run` writes its pid file only after the process has started, so the victim may be ready
+/// before the file exists).
+pub(crate) fn host_pid(
+    program: &Path,
+    dir: &Path,
+    id: &str,
+    runtime: Runtime,
+) -> Result<i32, ContainerError> {
+    if let Ok(text) = std::fs::read_to_string(dir.join(PID_FILE)) {
+        if let Ok(pid) = text.trim().parse() {
+            return Ok(pid);
+        }
+    }
+    let fail = |why: String| ContainerError::HostPid {
         runtime: runtime.as_str(),
-        why: format!("{}: {e}", p.display()),
-    })?;
-    text.trim().parse().map_err(|_| ContainerError::HostPid {
-        runtime: runtime.as_str(),
-        why: format!("{} holds {:?}, not a PID", p.display(), text.trim()),
+        why,
+    };
+    let out = Command::new(program)
+        .args(["state", id])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| fail(format!("{} state: {e}", program.display())))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    state_pid(&text).ok_or_else(|| {
+        fail(format!(
+            "{} state {id} gave no pid: {}",
+            program.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     })
+}
+
+/// `"pid"` of a runtime's `state` JSON (0 means no process: `None`).
+pub fn state_pid(json: &str) -> Option<i32> {
+    let v: Value = serde_json::from_str(json).ok()?;
+    let pid = i32::try_from(v.get("pid")?.as_i64()?).ok()?;
+    (pid > 0).then_some(pid)
+}
+
+/// Why a runtime that exited at start cannot run containers on this host, when its message
+/// says so (not a failure of ours, not a missing package).
+pub fn unusable_reason(runtime: Runtime, stderr: &str) -> Option<String> {
+    const KNOWN: [(&str, &str); 1] = [(
+        "cgroups in hybrid mode not supported",
+        "this host mounts cgroup v1 and v2 side by side (hybrid), which this version refuses",
+    )];
+    KNOWN
+        .iter()
+        .find(|(m, _)| stderr.contains(m))
+        .map(|(m, why)| {
+            format!(
+                "not available on this host: {} says \"{m}\": {why}",
+                runtime.as_str()
+            )
+        })
 }
 
 /// `RUNTIME delete --force ID`: kills what is left of the container and forgets it. Errors
@@ -284,6 +329,23 @@ mod tests {
             .unwrap()
             .iter()
             .any(|r| r["type"] == "RLIMIT_CORE"));
+    }
+
+    #[test]
+    fn state_and_known_refusals_are_read() {
+        assert_eq!(
+            state_pid(r#"{"ociVersion":"1.0.2","id":"x","pid":4242,"status":"running"}"#),
+            Some(4242)
+        );
+        assert_eq!(state_pid(r#"{"pid":0}"#), None);
+        assert_eq!(state_pid("container does not exist"), None);
+        let r = unusable_reason(
+            Runtime::Crun,
+            "cgroups in hybrid mode not supported, drop all controllers from cgroupv2",
+        )
+        .unwrap();
+        assert!(r.starts_with("not available on this host: crun"), "{r}");
+        assert_eq!(unusable_reason(Runtime::Runc, "some other failure"), None);
     }
 
     #[test]
