@@ -7,13 +7,21 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use common::{bin, start_victim, Victim};
 use confidump::container::{cleanup, oci, Runtime};
 
 const SECRET: &str = "CONFIDUMP-c0ffee0123456789abcdef01";
+
+/// The tests that start containers run one at a time: the kernel reuses a freed namespace's
+/// inode number, so a parallel test's new container could otherwise look like a leftover.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -25,19 +33,48 @@ fn runtimes() -> Vec<Runtime> {
         eprintln!("skipping: containers need root (CAP_SYS_ADMIN)");
         return Vec::new();
     }
-    Runtime::ALL
-        .into_iter()
-        .filter(|r| match r.program() {
-            None => true,
-            Some(_) => match oci::find_program(*r) {
-                Ok(_) => true,
-                Err(e) => {
-                    eprintln!("skipping {}: {e}", r.as_str());
-                    false
-                }
-            },
-        })
-        .collect()
+    Runtime::ALL.into_iter().filter(|r| usable(*r)).collect()
+}
+
+/// Whether `runtime` runs containers here: a victim started with stdin at its end stops right
+/// after its ready line. A runtime that is missing or refuses this host says "not available
+/// on this host" (skipped, with the reason); any other failure fails the test.
+fn usable(runtime: Runtime) -> bool {
+    let out = Command::new(bin())
+        .args([
+            "victim",
+            "--context",
+            "container",
+            "--runtime",
+            runtime.as_str(),
+        ])
+        .args(["--mode", "plain", "--until-eof"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (code, stdout, stderr) = common::code_out_err(&out);
+    if code == 0 {
+        assert!(stdout.contains("\"pid_in_container\":1"), "{stdout}");
+        return true;
+    }
+    assert!(
+        stderr.contains("not available on this host"),
+        "{}: {stderr}",
+        runtime.as_str()
+    );
+    eprintln!("skipping {}: {}", runtime.as_str(), stderr.trim());
+    false
+}
+
+/// True when the process is gone, or is a zombie (it holds no memory and no namespace; its
+/// reaper is this host's init, which may take its time).
+fn gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Err(_) => true,
+        Ok(s) => s
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains("Z (zombie)")),
+    }
 }
 
 fn start(runtime: Runtime, mode: &str) -> Victim {
@@ -75,16 +112,14 @@ fn scan(args: &[&str]) -> (i32, String) {
     (code, v["verdict"].as_str().unwrap_or_default().to_string())
 }
 
-/// Every namespace link of every process on the host.
+/// Every namespace link of every live process on the host. Zombies are left out: a zombie
+/// still names its pid namespace until its reaper collects it, and an orphan's reaper is this
+/// host's init, which may take its time.
 fn all_namespace_links() -> BTreeSet<String> {
     let mut set = BTreeSet::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        if !e
-            .file_name()
-            .to_string_lossy()
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-        {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) || gone(name.parse().unwrap()) {
             continue;
         }
         let Ok(ns) = std::fs::read_dir(e.path().join("ns")) else {
@@ -151,7 +186,7 @@ impl Footprint {
     /// Nothing left: no process, no runtime state, no directory, no mount, no namespace.
     fn assert_gone(&self) {
         assert!(
-            !Path::new(&format!("/proc/{}", self.host_pid)).exists(),
+            gone(self.host_pid),
             "the victim (host pid {}) is gone",
             self.host_pid
         );
@@ -190,6 +225,7 @@ fn term(v: &Victim) {
 
 #[test]
 fn the_host_reads_a_container_victim_by_its_host_pid() {
+    let _serial = serial();
     for runtime in runtimes() {
         let mut v = start(runtime, "plain");
         let rt = runtime.as_str();
@@ -243,6 +279,7 @@ fn the_host_reads_a_container_victim_by_its_host_pid() {
 
 #[test]
 fn memfd_secret_in_a_container_is_refused_as_in_a_process() {
+    let _serial = serial();
     for runtime in runtimes() {
         let mut v = start(runtime, "secretmem");
         let rt = runtime.as_str();
@@ -274,6 +311,7 @@ fn memfd_secret_in_a_container_is_refused_as_in_a_process() {
 
 #[test]
 fn nothing_is_left_when_the_victim_is_killed() {
+    let _serial = serial();
     for runtime in runtimes() {
         let mut v = start(runtime, "plain");
         let rt = runtime.as_str();
@@ -291,6 +329,7 @@ fn nothing_is_left_when_the_victim_is_killed() {
 
 #[test]
 fn a_killed_run_is_cleaned_up_by_the_next() {
+    let _serial = serial();
     for runtime in runtimes() {
         let mut v = start(runtime, "plain");
         let rt = runtime.as_str();
