@@ -22,6 +22,9 @@ command -v eu-stack >/dev/null 2>&1 || need+=(elfutils)   # a second reader of o
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86) # the VM context
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)       # unpacks the guest kernel
 command -v chromium >/dev/null 2>&1 || need+=(chromium)   # renders the HTML report in tests
+PATH="$PATH:/usr/sbin:/sbin" command -v runc >/dev/null 2>&1 || need+=(runc)  # container context (OCI)
+command -v crun  >/dev/null 2>&1 || need+=(crun)       # container context (OCI, in C)
+PATH="$PATH:/usr/sbin:/sbin" command -v criu >/dev/null 2>&1 || need+=(criu)  # checkpoint path (reports why not)
 [[ -e /usr/share/fonts/opentype/ipafont-gothic ]] || need+=(fonts-ipafont-gothic) # Japanese text
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 2; }
 
@@ -89,4 +92,4 @@ SOURCES
         echo "setup: $(qemu-system-x86_64 --version | head -n1)" >&2
     fi
 fi
-echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, chromium, cargo, kubernetes-validate$( ((cvm)) && echo ', QEMU >= 9.1 + OVMF'))" >&2
+echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, chromium, runc, crun, criu, cargo, kubernetes-validate$( ((cvm)) && echo ', QEMU >= 9.1 + OVMF'))" >&2

@@ -20,6 +20,7 @@
 //! | [`host`]    | one probe of what this host can do, and the verdicts doctor and the demo share |
 //! | [`sgx`]     | the SGX context: confidump's own enclave, built, measured, signed, loaded |
 //! | [`vm`]      | QEMU for the vm context: launcher, initramfs, QMP client, guest init, CVM profiles |
+//! | [`container`] | the container context: namespaces, OCI bundle + runc/crun, cleanup, CRIU check |
 //! | [`doctor`]  | what this host can demonstrate, and why not the rest |
 //! | [`lab`]     | training exercises: start a victim, hints, answers checked by salted hash |
 //! | [`runner`]  | contexts (where a victim runs), attack paths, classification, the matrix: returns cells, draws nothing |
@@ -32,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod container;
 pub mod coredump;
 pub mod doctor;
 pub mod files;

@@ -10,6 +10,7 @@ pub mod report;
 pub mod scan;
 pub mod show;
 pub mod victim;
+mod victim_container;
 
 use std::process::ExitCode;
 

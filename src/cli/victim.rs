@@ -61,7 +61,14 @@ simulation modes do (runs anywhere, protects nothing). --emit-enclave DIR writes
 DIR/enclave.sgxs and DIR/enclave.sig (SIGSTRUCT) and exits, on any machine:
   confidump victim --context sgx --mode plain --ready-file /tmp/sgx.ready
   confidump victim --mode sgx-sim
-  confidump victim --emit-enclave /tmp/enclave --debug-enclave";
+  confidump victim --emit-enclave /tmp/enclave --debug-enclave
+--context container runs the victim inside a container on this host (root needed): new
+namespaces made by confidump (--runtime namespaces, the default) or a real OCI runtime (runc,
+crun) on a bundle holding a static confidump. The ready line adds \"context\":\"container\" and
+\"container\":{\"runtime\",\"id\",\"pid_in_container\"}; \"pid\" is the host PID, what the host's
+root attacks. The container and its bundle are removed when the victim stops:
+  confidump victim --context container --runtime runc --mode plain --ready-file /tmp/c.ready
+  confidump scan --pid HOST_PID --sha256 HEX --shape canary";
 
 /// Options of `confidump victim`.
 #[derive(Debug, clap::Args)]
@@ -124,6 +131,9 @@ pub struct VictimArgs {
     /// exit; needs no SGX.
     #[arg(long, value_name = "DIR")]
     pub emit_enclave: Option<PathBuf>,
+    /// (container) What makes the container.
+    #[arg(long, value_enum, default_value = "namespaces")]
+    pub runtime: RuntimeArg,
 }
 
 /// `--format` of `--dry-run`.
@@ -135,6 +145,17 @@ pub enum DryRunFormat {
     Json,
 }
 
+/// `--runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeArg {
+    /// New pid, mount, uts, ipc and net namespaces made by confidump (no package needed).
+    Namespaces,
+    /// The OCI reference runtime, as Docker and Kubernetes use it (apt-get install runc).
+    Runc,
+    /// The OCI runtime in C (apt-get install crun).
+    Crun,
+}
+
 /// `--context`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ContextArg {
@@ -144,6 +165,8 @@ pub enum ContextArg {
     Vm,
     /// An SGX enclave of confidump's own (needs SGX with flexible launch control).
     Sgx,
+    /// A process in a container on this host holds it; the host's root is the attacker.
+    Container,
 }
 
 /// `--accel`.
@@ -199,6 +222,9 @@ pub fn run(mut args: VictimArgs) -> anyhow::Result<ExitCode> {
     }
     if args.context == ContextArg::Vm {
         return run_vm(args, mode);
+    }
+    if args.context == ContextArg::Container {
+        return super::victim_container::run(args, mode);
     }
     let source = secret_source(&mut args);
     let config = VictimConfig {
