@@ -18,6 +18,7 @@
 //! | [`protect`] | victim-side secret stores: plain heap, hygiene flags, `memfd_secret` |
 //! | [`victim`]  | the victim program |
 //! | [`vm`]      | the VM context: QEMU launcher, initramfs, QMP client, guest init, CVM profiles |
+//! | [`service`] | the confidential-service context: a private PostgreSQL, its client, the disk attack |
 //! | [`doctor`]  | what this host can demonstrate, and why not the rest |
 //! | [`runner`]  | attack (dump + scan + show) and the demo orchestration |
 //! | [`cli`]     | clap definitions, one file per subcommand |
@@ -38,5 +39,6 @@ pub mod render;
 pub mod runner;
 pub mod scan;
 pub mod secret;
+pub mod service;
 pub mod victim;
 pub mod vm;
