@@ -34,6 +34,7 @@ Examples:
   confidump scan victim.core --detect
   confidump scan --pid 1234 --detect --format json
   confidump scan --pid 1234 --needle-file secrets.txt --format json
+  confidump scan --dir /tmp/confidump-pg.1234.ab12cd34/data --sha256 9f86d08... --shape canary
   confidump scan core.4321 --sha256 9f86d08...  --shape canary --expect no-leak
 Exit status: 0 ok, 1 verdict differs from --expect, 2 bad input or usage.";
 
@@ -147,13 +148,17 @@ pub struct ScanArgs {
     /// ELF core file to scan (ours, gdb's gcore, the kernel's, QEMU's dump-guest-memory).
     #[arg(
         value_name = "CORE",
-        required_unless_present = "pid",
+        required_unless_present_any = ["pid", "dir"],
         conflicts_with = "pid"
     )]
     pub core: Option<PathBuf>,
     /// Scan a live process instead (read through process_vm_readv and /proc/PID/mem).
     #[arg(long)]
     pub pid: Option<i32>,
+    /// Scan the files under a directory instead (what a stolen disk or backup gives away,
+    /// e.g. a database's data directory); hits name the file and the offset in it.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["core", "pid"])]
+    pub dir: Option<PathBuf>,
     /// What to look for.
     #[command(flatten)]
     pub needles: NeedleArgs,
@@ -204,7 +209,10 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if args.detect {
         needles.enable_detectors();
     }
-    let source = open_source(args.core.as_ref(), args.pid)?;
+    let source: Box<dyn MemorySource> = match &args.dir {
+        Some(dir) => Box::new(crate::service::disk::DirSource::open(dir)?),
+        None => open_source(args.core.as_ref(), args.pid)?,
+    };
     let report = scan::scan_source(source.as_ref(), &needles)?;
     match args.format {
         Format::Text => print!("{}", render::text::render_report(&report, use_color())),
