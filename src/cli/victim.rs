@@ -43,8 +43,8 @@ also has \"context\":\"service\", \"store\", \"pids\":{\"server\":[postmaster, .
 #[command(after_help = AFTER_HELP)]
 #[command(group(clap::ArgGroup::new("secret").args(["generate", "secret_file", "secret_stdin", "secret_arg"])))]
 pub struct VictimArgs {
-    /// Where the secret is kept.
-    #[arg(long, value_enum, required_unless_present = "store")]
+    /// Where the secret is kept (required, except with --context service, which takes --store).
+    #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
     /// Generate a random secret [default: canary].
     #[arg(long, value_enum, value_name = "KIND")]
