@@ -10,6 +10,10 @@ command -v eu-stack >/dev/null 2>&1 || need+=(elfutils)   # a second reader of o
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86) # the VM context
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)       # unpacks the guest kernel
 command -v chromium >/dev/null 2>&1 || need+=(chromium)   # renders the HTML report in tests
+# The service context's database server (initdb, postgres and pgcrypto; Debian keeps them in
+# /usr/lib/postgresql/*/bin). apt may also create and start a system cluster: confidump never
+# uses it, it starts its own private instance.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 [[ -e /usr/share/fonts/opentype/ipafont-gothic ]] || need+=(fonts-ipafont-gothic) # Japanese text
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 2; }
 
@@ -29,4 +33,4 @@ if [[ $(id -u) -eq 0 ]] && ! apt-cache search --names-only '^linux-image-.*-clou
     apt-get update -qq
 fi
 "$(dirname "$0")/fetch-guest-kernel.sh"
-echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, chromium, cargo)" >&2
+echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, chromium, postgresql, cargo)" >&2
