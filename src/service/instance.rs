@@ -323,6 +323,9 @@ impl PgInstance {
         let bins = PgBinaries::find(opts.bindir.as_deref())?;
         let user = RunAs::resolve(opts.user.as_deref())?;
         let base = opts.base_dir.clone().unwrap_or_else(std::env::temp_dir);
+        // The real path: leftovers are recognised by their working directory, which the kernel
+        // reports with symlinks resolved.
+        let base = std::fs::canonicalize(&base).map_err(io_err("resolve", &base))?;
         let deadline = Instant::now() + opts.start_timeout;
         let mut notes = sweep_stale(&base);
 
