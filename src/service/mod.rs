@@ -25,6 +25,7 @@
 pub mod client;
 pub mod disk;
 pub mod instance;
+mod leftovers;
 
 use std::path::PathBuf;
 use std::time::Instant;
