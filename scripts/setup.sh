@@ -25,6 +25,10 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)   # renders the HTML rep
 PATH="$PATH:/usr/sbin:/sbin" command -v runc >/dev/null 2>&1 || need+=(runc)  # container context (OCI)
 command -v crun  >/dev/null 2>&1 || need+=(crun)       # container context (OCI, in C)
 PATH="$PATH:/usr/sbin:/sbin" command -v criu >/dev/null 2>&1 || need+=(criu)  # checkpoint path (reports why not)
+# The service context's database server (initdb, postgres and pgcrypto; Debian keeps them in
+# /usr/lib/postgresql/*/bin). apt may also create and start a system cluster: confidump never
+# uses it, it starts its own private instance.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 [[ -e /usr/share/fonts/opentype/ipafont-gothic ]] || need+=(fonts-ipafont-gothic) # Japanese text
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 2; }
 
@@ -92,4 +96,4 @@ SOURCES
         echo "setup: $(qemu-system-x86_64 --version | head -n1)" >&2
     fi
 fi
-echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, chromium, runc, crun, criu, cargo, kubernetes-validate$( ((cvm)) && echo ', QEMU >= 9.1 + OVMF'))" >&2
+echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, chromium, runc, crun, criu, postgresql, cargo, kubernetes-validate$( ((cvm)) && echo ', QEMU >= 9.1 + OVMF'))" >&2

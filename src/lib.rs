@@ -21,6 +21,7 @@
 //! | [`sgx`]     | the SGX context: confidump's own enclave, built, measured, signed, loaded |
 //! | [`vm`]      | QEMU for the vm context: launcher, initramfs, QMP client, guest init, CVM profiles |
 //! | [`container`] | the container context: namespaces, OCI bundle + runc/crun, cleanup, CRIU check |
+//! | [`service`] | the confidential-service context: a private PostgreSQL, its client, the disk attack |
 //! | [`doctor`]  | what this host can demonstrate, and why not the rest |
 //! | [`lab`]     | training exercises: start a victim, hints, answers checked by salted hash |
 //! | [`runner`]  | contexts (where a victim runs), attack paths, classification, the matrix: returns cells, draws nothing |
@@ -47,6 +48,7 @@ pub mod render;
 pub mod runner;
 pub mod scan;
 pub mod secret;
+pub mod service;
 pub mod sgx;
 pub mod victim;
 pub mod vm;

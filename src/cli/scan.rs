@@ -37,6 +37,7 @@ Examples:
   confidump scan victim.core --detect
   confidump scan --pid 1234 --detect --format json
   confidump scan --pid 1234 --needle-file secrets.txt --format json
+  confidump scan --dir /tmp/confidump-pg.1234.ab12cd34/data --sha256 9f86d08... --shape canary
   confidump scan core.4321 --sha256 9f86d08...  --shape canary --expect no-leak
 Exit status: 0 ok, 1 verdict differs from --expect, 2 bad input or usage.";
 
@@ -158,13 +159,17 @@ pub struct ScanArgs {
     /// ELF core file to scan (ours, gdb's gcore, the kernel's, QEMU's dump-guest-memory).
     #[arg(
         value_name = "CORE",
-        required_unless_present = "pid",
+        required_unless_present_any = ["pid", "dir"],
         conflicts_with = "pid"
     )]
     pub core: Option<PathBuf>,
     /// Scan a live process instead (read through process_vm_readv and /proc/PID/mem).
     #[arg(long)]
     pub pid: Option<i32>,
+    /// Scan the files under a directory instead (what a stolen disk or backup gives away,
+    /// e.g. a database's data directory); hits name the file and the offset in it.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["core", "pid"])]
+    pub dir: Option<PathBuf>,
     /// What to look for.
     #[command(flatten)]
     pub needles: NeedleArgs,
@@ -226,8 +231,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if args.detect {
         needles.enable_detectors();
     }
-    let report = match args.pid {
-        Some(pid) => {
+    let report = match (args.pid, &args.dir) {
+        (Some(pid), _) => {
             let live =
                 LiveProcess::open(pid, false).with_context(|| format!("cannot read pid {pid}"))?;
             let report = scan::scan_source(&live, &needles)?;
@@ -235,7 +240,11 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             live.ensure_alive("scan")?;
             report
         }
-        None => {
+        (None, Some(dir)) => {
+            let source = crate::service::disk::DirSource::open(dir)?;
+            scan::scan_source(&source, &needles)?
+        }
+        (None, None) => {
             let source = open_source(args.core.as_ref(), None)?;
             scan::scan_source(source.as_ref(), &needles)?
         }

@@ -68,15 +68,24 @@ crun) on a bundle holding a static confidump. The ready line adds \"context\":\"
 \"container\":{\"runtime\",\"id\",\"pid_in_container\"}; \"pid\" is the host PID, what the host's
 root attacks. The container and its bundle are removed when the victim stops:
   confidump victim --context container --runtime runc --mode plain --ready-file /tmp/c.ready
-  confidump scan --pid HOST_PID --sha256 HEX --shape canary";
+  confidump scan --pid HOST_PID --sha256 HEX --shape canary
+--context service starts a private PostgreSQL server (initdb as an unprivileged user, Unix
+socket only, removed on exit) and makes this process its client: it stores a fresh canary
+with --store plaintext|server-encrypted|client-encrypted and reads it back. The ready line then
+also has \"context\":\"service\", \"store\", \"pids\":{\"server\":[postmaster, ...],\"client\":N,
+\"backend\":N} and \"data_dir\"; \"pid\" is the client (this process). Attack every pid, and the disk:
+  confidump victim --context service --store server-encrypted --ready-file /tmp/db.ready
+  confidump scan --pid BACKEND_PID --sha256 HEX --shape canary
+  confidump scan --dir DATA_DIR --sha256 HEX --shape canary";
 
 /// Options of `confidump victim`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP)]
 #[command(group(clap::ArgGroup::new("secret").args(["generate", "secret_file", "secret_stdin", "secret_arg"])))]
 pub struct VictimArgs {
-    /// Where the secret is kept.
-    #[arg(long, value_parser = mode_parser(), required_unless_present = "emit_enclave")]
+    /// Where the secret is kept (required, except with --context service, which takes --store,
+    /// and --emit-enclave).
+    #[arg(long, value_parser = mode_parser())]
     pub mode: Option<Mode>,
     /// Generate a random secret [default: canary].
     #[arg(long, value_enum, value_name = "KIND")]
@@ -134,6 +143,13 @@ pub struct VictimArgs {
     /// (container) What makes the container.
     #[arg(long, value_enum, default_value = "namespaces")]
     pub runtime: RuntimeArg,
+    /// (service) How the database client stores the secret.
+    #[arg(long, value_enum)]
+    pub store: Option<StoreArg>,
+    /// (service) Directory of PostgreSQL's initdb and postgres [default: PATH, then
+    /// /usr/lib/postgresql/*/bin].
+    #[arg(long, value_name = "DIR")]
+    pub pg_bindir: Option<PathBuf>,
 }
 
 /// `--format` of `--dry-run`.
@@ -156,6 +172,17 @@ pub enum RuntimeArg {
     Crun,
 }
 
+/// `--store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreArg {
+    /// An ordinary text column: the server's memory and disk hold the secret.
+    Plaintext,
+    /// pgp_sym_encrypt in the server, key sent in the SQL: the server sees key and secret.
+    ServerEncrypted,
+    /// AES-256-GCM in the client, key never sent: the server holds only ciphertext.
+    ClientEncrypted,
+}
+
 /// `--context`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ContextArg {
@@ -167,6 +194,8 @@ pub enum ContextArg {
     Sgx,
     /// A process in a container on this host holds it; the host's root is the attacker.
     Container,
+    /// A private PostgreSQL server holds it; this process is its client.
+    Service,
 }
 
 /// `--accel`.
@@ -208,8 +237,14 @@ pub fn run(mut args: VictimArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.emit_enclave {
         return emit_enclave(dir, args.debug_enclave);
     }
+    if args.context == ContextArg::Service {
+        return run_service(args);
+    }
+    if args.store.is_some() {
+        anyhow::bail!("--store applies to --context service only");
+    }
     let Some(mode) = args.mode else {
-        anyhow::bail!("--mode is required");
+        anyhow::bail!("--mode is required (except with --context service, or --emit-enclave)");
     };
     if args.debug_enclave && args.context != ContextArg::Sgx {
         anyhow::bail!("--debug-enclave needs --context sgx (or --emit-enclave)");
@@ -393,5 +428,112 @@ fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
         StopOutcome::PoweredOff => eprintln!("confidump: guest powered off ({why})"),
         StopOutcome::Killed => eprintln!("confidump: guest did not power off in time: QEMU killed"),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--context service`: start PostgreSQL, store the secret as a client, print the ready line,
+/// wait for a stop, stop the server and remove its directory.
+fn run_service(args: VictimArgs) -> anyhow::Result<ExitCode> {
+    use anyhow::bail;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    use std::io::Write;
+    use std::os::fd::AsFd;
+
+    use crate::service::{ServiceOptions, ServiceVictim, StopOutcome, Store};
+
+    if args.secret_file.is_some() || args.secret_stdin || args.secret_arg.is_some() {
+        bail!("--context service generates a fresh canary in the client: --secret-file/--secret-stdin/--secret-arg are not available");
+    }
+    if matches!(args.generate, Some(GenerateArg::Pan)) {
+        bail!("--context service: only --generate canary is supported");
+    }
+    if args.mode.is_some() {
+        bail!("--context service takes --store, not --mode");
+    }
+    let Some(store) = args.store else {
+        bail!("--context service needs --store plaintext|server-encrypted|client-encrypted");
+    };
+    // Blocked before the server starts (its children get an empty mask from std), so that a
+    // stop signal during the start is acted on right after the ready line.
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        set.add(s);
+    }
+    set.thread_block()?;
+    let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC)?;
+
+    let mut opts = ServiceOptions::new(match store {
+        StoreArg::Plaintext => Store::Plaintext,
+        StoreArg::ServerEncrypted => Store::ServerEncrypted,
+        StoreArg::ClientEncrypted => Store::ClientEncrypted,
+    });
+    opts.instance.bindir = args.pg_bindir;
+    let mut svc = ServiceVictim::start(&opts)?;
+    for note in svc.notes() {
+        eprintln!("confidump: {note}");
+    }
+    let ready = svc.ready();
+    eprintln!(
+        "confidump: {} ready in {:.1} s as user {} (postmaster pid {}, client backend pid {}, data {})",
+        ready.server_version.as_deref().unwrap_or("PostgreSQL"),
+        ready.start_secs,
+        ready.server_user,
+        ready.pids.server.first().copied().unwrap_or(0),
+        ready.pids.backend,
+        ready.data_dir.display()
+    );
+    let line = ready.to_json();
+    if let Some(path) = &args.ready_file {
+        victim::write_ready_file(path, &line)?;
+    }
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()?;
+
+    let stdin = std::io::stdin();
+    let why = loop {
+        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        if args.until_eof {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        // Wakes once a second to notice a server that died under us.
+        match poll(&mut fds, PollTimeout::from(1000u16)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => bail!("waiting for a stop signal: {e}"),
+        }
+        let fired = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        if fired(0) {
+            let _ = sfd.read_signal();
+            break "signal";
+        }
+        if args.until_eof && fired(1) {
+            let mut buf = [0u8; 512];
+            if !matches!(nix::unistd::read(libc::STDIN_FILENO, &mut buf), Ok(n) if n > 0) {
+                break "end of stdin";
+            }
+        }
+        if svc.server_exited() {
+            drop(svc);
+            bail!("the PostgreSQL server exited unexpectedly");
+        }
+    };
+    let t = std::time::Instant::now();
+    let outcome = svc.stop()?;
+    let how = match outcome {
+        StopOutcome::Fast => "shut down",
+        StopOutcome::Immediate => "shut down (immediate)",
+        StopOutcome::Killed => "did not shut down in time: killed",
+        StopOutcome::AlreadyExited => "had already exited",
+    };
+    eprintln!(
+        "confidump: PostgreSQL {how} and removed in {:.1} s ({why})",
+        t.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
