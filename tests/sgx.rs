@@ -271,18 +271,18 @@ fn emit_does_not_follow_a_planted_symlink() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("precious");
     std::fs::write(&target, b"do not overwrite").unwrap();
-    std::os::unix::fs::symlink(&target, dir.path().join("enclave.sig")).unwrap();
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     std::os::unix::fs::symlink(&target, out.join("enclave.sig")).unwrap();
-    let (_, sig) = emit(&out, false);
-    assert_eq!(sig.len(), 1808);
+    // Every file confidump writes refuses a link at its final name: neither followed nor
+    // replaced, and the run says why.
+    let o = run(&["victim", "--emit-enclave", out.to_str().unwrap()]);
+    let (code, _, err) = code_out_err(&o);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
     assert_eq!(std::fs::read(&target).unwrap(), b"do not overwrite");
     let meta = std::fs::symlink_metadata(out.join("enclave.sig")).unwrap();
-    assert!(
-        meta.file_type().is_file(),
-        "the link was replaced, not followed"
-    );
+    assert!(meta.file_type().is_symlink(), "the planted link was left alone");
 }
 
 #[test]
