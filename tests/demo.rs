@@ -10,7 +10,7 @@ use std::process::Command;
 
 use common::{code_out_err, have, run};
 
-const BUILTIN: [&str; 11] = [
+const BUILTIN: [&str; 13] = [
     "plain",
     "dontdump",
     "secretmem",
@@ -18,6 +18,8 @@ const BUILTIN: [&str; 11] = [
     "residue",
     "dumpable",
     "sgx",
+    "sgx-debug",
+    "sgx-sim",
     "vm-plain",
     "vm-secretmem",
     "cvm-sev-snp",

@@ -45,49 +45,57 @@ pub fn gather(cpu_flags: &[String]) -> SgxFacts {
     }
 }
 
-/// Each SGX prerequisite this host lacks, as a phrase. Empty when an enclave can run here.
-pub fn missing(f: &SgxFacts) -> Vec<String> {
-    let mut m = Vec::new();
-    if !f.cpu_sgx {
-        m.push("the CPU flag sgx".to_string());
+/// The facts in the shape [`crate::sgx::prereq`] judges. That module holds the one verdict
+/// (doctor's `sgx` line, the `sgx` rows' `n/a` reason and `victim --context sgx` all print its
+/// words); this probe only gathers. A pure function of plain data, so it does not make the
+/// probe depend on the SGX context's running parts.
+pub fn as_prereq_facts(f: &SgxFacts) -> crate::sgx::prereq::SgxFacts {
+    let mut cpu_flags = Vec::new();
+    if f.cpu_sgx {
+        cpu_flags.push("sgx".to_string());
     }
-    if !f.cpu_sgx_lc {
-        m.push("flexible launch control (CPU flag sgx_lc)".to_string());
+    if f.cpu_sgx_lc {
+        cpu_flags.push("sgx_lc".to_string());
     }
-    if !f.dev_enclave {
-        m.push("the kernel's SGX driver (/dev/sgx_enclave)".to_string());
+    crate::sgx::prereq::SgxFacts {
+        cpu_flags,
+        dev_enclave: f.dev_enclave.then_some(Ok(())),
+        vdso_enter: match f.vdso_enter {
+            Some(true) => Ok(()),
+            Some(false) => Err(format!("the vDSO does not export {VDSO_ENTER}")),
+            None => Err("the vDSO could not be read".to_string()),
+        },
+        epc_bytes: f.epc_bytes,
     }
-    match f.vdso_enter {
-        Some(true) => {}
-        Some(false) => m.push(format!("the vDSO entry {VDSO_ENTER}")),
-        None => m.push(format!(
-            "the vDSO entry {VDSO_ENTER} (the vDSO could not be read)"
-        )),
-    }
-    if f.epc_bytes == Some(0) {
-        m.push("enclave page cache (sgx_total_bytes is 0: EPC disabled in firmware?)".to_string());
-    }
-    m
 }
 
-/// Why an enclave cannot run here (`not available on this host: needs SGX (…)`), if it cannot.
+/// Each SGX prerequisite this host lacks, as a phrase ([`crate::sgx::prereq::evaluate`]'s).
+/// Empty when an enclave can run here.
+pub fn missing(f: &SgxFacts) -> Vec<String> {
+    crate::sgx::prereq::evaluate(&as_prereq_facts(f))
+        .into_iter()
+        .filter_map(|p| p.result.err())
+        .collect()
+}
+
+/// Why an enclave cannot run here (`not available on this host: needs SGX (…)`), if it cannot:
+/// [`crate::sgx::unavailable_reason`]'s text, the one `victim --context sgx` prints.
 pub fn sgx_missing(f: &SgxFacts) -> Option<String> {
-    let m = missing(f);
-    (!m.is_empty()).then(|| format!("not available on this host: needs SGX ({})", m.join("; ")))
+    crate::sgx::unavailable_reason(&crate::sgx::prereq::evaluate(&as_prereq_facts(f)))
 }
 
 /// What doctor says when SGX is present.
 pub fn sgx_present(f: &SgxFacts) -> String {
-    let epc = match f.epc_bytes {
-        Some(b) => format!("{} MiB of EPC", b / (1024 * 1024)),
-        None => "EPC size not reported by this kernel".to_string(),
-    };
+    let found: Vec<String> = crate::sgx::prereq::evaluate(&as_prereq_facts(f))
+        .into_iter()
+        .filter_map(|p| p.result.ok())
+        .collect();
     let provision = if f.dev_provision {
         "/dev/sgx_provision present"
     } else {
         "no /dev/sgx_provision (attestation keys unavailable)"
     };
-    format!("SGX with launch control, /dev/sgx_enclave and {VDSO_ENTER}; {epc}; {provision}")
+    format!("{}; {provision}", found.join(", "))
 }
 
 /// The sum of `sgx_total_bytes` over the NUMA nodes, when the kernel reports it.
@@ -145,7 +153,7 @@ mod tests {
         };
         let why = sgx_missing(&f).unwrap();
         assert!(
-            why.starts_with("not available on this host: needs SGX (the CPU flag sgx;"),
+            why.starts_with("not available on this host: needs SGX (CPU flag sgx,"),
             "{why}"
         );
         assert!(why.contains("/dev/sgx_enclave"), "{why}");
@@ -163,12 +171,16 @@ mod tests {
             epc_bytes: Some(64 << 20),
         };
         assert_eq!(sgx_missing(&f), None);
-        assert!(sgx_present(&f).contains("64 MiB of EPC"));
+        assert!(
+            sgx_present(&f).contains("EPC 64 MiB"),
+            "{}",
+            sgx_present(&f)
+        );
         let none = SgxFacts {
             epc_bytes: Some(0),
             ..f
         };
-        assert!(sgx_missing(&none).unwrap().contains("enclave page cache"));
+        assert!(sgx_missing(&none).unwrap().contains("EPC memory"));
     }
 
     #[test]

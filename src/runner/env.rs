@@ -89,7 +89,8 @@ fn unavailable_spec(spec: &Spec, env: &RunEnv) -> Option<String> {
             return Some(missing);
         }
     }
-    if spec.mode.victim_arg().is_none() {
+    // An enclave is started by its own context (`victim --context sgx`), not by `--mode`.
+    if spec.context != Context::Sgx && spec.mode.victim_arg().is_none() {
         return Some(format!(
             "this build of confidump has no {:?} victim to start",
             spec.mode

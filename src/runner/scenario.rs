@@ -16,6 +16,7 @@
 //! search = "hash"           # hash (default) | fragments (also 8-byte windows of the random part)
 //! run_as = "root"           # root (default) | unprivileged (victim and same-uid attacker)
 //! stand_in_for = "an SGX enclave"   # optional
+//! debug_enclave = true      # mode "sgx" only: ATTRIBUTES.DEBUG (`victim --debug-enclave`)
 //! requires = ["memfd_secret"]       # optional: sgx, sev-snp, tdx, memfd_secret, unprivileged-user
 //! [expect]                  # leak | unreadable | absent | n/a ; an omitted path means n/a
 //! dump = "leak"
@@ -60,6 +61,14 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
     ("sgx.toml", include_str!("../../demo/scenarios/sgx.toml")),
     (
+        "sgx-debug.toml",
+        include_str!("../../demo/scenarios/sgx-debug.toml"),
+    ),
+    (
+        "sgx-sim.toml",
+        include_str!("../../demo/scenarios/sgx-sim.toml"),
+    ),
+    (
         "vm-plain.toml",
         include_str!("../../demo/scenarios/vm-plain.toml"),
     ),
@@ -88,6 +97,9 @@ pub enum Context {
     Process,
     /// A process inside a QEMU guest; the attacker is the host (the cloud operator).
     Vm,
+    /// An SGX enclave in a host process (`victim --context sgx --mode plain`). Implied by
+    /// `mode = "sgx"`, which needs no `context` line.
+    Sgx,
 }
 
 /// How the victim gets its secret.
@@ -191,6 +203,7 @@ struct RawScenario {
     #[serde(default)]
     run_as: RunAs,
     stand_in_for: Option<String>,
+    debug_enclave: Option<toml::Spanned<bool>>,
     #[serde(default)]
     requires: Vec<Requirement>,
     expect: RawExpect,
@@ -228,6 +241,8 @@ pub struct Spec {
     pub search: Search,
     /// Which user the victim runs as.
     pub run_as: RunAs,
+    /// An SGX victim's enclave is a debug one (ATTRIBUTES.DEBUG).
+    pub debug_enclave: bool,
     /// What the host must offer (including what `run_as` and `mode` imply).
     pub requires: Vec<Requirement>,
     /// The expected outcome of every attack path (omitted in the file = n/a).
@@ -374,11 +389,45 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         stand_in_for: raw.stand_in_for,
         unavailable: None,
     };
-    let context = raw
-        .context
-        .as_ref()
-        .map_or(Context::Process, |c| *c.get_ref());
     let context_span = raw.context.as_ref().map_or(raw.mode.span(), |c| c.span());
+    // `mode = "sgx"` is the enclave context: the one victim it has, and the only one it runs.
+    let context = match (raw.context.as_ref().map(|c| *c.get_ref()), mode) {
+        (None | Some(Context::Sgx), VictimMode::Sgx) => Context::Sgx,
+        (Some(Context::Sgx), _) => {
+            return Err(invalid(
+                file,
+                text,
+                Some(context_span),
+                "context = \"sgx\" takes mode = \"sgx\" (the enclave)",
+            ))
+        }
+        (Some(_), VictimMode::Sgx) => {
+            return Err(invalid(
+                file,
+                text,
+                Some(context_span),
+                "mode = \"sgx\" runs in the sgx context only (omit context)",
+            ))
+        }
+        (c, _) => c.unwrap_or(Context::Process),
+    };
+    let debug_enclave = raw.debug_enclave.as_ref().is_some_and(|d| *d.get_ref());
+    if debug_enclave && context != Context::Sgx {
+        return Err(invalid(
+            file,
+            text,
+            raw.debug_enclave.as_ref().map(|d| d.span()),
+            "debug_enclave needs mode = \"sgx\"",
+        ));
+    }
+    if context == Context::Sgx && (raw.secret != SecretVia::Stdin || raw.run_as != RunAs::Root) {
+        return Err(invalid(
+            file,
+            text,
+            Some(context_span),
+            "mode = \"sgx\": the secret comes on stdin and the victim runs as root",
+        ));
+    }
     if context == Context::Vm {
         // The guest generates its secret and tells the host only its hash: no stdin/argv
         // secret, no fragments, no unprivileged host user, and only modes the guest has.
@@ -409,6 +458,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         secret: raw.secret,
         search: raw.search,
         run_as: raw.run_as,
+        debug_enclave,
         requires,
         expect,
         origin: file.to_string(),

@@ -12,6 +12,7 @@
 //! [`Context`] (in `runner/scenario.rs`) and one line to [`host_for`].
 
 pub mod process;
+pub mod sgx;
 pub mod vm;
 
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ pub fn host_for(context: Context) -> &'static dyn VictimHost {
     match context {
         Context::Process => &process::ProcessHost,
         Context::Vm => &vm::VmHost,
+        Context::Sgx => &sgx::SgxHost,
     }
 }
 

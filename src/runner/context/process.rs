@@ -35,64 +35,79 @@ impl VictimHost for ProcessHost {
         env: &RunEnv,
         on_step: &mut dyn FnMut(&str),
     ) -> Result<Box<dyn RunningVictim>, StartError> {
-        let name = s.name();
         let Some(mode) = s.spec.mode.victim_arg() else {
             return Err(StartError::Unavailable(
                 "no victim for this mode".to_string(),
             ));
         };
-        let failed = StartError::Failed;
-        let secret =
-            generate_canary().map_err(|e| failed(format!("generating the secret: {e}")))?;
-        let user = match (s.spec.run_as, &env.unprivileged) {
-            (RunAs::Unprivileged, Ok(u)) => Some(u.clone()),
-            _ => None,
-        };
-        // The victim's working directory: where the kernel writes its core. Private to the
-        // victim's user; removed (with any core) when the victim is dropped.
-        let dir = DirGuard::create("confidump-demo")
-            .map_err(|e| failed(format!("creating a private directory: {e}")))?;
-        if let Some(u) = &user {
-            std::os::unix::fs::chown(dir.path(), Some(u.uid), Some(u.gid)).map_err(|e| {
-                failed(format!("chown {} to {}: {e}", dir.path().display(), u.name))
-            })?;
-        }
-        on_step(&format!("{name}: starting the victim ({mode})"));
-        let launch = Launch {
-            mode,
-            secret: &secret,
-            via: s.spec.secret,
-            user: user.as_ref().map(|u| (u.uid, u.gid)),
-            core_dir: Some(dir.path()),
-        };
-        let victim = VictimProcess::spawn(&env.exe, &launch)
-            .map_err(|e| failed(crate::runner::classify::chain(&e)))?;
-        let pid = victim.pid();
-        let region = victim
-            .ready
-            .region_span()
-            .map_err(|e| failed(format!("the victim's ready line: {e}")))?;
-        // Read while the victim runs; an unreadable maps file only costs names, never a verdict.
-        let maps = read_maps(pid).unwrap_or_default();
-        let ready = Ready {
-            targets: vec![Target {
-                of: None,
-                pid,
-                region: Some(region),
-                maps,
-            }],
-            secret_sha256: sha256(secret.expose()),
-            secret: Some(secret),
-            qmp: None,
-            user,
-        };
-        Ok(Box::new(RunningProcess {
-            victim,
-            dir,
-            ready,
-            run_as: s.spec.run_as,
-        }))
+        start_victim(s, env, on_step, mode, &[])
     }
+}
+
+/// Starts `exe victim --mode MODE EXTRA...` for `s` and waits for its ready line: the process
+/// context, and the contexts whose victim is a host process too (an SGX enclave's).
+pub(super) fn start_victim(
+    s: &Scenario,
+    env: &RunEnv,
+    on_step: &mut dyn FnMut(&str),
+    mode: &str,
+    extra: &[&str],
+) -> Result<Box<dyn RunningVictim>, StartError> {
+    let name = s.name();
+    let failed = StartError::Failed;
+    let secret = generate_canary().map_err(|e| failed(format!("generating the secret: {e}")))?;
+    let user = match (s.spec.run_as, &env.unprivileged) {
+        (RunAs::Unprivileged, Ok(u)) => Some(u.clone()),
+        _ => None,
+    };
+    // The victim's working directory: where the kernel writes its core. Private to the
+    // victim's user; removed (with any core) when the victim is dropped.
+    let dir = DirGuard::create("confidump-demo")
+        .map_err(|e| failed(format!("creating a private directory: {e}")))?;
+    if let Some(u) = &user {
+        std::os::unix::fs::chown(dir.path(), Some(u.uid), Some(u.gid))
+            .map_err(|e| failed(format!("chown {} to {}: {e}", dir.path().display(), u.name)))?;
+    }
+    let label = std::iter::once(mode)
+        .chain(extra.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    on_step(&format!("{name}: starting the victim ({label})"));
+    let launch = Launch {
+        mode,
+        extra,
+        secret: &secret,
+        via: s.spec.secret,
+        user: user.as_ref().map(|u| (u.uid, u.gid)),
+        core_dir: Some(dir.path()),
+    };
+    let victim = VictimProcess::spawn(&env.exe, &launch)
+        .map_err(|e| failed(crate::runner::classify::chain(&e)))?;
+    let pid = victim.pid();
+    let region = victim
+        .ready
+        .region_span()
+        .map_err(|e| failed(format!("the victim's ready line: {e}")))?;
+    // Read while the victim runs; an unreadable maps file only costs names, never a verdict.
+    let maps = read_maps(pid).unwrap_or_default();
+    let ready = Ready {
+        targets: vec![Target {
+            of: None,
+            pid,
+            region: Some(region),
+            maps,
+        }],
+        secret_sha256: sha256(secret.expose()),
+        secret: Some(secret),
+        qmp: None,
+        user,
+    };
+    Ok(Box::new(RunningProcess {
+        victim,
+        dir,
+        ready,
+        run_as: s.spec.run_as,
+    }))
 }
 
 /// A running process victim, with its private directory (removed after it stops: the
@@ -211,6 +226,8 @@ pub fn generate_canary() -> Result<Secret, getrandom::Error> {
 pub struct Launch<'a> {
     /// `victim --mode` value.
     pub mode: &'a str,
+    /// More `victim` arguments (`--context sgx --debug-enclave`).
+    pub extra: &'a [&'a str],
     /// The secret it gets.
     pub secret: &'a Secret,
     /// How it gets it.
@@ -236,7 +253,8 @@ impl VictimProcess {
     pub fn spawn(exe: &Path, launch: &Launch<'_>) -> Result<Self, ProcessError> {
         let mode = launch.mode.to_string();
         let mut cmd = Command::new(exe);
-        cmd.args(["victim", "--mode", launch.mode]);
+        cmd.args(["victim", "--mode", launch.mode])
+            .args(launch.extra);
         match launch.via {
             SecretVia::Stdin => {
                 cmd.arg("--secret-stdin");

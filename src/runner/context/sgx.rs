@@ -1,0 +1,37 @@
+//! The `sgx` context: the victim's secret sits in a real SGX enclave confidump builds, signs
+//! and loads through the kernel's driver (`confidump victim --context sgx --mode plain`, plus
+//! `--debug-enclave` for the pitfall row). The enclave lives in a host process, so it is
+//! started and attacked like the process context's victim; what differs is the memory the
+//! kernel gives root: `????` for a production enclave, plaintext (EDBGRD) for a debug one, and
+//! nothing in any core file (the enclave's mapping is VM_IO | VM_DONTDUMP).
+//!
+//! On a host without SGX the row is `n/a` with [`crate::sgx::unavailable_reason`]'s words,
+//! the same ones doctor and `victim --context sgx` print.
+
+use super::{RunningVictim, StartError, VictimHost};
+use crate::runner::env::RunEnv;
+use crate::runner::scenario::Scenario;
+
+/// The `sgx` context.
+pub struct SgxHost;
+
+impl VictimHost for SgxHost {
+    fn start(
+        &self,
+        s: &Scenario,
+        env: &RunEnv,
+        on_step: &mut dyn FnMut(&str),
+    ) -> Result<Box<dyn RunningVictim>, StartError> {
+        // Checked again here (the row's `requires` was checked from the host probe): the
+        // victim would exit 2 with the same words, but the row must say n/a, not error.
+        if let Some(reason) = crate::sgx::unavailable_reason(&crate::sgx::prerequisites()) {
+            return Err(StartError::Unavailable(reason));
+        }
+        let extra: &[&str] = if s.spec.debug_enclave {
+            &["--context", "sgx", "--debug-enclave"]
+        } else {
+            &["--context", "sgx"]
+        };
+        super::process::start_victim(s, env, on_step, "plain", extra)
+    }
+}
