@@ -4,6 +4,8 @@
 //! command and call [`NeedleArgs::build`].
 
 use std::io::IsTerminal;
+
+use crate::render::progress::Transfer;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -208,7 +210,18 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         needles.enable_detectors();
     }
     let source = open_source(args.core.as_ref(), args.pid)?;
-    let report = scan::scan_source(source.as_ref(), &needles)?;
+    // A bar for long scans, on a terminal, never in JSON mode.
+    let mut bar = Transfer::new(
+        std::io::stderr().is_terminal() && matches!(args.format, Format::Text),
+        "scanning",
+    );
+    let report = scan::scan_with_progress(
+        source.as_ref(),
+        &needles,
+        &scan::ScanOptions::default(),
+        &mut |done, total| bar.update(done, total),
+    )?;
+    bar.finish();
     match args.format {
         Format::Text => print!("{}", render::text::render_report(&report, use_color())),
         Format::Json => println!("{}", render::json::render_report(&report)?),

@@ -70,6 +70,17 @@ pub fn scan<S: MemorySource + ?Sized>(
     needles: &Needles,
     opts: &ScanOptions,
 ) -> Result<ScanReport, ScanError> {
+    scan_with_progress(source, needles, opts, &mut |_, _| {})
+}
+
+/// [`scan`], calling `progress(done, total)` with the bytes of readable regions gone through
+/// after each chunk (for a progress bar; the scanner itself never draws).
+pub fn scan_with_progress<S: MemorySource + ?Sized>(
+    source: &S,
+    needles: &Needles,
+    opts: &ScanOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ScanReport, ScanError> {
     let engine = Engine::new(needles)?;
     let detectors = if needles.detectors_enabled() {
         Some(detect::Detectors::new()?)
@@ -103,7 +114,10 @@ pub fn scan<S: MemorySource + ?Sized>(
         None => (String::new(), vaddr),
     };
 
-    for run in readable_runs(regions) {
+    let runs = readable_runs(regions);
+    let total: u64 = runs.iter().map(|r| r.end - r.start).sum();
+    let mut done = 0u64;
+    for run in runs {
         let mut a = run.start;
         while a < run.end {
             let b = a.saturating_add(chunk).min(run.end);
@@ -169,6 +183,8 @@ pub fn scan<S: MemorySource + ?Sized>(
                     });
                 }
             }
+            done += b - a;
+            progress(done, total);
             a = b;
         }
     }
