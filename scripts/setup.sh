@@ -22,6 +22,7 @@ command -v eu-stack >/dev/null 2>&1 || need+=(elfutils)   # a second reader of o
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86) # the VM context
 command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)       # unpacks the guest kernel
 command -v chromium >/dev/null 2>&1 || need+=(chromium)   # renders the HTML report in tests
+command -v rg >/dev/null 2>&1 || need+=(ripgrep)        # the scan benchmark's peer (scripts/bench-dump.sh)
 [[ -e /usr/share/fonts/opentype/ipafont-gothic ]] || need+=(fonts-ipafont-gothic) # Japanese text
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 2; }
 
