@@ -7,7 +7,8 @@
 # sparse: 4 GiB mapped, 256 MiB written (one page in 16)
 # Each core is deleted after its run; `sync` runs (untimed) before each run so one run's
 # writeback does not slow the next. Then the dense core is scanned by `confidump scan` and by
-# `grep -a -c -F`. Prints medians and gcore/ours ratios.
+# `grep -a -c -F`, then with one canary-shaped needle, five needles and ripgrep (the one-needle
+# cliff of issue 13). Prints medians and gcore/ours ratios.
 set -euo pipefail
 
 N=${N:-3}
@@ -87,6 +88,23 @@ echo "confidump dump vs gcore: N=$N each, alternating; $(nproc) CPUs, $(uname -r
 bench dense "$DENSE_MIB" "$DENSE_MIB"
 bench sparse "$SPARSE_MAPPED_MIB" "$SPARSE_TOUCHED_MIB"
 
+# The sparse curve: 256 MiB touched in 1, 4, 16, 64 GiB mapped, ours only (gcore writes the
+# whole mapped size). Cost should follow what is resident, not the address space.
+for g in ${CURVE_GIB:-1 4 16 64}; do
+    start_victim $((g * 1024)) "$SPARSE_TOUCHED_MIB"
+    : >"$work/curve"
+    for i in $(seq "$N"); do
+        sync
+        t0=$(now); run_ours "$work/curve.core"; t1=$(now)
+        awk -v a="$t1" -v b="$t0" 'BEGIN{printf "%.6f\n", a - b}' >>"$work/curve"
+        du_k=$(du -k "$work/curve.core" | cut -f1)
+        rm -f "$work/curve.core"
+    done
+    stop_victim
+    printf 'curve   %2d GiB mapped / %d MiB touched: ours median %6.2f s, disk use %d MiB\n' \
+        "$g" "$SPARSE_TOUCHED_MIB" "$(median <"$work/curve")" $((du_k / 1024))
+done
+
 core=$work/keep.core
 size=$(stat -c %s "$core")
 elapsed() { awk -v a="$2" -v b="$1" 'BEGIN{printf "%.6f\n", a - b}'; }
@@ -105,3 +123,26 @@ rate() { awk -v s="$size" -v t="$1" 'BEGIN{printf "%.2f", s / t / 1e9}'; }
 printf 'scan    confidump scan median %.2f s (%s GB/s, %s hits)  runs: %s\n' "$o" "$(rate "$o")" "$found" "$(tr '\n' ' ' <"$work/scan.ours")"
 printf 'scan    grep -a -c -F  median %.2f s (%s GB/s, %s matching lines)  runs: %s\n' "$g" "$(rate "$g")" "$hits" "$(tr '\n' ' ' <"$work/scan.grep")"
 printf 'scan    ratio grep/confidump %.2fx\n' "$(awk -v a="$g" -v b="$o" 'BEGIN{printf "%.6f\n", a / b}')"
+
+# The one-needle cliff (issue 13): one canary-shaped 34-byte needle against five needles, all in
+# every encoding, and ripgrep given the five raw needles (when installed), alternating.
+one=(--needle CONFIDUMP-0123456789abcdef01234567)
+five=("${one[@]}" --needle "$NEEDLE" --needle hunter2 --needle CONFIDUMP-89abcdef0123456789abcdef --needle s3cr3t-passw0rd)
+: >"$work/scan.one"; : >"$work/scan.five"; : >"$work/scan.rg"
+for i in $(seq "$N"); do
+    t0=$(now); "$confidump" scan "$core" "${one[@]}" --format json >/dev/null || true; t1=$(now)
+    elapsed "$t0" "$t1" >>"$work/scan.one"
+    t0=$(now); "$confidump" scan "$core" "${five[@]}" --format json >/dev/null || true; t1=$(now)
+    elapsed "$t0" "$t1" >>"$work/scan.five"
+    if command -v rg >/dev/null; then
+        t0=$(now)
+        rg --no-mmap -a -c -F -e CONFIDUMP-0123456789abcdef01234567 -e "$NEEDLE" -e hunter2 \
+            -e CONFIDUMP-89abcdef0123456789abcdef -e s3cr3t-passw0rd "$core" >/dev/null || true
+        t1=$(now); elapsed "$t0" "$t1" >>"$work/scan.rg"
+    fi
+done
+for k in one five rg; do
+    [ -s "$work/scan.$k" ] || continue
+    m=$(median <"$work/scan.$k")
+    printf 'scan    %-45s median %.2f s (%s GB/s)\n' "$(case $k in one) echo 'confidump, 1 canary-shaped needle, all encodings';; five) echo 'confidump, 5 needles, all encodings';; rg) echo 'rg --no-mmap -a -c -F, 5 raw needles';; esac)" "$m" "$(rate "$m")"
+done

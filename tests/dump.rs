@@ -429,6 +429,37 @@ fn sparse_memory_becomes_holes() {
         let zeros = core_bytes(&elf, bytes, at - 123 + 8 * PAGE, PAGE).unwrap();
         assert!(zeros.iter().all(|&b| b == 0));
     }
+    // The same bytes through our reader and through real gdb, at sampled addresses: the
+    // touched pages, a hole inside the first batch of pagemap entries and one far beyond it.
+    let reader = confidump::coredump::reader::CoreFile::open(&core).unwrap();
+    let mut gdb = Command::new("gdb");
+    gdb.args(["-batch", "-nx"]);
+    let mut want = Vec::new();
+    for i in 0..4u64 {
+        let at = big + i * (1024 << 20) / 4 + 123;
+        let s = format!("sparse-{i}");
+        let mut got = vec![0u8; s.len()];
+        confidump::memory::MemorySource::read_exact_at(&reader, at, &mut got).unwrap();
+        assert_eq!(got, s.as_bytes());
+        gdb.args(["-ex", &format!("x/s {at:#x}")]);
+        want.push(s);
+        for hole in [at - 123 + 8 * PAGE, at - 123 + 50_000 * PAGE] {
+            let mut z = vec![1u8; 16];
+            confidump::memory::MemorySource::read_exact_at(&reader, hole, &mut z).unwrap();
+            assert!(z.iter().all(|&b| b == 0), "hole at {hole:#x}");
+            gdb.args(["-ex", &format!("x/2xg {hole:#x}")]);
+        }
+    }
+    let out = gdb.arg(victim_exe()).arg(&core).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    for s in &want {
+        assert!(text.contains(&format!("\"{s}\"")), "{text}");
+    }
+    let zero_lines = text
+        .lines()
+        .filter(|l| l.ends_with("0x0000000000000000\t0x0000000000000000"))
+        .count();
+    assert_eq!(zero_lines, 8, "{text}");
 }
 
 #[test]

@@ -1,12 +1,12 @@
 //! `confidump dump`: a gcore-style ELF core of a live process.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use crate::coredump::policy::Policy;
 use crate::coredump::writer::{dump_process_with_progress, DumpOptions, Engine, Progress};
+use crate::render::progress::Transfer;
 
 /// Which program writes the core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -65,27 +65,14 @@ pub fn run(args: DumpArgs) -> anyhow::Result<ExitCode> {
         EngineArg::Ours => Engine::Ours,
         EngineArg::Gdb => Engine::Gdb,
     };
-    let tty = std::io::stderr().is_terminal();
-    let started = Instant::now();
-    let mut last_shown: Option<Instant> = None;
-    let mut progress = |p: Progress| {
-        // Only for dumps that take a while, and only for a human watching.
-        if !tty || started.elapsed() < Duration::from_secs(1) || p.total == 0 {
-            return;
-        }
-        if last_shown.is_some_and(|t| t.elapsed() < Duration::from_millis(200)) {
-            return;
-        }
-        last_shown = Some(Instant::now());
-        let pct = p.done.saturating_mul(100) / p.total;
-        let mut err = std::io::stderr();
-        let _ = write!(err, "\rdumping PID {}: {pct:3}%", args.pid);
-        let _ = err.flush();
-    };
+    // Only for dumps that take a while, and only for a human watching.
+    let mut bar = Transfer::new(
+        std::io::stderr().is_terminal(),
+        &format!("dumping PID {}", args.pid),
+    );
+    let mut progress = |p: Progress| bar.update(p.done, p.total);
     let result = dump_process_with_progress(args.pid, &opts, &mut progress);
-    if last_shown.is_some() {
-        eprint!("\r\x1b[K");
-    }
+    bar.finish();
     let summary = result?;
     eprintln!("{summary}");
     Ok(ExitCode::from(super::EXIT_OK))

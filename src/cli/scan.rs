@@ -4,6 +4,8 @@
 //! command and call [`NeedleArgs::build`].
 
 use std::io::IsTerminal;
+
+use crate::render::progress::Transfer;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -231,24 +233,32 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if args.detect {
         needles.enable_detectors();
     }
+    // A bar for long scans, on a terminal, never in JSON mode.
+    let mut bar = Transfer::new(
+        std::io::stderr().is_terminal() && matches!(args.format, Format::Text),
+        "scanning",
+    );
+    let mut progress = |done, total| bar.update(done, total);
+    let options = scan::ScanOptions::default();
     let report = match (args.pid, &args.dir) {
         (Some(pid), _) => {
             let live =
                 LiveProcess::open(pid, false).with_context(|| format!("cannot read pid {pid}"))?;
-            let report = scan::scan_source(&live, &needles)?;
+            let report = scan::scan_with_progress(&live, &needles, &options, &mut progress)?;
             // A read that failed because the victim died is not a refusal: no report at all.
             live.ensure_alive("scan")?;
             report
         }
         (None, Some(dir)) => {
             let source = crate::service::disk::DirSource::open(dir)?;
-            scan::scan_source(&source, &needles)?
+            scan::scan_with_progress(&source, &needles, &options, &mut progress)?
         }
         (None, None) => {
             let source = open_source(args.core.as_ref(), None)?;
-            scan::scan_source(source.as_ref(), &needles)?
+            scan::scan_with_progress(source.as_ref(), &needles, &options, &mut progress)?
         }
     };
+    bar.finish();
     match args.format {
         Format::Text => print!("{}", render::text::render_report(&report, use_color())),
         Format::Json => println!("{}", render::json::render_report(&report)?),

@@ -52,7 +52,7 @@ use crate::memory::ptrace::{Freeze, PtraceError, ThreadRegisters};
 use crate::memory::{read_pagewise, MemorySource, ReadError, PAGE_SIZE};
 use crate::model::hex_addr;
 use crate::procfs::maps::Mapping;
-use crate::procfs::pagemap::Pagemap;
+use crate::procfs::pagemap::{BackedWindow, Pagemap};
 use crate::procfs::{self, status, ProcError};
 use goblin::elf::program_header::{PT_LOAD, PT_NOTE};
 
@@ -783,9 +783,48 @@ fn read_all<S: MemorySource + ?Sized>(
             }
         }
         let sparse = m.is_private_anonymous();
+        let mut window = pagemap.filter(|_| sparse).map(BackedWindow::new);
         let mut current: Option<(Segment, bool)> = None;
         let mut addr = m.span.start;
         while addr < m.span.end {
+            // A never-touched range of a chunk or more: a hole, skipped in one step (no read,
+            // no buffer, no write), however much address space it spans.
+            let hole = match window.as_mut() {
+                Some(w) => w.hole_pages(addr, m.span.end).unwrap_or(0) * PAGE_SIZE,
+                None => 0,
+            };
+            let hole = hole.min(m.span.end - addr);
+            if hole >= chunk as u64 || (hole > 0 && addr + hole == m.span.end) {
+                match &mut current {
+                    Some((seg, true)) => seg.memsz += hole,
+                    _ => {
+                        if let Some((seg, true)) = current.take() {
+                            copy.segments.push(seg);
+                        }
+                        current = Some((
+                            Segment {
+                                vaddr: addr,
+                                memsz: hole,
+                                offset: copy.data_end,
+                                filesz: 0,
+                                flags,
+                            },
+                            true,
+                        ));
+                    }
+                }
+                if let Some((seg, _)) = current.as_mut() {
+                    seg.filesz += hole;
+                }
+                copy.data_end = copy
+                    .data_end
+                    .checked_add(hole)
+                    .ok_or(DumpError::Overflow("memory data"))?;
+                addr += hole;
+                done = done.saturating_add(hole);
+                progress(Progress { done, total });
+                continue;
+            }
             let n = usize::try_from((m.span.end - addr).min(chunk as u64)).unwrap_or(chunk);
             let mut buf = buffers.recv().map_err(|_| queue_closed())?;
             if buf.len() < n {
@@ -793,9 +832,16 @@ fn read_all<S: MemorySource + ?Sized>(
             }
             let npages = n.div_ceil(page);
             let mut states = vec![PageState::Data; npages];
-            let all_backed = match (sparse, pagemap) {
-                (true, Some(pm)) => pm.backed_pages(addr, npages, &mut backed).is_err(),
-                _ => true,
+            let all_backed = match window.as_mut() {
+                Some(w) => match w.get(addr, npages, m.span.end) {
+                    Ok(flags) => {
+                        backed.clear();
+                        backed.extend_from_slice(flags);
+                        false
+                    }
+                    Err(_) => true,
+                },
+                None => true,
             };
             // Read each run of backed pages; a failed run is retried page by page.
             let mut p = 0usize;

@@ -175,6 +175,80 @@ impl Pagemap {
     }
 }
 
+/// Pages of pagemap read per batch: 64 Ki entries (512 KiB) cover 256 MiB of address space,
+/// so a 64 GiB mapping costs 256 reads, and a never-touched range is skipped without a read of
+/// its memory or a system call per page or per chunk.
+pub const BATCH_PAGES: usize = 64 * 1024;
+
+/// Backed-page flags of one mapping, read ahead from `/proc/PID/pagemap` in batches of
+/// [`BATCH_PAGES`].
+#[derive(Debug)]
+pub struct BackedWindow<'a> {
+    pm: &'a Pagemap,
+    /// Address of the first flag.
+    start: u64,
+    flags: Vec<bool>,
+}
+
+impl<'a> BackedWindow<'a> {
+    /// An empty window over `pm`.
+    pub fn new(pm: &'a Pagemap) -> Self {
+        Self {
+            pm,
+            start: 0,
+            flags: Vec::new(),
+        }
+    }
+
+    /// Flags of the `npages` pages from `addr` (page aligned), reading ahead up to `end` (the
+    /// end of the mapping) when they are not in the window yet.
+    pub fn get(&mut self, addr: u64, npages: usize, end: u64) -> Result<&[bool], ProcError> {
+        let have = self.start <= addr
+            && (addr - self.start) / PAGE_SIZE + npages as u64 <= self.flags.len() as u64;
+        if !have {
+            let to_end = usize::try_from(end.saturating_sub(addr).div_ceil(PAGE_SIZE))
+                .unwrap_or(BATCH_PAGES);
+            let count = npages.max(to_end.min(BATCH_PAGES));
+            self.pm.backed_pages(addr, count, &mut self.flags)?;
+            self.start = addr;
+        }
+        let first = usize::try_from((addr - self.start) / PAGE_SIZE).unwrap_or(0);
+        Ok(self.flags.get(first..first + npages).unwrap_or(&[]))
+    }
+
+    /// How many pages from `addr` on, up to `end`, are not backed (read as zeros).
+    pub fn hole_pages(&mut self, addr: u64, end: u64) -> Result<u64, ProcError> {
+        let mut at = addr;
+        while at < end {
+            let flags = self.ahead(at, end)?;
+            match flags.iter().position(|&b| b) {
+                Some(i) => return Ok((at - addr) / PAGE_SIZE + i as u64),
+                None if flags.is_empty() => break,
+                None => at += flags.len() as u64 * PAGE_SIZE,
+            }
+        }
+        Ok((at.min(end) - addr).div_ceil(PAGE_SIZE))
+    }
+
+    /// The flags from `addr` to the end of the window (refilled from `addr` when it does not
+    /// hold `addr`).
+    fn ahead(&mut self, addr: u64, end: u64) -> Result<&[bool], ProcError> {
+        let held = self.start <= addr && (addr - self.start) / PAGE_SIZE < self.flags.len() as u64;
+        if !held {
+            return self
+                .get(addr, 1, end)
+                .map(|_| ())
+                .and_then(|()| self.ahead_held(addr));
+        }
+        self.ahead_held(addr)
+    }
+
+    fn ahead_held(&self, addr: u64) -> Result<&[bool], ProcError> {
+        let first = usize::try_from((addr - self.start) / PAGE_SIZE).unwrap_or(usize::MAX);
+        Ok(self.flags.get(first..).unwrap_or(&[]))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +277,46 @@ mod tests {
             .unwrap();
         assert_eq!(out.len(), 1);
         std::hint::black_box(&v);
+    }
+
+    #[test]
+    fn window_finds_holes_across_batches() {
+        let me = std::process::id() as i32;
+        let pm = Pagemap::open(me).unwrap();
+        // More than one batch of address space, touched at two pages only.
+        let pages = BATCH_PAGES + 100;
+        let len = pages * 4096;
+        // SAFETY: a fresh private anonymous mapping used only here and unmapped at the end.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(base, libc::MAP_FAILED);
+        let at = base as u64;
+        let touched = [3usize, BATCH_PAGES + 50];
+        for &p in &touched {
+            // SAFETY: inside the mapping made above.
+            unsafe { std::ptr::write_volatile((base as *mut u8).add(p * 4096), 1) };
+        }
+        let end = at + len as u64;
+        let mut w = BackedWindow::new(&pm);
+        assert_eq!(w.hole_pages(at, end).unwrap(), 3);
+        assert_eq!(w.get(at + 3 * PAGE_SIZE, 1, end).unwrap(), &[true]);
+        let next = at + 4 * PAGE_SIZE;
+        assert_eq!(
+            w.hole_pages(next, end).unwrap(),
+            (BATCH_PAGES + 50 - 4) as u64
+        );
+        let after = at + (BATCH_PAGES as u64 + 51) * PAGE_SIZE;
+        assert_eq!(w.hole_pages(after, end).unwrap(), 49);
+        // SAFETY: unmapping exactly the mapping made above.
+        unsafe { libc::munmap(base, len) };
     }
 
     #[test]

@@ -150,9 +150,95 @@ fn clear_line() {
     let _ = err.flush();
 }
 
+/// A bytes-done bar for one long transfer (a dump or a scan): done / total, rate and time
+/// left, drawn by `indicatif` on stderr. Shown only when enabled (stderr is a terminal and the
+/// output is not JSON) and only once the work has run for [`SHOW_AFTER`]; short runs and
+/// pipes never see it. [`Transfer::finish`] (or drop) clears the line.
+#[derive(Debug)]
+pub struct Transfer {
+    enabled: bool,
+    what: String,
+    started: Instant,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Transfer {
+    /// `what` is the message before the bar, e.g. `dumping pid 4242`.
+    pub fn new(enabled: bool, what: &str) -> Self {
+        Self {
+            enabled,
+            what: what
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_MSG)
+                .collect(),
+            started: Instant::now(),
+            bar: None,
+        }
+    }
+
+    /// `done` of `total` bytes are through.
+    pub fn update(&mut self, done: u64, total: u64) {
+        if !self.enabled || total == 0 {
+            return;
+        }
+        if self.bar.is_none() {
+            if self.started.elapsed() < SHOW_AFTER {
+                return;
+            }
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(total),
+                indicatif::ProgressDrawTarget::stderr_with_hz(10),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:24}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} {eta} left",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(self.what.clone());
+            // The rate counts from the start, not from when the bar appeared.
+            bar.reset_elapsed();
+            self.bar = Some(bar);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_position(done.min(total));
+        }
+    }
+
+    /// Clears the bar (if it was ever shown).
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Transfer {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transfer_bar_only_when_enabled_and_slow() {
+        let mut t = Transfer::new(false, "x");
+        t.started -= Duration::from_secs(5);
+        t.update(1, 2);
+        assert!(t.bar.is_none());
+        let mut t = Transfer::new(true, "x");
+        t.update(1, 2);
+        assert!(t.bar.is_none(), "a short run shows nothing");
+        t.started -= Duration::from_secs(5);
+        t.update(1, 2);
+        assert!(t.bar.is_some());
+        t.finish();
+        assert!(t.bar.is_none());
+    }
 
     #[test]
     fn disabled_never_starts_a_thread() {

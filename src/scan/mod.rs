@@ -26,16 +26,13 @@
 //! ```
 
 pub mod detect;
+mod engine;
 pub mod needles;
 pub mod public;
 
-use aho_corasick::{AhoCorasick, Input, MatchKind};
-
 use crate::memory::{read_pagewise, MemorySource, RegionKind};
-use crate::model::{
-    Absent, Detection, Encoding, Hit, PublicConstant, ScanReport, Span, Unreadable, Verdict,
-};
-use needles::{is_canary, sha256, PatKind, Pattern, CANARY_HEX_LEN, CANARY_PREFIX, PAN_LEN};
+use crate::model::{Absent, Detection, Hit, PublicConstant, ScanReport, Span, Unreadable, Verdict};
+use engine::Engine;
 pub use needles::{luhn_valid, Needles, Shape};
 
 /// Errors of the scanner.
@@ -67,159 +64,22 @@ pub fn scan_source(source: &dyn MemorySource, needles: &Needles) -> Result<ScanR
     scan(source, needles, &ScanOptions::default())
 }
 
-/// A candidate match inside one buffer.
-struct Found {
-    idx: usize,
-    len: usize,
-    needle: usize,
-    encoding: Encoding,
-}
-
-/// The compiled needles.
-struct Engine {
-    ac: Option<AhoCorasick>,
-    pats: Vec<Pattern>,
-    canary: Vec<(usize, [u8; 32])>,
-    pan: Vec<(usize, [u8; 32])>,
-    /// Longest thing that must be seen whole: a pattern or a shape candidate.
-    max_len: usize,
-}
-
-impl Engine {
-    fn new(needles: &Needles) -> Result<Self, ScanError> {
-        let pats = needles.patterns();
-        let canary = needles.hashes(Shape::Canary);
-        let pan = needles.hashes(Shape::Pan);
-        let ac = if pats.is_empty() {
-            None
-        } else {
-            // LeftmostFirst: the only kinds Teddy (SIMD) runs with; `Standard` is ~6x slower.
-            // We only use the automaton to find where some pattern starts and then test every
-            // pattern there, so leftmost-first never hides an overlapping match.
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostFirst)
-                    .build(pats.iter().map(|p| &p.bytes[..]))?,
-            )
-        };
-        let mut max_len = pats.iter().map(|p| p.bytes.len()).max().unwrap_or(0);
-        if !canary.is_empty() {
-            max_len = max_len.max(2 * (CANARY_PREFIX.len() + CANARY_HEX_LEN));
-        }
-        if !pan.is_empty() {
-            max_len = max_len.max(PAN_LEN);
-        }
-        Ok(Self {
-            ac,
-            pats,
-            canary,
-            pan,
-            max_len,
-        })
-    }
-
-    /// Every match starting in `buf[owned]`.
-    fn search(&self, buf: &[u8], owned: std::ops::Range<usize>, out: &mut Vec<Found>) {
-        if let Some(ac) = &self.ac {
-            let mut at = owned.start;
-            while at < owned.end {
-                let Some(m) = ac.find(Input::new(buf).span(at..buf.len())) else {
-                    break;
-                };
-                let s = m.start();
-                if s >= owned.end {
-                    break;
-                }
-                let rest = &buf[s..];
-                for p in self.pats.iter().filter(|p| rest.starts_with(&p.bytes)) {
-                    match p.kind {
-                        PatKind::Needle(needle, encoding) => out.push(Found {
-                            idx: s,
-                            len: p.bytes.len(),
-                            needle,
-                            encoding,
-                        }),
-                        PatKind::CanaryPrefix(enc) => self.check_canary(rest, s, enc, out),
-                    }
-                }
-                at = s + 1;
-            }
-        }
-        if !self.pan.is_empty() {
-            self.search_pan(buf, owned, out);
-        }
-    }
-
-    fn check_canary(&self, rest: &[u8], idx: usize, enc: Encoding, out: &mut Vec<Found>) {
-        let n = CANARY_PREFIX.len() + CANARY_HEX_LEN;
-        let (cand, len): (Vec<u8>, usize) = match enc {
-            Encoding::Utf16le => {
-                let Some(w) = rest.get(..2 * n) else { return };
-                if w.chunks(2).any(|c| c.get(1) != Some(&0)) {
-                    return;
-                }
-                (w.iter().step_by(2).copied().collect(), 2 * n)
-            }
-            _ => match rest.get(..n) {
-                Some(w) => (w.to_vec(), n),
-                None => return,
-            },
-        };
-        let cand = zeroize::Zeroizing::new(cand);
-        if !is_canary(&cand) {
-            return;
-        }
-        let h = sha256(&cand);
-        for (needle, _) in self.canary.iter().filter(|(_, want)| *want == h) {
-            out.push(Found {
-                idx,
-                len,
-                needle: *needle,
-                encoding: enc,
-            });
-        }
-    }
-
-    /// Runs of exactly 16 digits, Luhn-valid, confirmed by hash. A run of 16 contains exactly
-    /// one index that is a multiple of 16, so only those bytes are tested first: a cheap
-    /// prefilter that keeps this far from the speed of a per-byte regex.
-    fn search_pan(&self, buf: &[u8], owned: std::ops::Range<usize>, out: &mut Vec<Found>) {
-        let mut p = 0usize;
-        while p < buf.len() {
-            if !buf[p].is_ascii_digit() {
-                p += PAN_LEN;
-                continue;
-            }
-            let mut s = p;
-            while s > 0 && buf[s - 1].is_ascii_digit() {
-                s -= 1;
-            }
-            let mut e = p;
-            while e < buf.len() && buf[e].is_ascii_digit() {
-                e += 1;
-            }
-            if e - s == PAN_LEN && owned.contains(&s) && luhn_valid(&buf[s..e]) {
-                let h = sha256(&buf[s..e]);
-                for (needle, _) in self.pan.iter().filter(|(_, want)| *want == h) {
-                    out.push(Found {
-                        idx: s,
-                        len: PAN_LEN,
-                        needle: *needle,
-                        encoding: Encoding::Raw,
-                    });
-                }
-            }
-            // Next multiple of 16 after the run.
-            p = (e / PAN_LEN + 1) * PAN_LEN;
-        }
-    }
-}
-
 /// Scans every readable region of `source` for `needles`.
 pub fn scan<S: MemorySource + ?Sized>(
     source: &S,
     needles: &Needles,
     opts: &ScanOptions,
+) -> Result<ScanReport, ScanError> {
+    scan_with_progress(source, needles, opts, &mut |_, _| {})
+}
+
+/// [`scan`], calling `progress(done, total)` with the bytes of readable regions gone through
+/// after each chunk (for a progress bar; the scanner itself never draws).
+pub fn scan_with_progress<S: MemorySource + ?Sized>(
+    source: &S,
+    needles: &Needles,
+    opts: &ScanOptions,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ScanReport, ScanError> {
     let engine = Engine::new(needles)?;
     let detectors = if needles.detectors_enabled() {
@@ -254,7 +114,10 @@ pub fn scan<S: MemorySource + ?Sized>(
         None => (String::new(), vaddr),
     };
 
-    for run in readable_runs(regions) {
+    let runs = readable_runs(regions);
+    let total: u64 = runs.iter().map(|r| r.end - r.start).sum();
+    let mut done = 0u64;
+    for run in runs {
         let mut a = run.start;
         while a < run.end {
             let b = a.saturating_add(chunk).min(run.end);
@@ -320,6 +183,8 @@ pub fn scan<S: MemorySource + ?Sized>(
                     });
                 }
             }
+            done += b - a;
+            progress(done, total);
             a = b;
         }
     }
@@ -442,8 +307,10 @@ fn readable_runs(regions: &[crate::memory::SourceRegion]) -> Vec<Span> {
 
 #[cfg(test)]
 mod tests {
+    use super::needles::sha256;
     use super::*;
     use crate::memory::{ReadError, SourceRegion};
+    use crate::model::Encoding;
     use crate::secret::Secret;
 
     /// An in-memory source: one readable region, optionally with an unreadable page.
