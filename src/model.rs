@@ -582,12 +582,17 @@ pub struct Cell {
     /// What the attacker saw, for the HTML report and presenter.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub view: Option<HexWindow>,
+    /// The run required this cell's capability (`demo --require`, `--platform`) and the cell
+    /// could not run: a failure, whatever the expectation says. Not in the JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub required: bool,
 }
 
 impl Cell {
-    /// True when the observation is the expected one.
+    /// True when the observation is the expected one (a required cell that could not run
+    /// never is).
     pub fn met(&self) -> bool {
-        self.expected == self.observed
+        self.expected == self.observed && !self.required
     }
 }
 

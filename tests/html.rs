@@ -51,6 +51,7 @@ fn cell(s: &str, a: &str, expected: Outcome, observed: Outcome, where_: &str) ->
         detections: 0,
         detected: Default::default(),
         view: None,
+        required: false,
     }
 }
 

@@ -282,7 +282,10 @@ fn emit_does_not_follow_a_planted_symlink() {
     assert!(err.contains("symbolic link"), "{err}");
     assert_eq!(std::fs::read(&target).unwrap(), b"do not overwrite");
     let meta = std::fs::symlink_metadata(out.join("enclave.sig")).unwrap();
-    assert!(meta.file_type().is_symlink(), "the planted link was left alone");
+    assert!(
+        meta.file_type().is_symlink(),
+        "the planted link was left alone"
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `confidump demo`: every scenario attacked along every path, as a matrix.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -9,11 +10,13 @@ use anyhow::Context;
 
 use super::scan::use_color;
 use super::{EXIT_MISMATCH, EXIT_OK};
+use crate::host::Requirement;
+use crate::model::{count_mismatches, MatrixReport};
 use crate::render;
 use crate::render::presenter::{self, PresentOptions};
-use crate::runner::demo;
 use crate::runner::matrix::{self, RunEnv, Scenario};
 use crate::runner::scenario::{self, Context as RunContext, RunAs};
+use crate::runner::{demo, platform};
 
 const EXAMPLES: &str = "\
 Starts one real victim per scenario (this same program, `confidump victim`), each holding a
@@ -25,12 +28,21 @@ Cells: leak (found), unreadable (the read was refused: ????), absent (the tool l
 region out without reading it: proves nothing), n/a (cannot run here; the reason says why).
 Scenarios are TOML files (demo/scenarios/*.toml, built in); add your own with --scenario-dir.
 
-Exit status: 0 every cell as expected, 1 a mismatch, 2 an error (e.g. a bad scenario file).
+Regression runs on confidential hardware: --require names capabilities (as doctor does:
+sgx, sev-snp-host, tdx-host, cvm-guest, ...) whose rows must run; a required row that is n/a
+is a failure (exit 1; JSON \"required\": true; a JUnit failure saying what is missing).
+--platform NAME (built in: linux, azure-dcsv3, azure-cvm, snp-host, tdx-host; demo/expect/)
+or --expect-file FILE adds a platform's required capabilities, rows and cell expectations.
+
+Exit status: 0 every cell as expected, 1 a mismatch or a required capability missing, 2 an
+error (e.g. a bad scenario or expectation file).
 
 Examples:
   sudo confidump demo
   sudo confidump demo --scenario plain --scenario secretmem
   sudo confidump demo --format json --junit demo.xml --html demo.html
+  sudo confidump demo --platform azure-dcsv3 --format json --junit node.xml
+  sudo confidump demo --require sgx --scenario sgx
   confidump demo --list";
 
 /// Output format.
@@ -84,6 +96,17 @@ pub struct DemoArgs {
     /// Language (default: from the locale).
     #[arg(long, value_enum)]
     pub lang: Option<LangArg>,
+    /// Capabilities whose rows must run (comma-separated, names as in doctor: sgx,
+    /// sev-snp-host, tdx-host, cvm-guest, sev-snp, tdx, memfd_secret, ...).
+    #[arg(long = "require", value_name = "CAP,...")]
+    pub require: Vec<String>,
+    /// Run as this platform expects (built in: linux, azure-dcsv3, azure-cvm, snp-host,
+    /// tdx-host): its required capabilities, rows and cell expectations.
+    #[arg(long, value_name = "NAME", conflicts_with = "expect_file")]
+    pub platform: Option<String>,
+    /// Like --platform, from an expectation file (TOML, as demo/expect/*.toml).
+    #[arg(long, value_name = "FILE")]
+    pub expect_file: Option<PathBuf>,
     /// Scenarios run at once (default 4).
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub jobs: usize,
@@ -99,7 +122,23 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         print!("{}", list(&scenarios));
         return Ok(ExitCode::from(EXIT_OK));
     }
-    let selected = scenario::select(all, &args.scenarios)?;
+    let valid: Vec<String> = all.iter().map(|s| s.info.name.clone()).collect();
+    let platform = match (&args.platform, &args.expect_file) {
+        (Some(name), _) => Some(platform::builtin(name, &valid)?),
+        (None, Some(file)) => Some(platform::load_file(file, &valid)?),
+        (None, None) => None,
+    };
+    let mut required = platform::parse_requirements(&args.require).map_err(anyhow::Error::msg)?;
+    // --scenario narrows the run; otherwise the platform's rows are the run.
+    let names = match &platform {
+        Some(p) if args.scenarios.is_empty() => p.rows.clone(),
+        _ => args.scenarios.clone(),
+    };
+    let mut selected = scenario::select(all, &names)?;
+    if let Some(p) = &platform {
+        required.extend(p.require.iter().copied());
+        selected = p.apply(selected);
+    }
     // The output paths are checked before the run, not after it.
     for path in args.junit.iter().chain(&args.html) {
         crate::files::output::check_target(path, args.force)?;
@@ -114,7 +153,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let color = use_color();
     let env = RunEnv::probe(exe);
     let scenarios = matrix::for_host(selected, &env);
-    let report = if args.present {
+    let mut report = if args.present {
         let stdin = std::io::stdin();
         let mut input = stdin.lock();
         let mut out = std::io::stdout();
@@ -138,8 +177,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         let mut progress = render::progress::Progress::new(std::io::stderr().is_terminal());
         let mut step = |m: &str| progress.step(m);
-        let report = demo::run_demo(&scenarios, &env, lang, args.jobs, &mut step);
+        let mut report = demo::run_demo(&scenarios, &env, lang, args.jobs, &mut step);
         progress.finish();
+        mark_required(&scenarios, &mut report, &required);
         match args.format {
             DemoFormat::Json => println!(
                 "{}",
@@ -149,6 +189,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
         report
     };
+    // The presenter drew its screens already; the marks still decide the files and the exit.
+    mark_required(&scenarios, &mut report, &required);
+    // A required capability no selected row stands for is checked directly.
+    let unrowed = platform::unrowed_missing(&scenarios, &required, &env.host);
+    for (r, why) in &unrowed {
+        eprintln!(
+            "confidump: required capability {} is missing: {why}",
+            r.as_str()
+        );
+    }
     if let Some(path) = &args.junit {
         crate::files::output::write_file(
             path,
@@ -160,11 +210,23 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         // The page shows what the attacker saw (leaked bytes included): 0600, like a dump.
         crate::secret::write_private(path, render::html::render(&report).as_bytes(), args.force)?;
     }
-    Ok(ExitCode::from(if report.mismatches == 0 {
-        EXIT_OK
-    } else {
-        EXIT_MISMATCH
-    }))
+    Ok(ExitCode::from(
+        if report.mismatches == 0 && unrowed.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_MISMATCH
+        },
+    ))
+}
+
+/// Marks the required cells that could not run (failures) and recounts the mismatches.
+fn mark_required(
+    scenarios: &[Scenario],
+    report: &mut MatrixReport,
+    required: &BTreeSet<Requirement>,
+) {
+    platform::mark_required(scenarios, &mut report.cells, required);
+    report.mismatches = count_mismatches(&report.cells);
 }
 
 /// `--list`: name, title, what each needs, and whether this host has it.

@@ -2,8 +2,10 @@
 
 use std::process::ExitCode;
 
-use super::{EXIT_ERROR, EXIT_OK};
+use super::{EXIT_ERROR, EXIT_MISMATCH, EXIT_OK};
 use crate::doctor::{self, DoctorError};
+use crate::host::{self, HostFacts};
+use crate::runner::platform;
 
 const DOCTOR_HELP: &str = "\
 Each check says yes/no, why, and what it enables in the demo. --format json prints
@@ -12,7 +14,15 @@ Check names: memfd_secret ptrace core_pattern gdb qemu kvm guest_kernel sgx sev_
 KVM: /dev/kvm may open yet hang a nested Linux guest; doctor does not boot one (untested).
 
 --attest (inside an SEV-SNP/TDX guest): a configfs-tsm report for a fresh random nonce.
-Exit status: 0 ok, 2 error (e.g. --attest outside a confidential VM).";
+--platform NAME (linux, azure-dcsv3, azure-cvm, snp-host, tdx-host): what that platform
+  requires (demo/expect/NAME.toml) and what of it this host lacks, each with why.
+Exit status: 0 ok, 1 (--platform) this host lacks something the platform requires, 2 error
+(e.g. --attest outside a confidential VM).
+
+Examples:
+  confidump doctor
+  confidump doctor --platform snp-host
+  confidump doctor --attest --format json";
 
 /// `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -33,6 +43,9 @@ pub struct DoctorArgs {
     /// Fetch an attestation report (configfs-tsm) instead: inside a confidential VM only.
     #[arg(long)]
     pub attest: bool,
+    /// Say what this platform requires that this host lacks (see `demo --platform`).
+    #[arg(long, value_name = "NAME", conflicts_with = "attest")]
+    pub platform: Option<String>,
 }
 
 /// Runs `confidump doctor`.
@@ -57,6 +70,9 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             Err(e) => Err(e.into()),
         };
     }
+    if let Some(name) = &args.platform {
+        return platform_check(name, args.format);
+    }
     let report = doctor::check_host();
     match args.format {
         FormatArg::Json => println!("{}", report.to_json()),
@@ -79,4 +95,63 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// `--platform NAME`: each capability the platform requires, and why this host lacks it.
+fn platform_check(name: &str, format: FormatArg) -> anyhow::Result<ExitCode> {
+    let rows: Vec<String> = crate::runner::scenario::builtin()?
+        .into_iter()
+        .map(|s| s.info.name)
+        .collect();
+    let p = platform::builtin(name, &rows)?;
+    let facts = HostFacts::shared();
+    let checks: Vec<(&str, Option<String>)> = p
+        .require
+        .iter()
+        .map(|r| (r.as_str(), host::requirement_missing(*r, &facts)))
+        .collect();
+    let lacking = checks.iter().filter(|(_, m)| m.is_some()).count();
+    match format {
+        FormatArg::Json => {
+            let requires: Vec<_> = checks
+                .iter()
+                .map(|(n, m)| serde_json::json!({"name": n, "ok": m.is_none(), "missing": m}))
+                .collect();
+            let doc = serde_json::json!({
+                "platform": p.name,
+                "description": p.description,
+                "rows": p.rows,
+                "requires": requires,
+                "lacking": lacking,
+            });
+            println!("{doc}");
+        }
+        FormatArg::Text => {
+            println!("platform {}: {}", p.name, p.description);
+            let width = checks.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+            for (n, m) in &checks {
+                match m {
+                    None => println!("{n:<width$}  yes"),
+                    Some(why) => println!("{n:<width$}  no   {why}"),
+                }
+            }
+            println!("rows: {}", p.rows.join(", "));
+            if checks.is_empty() {
+                println!("{} requires nothing of this host", p.name);
+            } else if lacking == 0 {
+                println!("this host has everything {} requires", p.name);
+            } else {
+                println!(
+                    "this host lacks {lacking} of the {} capabilities {} requires",
+                    checks.len(),
+                    p.name
+                );
+            }
+        }
+    }
+    Ok(ExitCode::from(if lacking == 0 {
+        EXIT_OK
+    } else {
+        EXIT_MISMATCH
+    }))
 }

@@ -36,11 +36,21 @@ pub enum Requirement {
     /// PostgreSQL's server programs (`initdb`, `pg_ctl`, `postgres`).
     #[serde(rename = "postgresql")]
     Postgres,
+    /// Running inside a confidential VM of either kind (SEV-SNP or TDX): what `doctor
+    /// --attest` needs for its evidence.
+    #[serde(rename = "cvm-guest")]
+    CvmGuest,
+    /// An SEV-SNP host that can start SEV-SNP guests (what the `cvm-sev-snp` row implies).
+    #[serde(rename = "sev-snp-host")]
+    SevSnpHost,
+    /// A TDX host that can start TDX guests (what the `cvm-tdx` row implies).
+    #[serde(rename = "tdx-host")]
+    TdxHost,
 }
 
 impl Requirement {
     /// Every requirement, in file order.
-    pub const ALL: [Requirement; 7] = [
+    pub const ALL: [Requirement; 10] = [
         Requirement::Sgx,
         Requirement::SevSnp,
         Requirement::Tdx,
@@ -48,6 +58,9 @@ impl Requirement {
         Requirement::UnprivilegedUser,
         Requirement::ContainerRuntime,
         Requirement::Postgres,
+        Requirement::CvmGuest,
+        Requirement::SevSnpHost,
+        Requirement::TdxHost,
     ];
 
     /// The name in files and `--list`.
@@ -60,7 +73,20 @@ impl Requirement {
             Requirement::UnprivilegedUser => "unprivileged-user",
             Requirement::ContainerRuntime => "container-runtime",
             Requirement::Postgres => "postgresql",
+            Requirement::CvmGuest => "cvm-guest",
+            Requirement::SevSnpHost => "sev-snp-host",
+            Requirement::TdxHost => "tdx-host",
         }
+    }
+
+    /// The requirement named `name` (as [`Self::as_str`] spells it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// Every name, comma-separated (for error messages).
+    pub fn names() -> String {
+        Self::ALL.map(|r| r.as_str()).join(", ")
     }
 }
 
@@ -74,6 +100,11 @@ pub fn requirement_missing(r: Requirement, f: &HostFacts) -> Option<String> {
         Requirement::UnprivilegedUser => unprivileged_missing(f),
         Requirement::ContainerRuntime => container_runtime_missing(f),
         Requirement::Postgres => postgres_missing(f),
+        Requirement::CvmGuest => cvm_guest_missing(CvmProfile::SevSnp, f).and_then(|snp| {
+            cvm_guest_missing(CvmProfile::Tdx, f).map(|tdx| format!("{snp}; {tdx}"))
+        }),
+        Requirement::SevSnpHost => cvm_missing(CvmProfile::SevSnp, f),
+        Requirement::TdxHost => cvm_missing(CvmProfile::Tdx, f),
     }
 }
 

@@ -47,6 +47,8 @@ pub enum LiveError {
         pid: i32,
         /// The rule that refused, and the remedy (see [`super::refusal`]).
         why: String,
+        /// The errno the kernel gave (EACCES, EPERM).
+        errno: i32,
     },
     /// `/proc/PID/mem` could not be opened.
     #[error("opening /proc/{pid}/mem: {source}")]
@@ -66,6 +68,8 @@ impl LiveError {
             LiveError::Maps(MapsError::Io { source, .. }) | LiveError::OpenMem { source, .. } => {
                 source
             }
+            // An explained refusal (reliability's rules) is still the kernel's refusal.
+            LiveError::Refused { errno, .. } => return Some(*errno),
             _ => return None,
         };
         io.raw_os_error()
@@ -104,14 +108,29 @@ impl LiveProcess {
             Ok(m) => m,
             // Reading maps needs the same permission as attaching: say which rule refused.
             Err(e) => match super::refusal::explain(&super::refusal::gather(pid)) {
-                Some(why) => return Err(LiveError::Refused { pid, why }),
+                Some(why) => {
+                    let errno = match &e {
+                        MapsError::Io { source, .. } => source.raw_os_error(),
+                        _ => None,
+                    };
+                    return Err(LiveError::Refused {
+                        pid,
+                        why,
+                        errno: errno.unwrap_or(libc::EACCES),
+                    });
+                }
                 None => return Err(e.into()),
             },
         };
         let mem = File::open(crate::procfs::proc_path(pid, "mem")).map_err(|source| {
-            let refused = matches!(source.raw_os_error(), Some(libc::EACCES | libc::EPERM));
+            let errno = source.raw_os_error();
+            let refused = matches!(errno, Some(libc::EACCES | libc::EPERM));
             match refused.then(|| super::refusal::explain(&super::refusal::gather(pid))) {
-                Some(Some(why)) => LiveError::Refused { pid, why },
+                Some(Some(why)) => LiveError::Refused {
+                    pid,
+                    why,
+                    errno: errno.unwrap_or(libc::EACCES),
+                },
                 _ => LiveError::OpenMem { pid, source },
             }
         })?;

@@ -49,6 +49,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("fragments", "fragments", "断片のみ"),
     ("expected", "expected", "期待値"),
     ("mismatch.note", "✗ expected {x}", "✗ 期待値: {x}"),
+    ("required.note", "✗ required, but it cannot run here", "✗ 必須だがこのホストでは実行できない"),
     // Table chrome.
     ("scenario", "scenario", "シナリオ"),
     ("lesson", "lesson", "教訓"),

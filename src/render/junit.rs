@@ -33,7 +33,20 @@ fn secs(millis: u64) -> String {
 }
 
 fn details(c: &Cell) -> String {
-    let mut d = format!(
+    let mut d = String::new();
+    if c.required {
+        let _ = writeln!(
+            d,
+            "required by this run, but it cannot run here: {}",
+            if c.reason.is_empty() {
+                "(no reason given)"
+            } else {
+                &c.reason
+            }
+        );
+    }
+    let _ = write!(
+        d,
         "expected: {}\nobserved: {}\n",
         c.expected.as_str(),
         c.observed.as_str()
@@ -115,11 +128,20 @@ pub fn render(report: &MatrixReport) -> String {
             } else {
                 "failure"
             };
+            let message = if c.required {
+                format!("required: {}", c.reason)
+            } else {
+                format!(
+                    "expected {}, observed {}",
+                    c.expected.as_str(),
+                    c.observed.as_str()
+                )
+            };
+            let kind = if c.required { "required" } else { "mismatch" };
             let _ = writeln!(
                 out,
-                ">\n      <{tag} message=\"expected {}, observed {}\" type=\"mismatch\">{}</{tag}>\n    </testcase>",
-                escape(c.expected.as_str()),
-                escape(c.observed.as_str()),
+                ">\n      <{tag} message=\"{}\" type=\"{kind}\">{}</{tag}>\n    </testcase>",
+                escape(&message),
                 escape(&details(c))
             );
         } else if c.observed == Outcome::NotApplicable {

@@ -196,6 +196,9 @@ pub fn summary_line(report: &MatrixReport) -> String {
 
 /// `✗ expected ????` in `lang`.
 pub fn mismatch_note(lang: &str, c: &Cell) -> String {
+    if c.required {
+        return t(lang, "required.note").to_string();
+    }
     t(lang, "mismatch.note").replace("{x}", outcome_word(lang, c.expected))
 }
 
@@ -765,6 +768,7 @@ pub(crate) mod tests {
             detections: 0,
             detected: Default::default(),
             view: None,
+            required: false,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod env;
 pub mod matrix;
 pub mod paths;
+pub mod platform;
 pub mod row;
 pub mod same_uid;
 pub mod scenario;

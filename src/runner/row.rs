@@ -111,6 +111,7 @@ fn cell_of(
         detections: o.detected.values().sum(),
         detected: o.detected,
         view: o.view,
+        required: false,
     }
 }
 

@@ -17,7 +17,7 @@
 //! run_as = "root"           # root (default) | unprivileged (victim and same-uid attacker)
 //! stand_in_for = "an SGX enclave"   # optional
 //! debug_enclave = true      # mode "sgx" only: ATTRIBUTES.DEBUG (`victim --debug-enclave`)
-//! requires = ["memfd_secret"]       # optional: sgx, sev-snp, tdx, memfd_secret, unprivileged-user
+//! requires = ["memfd_secret"]       # optional: names as crate::host::Requirement::as_str
 //! [expect]                  # leak | unreadable | absent | n/a ; an omitted path means n/a
 //! dump = "leak"
 //! gcore = "leak"

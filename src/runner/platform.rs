@@ -1,0 +1,352 @@
+//! Expectation files per platform: `demo/expect/*.toml`, built in (`demo --platform NAME`),
+//! or any file (`demo --expect-file FILE`).
+//!
+//! A platform names the capabilities a node of that kind must have (`require`), the rows to
+//! run there (`rows`), and the cells whose expectation differs on that platform (`[[cell]]`).
+//! A required row that cannot run is a failure, not an `n/a` that passes: a node that lost its
+//! SGX driver or its SNP firmware must fail its regression run.
+//!
+//! ```toml
+//! name = "azure-dcsv3"
+//! description = "an SGX VM: the enclave rows must run and hold"
+//! require = ["sgx"]
+//! rows = ["plain", "sgx"]
+//! [[cell]]                 # optional, repeatable
+//! scenario = "sgx"
+//! attack = "dump"
+//! expect = "unreadable"
+//! ```
+//!
+//! Errors name `FILE:LINE:COL`, as scenario files do ([`super::scenario::line_col`]).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::scenario::{line_col, Scenario, Spec};
+use crate::host::{self, HostFacts, Requirement};
+use crate::model::{AttackKind, Cell, CvmProfile, Outcome};
+
+/// The built-in platforms: (name, file text).
+const BUILTIN: &[(&str, &str)] = &[
+    ("linux", include_str!("../../demo/expect/linux.toml")),
+    (
+        "azure-dcsv3",
+        include_str!("../../demo/expect/azure-dcsv3.toml"),
+    ),
+    (
+        "azure-cvm",
+        include_str!("../../demo/expect/azure-cvm.toml"),
+    ),
+    ("snp-host", include_str!("../../demo/expect/snp-host.toml")),
+    ("tdx-host", include_str!("../../demo/expect/tdx-host.toml")),
+];
+
+/// Expectation files are small; a larger one is a mistake.
+const FILE_LIMIT: u64 = 1 << 20;
+
+/// One cell whose expectation differs on the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellExpect {
+    /// The row.
+    pub scenario: String,
+    /// The column.
+    pub attack: AttackKind,
+    /// What this platform expects there.
+    pub expect: Outcome,
+}
+
+/// A parsed expectation file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    /// Its name (`linux`, `azure-dcsv3`, ...).
+    pub name: String,
+    /// One line on what it is.
+    pub description: String,
+    /// Capabilities a node of this kind must have.
+    pub require: Vec<Requirement>,
+    /// The rows to run, in order (empty: every row).
+    pub rows: Vec<String>,
+    /// Cells whose expectation differs here.
+    pub cells: Vec<CellExpect>,
+}
+
+/// Errors of expectation files.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// Not valid for the schema.
+    #[error("{file}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// `--platform NAME` names no built-in platform.
+    #[error("no platform named {name:?}; valid names: {valid}")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The valid names.
+        valid: String,
+    },
+    /// The file could not be read.
+    #[error("reading an expectation file: {0}")]
+    Io(#[from] crate::files::input::InputError),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCell {
+    scenario: toml::Spanned<String>,
+    attack: AttackKind,
+    expect: toml::Spanned<Outcome>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlatform {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    require: Vec<Requirement>,
+    #[serde(default)]
+    rows: Vec<toml::Spanned<String>>,
+    #[serde(default)]
+    cell: Vec<RawCell>,
+}
+
+fn invalid(
+    file: &str,
+    text: &str,
+    span: Option<std::ops::Range<usize>>,
+    msg: &str,
+) -> PlatformError {
+    let (line, column) = span.map_or((1, 1), |s| line_col(text, s.start));
+    PlatformError::Invalid {
+        file: file.to_string(),
+        line,
+        column,
+        message: msg.trim().replace('\n', " "),
+    }
+}
+
+/// Parses an expectation file's text; `file` names it in errors, `valid_rows` are the
+/// scenario names a row or cell may name.
+pub fn parse(file: &str, text: &str, valid_rows: &[String]) -> Result<Platform, PlatformError> {
+    let raw: RawPlatform =
+        toml::from_str(text).map_err(|e| invalid(file, text, e.span(), e.message()))?;
+    let check_row = |name: &toml::Spanned<String>| {
+        if valid_rows.iter().any(|v| v == name.get_ref()) {
+            Ok(name.get_ref().clone())
+        } else {
+            Err(invalid(
+                file,
+                text,
+                Some(name.span()),
+                &format!(
+                    "no row named {:?}; valid rows: {}",
+                    name.get_ref(),
+                    valid_rows.join(", ")
+                ),
+            ))
+        }
+    };
+    let rows = raw
+        .rows
+        .iter()
+        .map(check_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut cells = Vec::new();
+    for c in &raw.cell {
+        let scenario = check_row(&c.scenario)?;
+        if *c.expect.get_ref() == Outcome::Error {
+            return Err(invalid(
+                file,
+                text,
+                Some(c.expect.span()),
+                "expect takes leak, unreadable, absent, not-found or n/a",
+            ));
+        }
+        cells.push(CellExpect {
+            scenario,
+            attack: c.attack,
+            expect: *c.expect.get_ref(),
+        });
+    }
+    let mut require = raw.require;
+    require.sort();
+    require.dedup();
+    Ok(Platform {
+        name: raw.name,
+        description: raw.description,
+        require,
+        rows,
+        cells,
+    })
+}
+
+/// The built-in platform names, comma-separated.
+pub fn names() -> String {
+    BUILTIN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The built-in platform `name`.
+pub fn builtin(name: &str, valid_rows: &[String]) -> Result<Platform, PlatformError> {
+    let (file, text) =
+        BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| PlatformError::Unknown {
+                name: name.to_string(),
+                valid: names(),
+            })?;
+    parse(&format!("demo/expect/{file}.toml"), text, valid_rows)
+}
+
+/// An expectation file named by the user.
+pub fn load_file(path: &Path, valid_rows: &[String]) -> Result<Platform, PlatformError> {
+    let text = crate::files::input::read_user_text(path, FILE_LIMIT, "an expectation file")?;
+    parse(&path.display().to_string(), &text, valid_rows)
+}
+
+impl Platform {
+    /// The platform's cell expectations applied to `scenarios`.
+    pub fn apply(&self, mut scenarios: Vec<Scenario>) -> Vec<Scenario> {
+        for c in &self.cells {
+            for s in scenarios.iter_mut().filter(|s| s.info.name == c.scenario) {
+                s.spec.expect.insert(c.attack, c.expect);
+            }
+        }
+        scenarios
+    }
+}
+
+/// What a row needs from the host: its `requires`, and what its context implies (a `cvm`
+/// row needs that CVM's host).
+pub fn row_requirements(spec: &Spec) -> BTreeSet<Requirement> {
+    let mut all: BTreeSet<Requirement> = spec.requires.iter().copied().collect();
+    match spec.cvm {
+        Some(CvmProfile::SevSnp) => {
+            all.insert(Requirement::SevSnpHost);
+        }
+        Some(CvmProfile::Tdx) => {
+            all.insert(Requirement::TdxHost);
+        }
+        None => {}
+    }
+    all
+}
+
+/// Whether the run requires `s`'s row.
+pub fn row_required(s: &Scenario, required: &BTreeSet<Requirement>) -> bool {
+    row_requirements(&s.spec)
+        .iter()
+        .any(|r| required.contains(r))
+}
+
+/// Marks the cells of required rows that could not run (`n/a` where the scenario expects a
+/// result): each becomes a failure that keeps its reason. Returns how many were marked.
+pub fn mark_required(
+    scenarios: &[Scenario],
+    cells: &mut [Cell],
+    required: &BTreeSet<Requirement>,
+) -> usize {
+    let mut marked = 0;
+    for c in cells.iter_mut() {
+        let Some(s) = scenarios.iter().find(|s| s.info.name == c.scenario) else {
+            continue;
+        };
+        if row_required(s, required)
+            && c.observed == Outcome::NotApplicable
+            && s.spec.expected(c.attack) != Outcome::NotApplicable
+        {
+            c.required = true;
+            marked += 1;
+        }
+    }
+    marked
+}
+
+/// Required capabilities that no row of `scenarios` stands for, each with why this host lacks
+/// it (checked directly: there is no row to turn `n/a`).
+pub fn unrowed_missing(
+    scenarios: &[Scenario],
+    required: &BTreeSet<Requirement>,
+    f: &HostFacts,
+) -> Vec<(Requirement, String)> {
+    required
+        .iter()
+        .filter(|r| {
+            !scenarios
+                .iter()
+                .any(|s| row_requirements(&s.spec).contains(r))
+        })
+        .filter_map(|r| host::requirement_missing(*r, f).map(|why| (*r, why)))
+        .collect()
+}
+
+/// Parses `--require a,b` names (as doctor spells them).
+pub fn parse_requirements(names: &[String]) -> Result<BTreeSet<Requirement>, String> {
+    names
+        .iter()
+        .flat_map(|n| n.split(','))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            Requirement::from_name(n).ok_or_else(|| {
+                format!(
+                    "unknown requirement {n:?}; valid names: {}",
+                    Requirement::names()
+                )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::panic, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn rows() -> Vec<String> {
+        super::super::scenario::builtin()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.info.name)
+            .collect()
+    }
+
+    #[test]
+    fn builtins_parse() {
+        for (name, _) in BUILTIN {
+            let p = builtin(name, &rows()).unwrap();
+            assert_eq!(&p.name, name);
+        }
+    }
+
+    #[test]
+    fn unknown_row_names_the_valid_ones() {
+        let text = "name = \"x\"\nrows = [\"plain\", \"nope\"]\n";
+        let e = parse("f.toml", text, &rows()).unwrap_err().to_string();
+        assert!(e.starts_with("f.toml:2:18: no row named \"nope\""), "{e}");
+        assert!(e.contains("plain, dontdump"), "{e}");
+    }
+
+    #[test]
+    fn requirements_parse_by_doctor_names() {
+        let r = parse_requirements(&["sgx,sev-snp-host".into()]).unwrap();
+        assert!(r.contains(&Requirement::Sgx) && r.contains(&Requirement::SevSnpHost));
+        assert!(parse_requirements(&["sgxx".into()]).is_err());
+    }
+}
