@@ -297,3 +297,32 @@ fn japanese_task_and_status_report() {
         .success());
     assert!(std::fs::read_to_string(&html).unwrap().contains("find-it"));
 }
+
+#[test]
+fn the_container_exercise_is_solved_from_the_host() {
+    if Command::new("gcore").arg("--version").output().is_err() {
+        eprintln!("skipped: needs gdb's gcore (scripts/setup.sh installs gdb)");
+        return;
+    }
+    let lab = Lab::new();
+    solve(&lab, "container");
+}
+
+#[test]
+fn the_database_exercise_finds_the_secret_in_the_server() {
+    let have_pg = Path::new("/usr/lib/postgresql").is_dir()
+        || Command::new("initdb").arg("--version").output().is_ok();
+    if !have_pg {
+        eprintln!("skipped: needs PostgreSQL (scripts/setup.sh installs postgresql)");
+        return;
+    }
+    let lab = Lab::new();
+    let started = lab.json(&["start", "database", "--any-order"]);
+    let pids = started["pids"].as_array().unwrap();
+    assert!(
+        pids.len() > 2,
+        "the client and the server processes: {started}"
+    );
+    assert!(started["task"].as_str().unwrap().contains("backend is pid"));
+    solve(&lab, "database");
+}

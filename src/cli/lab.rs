@@ -222,12 +222,15 @@ fn goal_key(g: Goal) -> &'static str {
     }
 }
 
-/// The task with `{pid}` and `{user}` filled in.
-fn task_text(ctx: &Ctx, ex: &Exercise, pid: i32) -> String {
+/// The task with `{pid}`, `{user}`, `{server}` and `{backend}` filled in.
+fn task_text(ctx: &Ctx, ex: &Exercise, run: &state::Running) -> String {
+    let server: Vec<String> = run.server.iter().map(i32::to_string).collect();
     ex.task
         .get(ctx.lang)
-        .replace("{pid}", &pid.to_string())
+        .replace("{pid}", &run.pid.to_string())
         .replace("{user}", launch::UNPRIVILEGED)
+        .replace("{server}", &server.join(", "))
+        .replace("{backend}", &run.backend.unwrap_or(run.pid).to_string())
 }
 
 /// Starts `ex` afresh: stops its previous victim, starts a new one, records the salted hash.
@@ -264,12 +267,13 @@ fn start(ctx: &Ctx, name: &str, any_order: bool) -> anyhow::Result<u8> {
         bail!("{} {}", ex.name, t(ctx.lang, "locked.why"));
     }
     let run = start_fresh(ctx, &mut st, ex)?;
-    let task = task_text(ctx, ex, run.pid);
+    let task = task_text(ctx, ex, &run);
     if ctx.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
-                "exercise": ex.name, "title": ex.title.get(ctx.lang), "pids": [run.pid],
+                "exercise": ex.name, "title": ex.title.get(ctx.lang),
+                "pids": std::iter::once(run.pid).chain(run.server.iter().copied()).collect::<Vec<_>>(),
                 "context": ex.context, "secret_shape": SECRET_SHAPE, "task": task,
                 "goal": goal_key(ex.goal), "tools": ex.tools,
             }))?
@@ -345,7 +349,14 @@ fn hint(ctx: &Ctx, n: Option<u32>, name: Option<&str>) -> anyhow::Result<u8> {
         return Ok(EXIT_OK);
     };
     rec.hints = rec.hints.max(want);
-    let text = h.get(ctx.lang).replace("{user}", launch::UNPRIVILEGED);
+    let text = match &rec.running {
+        Some(run) => {
+            let mut tmp = ex.clone();
+            tmp.task = h.clone();
+            task_text(ctx, &tmp, run)
+        }
+        None => h.get(ctx.lang).replace("{user}", launch::UNPRIVILEGED),
+    };
     st.save(&ctx.dir)?;
     if ctx.json {
         println!(
@@ -616,6 +627,7 @@ fn solve_cmd(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
         work: work.0.clone(),
         exe: std::env::current_exe().context("finding this executable")?,
         user: launch::UNPRIVILEGED.to_string(),
+        backend: run.backend.unwrap_or(run.pid),
     };
     if !ctx.json {
         println!("{}: {}  ({})", t(l, "solution"), ex.title.get(l), ex.name);

@@ -72,8 +72,8 @@ pub fn start(exe: &Path, ex: &Exercise, dir: &Path) -> Result<Started, LaunchErr
         let path = path.to_path_buf();
         move |source| LaunchError::Io { path, source }
     };
-    // A VM guest makes its own secret and tells the host only its hash.
-    let secret = if ex.context == "vm" {
+    // A VM guest, and the database client, make their own secret and announce its hash.
+    let secret = if ex.context == "vm" || ex.context == "service" {
         None
     } else {
         Some(
@@ -114,7 +114,10 @@ pub fn start(exe: &Path, ex: &Exercise, dir: &Path) -> Result<Started, LaunchErr
             .map_err(io(&log_path))?
     };
     let mut cmd = Command::new(exe);
-    cmd.arg("victim").arg("--mode").arg(&ex.mode);
+    cmd.arg("victim");
+    if !ex.mode.is_empty() {
+        cmd.arg("--mode").arg(&ex.mode);
+    }
     if ex.context != "process" {
         cmd.arg("--context").arg(&ex.context);
     }
@@ -206,6 +209,21 @@ pub fn start(exe: &Path, ex: &Exercise, dir: &Path) -> Result<Started, LaunchErr
             });
         }
     }
+    // A database victim names its server processes too.
+    let extra: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_default();
+    let pid_list = |v: &serde_json::Value| -> Vec<i32> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.as_i64()?.try_into().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let server = pid_list(&extra["pids"]["server"]);
+    let backend = extra["pids"]["backend"]
+        .as_i64()
+        .and_then(|p| i32::try_from(p).ok());
     let victim_pid = i32::try_from(child.id()).unwrap_or(0);
     let victim_start = start_time(victim_pid).unwrap_or(0);
     Ok(Started {
@@ -215,6 +233,8 @@ pub fn start(exe: &Path, ex: &Exercise, dir: &Path) -> Result<Started, LaunchErr
             pid: ready.pid,
             region_start: ready.region.start.clone(),
             region_end: ready.region.end.clone(),
+            server,
+            backend,
         },
         digest,
     })

@@ -88,7 +88,8 @@ pub struct Exercise {
     /// Where the victim runs: `process` (default), `vm`, `container`, `service`.
     #[serde(default = "default_context")]
     pub context: String,
-    /// `confidump victim --mode`.
+    /// `confidump victim --mode` (none for the service context, which takes `--store`).
+    #[serde(default)]
     pub mode: String,
     /// How the secret reaches the victim.
     #[serde(default)]
@@ -165,6 +166,14 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../demo/labs/06-same-uid.toml"),
     ),
     ("07-vm.toml", include_str!("../../demo/labs/07-vm.toml")),
+    (
+        "08-container.toml",
+        include_str!("../../demo/labs/08-container.toml"),
+    ),
+    (
+        "09-database.toml",
+        include_str!("../../demo/labs/09-database.toml"),
+    ),
 ];
 
 /// Largest exercise file read from a directory.
@@ -286,7 +295,7 @@ mod tests {
     #[test]
     fn builtins_parse_in_both_languages() {
         let all = builtin().unwrap();
-        assert!(all.len() >= 7);
+        assert!(all.len() >= 9);
         for e in &all {
             assert!(
                 !e.task.ja.is_empty() && !e.title.ja.is_empty(),

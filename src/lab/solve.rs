@@ -50,6 +50,8 @@ pub struct Vars {
     pub exe: PathBuf,
     /// The unprivileged user.
     pub user: String,
+    /// A database victim's backend (`{backend}`), else the victim.
+    pub backend: i32,
 }
 
 impl Vars {
@@ -62,6 +64,7 @@ impl Vars {
             .replace("{exe}", &self.exe.display().to_string())
             .replace("{readmem}", &self.readmem().display().to_string())
             .replace("{user}", &self.user)
+            .replace("{backend}", &self.backend.to_string())
     }
 
     /// Where the live reader is.
@@ -153,6 +156,7 @@ mod tests {
             work: PathBuf::from("/w"),
             exe: PathBuf::from("/bin/c"),
             user: "nobody".into(),
+            backend: 7,
         };
         assert_eq!(
             v.fill("gcore -o {work}/core {pid}; grep -E 'X{24}' {work}/core.{pid}; python3 {readmem}; {exe} as {user}"),

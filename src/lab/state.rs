@@ -51,6 +51,12 @@ pub struct Running {
     pub region_start: String,
     /// End of that region.
     pub region_end: String,
+    /// A database victim's server processes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server: Vec<i32>,
+    /// The server process that ran the victim's queries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<i32>,
 }
 
 /// One exercise's record.
