@@ -19,9 +19,15 @@ static LIVE: Mutex<Vec<(PathBuf, Registration)>> = Mutex::new(Vec::new());
 /// A new directory `$TMPDIR/PREFIX-<random>`, mode 0700, owned by this run and removed on a
 /// signal. `prefix` should start with `confidump-`.
 pub fn create(prefix: &str) -> std::io::Result<PathBuf> {
+    create_in(&std::env::temp_dir(), prefix)
+}
+
+/// [`create`] under `base` (the VM's directory goes under `/tmp` when `$TMPDIR` is too long
+/// for a unix socket name); [`remove_stale_in`] cleans up after killed runs there.
+pub fn create_in(base: &Path, prefix: &str) -> std::io::Result<PathBuf> {
     let mut nonce = [0u8; 6];
     getrandom::getrandom(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let dir = std::env::temp_dir().join(format!(
+    let dir = base.join(format!(
         "{prefix}-p{}-{}",
         std::process::id(),
         hex::encode(nonce)

@@ -277,12 +277,12 @@ pub fn stop(r: &Running) -> bool {
     true
 }
 
-/// A fresh 0700 directory `PREFIX-XXXXXX` in the temporary directory.
+/// A fresh 0700 working directory in the temporary directory ([`crate::files::workdir`]:
+/// removed on a signal, and by a later run if this one is killed).
 pub fn private_temp_dir(prefix: &str) -> Result<PathBuf, LaunchError> {
-    let template = std::env::temp_dir().join(format!("{prefix}-XXXXXX"));
-    nix::unistd::mkdtemp(&template).map_err(|e| LaunchError::Io {
-        path: template,
-        source: e.into(),
+    crate::files::workdir::create(prefix).map_err(|source| LaunchError::Io {
+        path: std::env::temp_dir().join(prefix),
+        source,
     })
 }
 

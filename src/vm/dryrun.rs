@@ -4,7 +4,7 @@
 //! ([`DryRun::missing`]), never a reason to refuse.
 //!
 //! Stable output: the two files a real run creates in its private per-run directory (a fresh
-//! `confidump-vm-PID-RANDOM`, mode 0700) are shown under the placeholder [`RUNDIR`]: the
+//! `confidump-vm-pPID-RANDOM`, mode 0700) are shown under the placeholder [`RUNDIR`]: the
 //! initramfs ([`INITRD_NAME`]) and QMP's socket ([`QMP_NAME`]). Everything else is a real path
 //! of this host: the kernel (`--kernel`, else [`qemu::default_kernel`]; [`KERNEL_PLACEHOLDER`]
 //! when there is none) and the firmware (`$CONFIDUMP_OVMF`, else the first of
@@ -65,7 +65,8 @@ pub fn dry_run(opts: &VmOptions) -> Result<DryRun, VmError> {
     let mut missing = Vec::new();
     let mut placeholders = vec![Placeholder {
         name: RUNDIR,
-        meaning: "the private directory (mode 0700) a run creates: $TMPDIR/confidump-vm-PID-RANDOM",
+        meaning:
+            "the private directory (mode 0700) a run creates: $TMPDIR/confidump-vm-pPID-RANDOM",
     }];
     if qemu_path.is_none() {
         missing.push(format!(

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::coredump::output::{new_private_dir, OutputFile};
+use crate::coredump::output::OutputFile;
 use crate::victim::{Mode, ReadyLine};
 pub use cvm::CvmProfile;
 pub use guest::GuestReady;
@@ -491,34 +491,10 @@ fn private_dir() -> Result<PathBuf, VmError> {
     if base.as_os_str().len() > 60 {
         base = PathBuf::from("/tmp");
     }
-    remove_stale_dirs(&base);
-    let prefix = format!("confidump-vm-{}", std::process::id());
-    new_private_dir(&base, &prefix).map_err(io_err("creating a private directory in", &base))
-}
-
-/// Removes `confidump-vm-PID-*` directories whose PID no longer runs: what a host victim that
-/// was SIGKILLed (no chance to clean up) left behind. Its QEMU died with it (PDEATHSIG).
-fn remove_stale_dirs(base: &Path) {
-    let Ok(entries) = std::fs::read_dir(base) else {
-        return;
-    };
-    let uid = nix::unistd::getuid().as_raw();
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("confidump-vm-")) else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        let ours = e
-            .metadata()
-            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == uid)
-            .unwrap_or(false);
-        if ours && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
+    // What a host victim that was SIGKILLed left behind (its QEMU died with it: PDEATHSIG).
+    crate::files::workdir::remove_stale_in(&base);
+    crate::files::workdir::create_in(&base, "confidump-vm")
+        .map_err(io_err("creating a private directory in", &base))
 }
 
 fn pidfd_open(pid: u32) -> Option<OwnedFd> {
