@@ -53,15 +53,3 @@ pub fn run_matrix(
         })
         .collect()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwd_lookup_finds_uid_and_gid() {
-        let p = "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
-        assert_eq!(passwd_lookup(p, "nobody"), Some((65534, 65534)));
-        assert_eq!(passwd_lookup(p, "nob"), None);
-    }
-}
