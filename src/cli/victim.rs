@@ -374,7 +374,6 @@ fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     use anyhow::bail;
     use nix::sys::signal::{SigSet, Signal};
     use nix::sys::signalfd::{SfdFlags, SignalFd};
-    use std::io::Write;
 
     use crate::vm::{StopOutcome, VmVictim};
 
@@ -407,13 +406,7 @@ fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
         ready.guest_pid,
         ready.guest_kernel.as_deref().unwrap_or("?")
     );
-    let line = ready.to_json();
-    if let Some(path) = &args.ready_file {
-        victim::write_ready_file(path, &line)?;
-    }
-    let mut stdout = std::io::stdout();
-    writeln!(stdout, "{line}")?;
-    stdout.flush()?;
+    announce(&ready.to_json(), args.ready_file.as_deref())?;
 
     let why = match victim::wait_for_stop(&sfd, args.until_eof, vm.exit_fd())? {
         victim::StopReason::Signal(_) => "signal",
@@ -438,7 +431,6 @@ fn run_service(args: VictimArgs) -> anyhow::Result<ExitCode> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use nix::sys::signal::{SigSet, Signal};
     use nix::sys::signalfd::{SfdFlags, SignalFd};
-    use std::io::Write;
     use std::os::fd::AsFd;
 
     use crate::service::{ServiceOptions, ServiceVictim, StopOutcome, Store};
@@ -484,13 +476,7 @@ fn run_service(args: VictimArgs) -> anyhow::Result<ExitCode> {
         ready.pids.backend,
         ready.data_dir.display()
     );
-    let line = ready.to_json();
-    if let Some(path) = &args.ready_file {
-        victim::write_ready_file(path, &line)?;
-    }
-    let mut stdout = std::io::stdout();
-    writeln!(stdout, "{line}")?;
-    stdout.flush()?;
+    announce(&ready.to_json(), args.ready_file.as_deref())?;
 
     let stdin = std::io::stdin();
     let why = loop {
@@ -536,4 +522,17 @@ fn run_service(args: VictimArgs) -> anyhow::Result<ExitCode> {
         t.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Announces a context's ready line: to the `--ready-file` (0600, never over another file) and
+/// on stdout, where the caller waits for it.
+pub(super) fn announce(line: &str, ready_file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use std::io::Write;
+    if let Some(path) = ready_file {
+        victim::write_ready_file(path, line)?;
+    }
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()?;
+    Ok(())
 }

@@ -2,7 +2,6 @@
 //! host-side ready line, wait for a stop signal (or the end of stdin), then stop it and remove
 //! the container and its bundle.
 
-use std::io::Write;
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 
@@ -14,7 +13,7 @@ use zeroize::Zeroizing;
 
 use super::victim::{GenerateArg, RuntimeArg, VictimArgs};
 use crate::container::{ContainerOptions, ContainerVictim, Runtime, SecretDelivery, StopOutcome};
-use crate::victim::{self, Generator, Mode};
+use crate::victim::{Generator, Mode};
 
 /// Runs `confidump victim --context container`.
 pub fn run(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
@@ -57,13 +56,7 @@ pub fn run(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
         ready.ready.pid,
         ready.container.pid_in_container
     );
-    let line = ready.to_json();
-    if let Some(path) = &args.ready_file {
-        victim::write_ready_file(path, &line)?;
-    }
-    let mut stdout = std::io::stdout();
-    writeln!(stdout, "{line}")?;
-    stdout.flush()?;
+    super::victim::announce(&ready.to_json(), args.ready_file.as_deref())?;
 
     let why = loop {
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
