@@ -326,3 +326,78 @@ fn the_database_exercise_finds_the_secret_in_the_server() {
     assert!(started["task"].as_str().unwrap().contains("backend is pid"));
     solve(&lab, "database");
 }
+
+#[test]
+fn the_client_encrypted_database_exercise_needs_both_parts() {
+    let have_pg = Path::new("/usr/lib/postgresql").is_dir()
+        || Command::new("initdb").arg("--version").output().is_ok();
+    let have_gcore = Command::new("gcore").arg("--version").output().is_ok();
+    if !have_pg || !have_gcore {
+        eprintln!("skipped: needs PostgreSQL and gdb's gcore (scripts/setup.sh installs both)");
+        return;
+    }
+    let lab = Lab::new();
+    let started = lab.json(&["start", "database-client", "--any-order"]);
+    assert_eq!(started["goal"], "prove-absent-then-answer", "{started}");
+    let run = &lab.state()["exercises"]["database-client"]["running"];
+    let (client, backend) = (
+        run["pid"].as_i64().unwrap(),
+        run["backend"].as_i64().unwrap(),
+    );
+    let work = tempfile::tempdir().unwrap();
+
+    // A core of the client is searched for the secret: it holds it (the answer part), and the
+    // exercise is not solved by it alone.
+    let client_core = work.path().join("client");
+    let g = Command::new("gcore")
+        .arg("-o")
+        .arg(&client_core)
+        .arg(client.to_string())
+        .output()
+        .unwrap();
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let client_core = work.path().join(format!("client.{client}"));
+    let v = lab.json(&["check", "--file", client_core.to_str().unwrap()]);
+    assert_eq!(
+        (
+            v["verdict"].as_str(),
+            v["part"].as_str(),
+            v["solved"].as_bool()
+        ),
+        (Some("right"), Some("answer"), Some(false)),
+        "{v}"
+    );
+    assert!(v["still_to_do"].as_str().unwrap().contains("prove"), "{v}");
+
+    // A core of the backend is the proof: the server never held the secret. Both parts done.
+    let g = Command::new("gcore")
+        .arg("-o")
+        .arg(work.path().join("backend"))
+        .arg(backend.to_string())
+        .output()
+        .unwrap();
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let backend_core = work.path().join(format!("backend.{backend}"));
+    let o = lab.run(&["check", "--file", backend_core.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("Both parts done"), "{out}");
+    let st = lab.state();
+    assert!(
+        st["exercises"]["database-client"]["solved"].is_u64(),
+        "{st}"
+    );
+    assert!(!alive(client), "the victim is stopped once solved");
+}
+
+#[test]
+fn the_client_encrypted_database_exercise_is_solved_by_its_reference_solution() {
+    let have_pg = Path::new("/usr/lib/postgresql").is_dir()
+        || Command::new("initdb").arg("--version").output().is_ok();
+    if !have_pg || Command::new("gcore").arg("--version").output().is_err() {
+        eprintln!("skipped: needs PostgreSQL and gdb's gcore (scripts/setup.sh installs both)");
+        return;
+    }
+    let lab = Lab::new();
+    solve(&lab, "database-client");
+}

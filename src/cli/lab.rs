@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _};
 use serde::Serialize;
 
 use super::{EXIT_ERROR, EXIT_MISMATCH, EXIT_OK};
-use crate::lab::proof::{self, Outcome};
+use crate::lab::proof::{self, Outcome, Part, Want};
 use crate::lab::state::{self, Record, State};
 use crate::lab::words::t;
 use crate::lab::{self, launch, solve, Exercise, Goal, SECRET_SHAPE};
@@ -203,9 +203,10 @@ fn list(ctx: &Ctx) -> anyhow::Result<u8> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(EXIT_OK);
     }
+    let w = name_width(&ctx.all);
     for (i, e) in ctx.all.iter().enumerate() {
         println!(
-            "{:>2}. {:<10} {:<9} {}",
+            "{:>2}. {:<w$} {:<9} {}",
             i + 1,
             e.name,
             t(ctx.lang, state_word(ctx, &st, i, e)),
@@ -215,10 +216,25 @@ fn list(ctx: &Ctx) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
+/// The width of the exercise-name column: the longest name.
+fn name_width(all: &[Exercise]) -> usize {
+    all.iter().map(|e| e.name.len()).max().unwrap_or(0).max(10)
+}
+
 fn goal_key(g: Goal) -> &'static str {
     match g {
         Goal::Answer => "answer",
         Goal::ProveUnreadable => "prove-unreadable",
+        Goal::ProveAbsentThenAnswer => "prove-absent-then-answer",
+    }
+}
+
+/// What a submitted file is checked as, for `ex`'s goal.
+fn want_of(g: Goal) -> Want {
+    match g {
+        Goal::Answer => Want::Answer,
+        Goal::ProveUnreadable => Want::UnreadableProof,
+        Goal::ProveAbsentThenAnswer => Want::ServerProofOrAnswer,
     }
 }
 
@@ -254,6 +270,8 @@ fn start_fresh(ctx: &Ctx, st: &mut State, ex: &Exercise) -> anyhow::Result<state
     }
     rec.started = now;
     rec.hints = 0;
+    rec.proved = None;
+    rec.answered = None;
     st.current = Some(ex.name.clone());
     st.save(&ctx.dir)?;
     Ok(started.running)
@@ -309,10 +327,10 @@ fn start(ctx: &Ctx, name: &str, any_order: bool) -> anyhow::Result<u8> {
         "  {}",
         t(
             l,
-            if ex.goal == Goal::Answer {
-                "submit.answer"
-            } else {
-                "submit.proof"
+            match ex.goal {
+                Goal::Answer => "submit.answer",
+                Goal::ProveUnreadable => "submit.proof",
+                Goal::ProveAbsentThenAnswer => "submit.both",
             }
         )
     );
@@ -324,6 +342,7 @@ fn goal_key_word(g: Goal) -> &'static str {
     match g {
         Goal::Answer => "goal.answer",
         Goal::ProveUnreadable => "goal.prove-unreadable",
+        Goal::ProveAbsentThenAnswer => "goal.prove-absent-then-answer",
     }
 }
 
@@ -380,10 +399,11 @@ fn check(
     let Some(rec) = st.exercises.get(&ex.name).cloned() else {
         bail!("{}", t(ctx.lang, "not.started"));
     };
-    let proof_wanted = ex.goal == Goal::ProveUnreadable;
-    let outcome = match (answer, file) {
-        (_, Some(f)) => proof::check_file(&rec, rec.running.as_ref(), f, proof_wanted)?,
-        (Some(a), None) if proof_wanted => {
+    let want = want_of(ex.goal);
+    let (part, outcome) = match (answer, file) {
+        (_, Some(f)) => proof::check_file(&rec, rec.running.as_ref(), f, want)?,
+        (Some(a), None) if want == Want::UnreadableProof => (
+            Part::Proof,
             if proof::check_answer(&rec, a) == Outcome::Accepted(String::new()) {
                 Outcome::Rejected(
                     "that is the secret, but this exercise asks you to prove it cannot be read: submit the core with --file".to_string(),
@@ -393,26 +413,45 @@ fn check(
                     "this exercise asks for a core dump as proof: confidump lab check --file CORE"
                         .to_string(),
                 )
-            }
-        }
-        (Some(a), None) => proof::check_answer(&rec, a),
+            },
+        ),
+        (Some(a), None) => (Part::Answer, proof::check_answer(&rec, a)),
         (None, None) => bail!("give the answer, or --file PATH"),
     };
-    record_outcome(ctx, &mut st, &ex, &outcome)
+    record_outcome(ctx, &mut st, &ex, part, &outcome)
 }
 
-/// Records a check's outcome, prints it, and returns the exit code.
+/// Records a check's outcome (of `part` of the exercise), prints it, and returns the exit code.
 fn record_outcome(
     ctx: &Ctx,
     st: &mut State,
     ex: &Exercise,
+    part: Part,
     outcome: &Outcome,
 ) -> anyhow::Result<u8> {
     let l = ctx.lang;
     let rec = st.exercises.entry(ex.name.clone()).or_default();
     rec.attempts = rec.attempts.saturating_add(1);
     let attempts = rec.attempts;
-    let right = matches!(outcome, Outcome::Accepted(_));
+    let accepted = matches!(outcome, Outcome::Accepted(_));
+    // A two-part exercise is solved when both of the current start's parts were accepted.
+    let right = if ex.goal == Goal::ProveAbsentThenAnswer {
+        if accepted {
+            let slot = match part {
+                Part::Proof => &mut rec.proved,
+                Part::Answer => &mut rec.answered,
+            };
+            slot.get_or_insert(state::now());
+        }
+        rec.proved.is_some() && rec.answered.is_some()
+    } else {
+        accepted
+    };
+    let todo = match (rec.proved.is_some(), rec.answered.is_some()) {
+        _ if right || ex.goal != Goal::ProveAbsentThenAnswer => None,
+        (false, _) => Some("todo.proof"),
+        (true, _) => Some("todo.answer"),
+    };
     let mut stopped = false;
     if right {
         rec.solved.get_or_insert(state::now());
@@ -423,41 +462,56 @@ fn record_outcome(
     st.save(&ctx.dir)?;
     let i = ctx.all.iter().position(|e| e.name == ex.name).unwrap_or(0);
     let next = ctx.all.get(i + 1);
+    let all_solved = ctx.all.iter().all(|e| {
+        st.exercises
+            .get(&e.name)
+            .is_some_and(|r| r.solved.is_some())
+    });
     if ctx.json {
         let (verdict, detail) = match outcome {
             Outcome::Accepted(d) => ("right", d.as_str()),
             Outcome::Rejected(d) => ("wrong", d.as_str()),
         };
+        let part = match part {
+            Part::Answer => "answer",
+            Part::Proof => "proof",
+        };
         println!(
             "{}",
-            serde_json::json!({"exercise": ex.name, "verdict": verdict, "detail": detail,
+            serde_json::json!({"exercise": ex.name, "verdict": verdict, "part": part,
+                "solved": right, "detail": detail, "still_to_do": todo.map(|k| t("en", k)),
                 "attempts": attempts, "next": if right { next.map(|n| n.name.as_str()) } else { None }})
         );
     } else {
         match outcome {
             Outcome::Accepted(detail) => {
-                let head = if ex.goal == Goal::ProveUnreadable {
-                    t(l, "proof.accepted")
-                } else {
-                    t(l, "right")
+                let head = match (part, ex.goal) {
+                    (_, Goal::ProveAbsentThenAnswer) if right => t(l, "solved.both"),
+                    (Part::Proof, _) => t(l, "proof.accepted"),
+                    (Part::Answer, Goal::ProveAbsentThenAnswer) => t(l, "right.part"),
+                    (Part::Answer, _) => t(l, "right"),
                 };
                 println!("✓ {head}: {} ({}: {attempts})", ex.name, t(l, "tries"));
                 if !detail.is_empty() {
                     println!("  {detail}");
+                }
+                if let Some(k) = todo {
+                    println!("  {}", t(l, k));
+                    return Ok(EXIT_OK);
                 }
                 if stopped {
                     println!("  {}", t(l, "stopped"));
                 }
                 match next {
                     Some(n) => println!("  {}: confidump lab start {}", t(l, "next"), n.name),
-                    None => println!("  {}", t(l, "all.done")),
+                    None if all_solved => println!("  {}", t(l, "all.done")),
+                    None => {}
                 }
             }
             Outcome::Rejected(detail) => {
-                let head = if ex.goal == Goal::ProveUnreadable {
-                    t(l, "proof.rejected")
-                } else {
-                    t(l, "wrong")
+                let head = match part {
+                    Part::Proof => t(l, "proof.rejected"),
+                    Part::Answer => t(l, "wrong"),
                 };
                 println!("✗ {head} ({}: {attempts})", t(l, "tries"));
                 if !detail.is_empty() {
@@ -466,7 +520,7 @@ fn record_outcome(
             }
         }
     }
-    Ok(if right { EXIT_OK } else { EXIT_MISMATCH })
+    Ok(if accepted { EXIT_OK } else { EXIT_MISMATCH })
 }
 
 /// One exercise's progress, as `status --format json` prints it.
@@ -560,8 +614,9 @@ fn status(ctx: &Ctx, html: Option<&Path>, force: bool) -> anyhow::Result<u8> {
         return Ok(EXIT_OK);
     }
     println!("{}", rep.trainee);
+    let w = name_width(&ctx.all) + 1;
     println!(
-        "     {:<11} {:<10} {:>5} {:>5} {:>6}",
+        "     {:<w$} {:<10} {:>5} {:>5} {:>6}",
         t(l, "exercise"),
         t(l, "state"),
         t(l, "tries"),
@@ -570,7 +625,7 @@ fn status(ctx: &Ctx, html: Option<&Path>, force: bool) -> anyhow::Result<u8> {
     );
     for (i, p) in rep.exercises.iter().enumerate() {
         println!(
-            "{:>3}. {:<11} {:<10} {:>5} {:>5} {:>6}  {}",
+            "{:>3}. {:<w$} {:<10} {:>5} {:>5} {:>6}  {}",
             i + 1,
             p.exercise,
             t(l, state_key(&p.state)),
@@ -654,22 +709,33 @@ fn solve_cmd(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
     })
     .context("running the solution")?;
     let rec: Record = st.exercises.get(&ex.name).cloned().unwrap_or_default();
-    let outcome = match (&found.answer, &found.proof) {
-        (_, Some(p)) => proof::check_file(&rec, rec.running.as_ref(), p, true)?,
-        (Some(a), None) => proof::check_answer(&rec, a),
-        (None, None) => Outcome::Rejected("the solution produced nothing".to_string()),
-    };
-    if !json {
-        println!();
-        match (&found.answer, &found.proof) {
-            (_, Some(p)) => println!("{}: {}", t(l, "proof.file"), p.display()),
-            (Some(a), None) => println!("{}: {a}", t(l, "answer.found")),
-            _ => {}
-        }
-        println!("$ confidump lab check ...");
+    // Every part the solution produced, the proof first: each is checked as `lab check` would.
+    let mut parts = Vec::new();
+    if let Some(p) = &found.proof {
+        let checked = proof::check_file(&rec, rec.running.as_ref(), p, want_of(ex.goal))?;
+        parts.push((format!("{}: {}", t(l, "proof.file"), p.display()), checked));
     }
-    let code = record_outcome(ctx, &mut st, &ex, &outcome)?;
-    Ok(if code == EXIT_OK { EXIT_OK } else { EXIT_ERROR })
+    if let Some(a) = &found.answer {
+        let checked = (Part::Answer, proof::check_answer(&rec, a));
+        parts.push((format!("{}: {a}", t(l, "answer.found")), checked));
+    }
+    if parts.is_empty() {
+        let nothing = Outcome::Rejected("the solution produced nothing".to_string());
+        record_outcome(ctx, &mut st, &ex, Part::Answer, &nothing)?;
+        return Ok(EXIT_ERROR);
+    }
+    let mut code = EXIT_OK;
+    for (said, (part, outcome)) in parts {
+        if !json {
+            println!();
+            println!("{said}");
+            println!("$ confidump lab check ...");
+        }
+        if record_outcome(ctx, &mut st, &ex, part, &outcome)? != EXIT_OK {
+            code = EXIT_ERROR;
+        }
+    }
+    Ok(code)
 }
 
 /// The solution's working directory: traversable by the unprivileged user (a step runs the
@@ -714,8 +780,9 @@ fn report(ctx: &Ctx, files: &[PathBuf]) -> anyhow::Result<u8> {
         .unwrap_or(7)
         .max(7);
     print!("{:<width$}", "trainee");
+    let col = |n: &str| n.len().max(10);
     for n in &names {
-        print!("  {n:<10}");
+        print!("  {n:<w$}", w = col(n));
     }
     println!();
     for r in &reps {
@@ -727,7 +794,7 @@ fn report(ctx: &Ctx, files: &[PathBuf]) -> anyhow::Result<u8> {
                 Some(p) if p.state == "running" => "…".to_string(),
                 _ => "-".to_string(),
             };
-            print!("  {cell:<10}");
+            print!("  {cell:<w$}", w = col(n));
         }
         println!();
     }

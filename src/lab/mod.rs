@@ -31,6 +31,9 @@ pub enum Goal {
     Answer,
     /// A core dump of the victim that shows the secret cannot be read.
     ProveUnreadable,
+    /// Two parts, in any order: a core of the database server's backend that holds the secret
+    /// nowhere (the server never had it), and the secret itself, found where it does live.
+    ProveAbsentThenAnswer,
 }
 
 /// How the victim gets its secret.
@@ -174,6 +177,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "09-database.toml",
         include_str!("../../demo/labs/09-database.toml"),
     ),
+    (
+        "10-database-client.toml",
+        include_str!("../../demo/labs/10-database-client.toml"),
+    ),
 ];
 
 /// Largest exercise file read from a directory.
@@ -217,11 +224,18 @@ pub fn parse(file: &str, text: &str) -> Result<Exercise, LabError> {
     let shape_ok = match ex.goal {
         Goal::Answer => answers == 1 && proofs == 0,
         Goal::ProveUnreadable => answers == 0 && proofs == 1,
+        Goal::ProveAbsentThenAnswer => answers == 1 && proofs == 1,
     };
     if !shape_ok {
         return Err(invalid(
             None,
-            "the solution needs exactly one step with `answer = true` (goal = \"answer\") or with `proof = \"FILE\"` (goal = \"prove-unreadable\")",
+            "the solution needs exactly one step with `answer = true` (goal = \"answer\"), one with `proof = \"FILE\"` (goal = \"prove-unreadable\"), or one of each (goal = \"prove-absent-then-answer\")",
+        ));
+    }
+    if ex.goal == Goal::ProveAbsentThenAnswer && ex.context != "service" {
+        return Err(invalid(
+            None,
+            "goal = \"prove-absent-then-answer\" needs context = \"service\": its proof is a core of the database server's backend",
         ));
     }
     Ok(ex)
@@ -295,7 +309,7 @@ mod tests {
     #[test]
     fn builtins_parse_in_both_languages() {
         let all = builtin().unwrap();
-        assert!(all.len() >= 9);
+        assert!(all.len() >= 10);
         for e in &all {
             assert!(
                 !e.task.ja.is_empty() && !e.title.ja.is_empty(),

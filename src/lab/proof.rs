@@ -81,6 +81,31 @@ fn shaped(w: &[u8]) -> bool {
         && w.len() - PREFIX.len() == HEX_LEN
 }
 
+/// What a submitted file is checked as, by the exercise's goal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// The secret: bytes, or any core, that hold it.
+    Answer,
+    /// A core of the victim that proves the secret cannot be read.
+    UnreadableProof,
+    /// Two parts: a core of the database server's backend is the proof that the server never
+    /// held the secret; anything else is searched for the secret (the answer part).
+    ServerProofOrAnswer,
+}
+
+/// Which part of an exercise a submission was checked as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The secret itself.
+    Answer,
+    /// A core as proof.
+    Proof,
+}
+
+/// A core of the backend proves "the server never held it" only if it holds at least this much
+/// of the backend's memory: an empty or truncated core proves nothing.
+const MIN_SERVER_PROOF: u64 = 1 << 20;
+
 /// Checks a typed answer.
 pub fn check_answer(record: &Record, answer: &str) -> Outcome {
     if bytes_hold_secret(record, answer.as_bytes()) {
@@ -90,14 +115,14 @@ pub fn check_answer(record: &Record, answer: &str) -> Outcome {
     }
 }
 
-/// Checks a file: a core dump is checked as a proof (`proof` true) or searched for the secret;
-/// any other file must hold the secret.
+/// Checks a file: a core dump is checked as the proof `want` asks for, or searched for the
+/// secret; any other file must hold the secret.
 pub fn check_file(
     record: &Record,
     running: Option<&Running>,
     path: &Path,
-    proof: bool,
-) -> Result<Outcome, ProofError> {
+    want: Want,
+) -> Result<(Part, Outcome), ProofError> {
     let err = |detail: String| ProofError::File {
         path: path.display().to_string(),
         detail,
@@ -116,18 +141,29 @@ pub fn check_file(
     };
     if is_elf {
         let core = CoreFile::open(path).map_err(|e| err(e.to_string()))?;
-        if proof {
-            return Ok(check_proof(record, running, &core));
-        }
-        return Ok(if source_holds_secret(record, &core) {
-            Outcome::Accepted(String::new())
-        } else {
-            Outcome::Rejected(String::new())
+        let backend = running.and_then(|r| r.backend);
+        let of_backend = backend.is_some_and(|b| core.threads().iter().any(|t| t.tid == b));
+        return Ok(match want {
+            Want::UnreadableProof => (Part::Proof, check_proof(record, running, &core)),
+            Want::ServerProofOrAnswer if of_backend => {
+                (Part::Proof, check_server_proof(record, backend, &core))
+            }
+            Want::Answer | Want::ServerProofOrAnswer => (
+                Part::Answer,
+                if source_holds_secret(record, &core) {
+                    Outcome::Accepted(String::new())
+                } else {
+                    Outcome::Rejected(String::new())
+                },
+            ),
         });
     }
-    if proof {
-        return Ok(Outcome::Rejected(
-            "this exercise asks for a core dump of the program (an ELF core file)".to_string(),
+    if want == Want::UnreadableProof {
+        return Ok((
+            Part::Proof,
+            Outcome::Rejected(
+                "this exercise asks for a core dump of the program (an ELF core file)".to_string(),
+            ),
         ));
     }
     if meta.len() > MAX_ANSWER_FILE {
@@ -136,11 +172,40 @@ pub fn check_file(
         )));
     }
     let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| err(e.to_string()))?);
-    Ok(if bytes_hold_secret(record, &bytes) {
-        Outcome::Accepted(String::new())
-    } else {
-        Outcome::Rejected(String::new())
-    })
+    Ok((
+        Part::Answer,
+        if bytes_hold_secret(record, &bytes) {
+            Outcome::Accepted(String::new())
+        } else {
+            Outcome::Rejected(String::new())
+        },
+    ))
+}
+
+/// A core of the database server's backend proves "the server never held the secret" when it
+/// holds a real share of the backend's memory and the secret is in none of its bytes.
+fn check_server_proof(record: &Record, backend: Option<i32>, core: &CoreFile) -> Outcome {
+    let backend = backend.map_or_else(|| "?".to_string(), |b| b.to_string());
+    let readable: u64 = core
+        .regions()
+        .iter()
+        .filter(|r| r.kind == RegionKind::Readable)
+        .map(|r| r.span.end - r.span.start)
+        .sum();
+    if readable < MIN_SERVER_PROOF {
+        return Outcome::Rejected(format!(
+            "this core of the backend (pid {backend}) holds only {readable} bytes of its memory: dump all of it (gcore, or confidump dump)"
+        ));
+    }
+    if source_holds_secret(record, core) {
+        return Outcome::Rejected(format!(
+            "the secret IS in this core of the backend (pid {backend}): the server did hold it"
+        ));
+    }
+    Outcome::Accepted(format!(
+        "a core of the backend (pid {backend}), {} MiB of its memory: the secret is in none of its bytes; the server only ever had ciphertext",
+        readable >> 20
+    ))
 }
 
 /// Is the secret anywhere in the readable bytes of `source`?

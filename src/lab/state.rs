@@ -78,6 +78,12 @@ pub struct Record {
     pub hints: u32,
     /// Unix time it was solved, if it was.
     pub solved: Option<u64>,
+    /// A two-part exercise: when the current start's proof was accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proved: Option<u64>,
+    /// A two-part exercise: when the current start's secret was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<u64>,
 }
 
 /// All of a trainee's progress.
