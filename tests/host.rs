@@ -70,7 +70,7 @@ fn a_fine_host_runs_every_row_it_has_the_hardware_for() {
 #[test]
 fn each_missing_row_fact_gives_doctor_and_the_row_the_same_reason() {
     type Break = fn(&mut HostFacts);
-    let cases: [(&str, &str, Break); 7] = [
+    let cases: [(&str, &str, Break); 8] = [
         ("memfd_secret", "secretmem", |f| {
             f.memfd_secret =
                 Err("memfd_secret is not available (ENOSYS): boot with secretmem.enable=1".into())
@@ -86,8 +86,17 @@ fn each_missing_row_fact_gives_doctor_and_the_row_the_same_reason() {
             // Everything but the vDSO entry: still not available, and it says which.
             f.sgx.cpu_sgx = true;
             f.sgx.cpu_sgx_lc = true;
-            f.sgx.dev_enclave = true;
+            f.sgx.dev_enclave = Some(Ok(()));
             f.sgx.vdso_enter = Some(false);
+        }),
+        ("sgx", "sgx", |f| {
+            // The device is there but this user cannot open it read-write (as an enclave
+            // needs): not available, and it says why, as the victim would find out.
+            f.sgx.cpu_sgx = true;
+            f.sgx.cpu_sgx_lc = true;
+            f.sgx.dev_enclave = Some(Err("Permission denied (os error 13)".into()));
+            f.sgx.vdso_enter = Some(true);
+            f.sgx.epc_bytes = Some(64 << 20);
         }),
         ("sev_snp", "cvm-sev-snp", |f| f.kvm = Err("ENOENT".into())),
         ("tdx", "cvm-tdx", |f| f.cvm.kvm_intel_tdx = Some("N".into())),

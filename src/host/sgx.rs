@@ -22,8 +22,9 @@ pub struct SgxFacts {
     pub cpu_sgx: bool,
     /// The CPU flag `sgx_lc` (flexible launch control).
     pub cpu_sgx_lc: bool,
-    /// `/dev/sgx_enclave` exists.
-    pub dev_enclave: bool,
+    /// `/dev/sgx_enclave`: None when absent, `Some(Ok)` when it opens read-write,
+    /// `Some(Err(why))` when it exists but does not open.
+    pub dev_enclave: Option<Result<(), String>>,
     /// `/dev/sgx_provision` exists (attestation only).
     pub dev_provision: bool,
     /// Whether our vDSO exports [`VDSO_ENTER`]; `None` when the vDSO could not be read.
@@ -38,7 +39,7 @@ pub fn gather(cpu_flags: &[String]) -> SgxFacts {
     SgxFacts {
         cpu_sgx: flag("sgx"),
         cpu_sgx_lc: flag("sgx_lc"),
-        dev_enclave: Path::new("/dev/sgx_enclave").exists(),
+        dev_enclave: crate::sgx::prereq::open_dev_enclave(),
         dev_provision: Path::new("/dev/sgx_provision").exists(),
         vdso_enter: vdso_exports(VDSO_ENTER),
         epc_bytes: epc_total(),
@@ -59,7 +60,7 @@ pub fn as_prereq_facts(f: &SgxFacts) -> crate::sgx::prereq::SgxFacts {
     }
     crate::sgx::prereq::SgxFacts {
         cpu_flags,
-        dev_enclave: f.dev_enclave.then_some(Ok(())),
+        dev_enclave: f.dev_enclave.clone(),
         vdso_enter: match f.vdso_enter {
             Some(true) => Ok(()),
             Some(false) => Err(format!("the vDSO does not export {VDSO_ENTER}")),
@@ -165,7 +166,7 @@ mod tests {
         let f = SgxFacts {
             cpu_sgx: true,
             cpu_sgx_lc: true,
-            dev_enclave: true,
+            dev_enclave: Some(Ok(())),
             dev_provision: false,
             vdso_enter: Some(true),
             epc_bytes: Some(64 << 20),

@@ -6,39 +6,52 @@
 //!
 //! | path | production enclave (`sgx`) | debug enclave (`sgx-debug`) | `sgx-sim` |
 //! |---|---|---|---|
-//! | `dump` (confidump's own: `process_vm_readv`, then `/proc/PID/mem`) | `????`: both reads fail (EFAULT/EIO) | LEAK: `/proc/PID/mem` is served by EDBGRD | LEAK |
-//! | `gcore` (gdb) | absent: the mapping is not dumped, even with `-a` | absent | LEAK |
-//! | `kernel` core dump | absent | absent | LEAK |
-//! | `live` (`/proc/PID/mem`, `process_vm_readv`) | `????` | LEAK | LEAK |
+//! | `dump` (confidump's own: `process_vm_readv`, then `/proc/PID/mem`) | `????`: EFAULT, then EIO | LEAK: the `/proc/PID/mem` retry is served by EDBGRD | LEAK |
+//! | `gcore` (gdb) | absent: never dumped, even with `-a` | absent | LEAK |
+//! | `kernel` core dump | absent: a `PT_LOAD` with no file bytes | absent | LEAK |
+//! | `live` (`process_vm_readv`, then `/proc/PID/mem`) | `????`: EFAULT, then EIO | LEAK (the retry) | LEAK |
 //!
-//! # The kernel lines that decide it
+//! # The source lines that decide it
 //!
-//! * **The enclave's mapping is `VM_IO | VM_DONTDUMP`.** `arch/x86/kernel/cpu/sgx/driver.c`,
-//!   `sgx_mmap()`:
+//! Checked against the kernel and gdb sources (Linux 6.x: `arch/x86/kernel/cpu/sgx/driver.c`
+//! and `encl.c`, `mm/gup.c`, `mm/process_vm_access.c`, `mm/memory.c`, `fs/proc/base.c`,
+//! `fs/coredump.c`; gdb 13+: `gdb/linux-tdep.c`). Quoted as the sources have them.
+//!
+//! * **The enclave's mapping is `VM_IO | VM_PFNMAP | VM_DONTDUMP`.** `driver.c`, `sgx_mmap()`:
 //!   `vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP | VM_IO);`
 //!   (before 6.3: `vma->vm_flags |= VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP | VM_IO;`).
-//! * **Kernel core dumps skip it.** `fs/coredump.c` (`vma_dump_size()`; `fs/binfmt_elf.c`
-//!   before 5.10): `if (vma->vm_flags & VM_DONTDUMP) return 0;` and, for `VM_IO`,
-//!   `/* Do not dump I/O mapped devices or special mappings */ if (vma->vm_flags & VM_IO)
-//!   return 0;`. The PT_LOAD is written with no file bytes: "absent", not `????`.
-//! * **gdb's gcore skips it.** gdb (`linux-tdep.c`, `linux_find_memory_regions_full` and
-//!   `dump_mapping_p`) reads `VmFlags` from `/proc/PID/smaps` and never dumps a mapping with
-//!   `io` (VM_IO), even when asked for everything; `dd` (VM_DONTDUMP) is honoured unless
-//!   `-a`/`use-coredump-filter off`. (FACTS.md: "left out even with -a (VM_IO)".)
-//! * **`process_vm_readv` fails.** It pins pages with `get_user_pages`/`pin_user_pages_remote`,
-//!   which refuse `VM_IO | VM_PFNMAP` mappings (`check_vma_flags()` in `mm/gup.c`): EFAULT.
-//! * **`/proc/PID/mem` asks the driver.** `access_remote_vm()` (`mm/memory.c`,
-//!   `__access_remote_vm()`) falls back to `vma->vm_ops->access` when the pages cannot be
-//!   pinned, which is `sgx_vma_access()` in `arch/x86/kernel/cpu/sgx/encl.c`:
-//!   `if (!test_bit(SGX_ENCL_DEBUG, &encl->flags)) return -EFAULT;` — production enclaves
-//!   refuse every read. For a debug enclave it goes on to `sgx_encl_debug_read()`, which runs
-//!   `__edbgrd(...)` (ENCLS[EDBGRD]): the CPU decrypts the page for the kernel and root reads
-//!   plaintext. `SGX_ENCL_DEBUG` is set in `sgx_encl_create()` (`ioctl.c`) when
-//!   `secs->attributes & SGX_ATTR_DEBUG`, i.e. exactly when `--debug-enclave` set
-//!   ATTRIBUTES.DEBUG in the SECS (and the SIGSTRUCT, whose ATTRIBUTEMASK binds it).
-//! * **Even a debug enclave's TCS is off limits to the kernel's reader beyond its first
-//!   fields** (EDBGRD of a TCS only returns some fields), which does not matter here: the
-//!   secret is in a data page.
+//! * **Kernel core dumps leave it out.** `fs/coredump.c` (`fs/binfmt_elf.c` before 5.10),
+//!   `vma_dump_size()`: `if (vma->vm_flags & VM_DONTDUMP) return 0;` comes first (and, for
+//!   `VM_IO`, `/* Do not dump I/O mapped devices or special mappings */ if (vma->vm_flags &
+//!   VM_IO) return 0;`). The segment is written with a dump size of 0: a `PT_LOAD` with
+//!   `p_filesz = 0`, so "absent", never `????`.
+//! * **gdb's gcore leaves it out, even with `-a`.** `linux-tdep.c`, `dump_mapping_p()` reads
+//!   `VmFlags` from `/proc/PID/smaps`: `/* We never dump I/O mappings.  */ if (v->io_page)
+//!   return 0;` is checked before `if (!dump_excluded_mappings && v->exclude_coredump) return
+//!   0;` — `gcore -a` (`set dump-excluded-mappings on`) only lifts the second (`dd`), never the
+//!   first (`io`). (FACTS.md: "left out even with -a (VM_IO)".)
+//! * **`process_vm_readv` fails with EFAULT, debug or not.** `process_vm_rw_single_vec()`
+//!   pins the pages with `pin_user_pages_remote()` and `if (pinned_pages <= 0) return
+//!   -EFAULT;`; the pin fails in `check_vma_flags()` (`mm/gup.c`): `if (vm_flags & (VM_IO |
+//!   VM_PFNMAP)) return -EFAULT;`. confidump's reader then retries through `/proc/PID/mem`.
+//! * **`/proc/PID/mem` asks the driver, which refuses a production enclave with EIO.**
+//!   `mem_rw()` (`fs/proc/base.c`) calls `access_remote_vm()`; in `__access_remote_vm()`
+//!   (`mm/memory.c`) the failed `get_user_pages_remote()` falls back to
+//!   `vma->vm_ops->access(vma, addr, buf, len, write)` (compiled in with
+//!   `CONFIG_HAVE_IOREMAP_PROT`, which x86 selects), i.e. `sgx_vma_access()` in `encl.c`:
+//!   `if (!test_bit(SGX_ENCL_DEBUG, &encl->flags)) return -EFAULT;` (since 6.2 also when the
+//!   enclave was OOM-killed: `SGX_ENCL_NO_MEMORY`). A transfer of 0 bytes becomes
+//!   `if (!copied) copied = -EIO;` in `mem_rw()`: root's read fails with **EIO**, the errno
+//!   confidump shows (gdb attached live says "Cannot access memory at address …").
+//! * **A debug enclave is read in plaintext.** For `SGX_ENCL_DEBUG`, `sgx_vma_access()` goes on
+//!   to `sgx_encl_debug_read()`, which runs `__edbgrd(...)` (ENCLS[EDBGRD]) word by word: the
+//!   CPU decrypts the page for the kernel. `SGX_ENCL_DEBUG` is set in `sgx_encl_create()`
+//!   (`ioctl.c`) when `secs->attributes & SGX_ATTR_DEBUG`, i.e. exactly when `--debug-enclave`
+//!   set ATTRIBUTES.DEBUG in the SECS (and the SIGSTRUCT, whose ATTRIBUTEMASK binds it).
+//! * **A forked child's copy of the mapping refuses everything** (`if (!encl) return
+//!   -EFAULT;`: "If process was forked, VMA is still there but vm_private_data is set to
+//!   NULL"), which matters to a fork-based snapshot dumper: it must read the enclave range from
+//!   the parent, where a production enclave refuses it anyway.
 //! * **Reading the EPC directly gives ciphertext**: the memory encryption engine encrypts
 //!   enclave pages in DRAM, so a physical-memory dump (`/proc/kcore`, DMA, a VM host's view)
 //!   sees no plaintext either; confidump does not attempt it.

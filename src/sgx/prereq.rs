@@ -35,18 +35,7 @@ pub fn gather() -> SgxFacts {
     let cpu_flags = std::fs::read_to_string("/proc/cpuinfo")
         .map(|t| cpuinfo_flags(&t))
         .unwrap_or_default();
-    let dev_enclave = if Path::new(DEV_SGX_ENCLAVE).exists() {
-        Some(
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(DEV_SGX_ENCLAVE)
-                .map(drop)
-                .map_err(|e| e.to_string()),
-        )
-    } else {
-        None
-    };
+    let dev_enclave = open_dev_enclave();
     let vdso_enter = super::vdso::find_enter()
         .map(drop)
         .map_err(|e| e.to_string());
@@ -56,6 +45,23 @@ pub fn gather() -> SgxFacts {
         vdso_enter,
         epc_bytes: epc_total_bytes(Path::new("/sys/devices/system/node")),
     }
+}
+
+/// `/dev/sgx_enclave` as an enclave needs it: None when absent, `Some(Ok)` when it opens
+/// read-write (as `SGX_IOC_ENCLAVE_CREATE` needs), `Some(Err(why))` when it exists but does not.
+/// The one probe of the device: doctor, the runner and the victim all use it.
+pub fn open_dev_enclave() -> Option<Result<(), String>> {
+    if !Path::new(DEV_SGX_ENCLAVE).exists() {
+        return None;
+    }
+    Some(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(DEV_SGX_ENCLAVE)
+            .map(drop)
+            .map_err(|e| e.to_string()),
+    )
 }
 
 /// The flags of the first `flags` line of `/proc/cpuinfo` text.
