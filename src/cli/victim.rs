@@ -119,6 +119,11 @@ pub struct VictimArgs {
     /// (vm) Confidential-VM profile (needs the hardware; says what is missing otherwise).
     #[arg(long, value_parser = cvm_parser())]
     pub cvm: Option<CvmProfile>,
+    /// (vm) The guest's victim also sends its secret out once on this channel, as an
+    /// application that logs or transmits it would: `console` (the serial port). Memory
+    /// encryption does not cover it; the demo's `cvm-shared-io` row shows the host reading it.
+    #[arg(long, value_parser = wire_parser())]
+    pub wire: Option<crate::vm::guest::Wire>,
     /// (vm) Guest RAM in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub memory: u64,
@@ -215,6 +220,15 @@ pub struct GuestInitArgs {
     /// The victim mode.
     #[arg(long, value_parser = mode_parser())]
     pub mode: Mode,
+    /// Also send the secret out on this channel once.
+    #[arg(long, value_parser = wire_parser())]
+    pub wire: Option<crate::vm::guest::Wire>,
+}
+
+fn wire_parser() -> impl TypedValueParser<Value = crate::vm::guest::Wire> {
+    PossibleValuesParser::new([PossibleValue::new("console")
+        .help("one line on the serial console (port I/O, delivered to the host by QEMU)")])
+    .try_map(|s| crate::vm::guest::Wire::parse(&s))
 }
 
 /// `--generate`.
@@ -228,7 +242,7 @@ pub enum GenerateArg {
 
 /// Runs `confidump guest-init` (PID 1 of a guest; never returns on success: it powers off).
 pub fn run_guest_init(args: GuestInitArgs) -> anyhow::Result<ExitCode> {
-    crate::vm::guest::run_init(args.mode)?;
+    crate::vm::guest::run_init(args.mode, args.wire)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -286,6 +300,7 @@ fn vm_options(args: &VictimArgs, mode: Mode) -> crate::vm::VmOptions {
         cvm: args.cvm,
         memory_mib: args.memory,
         boot_timeout: std::time::Duration::from_secs(args.boot_timeout),
+        wire: args.wire,
     }
 }
 

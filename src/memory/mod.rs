@@ -8,6 +8,7 @@
 //! the range is retried page by page, so a readable page after an unreadable one is never lost.
 
 pub mod alive;
+pub mod bytes;
 pub mod live;
 pub mod ptrace;
 pub mod refusal;

@@ -27,8 +27,8 @@ use super::sim::SimEnclave;
 use super::{measure, prereq, sign, vdso, SgxError};
 use crate::model::Span;
 use crate::protect::{run_on, Protection, SecretStore, StoreParts, MAX_SECRET_LEN};
-use crate::victim::fill::{self, FillError, Until};
-use crate::victim::{Generator, ReadyLine, SecretSource, StopReason, TICK};
+use crate::victim::fill::{self, FillError};
+use crate::victim::{ReadyLine, SecretSource, StopReason, TICK};
 
 /// Which enclave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,13 +195,8 @@ fn pass_secret_in(
     let stdin = std::io::stdin();
     let (stdin_fd, sfd_fd) = (stdin.as_fd(), sfd.as_fd());
     let source = &config.source;
-    let filled = run_on(stack.as_mut(), || match (source, &file) {
-        (SecretSource::Generate(Generator::Canary), _) => fill::generate_canary(slot),
-        (SecretSource::Generate(Generator::Pan), _) => fill::generate_pan(slot),
-        (SecretSource::Stdin, _) => fill::read_secret(stdin_fd, slot, Until::Newline, Some(sfd_fd)),
-        (SecretSource::File(_), Some(f)) => fill::read_secret(f.as_fd(), slot, Until::Eof, None),
-        (SecretSource::Arg(bytes), _) => fill::copy_secret(bytes, slot),
-        (SecretSource::File(_), None) => Err(FillError::Read(Errno::EBADF)),
+    let filled = run_on(stack.as_mut(), || {
+        crate::victim::fill_slot(source, file.as_ref(), slot, stdin_fd, sfd_fd)
     })?;
     drop(file);
     let len = match filled {
@@ -236,12 +231,7 @@ fn pass_secret_in(
 }
 
 fn fill_message(e: FillError, source: &SecretSource) -> String {
-    let from = match source {
-        SecretSource::Generate(_) => "the generator".to_string(),
-        SecretSource::File(p) => format!("file {}", p.display()),
-        SecretSource::Stdin => "stdin".to_string(),
-        SecretSource::Arg(_) => "the command line".to_string(),
-    };
+    let from = source.describe();
     match e {
         FillError::Empty => format!("the secret from {from} is empty"),
         FillError::TooLong => {

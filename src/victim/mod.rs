@@ -35,6 +35,32 @@ pub use ready::{parse_hex_addr, write_ready_file, ReadyError, ReadyLine, ReadyRe
 
 use fill::{FillError, Until};
 
+/// Puts the secret from `source` into `slot` (run it on the store's work stack): generated in
+/// place, read from stdin (until a newline; `stop_fd` interrupts the wait) or from `file`
+/// (opened by the caller whenever the source is a file), or copied from bytes handed over.
+/// The process victim and the SGX host share it.
+pub(crate) fn fill_slot(
+    source: &SecretSource,
+    file: Option<&std::fs::File>,
+    slot: &mut [u8],
+    stdin_fd: BorrowedFd<'_>,
+    stop_fd: BorrowedFd<'_>,
+) -> Result<usize, FillError> {
+    match (source, file) {
+        (SecretSource::Generate(Generator::Canary), _) => fill::generate_canary(slot),
+        (SecretSource::Generate(Generator::Pan), _) => fill::generate_pan(slot),
+        (SecretSource::Stdin, _) => {
+            fill::read_secret(stdin_fd, slot, Until::Newline, Some(stop_fd))
+        }
+        (SecretSource::File(_), Some(f)) => fill::read_secret(f.as_fd(), slot, Until::Eof, None),
+        (SecretSource::Arg(bytes) | SecretSource::Given(bytes), _) => {
+            fill::copy_secret(bytes, slot)
+        }
+        // Opened by the caller whenever the source is a file; EBADF if that ever changed.
+        (SecretSource::File(_), None) => Err(FillError::Read(Errno::EBADF)),
+    }
+}
+
 /// How often the worker uses the secret.
 pub const TICK: Duration = Duration::from_secs(1);
 
@@ -95,15 +121,20 @@ pub enum SecretSource {
     /// Pitfall: the command line. The bytes are copied into the store and the parsed copy is
     /// wiped, but the kernel's copy of argv stays on `[stack]` (and in /proc/PID/cmdline).
     Arg(Zeroizing<Vec<u8>>),
+    /// Bytes the caller made and handed over in memory (a guest's init that also sent them out
+    /// on its console: the `cvm-shared-io` pitfall). Copied into the store like `Arg`.
+    Given(Zeroizing<Vec<u8>>),
 }
 
 impl SecretSource {
-    fn describe(&self) -> String {
+    /// Where the secret comes from, for messages (never the secret).
+    pub(crate) fn describe(&self) -> String {
         match self {
             SecretSource::Generate(_) => "the generator".to_string(),
             SecretSource::File(p) => format!("file {}", p.display()),
             SecretSource::Stdin => "stdin".to_string(),
             SecretSource::Arg(_) => "the command line".to_string(),
+            SecretSource::Given(_) => "the bytes handed over".to_string(),
         }
     }
 }
@@ -287,14 +318,8 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
     let stdin = std::io::stdin();
     let (stdin_fd, sfd_fd) = (stdin.as_fd(), sfd.as_fd());
     let source = &config.source;
-    let filled = run_on(stack.as_mut(), || match (source, &file) {
-        (SecretSource::Generate(Generator::Canary), _) => fill::generate_canary(slot),
-        (SecretSource::Generate(Generator::Pan), _) => fill::generate_pan(slot),
-        (SecretSource::Stdin, _) => fill::read_secret(stdin_fd, slot, Until::Newline, Some(sfd_fd)),
-        (SecretSource::File(_), Some(f)) => fill::read_secret(f.as_fd(), slot, Until::Eof, None),
-        (SecretSource::Arg(bytes), _) => fill::copy_secret(bytes, slot),
-        // Opened above whenever the source is a file; EBADF if that ever changed.
-        (SecretSource::File(_), None) => Err(FillError::Read(Errno::EBADF)),
+    let filled = run_on(stack.as_mut(), || {
+        fill_slot(source, file.as_ref(), slot, stdin_fd, sfd_fd)
     })?;
     drop(file);
     let len = match filled {

@@ -30,6 +30,49 @@ use crate::victim::{self, Generator, Mode, ReadyLine, SecretSource, VictimConfig
 /// partial line) are never mistaken for them.
 pub const MARKER: &str = "@confidump-guest@";
 
+/// A channel the guest's victim also sends its secret out on: the `cvm-shared-io` pitfall. In
+/// a confidential VM the guest's private memory is encrypted, but what it writes to a device
+/// crosses shared, unencrypted pages (the serial port's I/O is handed to the host through the
+/// GHCB or a TDVMCALL; virtio buffers bounce through swiotlb), so the host reads it in plaintext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Wire {
+    /// One line on the serial console (`ttyS0`, port I/O), which QEMU delivers to the host.
+    Console,
+}
+
+impl Wire {
+    /// Its name on command lines and in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wire::Console => "console",
+        }
+    }
+
+    /// Parses [`Wire::as_str`]'s names.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "console" => Ok(Wire::Console),
+            "virtio-serial" => Err(
+                "virtio-serial is not built yet (the guest would need virtio_console.ko in its initramfs): use console".to_string(),
+            ),
+            other => Err(format!("unknown channel {other:?}: the one built is console")),
+        }
+    }
+}
+
+/// The console line that carries a secret sent out on [`Wire::Console`]: `MARKER wire SECRET`.
+pub const WIRE_WORD: &str = "wire";
+
+/// Is this console line one the guest sent a secret out on? The host keeps such lines out of
+/// every log and error message and hands them to the `wire` attack only.
+pub fn is_wire_line(line: &str) -> bool {
+    line.find(MARKER).is_some_and(|pos| {
+        line.get(pos + MARKER.len()..)
+            .is_some_and(|rest| rest.trim_start().starts_with(WIRE_WORD))
+    })
+}
+
 /// At most this many pages of the secret's region get a guest-physical address in the line.
 pub const MAX_PHYS_PAGES: usize = 256;
 
@@ -71,7 +114,7 @@ fn sys(what: &'static str) -> impl FnOnce(Errno) -> GuestError {
 
 /// Runs PID 1 of the guest: see the module docs. Returns only if powering off failed (the
 /// kernel then panics when PID 1 exits, and `-no-reboot` + `panic=-1` ends QEMU anyway).
-pub fn run_init(mode: Mode) -> Result<(), GuestError> {
+pub fn run_init(mode: Mode, wire: Option<Wire>) -> Result<(), GuestError> {
     let pid = std::process::id();
     if pid != 1 {
         return Err(GuestError::NotInit(i32::try_from(pid).unwrap_or(-1)));
@@ -90,7 +133,7 @@ pub fn run_init(mode: Mode) -> Result<(), GuestError> {
     // single-threaded process and may do anything, not only async-signal-safe calls.
     let child = match unsafe { fork() }.map_err(sys("fork"))? {
         ForkResult::Child => {
-            let code = match run_victim(mode) {
+            let code = match run_victim(mode, wire) {
                 Ok(()) => 0,
                 Err(msg) => {
                     println!("{MARKER} error {msg}");
@@ -138,15 +181,51 @@ fn quiet_console() {
 }
 
 /// The forked victim: runs until SIGTERM, with its ready line rewritten by [`GuestReadyOut`].
-fn run_victim(mode: Mode) -> Result<(), String> {
+/// With a `wire`, the canary is made here, sent out once on that channel, and handed to the
+/// victim's store.
+fn run_victim(mode: Mode, wire: Option<Wire>) -> Result<(), String> {
+    let source = match wire {
+        None => SecretSource::Generate(Generator::Canary),
+        Some(Wire::Console) => {
+            let mut secret = zeroize::Zeroizing::new(vec![0u8; 64]);
+            let n = crate::victim::fill::generate_canary(&mut secret)
+                .map_err(|e| format!("making the canary: {e:?}"))?;
+            secret.truncate(n);
+            send_on_console(&secret).map_err(|e| format!("writing to the console: {e}"))?;
+            SecretSource::Given(secret)
+        }
+    };
     let config = VictimConfig {
         mode,
-        source: SecretSource::Generate(Generator::Canary),
+        source,
         ready_file: None,
         until_eof: false,
     };
     let mut out = GuestReadyOut::default();
     victim::run(&config, &mut out).map_err(|e| format!("victim: {e}"))?;
+    Ok(())
+}
+
+/// Writes `MARKER wire SECRET` on the console with one `write(2)` of a zeroized buffer (not
+/// through `println!`, whose buffer would keep a copy).
+fn send_on_console(secret: &[u8]) -> std::io::Result<()> {
+    let mut line = zeroize::Zeroizing::new(Vec::with_capacity(secret.len() + 32));
+    line.extend_from_slice(MARKER.as_bytes());
+    line.push(b' ');
+    line.extend_from_slice(WIRE_WORD.as_bytes());
+    line.push(b' ');
+    line.extend_from_slice(secret);
+    line.push(b'\n');
+    std::io::stdout().flush()?;
+    let mut done = 0;
+    while done < line.len() {
+        match nix::unistd::write(std::io::stdout(), line.get(done..).unwrap_or(&[])) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(())
 }
 
@@ -352,6 +431,20 @@ mod tests {
 
     #[test]
     fn not_pid_1() {
-        assert!(matches!(run_init(Mode::Plain), Err(GuestError::NotInit(_))));
+        assert!(matches!(
+            run_init(Mode::Plain, None),
+            Err(GuestError::NotInit(_))
+        ));
+    }
+
+    #[test]
+    fn wire_lines_are_told_apart() {
+        assert!(is_wire_line(&format!("[ 1.2] {MARKER} wire CONFIDUMP-00")));
+        assert!(!is_wire_line(&format!("{MARKER} ready {{}}")));
+        assert!(!is_wire_line("wire CONFIDUMP-00"));
+        assert_eq!(Wire::parse("console"), Ok(Wire::Console));
+        assert!(Wire::parse("virtio-serial")
+            .unwrap_err()
+            .contains("not built"));
     }
 }

@@ -76,6 +76,8 @@ pub struct VmOptions {
     pub memory_mib: u64,
     /// How long the guest may take to become ready (per attempt, TCG).
     pub boot_timeout: Duration,
+    /// A channel the guest's victim also sends its secret out on (`cvm-shared-io`).
+    pub wire: Option<guest::Wire>,
 }
 
 impl VmOptions {
@@ -88,6 +90,7 @@ impl VmOptions {
             cvm: None,
             memory_mib: 256,
             boot_timeout: Duration::from_secs(60),
+            wire: None,
         }
     }
 }
@@ -205,6 +208,42 @@ impl VmReady {
     }
 }
 
+/// The bytes a guest sent out on a channel the host reads (its console's `wire` lines), as QEMU
+/// delivered them: shared between the console reader and the attack, bounded, zeroized when the
+/// last holder drops them, and never printed (`Debug` shows only the length).
+#[derive(Clone, Default)]
+pub struct WireTap(Arc<Mutex<zeroize::Zeroizing<Vec<u8>>>>);
+
+/// The most a [`WireTap`] keeps; later bytes are dropped.
+const WIRE_MAX: usize = 64 * 1024;
+
+impl WireTap {
+    fn append(&self, line: &[u8]) {
+        if let Ok(mut w) = self.0.lock() {
+            let room = WIRE_MAX.saturating_sub(w.len());
+            w.extend_from_slice(line.get(..room.min(line.len())).unwrap_or(&[]));
+            if w.len() < WIRE_MAX {
+                w.push(b'\n');
+            }
+        }
+    }
+
+    /// A copy of what was captured.
+    pub fn bytes(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        self.0
+            .lock()
+            .map(|w| zeroize::Zeroizing::new(w.to_vec()))
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for WireTap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = self.0.lock().map(|w| w.len()).unwrap_or(0);
+        write!(f, "WireTap({len} bytes)")
+    }
+}
+
 /// What the console reader thread reports.
 enum ConsoleEvent {
     Ready(Box<GuestReady>),
@@ -219,6 +258,7 @@ pub struct VmVictim {
     stdin: Option<ChildStdin>,
     events: Receiver<ConsoleEvent>,
     console: Arc<Mutex<VecDeque<String>>>,
+    wire: WireTap,
     pidfd: Option<OwnedFd>,
     ready: VmReady,
     /// Notes for the user (an accelerator fallback).
@@ -343,7 +383,7 @@ impl VmVictim {
                 memory_mib: opts.memory_mib,
                 kernel: kernel.clone(),
                 initrd: initrd.clone(),
-                cmdline: qemu::kernel_cmdline(opts.mode.as_str()),
+                cmdline: qemu::kernel_cmdline(opts.mode.as_str(), opts.wire),
                 qmp_socket: qmp_socket.clone(),
                 cvm: cvm.clone(),
             };
@@ -375,6 +415,7 @@ impl VmVictim {
                         stdin: vm.stdin,
                         events: vm.events,
                         console: vm.console,
+                        wire: vm.wire,
                         pidfd,
                         ready,
                         notes,
@@ -425,6 +466,12 @@ impl VmVictim {
     /// A pidfd of QEMU: readable when QEMU has exited (for `poll`).
     pub fn exit_fd(&self) -> Option<BorrowedFd<'_>> {
         self.pidfd.as_ref().map(|f| f.as_fd())
+    }
+
+    /// What the guest has sent out on its console so far ([`guest::Wire::Console`]): the
+    /// host's view of the channel, for the `wire` attack.
+    pub fn wire(&self) -> &WireTap {
+        &self.wire
     }
 
     /// The last console lines.
@@ -511,6 +558,7 @@ struct Spawned {
     stdin: Option<ChildStdin>,
     events: Receiver<ConsoleEvent>,
     console: Arc<Mutex<VecDeque<String>>>,
+    wire: WireTap,
     stderr: Arc<Mutex<VecDeque<String>>>,
 }
 
@@ -584,11 +632,19 @@ fn boot(
 
     let console = Arc::new(Mutex::new(VecDeque::new()));
     let stderr = Arc::new(Mutex::new(VecDeque::new()));
+    let wire = WireTap::default();
     let (tx, rx) = mpsc::channel();
     if let Some(out) = stdout {
         let console = Arc::clone(&console);
+        let wire = wire.clone();
         std::thread::spawn(move || {
             read_lines(out, &console, |line| {
+                if guest::is_wire_line(line) {
+                    // What the guest sent out: kept for the `wire` attack, never in the
+                    // console tail that error messages print.
+                    wire.append(line.as_bytes());
+                    return false;
+                }
                 match guest::parse_console_line(line) {
                     Some(Ok(g)) => {
                         let _ = tx.send(ConsoleEvent::Ready(Box::new(g)));
@@ -598,19 +654,21 @@ fn boot(
                     }
                     None => {}
                 }
+                true
             });
             let _ = tx.send(ConsoleEvent::Eof);
         });
     }
     let stderr_reader = stderr_pipe.map(|err| {
         let stderr = Arc::clone(&stderr);
-        std::thread::spawn(move || read_lines(err, &stderr, |_| {}))
+        std::thread::spawn(move || read_lines(err, &stderr, |_| true))
     });
     let spawned = Spawned {
         booting,
         stdin,
         events: rx,
         console,
+        wire,
         stderr,
     };
     // Only guest lines and the console's end produce events: one wait covers the boot.
@@ -649,18 +707,27 @@ fn boot(
     }
 }
 
-/// Reads `r` line by line (bounded lines, `\r` dropped), keeps the last [`CONSOLE_TAIL`] in
-/// `keep`, and hands each to `each`.
-fn read_lines(mut r: impl Read, keep: &Mutex<VecDeque<String>>, mut each: impl FnMut(&str)) {
-    let mut buf = [0u8; 4096];
-    let mut line: Vec<u8> = Vec::new();
+/// Reads `r` line by line (bounded lines, `\r` dropped), hands each to `each`, and keeps the
+/// last [`CONSOLE_TAIL`] of those `each` returns true for in `keep`. Line buffers are zeroized:
+/// a line may carry what a guest sent out.
+fn read_lines(
+    mut r: impl Read,
+    keep: &Mutex<VecDeque<String>>,
+    mut each: impl FnMut(&str) -> bool,
+) {
+    use zeroize::Zeroize;
+    let mut buf = zeroize::Zeroizing::new([0u8; 4096]);
+    let mut line = zeroize::Zeroizing::new(Vec::<u8>::new());
     let mut flush = |line: &mut Vec<u8>| {
-        let text: String = String::from_utf8_lossy(line)
+        let mut text: String = String::from_utf8_lossy(line)
             .chars()
             .filter(|&c| c != '\r')
             .collect();
-        line.clear();
-        each(&text);
+        line.zeroize();
+        if !each(&text) {
+            text.zeroize();
+            return;
+        }
         if let Ok(mut k) = keep.lock() {
             if !text.trim().is_empty() {
                 k.push_back(text);
@@ -671,7 +738,7 @@ fn read_lines(mut r: impl Read, keep: &Mutex<VecDeque<String>>, mut each: impl F
         }
     };
     loop {
-        let n = match r.read(&mut buf) {
+        let n = match r.read(&mut buf[..]) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };

@@ -44,9 +44,11 @@ pub fn kernel_release(image: &[u8]) -> Option<String> {
 }
 
 /// Kernels before 6.5 keep `memfd_secret` off unless `secretmem.enable=1` (harmless after).
-pub fn kernel_cmdline(mode: &str) -> String {
+/// With a `wire`, the guest's victim also sends its secret out on that channel.
+pub fn kernel_cmdline(mode: &str, wire: Option<super::guest::Wire>) -> String {
+    let wire = wire.map_or_else(String::new, |w| format!(" --wire {}", w.as_str()));
     format!(
-        "console=ttyS0 panic=-1 quiet secretmem.enable=1 rdinit=/init -- guest-init --mode {mode}"
+        "console=ttyS0 panic=-1 quiet secretmem.enable=1 rdinit=/init -- guest-init --mode {mode}{wire}"
     )
 }
 
@@ -126,7 +128,7 @@ mod tests {
             memory_mib: 256,
             kernel: "/k".into(),
             initrd: "/i".into(),
-            cmdline: kernel_cmdline("plain"),
+            cmdline: kernel_cmdline("plain", None),
             qmp_socket: "/d/qmp.sock".into(),
             cvm: None,
         };
@@ -135,7 +137,11 @@ mod tests {
         assert!(a.contains("-qmp unix:/d/qmp.sock,server=on,wait=off"));
         assert!(a.contains("-kernel /k -initrd /i"));
         assert!(!a.contains("-cpu host"));
-        assert!(kernel_cmdline("plain").ends_with("-- guest-init --mode plain"));
+        assert!(kernel_cmdline("plain", None).ends_with("-- guest-init --mode plain"));
+        assert!(
+            kernel_cmdline("secretmem", Some(super::super::guest::Wire::Console))
+                .ends_with("-- guest-init --mode secretmem --wire console")
+        );
     }
 
     #[test]
