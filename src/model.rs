@@ -303,16 +303,21 @@ pub enum AttackKind {
     /// A live read by an attacker with the victim's uid, not root.
     #[serde(rename = "same-uid")]
     SameUid,
+    /// What the victim sent out on a channel the host reads (a VM guest's serial console), as
+    /// the host received it: memory encryption never covers it.
+    #[serde(rename = "wire")]
+    Wire,
 }
 
 impl AttackKind {
     /// Every path, in column order.
-    pub const ALL: [AttackKind; 6] = [
+    pub const ALL: [AttackKind; 7] = [
         AttackKind::Dump,
         AttackKind::Gcore,
         AttackKind::Kernel,
         AttackKind::Live,
         AttackKind::Qmp,
+        AttackKind::Wire,
         AttackKind::SameUid,
     ];
 
@@ -325,6 +330,7 @@ impl AttackKind {
             AttackKind::Live => "live",
             AttackKind::Qmp => "qmp",
             AttackKind::SameUid => "same-uid",
+            AttackKind::Wire => "wire",
         }
     }
 }

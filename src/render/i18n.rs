@@ -60,6 +60,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("attack.kernel", "the kernel writes a core dump when the program crashes", "プログラムのクラッシュ時にカーネルがコアダンプを書く"),
     ("attack.live", "root reads the memory directly while it runs", "root が実行中のメモリを直接読む"),
     ("attack.qmp", "the hypervisor dumps the VM guest's memory (QMP dump-guest-memory), as a cloud operator can", "クラウド事業者のように、ハイパーバイザーが VM ゲストのメモリをダンプする (QMP dump-guest-memory)"),
+    ("attack.wire", "the host reads what the guest sent out on its serial console", "ゲストがシリアルコンソールに送り出したデータをホストが読む"),
     ("attack.same-uid", "an ordinary user with the victim's uid, not root, reads it", "root ではなく、被害者と同じ uid の一般ユーザーが読む"),
     ("legend", "Legend:", "凡例:"),
     ("legend.leak", "the secret was found in what the attacker got", "攻撃者が得たデータから秘密が見つかった"),

@@ -693,6 +693,7 @@ pub fn attack_key(attack: AttackKind) -> &'static str {
         AttackKind::Live => "attack.live",
         AttackKind::Qmp => "attack.qmp",
         AttackKind::SameUid => "attack.same-uid",
+        AttackKind::Wire => "attack.wire",
     }
 }
 

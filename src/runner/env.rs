@@ -79,13 +79,23 @@ pub fn for_host(all: Vec<Scenario>, env: &RunEnv) -> Vec<Scenario> {
         .collect()
 }
 
+/// The CVM profile a VM row runs with here: its own, or none (a normal VM) for a row with
+/// `cvm_fallback` on a host that lacks the hardware.
+pub fn cvm_to_run(spec: &Spec, env: &RunEnv) -> Option<crate::model::CvmProfile> {
+    let fall_back = spec.cvm_fallback && host::vm_row_unavailable(spec.cvm, &env.host).is_some();
+    if fall_back {
+        None
+    } else {
+        spec.cvm
+    }
+}
+
 fn unavailable_spec(spec: &Spec, env: &RunEnv) -> Option<String> {
     if let Some(missing) = host::requirements_missing(&spec.requires, &env.host) {
         return Some(missing);
     }
     if spec.context == Context::Vm {
-        let profile = spec.cvm;
-        if let Some(missing) = host::vm_row_unavailable(profile, &env.host) {
+        if let Some(missing) = host::vm_row_unavailable(cvm_to_run(spec, env), &env.host) {
             return Some(missing);
         }
     }

@@ -40,6 +40,9 @@ pub fn command(attack: AttackKind, ready: &Ready) -> String {
                 q.display()
             )
         }),
+        AttackKind::Wire => {
+            "read what QEMU delivers from the guest's serial port (virsh console, the -serial chardev) && confidump scan it".to_string()
+        }
         AttackKind::SameUid => ready.user.as_ref().map_or_else(String::new, |u| {
             format!(
                 "sudo -u {} confidump scan --pid {pid} --sha256 {}",
@@ -64,6 +67,21 @@ pub fn run(
         AttackKind::Kernel => kernel(victim, needles),
         AttackKind::Qmp => qmp(victim.ready(), needles),
         AttackKind::SameUid => same_uid::attack(victim.ready(), env),
+        AttackKind::Wire => wire(victim.ready(), needles),
+    }
+}
+
+/// A scan of what the guest sent out on its serial console, as the host received it.
+fn wire(ready: &Ready, needles: &Needles) -> Observation {
+    let Some(tap) = &ready.wire else {
+        return Observation::error("the victim sends nothing out on a channel the host reads");
+    };
+    let what = "the host's read of the guest's serial console";
+    let source = crate::memory::bytes::BytesSource::new(what, "[serial console]", tap.bytes());
+    match scan::scan_source(&source, needles) {
+        // Bytes on a wire have no address in any process: no region, no maps.
+        Ok(r) => classify(&r, &source, None, &[], what),
+        Err(e) => Observation::error(chain(&e)),
     }
 }
 

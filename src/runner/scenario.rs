@@ -84,6 +84,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "cvm-tdx.toml",
         include_str!("../../demo/scenarios/cvm-tdx.toml"),
     ),
+    (
+        "cvm-shared-io.toml",
+        include_str!("../../demo/scenarios/cvm-shared-io.toml"),
+    ),
 ];
 
 pub use crate::model::{AttackKind, CvmProfile as CvmKind, VictimMode};
@@ -184,6 +188,7 @@ struct RawExpect {
     qmp: Option<Expected>,
     #[serde(rename = "same-uid")]
     same_uid: Option<Expected>,
+    wire: Option<Expected>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,6 +201,8 @@ struct RawScenario {
     mode: toml::Spanned<VictimMode>,
     context: Option<toml::Spanned<Context>>,
     cvm: Option<CvmKind>,
+    cvm_fallback: Option<toml::Spanned<String>>,
+    sends: Option<toml::Spanned<String>>,
     #[serde(default)]
     secret: SecretVia,
     #[serde(default)]
@@ -235,6 +242,11 @@ pub struct Spec {
     pub context: Context,
     /// The confidential-VM profile of a VM victim.
     pub cvm: Option<CvmKind>,
+    /// Without the CVM hardware, run as a normal VM (`cvm_fallback = "vm"`) instead of `n/a`:
+    /// for rows whose lesson holds either way (what a guest sends out is never encrypted).
+    pub cvm_fallback: bool,
+    /// A channel the guest's victim also sends its secret out on (`sends = "console"`).
+    pub wire: Option<crate::vm::guest::Wire>,
     /// How it gets its secret.
     pub secret: SecretVia,
     /// How the attacker searches.
@@ -377,6 +389,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         (AttackKind::Live, e.live),
         (AttackKind::Qmp, e.qmp),
         (AttackKind::SameUid, e.same_uid),
+        (AttackKind::Wire, e.wire),
     ] {
         expect.insert(k, v.map_or(Outcome::NotApplicable, Outcome::from));
     }
@@ -443,18 +456,37 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         if let Some(why) = why {
             return Err(invalid(file, text, Some(context_span), why));
         }
-    } else if raw.cvm.is_some() {
+    } else if raw.cvm.is_some() || raw.sends.is_some() || raw.cvm_fallback.is_some() {
         return Err(invalid(
             file,
             text,
             Some(context_span),
-            "cvm needs context = \"vm\"",
+            "cvm, cvm_fallback and sends need context = \"vm\"",
         ));
     }
+    let wire = match &raw.sends {
+        None => None,
+        Some(w) => Some(
+            crate::vm::guest::Wire::parse(w.get_ref())
+                .map_err(|why| invalid(file, text, Some(w.span()), &why))?,
+        ),
+    };
+    let cvm_fallback = match &raw.cvm_fallback {
+        None => false,
+        Some(f) if f.get_ref() == "vm" && raw.cvm.is_some() => true,
+        Some(f) => return Err(invalid(
+            file,
+            text,
+            Some(f.span()),
+            "cvm_fallback takes \"vm\" (run as a normal VM without the CVM hardware), with cvm set",
+        )),
+    };
     let spec = Spec {
         mode,
         context,
         cvm: raw.cvm,
+        cvm_fallback,
+        wire,
         secret: raw.secret,
         search: raw.search,
         run_as: raw.run_as,
@@ -566,6 +598,35 @@ mod tests {
     fn builtins_parse() {
         let all = builtin().unwrap_or_default();
         assert_eq!(all.len(), BUILTIN.len());
+    }
+
+    #[test]
+    fn a_wire_and_a_cvm_fallback_belong_to_a_vm_row() {
+        let base = "name = \"x\"\ntitle.en = \"t\"\nholds.en = \"h\"\nlesson.en = \"l\"\nmode = \"secretmem\"\n";
+        let with = |extra: &str| {
+            parse(
+                "f.toml",
+                &format!("{base}{extra}\n[expect]\nwire = \"leak\"\n"),
+            )
+        };
+        let ok =
+            with("context = \"vm\"\ncvm = \"sev-snp\"\ncvm_fallback = \"vm\"\nsends = \"console\"")
+                .unwrap();
+        assert_eq!(ok.spec.wire, Some(crate::vm::guest::Wire::Console));
+        assert!(ok.spec.cvm_fallback);
+        assert_eq!(ok.spec.expected(AttackKind::Wire), Outcome::Leak);
+        for (extra, says) in [
+            ("sends = \"console\"", "need context"),
+            (
+                "context = \"vm\"\nsends = \"virtio-serial\"",
+                "not built yet",
+            ),
+            ("context = \"vm\"\nsends = \"smoke\"", "unknown channel"),
+            ("context = \"vm\"\ncvm_fallback = \"vm\"", "with cvm set"),
+        ] {
+            let e = with(extra).unwrap_err().to_string();
+            assert!(e.starts_with("f.toml:") && e.contains(says), "{extra}: {e}");
+        }
     }
 
     #[test]

@@ -86,6 +86,9 @@ pub struct Ready {
     pub qmp: Option<PathBuf>,
     /// The unprivileged user the victim runs as, for a same-uid attacker.
     pub user: Option<User>,
+    /// What the victim sends out on a channel the host reads, as the host receives it (a VM
+    /// guest's serial console), for the `wire` attack.
+    pub wire: Option<crate::vm::WireTap>,
 }
 
 /// One process to attack.

@@ -101,6 +101,7 @@ pub(super) fn start_victim(
         secret: Some(secret),
         qmp: None,
         user,
+        wire: None,
     };
     Ok(Box::new(RunningProcess {
         victim,
@@ -138,6 +139,9 @@ impl RunningVictim for RunningProcess {
             AttackKind::Qmp => Plan::by_design(
                 "only for a victim inside a VM: the hypervisor's dump-guest-memory",
             ),
+            AttackKind::Wire => {
+                Plan::by_design("the victim sends nothing out: only memory is attacked")
+            }
             AttackKind::SameUid if self.run_as != RunAs::Unprivileged => Plan::by_design(
                 "only a scenario whose victim runs as an unprivileged user runs a same-uid attacker",
             ),

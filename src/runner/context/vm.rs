@@ -18,7 +18,7 @@ impl VictimHost for VmHost {
     fn start(
         &self,
         s: &Scenario,
-        _env: &RunEnv,
+        env: &RunEnv,
         on_step: &mut dyn FnMut(&str),
     ) -> Result<Box<dyn RunningVictim>, StartError> {
         let name = s.name();
@@ -28,8 +28,15 @@ impl VictimHost for VmHost {
             _ => VictimMode::Plain,
         };
         let mut opts = VmOptions::new(mode);
-        opts.cvm = s.spec.cvm;
-        on_step(&format!("{name}: booting the guest (QEMU)"));
+        opts.cvm = crate::runner::env::cvm_to_run(&s.spec, env);
+        opts.wire = s.spec.wire;
+        match (s.spec.cvm, opts.cvm) {
+            (Some(wanted), None) => on_step(&format!(
+                "{name}: booting the guest (QEMU; a normal VM: this host has no {})",
+                wanted.as_str()
+            )),
+            _ => on_step(&format!("{name}: booting the guest (QEMU)")),
+        }
         // QEMU dies with the thread that started it (PR_SET_PDEATHSIG): the row's thread
         // outlives the VM, which is stopped before the row returns.
         let vm = VmVictim::start(&opts).map_err(|e| match e {
@@ -59,6 +66,7 @@ impl VictimHost for VmHost {
             secret: None,
             qmp: Some(vm.qmp_socket().to_path_buf()),
             user: None,
+            wire: s.spec.wire.map(|_| vm.wire().clone()),
         };
         Ok(Box::new(RunningVm {
             name: name.to_string(),
@@ -88,6 +96,8 @@ impl RunningVictim for RunningVm {
             AttackKind::SameUid => {
                 Plan::by_design("the attacker here is the host operator (root)")
             }
+            AttackKind::Wire if self.ready.wire.is_some() => Plan::Run,
+            AttackKind::Wire => Plan::by_design("the guest sends nothing out: only memory is attacked"),
         }
     }
 
