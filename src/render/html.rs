@@ -16,7 +16,7 @@ use super::matrix::{
     attack_key, cell_at, count_mismatches, mismatch_note, outcome_key, outcome_word,
     stand_in_label, summary_line,
 };
-use crate::model::{Cell, HexWindow, MatrixReport, Outcome, ScenarioInfo};
+use crate::model::{Cell, Gap, HexWindow, MatrixReport, Outcome, ScenarioInfo};
 
 /// `s` safe as HTML text and as a double- or single-quoted attribute value.
 pub fn escape(s: &str) -> String {
@@ -97,9 +97,17 @@ pre.hex { background: #111; color: #ddd; padding: .7rem 1rem; border-radius: 6px
 pre.hex .addr { color: #8a8a8a; }
 pre.hex .hl { background: var(--leak); color: #fff; font-weight: 700; }
 pre.hex .q { color: #3ddc84; font-weight: 700; }
-p.hexlegend, p.empty { color: var(--dim); font-size: .9rem; }
-p.hexlegend .q { color: var(--ok); font-weight: 700; font-family: ui-monospace, monospace; }
-p.hexlegend .hl { background: var(--leak); color: #fff; padding: 0 .2rem; }
+pre.hex .abs { color: #9a9a9a; background: repeating-linear-gradient(135deg, #2c2c2c 0 3px, #181818 3px 6px); }
+p.hexlegend, p.empty, ul.hexlegend { color: var(--dim); font-size: .9rem; }
+ul.hexlegend { list-style: none; padding: 0; margin: .3rem 0; }
+ul.hexlegend .q, ul.hexlegend .abs, ul.hexlegend .hl { font-weight: 700; font-family: ui-monospace, monospace; padding: 0 .3rem; margin-right: .5rem; }
+ul.hexlegend .q { color: var(--ok); }
+ul.hexlegend .abs { color: #555; background: repeating-linear-gradient(135deg, #ddd 0 3px, #f6f6f6 3px 6px); }
+ul.hexlegend .hl { background: var(--leak); color: #fff; }
+sup.note { color: var(--dim); font-weight: normal; }
+tr.notes td { border-top: none; color: var(--dim); font-size: .9rem; background: #fafafa; }
+tr.notes span.note { display: block; }
+section#summary ul { margin: .3rem 0; }
 "#;
 
 /// The page, in `report.lang`.
@@ -125,6 +133,7 @@ pub fn render(report: &MatrixReport) -> String {
     host(&mut out, report, lang);
     matrix(&mut out, report, lang);
     views(&mut out, report, lang);
+    summary(&mut out, report, lang);
     out.push_str("</body>\n</html>\n");
     out
 }
@@ -185,7 +194,22 @@ fn scenario_head(out: &mut String, s: &ScenarioInfo, lang: &str) {
     }
 }
 
-fn cell_td(out: &mut String, c: Option<&Cell>, lang: &str) {
+/// The distinct reasons of a row's `n/a` cells, said once under the row (a path that does not
+/// apply usually does not apply for the same reason in several cells).
+fn na_reasons<'a>(r: &'a MatrixReport, s: &ScenarioInfo) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for a in &r.attacks {
+        if let Some(c) = cell_at(r, &s.name, *a) {
+            let why = c.reason.trim();
+            if c.observed == Outcome::NotApplicable && !why.is_empty() && !out.contains(&why) {
+                out.push(why);
+            }
+        }
+    }
+    out
+}
+
+fn cell_td(out: &mut String, c: Option<&Cell>, lang: &str, notes: &[&str]) {
     let Some(c) = c else {
         out.push_str("<td class=\"cell missing\">—</td>");
         return;
@@ -203,6 +227,12 @@ fn cell_td(out: &mut String, c: Option<&Cell>, lang: &str) {
             ""
         }
     );
+    let note = (c.observed == Outcome::NotApplicable)
+        .then(|| notes.iter().position(|n| *n == c.reason.trim()))
+        .flatten();
+    if let Some(i) = note {
+        let _ = write!(out, "<sup class=\"note\">{}</sup>", i + 1);
+    }
     if !c.where_.is_empty()
         && matches!(
             c.observed,
@@ -225,7 +255,7 @@ fn cell_td(out: &mut String, c: Option<&Cell>, lang: &str) {
             escape(&mismatch_note(lang, c))
         );
     }
-    if !c.reason.is_empty() {
+    if !c.reason.is_empty() && note.is_none() {
         let _ = write!(out, "<span class=\"reason\">{}</span>", escape(&c.reason));
     }
     out.push_str("</td>");
@@ -259,6 +289,12 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
     out.push_str("</tr></thead>\n<tbody>\n");
     let span = r.attacks.len() + 1;
     for s in &r.scenarios {
+        // A wholly unavailable row says its reason in its one merged cell.
+        let notes = if s.unavailable.is_some() {
+            Vec::new()
+        } else {
+            na_reasons(r, s)
+        };
         let _ = write!(
             out,
             "<tr data-scenario=\"{}\"><th class=\"scenario\" scope=\"row\">",
@@ -278,11 +314,27 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
             }
             None => {
                 for a in &r.attacks {
-                    cell_td(out, cell_at(r, &s.name, *a), lang);
+                    cell_td(out, cell_at(r, &s.name, *a), lang, &notes);
                 }
             }
         }
         out.push_str("</tr>\n");
+        if !notes.is_empty() {
+            let _ = write!(
+                out,
+                "<tr class=\"notes\"><td colspan=\"{span}\"><b>{}:</b>",
+                escape(t(lang, "html.row-notes"))
+            );
+            for (i, n) in notes.iter().enumerate() {
+                let _ = write!(
+                    out,
+                    "<span class=\"note\"><sup class=\"note\">{}</sup> {}</span>",
+                    i + 1,
+                    escape(n)
+                );
+            }
+            out.push_str("</td></tr>\n");
+        }
         let lesson = s.lesson.get(lang);
         if !lesson.is_empty() {
             let _ = writeln!(
@@ -343,7 +395,7 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
 fn views(out: &mut String, r: &MatrixReport, lang: &str) {
     let _ = writeln!(
         out,
-        "<section id=\"views\"><h2>{}</h2>\n<p class=\"hexlegend\">{}</p>",
+        "<section id=\"views\"><h2>{}</h2>\n{}",
         escape(t(lang, "html.views")),
         hex_legend(lang)
     );
@@ -394,10 +446,51 @@ fn views(out: &mut String, r: &MatrixReport, lang: &str) {
     out.push_str("</section>\n");
 }
 
+/// One line per way a byte is drawn, each glyph in its real style: refused and absent bytes
+/// must never be read as the same thing.
 fn hex_legend(lang: &str) -> String {
-    // The legend text names `??` and "highlighted"; show both in their real styles.
-    let text = escape(t(lang, "html.hex-legend"));
-    text.replacen("??", "<span class=\"q\">??</span>", 1)
+    format!(
+        "<ul class=\"hexlegend\"><li class=\"legend-hl\"><span class=\"hl\">41 42</span>{}</li>\
+         <li class=\"legend-refused\"><span class=\"q\">??</span>{}</li>\
+         <li class=\"legend-absent\"><span class=\"abs\">--</span>{}</li></ul>",
+        escape(t(lang, "hex.highlight")),
+        escape(t(lang, "hex.refused")),
+        escape(t(lang, "hex.absent"))
+    )
+}
+
+/// The end of the page: how many cells were as expected, and the ones that were not.
+fn summary(out: &mut String, r: &MatrixReport, lang: &str) {
+    let ok = count_mismatches(r) == 0 && !r.cells.is_empty();
+    let _ = write!(
+        out,
+        "<section id=\"summary\"><h2>{}</h2><p class=\"summary {}\">{}</p>",
+        escape(t(lang, "html.summary")),
+        if ok { "ok" } else { "bad" },
+        escape(&summary_line(r))
+    );
+    let bad: Vec<&Cell> = r.cells.iter().filter(|c| !c.met()).collect();
+    if !bad.is_empty() {
+        let _ = write!(out, "<p>{}</p><ul>", escape(t(lang, "html.mismatched")));
+        for c in bad {
+            let _ = write!(
+                out,
+                "<li>{} · {}: <span class=\"word {}\">{}</span> — {}{}</li>",
+                escape(&c.scenario),
+                escape(c.attack.as_str()),
+                class(c.observed),
+                escape(outcome_word(lang, c.observed)),
+                escape(&mismatch_note(lang, c)),
+                if c.reason.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", escape(c.reason.trim()))
+                }
+            );
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</section>\n");
 }
 
 fn view(out: &mut String, s: &ScenarioInfo, c: &Cell, w: &HexWindow, lang: &str) {
@@ -428,7 +521,10 @@ fn view(out: &mut String, s: &ScenarioInfo, c: &Cell, w: &HexWindow, lang: &str)
             .iter()
             .enumerate()
             .map(|(i, b)| match b {
-                None => ("??".to_string(), "?".to_string(), "q"),
+                None => match row.gap(i) {
+                    Some(Gap::Absent) => ("--".to_string(), "-".to_string(), "abs"),
+                    _ => ("??".to_string(), "?".to_string(), "q"),
+                },
                 Some(b) => {
                     let ch = if b.is_ascii_graphic() || *b == b' ' {
                         escape(&char::from(*b).to_string())
@@ -520,6 +616,48 @@ mod tests {
     }
 
     #[test]
+    fn absent_bytes_are_not_drawn_as_refused_ones() {
+        let mut r = sample("en");
+        let c = r
+            .cells
+            .iter_mut()
+            .find(|c| c.scenario == "dontdump" && c.attack.as_str() == "gcore")
+            .expect("dontdump gcore");
+        c.view = Some(HexWindow {
+            title: "[anon]: left out (gcore)".into(),
+            rows: vec![crate::model::HexRow {
+                addr: 0x7f00_0000_0000,
+                bytes: vec![None; 16],
+                highlight: vec![false; 16],
+                absent: vec![true; 16],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let page = render(&r);
+        assert!(page.contains("<span class=\"abs\">-- -- --"), "{page}");
+        assert!(page.contains("|<span class=\"abs\">----------------</span>|"), "{page}");
+        // The secretmem view still shows its refusal as `??`.
+        assert!(page.contains("<span class=\"q\">?? ?? ??"), "{page}");
+        assert!(!page.contains("refused or the bytes were not in the dump"), "{page}");
+    }
+
+    #[test]
+    fn na_reason_once_per_row() {
+        let mut r = sample("en");
+        for c in r.cells.iter_mut().filter(|c| c.scenario == "plain") {
+            if matches!(c.attack.as_str(), "kernel" | "live") {
+                c.observed = Outcome::NotApplicable;
+                c.expected = Outcome::NotApplicable;
+                c.reason = "no core dumps on this host".into();
+            }
+        }
+        let page = render(&r);
+        assert_eq!(page.matches("no core dumps on this host").count(), 1, "{page}");
+        assert!(page.contains("<sup class=\"note\">1</sup>"), "{page}");
+    }
+
+    #[test]
     fn page_has_matrix_views_and_lang() {
         let page = render(&sample("ja"));
         assert!(page.starts_with("<!DOCTYPE html>"));
@@ -527,6 +665,10 @@ mod tests {
         assert!(page.contains("<table class=\"matrix\">"));
         assert!(page.contains("data-outcome=\"unreadable\""));
         assert!(page.contains("<span class=\"q\">?? ?? ??"));
+        assert!(page.contains("class=\"legend-refused\"") && page.contains("class=\"legend-absent\""));
+        // The end of the page sums up, and names the mismatching cell.
+        let tail = &page[page.find("id=\"summary\"").expect("a summary section")..];
+        assert!(tail.contains("期待と異なる結果: 1 件") && tail.contains("dontdump · live"), "{tail}");
         assert!(page.contains("<span class=\"hl\">34 31 31 31"), "{page}");
         assert!(
             page.contains("漏洩") && page.contains("教訓") && page.contains("エンクレーブの代役")
