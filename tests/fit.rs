@@ -46,7 +46,10 @@ fn widest(text: &str) -> (usize, String) {
 
 fn assert_fits(text: &str, width: usize) {
     let (w, line) = widest(text);
-    assert!(w <= width, "a line of {w} columns at {width}: {line:?}\n{text}");
+    assert!(
+        w <= width,
+        "a line of {w} columns at {width}: {line:?}\n{text}"
+    );
 }
 
 /// The printed table, with `COLUMNS` set, fits: English at 120, Japanese at 80.
@@ -104,8 +107,14 @@ fn a_real_run_fits_every_width_and_tells_absent_from_refused() {
             .collect()
     };
     let absent = gaps("dontdump", "gcore");
-    assert!(!absent.is_empty() && absent.iter().all(|g| *g == Gap::Absent), "{absent:?}");
+    assert!(
+        !absent.is_empty() && absent.iter().all(|g| *g == Gap::Absent),
+        "{absent:?}"
+    );
     // secretmem · dump: the kernel refused the read: `??`, never `--`.
     let refused = gaps("secretmem", "dump");
-    assert!(!refused.is_empty() && refused.iter().all(|g| *g == Gap::Refused), "{refused:?}");
+    assert!(
+        !refused.is_empty() && refused.iter().all(|g| *g == Gap::Refused),
+        "{refused:?}"
+    );
 }

@@ -400,7 +400,8 @@ fn a_real_demo_run_renders_in_headless_chromium() {
     // Bytes a tool left out (dontdump · gcore: the row leaks elsewhere) are drawn apart from
     // bytes the kernel refused, each with a legend line of its own.
     let figure = |attack: &str, outcome: &str| {
-        let head = format!("<figure class=\"view\" data-attack=\"{attack}\" data-outcome=\"{outcome}\">");
+        let head =
+            format!("<figure class=\"view\" data-attack=\"{attack}\" data-outcome=\"{outcome}\">");
         dom.match_indices(&head)
             .map(|(i, _)| {
                 let rest = &dom[i..];
@@ -412,19 +413,32 @@ fn a_real_demo_run_renders_in_headless_chromium() {
     assert!(!absent.is_empty(), "no absent view:\n{dom}");
     for f in &absent {
         assert!(f.contains("<span class=\"abs\">-- --"), "{f}");
-        assert!(!f.contains("class=\"q\""), "absent bytes drawn as refused: {f}");
+        assert!(
+            !f.contains("class=\"q\""),
+            "absent bytes drawn as refused: {f}"
+        );
     }
     let refused = figure("dump", "unreadable");
     assert!(
-        refused.iter().any(|f| f.contains("<span class=\"q\">?? ??") && !f.contains("class=\"abs\"")),
+        refused
+            .iter()
+            .any(|f| f.contains("<span class=\"q\">?? ??") && !f.contains("class=\"abs\"")),
         "{refused:?}"
     );
     assert!(dom.contains("class=\"legend-refused\"") && dom.contains("class=\"legend-absent\""));
-    assert!(!dom.contains("refused or the bytes were not in the dump"), "{dom}");
+    assert!(
+        !dom.contains("refused or the bytes were not in the dump"),
+        "{dom}"
+    );
     // The page ends with its summary.
-    let summary = dom.rfind("<section id=\"summary\">").expect("a summary at the end");
+    let summary = dom
+        .rfind("<section id=\"summary\">")
+        .expect("a summary at the end");
     assert!(dom[summary..].contains("cells as expected"), "{dom}");
-    assert!(!dom[summary..].contains("<figure"), "the summary comes last");
+    assert!(
+        !dom[summary..].contains("<figure"),
+        "the summary comes last"
+    );
     let out_dir = artifacts();
     std::fs::create_dir_all(&out_dir).expect("artifact dir");
     let png = out_dir.join("demo-real-run.png");

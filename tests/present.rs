@@ -94,8 +94,10 @@ fn screens_fit_80_by_24_with_the_verdicts_last() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let scenarios =
-        matrix::for_host(scenario::select(scenario::builtin().unwrap(), &names).unwrap(), &env());
+    let scenarios = matrix::for_host(
+        scenario::select(scenario::builtin().unwrap(), &names).unwrap(),
+        &env(),
+    );
     let env = env();
     let infos: Vec<_> = scenarios.iter().map(|s| s.info.clone()).collect();
     let mut engine =
@@ -124,7 +126,9 @@ fn screens_fit_80_by_24_with_the_verdicts_last() {
     // Screens end at prompts: a title screen, then a verdict screen, per scenario.
     let screens: Vec<&str> = out.split("Enter ▸ continue").collect();
     for (k, s) in report.scenarios.iter().enumerate() {
-        let screen = screens.get(2 * k + 1).unwrap_or_else(|| panic!("no screen {k}:\n{out}"));
+        let screen = screens
+            .get(2 * k + 1)
+            .unwrap_or_else(|| panic!("no screen {k}:\n{out}"));
         let lines: Vec<&str> = screen.lines().collect();
         let visible = lines[lines.len().saturating_sub(H - 1)..].join("\n");
         let tiles = report
@@ -134,8 +138,18 @@ fn screens_fit_80_by_24_with_the_verdicts_last() {
             .filter(|c| !(c.expected == c.observed && c.observed == Outcome::NotApplicable))
             .count();
         assert!(tiles > 0, "{s:?}");
-        assert_eq!(visible.matches('┏').count(), tiles, "{}: tiles off screen:\n{visible}", s.name);
-        assert_eq!(visible.matches('┗').count(), tiles, "{}:\n{visible}", s.name);
+        assert_eq!(
+            visible.matches('┏').count(),
+            tiles,
+            "{}: tiles off screen:\n{visible}",
+            s.name
+        );
+        assert_eq!(
+            visible.matches('┗').count(),
+            tiles,
+            "{}:\n{visible}",
+            s.name
+        );
         assert!(visible.contains("What the attacker sees:"), "{visible}");
     }
     // The argv row's bytes are the [stack] copy its lesson is about.

@@ -66,8 +66,9 @@ pub fn render_window(w: &HexWindow, color: bool) -> String {
     out
 }
 
-/// The legend lines a window needs: which glyphs it uses, in `lang`.
-pub fn legend(w: &HexWindow, lang: &str) -> Vec<(Gap, String)> {
+/// The legend a window needs: `(glyph, what it means in lang)` for each kind of missing byte
+/// it shows.
+pub fn legend(w: &HexWindow, lang: &str) -> Vec<(&'static str, &'static str)> {
     let uses = |g: Gap| {
         w.rows
             .iter()
@@ -76,7 +77,7 @@ pub fn legend(w: &HexWindow, lang: &str) -> Vec<(Gap, String)> {
     [(Gap::Refused, "hex.refused"), (Gap::Absent, "hex.absent")]
         .into_iter()
         .filter(|(g, _)| uses(*g))
-        .map(|(g, key)| (g, format!("{}  {}", glyphs(g).0, super::i18n::t(lang, key))))
+        .map(|(g, key)| (glyphs(g).0, super::i18n::t(lang, key)))
         .collect()
 }
 
@@ -197,8 +198,13 @@ mod tests {
         assert!(t.lines().all(|l| l.chars().count() <= 80), "{t}");
         let legend = legend(&captured(), "en");
         assert_eq!(legend.len(), 2, "{legend:?}");
-        assert!(legend[0].1.starts_with("??  the read was refused"), "{legend:?}");
-        assert!(legend[1].1.starts_with("--  not in the dump"), "{legend:?}");
+        assert_eq!(legend[0].0, "??", "{legend:?}");
+        assert!(
+            legend[0].1.starts_with("the read was refused"),
+            "{legend:?}"
+        );
+        assert_eq!(legend[1].0, "--", "{legend:?}");
+        assert!(legend[1].1.starts_with("not in the dump"), "{legend:?}");
         assert!(
             !t.contains("secretmem") && !t.contains("not in any region"),
             "{t}"

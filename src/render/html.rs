@@ -636,10 +636,16 @@ mod tests {
         });
         let page = render(&r);
         assert!(page.contains("<span class=\"abs\">-- -- --"), "{page}");
-        assert!(page.contains("|<span class=\"abs\">----------------</span>|"), "{page}");
+        assert!(
+            page.contains("|<span class=\"abs\">----------------</span>|"),
+            "{page}"
+        );
         // The secretmem view still shows its refusal as `??`.
         assert!(page.contains("<span class=\"q\">?? ?? ??"), "{page}");
-        assert!(!page.contains("refused or the bytes were not in the dump"), "{page}");
+        assert!(
+            !page.contains("refused or the bytes were not in the dump"),
+            "{page}"
+        );
     }
 
     #[test]
@@ -653,7 +659,11 @@ mod tests {
             }
         }
         let page = render(&r);
-        assert_eq!(page.matches("no core dumps on this host").count(), 1, "{page}");
+        assert_eq!(
+            page.matches("no core dumps on this host").count(),
+            1,
+            "{page}"
+        );
         assert!(page.contains("<sup class=\"note\">1</sup>"), "{page}");
     }
 
@@ -665,10 +675,15 @@ mod tests {
         assert!(page.contains("<table class=\"matrix\">"));
         assert!(page.contains("data-outcome=\"unreadable\""));
         assert!(page.contains("<span class=\"q\">?? ?? ??"));
-        assert!(page.contains("class=\"legend-refused\"") && page.contains("class=\"legend-absent\""));
+        assert!(
+            page.contains("class=\"legend-refused\"") && page.contains("class=\"legend-absent\"")
+        );
         // The end of the page sums up, and names the mismatching cell.
         let tail = &page[page.find("id=\"summary\"").expect("a summary section")..];
-        assert!(tail.contains("期待と異なる結果: 1 件") && tail.contains("dontdump · live"), "{tail}");
+        assert!(
+            tail.contains("期待と異なる結果: 1 件") && tail.contains("dontdump · live"),
+            "{tail}"
+        );
         assert!(page.contains("<span class=\"hl\">34 31 31 31"), "{page}");
         assert!(
             page.contains("漏洩") && page.contains("教訓") && page.contains("エンクレーブの代役")

@@ -16,12 +16,10 @@ use std::time::Instant;
 
 use super::hexview::{self, render_window};
 use super::i18n::t;
-use super::matrix::{
-    mismatch_note, outcome_style, outcome_word, stand_in_label, summary_line,
-};
-use super::wrap::{display_width, hang, truncate, wrap};
+use super::matrix::{mismatch_note, outcome_style, outcome_word, stand_in_label, summary_line};
 use super::progress::Progress;
 use super::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
+use super::wrap::{display_width, hang, truncate, wrap};
 use crate::model::{Cell, HexWindow, HostInfo, MatrixReport, Outcome, ScenarioInfo};
 
 /// Width of banners: wide enough to fill a projector at a large font, narrow enough not to
@@ -361,7 +359,12 @@ fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, opts: PresentOptio
         if let Some(w) = &c.view {
             let w = short_window(w);
             let head = t(lang, "present.view");
-            let title = format!("{head} {} · {}  {}", c.attack, w.title, outcome_word(lang, c.observed));
+            let title = format!(
+                "{head} {} · {}  {}",
+                c.attack,
+                w.title,
+                outcome_word(lang, c.observed)
+            );
             out.push('\n');
             for (i, l) in wrap(&title, width).into_iter().enumerate() {
                 let l = if i == 0 {
@@ -372,8 +375,8 @@ fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, opts: PresentOptio
                 out.push_str(&format!("{l}\n"));
             }
             out.push_str(&render_window(&w, color));
-            for (_, l) in hexview::legend(&w, lang) {
-                for l in hang("  ", &l, width) {
+            for (glyph, text) in hexview::legend(&w, lang) {
+                for l in hang(&format!("  {glyph}  "), text, width) {
                     out.push_str(&format!("{}\n", paint(&l, DIM, color)));
                 }
             }

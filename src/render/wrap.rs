@@ -217,7 +217,10 @@ mod tests {
         assert!(l.contains(&"通常の".to_string()), "{l:?}");
         // Words are never split when a line can hold them.
         for w in [12, 14, 16, 18, 20] {
-            let l = wrap("memfd_secret はエンクレーブの代役で、カナリアはキャッシュにある", w);
+            let l = wrap(
+                "memfd_secret はエンクレーブの代役で、カナリアはキャッシュにある",
+                w,
+            );
             fits(&l, w);
             let joined = l.join("|");
             for word in ["エンクレーブ", "カナリア", "キャッシュ"] {
@@ -255,7 +258,12 @@ mod tests {
         assert_eq!(display_width(&truncate("日本語のテキスト", 7)), 7);
         assert_eq!(
             hang("  qmp  ", "the hypervisor dumps the guest", 20),
-            vec!["  qmp  the", "       hypervisor", "       dumps the", "       guest"]
+            vec![
+                "  qmp  the",
+                "       hypervisor",
+                "       dumps the",
+                "       guest"
+            ]
         );
     }
 }

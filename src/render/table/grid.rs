@@ -8,9 +8,7 @@ use std::fmt::Write as _;
 use super::notes::Notes;
 use crate::model::{AttackKind, Cell, MatrixReport, Outcome, ScenarioInfo};
 use crate::render::i18n::t;
-use crate::render::matrix::{
-    cell_at, mismatch_note, outcome_style, outcome_word, stand_in_label,
-};
+use crate::render::matrix::{cell_at, mismatch_note, outcome_style, outcome_word, stand_in_label};
 use crate::render::style::{paint, BOLD, DIM, RED_BOLD};
 use crate::render::wrap::{display_width, truncate, wrap};
 
@@ -117,7 +115,11 @@ fn scenario_lines(lang: &str, s: &ScenarioInfo, width: usize) -> Vec<Line> {
     if let Some(what) = &s.stand_in_for {
         // Honest label: memfd_secret is a stand-in, never "an enclave".
         let label = format!("— {}", stand_in_label(lang, what));
-        lines.extend(wrap(&label, width).into_iter().map(|l| Line::styled(l, DIM)));
+        lines.extend(
+            wrap(&label, width)
+                .into_iter()
+                .map(|l| Line::styled(l, DIM)),
+        );
     }
     lines
 }

@@ -57,7 +57,10 @@ fn row_band(lang: &str, s: &ScenarioInfo, notes: &Notes, width: usize) -> Vec<Li
     if !lesson.is_empty() {
         let head = format!("{}: ", t(lang, "lesson"));
         let hw = display_width(&head);
-        for (i, l) in wrap(lesson, width.saturating_sub(hw)).into_iter().enumerate() {
+        for (i, l) in wrap(lesson, width.saturating_sub(hw))
+            .into_iter()
+            .enumerate()
+        {
             let mut line = if i == 0 {
                 Line::styled(head.clone(), BOLD)
             } else {
@@ -104,7 +107,11 @@ pub fn render_table(report: &MatrixReport, color: bool, width: usize) -> String 
             if i == 0 {
                 // The column's name in bold, as in the header.
                 let rest = l.get(head.len()..).unwrap_or_default();
-                let _ = writeln!(out, "  {}  {rest}", paint(&format!("{:<name_w$}", a.as_str()), BOLD, color));
+                let _ = writeln!(
+                    out,
+                    "  {}  {rest}",
+                    paint(&format!("{:<name_w$}", a.as_str()), BOLD, color)
+                );
             } else {
                 line(&mut out, &l, "");
             }
@@ -199,7 +206,10 @@ fn legend(out: &mut String, lang: &str, width: usize, color: bool) {
         .max()
         .unwrap_or(1);
     let mut entry = |word: &str, style: &'static str, key: &'static str| {
-        let head = format!("  {word}{}  ", " ".repeat(lw.saturating_sub(display_width(word))));
+        let head = format!(
+            "  {word}{}  ",
+            " ".repeat(lw.saturating_sub(display_width(word)))
+        );
         for (i, l) in hang(&head, t(lang, key), width).into_iter().enumerate() {
             let l = if i == 0 {
                 l.replacen(word, &paint(word, style, color), 1)
@@ -228,7 +238,12 @@ fn detections(out: &mut String, report: &MatrixReport, width: usize) {
         let _ = writeln!(out, "{l}");
     }
     for c in &found {
-        let mut text = format!("{} · {}: {}", c.scenario, c.attack, detection_summary(lang, c));
+        let mut text = format!(
+            "{} · {}: {}",
+            c.scenario,
+            c.attack,
+            detection_summary(lang, c)
+        );
         if !c.where_.is_empty() && c.observed == Outcome::Leak {
             let _ = write!(text, " — {}", c.where_);
         }
@@ -236,10 +251,11 @@ fn detections(out: &mut String, report: &MatrixReport, width: usize) {
             let _ = writeln!(out, "{l}");
         }
     }
-    if found
-        .iter()
-        .any(|c| c.detected.get(&DetectorKind::Canary).is_some_and(|&n| n >= 2))
-    {
+    if found.iter().any(|c| {
+        c.detected
+            .get(&DetectorKind::Canary)
+            .is_some_and(|&n| n >= 2)
+    }) {
         for l in hang("  ", t(lang, "detections.canaries"), width) {
             let _ = writeln!(out, "{l}");
         }

@@ -47,7 +47,10 @@ pub(crate) fn draw(
             out.push('\n');
         }
         let head = format!("{} — ", s.name);
-        for (k, l) in hang(&head, s.title.get(lang), width).into_iter().enumerate() {
+        for (k, l) in hang(&head, s.title.get(lang), width)
+            .into_iter()
+            .enumerate()
+        {
             if k == 0 {
                 let (name, rest) = l.split_at(s.name.len());
                 out.push_str(&format!("{}{rest}\n", paint(name, BOLD, color)));

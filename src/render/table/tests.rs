@@ -60,7 +60,14 @@ fn fits_every_width_in_both_languages() {
         }
     }
     let ja = render_table(&sample("ja"), false, 150);
-    for want in ["漏洩", "????", "除外", "対象外", "教訓", "エンクレーブの代役"] {
+    for want in [
+        "漏洩",
+        "????",
+        "除外",
+        "対象外",
+        "教訓",
+        "エンクレーブの代役",
+    ] {
         assert!(ja.contains(want), "missing {want:?} in\n{ja}");
     }
 }
@@ -76,7 +83,10 @@ fn narrow_screens_stack_the_rows() {
         .unwrap_or_else(|| panic!("no block for plain:\n{t}"));
     let block: Vec<&str> = t.lines().skip(plain).take(6).collect();
     assert!(block[1].trim_start().starts_with("dump"), "{t}");
-    assert!(block[1].contains("LEAK ✓") && block[1].contains("[heap]"), "{t}");
+    assert!(
+        block[1].contains("LEAK ✓") && block[1].contains("[heap]"),
+        "{t}"
+    );
     assert!(t.contains("✗ expected LEAK"), "{t}");
     assert!(t.contains("needs SGX: this CPU has none"), "{t}");
 }
