@@ -531,6 +531,12 @@ pub struct HexRow {
     pub bytes: Vec<Option<u8>>,
     /// Same length as `bytes`: true for bytes of a hit.
     pub highlight: Vec<bool>,
+    /// Why a missing (`None`) byte is missing. Same length as `bytes`, or empty when no byte
+    /// of the row is absent: true for a byte that is not in what the attacker got (the tool
+    /// left it out without reading it, or no region covers it), drawn `--`, which proves
+    /// nothing; a missing byte not marked here was refused by a real mechanism, drawn `??`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absent: Vec<bool>,
     /// For terminal views (`show`, `attack`): the region the view enters at this row and why
     /// bytes are missing. Not in the JSON: reports title the whole window instead.
     #[serde(skip)]
@@ -539,6 +545,28 @@ pub struct HexRow {
     /// "not in any region" line per run of such rows). Not in the JSON.
     #[serde(skip)]
     pub unmapped: bool,
+}
+
+impl HexRow {
+    /// Why byte `i` is missing: `None` when it was read (or is out of range).
+    pub fn gap(&self, i: usize) -> Option<Gap> {
+        match self.bytes.get(i) {
+            Some(None) if self.absent.get(i).copied().unwrap_or(false) => Some(Gap::Absent),
+            Some(None) => Some(Gap::Refused),
+            _ => None,
+        }
+    }
+}
+
+/// Why a byte of a hex view is missing: the two must never look alike, since one is a real
+/// protection and the other proves nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gap {
+    /// A read was refused (the kernel or the CPU said no): `??`.
+    Refused,
+    /// Not in what the attacker got: a tool left it out without reading it, or no region
+    /// covers it: `--`.
+    Absent,
 }
 
 /// A captured hex view (`memory::window::capture`), so renderers never touch a memory source.

@@ -366,6 +366,7 @@ fn a_real_demo_run_renders_in_headless_chromium() {
     let page = dir.path().join("demo.html");
     let o = Command::new(env!("CARGO_BIN_EXE_confidump"))
         .args(["demo", "--scenario", "plain", "--scenario", "secretmem"])
+        .args(["--scenario", "dontdump"])
         .args(["--lang", "en", "--format", "json", "--html"])
         .arg(&page)
         .stdin(Stdio::null())
@@ -387,7 +388,7 @@ fn a_real_demo_run_renders_in_headless_chromium() {
         dom.contains("<table class=\"matrix\">"),
         "no matrix:\n{dom}"
     );
-    assert_eq!(dom.matches("<tr data-scenario=").count(), 2, "{dom}");
+    assert_eq!(dom.matches("<tr data-scenario=").count(), 3, "{dom}");
     assert!(
         dom.contains("data-outcome=\"unreadable\"") && dom.contains("<span class=\"q\">?? ??"),
         "no ???? view of the memfd_secret region:\n{dom}"
@@ -395,6 +396,48 @@ fn a_real_demo_run_renders_in_headless_chromium() {
     assert!(
         dom.contains("data-outcome=\"leak\""),
         "no leak view:\n{dom}"
+    );
+    // Bytes a tool left out (dontdump · gcore: the row leaks elsewhere) are drawn apart from
+    // bytes the kernel refused, each with a legend line of its own.
+    let figure = |attack: &str, outcome: &str| {
+        let head =
+            format!("<figure class=\"view\" data-attack=\"{attack}\" data-outcome=\"{outcome}\">");
+        dom.match_indices(&head)
+            .map(|(i, _)| {
+                let rest = &dom[i..];
+                rest[..rest.find("</figure>").unwrap_or(rest.len())].to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    let absent = figure("gcore", "absent");
+    assert!(!absent.is_empty(), "no absent view:\n{dom}");
+    for f in &absent {
+        assert!(f.contains("<span class=\"abs\">-- --"), "{f}");
+        assert!(
+            !f.contains("class=\"q\""),
+            "absent bytes drawn as refused: {f}"
+        );
+    }
+    let refused = figure("dump", "unreadable");
+    assert!(
+        refused
+            .iter()
+            .any(|f| f.contains("<span class=\"q\">?? ??") && !f.contains("class=\"abs\"")),
+        "{refused:?}"
+    );
+    assert!(dom.contains("class=\"legend-refused\"") && dom.contains("class=\"legend-absent\""));
+    assert!(
+        !dom.contains("refused or the bytes were not in the dump"),
+        "{dom}"
+    );
+    // The page ends with its summary.
+    let summary = dom
+        .rfind("<section id=\"summary\">")
+        .expect("a summary at the end");
+    assert!(dom[summary..].contains("cells as expected"), "{dom}");
+    assert!(
+        !dom[summary..].contains("<figure"),
+        "the summary comes last"
     );
     let out_dir = artifacts();
     std::fs::create_dir_all(&out_dir).expect("artifact dir");

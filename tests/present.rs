@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use confidump::model::Outcome;
 use confidump::render::presenter::{self, PresentOptions};
 use confidump::runner::demo::host_info;
 use confidump::runner::matrix::{self, RunEnv, Scenario};
@@ -80,4 +81,79 @@ fn japanese_narration() {
         assert!(out.contains(want), "missing {want:?}:\n{out}");
     }
     assert_eq!(report.expect("a report").lang, "ja");
+}
+
+/// On an 80×24 screen: no line is wider than 80, and when the prompt after each scenario
+/// appears, the 23 lines above it hold every verdict tile of that scenario (the point of the
+/// screen), whole. Four real rows, with Enter pressed at every pause.
+#[test]
+fn screens_fit_80_by_24_with_the_verdicts_last() {
+    const W: usize = 80;
+    const H: usize = 24;
+    let names: Vec<String> = ["plain", "dontdump", "secretmem", "argv"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let scenarios = matrix::for_host(
+        scenario::select(scenario::builtin().unwrap(), &names).unwrap(),
+        &env(),
+    );
+    let env = env();
+    let infos: Vec<_> = scenarios.iter().map(|s| s.info.clone()).collect();
+    let mut engine =
+        |i: usize, step: &mut dyn FnMut(&str)| matrix::run_scenario(&scenarios[i], &env, step);
+    let mut out = Vec::new();
+    let opts = PresentOptions {
+        width: W,
+        ..PresentOptions::for_terminal(false)
+    };
+    let report = presenter::run(
+        &infos,
+        "en",
+        host_info(&env),
+        opts,
+        &mut "\n".repeat(20).as_bytes(),
+        &mut out,
+        &mut engine,
+    )
+    .expect("writing to a Vec cannot fail")
+    .expect("a report");
+    let out = String::from_utf8_lossy(&out).into_owned();
+    for l in out.lines() {
+        let w = confidump::render::wrap::display_width(l);
+        assert!(w <= W, "a line of {w} columns: {l:?}\n{out}");
+    }
+    // Screens end at prompts: a title screen, then a verdict screen, per scenario.
+    let screens: Vec<&str> = out.split("Enter ▸ continue").collect();
+    for (k, s) in report.scenarios.iter().enumerate() {
+        let screen = screens
+            .get(2 * k + 1)
+            .unwrap_or_else(|| panic!("no screen {k}:\n{out}"));
+        let lines: Vec<&str> = screen.lines().collect();
+        let visible = lines[lines.len().saturating_sub(H - 1)..].join("\n");
+        let tiles = report
+            .cells
+            .iter()
+            .filter(|c| c.scenario == s.name)
+            .filter(|c| !(c.expected == c.observed && c.observed == Outcome::NotApplicable))
+            .count();
+        assert!(tiles > 0, "{s:?}");
+        assert_eq!(
+            visible.matches('┏').count(),
+            tiles,
+            "{}: tiles off screen:\n{visible}",
+            s.name
+        );
+        assert_eq!(
+            visible.matches('┗').count(),
+            tiles,
+            "{}:\n{visible}",
+            s.name
+        );
+        assert!(visible.contains("What the attacker sees:"), "{visible}");
+    }
+    // The argv row's bytes are the [stack] copy its lesson is about.
+    assert!(out.contains("· [stack] at 0x"), "{out}");
+    // Refused and left-out bytes are told apart, each with its own legend line.
+    assert!(out.contains("??  the read was refused"), "{out}");
 }

@@ -185,7 +185,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 "{}",
                 serde_json::to_string_pretty(&report).context("encoding the report")?
             ),
-            DemoFormat::Text => print!("{}", render::matrix::render_table(&report, color)),
+            DemoFormat::Text => print!(
+                "{}",
+                render::table::render_table(&report, color, render::term::width())
+            ),
         }
         report
     };

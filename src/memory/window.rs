@@ -41,8 +41,10 @@ enum Byte {
     Blank,
     /// No region of the source covers it.
     Missing,
-    /// A region covers it but the bytes are not there (unreadable, absent, failed read).
+    /// A region covers it but a read of it was refused (unreadable region, failed read).
     Unknown,
+    /// A region covers it but the source left its bytes out (an absent region of a core).
+    Absent,
     /// A byte.
     Known(u8),
 }
@@ -100,10 +102,21 @@ pub fn capture<S: MemorySource + ?Sized>(
             });
             marks.push(highlight.iter().any(|s| s.contains(row.wrapping_add(i))));
         }
+        // Bytes the attacker never had (left out, or in no region) are told apart from refused
+        // ones: only a refusal is a protection.
+        let absent: Vec<bool> = cells
+            .iter()
+            .map(|c| matches!(c, Byte::Absent | Byte::Missing))
+            .collect();
         rows.push(HexRow {
             addr: row,
             bytes,
             highlight: marks,
+            absent: if absent.contains(&true) {
+                absent
+            } else {
+                Vec::new()
+            },
             note,
             unmapped,
         });
@@ -163,6 +176,8 @@ fn row_bytes<S: MemorySource + ?Sized>(
                     Byte::Known(*b)
                 };
             }
+        } else if matches!(r.kind, RegionKind::Absent(_)) {
+            slot.fill(Byte::Absent);
         } else {
             slot.fill(Byte::Unknown);
         }
@@ -233,6 +248,8 @@ mod tests {
         assert_eq!(w.rows[0].bytes[0], None); // outside the window
         assert!(w.rows[0].highlight[8] && !w.rows[0].highlight[10]);
         assert!(w.rows[1].bytes.iter().all(Option::is_none));
+        assert!(w.rows[1].absent.is_empty(), "refused, not absent");
+        assert_eq!(w.rows[1].gap(0), Some(crate::model::Gap::Refused));
         assert_eq!(w.rows[0].note, "  [heap]");
         assert_eq!(w.rows[1].note, "  /secretmem (deleted): EIO");
         let w = capture(&src, "t", Span::new(0x1000, 0x1040), &[]);
@@ -240,6 +257,9 @@ mod tests {
             w.rows.iter().map(|r| r.unmapped).collect::<Vec<_>>(),
             [false, false, true, true]
         );
+        // No region covers the last rows: not in what the attacker got, never "refused".
+        assert_eq!(w.rows[2].gap(0), Some(crate::model::Gap::Absent));
+        assert_eq!(w.rows[0].gap(0), None);
     }
 
     #[test]

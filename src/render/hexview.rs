@@ -1,12 +1,21 @@
 //! The hex view: 16 bytes per row (address, hex, ASCII) of a captured [`HexWindow`], with the
-//! bytes the attacker could not read drawn as `??` / `?`: the "?????" an admin sees when
-//! dumping an enclave. It draws what `memory::window::capture` read; it never reads memory and
-//! never logs the bytes.
+//! bytes whose read was refused drawn as `??` / `?` (the "?????" an admin sees when dumping an
+//! enclave) and bytes that are simply not in what the attacker got (a tool left them out)
+//! drawn differently, dim `--` / `-`: only a refusal is a protection. It draws what
+//! `memory::window::capture` read; it never reads memory and never logs the bytes.
 
 use std::fmt::Write;
 
 use super::style::{paint, DIM, RED_BOLD, YELLOW};
-use crate::model::{HexWindow, Span};
+
+/// The glyphs of a missing byte (hex column, ASCII column).
+pub fn glyphs(gap: Gap) -> (&'static str, &'static str) {
+    match gap {
+        Gap::Refused => ("??", "?"),
+        Gap::Absent => ("--", "-"),
+    }
+}
+use crate::model::{Gap, HexRow, HexWindow, Span};
 
 /// Draws a captured window for a terminal (`show`, `attack`): each row with its note (the
 /// region the view enters, why bytes are missing), and one "not in any region" line per run
@@ -30,15 +39,7 @@ pub fn render(w: &HexWindow, color: bool) -> String {
         if let Some(since) = missing_since.take() {
             gap(&mut out, since, r.addr);
         }
-        push_row(
-            &mut out,
-            r.addr,
-            &r.bytes,
-            &r.highlight,
-            color,
-            &r.note,
-            Some(w.span),
-        );
+        push_row(&mut out, r, color, &r.note, Some(w.span), None);
     }
     if let Some(since) = missing_since {
         gap(&mut out, since, w.span.end);
@@ -46,38 +47,71 @@ pub fn render(w: &HexWindow, color: bool) -> String {
     out
 }
 
-/// Draws a captured window as reports show it (presenter, cell views): every row, `??` for
-/// missing bytes, no notes (the window's title says what it is).
+/// Draws a captured window as reports show it (presenter, cell views): every row, `??` / `--`
+/// for missing bytes, no notes (the window's title says what it is). Compact: addresses in
+/// the hex digits the window needs, without `0x`, and the ASCII column set off as xxd does, so a
+/// row of user-space memory (12 digits) is 80 columns.
 pub fn render_window(w: &HexWindow, color: bool) -> String {
+    let digits = w
+        .rows
+        .iter()
+        .map(|r| format!("{:x}", r.addr).len())
+        .max()
+        .unwrap_or(1)
+        .max(8);
     let mut out = String::new();
     for r in &w.rows {
-        push_row(&mut out, r.addr, &r.bytes, &r.highlight, color, "", None);
+        push_row(&mut out, r, color, "", None, Some(digits));
     }
     out
 }
 
-/// One row: a `*` when it holds highlighted bytes (without colour), the address, 16 hex cells in
-/// two groups, the ASCII column, and `note`. `marks[i]` highlights byte `i`. Bytes outside
+/// The legend a window needs: `(glyph, what it means in lang)` for each kind of missing byte
+/// it shows.
+pub fn legend(w: &HexWindow, lang: &str) -> Vec<(&'static str, &'static str)> {
+    let uses = |g: Gap| {
+        w.rows
+            .iter()
+            .any(|r| (0..r.bytes.len()).any(|i| r.gap(i) == Some(g)))
+    };
+    [(Gap::Refused, "hex.refused"), (Gap::Absent, "hex.absent")]
+        .into_iter()
+        .filter(|(g, _)| uses(*g))
+        .map(|(g, key)| (glyphs(g).0, super::i18n::t(lang, key)))
+        .collect()
+}
+
+/// One row: a `*` when it holds highlighted bytes (without colour), the address, 16 hex cells
+/// in two groups, the ASCII column, and `note`. `compact`: the address in that many digits
+/// without `0x`, one space after it (else `0x` and 16 digits, two spaces). Bytes outside
 /// `inside` (when given) are row padding, drawn blank.
 fn push_row(
     out: &mut String,
-    addr: u64,
-    bytes: &[Option<u8>],
-    marks: &[bool],
+    row: &HexRow,
     color: bool,
     note: &str,
     inside: Option<Span>,
+    compact: Option<usize>,
 ) {
+    let (addr, marks) = (row.addr, &row.highlight);
     let marked = marks.iter().any(|&m| m);
     out.push(if marked && !color { '*' } else { ' ' });
-    let _ = write!(out, " {addr:#018x}  ");
+    let _ = match compact {
+        Some(digits) => write!(out, "{addr:0digits$x} "),
+        None => write!(out, " {addr:#018x}  "),
+    };
     let mut ascii = String::new();
-    for (i, b) in bytes.iter().enumerate() {
+    for (i, b) in row.bytes.iter().enumerate() {
         let hl = color && marks.get(i).copied().unwrap_or(false);
         let padding = inside.is_some_and(|w| !w.contains(addr.wrapping_add(i as u64)));
         let (h, ch) = match b {
             _ if padding => ("  ".to_string(), " ".to_string()),
-            None => (paint("??", YELLOW, color), paint("?", YELLOW, color)),
+            None => {
+                let gap = row.gap(i).unwrap_or(Gap::Refused);
+                let (h, a) = glyphs(gap);
+                let style = if gap == Gap::Refused { YELLOW } else { DIM };
+                (paint(h, style, color), paint(a, style, color))
+            }
             Some(b) => {
                 let shown = if b.is_ascii_graphic() || *b == b' ' {
                     char::from(*b)
@@ -99,7 +133,13 @@ fn push_row(
             out.push(' ');
         }
     }
-    let _ = writeln!(out, " |{ascii}|{note}");
+    // Compact rows separate the ASCII column as xxd does (two spaces, no bars): 80 columns.
+    let (open, close) = if compact.is_some() {
+        (" ", "")
+    } else {
+        (" |", "|")
+    };
+    let _ = writeln!(out, "{open}{ascii}{close}{note}");
 }
 
 #[cfg(test)]
@@ -115,6 +155,7 @@ mod tests {
             addr,
             highlight: (0..16).map(|i| addr == 0x1000 && i < 2).collect(),
             bytes,
+            absent: vec![unmapped; if unmapped { 16 } else { 0 }],
             note: note.into(),
             unmapped,
         };
@@ -151,7 +192,19 @@ mod tests {
     fn report_views_draw_every_row_without_notes() {
         let t = render_window(&captured(), false);
         assert_eq!(t.lines().count(), 4, "{t}");
-        assert!(t.contains("|????????????????|"), "{t}");
+        assert!(t.contains("?? ??  ????????????????"), "{t}");
+        // Bytes no region holds are not drawn as refused ones.
+        assert!(t.contains("-- --  ----------------"), "{t}");
+        assert!(t.lines().all(|l| l.chars().count() <= 80), "{t}");
+        let legend = legend(&captured(), "en");
+        assert_eq!(legend.len(), 2, "{legend:?}");
+        assert_eq!(legend[0].0, "??", "{legend:?}");
+        assert!(
+            legend[0].1.starts_with("the read was refused"),
+            "{legend:?}"
+        );
+        assert_eq!(legend[1].0, "--", "{legend:?}");
+        assert!(legend[1].1.starts_with("not in the dump"), "{legend:?}");
         assert!(
             !t.contains("secretmem") && !t.contains("not in any region"),
             "{t}"

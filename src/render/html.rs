@@ -11,12 +11,14 @@
 
 use std::fmt::Write as _;
 
+mod views;
+
 use super::i18n::t;
 use super::matrix::{
     attack_key, cell_at, count_mismatches, mismatch_note, outcome_key, outcome_word,
     stand_in_label, summary_line,
 };
-use crate::model::{Cell, HexWindow, MatrixReport, Outcome, ScenarioInfo};
+use crate::model::{Cell, MatrixReport, Outcome, ScenarioInfo};
 
 /// `s` safe as HTML text and as a double- or single-quoted attribute value.
 pub fn escape(s: &str) -> String {
@@ -97,9 +99,17 @@ pre.hex { background: #111; color: #ddd; padding: .7rem 1rem; border-radius: 6px
 pre.hex .addr { color: #8a8a8a; }
 pre.hex .hl { background: var(--leak); color: #fff; font-weight: 700; }
 pre.hex .q { color: #3ddc84; font-weight: 700; }
-p.hexlegend, p.empty { color: var(--dim); font-size: .9rem; }
-p.hexlegend .q { color: var(--ok); font-weight: 700; font-family: ui-monospace, monospace; }
-p.hexlegend .hl { background: var(--leak); color: #fff; padding: 0 .2rem; }
+pre.hex .abs { color: #9a9a9a; background: repeating-linear-gradient(135deg, #2c2c2c 0 3px, #181818 3px 6px); }
+p.hexlegend, p.empty, ul.hexlegend { color: var(--dim); font-size: .9rem; }
+ul.hexlegend { list-style: none; padding: 0; margin: .3rem 0; }
+ul.hexlegend .q, ul.hexlegend .abs, ul.hexlegend .hl { font-weight: 700; font-family: ui-monospace, monospace; padding: 0 .3rem; margin-right: .5rem; }
+ul.hexlegend .q { color: var(--ok); }
+ul.hexlegend .abs { color: #555; background: repeating-linear-gradient(135deg, #ddd 0 3px, #f6f6f6 3px 6px); }
+ul.hexlegend .hl { background: var(--leak); color: #fff; }
+sup.note { color: var(--dim); font-weight: normal; }
+tr.notes td { border-top: none; color: var(--dim); font-size: .9rem; background: #fafafa; }
+tr.notes span.note { display: block; }
+section#summary ul { margin: .3rem 0; }
 "#;
 
 /// The page, in `report.lang`.
@@ -124,7 +134,8 @@ pub fn render(report: &MatrixReport) -> String {
     );
     host(&mut out, report, lang);
     matrix(&mut out, report, lang);
-    views(&mut out, report, lang);
+    views::views(&mut out, report, lang);
+    summary(&mut out, report, lang);
     out.push_str("</body>\n</html>\n");
     out
 }
@@ -185,7 +196,22 @@ fn scenario_head(out: &mut String, s: &ScenarioInfo, lang: &str) {
     }
 }
 
-fn cell_td(out: &mut String, c: Option<&Cell>, lang: &str) {
+/// The distinct reasons of a row's `n/a` cells, said once under the row (a path that does not
+/// apply usually does not apply for the same reason in several cells).
+fn na_reasons<'a>(r: &'a MatrixReport, s: &ScenarioInfo) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for a in &r.attacks {
+        if let Some(c) = cell_at(r, &s.name, *a) {
+            let why = c.reason.trim();
+            if c.observed == Outcome::NotApplicable && !why.is_empty() && !out.contains(&why) {
+                out.push(why);
+            }
+        }
+    }
+    out
+}
+
+fn cell_td(out: &mut String, c: Option<&Cell>, lang: &str, notes: &[&str]) {
     let Some(c) = c else {
         out.push_str("<td class=\"cell missing\">—</td>");
         return;
@@ -203,6 +229,12 @@ fn cell_td(out: &mut String, c: Option<&Cell>, lang: &str) {
             ""
         }
     );
+    let note = (c.observed == Outcome::NotApplicable)
+        .then(|| notes.iter().position(|n| *n == c.reason.trim()))
+        .flatten();
+    if let Some(i) = note {
+        let _ = write!(out, "<sup class=\"note\">{}</sup>", i + 1);
+    }
     if !c.where_.is_empty()
         && matches!(
             c.observed,
@@ -225,7 +257,7 @@ fn cell_td(out: &mut String, c: Option<&Cell>, lang: &str) {
             escape(&mismatch_note(lang, c))
         );
     }
-    if !c.reason.is_empty() {
+    if !c.reason.is_empty() && note.is_none() {
         let _ = write!(out, "<span class=\"reason\">{}</span>", escape(&c.reason));
     }
     out.push_str("</td>");
@@ -259,6 +291,12 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
     out.push_str("</tr></thead>\n<tbody>\n");
     let span = r.attacks.len() + 1;
     for s in &r.scenarios {
+        // A wholly unavailable row says its reason in its one merged cell.
+        let notes = if s.unavailable.is_some() {
+            Vec::new()
+        } else {
+            na_reasons(r, s)
+        };
         let _ = write!(
             out,
             "<tr data-scenario=\"{}\"><th class=\"scenario\" scope=\"row\">",
@@ -278,11 +316,27 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
             }
             None => {
                 for a in &r.attacks {
-                    cell_td(out, cell_at(r, &s.name, *a), lang);
+                    cell_td(out, cell_at(r, &s.name, *a), lang, &notes);
                 }
             }
         }
         out.push_str("</tr>\n");
+        if !notes.is_empty() {
+            let _ = write!(
+                out,
+                "<tr class=\"notes\"><td colspan=\"{span}\"><b>{}:</b>",
+                escape(t(lang, "html.row-notes"))
+            );
+            for (i, n) in notes.iter().enumerate() {
+                let _ = write!(
+                    out,
+                    "<span class=\"note\"><sup class=\"note\">{}</sup> {}</span>",
+                    i + 1,
+                    escape(n)
+                );
+            }
+            out.push_str("</td></tr>\n");
+        }
         let lesson = s.lesson.get(lang);
         if !lesson.is_empty() {
             let _ = writeln!(
@@ -339,170 +393,44 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
     }
     out.push_str("</section>\n");
 }
-
-fn views(out: &mut String, r: &MatrixReport, lang: &str) {
-    let _ = writeln!(
-        out,
-        "<section id=\"views\"><h2>{}</h2>\n<p class=\"hexlegend\">{}</p>",
-        escape(t(lang, "html.views")),
-        hex_legend(lang)
-    );
-    for s in &r.scenarios {
-        let _ = write!(
-            out,
-            "<article class=\"scenario\" id=\"s-{}\"><h3>",
-            escape(&s.name)
-        );
-        scenario_head(out, s, lang);
-        out.push_str("</h3>");
-        let holds = s.holds.get(lang);
-        if !holds.is_empty() {
-            let _ = write!(
-                out,
-                "<p>{}: {}</p>",
-                escape(t(lang, "html.holds")),
-                escape(holds)
-            );
-        }
-        let lesson = s.lesson.get(lang);
-        if !lesson.is_empty() {
-            let _ = write!(
-                out,
-                "<p class=\"lesson\"><b>{}:</b> {}</p>",
-                escape(t(lang, "lesson")),
-                escape(lesson)
-            );
-        }
-        let mut any = false;
-        for a in &r.attacks {
-            let Some(c) = cell_at(r, &s.name, *a) else {
-                continue;
-            };
-            let Some(w) = &c.view else { continue };
-            any = true;
-            view(out, s, c, w, lang);
-        }
-        if !any {
-            let _ = write!(
-                out,
-                "<p class=\"empty\">{}</p>",
-                escape(t(lang, "html.no-view"))
-            );
-        }
-        out.push_str("</article>\n");
-    }
-    out.push_str("</section>\n");
-}
-
-fn hex_legend(lang: &str) -> String {
-    // The legend text names `??` and "highlighted"; show both in their real styles.
-    let text = escape(t(lang, "html.hex-legend"));
-    text.replacen("??", "<span class=\"q\">??</span>", 1)
-}
-
-fn view(out: &mut String, s: &ScenarioInfo, c: &Cell, w: &HexWindow, lang: &str) {
-    let where_ = if c.where_.is_empty() {
-        String::new()
-    } else {
-        format!(" · {}", c.where_)
-    };
+/// The end of the page: how many cells were as expected, and the ones that were not.
+fn summary(out: &mut String, r: &MatrixReport, lang: &str) {
+    let ok = count_mismatches(r) == 0 && !r.cells.is_empty();
     let _ = write!(
         out,
-        "<figure class=\"view\" data-attack=\"{}\" data-outcome=\"{}\"><figcaption>{} · {}{} \
-         <span class=\"word {}\">{}</span><br><small>{}</small></figcaption>\n<pre class=\"hex\">",
-        escape(c.attack.as_str()),
-        class(c.observed),
-        escape(&s.name),
-        escape(c.attack.as_str()),
-        escape(&where_),
-        class(c.observed),
-        escape(outcome_word(lang, c.observed)),
-        escape(&w.title)
+        "<section id=\"summary\"><h2>{}</h2><p class=\"summary {}\">{}</p>",
+        escape(t(lang, "html.summary")),
+        if ok { "ok" } else { "bad" },
+        escape(&summary_line(r))
     );
-    for row in &w.rows {
-        let _ = write!(out, "<span class=\"addr\">{:#018x}</span>  ", row.addr);
-        // Each byte as (hex, ascii, class); runs of one class become one span, spaces
-        // included, so a highlighted secret reads as one bar and `??` as one block.
-        let cells: Vec<(String, String, &str)> = row
-            .bytes
-            .iter()
-            .enumerate()
-            .map(|(i, b)| match b {
-                None => ("??".to_string(), "?".to_string(), "q"),
-                Some(b) => {
-                    let ch = if b.is_ascii_graphic() || *b == b' ' {
-                        escape(&char::from(*b).to_string())
-                    } else {
-                        ".".to_string()
-                    };
-                    let hl = row.highlight.get(i).copied().unwrap_or(false);
-                    (format!("{b:02x}"), ch, if hl { "hl" } else { "" })
+    let bad: Vec<&Cell> = r.cells.iter().filter(|c| !c.met()).collect();
+    if !bad.is_empty() {
+        let _ = write!(out, "<p>{}</p><ul>", escape(t(lang, "html.mismatched")));
+        for c in bad {
+            let _ = write!(
+                out,
+                "<li>{} · {}: <span class=\"word {}\">{}</span> — {}{}</li>",
+                escape(&c.scenario),
+                escape(c.attack.as_str()),
+                class(c.observed),
+                escape(outcome_word(lang, c.observed)),
+                escape(&mismatch_note(lang, c)),
+                if c.reason.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", escape(c.reason.trim()))
                 }
-            })
-            .collect();
-        let mut hex = String::new();
-        let mut ascii = String::new();
-        let mut i = 0;
-        while i < cells.len() {
-            let cls = cells[i].2;
-            let mut j = i;
-            while j < cells.len() && cells[j].2 == cls {
-                j += 1;
-            }
-            let mut h = String::new();
-            let mut a = String::new();
-            for (k, (hx, ch, _)) in cells[i..j].iter().enumerate() {
-                let at = i + k;
-                h.push_str(hx);
-                a.push_str(ch);
-                // The gap after a byte belongs to the run unless the run ends there.
-                if at + 1 < j {
-                    h.push(' ');
-                    if at == 7 {
-                        h.push(' ');
-                    }
-                }
-            }
-            if cls.is_empty() {
-                hex.push_str(&h);
-                ascii.push_str(&a);
-            } else {
-                let _ = write!(hex, "<span class=\"{cls}\">{h}</span>");
-                let _ = write!(ascii, "<span class=\"{cls}\">{a}</span>");
-            }
-            if j < cells.len() {
-                hex.push(' ');
-                if j - 1 == 7 {
-                    hex.push(' ');
-                }
-            }
-            i = j;
+            );
         }
-        out.push_str(&hex);
-        // Short rows (the last of a window) keep the ASCII column aligned.
-        for k in cells.len()..16 {
-            out.push_str(if k == 0 { "  " } else { "   " });
-            if k == 8 {
-                out.push(' ');
-            }
-        }
-        let _ = writeln!(out, "  |{ascii}|");
+        out.push_str("</ul>");
     }
-    out.push_str("</pre>");
-    if !c.command.is_empty() {
-        let _ = write!(
-            out,
-            "<p class=\"hexlegend\">{}: <code>{}</code></p>",
-            escape(t(lang, "html.command")),
-            escape(&c.command)
-        );
-    }
-    out.push_str("</figure>\n");
+    out.push_str("</section>\n");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::HexWindow;
     use crate::render::matrix::tests::sample;
 
     #[test]
@@ -520,6 +448,58 @@ mod tests {
     }
 
     #[test]
+    fn absent_bytes_are_not_drawn_as_refused_ones() {
+        let mut r = sample("en");
+        let c = r
+            .cells
+            .iter_mut()
+            .find(|c| c.scenario == "dontdump" && c.attack.as_str() == "gcore")
+            .expect("dontdump gcore");
+        c.view = Some(HexWindow {
+            title: "[anon]: left out (gcore)".into(),
+            rows: vec![crate::model::HexRow {
+                addr: 0x7f00_0000_0000,
+                bytes: vec![None; 16],
+                highlight: vec![false; 16],
+                absent: vec![true; 16],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let page = render(&r);
+        assert!(page.contains("<span class=\"abs\">-- -- --"), "{page}");
+        assert!(
+            page.contains("|<span class=\"abs\">----------------</span>|"),
+            "{page}"
+        );
+        // The secretmem view still shows its refusal as `??`.
+        assert!(page.contains("<span class=\"q\">?? ?? ??"), "{page}");
+        assert!(
+            !page.contains("refused or the bytes were not in the dump"),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn na_reason_once_per_row() {
+        let mut r = sample("en");
+        for c in r.cells.iter_mut().filter(|c| c.scenario == "plain") {
+            if matches!(c.attack.as_str(), "kernel" | "live") {
+                c.observed = Outcome::NotApplicable;
+                c.expected = Outcome::NotApplicable;
+                c.reason = "no core dumps on this host".into();
+            }
+        }
+        let page = render(&r);
+        assert_eq!(
+            page.matches("no core dumps on this host").count(),
+            1,
+            "{page}"
+        );
+        assert!(page.contains("<sup class=\"note\">1</sup>"), "{page}");
+    }
+
+    #[test]
     fn page_has_matrix_views_and_lang() {
         let page = render(&sample("ja"));
         assert!(page.starts_with("<!DOCTYPE html>"));
@@ -527,6 +507,15 @@ mod tests {
         assert!(page.contains("<table class=\"matrix\">"));
         assert!(page.contains("data-outcome=\"unreadable\""));
         assert!(page.contains("<span class=\"q\">?? ?? ??"));
+        assert!(
+            page.contains("class=\"legend-refused\"") && page.contains("class=\"legend-absent\"")
+        );
+        // The end of the page sums up, and names the mismatching cell.
+        let tail = &page[page.find("id=\"summary\"").expect("a summary section")..];
+        assert!(
+            tail.contains("期待と異なる結果: 1 件") && tail.contains("dontdump · live"),
+            "{tail}"
+        );
         assert!(page.contains("<span class=\"hl\">34 31 31 31"), "{page}");
         assert!(
             page.contains("漏洩") && page.contains("教訓") && page.contains("エンクレーブの代役")

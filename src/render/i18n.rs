@@ -118,6 +118,15 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("present.done", "End of the demo.", "デモは以上です。"),
     ("present.quit", "Stopped early.", "途中で終了しました。"),
     ("present.no-result", "no result from this scenario", "このシナリオの結果はありません"),
+    // Added for issue 8 (fit the screen, absent vs refused bytes): new keys only.
+    ("columns.hidden", "Columns not shown (no row here runs them):", "表示していない列（この実行ではどの行も対象外）:"),
+    ("detections.canaries", "Why more than one canary: the detectors found copies of the one canary, at the places after the dash: where the victim keeps its secret, the working copy it makes each time it uses it, and what a thread's stack keeps of that work; for argv, the kernel's copy of the command line on [stack] and a copy made while parsing it on [heap].", "カナリアが複数ある理由: 同じカナリアのコピーが複数見つかったためです（場所は「—」の後）。標的プロセスが秘密を保管している場所、使うたびに作る作業用のコピー、その処理でスレッドのスタックに残ったものです。argv の場合は、カーネルが [stack] に置いたコマンドラインのコピーと、引数の解析中に [heap] にできたコピーです。"),
+    ("hex.refused", "the read was refused: the kernel (or the CPU) said no", "読み取りが拒否されたバイト（カーネルまたは CPU が拒否した）"),
+    ("hex.absent", "not in the dump: the tool left these bytes out without reading them (proves nothing)", "ダンプに含まれないバイト（ツールが読まずに除外しただけで、保護の証明にはならない）"),
+    ("hex.highlight", "highlighted: the secret's bytes", "強調表示: 秘密のバイト"),
+    ("html.summary", "Summary", "まとめ"),
+    ("html.mismatched", "Cells not as expected:", "期待と異なるセル:"),
+    ("html.row-notes", "why n/a", "対象外の理由"),
 ];
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 //! [`text`] and [`json`] turn a [`crate::model::ScanReport`] into output; [`attack`] is the
 //! verdict-first view of `confidump attack`; [`hexview`] draws a captured
 //! [`crate::model::HexWindow`], with unreadable bytes as `??`. The demo matrix
-//! ([`crate::model::MatrixReport`]) is drawn by [`matrix`] (terminal table), [`html`] (one
+//! ([`crate::model::MatrixReport`]) is drawn by [`table`] (terminal table, fitted to the width
+//! [`term`] finds, wrapped by [`wrap`]), [`html`] (one
 //! self-contained page), [`junit`] and [`presenter`] (one scenario at a time, for a room), in
-//! the words of [`i18n`] (English, Japanese); [`progress`] shows slow steps on a terminal.
+//! the words of [`i18n`] (English, Japanese) and [`matrix`]; [`progress`] shows slow steps on a terminal.
 //! [`fleet`] merges several nodes' demo results into one matrix.
 
 pub mod attack;
@@ -19,7 +20,10 @@ pub mod junit;
 pub mod matrix;
 pub mod presenter;
 pub mod progress;
+pub mod table;
+pub mod term;
 pub mod text;
+pub mod wrap;
 
 /// ANSI styles, used only when the caller asks for colour.
 pub(crate) mod style {

@@ -2,8 +2,10 @@
 //!
 //! Each scenario is three beats: (a) a large banner saying what the victim holds, then Enter;
 //! (b) "the attacker runs:" and the real attacks run (progress on stderr when it is a terminal),
-//! with the commands listed; (c) one big verdict tile per attack path, the hex view of the most
-//! telling cell cut to four rows, and the lesson, then Enter. `q` + Enter stops early.
+//! with the commands listed whole; (c) the hex view of the most telling cell cut to four rows,
+//! the lesson, and last one big verdict tile per attack path, then Enter. `q` + Enter stops
+//! early. The verdicts come last so that on a small screen (80×24) they are what is on it when
+//! the prompt appears; every line fits the screen's width (see [`PresentOptions`]).
 //!
 //! End of input (stdin closed, as in CI) means "continue": the demo then runs straight
 //! through, so the same command works unattended and still returns the full report.
@@ -12,18 +14,16 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Instant;
 
-use super::hexview::render_window;
+use super::hexview::{self, render_window};
 use super::i18n::t;
-use super::matrix::{
-    display_width, mismatch_note, outcome_style, outcome_word, stand_in_label, summary_line,
-    truncate, wrap,
-};
+use super::matrix::{mismatch_note, outcome_style, outcome_word, stand_in_label, summary_line};
 use super::progress::Progress;
 use super::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
+use super::wrap::{display_width, hang, truncate, wrap};
 use crate::model::{Cell, HexWindow, HostInfo, MatrixReport, Outcome, ScenarioInfo};
 
 /// Width of banners: wide enough to fill a projector at a large font, narrow enough not to
-/// wrap on an 80-column laptop terminal mirrored to it.
+/// wrap on an 80-column laptop terminal mirrored to it (narrower on a narrower screen).
 const BANNER: usize = 76;
 /// At most this many hex rows on one screen: a wall of hex loses the room.
 const MAX_HEX_ROWS: usize = 4;
@@ -38,6 +38,8 @@ pub struct PresentOptions {
     pub clear: bool,
     /// Show a progress line on stderr for slow steps.
     pub progress: bool,
+    /// Columns of the screen: no line is wider.
+    pub width: usize,
 }
 
 impl PresentOptions {
@@ -48,6 +50,7 @@ impl PresentOptions {
             color,
             clear: color,
             progress: color && std::io::stderr().is_terminal(),
+            width: super::term::width(),
         }
     }
 }
@@ -85,7 +88,7 @@ pub fn run(
             out.write_all(b"\x1b[2J\x1b[H")?;
         }
         // (a) What the victim holds.
-        out.write_all(title_screen(s, lang, i + 1, scenarios.len(), opts.color).as_bytes())?;
+        out.write_all(title_screen(s, lang, i + 1, scenarios.len(), opts).as_bytes())?;
         if pause(input, out, lang, opts.color, &mut eof)? == Answer::Quit {
             quit = true;
             break;
@@ -104,9 +107,9 @@ pub fn run(
         progress.step(&format!("{} {}", t(lang, "present.running"), s.name));
         let row = engine(i, &mut |msg| progress.step(msg));
         progress.finish();
-        out.write_all(commands(&row, opts.color).as_bytes())?;
+        out.write_all(commands(&row, opts).as_bytes())?;
         // (c) What the attacker sees.
-        out.write_all(verdict_screen(s, &row, lang, opts.color).as_bytes())?;
+        out.write_all(verdict_screen(s, &row, lang, opts).as_bytes())?;
         infos.push(s.clone());
         cells.extend(row);
         if pause(input, out, lang, opts.color, &mut eof)? == Answer::Quit {
@@ -158,21 +161,27 @@ fn pause(
     })
 }
 
-/// A double-line box around `lines`, [`BANNER`] wide.
-fn banner(lines: &[(String, &'static str)], color: bool) -> String {
-    let inner = BANNER - 4;
-    let mut out = format!("╔{}╗\n", "═".repeat(BANNER - 2));
+/// Width of a banner on a screen `width` wide.
+fn banner_width(width: usize) -> usize {
+    BANNER.min(width).max(20)
+}
+
+/// A double-line box around `lines`, [`banner_width`] wide.
+fn banner(lines: &[(String, &'static str)], opts: PresentOptions) -> String {
+    let (color, bw) = (opts.color, banner_width(opts.width));
+    let inner = bw - 4;
+    let mut out = format!("╔{}╗\n", "═".repeat(bw - 2));
     for (l, style) in lines {
         for part in wrap(l, inner) {
             let pad = " ".repeat(inner.saturating_sub(display_width(&part)));
             out.push_str(&format!("║ {}{pad} ║\n", paint(&part, style, color)));
         }
     }
-    out.push_str(&format!("╚{}╝\n", "═".repeat(BANNER - 2)));
+    out.push_str(&format!("╚{}╝\n", "═".repeat(bw - 2)));
     out
 }
 
-fn title_screen(s: &ScenarioInfo, lang: &str, n: usize, of: usize, color: bool) -> String {
+fn title_screen(s: &ScenarioInfo, lang: &str, n: usize, of: usize, opts: PresentOptions) -> String {
     let mut lines = vec![
         (format!("{n}/{of}  {}", s.name), DIM),
         (String::new(), ""),
@@ -192,7 +201,7 @@ fn title_screen(s: &ScenarioInfo, lang: &str, n: usize, of: usize, color: bool) 
             DIM,
         ));
     }
-    format!("\n{}", banner(&lines, color))
+    format!("\n{}", banner(&lines, opts))
 }
 
 /// Upper case makes an English title read like a slide heading; Japanese has no case.
@@ -210,8 +219,10 @@ impl UpperLatin for str {
     }
 }
 
-/// `$ command` lines, one per distinct command.
-fn commands(row: &[Cell], color: bool) -> String {
+/// `$ command` lines, one per distinct command, each shown whole (wrapped, never cut: the room
+/// should be able to type it).
+fn commands(row: &[Cell], opts: PresentOptions) -> String {
+    let color = opts.color;
     let mut seen: Vec<&str> = Vec::new();
     let mut out = String::new();
     for c in row {
@@ -220,16 +231,20 @@ fn commands(row: &[Cell], color: bool) -> String {
             continue;
         }
         seen.push(cmd);
-        out.push_str(&format!(
-            "  {} {}\n",
-            paint("$", DIM, color),
-            paint(&truncate(cmd, BANNER + 20), BOLD, color)
-        ));
+        for (i, l) in hang("  $ ", cmd, opts.width).into_iter().enumerate() {
+            let (lead, text) = l.split_at(4.min(l.len()));
+            let lead = if i == 0 {
+                format!("  {} ", paint("$", DIM, color))
+            } else {
+                lead.to_string()
+            };
+            out.push_str(&format!("{lead}{}\n", paint(text, BOLD, color)));
+        }
     }
     out
 }
 
-/// One tile per attack path, side by side (wrapping to a new band after five):
+/// One tile per attack path, side by side (as many to a band as the width holds):
 ///
 /// ```text
 ///     dump          gcore
@@ -238,14 +253,16 @@ fn commands(row: &[Cell], color: bool) -> String {
 /// ┗━━━━━━━━━━━━┛ ┗━━━━━━━━━━━━┛
 ///    [heap]       ✗ expected LEAK
 /// ```
-fn tiles(row: &[Cell], lang: &str, color: bool) -> String {
+fn tiles(row: &[Cell], lang: &str, opts: PresentOptions) -> String {
+    let color = opts.color;
+    let per_band = ((opts.width + 1) / (TILE + 3)).clamp(1, 5);
     let mut out = String::new();
     let centre = |s: &str, w: usize| {
         let s = truncate(s, w);
         let room = w.saturating_sub(display_width(&s));
         (" ".repeat(room / 2), s, " ".repeat(room - room / 2))
     };
-    for band in row.chunks(5) {
+    for band in row.chunks(per_band) {
         let mut lines: [String; 8] = Default::default();
         for c in band {
             let (l, s, r) = centre(c.attack.as_str(), TILE + 2);
@@ -333,8 +350,62 @@ fn short_window(w: &HexWindow) -> HexWindow {
     }
 }
 
-fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, color: bool) -> String {
+/// The end of a scenario: the bytes of the most telling cell, the full reasons of n/a cells and
+/// errors, the lesson, and last the verdict tiles, so they are on screen when the prompt is.
+fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, opts: PresentOptions) -> String {
+    let (color, width) = (opts.color, opts.width);
     let mut out = String::new();
+    if let Some(c) = telling(row) {
+        if let Some(w) = &c.view {
+            let w = short_window(w);
+            let head = t(lang, "present.view");
+            let title = format!(
+                "{head} {} · {}  {}",
+                c.attack,
+                w.title,
+                outcome_word(lang, c.observed)
+            );
+            out.push('\n');
+            for (i, l) in wrap(&title, width).into_iter().enumerate() {
+                let l = if i == 0 {
+                    l.replacen(head, &paint(head, BOLD, color), 1)
+                } else {
+                    l
+                };
+                out.push_str(&format!("{l}\n"));
+            }
+            out.push_str(&render_window(&w, color));
+            for (glyph, text) in hexview::legend(&w, lang) {
+                for l in hang(&format!("  {glyph}  "), text, width) {
+                    out.push_str(&format!("{}\n", paint(&l, DIM, color)));
+                }
+            }
+        }
+    }
+    // Tiles have room for a few words; the full reasons of n/a and errors go here.
+    if s.unavailable.is_none() {
+        let mut first = true;
+        for c in row {
+            if matches!(c.observed, Outcome::NotApplicable | Outcome::Error) && !c.reason.is_empty()
+            {
+                let head = format!("  {} — {}: ", c.attack, outcome_word(lang, c.observed));
+                if std::mem::take(&mut first) {
+                    out.push('\n');
+                }
+                for l in hang(&head, &c.reason, width) {
+                    out.push_str(&format!("{}\n", paint(&l, DIM, color)));
+                }
+            }
+        }
+    }
+    let lesson = s.lesson.get(lang);
+    if !lesson.is_empty() {
+        out.push('\n');
+        out.push_str(&banner(
+            &[(format!("{}: {lesson}", t(lang, "lesson")), BOLD)],
+            opts,
+        ));
+    }
     if row.is_empty() || s.unavailable.is_some() {
         // An unavailable row said why on its title screen already; say it once.
         if s.unavailable.is_none() {
@@ -345,11 +416,11 @@ fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, color: bool) -> St
         }
     } else {
         out.push_str(&format!(
-            "\n{}\n\n",
+            "\n{}\n",
             paint(t(lang, "present.sees"), BOLD, color)
         ));
         // Paths that do not apply to this scenario by design (expected and observed n/a: qmp
-        // for a process, same-uid for a root victim) get no tile, only a line below: a room
+        // for a process, same-uid for a root victim) get no tile, only a line above: a room
         // should look at what was attacked.
         let by_design =
             |c: &Cell| c.expected == Outcome::NotApplicable && c.observed == Outcome::NotApplicable;
@@ -357,49 +428,7 @@ fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, color: bool) -> St
         out.push_str(&tiles(
             if shown.is_empty() { row } else { &shown },
             lang,
-            color,
-        ));
-        // Tiles have room for a few words; the full reasons of n/a and errors go here.
-        let mut first = true;
-        for c in row {
-            if matches!(c.observed, Outcome::NotApplicable | Outcome::Error) && !c.reason.is_empty()
-            {
-                let line = format!(
-                    "{} — {}: {}",
-                    c.attack,
-                    outcome_word(lang, c.observed),
-                    c.reason
-                );
-                if std::mem::take(&mut first) {
-                    out.push('\n');
-                }
-                out.push_str(&format!("  {}\n", paint(&line, DIM, color)));
-            }
-        }
-    }
-    if let Some(c) = telling(row) {
-        if let Some(w) = &c.view {
-            let w = short_window(w);
-            out.push_str(&format!(
-                "\n{} {} · {}  {}\n",
-                paint(t(lang, "present.view"), BOLD, color),
-                c.attack,
-                truncate(&w.title, BANNER),
-                paint(
-                    outcome_word(lang, c.observed),
-                    outcome_style(c.observed),
-                    color
-                )
-            ));
-            out.push_str(&render_window(&w, color));
-        }
-    }
-    let lesson = s.lesson.get(lang);
-    if !lesson.is_empty() {
-        out.push('\n');
-        out.push_str(&banner(
-            &[(format!("{}: {lesson}", t(lang, "lesson")), BOLD)],
-            color,
+            opts,
         ));
     }
     out
@@ -426,6 +455,7 @@ mod tests {
             color,
             clear: color,
             progress: false,
+            width: 80,
         };
         let got = run(
             &sc,
@@ -459,7 +489,7 @@ mod tests {
             "stand-in for an enclave",
             "lesson: The kernel refuses",
             "needs SGX: this CPU has none",
-            "|????????????????|",
+            "?? ??  ????????????????",
             "1 mismatch (of 15 cells)",
         ] {
             assert!(out.contains(want), "missing {want:?} in\n{out}");
@@ -502,6 +532,11 @@ mod tests {
         );
         for l in plain.lines().filter(|l| l.starts_with(['║', '╔', '╚'])) {
             assert_eq!(display_width(l), BANNER, "misaligned {l:?}");
+        }
+        // Without colour (no escapes to strip), every line fits the 80 columns it was given.
+        let (plain, _) = present("ja", &"\n".repeat(8), false);
+        for l in plain.lines() {
+            assert!(display_width(l) <= 80, "wider than 80: {l:?}");
         }
     }
 

@@ -131,17 +131,28 @@ pub fn needles_of(secret: &Secret, search: Search) -> Needles {
 
 /// Classifies a finished scan of `source` for a secret held in `region` (when the victim told
 /// where; `None`: the attacker only has the search). `maps` is the attacked process's
-/// `/proc/PID/maps`, read while it ran, to name what a core leaves unnamed.
+/// `/proc/PID/maps`, read while it ran, to name what a core leaves unnamed. `show` names the
+/// region whose copy a leak's view shows, when the scenario's lesson is about one copy (the
+/// argv row: `[stack]`); else the view shows the first hit.
 pub fn classify(
     report: &ScanReport,
     source: &dyn MemorySource,
     region: Option<Span>,
     maps: &[Mapping],
     what: &str,
+    show: Option<&str>,
 ) -> Observation {
     let detected = by_kind(report);
     if let Some(first) = report.hits.first() {
-        return leak(report, source, region, maps, what, first, detected);
+        let shown = show
+            .and_then(|name| {
+                report
+                    .hits
+                    .iter()
+                    .find(|h| live_name(maps, h.vaddr, &h.mapping) == name)
+            })
+            .unwrap_or(first);
+        return leak(report, source, region, maps, what, shown, detected);
     }
     let Some(region) = region else {
         // Where the secret would sit is unknown (a guest's memory seen from the host): no hit
@@ -224,7 +235,8 @@ pub fn classify(
     }
 }
 
-/// A scan with hits: where they sit, whether only fragments, the view around the first.
+/// A scan with hits: where they sit, whether only fragments, the view around `first` (the hit
+/// the view shows).
 fn leak(
     report: &ScanReport,
     source: &dyn MemorySource,

@@ -59,13 +59,14 @@ pub fn run(
     victim: &mut dyn RunningVictim,
     needles: &Needles,
     env: &RunEnv,
+    show: Option<&str>,
 ) -> Observation {
     match attack {
-        AttackKind::Dump => root(victim.ready(), AttackPath::Dump, needles),
-        AttackKind::Gcore => root(victim.ready(), AttackPath::Gcore, needles),
-        AttackKind::Live => root(victim.ready(), AttackPath::Live, needles),
-        AttackKind::Kernel => kernel(victim, needles),
-        AttackKind::Qmp => qmp(victim.ready(), needles),
+        AttackKind::Dump => root(victim.ready(), AttackPath::Dump, needles, show),
+        AttackKind::Gcore => root(victim.ready(), AttackPath::Gcore, needles, show),
+        AttackKind::Live => root(victim.ready(), AttackPath::Live, needles, show),
+        AttackKind::Kernel => kernel(victim, needles, show),
+        AttackKind::Qmp => qmp(victim.ready(), needles, show),
         AttackKind::SameUid => same_uid::attack(victim.ready(), env),
         AttackKind::Wire => wire(victim.ready(), needles),
     }
@@ -98,12 +99,12 @@ fn what(path: AttackPath, t: &Target) -> String {
 }
 
 /// Root's attack along `path` on every target; the telling result wins (see [`worst`]).
-fn root(ready: &Ready, path: AttackPath, needles: &Needles) -> Observation {
+fn root(ready: &Ready, path: AttackPath, needles: &Needles, show: Option<&str>) -> Observation {
     let each = ready.targets.iter().map(|t| {
         let what = what(path, t);
         match attack::attack(t.pid, path, needles, None) {
             Ok(a) => {
-                let mut o = classify(&a.report, a.source.as_ref(), t.region, &t.maps, &what);
+                let mut o = classify(&a.report, a.source.as_ref(), t.region, &t.maps, &what, show);
                 if path == AttackPath::Live {
                     if let Some(secret) = &ready.secret {
                         argv_note(t.pid, secret, &mut o);
@@ -146,7 +147,7 @@ fn worst(each: impl Iterator<Item = Observation>) -> Observation {
 }
 
 /// SIGQUIT the victim, then scan the core the kernel left.
-fn kernel(victim: &mut dyn RunningVictim, needles: &Needles) -> Observation {
+fn kernel(victim: &mut dyn RunningVictim, needles: &Needles, show: Option<&str>) -> Observation {
     let core = match victim.quit_with_core() {
         Ok(c) => c,
         Err(e) => return Observation::error(e),
@@ -169,13 +170,13 @@ fn kernel(victim: &mut dyn RunningVictim, needles: &Needles) -> Observation {
             .map_err(|e| chain(&e))
     });
     match opened {
-        Ok((c, r)) => classify(&r, &c, t.region, &t.maps, "the kernel's core"),
+        Ok((c, r)) => classify(&r, &c, t.region, &t.maps, "the kernel's core", show),
         Err(e) => Observation::error(e),
     }
 }
 
 /// QMP `dump-guest-memory` into a private directory, then a scan of the guest-physical core.
-fn qmp(ready: &Ready, needles: &Needles) -> Observation {
+fn qmp(ready: &Ready, needles: &Needles, show: Option<&str>) -> Observation {
     let (Some(socket), Some(t)) = (&ready.qmp, ready.targets.first()) else {
         return Observation::error("no QMP socket: the victim is not inside a VM");
     };
@@ -187,6 +188,7 @@ fn qmp(ready: &Ready, needles: &Needles) -> Observation {
             None,
             &[],
             "QEMU's dump-guest-memory",
+            show,
         ),
         Err(e) => qmp_failure(&e),
     }

@@ -45,7 +45,13 @@ pub fn run_scenario(s: &Scenario, env: &RunEnv, on_step: &mut dyn FnMut(&str)) -
         let command = paths::command(attack, victim.ready());
         let cell = match victim.plan(attack, env) {
             Plan::Run => {
-                let obs = paths::run(attack, victim.as_mut(), &needles, env);
+                let obs = paths::run(
+                    attack,
+                    victim.as_mut(),
+                    &needles,
+                    env,
+                    s.spec.show.as_deref(),
+                );
                 cell_of(s, attack, command, millis_since(t), obs, false)
             }
             // A path the host lacks a tool for still shows the command that would run.

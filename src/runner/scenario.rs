@@ -210,6 +210,7 @@ struct RawScenario {
     #[serde(default)]
     run_as: RunAs,
     stand_in_for: Option<String>,
+    show: Option<String>,
     debug_enclave: Option<toml::Spanned<bool>>,
     #[serde(default)]
     requires: Vec<Requirement>,
@@ -259,6 +260,10 @@ pub struct Spec {
     pub requires: Vec<Requirement>,
     /// The expected outcome of every attack path (omitted in the file = n/a).
     pub expect: BTreeMap<AttackKind, Outcome>,
+    /// Which copy a leaking cell's hex view shows when the secret leaks in several places: the
+    /// first hit in the region of this name (`[stack]`: the copy the lesson is about), else
+    /// the first hit.
+    pub show: Option<String>,
     /// Where it came from: `built-in` or the file's path.
     pub origin: String,
 }
@@ -493,6 +498,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         debug_enclave,
         requires,
         expect,
+        show: raw.show,
         origin: file.to_string(),
     };
     Ok(Scenario { info, spec })

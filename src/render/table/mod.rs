@@ -1,0 +1,266 @@
+//! The terminal matrix: rows = scenarios, columns = attack paths, every cell one real attack,
+//! fitted to the screen it is printed on.
+//!
+//! Written for someone who has never heard of ptrace: the columns are explained in words above
+//! the table, each row carries its lesson, a legend says what `????` and `absent` mean (and that
+//! `absent` proves nothing), and the last line counts mismatches. Only the columns some row
+//! runs are drawn (a column that is `n/a` by design in every row is named below instead). When
+//! the columns fit the width they are a box ([`grid`]); when they do not, each scenario is a
+//! block with one line per attack ([`stacked`]). Footnotes ([`notes`]) use one kind of marker.
+
+mod grid;
+mod notes;
+mod stacked;
+
+use std::fmt::Write as _;
+
+use grid::Line;
+use notes::Notes;
+
+use crate::model::{AttackKind, Cell, DetectorKind, MatrixReport, Outcome, ScenarioInfo};
+use crate::render::i18n::t;
+use crate::render::matrix::{
+    attack_key, cell_at, count_mismatches, detection_summary, outcome_style, outcome_word,
+    summary_line,
+};
+use crate::render::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
+use crate::render::wrap::{display_width, hang, wrap};
+
+/// A cell that says nothing about this row: the path does not apply to it by design (qmp for a
+/// process, same-uid for a root victim), as expected.
+fn by_design(c: &Cell) -> bool {
+    c.observed == Outcome::NotApplicable && c.met()
+}
+
+/// The columns worth drawing: those where some row that runs here has a cell that is not
+/// `n/a` by design. Hidden columns are named, with their reason, below the table.
+pub(crate) fn shown_attacks(report: &MatrixReport) -> Vec<AttackKind> {
+    report
+        .attacks
+        .iter()
+        .copied()
+        .filter(|a| {
+            report
+                .scenarios
+                .iter()
+                .filter(|s| s.unavailable.is_none())
+                .filter_map(|s| cell_at(report, &s.name, *a))
+                .any(|c| !by_design(c))
+        })
+        .collect()
+}
+
+/// The band under a row: its lesson, then the footnotes only this row uses, `width` wide.
+fn row_band(lang: &str, s: &ScenarioInfo, notes: &Notes, width: usize) -> Vec<Line> {
+    let mut out = Vec::new();
+    let lesson = s.lesson.get(lang);
+    if !lesson.is_empty() {
+        let head = format!("{}: ", t(lang, "lesson"));
+        let hw = display_width(&head);
+        for (i, l) in wrap(lesson, width.saturating_sub(hw))
+            .into_iter()
+            .enumerate()
+        {
+            let mut line = if i == 0 {
+                Line::styled(head.clone(), BOLD)
+            } else {
+                Line::plain(" ".repeat(hw))
+            };
+            line.push(l, "");
+            out.push(line);
+        }
+    }
+    for (m, text) in notes.of_row(&s.name) {
+        for l in hang(&format!("{m} "), text, width) {
+            out.push(Line::styled(l, DIM));
+        }
+    }
+    out
+}
+
+/// The table, a lesson under each row, a legend and a final line, in `report.lang`, at most
+/// `width` columns wide (display width: Japanese characters count two).
+pub fn render_table(report: &MatrixReport, color: bool, width: usize) -> String {
+    let lang = report.lang.as_str();
+    let width = width.max(crate::render::term::MIN_WIDTH);
+    let mut out = String::new();
+    let line = |out: &mut String, l: &str, style: &'static str| {
+        let _ = writeln!(out, "{}", paint(l, style, color));
+    };
+    let shown = shown_attacks(report);
+
+    // What the columns mean, in words, before any of them is used.
+    for l in wrap(t(lang, "columns"), width) {
+        line(&mut out, &l, "");
+    }
+    let name_w = shown
+        .iter()
+        .map(|a| display_width(a.as_str()))
+        .max()
+        .unwrap_or(0);
+    for a in &shown {
+        let head = format!("  {:<name_w$}  ", a.as_str());
+        for (i, l) in hang(&head, t(lang, attack_key(*a)), width)
+            .into_iter()
+            .enumerate()
+        {
+            if i == 0 {
+                // The column's name in bold, as in the header.
+                let rest = l.get(head.len()..).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  {}  {rest}",
+                    paint(&format!("{:<name_w$}", a.as_str()), BOLD, color)
+                );
+            } else {
+                line(&mut out, &l, "");
+            }
+        }
+    }
+    for l in wrap(t(lang, "rows"), width) {
+        line(&mut out, &l, "");
+    }
+    out.push('\n');
+
+    let notes = Notes::of(report, &shown);
+    match grid::fit(report, &shown, &notes, width) {
+        Some(geo) => out.push_str(&grid::draw(report, &shown, &notes, &geo, color)),
+        None => out.push_str(&stacked::draw(report, &shown, &notes, width, color)),
+    }
+    for (m, text) in notes.shared() {
+        for l in hang(&format!("{m} "), text, width) {
+            line(&mut out, &l, DIM);
+        }
+    }
+    hidden_columns(&mut out, report, &shown, width, color);
+    legend(&mut out, lang, width, color);
+    detections(&mut out, report, width);
+
+    let summary = summary_line(report);
+    let style = if count_mismatches(report) == 0 && !report.cells.is_empty() {
+        GREEN_BOLD
+    } else {
+        RED_BOLD
+    };
+    for l in wrap(&summary, width) {
+        line(&mut out, &l, style);
+    }
+    out
+}
+
+/// The columns not drawn, each with why its cells are `n/a` (said once, not once per row).
+fn hidden_columns(
+    out: &mut String,
+    report: &MatrixReport,
+    shown: &[AttackKind],
+    width: usize,
+    color: bool,
+) {
+    let lang = report.lang.as_str();
+    let hidden: Vec<AttackKind> = report
+        .attacks
+        .iter()
+        .copied()
+        .filter(|a| !shown.contains(a))
+        .filter(|a| report.cells.iter().any(|c| c.attack == *a))
+        .collect();
+    if hidden.is_empty() {
+        return;
+    }
+    for l in wrap(t(lang, "columns.hidden"), width) {
+        let _ = writeln!(out, "{}", paint(&l, DIM, color));
+    }
+    let name_w = hidden
+        .iter()
+        .map(|a| display_width(a.as_str()))
+        .max()
+        .unwrap_or(0);
+    for a in hidden {
+        let mut reasons: Vec<&str> = Vec::new();
+        for c in report.cells.iter().filter(|c| c.attack == a) {
+            let r = c.reason.trim();
+            if !r.is_empty() && !reasons.contains(&r) {
+                reasons.push(r);
+            }
+        }
+        let head = format!("  {:<name_w$}  ", a.as_str());
+        for l in hang(&head, &reasons.join("; "), width) {
+            let _ = writeln!(out, "{}", paint(&l, DIM, color));
+        }
+    }
+}
+
+/// The words the table uses, and what each proves (or does not).
+fn legend(out: &mut String, lang: &str, width: usize, color: bool) {
+    let _ = writeln!(out, "{}", t(lang, "legend"));
+    let legend = [
+        (Outcome::Leak, "legend.leak"),
+        (Outcome::Unreadable, "legend.unreadable"),
+        (Outcome::Absent, "legend.absent"),
+        (Outcome::NotApplicable, "legend.n/a"),
+        (Outcome::NotFound, "legend.not-found"),
+    ];
+    let lw = legend
+        .iter()
+        .map(|(o, _)| display_width(outcome_word(lang, *o)))
+        .max()
+        .unwrap_or(1);
+    let mut entry = |word: &str, style: &'static str, key: &'static str| {
+        let head = format!(
+            "  {word}{}  ",
+            " ".repeat(lw.saturating_sub(display_width(word)))
+        );
+        for (i, l) in hang(&head, t(lang, key), width).into_iter().enumerate() {
+            let l = if i == 0 {
+                l.replacen(word, &paint(word, style, color), 1)
+            } else {
+                l
+            };
+            let _ = writeln!(out, "{l}");
+        }
+    };
+    for (o, key) in legend {
+        entry(outcome_word(lang, o), outcome_style(o), key);
+    }
+    entry("✓", DIM, "legend.met");
+    entry("✗", RED_BOLD, "legend.mismatch");
+}
+
+/// Secrets the detectors recognised without being told them (with where, when a leak says), and,
+/// when a cell counts the canary more than once, one line on why.
+fn detections(out: &mut String, report: &MatrixReport, width: usize) {
+    let lang = report.lang.as_str();
+    let found: Vec<&Cell> = report.cells.iter().filter(|c| c.detections > 0).collect();
+    if found.is_empty() {
+        return;
+    }
+    for l in wrap(t(lang, "detections"), width) {
+        let _ = writeln!(out, "{l}");
+    }
+    for c in &found {
+        let mut text = format!(
+            "{} · {}: {}",
+            c.scenario,
+            c.attack,
+            detection_summary(lang, c)
+        );
+        if !c.where_.is_empty() && c.observed == Outcome::Leak {
+            let _ = write!(text, " — {}", c.where_);
+        }
+        for l in hang("  ", &text, width) {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+    if found.iter().any(|c| {
+        c.detected
+            .get(&DetectorKind::Canary)
+            .is_some_and(|&n| n >= 2)
+    }) {
+        for l in hang("  ", t(lang, "detections.canaries"), width) {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

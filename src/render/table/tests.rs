@@ -1,0 +1,172 @@
+//! The table on hand-built cells (`render::matrix::tests::sample`): content, alignment, the
+//! width it is given, the stacked layout, one kind of footnote marker, hidden columns.
+
+use super::*;
+use crate::render::matrix::tests::{cell, sample, strip_ansi};
+
+/// Every line at most `width` wide; every line of the box the same width.
+fn assert_fits(t: &str, width: usize) {
+    for l in t.lines() {
+        assert!(
+            display_width(l) <= width,
+            "line of {} columns at {width}: {l:?}\n{t}",
+            display_width(l)
+        );
+    }
+    let boxed: Vec<&str> = t
+        .lines()
+        .filter(|l| l.starts_with(['│', '┌', '├', '└']))
+        .collect();
+    if let Some(first) = boxed.first() {
+        let w = display_width(first);
+        for l in &boxed {
+            assert_eq!(display_width(l), w, "misaligned line {l:?} in\n{t}");
+        }
+    }
+}
+
+#[test]
+fn english_table_has_everything() {
+    let t = render_table(&sample("en"), false, 150);
+    assert!(!t.contains('\x1b'), "{t}");
+    for want in [
+        "LEAK",
+        "????",
+        "absent",
+        "n/a",
+        "gdb is not installed",
+        "needs SGX: this CPU has none",
+        "stand-in for an enclave",
+        "✗ expected LEAK",
+        "fragments",
+        "lesson: Ordinary memory",
+        "1 mismatch (of 15 cells)",
+        "plain · dump: 1 card number, 1 canary",
+        "confidump writes a core dump",
+    ] {
+        assert!(t.contains(want), "missing {want:?} in\n{t}");
+    }
+    // The n/a reason appears once, as a footnote.
+    assert_eq!(t.matches("gdb is not installed").count(), 1, "{t}");
+    assert!(t.contains('┌'), "a box at 150 columns:\n{t}");
+}
+
+#[test]
+fn fits_every_width_in_both_languages() {
+    for lang in ["en", "ja"] {
+        for w in [60, 80, 100, 120, 150] {
+            let t = render_table(&sample(lang), false, w);
+            assert_fits(&t, w);
+        }
+    }
+    let ja = render_table(&sample("ja"), false, 150);
+    for want in [
+        "漏洩",
+        "????",
+        "除外",
+        "対象外",
+        "教訓",
+        "エンクレーブの代役",
+    ] {
+        assert!(ja.contains(want), "missing {want:?} in\n{ja}");
+    }
+}
+
+#[test]
+fn narrow_screens_stack_the_rows() {
+    let t = render_table(&sample("en"), false, 60);
+    assert!(!t.contains('┌'), "no box at 60 columns:\n{t}");
+    assert_fits(&t, 60);
+    let plain = t
+        .lines()
+        .position(|l| l.starts_with("plain — "))
+        .unwrap_or_else(|| panic!("no block for plain:\n{t}"));
+    let block: Vec<&str> = t.lines().skip(plain).take(6).collect();
+    assert!(block[1].trim_start().starts_with("dump"), "{t}");
+    assert!(
+        block[1].contains("LEAK ✓") && block[1].contains("[heap]"),
+        "{t}"
+    );
+    assert!(t.contains("✗ expected LEAK"), "{t}");
+    assert!(t.contains("needs SGX: this CPU has none"), "{t}");
+}
+
+#[test]
+fn footnote_markers_are_of_one_kind() {
+    for w in [60, 150] {
+        let t = render_table(&sample("en"), false, w);
+        assert!(t.contains('¹'), "{t}");
+        for letter in ['ᵃ', 'ᵇ', 'ᶜ'] {
+            assert!(!t.contains(letter), "{t}");
+        }
+    }
+}
+
+#[test]
+fn columns_no_row_runs_are_named_not_drawn() {
+    let mut r = sample("en");
+    r.attacks.push(AttackKind::Qmp);
+    for s in ["plain", "secretmem", "dontdump"] {
+        let mut c = cell(s, "qmp", Outcome::NotApplicable, Outcome::NotApplicable, "");
+        c.reason = "only for a victim inside a VM".into();
+        r.cells.push(c);
+    }
+    let t = render_table(&r, false, 150);
+    let header = t.lines().find(|l| l.contains("scenario")).unwrap_or("");
+    assert!(!header.contains("qmp"), "{t}");
+    assert_eq!(t.matches("only for a victim inside a VM").count(), 1, "{t}");
+    assert!(t.contains("  qmp  only for a victim inside a VM"), "{t}");
+}
+
+#[test]
+fn colour_only_when_asked() {
+    let t = render_table(&sample("en"), true, 150);
+    assert!(t.contains("\x1b[1;31mLEAK\x1b[0m"), "{t}");
+    assert!(t.contains("\x1b[1;32m????\x1b[0m"), "{t}");
+    assert_eq!(strip_ansi(&t), render_table(&sample("en"), false, 150));
+    let t = render_table(&sample("en"), true, 60);
+    assert_eq!(strip_ansi(&t), render_table(&sample("en"), false, 60));
+}
+
+#[test]
+fn all_met_summary() {
+    let mut r = sample("en");
+    r.cells.retain(Cell::met);
+    let t = render_table(&r, false, 120);
+    assert!(
+        t.contains(&format!("all {} cells as expected", r.cells.len())),
+        "{t}"
+    );
+    assert!(!t.contains("✗ expected"));
+}
+
+#[test]
+fn many_columns_stay_within_the_width() {
+    let mut r = sample("en");
+    // Ten columns: five of the paths twice over.
+    r.attacks.extend(AttackKind::ALL.into_iter().take(5));
+    for w in [80, 100, 120, 150] {
+        assert_fits(&render_table(&r, false, w), w);
+    }
+}
+
+#[test]
+fn detections_are_named_by_kind_in_both_languages() {
+    let en = render_table(&sample("en"), false, 120);
+    assert!(en.contains("plain · dump: 1 card number, 1 canary"), "{en}");
+    assert!(en.contains("plain · same-uid: 1 secret"), "{en}");
+    let ja = render_table(&sample("ja"), false, 120);
+    assert!(ja.contains("カード番号 1 件、カナリア 1 件"), "{ja}");
+}
+
+#[test]
+fn two_canaries_are_explained_once() {
+    let mut r = sample("en");
+    for c in r.cells.iter_mut().filter(|c| c.scenario == "plain") {
+        c.detections = 2;
+        c.detected = [(DetectorKind::Canary, 2)].into_iter().collect();
+    }
+    let t = render_table(&r, false, 100);
+    assert!(t.contains("plain · dump: 2 canaries — [heap]"), "{t}");
+    assert_eq!(t.matches("Why more than one canary:").count(), 1, "{t}");
+}
