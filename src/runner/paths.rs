@@ -81,7 +81,7 @@ fn wire(ready: &Ready, needles: &Needles) -> Observation {
     let source = crate::memory::bytes::BytesSource::new(what, "[serial console]", tap.bytes());
     match scan::scan_source(&source, needles) {
         // Bytes on a wire have no address in any process: no region, no maps.
-        Ok(r) => classify(&r, &source, None, &[], what),
+        Ok(r) => classify(&r, &source, None, &[], what, None),
         Err(e) => Observation::error(chain(&e)),
     }
 }
