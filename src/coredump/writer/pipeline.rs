@@ -427,4 +427,106 @@ mod tests {
         assert_eq!(copy.absent[1].start, 0x20000);
         assert!(copy.absent[1].reason.contains("MADV_DONTDUMP"));
     }
+
+    /// 64 pages at 0x100000: page i holds byte i+1, except every 7th page, which is all zeros
+    /// (read, then left as a hole), and pages 30..=33, which refuse every read. With 4-page
+    /// chunks the failure straddles a chunk boundary, and several chunks are in flight in the
+    /// reader/writer pipeline before and after it.
+    struct Striped;
+
+    const BASE: u64 = 0x10_0000;
+    const PAGES: u64 = 64;
+
+    fn striped_byte(page: u64) -> u8 {
+        if page % 7 == 0 {
+            0
+        } else {
+            u8::try_from(page + 1).unwrap()
+        }
+    }
+
+    impl MemorySource for Striped {
+        fn describe(&self) -> String {
+            "striped".into()
+        }
+        fn regions(&self) -> &[SourceRegion] {
+            &[]
+        }
+        fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+            let (first, last) = (
+                (addr - BASE) / PAGE_SIZE,
+                (addr + buf.len() as u64 - 1 - BASE) / PAGE_SIZE,
+            );
+            if first <= 33 && last >= 30 {
+                return Err(ReadError::from_errno(libc::EFAULT));
+            }
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = striped_byte((addr + i as u64 - BASE) / PAGE_SIZE);
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn failed_read_mid_pipeline_leaves_a_complete_core() {
+        let maps = parse_smaps(
+            &format!(
+                "{BASE:x}-{:x} rw-p 00000000 00:00 0 \nVmFlags: rd wr\n",
+                BASE + PAGES * PAGE_SIZE
+            ),
+            "fixture",
+        )
+        .unwrap();
+        let f = tempfile::tempfile().unwrap();
+        let mut opts = DumpOptions::new("/nonexistent");
+        opts.chunk_size = 4 * 4096;
+        let copy = copy_memory(&Striped, &maps, None, &f, &opts, 0, &mut |_| {}).unwrap();
+        f.set_len(copy.data_end).unwrap();
+        // Two PT_LOADs around the refused pages, none over them.
+        let s = &copy.segments;
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert_eq!((s[0].vaddr, s[0].memsz), (BASE, 30 * PAGE_SIZE));
+        assert_eq!(
+            (s[1].vaddr, s[1].memsz),
+            (BASE + 34 * PAGE_SIZE, 30 * PAGE_SIZE)
+        );
+        assert_eq!(copy.unreadable.len(), 1, "{:?}", copy.unreadable);
+        let u = &copy.unreadable[0];
+        assert_eq!(
+            (u.start, u.end, u.errno),
+            (
+                BASE + 30 * PAGE_SIZE,
+                BASE + 34 * PAGE_SIZE,
+                Some(libc::EFAULT)
+            )
+        );
+        // Every other page is in the file, at its segment's offset, byte for byte; the zero
+        // pages are holes that read back as zeros.
+        let mut page = vec![0u8; 4096];
+        for seg in s {
+            assert_eq!(seg.filesz, seg.memsz);
+            for k in 0..seg.memsz / PAGE_SIZE {
+                f.read_exact_at(&mut page, seg.offset + k * PAGE_SIZE)
+                    .unwrap();
+                let p = (seg.vaddr - BASE) / PAGE_SIZE + k;
+                assert!(page.iter().all(|&b| b == striped_byte(p)), "page {p}");
+            }
+        }
+        // The zero pages were not written: the file has holes (ext4 and tmpfs report them).
+        let mut holes = 0;
+        for seg in s {
+            for k in 0..seg.memsz / PAGE_SIZE {
+                let p = (seg.vaddr - BASE) / PAGE_SIZE + k;
+                let off = i64::try_from(seg.offset + k * PAGE_SIZE).unwrap();
+                // SAFETY: lseek on our own open file; it does not touch memory.
+                let at = unsafe {
+                    libc::lseek(std::os::fd::AsRawFd::as_raw_fd(&f), off, libc::SEEK_DATA)
+                };
+                if p % 7 == 0 && at != off {
+                    holes += 1;
+                }
+            }
+        }
+        assert!(holes > 0, "no zero page became a hole");
+    }
 }
