@@ -150,7 +150,8 @@ pub struct DumpSummary {
 }
 
 impl std::fmt::Display for DumpSummary {
-    /// `wrote FILE: N bytes of memory in M regions, K threads, U unreadable ranges (...)`.
+    /// `wrote FILE: N bytes of memory in M regions, K threads, U unreadable ranges (...) in T s
+    /// (threads stopped F s)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
@@ -181,7 +182,12 @@ impl std::fmt::Display for DumpSummary {
         if !self.absent.is_empty() {
             write!(f, ", {} ranges left out by policy", self.absent.len())?;
         }
-        write!(f, " in {:.2} s", self.elapsed.as_secs_f64())
+        write!(f, " in {:.2} s", self.elapsed.as_secs_f64())?;
+        // The freeze apart from the total: what the victim felt, not what the dump took.
+        if let Some(frozen) = self.frozen_for {
+            write!(f, " (threads stopped {:.2} s)", frozen.as_secs_f64())?;
+        }
+        Ok(())
     }
 }
 
