@@ -59,6 +59,11 @@ impl Default for ScanOptions {
     }
 }
 
+/// Hits (and, apart, detections) listed in a report; more are counted, not kept. A 1-byte
+/// needle in a 1 GiB core can match hundreds of millions of times: listing them all would take
+/// gigabytes of memory and of output, and nobody reads past the first screens.
+pub const MAX_FINDINGS: usize = 10_000;
+
 /// Scans with the default options: the entry point for the orchestrator.
 pub fn scan_source(source: &dyn MemorySource, needles: &Needles) -> Result<ScanReport, ScanError> {
     scan(source, needles, &ScanOptions::default())
@@ -101,6 +106,7 @@ pub fn scan_with_progress<S: MemorySource + ?Sized>(
     let regions = source.regions();
     let mut hits = Vec::new();
     let mut detections: Vec<Detection> = Vec::new();
+    let (mut hits_more, mut detections_more) = (0u64, 0u64);
     let mut failed: Vec<(Span, String)> = Vec::new();
     let mut bytes_scanned = 0u64;
     let mut buf = vec![0u8; usize::try_from(chunk + overlap + behind).unwrap_or(usize::MAX)];
@@ -154,6 +160,10 @@ pub fn scan_with_progress<S: MemorySource + ?Sized>(
                 if overlaps_bad(Span::new(vaddr, vaddr + f.len as u64)) {
                     continue;
                 }
+                if hits.len() >= MAX_FINDINGS {
+                    hits_more += 1;
+                    continue;
+                }
                 let (mapping, offset) = locate(vaddr);
                 hits.push(Hit {
                     needle: f.needle,
@@ -170,6 +180,10 @@ pub fn scan_with_progress<S: MemorySource + ?Sized>(
                 for f in dfound.drain(..) {
                     let vaddr = buf_start + f.idx as u64;
                     if overlaps_bad(Span::new(vaddr, vaddr + f.len as u64)) {
+                        continue;
+                    }
+                    if detections.len() >= MAX_FINDINGS {
+                        detections_more += 1;
                         continue;
                     }
                     let (mapping, offset) = locate(vaddr);
@@ -262,9 +276,11 @@ pub fn scan_with_progress<S: MemorySource + ?Sized>(
             Verdict::Leak
         },
         hits,
+        hits_more,
         unreadable,
         absent,
         detections,
+        detections_more,
         public_hits,
         public_detections,
     })
@@ -428,5 +444,15 @@ mod tests {
         let r = scan(&src, &n, &ScanOptions { chunk_size: 4096 }).unwrap();
         let got: Vec<_> = r.hits.iter().map(|h| (h.needle, h.vaddr)).collect();
         assert_eq!(got, vec![(1, 4090), (2, 5001)]);
+    }
+
+    #[test]
+    fn one_byte_needle_is_counted_past_the_cap_not_listed() {
+        let data = vec![b'x'; 64 * 1024];
+        let src = Mem::new(0x10000, data, None);
+        let report = scan(&src, &needles(&[b"x"]), &ScanOptions::default()).unwrap();
+        assert_eq!(report.hits.len(), MAX_FINDINGS);
+        assert_eq!(report.hits.len() as u64 + report.hits_more, 64 * 1024);
+        assert_eq!(report.verdict, Verdict::Leak);
     }
 }
