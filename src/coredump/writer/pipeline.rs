@@ -2,6 +2,27 @@
 //! through the pagemap, failed reads retried page by page) and handed to a writer thread that
 //! writes each chunk's data pages and leaves zero pages as holes; what it produced becomes
 //! the PT_LOADs, the unreadable list and the absent list.
+//!
+//! # Write strategy, and what each choice bought (issue 13; 2 shared vCPUs, ext4 on virtio)
+//! * **Reads overlap writes on both cores**: this thread reads (process_vm_readv), the writer
+//!   thread writes, through a two-slot queue of 1 MiB buffers (three in flight, so RSS stays
+//!   ~9 MB whatever the size). Kept: it is what makes the dense dump cost about one write of
+//!   the data rather than a read plus a write.
+//! * **Zero pages are holes**, never-touched pages are not even read (pagemap): the sparse
+//!   curve follows what is resident (disk use = resident size), and all-zero pages we did read
+//!   cost a compare, not a write. Kept.
+//! * **Block size**: 1 MiB writes. `dd` 1 MiB against 8 MiB blocks for 2 GiB (3 runs each,
+//!   load ~11): 12.0-15.9 s vs 6.6-27.6 s, no difference above the noise; larger buffers
+//!   only cost RSS. Kept at 1 MiB.
+//! * **fallocate preallocation**: `fallocate -l 2G` then `dd conv=notrunc`, 9.9-11.2 s vs
+//!   the plain write's 6.6-27.6 s: no gain, and preallocating would turn holes into allocated
+//!   blocks (sparse disk use would follow the address space). Not used.
+//! * **O_DIRECT**: `dd oflag=direct` wrote 2 GiB in 2.8-4.9 s against 6.6-27.6 s buffered,
+//!   but only because the machine was loaded with other writers (page-cache writeback
+//!   throttling); on a quiet machine a buffered 2 GiB write lands in the page cache in
+//!   ~1.3 s (FACTS.md) and direct I/O is bound by the disk. It would also need aligned
+//!   buffers and bypass the cache a scan right after the dump reads from. Not used; bench.sh's
+//!   `dd` floor is the buffered write.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
