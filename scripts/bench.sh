@@ -13,7 +13,8 @@
 #           vs `rg --no-mmap -a -c -F` with the 5 raw needles; `--detect`; a live scan
 #           (`scan --pid`) of the same victim
 #   RSS     peak RSS of every tool (GNU time's %M)
-# `--quick` (about a minute): one run each, curve 1 and 4 GiB, dense 1 GiB.
+# `--quick`: one run each, curve 1 and 4 GiB, dense 1 GiB (3 minutes at load 11 on 2 vCPUs,
+# build included; the full run is about three times that).
 # The load average is printed per group: on a shared machine figures swing ±30%, so compare
 # only rows of the same run. Each core is deleted after its run, and `sync` runs (untimed)
 # before each run so one run's writeback does not slow the next. Victims and files are
