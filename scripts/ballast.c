@@ -1,4 +1,4 @@
-/* Benchmark ballast for scripts/bench-dump.sh: maps MAPPED MiB of private anonymous memory and
+/* Benchmark ballast for scripts/bench.sh: maps MAPPED MiB of private anonymous memory and
  * writes TOUCHED MiB of it (spread evenly, one page in every MAPPED/TOUCHED) with random-ish
  * non-zero data, plants a needle every 64 MiB, prints "ready PID", then sleeps until killed. */
 #include <stdio.h>

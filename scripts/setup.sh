@@ -29,7 +29,8 @@ PATH="$PATH:/usr/sbin:/sbin" command -v criu >/dev/null 2>&1 || need+=(criu)  # 
 # /usr/lib/postgresql/*/bin). apt may also create and start a system cluster: confidump never
 # uses it, it starts its own private instance.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
-command -v rg >/dev/null 2>&1 || need+=(ripgrep)        # the scan benchmark's peer (scripts/bench-dump.sh)
+command -v rg >/dev/null 2>&1 || need+=(ripgrep)        # the scan benchmark's peer (scripts/bench.sh)
+[[ -x /usr/bin/time ]] || need+=(time)                    # peak RSS in scripts/bench.sh
 [[ -e /usr/share/fonts/opentype/ipafont-gothic ]] || need+=(fonts-ipafont-gothic) # Japanese text
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 2; }
 

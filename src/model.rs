@@ -159,8 +159,12 @@ pub struct ScanReport {
     pub regions: usize,
     /// Leak when there is at least one hit.
     pub verdict: Verdict,
-    /// Every match, in address order.
+    /// Every match, in address order, up to `scan::MAX_FINDINGS` (a 1-byte needle can match
+    /// billions of times; listing them all would take gigabytes).
     pub hits: Vec<Hit>,
+    /// Matches found beyond that cap: counted, not listed.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub hits_more: u64,
     /// Ranges that could not be read.
     pub unreadable: Vec<Unreadable>,
     /// Ranges the dump left out without trying to read them.
@@ -168,6 +172,9 @@ pub struct ScanReport {
     /// Secrets found without being told them (`scan --detect`): card numbers, keys, tokens.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub detections: Vec<Detection>,
+    /// Detections found beyond the same cap: counted, not listed.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub detections_more: u64,
     /// Needle matches that are public constants: the bytes of the file they sit in, unchanged
     /// (see [`PublicConstant`]). Kept apart from `hits`; never a leak.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
@@ -189,6 +196,11 @@ pub struct PublicConstant<T> {
     pub file: String,
     /// Where in that file.
     pub file_offset: u64,
+}
+
+/// serde's `skip_serializing_if` for counts that are usually zero.
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ScanReport {

@@ -488,3 +488,106 @@ fn usage_errors_exit_2() {
     assert_eq!(code, 2);
     assert!(!err.contains("panicked"));
 }
+
+/// A victim that keeps moving a needle while it is dumped and scanned: it writes it at offset
+/// 100 of one page and wipes it from another, over and over, and scribbles hex letters
+/// everywhere else. Whatever the timing, a hit inside its buffer can only be at a page's
+/// offset 100: any other address means the reader, the pipeline or the scanner put bytes at
+/// the wrong place (a torn needle is simply not found).
+#[test]
+fn moving_needle_never_gives_a_hit_at_a_wrong_address() {
+    const NEEDLE: &str = "MOVING-NEEDLE-Q9x7";
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!(
+        r#"
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+static const unsigned char e_n[] = {needle};
+int main(void) {{
+    size_t n = sizeof e_n, pages = 4096, len = pages * 4096;
+    char nd[64];
+    for (size_t i = 0; i < n; i++) nd[i] = e_n[i] ^ {key};
+    char *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) return 1;
+    memset(buf, 'a', len);
+    printf("ready %p %zu\n", (void *)buf, len);
+    fflush(stdout);
+    unsigned long x = 88172645463325252ul;
+    for (size_t i = 0;; i = (i + 1) % pages) {{
+        memcpy(buf + i * 4096 + 100, nd, n);
+        memset(buf + ((i + pages / 2) % pages) * 4096 + 100, 'b', n);
+        for (int k = 0; k < 64; k++) {{
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            size_t off = x % len;
+            if (off % 4096 + 1 >= 100 && off % 4096 <= 100 + n) continue;
+            buf[off] = 'a' + (x >> 40) % 6;
+        }}
+    }}
+}}
+"#,
+        needle = c_bytes(NEEDLE),
+        key = KEY
+    );
+    let Some(exe) = common::compile_c(dir.path(), &source) else {
+        return;
+    };
+    let mut child = Command::new(exe).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let child = common::KillOnDrop::from(child);
+    let pid = child.id().to_string();
+    let mut words = line.split_whitespace().skip(1);
+    let buf = confidump::model::parse_hex_addr(words.next().unwrap()).unwrap();
+    let len: u64 = words.next().unwrap().parse().unwrap();
+
+    // The hits inside the buffer, each checked to be at a page's offset 100.
+    let in_buffer = |report: &Value| -> Vec<u64> {
+        let hits = report["hits"].as_array().unwrap();
+        let inside: Vec<u64> = hits
+            .iter()
+            .map(|h| common::hex(&h["vaddr"]))
+            .filter(|&a| (buf..buf + len).contains(&a))
+            .collect();
+        for &a in &inside {
+            assert_eq!((a - buf) % 4096, 100, "hit at {a:#x}, buffer at {buf:#x}");
+        }
+        inside
+    };
+    let scan = |args: &[&str]| -> Value {
+        let out = Command::new(bin())
+            .arg("scan")
+            .args(args)
+            .args(["--needle", NEEDLE, "--format", "json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+    };
+    // Live: the pages change under the reader.
+    let live = in_buffer(&scan(&["--pid", &pid]));
+    assert!(!live.is_empty(), "no live hit in the buffer");
+    // A dump (threads stopped while copied), then a scan of the core: every hit inside the
+    // buffer also reads back as the needle through the core reader.
+    let core_path = dir.path().join("moving.core");
+    let out = Command::new(bin())
+        .args(["dump", &pid, "-o"])
+        .arg(&core_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_core = in_buffer(&scan(&[core_path.to_str().unwrap()]));
+    assert!(!from_core.is_empty(), "no hit in the dumped buffer");
+    let core = CoreFile::open(&core_path).unwrap();
+    for a in from_core {
+        let mut got = vec![0u8; NEEDLE.len()];
+        core.read_exact_at(a, &mut got).unwrap();
+        assert_eq!(got, NEEDLE.as_bytes(), "at {a:#x}");
+    }
+}

@@ -110,8 +110,9 @@ pub struct FileBacking {
     pub private: Option<bool>,
 }
 
-/// Anything the attacker can read memory from.
-pub trait MemorySource {
+/// Anything the attacker can read memory from. `Sync`: the scanner reads the next chunk on one
+/// thread while it searches the last on another.
+pub trait MemorySource: Sync {
     /// One line saying what this is: `core file /tmp/x.core (confidump)`, `pid 1234 (live)`.
     fn describe(&self) -> String;
     /// All regions, sorted by address, not overlapping.

@@ -26,8 +26,8 @@ pub fn verdict_line(report: &ScanReport, color: bool) -> String {
     };
     match report.verdict {
         Verdict::Leak => {
-            let n = report.hits.len();
-            let d = report.detections.len();
+            let n = report.hits.len() as u64 + report.hits_more;
+            let d = report.detections.len() as u64 + report.detections_more;
             // Detections are counted here too: a leak with 0 hits would read as a contradiction.
             let detected = match d {
                 0 => String::new(),
@@ -76,13 +76,16 @@ pub fn detections_line(report: &ScanReport) -> Option<String> {
         }
     }
     counts.sort_by_key(|(k, _)| *k);
-    let parts: Vec<String> = counts
+    let mut parts: Vec<String> = counts
         .iter()
         .map(|&(k, n)| {
             let (one, many) = kind_words(k);
             format!("{n} {}", if n == 1 { one } else { many })
         })
         .collect();
+    if report.detections_more > 0 {
+        parts.push(format!("… and {} more", report.detections_more));
+    }
     Some(format!("found {} (detectors)", parts.join(", ")))
 }
 
@@ -123,6 +126,14 @@ pub fn render_report(report: &ScanReport, color: bool) -> String {
                 &h.mapping
             },
             hex_addr(h.offset)
+        );
+    }
+    if report.hits_more > 0 {
+        let _ = writeln!(
+            out,
+            "  … and {} more hits (the first {} are listed)",
+            report.hits_more,
+            report.hits.len()
         );
     }
     push_public(&mut out, report);
@@ -223,6 +234,7 @@ mod tests {
             regions: 3,
             verdict: Verdict::NoLeak,
             hits: vec![],
+            hits_more: 0,
             unreadable: vec![Unreadable {
                 start: 0x1000,
                 end: 0x2000,
@@ -231,6 +243,7 @@ mod tests {
             }],
             absent: vec![],
             detections: vec![],
+            detections_more: 0,
             public_hits: vec![],
             public_detections: vec![],
         };
@@ -249,6 +262,15 @@ mod tests {
         assert!(t.starts_with("LEAK: 1 hit"), "{t}");
         assert!(t.contains("needle 0 base64"), "{t}");
         assert!(!render_report(&r, false).contains('\x1b'));
+        // Past the cap: the summary counts every hit, the list says how many it leaves out.
+        r.hits_more = 41;
+        let t = render_report(&r, false);
+        assert!(t.starts_with("LEAK: 42 hits"), "{t}");
+        assert!(
+            t.contains("… and 41 more hits (the first 1 are listed)"),
+            "{t}"
+        );
+        r.hits_more = 0;
         r.detections = vec![
             crate::model::Detection {
                 kind: DetectorKind::PemPrivateKey,

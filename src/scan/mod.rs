@@ -30,6 +30,8 @@ mod engine;
 pub mod needles;
 pub mod public;
 
+use std::sync::mpsc::{channel, sync_channel};
+
 use crate::memory::{read_pagewise, MemorySource, RegionKind};
 use crate::model::{Absent, Detection, Hit, PublicConstant, ScanReport, Span, Unreadable, Verdict};
 use engine::Engine;
@@ -59,13 +61,18 @@ impl Default for ScanOptions {
     }
 }
 
+/// Hits (and, apart, detections) listed in a report; more are counted, not kept. A 1-byte
+/// needle in a 1 GiB core can match hundreds of millions of times: listing them all would take
+/// gigabytes of memory and of output, and nobody reads past the first screens.
+pub const MAX_FINDINGS: usize = 10_000;
+
 /// Scans with the default options: the entry point for the orchestrator.
 pub fn scan_source(source: &dyn MemorySource, needles: &Needles) -> Result<ScanReport, ScanError> {
     scan(source, needles, &ScanOptions::default())
 }
 
 /// Scans every readable region of `source` for `needles`.
-pub fn scan<S: MemorySource + ?Sized>(
+pub fn scan<S: MemorySource + Sync + ?Sized>(
     source: &S,
     needles: &Needles,
     opts: &ScanOptions,
@@ -75,7 +82,7 @@ pub fn scan<S: MemorySource + ?Sized>(
 
 /// [`scan`], calling `progress(done, total)` with the bytes of readable regions gone through
 /// after each chunk (for a progress bar; the scanner itself never draws).
-pub fn scan_with_progress<S: MemorySource + ?Sized>(
+pub fn scan_with_progress<S: MemorySource + Sync + ?Sized>(
     source: &S,
     needles: &Needles,
     opts: &ScanOptions,
@@ -101,9 +108,9 @@ pub fn scan_with_progress<S: MemorySource + ?Sized>(
     let regions = source.regions();
     let mut hits = Vec::new();
     let mut detections: Vec<Detection> = Vec::new();
+    let (mut hits_more, mut detections_more) = (0u64, 0u64);
     let mut failed: Vec<(Span, String)> = Vec::new();
     let mut bytes_scanned = 0u64;
-    let mut buf = vec![0u8; usize::try_from(chunk + overlap + behind).unwrap_or(usize::MAX)];
     let mut found = Vec::new();
     let mut dfound = Vec::new();
     let locate = |vaddr: u64| match source.region_at(vaddr) {
@@ -117,18 +124,57 @@ pub fn scan_with_progress<S: MemorySource + ?Sized>(
     let runs = readable_runs(regions);
     let total: u64 = runs.iter().map(|r| r.end - r.start).sum();
     let mut done = 0u64;
-    for run in runs {
-        let mut a = run.start;
-        while a < run.end {
-            let b = a.saturating_add(chunk).min(run.end);
-            // Look-behind so a digit run's start (and a detection's left context) is known.
-            let buf_start = a.saturating_sub(behind).max(run.start);
-            let buf_end = b.saturating_add(overlap).min(run.end);
-            let len = usize::try_from(buf_end - buf_start)
-                .unwrap_or(0)
-                .min(buf.len());
-            let data = &mut buf[..len];
-            let bad = read_pagewise(source, buf_start, data);
+    let cap = usize::try_from(chunk + overlap + behind).unwrap_or(usize::MAX);
+    // Reading overlaps searching: a reader thread fills the next chunk (process_vm_readv for
+    // a live process, pread for a core) while this one searches the last. Three buffers go
+    // round, so memory stays bounded whatever the source's size.
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = sync_channel::<Chunk>(1);
+        let (empty_tx, empty_rx) = channel::<Vec<u8>>();
+        for _ in 0..3 {
+            let _ = empty_tx.send(vec![0u8; cap]);
+        }
+        let runs = &runs;
+        scope.spawn(move || {
+            for run in runs {
+                let mut a = run.start;
+                while a < run.end {
+                    let b = a.saturating_add(chunk).min(run.end);
+                    // Look-behind so a digit run's start (and a detection's left context) is
+                    // known.
+                    let buf_start = a.saturating_sub(behind).max(run.start);
+                    let buf_end = b.saturating_add(overlap).min(run.end);
+                    // The searcher stopped (it never does before the end): so do we.
+                    let Ok(mut buf) = empty_rx.recv() else { return };
+                    let len = usize::try_from(buf_end - buf_start)
+                        .unwrap_or(0)
+                        .min(buf.len());
+                    let bad = read_pagewise(source, buf_start, &mut buf[..len]);
+                    let chunk = Chunk {
+                        a,
+                        b,
+                        buf_start,
+                        len,
+                        buf,
+                        bad,
+                    };
+                    if full_tx.send(chunk).is_err() {
+                        return;
+                    }
+                    a = b;
+                }
+            }
+        });
+        for Chunk {
+            a,
+            b,
+            buf_start,
+            len,
+            buf,
+            bad,
+        } in full_rx
+        {
+            let data = &buf[..len];
             let mut owned_bad = 0u64;
             for (span, err) in &bad {
                 let s = span.start.max(a);
@@ -154,6 +200,10 @@ pub fn scan_with_progress<S: MemorySource + ?Sized>(
                 if overlaps_bad(Span::new(vaddr, vaddr + f.len as u64)) {
                     continue;
                 }
+                if hits.len() >= MAX_FINDINGS {
+                    hits_more += 1;
+                    continue;
+                }
                 let (mapping, offset) = locate(vaddr);
                 hits.push(Hit {
                     needle: f.needle,
@@ -172,6 +222,10 @@ pub fn scan_with_progress<S: MemorySource + ?Sized>(
                     if overlaps_bad(Span::new(vaddr, vaddr + f.len as u64)) {
                         continue;
                     }
+                    if detections.len() >= MAX_FINDINGS {
+                        detections_more += 1;
+                        continue;
+                    }
                     let (mapping, offset) = locate(vaddr);
                     detections.push(Detection {
                         kind: f.kind,
@@ -183,11 +237,12 @@ pub fn scan_with_progress<S: MemorySource + ?Sized>(
                     });
                 }
             }
+            // The reader may have finished; a closed return queue is fine.
+            let _ = empty_tx.send(buf);
             done += b - a;
             progress(done, total);
-            a = b;
         }
-    }
+    });
 
     detections.sort_by_key(|d| (d.vaddr, d.kind));
     detections.dedup_by(|x, y| x.vaddr == y.vaddr && x.kind == y.kind);
@@ -262,9 +317,11 @@ pub fn scan_with_progress<S: MemorySource + ?Sized>(
             Verdict::Leak
         },
         hits,
+        hits_more,
         unreadable,
         absent,
         detections,
+        detections_more,
         public_hits,
         public_detections,
     })
@@ -294,6 +351,17 @@ fn split_public<T, S: MemorySource + ?Sized>(
 }
 
 /// Runs of adjacent readable regions: a match may straddle two mappings that touch.
+/// One chunk read by the scan's reader thread: the owned range `a..b`, the bytes from
+/// `buf_start` (`len` of `buf`), and the pages that could not be read.
+struct Chunk {
+    a: u64,
+    b: u64,
+    buf_start: u64,
+    len: usize,
+    buf: Vec<u8>,
+    bad: Vec<(Span, crate::memory::ReadError)>,
+}
+
 fn readable_runs(regions: &[crate::memory::SourceRegion]) -> Vec<Span> {
     let mut runs: Vec<Span> = Vec::new();
     for r in regions.iter().filter(|r| r.kind == RegionKind::Readable) {
@@ -428,5 +496,15 @@ mod tests {
         let r = scan(&src, &n, &ScanOptions { chunk_size: 4096 }).unwrap();
         let got: Vec<_> = r.hits.iter().map(|h| (h.needle, h.vaddr)).collect();
         assert_eq!(got, vec![(1, 4090), (2, 5001)]);
+    }
+
+    #[test]
+    fn one_byte_needle_is_counted_past_the_cap_not_listed() {
+        let data = vec![b'x'; 64 * 1024];
+        let src = Mem::new(0x10000, data, None);
+        let report = scan(&src, &needles(&[b"x"]), &ScanOptions::default()).unwrap();
+        assert_eq!(report.hits.len(), MAX_FINDINGS);
+        assert_eq!(report.hits.len() as u64 + report.hits_more, 64 * 1024);
+        assert_eq!(report.verdict, Verdict::Leak);
     }
 }

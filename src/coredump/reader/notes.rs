@@ -1,0 +1,275 @@
+//! The notes of a core: what each standard note and ours tells the reader (threads, files,
+//! refused ranges), parsed from hostile bytes: bounds-checked, stopping at the first fault.
+
+use super::{FileMap, ThreadInfo};
+use crate::coredump::arch::{NT_FILE, NT_PRPSINFO, NT_PRSTATUS, PRSTATUS_REG_OFFSET};
+use crate::coredump::{parse_hex_addr, ConfidumpNote, CONFIDUMP_NOTE_NAME, NT_CONFIDUMP_MAPS};
+use crate::memory::RegionKind;
+use crate::model::Span;
+
+/// Offset of `pr_pid` in x86-64 `elf_prstatus`.
+const PRSTATUS_PID: usize = 32;
+/// Index of `rip` in `user_regs_struct` (r15, r14, ..., orig_rax, rip, cs, eflags, rsp, ...).
+const REG_RIP: usize = 16;
+/// Index of `rsp` in `user_regs_struct`.
+const REG_RSP: usize = 19;
+/// Offset of `pr_pid` in x86-64 `elf_prpsinfo`.
+const PRPSINFO_PID: usize = 24;
+
+/// One note, owned.
+pub(super) struct Note {
+    pub(super) name: Vec<u8>,
+    pub(super) n_type: u32,
+    pub(super) desc: Vec<u8>,
+}
+
+/// What the notes tell us.
+#[derive(Default)]
+pub(super) struct NoteInfo {
+    pub(super) confidump: Option<ConfidumpNote>,
+    pub(super) qemu_note: bool,
+    pub(super) gdb_tdesc: bool,
+    pub(super) pid: Option<i32>,
+    pub(super) threads: Vec<ThreadInfo>,
+    /// NT_FILE entries: address range, offset in the file in pages, path.
+    pub(super) files: Vec<(Span, u64, String)>,
+    /// NT_FILE's page size (the unit of its offsets).
+    pub(super) file_page_size: u64,
+}
+
+impl NoteInfo {
+    pub(super) fn from_notes(notes: &[Note]) -> Self {
+        let mut info = NoteInfo::default();
+        for n in notes {
+            match (n.name.as_slice(), n.n_type) {
+                (name, NT_CONFIDUMP_MAPS) if name == CONFIDUMP_NOTE_NAME.as_bytes() => {
+                    match serde_json::from_slice::<ConfidumpNote>(&n.desc) {
+                        Ok(note) => info.confidump = Some(note),
+                        // The memory is still readable without the names; say so and go on.
+                        Err(e) => tracing::warn!("ignoring an unparsable CONFIDUMP note: {e}"),
+                    }
+                }
+                (b"QEMU", _) => info.qemu_note = true,
+                // Only gdb writes notes owned by "GDB" (NT_GDB_TDESC is type 0xff000000 in
+                // gcore 13's cores here), so the owner alone identifies it.
+                (b"GDB", _) => info.gdb_tdesc = true,
+                (b"CORE", NT_PRSTATUS) => {
+                    let tid = le_u32(&n.desc, PRSTATUS_PID);
+                    let reg = |i: usize| le_u64(&n.desc, PRSTATUS_REG_OFFSET + 8 * i);
+                    if let (Some(tid), Some(rip), Some(rsp)) = (tid, reg(REG_RIP), reg(REG_RSP)) {
+                        info.threads.push(ThreadInfo {
+                            tid: i32::from_ne_bytes(tid.to_ne_bytes()),
+                            rip,
+                            rsp,
+                        });
+                    }
+                }
+                (b"CORE", NT_PRPSINFO) => {
+                    info.pid =
+                        le_u32(&n.desc, PRPSINFO_PID).map(|p| i32::from_ne_bytes(p.to_ne_bytes()));
+                }
+                (b"CORE", NT_FILE) => {
+                    (info.files, info.file_page_size) = parse_nt_file(&n.desc);
+                }
+                _ => {}
+            }
+        }
+        info
+    }
+
+    /// The name of the region starting at `span`, best source first.
+    pub(super) fn name_for(&self, span: Span, by_paddr: bool) -> String {
+        if by_paddr {
+            return "[guest-physical]".to_string();
+        }
+        if let Some(note) = &self.confidump {
+            let hit = note.mappings.iter().find(|m| {
+                matches!((parse_hex_addr(&m.start), parse_hex_addr(&m.end)),
+                    (Some(s), Some(e)) if s <= span.start && span.start < e)
+            });
+            if let Some(m) = hit {
+                return if m.name.is_empty() {
+                    "[anon]".to_string()
+                } else {
+                    m.name.clone()
+                };
+            }
+        }
+        if let Some((_, _, p)) = self.files.iter().find(|(s, ..)| s.contains(span.start)) {
+            return p.clone();
+        }
+        // The kernel and gdb do not name anonymous memory; a thread's stack pointer does.
+        for (i, t) in self.threads.iter().enumerate() {
+            if span.contains(t.rsp) {
+                let main = self.pid.map_or(i == 0, |pid| pid == t.tid);
+                return if main {
+                    "[stack]".to_string()
+                } else {
+                    format!("[stack:{}]", t.tid)
+                };
+            }
+        }
+        "[anon]".to_string()
+    }
+
+    /// The refused ranges of our note that carry an errno.
+    pub(super) fn refused_errnos(&self) -> Vec<(Span, i32)> {
+        let Some(note) = &self.confidump else {
+            return Vec::new();
+        };
+        note.unreadable
+            .iter()
+            .filter_map(|r| {
+                let (s, e) = (parse_hex_addr(&r.start)?, parse_hex_addr(&r.end)?);
+                Some((Span::new(s, e), r.errno?))
+            })
+            .collect()
+    }
+
+    /// File-backed mappings: NT_FILE (every Linux core has it), else our note's mappings.
+    /// Our note adds whether each mapping is private (`rw-p` vs `rw-s`).
+    pub(super) fn file_maps(&self) -> Vec<FileMap> {
+        let from_note: Vec<(Span, u64, &str, bool)> = self
+            .confidump
+            .iter()
+            .flat_map(|n| &n.mappings)
+            .filter(|m| m.name.starts_with('/'))
+            .filter_map(|m| {
+                let (s, e) = (parse_hex_addr(&m.start)?, parse_hex_addr(&m.end)?);
+                let private = m.perms.ends_with('p');
+                Some((
+                    Span::new(s, e),
+                    parse_hex_addr(&m.offset)?,
+                    m.name.as_str(),
+                    private,
+                ))
+            })
+            .collect();
+        let private_of = |span: Span| {
+            from_note
+                .iter()
+                .find(|(s, ..)| *s == span)
+                .map(|&(.., p)| p)
+        };
+        if !self.files.is_empty() {
+            return self
+                .files
+                .iter()
+                .map(|(span, page_offset, path)| FileMap {
+                    span: *span,
+                    offset: page_offset.saturating_mul(self.file_page_size),
+                    path: path.clone(),
+                    private: private_of(*span),
+                })
+                .collect();
+        }
+        from_note
+            .into_iter()
+            .map(|(span, offset, path, private)| FileMap {
+                span,
+                offset,
+                path: path.to_string(),
+                private: Some(private),
+            })
+            .collect()
+    }
+
+    /// Note ranges (unreadable first, then absent) as spans with the kind they give.
+    pub(super) fn note_ranges(&self) -> Vec<(Span, RegionKind)> {
+        let Some(note) = &self.confidump else {
+            return Vec::new();
+        };
+        let conv = |r: &crate::coredump::NoteRange, unreadable: bool| {
+            let (s, e) = (parse_hex_addr(&r.start)?, parse_hex_addr(&r.end)?);
+            let kind = if unreadable {
+                RegionKind::Unreadable(r.reason.clone())
+            } else {
+                RegionKind::Absent(r.reason.clone())
+            };
+            (s < e).then_some((Span::new(s, e), kind))
+        };
+        let mut v: Vec<_> = note
+            .unreadable
+            .iter()
+            .filter_map(|r| conv(r, true))
+            .chain(note.absent.iter().filter_map(|r| conv(r, false)))
+            .collect();
+        v.sort_by_key(|(s, _)| s.start);
+        v
+    }
+}
+
+pub(super) fn le_u32(b: &[u8], off: usize) -> Option<u32> {
+    let s = b.get(off..off.checked_add(4)?)?;
+    Some(u32::from_le_bytes(s.try_into().ok()?))
+}
+
+pub(super) fn le_u64(b: &[u8], off: usize) -> Option<u64> {
+    let s = b.get(off..off.checked_add(8)?)?;
+    Some(u64::from_le_bytes(s.try_into().ok()?))
+}
+
+/// NT_FILE: count, page size, `count` × (start, end, file page), then `count` NUL-terminated
+/// paths. Returns the entries (range, file page, path) and the page size. A malformed note
+/// yields what could be parsed before the fault.
+pub(super) fn parse_nt_file(d: &[u8]) -> (Vec<(Span, u64, String)>, u64) {
+    let mut out = Vec::new();
+    let page_size = le_u64(d, 8).unwrap_or(0);
+    let Some(count) = le_u64(d, 0).and_then(|c| usize::try_from(c).ok()) else {
+        return (out, page_size);
+    };
+    // Each entry needs 24 bytes of the descriptor: check before trusting `count`.
+    let Some(table_end) = count.checked_mul(24).and_then(|t| t.checked_add(16)) else {
+        return (out, page_size);
+    };
+    if table_end > d.len() {
+        return (out, page_size);
+    }
+    let mut names = d[table_end..].split(|&b| b == 0);
+    for i in 0..count {
+        let base = 16 + i * 24;
+        let (Some(s), Some(e), Some(page), Some(name)) = (
+            le_u64(d, base),
+            le_u64(d, base + 8),
+            le_u64(d, base + 16),
+            names.next(),
+        ) else {
+            break;
+        };
+        let name = String::from_utf8_lossy(name).into_owned();
+        out.push((Span::new(s, e), page, name));
+    }
+    (out, page_size)
+}
+
+/// Parses the notes of one PT_NOTE segment, stopping at the first one that does not fit.
+pub(super) fn parse_notes(data: &[u8], out: &mut Vec<Note>) {
+    let mut off = 0usize;
+    let align4 = |n: usize| n.checked_add(3).map(|n| n & !3);
+    while let (Some(namesz), Some(descsz), Some(n_type)) = (
+        le_u32(data, off),
+        le_u32(data, off + 4),
+        le_u32(data, off + 8),
+    ) {
+        let parsed = (|| {
+            let name_start = off.checked_add(12)?;
+            let name_end = name_start.checked_add(usize::try_from(namesz).ok()?)?;
+            let desc_start = align4(name_end)?;
+            let desc_end = desc_start.checked_add(usize::try_from(descsz).ok()?)?;
+            let name = data.get(name_start..name_end)?;
+            let desc = data.get(desc_start..desc_end)?;
+            Some((name, desc, align4(desc_end)?))
+        })();
+        let Some((name, desc, next)) = parsed else {
+            tracing::warn!("a note runs past its segment; ignoring the rest of the segment");
+            return;
+        };
+        let name = name.strip_suffix(&[0]).unwrap_or(name);
+        out.push(Note {
+            name: name.to_vec(),
+            n_type,
+            desc: desc.to_vec(),
+        });
+        off = next;
+    }
+}

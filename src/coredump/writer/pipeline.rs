@@ -1,0 +1,553 @@
+//! The freeze-and-read pipeline: memory is read chunk by chunk (never-touched pages skipped
+//! through the pagemap, failed reads retried page by page) and handed to a writer thread that
+//! writes each chunk's data pages and leaves zero pages as holes; what it produced becomes
+//! the PT_LOADs, the unreadable list and the absent list.
+//!
+//! # Write strategy, and what each choice bought (issue 13; 2 shared vCPUs, ext4 on virtio)
+//! * **Reads overlap writes on both cores**: this thread reads (process_vm_readv), the writer
+//!   thread writes, through a two-slot queue of 1 MiB buffers (three in flight, so RSS stays
+//!   ~9 MB whatever the size). Kept: it is what makes the dense dump cost about one write of
+//!   the data rather than a read plus a write.
+//! * **Zero pages are holes**, never-touched pages are not even read (pagemap): the sparse
+//!   curve follows what is resident (disk use = resident size), and all-zero pages we did read
+//!   cost a compare, not a write. Kept.
+//! * **Block size**: 1 MiB writes. `dd` 1 MiB against 8 MiB blocks for 2 GiB (3 runs each,
+//!   load ~11): 12.0-15.9 s vs 6.6-27.6 s, no difference above the noise; larger buffers
+//!   only cost RSS. Kept at 1 MiB.
+//! * **fallocate preallocation**: `fallocate -l 2G` then `dd conv=notrunc`, 9.9-11.2 s vs
+//!   the plain write's 6.6-27.6 s: no gain, and preallocating would turn holes into allocated
+//!   blocks (sparse disk use would follow the address space). Not used.
+//! * **O_DIRECT**: `dd oflag=direct` wrote 2 GiB in 2.8-4.9 s against 6.6-27.6 s buffered,
+//!   but only because the machine was loaded with other writers (page-cache writeback
+//!   throttling); on a quiet machine a buffered 2 GiB write lands in the page cache in
+//!   ~1.3 s (FACTS.md) and direct I/O is bound by the disk. It would also need aligned
+//!   buffers and bypass the cache a scan right after the dump reads from. Not used; bench.sh's
+//!   `dd` floor is the buffered write.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
+
+use super::{io_err, DumpError, DumpOptions, MissingRange, Progress, DATA_START};
+use crate::coredump::policy::{gcore_decision, Policy};
+use crate::memory::{read_pagewise, MemorySource, ReadError, PAGE_SIZE};
+use crate::procfs::maps::Mapping;
+use crate::procfs::pagemap::{BackedWindow, Pagemap};
+
+/// A PT_LOAD being built.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Segment {
+    pub(super) vaddr: u64,
+    pub(super) memsz: u64,
+    pub(super) offset: u64,
+    pub(super) filesz: u64,
+    pub(super) flags: u32,
+}
+
+/// What the memory copy produced.
+#[derive(Debug, Default)]
+pub(super) struct MemoryCopy {
+    pub(super) segments: Vec<Segment>,
+    pub(super) unreadable: Vec<MissingRange>,
+    pub(super) absent: Vec<MissingRange>,
+    pub(super) data_end: u64,
+}
+
+pub(super) fn segment_flags(m: &Mapping) -> u32 {
+    // PF_X = 1, PF_W = 2, PF_R = 4.
+    u32::from(m.exec) | (u32::from(m.write) << 1) | (u32::from(m.read) << 2)
+}
+
+/// One chunk handed to the writer thread: the buffer and the runs of it to write, each as
+/// (offset in buffer, length, offset in file).
+pub(super) struct Job {
+    pub(super) buf: Vec<u8>,
+    pub(super) runs: Vec<(usize, usize, u64)>,
+}
+
+/// The writer thread: writes each job's runs, skipping all-zero pages (they stay holes, which
+/// read back as the same zeros), and hands the buffer back for reuse.
+pub(super) fn writer_loop(
+    file: &File,
+    jobs: Receiver<Job>,
+    give_back: Sender<Vec<u8>>,
+) -> std::io::Result<()> {
+    let page = usize::try_from(PAGE_SIZE).unwrap_or(4096);
+    for job in jobs {
+        for &(start, len, file_off) in &job.runs {
+            let Some(data) = job.buf.get(start..start.saturating_add(len)) else {
+                continue;
+            };
+            // Coalesce non-zero pages into as few writes as possible.
+            let mut run_start: Option<usize> = None;
+            let mut i = 0usize;
+            while i <= data.len() {
+                let is_data = data
+                    .get(i..(i + page).min(data.len()))
+                    .is_some_and(|p| !p.is_empty() && p.iter().any(|&b| b != 0));
+                match (is_data, run_start) {
+                    (true, None) => run_start = Some(i),
+                    (false, Some(s)) => {
+                        file.write_all_at(&data[s..i], file_off + s as u64)?;
+                        run_start = None;
+                    }
+                    _ => {}
+                }
+                if i == data.len() {
+                    break;
+                }
+                i = (i + page).min(data.len());
+            }
+        }
+        // The reader may have finished already; a closed return queue is fine.
+        let _ = give_back.send(job.buf);
+    }
+    Ok(())
+}
+
+/// Page states inside a chunk.
+#[derive(Clone)]
+pub(super) enum PageState {
+    Data,
+    /// Never touched (private anonymous): zeros, not read, written as a hole.
+    Hole,
+    Bad(ReadError),
+}
+
+/// Copies the memory of `mappings`, read from `src`, into `file` from [`DATA_START`] on.
+/// Generic over the source so the page-by-page logic can be tested on a fake one.
+pub(super) fn copy_memory<S: MemorySource + Sync + ?Sized>(
+    src: &S,
+    mappings: &[Mapping],
+    pagemap: Option<&Pagemap>,
+    file: &File,
+    opts: &DumpOptions,
+    filter: u32,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<MemoryCopy, DumpError> {
+    let page = usize::try_from(PAGE_SIZE).unwrap_or(4096);
+    let chunk = (opts.chunk_size / page).max(1) * page;
+    let total: u64 = mappings.iter().map(|m| m.span.len()).sum();
+    std::thread::scope(|scope| {
+        let (job_tx, job_rx) = sync_channel::<Job>(2);
+        let (buf_tx, buf_rx) = channel::<Vec<u8>>();
+        for _ in 0..3 {
+            let _ = buf_tx.send(vec![0u8; chunk]);
+        }
+        let writer = scope.spawn(move || writer_loop(file, job_rx, buf_tx));
+        let read = read_all(
+            src, mappings, opts, filter, pagemap, chunk, total, &job_tx, &buf_rx, progress,
+        );
+        drop(job_tx);
+        let written = writer.join().map_err(|_| DumpError::Io {
+            context: "writing memory".into(),
+            source: std::io::Error::other("writer thread failed"),
+        })?;
+        // A writer error explains a reader's "queue closed", so report it first.
+        written.map_err(|source| io_err("writing memory to the core", source))?;
+        read
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn read_all<S: MemorySource + ?Sized>(
+    live: &S,
+    mappings: &[Mapping],
+    opts: &DumpOptions,
+    filter: u32,
+    pagemap: Option<&Pagemap>,
+    chunk: usize,
+    total: u64,
+    jobs: &std::sync::mpsc::SyncSender<Job>,
+    buffers: &Receiver<Vec<u8>>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<MemoryCopy, DumpError> {
+    let page = usize::try_from(PAGE_SIZE).unwrap_or(4096);
+    let mut copy = MemoryCopy {
+        data_end: DATA_START,
+        ..MemoryCopy::default()
+    };
+    let queue_closed = || DumpError::Io {
+        context: "writing memory".into(),
+        source: std::io::Error::other("writer stopped"),
+    };
+    let mut done = 0u64;
+    let mut backed: Vec<bool> = Vec::new();
+    for m in mappings {
+        let flags = segment_flags(m);
+        let name = m.display_name().to_string();
+        if opts.policy == Policy::LikeGcore {
+            let elf = || {
+                let mut magic = [0u8; 4];
+                live.read_exact_at(m.span.start, &mut magic).is_ok() && magic == *b"\x7fELF"
+            };
+            if let Err(reason) = gcore_decision(m, filter, elf) {
+                // No PT_LOAD: the note's absent list is where readers learn about it.
+                copy.absent.push(MissingRange {
+                    start: m.span.start,
+                    end: m.span.end,
+                    errno: None,
+                    reason,
+                    mapping: name,
+                });
+                done = done.saturating_add(m.span.len());
+                progress(Progress { done, total });
+                continue;
+            }
+        }
+        let sparse = m.is_private_anonymous();
+        let mut window = pagemap.filter(|_| sparse).map(BackedWindow::new);
+        let mut current: Option<(Segment, bool)> = None;
+        let mut addr = m.span.start;
+        while addr < m.span.end {
+            // A never-touched range of a chunk or more: a hole, skipped in one step (no read,
+            // no buffer, no write), however much address space it spans.
+            let hole = match window.as_mut() {
+                Some(w) => w.hole_pages(addr, m.span.end).unwrap_or(0) * PAGE_SIZE,
+                None => 0,
+            };
+            let hole = hole.min(m.span.end - addr);
+            if hole >= chunk as u64 || (hole > 0 && addr + hole == m.span.end) {
+                match &mut current {
+                    Some((seg, true)) => seg.memsz += hole,
+                    _ => {
+                        if let Some((seg, true)) = current.take() {
+                            copy.segments.push(seg);
+                        }
+                        current = Some((
+                            Segment {
+                                vaddr: addr,
+                                memsz: hole,
+                                offset: copy.data_end,
+                                filesz: 0,
+                                flags,
+                            },
+                            true,
+                        ));
+                    }
+                }
+                if let Some((seg, _)) = current.as_mut() {
+                    seg.filesz += hole;
+                }
+                copy.data_end = copy
+                    .data_end
+                    .checked_add(hole)
+                    .ok_or(DumpError::Overflow("memory data"))?;
+                addr += hole;
+                done = done.saturating_add(hole);
+                progress(Progress { done, total });
+                continue;
+            }
+            let n = usize::try_from((m.span.end - addr).min(chunk as u64)).unwrap_or(chunk);
+            let mut buf = buffers.recv().map_err(|_| queue_closed())?;
+            if buf.len() < n {
+                buf.resize(n, 0);
+            }
+            let npages = n.div_ceil(page);
+            let mut states = vec![PageState::Data; npages];
+            let all_backed = match window.as_mut() {
+                Some(w) => match w.get(addr, npages, m.span.end) {
+                    Ok(flags) => {
+                        backed.clear();
+                        backed.extend_from_slice(flags);
+                        false
+                    }
+                    Err(_) => true,
+                },
+                None => true,
+            };
+            // Read each run of backed pages; a failed run is retried page by page.
+            let mut p = 0usize;
+            while p < npages {
+                let is_backed = |i: usize| all_backed || backed.get(i).copied().unwrap_or(true);
+                if !is_backed(p) {
+                    states[p] = PageState::Hole;
+                    p += 1;
+                    continue;
+                }
+                let mut q = p;
+                while q < npages && is_backed(q) {
+                    q += 1;
+                }
+                let (b0, b1) = (p * page, (q * page).min(n));
+                let run_addr = addr + b0 as u64;
+                for (span, err) in read_pagewise(live, run_addr, &mut buf[b0..b1]) {
+                    let first = usize::try_from((span.start - addr) / PAGE_SIZE).unwrap_or(0);
+                    let last = usize::try_from((span.end - addr).div_ceil(PAGE_SIZE)).unwrap_or(0);
+                    for st in states.iter_mut().take(last.min(npages)).skip(first) {
+                        *st = PageState::Bad(err.clone());
+                    }
+                }
+                p = q;
+            }
+            // Turn page states into segments, unreadable ranges and write runs.
+            let mut runs: Vec<(usize, usize, u64)> = Vec::new();
+            for (i, st) in states.iter().enumerate() {
+                let page_addr = addr + (i * page) as u64;
+                let len = page.min(n - i * page);
+                let len64 = len as u64;
+                let readable = !matches!(st, PageState::Bad(_));
+                match &mut current {
+                    Some((seg, r)) if *r == readable => seg.memsz += len64,
+                    _ => {
+                        // Only readable runs become PT_LOADs (see "Unreadable is not zero").
+                        if let Some((seg, true)) = current.take() {
+                            copy.segments.push(seg);
+                        }
+                        current = Some((
+                            Segment {
+                                vaddr: page_addr,
+                                memsz: len64,
+                                offset: copy.data_end,
+                                filesz: 0,
+                                flags,
+                            },
+                            readable,
+                        ));
+                    }
+                }
+                match st {
+                    PageState::Bad(err) => match copy.unreadable.last_mut() {
+                        Some(last)
+                            if last.end == page_addr
+                                && last.errno == err.errno
+                                && last.mapping == name =>
+                        {
+                            last.end = page_addr + len64
+                        }
+                        _ => copy.unreadable.push(MissingRange {
+                            start: page_addr,
+                            end: page_addr + len64,
+                            errno: err.errno,
+                            reason: err.reason.clone(),
+                            mapping: name.clone(),
+                        }),
+                    },
+                    PageState::Data | PageState::Hole => {
+                        if let Some((seg, _)) = current.as_mut() {
+                            seg.filesz += len64;
+                        }
+                        if matches!(st, PageState::Data) {
+                            match runs.last_mut() {
+                                Some((s, l, off))
+                                    if *s + *l == i * page && *off + *l as u64 == copy.data_end =>
+                                {
+                                    *l += len
+                                }
+                                _ => runs.push((i * page, len, copy.data_end)),
+                            }
+                        }
+                        copy.data_end = copy
+                            .data_end
+                            .checked_add(len64)
+                            .ok_or(DumpError::Overflow("memory data"))?;
+                    }
+                }
+            }
+            jobs.send(Job { buf, runs }).map_err(|_| queue_closed())?;
+            addr += n as u64;
+            done = done.saturating_add(n as u64);
+            progress(Progress { done, total });
+        }
+        if let Some((seg, true)) = current.take() {
+            copy.segments.push(seg);
+        }
+    }
+    Ok(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::SourceRegion;
+    use crate::procfs::maps::parse_smaps;
+
+    /// Three pages at 0x10000 filled with 0x11, 0x22, 0x33; page 1 refuses every read.
+    struct Fake;
+
+    impl MemorySource for Fake {
+        fn describe(&self) -> String {
+            "fake".into()
+        }
+        fn regions(&self) -> &[SourceRegion] {
+            &[]
+        }
+        fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+            let end = addr + buf.len() as u64;
+            if addr < 0x12000 && end > 0x11000 {
+                return Err(ReadError::from_errno(libc::EIO));
+            }
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = match (addr + i as u64 - 0x10000) / PAGE_SIZE {
+                    0 => 0x11,
+                    1 => 0x22,
+                    _ => 0x33,
+                };
+            }
+            Ok(())
+        }
+    }
+
+    fn mappings() -> Vec<Mapping> {
+        parse_smaps(
+            "10000-13000 rw-p 00000000 fe:01 7 /x\nVmFlags: rd wr\n\
+             20000-21000 rw-p 00000000 fe:01 7 /y\nVmFlags: rd wr dd\n",
+            "fixture",
+        )
+        .unwrap()
+    }
+
+    fn run(policy: Policy) -> (MemoryCopy, Vec<u8>) {
+        let f = tempfile::tempfile().unwrap();
+        let mut opts = DumpOptions::new("/nonexistent");
+        opts.policy = policy;
+        opts.chunk_size = 3 * 4096;
+        let copy = copy_memory(&Fake, &mappings(), None, &f, &opts, 0x33, &mut |_| {}).unwrap();
+        f.set_len(copy.data_end).unwrap();
+        let mut bytes = vec![0u8; usize::try_from(copy.data_end).unwrap()];
+        f.read_exact_at(&mut bytes, 0).unwrap();
+        (copy, bytes)
+    }
+
+    #[test]
+    fn readable_page_after_unreadable_one_is_kept() {
+        let (copy, bytes) = run(Policy::Attacker);
+        let s = &copy.segments;
+        // The unreadable page gets no segment at all: gdb must not see zeros there.
+        assert_eq!(s.len(), 3, "{s:?}");
+        assert_eq!(
+            (s[0].vaddr, s[0].filesz, s[0].offset),
+            (0x10000, 4096, 4096)
+        );
+        assert!(s.iter().all(|s| s.filesz == s.memsz && s.filesz > 0));
+        assert!(!s
+            .iter()
+            .any(|s| s.vaddr <= 0x11000 && 0x11000 < s.vaddr + s.memsz));
+        assert_eq!(
+            (s[1].vaddr, s[1].filesz, s[1].offset),
+            (0x12000, 4096, 8192)
+        );
+        assert!(bytes[4096..8192].iter().all(|&b| b == 0x11));
+        assert!(bytes[8192..12288].iter().all(|&b| b == 0x33));
+        assert_eq!(copy.unreadable.len(), 1);
+        assert_eq!(copy.unreadable[0].start, 0x11000);
+        assert_eq!(copy.unreadable[0].errno, Some(libc::EIO));
+        // The dd mapping is dumped by default.
+        assert_eq!((s[2].vaddr, s[2].filesz), (0x20000, 4096));
+        assert!(copy.absent.is_empty());
+    }
+
+    #[test]
+    fn like_gcore_leaves_dd_out_as_absent() {
+        let (copy, _) = run(Policy::LikeGcore);
+        // Both mappings are left out: no PT_LOAD for either.
+        assert!(copy.segments.is_empty(), "{:?}", copy.segments);
+        // /x is left out too: a file-backed private mapping never written (filter bit 2).
+        assert_eq!(copy.absent.len(), 2);
+        assert!(copy.absent[0].reason.contains("bit 2"), "{:?}", copy.absent);
+        assert_eq!(copy.absent[1].start, 0x20000);
+        assert!(copy.absent[1].reason.contains("MADV_DONTDUMP"));
+    }
+
+    /// 64 pages at 0x100000: page i holds byte i+1, except every 7th page, which is all zeros
+    /// (read, then left as a hole), and pages 30..=33, which refuse every read. With 4-page
+    /// chunks the failure straddles a chunk boundary, and several chunks are in flight in the
+    /// reader/writer pipeline before and after it.
+    struct Striped;
+
+    const BASE: u64 = 0x10_0000;
+    const PAGES: u64 = 64;
+
+    fn striped_byte(page: u64) -> u8 {
+        if page % 7 == 0 {
+            0
+        } else {
+            u8::try_from(page + 1).unwrap()
+        }
+    }
+
+    impl MemorySource for Striped {
+        fn describe(&self) -> String {
+            "striped".into()
+        }
+        fn regions(&self) -> &[SourceRegion] {
+            &[]
+        }
+        fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+            let (first, last) = (
+                (addr - BASE) / PAGE_SIZE,
+                (addr + buf.len() as u64 - 1 - BASE) / PAGE_SIZE,
+            );
+            if first <= 33 && last >= 30 {
+                return Err(ReadError::from_errno(libc::EFAULT));
+            }
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = striped_byte((addr + i as u64 - BASE) / PAGE_SIZE);
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn failed_read_mid_pipeline_leaves_a_complete_core() {
+        let maps = parse_smaps(
+            &format!(
+                "{BASE:x}-{:x} rw-p 00000000 00:00 0 \nVmFlags: rd wr\n",
+                BASE + PAGES * PAGE_SIZE
+            ),
+            "fixture",
+        )
+        .unwrap();
+        let f = tempfile::tempfile().unwrap();
+        let mut opts = DumpOptions::new("/nonexistent");
+        opts.chunk_size = 4 * 4096;
+        let copy = copy_memory(&Striped, &maps, None, &f, &opts, 0, &mut |_| {}).unwrap();
+        f.set_len(copy.data_end).unwrap();
+        // Two PT_LOADs around the refused pages, none over them.
+        let s = &copy.segments;
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert_eq!((s[0].vaddr, s[0].memsz), (BASE, 30 * PAGE_SIZE));
+        assert_eq!(
+            (s[1].vaddr, s[1].memsz),
+            (BASE + 34 * PAGE_SIZE, 30 * PAGE_SIZE)
+        );
+        assert_eq!(copy.unreadable.len(), 1, "{:?}", copy.unreadable);
+        let u = &copy.unreadable[0];
+        assert_eq!(
+            (u.start, u.end, u.errno),
+            (
+                BASE + 30 * PAGE_SIZE,
+                BASE + 34 * PAGE_SIZE,
+                Some(libc::EFAULT)
+            )
+        );
+        // Every other page is in the file, at its segment's offset, byte for byte; the zero
+        // pages are holes that read back as zeros.
+        let mut page = vec![0u8; 4096];
+        for seg in s {
+            assert_eq!(seg.filesz, seg.memsz);
+            for k in 0..seg.memsz / PAGE_SIZE {
+                f.read_exact_at(&mut page, seg.offset + k * PAGE_SIZE)
+                    .unwrap();
+                let p = (seg.vaddr - BASE) / PAGE_SIZE + k;
+                assert!(page.iter().all(|&b| b == striped_byte(p)), "page {p}");
+            }
+        }
+        // The zero pages were not written: the file has holes (ext4 and tmpfs report them).
+        let mut holes = 0;
+        for seg in s {
+            for k in 0..seg.memsz / PAGE_SIZE {
+                let p = (seg.vaddr - BASE) / PAGE_SIZE + k;
+                let off = i64::try_from(seg.offset + k * PAGE_SIZE).unwrap();
+                // SAFETY: lseek on our own open file; it does not touch memory.
+                let at = unsafe {
+                    libc::lseek(std::os::fd::AsRawFd::as_raw_fd(&f), off, libc::SEEK_DATA)
+                };
+                if p % 7 == 0 && at != off {
+                    holes += 1;
+                }
+            }
+        }
+        assert!(holes > 0, "no zero page became a hole");
+    }
+}
