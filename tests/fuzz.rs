@@ -1,11 +1,14 @@
 //! A mutation fuzzer on stable Rust (no cargo-fuzz, no new dependency): real inputs as seeds,
 //! random byte flips, insertions, deletions, truncations and splices, fed to the parsers of
-//! hostile input: the core reader (+ scanner with detectors), the `/proc` parsers, the scenario
-//! parser and the QMP client (a fake QEMU sending mutated replies).
+//! hostile input: the core reader (+ scanner with detectors) seeded with four real cores (ours,
+//! gdb's gcore, the kernel's own, and a QEMU `dump-guest-memory` of a small guest), the `/proc`
+//! parsers, the scenario, lab and platform-expectation parsers, and the QMP client (a fake
+//! QEMU sending mutated replies).
 //!
 //! For every input: no panic, no input taking over 1 s, no allocation peak over 2x the input
-//! size (+ 1 MiB for fixed buffers). `scripts/fuzz.sh` runs it for FUZZ_SECS seconds (default
-//! 600); `cargo test` runs a short smoke pass (FUZZ_SECS unset: 2 s per target).
+//! size (+ 1 MiB for fixed buffers). `scripts/fuzz.sh` runs it for FUZZ_SECS seconds per target
+//! (default 90: six targets, the core reader twice, 10.5 minutes); `cargo test` runs a short smoke pass (FUZZ_SECS
+//! unset: 2 s per target).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -158,12 +161,20 @@ fn run_target(name: &str, seeds: &[Vec<u8>], f: &dyn Fn(&[u8]), stats: &mut Stat
     for s in seeds {
         check(stats, name, s, f);
     }
-    let until = Instant::now() + budget();
+    let before = stats.runs;
+    // The core reader is the parser of the largest, most hostile input: twice the time.
+    let share = if name == "core" { 2 } else { 1 };
+    let until = Instant::now() + budget() * share;
     while Instant::now() < until {
         let seed = &seeds[rng.below(seeds.len())];
         let input = mutate(rng, seed, seeds);
         check(stats, name, &input, f);
     }
+    eprintln!(
+        "fuzz: target {name}: {} seeds, {} inputs",
+        seeds.len(),
+        stats.runs - before
+    );
 }
 
 fn core_seeds(dir: &std::path::Path) -> Vec<Vec<u8>> {
@@ -189,7 +200,95 @@ fn core_seeds(dir: &std::path::Path) -> Vec<Vec<u8>> {
             ),
         }
     }
+    match kernel_core(dir) {
+        Ok(b) => seeds.push(b),
+        Err(why) => eprintln!("no kernel seed core: {why}"),
+    }
+    match guest_dump(dir) {
+        Ok(b) => seeds.push(b),
+        Err(why) => eprintln!("no QEMU dump-guest-memory seed: {why}"),
+    }
     seeds
+}
+
+/// The kernel's own core of a victim: `ulimit -c unlimited` in a directory of its own, then
+/// SIGQUIT (as the demo's kernel path does; FACTS: core_pattern `core` writes it there).
+fn kernel_core(dir: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::os::unix::process::CommandExt;
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    if pattern.starts_with('|') || pattern.contains('/') {
+        return Err(format!(
+            "core_pattern is {:?}: the kernel does not write the core in the working directory",
+            pattern.trim()
+        ));
+    }
+    let cwd = dir.join("kernel");
+    std::fs::create_dir(&cwd).unwrap();
+    let mut cmd = std::process::Command::new(common::bin());
+    cmd.args(["victim", "--mode", "plain"])
+        .current_dir(&cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGQUIT).unwrap();
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let core = std::fs::read_dir(&cwd)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("the victim ended ({status}) and left no core"))?;
+    std::fs::read(core).map_err(|e| e.to_string())
+}
+
+/// A small guest's memory through QMP `dump-guest-memory` (paging=false): a 2 MiB `-M pc`
+/// guest held at reset (`-S`), so the seed is a real guest-physical core of ~2 MiB.
+fn guest_dump(dir: &std::path::Path) -> Result<Vec<u8>, String> {
+    if !common::have("qemu-system-x86_64") {
+        return Err("qemu-system-x86_64 is not installed".into());
+    }
+    let sock = dir.join("seed-qmp.sock");
+    let _qemu = common::KillOnDrop::from(
+        std::process::Command::new("qemu-system-x86_64")
+            .args(["-M", "pc", "-m", "2", "-S", "-display", "none", "-nodefaults"])
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", sock.display()))
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    // Connect as soon as the socket answers (QEMU creates it before it listens).
+    let out = dir.join("guest.core");
+    let mut last = String::new();
+    for _ in 0..200 {
+        match confidump::vm::qmp::dump_guest_memory_with_timeout(
+            &sock,
+            &out,
+            Duration::from_secs(30),
+        ) {
+            Ok(_) => return std::fs::read(&out).map_err(|e| e.to_string()),
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(last)
 }
 
 #[test]
@@ -242,6 +341,33 @@ fn fuzz_parsers_of_hostile_input() {
         let _ = confidump::runner::scenario::parse("fuzz.toml", &String::from_utf8_lossy(b));
     };
     run_target("scenario", &scen, &f, &mut stats, &mut rng);
+
+    // Lab exercise files.
+    let ldir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/labs");
+    let labs: Vec<Vec<u8>> = std::fs::read_dir(&ldir)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    let f = |b: &[u8]| {
+        let _ = confidump::lab::parse("fuzz.toml", &String::from_utf8_lossy(b));
+    };
+    run_target("lab", &labs, &f, &mut stats, &mut rng);
+
+    // Platform expectation files (demo/expect), checked against the built-in row names.
+    let edir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/expect");
+    let expects: Vec<Vec<u8>> = std::fs::read_dir(&edir)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    let rows: Vec<String> = confidump::runner::scenario::load_all(None)
+        .unwrap()
+        .iter()
+        .map(|s| s.info.name.clone())
+        .collect();
+    let f = |b: &[u8]| {
+        let _ = confidump::runner::platform::parse("fuzz.toml", &String::from_utf8_lossy(b), &rows);
+    };
+    run_target("platform", &expects, &f, &mut stats, &mut rng);
 
     // The QMP client against a fake QEMU that sends mutated greetings and replies.
     let sock = dir.path().join("qmp.sock");
