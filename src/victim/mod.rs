@@ -143,14 +143,9 @@ pub enum VictimError {
         /// What the kernel said.
         errno: Errno,
     },
-    /// The secret file cannot be opened.
-    #[error("cannot open secret file {path}")]
-    SecretFile {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// The secret file cannot be opened, is not a regular file, or is too large.
+    #[error("secret file: {0}")]
+    SecretFile(#[from] crate::files::input::InputError),
     /// The store could not be set up.
     #[error(transparent)]
     Protect(#[from] ProtectError),
@@ -239,14 +234,14 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
     })?;
 
     let file = match &config.source {
-        SecretSource::File(path) => {
-            Some(
-                std::fs::File::open(path).map_err(|source| VictimError::SecretFile {
-                    path: path.clone(),
-                    source,
-                })?,
-            )
-        }
+        // The one reader of user-named files: a regular file (a FIFO would block, /dev/zero
+        // never end), no larger than a secret and its newline. The bytes are read below,
+        // straight into the store.
+        SecretSource::File(path) => Some(crate::files::input::open_user_file(
+            path,
+            u64::try_from(crate::protect::MAX_SECRET_LEN + 1).unwrap_or(u64::MAX),
+            "a secret file",
+        )?),
         _ => None,
     };
 
