@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 
 use super::scan::use_color;
 use super::{EXIT_MISMATCH, EXIT_OK};
@@ -139,6 +139,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         required.extend(p.require.iter().copied());
         selected = p.apply(selected);
     }
+    // Not root, by mistake: stop before starting anything (no row means what it says as an
+    // ordinary user; see `needs_root`).
+    let euid = nix::unistd::geteuid();
+    if !euid.is_root() {
+        bail!("{}", needs_root(&selected, euid.as_raw()));
+    }
     // The output paths are checked before the run, not after it.
     for path in args.junit.iter().chain(&args.html) {
         crate::files::output::check_target(path, args.force)?;
@@ -217,6 +223,50 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             EXIT_MISMATCH
         },
     ))
+}
+
+/// Why `demo` stops at once for an ordinary user, and how to run it.
+///
+/// Is there a row an ordinary user could run honestly? No: every row has root's columns
+/// (confidump's dump, gcore, the kernel's core, a live read), whose verdicts mean "root was
+/// refused" or "root read it". As another uid, a refusal would be that user's own limit (the
+/// uid rule, a non-dumpable victim, yama), not the victim's protection — the demo would teach
+/// the wrong lesson — and the same-uid column must start its victim as another user, which
+/// only root can. So the answer is the same for every selection.
+fn needs_root(selected: &[Scenario], euid: u32) -> String {
+    let names: Vec<&str> = selected.iter().map(|s| s.info.name.as_str()).collect();
+    let rows = match names.len() {
+        0 => "every row".to_string(),
+        1 => format!("the row {}", names.join("")),
+        n if n <= 6 => format!("all {n} selected rows ({})", names.join(", ")),
+        n => format!(
+            "all {n} selected rows ({}, and {} more)",
+            names[..5].join(", "),
+            n - 5
+        ),
+    };
+    let again: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
+    format!(
+        "demo needs root, and this is uid {euid}: {rows} attack their victims as root would \
+         (only root's CAP_SYS_PTRACE reads another user's or a non-dumpable process, and only \
+         root can start the same-uid column's victim as another user), so as uid {euid} a \
+         refused read would show your own limits, not the victim's protection; run it as: \
+         sudo confidump {}",
+        again.join(" ")
+    )
+}
+
+/// `arg` as the shell reads it back: bare when plain, else in single quotes.
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
 }
 
 /// Marks the required cells that could not run (failures) and recounts the mismatches.

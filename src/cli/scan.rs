@@ -207,9 +207,7 @@ pub fn open_source(
                 CoreFile::open(path).context("cannot read core file")?,
             ))
         }
-        (None, Some(pid)) => Ok(Box::new(
-            LiveProcess::open(pid, false).with_context(|| format!("cannot read pid {pid}"))?,
-        )),
+        (None, Some(pid)) => Ok(Box::new(LiveProcess::open(pid, false)?)),
         _ => bail!("give either a core file or --pid"),
     }
 }
@@ -242,8 +240,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let options = scan::ScanOptions::default();
     let report = match (args.pid, &args.dir) {
         (Some(pid), _) => {
-            let live =
-                LiveProcess::open(pid, false).with_context(|| format!("cannot read pid {pid}"))?;
+            let live = LiveProcess::open(pid, false)?;
             let report = scan::scan_with_progress(&live, &needles, &options, &mut progress)?;
             // A read that failed because the victim died is not a refusal: no report at all.
             live.ensure_alive("scan")?;
@@ -291,7 +288,7 @@ pub fn run_child(args: ScanChildArgs) -> anyhow::Result<ExitCode> {
             },
         },
         Err(e) => {
-            let reason = format!("cannot read pid {pid}: {e}");
+            let reason = e.to_string();
             match e.refused_errno() {
                 Some(errno) => ChildScan::Refused { errno, reason },
                 None => ChildScan::Failed { reason },
