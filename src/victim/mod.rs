@@ -214,6 +214,15 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
     // internal signals unblockable; we never trigger them (no setuid, no thread cancellation).
     // SIGQUIT stays deliverable: its default action (a kernel core dump, the attack path that
     // needs it) runs no code of ours, so nothing is ever pushed onto a protected stack.
+    // Its default action, too: a shell's background job (`cmd &` without job control) and
+    // `nohup`-like launchers start us with SIGQUIT ignored, and the kernel's core would never
+    // be written (the attacker waiting for it would wait in vain).
+    // SAFETY: SIG_DFL installs no handler of ours; no other thread exists yet.
+    unsafe { nix::sys::signal::signal(Signal::SIGQUIT, nix::sys::signal::SigHandler::SigDfl) }
+        .map_err(|errno| VictimError::Signals {
+            what: "restoring SIGQUIT's default action",
+            errno,
+        })?;
     let mut blocked = SigSet::all();
     blocked.remove(Signal::SIGQUIT);
     blocked
