@@ -521,7 +521,8 @@ pub struct HexRow {
     /// Address of the first byte.
     #[serde(serialize_with = "ser_hex", deserialize_with = "de_hex")]
     pub addr: u64,
-    /// The bytes; `None` = unreadable or absent.
+    /// The bytes; `None` = unreadable or absent, or redacted when highlighted (see
+    /// [`HexRow::is_redacted`]).
     pub bytes: Vec<Option<u8>>,
     /// Same length as `bytes`: true for bytes of a hit.
     pub highlight: Vec<bool>,
@@ -533,6 +534,19 @@ pub struct HexRow {
     /// "not in any region" line per run of such rows). Not in the JSON.
     #[serde(skip)]
     pub unmapped: bool,
+}
+
+impl HexRow {
+    /// Byte `i` is a byte of the secret taken out by `--redact` (`crate::redact`): a hit
+    /// (highlighted) whose value is gone. A real read never yields that pair — a hit is bytes
+    /// that were read — so it needs no field of its own; in the JSON it is a `null` byte whose
+    /// `highlight` is `true`.
+    pub fn is_redacted(&self, i: usize) -> bool {
+        matches!(
+            (self.bytes.get(i), self.highlight.get(i)),
+            (Some(None), Some(true))
+        )
+    }
 }
 
 /// A captured hex view (`memory::window::capture`), so renderers never touch a memory source.

@@ -12,6 +12,7 @@ use super::scan::use_color;
 use super::{EXIT_MISMATCH, EXIT_OK};
 use crate::host::Requirement;
 use crate::model::{count_mismatches, MatrixReport};
+use crate::redact::Redact;
 use crate::render;
 use crate::render::presenter::{self, PresentOptions};
 use crate::runner::matrix::{self, RunEnv, Scenario};
@@ -41,6 +42,8 @@ Examples:
   sudo confidump demo
   sudo confidump demo --scenario plain --scenario secretmem
   sudo confidump demo --format json --junit demo.xml --html demo.html
+  sudo confidump demo --format json --output demo.json      (0600: the report holds the bytes)
+  sudo confidump demo --redact --html handout.html          the secrets' bytes drawn as █
   sudo confidump demo --platform azure-dcsv3 --format json --junit node.xml
   sudo confidump demo --require sgx --scenario sgx
   confidump demo --list";
@@ -68,9 +71,12 @@ pub enum LangArg {
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct DemoArgs {
-    /// Output format on stdout.
+    /// Output format (stdout, or --output).
     #[arg(long, value_enum, default_value_t = DemoFormat::Text)]
     pub format: DemoFormat,
+    /// Where the report goes; redaction (of the table, JSON, HTML, JUnit and presenter).
+    #[command(flatten)]
+    pub out: super::ReportOut,
     /// Run only this scenario (repeatable); see --list.
     #[arg(long = "scenario", value_name = "NAME")]
     pub scenarios: Vec<String>,
@@ -86,8 +92,8 @@ pub struct DemoArgs {
     /// Also write a self-contained HTML report (0600: it shows what the attacker saw).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// Overwrite the --junit and --html files if they exist (only regular files, never
-    /// through a symlink).
+    /// Overwrite the --output, --junit and --html files if they exist (only regular files,
+    /// never through a symlink).
     #[arg(long)]
     pub force: bool,
     /// Presenter mode: one scenario at a time, Enter to continue.
@@ -145,8 +151,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if !euid.is_root() {
         bail!("{}", needs_root(&selected, euid.as_raw()));
     }
+    if args.present && args.out.output.is_some() {
+        bail!("--output writes the table or JSON: presenter mode draws on the terminal");
+    }
     // The output paths are checked before the run, not after it.
-    for path in args.junit.iter().chain(&args.html) {
+    for path in args.junit.iter().chain(&args.html).chain(&args.out.output) {
         crate::files::output::check_target(path, args.force)?;
     }
     // Working directories of demos killed earlier (SIGKILL leaves them): ours, owner gone.
@@ -164,8 +173,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let mut input = stdin.lock();
         let mut out = std::io::stdout();
         let infos: Vec<_> = scenarios.iter().map(|s| s.info.clone()).collect();
+        let redact = args.out.redact;
         let mut engine = |i: usize, step: &mut dyn FnMut(&str)| match scenarios.get(i) {
-            Some(s) => matrix::run_scenario(s, &env, step),
+            Some(s) => {
+                let mut cells = matrix::run_scenario(s, &env, step);
+                if redact {
+                    cells.iter_mut().for_each(Redact::redact);
+                }
+                cells
+            }
             None => Vec::new(),
         };
         let opts = PresentOptions::for_terminal(color);
@@ -185,14 +201,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let mut step = |m: &str| progress.step(m);
         let mut report = demo::run_demo(&scenarios, &env, lang, args.jobs, &mut step);
         progress.finish();
+        // One transform before any rendering: every output below is drawn from it.
+        if args.out.redact {
+            report.redact();
+        }
         mark_required(&scenarios, &mut report, &required);
-        match args.format {
-            DemoFormat::Json => println!(
-                "{}",
+        let text = match args.format {
+            DemoFormat::Json => format!(
+                "{}\n",
                 serde_json::to_string_pretty(&report).context("encoding the report")?
             ),
-            DemoFormat::Text => print!("{}", render::matrix::render_table(&report, color)),
-        }
+            DemoFormat::Text => render::matrix::render_table(&report, args.out.color()),
+        };
+        args.out.emit(&text, args.force)?;
         report
     };
     // The presenter drew its screens already; the marks still decide the files and the exit.

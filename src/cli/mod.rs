@@ -79,6 +79,53 @@ pub enum Command {
     ScanChild(scan::ScanChildArgs),
 }
 
+/// Where a report goes, and whether it keeps the secret's bytes: `--output`, `--redact`
+/// (shared by `demo`, `attack` and `scan`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ReportOut {
+    /// Write the report (text or JSON) to FILE instead of stdout: created 0600, never through
+    /// a link, never replacing anything but a regular file, and that only with --force.
+    /// The report carries the leaked bytes (hex views, detector previews); stdout gives them
+    /// to whatever reads it (a shell's `> file` is 0644): prefer --output, or --redact.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Take the secret's bytes out of every output (table, JSON, HTML, JUnit, views): drawn
+    /// as █, verdicts unchanged. For reports that leave the room.
+    #[arg(long)]
+    pub redact: bool,
+}
+
+impl ReportOut {
+    /// Refuses an output path that will be refused after the run (a link, a device, an
+    /// existing file without `force`), before the run.
+    pub fn check(&self, force: bool) -> anyhow::Result<()> {
+        if let Some(p) = &self.output {
+            crate::files::output::check_target(p, force)?;
+        }
+        Ok(())
+    }
+
+    /// Colours only on a terminal, and never in a file.
+    pub fn color(&self) -> bool {
+        self.output.is_none() && scan::use_color()
+    }
+
+    /// Writes `text` to the `--output` file (0600, see [`crate::files::output`]), or stdout.
+    pub fn emit(&self, text: &str, force: bool) -> anyhow::Result<()> {
+        match &self.output {
+            Some(p) => crate::files::output::write_file(p, text.as_bytes(), force)?,
+            None => {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .context("writing the report to stdout")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The one line `main` prints for an error: its causes, outermost first, each once.
 ///
 /// A refusal to attach or read names its rule and its remedy in one sentence: that sentence

@@ -56,6 +56,9 @@ pub fn render_window(w: &HexWindow, color: bool) -> String {
     out
 }
 
+/// How a byte taken out by `--redact` is drawn (twice in the hex column, once in the ASCII).
+pub const REDACTED: &str = "█";
+
 /// One row: a `*` when it holds highlighted bytes (without colour), the address, 16 hex cells in
 /// two groups, the ASCII column, and `note`. `marks[i]` highlights byte `i`. Bytes outside
 /// `inside` (when given) are row padding, drawn blank.
@@ -77,6 +80,8 @@ fn push_row(
         let padding = inside.is_some_and(|w| !w.contains(addr.wrapping_add(i as u64)));
         let (h, ch) = match b {
             _ if padding => ("  ".to_string(), " ".to_string()),
+            // A highlighted byte without a value: taken out by --redact (HexRow::is_redacted).
+            None if marks.get(i).copied().unwrap_or(false) => (REDACTED.repeat(2), REDACTED.into()),
             None => (paint("??", YELLOW, color), paint("?", YELLOW, color)),
             Some(b) => {
                 let shown = if b.is_ascii_graphic() || *b == b' ' {

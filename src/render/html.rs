@@ -428,6 +428,8 @@ fn view(out: &mut String, s: &ScenarioInfo, c: &Cell, w: &HexWindow, lang: &str)
             .iter()
             .enumerate()
             .map(|(i, b)| match b {
+                // Taken out by --redact: drawn as a bar, in the secret's colour.
+                None if row.is_redacted(i) => ("██".to_string(), "█".to_string(), "hl"),
                 None => ("??".to_string(), "?".to_string(), "q"),
                 Some(b) => {
                     let ch = if b.is_ascii_graphic() || *b == b' ' {
