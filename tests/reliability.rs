@@ -512,3 +512,68 @@ fn a_refused_attach_is_one_sentence_naming_the_rule() {
     }
     assert!(!Path::new("/tmp/confidump-never-written.core").exists());
 }
+
+// ---- item 4: `ulimit -v 1G` is enough for every command ----
+
+/// Runs the binary with its address space capped at 1 GiB (RLIMIT_AS, inherited by the
+/// victims, gdb and QEMU it starts).
+fn run_in_1gib(args: &[&str]) -> (i32, String, String) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(common::bin());
+    cmd.args(args).stdin(Stdio::null());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 1 << 30,
+                rlim_max: 1 << 30,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    code_out_err(&cmd.output().unwrap())
+}
+
+#[test]
+fn every_command_runs_in_one_gib_of_address_space() {
+    let victim = start_victim(&["--mode", "plain"], None);
+    let pid = victim.ready.pid.to_string();
+    let sha = victim.ready.sha256.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("v.core");
+    let core = core.to_str().unwrap();
+    let json = dir.path().join("demo.json");
+    let json = json.to_str().unwrap();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["dump", &pid, "-o", core],
+        vec!["scan", core, "--sha256", &sha, "--detect"],
+        vec!["scan", "--pid", &pid, "--sha256", &sha, "--detect"],
+        vec!["show", core, "--hit", "0", "--sha256", &sha],
+        vec!["show", "--pid", &pid, "--hit", "0", "--sha256", &sha],
+        vec!["attack", &pid, "--sha256", &sha],
+        vec!["attack", &pid, "--sha256", &sha, "--via", "gcore"],
+        vec![
+            "demo",
+            "--scenario",
+            "plain",
+            "--format",
+            "json",
+            "--output",
+            json,
+        ],
+        vec!["doctor"],
+        vec!["lab", "list"],
+        vec!["report", json],
+    ];
+    for args in &commands {
+        let (code, out, err) = run_in_1gib(args);
+        assert_eq!(code, 0, "{args:?} under RLIMIT_AS=1GiB: {err}");
+        assert!(
+            !out.is_empty() || args[0] == "dump" || args[0] == "demo",
+            "{args:?}"
+        );
+    }
+}
