@@ -177,9 +177,15 @@ fn run_target(name: &str, seeds: &[Vec<u8>], f: &dyn Fn(&[u8]), stats: &mut Stat
     );
 }
 
+/// Seeds from a small real process (`sleep`, a few MiB: an 80 MiB core would spend the time
+/// budget copying bytes, not exploring the parser), holding a canary in its environment so the
+/// scanner has hits: our core, gdb's gcore core, then the kernel's own core of the same
+/// process, and a QEMU guest's dump.
 fn core_seeds(dir: &std::path::Path) -> Vec<Vec<u8>> {
-    let victim = common::start_victim(&["--mode", "plain"], None);
-    let pid = victim.ready.pid.to_string();
+    let cwd = dir.join("kernel");
+    std::fs::create_dir(&cwd).unwrap();
+    let mut target = small_target(&cwd);
+    let pid = target.id().to_string();
     let mut seeds = Vec::new();
     for (engine, file) in [("ours", "ours.core"), ("gdb", "gdb.core")] {
         let out = dir.join(file);
@@ -192,7 +198,6 @@ fn core_seeds(dir: &std::path::Path) -> Vec<Vec<u8>> {
             engine,
         ]);
         match std::fs::read(&out) {
-            // Keep seeds small enough to mutate fast: the headers, notes and tables matter.
             Ok(b) if o.status.success() => seeds.push(b),
             _ => eprintln!(
                 "no {engine} seed core: {}",
@@ -200,7 +205,7 @@ fn core_seeds(dir: &std::path::Path) -> Vec<Vec<u8>> {
             ),
         }
     }
-    match kernel_core(dir) {
+    match kernel_core(&mut target, &cwd) {
         Ok(b) => seeds.push(b),
         Err(why) => eprintln!("no kernel seed core: {why}"),
     }
@@ -208,13 +213,55 @@ fn core_seeds(dir: &std::path::Path) -> Vec<Vec<u8>> {
         Ok(b) => seeds.push(b),
         Err(why) => eprintln!("no QEMU dump-guest-memory seed: {why}"),
     }
+    for s in &seeds {
+        eprintln!("fuzz: core seed of {} bytes", s.len());
+    }
     seeds
 }
 
-/// The kernel's own core of a victim: `ulimit -c unlimited` in a directory of its own, then
-/// SIGQUIT (as the demo's kernel path does; FACTS: core_pattern `core` writes it there).
-fn kernel_core(dir: &std::path::Path) -> Result<Vec<u8>, String> {
+/// `sleep 600` in `cwd` with a canary in its environment, core dumps allowed and SIGQUIT's
+/// default action restored (a background shell starts its jobs with SIGQUIT ignored).
+fn small_target(cwd: &std::path::Path) -> common::KillOnDrop {
     use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new("sleep");
+    cmd.arg("600")
+        .env("CONFIDUMP_FUZZ", "CONFIDUMP-0123456789abcdef01234567")
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null());
+    // SAFETY: setrlimit and signal are async-signal-safe; nothing else runs between fork and
+    // exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &lim) != 0
+                || libc::signal(libc::SIGQUIT, libc::SIG_DFL) == libc::SIG_ERR
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    // Dumped only once it runs `sleep`, not the test binary's copy before exec.
+    let pid = child.id();
+    let exe = format!("/proc/{pid}/exe");
+    let until = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_link(&exe)
+        .map(|p| !p.to_string_lossy().contains("sleep"))
+        .unwrap_or(true)
+        && Instant::now() < until
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.into()
+}
+
+/// The kernel's own core of `target`: SIGQUIT, and the core appears in its working directory
+/// (FACTS: core_pattern `core`, `ulimit -c unlimited`).
+fn kernel_core(target: &mut common::KillOnDrop, cwd: &std::path::Path) -> Result<Vec<u8>, String> {
     let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
     if pattern.starts_with('|') || pattern.contains('/') {
         return Err(format!(
@@ -222,39 +269,24 @@ fn kernel_core(dir: &std::path::Path) -> Result<Vec<u8>, String> {
             pattern.trim()
         ));
     }
-    let cwd = dir.join("kernel");
-    std::fs::create_dir(&cwd).unwrap();
-    let mut cmd = std::process::Command::new(common::bin());
-    cmd.args(["victim", "--mode", "plain"])
-        .current_dir(&cwd)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped());
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: libc::RLIM_INFINITY,
-                rlim_max: libc::RLIM_INFINITY,
-            };
-            if libc::setrlimit(libc::RLIMIT_CORE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let pid = nix::unistd::Pid::from_raw(target.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGQUIT).unwrap();
-    let status = child.wait().map_err(|e| e.to_string())?;
-    let core = std::fs::read_dir(&cwd)
+    // Bounded: a process that does not die of SIGQUIT must not hang the run.
+    let until = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = target.try_wait().map_err(|e| e.to_string())? {
+            break st;
+        }
+        if Instant::now() > until {
+            return Err("the target did not end 30 s after SIGQUIT".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let core = std::fs::read_dir(cwd)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.is_file())
-        .ok_or_else(|| format!("the victim ended ({status}) and left no core"))?;
+        .ok_or_else(|| format!("the target ended ({status}) and left no core"))?;
     std::fs::read(core).map_err(|e| e.to_string())
 }
 
@@ -267,7 +299,16 @@ fn guest_dump(dir: &std::path::Path) -> Result<Vec<u8>, String> {
     let sock = dir.join("seed-qmp.sock");
     let _qemu = common::KillOnDrop::from(
         std::process::Command::new("qemu-system-x86_64")
-            .args(["-M", "pc", "-m", "2", "-S", "-display", "none", "-nodefaults"])
+            .args([
+                "-M",
+                "pc",
+                "-m",
+                "2",
+                "-S",
+                "-display",
+                "none",
+                "-nodefaults",
+            ])
             .arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", sock.display()))
             .stdin(std::process::Stdio::null())
@@ -306,6 +347,7 @@ fn fuzz_parsers_of_hostile_input() {
         let path = dir.path().join("mutant.core");
         let mut needles = confidump::scan::Needles::new();
         needles.add_bytes(confidump::secret::Secret::new(b"CONFIDUMP-".to_vec()));
+        needles.add_bytes(confidump::secret::Secret::new(b"GLIBC_2.".to_vec()));
         needles.enable_detectors();
         let f = |b: &[u8]| {
             std::fs::write(&path, b).unwrap();
