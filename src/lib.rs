@@ -11,6 +11,7 @@
 //! |-------------|------|
 //! | [`model`]   | plain data: spans, hits, scan reports, attack kinds, victim modes, CVM profiles, cells, hex windows |
 //! | [`secret`]  | the `Secret` wrapper: redacted `Debug`, zeroized on drop |
+//! | [`redact`]  | `--redact`: the one transform that takes the secret's bytes out of a result |
 //! | [`procfs`]  | `/proc/PID/maps`, smaps flags, tasks, pagemap: pure parsers + thin readers |
 //! | [`memory`]  | the [`memory::MemorySource`] trait; the live-process reader; ptrace guards; capturing a hex window |
 //! | [`coredump`]| streaming ELF core writer; ELF core reader (goblin) as a `MemorySource` |
@@ -44,6 +45,7 @@ pub mod memory;
 pub mod model;
 pub mod procfs;
 pub mod protect;
+pub mod redact;
 pub mod render;
 pub mod runner;
 pub mod scan;

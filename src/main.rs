@@ -14,8 +14,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            // One line: the error and its causes, outermost first.
-            eprintln!("confidump: error: {err:#}");
+            // One line: the error and its causes, outermost first, each once.
+            eprintln!("confidump: error: {}", cli::error_line(&err));
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -30,9 +30,15 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    // A terminal gets colours and times; a pipe or a file gets plain lines without escape
+    // codes or timestamps (a log collector adds its own).
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        builder.init();
+    } else {
+        builder.with_ansi(false).without_time().init();
+    }
 }

@@ -539,7 +539,8 @@ pub struct HexRow {
     /// Address of the first byte.
     #[serde(serialize_with = "ser_hex", deserialize_with = "de_hex")]
     pub addr: u64,
-    /// The bytes; `None` = unreadable or absent.
+    /// The bytes; `None` = unreadable or absent, or redacted when highlighted (see
+    /// [`HexRow::is_redacted`]).
     pub bytes: Vec<Option<u8>>,
     /// Same length as `bytes`: true for bytes of a hit.
     pub highlight: Vec<bool>,
@@ -561,12 +562,27 @@ pub struct HexRow {
 
 impl HexRow {
     /// Why byte `i` is missing: `None` when it was read (or is out of range).
+    /// A redacted byte ([`HexRow::is_redacted`]) is not a gap: its value was read, then removed.
     pub fn gap(&self, i: usize) -> Option<Gap> {
+        if self.is_redacted(i) {
+            return None;
+        }
         match self.bytes.get(i) {
             Some(None) if self.absent.get(i).copied().unwrap_or(false) => Some(Gap::Absent),
             Some(None) => Some(Gap::Refused),
             _ => None,
         }
+    }
+
+    /// Byte `i` is a byte of the secret taken out by `--redact` (`crate::redact`): a hit
+    /// (highlighted) whose value is gone. A real read never yields that pair — a hit is bytes
+    /// that were read — so it needs no field of its own; in the JSON it is a `null` byte whose
+    /// `highlight` is `true`.
+    pub fn is_redacted(&self, i: usize) -> bool {
+        matches!(
+            (self.bytes.get(i), self.highlight.get(i)),
+            (Some(None), Some(true))
+        )
     }
 }
 

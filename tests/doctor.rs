@@ -42,3 +42,26 @@ fn attest_outside_a_cvm_exits_2() {
         "{err}"
     );
 }
+
+/// Root with CAP_SYS_PTRACE is told what is known (the uid rule and yama do not stop it) and
+/// what still refuses an attach: never "may attach to and read any process".
+#[test]
+fn doctor_does_not_promise_every_process() {
+    let o = run(&["doctor", "--format", "json"]);
+    let (code, out, err) = code_out_err(&o);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ptrace = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "ptrace")
+        .unwrap_or_else(|| panic!("no ptrace check: {v}"));
+    let detail = ptrace["detail"].as_str().unwrap();
+    assert!(!detail.contains("any process"), "{detail}");
+    if nix::unistd::geteuid().is_root() {
+        assert!(detail.contains("yama ptrace_scope"), "{detail}");
+        assert!(detail.contains("another tracer"), "{detail}");
+        assert!(detail.contains("not checked"), "{detail}");
+    }
+}

@@ -1,11 +1,14 @@
 //! A mutation fuzzer on stable Rust (no cargo-fuzz, no new dependency): real inputs as seeds,
 //! random byte flips, insertions, deletions, truncations and splices, fed to the parsers of
-//! hostile input: the core reader (+ scanner with detectors), the `/proc` parsers, the scenario
-//! parser and the QMP client (a fake QEMU sending mutated replies).
+//! hostile input: the core reader (+ scanner with detectors) seeded with four real cores (ours,
+//! gdb's gcore, the kernel's own, and a QEMU `dump-guest-memory` of a small guest), the `/proc`
+//! parsers, the scenario, lab and platform-expectation parsers, and the QMP client (a fake
+//! QEMU sending mutated replies).
 //!
 //! For every input: no panic, no input taking over 1 s, no allocation peak over 2x the input
-//! size (+ 1 MiB for fixed buffers). `scripts/fuzz.sh` runs it for FUZZ_SECS seconds (default
-//! 600); `cargo test` runs a short smoke pass (FUZZ_SECS unset: 2 s per target).
+//! size (+ 1 MiB for fixed buffers). `scripts/fuzz.sh` runs it for FUZZ_SECS seconds per target
+//! (default 90: six targets, the core reader twice, 10.5 minutes); `cargo test` runs a short smoke pass (FUZZ_SECS
+//! unset: 2 s per target).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -158,17 +161,31 @@ fn run_target(name: &str, seeds: &[Vec<u8>], f: &dyn Fn(&[u8]), stats: &mut Stat
     for s in seeds {
         check(stats, name, s, f);
     }
-    let until = Instant::now() + budget();
+    let before = stats.runs;
+    // The core reader is the parser of the largest, most hostile input: twice the time.
+    let share = if name == "core" { 2 } else { 1 };
+    let until = Instant::now() + budget() * share;
     while Instant::now() < until {
         let seed = &seeds[rng.below(seeds.len())];
         let input = mutate(rng, seed, seeds);
         check(stats, name, &input, f);
     }
+    eprintln!(
+        "fuzz: target {name}: {} seeds, {} inputs",
+        seeds.len(),
+        stats.runs - before
+    );
 }
 
+/// Seeds from a small real process (`sleep`, a few MiB: an 80 MiB core would spend the time
+/// budget copying bytes, not exploring the parser), holding a canary in its environment so the
+/// scanner has hits: our core, gdb's gcore core, then the kernel's own core of the same
+/// process, and a QEMU guest's dump.
 fn core_seeds(dir: &std::path::Path) -> Vec<Vec<u8>> {
-    let victim = common::start_victim(&["--mode", "plain"], None);
-    let pid = victim.ready.pid.to_string();
+    let cwd = dir.join("kernel");
+    std::fs::create_dir(&cwd).unwrap();
+    let mut target = small_target(&cwd);
+    let pid = target.id().to_string();
     let mut seeds = Vec::new();
     for (engine, file) in [("ours", "ours.core"), ("gdb", "gdb.core")] {
         let out = dir.join(file);
@@ -181,7 +198,6 @@ fn core_seeds(dir: &std::path::Path) -> Vec<Vec<u8>> {
             engine,
         ]);
         match std::fs::read(&out) {
-            // Keep seeds small enough to mutate fast: the headers, notes and tables matter.
             Ok(b) if o.status.success() => seeds.push(b),
             _ => eprintln!(
                 "no {engine} seed core: {}",
@@ -189,7 +205,131 @@ fn core_seeds(dir: &std::path::Path) -> Vec<Vec<u8>> {
             ),
         }
     }
+    match kernel_core(&mut target, &cwd) {
+        Ok(b) => seeds.push(b),
+        Err(why) => eprintln!("no kernel seed core: {why}"),
+    }
+    match guest_dump(dir) {
+        Ok(b) => seeds.push(b),
+        Err(why) => eprintln!("no QEMU dump-guest-memory seed: {why}"),
+    }
+    for s in &seeds {
+        eprintln!("fuzz: core seed of {} bytes", s.len());
+    }
     seeds
+}
+
+/// `sleep 600` in `cwd` with a canary in its environment, core dumps allowed and SIGQUIT's
+/// default action restored (a background shell starts its jobs with SIGQUIT ignored).
+fn small_target(cwd: &std::path::Path) -> common::KillOnDrop {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new("sleep");
+    cmd.arg("600")
+        .env("CONFIDUMP_FUZZ", "CONFIDUMP-0123456789abcdef01234567")
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null());
+    // SAFETY: setrlimit and signal are async-signal-safe; nothing else runs between fork and
+    // exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &lim) != 0
+                || libc::signal(libc::SIGQUIT, libc::SIG_DFL) == libc::SIG_ERR
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    // Dumped only once it runs `sleep`, not the test binary's copy before exec.
+    let pid = child.id();
+    let exe = format!("/proc/{pid}/exe");
+    let until = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_link(&exe)
+        .map(|p| !p.to_string_lossy().contains("sleep"))
+        .unwrap_or(true)
+        && Instant::now() < until
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.into()
+}
+
+/// The kernel's own core of `target`: SIGQUIT, and the core appears in its working directory
+/// (FACTS: core_pattern `core`, `ulimit -c unlimited`).
+fn kernel_core(target: &mut common::KillOnDrop, cwd: &std::path::Path) -> Result<Vec<u8>, String> {
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    if pattern.starts_with('|') || pattern.contains('/') {
+        return Err(format!(
+            "core_pattern is {:?}: the kernel does not write the core in the working directory",
+            pattern.trim()
+        ));
+    }
+    let pid = nix::unistd::Pid::from_raw(target.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGQUIT).unwrap();
+    // Bounded: a process that does not die of SIGQUIT must not hang the run.
+    let until = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = target.try_wait().map_err(|e| e.to_string())? {
+            break st;
+        }
+        if Instant::now() > until {
+            return Err("the target did not end 30 s after SIGQUIT".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let core = std::fs::read_dir(cwd)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("the target ended ({status}) and left no core"))?;
+    std::fs::read(core).map_err(|e| e.to_string())
+}
+
+/// A small guest's memory through QMP `dump-guest-memory` (paging=false): a 2 MiB `-M pc`
+/// guest held at reset (`-S`), so the seed is a real guest-physical core of ~2 MiB.
+fn guest_dump(dir: &std::path::Path) -> Result<Vec<u8>, String> {
+    if !common::have("qemu-system-x86_64") {
+        return Err("qemu-system-x86_64 is not installed".into());
+    }
+    let sock = dir.join("seed-qmp.sock");
+    let _qemu = common::KillOnDrop::from(
+        std::process::Command::new("qemu-system-x86_64")
+            .args([
+                "-M",
+                "pc",
+                "-m",
+                "2",
+                "-S",
+                "-display",
+                "none",
+                "-nodefaults",
+            ])
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", sock.display()))
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    // Connect as soon as the socket answers (QEMU creates it before it listens).
+    let out = dir.join("guest.core");
+    let mut last = String::new();
+    for _ in 0..200 {
+        match confidump::vm::qmp::dump_guest_memory_with_timeout(
+            &sock,
+            &out,
+            Duration::from_secs(30),
+        ) {
+            Ok(_) => return std::fs::read(&out).map_err(|e| e.to_string()),
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(last)
 }
 
 #[test]
@@ -207,6 +347,7 @@ fn fuzz_parsers_of_hostile_input() {
         let path = dir.path().join("mutant.core");
         let mut needles = confidump::scan::Needles::new();
         needles.add_bytes(confidump::secret::Secret::new(b"CONFIDUMP-".to_vec()));
+        needles.add_bytes(confidump::secret::Secret::new(b"GLIBC_2.".to_vec()));
         needles.enable_detectors();
         let f = |b: &[u8]| {
             std::fs::write(&path, b).unwrap();
@@ -242,6 +383,33 @@ fn fuzz_parsers_of_hostile_input() {
         let _ = confidump::runner::scenario::parse("fuzz.toml", &String::from_utf8_lossy(b));
     };
     run_target("scenario", &scen, &f, &mut stats, &mut rng);
+
+    // Lab exercise files.
+    let ldir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/labs");
+    let labs: Vec<Vec<u8>> = std::fs::read_dir(&ldir)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    let f = |b: &[u8]| {
+        let _ = confidump::lab::parse("fuzz.toml", &String::from_utf8_lossy(b));
+    };
+    run_target("lab", &labs, &f, &mut stats, &mut rng);
+
+    // Platform expectation files (demo/expect), checked against the built-in row names.
+    let edir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/expect");
+    let expects: Vec<Vec<u8>> = std::fs::read_dir(&edir)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    let rows: Vec<String> = confidump::runner::scenario::load_all(None)
+        .unwrap()
+        .iter()
+        .map(|s| s.info.name.clone())
+        .collect();
+    let f = |b: &[u8]| {
+        let _ = confidump::runner::platform::parse("fuzz.toml", &String::from_utf8_lossy(b), &rows);
+    };
+    run_target("platform", &expects, &f, &mut stats, &mut rng);
 
     // The QMP client against a fake QEMU that sends mutated greetings and replies.
     let sock = dir.path().join("qmp.sock");

@@ -454,3 +454,126 @@ fn zombies_kernel_threads_and_the_dumper_itself_are_explained() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("confidump itself"), "{err}");
 }
+
+// ---- issue 8 item 7: not root, by mistake ----
+
+/// No part of an error line says the same thing twice, and it carries no escape codes.
+fn assert_one_clean_line(err: &str) {
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected: {err}");
+    assert!(!err.contains('\x1b'), "escape codes on a pipe: {err:?}");
+    let parts: Vec<&str> = lines[0].split(": ").map(str::trim).collect();
+    for (i, p) in parts.iter().enumerate() {
+        assert!(!parts[i + 1..].contains(p), "{p:?} is said twice in: {err}");
+    }
+}
+
+#[test]
+fn a_non_root_demo_stops_at_once_with_one_sentence() {
+    let (code, out, err) = run_as_nobody(&["demo", "--scenario", "plain"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "nothing runs: {out}");
+    assert_one_clean_line(&err);
+    assert!(err.contains("demo needs root"), "{err}");
+    assert!(err.contains("the row plain"), "{err}");
+    assert!(err.contains("CAP_SYS_PTRACE"), "{err}");
+    assert!(
+        err.trim_end()
+            .ends_with("run it as: sudo confidump demo --scenario plain"),
+        "{err}"
+    );
+    // Listing needs no root.
+    let (code, out, err) = run_as_nobody(&["demo", "--list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("plain"), "{out}");
+}
+
+#[test]
+fn a_refused_attach_is_one_sentence_naming_the_rule() {
+    let victim = start_victim(&["--mode", "plain"], None);
+    let pid = victim.ready.pid.to_string();
+    for args in [
+        vec!["attack", pid.as_str(), "--needle", "x"],
+        vec![
+            "dump",
+            pid.as_str(),
+            "-o",
+            "/tmp/confidump-never-written.core",
+        ],
+        vec!["scan", "--pid", pid.as_str(), "--needle", "x"],
+        vec!["show", "--pid", pid.as_str(), "--addr", "0x1000"],
+    ] {
+        let (code, _, err) = run_as_nobody(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_one_clean_line(&err);
+        // The rule (uid mismatch) and the remedy.
+        assert!(err.contains("belongs to uid 0"), "{args:?}: {err}");
+        assert!(err.contains("run it as root"), "{args:?}: {err}");
+    }
+    assert!(!Path::new("/tmp/confidump-never-written.core").exists());
+}
+
+// ---- item 4: `ulimit -v 1G` is enough for every command ----
+
+/// Runs the binary with its address space capped at 1 GiB (RLIMIT_AS, inherited by the
+/// victims, gdb and QEMU it starts).
+fn run_in_1gib(args: &[&str]) -> (i32, String, String) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(common::bin());
+    cmd.args(args).stdin(Stdio::null());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 1 << 30,
+                rlim_max: 1 << 30,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    code_out_err(&cmd.output().unwrap())
+}
+
+#[test]
+fn every_command_runs_in_one_gib_of_address_space() {
+    let victim = start_victim(&["--mode", "plain"], None);
+    let pid = victim.ready.pid.to_string();
+    let sha = victim.ready.sha256.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("v.core");
+    let core = core.to_str().unwrap();
+    let json = dir.path().join("demo.json");
+    let json = json.to_str().unwrap();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["dump", &pid, "-o", core],
+        vec!["scan", core, "--sha256", &sha, "--detect"],
+        vec!["scan", "--pid", &pid, "--sha256", &sha, "--detect"],
+        vec!["show", core, "--hit", "0", "--sha256", &sha],
+        vec!["show", "--pid", &pid, "--hit", "0", "--sha256", &sha],
+        vec!["attack", &pid, "--sha256", &sha],
+        vec!["attack", &pid, "--sha256", &sha, "--via", "gcore"],
+        vec![
+            "demo",
+            "--scenario",
+            "plain",
+            "--format",
+            "json",
+            "--output",
+            json,
+        ],
+        vec!["doctor"],
+        vec!["lab", "list"],
+        vec!["report", json],
+    ];
+    for args in &commands {
+        let (code, out, err) = run_in_1gib(args);
+        assert_eq!(code, 0, "{args:?} under RLIMIT_AS=1GiB: {err}");
+        assert!(
+            !out.is_empty() || args[0] == "dump" || args[0] == "demo",
+            "{args:?}"
+        );
+    }
+}

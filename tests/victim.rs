@@ -441,6 +441,30 @@ fn missing_secret_file_is_a_one_line_error_naming_the_path() {
     assert!(stderr.contains(p), "{stderr}");
 }
 
+/// The secret file goes through the one reader of user-named files: a FIFO does not block,
+/// a device is refused, a file over a secret's length is refused before it is read.
+#[test]
+fn secret_files_that_are_not_small_regular_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let big = dir.path().join("big");
+    std::fs::write(&big, vec![b'x'; 8192]).unwrap();
+    for (path, says) in [
+        (fifo.to_str().unwrap(), "FIFO"),
+        ("/dev/zero", "character device"),
+        (
+            big.to_str().unwrap(),
+            "larger than the 4097 bytes limit for a secret file",
+        ),
+    ] {
+        let (code, stderr) = run_victim(&["--mode", "plain", "--secret-file", path], b"");
+        assert_eq!(code, Some(2), "{path}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(path) && stderr.contains(says), "{stderr}");
+    }
+}
+
 #[test]
 fn secret_file_is_read_without_its_trailing_newline() {
     let dir = tempfile::tempdir().unwrap();

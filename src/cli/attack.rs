@@ -5,18 +5,21 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
-use super::scan::{expect_exit, use_color, ExpectArg, Format, NeedleArgs};
+use super::scan::{expect_exit, ExpectArg, Format, NeedleArgs};
 use crate::render::attack as present;
 use crate::runner::attack::{attack_with, AttackPath};
 
 const EXAMPLES: &str = "\
 The attacker is root with root's real tools. By default it takes confidump's own dump, which
 ignores MADV_DONTDUMP (hygiene is not isolation); --via picks another path.
+The report shows the leaked bytes and goes to stdout, which carries them: --output FILE
+writes it 0600 instead; --redact draws the secret's bytes as █ (verdict unchanged).
 
 Examples:
   confidump attack 4242 --sha256 9f2c...            the hash from the victim's ready line
   confidump attack 4242 --needle CONFIDUMP-         a known prefix
   confidump attack 4242 --sha256 9f2c... --via gcore --expect no-leak
+  confidump attack 4242 --sha256 9f2c... --redact --output attack.txt
   confidump attack QEMU_PID --sha256 9f2c... --via qmp --qmp /tmp/confidump-vm-…/qmp.sock
 Exit status: 0 ok, 1 verdict differs from --expect, 2 bad input or error.";
 
@@ -54,9 +57,15 @@ pub struct AttackArgs {
     /// Keep the core at this path (0600; not overwritten) instead of deleting it.
     #[arg(long, value_name = "FILE")]
     pub keep: Option<PathBuf>,
-    /// Output format: the presenter's view, or the scan report JSON.
+    /// Output format: the presenter's view, or the scan report JSON (stdout, or --output).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Where the report goes; redaction.
+    #[command(flatten)]
+    pub out: super::ReportOut,
+    /// Overwrite the --output file if it exists (a regular file only, never through a link).
+    #[arg(long)]
+    pub force: bool,
     /// Exit 1 unless the verdict is this.
     #[arg(long, value_enum)]
     pub expect: Option<ExpectArg>,
@@ -85,18 +94,25 @@ pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
         // Before the dump, not after it.
         crate::files::output::check_target(keep, false)?;
     }
+    args.out.check(args.force)?;
     // Working directories of attacks killed earlier (SIGKILL leaves them): ours, owner gone.
     crate::files::workdir::remove_stale();
-    let a = attack_with(
+    let mut a = attack_with(
         args.pid,
         path,
         &needles,
         args.keep.as_deref(),
         args.qmp.as_deref(),
     )?;
-    match args.format {
-        Format::Text => print!("{}", present::render(&a, use_color())),
-        Format::Json => println!("{}", crate::render::json::render_report(&a.report)?),
+    if args.out.redact {
+        use crate::redact::Redact;
+        a.report.redact();
+        a.view.redact();
     }
+    let text = match args.format {
+        Format::Text => present::render(&a, args.out.color()),
+        Format::Json => format!("{}\n", crate::render::json::render_report(&a.report)?),
+    };
+    args.out.emit(&text, args.force)?;
     Ok(expect_exit(args.expect, a.report.verdict))
 }

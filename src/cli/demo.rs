@@ -6,12 +6,13 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 
 use super::scan::use_color;
 use super::{EXIT_MISMATCH, EXIT_OK};
 use crate::host::Requirement;
 use crate::model::{count_mismatches, MatrixReport};
+use crate::redact::Redact;
 use crate::render;
 use crate::render::presenter::{self, PresentOptions};
 use crate::runner::matrix::{self, RunEnv, Scenario};
@@ -41,6 +42,8 @@ Examples:
   sudo confidump demo
   sudo confidump demo --scenario plain --scenario secretmem
   sudo confidump demo --format json --junit demo.xml --html demo.html
+  sudo confidump demo --format json --output demo.json      (0600: the report holds the bytes)
+  sudo confidump demo --redact --html handout.html          the secrets' bytes drawn as █
   sudo confidump demo --platform azure-dcsv3 --format json --junit node.xml
   sudo confidump demo --require sgx --scenario sgx
   confidump demo --list";
@@ -68,9 +71,12 @@ pub enum LangArg {
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct DemoArgs {
-    /// Output format on stdout.
+    /// Output format (stdout, or --output).
     #[arg(long, value_enum, default_value_t = DemoFormat::Text)]
     pub format: DemoFormat,
+    /// Where the report goes; redaction (of the table, JSON, HTML, JUnit and presenter).
+    #[command(flatten)]
+    pub out: super::ReportOut,
     /// Run only this scenario (repeatable); see --list.
     #[arg(long = "scenario", value_name = "NAME")]
     pub scenarios: Vec<String>,
@@ -86,8 +92,8 @@ pub struct DemoArgs {
     /// Also write a self-contained HTML report (0600: it shows what the attacker saw).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// Overwrite the --junit and --html files if they exist (only regular files, never
-    /// through a symlink).
+    /// Overwrite the --output, --junit and --html files if they exist (only regular files,
+    /// never through a symlink).
     #[arg(long)]
     pub force: bool,
     /// Presenter mode: one scenario at a time, Enter to continue.
@@ -139,8 +145,17 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         required.extend(p.require.iter().copied());
         selected = p.apply(selected);
     }
+    // Not root, by mistake: stop before starting anything (no row means what it says as an
+    // ordinary user; see `needs_root`).
+    let euid = nix::unistd::geteuid();
+    if !euid.is_root() {
+        bail!("{}", needs_root(&selected, euid.as_raw()));
+    }
+    if args.present && args.out.output.is_some() {
+        bail!("--output writes the table or JSON: presenter mode draws on the terminal");
+    }
     // The output paths are checked before the run, not after it.
-    for path in args.junit.iter().chain(&args.html) {
+    for path in args.junit.iter().chain(&args.html).chain(&args.out.output) {
         crate::files::output::check_target(path, args.force)?;
     }
     // Working directories of demos killed earlier (SIGKILL leaves them): ours, owner gone.
@@ -158,8 +173,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let mut input = stdin.lock();
         let mut out = std::io::stdout();
         let infos: Vec<_> = scenarios.iter().map(|s| s.info.clone()).collect();
+        let redact = args.out.redact;
         let mut engine = |i: usize, step: &mut dyn FnMut(&str)| match scenarios.get(i) {
-            Some(s) => matrix::run_scenario(s, &env, step),
+            Some(s) => {
+                let mut cells = matrix::run_scenario(s, &env, step);
+                if redact {
+                    cells.iter_mut().for_each(Redact::redact);
+                }
+                cells
+            }
             None => Vec::new(),
         };
         let opts = PresentOptions::for_terminal(color);
@@ -179,17 +201,23 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let mut step = |m: &str| progress.step(m);
         let mut report = demo::run_demo(&scenarios, &env, lang, args.jobs, &mut step);
         progress.finish();
+        // One transform before any rendering: every output below is drawn from it.
+        if args.out.redact {
+            report.redact();
+        }
         mark_required(&scenarios, &mut report, &required);
-        match args.format {
-            DemoFormat::Json => println!(
-                "{}",
+        let text = match args.format {
+            DemoFormat::Json => format!(
+                "{}\n",
                 serde_json::to_string_pretty(&report).context("encoding the report")?
             ),
-            DemoFormat::Text => print!(
-                "{}",
-                render::table::render_table(&report, color, render::term::width())
+            DemoFormat::Text => render::table::render_table(
+                &report,
+                args.out.color(),
+                render::term::width(),
             ),
-        }
+        };
+        args.out.emit(&text, args.force)?;
         report
     };
     // The presenter drew its screens already; the marks still decide the files and the exit.
@@ -220,6 +248,50 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             EXIT_MISMATCH
         },
     ))
+}
+
+/// Why `demo` stops at once for an ordinary user, and how to run it.
+///
+/// Is there a row an ordinary user could run honestly? No: every row has root's columns
+/// (confidump's dump, gcore, the kernel's core, a live read), whose verdicts mean "root was
+/// refused" or "root read it". As another uid, a refusal would be that user's own limit (the
+/// uid rule, a non-dumpable victim, yama), not the victim's protection — the demo would teach
+/// the wrong lesson — and the same-uid column must start its victim as another user, which
+/// only root can. So the answer is the same for every selection.
+fn needs_root(selected: &[Scenario], euid: u32) -> String {
+    let names: Vec<&str> = selected.iter().map(|s| s.info.name.as_str()).collect();
+    let rows = match names.len() {
+        0 => "every row".to_string(),
+        1 => format!("the row {}", names.join("")),
+        n if n <= 6 => format!("all {n} selected rows ({})", names.join(", ")),
+        n => format!(
+            "all {n} selected rows ({}, and {} more)",
+            names[..5].join(", "),
+            n - 5
+        ),
+    };
+    let again: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
+    format!(
+        "demo needs root, and this is uid {euid}: {rows} attack their victims as root would \
+         (only root's CAP_SYS_PTRACE reads another user's or a non-dumpable process, and only \
+         root can start the same-uid column's victim as another user), so as uid {euid} a \
+         refused read would show your own limits, not the victim's protection; run it as: \
+         sudo confidump {}",
+        again.join(" ")
+    )
+}
+
+/// `arg` as the shell reads it back: bare when plain, else in single quotes.
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
 }
 
 /// Marks the required cells that could not run (failures) and recounts the mismatches.

@@ -79,6 +79,94 @@ pub enum Command {
     ScanChild(scan::ScanChildArgs),
 }
 
+/// Where a report goes, and whether it keeps the secret's bytes: `--output`, `--redact`
+/// (shared by `demo`, `attack` and `scan`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ReportOut {
+    /// Write the report (text or JSON) to FILE instead of stdout: created 0600, never through
+    /// a link, never replacing anything but a regular file, and that only with --force.
+    /// The report carries the leaked bytes (hex views, detector previews); stdout gives them
+    /// to whatever reads it (a shell's `> file` is 0644): prefer --output, or --redact.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Take the secret's bytes out of every output (table, JSON, HTML, JUnit, views): drawn
+    /// as █, verdicts unchanged. For reports that leave the room.
+    #[arg(long)]
+    pub redact: bool,
+}
+
+impl ReportOut {
+    /// Refuses an output path that will be refused after the run (a link, a device, an
+    /// existing file without `force`), before the run.
+    pub fn check(&self, force: bool) -> anyhow::Result<()> {
+        if let Some(p) = &self.output {
+            crate::files::output::check_target(p, force)?;
+        }
+        Ok(())
+    }
+
+    /// Colours only on a terminal, and never in a file.
+    pub fn color(&self) -> bool {
+        self.output.is_none() && scan::use_color()
+    }
+
+    /// Writes `text` to the `--output` file (0600, see [`crate::files::output`]), or stdout.
+    pub fn emit(&self, text: &str, force: bool) -> anyhow::Result<()> {
+        match &self.output {
+            Some(p) => crate::files::output::write_file(p, text.as_bytes(), force)?,
+            None => {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .context("writing the report to stdout")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The one line `main` prints for an error: its causes, outermost first, each once.
+///
+/// A refusal to attach or read names its rule and its remedy in one sentence: that sentence
+/// is the whole story, so it is printed alone (not under "dumping pid N: stopping the
+/// threads: ..."). Otherwise a cause whose text is already in the previous one (an error
+/// whose message includes its source) is skipped, and an outer context that the next cause
+/// repeats at its start ("cannot read pid N" before "cannot read pid N: ...") gives way to it.
+pub fn error_line(err: &anyhow::Error) -> String {
+    use crate::memory::{live::LiveError, ptrace::PtraceError};
+    for cause in err.chain() {
+        let refusal = matches!(
+            cause.downcast_ref::<PtraceError>(),
+            Some(PtraceError::Refused { .. })
+        ) || matches!(
+            cause.downcast_ref::<LiveError>(),
+            Some(LiveError::Refused { .. })
+        );
+        if refusal {
+            return cause.to_string();
+        }
+    }
+    dedupe_chain(err.chain().map(|c| c.to_string()))
+}
+
+/// Joins causes with `: `, each once (see [`error_line`]).
+fn dedupe_chain(causes: impl Iterator<Item = String>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for text in causes {
+        if let Some(prev) = parts.last() {
+            if prev.contains(&text) {
+                continue;
+            }
+            if text.starts_with(prev.as_str()) {
+                parts.pop();
+            }
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Attacker commands remove what they made when a signal ends them. Victims handle their
@@ -98,5 +186,48 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(a) => report::run(a),
         Command::GuestInit(a) => victim::run_guest_init(a),
         Command::ScanChild(a) => scan::run_child(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let chain = |v: &[&str]| dedupe_chain(v.iter().map(|s| s.to_string()));
+        // An error whose message includes its source's.
+        assert_eq!(
+            chain(&[
+                "dumping pid 5: stopping the threads",
+                "stopping the threads",
+                "EPERM"
+            ]),
+            "dumping pid 5: stopping the threads: EPERM"
+        );
+        // A context that the cause repeats.
+        assert_eq!(
+            chain(&["cannot read pid 5", "cannot read pid 5: gone"]),
+            "cannot read pid 5: gone"
+        );
+        assert_eq!(
+            chain(&["x.core", "No such file or directory (os error 2)"]),
+            "x.core: No such file or directory (os error 2)"
+        );
+    }
+
+    #[test]
+    fn a_refusal_is_its_own_sentence() {
+        let refused = crate::memory::ptrace::PtraceError::Refused {
+            pid: 5,
+            why: "pid 5 belongs to uid 0: run it as root".into(),
+        };
+        let err = anyhow::Error::new(refused)
+            .context("stopping the threads")
+            .context("dumping pid 5");
+        assert_eq!(
+            error_line(&err),
+            "cannot attach to pid 5: pid 5 belongs to uid 0: run it as root"
+        );
     }
 }

@@ -179,12 +179,18 @@ pub struct ScanArgs {
     /// secrets found without being told them. Their findings make the verdict `leak` too.
     #[arg(long)]
     pub detect: bool,
-    /// Output format.
+    /// Output format (stdout, or --output).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Exit 1 unless the verdict is this (hits and detections both count as a leak).
     #[arg(long, value_enum)]
     pub expect: Option<ExpectArg>,
+    /// Where the report goes; redaction.
+    #[command(flatten)]
+    pub out: super::ReportOut,
+    /// Overwrite the --output file if it exists (a regular file only, never through a link).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Opens a core file or a live process as a memory source.
@@ -207,9 +213,7 @@ pub fn open_source(
                 CoreFile::open(path).context("cannot read core file")?,
             ))
         }
-        (None, Some(pid)) => Ok(Box::new(
-            LiveProcess::open(pid, false).with_context(|| format!("cannot read pid {pid}"))?,
-        )),
+        (None, Some(pid)) => Ok(Box::new(LiveProcess::open(pid, false)?)),
         _ => bail!("give either a core file or --pid"),
     }
 }
@@ -233,6 +237,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if args.detect {
         needles.enable_detectors();
     }
+    args.out.check(args.force)?;
     // A bar for long scans, on a terminal, never in JSON mode.
     let mut bar = Transfer::new(
         std::io::stderr().is_terminal() && matches!(args.format, Format::Text),
@@ -242,8 +247,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let options = scan::ScanOptions::default();
     let report = match (args.pid, &args.dir) {
         (Some(pid), _) => {
-            let live =
-                LiveProcess::open(pid, false).with_context(|| format!("cannot read pid {pid}"))?;
+            let live = LiveProcess::open(pid, false)?;
             let report = scan::scan_with_progress(&live, &needles, &options, &mut progress)?;
             // A read that failed because the victim died is not a refusal: no report at all.
             live.ensure_alive("scan")?;
@@ -259,10 +263,15 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         }
     };
     bar.finish();
-    match args.format {
-        Format::Text => print!("{}", render::text::render_report(&report, use_color())),
-        Format::Json => println!("{}", render::json::render_report(&report)?),
+    let mut report = report;
+    if args.out.redact {
+        crate::redact::Redact::redact(&mut report);
     }
+    let text = match args.format {
+        Format::Text => render::text::render_report(&report, args.out.color()),
+        Format::Json => format!("{}\n", render::json::render_report(&report)?),
+    };
+    args.out.emit(&text, args.force)?;
     Ok(expect_exit(args.expect, report.verdict))
 }
 
@@ -291,7 +300,7 @@ pub fn run_child(args: ScanChildArgs) -> anyhow::Result<ExitCode> {
             },
         },
         Err(e) => {
-            let reason = format!("cannot read pid {pid}: {e}");
+            let reason = e.to_string();
             match e.refused_errno() {
                 Some(errno) => ChildScan::Refused { errno, reason },
                 None => ChildScan::Failed { reason },

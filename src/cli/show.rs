@@ -53,25 +53,40 @@ pub struct ShowArgs {
 
 /// Runs `confidump show`.
 pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
-    let source = open_source(args.source.as_ref(), args.pid)?;
+    // A live process is kept as itself: a read that failed because it died is not "refused".
+    let live = match args.pid {
+        Some(pid) => Some(crate::memory::live::LiveProcess::open(pid, false)?),
+        None => None,
+    };
+    let opened = match &live {
+        Some(_) => None,
+        None => Some(open_source(args.source.as_ref(), None)?),
+    };
+    let source: &dyn crate::memory::MemorySource = match (&live, &opened) {
+        (Some(l), _) => l,
+        (None, Some(o)) => o.as_ref(),
+        (None, None) => bail!("give either a core file or --pid"),
+    };
     let color = use_color();
+    // Nothing is printed before the read is known to describe a live process.
+    let mut head = String::new();
     let (window, highlight) = match (args.hit, &args.addr) {
         (Some(k), _) => {
             if args.needles.is_empty() {
                 bail!("--hit needs needle options (--needle, --needle-file or --sha256)");
             }
             let needles = args.needles.build()?;
-            let report = scan::scan_source(source.as_ref(), &needles)?;
+            let report = scan::scan_source(source, &needles)?;
             let Some(hit) = report.hits.get(k) else {
                 bail!("no hit {k}: the scan found {} hit(s)", report.hits.len());
             };
-            println!(
-                "hit {k}: needle {} ({}) at {} in {}",
+            head.push_str(&format!(
+                "hit {k}: needle {} ({}) at {} in {}\n",
                 hit.needle,
                 hit.encoding.as_str(),
                 hex_addr(hit.vaddr),
                 hit.mapping
-            );
+            ));
             let w = around_hit(hit.vaddr, hit.len);
             let w = Span::new(w.start, w.end.min(w.start.saturating_add(MAX_LEN)));
             let span = Span::new(hit.vaddr, hit.vaddr.saturating_add(hit.len));
@@ -88,16 +103,21 @@ pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => bail!("give --addr or --hit"),
     };
+    let view = capture(source, "", window, &highlight);
+    if let Some(l) = &live {
+        // `??` drawn for a process that died mid-read would claim a refusal.
+        l.ensure_alive("read")?;
+    }
+    print!("{head}");
     println!(
         "{}: {} bytes at {}",
         source.describe(),
         window.len(),
         hex_addr(window.start)
     );
-    let view = capture(source.as_ref(), "", window, &highlight);
     print!("{}", hexview::render(&view, color));
     if let Some(core) = &args.source {
-        if let Some(line) = gdb_says(core, source.as_ref(), window) {
+        if let Some(line) = gdb_says(core, source, window) {
             println!("{line}");
         }
     }

@@ -147,6 +147,25 @@ fn die_of(sig: Signal) -> ! {
     std::process::exit(128 + sig as i32)
 }
 
+/// For `pre_exec`: the child gets SIGKILL when the thread that spawned it dies (after any uid
+/// change, which would clear the setting: std applies `uid`/`gid` before the closures), and
+/// dies at once if its parent is already gone.
+pub fn die_with_parent(parent: u32) -> impl FnMut() -> std::io::Result<()> {
+    move || {
+        // SAFETY: prctl(PR_SET_PDEATHSIG) takes integers only; getppid cannot fail.
+        unsafe {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl: then nobody would signal us.
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                libc::_exit(1);
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

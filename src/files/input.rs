@@ -53,9 +53,16 @@ pub fn human_size(n: u64) -> String {
     }
 }
 
-/// Reads all of `path` (a regular file, after following symlinks) if it holds at most `limit`
-/// bytes. `what` names the kind of file for the error (`a needle file`).
-pub fn read_user_file(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>, InputError> {
+/// Opens `path` (a regular file, after following symlinks) for reading if it holds at most
+/// `limit` bytes, for a caller that reads it itself (the victim reads its secret file straight
+/// into its store, never through a buffer of ours). `what` names the kind of file for the
+/// error (`a secret file`). The caller must still not read more than `limit` (+1) bytes: the
+/// file may grow after the check.
+pub fn open_user_file(
+    path: &Path,
+    limit: u64,
+    what: &'static str,
+) -> Result<std::fs::File, InputError> {
     let io = |source| InputError::Io {
         path: path.to_path_buf(),
         source,
@@ -72,17 +79,33 @@ pub fn read_user_file(path: &Path, limit: u64, what: &'static str) -> Result<Vec
             kind: super::describe_file_type(&meta.file_type()),
         });
     }
+    if meta.len() > limit {
+        return Err(InputError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+            what,
+        });
+    }
+    Ok(file)
+}
+
+/// Reads all of `path` (a regular file, after following symlinks) if it holds at most `limit`
+/// bytes. `what` names the kind of file for the error (`a needle file`).
+pub fn read_user_file(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>, InputError> {
+    let io = |source| InputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = open_user_file(path, limit, what)?;
+    let len = file.metadata().map_err(io)?.len();
     let too_large = || InputError::TooLarge {
         path: path.to_path_buf(),
         limit,
         what,
     };
-    if meta.len() > limit {
-        return Err(too_large());
-    }
     // The file may grow while it is read: never read more than the cap (plus one byte, to
     // tell "exactly the cap" from "more").
-    let mut buf = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     file.take(limit.saturating_add(1))
         .read_to_end(&mut buf)
         .map_err(io)?;

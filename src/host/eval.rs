@@ -139,7 +139,16 @@ pub fn ptrace_verdict(f: &HostFacts) -> (bool, String) {
             false,
             "yama ptrace_scope=2: only CAP_SYS_PTRACE may attach, and we lack it",
         ),
-        _ if has_cap => (true, "CAP_SYS_PTRACE: may attach to and read any process"),
+        // What is known: neither the uid rule nor yama stops us. What is not: a given process
+        // may still be refused (a second tracer, a kernel thread, memory the kernel withholds
+        // from everyone, an LSM's own policy), and only an attach to it tells.
+        _ if has_cap => (
+            true,
+            "CAP_SYS_PTRACE: neither the uid rule nor yama stops us; still refused: a process \
+             another tracer holds, kernel threads, memory the kernel withholds from everyone \
+             (memfd_secret, SGX enclaves), and whatever an LSM (AppArmor, SELinux) forbids (not \
+             checked here)",
+        ),
         Some("1") => (
             false,
             "yama ptrace_scope=1 without CAP_SYS_PTRACE: only descendants (run as root)",

@@ -81,6 +81,9 @@ pub fn legend(w: &HexWindow, lang: &str) -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
+/// How a byte taken out by `--redact` is drawn (twice in the hex column, once in the ASCII).
+pub const REDACTED: &str = "█";
+
 /// One row: a `*` when it holds highlighted bytes (without colour), the address, 16 hex cells
 /// in two groups, the ASCII column, and `note`. `compact`: the address in that many digits
 /// without `0x`, one space after it (else `0x` and 16 digits, two spaces). Bytes outside
@@ -106,6 +109,8 @@ fn push_row(
         let padding = inside.is_some_and(|w| !w.contains(addr.wrapping_add(i as u64)));
         let (h, ch) = match b {
             _ if padding => ("  ".to_string(), " ".to_string()),
+            // A highlighted byte without a value: taken out by --redact (HexRow::is_redacted).
+            None if row.is_redacted(i) => (REDACTED.repeat(2), REDACTED.into()),
             None => {
                 let gap = row.gap(i).unwrap_or(Gap::Refused);
                 let (h, a) = glyphs(gap);

@@ -144,7 +144,13 @@ impl Attack {
 /// refused region.
 fn view_of(report: &ScanReport, source: &dyn MemorySource) -> Option<HexWindow> {
     if let Some(h) = report.hits.first() {
-        let hl = [Span::new(h.vaddr, h.vaddr.saturating_add(h.len))];
+        // Every hit the window holds is marked (as the demo's views do), not only the first:
+        // a second copy in view is the secret too (and `--redact` takes out marked bytes).
+        let hl: Vec<Span> = report
+            .hits
+            .iter()
+            .map(|h| Span::new(h.vaddr, h.vaddr.saturating_add(h.len)))
+            .collect();
         let title = format!("what root sees at hit 0 ({}):", h.mapping);
         return Some(capture(source, &title, around_hit(h.vaddr, h.len), &hl));
     }

@@ -16,14 +16,20 @@ pub fn attack(ready: &Ready, env: &RunEnv) -> Observation {
     let (Some(u), Some(t)) = (&ready.user, ready.targets.first()) else {
         return Observation::error("no unprivileged user to run the same-uid attacker as");
     };
-    let out = Command::new(&env.exe)
-        .args(["scan-child", "--pid", &t.pid.to_string()])
+    let mut cmd = Command::new(&env.exe);
+    cmd.args(["scan-child", "--pid", &t.pid.to_string()])
         .args(["--sha256", &hex::encode(ready.secret_sha256)])
         .args(["--shape", "canary"])
         .uid(u.uid)
         .gid(u.gid)
-        .stdin(Stdio::null())
-        .output();
+        .stdin(Stdio::null());
+    // It must not outlive a demo that is killed (SIGKILL included): it dies with this thread.
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl, getppid
+    // and _exit, async-signal-safe system calls; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(crate::files::cleanup::die_with_parent(std::process::id()));
+    }
+    let out = cmd.output();
     let out = match out {
         Ok(o) => o,
         Err(e) => return Observation::error(format!("running the attacker: {e}")),

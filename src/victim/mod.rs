@@ -174,14 +174,9 @@ pub enum VictimError {
         /// What the kernel said.
         errno: Errno,
     },
-    /// The secret file cannot be opened.
-    #[error("cannot open secret file {path}")]
-    SecretFile {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// The secret file cannot be opened, is not a regular file, or is too large.
+    #[error("secret file: {0}")]
+    SecretFile(#[from] crate::files::input::InputError),
     /// The store could not be set up.
     #[error(transparent)]
     Protect(#[from] ProtectError),
@@ -250,6 +245,15 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
     // internal signals unblockable; we never trigger them (no setuid, no thread cancellation).
     // SIGQUIT stays deliverable: its default action (a kernel core dump, the attack path that
     // needs it) runs no code of ours, so nothing is ever pushed onto a protected stack.
+    // Its default action, too: a shell's background job (`cmd &` without job control) and
+    // `nohup`-like launchers start us with SIGQUIT ignored, and the kernel's core would never
+    // be written (the attacker waiting for it would wait in vain).
+    // SAFETY: SIG_DFL installs no handler of ours; no other thread exists yet.
+    unsafe { nix::sys::signal::signal(Signal::SIGQUIT, nix::sys::signal::SigHandler::SigDfl) }
+        .map_err(|errno| VictimError::Signals {
+            what: "restoring SIGQUIT's default action",
+            errno,
+        })?;
     let mut blocked = SigSet::all();
     blocked.remove(Signal::SIGQUIT);
     blocked
@@ -270,14 +274,14 @@ pub fn run(config: &VictimConfig, out: &mut dyn Write) -> Result<StopReason, Vic
     })?;
 
     let file = match &config.source {
-        SecretSource::File(path) => {
-            Some(
-                std::fs::File::open(path).map_err(|source| VictimError::SecretFile {
-                    path: path.clone(),
-                    source,
-                })?,
-            )
-        }
+        // The one reader of user-named files: a regular file (a FIFO would block, /dev/zero
+        // never end), no larger than a secret and its newline. The bytes are read below,
+        // straight into the store.
+        SecretSource::File(path) => Some(crate::files::input::open_user_file(
+            path,
+            u64::try_from(crate::protect::MAX_SECRET_LEN + 1).unwrap_or(u64::MAX),
+            "a secret file",
+        )?),
         _ => None,
     };
 

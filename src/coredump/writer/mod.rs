@@ -283,16 +283,16 @@ fn write_core(
 
     // Opening the pagemap (and finding the zero pages' frame numbers, in our own memory) needs
     // no stopped victim: do it before the freeze, which should wrap only the snapshot.
-    let pagemap = match Pagemap::open(pid) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            tracing::warn!(%e, "pagemap unavailable: untouched pages will be read and written");
-            None
-        }
-    };
+    let pagemap = Pagemap::open(pid);
 
     let frozen_at = Instant::now();
     let freeze = Freeze::new(pid)?;
+    // Warned only once the attach worked: a refused attach is the whole story.
+    let pagemap = pagemap
+        .map_err(|e| {
+            tracing::warn!(%e, "pagemap unavailable: untouched pages will be read and written");
+        })
+        .ok();
     // Maps are read while the threads are stopped, so they match the memory we copy.
     let live = LiveProcess::open(pid, true)?;
     let regs: Vec<ThreadRegisters> = freeze

@@ -102,6 +102,8 @@ fn view(out: &mut String, s: &ScenarioInfo, c: &Cell, w: &HexWindow, lang: &str)
             .iter()
             .enumerate()
             .map(|(i, b)| match b {
+                // Taken out by --redact: drawn as a bar, in the secret's colour.
+                None if row.is_redacted(i) => ("██".to_string(), "█".to_string(), "hl"),
                 None => match row.gap(i) {
                     Some(Gap::Absent) => ("--".to_string(), "-".to_string(), "abs"),
                     _ => ("??".to_string(), "?".to_string(), "q"),

@@ -279,7 +279,7 @@ impl VictimProcess {
         // SAFETY: the closure runs in the forked child before exec and only calls prctl,
         // getppid and _exit, async-signal-safe system calls; it allocates nothing.
         unsafe {
-            cmd.pre_exec(die_with_parent(std::process::id()));
+            cmd.pre_exec(crate::files::cleanup::die_with_parent(std::process::id()));
         }
         if let Some(dir) = launch.core_dir {
             cmd.current_dir(dir);
@@ -404,25 +404,6 @@ impl Drop for VictimProcess {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-    }
-}
-
-/// For `pre_exec`: the child gets SIGKILL when the thread that spawned it dies (after any uid
-/// change, which would clear the setting: std applies `uid`/`gid` before the closures), and
-/// dies at once if its parent is already gone.
-fn die_with_parent(parent: u32) -> impl FnMut() -> std::io::Result<()> {
-    move || {
-        // SAFETY: prctl(PR_SET_PDEATHSIG) takes integers only; getppid cannot fail.
-        unsafe {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The parent may have died between fork and prctl: then nobody would signal us.
-            if u32::try_from(libc::getppid()).ok() != Some(parent) {
-                libc::_exit(1);
-            }
-        }
-        Ok(())
     }
 }
 

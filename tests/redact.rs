@@ -1,0 +1,183 @@
+//! `--redact` and `--output` (issue 8 item 8): with --redact no byte of the secret appears in
+//! any output (table, JSON, HTML, JUnit, the attack view), in any form the hex view shows it
+//! (its characters, its bytes as hex pairs); the verdicts are unchanged; --output files are
+//! 0600 and not overwritten without --force.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{code_out_err, run, start_victim};
+
+const SECRET: &str = "s3cret-Horse-Battery-Staple-0123456789";
+
+/// Whether `out` shows any 6-byte piece of `secret`: as characters (the ASCII column, JSON
+/// text), or as hex pairs (`73 33 63 72 65 74`, the hex column; pieces inside one 8-byte
+/// group), or as hex or base64 text.
+fn shows(out: &str, secret: &[u8]) -> Option<String> {
+    use base64::Engine;
+    for w in secret.windows(6) {
+        let text = String::from_utf8_lossy(w).into_owned();
+        let pairs: Vec<String> = w.iter().map(|b| format!("{b:02x}")).collect();
+        for form in [text, pairs.join(" "), hex::encode(w)] {
+            if out.contains(&form) {
+                return Some(form);
+            }
+        }
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+    b64.as_bytes()
+        .windows(8)
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .find(|f| out.contains(f.as_str()))
+}
+
+/// The readable bytes of every hex view in a JSON document (rows' `bytes`), as text, and the
+/// number of redacted bytes (null where highlighted).
+fn view_bytes(v: &serde_json::Value, text: &mut Vec<u8>, redacted: &mut usize) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if let (Some(bytes), Some(hl)) = (m.get("bytes"), m.get("highlight")) {
+                for (b, h) in bytes.as_array().unwrap().iter().zip(hl.as_array().unwrap()) {
+                    match b.as_u64() {
+                        Some(b) => text.push(b as u8),
+                        None if h == true => *redacted += 1,
+                        None => text.push(b'?'),
+                    }
+                }
+            }
+            m.values().for_each(|v| view_bytes(v, text, redacted));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| view_bytes(v, text, redacted)),
+        _ => {}
+    }
+}
+
+#[test]
+fn attack_with_redact_shows_no_byte_of_the_secret_and_the_same_verdict() {
+    let victim = start_victim(
+        &["--mode", "plain", "--secret-stdin"],
+        Some(SECRET.as_bytes()),
+    );
+    let pid = victim.ready.pid.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let attack = |extra: &[&str]| {
+        let mut args = vec!["attack", pid.as_str(), "--needle", SECRET];
+        args.extend_from_slice(extra);
+        let (code, out, err) = code_out_err(&run(&args));
+        assert_eq!(code, 0, "{args:?}: {err}");
+        out
+    };
+    // The control: without --redact the view shows the secret (so the check below can fail).
+    let plain = attack(&[]);
+    assert!(shows(&plain, SECRET.as_bytes()).is_some(), "{plain}");
+    let redacted = attack(&["--redact"]);
+    assert_eq!(shows(&redacted, SECRET.as_bytes()), None, "{redacted}");
+    assert!(redacted.contains("██"), "{redacted}");
+    assert_eq!(
+        plain.lines().next(),
+        redacted.lines().next(),
+        "verdict line"
+    );
+
+    // JSON to a file: 0600, the same verdict, nothing of the secret; not overwritten.
+    let out = dir.path().join("attack.json");
+    let o = out.to_str().unwrap();
+    assert!(attack(&["--format", "json", "--redact", "--output", o]).is_empty());
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let json = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(shows(&json, SECRET.as_bytes()), None, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["verdict"], "leak", "{v}");
+    let (code, _, err) = code_out_err(&run(&[
+        "attack", &pid, "--needle", SECRET, "--format", "json", "--output", o,
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already exists"), "{err}");
+    // --force replaces a regular file, never a link.
+    attack(&["--format", "json", "--redact", "--output", o, "--force"]);
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&out, &link).unwrap();
+    let (code, _, err) = code_out_err(&run(&[
+        "attack",
+        &pid,
+        "--needle",
+        SECRET,
+        "--output",
+        link.to_str().unwrap(),
+        "--force",
+    ]));
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn a_redacted_demo_keeps_its_verdicts_and_drops_the_canaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let (json, html, junit, text) = (p("d.json"), p("d.html"), p("d.xml"), p("d.txt"));
+    let (code, out, err) = code_out_err(&run(&[
+        "demo",
+        "--scenario",
+        "plain",
+        "--format",
+        "json",
+        "--output",
+        &json,
+        "--html",
+        &html,
+        "--junit",
+        &junit,
+        "--redact",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty(), "the report went to --output: {out}");
+    assert_eq!(
+        std::fs::metadata(&json).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    // Verdicts unchanged: every cell as the scenario expects, the leaks still leaks.
+    assert_eq!(v["mismatches"], 0, "{v}");
+    let cells = v["cells"].as_array().unwrap();
+    assert!(cells.iter().any(|c| c["observed"] == "leak"), "{v}");
+    let (mut bytes, mut redacted) = (Vec::new(), 0);
+    view_bytes(&v, &mut bytes, &mut redacted);
+    assert!(
+        redacted >= 34,
+        "the canary's bytes are redacted: {redacted}"
+    );
+    // A canary is CONFIDUMP- and 24 hex digits: neither its prefix nor its digits remain.
+    let canary = regex_like_canary(&String::from_utf8_lossy(&bytes));
+    assert_eq!(canary, None);
+    let (code, _, err) = code_out_err(&run(&[
+        "demo",
+        "--scenario",
+        "plain",
+        "--output",
+        &text,
+        "--redact",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    for f in [&html, &junit, &text] {
+        let s = std::fs::read_to_string(f).unwrap();
+        assert_eq!(regex_like_canary(&s), None, "{f}");
+    }
+    assert!(std::fs::read_to_string(&html).unwrap().contains("██"));
+}
+
+/// `CONFIDUMP-` followed by a hex digit (a canary's start) if `s` has one. (Runs of hex
+/// digits are no evidence: reports quote SHA-256 hashes in their commands.)
+fn regex_like_canary(s: &str) -> Option<String> {
+    s.match_indices("CONFIDUMP-").find_map(|(i, _)| {
+        let after = s[i + 10..].chars().next();
+        after
+            .is_some_and(|c| c.is_ascii_hexdigit())
+            .then(|| s[i..(i + 14).min(s.len())].to_string())
+    })
+}
