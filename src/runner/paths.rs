@@ -58,17 +58,27 @@ pub fn run(
     env: &RunEnv,
 ) -> Observation {
     match attack {
-        AttackKind::Dump => root(victim.ready(), AttackPath::Dump, needles),
-        AttackKind::Gcore => root(victim.ready(), AttackPath::Gcore, needles),
-        AttackKind::Live => root(victim.ready(), AttackPath::Live, needles),
-        AttackKind::Kernel => kernel(victim, needles),
-        AttackKind::Qmp => qmp(victim.ready(), needles),
+        AttackKind::Dump => root(victim.ready(), AttackPath::Dump, needles, env.lang),
+        AttackKind::Gcore => root(victim.ready(), AttackPath::Gcore, needles, env.lang),
+        AttackKind::Live => root(victim.ready(), AttackPath::Live, needles, env.lang),
+        AttackKind::Kernel => kernel(victim, needles, env.lang),
+        AttackKind::Qmp => qmp(victim.ready(), needles, env.lang),
         AttackKind::SameUid => same_uid::attack(victim.ready(), env),
     }
 }
 
 /// What a path on a target is called in views: `confidump's dump`, `gdb's gcore of QEMU`.
-fn what(path: AttackPath, t: &Target) -> String {
+fn what(path: AttackPath, t: &Target, lang: &str) -> String {
+    if lang == "ja" {
+        return match (path, t.of) {
+            (AttackPath::Dump, None) => "confidump のダンプ".to_string(),
+            (AttackPath::Dump, Some(of)) => format!("{of} の confidump によるダンプ"),
+            (AttackPath::Gcore, None) => "gdb の gcore".to_string(),
+            (AttackPath::Gcore, Some(of)) => format!("{of} の gdb gcore"),
+            (_, None) => "ライブ読み取り".to_string(),
+            (_, Some(of)) => format!("{of} のライブ読み取り"),
+        };
+    }
     match (path, t.of) {
         (AttackPath::Dump, None) => "confidump's dump".to_string(),
         (AttackPath::Dump, Some(of)) => format!("confidump's dump of {of}"),
@@ -80,15 +90,15 @@ fn what(path: AttackPath, t: &Target) -> String {
 }
 
 /// Root's attack along `path` on every target; the telling result wins (see [`worst`]).
-fn root(ready: &Ready, path: AttackPath, needles: &Needles) -> Observation {
+fn root(ready: &Ready, path: AttackPath, needles: &Needles, lang: &str) -> Observation {
     let each = ready.targets.iter().map(|t| {
-        let what = what(path, t);
+        let what = what(path, t, lang);
         match attack::attack(t.pid, path, needles, None) {
             Ok(a) => {
-                let mut o = classify(&a.report, a.source.as_ref(), t.region, &t.maps, &what);
+                let mut o = classify(&a.report, a.source.as_ref(), t.region, &t.maps, &what, lang);
                 if path == AttackPath::Live {
                     if let Some(secret) = &ready.secret {
-                        argv_note(t.pid, secret, &mut o);
+                        argv_note(t.pid, secret, &mut o, lang);
                     }
                 }
                 o
@@ -100,9 +110,16 @@ fn root(ready: &Ready, path: AttackPath, needles: &Needles) -> Observation {
 }
 
 /// The argv pitfall's other face: ps shows the secret to every user.
-fn argv_note(pid: i32, secret: &crate::secret::Secret, o: &mut Observation) {
+fn argv_note(pid: i32, secret: &crate::secret::Secret, o: &mut Observation, lang: &str) {
     if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
         if memchr::memmem::find(&cmdline, secret.expose()).is_some() {
+            if lang == "ja" {
+                o.reason = format!(
+                    "{}/proc/{pid}/cmdline にもある（ps -ww で誰にでも見える）。",
+                    o.reason
+                );
+                return;
+            }
             let sep = if o.reason.is_empty() { "" } else { "; " };
             o.reason = format!(
                 "{}{sep}also in /proc/{pid}/cmdline (ps -ww shows it to every user)",
@@ -128,12 +145,18 @@ fn worst(each: impl Iterator<Item = Observation>) -> Observation {
 }
 
 /// SIGQUIT the victim, then scan the core the kernel left.
-fn kernel(victim: &mut dyn RunningVictim, needles: &Needles) -> Observation {
+fn kernel(victim: &mut dyn RunningVictim, needles: &Needles, lang: &str) -> Observation {
     let core = match victim.quit_with_core() {
         Ok(c) => c,
         Err(e) => return Observation::error(e),
     };
     let Some(path) = core.core else {
+        if lang == "ja" {
+            return Observation::simple(
+                Outcome::Absent,
+                "カーネルはコアを書かなかった。fs.suid_dumpable が 0 の間、ダンプ不可のプロセス（PR_SET_DUMPABLE=0）のコアは作られない。",
+            );
+        }
         return Observation::simple(
             Outcome::Absent,
             format!(
@@ -151,13 +174,20 @@ fn kernel(victim: &mut dyn RunningVictim, needles: &Needles) -> Observation {
             .map_err(|e| chain(&e))
     });
     match opened {
-        Ok((c, r)) => classify(&r, &c, t.region, &t.maps, "the kernel's core"),
+        Ok((c, r)) => {
+            let what = if lang == "ja" {
+                "カーネルのコア"
+            } else {
+                "the kernel's core"
+            };
+            classify(&r, &c, t.region, &t.maps, what, lang)
+        }
         Err(e) => Observation::error(e),
     }
 }
 
 /// QMP `dump-guest-memory` into a private directory, then a scan of the guest-physical core.
-fn qmp(ready: &Ready, needles: &Needles) -> Observation {
+fn qmp(ready: &Ready, needles: &Needles, lang: &str) -> Observation {
     let (Some(socket), Some(t)) = (&ready.qmp, ready.targets.first()) else {
         return Observation::error("no QMP socket: the victim is not inside a VM");
     };
@@ -168,7 +198,12 @@ fn qmp(ready: &Ready, needles: &Needles) -> Observation {
             a.source.as_ref(),
             None,
             &[],
-            "QEMU's dump-guest-memory",
+            if lang == "ja" {
+                "QEMU の dump-guest-memory"
+            } else {
+                "QEMU's dump-guest-memory"
+            },
+            lang,
         ),
         Err(e) => qmp_failure(&e),
     }
