@@ -129,7 +129,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                 println!(
                     "{}",
                     if ja {
-                        "このホストで対象外になるデモの行（demo と同じ理由）:"
+                        "このホストで対象外になるデモの行（理由はデモと同じ）："
                     } else {
                         "Demo rows that will be n/a on this host (the demo's own reasons):"
                     }

@@ -301,7 +301,7 @@ fn kvm_check(f: &HostFacts, lang: &str) -> Check {
         ),
         None => Texts::new(
             "/dev/kvm opens read-write; no Linux guest has failed under it here yet (--accel auto falls back to TCG if one does)",
-            "/dev/kvm を読み書きで開ける。このホストで Linux ゲストが KVM で失敗した記録はまだない（失敗すれば --accel auto が TCG にフォールバックする）。",
+            "/dev/kvm を読み書きで開ける。このホストで Linux ゲストが KVM で失敗した記録はまだない（失敗すれば、既定の --accel=auto で TCG にフォールバックする）。",
         ),
     };
     Check {
