@@ -31,6 +31,7 @@ const ALLOWED: &[&str] = &[
     "Linux",
     "MiB",
     "TEE",
+    "QMP",
     // Tools and commands, as typed.
     "confidump",
     "gdb",
