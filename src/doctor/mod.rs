@@ -286,7 +286,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
 fn kvm_check(f: &HostFacts, lang: &str) -> Check {
     let enables = ("faster VM rows", "VM の行の高速化");
     if let Some(why) = host::kvm_unusable(f) {
-        return check(lang, "kvm", Some(why), || Texts::default(), enables);
+        return check(lang, "kvm", Some(why), Texts::default, enables);
     }
     let detail = match &f.kvm_fallback {
         Some(fb) => Texts::new(

@@ -143,7 +143,7 @@ pub fn classify(
     let ja = lang == "ja";
     let detected = by_kind(report);
     if let Some(first) = report.hits.first() {
-        return leak(report, source, region, maps, what, first, detected, lang);
+        return leak(report, source, region, maps, what, first, lang);
     }
     let Some(region) = region else {
         // Where the secret would sit is unknown (a guest's memory seen from the host): no hit
@@ -279,10 +279,10 @@ fn leak(
     maps: &[Mapping],
     what: &str,
     first: &crate::model::Hit,
-    detected: BTreeMap<DetectorKind, usize>,
     lang: &str,
 ) -> Observation {
     let ja = lang == "ja";
+    let detected = by_kind(report);
     let mut places: Vec<&str> = Vec::new();
     for h in &report.hits {
         let name = live_name(maps, h.vaddr, &h.mapping);
