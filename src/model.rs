@@ -674,6 +674,23 @@ pub struct Texts {
 }
 
 impl Texts {
+    /// A text in both languages.
+    pub fn new(en: impl Into<String>, ja: impl Into<String>) -> Self {
+        Self {
+            en: en.into(),
+            ja: ja.into(),
+        }
+    }
+
+    /// The same text in both languages (a path, a command, a technical name).
+    pub fn same(text: impl Into<String>) -> Self {
+        let text = text.into();
+        Self {
+            en: text.clone(),
+            ja: text,
+        }
+    }
+
     /// The text in `lang` (`en` or `ja`), falling back to English.
     pub fn get(&self, lang: &str) -> &str {
         if lang == "ja" && !self.ja.is_empty() {
@@ -681,6 +698,13 @@ impl Texts {
         } else {
             &self.en
         }
+    }
+}
+
+/// English only (the Japanese falls back to it): for tests and callers that have one text.
+impl From<&str> for Texts {
+    fn from(en: &str) -> Self {
+        Self::new(en, "")
     }
 }
 
@@ -697,7 +721,7 @@ pub struct ScenarioInfo {
     pub lesson: Texts,
     /// When set: this protection stands in for another (memfd_secret for an enclave).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub stand_in_for: Option<String>,
+    pub stand_in_for: Option<Texts>,
     /// Why the whole row cannot run here, when it cannot (`needs SGX: not on this host`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub unavailable: Option<String>,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use unicode_width::UnicodeWidthStr;
 
 use super::scan::use_color;
 use super::{EXIT_MISMATCH, EXIT_OK};
@@ -122,10 +123,15 @@ pub struct DemoArgs {
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let all = scenario::load_all(args.scenario_dir.as_deref())?;
     let exe = std::env::current_exe().context("finding this program to start the victims")?;
+    let lang = match args.lang {
+        Some(LangArg::En) => "en",
+        Some(LangArg::Ja) => "ja",
+        None => render::i18n::detect_lang(),
+    };
     if args.list {
-        let env = RunEnv::probe(exe);
+        let env = RunEnv::probe(exe).in_lang(lang);
         let scenarios = matrix::for_host(all, &env);
-        print!("{}", list(&scenarios));
+        print!("{}", list(&scenarios, lang));
         return Ok(ExitCode::from(EXIT_OK));
     }
     let valid: Vec<String> = all.iter().map(|s| s.info.name.clone()).collect();
@@ -160,13 +166,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     // Working directories of demos killed earlier (SIGKILL leaves them): ours, owner gone.
     crate::files::workdir::remove_stale();
-    let lang = match args.lang {
-        Some(LangArg::En) => "en",
-        Some(LangArg::Ja) => "ja",
-        None => render::i18n::detect_lang(),
-    };
     let color = use_color();
-    let env = RunEnv::probe(exe);
+    let env = RunEnv::probe(exe).in_lang(lang);
     let scenarios = matrix::for_host(selected, &env);
     let mut report = if args.present {
         let stdin = std::io::stdin();
@@ -304,36 +305,60 @@ fn mark_required(
     report.mismatches = count_mismatches(&report.cells);
 }
 
-/// `--list`: name, title, what each needs, and whether this host has it.
-fn list(scenarios: &[Scenario]) -> String {
+/// `--list`: name, title, what each needs, and whether this host has it (in `lang`).
+fn list(scenarios: &[Scenario], lang: &str) -> String {
+    let ja = lang == "ja";
     let rows: Vec<[String; 4]> = scenarios
         .iter()
         .map(|s| {
             let mut needs: Vec<String> = Vec::new();
             if s.spec.context == RunContext::Vm {
-                needs.push("qemu, guest kernel".to_string());
-            }
-            if let Some(cvm) = s.spec.cvm {
                 needs.push(
-                    match cvm {
-                        crate::model::CvmProfile::SevSnp => "SEV-SNP host",
-                        crate::model::CvmProfile::Tdx => "TDX host",
+                    if ja {
+                        "QEMU、ゲストカーネル"
+                    } else {
+                        "qemu, guest kernel"
                     }
                     .to_string(),
                 );
             }
-            needs.extend(s.spec.requires.iter().map(|r| r.as_str().to_string()));
+            if let Some(cvm) = s.spec.cvm {
+                needs.push(
+                    match (cvm, ja) {
+                        (crate::model::CvmProfile::SevSnp, false) => "SEV-SNP host",
+                        (crate::model::CvmProfile::Tdx, false) => "TDX host",
+                        (crate::model::CvmProfile::SevSnp, true) => "SEV-SNP ホスト",
+                        (crate::model::CvmProfile::Tdx, true) => "TDX ホスト",
+                    }
+                    .to_string(),
+                );
+            }
+            needs.extend(
+                s.spec
+                    .requires
+                    .iter()
+                    .map(|r| if ja { requirement_ja(*r) } else { r.as_str() }.to_string()),
+            );
             if s.spec.run_as == RunAs::Unprivileged {
-                needs.push("unprivileged-user (same-uid)".to_string());
+                needs.push(
+                    if ja {
+                        "非特権ユーザー（same-uid）"
+                    } else {
+                        "unprivileged-user (same-uid)"
+                    }
+                    .to_string(),
+                );
             }
             let needs = if needs.is_empty() {
                 "-".to_string()
             } else {
-                needs.join(", ")
+                needs.join(if ja { "、" } else { ", " })
             };
-            let here = match &s.info.unavailable {
-                None => "runs".to_string(),
-                Some(why) => format!("n/a: {why}"),
+            let here = match (&s.info.unavailable, ja) {
+                (None, false) => "runs".to_string(),
+                (None, true) => "実行できる".to_string(),
+                (Some(why), false) => format!("n/a: {why}"),
+                (Some(why), true) => format!("対象外 — {why}"),
             };
             let origin = if s.spec.origin == "built-in" {
                 String::new()
@@ -342,28 +367,59 @@ fn list(scenarios: &[Scenario]) -> String {
             };
             [
                 s.info.name.clone(),
-                s.info.title.en.clone(),
+                s.info.title.get(lang).to_string(),
                 needs,
                 format!("{here}{origin}"),
             ]
         })
         .collect();
-    let width = |i: usize, head: &str| {
+    let heads = if ja {
+        ["名前", "タイトル", "必要なもの", "この環境"]
+    } else {
+        ["NAME", "TITLE", "NEEDS", "HERE"]
+    };
+    let cols = |i: usize| {
         rows.iter()
-            .map(|r| r[i].chars().count())
-            .chain([head.len()])
+            .map(|r| UnicodeWidthStr::width(r[i].as_str()))
+            .chain([UnicodeWidthStr::width(heads[i])])
             .max()
             .unwrap_or(0)
     };
-    let (w0, w1, w2) = (width(0, "NAME"), width(1, "TITLE"), width(2, "NEEDS"));
+    let pad = |text: &str, w: usize| {
+        let fill = w.saturating_sub(UnicodeWidthStr::width(text));
+        format!("{text}{}", " ".repeat(fill))
+    };
+    let (w0, w1, w2) = (cols(0), cols(1), cols(2));
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<w0$}  {:<w1$}  {:<w2$}  HERE",
-        "NAME", "TITLE", "NEEDS"
-    );
-    for [name, title, needs, here] in rows {
-        let _ = writeln!(out, "{name:<w0$}  {title:<w1$}  {needs:<w2$}  {here}");
+    let line = |out: &mut String, r: [&str; 4]| {
+        let _ = writeln!(
+            out,
+            "{}  {}  {}  {}",
+            pad(r[0], w0),
+            pad(r[1], w1),
+            pad(r[2], w2),
+            r[3]
+        );
+    };
+    line(&mut out, heads);
+    for [name, title, needs, here] in &rows {
+        line(&mut out, [name, title, needs, here]);
     }
     out
+}
+
+/// A requirement's name for a Japanese reader (technical names stay as they are).
+fn requirement_ja(r: Requirement) -> &'static str {
+    match r {
+        Requirement::Sgx => "SGX",
+        Requirement::SevSnp => "SEV-SNP ゲスト",
+        Requirement::Tdx => "TDX ゲスト",
+        Requirement::MemfdSecret => "memfd_secret",
+        Requirement::UnprivilegedUser => "非特権ユーザー",
+        Requirement::ContainerRuntime => "コンテナランタイム",
+        Requirement::Postgres => "PostgreSQL",
+        Requirement::CvmGuest => "機密 VM のゲスト",
+        Requirement::SevSnpHost => "SEV-SNP ホスト",
+        Requirement::TdxHost => "TDX ホスト",
+    }
 }

@@ -5,13 +5,18 @@ use std::process::ExitCode;
 use super::{EXIT_ERROR, EXIT_MISMATCH, EXIT_OK};
 use crate::doctor::{self, DoctorError};
 use crate::host::{self, HostFacts};
+use crate::runner::matrix::RunEnv;
 use crate::runner::platform;
+use unicode_width::UnicodeWidthStr;
 
 const DOCTOR_HELP: &str = "\
 Each check says yes/no, why, and what it enables in the demo. --format json prints
   {\"checks\":[{\"name\",\"ok\",\"detail\",\"enables\"},…],\"summary\":{\"NAME\":{\"ok\",\"reason\"},…}}
 Check names: memfd_secret ptrace core_pattern gdb qemu kvm guest_kernel sgx sev_snp tdx cvm_guest.
-KVM: /dev/kvm may open yet hang a nested Linux guest; doctor does not boot one (untested).
+Then the demo rows that will be n/a here, each with the reason the demo prints.
+KVM: /dev/kvm may open yet hang a nested Linux guest; doctor boots none, but says \"falls back
+to TCG\" once a VM run here has had to (the VM launcher records it per kernel).
+--lang en|ja: the language of the text (default: from the locale).
 
 --attest (inside an SEV-SNP/TDX guest): a configfs-tsm report for a fresh random nonce.
 --platform NAME (linux, azure-dcsv3, azure-cvm, snp-host, tdx-host): what that platform
@@ -21,6 +26,7 @@ Exit status: 0 ok, 1 (--platform) this host lacks something the platform require
 
 Examples:
   confidump doctor
+  confidump doctor --lang ja
   confidump doctor --platform snp-host
   confidump doctor --attest --format json";
 
@@ -46,6 +52,9 @@ pub struct DoctorArgs {
     /// Say what this platform requires that this host lacks (see `demo --platform`).
     #[arg(long, value_name = "NAME", conflicts_with = "attest")]
     pub platform: Option<String>,
+    /// Language (default: from the locale).
+    #[arg(long, value_enum)]
+    pub lang: Option<super::demo::LangArg>,
 }
 
 /// Runs `confidump doctor`.
@@ -70,12 +79,26 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             Err(e) => Err(e.into()),
         };
     }
+    let lang = match args.lang {
+        Some(super::demo::LangArg::En) => "en",
+        Some(super::demo::LangArg::Ja) => "ja",
+        None => crate::render::i18n::detect_lang(),
+    };
     if let Some(name) = &args.platform {
-        return platform_check(name, args.format);
+        return platform_check(name, args.format, lang);
     }
-    let report = doctor::check_host();
+    let report = doctor::check_host_in(lang);
+    let na_rows = na_rows(lang)?;
+    let ja = lang == "ja";
     match args.format {
-        FormatArg::Json => println!("{}", report.to_json()),
+        FormatArg::Json => {
+            let mut doc: serde_json::Value = serde_json::to_value(&report)?;
+            doc["na_rows"] = na_rows
+                .iter()
+                .map(|(name, why)| serde_json::json!({"name": name, "reason": why}))
+                .collect();
+            println!("{doc}");
+        }
         FormatArg::Text => {
             let width = report
                 .checks
@@ -83,22 +106,59 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                 .map(|c| c.name.len())
                 .max()
                 .unwrap_or(0);
+            let (yes, no) = if ja { ("可", "不可") } else { ("yes", "no") };
             for c in &report.checks {
+                let verdict = if c.ok { yes } else { no };
+                let pad = " ".repeat(3usize.saturating_sub(UnicodeWidthStr::width(verdict)));
                 println!(
-                    "{:<width$}  {:<3}  {}  [{}]",
-                    c.name,
-                    if c.ok { "yes" } else { "no" },
-                    c.detail,
-                    c.enables
+                    "{:<width$}  {verdict}{pad}  {}  [{}]",
+                    c.name, c.detail, c.enables
                 );
+            }
+            println!();
+            if na_rows.is_empty() {
+                println!(
+                    "{}",
+                    if ja {
+                        "デモの全行がこのホストで実行できる。"
+                    } else {
+                        "Every demo row runs on this host."
+                    }
+                );
+            } else {
+                println!(
+                    "{}",
+                    if ja {
+                        "このホストで対象外になるデモの行（理由はデモと同じ）："
+                    } else {
+                        "Demo rows that will be n/a on this host (the demo's own reasons):"
+                    }
+                );
+                let w = na_rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+                for (name, why) in &na_rows {
+                    println!("  {name:<w$}  {why}");
+                }
             }
         }
     }
     Ok(ExitCode::from(EXIT_OK))
 }
 
+/// The built-in demo rows that cannot run here, each with the reason the demo's `n/a` gives
+/// (the runner's own check, over the same host probe).
+fn na_rows(lang: &'static str) -> anyhow::Result<Vec<(String, String)>> {
+    let exe = std::env::current_exe()?;
+    let env = RunEnv::probe(exe).in_lang(lang);
+    Ok(
+        crate::runner::matrix::for_host(crate::runner::scenario::builtin()?, &env)
+            .into_iter()
+            .filter_map(|s| s.info.unavailable.map(|why| (s.info.name, why)))
+            .collect(),
+    )
+}
+
 /// `--platform NAME`: each capability the platform requires, and why this host lacks it.
-fn platform_check(name: &str, format: FormatArg) -> anyhow::Result<ExitCode> {
+fn platform_check(name: &str, format: FormatArg, lang: &str) -> anyhow::Result<ExitCode> {
     let rows: Vec<String> = crate::runner::scenario::builtin()?
         .into_iter()
         .map(|s| s.info.name)
@@ -108,7 +168,10 @@ fn platform_check(name: &str, format: FormatArg) -> anyhow::Result<ExitCode> {
     let checks: Vec<(&str, Option<String>)> = p
         .require
         .iter()
-        .map(|r| (r.as_str(), host::requirement_missing(*r, &facts)))
+        .map(|r| {
+            let why = host::requirement_missing(*r, &facts).map(|t| t.get(lang).to_string());
+            (r.as_str(), why)
+        })
         .collect();
     let lacking = checks.iter().filter(|(_, m)| m.is_some()).count();
     match format {

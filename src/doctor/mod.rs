@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::host::{self, CvmProfile, HostFacts};
 pub use crate::host::{cap_eff, cpuinfo_flags, TSM_REPORT};
+use crate::model::Texts;
 
 /// One check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,130 +94,176 @@ pub enum DoctorError {
 }
 
 /// A check from a verdict: `missing` is the reason it fails (the text the demo shows too),
-/// `present` what doctor says when it passes.
+/// `present` what doctor says when it passes; `enables` is `(English, Japanese)`.
 fn check(
+    lang: &str,
     name: &'static str,
-    missing: Option<String>,
-    present: impl FnOnce() -> String,
-    enables: &'static str,
+    missing: Option<Texts>,
+    present: impl FnOnce() -> Texts,
+    enables: (&'static str, &'static str),
 ) -> Check {
     Check {
         name,
         ok: missing.is_none(),
-        detail: missing.unwrap_or_else(present),
-        enables,
+        detail: missing.unwrap_or_else(present).get(lang).to_string(),
+        enables: pick(lang, enables),
     }
 }
 
-/// The verdicts, from the facts only (the lazily probed ones, QEMU's version and the
-/// unprivileged user, are probed here if nobody asked before).
+fn pick(lang: &str, (en, ja): (&'static str, &'static str)) -> &'static str {
+    if lang == "ja" {
+        ja
+    } else {
+        en
+    }
+}
+
+/// The verdicts in English ([`evaluate_in`]).
 pub fn evaluate(f: &HostFacts) -> DoctorReport {
+    evaluate_in(f, "en")
+}
+
+/// The verdicts, from the facts only, in `lang` (`en`, `ja`): the lazily probed facts, QEMU's
+/// version and the unprivileged user, are probed here if nobody asked before.
+pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
+    let vm_rows = ("VM rows", "VM の行");
     let mut checks = vec![check(
+        lang,
         "memfd_secret",
         host::memfd_secret_missing(f),
-        || format!("memfd_secret works (kernel {})", f.kernel_release),
-        "secretmem scenarios",
+        || {
+            Texts::new(
+                format!("memfd_secret works (kernel {})", f.kernel_release),
+                format!("memfd_secret が使える（カーネル {}）。", f.kernel_release),
+            )
+        },
+        ("secretmem scenarios", "secretmem のシナリオ"),
     )];
     let (ok, detail) = host::ptrace_verdict(f);
     checks.push(Check {
         name: "ptrace",
         ok,
-        detail,
-        enables: "dump and live-read columns",
+        detail: detail.get(lang).to_string(),
+        enables: pick(lang, ("dump and live-read columns", "dump と live の列")),
     });
     checks.push(check(
+        lang,
         "core_pattern",
         host::kernel_core_unusable(f),
         || host::kernel_core_usable(f),
-        "kernel core column",
+        ("kernel core column", "kernel の列"),
     ));
     checks.push(check(
+        lang,
         "gdb",
         host::gcore_missing(f),
         || {
             let show = |p: &Option<PathBuf>| p.as_deref().map(Path::display).map(|d| d.to_string());
-            format!(
-                "{} and {}",
+            let (gdb, gcore) = (
                 show(&f.gdb).unwrap_or_default(),
-                show(&f.gcore).unwrap_or_default()
-            )
+                show(&f.gcore).unwrap_or_default(),
+            );
+            Texts::new(format!("{gdb} and {gcore}"), format!("{gdb} と {gcore}"))
         },
-        "gcore column",
+        ("gcore column", "gcore の列"),
     ));
     checks.push(check(
+        lang,
         "qemu",
         host::qemu_missing(f),
         || match (&f.qemu, f.qemu_version()) {
-            (Ok(q), Some(v)) => format!("{} version {v}", q.display()),
-            (Ok(q), None) => format!("{} (version unknown)", q.display()),
-            (Err(e), _) => e.clone(),
+            (Ok(q), Some(v)) => Texts::new(
+                format!("{} version {v}", q.display()),
+                format!("{}（バージョン {v}）", q.display()),
+            ),
+            (Ok(q), None) => Texts::new(
+                format!("{} (version unknown)", q.display()),
+                format!("{}（バージョン不明）", q.display()),
+            ),
+            (Err(e), _) => Texts::same(e.clone()),
         },
-        "VM rows",
+        vm_rows,
     ));
+    checks.push(kvm_check(f, lang));
     checks.push(check(
-        "kvm",
-        host::kvm_unusable(f),
-        || "/dev/kvm opens read-write; whether a Linux guest boots under it (nested KVM may hang) is untested: --accel auto falls back to TCG".to_string(),
-        "faster VM rows",
-    ));
-    checks.push(check(
+        lang,
         "guest_kernel",
         host::guest_kernel_missing(f),
         || match &f.guest_kernel {
-            Ok(k) => k.display().to_string(),
-            Err(e) => e.clone(),
+            Ok(k) => Texts::same(k.display().to_string()),
+            Err(e) => Texts::same(e.clone()),
         },
-        "VM rows",
+        vm_rows,
     ));
     checks.push(check(
+        lang,
         "sgx",
         host::sgx::sgx_missing(&f.sgx),
         || host::sgx::sgx_present(&f.sgx),
-        "SGX row",
+        ("SGX row", "SGX の行"),
     ));
     for (name, profile) in [("sev_snp", CvmProfile::SevSnp), ("tdx", CvmProfile::Tdx)] {
         checks.push(check(
+            lang,
             name,
             host::cvm_missing(profile, f),
             || {
-                format!(
-                    "{} host support present (QEMU, KVM, firmware)",
-                    profile.title()
+                Texts::new(
+                    format!(
+                        "{} host support present (QEMU, KVM, firmware)",
+                        profile.title()
+                    ),
+                    format!(
+                        "{} のホスト側の準備が整っている（QEMU、KVM、ファームウェア）。",
+                        profile.title()
+                    ),
                 )
             },
-            "CVM rows (no plaintext in host-side dumps)",
+            (
+                "CVM rows (no plaintext in host-side dumps)",
+                "コンフィデンシャル VM の行（ホスト側のダンプに平文がないこと）",
+            ),
         ));
     }
-    checks.push(cvm_guest_check(f));
+    checks.push(cvm_guest_check(f, lang));
     checks.push(check(
+        lang,
         "unprivileged_user",
         host::unprivileged_missing(f),
         || match f.unprivileged() {
-            Ok(u) => format!("{} (uid {}) can run confidump", u.name, u.uid),
-            Err(e) => e.clone(),
+            Ok(u) => Texts::new(
+                format!("{} (uid {}) can run confidump", u.name, u.uid),
+                format!("{}（uid {}）で confidump を実行できる。", u.name, u.uid),
+            ),
+            Err(e) => Texts::same(e.clone()),
         },
-        "same-uid column",
+        ("same-uid column", "same-uid の列"),
     ));
     checks.push(check(
+        lang,
         "container_runtime",
         host::container_runtime_missing(f),
         || {
-            [&f.runc, &f.crun]
+            let found: Vec<String> = [&f.runc, &f.crun]
                 .iter()
                 .filter_map(|p| p.as_ref().map(|p| p.display().to_string()))
-                .collect::<Vec<_>>()
-                .join(" and ")
+                .collect();
+            Texts::new(found.join(" and "), found.join(" と "))
         },
-        "container rows",
+        ("container rows", "コンテナの行"),
     ));
     checks.push(check(
+        lang,
         "postgresql",
         host::postgres_missing(f),
         || match &f.postgres {
-            Ok(d) => format!("initdb, pg_ctl and postgres in {}", d.display()),
-            Err(e) => e.clone(),
+            Ok(d) => Texts::new(
+                format!("initdb, pg_ctl and postgres in {}", d.display()),
+                format!("{} に initdb、pg_ctl、postgres がある。", d.display()),
+            ),
+            Err(e) => Texts::same(e.clone()),
         },
-        "database rows",
+        ("database rows", "データベースの行"),
     ));
 
     let summary = checks
@@ -234,8 +281,40 @@ pub fn evaluate(f: &HostFacts) -> DoctorReport {
     DoctorReport { checks, summary }
 }
 
+/// KVM: unusable, or usable but known to hang a Linux guest here (the VM launcher recorded a
+/// fallback to TCG: [`host::kvm_fallback`]), or usable and not known to fail.
+fn kvm_check(f: &HostFacts, lang: &str) -> Check {
+    let enables = ("faster VM rows", "VM の行の高速化");
+    if let Some(why) = host::kvm_unusable(f) {
+        return check(lang, "kvm", Some(why), Texts::default, enables);
+    }
+    let detail = match &f.kvm_fallback {
+        Some(fb) => Texts::new(
+            format!(
+                "/dev/kvm opens read-write, but a Linux guest fails under KVM here (last VM run on this kernel: {}): VM rows fall back to TCG (slower, same result)",
+                fb.why
+            ),
+            format!(
+                "/dev/kvm は読み書きで開けるが、このホストでは Linux ゲストが KVM で動かない（このカーネルでの直近の VM 実行: {}）。VM の行は TCG にフォールバックする（遅いが結果は同じ）。",
+                fb.why
+            ),
+        ),
+        None => Texts::new(
+            "/dev/kvm opens read-write; no Linux guest has failed under it here yet (--accel auto falls back to TCG if one does)",
+            "/dev/kvm を読み書きで開ける。このホストで Linux ゲストが KVM で失敗した記録はまだない（失敗すれば、既定の --accel=auto で TCG にフォールバックする）。",
+        ),
+    };
+    Check {
+        name: "kvm",
+        // Usable for the demo only when no guest has been seen failing under it.
+        ok: f.kvm_fallback.is_none(),
+        detail: detail.get(lang).to_string(),
+        enables: pick(lang, enables),
+    }
+}
+
 /// Inside a confidential VM (what `--attest` needs): each guest device, and configfs-tsm.
-fn cvm_guest_check(f: &HostFacts) -> Check {
+fn cvm_guest_check(f: &HostFacts, lang: &str) -> Check {
     let inside: Vec<&str> = [
         (f.dev_sev_guest, "/dev/sev-guest"),
         (f.dev_tdx_guest, "/dev/tdx_guest"),
@@ -247,27 +326,47 @@ fn cvm_guest_check(f: &HostFacts) -> Check {
     .collect();
     let detail = if inside.is_empty() {
         // The same sentences as the `sev-snp` / `tdx` scenario requirements.
-        let why: Vec<String> = [CvmProfile::SevSnp, CvmProfile::Tdx]
+        let why: Vec<Texts> = [CvmProfile::SevSnp, CvmProfile::Tdx]
             .iter()
             .filter_map(|p| host::cvm_guest_missing(*p, f))
             .collect();
-        format!(
-            "not inside a confidential VM (no configfs-tsm): {}",
-            why.join("; ")
+        let en: Vec<&str> = why.iter().map(|w| w.en.as_str()).collect();
+        let ja: Vec<&str> = why.iter().map(|w| w.ja.as_str()).collect();
+        Texts::new(
+            format!(
+                "not inside a confidential VM (no configfs-tsm): {}",
+                en.join("; ")
+            ),
+            format!(
+                "コンフィデンシャル VM（機密 VM）の中ではない（configfs-tsm なし）。{}",
+                ja.concat()
+            ),
         )
     } else if f.tsm_report {
-        format!("inside a confidential VM: {}", inside.join(", "))
+        Texts::new(
+            format!("inside a confidential VM: {}", inside.join(", ")),
+            format!(
+                "コンフィデンシャル VM（機密 VM）の中にいる（{}）。",
+                inside.join("、")
+            ),
+        )
     } else {
-        format!(
-            "guest device {} but no configfs-tsm (mount configfs on /sys/kernel/config)",
-            inside.join(", ")
+        Texts::new(
+            format!(
+                "guest device {} but no configfs-tsm (mount configfs on /sys/kernel/config)",
+                inside.join(", ")
+            ),
+            format!(
+                "ゲストのデバイス {} はあるが configfs-tsm がない（/sys/kernel/config に configfs をマウントする）。",
+                inside.join("、")
+            ),
         )
     };
     Check {
         name: "cvm_guest",
         ok: f.tsm_report,
-        detail,
-        enables: "doctor --attest",
+        detail: detail.get(lang).to_string(),
+        enables: pick(lang, ("doctor --attest", "doctor --attest")),
     }
 }
 
@@ -279,6 +378,11 @@ pub fn gather() -> Arc<HostFacts> {
 /// Checks this host: [`gather`] then [`evaluate`].
 pub fn check_host() -> DoctorReport {
     evaluate(&gather())
+}
+
+/// [`check_host`] in `lang`.
+pub fn check_host_in(lang: &str) -> DoctorReport {
+    evaluate_in(&gather(), lang)
 }
 
 /// An attestation report from configfs-tsm.

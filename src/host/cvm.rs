@@ -12,6 +12,7 @@ use super::qemu::QemuVersion;
 
 /// A confidential-VM technology (one enum, in [`crate::model`]).
 pub use crate::model::CvmProfile;
+use crate::model::Texts;
 
 impl CvmProfile {
     /// The first QEMU release that supports it.
@@ -83,57 +84,100 @@ fn yes(v: &Option<String>) -> bool {
     matches!(v.as_deref(), Some("Y" | "y" | "1"))
 }
 
-/// Each requirement of `profile` that `facts` lacks, as a phrase ("QEMU ≥ 9.1 (found 7.2.19)").
-/// Empty when the host has everything.
-pub fn missing_requirements(profile: CvmProfile, facts: &HostCvmFacts) -> Vec<String> {
+/// Each requirement of `profile` that `facts` lacks, as a phrase in both languages ("QEMU ≥ 9.1
+/// (found 7.2.19)"). Empty when the host has everything.
+pub fn missing_requirements(profile: CvmProfile, facts: &HostCvmFacts) -> Vec<Texts> {
     let mut missing = Vec::new();
     let min = profile.min_qemu();
     match facts.qemu {
-        None => missing.push(format!(
-            "QEMU ≥ {}.{} (no QEMU found)",
-            min.major, min.minor
+        None => missing.push(Texts::new(
+            format!("QEMU ≥ {}.{} (no QEMU found)", min.major, min.minor),
+            format!(
+                "QEMU {}.{} 以上（QEMU が見つからない）",
+                min.major, min.minor
+            ),
         )),
-        Some(v) if v < min => {
-            missing.push(format!("QEMU ≥ {}.{} (found {v})", min.major, min.minor))
-        }
+        Some(v) if v < min => missing.push(Texts::new(
+            format!("QEMU ≥ {}.{} (found {v})", min.major, min.minor),
+            format!("QEMU {}.{} 以上（この環境は {v}）", min.major, min.minor),
+        )),
         Some(_) => {}
     }
     if !facts.kvm {
-        missing.push("a usable /dev/kvm".to_string());
+        missing.push(Texts::new("a usable /dev/kvm", "読み書きできる /dev/kvm"));
     }
     match profile {
         CvmProfile::SevSnp => {
             if !yes(&facts.kvm_amd_sev_snp) {
-                missing.push(format!(
-                    "kvm_amd with SEV-SNP enabled (/sys/module/kvm_amd/parameters/sev_snp = Y; found {})",
-                    facts.kvm_amd_sev_snp.as_deref().unwrap_or("no kvm_amd module")
+                let found = facts.kvm_amd_sev_snp.as_deref();
+                missing.push(Texts::new(
+                    format!(
+                        "kvm_amd with SEV-SNP enabled (/sys/module/kvm_amd/parameters/sev_snp = Y; found {})",
+                        found.unwrap_or("no kvm_amd module")
+                    ),
+                    format!(
+                        "SEV-SNP を有効にした kvm_amd（/sys/module/kvm_amd/parameters/sev_snp が Y であること。{}）",
+                        found.map_or("kvm_amd モジュールが読み込まれていない".to_string(), |v| format!("現在の値は {v}"))
+                    ),
                 ));
             }
             if !facts.dev_sev {
-                missing.push("the AMD secure processor device /dev/sev".to_string());
+                missing.push(Texts::new(
+                    "the AMD secure processor device /dev/sev",
+                    "AMD セキュアプロセッサのデバイス /dev/sev",
+                ));
             }
         }
         CvmProfile::Tdx => {
             if !yes(&facts.kvm_intel_tdx) {
-                missing.push(format!(
-                    "kvm_intel with TDX enabled (/sys/module/kvm_intel/parameters/tdx = Y; found {})",
-                    facts.kvm_intel_tdx.as_deref().unwrap_or("no kvm_intel module")
+                let found = facts.kvm_intel_tdx.as_deref();
+                missing.push(Texts::new(
+                    format!(
+                        "kvm_intel with TDX enabled (/sys/module/kvm_intel/parameters/tdx = Y; found {})",
+                        found.unwrap_or("no kvm_intel module")
+                    ),
+                    format!(
+                        "TDX を有効にした kvm_intel（/sys/module/kvm_intel/parameters/tdx が Y であること。{}）",
+                        found.map_or("kvm_intel モジュールが読み込まれていない".to_string(), |v| format!("現在の値は {v}"))
+                    ),
                 ));
             }
         }
     }
     if facts.ovmf.is_none() {
-        missing.push("OVMF firmware (apt-get install ovmf)".to_string());
+        missing.push(ovmf_missing());
     }
     missing
 }
 
+/// The OVMF firmware, as a missing requirement.
+pub fn ovmf_missing() -> Texts {
+    Texts::new(
+        "OVMF firmware (apt-get install ovmf)",
+        "OVMF ファームウェア（apt-get install ovmf）",
+    )
+}
+
 /// The one-line message for a host that lacks `missing`.
-pub fn not_available_message(profile: CvmProfile, missing: &[String]) -> String {
-    format!(
-        "not available on this host: needs {} ({})",
-        profile.title(),
-        missing.join("; ")
+pub fn not_available_message(profile: CvmProfile, missing: &[Texts]) -> Texts {
+    let list = |lang: &str, sep: &str| {
+        missing
+            .iter()
+            .map(|m| m.get(lang))
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
+    Texts::new(
+        format!(
+            "not available on this host: needs {} ({})",
+            profile.title(),
+            list("en", "; ")
+        ),
+        format!(
+            "このホストでは利用できない。{} が必要（{}）。",
+            profile.title(),
+            list("ja", "、")
+        ),
     )
 }
 
@@ -154,12 +198,19 @@ mod tests {
         };
         let m = missing_requirements(CvmProfile::SevSnp, &facts);
         assert_eq!(m.len(), 4, "{m:?}");
-        assert!(m[0].contains("QEMU ≥ 9.1 (found 7.2.19)"));
+        assert!(m[0].en.contains("QEMU ≥ 9.1 (found 7.2.19)"));
         let msg = not_available_message(CvmProfile::SevSnp, &m);
-        assert!(msg.starts_with("not available on this host: needs AMD SEV-SNP ("));
+        assert!(msg
+            .en
+            .starts_with("not available on this host: needs AMD SEV-SNP ("));
+        assert!(
+            msg.ja.contains("QEMU 9.1 以上（この環境は 7.2.19）"),
+            "{}",
+            msg.ja
+        );
         let m = missing_requirements(CvmProfile::Tdx, &facts);
-        assert!(m[0].contains("QEMU ≥ 10.1"));
-        assert!(m.iter().any(|x| x.contains("kvm_intel")));
+        assert!(m[0].en.contains("QEMU ≥ 10.1"));
+        assert!(m.iter().any(|x| x.en.contains("kvm_intel")));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::cvm::{self, CvmProfile};
 use super::{HostFacts, CAP_SYS_PTRACE};
+use crate::model::Texts;
 
 /// Something the host must offer for a scenario's row to run (`requires = [...]` in a
 /// scenario file).
@@ -91,7 +92,7 @@ impl Requirement {
 }
 
 /// Why `r` is not met here, if it is not.
-pub fn requirement_missing(r: Requirement, f: &HostFacts) -> Option<String> {
+pub fn requirement_missing(r: Requirement, f: &HostFacts) -> Option<Texts> {
     match r {
         Requirement::Sgx => super::sgx::sgx_missing(&f.sgx),
         Requirement::SevSnp => cvm_guest_missing(CvmProfile::SevSnp, f),
@@ -101,7 +102,12 @@ pub fn requirement_missing(r: Requirement, f: &HostFacts) -> Option<String> {
         Requirement::ContainerRuntime => container_runtime_missing(f),
         Requirement::Postgres => postgres_missing(f),
         Requirement::CvmGuest => cvm_guest_missing(CvmProfile::SevSnp, f).and_then(|snp| {
-            cvm_guest_missing(CvmProfile::Tdx, f).map(|tdx| format!("{snp}; {tdx}"))
+            cvm_guest_missing(CvmProfile::Tdx, f).map(|tdx| {
+                Texts::new(
+                    format!("{}; {}", snp.en, tdx.en),
+                    format!("{}{}", snp.ja, tdx.ja),
+                )
+            })
         }),
         Requirement::SevSnpHost => cvm_missing(CvmProfile::SevSnp, f),
         Requirement::TdxHost => cvm_missing(CvmProfile::Tdx, f),
@@ -109,35 +115,47 @@ pub fn requirement_missing(r: Requirement, f: &HostFacts) -> Option<String> {
 }
 
 /// The first of `requires` that is not met here, as its reason.
-pub fn requirements_missing(requires: &[Requirement], f: &HostFacts) -> Option<String> {
+pub fn requirements_missing(requires: &[Requirement], f: &HostFacts) -> Option<Texts> {
     requires.iter().find_map(|r| requirement_missing(*r, f))
 }
 
 /// Why secretmem victims cannot run here.
-pub fn memfd_secret_missing(f: &HostFacts) -> Option<String> {
-    f.memfd_secret
-        .as_ref()
-        .err()
-        .map(|e| format!("needs memfd_secret (kernel {}): {e}", f.kernel_release))
+pub fn memfd_secret_missing(f: &HostFacts) -> Option<Texts> {
+    f.memfd_secret.as_ref().err().map(|e| {
+        Texts::new(
+            format!("needs memfd_secret (kernel {}): {e}", f.kernel_release),
+            format!(
+                "memfd_secret が必要（カーネル {}。{e}）。",
+                f.kernel_release
+            ),
+        )
+    })
 }
 
 /// Why no victim can run as the unprivileged user here.
-pub fn unprivileged_missing(f: &HostFacts) -> Option<String> {
-    f.unprivileged().as_ref().err().cloned()
+pub fn unprivileged_missing(f: &HostFacts) -> Option<Texts> {
+    f.unprivileged().as_ref().err().map(|e| {
+        Texts::new(
+            e.clone(),
+            format!("非特権ユーザーとして confidump を実行できない（{e}）。"),
+        )
+    })
 }
 
 /// Whether root's attacks can attach to and read other processes, and why (or why not).
-pub fn ptrace_verdict(f: &HostFacts) -> (bool, String) {
+pub fn ptrace_verdict(f: &HostFacts) -> (bool, Texts) {
     let has_cap = f.cap_eff.is_some_and(|c| c & (1u64 << CAP_SYS_PTRACE) != 0);
     let scope = f.yama_ptrace_scope.as_deref().map(str::trim);
-    let (ok, why) = match scope {
+    let (ok, en, ja) = match scope {
         Some("3") => (
             false,
             "yama ptrace_scope=3: ptrace is disabled for everyone until reboot",
+            "yama ptrace_scope=3。再起動するまで誰も ptrace できない。",
         ),
         Some("2") if !has_cap => (
             false,
             "yama ptrace_scope=2: only CAP_SYS_PTRACE may attach, and we lack it",
+            "yama ptrace_scope=2。アタッチできるのは CAP_SYS_PTRACE を持つプロセスだけで、この実行には無い。",
         ),
         // What is known: neither the uid rule nor yama stops us. What is not: a given process
         // may still be refused (a second tracer, a kernel thread, memory the kernel withholds
@@ -148,28 +166,40 @@ pub fn ptrace_verdict(f: &HostFacts) -> (bool, String) {
              another tracer holds, kernel threads, memory the kernel withholds from everyone \
              (memfd_secret, SGX enclaves), and whatever an LSM (AppArmor, SELinux) forbids (not \
              checked here)",
+            "CAP_SYS_PTRACE あり。uid の規則にも yama にも止められない。それでも拒否されるのは、\
+             別のトレーサーが捕まえているプロセス、カーネルスレッド、カーネルが誰にも渡さないメモリ\
+             （memfd_secret、SGX エンクレーブ）、LSM（AppArmor、SELinux）が禁じるもの（ここでは確認しない）。",
         ),
         Some("1") => (
             false,
             "yama ptrace_scope=1 without CAP_SYS_PTRACE: only descendants (run as root)",
+            "yama ptrace_scope=1 で CAP_SYS_PTRACE なし。読めるのは子孫プロセスだけ（root で実行する）。",
         ),
         _ => (
             true,
             "same-uid processes only (no CAP_SYS_PTRACE; run as root for the full demo)",
+            "同じ uid のプロセスだけ読める（CAP_SYS_PTRACE なし。デモ全体には root で実行する）。",
         ),
     };
     (
         ok,
-        format!(
-            "euid {}, yama ptrace_scope {}, {why}",
-            f.euid,
-            scope.unwrap_or("absent")
+        Texts::new(
+            format!(
+                "euid {}, yama ptrace_scope {}, {en}",
+                f.euid,
+                scope.unwrap_or("absent")
+            ),
+            format!(
+                "euid {}、yama ptrace_scope {}。{ja}",
+                f.euid,
+                scope.unwrap_or("なし")
+            ),
         ),
     )
 }
 
 /// Why root's ptrace-based attacks (dump, gcore, live read) cannot work here, if they cannot.
-pub fn ptrace_unusable(f: &HostFacts) -> Option<String> {
+pub fn ptrace_unusable(f: &HostFacts) -> Option<Texts> {
     let (ok, why) = ptrace_verdict(f);
     (!ok).then_some(why)
 }
@@ -177,109 +207,159 @@ pub fn ptrace_unusable(f: &HostFacts) -> Option<String> {
 /// Why the kernel's own core dump cannot be used for the kernel column without changing
 /// system settings: the core must land as a file in the victim's working directory, so
 /// `core_pattern` must be a plain file name.
-pub fn kernel_core_unusable(f: &HostFacts) -> Option<String> {
+pub fn kernel_core_unusable(f: &HostFacts) -> Option<Texts> {
     const WANT: &str =
         "would need changing system settings (want a plain file name such as \"core\")";
+    const WANT_JA: &str =
+        "使うにはシステム設定の変更が必要（\"core\" のような単なるファイル名にする）。";
     match f.core_pattern.as_deref() {
-        None => Some(format!("cannot read /proc/sys/kernel/core_pattern: {WANT}")),
-        Some(p) if p.starts_with('|') => Some(format!(
-            "core_pattern is {p:?}: cores are piped to a helper, not written as a file we can scan; {WANT}"
+        None => Some(Texts::new(
+            format!("cannot read /proc/sys/kernel/core_pattern: {WANT}"),
+            format!("/proc/sys/kernel/core_pattern を読めない。{WANT_JA}"),
         )),
-        Some(p) if p.is_empty() || p.contains('/') => Some(format!(
-            "core_pattern is {p:?}: cores would not land in the victim's directory; {WANT}"
+        Some(p) if p.starts_with('|') => Some(Texts::new(
+            format!(
+                "core_pattern is {p:?}: cores are piped to a helper, not written as a file we can scan; {WANT}"
+            ),
+            format!(
+                "core_pattern が {p:?}。コアはヘルパーにパイプで渡され、走査できるファイルとしては書かれない。{WANT_JA}"
+            ),
+        )),
+        Some(p) if p.is_empty() || p.contains('/') => Some(Texts::new(
+            format!("core_pattern is {p:?}: cores would not land in the victim's directory; {WANT}"),
+            format!("core_pattern が {p:?}。コアが標的プロセスのディレクトリに書かれない。{WANT_JA}"),
         )),
         Some(_) => None,
     }
 }
 
 /// Doctor's line when the kernel column can run.
-pub fn kernel_core_usable(f: &HostFacts) -> String {
-    format!(
-        "core_pattern {:?}: kernel cores are written as files in the process's directory",
-        f.core_pattern.as_deref().unwrap_or_default()
+pub fn kernel_core_usable(f: &HostFacts) -> Texts {
+    let p = f.core_pattern.as_deref().unwrap_or_default();
+    Texts::new(
+        format!("core_pattern {p:?}: kernel cores are written as files in the process's directory"),
+        format!(
+            "core_pattern {p:?}。カーネルのコアはプロセスのディレクトリにファイルとして書かれる。"
+        ),
     )
 }
 
 /// Why gdb's `gcore` cannot be run here (it is a script that runs gdb: both are needed).
-pub fn gcore_missing(f: &HostFacts) -> Option<String> {
+pub fn gcore_missing(f: &HostFacts) -> Option<Texts> {
     match (&f.gdb, &f.gcore) {
         (Some(_), Some(_)) => None,
-        (Some(g), None) => Some(format!(
-            "needs gdb's gcore: {} but no executable gcore on PATH (apt-get install gdb)",
-            g.display()
+        (Some(g), None) => Some(Texts::new(
+            format!(
+                "needs gdb's gcore: {} but no executable gcore on PATH (apt-get install gdb)",
+                g.display()
+            ),
+            format!(
+                "gdb の gcore が必要。{} はあるが、実行できる gcore が PATH にない（apt-get install gdb）。",
+                g.display()
+            ),
         )),
-        (None, Some(c)) => Some(format!(
-            "needs gdb's gcore: {} but no executable gdb on PATH (apt-get install gdb)",
-            c.display()
+        (None, Some(c)) => Some(Texts::new(
+            format!(
+                "needs gdb's gcore: {} but no executable gdb on PATH (apt-get install gdb)",
+                c.display()
+            ),
+            format!(
+                "gdb の gcore が必要。{} はあるが、実行できる gdb が PATH にない（apt-get install gdb）。",
+                c.display()
+            ),
         )),
-        (None, None) => {
-            Some("needs gdb's gcore: no executable gdb on PATH (apt-get install gdb)".to_string())
-        }
+        (None, None) => Some(Texts::new(
+            "needs gdb's gcore: no executable gdb on PATH (apt-get install gdb)",
+            "gdb の gcore が必要。実行できる gdb が PATH にない（apt-get install gdb）。",
+        )),
     }
 }
 
 /// Why no VM victim can start here: QEMU missing.
-pub fn qemu_missing(f: &HostFacts) -> Option<String> {
-    f.qemu
-        .as_ref()
-        .err()
-        .map(|what| format!("needs QEMU: apt-get install qemu-system-x86 ({what})"))
+pub fn qemu_missing(f: &HostFacts) -> Option<Texts> {
+    f.qemu.as_ref().err().map(|what| {
+        Texts::new(
+            format!("needs QEMU: apt-get install qemu-system-x86 ({what})"),
+            format!("QEMU が必要（{what}）。apt-get install qemu-system-x86 で入る。"),
+        )
+    })
 }
 
 /// Why no VM victim can start here: no guest kernel.
-pub fn guest_kernel_missing(f: &HostFacts) -> Option<String> {
+pub fn guest_kernel_missing(f: &HostFacts) -> Option<Texts> {
     f.guest_kernel.as_ref().err().map(|what| {
-        format!("needs a guest kernel ({what}): run scripts/fetch-guest-kernel.sh or pass --kernel")
+        Texts::new(
+            format!(
+                "needs a guest kernel ({what}): run scripts/fetch-guest-kernel.sh or pass --kernel"
+            ),
+            format!(
+                "ゲストカーネルが必要（{what}）。scripts/fetch-guest-kernel.sh を実行するか、--kernel で指定する。"
+            ),
+        )
     })
 }
 
 /// Why KVM cannot be used (VM rows then run under TCG).
-pub fn kvm_unusable(f: &HostFacts) -> Option<String> {
+pub fn kvm_unusable(f: &HostFacts) -> Option<Texts> {
     f.kvm.as_ref().err().map(|e| {
-        format!("/dev/kvm cannot be opened read-write: {e}: VM rows run under TCG (slower, same result)")
+        Texts::new(
+            format!("/dev/kvm cannot be opened read-write: {e}: VM rows run under TCG (slower, same result)"),
+            format!("/dev/kvm を読み書きで開けない（{e}）。VM の行は TCG で動く（遅いが結果は同じ）。"),
+        )
     })
 }
 
 /// Why a confidential VM of `profile` cannot start here.
-pub fn cvm_missing(profile: CvmProfile, f: &HostFacts) -> Option<String> {
+pub fn cvm_missing(profile: CvmProfile, f: &HostFacts) -> Option<Texts> {
     let missing = cvm::missing_requirements(profile, &f.cvm_facts());
     (!missing.is_empty()).then(|| cvm::not_available_message(profile, &missing))
 }
 
 /// Why a VM row (with its confidential-VM profile, if any) cannot run here: QEMU, then the
 /// profile's hardware, then the guest kernel.
-pub fn vm_row_unavailable(profile: Option<CvmProfile>, f: &HostFacts) -> Option<String> {
+pub fn vm_row_unavailable(profile: Option<CvmProfile>, f: &HostFacts) -> Option<Texts> {
     qemu_missing(f)
         .or_else(|| profile.and_then(|p| cvm_missing(p, f)))
         .or_else(|| guest_kernel_missing(f))
 }
 
 /// Why we are not inside a confidential guest of `profile`.
-pub fn cvm_guest_missing(profile: CvmProfile, f: &HostFacts) -> Option<String> {
+pub fn cvm_guest_missing(profile: CvmProfile, f: &HostFacts) -> Option<Texts> {
     let (present, dev) = match profile {
         CvmProfile::SevSnp => (f.dev_sev_guest, "/dev/sev-guest"),
         CvmProfile::Tdx => (f.dev_tdx_guest, "/dev/tdx_guest"),
     };
     (!present).then(|| {
-        format!(
-            "not inside an {} guest: needs {dev} (run confidump inside the guest)",
-            profile.title()
+        Texts::new(
+            format!(
+                "not inside an {} guest: needs {dev} (run confidump inside the guest)",
+                profile.title()
+            ),
+            format!(
+                "{} のゲストの中ではない。{dev} が必要（confidump をゲストの中で実行する）。",
+                profile.title()
+            ),
         )
     })
 }
 
 /// Why no container victim can start here.
-pub fn container_runtime_missing(f: &HostFacts) -> Option<String> {
+pub fn container_runtime_missing(f: &HostFacts) -> Option<Texts> {
     (f.runc.is_none() && f.crun.is_none()).then(|| {
-        "not available on this host: needs a container runtime (runc or crun on PATH: apt-get install runc)"
-            .to_string()
+        Texts::new(
+            "not available on this host: needs a container runtime (runc or crun on PATH: apt-get install runc)",
+            "このホストでは利用できない。コンテナランタイムが必要（PATH 上の runc か crun。apt-get install runc）。",
+        )
     })
 }
 
 /// Why no PostgreSQL victim can start here.
-pub fn postgres_missing(f: &HostFacts) -> Option<String> {
+pub fn postgres_missing(f: &HostFacts) -> Option<Texts> {
     f.postgres.as_ref().err().map(|what| {
-        format!("not available on this host: needs PostgreSQL ({what}: apt-get install postgresql)")
+        Texts::new(
+            format!("not available on this host: needs PostgreSQL ({what}: apt-get install postgresql)"),
+            format!("このホストでは利用できない。PostgreSQL が必要（{what}。apt-get install postgresql）。"),
+        )
     })
 }
 
@@ -297,7 +377,7 @@ mod tests {
             "/var/crash/core.%p",
         ] {
             f.core_pattern = Some(bad.into());
-            let why = kernel_core_unusable(&f).unwrap();
+            let why = kernel_core_unusable(&f).unwrap().en;
             assert!(why.contains("plain file name"), "{bad}: {why}");
         }
         f.core_pattern = None;
@@ -309,10 +389,13 @@ mod tests {
         let mut f = HostFacts::sample();
         assert_eq!(gcore_missing(&f), None);
         f.gcore = None;
-        assert!(gcore_missing(&f).unwrap().contains("no executable gcore"));
+        assert!(gcore_missing(&f)
+            .unwrap()
+            .en
+            .contains("no executable gcore"));
         f.gdb = None;
         f.gcore = Some("/usr/bin/gcore".into());
-        assert!(gcore_missing(&f).unwrap().contains("no executable gdb"));
+        assert!(gcore_missing(&f).unwrap().en.contains("no executable gdb"));
     }
 
     #[test]
@@ -321,25 +404,27 @@ mod tests {
         assert_eq!(ptrace_unusable(&f), None);
         f.cap_eff = Some(0);
         f.yama_ptrace_scope = Some("1".into());
-        assert!(ptrace_unusable(&f).unwrap().contains("only descendants"));
+        assert!(ptrace_unusable(&f).unwrap().en.contains("only descendants"));
         f.cap_eff = Some(1 << CAP_SYS_PTRACE);
         f.yama_ptrace_scope = Some("3".into());
-        assert!(ptrace_unusable(&f).unwrap().contains("=3"));
+        assert!(ptrace_unusable(&f).unwrap().en.contains("=3"));
     }
 
     #[test]
     fn vm_rows() {
         let mut f = HostFacts::sample();
         assert_eq!(vm_row_unavailable(None, &f), None);
-        let snp = vm_row_unavailable(Some(CvmProfile::SevSnp), &f).unwrap();
+        let snp = vm_row_unavailable(Some(CvmProfile::SevSnp), &f).unwrap().en;
         assert!(snp.contains("QEMU ≥ 9.1 (found 7.2.19)"), "{snp}");
         f.guest_kernel = Err("nothing".into());
         assert!(vm_row_unavailable(None, &f)
             .unwrap()
+            .en
             .starts_with("needs a guest kernel (nothing)"));
         f.qemu = Err("no qemu".into());
         assert!(vm_row_unavailable(None, &f)
             .unwrap()
+            .en
             .starts_with("needs QEMU"));
     }
 
@@ -350,7 +435,9 @@ mod tests {
         assert!(requirement_missing(Requirement::Sgx, &f).is_some());
         f.memfd_secret =
             Err("memfd_secret is not available (ENOSYS): boot with secretmem.enable=1".into());
-        let why = requirements_missing(&[Requirement::MemfdSecret, Requirement::Sgx], &f).unwrap();
+        let why = requirements_missing(&[Requirement::MemfdSecret, Requirement::Sgx], &f)
+            .unwrap()
+            .en;
         assert!(why.starts_with("needs memfd_secret"), "{why}");
         assert!(requirement_missing(Requirement::ContainerRuntime, &f).is_some());
         f.crun = Some("/usr/bin/crun".into());

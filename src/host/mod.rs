@@ -31,7 +31,7 @@ use std::sync::{Arc, OnceLock};
 
 pub use cvm::{CvmProfile, HostCvmFacts};
 pub use eval::*;
-pub use qemu::QemuVersion;
+pub use qemu::{KvmFallback, QemuVersion};
 pub use sgx::SgxFacts;
 pub use user::{passwd_lookup, probe_user, User};
 
@@ -65,6 +65,9 @@ pub struct HostFacts {
     pub qemu_version: OnceLock<Option<QemuVersion>>,
     /// Opening `/dev/kvm` read-write: `Err` with the reason.
     pub kvm: Result<(), String>,
+    /// A Linux guest failed under KVM here and the VM launcher fell back to TCG (its record,
+    /// [`qemu::read_kvm_fallback`]); `None` when no run has seen that on this kernel.
+    pub kvm_fallback: Option<qemu::KvmFallback>,
     /// The guest kernel a VM victim boots ([`qemu::locate_guest_kernel`]), or what was
     /// looked for.
     pub guest_kernel: Result<PathBuf, String>,
@@ -123,6 +126,9 @@ impl HostFacts {
                 .open("/dev/kvm")
                 .map(drop)
                 .map_err(|e| e.to_string()),
+            kvm_fallback: nix::sys::utsname::uname()
+                .ok()
+                .and_then(|u| qemu::read_kvm_fallback(&u.release().to_string_lossy())),
             guest_kernel: qemu::locate_guest_kernel(),
             sgx: sgx::gather(&cpu_flags),
             cvm: cvm::gather_files(),
@@ -204,6 +210,7 @@ impl HostFacts {
                 micro: 19,
             })),
             kvm: Err("No such file or directory (os error 2)".into()),
+            kvm_fallback: None,
             guest_kernel: Ok("/root/.cache/confidump/guest-kernel/vmlinuz".into()),
             sgx: SgxFacts {
                 vdso_enter: Some(false),

@@ -86,6 +86,43 @@ pub fn kernel_cache_dir() -> Option<PathBuf> {
     Some(base.join("confidump").join("guest-kernel"))
 }
 
+/// Where the VM launcher records that a Linux guest failed under KVM on this host and it fell
+/// back to TCG (`${XDG_CACHE_HOME:-~/.cache}/confidump/kvm-fallback`): doctor reads it instead
+/// of booting a guest of its own.
+pub fn kvm_fallback_file() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("confidump").join("kvm-fallback"))
+}
+
+/// A recorded fallback from KVM to TCG: what failed, on which kernel.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KvmFallback {
+    /// The host kernel release it happened on (a record from another kernel is ignored).
+    pub kernel: String,
+    /// What failed (`the KVM guest was not ready in 8 s …`, QEMU's error line).
+    pub why: String,
+}
+
+/// The record in `text` (the file's JSON), if it is one and was made on `kernel`.
+pub fn parse_kvm_fallback(text: &str, kernel: &str) -> Option<KvmFallback> {
+    let r: KvmFallback = serde_json::from_str(text).ok()?;
+    (r.kernel == kernel).then_some(r)
+}
+
+/// The record of this host, if a VM run made one on the running kernel.
+pub fn read_kvm_fallback(kernel: &str) -> Option<KvmFallback> {
+    let path = kvm_fallback_file()?;
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    // A few hundred bytes of our own JSON; anything else is not ours.
+    if !meta.is_file() || meta.len() > 4096 {
+        return None;
+    }
+    parse_kvm_fallback(&std::fs::read_to_string(path).ok()?, kernel)
+}
+
 /// The guest kernel when none is named: the host's `/boot/vmlinuz-$(uname -r)` if readable,
 /// else the fetched one in [`kernel_cache_dir`].
 pub fn default_kernel() -> Option<PathBuf> {
@@ -119,6 +156,18 @@ fn find_guest_kernel() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fallback_records() {
+        let r = KvmFallback {
+            kernel: "6.18.0".into(),
+            why: "the KVM guest was not ready in 8 s".into(),
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(parse_kvm_fallback(&text, "6.18.0"), Some(r));
+        assert_eq!(parse_kvm_fallback(&text, "6.19.0"), None);
+        assert_eq!(parse_kvm_fallback("not json", "6.18.0"), None);
+    }
 
     #[test]
     fn versions() {

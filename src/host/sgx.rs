@@ -12,6 +12,8 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
+use crate::model::Texts;
+
 /// The vDSO symbol user space calls to enter an enclave.
 pub const VDSO_ENTER: &str = "__vdso_sgx_enter_enclave";
 
@@ -81,22 +83,32 @@ pub fn missing(f: &SgxFacts) -> Vec<String> {
 
 /// Why an enclave cannot run here (`not available on this host: needs SGX (…)`), if it cannot:
 /// [`crate::sgx::unavailable_reason`]'s text, the one `victim --context sgx` prints.
-pub fn sgx_missing(f: &SgxFacts) -> Option<String> {
-    crate::sgx::unavailable_reason(&crate::sgx::prereq::evaluate(&as_prereq_facts(f)))
+pub fn sgx_missing(f: &SgxFacts) -> Option<Texts> {
+    crate::sgx::prereq::unavailable_texts(&crate::sgx::prereq::evaluate(&as_prereq_facts(f)))
 }
 
 /// What doctor says when SGX is present.
-pub fn sgx_present(f: &SgxFacts) -> String {
-    let found: Vec<String> = crate::sgx::prereq::evaluate(&as_prereq_facts(f))
+pub fn sgx_present(f: &SgxFacts) -> Texts {
+    let found: Vec<_> = crate::sgx::prereq::evaluate(&as_prereq_facts(f))
         .into_iter()
-        .filter_map(|p| p.result.ok())
+        .filter(|p| p.result.is_ok())
         .collect();
+    let (en, ja): (Vec<String>, Vec<String>) = found
+        .into_iter()
+        .map(|p| (p.result.unwrap_or_default(), p.ja))
+        .unzip();
     let provision = if f.dev_provision {
-        "/dev/sgx_provision present"
+        Texts::new("/dev/sgx_provision present", "/dev/sgx_provision あり")
     } else {
-        "no /dev/sgx_provision (attestation keys unavailable)"
+        Texts::new(
+            "no /dev/sgx_provision (attestation keys unavailable)",
+            "/dev/sgx_provision なし（アテステーション鍵は使えない）",
+        )
     };
-    format!("{}; {provision}", found.join(", "))
+    Texts::new(
+        format!("{}; {}", en.join(", "), provision.en),
+        format!("{}。{}", ja.join("、"), provision.ja),
+    )
 }
 
 /// The sum of `sgx_total_bytes` over the NUMA nodes, when the kernel reports it.
@@ -152,7 +164,7 @@ mod tests {
             vdso_enter: Some(true),
             ..Default::default()
         };
-        let why = sgx_missing(&f).unwrap();
+        let why = sgx_missing(&f).unwrap().en;
         assert!(
             why.starts_with("not available on this host: needs SGX (CPU flag sgx,"),
             "{why}"
@@ -173,15 +185,15 @@ mod tests {
         };
         assert_eq!(sgx_missing(&f), None);
         assert!(
-            sgx_present(&f).contains("EPC 64 MiB"),
-            "{}",
+            sgx_present(&f).en.contains("EPC 64 MiB"),
+            "{:?}",
             sgx_present(&f)
         );
         let none = SgxFacts {
             epc_bytes: Some(0),
             ..f
         };
-        assert!(sgx_missing(&none).unwrap().contains("EPC memory"));
+        assert!(sgx_missing(&none).unwrap().en.contains("EPC memory"));
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! renderers that already take them from this module.
 
 use super::i18n::t;
-use super::style::{DIM, GREEN_BOLD, RED_BOLD};
-use crate::model::{AttackKind, Cell, DetectorKind, MatrixReport, Outcome};
+use super::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
+use crate::model::{AttackKind, Cell, DetectorKind, MatrixReport, Outcome, ScenarioInfo, Texts};
 
 pub use super::table::render_table;
 pub use super::wrap::{display_width, truncate, wrap};
@@ -44,19 +44,23 @@ pub fn cell_at<'a>(
         .find(|c| c.scenario == scenario && c.attack == attack)
 }
 
-/// `stand-in for an enclave` in `lang`. The scenario file names what is stood in for in
-/// English; the few names we know are translated, others shown as they are.
-pub fn stand_in_label(lang: &str, what: &str) -> String {
+/// `stand-in for an enclave (SGX)` in `lang`: the scenario file says what is stood in for in
+/// both languages (`stand_in_for.en`, `.ja`).
+pub fn stand_in_label(lang: &str, what: &Texts) -> String {
     if lang == "ja" {
-        let what_ja = match what.trim_start_matches("an ").trim_start_matches("a ") {
-            "enclave" => "エンクレーブ",
-            "SGX enclave" => "SGX エンクレーブ",
-            "confidential VM" => "機密 VM",
-            other => other,
+        // A file without `stand_in_for.ja`: the few names we know, else the English.
+        let what_ja = match what.ja.as_str() {
+            "" => match what.en.trim_start_matches("an ").trim_start_matches("a ") {
+                "enclave" => "エンクレーブ",
+                "SGX enclave" => "SGX エンクレーブ",
+                "confidential VM" => "コンフィデンシャル VM",
+                other => other,
+            },
+            ja => ja,
         };
         format!("{what_ja}{}", t(lang, "stand-in"))
     } else {
-        format!("{} {what}", t(lang, "stand-in"))
+        format!("{} {}", t(lang, "stand-in"), what.get(lang))
     }
 }
 

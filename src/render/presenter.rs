@@ -518,7 +518,7 @@ mod tests {
         let (out, _) = present("ja", "\n\n\n\n\n\n\n\n", true);
         let plain = strip_ansi(&out);
         for want in [
-            "被害者が保持しているもの:",
+            "標的プロセスが持っているもの：",
             "漏洩",
             "教訓",
             "エンクレーブの代役",

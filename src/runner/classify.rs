@@ -141,7 +141,9 @@ pub fn classify(
     maps: &[Mapping],
     what: &str,
     show: Option<&str>,
+    lang: &str,
 ) -> Observation {
+    let ja = lang == "ja";
     let detected = by_kind(report);
     if let Some(first) = report.hits.first() {
         let shown = show
@@ -152,7 +154,7 @@ pub fn classify(
                     .find(|h| live_name(maps, h.vaddr, &h.mapping) == name)
             })
             .unwrap_or(first);
-        return leak(report, source, region, maps, what, shown, detected);
+        return leak(report, source, region, maps, what, shown, lang);
     }
     let Some(region) = region else {
         // Where the secret would sit is unknown (a guest's memory seen from the host): no hit
@@ -161,10 +163,17 @@ pub fn classify(
             detected,
             ..Observation::simple(
                 Outcome::NotFound,
-                format!(
-                    "no plaintext of the secret in {:.0} MiB read by {what}",
-                    report.bytes_scanned as f64 / (1024.0 * 1024.0)
-                ),
+                if ja {
+                    format!(
+                        "{what}が読んだ {:.0} MiB に秘密の平文はなかった。",
+                        report.bytes_scanned as f64 / (1024.0 * 1024.0)
+                    )
+                } else {
+                    format!(
+                        "no plaintext of the secret in {:.0} MiB read by {what}",
+                        report.bytes_scanned as f64 / (1024.0 * 1024.0)
+                    )
+                },
             )
         };
     };
@@ -177,11 +186,19 @@ pub fn classify(
         return Observation {
             outcome: Outcome::Unreadable,
             where_: live_name(maps, region.start, &u.mapping).to_string(),
-            reason: u.reason.clone(),
+            reason: if ja {
+                refused_ja(&u.reason)
+            } else {
+                u.reason.clone()
+            },
             hits: 0,
             fragments_only: false,
             detected,
-            view: view_of(format!("{}: read refused ({what})", u.mapping)),
+            view: view_of(if ja {
+                format!("{}：読み取り拒否（{what}）", u.mapping)
+            } else {
+                format!("{}: read refused ({what})", u.mapping)
+            }),
         };
     }
     let absent = report
@@ -211,11 +228,19 @@ pub fn classify(
         })
     });
     if let Some((mapping, reason)) = absent {
-        let view = view_of(format!("{mapping}: left out ({what})"));
+        let view = view_of(if ja {
+            format!("{mapping}：ダンプに含まれない（{what}）")
+        } else {
+            format!("{mapping}: left out ({what})")
+        });
         return Observation {
             outcome: Outcome::Absent,
             where_: mapping,
-            reason,
+            reason: if ja {
+                "ツールがこの領域を読まずにダンプから外した。".to_string()
+            } else {
+                reason
+            },
             hits: 0,
             fragments_only: false,
             detected,
@@ -226,13 +251,35 @@ pub fn classify(
         detected,
         ..Observation::simple(
             Outcome::NotFound,
-            format!(
-                "the region {}-{} was read and the secret was not in it",
-                hex_addr(region.start),
-                hex_addr(region.end)
-            ),
+            if ja {
+                format!(
+                    "領域 {}-{} を読んだが、秘密はなかった。",
+                    hex_addr(region.start),
+                    hex_addr(region.end)
+                )
+            } else {
+                format!(
+                    "the region {}-{} was read and the secret was not in it",
+                    hex_addr(region.start),
+                    hex_addr(region.end)
+                )
+            },
         )
     }
+}
+
+/// The errno of a refusal (`EIO (5)` of `EIO (5): I/O error`): technical, the same in both
+/// languages.
+pub fn errno_part(reason: &str) -> &str {
+    reason.split(':').next().unwrap_or(reason).trim()
+}
+
+/// A refused read in Japanese: who refused, and the errno as the kernel gave it.
+pub fn refused_ja(reason: &str) -> String {
+    format!(
+        "カーネル（または CPU）が読み取りを拒否した（{}）。",
+        errno_part(reason)
+    )
 }
 
 /// A scan with hits: where they sit, whether only fragments, the view around `first` (the hit
@@ -244,8 +291,10 @@ fn leak(
     maps: &[Mapping],
     what: &str,
     first: &crate::model::Hit,
-    detected: BTreeMap<DetectorKind, usize>,
+    lang: &str,
 ) -> Observation {
+    let ja = lang == "ja";
+    let detected = by_kind(report);
     let mut places: Vec<&str> = Vec::new();
     for h in &report.hits {
         let name = live_name(maps, h.vaddr, &h.mapping);
@@ -260,14 +309,22 @@ fn leak(
         .iter()
         .map(|h| Span::new(h.vaddr, h.vaddr.saturating_add(h.len)))
         .collect();
-    let title = format!(
-        "{} at {} ({what})",
-        live_name(maps, first.vaddr, &first.mapping),
-        hex_addr(first.vaddr)
-    );
+    let at = live_name(maps, first.vaddr, &first.mapping);
+    let title = if ja {
+        format!("{at} の {}（{what}）", hex_addr(first.vaddr))
+    } else {
+        format!("{at} at {} ({what})", hex_addr(first.vaddr))
+    };
     let mut reason: Vec<String> = Vec::new();
     if fragments_only {
-        reason.push("fragments of the secret only".to_string());
+        reason.push(
+            if ja {
+                "秘密の断片だけ"
+            } else {
+                "fragments of the secret only"
+            }
+            .to_string(),
+        );
     }
     // The residue lesson: the copy leaks although the secret's own region held.
     if let Some((region, u)) = region.and_then(|r| {
@@ -277,16 +334,27 @@ fn leak(
             .find(|u| overlaps(r, u.start, u.end))
             .map(|u| (r, u))
     }) {
-        reason.push(format!(
-            "its own region {} still refused the read (????: {})",
-            live_name(maps, region.start, &u.mapping),
-            u.reason
-        ));
+        let own = live_name(maps, region.start, &u.mapping);
+        reason.push(if ja {
+            format!(
+                "秘密を置いた領域 {own} そのものは読み取りを拒否した（????。{}）",
+                errno_part(&u.reason)
+            )
+        } else {
+            format!(
+                "its own region {own} still refused the read (????: {})",
+                u.reason
+            )
+        });
     }
     Observation {
         outcome: Outcome::Leak,
         where_: places.join(", "),
-        reason: reason.join("; "),
+        reason: if ja {
+            reason.iter().map(|r| format!("{r}。")).collect()
+        } else {
+            reason.join("; ")
+        },
         hits: report.hits.len(),
         fragments_only,
         detected,

@@ -8,6 +8,7 @@ use super::matrix::Scenario;
 use super::scenario::{Context, Spec};
 use crate::host::{self, HostFacts};
 pub use crate::host::{passwd_lookup, User};
+use crate::model::Texts;
 
 /// What the runner needs from the machine: this run's host probe ([`HostFacts`]) and the
 /// executable the victims run. The public fields are views of the probe, kept for readers
@@ -26,6 +27,9 @@ pub struct RunEnv {
     pub memfd_secret: Result<(), String>,
     /// The unprivileged user for `run_as = "unprivileged"`, or why there is none.
     pub unprivileged: Result<User, String>,
+    /// The language of every reason the runner writes into cells and rows (`en`, `ja`): the
+    /// report's language, so the renderers draw what they are given.
+    pub lang: &'static str,
 }
 
 impl RunEnv {
@@ -45,21 +49,47 @@ impl RunEnv {
                 .clone()
                 .filter(|_| host::gcore_missing(&host).is_none()),
             core_pattern: host.core_pattern.clone().unwrap_or_default(),
-            memfd_secret: host::memfd_secret_missing(&host).map_or(Ok(()), Err),
+            memfd_secret: host::memfd_secret_missing(&host).map_or(Ok(()), |t| Err(t.en)),
             unprivileged: host.unprivileged().clone(),
+            lang: "en",
             exe,
             host,
         }
     }
 
+    /// The same environment, writing its reasons in `lang` (`en`, `ja`).
+    pub fn in_lang(self, lang: &'static str) -> Self {
+        Self { lang, ..self }
+    }
+
+    /// `t` in this run's language.
+    pub fn say(&self, t: Texts) -> String {
+        let Texts { en, ja } = t;
+        if self.lang == "ja" && !ja.is_empty() {
+            ja
+        } else {
+            en
+        }
+    }
+
+    /// `(English, Japanese)` in this run's language.
+    pub fn pick(&self, en: &str, ja: &str) -> String {
+        if self.lang == "ja" { ja } else { en }.to_string()
+    }
+
     /// Why the kernel's core dump cannot be used here without changing system settings.
     pub fn kernel_unusable(&self) -> Option<String> {
-        host::kernel_core_unusable(&self.host)
+        host::kernel_core_unusable(&self.host).map(|t| self.say(t))
     }
 
     /// Why gdb's gcore cannot be run here.
     pub fn gcore_missing(&self) -> Option<String> {
-        host::gcore_missing(&self.host)
+        host::gcore_missing(&self.host).map(|t| self.say(t))
+    }
+
+    /// Why no victim can run as the unprivileged user here.
+    pub fn unprivileged_missing(&self) -> Option<String> {
+        host::unprivileged_missing(&self.host).map(|t| self.say(t))
     }
 }
 
@@ -92,19 +122,25 @@ pub fn cvm_to_run(spec: &Spec, env: &RunEnv) -> Option<crate::model::CvmProfile>
 
 fn unavailable_spec(spec: &Spec, env: &RunEnv) -> Option<String> {
     if let Some(missing) = host::requirements_missing(&spec.requires, &env.host) {
-        return Some(missing);
+        return Some(env.say(missing));
     }
     if spec.context == Context::Vm {
         if let Some(missing) = host::vm_row_unavailable(cvm_to_run(spec, env), &env.host) {
-            return Some(missing);
+            return Some(env.say(missing));
         }
     }
     // An enclave is started by its own context (`victim --context sgx`), not by `--mode`.
     if spec.context != Context::Sgx && spec.mode.victim_arg().is_none() {
-        return Some(format!(
-            "this build of confidump has no {:?} victim to start",
-            spec.mode
-        ));
+        return Some(env.say(Texts::new(
+            format!(
+                "this build of confidump has no {:?} victim to start",
+                spec.mode
+            ),
+            format!(
+                "この confidump のビルドには {:?} の標的プロセスがない。",
+                spec.mode
+            ),
+        )));
     }
     None
 }

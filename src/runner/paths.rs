@@ -62,32 +62,46 @@ pub fn run(
     show: Option<&str>,
 ) -> Observation {
     match attack {
-        AttackKind::Dump => root(victim.ready(), AttackPath::Dump, needles, show),
-        AttackKind::Gcore => root(victim.ready(), AttackPath::Gcore, needles, show),
-        AttackKind::Live => root(victim.ready(), AttackPath::Live, needles, show),
-        AttackKind::Kernel => kernel(victim, needles, show),
-        AttackKind::Qmp => qmp(victim.ready(), needles, show),
+        AttackKind::Dump => root(victim.ready(), AttackPath::Dump, needles, show, env.lang),
+        AttackKind::Gcore => root(victim.ready(), AttackPath::Gcore, needles, show, env.lang),
+        AttackKind::Live => root(victim.ready(), AttackPath::Live, needles, show, env.lang),
+        AttackKind::Kernel => kernel(victim, needles, show, env.lang),
+        AttackKind::Qmp => qmp(victim.ready(), needles, show, env.lang),
         AttackKind::SameUid => same_uid::attack(victim.ready(), env),
-        AttackKind::Wire => wire(victim.ready(), needles),
+        AttackKind::Wire => wire(victim.ready(), needles, env.lang),
     }
 }
 
 /// A scan of what the guest sent out on its serial console, as the host received it.
-fn wire(ready: &Ready, needles: &Needles) -> Observation {
+fn wire(ready: &Ready, needles: &Needles, lang: &str) -> Observation {
     let Some(tap) = &ready.wire else {
         return Observation::error("the victim sends nothing out on a channel the host reads");
     };
-    let what = "the host's read of the guest's serial console";
+    let what = if lang == "ja" {
+        "ホストが読んだゲストのシリアルコンソール"
+    } else {
+        "the host's read of the guest's serial console"
+    };
     let source = crate::memory::bytes::BytesSource::new(what, "[serial console]", tap.bytes());
     match scan::scan_source(&source, needles) {
         // Bytes on a wire have no address in any process: no region, no maps.
-        Ok(r) => classify(&r, &source, None, &[], what, None),
+        Ok(r) => classify(&r, &source, None, &[], what, None, lang),
         Err(e) => Observation::error(chain(&e)),
     }
 }
 
 /// What a path on a target is called in views: `confidump's dump`, `gdb's gcore of QEMU`.
-fn what(path: AttackPath, t: &Target) -> String {
+fn what(path: AttackPath, t: &Target, lang: &str) -> String {
+    if lang == "ja" {
+        return match (path, t.of) {
+            (AttackPath::Dump, None) => "confidump のダンプ".to_string(),
+            (AttackPath::Dump, Some(of)) => format!("{of} の confidump によるダンプ"),
+            (AttackPath::Gcore, None) => "gdb の gcore".to_string(),
+            (AttackPath::Gcore, Some(of)) => format!("{of} の gdb gcore"),
+            (_, None) => "ライブ読み取り".to_string(),
+            (_, Some(of)) => format!("{of} のライブ読み取り"),
+        };
+    }
     match (path, t.of) {
         (AttackPath::Dump, None) => "confidump's dump".to_string(),
         (AttackPath::Dump, Some(of)) => format!("confidump's dump of {of}"),
@@ -99,15 +113,29 @@ fn what(path: AttackPath, t: &Target) -> String {
 }
 
 /// Root's attack along `path` on every target; the telling result wins (see [`worst`]).
-fn root(ready: &Ready, path: AttackPath, needles: &Needles, show: Option<&str>) -> Observation {
+fn root(
+    ready: &Ready,
+    path: AttackPath,
+    needles: &Needles,
+    show: Option<&str>,
+    lang: &str,
+) -> Observation {
     let each = ready.targets.iter().map(|t| {
-        let what = what(path, t);
+        let what = what(path, t, lang);
         match attack::attack(t.pid, path, needles, None) {
             Ok(a) => {
-                let mut o = classify(&a.report, a.source.as_ref(), t.region, &t.maps, &what, show);
+                let mut o = classify(
+                    &a.report,
+                    a.source.as_ref(),
+                    t.region,
+                    &t.maps,
+                    &what,
+                    show,
+                    lang,
+                );
                 if path == AttackPath::Live {
                     if let Some(secret) = &ready.secret {
-                        argv_note(t.pid, secret, &mut o);
+                        argv_note(t.pid, secret, &mut o, lang);
                     }
                 }
                 o
@@ -119,9 +147,16 @@ fn root(ready: &Ready, path: AttackPath, needles: &Needles, show: Option<&str>) 
 }
 
 /// The argv pitfall's other face: ps shows the secret to every user.
-fn argv_note(pid: i32, secret: &crate::secret::Secret, o: &mut Observation) {
+fn argv_note(pid: i32, secret: &crate::secret::Secret, o: &mut Observation, lang: &str) {
     if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
         if memchr::memmem::find(&cmdline, secret.expose()).is_some() {
+            if lang == "ja" {
+                o.reason = format!(
+                    "{}/proc/{pid}/cmdline にもある（ps -ww で誰にでも見える）。",
+                    o.reason
+                );
+                return;
+            }
             let sep = if o.reason.is_empty() { "" } else { "; " };
             o.reason = format!(
                 "{}{sep}also in /proc/{pid}/cmdline (ps -ww shows it to every user)",
@@ -147,12 +182,23 @@ fn worst(each: impl Iterator<Item = Observation>) -> Observation {
 }
 
 /// SIGQUIT the victim, then scan the core the kernel left.
-fn kernel(victim: &mut dyn RunningVictim, needles: &Needles, show: Option<&str>) -> Observation {
+fn kernel(
+    victim: &mut dyn RunningVictim,
+    needles: &Needles,
+    show: Option<&str>,
+    lang: &str,
+) -> Observation {
     let core = match victim.quit_with_core() {
         Ok(c) => c,
         Err(e) => return Observation::error(e),
     };
     let Some(path) = core.core else {
+        if lang == "ja" {
+            return Observation::simple(
+                Outcome::Absent,
+                "カーネルはコアを書かなかった。fs.suid_dumpable が 0 の間、ダンプ不可のプロセス（PR_SET_DUMPABLE=0）のコアは作られない。",
+            );
+        }
         return Observation::simple(
             Outcome::Absent,
             format!(
@@ -170,13 +216,20 @@ fn kernel(victim: &mut dyn RunningVictim, needles: &Needles, show: Option<&str>)
             .map_err(|e| chain(&e))
     });
     match opened {
-        Ok((c, r)) => classify(&r, &c, t.region, &t.maps, "the kernel's core", show),
+        Ok((c, r)) => {
+            let what = if lang == "ja" {
+                "カーネルのコア"
+            } else {
+                "the kernel's core"
+            };
+            classify(&r, &c, t.region, &t.maps, what, show, lang)
+        }
         Err(e) => Observation::error(e),
     }
 }
 
 /// QMP `dump-guest-memory` into a private directory, then a scan of the guest-physical core.
-fn qmp(ready: &Ready, needles: &Needles, show: Option<&str>) -> Observation {
+fn qmp(ready: &Ready, needles: &Needles, show: Option<&str>, lang: &str) -> Observation {
     let (Some(socket), Some(t)) = (&ready.qmp, ready.targets.first()) else {
         return Observation::error("no QMP socket: the victim is not inside a VM");
     };
@@ -187,8 +240,13 @@ fn qmp(ready: &Ready, needles: &Needles, show: Option<&str>) -> Observation {
             a.source.as_ref(),
             None,
             &[],
-            "QEMU's dump-guest-memory",
+            if lang == "ja" {
+                "QEMU の dump-guest-memory"
+            } else {
+                "QEMU's dump-guest-memory"
+            },
             show,
+            lang,
         ),
         Err(e) => qmp_failure(&e),
     }

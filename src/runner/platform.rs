@@ -292,7 +292,7 @@ pub fn unrowed_missing(
                 .iter()
                 .any(|s| row_requirements(&s.spec).contains(r))
         })
-        .filter_map(|r| host::requirement_missing(*r, f).map(|why| (*r, why)))
+        .filter_map(|r| host::requirement_missing(*r, f).map(|why| (*r, why.en)))
         .collect()
 }
 

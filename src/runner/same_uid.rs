@@ -35,11 +35,31 @@ pub fn attack(ready: &Ready, env: &RunEnv) -> Observation {
         Err(e) => return Observation::error(format!("running the attacker: {e}")),
     };
     match serde_json::from_slice::<ChildScan>(&out.stdout) {
-        Ok(ChildScan::Report(r)) => of_report(&r, t.region),
+        Ok(ChildScan::Report(r)) => {
+            let mut o = of_report(&r, t.region);
+            if env.lang == "ja" {
+                match o.outcome {
+                    Outcome::Unreadable => o.reason = super::classify::refused_ja(&o.reason),
+                    Outcome::NotFound => {
+                        o.reason = "同じ uid の攻撃者はプロセスを読めたが、秘密はなかった。".into()
+                    }
+                    _ => {}
+                }
+            }
+            o
+        }
         // The kernel refused to open the process at all: that is the refusal this path shows.
-        Ok(ChildScan::Refused { reason, .. }) => Observation::simple(
+        Ok(ChildScan::Refused { reason, errno }) => Observation::simple(
             Outcome::Unreadable,
-            format!("refused to uid {}: {reason}", u.uid),
+            if env.lang == "ja" {
+                format!(
+                    "uid {} の攻撃者はカーネルに拒否された（{:?}）。",
+                    u.uid,
+                    nix::errno::Errno::from_raw(errno)
+                )
+            } else {
+                format!("refused to uid {}: {reason}", u.uid)
+            },
         ),
         Ok(ChildScan::Failed { reason }) => {
             Observation::error(format!("the same-uid attacker failed: {reason}"))

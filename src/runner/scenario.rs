@@ -15,7 +15,7 @@
 //! secret = "stdin"          # stdin (default) | argv (the pitfall)
 //! search = "hash"           # hash (default) | fragments (also 8-byte windows of the random part)
 //! run_as = "root"           # root (default) | unprivileged (victim and same-uid attacker)
-//! stand_in_for = "an SGX enclave"   # optional
+//! stand_in_for = { en = "an enclave (SGX)", ja = "…" }   # optional, shown once per row
 //! debug_enclave = true      # mode "sgx" only: ATTRIBUTES.DEBUG (`victim --debug-enclave`)
 //! requires = ["memfd_secret"]       # optional: names as crate::host::Requirement::as_str
 //! [expect]                  # leak | unreadable | absent | n/a ; an omitted path means n/a
@@ -209,7 +209,7 @@ struct RawScenario {
     search: Search,
     #[serde(default)]
     run_as: RunAs,
-    stand_in_for: Option<String>,
+    stand_in_for: Option<RawTexts>,
     show: Option<String>,
     debug_enclave: Option<toml::Spanned<bool>>,
     #[serde(default)]
@@ -404,7 +404,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         title: text_of(raw.title),
         holds: text_of(raw.holds),
         lesson: text_of(raw.lesson),
-        stand_in_for: raw.stand_in_for,
+        stand_in_for: raw.stand_in_for.map(text_of),
         unavailable: None,
     };
     let context_span = raw.context.as_ref().map_or(raw.mode.span(), |c| c.span());

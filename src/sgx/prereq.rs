@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use crate::model::Texts;
+
 /// One prerequisite and its verdict: `Ok(what was found)` or `Err(what is missing)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prerequisite {
@@ -11,6 +13,8 @@ pub struct Prerequisite {
     pub name: &'static str,
     /// Found, or what is missing (phrased to follow "needs").
     pub result: Result<String, String>,
+    /// The same phrase in Japanese (what was found, or what is missing).
+    pub ja: String,
 }
 
 /// The facts the verdicts are made from.
@@ -96,54 +100,90 @@ pub fn epc_total_bytes(nodes: &Path) -> Option<u64> {
 /// The verdicts, in the order a reader checks them.
 pub fn evaluate(f: &SgxFacts) -> Vec<Prerequisite> {
     let has = |flag: &str| f.cpu_flags.iter().any(|x| x == flag);
-    let mut out = vec![
-        Prerequisite {
-            name: "cpu-sgx",
-            result: if has("sgx") {
-                Ok("CPU flag sgx".into())
-            } else {
-                Err("CPU flag sgx".into())
-            },
+    let enter = super::vdso::ENTER_SYMBOL;
+    let p = |name, result, ja: String| Prerequisite { name, result, ja };
+    vec![
+        if has("sgx") {
+            p(
+                "cpu-sgx",
+                Ok("CPU flag sgx".into()),
+                "CPU フラグ sgx".into(),
+            )
+        } else {
+            p(
+                "cpu-sgx",
+                Err("CPU flag sgx".into()),
+                "CPU フラグ sgx".into(),
+            )
         },
-        Prerequisite {
-            name: "sgx-lc",
-            result: if has("sgx_lc") {
-                Ok("flexible launch control (sgx_lc): any signing key".into())
-            } else {
-                Err("flexible launch control (CPU flag sgx_lc)".into())
-            },
+        if has("sgx_lc") {
+            p(
+                "sgx-lc",
+                Ok("flexible launch control (sgx_lc): any signing key".into()),
+                "FLC（sgx_lc）あり。任意の署名鍵を使える".into(),
+            )
+        } else {
+            p(
+                "sgx-lc",
+                Err("flexible launch control (CPU flag sgx_lc)".into()),
+                "FLC（CPU フラグ sgx_lc）".into(),
+            )
         },
-        Prerequisite {
-            name: "dev-sgx-enclave",
-            result: match &f.dev_enclave {
-                Some(Ok(())) => Ok(format!("{DEV_SGX_ENCLAVE} opens read-write")),
-                Some(Err(e)) => Err(format!("{DEV_SGX_ENCLAVE} usable (open failed: {e})")),
-                None => Err(format!(
+        match &f.dev_enclave {
+            Some(Ok(())) => p(
+                "dev-sgx-enclave",
+                Ok(format!("{DEV_SGX_ENCLAVE} opens read-write")),
+                format!("{DEV_SGX_ENCLAVE} を読み書きで開ける"),
+            ),
+            Some(Err(e)) => p(
+                "dev-sgx-enclave",
+                Err(format!("{DEV_SGX_ENCLAVE} usable (open failed: {e})")),
+                format!("使える {DEV_SGX_ENCLAVE}（open が失敗: {e}）"),
+            ),
+            None => p(
+                "dev-sgx-enclave",
+                Err(format!(
                     "{DEV_SGX_ENCLAVE} (Linux >= 5.11 with CONFIG_X86_SGX)"
                 )),
-            },
+                format!("{DEV_SGX_ENCLAVE}（CONFIG_X86_SGX を有効にした Linux 5.11 以降）"),
+            ),
         },
-        Prerequisite {
-            name: "vdso-enter",
-            result: match &f.vdso_enter {
-                Ok(()) => Ok(format!("vDSO exports {}", super::vdso::ENTER_SYMBOL)),
-                Err(_) => Err(format!("{} in the vDSO", super::vdso::ENTER_SYMBOL)),
-            },
+        match &f.vdso_enter {
+            Ok(()) => p(
+                "vdso-enter",
+                Ok(format!("vDSO exports {enter}")),
+                format!("vDSO が {enter} を提供している"),
+            ),
+            Err(_) => p(
+                "vdso-enter",
+                Err(format!("{enter} in the vDSO")),
+                format!("vDSO の {enter}"),
+            ),
         },
-    ];
-    out.push(Prerequisite {
-        name: "epc",
-        result: match f.epc_bytes {
-            Some(0) => Err("EPC memory (sgx_total_bytes is 0 on every node)".into()),
-            Some(n) => Ok(format!("EPC {} MiB", n / (1024 * 1024))),
+        match f.epc_bytes {
+            Some(0) => p(
+                "epc",
+                Err("EPC memory (sgx_total_bytes is 0 on every node)".into()),
+                "EPC メモリ（どのノードも sgx_total_bytes が 0）".into(),
+            ),
+            Some(n) => p(
+                "epc",
+                Ok(format!("EPC {} MiB", n / (1024 * 1024))),
+                format!("EPC {} MiB", n / (1024 * 1024)),
+            ),
             // Kernels before 6.0 do not report it; the device's presence decides then.
-            None if matches!(f.dev_enclave, Some(Ok(()))) => {
-                Ok("EPC size not reported by this kernel".into())
-            }
-            None => Err("EPC memory (no node reports sgx_total_bytes)".into()),
+            None if matches!(f.dev_enclave, Some(Ok(()))) => p(
+                "epc",
+                Ok("EPC size not reported by this kernel".into()),
+                "このカーネルは EPC のサイズを報告しない".into(),
+            ),
+            None => p(
+                "epc",
+                Err("EPC memory (no node reports sgx_total_bytes)".into()),
+                "EPC メモリ（sgx_total_bytes を報告するノードがない）".into(),
+            ),
         },
-    });
-    out
+    ]
 }
 
 /// Every prerequisite of this host, gathered and judged.
@@ -154,14 +194,24 @@ pub fn prerequisites() -> Vec<Prerequisite> {
 /// None when everything is there; else the one line doctor, the runner's `n/a` and the victim
 /// print: `not available on this host: needs SGX (CPU flag sgx, ...)`.
 pub fn unavailable_reason(prereqs: &[Prerequisite]) -> Option<String> {
-    let missing: Vec<&str> = prereqs
-        .iter()
-        .filter_map(|p| p.result.as_ref().err().map(String::as_str))
-        .collect();
+    unavailable_texts(prereqs).map(|t| t.en)
+}
+
+/// [`unavailable_reason`] in both languages.
+pub fn unavailable_texts(prereqs: &[Prerequisite]) -> Option<Texts> {
+    let missing: Vec<&Prerequisite> = prereqs.iter().filter(|p| p.result.is_err()).collect();
     (!missing.is_empty()).then(|| {
-        format!(
-            "not available on this host: needs SGX ({})",
-            missing.join(", ")
+        let en: Vec<&str> = missing
+            .iter()
+            .filter_map(|p| p.result.as_ref().err().map(String::as_str))
+            .collect();
+        let ja: Vec<&str> = missing.iter().map(|p| p.ja.as_str()).collect();
+        Texts::new(
+            format!("not available on this host: needs SGX ({})", en.join(", ")),
+            format!(
+                "このホストでは利用できない。SGX が必要（{}）。",
+                ja.join("、")
+            ),
         )
     })
 }
@@ -194,6 +244,11 @@ mod tests {
         ] {
             assert!(r.contains(w), "{w} in {r}");
         }
+        let ja = unavailable_texts(&p).unwrap().ja;
+        assert!(
+            ja.starts_with("このホストでは利用できない。SGX が必要（CPU フラグ sgx、"),
+            "{ja}"
+        );
     }
 
     #[test]

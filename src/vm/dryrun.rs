@@ -93,7 +93,11 @@ pub fn dry_run(opts: &VmOptions) -> Result<DryRun, VmError> {
     let (accel, cvm) = match opts.cvm {
         Some(profile) => {
             let facts = host.cvm_facts();
-            missing.extend(cvm::missing_requirements(profile, &facts));
+            missing.extend(
+                cvm::missing_requirements(profile, &facts)
+                    .into_iter()
+                    .map(|t| t.en),
+            );
             let ovmf = facts.ovmf.unwrap_or_else(|| {
                 placeholders.push(Placeholder {
                     name: OVMF_PLACEHOLDER,

@@ -163,6 +163,8 @@ pub enum VmError {
         accel: &'static str,
         /// The timeout.
         secs: u64,
+        /// QEMU's stderr so far, last lines (` | `-joined; a nested KVM guest's MSR error).
+        stderr: String,
         /// The console, last lines.
         console: String,
     },
@@ -336,9 +338,10 @@ impl VmVictim {
             Some(profile) => match (crate::host::cvm_missing(profile, &facts), &facts.cvm.ovmf) {
                 (None, Some(ovmf)) => Some((profile, ovmf.clone())),
                 (why, _) => {
-                    return Err(VmError::CvmUnavailable(why.unwrap_or_else(|| {
-                        cvm::not_available_message(profile, &["OVMF firmware".to_string()])
-                    })))
+                    let why = why.unwrap_or_else(|| {
+                        cvm::not_available_message(profile, &[crate::host::cvm::ovmf_missing()])
+                    });
+                    return Err(VmError::CvmUnavailable(why.en));
                 }
             },
         };
@@ -408,6 +411,9 @@ impl VmVictim {
                         guest_kernel: ready.guest_kernel,
                         boot_secs,
                     };
+                    if accel == Accel::Kvm {
+                        record_kvm_fallback(None);
+                    }
                     let mut cleanup = cleanup;
                     cleanup.0 = None;
                     return Ok(VmVictim {
@@ -425,6 +431,12 @@ impl VmVictim {
                 Err(e) => {
                     if accel == Accel::Kvm && opts.accel == AccelChoice::Auto {
                         let why = match &e {
+                            VmError::BootTimeout { secs, stderr, .. } if !stderr.is_empty() => {
+                                format!(
+                                    "the KVM guest was not ready in {secs} s; QEMU said: {}",
+                                    truncate(stderr, 160)
+                                )
+                            }
                             VmError::BootTimeout { secs, .. } => format!(
                                 "the KVM guest was not ready in {secs} s (a nested KVM guest hangs here)"
                             ),
@@ -433,6 +445,7 @@ impl VmVictim {
                             }
                             other => format!("KVM failed ({})", truncate(&other.to_string(), 160)),
                         };
+                        record_kvm_fallback(Some(&why));
                         notes.push(format!("{why}: falling back to TCG"));
                         tracing::info!("{e}");
                     }
@@ -692,11 +705,13 @@ fn boot(
         }
         Err(RecvTimeoutError::Timeout) => {
             let console = tail_text(&spawned.console);
+            let stderr = tail_text(&spawned.stderr).replace('\n', " | ");
             // Kills QEMU's process group before the error is returned.
             drop(spawned);
             Err(VmError::BootTimeout {
                 accel: plan.accel.as_str(),
                 secs: timeout.as_secs(),
+                stderr,
                 console: if console.is_empty() {
                     "(nothing on the console)".into()
                 } else {
@@ -704,6 +719,36 @@ fn boot(
                 },
             })
         }
+    }
+}
+
+/// Records for doctor that a Linux guest failed under KVM on this kernel (`Some(why)`), or
+/// that one booted under it (`None`: the record is removed). Best effort: the record only
+/// informs `doctor`, so a failure to write it is logged, never an error of the VM run.
+fn record_kvm_fallback(why: Option<&str>) {
+    let Some(path) = crate::host::qemu::kvm_fallback_file() else {
+        return;
+    };
+    let Some(why) = why else {
+        let _ = std::fs::remove_file(&path);
+        return;
+    };
+    let record = crate::host::KvmFallback {
+        kernel: nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        why: why.to_string(),
+    };
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .map_err(|e| e.to_string())
+        .and_then(|()| serde_json::to_vec(&record).map_err(|e| e.to_string()))
+        .and_then(|bytes| {
+            crate::files::output::write_file(&path, &bytes, true).map_err(|e| e.to_string())
+        });
+    if let Err(e) = written {
+        tracing::debug!(path = %path.display(), "recording the KVM fallback: {e}");
     }
 }
 

@@ -36,9 +36,10 @@ impl VictimHost for ProcessHost {
         on_step: &mut dyn FnMut(&str),
     ) -> Result<Box<dyn RunningVictim>, StartError> {
         let Some(mode) = s.spec.mode.victim_arg() else {
-            return Err(StartError::Unavailable(
-                "no victim for this mode".to_string(),
-            ));
+            return Err(StartError::Unavailable(env.pick(
+                "no victim for this mode",
+                "このモードの標的プロセスはない。",
+            )));
         };
         start_victim(s, env, on_step, mode, &[])
     }
@@ -136,18 +137,21 @@ impl RunningVictim for RunningProcess {
                 Some(reason) => Plan::host_lacks(reason),
                 None => Plan::Run,
             },
-            AttackKind::Qmp => Plan::by_design(
+            AttackKind::Qmp => Plan::by_design(env.pick(
                 "only for a victim inside a VM: the hypervisor's dump-guest-memory",
-            ),
-            AttackKind::Wire => {
-                Plan::by_design("the victim sends nothing out: only memory is attacked")
-            }
-            AttackKind::SameUid if self.run_as != RunAs::Unprivileged => Plan::by_design(
+                "VM の中の標的プロセスだけが対象（ハイパーバイザーの dump-guest-memory）。",
+            )),
+            AttackKind::Wire => Plan::by_design(env.pick(
+                "the victim sends nothing out: only memory is attacked",
+                "標的プロセスは何も外に送り出さない。攻撃の対象はメモリだけ。",
+            )),
+            AttackKind::SameUid if self.run_as != RunAs::Unprivileged => Plan::by_design(env.pick(
                 "only a scenario whose victim runs as an unprivileged user runs a same-uid attacker",
-            ),
+                "標的プロセスを非特権ユーザーで動かすシナリオだけが、同じ uid の攻撃者を試す。",
+            )),
             AttackKind::SameUid => match &self.ready.user {
                 Some(_) => Plan::Run,
-                None => Plan::host_lacks(env.unprivileged.clone().err().unwrap_or_default()),
+                None => Plan::host_lacks(env.unprivileged_missing().unwrap_or_default()),
             },
         }
     }

@@ -24,8 +24,8 @@ impl VictimHost for SgxHost {
     ) -> Result<Box<dyn RunningVictim>, StartError> {
         // Checked again here (the row's `requires` was checked from the host probe): the
         // victim would exit 2 with the same words, but the row must say n/a, not error.
-        if let Some(reason) = crate::sgx::unavailable_reason(&crate::sgx::prerequisites()) {
-            return Err(StartError::Unavailable(reason));
+        if let Some(reason) = crate::sgx::prereq::unavailable_texts(&crate::sgx::prerequisites()) {
+            return Err(StartError::Unavailable(env.say(reason)));
         }
         let extra: &[&str] = if s.spec.debug_enclave {
             &["--context", "sgx", "--debug-enclave"]

@@ -87,17 +87,22 @@ impl RunningVictim for RunningVm {
         &self.ready
     }
 
-    fn plan(&self, attack: AttackKind, _env: &RunEnv) -> Plan {
+    fn plan(&self, attack: AttackKind, env: &RunEnv) -> Plan {
         match attack {
             AttackKind::Dump | AttackKind::Gcore | AttackKind::Live | AttackKind::Qmp => Plan::Run,
-            AttackKind::Kernel => Plan::by_design(
+            AttackKind::Kernel => Plan::by_design(env.pick(
                 "not run: a kernel core of QEMU would end the VM; the dump column reads the same memory",
-            ),
-            AttackKind::SameUid => {
-                Plan::by_design("the attacker here is the host operator (root)")
-            }
+                "実行しない。QEMU をカーネルにコアダンプさせると VM が終わってしまう（dump の列が同じメモリを読む）。",
+            )),
+            AttackKind::SameUid => Plan::by_design(env.pick(
+                "the attacker here is the host operator (root)",
+                "ここでの攻撃者はホストの運用者（root）。",
+            )),
             AttackKind::Wire if self.ready.wire.is_some() => Plan::Run,
-            AttackKind::Wire => Plan::by_design("the guest sends nothing out: only memory is attacked"),
+            AttackKind::Wire => Plan::by_design(env.pick(
+                "the guest sends nothing out: only memory is attacked",
+                "ゲストは何も外に送り出さない。攻撃の対象はメモリだけ。",
+            )),
         }
     }
 
