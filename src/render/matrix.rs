@@ -6,8 +6,8 @@
 //! renderers that already take them from this module.
 
 use super::i18n::t;
-use super::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
-use crate::model::{AttackKind, Cell, DetectorKind, MatrixReport, Outcome, ScenarioInfo, Texts};
+use super::style::{DIM, GREEN_BOLD, RED_BOLD};
+use crate::model::{AttackKind, Cell, DetectorKind, MatrixReport, Outcome, Texts};
 
 pub use super::table::render_table;
 pub use super::wrap::{display_width, truncate, wrap};
