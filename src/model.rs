@@ -303,17 +303,32 @@ pub enum AttackKind {
     /// A live read by an attacker with the victim's uid, not root.
     #[serde(rename = "same-uid")]
     SameUid,
+    /// A checkpoint of the victim's container by CRIU (`runc checkpoint`, the kubelet's
+    /// checkpoint API), which writes every page to disk; only for a victim in an OCI container.
+    #[serde(rename = "checkpoint")]
+    Checkpoint,
+    /// A scan of a database server's data directory after a `CHECKPOINT`: what a stolen disk
+    /// or backup gives away; only for a victim in the service context.
+    #[serde(rename = "disk")]
+    Disk,
+    /// Root's dump and live read of a service's client process (the application that holds
+    /// the key in the client-encrypted store); only for a victim in the service context.
+    #[serde(rename = "client")]
+    Client,
 }
 
 impl AttackKind {
     /// Every path, in column order.
-    pub const ALL: [AttackKind; 6] = [
+    pub const ALL: [AttackKind; 9] = [
         AttackKind::Dump,
         AttackKind::Gcore,
         AttackKind::Kernel,
         AttackKind::Live,
         AttackKind::Qmp,
         AttackKind::SameUid,
+        AttackKind::Checkpoint,
+        AttackKind::Disk,
+        AttackKind::Client,
     ];
 
     /// The column name in tables, JSON and scenario files.
@@ -325,6 +340,9 @@ impl AttackKind {
             AttackKind::Live => "live",
             AttackKind::Qmp => "qmp",
             AttackKind::SameUid => "same-uid",
+            AttackKind::Checkpoint => "checkpoint",
+            AttackKind::Disk => "disk",
+            AttackKind::Client => "client",
         }
     }
 }

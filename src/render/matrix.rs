@@ -693,6 +693,9 @@ pub fn attack_key(attack: AttackKind) -> &'static str {
         AttackKind::Live => "attack.live",
         AttackKind::Qmp => "attack.qmp",
         AttackKind::SameUid => "attack.same-uid",
+        AttackKind::Checkpoint => "attack.checkpoint",
+        AttackKind::Disk => "attack.disk",
+        AttackKind::Client => "attack.client",
     }
 }
 

@@ -86,7 +86,14 @@ fn unavailable_spec(spec: &Spec, env: &RunEnv) -> Option<String> {
     if spec.context == Context::Vm {
         let profile = spec.cvm;
         if let Some(missing) = host::vm_row_unavailable(profile, &env.host) {
-            return Some(missing);
+            // A container in a confidential VM is a confidential container (Kata on a TEE).
+            return Some(match (spec.guest_container, profile) {
+                (Some(_), Some(p)) => format!(
+                    "needs a Kata pod VM on {} (AKS runtime class kata-cc-isolation): {missing}",
+                    p.title()
+                ),
+                _ => missing,
+            });
         }
     }
     // An enclave is started by its own context (`victim --context sgx`), not by `--mode`.

@@ -48,7 +48,7 @@ impl VictimHost for VmHost {
         let qemu = vm.qemu_pid();
         let ready = Ready {
             targets: vec![Target {
-                of: Some("QEMU"),
+                of: Some("QEMU".to_string()),
                 pid: qemu,
                 // The guest-virtual region of the ready line says nothing about where the
                 // host holds the guest's page: only a search can tell.
@@ -59,6 +59,8 @@ impl VictimHost for VmHost {
             secret: None,
             qmp: Some(vm.qmp_socket().to_path_buf()),
             user: None,
+            client: None,
+            service: None,
         };
         Ok(Box::new(RunningVm {
             name: name.to_string(),
@@ -87,6 +89,9 @@ impl RunningVictim for RunningVm {
             ),
             AttackKind::SameUid => {
                 Plan::by_design("the attacker here is the host operator (root)")
+            }
+            AttackKind::Checkpoint | AttackKind::Disk | AttackKind::Client => {
+                super::only_for(attack)
             }
         }
     }
