@@ -22,6 +22,18 @@ pub fn run_matrix(
     jobs: usize,
     on_step: &mut (dyn FnMut(&str) + Send),
 ) -> Vec<Vec<Cell>> {
+    // The slowest rows first (longest-first keeps the last worker from starting a long row
+    // when the others are done); rows that cannot run cost nothing.
+    let mut order: Vec<usize> = (0..scenarios.len()).collect();
+    order.sort_by_key(|&i| {
+        std::cmp::Reverse(scenarios.get(i).map_or(0, |s| {
+            if s.info.unavailable.is_some() {
+                0
+            } else {
+                super::context::host_for(s.spec.context).weight()
+            }
+        }))
+    });
     let next = AtomicUsize::new(0);
     let rows: Mutex<Vec<Option<Vec<Cell>>>> = Mutex::new(vec![None; scenarios.len()]);
     let step = Mutex::new(on_step);
@@ -29,7 +41,9 @@ pub fn run_matrix(
     std::thread::scope(|sc| {
         for _ in 0..jobs {
             sc.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&i) = order.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                    break;
+                };
                 let Some(s) = scenarios.get(i) else { break };
                 let mut tell = |m: &str| {
                     if let Ok(mut f) = step.lock() {

@@ -414,7 +414,9 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-fn invalid(
+/// The `FILE:LINE:COL: message` error for `span` of `text` (TOML errors carry byte spans):
+/// scenario files and platform expectation files both report through it.
+pub(crate) fn invalid(
     file: &str,
     text: &str,
     span: Option<std::ops::Range<usize>>,

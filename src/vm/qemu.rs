@@ -50,6 +50,15 @@ pub fn kernel_cmdline(mode: &str) -> String {
     )
 }
 
+/// [`kernel_cmdline`], and `--container` when the guest runs its victim in new namespaces.
+pub fn guest_cmdline(mode: &str, container: bool) -> String {
+    let mut line = kernel_cmdline(mode);
+    if container {
+        line.push_str(" --container");
+    }
+    line
+}
+
 /// Everything the QEMU command line depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaunchPlan {

@@ -30,6 +30,10 @@ pub const KERNEL_NA: &str = "SIGQUIT to a container's PID 1 is ignored: its init
 pub struct ContainerHost;
 
 impl VictimHost for ContainerHost {
+    fn weight(&self) -> u32 {
+        2
+    }
+
     fn start(
         &self,
         s: &Scenario,

@@ -60,6 +60,12 @@ pub trait VictimHost: Sync {
         env: &RunEnv,
         on_step: &mut dyn FnMut(&str),
     ) -> Result<Box<dyn RunningVictim>, StartError>;
+
+    /// How long a row of this context takes, roughly, relative to a process row (1): the
+    /// matrix starts the slowest first so that they do not finish last.
+    fn weight(&self) -> u32 {
+        1
+    }
 }
 
 /// Why a victim did not start; the whole row gets this reason.

@@ -32,6 +32,11 @@ pub const KERNEL_NA: &str = "not run: a kernel core needs a server process to cr
 pub struct ServiceHost;
 
 impl VictimHost for ServiceHost {
+    // initdb, then gdb on every server process.
+    fn weight(&self) -> u32 {
+        5
+    }
+
     fn start(
         &self,
         s: &Scenario,

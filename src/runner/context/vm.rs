@@ -15,6 +15,11 @@ use crate::vm::{VmError, VmOptions, VmVictim};
 pub struct VmHost;
 
 impl VictimHost for VmHost {
+    // A guest boots under TCG in seconds, and the attacks read QEMU's whole memory.
+    fn weight(&self) -> u32 {
+        6
+    }
+
     fn start(
         &self,
         s: &Scenario,
@@ -29,7 +34,15 @@ impl VictimHost for VmHost {
         };
         let mut opts = VmOptions::new(mode);
         opts.cvm = s.spec.cvm;
-        on_step(&format!("{name}: booting the guest (QEMU)"));
+        opts.guest_container = s.spec.guest_container.is_some();
+        on_step(&format!(
+            "{name}: booting the guest (QEMU){}",
+            if opts.guest_container {
+                ", the victim in a container inside"
+            } else {
+                ""
+            }
+        ));
         // QEMU dies with the thread that started it (PR_SET_PDEATHSIG): the row's thread
         // outlives the VM, which is stopped before the row returns.
         let vm = VmVictim::start(&opts).map_err(|e| match e {
@@ -39,6 +52,14 @@ impl VictimHost for VmHost {
             _ => StartError::Failed(chain(&e)),
         })?;
         let r = vm.ready();
+        // A container's victim is PID 1 of its own pid namespace: the guest's ready line
+        // proves it ran there.
+        if opts.guest_container && r.guest_pid != 1 {
+            return Err(StartError::Failed(format!(
+                "the guest's victim is pid {} inside, not PID 1 of its own pid namespace",
+                r.guest_pid
+            )));
+        }
         let mut digest = [0u8; 32];
         if hex::decode_to_slice(&r.ready.secret_sha256, &mut digest).is_err() {
             return Err(StartError::Failed(
