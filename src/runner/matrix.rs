@@ -40,20 +40,19 @@ pub fn run_matrix(
     let jobs = jobs.clamp(1, scenarios.len().max(1));
     std::thread::scope(|sc| {
         for _ in 0..jobs {
-            sc.spawn(|| loop {
-                let Some(&i) = order.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                    break;
-                };
-                let Some(s) = scenarios.get(i) else { break };
-                let mut tell = |m: &str| {
-                    if let Ok(mut f) = step.lock() {
-                        f(m);
-                    }
-                };
-                let cells = run_scenario(s, env, &mut tell);
-                if let Ok(mut r) = rows.lock() {
-                    if let Some(slot) = r.get_mut(i) {
-                        *slot = Some(cells);
+            sc.spawn(|| {
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let Some(s) = scenarios.get(i) else { break };
+                    let mut tell = |m: &str| {
+                        if let Ok(mut f) = step.lock() {
+                            f(m);
+                        }
+                    };
+                    let cells = run_scenario(s, env, &mut tell);
+                    if let Ok(mut r) = rows.lock() {
+                        if let Some(slot) = r.get_mut(i) {
+                            *slot = Some(cells);
+                        }
                     }
                 }
             });

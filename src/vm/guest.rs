@@ -411,6 +411,9 @@ mod tests {
 
     #[test]
     fn not_pid_1() {
-        assert!(matches!(run_init(Mode::Plain), Err(GuestError::NotInit(_))));
+        assert!(matches!(
+            run_init(Mode::Plain, false),
+            Err(GuestError::NotInit(_))
+        ));
     }
 }
