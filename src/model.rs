@@ -319,11 +319,23 @@ pub enum AttackKind {
     /// the host received it: memory encryption never covers it.
     #[serde(rename = "wire")]
     Wire,
+    /// A checkpoint of the victim's container by CRIU (`runc checkpoint`, the kubelet's
+    /// checkpoint API), which writes every page to disk; only for a victim in an OCI container.
+    #[serde(rename = "checkpoint")]
+    Checkpoint,
+    /// A scan of a database server's data directory after a `CHECKPOINT`: what a stolen disk
+    /// or backup gives away; only for a victim in the service context.
+    #[serde(rename = "disk")]
+    Disk,
+    /// Root's dump and live read of a service's client process (the application that holds
+    /// the key in the client-encrypted store); only for a victim in the service context.
+    #[serde(rename = "client")]
+    Client,
 }
 
 impl AttackKind {
     /// Every path, in column order.
-    pub const ALL: [AttackKind; 7] = [
+    pub const ALL: [AttackKind; 10] = [
         AttackKind::Dump,
         AttackKind::Gcore,
         AttackKind::Kernel,
@@ -331,6 +343,9 @@ impl AttackKind {
         AttackKind::Qmp,
         AttackKind::Wire,
         AttackKind::SameUid,
+        AttackKind::Checkpoint,
+        AttackKind::Disk,
+        AttackKind::Client,
     ];
 
     /// The column name in tables, JSON and scenario files.
@@ -343,6 +358,9 @@ impl AttackKind {
             AttackKind::Qmp => "qmp",
             AttackKind::SameUid => "same-uid",
             AttackKind::Wire => "wire",
+            AttackKind::Checkpoint => "checkpoint",
+            AttackKind::Disk => "disk",
+            AttackKind::Client => "client",
         }
     }
 }

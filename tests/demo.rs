@@ -10,7 +10,7 @@ use std::process::Command;
 
 use common::{code_out_err, have, run};
 
-const BUILTIN: [&str; 14] = [
+const BUILTIN: [&str; 23] = [
     "plain",
     "dontdump",
     "secretmem",
@@ -25,6 +25,15 @@ const BUILTIN: [&str; 14] = [
     "cvm-sev-snp",
     "cvm-tdx",
     "cvm-shared-io",
+    "container",
+    "container-secretmem",
+    "container-oci",
+    "pod-vm",
+    "coco",
+    "db-plaintext",
+    "db-server-encrypted",
+    "db-client-encrypted",
+    "db-enclave",
 ];
 
 #[test]
@@ -88,7 +97,7 @@ fn every_builtin_cell_matches_its_expectation_and_junit_parses() {
     for name in BUILTIN {
         assert_eq!(
             cells.iter().filter(|c| c["scenario"] == name).count(),
-            6,
+            confidump::model::AttackKind::ALL.len(),
             "{name} must have one cell per attack path"
         );
     }
@@ -142,7 +151,7 @@ fn only_the_named_scenario_runs() {
     assert_eq!(code, 0, "{out}\n{err}");
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     let cells = r["cells"].as_array().unwrap();
-    assert_eq!(cells.len(), 6);
+    assert_eq!(cells.len(), confidump::model::AttackKind::ALL.len());
     assert!(cells.iter().all(|c| c["scenario"] == "plain"), "{out}");
     assert_eq!(r["scenarios"].as_array().unwrap().len(), 1);
 }

@@ -212,11 +212,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 "{}\n",
                 serde_json::to_string_pretty(&report).context("encoding the report")?
             ),
-            DemoFormat::Text => render::table::render_table(
-                &report,
-                args.out.color(),
-                render::term::width(),
-            ),
+            DemoFormat::Text => {
+                render::table::render_table(&report, args.out.color(), render::term::width())
+            }
         };
         args.out.emit(&text, args.force)?;
         report
@@ -421,5 +419,8 @@ fn requirement_ja(r: Requirement) -> &'static str {
         Requirement::CvmGuest => "機密 VM のゲスト",
         Requirement::SevSnpHost => "SEV-SNP ホスト",
         Requirement::TdxHost => "TDX ホスト",
+        Requirement::Runc => "runc",
+        Requirement::Crun => "crun",
+        Requirement::SqlEnclave => "データベースサーバー内のエンクレーブ",
     }
 }

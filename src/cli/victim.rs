@@ -130,6 +130,11 @@ pub struct VictimArgs {
     /// (vm) Seconds the guest may take to become ready before QEMU is killed.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub boot_timeout: u64,
+    /// (vm) Run the victim in new pid, mount, uts, ipc and net namespaces inside the guest (a
+    /// container in a pod VM, as Kata Containers runs one); its ready line then says
+    /// "guest_pid":1.
+    #[arg(long)]
+    pub guest_container: bool,
     /// (vm) Print the QEMU command line instead of running it (works without the hardware;
     /// per-run files appear as <RUNDIR>/...), then exit 0.
     #[arg(long)]
@@ -220,6 +225,12 @@ pub struct GuestInitArgs {
     /// The victim mode.
     #[arg(long, value_parser = mode_parser())]
     pub mode: Mode,
+    /// Run the victim in new pid, mount, uts, ipc and net namespaces (a pod VM's container).
+    #[arg(long)]
+    pub container: bool,
+    /// Be that victim: PID 1 of the container's namespaces, started by guest-init.
+    #[arg(long, hide = true)]
+    pub in_container: bool,
     /// Also send the secret out on this channel once.
     #[arg(long, value_parser = wire_parser())]
     pub wire: Option<crate::vm::guest::Wire>,
@@ -242,7 +253,11 @@ pub enum GenerateArg {
 
 /// Runs `confidump guest-init` (PID 1 of a guest; never returns on success: it powers off).
 pub fn run_guest_init(args: GuestInitArgs) -> anyhow::Result<ExitCode> {
-    crate::vm::guest::run_init(args.mode, args.wire)?;
+    if args.in_container {
+        crate::vm::guest::run_contained(args.mode, args.wire)?;
+    } else {
+        crate::vm::guest::run_init(args.mode, args.container, args.wire)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -301,6 +316,7 @@ fn vm_options(args: &VictimArgs, mode: Mode) -> crate::vm::VmOptions {
         memory_mib: args.memory,
         boot_timeout: std::time::Duration::from_secs(args.boot_timeout),
         wire: args.wire,
+        guest_container: args.guest_container,
     }
 }
 
@@ -443,10 +459,8 @@ fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
 /// wait for a stop, stop the server and remove its directory.
 fn run_service(args: VictimArgs) -> anyhow::Result<ExitCode> {
     use anyhow::bail;
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use nix::sys::signal::{SigSet, Signal};
     use nix::sys::signalfd::{SfdFlags, SignalFd};
-    use std::os::fd::AsFd;
 
     use crate::service::{ServiceOptions, ServiceVictim, StopOutcome, Store};
 
@@ -477,7 +491,7 @@ fn run_service(args: VictimArgs) -> anyhow::Result<ExitCode> {
         StoreArg::ClientEncrypted => Store::ClientEncrypted,
     });
     opts.instance.bindir = args.pg_bindir;
-    let mut svc = ServiceVictim::start(&opts)?;
+    let svc = ServiceVictim::start(&opts)?;
     for note in svc.notes() {
         eprintln!("confidump: {note}");
     }
@@ -493,33 +507,11 @@ fn run_service(args: VictimArgs) -> anyhow::Result<ExitCode> {
     );
     announce(&ready.to_json(), args.ready_file.as_deref())?;
 
-    let stdin = std::io::stdin();
-    let why = loop {
-        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        if args.until_eof {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-        }
-        // Wakes once a second to notice a server that died under us.
-        match poll(&mut fds, PollTimeout::from(1000u16)) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => bail!("waiting for a stop signal: {e}"),
-        }
-        let fired = |i: usize| {
-            fds.get(i)
-                .and_then(|f| f.revents())
-                .is_some_and(|r| !r.is_empty())
-        };
-        if fired(0) {
-            let _ = sfd.read_signal();
-            break "signal";
-        }
-        if args.until_eof && fired(1) {
-            let mut buf = [0u8; 512];
-            if !matches!(nix::unistd::read(libc::STDIN_FILENO, &mut buf), Ok(n) if n > 0) {
-                break "end of stdin";
-            }
-        }
-        if svc.server_exited() {
+    // A server that dies under us ends the wait too (its postmaster's pidfd).
+    let why = match victim::wait_for_stop(&sfd, args.until_eof, svc.exit_fd())? {
+        victim::StopReason::Signal(_) => "signal",
+        victim::StopReason::StdinEof => "end of stdin",
+        victim::StopReason::Exited => {
             drop(svc);
             bail!("the PostgreSQL server exited unexpectedly");
         }

@@ -2,18 +2,16 @@
 //! host-side ready line, wait for a stop signal (or the end of stdin), then stop it and remove
 //! the container and its bundle.
 
-use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use zeroize::Zeroizing;
 
 use super::victim::{GenerateArg, RuntimeArg, VictimArgs};
 use crate::container::{ContainerOptions, ContainerVictim, Runtime, SecretDelivery, StopOutcome};
-use crate::victim::{Generator, Mode};
+use crate::victim::{Generator, Mode, StopReason};
 
 /// Runs `confidump victim --context container`.
 pub fn run(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
@@ -58,33 +56,19 @@ pub fn run(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     );
     super::victim::announce(&ready.to_json(), args.ready_file.as_deref())?;
 
-    let why = loop {
-        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        if let Some(fd) = ctr.exit_fd() {
-            fds.push(PollFd::new(fd, PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => bail!("waiting for a stop signal: {e}"),
-        }
-        let fired = |i: usize| {
-            fds.get(i)
-                .and_then(|f| f.revents())
-                .is_some_and(|r| !r.is_empty())
-        };
-        if fired(0) {
-            let _ = sfd.read_signal();
-            break "signal";
-        }
-        if fired(1) {
-            // The relay closes the victim's stdin at the end of ours (--until-eof).
+    // Our stdin is the relay's (--until-eof closes the victim's stdin at its end), so only a
+    // signal or the victim's exit ends the wait.
+    let why = match crate::victim::wait_for_stop(&sfd, false, ctr.exit_fd())? {
+        StopReason::Signal(_) => "signal",
+        StopReason::StdinEof | StopReason::Exited => {
             let closed_by_us = ctr.lifeline().lock().map(|l| l.is_none()).unwrap_or(false);
             if closed_by_us {
-                break "end of stdin";
+                "end of stdin"
+            } else {
+                let tail = ctr.stderr_tail();
+                drop(ctr);
+                bail!("the container's victim exited unexpectedly; its last messages:\n{tail}");
             }
-            let tail = ctr.stderr_tail();
-            drop(ctr);
-            bail!("the container's victim exited unexpectedly; its last messages:\n{tail}");
         }
     };
     tracing::info!(why, "stopping the container");

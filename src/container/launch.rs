@@ -7,8 +7,8 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,8 +27,6 @@ use super::{
 };
 use crate::victim::{Generator, ReadyLine};
 
-/// Stderr lines kept for error messages.
-const TAIL_LINES: usize = 20;
 /// Longest ready line accepted.
 const MAX_READY_LINE: usize = 64 * 1024;
 
@@ -39,47 +37,14 @@ pub struct StderrTail(Arc<Mutex<VecDeque<String>>>);
 impl StderrTail {
     /// The kept lines, newline-separated.
     pub fn text(&self) -> String {
-        self.0
-            .lock()
-            .map(|l| l.iter().cloned().collect::<Vec<_>>().join("\n"))
-            .unwrap_or_default()
+        crate::victim::lines::tail_text(&self.0)
     }
 
     fn spawn_reader(&self, fd: OwnedFd) -> Option<std::thread::JoinHandle<()>> {
         let keep = Arc::clone(&self.0);
         std::thread::Builder::new()
             .name("container-stderr".into())
-            .spawn(move || {
-                let mut r = File::from(fd);
-                let mut buf = [0u8; 4096];
-                let mut line = Vec::new();
-                let push = |line: &mut Vec<u8>| {
-                    let text = String::from_utf8_lossy(line).trim_end().to_string();
-                    line.clear();
-                    if let (false, Ok(mut k)) = (text.is_empty(), keep.lock()) {
-                        k.push_back(text);
-                        while k.len() > TAIL_LINES {
-                            k.pop_front();
-                        }
-                    }
-                };
-                loop {
-                    let n = match r.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    for &b in buf.get(..n).unwrap_or(&[]) {
-                        if b == b'\n' {
-                            push(&mut line);
-                        } else if line.len() < 4096 {
-                            line.push(b);
-                        }
-                    }
-                }
-                if !line.is_empty() {
-                    push(&mut line);
-                }
-            })
+            .spawn(move || crate::victim::lines::read_lines(File::from(fd), &keep, |_| true))
             .ok()
     }
 }
@@ -212,7 +177,7 @@ pub(crate) fn start(opts: &ContainerOptions) -> Result<ContainerVictim, Containe
     // From here on the victim owns the directory: its Drop removes it.
     let mut dir_guard = dir_guard;
     dir_guard.0 = None;
-    let exit_fd = pidfd_open(match &waiter {
+    let exit_fd = crate::memory::alive::pidfd_open(match &waiter {
         Waiter::Direct(p) => p.as_raw(),
         Waiter::Runtime(c) => i32::try_from(c.id()).unwrap_or(-1),
     });
@@ -541,17 +506,6 @@ fn exited(fd: &OwnedFd, timeout: Duration) -> bool {
             Err(_) => return false,
         }
     }
-}
-
-pub(crate) fn pidfd_open(pid: i32) -> Option<OwnedFd> {
-    if pid <= 0 {
-        return None;
-    }
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no memory is passed.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let fd = i32::try_from(fd).ok().filter(|&fd| fd >= 0)?;
-    // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
-    Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 #[cfg(test)]

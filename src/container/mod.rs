@@ -25,7 +25,7 @@
 
 pub mod cleanup;
 pub mod criu;
-mod launch;
+pub(crate) mod launch;
 pub mod namespaces;
 pub mod oci;
 

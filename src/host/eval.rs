@@ -47,11 +47,21 @@ pub enum Requirement {
     /// A TDX host that can start TDX guests (what the `cvm-tdx` row implies).
     #[serde(rename = "tdx-host")]
     TdxHost,
+    /// The OCI reference runtime `runc` on PATH (the `container-oci` row).
+    #[serde(rename = "runc")]
+    Runc,
+    /// The OCI runtime `crun` on PATH.
+    #[serde(rename = "crun")]
+    Crun,
+    /// An SGX/VBS enclave inside the database server (Always Encrypted with secure enclaves,
+    /// Azure SQL DC-series): never met by a host, only by such a managed service.
+    #[serde(rename = "sql-enclave")]
+    SqlEnclave,
 }
 
 impl Requirement {
     /// Every requirement, in file order.
-    pub const ALL: [Requirement; 10] = [
+    pub const ALL: [Requirement; 13] = [
         Requirement::Sgx,
         Requirement::SevSnp,
         Requirement::Tdx,
@@ -62,6 +72,9 @@ impl Requirement {
         Requirement::CvmGuest,
         Requirement::SevSnpHost,
         Requirement::TdxHost,
+        Requirement::Runc,
+        Requirement::Crun,
+        Requirement::SqlEnclave,
     ];
 
     /// The name in files and `--list`.
@@ -77,6 +90,9 @@ impl Requirement {
             Requirement::CvmGuest => "cvm-guest",
             Requirement::SevSnpHost => "sev-snp-host",
             Requirement::TdxHost => "tdx-host",
+            Requirement::Runc => "runc",
+            Requirement::Crun => "crun",
+            Requirement::SqlEnclave => "sql-enclave",
         }
     }
 
@@ -111,6 +127,12 @@ pub fn requirement_missing(r: Requirement, f: &HostFacts) -> Option<Texts> {
         }),
         Requirement::SevSnpHost => cvm_missing(CvmProfile::SevSnp, f),
         Requirement::TdxHost => cvm_missing(CvmProfile::Tdx, f),
+        Requirement::Runc => program_missing("runc", f.runc.as_deref()),
+        Requirement::Crun => program_missing("crun", f.crun.as_deref()),
+        Requirement::SqlEnclave => Some(Texts::new(
+            SQL_ENCLAVE_MISSING,
+            "このホストでは利用できない。データベースサーバーの中に SGX/VBS のエンクレーブが必要（Azure SQL の DC シリーズ）。",
+        )),
     }
 }
 
@@ -352,6 +374,22 @@ pub fn container_runtime_missing(f: &HostFacts) -> Option<Texts> {
         )
     })
 }
+
+/// Why a container row that needs the OCI runtime `program` (its package has the same name)
+/// cannot run here.
+fn program_missing(program: &str, found: Option<&std::path::Path>) -> Option<Texts> {
+    found.is_none().then(|| {
+        Texts::new(
+            format!("not available on this host: needs {program} (apt-get install {program})"),
+            format!("このホストでは利用できない。{program} が必要（apt-get install {program}）。"),
+        )
+    })
+}
+
+/// Why Always Encrypted with secure enclaves cannot be shown on any host: the enclave must be
+/// inside the database server, which only such a service (Azure SQL DC-series) has.
+pub const SQL_ENCLAVE_MISSING: &str =
+    "not available on this host: needs an SGX/VBS enclave in the database server (Azure SQL DC-series)";
 
 /// Why no PostgreSQL victim can start here.
 pub fn postgres_missing(f: &HostFacts) -> Option<Texts> {

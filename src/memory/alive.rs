@@ -17,6 +17,21 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use crate::procfs::{status, tasks};
 
+/// A pidfd on `pid` (`pidfd_open(2)`, Linux 5.3+): readable once the process has exited, and
+/// never about a recycled PID. `None` for a PID that is not positive or a kernel without it.
+/// The one copy: the VM, container and service contexts wait on their child's exit with it.
+pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    if pid <= 0 {
+        return None;
+    }
+    // SAFETY: pidfd_open takes a pid and flags and returns a new file descriptor or -1; no
+    // pointer is passed.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = i32::try_from(fd).ok().filter(|&fd| fd >= 0)?;
+    // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// `PF_EXITING` in `/proc/PID/stat`'s flags: the task has entered `do_exit`.
 pub const PF_EXITING: u64 = 0x4;
 
@@ -30,14 +45,10 @@ pub struct Liveness {
 impl Liveness {
     /// Takes a pidfd on `pid` (when the kernel offers `pidfd_open`, Linux 5.3+).
     pub fn open(pid: i32) -> Self {
-        // SAFETY: pidfd_open takes a pid and flags and returns a new file descriptor or -1; no
-        // pointer is passed.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        let pidfd = i32::try_from(fd).ok().filter(|&fd| fd >= 0).map(|fd| {
-            // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
-            unsafe { OwnedFd::from_raw_fd(fd) }
-        });
-        Self { pid, pidfd }
+        Self {
+            pid,
+            pidfd: pidfd_open(pid),
+        }
     }
 
     /// The PID.

@@ -145,6 +145,9 @@ pub fn attack_key(attack: AttackKind) -> &'static str {
         AttackKind::Qmp => "attack.qmp",
         AttackKind::SameUid => "attack.same-uid",
         AttackKind::Wire => "attack.wire",
+        AttackKind::Checkpoint => "attack.checkpoint",
+        AttackKind::Disk => "attack.disk",
+        AttackKind::Client => "attack.client",
     }
 }
 

@@ -125,8 +125,23 @@ fn unavailable_spec(spec: &Spec, env: &RunEnv) -> Option<String> {
         return Some(env.say(missing));
     }
     if spec.context == Context::Vm {
-        if let Some(missing) = host::vm_row_unavailable(cvm_to_run(spec, env), &env.host) {
-            return Some(env.say(missing));
+        let profile = cvm_to_run(spec, env);
+        if let Some(missing) = host::vm_row_unavailable(profile, &env.host) {
+            let missing = env.say(missing);
+            // A container in a confidential VM is a confidential container (Kata on a TEE).
+            return Some(match (spec.guest_container, profile) {
+                (Some(_), Some(p)) => env.pick(
+                    &format!(
+                        "needs a Kata pod VM on {} (AKS runtime class kata-cc-isolation): {missing}",
+                        p.title()
+                    ),
+                    &format!(
+                        "{} 上の Kata のポッド VM が必要（AKS のランタイムクラス kata-cc-isolation）。{missing}",
+                        p.title()
+                    ),
+                ),
+                _ => missing,
+            });
         }
     }
     // An enclave is started by its own context (`victim --context sgx`), not by `--mode`.

@@ -22,24 +22,37 @@ pub fn run_matrix(
     jobs: usize,
     on_step: &mut (dyn FnMut(&str) + Send),
 ) -> Vec<Vec<Cell>> {
+    // The slowest rows first (longest-first keeps the last worker from starting a long row
+    // when the others are done); rows that cannot run cost nothing.
+    let mut order: Vec<usize> = (0..scenarios.len()).collect();
+    order.sort_by_key(|&i| {
+        std::cmp::Reverse(scenarios.get(i).map_or(0, |s| {
+            if s.info.unavailable.is_some() {
+                0
+            } else {
+                super::context::host_for(s.spec.context).weight()
+            }
+        }))
+    });
     let next = AtomicUsize::new(0);
     let rows: Mutex<Vec<Option<Vec<Cell>>>> = Mutex::new(vec![None; scenarios.len()]);
     let step = Mutex::new(on_step);
     let jobs = jobs.clamp(1, scenarios.len().max(1));
     std::thread::scope(|sc| {
         for _ in 0..jobs {
-            sc.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(s) = scenarios.get(i) else { break };
-                let mut tell = |m: &str| {
-                    if let Ok(mut f) = step.lock() {
-                        f(m);
-                    }
-                };
-                let cells = run_scenario(s, env, &mut tell);
-                if let Ok(mut r) = rows.lock() {
-                    if let Some(slot) = r.get_mut(i) {
-                        *slot = Some(cells);
+            sc.spawn(|| {
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let Some(s) = scenarios.get(i) else { break };
+                    let mut tell = |m: &str| {
+                        if let Ok(mut f) = step.lock() {
+                            f(m);
+                        }
+                    };
+                    let cells = run_scenario(s, env, &mut tell);
+                    if let Ok(mut r) = rows.lock() {
+                        if let Some(slot) = r.get_mut(i) {
+                            *slot = Some(cells);
+                        }
                     }
                 }
             });

@@ -1,6 +1,7 @@
 //! The attack paths of the matrix, one function each, over whatever a context started: root's
 //! dump, gcore and live read of each target process, the kernel's core dump, the hypervisor's
-//! dump of its guest (QMP), and a same-uid attacker ([`super::same_uid`]).
+//! dump of its guest (QMP), a same-uid attacker ([`super::same_uid`]), a database server's
+//! data directory (`disk`) and its client process (`client`).
 //!
 //! To add an attack path: a variant of [`AttackKind`] (in `model.rs`, with its column name),
 //! its function here (or in a file of its own beside `same_uid.rs`) and one arm in [`run`];
@@ -27,10 +28,19 @@ pub fn command(attack: AttackKind, ready: &Ready) -> String {
     let Some(pid) = ready.targets.first().map(|t| t.pid) else {
         return String::new();
     };
+    // Several processes (a server's): the same command for each.
+    let each = |path: AttackPath| match ready.targets.len() {
+        0 | 1 => path.command(pid),
+        n => format!(
+            "{} (and the same for the other {} server pids)",
+            path.command(pid),
+            n - 1
+        ),
+    };
     match attack {
-        AttackKind::Dump => AttackPath::Dump.command(pid),
-        AttackKind::Gcore => AttackPath::Gcore.command(pid),
-        AttackKind::Live => AttackPath::Live.command(pid),
+        AttackKind::Dump => each(AttackPath::Dump),
+        AttackKind::Gcore => each(AttackPath::Gcore),
+        AttackKind::Live => each(AttackPath::Live),
         AttackKind::Kernel => {
             format!("ulimit -c unlimited; kill -QUIT {pid}; confidump scan core")
         }
@@ -48,6 +58,23 @@ pub fn command(attack: AttackKind, ready: &Ready) -> String {
                 "sudo -u {} confidump scan --pid {pid} --sha256 {}",
                 u.name,
                 hex::encode(ready.secret_sha256)
+            )
+        }),
+        AttackKind::Checkpoint => format!(
+            "runc checkpoint --image-path ckpt --leave-running ID && confidump scan --dir ckpt   # ID of host pid {pid}"
+        ),
+        AttackKind::Disk => ready.service.as_ref().map_or_else(String::new, |d| {
+            format!(
+                "psql -h {} -c CHECKPOINT && confidump scan --dir {}",
+                d.socket_dir.display(),
+                d.data_dir.display()
+            )
+        }),
+        AttackKind::Client => ready.client.as_ref().map_or_else(String::new, |c| {
+            format!(
+                "{} ; {}",
+                AttackPath::Live.command(c.pid),
+                AttackPath::Dump.command(c.pid)
             )
         }),
     }
@@ -69,6 +96,10 @@ pub fn run(
         AttackKind::Qmp => qmp(victim.ready(), needles, show, env.lang),
         AttackKind::SameUid => same_uid::attack(victim.ready(), env),
         AttackKind::Wire => wire(victim.ready(), needles, env.lang),
+        AttackKind::Disk => disk(victim.ready(), needles, env.lang),
+        AttackKind::Client => client(victim.ready(), needles, env.lang),
+        // No context runs a checkpoint yet (its plan says why): never reported as a result.
+        AttackKind::Checkpoint => Observation::error("no checkpoint path is built in"),
     }
 }
 
@@ -93,7 +124,7 @@ fn wire(ready: &Ready, needles: &Needles, lang: &str) -> Observation {
 /// What a path on a target is called in views: `confidump's dump`, `gdb's gcore of QEMU`.
 fn what(path: AttackPath, t: &Target, lang: &str) -> String {
     if lang == "ja" {
-        return match (path, t.of) {
+        return match (path, t.of.as_deref()) {
             (AttackPath::Dump, None) => "confidump のダンプ".to_string(),
             (AttackPath::Dump, Some(of)) => format!("{of} の confidump によるダンプ"),
             (AttackPath::Gcore, None) => "gdb の gcore".to_string(),
@@ -102,7 +133,7 @@ fn what(path: AttackPath, t: &Target, lang: &str) -> String {
             (_, Some(of)) => format!("{of} のライブ読み取り"),
         };
     }
-    match (path, t.of) {
+    match (path, t.of.as_deref()) {
         (AttackPath::Dump, None) => "confidump's dump".to_string(),
         (AttackPath::Dump, Some(of)) => format!("confidump's dump of {of}"),
         (AttackPath::Gcore, None) => "gdb's gcore".to_string(),
@@ -113,6 +144,8 @@ fn what(path: AttackPath, t: &Target, lang: &str) -> String {
 }
 
 /// Root's attack along `path` on every target; the telling result wins (see [`worst`]).
+/// Several targets (a server's processes) are attacked at once, and each leak is named by its
+/// process in `where`.
 fn root(
     ready: &Ready,
     path: AttackPath,
@@ -120,7 +153,7 @@ fn root(
     show: Option<&str>,
     lang: &str,
 ) -> Observation {
-    let each = ready.targets.iter().map(|t| {
+    let one = |t: &Target| {
         let what = what(path, t, lang);
         match attack::attack(t.pid, path, needles, None) {
             Ok(a) => {
@@ -140,10 +173,115 @@ fn root(
                 }
                 o
             }
+            Err(e) => Observation::error(format!(
+                "{}{}",
+                t.of.as_deref()
+                    .map(|of| format!("{of}: "))
+                    .unwrap_or_default(),
+                chain(&e)
+            )),
+        }
+    };
+    match ready.targets.as_slice() {
+        [t] => one(t),
+        targets => {
+            let each: Vec<(Option<String>, Observation)> = std::thread::scope(|sc| {
+                let handles: Vec<_> = targets
+                    .iter()
+                    .map(|t| (t.of.clone(), sc.spawn(move || one(t))))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|(of, h)| {
+                        let o = h
+                            .join()
+                            .unwrap_or_else(|_| Observation::error("the attack's thread failed"));
+                        (of, o)
+                    })
+                    .collect()
+            });
+            merge(each)
+        }
+    }
+}
+
+/// One observation for several named processes: the telling one ([`worst`]), with `where`
+/// naming every process the secret leaked from (`backend 123: [heap]; postmaster 120: …`).
+fn merge(each: Vec<(Option<String>, Observation)>) -> Observation {
+    let leaks: Vec<String> = each
+        .iter()
+        .filter(|(_, o)| o.outcome == Outcome::Leak)
+        .map(|(of, o)| match of {
+            Some(of) => format!("{of}: {}", o.where_),
+            None => o.where_.clone(),
+        })
+        .collect();
+    let n = each.len();
+    let mut o = worst(each.into_iter().map(|(_, o)| o));
+    if o.outcome == Outcome::Leak {
+        o.where_ = leaks.join("; ");
+    } else if o.outcome == Outcome::NotFound {
+        o.reason = format!("{} (each of {n} processes)", o.reason);
+    }
+    o
+}
+
+/// The database server's data directory after a `CHECKPOINT`: what a stolen disk or a backup
+/// holds.
+fn disk(ready: &Ready, needles: &Needles, lang: &str) -> Observation {
+    use crate::service::disk::{checkpoint, DirSource};
+    let Some(dirs) = &ready.service else {
+        return Observation::error("the victim named no data directory");
+    };
+    let checkpointed = checkpoint(&dirs.socket_dir);
+    let scanned = DirSource::open(&dirs.data_dir)
+        .map_err(|e| chain(&e))
+        .and_then(|src| {
+            scan::scan_source(&src, needles)
+                .map(|r| (src, r))
+                .map_err(|e| chain(&e))
+        });
+    let mut o = match scanned {
+        Ok((src, r)) => {
+            let what = if lang == "ja" {
+                "データディレクトリのスキャン"
+            } else {
+                "a scan of the data directory"
+            };
+            classify(&r, &src, None, &[], what, None, lang)
+        }
+        Err(e) => return Observation::error(e),
+    };
+    if !checkpointed {
+        let sep = if o.reason.is_empty() { "" } else { "; " };
+        o.reason = format!(
+            "{}{sep}CHECKPOINT failed: the files are as the server last wrote them",
+            o.reason
+        );
+    }
+    o
+}
+
+/// Root's live read and dump of a service's client process.
+fn client(ready: &Ready, needles: &Needles, lang: &str) -> Observation {
+    let Some(t) = &ready.client else {
+        return Observation::error("the victim named no client process");
+    };
+    let each = [AttackPath::Live, AttackPath::Dump].map(|path| {
+        match attack::attack(t.pid, path, needles, None) {
+            Ok(a) => classify(
+                &a.report,
+                a.source.as_ref(),
+                t.region,
+                &t.maps,
+                &what(path, t, lang),
+                None,
+                lang,
+            ),
             Err(e) => Observation::error(chain(&e)),
         }
     });
-    worst(each)
+    worst(each.into_iter())
 }
 
 /// The argv pitfall's other face: ps shows the secret to every user.

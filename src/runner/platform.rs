@@ -24,7 +24,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::scenario::{line_col, Scenario, Spec};
+use super::scenario::{Scenario, Spec};
 use crate::host::{self, HostFacts, Requirement};
 use crate::model::{AttackKind, Cell, CvmProfile, Outcome};
 
@@ -75,18 +75,9 @@ pub struct Platform {
 /// Errors of expectation files.
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
-    /// Not valid for the schema.
-    #[error("{file}:{line}:{column}: {message}")]
-    Invalid {
-        /// The file.
-        file: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
+    /// Not valid for the schema: `FILE:LINE:COL: message`, made as a scenario file's are.
+    #[error(transparent)]
+    Invalid(super::scenario::ScenarioError),
     /// `--platform NAME` names no built-in platform.
     #[error("no platform named {name:?}; valid names: {valid}")]
     Unknown {
@@ -128,13 +119,7 @@ fn invalid(
     span: Option<std::ops::Range<usize>>,
     msg: &str,
 ) -> PlatformError {
-    let (line, column) = span.map_or((1, 1), |s| line_col(text, s.start));
-    PlatformError::Invalid {
-        file: file.to_string(),
-        line,
-        column,
-        message: msg.trim().replace('\n', " "),
-    }
+    PlatformError::Invalid(super::scenario::invalid(file, text, span, msg))
 }
 
 /// Parses an expectation file's text; `file` names it in errors, `valid_rows` are the

@@ -18,12 +18,21 @@
 //! stand_in_for = { en = "an enclave (SGX)", ja = "…" }   # optional, shown once per row
 //! debug_enclave = true      # mode "sgx" only: ATTRIBUTES.DEBUG (`victim --debug-enclave`)
 //! requires = ["memfd_secret"]       # optional: names as crate::host::Requirement::as_str
+//! context = "process"       # process (default) | vm | sgx | container | service
+//! runtime = "runc"          # context "container" only: namespaces (default) | runc | crun
+//! store = "plaintext"       # context "service" only, and required there (no `mode` then):
+//!                           #   plaintext | server-encrypted | client-encrypted | enclave
+//! guest_container = "namespaces"    # context "vm" only: the guest runs the victim in new
+//!                                   # namespaces (a Kata-style pod VM)
 //! [expect]                  # leak | unreadable | absent | n/a ; an omitted path means n/a
 //! dump = "leak"
 //! gcore = "leak"
 //! kernel = "leak"
 //! live = "leak"
 //! same-uid = "n/a"
+//! checkpoint = "n/a"        # CRIU (runc checkpoint): OCI containers only
+//! disk = "n/a"              # the data directory after CHECKPOINT: service only
+//! client = "n/a"            # root's dump and live read of the client: service only
 //! ```
 //!
 //! Every error names the file and the line (TOML errors carry byte spans; we turn them into
@@ -88,6 +97,39 @@ const BUILTIN: &[(&str, &str)] = &[
         "cvm-shared-io.toml",
         include_str!("../../demo/scenarios/cvm-shared-io.toml"),
     ),
+    (
+        "container.toml",
+        include_str!("../../demo/scenarios/container.toml"),
+    ),
+    (
+        "container-secretmem.toml",
+        include_str!("../../demo/scenarios/container-secretmem.toml"),
+    ),
+    (
+        "container-oci.toml",
+        include_str!("../../demo/scenarios/container-oci.toml"),
+    ),
+    (
+        "pod-vm.toml",
+        include_str!("../../demo/scenarios/pod-vm.toml"),
+    ),
+    ("coco.toml", include_str!("../../demo/scenarios/coco.toml")),
+    (
+        "db-plaintext.toml",
+        include_str!("../../demo/scenarios/db-plaintext.toml"),
+    ),
+    (
+        "db-server-encrypted.toml",
+        include_str!("../../demo/scenarios/db-server-encrypted.toml"),
+    ),
+    (
+        "db-client-encrypted.toml",
+        include_str!("../../demo/scenarios/db-client-encrypted.toml"),
+    ),
+    (
+        "db-enclave.toml",
+        include_str!("../../demo/scenarios/db-enclave.toml"),
+    ),
 ];
 
 pub use crate::model::{AttackKind, CvmProfile as CvmKind, VictimMode};
@@ -104,6 +146,50 @@ pub enum Context {
     /// An SGX enclave in a host process (`victim --context sgx --mode plain`). Implied by
     /// `mode = "sgx"`, which needs no `context` line.
     Sgx,
+    /// A process in a container on this host (`victim --context container --runtime R`); the
+    /// attacker is the host's root, with the host PID.
+    Container,
+    /// A private PostgreSQL server and its client (`victim --context service --store S`):
+    /// every server process, the data directory and the client are attacked.
+    Service,
+}
+
+pub use crate::container::Runtime;
+
+/// How a service row's client stores the secret (`store = …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DbStore {
+    /// An ordinary text column.
+    Plaintext,
+    /// `pgp_sym_encrypt` in the server, the key sent in the SQL.
+    ServerEncrypted,
+    /// AES-256-GCM in the client; the server sees only ciphertext.
+    ClientEncrypted,
+    /// Always Encrypted with secure enclaves: needs an enclave in the database server, which
+    /// no host here has (the row requires `sql-enclave`).
+    Enclave,
+}
+
+impl DbStore {
+    /// The store `victim --context service --store` runs (`None` for the enclave).
+    pub fn service_store(&self) -> Option<crate::service::Store> {
+        use crate::service::Store;
+        match self {
+            DbStore::Plaintext => Some(Store::Plaintext),
+            DbStore::ServerEncrypted => Some(Store::ServerEncrypted),
+            DbStore::ClientEncrypted => Some(Store::ClientEncrypted),
+            DbStore::Enclave => None,
+        }
+    }
+}
+
+/// How a VM row's guest holds its victim (`guest_container = …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestContainer {
+    /// New pid, mount, uts, ipc and net namespaces inside the guest (a Kata-style pod VM).
+    Namespaces,
 }
 
 /// How the victim gets its secret.
@@ -189,6 +275,9 @@ struct RawExpect {
     #[serde(rename = "same-uid")]
     same_uid: Option<Expected>,
     wire: Option<Expected>,
+    checkpoint: Option<Expected>,
+    disk: Option<Expected>,
+    client: Option<Expected>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,11 +287,14 @@ struct RawScenario {
     title: RawTexts,
     holds: RawTexts,
     lesson: RawTexts,
-    mode: toml::Spanned<VictimMode>,
+    mode: Option<toml::Spanned<VictimMode>>,
     context: Option<toml::Spanned<Context>>,
     cvm: Option<CvmKind>,
     cvm_fallback: Option<toml::Spanned<String>>,
     sends: Option<toml::Spanned<String>>,
+    runtime: Option<toml::Spanned<Runtime>>,
+    store: Option<toml::Spanned<DbStore>>,
+    guest_container: Option<toml::Spanned<GuestContainer>>,
     #[serde(default)]
     secret: SecretVia,
     #[serde(default)]
@@ -237,10 +329,16 @@ impl Scenario {
 /// The runner's half of a [`Scenario`]: everything besides what reports show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
-    /// The victim.
+    /// The victim (a service row's client holds its canary in ordinary memory: `plain`).
     pub mode: VictimMode,
     /// Where it runs.
     pub context: Context,
+    /// The container runtime of a container row.
+    pub runtime: Option<Runtime>,
+    /// The store of a service row.
+    pub store: Option<DbStore>,
+    /// A VM row's guest runs its victim in a container (new namespaces).
+    pub guest_container: Option<GuestContainer>,
     /// The confidential-VM profile of a VM victim.
     pub cvm: Option<CvmKind>,
     /// Without the CVM hardware, run as a normal VM (`cvm_fallback = "vm"`) instead of `n/a`:
@@ -333,7 +431,9 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-fn invalid(
+/// The `FILE:LINE:COL: message` error for `span` of `text` (TOML errors carry byte spans):
+/// scenario files and platform expectation files both report through it.
+pub(crate) fn invalid(
     file: &str,
     text: &str,
     span: Option<std::ops::Range<usize>>,
@@ -366,13 +466,37 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             "name must be non-empty and use only letters, digits, '-' and '_' (it becomes a JUnit class name)",
         ));
     }
-    let mode = *raw.mode.get_ref();
-    let mut requires = raw.requires;
+    let raw_context = raw.context.as_ref().map(|c| *c.get_ref());
+    let context_span = raw
+        .context
+        .as_ref()
+        .map(|c| c.span())
+        .or_else(|| raw.mode.as_ref().map(|m| m.span()))
+        .unwrap_or_else(|| raw.name.span());
+    // A service row's client holds a canary in ordinary memory; every other row names its
+    // victim's mode.
+    let mode =
+        match (&raw.mode, raw_context) {
+            (Some(m), Some(Context::Service)) => return Err(invalid(
+                file,
+                text,
+                Some(m.span()),
+                "context = \"service\" takes store, not mode (the client holds an ordinary canary)",
+            )),
+            (Some(m), _) => *m.get_ref(),
+            (None, Some(Context::Service)) => VictimMode::Plain,
+            (None, _) => {
+                return Err(invalid(
+                    file,
+                    text,
+                    Some(raw.name.span()),
+                    "missing field `mode` (only context = \"service\" goes without one)",
+                ))
+            }
+        };
+    let mut requires = raw.requires.clone();
     // What a mode or user choice implies is required too, so no file can forget it.
-    let in_vm = matches!(
-        raw.context.as_ref().map(|c| *c.get_ref()),
-        Some(Context::Vm)
-    );
+    let in_vm = raw_context == Some(Context::Vm);
     match mode {
         // In a VM it is the guest kernel's memfd_secret, not this host's.
         VictimMode::SecretMem | VictimMode::Residue if !in_vm => {
@@ -380,6 +504,17 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         }
         VictimMode::Sgx => requires.push(Requirement::Sgx),
         _ => {}
+    }
+    check_context_fields(file, text, &raw, raw_context, context_span.clone())?;
+    match raw.runtime.as_ref().map(|r| *r.get_ref()) {
+        Some(Runtime::Runc) => requires.push(Requirement::Runc),
+        Some(Runtime::Crun) => requires.push(Requirement::Crun),
+        Some(Runtime::Namespaces) | None => {}
+    }
+    match raw.store.as_ref().map(|s| *s.get_ref()) {
+        Some(DbStore::Enclave) => requires.push(Requirement::SqlEnclave),
+        Some(_) => requires.push(Requirement::Postgres),
+        None => {}
     }
     // `run_as = "unprivileged"` implies no row requirement: only the same-uid attacker needs
     // the user (root's attacks run anyway), so the runner checks it per cell.
@@ -395,6 +530,9 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         (AttackKind::Qmp, e.qmp),
         (AttackKind::SameUid, e.same_uid),
         (AttackKind::Wire, e.wire),
+        (AttackKind::Checkpoint, e.checkpoint),
+        (AttackKind::Disk, e.disk),
+        (AttackKind::Client, e.client),
     ] {
         expect.insert(k, v.map_or(Outcome::NotApplicable, Outcome::from));
     }
@@ -407,9 +545,8 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         stand_in_for: raw.stand_in_for.map(text_of),
         unavailable: None,
     };
-    let context_span = raw.context.as_ref().map_or(raw.mode.span(), |c| c.span());
     // `mode = "sgx"` is the enclave context: the one victim it has, and the only one it runs.
-    let context = match (raw.context.as_ref().map(|c| *c.get_ref()), mode) {
+    let context = match (raw_context, mode) {
         (None | Some(Context::Sgx), VictimMode::Sgx) => Context::Sgx,
         (Some(Context::Sgx), _) => {
             return Err(invalid(
@@ -489,6 +626,13 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let spec = Spec {
         mode,
         context,
+        runtime: (context == Context::Container).then(|| {
+            raw.runtime
+                .as_ref()
+                .map_or(Runtime::Namespaces, |r| *r.get_ref())
+        }),
+        store: raw.store.as_ref().map(|s| *s.get_ref()),
+        guest_container: raw.guest_container.as_ref().map(|g| *g.get_ref()),
         cvm: raw.cvm,
         cvm_fallback,
         wire,
@@ -502,6 +646,64 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         origin: file.to_string(),
     };
     Ok(Scenario { info, spec })
+}
+
+/// The fields that belong to one context only (`runtime`, `store`, `guest_container`), and
+/// what the container and service contexts refuse.
+fn check_context_fields(
+    file: &str,
+    text: &str,
+    raw: &RawScenario,
+    context: Option<Context>,
+    context_span: std::ops::Range<usize>,
+) -> Result<(), ScenarioError> {
+    let err = |span: std::ops::Range<usize>, why: &str| Err(invalid(file, text, Some(span), why));
+    if let Some(r) = &raw.runtime {
+        if context != Some(Context::Container) {
+            return err(r.span(), "runtime needs context = \"container\"");
+        }
+    }
+    if let Some(g) = &raw.guest_container {
+        if context != Some(Context::Vm) {
+            return err(g.span(), "guest_container needs context = \"vm\"");
+        }
+    }
+    match (&raw.store, context) {
+        (Some(st), c) if c != Some(Context::Service) => {
+            return err(st.span(), "store needs context = \"service\"")
+        }
+        (None, Some(Context::Service)) => {
+            return err(
+                context_span,
+                "context = \"service\" needs store = \"plaintext\" | \"server-encrypted\" | \"client-encrypted\" | \"enclave\"",
+            )
+        }
+        _ => {}
+    }
+    let defaults =
+        raw.secret == SecretVia::Stdin && raw.search == Search::Hash && raw.run_as == RunAs::Root;
+    match context {
+        Some(Context::Service) if !defaults => err(
+            context_span,
+            "context = \"service\": the client makes its own canary (no secret/search/run_as options)",
+        ),
+        Some(Context::Container) if raw.run_as != RunAs::Root => err(
+            context_span,
+            "context = \"container\" has no run_as: the attacker is the host's root",
+        ),
+        Some(Context::Container)
+            if raw
+                .mode
+                .as_ref()
+                .is_some_and(|m| matches!(m.get_ref(), VictimMode::Sgx | VictimMode::SgxSim)) =>
+        {
+            err(
+                context_span,
+                "context = \"container\" takes the process victims' modes (not sgx)",
+            )
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The built-in scenarios, parsed. An error here is a bug in a shipped file (and a test fails).

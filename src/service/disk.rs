@@ -174,7 +174,14 @@ pub fn attack(
     data_dir: &Path,
     needles: &Needles,
 ) -> Result<(ScanReport, bool), DiskError> {
-    let checkpointed = postgres::Config::new()
+    let checkpointed = checkpoint(socket_dir);
+    Ok((scan_dir(data_dir, needles)?, checkpointed))
+}
+
+/// `CHECKPOINT` through the instance's socket: every dirty page is written to the data files.
+/// False when it could not run (a server that is gone leaves the files as they are).
+pub fn checkpoint(socket_dir: &Path) -> bool {
+    postgres::Config::new()
         .host_path(socket_dir)
         .port(super::instance::PORT)
         .user(super::instance::DB_USER)
@@ -182,8 +189,7 @@ pub fn attack(
         .application_name("confidump-disk")
         .connect(postgres::NoTls)
         .and_then(|mut c| c.batch_execute("CHECKPOINT"))
-        .is_ok();
-    Ok((scan_dir(data_dir, needles)?, checkpointed))
+        .is_ok()
 }
 
 #[cfg(test)]

@@ -118,6 +118,8 @@ pub struct ServiceVictim {
     client: Option<StoreClient>,
     instance: Option<PgInstance>,
     ready: ServiceReady,
+    /// A pidfd of the postmaster: readable once it has exited.
+    exit_fd: Option<std::os::fd::OwnedFd>,
 }
 
 impl std::fmt::Debug for ServiceVictim {
@@ -159,10 +161,14 @@ impl ServiceVictim {
             server_version: instance.version().map(str::to_string),
             start_secs: t0.elapsed().as_secs_f64(),
         };
+        let exit_fd = instance
+            .postmaster_pid()
+            .and_then(crate::memory::alive::pidfd_open);
         Ok(Self {
             client: Some(client),
             instance: Some(instance),
             ready,
+            exit_fd,
         })
     }
 
@@ -174,6 +180,12 @@ impl ServiceVictim {
     /// Things worth telling the user (stale directories removed on the way).
     pub fn notes(&self) -> &[String] {
         self.instance.as_ref().map_or(&[], |i| i.notes())
+    }
+
+    /// Readable (for `poll`) once the server's postmaster has exited.
+    pub fn exit_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.exit_fd.as_ref().map(|f| f.as_fd())
     }
 
     /// True once the server has exited on its own (the victim should then stop).

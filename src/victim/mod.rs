@@ -30,6 +30,8 @@ use zeroize::Zeroizing;
 use crate::protect::{run_on, ProtectError, Protection, SecretStore, StoreParts, WorkStack};
 use crate::protect::{MAX_SECRET_LEN, SCRATCH_LEN};
 
+pub(crate) mod lines;
+
 pub use fill::{CANARY_LEN, CANARY_PREFIX, PAN_LEN, PAN_PREFIX};
 pub use ready::{parse_hex_addr, write_ready_file, ReadyError, ReadyLine, ReadyRegion};
 
@@ -474,8 +476,9 @@ fn worker_loop(
 }
 
 /// Blocks until a stop signal arrives on `sfd`, or, with `until_eof`, stdin ends, or `exited`
-/// (a pidfd: QEMU for a victim inside a VM) becomes readable. The one stop-wait loop: the
-/// process victim and the VM victim (`victim --context vm`) both wait here.
+/// (a pidfd: QEMU, a container's victim or runtime, a database's postmaster) becomes
+/// readable. The one stop-wait loop: the process victim and the VM, container and service
+/// victims (`victim --context …`) all wait here.
 pub fn wait_for_stop(
     sfd: &SignalFd,
     until_eof: bool,

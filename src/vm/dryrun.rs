@@ -136,7 +136,7 @@ pub fn dry_run(opts: &VmOptions) -> Result<DryRun, VmError> {
         memory_mib: opts.memory_mib,
         kernel,
         initrd: rundir.join(INITRD_NAME),
-        cmdline: qemu::kernel_cmdline(opts.mode.as_str(), opts.wire),
+        cmdline: qemu::kernel_cmdline(opts.mode.as_str(), opts.guest_container, opts.wire),
         qmp_socket: rundir.join(QMP_NAME),
         cvm,
     };

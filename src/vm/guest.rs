@@ -98,6 +98,9 @@ pub enum GuestError {
     /// Not PID 1: guest-init only makes sense as a guest's `/init`.
     #[error("guest-init runs only as PID 1 inside a confidump guest (this is PID {0})")]
     NotInit(i32),
+    /// The victim's container could not be made, or its victim failed.
+    #[error("guest-init: container: {0}")]
+    Container(String),
     /// A system call failed.
     #[error("guest-init: {what}: {errno}")]
     Sys {
@@ -114,7 +117,7 @@ fn sys(what: &'static str) -> impl FnOnce(Errno) -> GuestError {
 
 /// Runs PID 1 of the guest: see the module docs. Returns only if powering off failed (the
 /// kernel then panics when PID 1 exits, and `-no-reboot` + `panic=-1` ends QEMU anyway).
-pub fn run_init(mode: Mode, wire: Option<Wire>) -> Result<(), GuestError> {
+pub fn run_init(mode: Mode, container: bool, wire: Option<Wire>) -> Result<(), GuestError> {
     let pid = std::process::id();
     if pid != 1 {
         return Err(GuestError::NotInit(i32::try_from(pid).unwrap_or(-1)));
@@ -129,6 +132,23 @@ pub fn run_init(mode: Mode, wire: Option<Wire>) -> Result<(), GuestError> {
     set.thread_block().map_err(sys("blocking SIGCHLD"))?;
     let sfd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).map_err(sys("signalfd"))?;
 
+    let child = if container {
+        spawn_contained(mode, wire)?
+    } else {
+        fork_victim(mode, wire)?
+    };
+
+    let status = wait_for_stop_or_exit(child, &sfd);
+    println!("{MARKER} exit {status}");
+    let _ = std::io::stdout().flush();
+    nix::unistd::sync();
+    nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_POWER_OFF)
+        .map_err(sys("reboot(RB_POWER_OFF)"))?;
+    Ok(())
+}
+
+/// The victim as an ordinary child process of PID 1.
+fn fork_victim(mode: Mode, wire: Option<Wire>) -> Result<Pid, GuestError> {
     // SAFETY: PID 1 has not started any thread, so the child is a complete copy of a
     // single-threaded process and may do anything, not only async-signal-safe calls.
     let child = match unsafe { fork() }.map_err(sys("fork"))? {
@@ -144,14 +164,56 @@ pub fn run_init(mode: Mode, wire: Option<Wire>) -> Result<(), GuestError> {
         }
         ForkResult::Parent { child } => child,
     };
+    Ok(child)
+}
 
-    let status = wait_for_stop_or_exit(child, &sfd);
-    println!("{MARKER} exit {status}");
-    let _ = std::io::stdout().flush();
-    nix::unistd::sync();
-    nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_POWER_OFF)
-        .map_err(sys("reboot(RB_POWER_OFF)"))?;
-    Ok(())
+/// The victim in a container inside the guest, as a Kata pod VM runs one: `/init guest-init
+/// --in-container` in new pid, mount, uts, ipc and net namespaces
+/// ([`crate::container::namespaces`], the host's `namespaces` runtime), where it is PID 1
+/// with its own `/proc`. It blocks its stop signals and reads them from a signalfd, so the
+/// SIGTERM PID 1 sends it is delivered although a namespace's init ignores unhandled ones.
+fn spawn_contained(mode: Mode, wire: Option<Wire>) -> Result<Pid, GuestError> {
+    use crate::container::launch::ChildStdio;
+    use crate::container::namespaces::{spawn, Spawn};
+    let dup = |fd: std::os::fd::BorrowedFd<'_>, what: &'static str| {
+        fd.try_clone_to_owned().map_err(|e| GuestError::Sys {
+            what,
+            errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        })
+    };
+    let stdio = ChildStdio {
+        stdin: dup(std::io::stdin().as_fd(), "dup stdin")?,
+        stdout: dup(std::io::stdout().as_fd(), "dup stdout")?,
+        stderr: dup(std::io::stderr().as_fd(), "dup stderr")?,
+    };
+    let mut args = vec![
+        "guest-init".to_string(),
+        "--mode".to_string(),
+        mode.as_str().to_string(),
+        "--in-container".to_string(),
+    ];
+    if let Some(w) = wire {
+        args.extend(["--wire".to_string(), w.as_str().to_string()]);
+    }
+    spawn(&Spawn {
+        exe: std::path::Path::new("/init"),
+        args: &args,
+        cwd: std::path::Path::new("/"),
+        hostname: "pod",
+        allow_core: false,
+        stdio,
+    })
+    .map_err(|e| GuestError::Container(e.to_string()))
+}
+
+/// `guest-init --in-container`: the victim itself, PID 1 of the container's namespaces
+/// inside the guest (the mounts are the guest's, `/proc` its own).
+pub fn run_contained(mode: Mode, wire: Option<Wire>) -> Result<(), GuestError> {
+    run_victim(mode, wire).map_err(|msg| {
+        // The host reads only marked lines: say it there, as the forked victim does.
+        println!("{MARKER} error {msg}");
+        GuestError::Container(msg)
+    })
 }
 
 /// Mounts what the victim and the pagemap lookup need. Failures are reported on the console
@@ -432,7 +494,7 @@ mod tests {
     #[test]
     fn not_pid_1() {
         assert!(matches!(
-            run_init(Mode::Plain, None),
+            run_init(Mode::Plain, false, None),
             Err(GuestError::NotInit(_))
         ));
     }

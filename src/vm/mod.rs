@@ -23,8 +23,10 @@ pub mod qemu;
 pub mod qmp;
 
 use std::collections::VecDeque;
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use crate::victim::lines::{read_lines, tail_text};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -45,10 +47,6 @@ pub use qemu::Accel;
 pub const KVM_TRY_TIMEOUT: Duration = Duration::from_secs(8);
 /// How long a stopped guest may take to power off before QEMU is killed.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
-/// Console lines kept for error messages.
-const CONSOLE_TAIL: usize = 20;
-/// Longest console line kept (the rest of a longer line is dropped).
-const MAX_LINE: usize = 16 * 1024;
 
 /// `--accel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,6 +76,9 @@ pub struct VmOptions {
     pub boot_timeout: Duration,
     /// A channel the guest's victim also sends its secret out on (`cvm-shared-io`).
     pub wire: Option<guest::Wire>,
+    /// The guest runs its victim in new pid, mount, uts, ipc and net namespaces (a container
+    /// in a pod VM, as Kata Containers runs one).
+    pub guest_container: bool,
 }
 
 impl VmOptions {
@@ -91,6 +92,7 @@ impl VmOptions {
             memory_mib: 256,
             boot_timeout: Duration::from_secs(60),
             wire: None,
+            guest_container: false,
         }
     }
 }
@@ -386,7 +388,7 @@ impl VmVictim {
                 memory_mib: opts.memory_mib,
                 kernel: kernel.clone(),
                 initrd: initrd.clone(),
-                cmdline: qemu::kernel_cmdline(opts.mode.as_str(), opts.wire),
+                cmdline: qemu::kernel_cmdline(opts.mode.as_str(), opts.guest_container, opts.wire),
                 qmp_socket: qmp_socket.clone(),
                 cvm: cvm.clone(),
             };
@@ -399,7 +401,10 @@ impl VmVictim {
                     let guest_pid = line.pid;
                     line.pid = qemu_pid;
                     let child = vm.booting.child.take();
-                    let pidfd = child.as_ref().and_then(|c| pidfd_open(c.id()));
+                    let pidfd = child
+                        .as_ref()
+                        .and_then(|c| i32::try_from(c.id()).ok())
+                        .and_then(crate::memory::alive::pidfd_open);
                     let ready = VmReady {
                         ready: line,
                         context: "vm".to_string(),
@@ -557,15 +562,6 @@ fn private_dir() -> Result<PathBuf, VmError> {
         .map_err(io_err("creating a private directory in", &base))
 }
 
-fn pidfd_open(pid: u32) -> Option<OwnedFd> {
-    let pid = libc::pid_t::try_from(pid).ok()?;
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no memory is passed.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let fd = i32::try_from(fd).ok().filter(|&fd| fd >= 0)?;
-    // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
-    Some(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 struct Spawned {
     booting: Booting,
     stdin: Option<ChildStdin>,
@@ -591,13 +587,6 @@ fn truncate(s: &str, max: usize) -> String {
     } else {
         format!("{}…", s.chars().take(max).collect::<String>())
     }
-}
-
-fn tail_text(lines: &Mutex<VecDeque<String>>) -> String {
-    lines
-        .lock()
-        .map(|l| l.iter().cloned().collect::<Vec<_>>().join("\n"))
-        .unwrap_or_default()
 }
 
 /// Starts QEMU with `plan` and waits up to `timeout` for the guest's ready line.
@@ -749,53 +738,5 @@ fn record_kvm_fallback(why: Option<&str>) {
         });
     if let Err(e) = written {
         tracing::debug!(path = %path.display(), "recording the KVM fallback: {e}");
-    }
-}
-
-/// Reads `r` line by line (bounded lines, `\r` dropped), hands each to `each`, and keeps the
-/// last [`CONSOLE_TAIL`] of those `each` returns true for in `keep`. Line buffers are zeroized:
-/// a line may carry what a guest sent out.
-fn read_lines(
-    mut r: impl Read,
-    keep: &Mutex<VecDeque<String>>,
-    mut each: impl FnMut(&str) -> bool,
-) {
-    use zeroize::Zeroize;
-    let mut buf = zeroize::Zeroizing::new([0u8; 4096]);
-    let mut line = zeroize::Zeroizing::new(Vec::<u8>::new());
-    let mut flush = |line: &mut Vec<u8>| {
-        let mut text: String = String::from_utf8_lossy(line)
-            .chars()
-            .filter(|&c| c != '\r')
-            .collect();
-        line.zeroize();
-        if !each(&text) {
-            text.zeroize();
-            return;
-        }
-        if let Ok(mut k) = keep.lock() {
-            if !text.trim().is_empty() {
-                k.push_back(text);
-            }
-            while k.len() > CONSOLE_TAIL {
-                k.pop_front();
-            }
-        }
-    };
-    loop {
-        let n = match r.read(&mut buf[..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        for &b in buf.get(..n).unwrap_or(&[]) {
-            if b == b'\n' {
-                flush(&mut line);
-            } else if line.len() < MAX_LINE {
-                line.push(b);
-            }
-        }
-    }
-    if !line.is_empty() {
-        flush(&mut line);
     }
 }

@@ -44,11 +44,16 @@ pub fn kernel_release(image: &[u8]) -> Option<String> {
 }
 
 /// Kernels before 6.5 keep `memfd_secret` off unless `secretmem.enable=1` (harmless after).
-/// With a `wire`, the guest's victim also sends its secret out on that channel.
-pub fn kernel_cmdline(mode: &str, wire: Option<super::guest::Wire>) -> String {
+/// With a `wire`, the guest's victim also sends its secret out on that channel; with
+/// `container`, it runs in new namespaces (a pod VM's container).
+// `no_timer_check`: under TCG on a loaded host the guest kernel's check of the 8254 timer
+// fails ("..MP-BIOS bug: 8254 timer not connected") and it panics before /init; a VM has no
+// such timer to check.
+pub fn kernel_cmdline(mode: &str, container: bool, wire: Option<super::guest::Wire>) -> String {
+    let container = if container { " --container" } else { "" };
     let wire = wire.map_or_else(String::new, |w| format!(" --wire {}", w.as_str()));
     format!(
-        "console=ttyS0 panic=-1 quiet secretmem.enable=1 rdinit=/init -- guest-init --mode {mode}{wire}"
+        "console=ttyS0 panic=-1 quiet no_timer_check secretmem.enable=1 rdinit=/init -- guest-init --mode {mode}{container}{wire}"
     )
 }
 
@@ -128,7 +133,7 @@ mod tests {
             memory_mib: 256,
             kernel: "/k".into(),
             initrd: "/i".into(),
-            cmdline: kernel_cmdline("plain", None),
+            cmdline: kernel_cmdline("plain", false, None),
             qmp_socket: "/d/qmp.sock".into(),
             cvm: None,
         };
@@ -137,9 +142,9 @@ mod tests {
         assert!(a.contains("-qmp unix:/d/qmp.sock,server=on,wait=off"));
         assert!(a.contains("-kernel /k -initrd /i"));
         assert!(!a.contains("-cpu host"));
-        assert!(kernel_cmdline("plain", None).ends_with("-- guest-init --mode plain"));
+        assert!(kernel_cmdline("plain", false, None).ends_with("-- guest-init --mode plain"));
         assert!(
-            kernel_cmdline("secretmem", Some(super::super::guest::Wire::Console))
+            kernel_cmdline("secretmem", false, Some(super::super::guest::Wire::Console))
                 .ends_with("-- guest-init --mode secretmem --wire console")
         );
     }

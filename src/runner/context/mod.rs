@@ -11,7 +11,9 @@
 //! implementing [`VictimHost`] and [`RunningVictim`], add its `context = "NAME"` value to
 //! [`Context`] (in `runner/scenario.rs`) and one line to [`host_for`].
 
+pub mod container;
 pub mod process;
+pub mod service;
 pub mod sgx;
 pub mod vm;
 
@@ -29,7 +31,40 @@ pub fn host_for(context: Context) -> &'static dyn VictimHost {
         Context::Process => &process::ProcessHost,
         Context::Vm => &vm::VmHost,
         Context::Sgx => &sgx::SgxHost,
+        Context::Container => &container::ContainerHost,
+        Context::Service => &service::ServiceHost,
     }
+}
+
+/// The n/a reason of a path that belongs to one context only, for every other context.
+pub fn only_for(attack: AttackKind, env: &RunEnv) -> Plan {
+    let (en, ja) = match attack {
+        AttackKind::Qmp => (
+            "only for a victim inside a VM: the hypervisor's dump-guest-memory",
+            "VM の中の標的プロセスだけが対象（ハイパーバイザーの dump-guest-memory）。",
+        ),
+        AttackKind::Checkpoint => (
+            "only for a victim in an OCI container: CRIU's checkpoint (runc checkpoint)",
+            "OCI コンテナの中の標的プロセスだけが対象（CRIU のチェックポイント、runc checkpoint）。",
+        ),
+        AttackKind::Disk => (
+            "only for a database server: its data directory",
+            "データベースサーバーだけが対象（そのデータディレクトリ）。",
+        ),
+        AttackKind::Client => (
+            "only for a database server: the process of its client",
+            "データベースサーバーだけが対象（そのクライアントのプロセス）。",
+        ),
+        AttackKind::Wire => (
+            "the victim sends nothing out: only memory is attacked",
+            "標的プロセスは何も外に送り出さない。攻撃の対象はメモリだけ。",
+        ),
+        _ => (
+            "does not apply to this victim",
+            "この標的プロセスには当てはまらない。",
+        ),
+    };
+    Plan::by_design(env.pick(en, ja))
 }
 
 /// A place where victims run: starts them.
@@ -43,6 +78,12 @@ pub trait VictimHost: Sync {
         env: &RunEnv,
         on_step: &mut dyn FnMut(&str),
     ) -> Result<Box<dyn RunningVictim>, StartError>;
+
+    /// How long a row of this context takes, roughly, relative to a process row (1): the
+    /// matrix starts the slowest first so that they do not finish last.
+    fn weight(&self) -> u32 {
+        1
+    }
 }
 
 /// Why a victim did not start; the whole row gets this reason.
@@ -89,14 +130,28 @@ pub struct Ready {
     /// What the victim sends out on a channel the host reads, as the host receives it (a VM
     /// guest's serial console), for the `wire` attack.
     pub wire: Option<crate::vm::WireTap>,
+    /// A database server's client process (the application), attacked on its own.
+    pub client: Option<Target>,
+    /// A database server's directories, for the disk attack.
+    pub service: Option<ServiceDirs>,
+}
+
+/// Where a database server keeps its files and its socket.
+#[derive(Debug, Clone)]
+pub struct ServiceDirs {
+    /// The cluster's data directory (`PGDATA`).
+    pub data_dir: PathBuf,
+    /// The directory of its Unix socket (for the `CHECKPOINT` before the disk is read).
+    pub socket_dir: PathBuf,
 }
 
 /// One process to attack.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// What it is, in the cells' words: `None` for the victim itself, `Some("QEMU")` for the
-    /// process that holds the victim (`confidump's dump of QEMU`).
-    pub of: Option<&'static str>,
+    /// process that holds the victim (`confidump's dump of QEMU`), a server process's role
+    /// (`postgres checkpointer`).
+    pub of: Option<String>,
     /// Its PID.
     pub pid: i32,
     /// Where the secret sits in its address space, when that is known (from the ready line);

@@ -54,6 +54,18 @@ pub(super) fn start_victim(
     mode: &str,
     extra: &[&str],
 ) -> Result<Box<dyn RunningVictim>, StartError> {
+    Ok(Box::new(spawn_victim(s, env, on_step, mode, extra)?))
+}
+
+/// [`start_victim`]'s running victim, for a context that wraps it (a container's victim is a
+/// host process too, attacked by its host PID, with its own plan).
+pub(super) fn spawn_victim(
+    s: &Scenario,
+    env: &RunEnv,
+    on_step: &mut dyn FnMut(&str),
+    mode: &str,
+    extra: &[&str],
+) -> Result<RunningProcess, StartError> {
     let name = s.name();
     let failed = StartError::Failed;
     let secret = generate_canary().map_err(|e| failed(format!("generating the secret: {e}")))?;
@@ -75,9 +87,9 @@ pub(super) fn start_victim(
         .join(" ");
     on_step(&format!("{name}: starting the victim ({label})"));
     let launch = Launch {
-        mode,
+        mode: Some(mode),
         extra,
-        secret: &secret,
+        secret: Some(&secret),
         via: s.spec.secret,
         user: user.as_ref().map(|u| (u.uid, u.gid)),
         core_dir: Some(dir.path()),
@@ -103,21 +115,23 @@ pub(super) fn start_victim(
         qmp: None,
         user,
         wire: None,
+        client: None,
+        service: None,
     };
-    Ok(Box::new(RunningProcess {
+    Ok(RunningProcess {
         victim,
         dir,
         ready,
         run_as: s.spec.run_as,
-    }))
+    })
 }
 
 /// A running process victim, with its private directory (removed after it stops: the
 /// victim field drops first).
-struct RunningProcess {
-    victim: VictimProcess,
+pub(super) struct RunningProcess {
+    pub(super) victim: VictimProcess,
     dir: DirGuard,
-    ready: Ready,
+    pub(super) ready: Ready,
     run_as: RunAs,
 }
 
@@ -137,14 +151,11 @@ impl RunningVictim for RunningProcess {
                 Some(reason) => Plan::host_lacks(reason),
                 None => Plan::Run,
             },
-            AttackKind::Qmp => Plan::by_design(env.pick(
-                "only for a victim inside a VM: the hypervisor's dump-guest-memory",
-                "VM の中の標的プロセスだけが対象（ハイパーバイザーの dump-guest-memory）。",
-            )),
-            AttackKind::Wire => Plan::by_design(env.pick(
-                "the victim sends nothing out: only memory is attacked",
-                "標的プロセスは何も外に送り出さない。攻撃の対象はメモリだけ。",
-            )),
+            AttackKind::Qmp
+            | AttackKind::Checkpoint
+            | AttackKind::Disk
+            | AttackKind::Client
+            | AttackKind::Wire => super::only_for(attack, env),
             AttackKind::SameUid if self.run_as != RunAs::Unprivileged => Plan::by_design(env.pick(
                 "only a scenario whose victim runs as an unprivileged user runs a same-uid attacker",
                 "標的プロセスを非特権ユーザーで動かすシナリオだけが、同じ uid の攻撃者を試す。",
@@ -178,8 +189,9 @@ impl RunningVictim for RunningProcess {
     }
 }
 
-/// How long a victim may take to print its ready line.
-const READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a victim may take to print its ready line (a database server's initdb included,
+/// on a loaded host).
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a victim may take to stop after SIGTERM (or to dump core after SIGQUIT).
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -232,12 +244,12 @@ pub fn generate_canary() -> Result<Secret, getrandom::Error> {
 /// How to start one victim.
 #[derive(Debug)]
 pub struct Launch<'a> {
-    /// `victim --mode` value.
-    pub mode: &'a str,
+    /// `victim --mode` value (`None`: a victim without one, `--context service`).
+    pub mode: Option<&'a str>,
     /// More `victim` arguments (`--context sgx --debug-enclave`).
     pub extra: &'a [&'a str],
-    /// The secret it gets.
-    pub secret: &'a Secret,
+    /// The secret it gets (`None`: it makes its own and announces only its hash).
+    pub secret: Option<&'a Secret>,
     /// How it gets it.
     pub via: SecretVia,
     /// Run as this (uid, gid) instead of ours.
@@ -254,23 +266,31 @@ pub struct VictimProcess {
     registration: Option<crate::files::cleanup::Registration>,
     /// What it announced.
     pub ready: ReadyLine,
+    /// The ready line as printed: a context's own keys (`pids`, `data_dir`) are read from it.
+    pub line: String,
 }
 
 impl VictimProcess {
     /// Starts `exe victim --mode MODE`, hands it its secret, and waits for its ready line.
     pub fn spawn(exe: &Path, launch: &Launch<'_>) -> Result<Self, ProcessError> {
-        let mode = launch.mode.to_string();
+        let mode = launch
+            .mode
+            .map_or_else(|| launch.extra.join(" "), str::to_string);
         let mut cmd = Command::new(exe);
-        cmd.args(["victim", "--mode", launch.mode])
-            .args(launch.extra);
-        match launch.via {
-            SecretVia::Stdin => {
+        cmd.arg("victim");
+        if let Some(m) = launch.mode {
+            cmd.args(["--mode", m]);
+        }
+        cmd.args(launch.extra);
+        match (launch.via, launch.secret) {
+            (_, None) => {}
+            (SecretVia::Stdin, Some(_)) => {
                 cmd.arg("--secret-stdin");
             }
             // The pitfall this scenario demonstrates: the secret in argv.
-            SecretVia::Argv => {
+            (SecretVia::Argv, Some(secret)) => {
                 cmd.arg("--secret-arg")
-                    .arg(std::ffi::OsStr::from_bytes(launch.secret.expose()));
+                    .arg(std::ffi::OsStr::from_bytes(secret.expose()));
             }
         }
         cmd.stdin(Stdio::piped())
@@ -301,11 +321,11 @@ impl VictimProcess {
         let registration = i32::try_from(child.id())
             .ok()
             .map(crate::files::cleanup::register_child);
-        if let Some(mut stdin) = child.stdin.take() {
+        if let (Some(mut stdin), Some(secret)) = (child.stdin.take(), launch.secret) {
             if launch.via == SecretVia::Stdin {
                 // A failed write shows up below as a victim that never became ready.
                 let _ = stdin
-                    .write_all(launch.secret.expose())
+                    .write_all(secret.expose())
                     .and_then(|()| stdin.write_all(b"\n"))
                     .and_then(|()| stdin.flush());
             }
@@ -328,8 +348,12 @@ impl VictimProcess {
                     reaped: false,
                     registration,
                     ready,
+                    line,
                 };
-                if v.ready.secret_sha256 != hex::encode(sha256(launch.secret.expose())) {
+                let wrong = launch
+                    .secret
+                    .is_some_and(|s| v.ready.secret_sha256 != hex::encode(sha256(s.expose())));
+                if wrong {
                     return Err(ProcessError::WrongSecret { mode });
                 }
                 Ok(v)
@@ -401,8 +425,15 @@ impl Drop for VictimProcess {
         if self.reaped {
             return;
         }
-        // SIGTERM lets it zeroize and exit 0; SIGKILL if it does not within the timeout.
-        let pid = nix::unistd::Pid::from_raw(self.ready.pid);
+        // SIGTERM lets it zeroize and exit 0; SIGKILL if it does not within the timeout. The
+        // signal goes to our child, which is not the announced PID for a container victim
+        // (that is the container's init, seen from the host): the child stops the container.
+        let Ok(child) = i32::try_from(self.child.id()) else {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            return;
+        };
+        let pid = nix::unistd::Pid::from_raw(child);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         if self.wait_for(STOP_TIMEOUT).is_none() {
             let _ = self.child.kill();

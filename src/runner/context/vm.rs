@@ -15,6 +15,11 @@ use crate::vm::{VmError, VmOptions, VmVictim};
 pub struct VmHost;
 
 impl VictimHost for VmHost {
+    // A guest boots under TCG in seconds, and the attacks read QEMU's whole memory.
+    fn weight(&self) -> u32 {
+        6
+    }
+
     fn start(
         &self,
         s: &Scenario,
@@ -30,13 +35,17 @@ impl VictimHost for VmHost {
         let mut opts = VmOptions::new(mode);
         opts.cvm = crate::runner::env::cvm_to_run(&s.spec, env);
         opts.wire = s.spec.wire;
-        match (s.spec.cvm, opts.cvm) {
-            (Some(wanted), None) => on_step(&format!(
-                "{name}: booting the guest (QEMU; a normal VM: this host has no {})",
-                wanted.as_str()
-            )),
-            _ => on_step(&format!("{name}: booting the guest (QEMU)")),
-        }
+        opts.guest_container = s.spec.guest_container.is_some();
+        let normal = match (s.spec.cvm, opts.cvm) {
+            (Some(wanted), None) => format!("; a normal VM: this host has no {}", wanted.as_str()),
+            _ => String::new(),
+        };
+        let inside = if opts.guest_container {
+            ", the victim in a container inside"
+        } else {
+            ""
+        };
+        on_step(&format!("{name}: booting the guest (QEMU{normal}){inside}"));
         // QEMU dies with the thread that started it (PR_SET_PDEATHSIG): the row's thread
         // outlives the VM, which is stopped before the row returns.
         let vm = VmVictim::start(&opts).map_err(|e| match e {
@@ -46,6 +55,14 @@ impl VictimHost for VmHost {
             _ => StartError::Failed(chain(&e)),
         })?;
         let r = vm.ready();
+        // A container's victim is PID 1 of its own pid namespace: the guest's ready line
+        // proves it ran there.
+        if opts.guest_container && r.guest_pid != 1 {
+            return Err(StartError::Failed(format!(
+                "the guest's victim is pid {} inside, not PID 1 of its own pid namespace",
+                r.guest_pid
+            )));
+        }
         let mut digest = [0u8; 32];
         if hex::decode_to_slice(&r.ready.secret_sha256, &mut digest).is_err() {
             return Err(StartError::Failed(
@@ -55,7 +72,7 @@ impl VictimHost for VmHost {
         let qemu = vm.qemu_pid();
         let ready = Ready {
             targets: vec![Target {
-                of: Some("QEMU"),
+                of: Some("QEMU".to_string()),
                 pid: qemu,
                 // The guest-virtual region of the ready line says nothing about where the
                 // host holds the guest's page: only a search can tell.
@@ -67,6 +84,8 @@ impl VictimHost for VmHost {
             qmp: Some(vm.qmp_socket().to_path_buf()),
             user: None,
             wire: s.spec.wire.map(|_| vm.wire().clone()),
+            client: None,
+            service: None,
         };
         Ok(Box::new(RunningVm {
             name: name.to_string(),
@@ -103,6 +122,9 @@ impl RunningVictim for RunningVm {
                 "the guest sends nothing out: only memory is attacked",
                 "ゲストは何も外に送り出さない。攻撃の対象はメモリだけ。",
             )),
+            AttackKind::Checkpoint | AttackKind::Disk | AttackKind::Client => {
+                super::only_for(attack, env)
+            }
         }
     }
 

@@ -1,0 +1,118 @@
+//! The `container` context: the victim is a process in a container on this host
+//! (`confidump victim --context container --runtime namespaces|runc|crun`), and the attacker is
+//! the host's root, as the node's operator is. The container's ready line gives the victim's
+//! host PID, which every root path uses: a container is packaging, not a boundary.
+//!
+//! The runner's secret goes in on stdin as for a process victim (the container victim relays
+//! it to the process inside), so the runner knows the secret and the attackers only its hash.
+//! Dropping the victim sends SIGTERM to `confidump victim`, which stops the container and
+//! removes its bundle; if the demo itself dies, the victim's lifeline pipe closes and the
+//! container goes too (see [`crate::container`]).
+
+use std::sync::OnceLock;
+
+use super::process::{spawn_victim, RunningProcess};
+use super::{Plan, Ready, RunningVictim, StartError, VictimHost};
+use crate::container::criu::{self, CriuCheck};
+use crate::container::Runtime;
+use crate::model::AttackKind;
+use crate::runner::env::RunEnv;
+use crate::runner::scenario::Scenario;
+
+/// Why the kernel column cannot run against a container's victim. The victim is its
+/// container's PID 1, and the kernel drops a signal to a pid namespace's init that has no
+/// handler for it (`SIGNAL_UNKILLABLE`), even from the host: no core is ever written and the
+/// process keeps running. So SIGQUIT is not sent at all.
+pub const KERNEL_NA: &str = "SIGQUIT to a container's PID 1 is ignored: its init has no handler \
+     (the kernel writes no core; a `docker run --init` style init would be needed)";
+
+/// The `container` context.
+pub struct ContainerHost;
+
+impl VictimHost for ContainerHost {
+    fn weight(&self) -> u32 {
+        2
+    }
+
+    fn start(
+        &self,
+        s: &Scenario,
+        env: &RunEnv,
+        on_step: &mut dyn FnMut(&str),
+    ) -> Result<Box<dyn RunningVictim>, StartError> {
+        let Some(mode) = s.spec.mode.victim_arg() else {
+            return Err(StartError::Unavailable(
+                "no victim for this mode".to_string(),
+            ));
+        };
+        let runtime = s.spec.runtime.unwrap_or(Runtime::Namespaces);
+        let extra = ["--context", "container", "--runtime", runtime.as_str()];
+        let inner = spawn_victim(s, env, on_step, mode, &extra).map_err(|e| match e {
+            // The runtime refused to run here (crun 1.8 on hybrid cgroups): its own words,
+            // as n/a, not as an error of ours.
+            StartError::Failed(why) if runtime_refused(&why) => StartError::Unavailable(why),
+            other => other,
+        })?;
+        Ok(Box::new(RunningContainer {
+            name: s.name().to_string(),
+            inner,
+            runtime,
+        }))
+    }
+}
+
+/// Whether a failed start is the runtime refusing this host (the container victim's error
+/// for [`crate::container::ContainerError::RuntimeUnusable`] and `RuntimeMissing`).
+fn runtime_refused(why: &str) -> bool {
+    why.contains("not available on this host")
+}
+
+struct RunningContainer {
+    name: String,
+    inner: RunningProcess,
+    runtime: Runtime,
+}
+
+/// `criu check`, run once per process (it takes a fraction of a second, but every OCI row
+/// asks).
+fn criu_check() -> &'static CriuCheck {
+    static CHECK: OnceLock<CriuCheck> = OnceLock::new();
+    CHECK.get_or_init(criu::check)
+}
+
+impl RunningVictim for RunningContainer {
+    fn ready(&self) -> &Ready {
+        &self.inner.ready
+    }
+
+    fn plan(&self, attack: AttackKind, env: &RunEnv) -> Plan {
+        match attack {
+            AttackKind::Kernel => Plan::by_design(KERNEL_NA),
+            AttackKind::SameUid => Plan::by_design(
+                "the attacker here is the host's root (the container runs as root)",
+            ),
+            AttackKind::Checkpoint if self.runtime == Runtime::Namespaces => Plan::by_design(
+                "CRIU checkpoints an OCI runtime's container (runc checkpoint); this one is confidump's own namespaces",
+            ),
+            AttackKind::Checkpoint => match criu_check().unavailable_reason() {
+                Some(reason) => Plan::host_lacks(reason),
+                // Honest about what is missing: the column then shows n/a against its
+                // expectation, a mismatch, never a pass.
+                None => Plan::by_design(
+                    "CRIU works on this host, but confidump does not take a checkpoint yet (runc checkpoint is not wired in)",
+                ),
+            },
+            _ => self.inner.plan(attack, env),
+        }
+    }
+
+    fn stop(self: Box<Self>, on_step: &mut dyn FnMut(&str)) {
+        on_step(&format!(
+            "{}: stopping the {} container (host pid {})",
+            self.name,
+            self.runtime.as_str(),
+            self.inner.victim.pid()
+        ));
+        drop(self);
+    }
+}
