@@ -513,6 +513,60 @@ fn a_refused_attach_is_one_sentence_naming_the_rule() {
     assert!(!Path::new("/tmp/confidump-never-written.core").exists());
 }
 
+/// Root without CAP_SYS_PTRACE (as in a container that drops it), against a process of
+/// another user: the kernel refuses the attach, and the one line says the capability is
+/// missing and how to give it, not "permission denied".
+#[test]
+fn root_without_cap_sys_ptrace_is_told_which_capability_is_missing() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::process::CommandExt;
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("SKIP: no setpriv (util-linux) to drop CAP_SYS_PTRACE");
+        return;
+    }
+    // A victim of uid 65534, so that only CAP_SYS_PTRACE could let root attach.
+    let mut child = Command::new(common::bin())
+        .args(["victim", "--mode", "plain"])
+        .uid(65534)
+        .gid(65534)
+        .current_dir("/")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"CONFIDUMP-00112233445566778899aabb\n")
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let victim = common::KillOnDrop::from(child);
+    let ready: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    let pid = ready["pid"].to_string();
+    for args in [
+        vec!["dump", pid.as_str(), "-o", "/tmp/confidump-no-cap.core"],
+        vec!["scan", "--pid", pid.as_str(), "--needle", "x"],
+    ] {
+        let o = Command::new("setpriv")
+            .args(["--bounding-set", "-sys_ptrace", "--"])
+            .arg(common::bin())
+            .args(&args)
+            .output()
+            .unwrap();
+        let (code, _, err) = code_out_err(&o);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_one_clean_line(&err);
+        assert!(err.contains("without CAP_SYS_PTRACE"), "{args:?}: {err}");
+        assert!(err.contains("--cap-add SYS_PTRACE"), "{args:?}: {err}");
+    }
+    assert!(!Path::new("/tmp/confidump-no-cap.core").exists());
+    drop(stdin);
+    drop(victim);
+}
+
 // ---- item 4: `ulimit -v 1G` is enough for every command ----
 
 /// Runs the binary with its address space capped at 1 GiB (RLIMIT_AS, inherited by the

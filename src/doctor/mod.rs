@@ -283,6 +283,19 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
 
 /// KVM: unusable, or usable but known to hang a Linux guest here (the VM launcher recorded a
 /// fallback to TCG: [`host::kvm_fallback`]), or usable and not known to fail.
+/// The MSR QEMU's recorded error names (`MSR 0x10a`), for a reader of another language than
+/// QEMU's message.
+fn msr_of(why: &str) -> Option<&str> {
+    let at = why.find("MSR 0x")?;
+    let rest = why.get(at..)?;
+    let end = rest
+        .char_indices()
+        .skip(6)
+        .find(|(_, c)| !c.is_ascii_hexdigit())
+        .map_or(rest.len(), |(i, _)| i);
+    rest.get(..end)
+}
+
 fn kvm_check(f: &HostFacts, lang: &str) -> Check {
     let enables = ("faster VM rows", "VM の行の高速化");
     if let Some(why) = host::kvm_unusable(f) {
@@ -295,8 +308,8 @@ fn kvm_check(f: &HostFacts, lang: &str) -> Check {
                 fb.why
             ),
             format!(
-                "/dev/kvm は読み書きで開けるが、このホストでは Linux ゲストが KVM で動かない（このカーネルでの直近の VM 実行: {}）。VM の行は TCG にフォールバックする（遅いが結果は同じ）。",
-                fb.why
+                "/dev/kvm は読み書きで開けるが、このホストでは Linux ゲストが KVM で動かない（このカーネルでの直近の VM 実行で失敗した{}。詳細は doctor --lang en）。VM の行は TCG にフォールバックする（遅いが結果は同じ）。",
+                msr_of(&fb.why).map_or_else(String::new, |m| format!("。QEMU が {m} を設定できなかった"))
             ),
         ),
         None => Texts::new(
