@@ -26,6 +26,15 @@ pub fn lang_of_locale(locale: Option<&str>) -> &'static str {
     }
 }
 
+/// What follows a label (`lesson: `): a full-width colon in Japanese, which joins no sentences.
+pub fn sep(lang: &str) -> &'static str {
+    if lang == "ja" {
+        "："
+    } else {
+        ": "
+    }
+}
+
 /// The UI string `key` in `lang` (falls back to English, then to the key itself).
 pub fn t(lang: &str, key: &'static str) -> &'static str {
     match STRINGS.iter().find(|(k, _, _)| *k == key) {

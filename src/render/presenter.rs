@@ -402,7 +402,10 @@ fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, opts: PresentOptio
     if !lesson.is_empty() {
         out.push('\n');
         out.push_str(&banner(
-            &[(format!("{}: {lesson}", t(lang, "lesson")), BOLD)],
+            &[(
+                format!("{}{}{lesson}", t(lang, "lesson"), super::i18n::sep(lang)),
+                BOLD,
+            )],
             opts,
         ));
     }

@@ -55,7 +55,7 @@ fn row_band(lang: &str, s: &ScenarioInfo, notes: &Notes, width: usize) -> Vec<Li
     let mut out = Vec::new();
     let lesson = s.lesson.get(lang);
     if !lesson.is_empty() {
-        let head = format!("{}: ", t(lang, "lesson"));
+        let head = format!("{}{}", t(lang, "lesson"), super::i18n::sep(lang));
         let hw = display_width(&head);
         for (i, l) in wrap(lesson, width.saturating_sub(hw))
             .into_iter()
@@ -239,9 +239,10 @@ fn detections(out: &mut String, report: &MatrixReport, width: usize) {
     }
     for c in &found {
         let mut text = format!(
-            "{} · {}: {}",
+            "{} · {}{}{}",
             c.scenario,
             c.attack,
+            super::i18n::sep(lang),
             detection_summary(lang, c)
         );
         if !c.where_.is_empty() && c.observed == Outcome::Leak {
