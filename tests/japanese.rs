@@ -88,6 +88,19 @@ const ALLOWED: &[&str] = &[
     "SQL",
     "Always",
     "Encrypted",
+    // PostgreSQL's process roles and commands, the kernel's signal names.
+    "postmaster",
+    "backend",
+    "checkpointer",
+    "CHECKPOINT",
+    "init",
+    "SIGQUIT",
+    "VBS",
+    // Namespace kinds, as the kernel names them.
+    "mount",
+    "uts",
+    "ipc",
+    "net",
     "doctor",
     "lang",
     // errno names.
@@ -178,7 +191,16 @@ fn the_demo_in_japanese_has_no_english() {
         return;
     }
     let names = scenario_names();
-    let rows = ["plain", "secretmem", "sgx"];
+    // Process rows, an n/a row, and a container and a database row (n/a with Japanese reasons
+    // where runc or PostgreSQL is missing).
+    let rows = [
+        "plain",
+        "secretmem",
+        "sgx",
+        "container",
+        "db-client-encrypted",
+        "db-enclave",
+    ];
     let mut args = vec!["demo", "--lang", "ja"];
     for r in rows {
         args.extend(["--scenario", r]);

@@ -200,14 +200,14 @@ fn root(
                     })
                     .collect()
             });
-            merge(each)
+            merge(each, lang)
         }
     }
 }
 
 /// One observation for several named processes: the telling one ([`worst`]), with `where`
 /// naming every process the secret leaked from (`backend 123: [heap]; postmaster 120: …`).
-fn merge(each: Vec<(Option<String>, Observation)>) -> Observation {
+fn merge(each: Vec<(Option<String>, Observation)>, lang: &str) -> Observation {
     let leaks: Vec<String> = each
         .iter()
         .filter(|(_, o)| o.outcome == Outcome::Leak)
@@ -221,7 +221,11 @@ fn merge(each: Vec<(Option<String>, Observation)>) -> Observation {
     if o.outcome == Outcome::Leak {
         o.where_ = leaks.join("; ");
     } else if o.outcome == Outcome::NotFound {
-        o.reason = format!("{} (each of {n} processes)", o.reason);
+        o.reason = if lang == "ja" {
+            format!("{}（{n} 個のプロセスのどれにもない）", o.reason)
+        } else {
+            format!("{} (each of {n} processes)", o.reason)
+        };
     }
     o
 }
@@ -253,11 +257,18 @@ fn disk(ready: &Ready, needles: &Needles, lang: &str) -> Observation {
         Err(e) => return Observation::error(e),
     };
     if !checkpointed {
-        let sep = if o.reason.is_empty() { "" } else { "; " };
-        o.reason = format!(
-            "{}{sep}CHECKPOINT failed: the files are as the server last wrote them",
-            o.reason
-        );
+        o.reason = if lang == "ja" {
+            format!(
+                "{}CHECKPOINT に失敗した。ファイルはサーバーが最後に書いたまま。",
+                o.reason
+            )
+        } else {
+            let sep = if o.reason.is_empty() { "" } else { "; " };
+            format!(
+                "{}{sep}CHECKPOINT failed: the files are as the server last wrote them",
+                o.reason
+            )
+        };
     }
     o
 }

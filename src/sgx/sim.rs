@@ -103,13 +103,15 @@ impl SimEnclave {
             unsafe {
                 std::arch::asm!(
                     "push rbx",
-                    "mov rbx, {base}",
+                    "mov rbx, r12",
                     "lea rcx, [rip + 2f]",
-                    "jmp {entry}",
+                    "jmp r13",
                     "2:",
                     "pop rbx",
-                    base = in(reg) base,
-                    entry = in(reg) entry,
+                    // Fixed registers the code page never touches: a `reg` operand may be
+                    // given RBX, which the block overwrites before the jump.
+                    in("r12") base,
+                    in("r13") entry,
                     inout("rdi") cmd => _,
                     inout("rsi") rsi => _,
                     inout("rdx") rdx => _,

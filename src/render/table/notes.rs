@@ -26,22 +26,29 @@ pub(crate) fn wants_note(c: &Cell) -> bool {
 }
 
 /// The footnote text of a cell.
-fn note_text(c: &Cell) -> String {
-    format!("{}: {}", c.attack, c.reason.trim())
+fn note_text(c: &Cell, lang: &str) -> String {
+    format!(
+        "{}{}{}",
+        c.attack,
+        crate::render::i18n::sep(lang),
+        c.reason.trim()
+    )
 }
 
 /// Every footnote of one table, numbered in order of first appearance.
 pub(crate) struct Notes {
     /// `(text, rows that use it)`, in marker order.
     notes: Vec<(String, Vec<String>)>,
+    /// The report's language (the notes' label separator).
+    lang: String,
 }
 
 impl Notes {
     /// The notes of the cells `cells` (those the table shows), in the order given.
-    pub(crate) fn collect<'a>(cells: impl Iterator<Item = &'a Cell>) -> Self {
+    pub(crate) fn collect<'a>(cells: impl Iterator<Item = &'a Cell>, lang: &str) -> Self {
         let mut notes: Vec<(String, Vec<String>)> = Vec::new();
         for c in cells.filter(|c| wants_note(c)) {
-            let text = note_text(c);
+            let text = note_text(c, lang);
             match notes.iter_mut().find(|(t, _)| *t == text) {
                 Some((_, rows)) => {
                     if !rows.contains(&c.scenario) {
@@ -51,16 +58,22 @@ impl Notes {
                 None => notes.push((text, vec![c.scenario.clone()])),
             }
         }
-        Self { notes }
+        Self {
+            notes,
+            lang: lang.to_string(),
+        }
     }
 
     /// The notes of `report`'s cells in the columns `shown`, row by row.
     pub(crate) fn of(report: &MatrixReport, shown: &[crate::model::AttackKind]) -> Self {
-        Self::collect(report.scenarios.iter().flat_map(|s| {
-            shown
-                .iter()
-                .filter_map(move |a| super::super::matrix::cell_at(report, &s.name, *a))
-        }))
+        Self::collect(
+            report.scenarios.iter().flat_map(|s| {
+                shown
+                    .iter()
+                    .filter_map(move |a| super::super::matrix::cell_at(report, &s.name, *a))
+            }),
+            &report.lang,
+        )
     }
 
     /// The marker a cell carries, if its reason is a footnote.
@@ -68,7 +81,7 @@ impl Notes {
         if !wants_note(c) {
             return None;
         }
-        let text = note_text(c);
+        let text = note_text(c, &self.lang);
         self.notes.iter().position(|(t, _)| *t == text).map(mark)
     }
 

@@ -25,6 +25,10 @@ use crate::runner::scenario::Scenario;
 /// process keeps running. So SIGQUIT is not sent at all.
 pub const KERNEL_NA: &str = "SIGQUIT to a container's PID 1 is ignored: its init has no handler \
      (the kernel writes no core; a `docker run --init` style init would be needed)";
+/// [`KERNEL_NA`] in Japanese.
+const KERNEL_NA_JA: &str =
+    "コンテナの PID 1 に送った SIGQUIT は無視される。その init にはハンドラーがない\
+     （カーネルはコアを書かない。コアを得るには、コンテナに別の init プロセスが必要）。";
 
 /// The `container` context.
 pub struct ContainerHost;
@@ -87,20 +91,23 @@ impl RunningVictim for RunningContainer {
 
     fn plan(&self, attack: AttackKind, env: &RunEnv) -> Plan {
         match attack {
-            AttackKind::Kernel => Plan::by_design(KERNEL_NA),
-            AttackKind::SameUid => Plan::by_design(
+            AttackKind::Kernel => Plan::by_design(env.pick(KERNEL_NA, KERNEL_NA_JA)),
+            AttackKind::SameUid => Plan::by_design(env.pick(
                 "the attacker here is the host's root (the container runs as root)",
-            ),
-            AttackKind::Checkpoint if self.runtime == Runtime::Namespaces => Plan::by_design(
+                "ここでの攻撃者はホストの root（コンテナは root で動く）。",
+            )),
+            AttackKind::Checkpoint if self.runtime == Runtime::Namespaces => Plan::by_design(env.pick(
                 "CRIU checkpoints an OCI runtime's container (runc checkpoint); this one is confidump's own namespaces",
-            ),
+                "CRIU がチェックポイントを取るのは OCI ランタイムのコンテナ（runc checkpoint）。このコンテナは confidump 自身の名前空間。",
+            )),
             AttackKind::Checkpoint => match criu_check().unavailable_reason() {
                 Some(reason) => Plan::host_lacks(reason),
                 // Honest about what is missing: the column then shows n/a against its
                 // expectation, a mismatch, never a pass.
-                None => Plan::by_design(
+                None => Plan::by_design(env.pick(
                     "CRIU works on this host, but confidump does not take a checkpoint yet (runc checkpoint is not wired in)",
-                ),
+                    "このホストでは CRIU が動くが、confidump はまだチェックポイントを取らない（runc checkpoint は未実装）。",
+                )),
             },
             _ => self.inner.plan(attack, env),
         }

@@ -27,6 +27,10 @@ use crate::service::ServiceReady;
 /// Why the kernel column does not run against a database server.
 pub const KERNEL_NA: &str = "not run: a kernel core needs a server process to crash (SIGQUIT \
      would end the server); gcore and dump read the same memory";
+/// [`KERNEL_NA`] in Japanese.
+const KERNEL_NA_JA: &str =
+    "実行しない。カーネルのコアにはサーバーのプロセスをクラッシュさせる必要がある\
+     （SIGQUIT でサーバーが終わる）。gcore と dump が同じメモリを読む。";
 
 /// The `service` context.
 pub struct ServiceHost;
@@ -90,7 +94,7 @@ impl VictimHost for ServiceHost {
             })
             .collect();
         let client = Target {
-            of: Some(format!("the client {}", svc.pids.client)),
+            of: Some(format!("client {}", svc.pids.client)),
             pid: svc.pids.client,
             region: Some(client_region),
             maps: read_maps(svc.pids.client).unwrap_or_default(),
@@ -159,10 +163,11 @@ impl RunningVictim for RunningService {
                 Some(reason) => Plan::host_lacks(reason),
                 None => Plan::Run,
             },
-            AttackKind::Kernel => Plan::by_design(KERNEL_NA),
-            AttackKind::SameUid => {
-                Plan::by_design("the attacker here is the database's operator (root)")
-            }
+            AttackKind::Kernel => Plan::by_design(env.pick(KERNEL_NA, KERNEL_NA_JA)),
+            AttackKind::SameUid => Plan::by_design(env.pick(
+                "the attacker here is the database's operator (root)",
+                "ここでの攻撃者はデータベースの運用者（root）。",
+            )),
             AttackKind::Qmp | AttackKind::Checkpoint | AttackKind::Wire => {
                 super::only_for(attack, env)
             }
