@@ -44,11 +44,7 @@ impl VictimHost for ContainerHost {
         env: &RunEnv,
         on_step: &mut dyn FnMut(&str),
     ) -> Result<Box<dyn RunningVictim>, StartError> {
-        let Some(mode) = s.spec.mode.victim_arg() else {
-            return Err(StartError::Unavailable(
-                "no victim for this mode".to_string(),
-            ));
-        };
+        let mode = super::process::victim_mode(s, env)?;
         let runtime = s.spec.runtime.unwrap_or(Runtime::Namespaces);
         let extra = ["--context", "container", "--runtime", runtime.as_str()];
         let inner = spawn_victim(s, env, on_step, mode, &extra).map_err(|e| match e {

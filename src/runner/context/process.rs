@@ -25,6 +25,24 @@ use crate::scan::needles::{sha256, CANARY_HEX_LEN, CANARY_PREFIX};
 use crate::secret::Secret;
 use crate::victim::ReadyLine;
 
+/// The `confidump victim --mode` value of `s`'s victim; `n/a` when no victim has that mode.
+pub(super) fn victim_mode(s: &Scenario, env: &RunEnv) -> Result<&'static str, StartError> {
+    s.spec.mode.victim_arg().ok_or_else(|| {
+        StartError::Unavailable(env.pick(
+            "no victim for this mode",
+            "このモードの標的プロセスはない。",
+        ))
+    })
+}
+
+/// gdb's gcore runs unless this host lacks it.
+pub(super) fn gcore_plan(env: &RunEnv) -> Plan {
+    match env.gcore_missing() {
+        Some(reason) => Plan::host_lacks(reason),
+        None => Plan::Run,
+    }
+}
+
 /// The `process` context.
 pub struct ProcessHost;
 
@@ -35,12 +53,7 @@ impl VictimHost for ProcessHost {
         env: &RunEnv,
         on_step: &mut dyn FnMut(&str),
     ) -> Result<Box<dyn RunningVictim>, StartError> {
-        let Some(mode) = s.spec.mode.victim_arg() else {
-            return Err(StartError::Unavailable(env.pick(
-                "no victim for this mode",
-                "このモードの標的プロセスはない。",
-            )));
-        };
+        let mode = victim_mode(s, env)?;
         start_victim(s, env, on_step, mode, &[])
     }
 }
@@ -143,10 +156,7 @@ impl RunningVictim for RunningProcess {
     fn plan(&self, attack: AttackKind, env: &RunEnv) -> Plan {
         match attack {
             AttackKind::Dump | AttackKind::Live => Plan::Run,
-            AttackKind::Gcore => match env.gcore_missing() {
-                Some(reason) => Plan::host_lacks(reason),
-                None => Plan::Run,
-            },
+            AttackKind::Gcore => gcore_plan(env),
             AttackKind::Kernel => match env.kernel_unusable() {
                 Some(reason) => Plan::host_lacks(reason),
                 None => Plan::Run,

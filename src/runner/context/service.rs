@@ -159,10 +159,7 @@ impl RunningVictim for RunningService {
             AttackKind::Dump | AttackKind::Live | AttackKind::Disk | AttackKind::Client => {
                 Plan::Run
             }
-            AttackKind::Gcore => match env.gcore_missing() {
-                Some(reason) => Plan::host_lacks(reason),
-                None => Plan::Run,
-            },
+            AttackKind::Gcore => super::process::gcore_plan(env),
             AttackKind::Kernel => Plan::by_design(env.pick(KERNEL_NA, KERNEL_NA_JA)),
             AttackKind::SameUid => Plan::by_design(env.pick(
                 "the attacker here is the database's operator (root)",
