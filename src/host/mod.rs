@@ -15,7 +15,7 @@
 //! use confidump::host::{self, HostFacts};
 //! let facts = HostFacts::shared();
 //! if let Some(why) = host::kernel_core_unusable(&facts) {
-//!     println!("kernel core column: n/a ({why})");
+//!     println!("kernel core column: n/a ({})", why.en);
 //! }
 //! ```
 
