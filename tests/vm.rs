@@ -206,6 +206,61 @@ fn vm_secretmem_leaks_through_every_host_path() {
     check_mode("secretmem");
 }
 
+/// The second of two VM victims starts from the booted guest the first saved (or restored):
+/// a real QEMU with a real guest, and a canary of its own, since each restored guest gets
+/// fresh host entropy before it makes one. The snapshot is 0600 in a 0700 directory.
+#[test]
+fn a_restored_guest_makes_its_own_canary() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let shas: Vec<(String, String)> = (0..2)
+        .map(|_| {
+            let mut vm = start_vm("plain");
+            let got = (
+                vm.ready["secret_sha256"].as_str().unwrap().to_string(),
+                vm.ready["started"].as_str().unwrap().to_string(),
+            );
+            if got.1 == "snapshot" {
+                // What the host reads of a restored guest is that guest's own secret.
+                let pid = vm.ready["qemu_pid"].as_i64().unwrap().to_string();
+                let r = scan(&["--pid", &pid], &got.0);
+                assert_eq!(r["verdict"], "leak", "restored guest: {r}");
+            }
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(vm.child.id() as i32),
+                nix::sys::signal::SIGTERM,
+            )
+            .unwrap();
+            assert!(vm.child.wait().unwrap().success());
+            got
+        })
+        .collect();
+    assert_eq!(shas[1].1, "snapshot", "{shas:?}");
+    assert_ne!(shas[0].0, shas[1].0, "two guests made the same canary");
+    let dir = confidump::vm::snapshot::cache_dir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let states: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".state"))
+        .collect();
+    assert!(!states.is_empty());
+    for e in states {
+        assert_eq!(
+            e.metadata().unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            e.path().display()
+        );
+    }
+}
+
 #[test]
 fn missing_kernel_names_the_fix() {
     let o = run(&[
@@ -279,6 +334,8 @@ fn boot_plain_guest(kernel: &Path, boot_timeout: &str) -> std::process::Output {
         kernel.to_str().unwrap(),
         "--boot-timeout",
         boot_timeout,
+        // A saved guest restores in about a second: these guests must really boot.
+        "--no-snapshot",
     ])
 }
 

@@ -127,6 +127,11 @@ pub struct VictimArgs {
     /// (vm) Guest RAM in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub memory: u64,
+    /// (vm) Always boot the guest. By default the first VM victim saves its freshly booted
+    /// guest (before any secret exists; ~/.cache/confidump/guest-snapshot, 0600) and later ones
+    /// restore it with QEMU's -incoming in well under a second, each with fresh host entropy.
+    #[arg(long)]
+    pub no_snapshot: bool,
     /// (vm) Seconds the guest may take to become ready before QEMU is killed.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub boot_timeout: u64,
@@ -223,8 +228,11 @@ pub enum AccelArg {
 #[derive(Debug, clap::Args)]
 pub struct GuestInitArgs {
     /// The victim mode.
-    #[arg(long, value_parser = mode_parser())]
-    pub mode: Mode,
+    #[arg(long, value_parser = mode_parser(), required_unless_present = "await_start")]
+    pub mode: Option<Mode>,
+    /// Wait for the host's start line on the console (it names the mode; see vm::start).
+    #[arg(long = "await", conflicts_with_all = ["mode", "container", "in_container", "wire"])]
+    pub await_start: bool,
     /// Run the victim in new pid, mount, uts, ipc and net namespaces (a pod VM's container).
     #[arg(long)]
     pub container: bool,
@@ -253,10 +261,10 @@ pub enum GenerateArg {
 
 /// Runs `confidump guest-init` (PID 1 of a guest; never returns on success: it powers off).
 pub fn run_guest_init(args: GuestInitArgs) -> anyhow::Result<ExitCode> {
-    if args.in_container {
-        crate::vm::guest::run_contained(args.mode, args.wire)?;
-    } else {
-        crate::vm::guest::run_init(args.mode, args.container, args.wire)?;
+    match args.mode {
+        None => crate::vm::guest::run_init_awaiting()?,
+        Some(mode) if args.in_container => crate::vm::guest::run_contained(mode, args.wire)?,
+        Some(mode) => crate::vm::guest::run_init(mode, args.container, args.wire)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -317,6 +325,7 @@ fn vm_options(args: &VictimArgs, mode: Mode) -> crate::vm::VmOptions {
         boot_timeout: std::time::Duration::from_secs(args.boot_timeout),
         wire: args.wire,
         guest_container: args.guest_container,
+        snapshot: !args.no_snapshot,
     }
 }
 
@@ -430,9 +439,14 @@ fn run_vm(args: VictimArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     }
     let ready = vm.ready();
     eprintln!(
-        "confidump: guest ready under {} in {:.1} s (QEMU pid {}, guest pid {}, kernel {})",
+        "confidump: guest ready under {} in {:.1} s{} (QEMU pid {}, guest pid {}, kernel {})",
         ready.accel,
         ready.boot_secs,
+        if ready.started == crate::vm::STARTED_SNAPSHOT {
+            ", restored from the saved booted guest"
+        } else {
+            ""
+        },
         ready.qemu_pid,
         ready.guest_pid,
         ready.guest_kernel.as_deref().unwrap_or("?")

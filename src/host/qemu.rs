@@ -73,28 +73,29 @@ pub fn qemu_version(qemu: &Path) -> Option<QemuVersion> {
     parse_qemu_version(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// confidump's cache directory: `${XDG_CACHE_HOME:-~/.cache}/confidump`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("confidump"))
+}
+
 /// Where `scripts/fetch-guest-kernel.sh` puts the guest kernel:
 /// `$CONFIDUMP_GUEST_KERNEL_DIR`, else `${XDG_CACHE_HOME:-~/.cache}/confidump/guest-kernel`.
 pub fn kernel_cache_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("CONFIDUMP_GUEST_KERNEL_DIR") {
         return Some(PathBuf::from(d));
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("confidump").join("guest-kernel"))
+    Some(cache_dir()?.join("guest-kernel"))
 }
 
 /// Where the VM launcher records that a Linux guest failed under KVM on this host and it fell
 /// back to TCG (`${XDG_CACHE_HOME:-~/.cache}/confidump/kvm-fallback`): doctor reads it instead
 /// of booting a guest of its own.
 pub fn kvm_fallback_file() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("confidump").join("kvm-fallback"))
+    Some(cache_dir()?.join("kvm-fallback"))
 }
 
 /// A recorded fallback from KVM to TCG: what failed, on which kernel.

@@ -101,6 +101,7 @@ mod tests {
             cmdline: "x".into(),
             qmp_socket: "/q".into(),
             cvm: Some((CvmProfile::Tdx, "/usr/share/ovmf/OVMF.fd".into())),
+            incoming: None,
         };
         let a = qemu_args(&plan).join(" ");
         assert!(a.contains("-machine q35,accel=kvm,kernel-irqchip=split,confidential-guest-support=tdx0,memory-backend=ram1"), "{a}");

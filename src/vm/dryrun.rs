@@ -136,9 +136,15 @@ pub fn dry_run(opts: &VmOptions) -> Result<DryRun, VmError> {
         memory_mib: opts.memory_mib,
         kernel,
         initrd: rundir.join(INITRD_NAME),
-        cmdline: qemu::kernel_cmdline(opts.mode.as_str(), opts.guest_container, opts.wire),
+        cmdline: qemu::guest_cmdline(
+            cvm.is_some(),
+            opts.mode.as_str(),
+            opts.guest_container,
+            opts.wire,
+        ),
         qmp_socket: rundir.join(QMP_NAME),
         cvm,
+        incoming: None,
     };
     Ok(DryRun {
         program: qemu_path
@@ -186,7 +192,7 @@ mod tests {
         assert!(lines.contains("\n<RUNDIR>/initramfs.cpio\n"), "{lines}");
         assert!(lines.contains("\nunix:<RUNDIR>/qmp.sock,server=on,wait=off\n"));
         assert!(lines.contains("\n/nonexistent/vmlinuz\n"));
-        assert!(lines.contains("\npc,accel=tcg\n"));
+        assert!(lines.contains("\ntcg,tb-size=64\n"), "{lines}");
         assert!(d.missing.iter().any(|m| m.contains("/nonexistent/vmlinuz")));
         assert_eq!(d.cvm, None);
     }

@@ -1,6 +1,7 @@
 //! The guest side: confidump as `/init` (PID 1) of a minimal Linux guest.
 //!
-//! The kernel starts `/init guest-init --mode M` (the words after `--` on its command line).
+//! The kernel starts `/init guest-init --mode M` (the words after `--` on its command line), or
+//! `/init guest-init --await`, which waits for the host to name the victim ([`super::start`]).
 //! PID 1 mounts `/proc`, `/sys` and `/dev`, forks the ordinary victim ([`crate::victim::run`])
 //! so that it runs as a normal process (PID 1 ignores default-action signals, which would make
 //! it unstoppable), and waits for the host's `stop` line on the console or the victim's end.
@@ -98,6 +99,9 @@ pub enum GuestError {
     /// Not PID 1: guest-init only makes sense as a guest's `/init`.
     #[error("guest-init runs only as PID 1 inside a confidump guest (this is PID {0})")]
     NotInit(i32),
+    /// The host's start line was not one.
+    #[error("guest-init: {0}")]
+    Start(String),
     /// The victim's container could not be made, or its victim failed.
     #[error("guest-init: container: {0}")]
     Container(String),
@@ -118,13 +122,37 @@ fn sys(what: &'static str) -> impl FnOnce(Errno) -> GuestError {
 /// Runs PID 1 of the guest: see the module docs. Returns only if powering off failed (the
 /// kernel then panics when PID 1 exits, and `-no-reboot` + `panic=-1` ends QEMU anyway).
 pub fn run_init(mode: Mode, container: bool, wire: Option<Wire>) -> Result<(), GuestError> {
+    become_init()?;
+    serve(mode, container, wire)
+}
+
+/// `guest-init --await`: PID 1 says it is waiting, reads the host's
+/// [`super::start::StartLine`] from the console, seeds the kernel's CRNG with the host's
+/// entropy and then runs the victim it names (see [`super::start`]). A guest snapshot is taken
+/// while it waits here.
+pub fn run_init_awaiting() -> Result<(), GuestError> {
+    use super::start::{read_console_line, seed_kernel_rng, StartLine, WAITING_WORD};
+    become_init()?;
+    println!("{MARKER} {WAITING_WORD}");
+    let _ = std::io::stdout().flush();
+    let line = read_console_line(512).map_err(sys("reading the start line"))?;
+    let start = StartLine::parse(&line).map_err(GuestError::Start)?;
+    seed_kernel_rng(&start.seed).map_err(sys("seeding the CRNG (RNDADDENTROPY)"))?;
+    serve(start.mode, start.container, start.wire)
+}
+
+fn become_init() -> Result<(), GuestError> {
     let pid = std::process::id();
     if pid != 1 {
         return Err(GuestError::NotInit(i32::try_from(pid).unwrap_or(-1)));
     }
     mount_basics();
     quiet_console();
+    Ok(())
+}
 
+/// Forks the victim and waits for `stop` or its end, then powers off.
+fn serve(mode: Mode, container: bool, wire: Option<Wire>) -> Result<(), GuestError> {
     // SIGCHLD tells PID 1 that the victim ended; blocked and read from a signalfd before the
     // fork so that no exit can be missed.
     let mut set = SigSet::empty();

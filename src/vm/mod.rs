@@ -21,6 +21,8 @@ pub mod guest;
 pub mod init;
 pub mod qemu;
 pub mod qmp;
+pub mod snapshot;
+pub mod start;
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -79,10 +81,13 @@ pub struct VmOptions {
     /// The guest runs its victim in new pid, mount, uts, ipc and net namespaces (a container
     /// in a pod VM, as Kata Containers runs one).
     pub guest_container: bool,
+    /// Start from a saved booted guest when there is one, and save one after a boot
+    /// ([`snapshot`]); `false`: always boot.
+    pub snapshot: bool,
 }
 
 impl VmOptions {
-    /// Defaults: 256 MiB, `auto` accel, 60 s boot timeout, the default kernel, no CVM.
+    /// Defaults: 256 MiB, `auto` accel, 60 s boot timeout, the default kernel, no CVM, snapshots.
     pub fn new(mode: Mode) -> Self {
         Self {
             mode,
@@ -93,6 +98,7 @@ impl VmOptions {
             boot_timeout: Duration::from_secs(60),
             wire: None,
             guest_container: false,
+            snapshot: true,
         }
     }
 }
@@ -203,7 +209,20 @@ pub struct VmReady {
     pub guest_kernel: Option<String>,
     /// Seconds from starting QEMU to the guest's ready line (successful attempt).
     pub boot_secs: f64,
+    /// How the guest started: `boot`, or `snapshot` (restored from a booted guest saved
+    /// earlier, [`snapshot`]).
+    #[serde(default = "booted")]
+    pub started: String,
 }
+
+fn booted() -> String {
+    STARTED_BOOT.to_string()
+}
+
+/// [`VmReady::started`] of a guest that booted.
+pub const STARTED_BOOT: &str = "boot";
+/// [`VmReady::started`] of a guest restored from a snapshot.
+pub const STARTED_SNAPSHOT: &str = "snapshot";
 
 impl VmReady {
     /// The line as printed: compact JSON.
@@ -250,6 +269,7 @@ impl std::fmt::Debug for WireTap {
 
 /// What the console reader thread reports.
 enum ConsoleEvent {
+    Waiting,
     Ready(Box<GuestReady>),
     GuestError(String),
     Eof,
@@ -348,6 +368,7 @@ impl VmVictim {
             },
         };
         let kvm_usable = facts.kvm.clone();
+        let mut skipped_kvm = None;
         let attempts: Vec<(Accel, Duration)> = match (opts.accel, cvm.is_some()) {
             (AccelChoice::Kvm, _) | (_, true) => {
                 kvm_usable.map_err(VmError::Kvm)?;
@@ -355,6 +376,17 @@ impl VmVictim {
             }
             (AccelChoice::Tcg, false) => vec![(Accel::Tcg, opts.boot_timeout)],
             (AccelChoice::Auto, false) => match kvm_usable {
+                // A Linux guest already failed under KVM on this host kernel (the record
+                // doctor also reads): go straight to TCG, and say so.
+                Ok(_) if facts.kvm_fallback.is_some() => {
+                    if let Some(f) = &facts.kvm_fallback {
+                        skipped_kvm = Some(format!(
+                            "KVM not tried: a Linux guest failed under it on this host kernel before ({}); --accel kvm tries it again",
+                            truncate(&f.why, 120)
+                        ));
+                    }
+                    vec![(Accel::Tcg, opts.boot_timeout)]
+                }
                 Ok(_) => vec![
                     (Accel::Kvm, KVM_TRY_TIMEOUT.min(opts.boot_timeout)),
                     (Accel::Tcg, opts.boot_timeout),
@@ -369,9 +401,9 @@ impl VmVictim {
         // From here on the directory is ours to remove on every error path.
         let cleanup = DirCleanup(Some(dir.clone()));
         let initrd = dir.join("initramfs.cpio");
+        // It holds our executable, not a secret; still written like every file of ours.
+        let archive = cpio::guest_initramfs(&init_bytes)?;
         {
-            // It holds our executable, not a secret; still written like every file of ours.
-            let archive = cpio::guest_initramfs(&init_bytes)?;
             let out = OutputFile::create(&initrd, false)?;
             out.file()
                 .write_all(&archive)
@@ -379,22 +411,61 @@ impl VmVictim {
             out.commit()?;
         }
         let qmp_socket = dir.join("qmp.sock");
+        // A confidential VM names its victim on the kernel command line; any other guest
+        // waits for this line, which also carries fresh host entropy.
+        let start_line = match cvm {
+            Some(_) => None,
+            None => Some(
+                start::StartLine::fresh(opts.mode, opts.guest_container, opts.wire)
+                    .map_err(VmError::Guest)?,
+            ),
+        };
+        let snapshots = match (&start_line, opts.snapshot) {
+            (Some(_), true) => snapshot::cache_dir(),
+            _ => None,
+        };
+        let qemu_id = qemu_identity(&qemu, facts.qemu_version());
 
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = skipped_kvm.into_iter().collect();
         let mut last_err = None;
         for (accel, timeout) in attempts {
-            let plan = qemu::LaunchPlan {
+            let mut plan = qemu::LaunchPlan {
                 accel,
                 memory_mib: opts.memory_mib,
                 kernel: kernel.clone(),
                 initrd: initrd.clone(),
-                cmdline: qemu::kernel_cmdline(opts.mode.as_str(), opts.guest_container, opts.wire),
+                cmdline: qemu::guest_cmdline(
+                    cvm.is_some(),
+                    opts.mode.as_str(),
+                    opts.guest_container,
+                    opts.wire,
+                ),
                 qmp_socket: qmp_socket.clone(),
                 cvm: cvm.clone(),
+                incoming: None,
             };
             // A failed attempt may leave its socket behind.
             let _ = std::fs::remove_file(&qmp_socket);
-            match boot(&qemu, &plan, timeout) {
+            let slot = snapshots.as_ref().and_then(|d| {
+                snapshot::Slot::new(
+                    d.clone(),
+                    &snapshot::KeyParts {
+                        qemu: &qemu,
+                        qemu_version: &qemu_id,
+                        kernel: &kernel,
+                        initramfs: &archive,
+                        args: &key_args(&plan),
+                    },
+                )
+            });
+            match launch(
+                &qemu,
+                &mut plan,
+                timeout,
+                start_line.as_ref(),
+                slot.as_ref(),
+                &mut notes,
+            ) {
                 Ok((mut vm, ready, boot_secs)) => {
                     let qemu_pid = vm.child_pid();
                     let mut line = ready.ready.clone();
@@ -415,6 +486,12 @@ impl VmVictim {
                         guest_phys: ready.guest_phys,
                         guest_kernel: ready.guest_kernel,
                         boot_secs,
+                        started: if plan.incoming.is_some() {
+                            STARTED_SNAPSHOT
+                        } else {
+                            STARTED_BOOT
+                        }
+                        .to_string(),
                     };
                     if accel == Accel::Kvm {
                         record_kvm_fallback(None);
@@ -569,6 +646,7 @@ struct Spawned {
     console: Arc<Mutex<VecDeque<String>>>,
     wire: WireTap,
     stderr: Arc<Mutex<VecDeque<String>>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Spawned {
@@ -589,12 +667,131 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-/// Starts QEMU with `plan` and waits up to `timeout` for the guest's ready line.
+/// Set when saving a snapshot failed in this process: later VM victims then boot at once
+/// instead of queueing on the slot's lock, each booting in turn.
+static SAVE_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// QEMU's identity for a snapshot key: its version and its binary's size and change time (a
+/// rebuilt package with the same version may lay devices out differently).
+fn qemu_identity(qemu: &Path, version: Option<crate::host::QemuVersion>) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(qemu)
+        .map(|m| format!("{} {}", m.len(), m.ctime()))
+        .unwrap_or_default();
+    format!(
+        "{} {meta}",
+        version.map(|v| v.to_string()).unwrap_or_default()
+    )
+}
+
+/// The QEMU arguments a snapshot depends on: this run's private paths replaced.
+fn key_args(plan: &qemu::LaunchPlan) -> Vec<String> {
+    let mut p = plan.clone();
+    p.initrd = PathBuf::from("/initrd");
+    p.qmp_socket = PathBuf::from("/qmp");
+    p.incoming = None;
+    qemu::qemu_args(&p)
+}
+
+/// Starts the guest of `plan`: restored from the slot's snapshot when there is one, else
+/// booted (and saved into the slot while its PID 1 waits, when it holds the slot's lock).
+/// Without a start line (a confidential VM) it simply boots.
+fn launch(
+    qemu: &Path,
+    plan: &mut qemu::LaunchPlan,
+    timeout: Duration,
+    start_line: Option<&start::StartLine>,
+    slot: Option<&snapshot::Slot>,
+    notes: &mut Vec<String>,
+) -> Result<(Spawned, GuestReady, f64), VmError> {
+    let (Some(line), Some(slot)) = (start_line, slot) else {
+        return boot(qemu, plan, timeout, start_line, None, notes);
+    };
+    // Whoever boots to save the snapshot holds this lock: VM victims started at the same
+    // time wait for it and restore, instead of all booting at once.
+    let lock = if SAVE_FAILED.load(std::sync::atomic::Ordering::Relaxed) {
+        None
+    } else {
+        slot.lock()
+            .map_err(|e| tracing::debug!("guest snapshot lock: {e}"))
+            .ok()
+    };
+    if let Some(state) = slot.existing() {
+        drop(lock);
+        if let Some(incoming) = snapshot::incoming(&state) {
+            plan.incoming = Some(incoming);
+            match boot(qemu, plan, timeout, Some(line), None, notes) {
+                Ok(done) => return Ok(done),
+                Err(e) => {
+                    notes.push(format!(
+                        "the saved guest ({}) could not be restored, so it was removed and this guest booted: {}",
+                        state.display(),
+                        truncate(&e.to_string(), 200)
+                    ));
+                    slot.discard();
+                    plan.incoming = None;
+                    let _ = std::fs::remove_file(&plan.qmp_socket);
+                }
+            }
+        }
+        return boot(qemu, plan, timeout, Some(line), None, notes);
+    }
+    let save = lock.map(|l| (slot, l));
+    boot(qemu, plan, timeout, Some(line), save, notes)
+}
+
+/// Starts QEMU with `plan` and waits up to `timeout` for the guest's ready line. With a start
+/// line: a booting guest is waited for until its PID 1 waits (then saved into `save`'s slot,
+/// whose lock is released after), a restored one until QEMU runs it; then the line is sent.
 fn boot(
     qemu: &Path,
     plan: &qemu::LaunchPlan,
     timeout: Duration,
+    start_line: Option<&start::StartLine>,
+    save: Option<(&snapshot::Slot, snapshot::SlotLock)>,
+    notes: &mut Vec<String>,
 ) -> Result<(Spawned, GuestReady, f64), VmError> {
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let mut spawned = spawn(qemu, plan)?;
+    if let Some(line) = start_line {
+        if plan.incoming.is_some() {
+            spawned.wait_running(plan, deadline, timeout)?;
+        } else {
+            spawned.wait_event(plan, deadline, timeout, true)?;
+            if let Some((slot, lock)) = save {
+                match slot.save(&plan.qmp_socket) {
+                    Ok(took) => tracing::info!(
+                        secs = took.as_secs_f64(),
+                        state = %slot.state().display(),
+                        "saved the booted guest"
+                    ),
+                    Err(e) => {
+                        SAVE_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+                        notes.push(format!(
+                            "the booted guest could not be saved for the next VM victims ({e}): each boots"
+                        ));
+                    }
+                }
+                drop(lock);
+            }
+        }
+        let sent = spawned.stdin.as_mut().map(|stdin| {
+            stdin
+                .write_all(line.to_line().as_bytes())
+                .and_then(|()| stdin.flush())
+        });
+        if let Some(Err(e)) = sent {
+            return Err(VmError::Guest(format!("sending the start line: {e}")));
+        }
+    }
+    let ready = spawned.wait_event(plan, deadline, timeout, false)?;
+    let ready = ready.ok_or_else(|| VmError::Guest("no ready line".into()))?;
+    Ok((spawned, ready, started.elapsed().as_secs_f64()))
+}
+
+/// Spawns QEMU for `plan` with the console, its stderr and the events wired up.
+fn spawn(qemu: &Path, plan: &qemu::LaunchPlan) -> Result<Spawned, VmError> {
     let mut cmd = Command::new(qemu);
     cmd.args(qemu::qemu_args(plan))
         .stdin(Stdio::piped())
@@ -622,7 +819,6 @@ fn boot(
             Ok(())
         });
     }
-    let started = Instant::now();
     let mut child = cmd.spawn().map_err(|source| VmError::Spawn {
         qemu: qemu.to_path_buf(),
         source,
@@ -647,6 +843,10 @@ fn boot(
                     wire.append(line.as_bytes());
                     return false;
                 }
+                if start::is_waiting_line(line) {
+                    let _ = tx.send(ConsoleEvent::Waiting);
+                    return true;
+                }
                 match guest::parse_console_line(line) {
                     Some(Ok(g)) => {
                         let _ = tx.send(ConsoleEvent::Ready(Box::new(g)));
@@ -665,48 +865,115 @@ fn boot(
         let stderr = Arc::clone(&stderr);
         std::thread::spawn(move || read_lines(err, &stderr, |_| true))
     });
-    let spawned = Spawned {
+    Ok(Spawned {
         booting,
         stdin,
         events: rx,
         console,
         wire,
         stderr,
-    };
-    // Only guest lines and the console's end produce events: one wait covers the boot.
-    match spawned.events.recv_timeout(timeout) {
-        Ok(ConsoleEvent::Ready(g)) => Ok((spawned, *g, started.elapsed().as_secs_f64())),
-        Ok(ConsoleEvent::GuestError(m)) => Err(VmError::Guest(m)),
-        Ok(ConsoleEvent::Eof) | Err(RecvTimeoutError::Disconnected) => {
-            let mut spawned = spawned;
-            if let Some(c) = spawned.booting.child.as_mut() {
-                let _ = c.wait();
+        stderr_reader,
+    })
+}
+
+impl Spawned {
+    /// Waits until `deadline` for the guest's ready line (`waiting`: for its PID 1 to wait for
+    /// the start line instead; then `Ok(None)`).
+    fn wait_event(
+        &mut self,
+        plan: &qemu::LaunchPlan,
+        deadline: Instant,
+        timeout: Duration,
+        waiting: bool,
+    ) -> Result<Option<GuestReady>, VmError> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(ConsoleEvent::Waiting) if waiting => return Ok(None),
+                Ok(ConsoleEvent::Waiting) => {}
+                Ok(ConsoleEvent::Ready(g)) if !waiting => return Ok(Some(*g)),
+                Ok(ConsoleEvent::Ready(_)) => {
+                    return Err(VmError::Guest(
+                        "the guest's victim started before the host named it".into(),
+                    ))
+                }
+                Ok(ConsoleEvent::GuestError(m)) => return Err(VmError::Guest(m)),
+                Ok(ConsoleEvent::Eof) | Err(RecvTimeoutError::Disconnected) => {
+                    return Err(self.exited(plan))
+                }
+                Err(RecvTimeoutError::Timeout) => return Err(self.timed_out(plan, timeout)),
             }
-            // QEMU has exited, so its stderr is closed: the reader finishes with every line.
-            if let Some(h) = stderr_reader {
-                let _ = h.join();
-            }
-            Err(VmError::Exited {
-                accel: plan.accel.as_str(),
-                stderr: tail_text(&spawned.stderr).replace('\n', " | "),
-                console: tail_text(&spawned.console),
-            })
         }
-        Err(RecvTimeoutError::Timeout) => {
-            let console = tail_text(&spawned.console);
-            let stderr = tail_text(&spawned.stderr).replace('\n', " | ");
-            // Kills QEMU's process group before the error is returned.
-            drop(spawned);
-            Err(VmError::BootTimeout {
-                accel: plan.accel.as_str(),
-                secs: timeout.as_secs(),
-                stderr,
-                console: if console.is_empty() {
-                    "(nothing on the console)".into()
-                } else {
-                    console
-                },
-            })
+    }
+
+    /// Waits until QEMU runs the guest it restores (`query-status`: `running`).
+    fn wait_running(
+        &mut self,
+        plan: &qemu::LaunchPlan,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), VmError> {
+        let mut qmp = None;
+        loop {
+            match self.events.try_recv() {
+                Ok(ConsoleEvent::Eof) | Err(mpsc::TryRecvError::Disconnected) => {
+                    return Err(self.exited(plan))
+                }
+                Ok(ConsoleEvent::GuestError(m)) => return Err(VmError::Guest(m)),
+                Ok(_) | Err(mpsc::TryRecvError::Empty) => {}
+            }
+            if qmp.is_none() {
+                qmp = qmp::Qmp::connect(&plan.qmp_socket, Duration::from_secs(5)).ok();
+            }
+            if let Some(q) = qmp.as_mut() {
+                let status = q
+                    .execute("query-status", None)
+                    .map_err(|e| VmError::Guest(format!("restoring the saved guest: {e}")))?;
+                match status.get("status").and_then(|s| s.as_str()) {
+                    Some("running") => return Ok(()),
+                    Some("inmigrate") | Some("prelaunch") | None => {}
+                    Some(other) => {
+                        return Err(VmError::Guest(format!(
+                            "restoring the saved guest: QEMU is {other}, not running"
+                        )))
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(self.timed_out(plan, timeout));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The error for a QEMU that exited: its stderr (complete, since it has exited) and the
+    /// console's last lines.
+    fn exited(&mut self, plan: &qemu::LaunchPlan) -> VmError {
+        if let Some(c) = self.booting.child.as_mut() {
+            let _ = c.wait();
+        }
+        if let Some(h) = self.stderr_reader.take() {
+            let _ = h.join();
+        }
+        VmError::Exited {
+            accel: plan.accel.as_str(),
+            stderr: tail_text(&self.stderr).replace('\n', " | "),
+            console: tail_text(&self.console),
+        }
+    }
+
+    /// The error for a guest not ready in time (QEMU is killed when `self` drops).
+    fn timed_out(&self, plan: &qemu::LaunchPlan, timeout: Duration) -> VmError {
+        let console = tail_text(&self.console);
+        VmError::BootTimeout {
+            accel: plan.accel.as_str(),
+            secs: timeout.as_secs(),
+            stderr: tail_text(&self.stderr).replace('\n', " | "),
+            console: if console.is_empty() {
+                "(nothing on the console)".into()
+            } else {
+                console
+            },
         }
     }
 }

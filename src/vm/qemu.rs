@@ -57,6 +57,31 @@ pub fn kernel_cmdline(mode: &str, container: bool, wire: Option<super::guest::Wi
     )
 }
 
+/// The kernel command line of a guest whose PID 1 waits for the host's start line
+/// ([`super::start`]): the same for every victim, so one booted guest can be saved and
+/// restored for any of them ([`super::snapshot`]).
+pub fn await_cmdline() -> String {
+    "console=ttyS0 panic=-1 quiet no_timer_check secretmem.enable=1 rdinit=/init -- guest-init --await".to_string()
+}
+
+/// The kernel command line of a guest: a confidential VM names its victim on it (it is never
+/// saved and restored); every other guest waits for the host's start line.
+pub fn guest_cmdline(
+    cvm: bool,
+    mode: &str,
+    container: bool,
+    wire: Option<super::guest::Wire>,
+) -> String {
+    if cvm {
+        kernel_cmdline(mode, container, wire)
+    } else {
+        await_cmdline()
+    }
+}
+
+/// TCG's translation buffer, in MiB (`-accel tcg,tb-size=`).
+pub const TCG_TB_MIB: u32 = 64;
+
 /// Everything the QEMU command line depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaunchPlan {
@@ -74,6 +99,8 @@ pub struct LaunchPlan {
     pub qmp_socket: PathBuf,
     /// A confidential-VM profile, with its firmware.
     pub cvm: Option<(CvmProfile, PathBuf)>,
+    /// `-incoming`: restore a saved guest ([`super::snapshot::incoming`]) instead of booting.
+    pub incoming: Option<String>,
 }
 
 /// The QEMU arguments (without the program name). The serial console is QEMU's stdio, which
@@ -93,8 +120,15 @@ pub fn qemu_args(plan: &LaunchPlan) -> Vec<String> {
         None => {
             // `-M pc` boots the Debian cloud kernel reliably; microvm is ~1 s faster but its
             // power-off path depends on ACPI support that varies across QEMU versions.
-            push(&["-machine", &format!("pc,accel={}", plan.accel.as_str())]);
-            push(&["-m", &mem]);
+            push(&["-machine", "pc", "-m", &mem]);
+            match plan.accel {
+                Accel::Kvm => push(&["-accel", "kvm"]),
+                // TCG's translation buffer is 1 GiB of anonymous memory in QEMU's process by
+                // default, mapped whole and barely touched: every dump of QEMU (ours, gcore,
+                // the scan of the core) walks it. 64 MiB is ample for one vCPU running this
+                // small guest.
+                Accel::Tcg => push(&["-accel", &format!("tcg,tb-size={TCG_TB_MIB}")]),
+            }
         }
         Some((profile, ovmf)) => {
             let (machine, objects) = super::cvm::machine_and_objects(*profile, plan.memory_mib);
@@ -119,6 +153,9 @@ pub fn qemu_args(plan: &LaunchPlan) -> Vec<String> {
         plan.qmp_socket.to_string_lossy()
     );
     push(&["-qmp", &qmp]);
+    if let Some(i) = &plan.incoming {
+        push(&["-incoming", i]);
+    }
     a
 }
 
@@ -136,9 +173,13 @@ mod tests {
             cmdline: kernel_cmdline("plain", false, None),
             qmp_socket: "/d/qmp.sock".into(),
             cvm: None,
+            incoming: None,
         };
         let a = qemu_args(&plan).join(" ");
-        assert!(a.contains("-machine pc,accel=tcg -m 256M"), "{a}");
+        assert!(
+            a.contains("-machine pc -m 256M -accel tcg,tb-size=64"),
+            "{a}"
+        );
         assert!(a.contains("-qmp unix:/d/qmp.sock,server=on,wait=off"));
         assert!(a.contains("-kernel /k -initrd /i"));
         assert!(!a.contains("-cpu host"));
