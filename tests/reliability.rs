@@ -115,6 +115,50 @@ fn a_victim_killed_mid_dump_is_an_error_and_leaves_no_core() {
     assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
 }
 
+/// gdb's gcore, with the victim SIGKILLed while gdb holds it: gdb zero-fills what it can no
+/// longer read (or fails), and neither may pass for a dump.
+#[test]
+fn a_victim_killed_during_gcore_is_an_error_and_leaves_no_core() {
+    if !common::have("gdb") {
+        eprintln!("SKIP: no gdb on PATH");
+        return;
+    }
+    let bin_dir = tempfile::tempdir().unwrap();
+    let Some(exe) = ballast(bin_dir.path()) else {
+        return;
+    };
+    // 256 MiB of data: gdb holds the victim long enough for the kill to land in the middle.
+    let victim = Ballast::start(&exe, 256);
+    let pid = victim.pid;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g.core");
+    let dumper = Command::new(common::bin())
+        .args(["dump", &pid.to_string(), "--engine", "gdb", "-o"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // gdb has attached (and not yet detached: it detaches only after writing the core).
+    wait_until("gdb attaches", || {
+        confidump::procfs::status::read_status(pid, pid).is_ok_and(|s| s.tracer_pid != 0)
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let (code, _, err) = code_out_err(&dumper.wait_with_output().unwrap());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "pid {pid} exited during the dump: the result proves nothing"
+        )),
+        "{err}"
+    );
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+}
+
 #[test]
 fn dumping_a_dead_process_is_exit_2() {
     let mut child = Command::new("true").spawn().unwrap();
