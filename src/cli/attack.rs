@@ -104,6 +104,16 @@ pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
         args.keep.as_deref(),
         args.qmp.as_deref(),
     )?;
+    // The live path checks the victim after its scan; the hex window captured after that is
+    // one more read, and a `??` drawn there for a victim that died in between would claim a
+    // refusal. (The process is not ours to reap: a dead one has no live thread left.)
+    if path == AttackPath::Live && !crate::memory::alive::process_has_live_thread(args.pid) {
+        return Err(crate::memory::live::LiveError::Exited {
+            pid: args.pid,
+            during: "read",
+        }
+        .into());
+    }
     if args.out.redact {
         use crate::redact::Redact;
         a.report.redact();

@@ -293,11 +293,17 @@ pub fn run_child(args: ScanChildArgs) -> anyhow::Result<ExitCode> {
     let needles = args.needles.build()?;
     let pid = args.pid;
     let result = match LiveProcess::open(pid, false) {
-        Ok(live) => match scan::scan_source(&live, &needles) {
+        // A read that failed because the victim died is not a refusal: the parent gets a
+        // failure, never a report whose ranges look refused.
+        Ok(live) => match scan::scan_source(&live, &needles)
+            .map_err(|e| format!("scanning pid {pid}: {e}"))
+            .and_then(|report| {
+                live.ensure_alive("scan")
+                    .map(|()| report)
+                    .map_err(|e| e.to_string())
+            }) {
             Ok(report) => ChildScan::Report(report),
-            Err(e) => ChildScan::Failed {
-                reason: format!("scanning pid {pid}: {e}"),
-            },
+            Err(reason) => ChildScan::Failed { reason },
         },
         Err(e) => {
             let reason = e.to_string();

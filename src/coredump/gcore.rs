@@ -82,6 +82,14 @@ pub fn dump_with_gcore(pid: i32, opts: &DumpOptions) -> Result<DumpSummary, Dump
         context: "waiting for gdb".into(),
         source,
     })?;
+    // Asked first, whatever gdb's status: gdb zero-fills what it failed to read, and a gdb
+    // that failed because the victim died would otherwise be reported as gdb's failure.
+    if !liveness.is_alive() {
+        return Err(DumpError::Live(crate::memory::live::LiveError::Exited {
+            pid,
+            during: "dump",
+        }));
+    }
     let file_len = out.file().metadata().map(|m| m.len()).unwrap_or(0);
     if !done.status.success() || file_len == 0 {
         let stderr = String::from_utf8_lossy(&done.stderr);
@@ -93,13 +101,6 @@ pub fn dump_with_gcore(pid: i32, opts: &DumpOptions) -> Result<DumpSummary, Dump
         return Err(DumpError::Gcore(format!("{} ({last})", done.status)));
     }
     let (memory_bytes, regions, threads) = describe_core(Path::new(&via))?;
-    // gdb zero-fills what it failed to read: worthless if the victim died meanwhile.
-    if !liveness.is_alive() {
-        return Err(DumpError::Live(crate::memory::live::LiveError::Exited {
-            pid,
-            during: "dump",
-        }));
-    }
     let path = out.commit()?;
     Ok(DumpSummary {
         path,

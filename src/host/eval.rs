@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::cvm::{self, CvmProfile};
 use super::{HostFacts, CAP_SYS_PTRACE};
+use crate::memory::refusal::YamaRule;
 use crate::model::Texts;
 
 /// Something the host must offer for a scenario's row to run (`requires = [...]` in a
@@ -164,43 +165,54 @@ pub fn unprivileged_missing(f: &HostFacts) -> Option<Texts> {
     })
 }
 
-/// Whether root's attacks can attach to and read other processes, and why (or why not).
+/// Whether root's attacks can attach to and read other processes, and why (or why not). Yama's
+/// part is decided by [`YamaRule`], the rule a refused attach names too.
 pub fn ptrace_verdict(f: &HostFacts) -> (bool, Texts) {
     let has_cap = f.cap_eff.is_some_and(|c| c & (1u64 << CAP_SYS_PTRACE) != 0);
     let scope = f.yama_ptrace_scope.as_deref().map(str::trim);
-    let (ok, en, ja) = match scope {
-        Some("3") => (
-            false,
-            "yama ptrace_scope=3: ptrace is disabled for everyone until reboot",
-            "yama ptrace_scope=3。再起動するまで誰も ptrace できない。",
-        ),
-        Some("2") if !has_cap => (
-            false,
-            "yama ptrace_scope=2: only CAP_SYS_PTRACE may attach, and we lack it",
-            "yama ptrace_scope=2。アタッチできるのは CAP_SYS_PTRACE を持つプロセスだけで、この実行には無い。",
-        ),
+    let value = scope.and_then(|s| s.parse::<u8>().ok());
+    // Doctor asks about processes in general, not about descendants of its own.
+    let (ok, en, ja) = match YamaRule::refusing(value, has_cap, false) {
+        Some(rule) => {
+            let ja = match rule {
+                YamaRule::NoAttach => {
+                    "root も含め誰も ptrace できない。値は再起動まで下げられない\
+                     （/etc/sysctl.d/ で kernel.yama.ptrace_scope=1 にして再起動する）。"
+                }
+                YamaRule::AdminOnly => {
+                    "アタッチできるのは CAP_SYS_PTRACE を持つプロセスだけで、この実行には無い\
+                     （root で実行するか sysctl kernel.yama.ptrace_scope=1）。"
+                }
+                YamaRule::DescendantsOnly => {
+                    "CAP_SYS_PTRACE なし。読めるのは子孫プロセスだけ（root で実行する）。"
+                }
+            };
+            (
+                false,
+                format!("{}: {}", rule.meaning(), rule.remedy()),
+                ja.to_string(),
+            )
+        }
         // What is known: neither the uid rule nor yama stops us. What is not: a given process
         // may still be refused (a second tracer, a kernel thread, memory the kernel withholds
         // from everyone, an LSM's own policy), and only an attach to it tells.
-        _ if has_cap => (
+        None if has_cap => (
             true,
             "CAP_SYS_PTRACE: neither the uid rule nor yama stops us; still refused: a process \
              another tracer holds, kernel threads, memory the kernel withholds from everyone \
              (memfd_secret, SGX enclaves), and whatever an LSM (AppArmor, SELinux) forbids (not \
-             checked here)",
+             checked here)"
+                .to_string(),
             "CAP_SYS_PTRACE あり。uid の規則にも yama にも止められない。それでも拒否されるのは、\
              別のトレーサーが捕まえているプロセス、カーネルスレッド、カーネルが誰にも渡さないメモリ\
-             （memfd_secret、SGX エンクレーブ）、LSM（AppArmor、SELinux）が禁じるもの（ここでは確認しない）。",
+             （memfd_secret、SGX エンクレーブ）、LSM（AppArmor、SELinux）が禁じるもの（ここでは確認しない）。"
+                .to_string(),
         ),
-        Some("1") => (
-            false,
-            "yama ptrace_scope=1 without CAP_SYS_PTRACE: only descendants (run as root)",
-            "yama ptrace_scope=1 で CAP_SYS_PTRACE なし。読めるのは子孫プロセスだけ（root で実行する）。",
-        ),
-        _ => (
+        None => (
             true,
-            "same-uid processes only (no CAP_SYS_PTRACE; run as root for the full demo)",
-            "同じ uid のプロセスだけ読める（CAP_SYS_PTRACE なし。デモ全体には root で実行する）。",
+            "same-uid processes only (no CAP_SYS_PTRACE; run as root for the full demo)".to_string(),
+            "同じ uid のプロセスだけ読める（CAP_SYS_PTRACE なし。デモ全体には root で実行する）。"
+                .to_string(),
         ),
     };
     (
@@ -442,10 +454,41 @@ mod tests {
         assert_eq!(ptrace_unusable(&f), None);
         f.cap_eff = Some(0);
         f.yama_ptrace_scope = Some("1".into());
-        assert!(ptrace_unusable(&f).unwrap().en.contains("only descendants"));
+        assert!(ptrace_unusable(&f)
+            .unwrap()
+            .en
+            .contains("only to its own descendants"));
         f.cap_eff = Some(1 << CAP_SYS_PTRACE);
         f.yama_ptrace_scope = Some("3".into());
-        assert!(ptrace_unusable(&f).unwrap().en.contains("=3"));
+        assert!(ptrace_unusable(&f).unwrap().en.contains("scope 3"));
+    }
+
+    /// Every value of ptrace_scope, and none, with and without CAP_SYS_PTRACE: doctor never
+    /// says root may attach where Yama refuses, and names the rule and remedy where it does.
+    #[test]
+    fn ptrace_over_every_yama_scope() {
+        for (scope, cap, ok, says) in [
+            (None, true, true, "neither the uid rule nor yama"),
+            (None, false, true, "same-uid processes only"),
+            (Some("0"), true, true, "neither the uid rule nor yama"),
+            (Some("0"), false, true, "same-uid processes only"),
+            (Some("1"), true, true, "neither the uid rule nor yama"),
+            (Some("1"), false, false, "ptrace_scope=0"),
+            (Some("2"), true, true, "neither the uid rule nor yama"),
+            (Some("2"), false, false, "ptrace_scope=1"),
+            (Some("3"), true, false, "nobody may attach, root included"),
+            (Some("3"), false, false, "reboot"),
+        ] {
+            let mut f = HostFacts::sample();
+            f.cap_eff = Some(if cap { 1 << CAP_SYS_PTRACE } else { 0 });
+            f.yama_ptrace_scope = scope.map(str::to_string);
+            let (got_ok, why) = ptrace_verdict(&f);
+            assert_eq!(got_ok, ok, "{scope:?} {cap}: {}", why.en);
+            assert!(why.en.contains(says), "{scope:?} {cap}: {}", why.en);
+            let shown = format!("yama ptrace_scope {}", scope.unwrap_or("absent"));
+            assert!(why.en.contains(&shown), "{}", why.en);
+            assert!(!why.en.contains("any process"), "{}", why.en);
+        }
     }
 
     #[test]

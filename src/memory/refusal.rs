@@ -5,6 +5,7 @@
 //! flags (`/proc/PID/stat`), its uid and tracer (`/proc/PID/status`), the owner of its `/proc`
 //! directory (root when the process is not dumpable), our own capabilities and the Yama LSM's
 //! `ptrace_scope`. [`gather`] collects those facts; [`explain`] is a pure function of them.
+//! Yama's part is [`YamaRule`], which `doctor` reads too, so both say the same thing.
 
 use std::os::unix::fs::MetadataExt;
 
@@ -40,6 +41,84 @@ pub struct AttachFacts {
     pub yama_scope: Option<u8>,
     /// The target is a descendant of ours (Yama scope 1 allows those).
     pub is_descendant: bool,
+}
+
+/// The Yama LSM rule (`/proc/sys/kernel/yama/ptrace_scope`) that refuses an attach. Yama adds
+/// its rule on top of the uid and dumpable rules, for `PTRACE_ATTACH`/`PTRACE_SEIZE`, opening
+/// `/proc/PID/mem` and `process_vm_readv` alike (all are attach-mode access checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YamaRule {
+    /// Scope 1, "restricted ptrace": a process may attach only to its own descendants (or to a
+    /// process that named it with `PR_SET_PTRACER`), unless it holds `CAP_SYS_PTRACE`.
+    DescendantsOnly,
+    /// Scope 2, "admin-only attach": only a process holding `CAP_SYS_PTRACE` may attach.
+    AdminOnly,
+    /// Scope 3, "no attach": nobody may attach, root included; the value cannot be lowered
+    /// until the next boot.
+    NoAttach,
+}
+
+impl YamaRule {
+    /// The rule that refuses an attach, from the value of `ptrace_scope` (`None`: no Yama on
+    /// this kernel), whether the attacher holds `CAP_SYS_PTRACE`, and whether the target
+    /// descends from it (pass `false` when asking about processes in general). `None` when
+    /// Yama allows the attach, or for a value the kernel does not define (it accepts 0 to 3).
+    pub fn refusing(scope: Option<u8>, cap_sys_ptrace: bool, is_descendant: bool) -> Option<Self> {
+        match scope? {
+            1 if !cap_sys_ptrace && !is_descendant => Some(Self::DescendantsOnly),
+            2 if !cap_sys_ptrace => Some(Self::AdminOnly),
+            3 => Some(Self::NoAttach),
+            _ => None,
+        }
+    }
+
+    /// The value of `kernel.yama.ptrace_scope` that makes this rule.
+    pub fn scope(self) -> u8 {
+        match self {
+            Self::DescendantsOnly => 1,
+            Self::AdminOnly => 2,
+            Self::NoAttach => 3,
+        }
+    }
+
+    /// What the value means, in a few words.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::DescendantsOnly => {
+                "a process may attach only to its own descendants unless it holds CAP_SYS_PTRACE"
+            }
+            Self::AdminOnly => "only a process holding CAP_SYS_PTRACE may attach",
+            Self::NoAttach => "nobody may attach, root included",
+        }
+    }
+
+    /// What to do about it.
+    pub fn remedy(self) -> &'static str {
+        match self {
+            Self::DescendantsOnly => {
+                "run confidump as root (CAP_SYS_PTRACE), start the target from confidump, or \
+                 allow it for all: sysctl kernel.yama.ptrace_scope=0"
+            }
+            Self::AdminOnly => {
+                "run confidump as root with CAP_SYS_PTRACE, or relax the rule: sysctl \
+                 kernel.yama.ptrace_scope=1"
+            }
+            Self::NoAttach => {
+                "the value cannot be lowered while the system runs: set \
+                 kernel.yama.ptrace_scope=1 (or 2) in /etc/sysctl.d/ instead of 3 and reboot"
+            }
+        }
+    }
+
+    /// The whole sentence: which rule, its value and meaning, and what to do.
+    pub fn explain(self) -> String {
+        format!(
+            "the Yama LSM refuses (kernel.yama.ptrace_scope = {}: {}): {}",
+            self.scope(),
+            self.meaning(),
+            self.remedy()
+        )
+    }
 }
 
 /// Reads the facts about attaching to `pid`.
@@ -115,20 +194,15 @@ pub fn explain(f: &AttachFacts) -> Option<String> {
             f.tracer_pid
         ));
     }
-    if f.yama_scope == Some(3) {
-        return Some(
-            "the Yama LSM forbids every ptrace attach (kernel.yama.ptrace_scope = 3, which \
-             only a reboot lifts)"
-                .to_string(),
-        );
+    let yama = YamaRule::refusing(f.yama_scope, f.cap_sys_ptrace, f.is_descendant);
+    // Scope 3 refuses everyone, root included: nothing below matters.
+    if yama == Some(YamaRule::NoAttach) {
+        return yama.map(YamaRule::explain);
     }
     if !f.cap_sys_ptrace {
-        if f.yama_scope == Some(2) {
-            return Some(
-                "the Yama LSM allows ptrace only with CAP_SYS_PTRACE \
-                 (kernel.yama.ptrace_scope = 2): run confidump as root"
-                    .to_string(),
-            );
+        // Scope 2 refuses anyone without the capability, whatever the uids.
+        if yama == Some(YamaRule::AdminOnly) {
+            return yama.map(YamaRule::explain);
         }
         if f.our_uid == 0 {
             return Some(
@@ -151,11 +225,11 @@ pub fn explain(f: &AttachFacts) -> Option<String> {
                  a setuid program): only root (CAP_SYS_PTRACE) may attach; run confidump as root"
             ));
         }
-        if f.yama_scope == Some(1) && !f.is_descendant {
+        // Scope 1: the uid and dumpable rules passed, the target is not a descendant.
+        if yama == Some(YamaRule::DescendantsOnly) {
             return Some(format!(
-                "the Yama LSM allows attaching only to descendants \
-                 (kernel.yama.ptrace_scope = 1) and pid {pid} is not one: run as root, or start \
-                 the target from confidump"
+                "pid {pid} is not a descendant of confidump, and {}",
+                YamaRule::DescendantsOnly.explain()
             ));
         }
     }
@@ -215,6 +289,64 @@ mod tests {
         assert!(explain(&f).unwrap().contains("without CAP_SYS_PTRACE"));
         f.cap_sys_ptrace = true;
         assert_eq!(explain(&f), None);
+    }
+
+    #[test]
+    fn yama_over_every_scope() {
+        use YamaRule::*;
+        // (scope, CAP_SYS_PTRACE, target is a descendant) -> the rule that refuses.
+        for (scope, cap, desc, want) in [
+            (None, false, false, None),
+            (None, true, false, None),
+            (Some(0), false, false, None),
+            (Some(0), true, false, None),
+            (Some(1), false, false, Some(DescendantsOnly)),
+            (Some(1), false, true, None),
+            (Some(1), true, false, None),
+            (Some(2), false, false, Some(AdminOnly)),
+            (Some(2), false, true, Some(AdminOnly)),
+            (Some(2), true, false, None),
+            (Some(3), false, false, Some(NoAttach)),
+            (Some(3), true, true, Some(NoAttach)),
+            (Some(4), false, false, None),
+        ] {
+            assert_eq!(
+                YamaRule::refusing(scope, cap, desc),
+                want,
+                "{scope:?} {cap} {desc}"
+            );
+        }
+        for (rule, remedy) in [
+            (DescendantsOnly, "sysctl kernel.yama.ptrace_scope=0"),
+            (AdminOnly, "sysctl kernel.yama.ptrace_scope=1"),
+            (NoAttach, "reboot"),
+        ] {
+            let why = rule.explain();
+            let value = format!("kernel.yama.ptrace_scope = {}", rule.scope());
+            assert!(why.contains(&value) && why.contains(remedy), "{why}");
+        }
+        // The same sentences through explain(), for a same-uid target and for root.
+        let same_uid = |scope, cap_sys_ptrace, our_uid| {
+            explain(&AttachFacts {
+                yama_scope: Some(scope),
+                cap_sys_ptrace,
+                our_uid,
+                ..base()
+            })
+        };
+        assert_eq!(same_uid(0, false, 1000), None);
+        assert!(same_uid(1, false, 1000)
+            .unwrap()
+            .contains("not a descendant"));
+        assert_eq!(same_uid(1, true, 0), None);
+        assert_eq!(same_uid(2, false, 1000), Some(AdminOnly.explain()));
+        assert_eq!(same_uid(2, true, 0), None);
+        assert_eq!(same_uid(3, true, 0), Some(NoAttach.explain()));
+        // Another user's process under scope 2: Yama is the rule to lift first.
+        let mut f = base();
+        f.uid = Some(0);
+        f.yama_scope = Some(2);
+        assert_eq!(explain(&f), Some(AdminOnly.explain()));
     }
 
     #[test]
