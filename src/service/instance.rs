@@ -498,7 +498,7 @@ impl PgInstance {
     }
 
     /// The postmaster, then every other process of the instance (checkpointer, background
-    /// writer, WAL writer, autovacuum launcher, the client backends ...), by pid.
+    /// writer, WAL writer, the client backends ...), by pid.
     pub fn server_pids(&self) -> Vec<i32> {
         let mut pids = processes_in(&self.data_dir);
         pids.sort_unstable();
@@ -617,6 +617,12 @@ const SERVER_SETTINGS: &[&str] = &[
     "dynamic_shared_memory_type=mmap",
     // Durability is not the point; the data files still hold what the server wrote.
     "fsync=off",
+    // A server that lives for seconds needs no autovacuum launcher and no logical replication
+    // launcher: two processes fewer for every attack to go through, neither of which ever
+    // reads a user table in that time. The postmaster, checkpointer, background writer, WAL
+    // writer and the client's backend remain.
+    "autovacuum=off",
+    "max_logical_replication_workers=0",
     "logging_collector=off",
     "log_min_messages=warning",
     "log_min_error_statement=panic",
