@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Times the demo matrix (as root): N=3 runs of the process scenarios (the 10 s target of the
-# demo-runner issue), then one run of the whole matrix with the VM rows for reference.
-# Prints each run's wall time and the median. Exits 1 if the median misses the target or a
-# run does not exit 0 (a mismatch or an error).
+# demo-runner issue), then N runs of the whole matrix, every row (the 20 s target of the
+# containers-and-services issue). The VM rows start from the booted guest saved in
+# ~/.cache/confidump/guest-snapshot; if there is none yet, the first whole run boots and saves
+# it (a one-time cost, said on the line).
+# Prints each run's wall time and the medians. Exits 1 if a median misses its target or a run
+# does not exit 0 (a mismatch or an error).
 set -euo pipefail
 
 N=${N:-3}
 TARGET_MS=10000
+WHOLE_TARGET_MS=20000
 root=$(cd "$(dirname "$0")/.." && pwd)
 (cd "$root" && cargo build --release --quiet)
 confidump=$root/target/release/confidump
@@ -42,6 +46,13 @@ for i in $(seq 1 "$N"); do
 done
 median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (N + 1) / 2 ))p")
 printf 'process matrix median: %d.%03d s   target: %d s\n' $((median / 1000)) $((median % 1000)) $((TARGET_MS / 1000))
-whole=$(run "whole matrix with VM rows")
-printf 'whole matrix (VM rows included, one run): %d.%03d s\n' $((whole / 1000)) $((whole % 1000))
-[ "$median" -le "$TARGET_MS" ]
+snapshots=$(ls "${XDG_CACHE_HOME:-$HOME/.cache}"/confidump/guest-snapshot/*.state 2>/dev/null | wc -l)
+wholes=()
+for i in $(seq 1 "$N"); do
+    label="whole matrix, run $i"
+    [ "$i" -eq 1 ] && [ "$snapshots" -eq 0 ] && label="$label (no saved guest yet: boots and saves one)"
+    wholes+=("$(run "$label")")
+done
+whole=$(printf '%s\n' "${wholes[@]}" | sort -n | sed -n "$(( (N + 1) / 2 ))p")
+printf 'whole matrix median: %d.%03d s   target: < %d s\n' $((whole / 1000)) $((whole % 1000)) $((WHOLE_TARGET_MS / 1000))
+[ "$median" -le "$TARGET_MS" ] && [ "$whole" -lt "$WHOLE_TARGET_MS" ]
