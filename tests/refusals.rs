@@ -241,7 +241,8 @@ fn root_without_cap_sys_ptrace_is_told_which_capability_is_missing() {
 /// Yama's `ptrace_scope`, on a kernel that has Yama: the refusal names the value, what it means
 /// and what to do. The test never changes the sysctl (it is machine-wide, and 3 cannot be undone
 /// without a reboot): it builds the refusal the current value makes. The decision itself is
-/// unit-tested over every value in `memory::refusal` and `host::eval`.
+/// unit-tested over every value in `memory::refusal` and `host::eval`, and built for real in a
+/// guest whose kernel has Yama (`tests/vm.rs`, `yama_refusals_are_explained_in_a_guest_that_has_yama`).
 #[test]
 fn yama_ptrace_scope_is_named_with_its_remedy() {
     use std::io::{BufRead, BufReader};

@@ -54,6 +54,10 @@ struct VmVictim {
 }
 
 fn start_vm(mode: &str) -> VmVictim {
+    start_vm_with(mode, &[])
+}
+
+fn start_vm_with(mode: &str, extra: &[&str]) -> VmVictim {
     let mut child = Command::new(bin())
         .args([
             "victim",
@@ -64,6 +68,7 @@ fn start_vm(mode: &str) -> VmVictim {
             "--accel",
             "tcg",
         ])
+        .args(extra)
         .args(["--boot-timeout", "240"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -258,6 +263,43 @@ fn a_restored_guest_makes_its_own_canary() {
             "{}",
             e.path().display()
         );
+    }
+}
+
+/// Yama's ptrace_scope, built for real: this host's kernel has no Yama, the guest's has. In the
+/// guest, root's `dump` attach and `scan --pid` read of another process are refused under
+/// scope 3 with the rule, what it means and what to do; under scope 1 (root has
+/// CAP_SYS_PTRACE) the same probe succeeds, so the refusal is Yama's and not the probe's.
+#[test]
+fn yama_refusals_are_explained_in_a_guest_that_has_yama() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    for scope in ["3", "1"] {
+        let mut vm = start_vm_with("plain", &["--guest-yama", scope]);
+        let probe = vm.ready["yama_probe"].clone();
+        assert_eq!(probe["scope"].to_string(), scope, "{}", vm.ready);
+        if scope == "3" {
+            for what in ["attach", "read"] {
+                let why = probe[what]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{what}: {probe}"));
+                assert!(
+                    why.contains("Yama")
+                        && why.contains("kernel.yama.ptrace_scope = 3")
+                        && why.contains("reboot"),
+                    "{what}: {why}"
+                );
+            }
+        } else {
+            assert!(
+                probe["attach"].is_null() && probe["read"].is_null(),
+                "{probe}"
+            );
+        }
+        let _ = vm.child.kill();
+        let _ = vm.child.wait();
     }
 }
 

@@ -132,6 +132,11 @@ pub struct VictimArgs {
     /// restore it with QEMU's -incoming in well under a second, each with fresh host entropy.
     #[arg(long)]
     pub no_snapshot: bool,
+    /// (vm, for tests) Before the victim starts, set Yama's ptrace_scope in the guest to N and
+    /// report what the guest's root got from dump's attach and scan's read of another process
+    /// (the ready line's "yama_probe"): the guest kernel has Yama where the host may not.
+    #[arg(long, value_name = "N", hide = true, value_parser = clap::value_parser!(u8).range(0..=3))]
+    pub guest_yama: Option<u8>,
     /// (vm) Seconds the guest may take to become ready before QEMU is killed.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub boot_timeout: u64,
@@ -326,6 +331,7 @@ fn vm_options(args: &VictimArgs, mode: Mode) -> crate::vm::VmOptions {
         wire: args.wire,
         guest_container: args.guest_container,
         snapshot: !args.no_snapshot,
+        guest_yama: args.guest_yama,
     }
 }
 

@@ -138,6 +138,9 @@ pub fn run_init_awaiting() -> Result<(), GuestError> {
     let line = read_console_line(512).map_err(sys("reading the start line"))?;
     let start = StartLine::parse(&line).map_err(GuestError::Start)?;
     seed_kernel_rng(&start.seed).map_err(sys("seeding the CRNG (RNDADDENTROPY)"))?;
+    if let Some(scope) = start.yama {
+        super::probe::run(scope);
+    }
     serve(start.mode, start.container, start.wire)
 }
 

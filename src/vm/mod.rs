@@ -19,6 +19,7 @@ pub mod cvm;
 pub mod dryrun;
 pub mod guest;
 pub mod init;
+pub mod probe;
 pub mod qemu;
 pub mod qmp;
 pub mod snapshot;
@@ -84,6 +85,8 @@ pub struct VmOptions {
     /// Start from a saved booted guest when there is one, and save one after a boot
     /// ([`snapshot`]); `false`: always boot.
     pub snapshot: bool,
+    /// Run the guest-side Yama probe with this `ptrace_scope` first ([`probe`]).
+    pub guest_yama: Option<u8>,
 }
 
 impl VmOptions {
@@ -99,6 +102,7 @@ impl VmOptions {
             wire: None,
             guest_container: false,
             snapshot: true,
+            guest_yama: None,
         }
     }
 }
@@ -213,6 +217,9 @@ pub struct VmReady {
     /// earlier, [`snapshot`]).
     #[serde(default = "booted")]
     pub started: String,
+    /// What the guest-side Yama probe got ([`VmOptions::guest_yama`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yama_probe: Option<start::YamaProbe>,
 }
 
 fn booted() -> String {
@@ -417,6 +424,10 @@ impl VmVictim {
             Some(_) => None,
             None => Some(
                 start::StartLine::fresh(opts.mode, opts.guest_container, opts.wire)
+                    .map(|mut l| {
+                        l.yama = opts.guest_yama;
+                        l
+                    })
                     .map_err(VmError::Guest)?,
             ),
         };
@@ -492,6 +503,7 @@ impl VmVictim {
                             STARTED_BOOT
                         }
                         .to_string(),
+                        yama_probe: vm.probe.lock().ok().and_then(|mut p| p.take()),
                     };
                     if accel == Accel::Kvm {
                         record_kvm_fallback(None);
@@ -647,6 +659,7 @@ struct Spawned {
     wire: WireTap,
     stderr: Arc<Mutex<VecDeque<String>>>,
     stderr_reader: Option<std::thread::JoinHandle<()>>,
+    probe: Arc<Mutex<Option<start::YamaProbe>>>,
 }
 
 impl Spawned {
@@ -831,10 +844,12 @@ fn spawn(qemu: &Path, plan: &qemu::LaunchPlan) -> Result<Spawned, VmError> {
     let console = Arc::new(Mutex::new(VecDeque::new()));
     let stderr = Arc::new(Mutex::new(VecDeque::new()));
     let wire = WireTap::default();
+    let probe = Arc::new(Mutex::new(None));
     let (tx, rx) = mpsc::channel();
     if let Some(out) = stdout {
         let console = Arc::clone(&console);
         let wire = wire.clone();
+        let probe_slot = Arc::clone(&probe);
         std::thread::spawn(move || {
             read_lines(out, &console, |line| {
                 if guest::is_wire_line(line) {
@@ -845,6 +860,12 @@ fn spawn(qemu: &Path, plan: &qemu::LaunchPlan) -> Result<Spawned, VmError> {
                 }
                 if start::is_waiting_line(line) {
                     let _ = tx.send(ConsoleEvent::Waiting);
+                    return true;
+                }
+                if let Some(p) = start::parse_probe_line(line) {
+                    if let Ok(mut slot) = probe_slot.lock() {
+                        *slot = Some(p);
+                    }
                     return true;
                 }
                 match guest::parse_console_line(line) {
@@ -873,6 +894,7 @@ fn spawn(qemu: &Path, plan: &qemu::LaunchPlan) -> Result<Spawned, VmError> {
         wire,
         stderr,
         stderr_reader,
+        probe,
     })
 }
 

@@ -28,6 +28,28 @@ pub const START_WORD: &str = "start";
 /// Bytes of host entropy in a start line.
 pub const SEED_LEN: usize = 32;
 
+/// The word of the line that carries the Yama probe's result ([`YamaProbe`]).
+pub const PROBE_WORD: &str = "yama-probe";
+
+/// What the guest's root got from Yama: the errors of `dump`'s attach and `scan --pid`'s read
+/// against another process, under `ptrace_scope` = `scope` (`None`: that one succeeded).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct YamaProbe {
+    /// The value set.
+    pub scope: u8,
+    /// `dump`'s attach (`Freeze::new`): its error, if refused.
+    pub attach: Option<String>,
+    /// `scan --pid`'s opening of the process (`LiveProcess::open`): its error, if refused.
+    pub read: Option<String>,
+}
+
+/// The probe result in a console line, if this is one.
+pub fn parse_probe_line(line: &str) -> Option<YamaProbe> {
+    let pos = line.find(MARKER)?;
+    let rest = line.get(pos + MARKER.len()..)?.trim();
+    serde_json::from_str(rest.strip_prefix(PROBE_WORD)?.trim()).ok()
+}
+
 /// Is this console line a guest saying it waits for its start line?
 pub fn is_waiting_line(line: &str) -> bool {
     line.find(MARKER).is_some_and(|pos| {
@@ -47,6 +69,10 @@ pub struct StartLine {
     pub container: bool,
     /// Also send the secret out on this channel.
     pub wire: Option<Wire>,
+    /// Before the victim starts, set Yama's `ptrace_scope` to this value and try, as the
+    /// guest's root, what `dump` and `scan --pid` do against another process
+    /// ([`super::guest`]'s probe): the host has no Yama, the guest kernel does.
+    pub yama: Option<u8>,
 }
 
 impl StartLine {
@@ -59,6 +85,7 @@ impl StartLine {
             mode,
             container,
             wire,
+            yama: None,
         })
     }
 
@@ -75,6 +102,9 @@ impl StartLine {
         if let Some(w) = self.wire {
             s.push_str(" wire=");
             s.push_str(w.as_str());
+        }
+        if let Some(y) = self.yama {
+            s.push_str(&format!(" yama={y}"));
         }
         s.push('\n');
         s
@@ -96,10 +126,19 @@ impl StartLine {
             .map_err(|e| format!("the start line's mode: {e}"))?;
         let mut container = false;
         let mut wire = None;
+        let mut yama = None;
         for w in words {
             match w.split_once('=') {
                 None if w == "container" => container = true,
                 Some(("wire", name)) => wire = Some(Wire::parse(name)?),
+                Some(("yama", n)) => {
+                    yama = Some(
+                        n.parse::<u8>()
+                            .ok()
+                            .filter(|n| *n <= 3)
+                            .ok_or(format!("yama={n}: ptrace_scope is 0 to 3"))?,
+                    )
+                }
                 _ => return Err(format!("unknown word {w:?} in the start line")),
             }
         }
@@ -108,6 +147,7 @@ impl StartLine {
             mode,
             container,
             wire,
+            yama,
         })
     }
 }
