@@ -4,7 +4,7 @@
 #            line: a full TCG boot (target ≤ 6 s)
 #   ready  — the same without --no-snapshot: QEMU restores the saved booted guest (the first run
 #            saves it if there is none)
-#   dump   — `confidump dump QEMU_PID` of a 256 MiB guest's QEMU (target ≤ 1 s)
+#   dump   — `confidump dump QEMU_PID` of a 128 MiB guest's QEMU (target ≤ 1 s)
 # Needs root, QEMU and a guest kernel (scripts/setup.sh). Builds confidump first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,7 @@ for run in 1 2 3 4 5 6; do
     mkfifo "$work/in.$run" "$work/out.$run"
     t0=$(now)
     # stdin: a fifo we hold open (closing it stops the victim); stdout: the ready line.
-    "$bin" victim --context vm --mode secretmem --accel tcg --memory 256 "${extra[@]}" \
+    "$bin" victim --context vm --mode secretmem --accel tcg --memory 128 "${extra[@]}" \
         --until-eof < "$work/in.$run" > "$work/out.$run" 2> "$work/err.$run" &
     victim=$!
     exec 3> "$work/in.$run" 4< "$work/out.$run"
@@ -48,4 +48,4 @@ done
 printf 'runs (s): boot %s | restore %s | dump %s\n' "${boot_times[*]}" "${ready_times[*]}" "${dump_times[*]}"
 printf 'guest booted under TCG, ready (median of 3): %.2f s (target <= 6 s)\n' "$(printf '%s\n' "${boot_times[@]}" | median)"
 printf 'guest restored from the saved boot, ready (median of 3): %.2f s\n' "$(printf '%s\n' "${ready_times[@]}" | median)"
-printf 'confidump dump of the 256 MiB guest QEMU (median of 6): %.2f s (target <= 1 s)\n' "$(printf '%s\n' "${dump_times[@]}" | median)"
+printf 'confidump dump of the 128 MiB guest QEMU (median of 6): %.2f s (target <= 1 s)\n' "$(printf '%s\n' "${dump_times[@]}" | median)"

@@ -125,7 +125,7 @@ pub struct VictimArgs {
     #[arg(long, value_parser = wire_parser())]
     pub wire: Option<crate::vm::guest::Wire>,
     /// (vm) Guest RAM in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    #[arg(long, value_name = "MIB", default_value_t = 128)]
     pub memory: u64,
     /// (vm) Always boot the guest. By default the first VM victim saves its freshly booted
     /// guest (before any secret exists; ~/.cache/confidump/guest-snapshot, 0600) and later ones

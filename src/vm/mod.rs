@@ -90,14 +90,14 @@ pub struct VmOptions {
 }
 
 impl VmOptions {
-    /// Defaults: 256 MiB, `auto` accel, 60 s boot timeout, the default kernel, no CVM, snapshots.
+    /// Defaults: 128 MiB, `auto` accel, 60 s boot timeout, the default kernel, no CVM, snapshots.
     pub fn new(mode: Mode) -> Self {
         Self {
             mode,
             kernel: None,
             accel: AccelChoice::Auto,
             cvm: None,
-            memory_mib: 256,
+            memory_mib: 128,
             boot_timeout: Duration::from_secs(60),
             wire: None,
             guest_container: false,
