@@ -354,6 +354,29 @@ fn a_killed_demo_takes_its_victims_with_it() {
 
 // ---- item 4: bounded input ----
 
+/// `confidump scan … | head`: a reader that stops reading is no error. The report's pipe has
+/// no reader from the start (its read end is closed before the scan runs), so the write fails
+/// with EPIPE every time; the exit status is still the verdict's.
+#[test]
+fn a_closed_stdout_pipe_is_not_an_error() {
+    let victim = start_victim(&["--mode", "plain"], None);
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    let pid = victim.ready.pid.to_string();
+    for (expect, code) in [("leak", 0), ("no-leak", 1)] {
+        let o = Command::new(common::bin())
+            .args(["scan", "--pid", &pid, "--sha256", &victim.ready.sha256])
+            .args(["--shape", "canary", "--expect", expect])
+            .stdout(Stdio::from(write.try_clone().unwrap()))
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "--expect {expect}: {err}");
+        assert!(err.is_empty(), "--expect {expect}: {err}");
+    }
+}
+
 #[test]
 fn a_needle_over_the_limit_is_refused_clearly() {
     let long = "a".repeat(confidump::scan::needles::MAX_NEEDLE_LEN + 1);

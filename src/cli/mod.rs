@@ -117,9 +117,12 @@ impl ReportOut {
             None => {
                 use std::io::Write;
                 let mut out = std::io::stdout().lock();
-                out.write_all(text.as_bytes())
-                    .and_then(|()| out.flush())
-                    .context("writing the report to stdout")?;
+                match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                    // The reader stopped reading (`| head`): what it wanted it has, and the
+                    // command's exit status still says the verdict.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                    r => r.context("writing the report to stdout")?,
+                }
             }
         }
         Ok(())
