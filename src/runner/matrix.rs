@@ -23,16 +23,32 @@ pub fn run_matrix(
     on_step: &mut (dyn FnMut(&str) + Send),
 ) -> Vec<Vec<Cell>> {
     // The slowest rows first (longest-first keeps the last worker from starting a long row
-    // when the others are done); rows that cannot run cost nothing.
-    let mut order: Vec<usize> = (0..scenarios.len()).collect();
-    order.sort_by_key(|&i| {
-        std::cmp::Reverse(scenarios.get(i).map_or(0, |s| {
+    // when the others are done); rows that cannot run cost nothing. Contexts take turns (the
+    // first VM row, the first database row, the second VM row, ...): rows of one context
+    // contend for the same thing (the VM rows wait for the first one's saved guest, see
+    // `vm::snapshot`), rows of different ones much less.
+    let weight = |i: usize| {
+        scenarios.get(i).map_or(0, |s| {
             if s.info.unavailable.is_some() {
                 0
             } else {
                 super::context::host_for(s.spec.context).weight()
             }
-        }))
+        })
+    };
+    let mut seen: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    let turn: Vec<usize> = (0..scenarios.len())
+        .map(|i| {
+            let n = seen.entry(weight(i)).or_insert(0);
+            *n += 1;
+            *n
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..scenarios.len()).collect();
+    order.sort_by_key(|&i| {
+        let w = weight(i);
+        // Rows that cannot run go last whatever their turn.
+        (w == 0, turn.get(i).copied().unwrap_or(0), std::cmp::Reverse(w))
     });
     let next = AtomicUsize::new(0);
     let rows: Mutex<Vec<Option<Vec<Cell>>>> = Mutex::new(vec![None; scenarios.len()]);
