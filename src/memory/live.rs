@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::IoSliceMut;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 use nix::unistd::Pid;
@@ -18,6 +19,7 @@ use nix::unistd::Pid;
 use super::alive::Liveness;
 use super::{FileBacking, MemorySource, ReadError, RegionKind, SourceRegion};
 use crate::procfs::maps::{self, Mapping, MapsError};
+use crate::procfs::pagemap::Pagemap;
 
 /// Errors opening a live process for reading.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +90,9 @@ pub struct LiveProcess {
     mem: File,
     mappings: Vec<Mapping>,
     regions: Vec<SourceRegion>,
+    /// `/proc/PID/pagemap`, opened on first use (`None` when it cannot be opened: then every
+    /// page is read).
+    pagemap: OnceLock<Option<Pagemap>>,
 }
 
 impl LiveProcess {
@@ -150,6 +155,7 @@ impl LiveProcess {
             mem,
             mappings,
             regions,
+            pagemap: OnceLock::new(),
         })
     }
 
@@ -242,6 +248,20 @@ impl MemorySource for LiveProcess {
             magic_link: true,
             private: Some(!m.shared),
         })
+    }
+
+    fn unpopulated_zeros(&self, addr: u64) -> Option<(&Pagemap, u64)> {
+        // `mappings` and `regions` are the same list, in the same order.
+        let i = self.regions.partition_point(|r| r.span.end <= addr);
+        let m = self.mappings.get(i).filter(|m| m.span.contains(addr))?;
+        if !m.is_private_anonymous() {
+            return None;
+        }
+        let pm = self
+            .pagemap
+            .get_or_init(|| Pagemap::open(self.pid).ok())
+            .as_ref()?;
+        Some((pm, m.span.end))
     }
 
     fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {

@@ -10,6 +10,7 @@
 pub mod alive;
 pub mod bytes;
 pub mod live;
+pub mod pagebuf;
 pub mod ptrace;
 pub mod refusal;
 pub mod window;
@@ -124,6 +125,16 @@ pub trait MemorySource: Sync {
     /// The file mapped at `addr`, when the source knows it (live processes and cores with an
     /// `NT_FILE` note do; guest-physical dumps do not).
     fn file_backing(&self, addr: u64) -> Option<FileBacking> {
+        let _ = addr;
+        None
+    }
+
+    /// Where the source can tell never-populated pages, which read as zeros, without reading
+    /// them: the `/proc/PID/pagemap` of a live process when `addr` lies in one of its private
+    /// anonymous mappings, with the end of that mapping. `None` (the default) for every other
+    /// source or mapping: file pages and shared memory read as their file or shared object
+    /// whether this process touched them or not.
+    fn unpopulated_zeros(&self, addr: u64) -> Option<(&crate::procfs::pagemap::Pagemap, u64)> {
         let _ = addr;
         None
     }

@@ -30,6 +30,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 
 use super::{io_err, DumpError, DumpOptions, MissingRange, Progress, DATA_START};
 use crate::coredump::policy::{gcore_decision, Policy};
+use crate::memory::pagebuf::PageBuf;
 use crate::memory::{read_pagewise, MemorySource, ReadError, PAGE_SIZE};
 use crate::procfs::maps::Mapping;
 use crate::procfs::pagemap::{BackedWindow, Pagemap};
@@ -58,10 +59,12 @@ pub(super) fn segment_flags(m: &Mapping) -> u32 {
     u32::from(m.exec) | (u32::from(m.write) << 1) | (u32::from(m.read) << 2)
 }
 
-/// One chunk handed to the writer thread: the buffer and the runs of it to write, each as
-/// (offset in buffer, length, offset in file).
+/// One chunk handed to the writer thread: the buffer holding `len` bytes read from `addr`,
+/// and the runs of it to write, each as (offset in the chunk, length, offset in file).
 pub(super) struct Job {
-    pub(super) buf: Vec<u8>,
+    pub(super) buf: PageBuf,
+    pub(super) addr: u64,
+    pub(super) len: usize,
     pub(super) runs: Vec<(usize, usize, u64)>,
 }
 
@@ -70,12 +73,13 @@ pub(super) struct Job {
 pub(super) fn writer_loop(
     file: &File,
     jobs: Receiver<Job>,
-    give_back: Sender<Vec<u8>>,
+    give_back: Sender<PageBuf>,
 ) -> std::io::Result<()> {
     let page = usize::try_from(PAGE_SIZE).unwrap_or(4096);
     for job in jobs {
+        let chunk = job.buf.for_addr(job.addr, job.len);
         for &(start, len, file_off) in &job.runs {
-            let Some(data) = job.buf.get(start..start.saturating_add(len)) else {
+            let Some(data) = chunk.get(start..start.saturating_add(len)) else {
                 continue;
             };
             // Coalesce non-zero pages into as few writes as possible.
@@ -130,9 +134,9 @@ pub(super) fn copy_memory<S: MemorySource + Sync + ?Sized>(
     let total: u64 = mappings.iter().map(|m| m.span.len()).sum();
     std::thread::scope(|scope| {
         let (job_tx, job_rx) = sync_channel::<Job>(2);
-        let (buf_tx, buf_rx) = channel::<Vec<u8>>();
+        let (buf_tx, buf_rx) = channel::<PageBuf>();
         for _ in 0..3 {
-            let _ = buf_tx.send(vec![0u8; chunk]);
+            let _ = buf_tx.send(PageBuf::new(chunk));
         }
         let writer = scope.spawn(move || writer_loop(file, job_rx, buf_tx));
         let read = read_all(
@@ -159,7 +163,7 @@ pub(super) fn read_all<S: MemorySource + ?Sized>(
     chunk: usize,
     total: u64,
     jobs: &std::sync::mpsc::SyncSender<Job>,
-    buffers: &Receiver<Vec<u8>>,
+    buffers: &Receiver<PageBuf>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<MemoryCopy, DumpError> {
     let page = usize::try_from(PAGE_SIZE).unwrap_or(4096);
@@ -240,9 +244,9 @@ pub(super) fn read_all<S: MemorySource + ?Sized>(
             }
             let n = usize::try_from((m.span.end - addr).min(chunk as u64)).unwrap_or(chunk);
             let mut buf = buffers.recv().map_err(|_| queue_closed())?;
-            if buf.len() < n {
-                buf.resize(n, 0);
-            }
+            // Never more than the buffers hold (chunk bytes).
+            let n = n.min(buf.capacity());
+            let view = buf.for_addr_mut(addr, n);
             let npages = n.div_ceil(page);
             let mut states = vec![PageState::Data; npages];
             let all_backed = match window.as_mut() {
@@ -271,7 +275,7 @@ pub(super) fn read_all<S: MemorySource + ?Sized>(
                 }
                 let (b0, b1) = (p * page, (q * page).min(n));
                 let run_addr = addr + b0 as u64;
-                for (span, err) in read_pagewise(live, run_addr, &mut buf[b0..b1]) {
+                for (span, err) in read_pagewise(live, run_addr, &mut view[b0..b1]) {
                     let first = usize::try_from((span.start - addr) / PAGE_SIZE).unwrap_or(0);
                     let last = usize::try_from((span.end - addr).div_ceil(PAGE_SIZE)).unwrap_or(0);
                     for st in states.iter_mut().take(last.min(npages)).skip(first) {
@@ -344,7 +348,13 @@ pub(super) fn read_all<S: MemorySource + ?Sized>(
                     }
                 }
             }
-            jobs.send(Job { buf, runs }).map_err(|_| queue_closed())?;
+            jobs.send(Job {
+                buf,
+                addr,
+                len: n,
+                runs,
+            })
+            .map_err(|_| queue_closed())?;
             addr += n as u64;
             done = done.saturating_add(n as u64);
             progress(Progress { done, total });
