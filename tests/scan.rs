@@ -594,7 +594,7 @@ int main(void) {{
 
 /// A live scan leaves out what the victim never populated (per `/proc/PID/pagemap`) and still
 /// finds every needle around the holes: after a 32 MiB hole, straddling two touched pages
-/// inside a hole, and a UTF-16LE copy whose last byte (a NUL) lies on a never-touched page,
+/// inside a hole, on every other page, and a UTF-16LE copy whose last byte (a NUL) lies on a never-touched page,
 /// which the scanner must see as the zero it reads as.
 #[test]
 fn live_scan_skips_never_populated_pages_and_still_finds_needles_at_holes() {
@@ -625,7 +625,11 @@ int main(void) {{
     }}
     char *straddle = p + (48ul << 20) + 4096 - 5;
     memcpy(straddle, nd, n);
-    printf("ready %p %p %p %p\n", (void *)p, (void *)after_hole, (void *)u16, (void *)straddle);
+    /* Every other page: short runs of data read together in one call. */
+    char *alternate = p + (56ul << 20) + 100;
+    for (int k = 0; k < 3; k++) memcpy(alternate + k * 8192, nd, n);
+    printf("ready %p %p %p %p %p\n", (void *)p, (void *)after_hole, (void *)u16, (void *)straddle,
+           (void *)alternate);
     fflush(stdout);
     for (;;) pause();
 }}
@@ -648,7 +652,8 @@ int main(void) {{
         .skip(1)
         .map(|w| confidump::model::parse_hex_addr(w).unwrap())
         .collect();
-    let (base, after_hole, u16, straddle) = (addrs[0], addrs[1], addrs[2], addrs[3]);
+    let (base, after_hole, u16, straddle, alternate) =
+        (addrs[0], addrs[1], addrs[2], addrs[3], addrs[4]);
     let v = scan_json(&["--pid", &pid, "--needle", NEEDLE]);
     let h = hits(&v);
     let inside: Vec<_> = h
@@ -658,8 +663,11 @@ int main(void) {{
     assert!(has(&h, 0, "raw", after_hole), "{inside:?}");
     assert!(has(&h, 0, "raw", straddle), "{inside:?}");
     assert!(has(&h, 0, "utf16le", u16), "{inside:?}");
-    assert_eq!(inside.len(), 3, "{inside:?}");
-    // Four touched pages of 64 MiB: the rest was not read, and says so.
+    for k in 0..3 {
+        assert!(has(&h, 0, "raw", alternate + k * 8192), "{inside:?}");
+    }
+    assert_eq!(inside.len(), 6, "{inside:?}");
+    // Seven touched pages of 64 MiB: the rest was not read, and says so.
     let unpopulated = v["bytes_unpopulated"].as_u64().unwrap_or(0);
     assert!(unpopulated >= 63 << 20, "bytes_unpopulated {unpopulated}");
     let scanned = v["bytes_scanned"].as_u64().unwrap();

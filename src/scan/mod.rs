@@ -163,6 +163,7 @@ pub fn scan_with_progress<S: MemorySource + Sync + ?Sized>(
                 buf,
                 bad,
                 unpopulated: zeros,
+                skipped,
             } = match piece {
                 reader::Piece::Chunk(c) => c,
                 reader::Piece::Skipped(n) => {
@@ -172,7 +173,8 @@ pub fn scan_with_progress<S: MemorySource + Sync + ?Sized>(
                     continue;
                 }
             };
-            unpopulated += zeros;
+            unpopulated += zeros + skipped;
+            done += skipped;
             let data = buf.for_addr(buf_start, len);
             let mut owned_bad = 0u64;
             for (span, err) in &bad {

@@ -109,6 +109,32 @@ pub(super) fn writer_loop(
     Ok(())
 }
 
+/// The `(address, bytes)` parts of `view` (the chunk read from `addr`) for `runs` (sorted,
+/// disjoint offset ranges), for [`MemorySource::read_parts_at`].
+pub(super) fn split_parts<'b>(
+    view: &'b mut [u8],
+    addr: u64,
+    runs: &[(usize, usize)],
+) -> Vec<(u64, &'b mut [u8])> {
+    let mut parts = Vec::with_capacity(runs.len());
+    let mut rest = view;
+    let mut at = 0usize;
+    for &(s, e) in runs {
+        let (Some(skip), Some(len)) = (s.checked_sub(at), e.checked_sub(s)) else {
+            break;
+        };
+        if skip.saturating_add(len) > rest.len() {
+            break;
+        }
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(skip);
+        let (part, tail) = tail.split_at_mut(len);
+        parts.push((addr + s as u64, part));
+        rest = tail;
+        at = e;
+    }
+    parts
+}
+
 /// Page states inside a chunk.
 #[derive(Clone)]
 pub(super) enum PageState {
@@ -260,7 +286,10 @@ pub(super) fn read_all<S: MemorySource + ?Sized>(
                 },
                 None => true,
             };
-            // Read each run of backed pages; a failed run is retried page by page.
+            // The runs of backed pages, read together in one call (a sparse chunk holds many
+            // short runs: one process_vm_readv instead of one per run); when that fails, each
+            // run is read on its own and a failed run retried page by page.
+            let mut backed_runs: Vec<(usize, usize)> = Vec::new();
             let mut p = 0usize;
             while p < npages {
                 let is_backed = |i: usize| all_backed || backed.get(i).copied().unwrap_or(true);
@@ -273,16 +302,25 @@ pub(super) fn read_all<S: MemorySource + ?Sized>(
                 while q < npages && is_backed(q) {
                     q += 1;
                 }
-                let (b0, b1) = (p * page, (q * page).min(n));
-                let run_addr = addr + b0 as u64;
-                for (span, err) in read_pagewise(live, run_addr, &mut view[b0..b1]) {
-                    let first = usize::try_from((span.start - addr) / PAGE_SIZE).unwrap_or(0);
-                    let last = usize::try_from((span.end - addr).div_ceil(PAGE_SIZE)).unwrap_or(0);
-                    for st in states.iter_mut().take(last.min(npages)).skip(first) {
-                        *st = PageState::Bad(err.clone());
+                backed_runs.push((p * page, (q * page).min(n)));
+                p = q;
+            }
+            let together = backed_runs.len() > 1 && {
+                let mut parts = split_parts(view, addr, &backed_runs);
+                parts.len() == backed_runs.len() && live.read_parts_at(&mut parts).is_ok()
+            };
+            if !together {
+                for &(b0, b1) in &backed_runs {
+                    let run_addr = addr + b0 as u64;
+                    for (span, err) in read_pagewise(live, run_addr, &mut view[b0..b1]) {
+                        let first = usize::try_from((span.start - addr) / PAGE_SIZE).unwrap_or(0);
+                        let last =
+                            usize::try_from((span.end - addr).div_ceil(PAGE_SIZE)).unwrap_or(0);
+                        for st in states.iter_mut().take(last.min(npages)).skip(first) {
+                            *st = PageState::Bad(err.clone());
+                        }
                     }
                 }
-                p = q;
             }
             // Turn page states into segments, unreadable ranges and write runs.
             let mut runs: Vec<(usize, usize, u64)> = Vec::new();
@@ -417,6 +455,23 @@ mod tests {
         let mut bytes = vec![0u8; usize::try_from(copy.data_end).unwrap()];
         f.read_exact_at(&mut bytes, 0).unwrap();
         (copy, bytes)
+    }
+
+    #[test]
+    fn parts_are_the_runs_of_the_chunk() {
+        let mut view: Vec<u8> = (0..=9).collect();
+        let parts = split_parts(&mut view, 0x1000, &[(1, 3), (3, 4), (7, 10)]);
+        let got: Vec<(u64, Vec<u8>)> = parts.iter().map(|(a, b)| (*a, b.to_vec())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0x1001, vec![1, 2]),
+                (0x1003, vec![3]),
+                (0x1007, vec![7, 8, 9])
+            ]
+        );
+        // Runs past the view are left out (the caller then reads run by run).
+        assert_eq!(split_parts(&mut view, 0, &[(2, 4), (8, 11)]).len(), 1);
     }
 
     #[test]
