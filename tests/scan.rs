@@ -511,6 +511,9 @@ int main(void) {{
     char *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (buf == MAP_FAILED) return 1;
     memset(buf, 'a', len);
+    /* Every page holds the needle before "ready": a scan that runs while this program waits
+       for a CPU (the scanner's two threads can take both) still finds it. */
+    for (size_t i = 0; i < pages; i++) memcpy(buf + i * 4096 + 100, nd, n);
     printf("ready %p %zu\n", (void *)buf, len);
     fflush(stdout);
     unsigned long x = 88172645463325252ul;
@@ -567,8 +570,15 @@ int main(void) {{
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
     };
     // Live: the pages change under the reader.
-    let live = in_buffer(&scan(&["--pid", &pid]));
-    assert!(!live.is_empty(), "no live hit in the buffer");
+    let report = scan(&["--pid", &pid]);
+    let live = in_buffer(&report);
+    assert!(
+        !live.is_empty(),
+        "no live hit in the buffer: scanned {}, unpopulated {}, unreadable {}",
+        report["bytes_scanned"],
+        report["bytes_unpopulated"],
+        report["unreadable"]
+    );
     // A dump (threads stopped while copied), then a scan of the core: every hit inside the
     // buffer also reads back as the needle through the core reader.
     let core_path = dir.path().join("moving.core");
