@@ -17,11 +17,15 @@
 //!   each isolated page (ext4 allocates a folio and an extent per page).
 //! * **Page-placed buffers** ([`PageBuf`]): the kernel copies into a buffer at the offset
 //!   within a page the source has; a `Vec` 16 bytes past a page start made `process_vm_readv`
-//!   about three times slower (see `memory/pagebuf.rs`).
+//!   about three times slower (see `memory/pagebuf.rs`; the live scan of 1 GiB spent 0.64 s
+//!   of system time before, 0.28 s after). Kept.
 //! * **Zero pages are holes**, never-touched pages are not even read (pagemap): the sparse
 //!   curve follows what is resident (disk use = resident size), and all-zero pages we did read
 //!   cost a compare, not a write. Kept.
-//! * **Block size**: 1 MiB writes. `dd` 1 MiB against 8 MiB blocks for 2 GiB (3 runs each,
+//! * **Block size**: 1 MiB chunks. Measured again with page-placed buffers, dense 2 GiB, one
+//!   run alternating (load ~3): 256 KiB 1.23/1.33/2.01 s, 1 MiB 1.10/1.56/0.99 s, 4 MiB
+//!   2.48-4.30 s (a 4 MiB buffer no longer stays in cache between the read and the write).
+//!   Earlier, with `dd`: 1 MiB writes. `dd` 1 MiB against 8 MiB blocks for 2 GiB (3 runs each,
 //!   load ~11): 12.0-15.9 s vs 6.6-27.6 s, no difference above the noise; larger buffers
 //!   only cost RSS. Kept at 1 MiB.
 //! * **fallocate preallocation**: `fallocate -l 2G` then `dd conv=notrunc`, 9.9-11.2 s vs
