@@ -155,6 +155,11 @@ pub struct ScanReport {
     pub source: String,
     /// Bytes actually read and searched.
     pub bytes_scanned: u64,
+    /// Bytes of a live process's private anonymous memory that it never populated (per
+    /// `/proc/PID/pagemap`): they read as zeros, so they were not read, and no needle or
+    /// detector can match zeros alone.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub bytes_unpopulated: u64,
     /// Number of memory regions in the source.
     pub regions: usize,
     /// Leak when there is at least one hit.

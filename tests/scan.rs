@@ -511,6 +511,9 @@ int main(void) {{
     char *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (buf == MAP_FAILED) return 1;
     memset(buf, 'a', len);
+    /* Every page holds the needle before "ready": a scan that runs while this program waits
+       for a CPU (the scanner's two threads can take both) still finds it. */
+    for (size_t i = 0; i < pages; i++) memcpy(buf + i * 4096 + 100, nd, n);
     printf("ready %p %zu\n", (void *)buf, len);
     fflush(stdout);
     unsigned long x = 88172645463325252ul;
@@ -567,8 +570,15 @@ int main(void) {{
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
     };
     // Live: the pages change under the reader.
-    let live = in_buffer(&scan(&["--pid", &pid]));
-    assert!(!live.is_empty(), "no live hit in the buffer");
+    let report = scan(&["--pid", &pid]);
+    let live = in_buffer(&report);
+    assert!(
+        !live.is_empty(),
+        "no live hit in the buffer: scanned {}, unpopulated {}, unreadable {}",
+        report["bytes_scanned"],
+        report["bytes_unpopulated"],
+        report["unreadable"]
+    );
     // A dump (threads stopped while copied), then a scan of the core: every hit inside the
     // buffer also reads back as the needle through the core reader.
     let core_path = dir.path().join("moving.core");
@@ -590,4 +600,89 @@ int main(void) {{
         core.read_exact_at(a, &mut got).unwrap();
         assert_eq!(got, NEEDLE.as_bytes(), "at {a:#x}");
     }
+}
+
+/// A live scan leaves out what the victim never populated (per `/proc/PID/pagemap`) and still
+/// finds every needle around the holes: after a 32 MiB hole, straddling two touched pages
+/// inside a hole, on every other page, and a UTF-16LE copy whose last byte (a NUL) lies on a never-touched page,
+/// which the scanner must see as the zero it reads as.
+#[test]
+fn live_scan_skips_never_populated_pages_and_still_finds_needles_at_holes() {
+    const NEEDLE: &str = "SPARSE-NEEDLE-k4Vq";
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!(
+        r#"
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+static const unsigned char e_n[] = {needle};
+int main(void) {{
+    size_t n = sizeof e_n, len = 64ul << 20;
+    char nd[64];
+    for (size_t i = 0; i < n; i++) nd[i] = e_n[i] ^ {key};
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return 1;
+    madvise(p, len, MADV_NOHUGEPAGE);
+    char *after_hole = p + (32ul << 20) + 100;
+    memcpy(after_hole, nd, n);
+    /* 2n-1 bytes on the page at 40 MiB; the final NUL is the next page's first byte. */
+    char *u16 = p + (40ul << 20) + 4096 - (2 * n - 1);
+    for (size_t i = 0; i < n; i++) {{
+        u16[2 * i] = nd[i];
+        if (i + 1 < n) u16[2 * i + 1] = 0;
+    }}
+    char *straddle = p + (48ul << 20) + 4096 - 5;
+    memcpy(straddle, nd, n);
+    /* Every other page: short runs of data read together in one call. */
+    char *alternate = p + (56ul << 20) + 100;
+    for (int k = 0; k < 3; k++) memcpy(alternate + k * 8192, nd, n);
+    printf("ready %p %p %p %p %p\n", (void *)p, (void *)after_hole, (void *)u16, (void *)straddle,
+           (void *)alternate);
+    fflush(stdout);
+    for (;;) pause();
+}}
+"#,
+        needle = c_bytes(NEEDLE),
+        key = KEY
+    );
+    let Some(exe) = common::compile_c(dir.path(), &source) else {
+        return;
+    };
+    let mut child = Command::new(exe).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let child = common::KillOnDrop::from(child);
+    let pid = child.id().to_string();
+    let addrs: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|w| confidump::model::parse_hex_addr(w).unwrap())
+        .collect();
+    let (base, after_hole, u16, straddle, alternate) =
+        (addrs[0], addrs[1], addrs[2], addrs[3], addrs[4]);
+    let v = scan_json(&["--pid", &pid, "--needle", NEEDLE]);
+    let h = hits(&v);
+    let inside: Vec<_> = h
+        .iter()
+        .filter(|(_, _, a)| (base..base + (64 << 20)).contains(a))
+        .collect();
+    assert!(has(&h, 0, "raw", after_hole), "{inside:?}");
+    assert!(has(&h, 0, "raw", straddle), "{inside:?}");
+    assert!(has(&h, 0, "utf16le", u16), "{inside:?}");
+    for k in 0..3 {
+        assert!(has(&h, 0, "raw", alternate + k * 8192), "{inside:?}");
+    }
+    assert_eq!(inside.len(), 6, "{inside:?}");
+    // Seven touched pages of 64 MiB: the rest was not read, and says so.
+    let unpopulated = v["bytes_unpopulated"].as_u64().unwrap_or(0);
+    assert!(unpopulated >= 63 << 20, "bytes_unpopulated {unpopulated}");
+    let scanned = v["bytes_scanned"].as_u64().unwrap();
+    assert!(scanned < 48 << 20, "bytes_scanned {scanned}");
+    // The scan did not populate the victim's pages: a second scan skips just as much.
+    let again = scan_json(&["--pid", &pid, "--needle", NEEDLE]);
+    assert_eq!(again["bytes_unpopulated"].as_u64(), Some(unpopulated));
 }

@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::IoSliceMut;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 use nix::unistd::Pid;
@@ -18,6 +19,10 @@ use nix::unistd::Pid;
 use super::alive::Liveness;
 use super::{FileBacking, MemorySource, ReadError, RegionKind, SourceRegion};
 use crate::procfs::maps::{self, Mapping, MapsError};
+use crate::procfs::pagemap::Pagemap;
+
+/// Ranges per `process_vm_readv` call: the kernel refuses more than `UIO_MAXIOV` (1024).
+const IOV_MAX: usize = 1024;
 
 /// Errors opening a live process for reading.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +93,9 @@ pub struct LiveProcess {
     mem: File,
     mappings: Vec<Mapping>,
     regions: Vec<SourceRegion>,
+    /// `/proc/PID/pagemap`, opened on first use (`None` when it cannot be opened: then every
+    /// page is read).
+    pagemap: OnceLock<Option<Pagemap>>,
 }
 
 impl LiveProcess {
@@ -150,6 +158,7 @@ impl LiveProcess {
             mem,
             mappings,
             regions,
+            pagemap: OnceLock::new(),
         })
     }
 
@@ -177,6 +186,31 @@ impl LiveProcess {
             Ok(_) => Err(libc::EFAULT),
             Err(e) => Err(e as i32),
         }
+    }
+
+    /// Reads every part with `process_vm_readv` only, [`IOV_MAX`] ranges per call;
+    /// `Err(errno)` when a call did not deliver every byte.
+    pub fn read_vm_parts(&self, parts: &mut [(u64, &mut [u8])]) -> Result<(), i32> {
+        for group in parts.chunks_mut(IOV_MAX) {
+            let mut remote = Vec::with_capacity(group.len());
+            let mut want = 0usize;
+            for (addr, buf) in group.iter() {
+                remote.push(RemoteIoVec {
+                    base: usize::try_from(*addr).map_err(|_| libc::EFAULT)?,
+                    len: buf.len(),
+                });
+                want = want.saturating_add(buf.len());
+            }
+            let mut local: Vec<IoSliceMut<'_>> =
+                group.iter_mut().map(|(_, b)| IoSliceMut::new(b)).collect();
+            match process_vm_readv(Pid::from_raw(self.pid), &mut local, &remote) {
+                Ok(n) if n == want => {}
+                // A short read stops at the first unreadable page: report it as a fault.
+                Ok(_) => return Err(libc::EFAULT),
+                Err(e) => return Err(e as i32),
+            }
+        }
+        Ok(())
     }
 
     /// Reads with `pread` on `/proc/PID/mem` only. End of file means the address space is
@@ -242,6 +276,29 @@ impl MemorySource for LiveProcess {
             magic_link: true,
             private: Some(!m.shared),
         })
+    }
+
+    fn unpopulated_zeros(&self, addr: u64) -> Option<(&Pagemap, u64)> {
+        // `mappings` and `regions` are the same list, in the same order.
+        let i = self.regions.partition_point(|r| r.span.end <= addr);
+        let m = self.mappings.get(i).filter(|m| m.span.contains(addr))?;
+        if !m.is_private_anonymous() {
+            return None;
+        }
+        let pm = self
+            .pagemap
+            .get_or_init(|| Pagemap::open(self.pid).ok())
+            .as_ref()?;
+        Some((pm, m.span.end))
+    }
+
+    fn read_parts_at(&self, parts: &mut [(u64, &mut [u8])]) -> Result<(), ReadError> {
+        if self.gone.load(Ordering::Relaxed) {
+            return Err(Self::gone_error());
+        }
+        // Only the fast path: on any failure the caller reads part by part, which retries
+        // through /proc/PID/mem and tells a refusal from a death.
+        self.read_vm_parts(parts).map_err(ReadError::from_errno)
     }
 
     fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {

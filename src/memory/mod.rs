@@ -10,6 +10,7 @@
 pub mod alive;
 pub mod bytes;
 pub mod live;
+pub mod pagebuf;
 pub mod ptrace;
 pub mod refusal;
 pub mod window;
@@ -121,9 +122,29 @@ pub trait MemorySource: Sync {
     /// want the readable part use [`read_pagewise`].
     fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError>;
 
+    /// Fills each `(addr, buf)` part, in one system call where the source can (a live
+    /// process: one `process_vm_readv` with many ranges). Fails if any byte of any part cannot
+    /// be read; callers then read the parts one by one with [`read_pagewise`].
+    fn read_parts_at(&self, parts: &mut [(u64, &mut [u8])]) -> Result<(), ReadError> {
+        for (addr, buf) in parts.iter_mut() {
+            self.read_exact_at(*addr, buf)?;
+        }
+        Ok(())
+    }
+
     /// The file mapped at `addr`, when the source knows it (live processes and cores with an
     /// `NT_FILE` note do; guest-physical dumps do not).
     fn file_backing(&self, addr: u64) -> Option<FileBacking> {
+        let _ = addr;
+        None
+    }
+
+    /// Where the source can tell never-populated pages, which read as zeros, without reading
+    /// them: the `/proc/PID/pagemap` of a live process when `addr` lies in one of its private
+    /// anonymous mappings, with the end of that mapping. `None` (the default) for every other
+    /// source or mapping: file pages and shared memory read as their file or shared object
+    /// whether this process touched them or not.
+    fn unpopulated_zeros(&self, addr: u64) -> Option<(&crate::procfs::pagemap::Pagemap, u64)> {
         let _ = addr;
         None
     }

@@ -13,6 +13,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::PAGE_SIZE;
 use super::{proc_path, ProcError};
@@ -110,6 +111,8 @@ pub struct Pagemap {
     pid: i32,
     file: File,
     zero: ZeroPages,
+    /// False once `PAGEMAP_SCAN` failed (a kernel before 6.7): entries are read instead.
+    scan_works: AtomicBool,
 }
 
 /// True when a pagemap entry says the page holds data (in RAM or in swap).
@@ -136,6 +139,7 @@ impl Pagemap {
             pid,
             file,
             zero: ZeroPages::detect(),
+            scan_works: AtomicBool::new(true),
         })
     }
 
@@ -148,6 +152,13 @@ impl Pagemap {
         npages: usize,
         out: &mut Vec<bool>,
     ) -> Result<(), ProcError> {
+        if self.scan_works.load(Ordering::Relaxed) {
+            match self.scan_backed(addr, npages, out) {
+                Ok(()) => return Ok(()),
+                // Older kernels (before 6.7) do not know the ioctl: read the entries.
+                Err(_) => self.scan_works.store(false, Ordering::Relaxed),
+            }
+        }
         out.clear();
         let err = |what: &str| ProcError::Parse {
             context: format!("/proc/{}/pagemap at {addr:#x}: {what}", self.pid),
@@ -171,6 +182,109 @@ impl Pagemap {
             let e = u64::from_le_bytes(b);
             entry_is_backed(e) && !self.zero.is_zero(e)
         }));
+        Ok(())
+    }
+}
+
+/// `PAGEMAP_SCAN` (Linux 6.7, `include/uapi/linux/fs.h`): `_IOWR('f', 16, struct pm_scan_arg)`.
+const PAGEMAP_SCAN: libc::c_ulong =
+    (3 << 30) | ((PM_SCAN_ARG_SIZE as libc::c_ulong) << 16) | (0x66 << 8) | 16;
+const PM_SCAN_ARG_SIZE: usize = std::mem::size_of::<PmScanArg>();
+/// Page categories of `PAGEMAP_SCAN`.
+const PAGE_IS_PRESENT: u64 = 1 << 3;
+const PAGE_IS_SWAPPED: u64 = 1 << 4;
+const PAGE_IS_PFNZERO: u64 = 1 << 5;
+/// Regions returned per `PAGEMAP_SCAN` call.
+const SCAN_REGIONS: usize = 512;
+
+/// `struct pm_scan_arg`.
+#[repr(C)]
+#[derive(Default)]
+struct PmScanArg {
+    size: u64,
+    flags: u64,
+    start: u64,
+    end: u64,
+    walk_end: u64,
+    vec: u64,
+    vec_len: u64,
+    max_pages: u64,
+    category_inverted: u64,
+    category_mask: u64,
+    category_anyof_mask: u64,
+    return_mask: u64,
+}
+
+/// `struct page_region`.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct PageRegion {
+    start: u64,
+    end: u64,
+    categories: u64,
+}
+
+impl Pagemap {
+    /// [`Pagemap::backed_pages`] through `PAGEMAP_SCAN`: the kernel walks the page tables and
+    /// returns only the ranges of backed pages (present or swapped, not the shared zero
+    /// page), instead of 8 bytes per page that this process then decodes. For 64 GiB mapped
+    /// that was 128 MiB of entries per dump.
+    fn scan_backed(&self, addr: u64, npages: usize, out: &mut Vec<bool>) -> std::io::Result<()> {
+        let start = addr / PAGE_SIZE * PAGE_SIZE;
+        let end = (npages as u64)
+            .checked_mul(PAGE_SIZE)
+            .and_then(|n| start.checked_add(n))
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        out.clear();
+        out.resize(npages, false);
+        let mut regions = [PageRegion::default(); SCAN_REGIONS];
+        let mut at = start;
+        while at < end {
+            let mut arg = PmScanArg {
+                size: PM_SCAN_ARG_SIZE as u64,
+                start: at,
+                end,
+                vec: regions.as_mut_ptr() as u64,
+                vec_len: SCAN_REGIONS as u64,
+                // Pages that are present or swapped, and not the shared zero page.
+                category_inverted: PAGE_IS_PFNZERO,
+                category_mask: PAGE_IS_PFNZERO,
+                category_anyof_mask: PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+                return_mask: PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+                ..PmScanArg::default()
+            };
+            // SAFETY: PAGEMAP_SCAN reads `arg` and writes at most `vec_len` page_region
+            // structs into `regions`, which lives until after the call; both are repr(C)
+            // copies of the kernel's structs.
+            let n = unsafe {
+                libc::ioctl(
+                    std::os::fd::AsRawFd::as_raw_fd(&self.file),
+                    PAGEMAP_SCAN,
+                    &mut arg as *mut PmScanArg,
+                )
+            };
+            let n = usize::try_from(n).map_err(|_| std::io::Error::last_os_error())?;
+            for r in regions.iter().take(n.min(SCAN_REGIONS)) {
+                let s = r.start.max(start);
+                let e = r.end.min(end);
+                if s >= e {
+                    continue;
+                }
+                let i = usize::try_from((s - start) / PAGE_SIZE).unwrap_or(npages);
+                let j = usize::try_from((e - start).div_ceil(PAGE_SIZE)).unwrap_or(npages);
+                if let Some(flags) = out.get_mut(i..j.min(npages)) {
+                    flags.fill(true);
+                }
+            }
+            // The kernel says how far it walked; no progress would loop forever.
+            if arg.walk_end <= at || arg.walk_end > end {
+                if arg.walk_end == end {
+                    break;
+                }
+                return Err(std::io::Error::from_raw_os_error(libc::EIO));
+            }
+            at = arg.walk_end;
+        }
         Ok(())
     }
 }
@@ -317,6 +431,53 @@ mod tests {
         assert_eq!(w.hole_pages(after, end).unwrap(), 49);
         // SAFETY: unmapping exactly the mapping made above.
         unsafe { libc::munmap(base, len) };
+    }
+
+    #[test]
+    fn scan_ioctl_agrees_with_the_entries() {
+        let me = std::process::id() as i32;
+        let pm = Pagemap::open(me).unwrap();
+        let len = 600 * 4096;
+        // SAFETY: a fresh private anonymous mapping used only here and unmapped at the end.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(base, libc::MAP_FAILED);
+        // SAFETY: advice on our own mapping (4 KiB pages, so one write backs one page).
+        unsafe { libc::madvise(base, len, libc::MADV_NOHUGEPAGE) };
+        for p in [3usize, 10, 11, 599] {
+            // SAFETY: inside the mapping made above.
+            unsafe { std::ptr::write_volatile((base as *mut u8).add(p * 4096), 1) };
+        }
+        // SAFETY: inside the mapping; a read maps the shared zero page.
+        let _ = unsafe { std::ptr::read_volatile((base as *const u8).add(20 * 4096)) };
+        let mut by_scan = Vec::new();
+        match pm.scan_backed(base as u64, 600, &mut by_scan) {
+            Ok(()) => {}
+            Err(e) => {
+                eprintln!("PAGEMAP_SCAN not available ({e}): skipped");
+                // SAFETY: unmapping exactly the mapping made above.
+                unsafe { libc::munmap(base, len) };
+                return;
+            }
+        }
+        pm.scan_works.store(false, Ordering::Relaxed);
+        let mut by_entries = Vec::new();
+        pm.backed_pages(base as u64, 600, &mut by_entries).unwrap();
+        // SAFETY: unmapping exactly the mapping made above.
+        unsafe { libc::munmap(base, len) };
+        let set = |v: &[bool]| -> Vec<usize> { (0..v.len()).filter(|&i| v[i]).collect() };
+        assert_eq!(set(&by_scan), vec![3, 10, 11, 599]);
+        if pm.zero.small.is_some() {
+            assert_eq!(set(&by_entries), set(&by_scan));
+        }
     }
 
     #[test]

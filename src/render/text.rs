@@ -231,6 +231,7 @@ mod tests {
         let mut r = ScanReport {
             source: "pid 1 (live)".into(),
             bytes_scanned: 4096,
+            bytes_unpopulated: 0,
             regions: 3,
             verdict: Verdict::NoLeak,
             hits: vec![],

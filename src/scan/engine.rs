@@ -146,6 +146,12 @@ impl Engine {
         })
     }
 
+    /// True when some pattern is zeros alone (a needle of NUL bytes from a needle file): such
+    /// a pattern matches inside never-populated memory, which then cannot be skipped.
+    pub(super) fn matches_zeros(&self) -> bool {
+        self.pats.iter().any(|p| p.bytes.iter().all(|&b| b == 0))
+    }
+
     /// Every match starting in `buf[owned]`.
     pub(super) fn search(&self, buf: &[u8], owned: std::ops::Range<usize>, out: &mut Vec<Found>) {
         let end = owned.end.min(buf.len());

@@ -1,0 +1,313 @@
+//! The scan's reader thread: cuts the readable runs into chunks, reads each into a
+//! [`PageBuf`] while the scanning thread searches the previous one, and leaves out what a live
+//! process never populated.
+//!
+//! Never-populated pages of private anonymous mappings (per `/proc/PID/pagemap`, the dump's
+//! own [`BackedWindow`]) read as zeros, so they are not read: inside a chunk they are filled
+//! with zeros (a `memset`, not a copy from the victim), and a hole of a quarter of a chunk or
+//! more ([`Plan::min_hole`]) ends the chunk and is skipped whole, however much address space
+//! it spans. Shorter holes are searched as zeros: every chunk is a hand-off between two
+//! threads, and a victim with one page touched in 16 (the benchmark's sparse ballast) cut
+//! into one chunk per page took 65 536 hand-offs per 4 GiB, 1.8-12.8 s on the loaded
+//! machine, where searching the zeros costs a few tens of microseconds per chunk. Skipping
+//! stops [`Plan::overlap`] bytes (rounded down to a page) before the hole's end, so the chunk
+//! that owns the hole's last bytes sees them as the zeros they are: a match that begins in
+//! the hole and ends in the data after it is still found. Only a pattern of zeros alone could
+//! lie wholly inside the skipped part; with such a pattern nothing is skipped
+//! ([`Plan::skip_holes`]).
+
+use std::sync::mpsc::{Receiver, SyncSender};
+
+use crate::memory::pagebuf::PageBuf;
+use crate::memory::{read_pagewise, MemorySource, ReadError, PAGE_SIZE};
+use crate::model::Span;
+use crate::procfs::pagemap::BackedWindow;
+
+/// Never fewer pages than this in a hole worth skipping.
+pub(super) const SKIP_PAGES: u64 = 8;
+
+/// How chunks are cut.
+pub(super) struct Plan {
+    /// Bytes owned by one chunk at most (a multiple of the page size).
+    pub(super) chunk: u64,
+    /// Bytes read past the owned range, so a match starting in it is seen whole.
+    pub(super) overlap: u64,
+    /// Bytes read before the owned range (left context).
+    pub(super) behind: u64,
+    /// False when some pattern is all zeros: then a hole must be searched like data.
+    pub(super) skip_holes: bool,
+}
+
+impl Plan {
+    /// Pages of a hole worth skipping: a quarter of a chunk (below that, a new chunk, a
+    /// queue hand-off, costs more than searching the zeros), at least [`SKIP_PAGES`], and
+    /// more than the overlap kept.
+    fn min_hole(&self) -> u64 {
+        (self.chunk / PAGE_SIZE / 4)
+            .max(SKIP_PAGES)
+            .max(self.overlap.div_ceil(PAGE_SIZE) + 2)
+    }
+}
+
+/// One chunk read by the reader thread: the owned range `a..b`, the bytes from `buf_start`
+/// (`len` of them, placed in `buf` for `buf_start`), the pages that could not be read, and
+/// the bytes of `a..b` that were never populated (zeros, not read), and those skipped unread
+/// since the previous chunk.
+pub(super) struct Chunk {
+    pub(super) a: u64,
+    pub(super) b: u64,
+    pub(super) buf_start: u64,
+    pub(super) len: usize,
+    pub(super) buf: PageBuf,
+    pub(super) bad: Vec<(Span, ReadError)>,
+    pub(super) unpopulated: u64,
+    pub(super) skipped: u64,
+}
+
+/// What the reader sends: a chunk to search, or (last) the never-populated bytes skipped
+/// unread after the last chunk.
+pub(super) enum Piece {
+    Chunk(Chunk),
+    Skipped(u64),
+}
+
+/// Reads every run into chunks and sends them to `full`, taking empty buffers from `empty`.
+/// Returns when done or when the searcher hung up.
+pub(super) fn read_runs<S: MemorySource + ?Sized>(
+    source: &S,
+    runs: &[Span],
+    plan: &Plan,
+    empty: &Receiver<PageBuf>,
+    full: &SyncSender<Piece>,
+) {
+    let mut window: Option<BackedWindow<'_>> = None;
+    // Skipped bytes travel with the next chunk: one hand-off, not two.
+    let mut skipped = 0u64;
+    for run in runs {
+        let mut a = run.start;
+        while a < run.end {
+            let mut b = a.saturating_add(plan.chunk).min(run.end);
+            if plan.skip_holes {
+                if let Some(skip_to) = skip_hole(source, &mut window, a, run.end, plan) {
+                    skipped += skip_to - a;
+                    a = skip_to;
+                    continue;
+                }
+                b = hole_ahead(source, &mut window, a, b, plan.min_hole()).unwrap_or(b);
+            }
+            // Look-behind so a digit run's start (and a detection's left context) is known.
+            let buf_start = a.saturating_sub(plan.behind).max(run.start);
+            let buf_end = b.saturating_add(plan.overlap).min(run.end);
+            // The searcher stopped (it never does before the end): so do we.
+            let Ok(mut buf) = empty.recv() else { return };
+            let len = usize::try_from(buf_end - buf_start)
+                .unwrap_or(0)
+                .min(buf.capacity());
+            let mut bad = Vec::new();
+            let mut zeros = Vec::new();
+            fill(
+                source,
+                &mut window,
+                buf_start,
+                buf.for_addr_mut(buf_start, len),
+                &mut bad,
+                &mut zeros,
+            );
+            let unpopulated = zeros
+                .iter()
+                .map(|z: &Span| z.end.min(b).saturating_sub(z.start.max(a)))
+                .sum();
+            let chunk = Chunk {
+                a,
+                b,
+                buf_start,
+                len,
+                buf,
+                bad,
+                unpopulated,
+                skipped: std::mem::take(&mut skipped),
+            };
+            if full.send(Piece::Chunk(chunk)).is_err() {
+                return;
+            }
+            a = b;
+        }
+    }
+    if skipped > 0 {
+        let _ = full.send(Piece::Skipped(skipped));
+    }
+}
+
+/// When `a` (page aligned) starts a hole of at least [`Plan::min_hole`] pages, where the next
+/// chunk should start: at the end of the run, or `overlap` bytes (rounded down to a page)
+/// before the hole's end.
+fn skip_hole<'s, S: MemorySource + ?Sized>(
+    source: &'s S,
+    window: &mut Option<BackedWindow<'s>>,
+    a: u64,
+    run_end: u64,
+    plan: &Plan,
+) -> Option<u64> {
+    let (pm, map_end) = source.unpopulated_zeros(a)?;
+    let w = window.get_or_insert_with(|| BackedWindow::new(pm));
+    let end = map_end.min(run_end);
+    let hole = w.hole_pages(a, end).ok()?.saturating_mul(PAGE_SIZE);
+    if hole < plan.min_hole() * PAGE_SIZE {
+        return None;
+    }
+    let hole_end = a.saturating_add(hole).min(end);
+    if hole_end >= run_end {
+        return Some(run_end);
+    }
+    let to = hole_end.saturating_sub(plan.overlap) / PAGE_SIZE * PAGE_SIZE;
+    (to > a).then_some(to)
+}
+
+/// The start of the first hole of at least `min_hole` pages after `a` and before `b`,
+/// inside the mapping at `a`: the chunk ends there, so the next one can skip it.
+fn hole_ahead<'s, S: MemorySource + ?Sized>(
+    source: &'s S,
+    window: &mut Option<BackedWindow<'s>>,
+    a: u64,
+    b: u64,
+    min_hole: u64,
+) -> Option<u64> {
+    let (pm, map_end) = source.unpopulated_zeros(a)?;
+    let w = window.get_or_insert_with(|| BackedWindow::new(pm));
+    let end = b.min(map_end);
+    let npages = usize::try_from((end - a).div_ceil(PAGE_SIZE)).ok()?;
+    let flags = w.get(a, npages, map_end).ok()?;
+    let need = usize::try_from(min_hole).ok()?;
+    let mut run = 0usize;
+    for (i, &backed) in flags.iter().enumerate() {
+        if backed {
+            run = 0;
+            continue;
+        }
+        run += 1;
+        // A hole that starts at `a` itself was not long enough to skip (skip_hole said so).
+        if run >= need && i + 1 > run {
+            let start = a + ((i + 1 - run) as u64) * PAGE_SIZE;
+            return Some(start);
+        }
+    }
+    None
+}
+
+/// Fills `dst` with the memory from `start`: pieces of private anonymous mappings page by page
+/// as the pagemap says (backed pages read, never-populated ones zero-filled and listed in
+/// `zeros`), everything else read directly. Unreadable pages are zeroed and listed in `bad`.
+fn fill<'s, S: MemorySource + ?Sized>(
+    source: &'s S,
+    window: &mut Option<BackedWindow<'s>>,
+    start: u64,
+    dst: &mut [u8],
+    bad: &mut Vec<(Span, ReadError)>,
+    zeros: &mut Vec<Span>,
+) {
+    let end = start.saturating_add(dst.len() as u64);
+    let mut x = start;
+    while x < end {
+        let sparse = source.unpopulated_zeros(x);
+        let Some((pm, map_end)) = sparse else {
+            // Up to the next mapping whose holes can be told apart (or the end): one read.
+            let mut y = x;
+            while y < end && source.unpopulated_zeros(y).is_none() {
+                y = match source.region_at(y) {
+                    Some(r) => r.span.end.min(end),
+                    None => end,
+                };
+            }
+            read_into(source, start, x, y, dst, bad);
+            x = y;
+            continue;
+        };
+        let piece_end = map_end.min(end);
+        let first_page = x / PAGE_SIZE * PAGE_SIZE;
+        let npages = usize::try_from((piece_end - first_page).div_ceil(PAGE_SIZE)).unwrap_or(0);
+        let w = window.get_or_insert_with(|| BackedWindow::new(pm));
+        let flags: Vec<bool> = match w.get(first_page, npages, map_end) {
+            Ok(f) if f.len() == npages => f.to_vec(),
+            // The pagemap could not tell: read it all.
+            _ => vec![true; npages],
+        };
+        let mut backed_runs: Vec<(u64, u64)> = Vec::new();
+        let mut p = 0usize;
+        while p < npages {
+            let backed = flags[p];
+            let mut q = p;
+            while q < npages && flags[q] == backed {
+                q += 1;
+            }
+            let s = (first_page + p as u64 * PAGE_SIZE).max(x);
+            let e = (first_page + q as u64 * PAGE_SIZE).min(piece_end);
+            if backed {
+                backed_runs.push((s, e));
+            } else {
+                if let Some(d) = slice_of(dst, start, s, e) {
+                    d.fill(0);
+                }
+                zeros.push(Span::new(s, e));
+            }
+            p = q;
+        }
+        // The backed runs in one call (a sparse piece has many short ones); when that fails,
+        // run by run, each retried page by page.
+        if !(backed_runs.len() > 1 && read_together(source, start, dst, &backed_runs)) {
+            for &(s, e) in &backed_runs {
+                read_into(source, start, s, e, dst, bad);
+            }
+        }
+        x = piece_end;
+    }
+}
+
+/// Reads `s..e` into its place in `dst` (which holds the memory from `start`).
+fn read_into<S: MemorySource + ?Sized>(
+    source: &S,
+    start: u64,
+    s: u64,
+    e: u64,
+    dst: &mut [u8],
+    bad: &mut Vec<(Span, ReadError)>,
+) {
+    if let Some(d) = slice_of(dst, start, s, e) {
+        bad.extend(read_pagewise(source, s, d));
+    }
+}
+
+/// Reads the sorted, disjoint `runs` into their places in `dst` with one
+/// [`MemorySource::read_parts_at`]; false when any byte failed (nothing is known then).
+fn read_together<S: MemorySource + ?Sized>(
+    source: &S,
+    start: u64,
+    dst: &mut [u8],
+    runs: &[(u64, u64)],
+) -> bool {
+    let mut parts: Vec<(u64, &mut [u8])> = Vec::with_capacity(runs.len());
+    let mut rest = dst;
+    let mut at = start;
+    for &(s, e) in runs {
+        let (Some(skip), Some(len)) = (s.checked_sub(at), e.checked_sub(s)) else {
+            return false;
+        };
+        let (Ok(skip), Ok(len)) = (usize::try_from(skip), usize::try_from(len)) else {
+            return false;
+        };
+        if skip.saturating_add(len) > rest.len() {
+            return false;
+        }
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(skip);
+        let (part, tail) = tail.split_at_mut(len);
+        parts.push((s, part));
+        rest = tail;
+        at = e;
+    }
+    source.read_parts_at(&mut parts).is_ok()
+}
+
+fn slice_of(dst: &mut [u8], start: u64, s: u64, e: u64) -> Option<&mut [u8]> {
+    let i = usize::try_from(s.checked_sub(start)?).ok()?;
+    let j = usize::try_from(e.checked_sub(start)?).ok()?;
+    dst.get_mut(i..j)
+}
