@@ -477,6 +477,31 @@ fn hostile_inputs_exit_2_with_one_line() {
     assert!(out.contains("absent 0x2100-0x3000"), "{out}");
 }
 
+/// Hits past the listing cap are never checked against the files on disk, so they cannot be
+/// called public constants: a scan that has any is a leak, even when every listed hit turned
+/// out to be public (a one-byte needle over this program's own code does exactly that).
+#[test]
+fn hits_past_the_cap_are_never_a_no_leak() {
+    let victim = common::start_victim(&["--mode", "plain"], None);
+    let v = scan_json(&["--pid", &victim.ready.pid.to_string(), "--needle", "a"]);
+    let more = v["hits_more"].as_u64().unwrap_or(0);
+    assert!(more > 0, "the cap was not reached: {}", v["hits"]);
+    assert_eq!(v["verdict"], "leak", "hits_more {more}");
+    let (_, text, _) = run(&[
+        "scan",
+        "--pid",
+        &victim.ready.pid.to_string(),
+        "--needle",
+        "a",
+    ]);
+    assert!(
+        text.starts_with("LEAK"),
+        "{}",
+        text.lines().next().unwrap_or("")
+    );
+    assert!(text.contains("counted as leaks"), "{text:.300}");
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let (code, _, err) = run(&["scan", "/nonexistent"]);

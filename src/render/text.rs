@@ -131,9 +131,9 @@ pub fn render_report(report: &ScanReport, color: bool) -> String {
     if report.hits_more > 0 {
         let _ = writeln!(
             out,
-            "  … and {} more hits (the first {} are listed)",
+            "  … and {} more hits past the first {MAX} (not listed, not checked against the files on disk: counted as leaks)",
             report.hits_more,
-            report.hits.len()
+            MAX = crate::scan::MAX_FINDINGS
         );
     }
     push_public(&mut out, report);
@@ -268,7 +268,7 @@ mod tests {
         let t = render_report(&r, false);
         assert!(t.starts_with("LEAK: 42 hits"), "{t}");
         assert!(
-            t.contains("… and 41 more hits (the first 1 are listed)"),
+            t.contains("… and 41 more hits past the first 10000 (not listed"),
             "{t}"
         );
         r.hits_more = 0;

@@ -48,7 +48,11 @@ pub fn run_matrix(
     order.sort_by_key(|&i| {
         let w = weight(i);
         // Rows that cannot run go last whatever their turn.
-        (w == 0, turn.get(i).copied().unwrap_or(0), std::cmp::Reverse(w))
+        (
+            w == 0,
+            turn.get(i).copied().unwrap_or(0),
+            std::cmp::Reverse(w),
+        )
     });
     let next = AtomicUsize::new(0);
     let rows: Mutex<Vec<Option<Vec<Cell>>>> = Mutex::new(vec![None; scenarios.len()]);

@@ -312,8 +312,14 @@ pub fn scan_with_progress<S: MemorySource + Sync + ?Sized>(
         bytes_scanned,
         bytes_unpopulated: unpopulated,
         regions: regions.len(),
-        // A detection is a secret found in memory just as a hit is: both make a leak.
-        verdict: if hits.is_empty() && detections.is_empty() {
+        // A detection is a secret found in memory just as a hit is: both make a leak. Findings
+        // past the listing cap were never checked against the files on disk (only listed ones
+        // can be shown to be public constants), so they count as leaks too.
+        verdict: if hits.is_empty()
+            && detections.is_empty()
+            && hits_more == 0
+            && detections_more == 0
+        {
             Verdict::NoLeak
         } else {
             Verdict::Leak
