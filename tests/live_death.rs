@@ -233,3 +233,48 @@ fn reads_after_the_death_are_never_refusals() {
     }
     v.assert_killed_by_the_read();
 }
+
+/// The same victim, dumped: its threads are stopped while memory is copied, so nothing would
+/// ever answer a fault on the trap page and a read of it would hang the dump (and keep the
+/// victim stopped) for ever. The dump leaves the userfaultfd range out, says why, and finishes;
+/// the victim, never faulted, lives on.
+#[test]
+fn a_dump_leaves_a_userfaultfd_range_out_instead_of_hanging() {
+    let Some(mut trap) = Trap::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("trap.core");
+    let mut dump = common::KillOnDrop(
+        Command::new(common::bin())
+            .args(["dump", &trap.pid.to_string(), "-o", core.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Not a timed assertion: a bound on a hang, far above any dump of this victim.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = dump.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dump hung on the userfaultfd range"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    assert!(
+        trap.child.0.try_wait().unwrap().is_none(),
+        "the victim died: the dump read its trap page"
+    );
+    use confidump::memory::{MemorySource, RegionKind};
+    let c = confidump::coredump::reader::CoreFile::open(&core).unwrap();
+    let r = c.region_at(trap.trap).expect("the trap page's region");
+    match &r.kind {
+        RegionKind::Absent(why) => assert!(why.contains("userfaultfd"), "{why}"),
+        other => panic!("the trap page is {other:?}"),
+    }
+}

@@ -44,6 +44,9 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 
 use super::{io_err, DumpError, DumpOptions, MissingRange, Progress, DATA_START};
 use crate::coredump::policy::{gcore_decision, Policy};
+
+/// Why a userfaultfd-registered mapping (`um`/`uw` in smaps) is not in the core.
+pub const USERFAULTFD_REASON: &str = "registered with userfaultfd: its missing pages come from the process's own handler, stopped during the dump, so reading would wait for ever: not read";
 use crate::memory::pagebuf::PageBuf;
 use crate::memory::{read_pagewise, MemorySource, ReadError, PAGE_SIZE};
 use crate::procfs::maps::Mapping;
@@ -232,6 +235,21 @@ pub(super) fn read_all<S: MemorySource + ?Sized>(
     for m in mappings {
         let flags = segment_flags(m);
         let name = m.display_name().to_string();
+        if m.has_flag("um") || m.has_flag("uw") {
+            // A missing page of a userfaultfd range is filled by the process's own handler
+            // thread, which is stopped while we copy: a read would wait for ever (and the
+            // process with it). Left out, and said so: absence proves nothing.
+            copy.absent.push(MissingRange {
+                start: m.span.start,
+                end: m.span.end,
+                errno: None,
+                reason: USERFAULTFD_REASON.to_string(),
+                mapping: name,
+            });
+            done = done.saturating_add(m.span.len());
+            progress(Progress { done, total });
+            continue;
+        }
         if opts.policy == Policy::LikeGcore {
             let elf = || {
                 let mut magic = [0u8; 4];
