@@ -124,9 +124,9 @@ pub struct VictimArgs {
     /// encryption does not cover it; the demo's `cvm-shared-io` row shows the host reading it.
     #[arg(long, value_parser = wire_parser())]
     pub wire: Option<crate::vm::guest::Wire>,
-    /// (vm) Guest RAM in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 128)]
-    pub memory: u64,
+    /// (vm) Guest RAM in MiB [default: 128; 256 with --cvm]
+    #[arg(long, value_name = "MIB")]
+    pub memory: Option<u64>,
     /// (vm) Always boot the guest. By default the first VM victim saves its freshly booted
     /// guest (before any secret exists; ~/.cache/confidump/guest-snapshot, 0600) and later ones
     /// restore it with QEMU's -incoming in well under a second, each with fresh host entropy.

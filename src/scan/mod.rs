@@ -104,8 +104,20 @@ pub fn scan_with_progress<S: MemorySource + Sync + ?Sized>(
     } else {
         None
     };
-    // Whole pages, so a never-populated page is wholly inside a chunk or wholly skipped.
-    let chunk = (opts.chunk_size as u64).max(PAGE_SIZE).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+    // Whole pages, so a never-populated page is wholly inside a chunk or wholly skipped. A
+    // small source gets smaller chunks: the three buffers in flight stay under its own size
+    // (memory follows the input, never a fixed megabytes for a kilobyte core).
+    let readable: u64 = source
+        .regions()
+        .iter()
+        .filter(|r| r.kind == RegionKind::Readable)
+        .map(|r| r.span.len())
+        .sum();
+    let chunk = (opts.chunk_size as u64)
+        .min((readable / 4).max(64 << 10))
+        .max(PAGE_SIZE)
+        .div_ceil(PAGE_SIZE)
+        * PAGE_SIZE;
     // One more byte than the longest pattern: a digit run must see the byte after it.
     let needle_reach = engine.max_len + 1;
     // Detectors need more on both sides: the longest block they report (a PEM key) after the

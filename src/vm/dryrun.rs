@@ -133,7 +133,7 @@ pub fn dry_run(opts: &VmOptions) -> Result<DryRun, VmError> {
     let rundir = Path::new(RUNDIR);
     let plan = qemu::LaunchPlan {
         accel,
-        memory_mib: opts.memory_mib,
+        memory_mib: opts.memory(),
         kernel,
         initrd: rundir.join(INITRD_NAME),
         cmdline: qemu::guest_cmdline(

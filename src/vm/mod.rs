@@ -73,8 +73,8 @@ pub struct VmOptions {
     pub accel: AccelChoice,
     /// A confidential-VM profile.
     pub cvm: Option<CvmProfile>,
-    /// Guest RAM in MiB.
-    pub memory_mib: u64,
+    /// Guest RAM in MiB; `None`: [`VmOptions::memory`]'s default.
+    pub memory_mib: Option<u64>,
     /// How long the guest may take to become ready (per attempt, TCG).
     pub boot_timeout: Duration,
     /// A channel the guest's victim also sends its secret out on (`cvm-shared-io`).
@@ -90,20 +90,31 @@ pub struct VmOptions {
 }
 
 impl VmOptions {
-    /// Defaults: 128 MiB, `auto` accel, 60 s boot timeout, the default kernel, no CVM, snapshots.
+    /// Defaults: `auto` accel, 60 s boot timeout, the default kernel, no CVM, snapshots, the
+    /// default memory ([`VmOptions::memory`]).
     pub fn new(mode: Mode) -> Self {
         Self {
             mode,
             kernel: None,
             accel: AccelChoice::Auto,
             cvm: None,
-            memory_mib: 128,
+            memory_mib: None,
             boot_timeout: Duration::from_secs(60),
             wire: None,
             guest_container: false,
             snapshot: true,
             guest_yama: None,
         }
+    }
+}
+
+impl VmOptions {
+    /// Guest RAM in MiB: as given, else 128 MiB (the kernel, the 8 MiB initramfs and a victim
+    /// fit, and every dump of the guest stays small), or 256 MiB for a confidential VM (OVMF,
+    /// and the bounce buffers SEV and TDX guests reserve for device I/O).
+    pub fn memory(&self) -> u64 {
+        self.memory_mib
+            .unwrap_or(if self.cvm.is_some() { 256 } else { 128 })
     }
 }
 
@@ -442,7 +453,7 @@ impl VmVictim {
         for (accel, timeout) in attempts {
             let mut plan = qemu::LaunchPlan {
                 accel,
-                memory_mib: opts.memory_mib,
+                memory_mib: opts.memory(),
                 kernel: kernel.clone(),
                 initrd: initrd.clone(),
                 cmdline: qemu::guest_cmdline(
