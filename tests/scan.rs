@@ -542,9 +542,12 @@ int main(void) {{
     printf("ready %p %zu\n", (void *)buf, len);
     fflush(stdout);
     unsigned long x = 88172645463325252ul;
+    /* One page at a time loses its needle and gets it back (a reader may catch it torn);
+       every other page keeps it. Erasing half the buffer at once let a reader sweeping at the
+       eraser's pace see no needle at all. */
     for (size_t i = 0;; i = (i + 1) % pages) {{
+        memset(buf + i * 4096 + 100, 'b', n);
         memcpy(buf + i * 4096 + 100, nd, n);
-        memset(buf + ((i + pages / 2) % pages) * 4096 + 100, 'b', n);
         for (int k = 0; k < 64; k++) {{
             x ^= x << 13; x ^= x >> 7; x ^= x << 17;
             size_t off = x % len;
