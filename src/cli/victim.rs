@@ -43,7 +43,8 @@ alone), and --secret-arg (a secret on the command line).
 --context vm runs the victim inside a minimal Linux guest under QEMU (the secret is generated
 in the guest; the host learns its hash). The ready line then also has \"context\":\"vm\",
 \"qemu_pid\", \"qmp\" (socket), \"accel\", \"guest_pid\", \"guest_phys\" (guest-physical page of
-each page of the region); \"pid\" is QEMU's pid. Attack it from the host:
+each page of the region), \"started\" (boot, or snapshot: restored from the booted guest the
+first VM victim saved; --no-snapshot always boots); \"pid\" is QEMU's pid. Attack it from the host:
   confidump victim --context vm --mode secretmem --accel tcg --ready-file /tmp/vm.ready
   confidump dump QEMU_PID -o qemu.core && confidump scan qemu.core --sha256 HEX --shape canary
   confidump scan --pid QEMU_PID --sha256 HEX --shape canary
