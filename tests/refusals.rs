@@ -46,26 +46,10 @@ fn another_users_process_is_refused_by_the_uid_rule() {
 
 #[test]
 fn a_non_dumpable_process_of_the_same_user_is_explained() {
-    use std::io::BufRead;
-    use std::os::unix::process::CommandExt;
-    let mut child = Command::new(common::bin())
-        .args(["victim", "--mode", "undumpable"])
-        .uid(65534)
-        .gid(65534)
-        .current_dir("/")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
-    let pid = ready["pid"].as_i64().unwrap().to_string();
+    let victim = common::start_victim_as(65534, &["--mode", "undumpable"], None);
+    let pid = victim.ready.pid.to_string();
     let (code, _, err) = run_as_nobody(&["scan", "--pid", &pid, "--needle", "x"]);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(victim);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not dumpable"), "{err}");
 }
@@ -189,34 +173,17 @@ fn a_refused_attach_is_one_sentence_naming_the_rule() {
 /// missing and how to give it, not "permission denied".
 #[test]
 fn root_without_cap_sys_ptrace_is_told_which_capability_is_missing() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::os::unix::process::CommandExt;
     if Command::new("setpriv").arg("--version").output().is_err() {
         eprintln!("SKIP: no setpriv (util-linux) to drop CAP_SYS_PTRACE");
         return;
     }
     // A victim of uid 65534, so that only CAP_SYS_PTRACE could let root attach.
-    let mut child = Command::new(common::bin())
-        .args(["victim", "--mode", "plain"])
-        .uid(65534)
-        .gid(65534)
-        .current_dir("/")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(b"CONFIDUMP-00112233445566778899aabb\n")
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let victim = common::KillOnDrop::from(child);
-    let ready: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
-    let pid = ready["pid"].to_string();
+    let victim = common::start_victim_as(
+        65534,
+        &["--mode", "plain"],
+        Some(b"CONFIDUMP-00112233445566778899aabb"),
+    );
+    let pid = victim.ready.pid.to_string();
     for args in [
         vec!["dump", pid.as_str(), "-o", "/tmp/confidump-no-cap.core"],
         vec!["scan", "--pid", pid.as_str(), "--needle", "x"],
@@ -234,7 +201,6 @@ fn root_without_cap_sys_ptrace_is_told_which_capability_is_missing() {
         assert!(err.contains("--cap-add SYS_PTRACE"), "{args:?}: {err}");
     }
     assert!(!Path::new("/tmp/confidump-no-cap.core").exists());
-    drop(stdin);
     drop(victim);
 }
 
@@ -245,8 +211,6 @@ fn root_without_cap_sys_ptrace_is_told_which_capability_is_missing() {
 /// guest whose kernel has Yama (`tests/vm.rs`, `yama_refusals_are_explained_in_a_guest_that_has_yama`).
 #[test]
 fn yama_ptrace_scope_is_named_with_its_remedy() {
-    use std::io::{BufRead, BufReader};
-    use std::os::unix::process::CommandExt;
     let Ok(scope) = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope") else {
         eprintln!(
             "SKIP: this kernel has no Yama LSM (/proc/sys/kernel/yama/ptrace_scope is absent)"
@@ -272,23 +236,8 @@ fn yama_ptrace_scope_is_named_with_its_remedy() {
     // Scopes 1 and 2: an unprivileged attacker against a victim of its own uid that is not its
     // descendant (both are this test's children), so neither the uid nor the dumpable rule
     // refuses, only Yama's.
-    let mut child = Command::new(common::bin())
-        .args(["victim", "--mode", "plain"])
-        .uid(65534)
-        .gid(65534)
-        .current_dir("/")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _victim = common::KillOnDrop::from(child);
-    let ready: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
-    let pid = ready["pid"].to_string();
+    let victim = common::start_victim_as(65534, &["--mode", "plain"], None);
+    let pid = victim.ready.pid.to_string();
     let (code, _, err) = run_as_nobody(&["scan", "--pid", &pid, "--needle", "x"]);
     assert_eq!(code, 2, "{err}");
     assert_one_clean_line(&err);

@@ -75,7 +75,20 @@ pub fn hex(v: &serde_json::Value) -> u64 {
 /// Starts `confidump victim ARGS`, writes `stdin_secret` (if any) followed by a newline, and
 /// waits for the ready line (blocking read: the victim prints it when it is ready).
 pub fn start_victim(args: &[&str], stdin_secret: Option<&[u8]>) -> Victim {
-    let mut child = Command::new(bin())
+    spawn_victim(Command::new(bin()), args, stdin_secret)
+}
+
+/// [`start_victim`] as another user (`uid` = gid, working directory `/`): a victim an
+/// unprivileged attacker may own, or root may be refused by a rule other than the uid's.
+pub fn start_victim_as(uid: u32, args: &[&str], stdin_secret: Option<&[u8]>) -> Victim {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(bin());
+    cmd.uid(uid).gid(uid).current_dir("/");
+    spawn_victim(cmd, args, stdin_secret)
+}
+
+fn spawn_victim(mut cmd: Command, args: &[&str], stdin_secret: Option<&[u8]>) -> Victim {
+    let mut child = cmd
         .arg("victim")
         .args(args)
         .stdin(Stdio::piped())
