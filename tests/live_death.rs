@@ -16,7 +16,6 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 
@@ -86,18 +85,7 @@ impl Trap {
     /// `None` (with the reason printed) where gcc or userfaultfd is missing.
     fn start() -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
-        let exe = common::compile_c(dir.path(), TRAP_C)?;
-        let mut child = common::KillOnDrop(
-            Command::new(&exe)
-                .stdout(Stdio::piped())
-                .stdin(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let mut line = String::new();
-        std::io::BufReader::new(child.0.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let (child, line) = common::run_c_until_line(dir.path(), TRAP_C)?;
         let Some(rest) = line.trim().strip_prefix("ready ") else {
             eprintln!("skipping: the userfaultfd victim could not start: {line:?}");
             return None;

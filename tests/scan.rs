@@ -560,15 +560,9 @@ int main(void) {{
         needle = c_bytes(NEEDLE),
         key = KEY
     );
-    let Some(exe) = common::compile_c(dir.path(), &source) else {
+    let Some((child, line)) = common::run_c_until_line(dir.path(), &source) else {
         return;
     };
-    let mut child = Command::new(exe).stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let child = common::KillOnDrop::from(child);
     let pid = child.id().to_string();
     let mut words = line.split_whitespace().skip(1);
     let buf = confidump::model::parse_hex_addr(words.next().unwrap()).unwrap();
@@ -675,15 +669,9 @@ int main(void) {{
         needle = c_bytes(NEEDLE),
         key = KEY
     );
-    let Some(exe) = common::compile_c(dir.path(), &source) else {
+    let Some((child, line)) = common::run_c_until_line(dir.path(), &source) else {
         return;
     };
-    let mut child = Command::new(exe).stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let child = common::KillOnDrop::from(child);
     let pid = child.id().to_string();
     let addrs: Vec<u64> = line
         .split_whitespace()

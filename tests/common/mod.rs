@@ -178,3 +178,19 @@ pub fn compile_c(dir: &std::path::Path, source: &str) -> Option<std::path::PathB
         }
     }
 }
+
+/// Builds `source` ([`compile_c`]) and runs it (stdin empty) until it prints its first line:
+/// the running program, killed when dropped, and that line. `None` where gcc cannot build it.
+pub fn run_c_until_line(dir: &std::path::Path, source: &str) -> Option<(KillOnDrop, String)> {
+    let exe = compile_c(dir, source)?;
+    let mut child = Command::new(exe)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    Some((child.into(), line))
+}
