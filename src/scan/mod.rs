@@ -107,14 +107,11 @@ pub fn scan_with_progress<S: MemorySource + Sync + ?Sized>(
     // Whole pages, so a never-populated page is wholly inside a chunk or wholly skipped. A
     // small source gets smaller chunks: the three buffers in flight stay under its own size
     // (memory follows the input, never a fixed megabytes for a kilobyte core).
-    let readable: u64 = source
-        .regions()
-        .iter()
-        .filter(|r| r.kind == RegionKind::Readable)
-        .map(|r| r.span.len())
-        .sum();
+    let regions = source.regions();
+    let runs = readable_runs(regions);
+    let total: u64 = runs.iter().map(|r| r.end - r.start).sum();
     let chunk = (opts.chunk_size as u64)
-        .min((readable / 4).max(64 << 10))
+        .min((total / 4).max(64 << 10))
         .max(PAGE_SIZE)
         .div_ceil(PAGE_SIZE)
         * PAGE_SIZE;
@@ -128,7 +125,6 @@ pub fn scan_with_progress<S: MemorySource + Sync + ?Sized>(
         None => (needle_reach, 1),
     };
     let (overlap, behind) = (overlap as u64, behind as u64);
-    let regions = source.regions();
     let mut hits = Vec::new();
     let mut detections: Vec<Detection> = Vec::new();
     let (mut hits_more, mut detections_more) = (0u64, 0u64);
@@ -144,8 +140,6 @@ pub fn scan_with_progress<S: MemorySource + Sync + ?Sized>(
         None => (String::new(), vaddr),
     };
 
-    let runs = readable_runs(regions);
-    let total: u64 = runs.iter().map(|r| r.end - r.start).sum();
     let mut done = 0u64;
     let mut unpopulated = 0u64;
     let plan = reader::Plan {
