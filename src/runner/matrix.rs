@@ -27,33 +27,30 @@ pub fn run_matrix(
     // first VM row, the first database row, the second VM row, ...): rows of one context
     // contend for the same thing (the VM rows wait for the first one's saved guest, see
     // `vm::snapshot`), rows of different ones much less.
-    let weight = |i: usize| {
-        scenarios.get(i).map_or(0, |s| {
+    let mut turns: Vec<(super::scenario::Context, usize)> = Vec::new();
+    let keys: Vec<(bool, usize, std::cmp::Reverse<u32>)> = scenarios
+        .iter()
+        .map(|s| {
             if s.info.unavailable.is_some() {
-                0
-            } else {
-                super::context::host_for(s.spec.context).weight()
+                // Rows that cannot run go last.
+                return (true, 0, std::cmp::Reverse(0));
             }
-        })
-    };
-    let mut seen: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
-    let turn: Vec<usize> = (0..scenarios.len())
-        .map(|i| {
-            let n = seen.entry(weight(i)).or_insert(0);
-            *n += 1;
-            *n
+            let turn = match turns.iter_mut().find(|(c, _)| *c == s.spec.context) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    turns.push((s.spec.context, 1));
+                    1
+                }
+            };
+            let weight = super::context::host_for(s.spec.context).weight();
+            (false, turn, std::cmp::Reverse(weight))
         })
         .collect();
     let mut order: Vec<usize> = (0..scenarios.len()).collect();
-    order.sort_by_key(|&i| {
-        let w = weight(i);
-        // Rows that cannot run go last whatever their turn.
-        (
-            w == 0,
-            turn.get(i).copied().unwrap_or(0),
-            std::cmp::Reverse(w),
-        )
-    });
+    order.sort_by_key(|&i| keys.get(i).copied());
     let next = AtomicUsize::new(0);
     let rows: Mutex<Vec<Option<Vec<Cell>>>> = Mutex::new(vec![None; scenarios.len()]);
     let step = Mutex::new(on_step);
