@@ -394,23 +394,21 @@ impl VmVictim {
                 vec![(Accel::Kvm, opts.boot_timeout)]
             }
             (AccelChoice::Tcg, false) => vec![(Accel::Tcg, opts.boot_timeout)],
-            (AccelChoice::Auto, false) => match kvm_usable {
+            (AccelChoice::Auto, false) => match (kvm_usable, &facts.kvm_fallback) {
                 // A Linux guest already failed under KVM on this host kernel (the record
                 // doctor also reads): go straight to TCG, and say so.
-                Ok(_) if facts.kvm_fallback.is_some() => {
-                    if let Some(f) = &facts.kvm_fallback {
-                        skipped_kvm = Some(format!(
-                            "KVM not tried: a Linux guest failed under it on this host kernel before ({}); --accel kvm tries it again",
-                            truncate(&f.why, 120)
-                        ));
-                    }
+                (Ok(_), Some(f)) => {
+                    skipped_kvm = Some(format!(
+                        "KVM not tried: a Linux guest failed under it on this host kernel before ({}); --accel kvm tries it again",
+                        truncate(&f.why, 120)
+                    ));
                     vec![(Accel::Tcg, opts.boot_timeout)]
                 }
-                Ok(_) => vec![
+                (Ok(_), None) => vec![
                     (Accel::Kvm, KVM_TRY_TIMEOUT.min(opts.boot_timeout)),
                     (Accel::Tcg, opts.boot_timeout),
                 ],
-                Err(_) => vec![(Accel::Tcg, opts.boot_timeout)],
+                (Err(_), _) => vec![(Accel::Tcg, opts.boot_timeout)],
             },
         };
 

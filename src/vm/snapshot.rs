@@ -17,7 +17,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -116,7 +116,8 @@ impl Slot {
             .create(true)
             .truncate(false)
             .write(true)
-            .custom_flags_nofollow()
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(self.dir.join(".lock"))?;
         let locked = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
             .map_err(|(_, e)| std::io::Error::from(e))?;
@@ -207,18 +208,6 @@ fn shell_quote(p: &Path) -> Option<String> {
 #[derive(Debug)]
 pub struct SlotLock(#[allow(dead_code)] nix::fcntl::Flock<File>);
 
-trait NoFollow {
-    fn custom_flags_nofollow(&mut self) -> &mut Self;
-}
-
-impl NoFollow for std::fs::OpenOptions {
-    fn custom_flags_nofollow(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,18 +218,18 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let kernel = dir.join("k");
         std::fs::write(&kernel, b"kernel").unwrap();
-        let args = vec!["-m".to_string(), "256M".to_string()];
-        let parts = |init: &'static [u8], args: &'static [String]| KeyParts {
-            qemu: Path::new("/usr/bin/qemu"),
-            qemu_version: "10.0.2",
-            kernel: &kernel,
-            initramfs: init,
-            args,
+        let args = ["-m".to_string(), "256M".to_string()];
+        let slot = |init: &[u8]| {
+            let parts = KeyParts {
+                qemu: Path::new("/usr/bin/qemu"),
+                qemu_version: "10.0.2",
+                kernel: &kernel,
+                initramfs: init,
+                args: &args,
+            };
+            Slot::new(dir.clone(), &parts).unwrap()
         };
-        let args: &'static [String] = Box::leak(args.into_boxed_slice());
-        let a = Slot::new(dir.clone(), &parts(b"init", args)).unwrap();
-        let b = Slot::new(dir.clone(), &parts(b"init", args)).unwrap();
-        let c = Slot::new(dir.clone(), &parts(b"init2", args)).unwrap();
+        let (a, b, c) = (slot(b"init"), slot(b"init"), slot(b"init2"));
         assert_eq!(a.state(), b.state());
         assert_ne!(a.state(), c.state());
         assert!(a.existing().is_none());
