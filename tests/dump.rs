@@ -227,10 +227,11 @@ fn unreadable_pages_have_no_bytes_and_are_listed() {
     assert_eq!(note.policy, "attacker");
     assert_eq!(note.pid, v.pid);
     let three = v.at("three");
-    // The page after the PROT_NONE page is there; the PROT_NONE page too (root reads it).
+    // The page after the PROT_NONE page is there; the PROT_NONE page too (root reads it:
+    // never touched, it is zeros, in a PT_LOAD's tail).
     let after = core_bytes(&elf, bytes, three + 2 * PAGE, 20).expect("page after the hole");
     assert_eq!(after, b"after-the-hole-AFTER");
-    assert!(core_bytes(&elf, bytes, three + PAGE, PAGE).is_some());
+    assert!(has_load(&elf, three + PAGE));
     // The dd page is dumped by the attacker.
     assert_eq!(
         core_bytes(&elf, bytes, v.at("dd"), 17).unwrap(),
@@ -406,11 +407,12 @@ fn sparse_memory_becomes_holes() {
     let dir = tempfile::tempdir().unwrap();
     let core = dir.path().join("v.core");
     dump_process(v.pid, &DumpOptions::new(&core)).unwrap();
+    // 1 GiB mapped, 4 pages touched: the core's length and its disk use follow what is
+    // resident (the victim's ~4 MiB of libraries and stacks), not the address space.
     let meta = std::fs::metadata(&core).unwrap();
     let used = meta.blocks() * 512;
-    assert!(meta.len() > 1 << 30, "{}", meta.len());
     assert!(
-        used < 64 << 20,
+        meta.len() < 64 << 20 && used < 64 << 20,
         "core uses {used} bytes on disk for {} of length",
         meta.len()
     );
@@ -425,9 +427,11 @@ fn sparse_memory_becomes_holes() {
             core_bytes(&elf, bytes, at, want.len() as u64).unwrap(),
             want.as_bytes()
         );
-        // An untouched page reads back as zeros.
-        let zeros = core_bytes(&elf, bytes, at - 123 + 8 * PAGE, PAGE).unwrap();
-        assert!(zeros.iter().all(|&b| b == 0));
+        // An untouched page has no bytes in the file: it is in a PT_LOAD's zero tail
+        // (p_memsz > p_filesz), which ELF readers fill with zeros.
+        let hole = at - 123 + 8 * PAGE;
+        assert!(has_load(&elf, hole), "no PT_LOAD covers {hole:#x}");
+        assert!(core_bytes(&elf, bytes, hole, PAGE).is_none());
     }
     // The same bytes through our reader and through real gdb, at sampled addresses: the
     // touched pages, a hole inside the first batch of pagemap entries and one far beyond it.

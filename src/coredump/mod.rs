@@ -14,10 +14,15 @@ pub const CONFIDUMP_NOTE_NAME: &str = "CONFIDUMP";
 /// Type of our own note ('CMAP'); its descriptor is UTF-8 JSON of [`ConfidumpNote`].
 pub const NT_CONFIDUMP_MAPS: u32 = 0x434d_4150;
 
+/// The version our cores carry. Version 2: a PT_LOAD's bytes past its `p_filesz` that none of
+/// the note's ranges covers are never-touched pages, zeros (version 1 wrote those as holes
+/// inside `p_filesz`, so such a tail only ever held refused or left-out ranges).
+pub const NOTE_VERSION: u32 = 2;
+
 /// The descriptor of our own note.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfidumpNote {
-    /// Format version, 1.
+    /// Format version, [`NOTE_VERSION`] when we write it.
     pub version: u32,
     /// PID of the dumped process.
     pub pid: i32,

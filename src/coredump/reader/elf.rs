@@ -181,6 +181,14 @@ impl Reader<'_> {
         by_paddr: bool,
     ) -> Result<Vec<SourceRegion>, CoreError> {
         let note_ranges = info.note_ranges();
+        // What a segment's tail (no file bytes) holds where no note range explains it: in
+        // our cores since version 2, never-touched zeros; elsewhere, bytes the dumper left
+        // out (the kernel's unwritten segments), so absent.
+        let uncovered = if info.confidump.as_ref().is_some_and(|n| n.version >= 2) {
+            RegionKind::Readable
+        } else {
+            RegionKind::Absent(ABSENT_DEFAULT.into())
+        };
         let mut regions = Vec::new();
         let mut loads: Vec<(usize, &ProgramHeader)> = phdrs
             .iter()
@@ -224,7 +232,7 @@ impl Reader<'_> {
                 });
             }
             let tail = Span::new(data_start.max(data_end), end);
-            split_tail(tail, &name, &note_ranges, &mut regions);
+            split_tail(tail, &name, &note_ranges, &uncovered, &mut regions);
             prev_end = prev_end.max(end);
         }
         // Our cores give refused (and left-out) ranges no PT_LOAD at all, so that gdb says
@@ -280,11 +288,13 @@ pub(super) fn add_note_only_ranges(
     regions.sort_by_key(|r| r.span.start);
 }
 
-/// Splits a segment's tail (no file bytes) into pieces our note explains and the rest.
+/// Splits a segment's tail (no file bytes) into pieces our note explains and the rest, which
+/// is `uncovered` (`Readable` stands for zeros: a readable region without a file offset).
 pub(super) fn split_tail(
     tail: Span,
     name: &str,
     note_ranges: &[(Span, RegionKind)],
+    uncovered: &RegionKind,
     out: &mut Vec<SourceRegion>,
 ) {
     let mut at = tail.start;
@@ -304,9 +314,9 @@ pub(super) fn split_tail(
         }
         let s = r.start.max(at);
         let e = r.end.min(tail.end);
-        push(at, s, RegionKind::Absent(ABSENT_DEFAULT.into()));
+        push(at, s, uncovered.clone());
         push(s, e, kind.clone());
         at = e;
     }
-    push(at, tail.end, RegionKind::Absent(ABSENT_DEFAULT.into()));
+    push(at, tail.end, uncovered.clone());
 }

@@ -244,6 +244,14 @@ impl MemorySource for CoreFile {
                 .checked_add(done as u64)
                 .ok_or_else(|| not_in_dump(addr))?;
             let region = self.region_at(at).ok_or_else(|| not_in_dump(at))?;
+            let avail = usize::try_from(region.span.end - at).unwrap_or(usize::MAX);
+            let n = avail.min(buf.len() - done);
+            if let (RegionKind::Readable, None) = (&region.kind, region.offset) {
+                // A segment's zero tail in our cores: never-touched pages, no file bytes.
+                buf[done..done + n].fill(0);
+                done += n;
+                continue;
+            }
             let (RegionKind::Readable, Some(base)) = (&region.kind, region.offset) else {
                 return Err(match &region.kind {
                     RegionKind::Unreadable(reason) => ReadError {
@@ -262,8 +270,6 @@ impl MemorySource for CoreFile {
                 });
             };
             let delta = at - region.span.start;
-            let avail = usize::try_from(region.span.end - at).unwrap_or(usize::MAX);
-            let n = avail.min(buf.len() - done);
             let off = base.checked_add(delta).ok_or_else(|| not_in_dump(at))?;
             self.file
                 .read_exact_at(&mut buf[done..done + n], off)
@@ -499,6 +505,54 @@ mod tests {
         );
         assert!(!fb.magic_link);
         assert!(c.file_backing(0x2800).is_none());
+    }
+
+    #[test]
+    fn tails_are_zeros_in_our_version_2_cores_and_absent_in_version_1() {
+        for version in [1, 2] {
+            let cd = ConfidumpNote {
+                version,
+                pid: 7,
+                tool: "t".into(),
+                policy: "attacker".into(),
+                mappings: vec![],
+                unreadable: vec![super::super::NoteRange {
+                    start: "0x3000".into(),
+                    end: "0x4000".into(),
+                    errno: Some(5),
+                    reason: "EIO (5): Input/output error".into(),
+                }],
+                absent: vec![],
+            };
+            let notes = note(
+                CONFIDUMP_NOTE_NAME,
+                NT_CONFIDUMP_MAPS,
+                &serde_json::to_vec(&cd).unwrap(),
+            );
+            // 16 bytes of data, then a tail up to 0x5000 with a refused page in it.
+            let core = build_core(&[(0x1000, 0, 16, 0x4000, vec![b'd'; 16])], &notes);
+            let f = write(&core);
+            let c = CoreFile::open(f.path()).unwrap();
+            let kinds: Vec<_> = c
+                .regions()
+                .iter()
+                .map(|r| (r.span, r.kind.clone()))
+                .collect();
+            assert_eq!(kinds.len(), 4, "{kinds:?}");
+            assert!(matches!(kinds[2].1, RegionKind::Unreadable(_)), "{kinds:?}");
+            let mut b = [1u8; 24];
+            if version == 2 {
+                // Data and zeros read across the segment's end of file bytes.
+                c.read_exact_at(0x1008, &mut b).unwrap();
+                assert_eq!(&b[..8], b"dddddddd");
+                assert!(b[8..].iter().all(|&x| x == 0));
+                c.read_exact_at(0x4ff0, &mut b[..16]).unwrap();
+                assert!(c.read_exact_at(0x2ff8, &mut b[..16]).is_err());
+            } else {
+                assert!(matches!(kinds[1].1, RegionKind::Absent(_)), "{kinds:?}");
+                assert!(c.read_exact_at(0x1008, &mut b).is_err());
+            }
+        }
     }
 
     #[test]

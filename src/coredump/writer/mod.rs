@@ -18,13 +18,16 @@
 //!   with no segment they say `Cannot access memory at address …`, as they do on gcore's
 //!   cores. Ranges left out by policy (`like-gcore`) get no PT_LOAD either, as in gcore's
 //!   cores, and are listed in the note as absent. Never-touched pages of private anonymous
-//!   mappings (per `/proc/PID/pagemap`) do read as zeros: they are not read and become file
-//!   holes, as are zero pages we did read.
+//!   mappings (per `/proc/PID/pagemap`) do read as zeros: they are not read and have no
+//!   bytes in the file, only a PT_LOAD's zero tail (`p_memsz > p_filesz`, which gdb and our
+//!   reader fill with zeros; our note's version 2 says so). Zero pages we did read become
+//!   file holes.
 //!
 //! # Layout
 //! ```text
 //! 0        ELF header (written last, with one pwrite)
-//! 4096     memory: each PT_LOAD's bytes, in address order, page aligned
+//! 4096     memory: each PT_LOAD's file bytes, in address order, packed (a segment's zero
+//!          tail takes no room), page aligned
 //! ...      PT_NOTE: per thread NT_PRSTATUS, NT_FPREGSET, NT_X86_XSTATE, NT_SIGINFO (main
 //!          thread first); NT_PRPSINFO, NT_AUXV, NT_FILE, CONFIDUMP/NT_CONFIDUMP_MAPS
 //! ...      program headers: PT_NOTE, then the PT_LOADs (e_phoff points here)
@@ -135,7 +138,7 @@ pub struct DumpSummary {
     pub file_len: u64,
     /// Bytes of memory in the core (sum of PT_LOAD `p_filesz`).
     pub memory_bytes: u64,
-    /// PT_LOADs that carry bytes.
+    /// Mappings with bytes in the core (one mapping may be many PT_LOADs).
     pub regions: usize,
     /// Threads (NT_PRSTATUS notes).
     pub threads: usize,
@@ -404,7 +407,25 @@ fn write_core(
     live.ensure_alive("dump")?;
     let path = out.commit()?;
     let memory_bytes = copy.segments.iter().map(|s| s.filesz).sum();
-    let regions = copy.segments.iter().filter(|s| s.filesz > 0).count();
+    // Segments and mappings are both in address order, and no segment spans two mappings.
+    let mut with_bytes = copy
+        .segments
+        .iter()
+        .filter(|s| s.filesz > 0)
+        .map(|s| s.vaddr)
+        .peekable();
+    let regions = live
+        .mappings()
+        .iter()
+        .filter(|m| {
+            while with_bytes.next_if(|&a| a < m.span.start).is_some() {}
+            let mut hit = false;
+            while with_bytes.next_if(|&a| a < m.span.end).is_some() {
+                hit = true;
+            }
+            hit
+        })
+        .count();
     Ok(DumpSummary {
         path,
         engine: Engine::Ours,

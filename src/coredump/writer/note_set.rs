@@ -145,7 +145,7 @@ pub(super) fn push_process_notes(
         reason: r.reason.clone(),
     };
     let note = ConfidumpNote {
-        version: 1,
+        version: crate::coredump::NOTE_VERSION,
         pid,
         tool: format!("confidump {}", env!("CARGO_PKG_VERSION")),
         policy: policy.as_str().to_string(),

@@ -208,3 +208,75 @@ fn failed_read_mid_pipeline_leaves_a_complete_core() {
     }
     assert!(holes > 0, "no zero page became a hole");
 }
+
+/// (vaddr, memsz, offset, filesz) of each segment.
+fn shapes(l: &Layout) -> Vec<(u64, u64, u64, u64)> {
+    l.segments
+        .iter()
+        .map(|s| (s.vaddr, s.memsz, s.offset, s.filesz))
+        .collect()
+}
+
+#[test]
+fn layout_packs_data_and_never_touched_runs_become_zero_tails() {
+    let p = PAGE_SIZE;
+    let mut l = Layout::new(p);
+    // A mapping starting with a never-touched page: a segment with no file bytes.
+    l.zeros(0x10000, p, 6);
+    assert_eq!(l.data(0x10000 + p, 2 * p, 6).unwrap(), p);
+    l.gap(0x10000 + 3 * p, 5 * p, 6).unwrap();
+    // Data after a tail opens a new segment; its bytes follow the previous ones in the file.
+    assert_eq!(l.data(0x10000 + 8 * p, p, 6).unwrap(), 3 * p);
+    // A refused page gets no segment and splits the data around it.
+    l.refused(0x10000 + 9 * p, p);
+    assert_eq!(l.data(0x10000 + 10 * p, p, 6).unwrap(), 4 * p);
+    l.close();
+    // The next mapping never continues a segment of the previous one.
+    assert_eq!(l.data(0x10000 + 11 * p, p, 4).unwrap(), 5 * p);
+    l.close();
+    assert_eq!(
+        shapes(&l),
+        vec![
+            (0x10000, p, p, 0),
+            (0x10000 + p, 7 * p, p, 2 * p),
+            (0x10000 + 8 * p, p, 3 * p, p),
+            (0x10000 + 10 * p, p, 4 * p, p),
+            (0x10000 + 11 * p, p, 5 * p, p),
+        ]
+    );
+    assert_eq!(l.segments[4].flags, 4);
+    assert_eq!(l.data_end, 6 * p);
+}
+
+#[test]
+fn past_the_pack_limit_short_holes_become_file_holes() {
+    let p = PAGE_SIZE;
+    let mut l = Layout::new(p);
+    let mut addr = 0x10000;
+    while l.segments.len() < PACK_LIMIT {
+        l.data(addr, p, 6).unwrap();
+        l.gap(addr + p, p, 6).unwrap();
+        addr += 2 * p;
+    }
+    l.close();
+    let before = l.segments.len();
+    let end = l.data_end;
+    l.data(addr, p, 6).unwrap();
+    l.gap(addr + p, 3 * p, 6).unwrap();
+    l.data(addr + 4 * p, p, 6).unwrap();
+    l.close();
+    // One more segment, not two: the hole is inside its file bytes.
+    assert_eq!(l.segments.len(), before + 1);
+    let last = l.segments[l.segments.len() - 1];
+    assert_eq!(
+        (last.vaddr, last.memsz, last.filesz, last.offset),
+        (addr, 5 * p, 5 * p, end)
+    );
+    assert_eq!(l.data_end, end + 5 * p);
+    // A hole of a chunk or more (Layout::zeros) is still a tail.
+    l.data(addr + 5 * p, p, 6).unwrap();
+    l.zeros(addr + 6 * p, 300 * p, 6);
+    l.close();
+    let last = l.segments[l.segments.len() - 1];
+    assert_eq!((last.memsz, last.filesz), (301 * p, p));
+}
