@@ -22,8 +22,8 @@ By default the core holds everything root can read: MADV_DONTDUMP (dd) and PROT_
 mappings included. Pages that cannot be read (memfd_secret, [vvar], SGX enclaves) get no
 PT_LOAD in the core, so gdb says \"Cannot access memory\" there as it does live, and are listed,
 with their errno, in a CONFIDUMP note (`confidump show` draws them as ??).
-Never-touched anonymous pages are written as file holes, so the core's disk use follows the
-process's resident size.
+Never-touched anonymous pages take no room in the file (a PT_LOAD's zero tail, which gdb reads
+as zeros), so the core's size follows the process's resident size, not its address space.
 
 Examples:
   confidump dump 1234 -o victim.core
