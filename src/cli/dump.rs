@@ -25,10 +25,21 @@ with their errno, in a CONFIDUMP note (`confidump show` draws them as ??).
 Never-touched anonymous pages take no room in the file (a PT_LOAD's zero tail, which gdb reads
 as zeros), so the core's size follows the process's resident size, not its address space.
 
+Freeze: by default the threads stay stopped while all memory is copied (about as long as
+writing the core), which touches nothing in the victim. --short-freeze stops them only while
+one thread is made to fork, as gdb's `checkpoint` does, and while shared, MADV_DONTFORK and
+MADV_WIPEONFORK memory (which a fork does not snapshot) is copied; the rest is read from the
+stopped child as the victim runs on. Its costs: the victim's memory use grows by each page it
+writes during the dump (copy on write); the child exists for the dump's length; and the victim
+is stopped a second time, briefly, to reap it (it gets no SIGCHLD and keeps no zombie). Not
+done under seccomp (a filter could kill the victim for a clone): the dump then says so and
+keeps the threads stopped.
+
 Examples:
   confidump dump 1234 -o victim.core
   gdb -batch -ex 'info threads' -ex bt /path/to/victim-exe victim.core
   confidump dump 1234 -o victim.core --force --like-gcore   what gcore would keep
+  confidump dump 1234 -o victim.core --short-freeze         stopped for milliseconds
   confidump dump 1234 -o gdb.core --engine gdb              gdb's own gcore, for comparison";
 
 /// Options of `confidump dump`.
@@ -50,6 +61,10 @@ pub struct DumpArgs {
     /// Who writes the core: `ours`, or `gdb` (runs gcore with its default behaviour).
     #[arg(long, value_enum, default_value = "ours")]
     pub engine: EngineArg,
+    /// Stop the threads only while the process forks a copy-on-write snapshot, then read
+    /// the snapshot while it runs on (see below for what it costs).
+    #[arg(long, conflicts_with = "engine")]
+    pub short_freeze: bool,
 }
 
 /// Runs `confidump dump`.
@@ -61,6 +76,7 @@ pub fn run(args: DumpArgs) -> anyhow::Result<ExitCode> {
     } else {
         Policy::Attacker
     };
+    opts.short_freeze = args.short_freeze;
     opts.engine = match args.engine {
         EngineArg::Ours => Engine::Ours,
         EngineArg::Gdb => Engine::Gdb,

@@ -118,6 +118,7 @@ pub fn dump_with_gcore(pid: i32, opts: &DumpOptions) -> Result<DumpSummary, Dump
         unreadable: Vec::new(),
         absent: Vec::new(),
         frozen_for: None,
+        from_snapshot: false,
         elapsed: started.elapsed(),
     })
 }

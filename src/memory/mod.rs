@@ -9,6 +9,7 @@
 
 pub mod alive;
 pub mod bytes;
+pub mod fork_snapshot;
 pub mod live;
 pub mod pagebuf;
 pub mod ptrace;

@@ -85,6 +85,11 @@ impl ThreadGuard {
         self.tid
     }
 
+    /// True when the thread was stopped delivering a signal (handed back on detach).
+    pub fn has_pending_signal(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// Reads this thread's registers. The thread must be stopped, which it is while the guard
     /// lives.
     pub fn registers(&self) -> Result<ThreadRegisters, PtraceError> {

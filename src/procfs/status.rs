@@ -75,6 +75,8 @@ pub struct ProcStatus {
     pub sig_pending: u64,
     /// Blocked signals (`SigBlk`).
     pub sig_blocked: u64,
+    /// Seccomp mode (`Seccomp`): 0 none, 1 strict, 2 filter.
+    pub seccomp: u32,
 }
 
 /// Parses the text of a `status` file. Missing lines leave their field at its default.
@@ -93,6 +95,7 @@ pub fn parse_status(text: &str) -> ProcStatus {
             "TracerPid" => st.tracer_pid = first.parse().unwrap_or(0),
             "SigPnd" | "ShdPnd" => st.sig_pending |= hex(),
             "SigBlk" => st.sig_blocked = hex(),
+            "Seccomp" => st.seccomp = first.parse().unwrap_or(0),
             _ => {}
         }
     }

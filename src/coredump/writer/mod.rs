@@ -47,6 +47,7 @@ use super::arch::{EHDR_SIZE, EM_X86_64, PHDR_SIZE, PN_XNUM, SHDR_SIZE};
 use super::notes::NoteError;
 use super::output::{OutputError, OutputFile};
 use super::policy::Policy;
+use crate::memory::fork_snapshot::ForkSnapshot;
 use crate::memory::live::{LiveError, LiveProcess};
 use crate::memory::ptrace::{Freeze, PtraceError, ThreadRegisters};
 use crate::memory::PAGE_SIZE;
@@ -86,6 +87,9 @@ pub struct DumpOptions {
     pub engine: Engine,
     /// Read chunk size in bytes (rounded to whole pages, at least one).
     pub chunk_size: usize,
+    /// Stop the threads only for a copy-on-write snapshot (the victim forks once, see
+    /// [`crate::memory::fork_snapshot`]), and read most memory from it after they run again.
+    pub short_freeze: bool,
 }
 
 impl DumpOptions {
@@ -97,6 +101,7 @@ impl DumpOptions {
             policy: Policy::Attacker,
             engine: Engine::Ours,
             chunk_size: DEFAULT_CHUNK,
+            short_freeze: false,
         }
     }
 }
@@ -148,6 +153,9 @@ pub struct DumpSummary {
     pub absent: Vec<MissingRange>,
     /// How long the threads were stopped (ours only).
     pub frozen_for: Option<Duration>,
+    /// Most memory was read from a copy-on-write snapshot (`--short-freeze`), not while the
+    /// threads were stopped.
+    pub from_snapshot: bool,
     /// Wall time of the whole dump.
     pub elapsed: Duration,
 }
@@ -188,7 +196,11 @@ impl std::fmt::Display for DumpSummary {
         write!(f, " in {:.2} s", self.elapsed.as_secs_f64())?;
         // The freeze apart from the total: what the victim felt, not what the dump took.
         if let Some(frozen) = self.frozen_for {
-            write!(f, " (threads stopped {:.2} s)", frozen.as_secs_f64())?;
+            write!(f, " (threads stopped {:.2} s", frozen.as_secs_f64())?;
+            if self.from_snapshot {
+                write!(f, "; memory read from a copy-on-write fork")?;
+            }
+            write!(f, ")")?;
         }
         Ok(())
     }
@@ -327,17 +339,45 @@ fn write_core(
         Policy::LikeGcore => status::read_coredump_filter(pid)?,
         Policy::Attacker => 0,
     };
-    let copy = copy_memory(
-        &live,
-        live.mappings(),
-        pagemap.as_ref(),
-        file,
-        opts,
-        filter,
-        progress,
-    )?;
-    drop(freeze);
-    let frozen_for = frozen_at.elapsed();
+    let snapshot = if opts.short_freeze {
+        ForkSnapshot::take(&freeze)
+            .map_err(|e| {
+                tracing::warn!("--short-freeze: {e}: the threads stay stopped for the whole copy")
+            })
+            .ok()
+    } else {
+        None
+    };
+    let (copy, frozen_for, from_snapshot) = match snapshot {
+        None => {
+            let copy = copy_memory(
+                &live,
+                live.mappings(),
+                pagemap.as_ref(),
+                file,
+                DATA_START,
+                opts,
+                filter,
+                progress,
+            )?;
+            drop(freeze);
+            (copy, frozen_at.elapsed(), false)
+        }
+        Some(snap) => {
+            let (copy, frozen) = copy_from_snapshot(
+                freeze,
+                frozen_at,
+                snap,
+                &live,
+                pagemap.as_ref(),
+                file,
+                opts,
+                filter,
+                progress,
+            )?;
+            (copy, frozen, true)
+        }
+    };
 
     // Notes.
     let mut note_bytes = Vec::new();
@@ -437,8 +477,84 @@ fn write_core(
         unreadable: copy.unreadable,
         absent: copy.absent,
         frozen_for: Some(frozen_for),
+        from_snapshot,
         elapsed: started.elapsed(),
     })
+}
+
+/// The `--short-freeze` copy: what a fork does not snapshot (shared mappings, `MADV_DONTFORK`
+/// and `MADV_WIPEONFORK` ranges) is read from the victim while it is still stopped; then the
+/// threads run again and the rest is read from the snapshot child. Returns the copy and how
+/// long the victim was stopped (both stops: the snapshot's and the child's reaping).
+#[allow(clippy::too_many_arguments)]
+fn copy_from_snapshot(
+    freeze: Freeze,
+    frozen_at: Instant,
+    snap: ForkSnapshot,
+    live: &LiveProcess,
+    pagemap: Option<&Pagemap>,
+    file: &std::fs::File,
+    opts: &DumpOptions,
+    filter: u32,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(pipeline::MemoryCopy, Duration), DumpError> {
+    let pid = freeze.pid();
+    let (now, later): (Vec<_>, Vec<_>) = live
+        .mappings()
+        .iter()
+        .cloned()
+        .partition(|m| m.shared || m.has_flag("dc") || m.has_flag("wf"));
+    let total: u64 = live.mappings().iter().map(|m| m.span.len()).sum();
+    let mut first_done = 0u64;
+    let mut first = copy_memory(
+        live,
+        &now,
+        pagemap,
+        file,
+        DATA_START,
+        opts,
+        filter,
+        &mut |p| {
+            first_done = p.done;
+            progress(Progress {
+                done: p.done,
+                total,
+            });
+        },
+    )?;
+    drop(freeze);
+    let mut frozen = frozen_at.elapsed();
+
+    let child = LiveProcess::open(snap.pid(), true)?.read_through_proc_mem();
+    let child_pagemap = Pagemap::open(snap.pid()).ok();
+    let second = copy_memory(
+        &child,
+        &later,
+        child_pagemap.as_ref(),
+        file,
+        first.data_end,
+        opts,
+        filter,
+        &mut |p| {
+            progress(Progress {
+                done: first_done + p.done,
+                total,
+            })
+        },
+    )?;
+    child.ensure_alive("dump")?;
+    match snap.finish(pid) {
+        Ok(reap) => frozen += reap,
+        Err(e) => tracing::warn!("reaping the snapshot child: {e}"),
+    }
+    first.segments.extend(second.segments);
+    first.segments.sort_by_key(|s| s.vaddr);
+    first.unreadable.extend(second.unreadable);
+    first.unreadable.sort_by_key(|r| r.start);
+    first.absent.extend(second.absent);
+    first.absent.sort_by_key(|r| r.start);
+    first.data_end = second.data_end;
+    Ok((first, frozen))
 }
 
 fn io_err(context: &str, source: std::io::Error) -> DumpError {

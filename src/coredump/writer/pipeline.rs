@@ -49,7 +49,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 
-use super::{io_err, DumpError, DumpOptions, MissingRange, Progress, DATA_START};
+use super::{io_err, DumpError, DumpOptions, MissingRange, Progress};
 use crate::coredump::policy::{gcore_decision, Policy};
 
 /// Why a userfaultfd-registered mapping (`um`/`uw` in smaps) is not in the core.
@@ -273,13 +273,16 @@ pub(super) enum PageState {
     Bad(ReadError),
 }
 
-/// Copies the memory of `mappings`, read from `src`, into `file` from [`DATA_START`] on.
-/// Generic over the source so the page-by-page logic can be tested on a fake one.
+/// Copies the memory of `mappings`, read from `src`, into `file` from `data_start` on
+/// (the writer's `DATA_START` for a whole dump). Generic over the source so the page-by-page logic can
+/// be tested on a fake one.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn copy_memory<S: MemorySource + Sync + ?Sized>(
     src: &S,
     mappings: &[Mapping],
     pagemap: Option<&Pagemap>,
     file: &File,
+    data_start: u64,
     opts: &DumpOptions,
     filter: u32,
     progress: &mut dyn FnMut(Progress),
@@ -295,7 +298,8 @@ pub(super) fn copy_memory<S: MemorySource + Sync + ?Sized>(
         }
         let writer = scope.spawn(move || writer_loop(file, job_rx, buf_tx));
         let read = read_all(
-            src, mappings, opts, filter, pagemap, chunk, total, &job_tx, &buf_rx, progress,
+            src, mappings, opts, filter, pagemap, chunk, total, data_start, &job_tx, &buf_rx,
+            progress,
         );
         drop(job_tx);
         let written = writer.join().map_err(|_| DumpError::Io {
@@ -317,13 +321,14 @@ pub(super) fn read_all<S: MemorySource + ?Sized>(
     pagemap: Option<&Pagemap>,
     chunk: usize,
     total: u64,
+    data_start: u64,
     jobs: &std::sync::mpsc::SyncSender<Job>,
     buffers: &Receiver<PageBuf>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<MemoryCopy, DumpError> {
     let page = usize::try_from(PAGE_SIZE).unwrap_or(4096);
     let mut copy = MemoryCopy::default();
-    let mut layout = Layout::new(DATA_START);
+    let mut layout = Layout::new(data_start);
     let queue_closed = || DumpError::Io {
         context: "writing memory".into(),
         source: std::io::Error::other("writer stopped"),

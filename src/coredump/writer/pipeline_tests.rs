@@ -1,6 +1,7 @@
 //! Tests of the read/write pipeline on fake sources.
 
 use super::*;
+use crate::coredump::writer::DATA_START;
 use crate::memory::SourceRegion;
 use crate::procfs::maps::parse_smaps;
 
@@ -44,7 +45,17 @@ fn run(policy: Policy) -> (MemoryCopy, Vec<u8>) {
     let mut opts = DumpOptions::new("/nonexistent");
     opts.policy = policy;
     opts.chunk_size = 3 * 4096;
-    let copy = copy_memory(&Fake, &mappings(), None, &f, &opts, 0x33, &mut |_| {}).unwrap();
+    let copy = copy_memory(
+        &Fake,
+        &mappings(),
+        None,
+        &f,
+        DATA_START,
+        &opts,
+        0x33,
+        &mut |_| {},
+    )
+    .unwrap();
     f.set_len(copy.data_end).unwrap();
     let mut bytes = vec![0u8; usize::try_from(copy.data_end).unwrap()];
     f.read_exact_at(&mut bytes, 0).unwrap();
@@ -160,7 +171,7 @@ fn failed_read_mid_pipeline_leaves_a_complete_core() {
     let f = tempfile::tempfile().unwrap();
     let mut opts = DumpOptions::new("/nonexistent");
     opts.chunk_size = 4 * 4096;
-    let copy = copy_memory(&Striped, &maps, None, &f, &opts, 0, &mut |_| {}).unwrap();
+    let copy = copy_memory(&Striped, &maps, None, &f, DATA_START, &opts, 0, &mut |_| {}).unwrap();
     f.set_len(copy.data_end).unwrap();
     // Two PT_LOADs around the refused pages, none over them.
     let s = &copy.segments;
