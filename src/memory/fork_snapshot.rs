@@ -233,6 +233,10 @@ fn inject(
 /// The registers the thread must resume with: `saved`, and if the stop interrupted a system
 /// call that asked to be restarted, that restart done (what the kernel does when a stop ends
 /// without a handler to run: `rax` back to the call number, `rip` back on `syscall`).
+/// Linux 6.18 here also restarts it on its own when the thread leaves the syscall-exit stop
+/// (tests/short_freeze.rs passes without this), but through its signal-delivery path, not by
+/// a documented promise; done here, the kernel finds a plain call number and has nothing
+/// left to restart, so the two never add up.
 fn restarted(mut saved: libc::user_regs_struct) -> libc::user_regs_struct {
     if (saved.orig_rax as i64) < 0 {
         return saved;
