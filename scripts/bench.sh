@@ -166,6 +166,7 @@ for g in $CURVE_GIB; do
     ((g <= PEER_MAX_GIB)) && tools+=(gcore elfcore)
     echo "sparse: $g GiB mapped / $TOUCHED_MIB MiB touched: ${tools[*]} x $N" >&2
     start_victim $((g * 1024)) "$TOUCHED_MIB"
+    awk '/^VmRSS:/ {print $2}' "/proc/$victim/status" >"$work/$key.resident_kib"
     for t in "${tools[@]}"; do load1 >"$work/$key.$t.load"; done
     for _ in $(seq "$N"); do
         for t in "${tools[@]}"; do run_dump "$key" "$t"; done
@@ -242,6 +243,8 @@ check() { # TEXT AWK-CONDITION
 echo "targets (issue 13):"
 if [ -s "$work/sparse4.gcore.t" ]; then
     check "sparse 4G: gcore/ours >= 15 ($(awk -v a="$(med sparse4.gcore)" -v b="$(med sparse4.ours)" 'BEGIN {printf "%.1f", a / b}'))" "$(med sparse4.gcore) / $(med sparse4.ours) >= 15"
+    res=$(cat "$work/sparse4.resident_kib") du4=$(cat "$work/sparse4.ours.du")
+    check "sparse 4G: disk use <= 1.1x resident ($((du4 / 1024)) MiB for $((res / 1024)) MiB)" "$du4 <= 1.1 * $res"
     check "sparse 4G: elfcore/ours >= 10 ($(awk -v a="$(med sparse4.elfcore)" -v b="$(med sparse4.ours)" 'BEGIN {printf "%.1f", a / b}'))" "$(med sparse4.elfcore) / $(med sparse4.ours) >= 10"
 fi
 d=$(med dense.ours)
