@@ -1,13 +1,13 @@
-//! The scan's reader thread: cuts the readable runs into chunks, reads each into a
-//! [`PageBuf`] while the scanning thread searches the previous one, and leaves out what a live
-//! process never populated.
+//! Reading for the scan: cuts the readable runs into chunks ([`Cutter`], shared by the
+//! workers of `worker.rs`), reads each into a worker's [`PageBuf`] ([`read_cut`]), and leaves
+//! out what a live process never populated.
 //!
 //! Never-populated pages of private anonymous mappings (per `/proc/PID/pagemap`, the dump's
 //! own [`BackedWindow`]) read as zeros, so they are not read: inside a chunk they are filled
 //! with zeros (a `memset`, not a copy from the victim), and a hole of a quarter of a chunk or
 //! more ([`Plan::min_hole`]) ends the chunk and is skipped whole, however much address space
-//! it spans. Shorter holes are searched as zeros: every chunk is a hand-off between two
-//! threads, and a victim with one page touched in 16 (the benchmark's sparse ballast) cut
+//! it spans. Shorter holes are searched as zeros: every chunk was then a hand-off between
+//! two threads (it is a lock and a read now), and a victim with one page touched in 16 (the benchmark's sparse ballast) cut
 //! into one chunk per page took 65 536 hand-offs per 4 GiB, 1.8-12.8 s on the loaded
 //! machine, where searching the zeros costs a few tens of microseconds per chunk. Skipping
 //! stops [`Plan::overlap`] bytes (rounded down to a page) before the hole's end, so the chunk
@@ -15,8 +15,6 @@
 //! the hole and ends in the data after it is still found. Only a pattern of zeros alone could
 //! lie wholly inside the skipped part; with such a pattern nothing is skipped
 //! ([`Plan::skip_holes`]).
-
-use std::sync::mpsc::{Receiver, SyncSender};
 
 use crate::memory::pagebuf::PageBuf;
 use crate::memory::{read_pagewise, MemorySource, ReadError, PAGE_SIZE};
@@ -49,92 +47,122 @@ impl Plan {
     }
 }
 
-/// One chunk read by the reader thread: the owned range `a..b`, the bytes from `buf_start`
-/// (`len` of them, placed in `buf` for `buf_start`), the pages that could not be read, and
-/// the bytes of `a..b` that were never populated (zeros, not read), and those skipped unread
-/// since the previous chunk.
-pub(super) struct Chunk {
+/// One chunk to read, as cut by [`Cutter::next`]: the owned range `a..b`, the bytes to read
+/// (`buf_start..buf_end`: the owned range with its look-behind and overlap), and the
+/// never-populated bytes skipped unread since the previous chunk.
+pub(super) struct Cut {
     pub(super) a: u64,
     pub(super) b: u64,
     pub(super) buf_start: u64,
-    pub(super) len: usize,
-    pub(super) buf: PageBuf,
-    pub(super) bad: Vec<(Span, ReadError)>,
-    pub(super) unpopulated: u64,
+    pub(super) buf_end: u64,
     pub(super) skipped: u64,
 }
 
-/// What the reader sends: a chunk to search, or (last) the never-populated bytes skipped
-/// unread after the last chunk.
-pub(super) enum Piece {
-    Chunk(Chunk),
-    Skipped(u64),
+/// What [`read_cut`] put in the buffer: `len` bytes from the cut's `buf_start`, the pages that
+/// could not be read, and the bytes of `a..b` that were never populated (zeros, not read).
+pub(super) struct Filled {
+    pub(super) len: usize,
+    pub(super) bad: Vec<(Span, ReadError)>,
+    pub(super) unpopulated: u64,
 }
 
-/// Reads every run into chunks and sends them to `full`, taking empty buffers from `empty`.
-/// Returns when done or when the searcher hung up.
-pub(super) fn read_runs<S: MemorySource + ?Sized>(
-    source: &S,
-    runs: &[Span],
-    plan: &Plan,
-    empty: &Receiver<PageBuf>,
-    full: &SyncSender<Piece>,
-) {
-    let mut window: Option<BackedWindow<'_>> = None;
-    // Skipped bytes travel with the next chunk: one hand-off, not two.
-    let mut skipped = 0u64;
-    for run in runs {
-        let mut a = run.start;
-        while a < run.end {
-            let mut b = a.saturating_add(plan.chunk).min(run.end);
-            if plan.skip_holes {
-                if let Some(skip_to) = skip_hole(source, &mut window, a, run.end, plan) {
-                    skipped += skip_to - a;
-                    a = skip_to;
-                    continue;
-                }
-                b = hole_ahead(source, &mut window, a, b, plan.min_hole()).unwrap_or(b);
-            }
-            // Look-behind so a digit run's start (and a detection's left context) is known.
-            let buf_start = a.saturating_sub(plan.behind).max(run.start);
-            let buf_end = b.saturating_add(plan.overlap).min(run.end);
-            // The searcher stopped (it never does before the end): so do we.
-            let Ok(mut buf) = empty.recv() else { return };
-            let len = usize::try_from(buf_end - buf_start)
-                .unwrap_or(0)
-                .min(buf.capacity());
-            let mut bad = Vec::new();
-            let mut zeros = Vec::new();
-            fill(
-                source,
-                &mut window,
-                buf_start,
-                buf.for_addr_mut(buf_start, len),
-                &mut bad,
-                &mut zeros,
-            );
-            let unpopulated = zeros
-                .iter()
-                .map(|z: &Span| z.end.min(b).saturating_sub(z.start.max(a)))
-                .sum();
-            let chunk = Chunk {
-                a,
-                b,
-                buf_start,
-                len,
-                buf,
-                bad,
-                unpopulated,
-                skipped: std::mem::take(&mut skipped),
-            };
-            if full.send(Piece::Chunk(chunk)).is_err() {
-                return;
-            }
-            a = b;
+/// Cuts the readable runs into chunks, in address order, skipping long holes. One cutter is
+/// shared (behind a lock) by every worker: cutting is cheap (the pagemap is read in batches of
+/// 256 MiB of address space), reading and searching are not.
+pub(super) struct Cutter<'s, S: ?Sized> {
+    source: &'s S,
+    runs: &'s [Span],
+    plan: &'s Plan,
+    /// The run being cut, and where in it the next chunk starts.
+    run: usize,
+    a: u64,
+    window: Option<BackedWindow<'s>>,
+    /// Skipped bytes travel with the next chunk; what is left after the last one is
+    /// [`Cutter::skipped_at_end`].
+    skipped: u64,
+}
+
+impl<'s, S: MemorySource + ?Sized> Cutter<'s, S> {
+    pub(super) fn new(source: &'s S, runs: &'s [Span], plan: &'s Plan) -> Self {
+        Self {
+            source,
+            runs,
+            plan,
+            run: 0,
+            a: runs.first().map_or(0, |r| r.start),
+            window: None,
+            skipped: 0,
         }
     }
-    if skipped > 0 {
-        let _ = full.send(Piece::Skipped(skipped));
+
+    /// The next chunk, or `None` when every run has been cut.
+    pub(super) fn next(&mut self) -> Option<Cut> {
+        let plan = self.plan;
+        loop {
+            let run = *self.runs.get(self.run)?;
+            let a = self.a.max(run.start);
+            if a >= run.end {
+                self.run += 1;
+                if let Some(r) = self.runs.get(self.run) {
+                    self.a = r.start;
+                }
+                continue;
+            }
+            let mut b = a.saturating_add(plan.chunk).min(run.end);
+            if plan.skip_holes {
+                if let Some(skip_to) = skip_hole(self.source, &mut self.window, a, run.end, plan) {
+                    self.skipped += skip_to - a;
+                    self.a = skip_to;
+                    continue;
+                }
+                b = hole_ahead(self.source, &mut self.window, a, b, plan.min_hole()).unwrap_or(b);
+            }
+            self.a = b;
+            // Look-behind so a digit run's start (and a detection's left context) is known.
+            return Some(Cut {
+                a,
+                b,
+                buf_start: a.saturating_sub(plan.behind).max(run.start),
+                buf_end: b.saturating_add(plan.overlap).min(run.end),
+                skipped: std::mem::take(&mut self.skipped),
+            });
+        }
+    }
+
+    /// Never-populated bytes skipped after the last chunk.
+    pub(super) fn skipped_at_end(&self) -> u64 {
+        self.skipped
+    }
+}
+
+/// Reads `cut` into `buf` (at most its capacity); `window` is the caller's own pagemap cache.
+pub(super) fn read_cut<'s, S: MemorySource + ?Sized>(
+    source: &'s S,
+    window: &mut Option<BackedWindow<'s>>,
+    cut: &Cut,
+    buf: &mut PageBuf,
+) -> Filled {
+    let len = usize::try_from(cut.buf_end - cut.buf_start)
+        .unwrap_or(0)
+        .min(buf.capacity());
+    let mut bad = Vec::new();
+    let mut zeros = Vec::new();
+    fill(
+        source,
+        window,
+        cut.buf_start,
+        buf.for_addr_mut(cut.buf_start, len),
+        &mut bad,
+        &mut zeros,
+    );
+    let unpopulated = zeros
+        .iter()
+        .map(|z: &Span| z.end.min(cut.b).saturating_sub(z.start.max(cut.a)))
+        .sum();
+    Filled {
+        len,
+        bad,
+        unpopulated,
     }
 }
 
