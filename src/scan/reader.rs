@@ -56,6 +56,9 @@ pub(super) struct Cut {
     pub(super) buf_start: u64,
     pub(super) buf_end: u64,
     pub(super) skipped: u64,
+    /// The cutter's pagemap says every page of `buf_start..buf_end` holds data: read it in one
+    /// piece without asking the pagemap again.
+    pub(super) dense: bool,
 }
 
 /// What [`read_cut`] put in the buffer: `len` bytes from the cut's `buf_start`, the pages that
@@ -119,14 +122,38 @@ impl<'s, S: MemorySource + ?Sized> Cutter<'s, S> {
             }
             self.a = b;
             // Look-behind so a digit run's start (and a detection's left context) is known.
+            let buf_start = a.saturating_sub(plan.behind).max(run.start);
+            let buf_end = b.saturating_add(plan.overlap).min(run.end);
             return Some(Cut {
                 a,
                 b,
-                buf_start: a.saturating_sub(plan.behind).max(run.start),
-                buf_end: b.saturating_add(plan.overlap).min(run.end),
+                buf_start,
+                buf_end,
                 skipped: std::mem::take(&mut self.skipped),
+                dense: self.all_backed(buf_start, buf_end),
             });
         }
+    }
+
+    /// True when `s..e` lies in one private anonymous mapping and the pagemap (the window this
+    /// cutter has just read for the chunk's holes) says all its pages hold data. Without it,
+    /// each worker read the pagemap again for its own chunks: three `PAGEMAP_SCAN` walks of
+    /// every page with two workers, 3.7% of a live scan's samples (`perf record`); with it,
+    /// the live 1 GiB scan went 3.08 -> 3.30 GB/s (9 runs alternating, medians, load 3.6).
+    fn all_backed(&mut self, s: u64, e: u64) -> bool {
+        let Some((pm, map_end)) = self.source.unpopulated_zeros(s) else {
+            return false;
+        };
+        if e > map_end {
+            return false;
+        }
+        let w = self.window.get_or_insert_with(|| BackedWindow::new(pm));
+        let first = s / PAGE_SIZE * PAGE_SIZE;
+        let Ok(n) = usize::try_from((e - first).div_ceil(PAGE_SIZE)) else {
+            return false;
+        };
+        w.get(first, n, map_end)
+            .is_ok_and(|f| f.len() == n && f.iter().all(|&backed| backed))
     }
 
     /// Never-populated bytes skipped after the last chunk.
@@ -147,14 +174,13 @@ pub(super) fn read_cut<'s, S: MemorySource + ?Sized>(
         .min(buf.capacity());
     let mut bad = Vec::new();
     let mut zeros = Vec::new();
-    fill(
-        source,
-        window,
-        cut.buf_start,
-        buf.for_addr_mut(cut.buf_start, len),
-        &mut bad,
-        &mut zeros,
-    );
+    let dst = buf.for_addr_mut(cut.buf_start, len);
+    if cut.dense {
+        let end = cut.buf_start.saturating_add(dst.len() as u64);
+        read_into(source, cut.buf_start, cut.buf_start, end, dst, &mut bad);
+    } else {
+        fill(source, window, cut.buf_start, dst, &mut bad, &mut zeros);
+    }
     let unpopulated = zeros
         .iter()
         .map(|z: &Span| z.end.min(cut.b).saturating_sub(z.start.max(cut.a)))
