@@ -343,6 +343,7 @@ mod tests {
         data: Vec<u8>,
         bad_page: Option<u64>,
         regions: Vec<SourceRegion>,
+        reads: std::sync::atomic::AtomicUsize,
     }
 
     impl Mem {
@@ -358,6 +359,7 @@ mod tests {
                 data,
                 bad_page,
                 regions,
+                reads: Default::default(),
             }
         }
     }
@@ -370,6 +372,8 @@ mod tests {
             &self.regions
         }
         fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+            self.reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if let Some(p) = self.bad_page {
                 if addr < p + 4096 && p < addr + buf.len() as u64 {
                     return Err(ReadError::from_errno(libc::EIO));
@@ -503,5 +507,33 @@ mod tests {
         let want: Vec<u64> = (0..MAX_FINDINGS as u64).map(|i| 0x10000 + i).collect();
         let got: Vec<u64> = r.hits.iter().map(|h| h.vaddr).collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_failing_mapping_in_a_run_is_read_page_by_page_alone() {
+        // Three adjacent mappings in one chunk: 8 pages, 1 unreadable page, 8 pages.
+        let base = 0x10000u64;
+        let mut data = vec![b'.'; 17 * 4096];
+        data[4096 - 3..4096 + 3].copy_from_slice(b"secret");
+        data[16 * 4096..16 * 4096 + 6].copy_from_slice(b"secret");
+        let mut src = Mem::new(base, data, Some(base + 8 * 4096));
+        src.regions = [("[a]", 0, 8), ("[vvar]", 8, 9), ("[b]", 9, 17)]
+            .iter()
+            .map(|&(name, s, e)| SourceRegion {
+                span: Span::new(base + s * 4096, base + e * 4096),
+                name: name.into(),
+                kind: RegionKind::Readable,
+                offset: None,
+            })
+            .collect();
+        let report = scan(&src, &needles(&[b"secret"]), &ScanOptions::default()).unwrap();
+        let raw: Vec<u64> = report.hits.iter().map(|h| h.vaddr).collect();
+        assert_eq!(raw, vec![base + 4096 - 3, base + 16 * 4096]);
+        assert_eq!(report.unreadable.len(), 1);
+        let u = &report.unreadable[0];
+        assert_eq!((u.start, u.end), (base + 8 * 4096, base + 9 * 4096));
+        assert_eq!(u.mapping, "[vvar]");
+        // The chunk, then each mapping, then the failing one's page: not 17 pages one by one.
+        assert!(src.reads.load(std::sync::atomic::Ordering::Relaxed) <= 6);
     }
 }
