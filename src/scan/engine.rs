@@ -245,7 +245,9 @@ impl Engine {
     /// one index that is a multiple of 16, so only those bytes are tested first: a cheap
     /// prefilter that keeps this far from the speed of a per-byte regex.
     fn search_pan(&self, buf: &[u8], owned: std::ops::Range<usize>, out: &mut Vec<Found>) {
-        let mut p = 0usize;
+        // A run starting in `owned` holds a multiple of 16 at or after its start: begin at the
+        // last one before `owned` (a chunk is searched in several windows; each starts here).
+        let mut p = owned.start / PAN_LEN * PAN_LEN;
         while p < buf.len() {
             if !buf[p].is_ascii_digit() {
                 p += PAN_LEN;

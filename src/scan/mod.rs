@@ -59,9 +59,10 @@ pub struct ScanOptions {
     /// 1 MiB 0.41-0.45; core file 0.39-0.46, 0.33-0.36, 0.30-0.33. Since each worker reads
     /// and searches its own chunks (no hand-off), 256 KiB to 4 MiB measured alike (0.34-0.41 s
     /// live, three runs each, load ~3.5, noise larger than any difference; 64 KiB 0.40-0.55,
-    /// 128 KiB 0.37-0.43); 1 MiB stays. Teddy stays fast: the
-    /// buffer was just written by the kernel's copy, not faulted in page by page as a huge
-    /// mmap is. One buffer per worker: ~2 MiB of RSS on two cores.
+    /// 128 KiB 0.37-0.43), and the CPU time (user + system, medians of 9) was lowest at
+    /// 1 MiB: 128 KiB 317 ms, 256 KiB 312, 512 KiB 304, 1 MiB 295, 4 MiB 300. Teddy stays
+    /// fast: the buffer was just written by the kernel's copy, not faulted in page by page
+    /// as a huge mmap is. One buffer per worker: ~2 MiB of RSS on two cores.
     pub chunk_size: usize,
 }
 
@@ -84,8 +85,12 @@ pub const MAX_FINDINGS: usize = 10_000;
 /// `scan --pid` of the benchmark's 1 GiB dense ballast for its 5 needles, wall time with
 /// process start, 9 runs alternating old and new binaries in the same minute, medians (2
 /// vCPUs, one of them mostly taken by a build, load 2.9): 3.70 GB/s before, 4.17 GB/s
-/// after; context switches per scan 2 850 before, 77 after. The 1 GiB core scan: 0.218 s
-/// before, 0.200 s after (7 runs each, same minute).
+/// after; with the machine quiet for a minute (load 2.4): 5.33 before, 6.66 after;
+/// context switches per scan 2 850 before, 77 after. The 1 GiB core scan: 0.218 s
+/// before, 0.200 s after (7 runs each, same minute). With both cores taken by others
+/// (load 4) neither reaches 3.5 GB/s (~3.3): the scan then runs on half a core's worth of
+/// CPU, and its CPU per GiB (~0.1 s search, ~0.2 s `process_vm_readv`, of which ~0.05 s
+/// pinning pages; `perf record`) is the floor, whatever the chunk size or worker count.
 const MAX_WORKERS: usize = 4;
 
 /// Scans with the default options: the entry point for the orchestrator.
@@ -150,6 +155,7 @@ pub fn scan_with_progress<S: MemorySource + Sync + ?Sized>(
         cutter: std::sync::Mutex::new(reader::Cutter::new(source, &runs, &plan)),
         done: std::sync::atomic::AtomicU64::new(0),
         needle_reach,
+        skip_holes: plan.skip_holes,
         cap: usize::try_from(chunk + overlap + behind).unwrap_or(usize::MAX),
     };
     // Up to MAX_WORKERS workers, one per core and never more than there are chunks, each
@@ -179,10 +185,9 @@ pub fn scan_with_progress<S: MemorySource + Sync + ?Sized>(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .skipped_at_end();
-    if skipped_at_end > 0 {
-        let done = shared.done.load(std::sync::atomic::Ordering::Relaxed);
-        progress(done + skipped_at_end, total);
-    }
+    // The last chunks may have been another worker's: report where all of them ended.
+    let done = shared.done.load(std::sync::atomic::Ordering::Relaxed);
+    progress(done + skipped_at_end, total);
     let worker::Tally {
         mut hits,
         mut detections,
@@ -535,5 +540,84 @@ mod tests {
         assert_eq!(u.mapping, "[vvar]");
         // The chunk, then each mapping, then the failing one's page: not 17 pages one by one.
         assert!(src.reads.load(std::sync::atomic::Ordering::Relaxed) <= 6);
+    }
+
+    /// Short holes of a live mapping (this test process's own) inside one chunk are left out
+    /// of the needle search, and a needle that begins in such a hole (leading NULs) or ends
+    /// in one is still found, each once.
+    #[test]
+    fn needles_at_the_edges_of_short_holes_are_found() {
+        use crate::memory::live::LiveProcess;
+        use crate::procfs::pagemap::Pagemap;
+
+        struct One<'a> {
+            live: &'a LiveProcess,
+            regions: Vec<SourceRegion>,
+        }
+        impl MemorySource for One<'_> {
+            fn describe(&self) -> String {
+                "one mapping of this process".into()
+            }
+            fn regions(&self) -> &[SourceRegion] {
+                &self.regions
+            }
+            fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+                self.live.read_exact_at(addr, buf)
+            }
+            fn unpopulated_zeros(&self, addr: u64) -> Option<(&Pagemap, u64)> {
+                self.live.unpopulated_zeros(addr)
+            }
+        }
+
+        let len = 64 * 4096;
+        // SAFETY: a fresh private anonymous mapping used only here and unmapped at the end.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        // SAFETY: advice on our own mapping (4 KiB pages: one write backs one page).
+        unsafe { libc::madvise(p, len, libc::MADV_NOHUGEPAGE) };
+        let base = p as u64;
+        // Page 0 ends with the start of `tail`, page 7 starts with the end of `lead`;
+        // pages 1-6 (a hole too short to end the chunk) and 8-63 are never touched.
+        let lead: &[u8] = b"\0\0\0\0LEADZERO-needle";
+        let tail: &[u8] = b"TAILNEE\0\0\0\0\0";
+        // SAFETY: both writes lie inside the mapping made above.
+        unsafe {
+            std::ptr::copy_nonoverlapping(tail.as_ptr(), (p as *mut u8).add(4096 - 7), 7);
+            std::ptr::copy_nonoverlapping(lead[4..].as_ptr(), (p as *mut u8).add(7 * 4096), 15);
+        }
+        let live = LiveProcess::open(std::process::id() as i32, false).unwrap();
+        let src = One {
+            live: &live,
+            regions: vec![SourceRegion {
+                span: Span::new(base, base + len as u64),
+                name: "[test]".into(),
+                kind: RegionKind::Readable,
+                offset: None,
+            }],
+        };
+        let r = scan(&src, &needles(&[lead, tail]), &ScanOptions::default()).unwrap();
+        // SAFETY: unmapping exactly the mapping made above.
+        unsafe { libc::munmap(p, len) };
+        if r.bytes_unpopulated == 0 {
+            eprintln!("the pagemap could not be read: skipped");
+            return;
+        }
+        let raw: Vec<(usize, u64)> = r
+            .hits
+            .iter()
+            .filter(|h| h.encoding == Encoding::Raw)
+            .map(|h| (h.needle, h.vaddr))
+            .collect();
+        assert_eq!(raw, vec![(1, base + 4096 - 7), (0, base + 7 * 4096 - 4)]);
+        assert_eq!(r.bytes_scanned, 2 * 4096);
     }
 }

@@ -67,6 +67,8 @@ pub(super) struct Filled {
     pub(super) len: usize,
     pub(super) bad: Vec<(Span, ReadError)>,
     pub(super) unpopulated: u64,
+    /// The never-populated spans of the buffer (zero-filled, not read), in address order.
+    pub(super) zeros: Vec<Span>,
 }
 
 /// Cuts the readable runs into chunks, in address order, skipping long holes. One cutter is
@@ -189,6 +191,7 @@ pub(super) fn read_cut<'s, S: MemorySource + ?Sized>(
         len,
         bad,
         unpopulated,
+        zeros,
     }
 }
 
