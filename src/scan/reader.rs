@@ -6,10 +6,10 @@
 //! own [`BackedWindow`]) read as zeros, so they are not read: inside a chunk they are filled
 //! with zeros (a `memset`, not a copy from the victim), and a hole of a quarter of a chunk or
 //! more ([`Plan::min_hole`]) ends the chunk and is skipped whole, however much address space
-//! it spans. Shorter holes are searched as zeros: every chunk was then a hand-off between
-//! two threads (it is a lock and a read now), and a victim with one page touched in 16 (the benchmark's sparse ballast) cut
-//! into one chunk per page took 65 536 hand-offs per 4 GiB, 1.8-12.8 s on the loaded
-//! machine, where searching the zeros costs a few tens of microseconds per chunk. Skipping
+//! it spans. Shorter holes stay in the chunk as zeros (the needle search leaves out their
+//! inside: `worker.rs`): when every chunk was a hand-off between two threads, a victim with
+//! one page touched in 16 (the benchmark's sparse ballast) cut into one chunk per page took
+//! 65 536 hand-offs per 4 GiB, 1.8-12.8 s on the loaded machine. Skipping
 //! stops [`Plan::overlap`] bytes (rounded down to a page) before the hole's end, so the chunk
 //! that owns the hole's last bytes sees them as the zeros they are: a match that begins in
 //! the hole and ends in the data after it is still found. Only a pattern of zeros alone could

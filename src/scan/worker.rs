@@ -238,6 +238,10 @@ fn needle_windows(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::{ReadError, RegionKind, SourceRegion};
+    use crate::model::Encoding;
+    use crate::scan::{scan, Needles, ScanOptions};
+    use crate::secret::Secret;
 
     #[test]
     fn windows_leave_out_the_inside_of_long_zero_spans_only() {
@@ -259,5 +263,87 @@ mod tests {
         // All zeros: only the last `reach` bytes, where a needle could run past the end.
         needle_windows(&[z(0, 100)], base, 0..100, 8, &mut w);
         assert_eq!(w, vec![92..100]);
+    }
+
+    /// Short holes of a live mapping (this test process's own) inside one chunk are left out
+    /// of the needle search, and a needle that begins in such a hole (leading NULs) or ends
+    /// in one is still found, each once.
+    #[test]
+    fn needles_at_the_edges_of_short_holes_are_found() {
+        use crate::memory::live::LiveProcess;
+        use crate::procfs::pagemap::Pagemap;
+
+        struct One<'a> {
+            live: &'a LiveProcess,
+            regions: Vec<SourceRegion>,
+        }
+        impl MemorySource for One<'_> {
+            fn describe(&self) -> String {
+                "one mapping of this process".into()
+            }
+            fn regions(&self) -> &[SourceRegion] {
+                &self.regions
+            }
+            fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+                self.live.read_exact_at(addr, buf)
+            }
+            fn unpopulated_zeros(&self, addr: u64) -> Option<(&Pagemap, u64)> {
+                self.live.unpopulated_zeros(addr)
+            }
+        }
+
+        let len = 64 * 4096;
+        // SAFETY: a fresh private anonymous mapping used only here and unmapped at the end.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        // SAFETY: advice on our own mapping (4 KiB pages: one write backs one page).
+        unsafe { libc::madvise(p, len, libc::MADV_NOHUGEPAGE) };
+        let base = p as u64;
+        // Page 0 ends with the start of `tail`, page 7 starts with the end of `lead`;
+        // pages 1-6 (a hole too short to end the chunk) and 8-63 are never touched.
+        let lead: &[u8] = b"\0\0\0\0LEADZERO-needle";
+        let tail: &[u8] = b"TAILNEE\0\0\0\0\0";
+        // SAFETY: both writes lie inside the mapping made above.
+        unsafe {
+            std::ptr::copy_nonoverlapping(tail.as_ptr(), (p as *mut u8).add(4096 - 7), 7);
+            std::ptr::copy_nonoverlapping(lead[4..].as_ptr(), (p as *mut u8).add(7 * 4096), 15);
+        }
+        let live = LiveProcess::open(std::process::id() as i32, false).unwrap();
+        let src = One {
+            live: &live,
+            regions: vec![SourceRegion {
+                span: Span::new(base, base + len as u64),
+                name: "[test]".into(),
+                kind: RegionKind::Readable,
+                offset: None,
+            }],
+        };
+        let mut n = Needles::new();
+        n.add_bytes(Secret::new(lead.to_vec()));
+        n.add_bytes(Secret::new(tail.to_vec()));
+        let r = scan(&src, &n, &ScanOptions::default()).unwrap();
+        // SAFETY: unmapping exactly the mapping made above.
+        unsafe { libc::munmap(p, len) };
+        if r.bytes_unpopulated == 0 {
+            eprintln!("the pagemap could not be read: skipped");
+            return;
+        }
+        let raw: Vec<(usize, u64)> = r
+            .hits
+            .iter()
+            .filter(|h| h.encoding == Encoding::Raw)
+            .map(|h| (h.needle, h.vaddr))
+            .collect();
+        assert_eq!(raw, vec![(1, base + 4096 - 7), (0, base + 7 * 4096 - 4)]);
+        assert_eq!(r.bytes_scanned, 2 * 4096);
     }
 }
