@@ -156,6 +156,7 @@ pub fn scan_with_progress<S: MemorySource + Sync + ?Sized>(
         done: std::sync::atomic::AtomicU64::new(0),
         needle_reach,
         skip_holes: plan.skip_holes,
+        zero_edges: (plan.skip_holes && detectors.is_none()).then_some(needle_reach as u64),
         cap: usize::try_from(chunk + overlap + behind).unwrap_or(usize::MAX),
     };
     // Up to MAX_WORKERS workers, one per core and never more than there are chunks, each

@@ -34,6 +34,10 @@ pub(super) struct Shared<'a, S: ?Sized> {
     /// No pattern is all zeros: never-populated spans need no needle search (the cutter
     /// skips long ones on the same condition).
     pub(super) skip_holes: bool,
+    /// `Some(needle_reach)` when the needle search is all that reads a chunk (no detectors)
+    /// and it leaves out the inside of never-populated spans (`skip_holes`): then only their
+    /// edges are zero-filled (`reader::zero_span`).
+    pub(super) zero_edges: Option<u64>,
     /// Bytes of each worker's buffer.
     pub(super) cap: usize,
 }
@@ -93,7 +97,7 @@ pub(super) fn work<S: MemorySource + Sync + ?Sized>(
             .unwrap_or_else(PoisonError::into_inner)
             .next();
         let Some(cut) = cut else { break };
-        let filled = reader::read_cut(source, &mut window, &cut, &mut buf);
+        let filled = reader::read_cut(source, &mut window, &cut, &mut buf, shared.zero_edges);
         let (a, b, buf_start) = (cut.a, cut.b, cut.buf_start);
         let bad = &filled.bad;
         t.unpopulated += filled.unpopulated + cut.skipped;
@@ -238,10 +242,64 @@ fn needle_windows(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::live::LiveProcess;
     use crate::memory::{ReadError, RegionKind, SourceRegion};
     use crate::model::Encoding;
+    use crate::procfs::pagemap::Pagemap;
     use crate::scan::{scan, Needles, ScanOptions};
     use crate::secret::Secret;
+
+    /// One mapping of this test process, read live.
+    struct One<'a> {
+        live: &'a LiveProcess,
+        regions: Vec<SourceRegion>,
+    }
+
+    impl MemorySource for One<'_> {
+        fn describe(&self) -> String {
+            "one mapping of this process".into()
+        }
+        fn regions(&self) -> &[SourceRegion] {
+            &self.regions
+        }
+        fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+            self.live.read_exact_at(addr, buf)
+        }
+        fn unpopulated_zeros(&self, addr: u64) -> Option<(&Pagemap, u64)> {
+            self.live.unpopulated_zeros(addr)
+        }
+    }
+
+    /// A fresh private anonymous mapping of `pages` 4 KiB pages (no huge pages).
+    fn fresh(pages: usize) -> *mut libc::c_void {
+        // SAFETY: a fresh private anonymous mapping; callers unmap it.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                pages * 4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        // SAFETY: advice on the mapping made above (4 KiB pages: one write backs one page).
+        unsafe { libc::madvise(p, pages * 4096, libc::MADV_NOHUGEPAGE) };
+        p
+    }
+
+    fn one_region(live: &LiveProcess, base: u64, len: u64) -> One<'_> {
+        One {
+            live,
+            regions: vec![SourceRegion {
+                span: Span::new(base, base + len),
+                name: "[test]".into(),
+                kind: RegionKind::Readable,
+                offset: None,
+            }],
+        }
+    }
 
     #[test]
     fn windows_leave_out_the_inside_of_long_zero_spans_only() {
@@ -270,43 +328,8 @@ mod tests {
     /// in one is still found, each once.
     #[test]
     fn needles_at_the_edges_of_short_holes_are_found() {
-        use crate::memory::live::LiveProcess;
-        use crate::procfs::pagemap::Pagemap;
-
-        struct One<'a> {
-            live: &'a LiveProcess,
-            regions: Vec<SourceRegion>,
-        }
-        impl MemorySource for One<'_> {
-            fn describe(&self) -> String {
-                "one mapping of this process".into()
-            }
-            fn regions(&self) -> &[SourceRegion] {
-                &self.regions
-            }
-            fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
-                self.live.read_exact_at(addr, buf)
-            }
-            fn unpopulated_zeros(&self, addr: u64) -> Option<(&Pagemap, u64)> {
-                self.live.unpopulated_zeros(addr)
-            }
-        }
-
         let len = 64 * 4096;
-        // SAFETY: a fresh private anonymous mapping used only here and unmapped at the end.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED);
-        // SAFETY: advice on our own mapping (4 KiB pages: one write backs one page).
-        unsafe { libc::madvise(p, len, libc::MADV_NOHUGEPAGE) };
+        let p = fresh(64);
         let base = p as u64;
         // Page 0 ends with the start of `tail`, page 7 starts with the end of `lead`;
         // pages 1-6 (a hole too short to end the chunk) and 8-63 are never touched.
@@ -318,15 +341,7 @@ mod tests {
             std::ptr::copy_nonoverlapping(lead[4..].as_ptr(), (p as *mut u8).add(7 * 4096), 15);
         }
         let live = LiveProcess::open(std::process::id() as i32, false).unwrap();
-        let src = One {
-            live: &live,
-            regions: vec![SourceRegion {
-                span: Span::new(base, base + len as u64),
-                name: "[test]".into(),
-                kind: RegionKind::Readable,
-                offset: None,
-            }],
-        };
+        let src = one_region(&live, base, len as u64);
         let mut n = Needles::new();
         n.add_bytes(Secret::new(lead.to_vec()));
         n.add_bytes(Secret::new(tail.to_vec()));
@@ -345,5 +360,51 @@ mod tests {
             .collect();
         assert_eq!(raw, vec![(1, base + 4096 - 7), (0, base + 7 * 4096 - 4)]);
         assert_eq!(r.bytes_scanned, 2 * 4096);
+    }
+
+    /// The inside of a short hole is neither zero-filled nor searched: the buffer there still
+    /// holds an earlier chunk's bytes (here: needles every 64 bytes), and none of them may
+    /// become a hit. Seven chunks of needles, then one with a 7-page hole (too short to end
+    /// a chunk), so the last chunk's buffer has held needles before.
+    #[test]
+    fn an_earlier_chunks_bytes_in_a_hole_are_never_hits() {
+        const NEEDLE: &[u8] = b"STALE-NEEDLE-q7";
+        let pages = 8 * 16;
+        let len = pages * 4096;
+        let p = fresh(pages);
+        let base = p as u64;
+        // Touched: pages 0..112 (7 chunks), 112, and 120..128; pages 113..120 never.
+        let touched = |pg: usize| pg <= 112 || pg >= 120;
+        let mut want = Vec::new();
+        for pg in (0..pages).filter(|&pg| touched(pg)) {
+            for off in (0..4096).step_by(64) {
+                let at = pg * 4096 + off;
+                // SAFETY: inside the mapping made above.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(NEEDLE.as_ptr(), (p as *mut u8).add(at), 15)
+                };
+                want.push(base + at as u64);
+            }
+        }
+        let live = LiveProcess::open(std::process::id() as i32, false).unwrap();
+        let src = one_region(&live, base, len as u64);
+        let mut n = Needles::new();
+        n.add_bytes(Secret::new(NEEDLE.to_vec()));
+        let r = scan(&src, &n, &ScanOptions::default()).unwrap();
+        // SAFETY: unmapping exactly the mapping made above.
+        unsafe { libc::munmap(p, len) };
+        if r.bytes_unpopulated == 0 {
+            eprintln!("the pagemap could not be read: skipped");
+            return;
+        }
+        assert_eq!(r.bytes_unpopulated, 7 * 4096);
+        let got: Vec<u64> = r
+            .hits
+            .iter()
+            .filter(|h| h.encoding == Encoding::Raw)
+            .map(|h| h.vaddr)
+            .collect();
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "a hit inside the hole or one missing");
     }
 }
