@@ -95,8 +95,6 @@ pub(super) struct Engine {
     pan: Vec<(usize, [u8; 32])>,
     /// Longest thing that must be seen whole: a pattern or a shape candidate.
     pub(super) max_len: usize,
-    /// Scratch for merging several searchers' candidates.
-    cands: std::cell::RefCell<Vec<usize>>,
 }
 
 impl Engine {
@@ -142,7 +140,6 @@ impl Engine {
             canary,
             pan,
             max_len,
-            cands: std::cell::RefCell::new(Vec::new()),
         })
     }
 
@@ -152,8 +149,16 @@ impl Engine {
         self.pats.iter().any(|p| p.bytes.iter().all(|&b| b == 0))
     }
 
-    /// Every match starting in `buf[owned]`.
-    pub(super) fn search(&self, buf: &[u8], owned: std::ops::Range<usize>, out: &mut Vec<Found>) {
+    /// Every match starting in `buf[owned]`. `cands` is the caller's scratch for merging
+    /// several searchers' candidates (the engine is shared by the scan's workers, so it
+    /// holds none itself).
+    pub(super) fn search(
+        &self,
+        buf: &[u8],
+        owned: std::ops::Range<usize>,
+        out: &mut Vec<Found>,
+        cands: &mut Vec<usize>,
+    ) {
         let end = owned.end.min(buf.len());
         match &self.finders[..] {
             [] => {}
@@ -165,7 +170,6 @@ impl Engine {
                 }
             }
             several => {
-                let mut cands = self.cands.borrow_mut();
                 cands.clear();
                 for f in several {
                     let mut at = owned.start;
@@ -241,7 +245,9 @@ impl Engine {
     /// one index that is a multiple of 16, so only those bytes are tested first: a cheap
     /// prefilter that keeps this far from the speed of a per-byte regex.
     fn search_pan(&self, buf: &[u8], owned: std::ops::Range<usize>, out: &mut Vec<Found>) {
-        let mut p = 0usize;
+        // A run starting in `owned` holds a multiple of 16 at or after its start: begin at the
+        // last one before `owned` (a chunk is searched in several windows; each starts here).
+        let mut p = owned.start / PAN_LEN * PAN_LEN;
         while p < buf.len() {
             if !buf[p].is_ascii_digit() {
                 p += PAN_LEN;
@@ -297,7 +303,7 @@ mod tests {
 
     fn run(engine: &Engine, buf: &[u8]) -> Vec<(usize, usize, &'static str, usize)> {
         let mut found = Vec::new();
-        engine.search(buf, 0..buf.len(), &mut found);
+        engine.search(buf, 0..buf.len(), &mut found, &mut Vec::new());
         let mut out: Vec<_> = found
             .iter()
             .map(|f| (f.idx, f.needle, f.encoding.as_str(), f.len))

@@ -6,9 +6,10 @@
 //! [`ScanOptions::chunk_size`] bytes plus an overlap of the longest pattern, so a match that
 //! straddles a chunk, a page or a region boundary is found exactly once: a match belongs to
 //! the chunk where it starts. Reads that fail go through [`crate::memory::read_pagewise`] and
-//! what stays unreadable is reported, never silently skipped. A reader thread
-//! (`reader.rs`) reads the next chunk while this one is searched, and leaves out the pages a
-//! live process never populated (`/proc/PID/pagemap`): they read as zeros, are counted in
+//! what stays unreadable is reported, never silently skipped. One worker per core
+//! (`worker.rs`) takes the next chunk, reads it and searches it; the chunks are cut
+//! (`reader.rs`) so as to leave out the pages a live process never populated
+//! (`/proc/PID/pagemap`): they read as zeros, are counted in
 //! [`ScanReport::bytes_unpopulated`] and never in `bytes_scanned`.
 //!
 //! With [`Needles::enable_detectors`] the same pass also runs the [`detect`] detectors (card
@@ -33,12 +34,10 @@ mod engine;
 pub mod needles;
 pub mod public;
 mod reader;
+mod worker;
 
-use std::sync::mpsc::{channel, sync_channel};
-
-use crate::memory::pagebuf::PageBuf;
 use crate::memory::{MemorySource, RegionKind, PAGE_SIZE};
-use crate::model::{Absent, Detection, Hit, PublicConstant, ScanReport, Span, Unreadable, Verdict};
+use crate::model::{Absent, PublicConstant, ScanReport, Span, Unreadable, Verdict};
 use engine::Engine;
 pub use needles::{luhn_valid, Needles, Shape};
 
@@ -53,13 +52,17 @@ pub enum ScanError {
 /// Tuning knobs.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
-    /// Bytes read and searched at a time (rounded up to whole pages). Each chunk is one
-    /// hand-off between the reader and the searching thread; at 128 KiB those hand-offs
-    /// (futex wake-ups, context switches) took ~18% of a live scan's time. Measured on 1 GiB
-    /// (2 shared vCPUs, load ~5, wall seconds, two runs each): live 128 KiB 0.54-0.58,
-    /// 256 KiB 0.51-0.52, 1 MiB 0.41-0.45; core file 0.39-0.46, 0.33-0.36, 0.30-0.33. Teddy
-    /// stays fast: the buffer was just written by the kernel's copy, not faulted in page by
-    /// page as a huge mmap is. Three buffers are in flight: ~3 MiB of RSS.
+    /// Bytes read and searched at a time (rounded up to whole pages). When a reader thread
+    /// handed each chunk to a searching thread, at 128 KiB those hand-offs (futex wake-ups,
+    /// context switches) took ~18% of a live scan's time. Measured on 1 GiB (2 shared vCPUs,
+    /// load ~5, wall seconds, two runs each): live 128 KiB 0.54-0.58, 256 KiB 0.51-0.52,
+    /// 1 MiB 0.41-0.45; core file 0.39-0.46, 0.33-0.36, 0.30-0.33. Since each worker reads
+    /// and searches its own chunks (no hand-off), 256 KiB to 4 MiB measured alike (0.34-0.41 s
+    /// live, three runs each, load ~3.5, noise larger than any difference; 64 KiB 0.40-0.55,
+    /// 128 KiB 0.37-0.43), and the CPU time (user + system, medians of 9) was lowest at
+    /// 1 MiB: 128 KiB 317 ms, 256 KiB 312, 512 KiB 304, 1 MiB 295, 4 MiB 300. Teddy stays
+    /// fast: the buffer was just written by the kernel's copy, not faulted in page by page
+    /// as a huge mmap is. One buffer per worker: ~2 MiB of RSS on two cores.
     pub chunk_size: usize,
 }
 
@@ -75,6 +78,24 @@ impl Default for ScanOptions {
 /// needle in a 1 GiB core can match hundreds of millions of times: listing them all would take
 /// gigabytes of memory and of output, and nobody reads past the first screens.
 pub const MAX_FINDINGS: usize = 10_000;
+
+/// Workers reading and searching at once (one per core, up to this): each holds one buffer.
+///
+/// What the workers bought over a reader thread feeding the searching thread (`worker.rs`),
+/// `scan --pid` of the benchmark's 1 GiB dense ballast for its 5 needles, wall time with
+/// process start, 9 runs alternating old and new binaries in the same minute, medians (2
+/// vCPUs, one of them mostly taken by a build, load 2.9): 3.70 GB/s before, 4.17 GB/s
+/// after; with the machine quiet for a minute (load 2.4): 5.33 before, 6.66 after;
+/// context switches per scan 2 850 before, 77 after. The 1 GiB core scan: 0.218 s
+/// before, 0.200 s after (7 runs each, same minute). With both cores taken by others
+/// (load 4) neither reaches 3.5 GB/s (~3.3): the scan then runs on half a core's worth of
+/// CPU, and its CPU per GiB (~0.1 s search, ~0.2 s `process_vm_readv`, of which ~0.05 s
+/// pinning pages; `perf record`) is the floor, whatever the chunk size or worker count.
+/// All of this module's changes together (workers, one pagemap walk, mapping-by-mapping
+/// retries, no search or `memset` of holes), 9 runs alternating, medians, with busy loops
+/// of our own to pin the load: quiet 5.74 -> 7.03 GB/s; one vCPU taken 3.40 -> 4.42; both
+/// taken 2.42 -> 2.82. The 1 GiB core scan 0.174 -> 0.151 s (quiet, 7 runs).
+const MAX_WORKERS: usize = 4;
 
 /// Scans with the default options: the entry point for the orchestrator.
 pub fn scan_source(source: &dyn MemorySource, needles: &Needles) -> Result<ScanReport, ScanError> {
@@ -125,131 +146,63 @@ pub fn scan_with_progress<S: MemorySource + Sync + ?Sized>(
         None => (needle_reach, 1),
     };
     let (overlap, behind) = (overlap as u64, behind as u64);
-    let mut hits = Vec::new();
-    let mut detections: Vec<Detection> = Vec::new();
-    let (mut hits_more, mut detections_more) = (0u64, 0u64);
-    let mut failed: Vec<(Span, String)> = Vec::new();
-    let mut bytes_scanned = 0u64;
-    let mut found = Vec::new();
-    let mut dfound = Vec::new();
-    let locate = |vaddr: u64| match source.region_at(vaddr) {
-        Some(r) => (
-            r.name.clone(),
-            r.offset.map_or(vaddr, |o| o + (vaddr - r.span.start)),
-        ),
-        None => (String::new(), vaddr),
-    };
-
-    let mut done = 0u64;
-    let mut unpopulated = 0u64;
     let plan = reader::Plan {
         chunk,
         overlap,
         behind,
         skip_holes: !engine.matches_zeros(),
     };
-    let cap = usize::try_from(chunk + overlap + behind).unwrap_or(usize::MAX);
-    // Reading overlaps searching: a reader thread fills the next chunk (process_vm_readv for
-    // a live process, pread for a core) while this one searches the last. Three buffers go
-    // round, so memory stays bounded whatever the source's size.
-    std::thread::scope(|scope| {
-        let (full_tx, full_rx) = sync_channel::<reader::Piece>(1);
-        let (empty_tx, empty_rx) = channel::<PageBuf>();
-        for _ in 0..3 {
-            let _ = empty_tx.send(PageBuf::new(cap));
+    let shared = worker::Shared {
+        source,
+        engine: &engine,
+        detectors: detectors.as_ref(),
+        cutter: std::sync::Mutex::new(reader::Cutter::new(source, &runs, &plan)),
+        done: std::sync::atomic::AtomicU64::new(0),
+        needle_reach,
+        skip_holes: plan.skip_holes,
+        zero_edges: (plan.skip_holes && detectors.is_none()).then_some(needle_reach as u64),
+        cap: usize::try_from(chunk + overlap + behind).unwrap_or(usize::MAX),
+    };
+    // Up to MAX_WORKERS workers, one per core and never more than there are chunks, each
+    // reading and searching its own chunks (`worker.rs`): memory stays one buffer per worker
+    // whatever the source's size. This thread is one of them, and the one that reports
+    // progress.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_WORKERS)
+        .min(usize::try_from(total.div_ceil(chunk)).unwrap_or(usize::MAX))
+        .max(1);
+    let tally = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..workers)
+            .map(|_| scope.spawn(|| worker::work(&shared, &mut |_| {})))
+            .collect();
+        let mut tally = worker::work(&shared, &mut |done| progress(done, total));
+        for h in helpers {
+            match h.join() {
+                Ok(t) => tally.merge(t),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
         }
-        let (runs, plan) = (&runs, &plan);
-        scope.spawn(move || reader::read_runs(source, runs, plan, &empty_rx, &full_tx));
-        for piece in full_rx {
-            let reader::Chunk {
-                a,
-                b,
-                buf_start,
-                len,
-                buf,
-                bad,
-                unpopulated: zeros,
-                skipped,
-            } = match piece {
-                reader::Piece::Chunk(c) => c,
-                reader::Piece::Skipped(n) => {
-                    unpopulated += n;
-                    done += n;
-                    progress(done, total);
-                    continue;
-                }
-            };
-            unpopulated += zeros + skipped;
-            done += skipped;
-            let data = buf.for_addr(buf_start, len);
-            let mut owned_bad = 0u64;
-            for (span, err) in &bad {
-                let s = span.start.max(a);
-                let e = span.end.min(b);
-                if s < e {
-                    owned_bad += e - s;
-                    failed.push((Span::new(s, e), err.reason.clone()));
-                }
-            }
-            bytes_scanned += ((b - a) - owned_bad).saturating_sub(zeros);
-            let owned = usize::try_from(a - buf_start).unwrap_or(0)
-                ..usize::try_from(b - buf_start).unwrap_or(0);
-            // Zeros standing in for unreadable pages are not data.
-            let overlaps_bad = |span: Span| {
-                bad.iter()
-                    .any(|(s, _)| s.start < span.end && span.start < s.end)
-            };
-            found.clear();
-            let needle_end = owned.end.saturating_add(needle_reach).min(data.len());
-            engine.search(&data[..needle_end], owned.clone(), &mut found);
-            for f in found.drain(..) {
-                let vaddr = buf_start + f.idx as u64;
-                if overlaps_bad(Span::new(vaddr, vaddr + f.len as u64)) {
-                    continue;
-                }
-                if hits.len() >= MAX_FINDINGS {
-                    hits_more += 1;
-                    continue;
-                }
-                let (mapping, offset) = locate(vaddr);
-                hits.push(Hit {
-                    needle: f.needle,
-                    encoding: f.encoding,
-                    vaddr,
-                    len: f.len as u64,
-                    mapping,
-                    offset,
-                });
-            }
-            if let Some(d) = &detectors {
-                dfound.clear();
-                d.search(data, owned, &mut dfound);
-                for f in dfound.drain(..) {
-                    let vaddr = buf_start + f.idx as u64;
-                    if overlaps_bad(Span::new(vaddr, vaddr + f.len as u64)) {
-                        continue;
-                    }
-                    if detections.len() >= MAX_FINDINGS {
-                        detections_more += 1;
-                        continue;
-                    }
-                    let (mapping, offset) = locate(vaddr);
-                    detections.push(Detection {
-                        kind: f.kind,
-                        vaddr,
-                        len: f.len as u64,
-                        mapping,
-                        offset,
-                        preview: f.preview,
-                    });
-                }
-            }
-            // The reader may have finished; a closed return queue is fine.
-            let _ = empty_tx.send(buf);
-            done += b - a;
-            progress(done, total);
-        }
+        tally
     });
+    let skipped_at_end = shared
+        .cutter
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .skipped_at_end();
+    // The last chunks may have been another worker's: report where all of them ended.
+    let done = shared.done.load(std::sync::atomic::Ordering::Relaxed);
+    progress(done + skipped_at_end, total);
+    let worker::Tally {
+        mut hits,
+        mut detections,
+        mut hits_more,
+        mut detections_more,
+        failed,
+        bytes_scanned,
+        unpopulated,
+    } = tally;
+    let unpopulated = unpopulated + skipped_at_end;
 
     detections.sort_by_key(|d| (d.vaddr, d.kind));
     detections.dedup_by(|x, y| x.vaddr == y.vaddr && x.kind == y.kind);
@@ -257,6 +210,16 @@ pub fn scan_with_progress<S: MemorySource + Sync + ?Sized>(
         (x.vaddr, x.needle, x.encoding.as_str()).cmp(&(y.vaddr, y.needle, y.encoding.as_str()))
     });
     hits.dedup_by(|x, y| x.vaddr == y.vaddr && x.needle == y.needle && x.encoding == y.encoding);
+    // Each worker kept its lowest MAX_FINDINGS: the lowest overall are listed, the rest
+    // counted.
+    if hits.len() > MAX_FINDINGS {
+        hits_more += (hits.len() - MAX_FINDINGS) as u64;
+        hits.truncate(MAX_FINDINGS);
+    }
+    if detections.len() > MAX_FINDINGS {
+        detections_more += (detections.len() - MAX_FINDINGS) as u64;
+        detections.truncate(MAX_FINDINGS);
+    }
 
     // Bytes that a world-readable file holds unchanged are public constants, not leaks.
     let mut check = public::PublicCheck::new();
@@ -390,6 +353,7 @@ mod tests {
         data: Vec<u8>,
         bad_page: Option<u64>,
         regions: Vec<SourceRegion>,
+        reads: std::sync::atomic::AtomicUsize,
     }
 
     impl Mem {
@@ -405,6 +369,7 @@ mod tests {
                 data,
                 bad_page,
                 regions,
+                reads: Default::default(),
             }
         }
     }
@@ -417,6 +382,8 @@ mod tests {
             &self.regions
         }
         fn read_exact_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+            self.reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if let Some(p) = self.bad_page {
                 if addr < p + 4096 && p < addr + buf.len() as u64 {
                     return Err(ReadError::from_errno(libc::EIO));
@@ -509,5 +476,74 @@ mod tests {
         assert_eq!(report.hits.len(), MAX_FINDINGS);
         assert_eq!(report.hits.len() as u64 + report.hits_more, 64 * 1024);
         assert_eq!(report.verdict, Verdict::Leak);
+    }
+
+    #[test]
+    fn many_chunks_on_several_workers_find_each_match_once() {
+        // 64 chunks of one page (two workers or more on any machine with two cores), a
+        // needle straddling every chunk boundary, one page unreadable.
+        let pages = 64u64;
+        let mut data = vec![b'.'; (pages * 4096) as usize];
+        let needle = b"straddler-needle";
+        for p in 1..pages {
+            let at = (p * 4096 - 7) as usize;
+            data[at..at + needle.len()].copy_from_slice(needle);
+        }
+        let src = Mem::new(0x10000, data, Some(0x10000 + 20 * 4096));
+        let r = scan(&src, &needles(&[needle]), &ScanOptions { chunk_size: 4096 }).unwrap();
+        let raw: Vec<u64> = r
+            .hits
+            .iter()
+            .filter(|h| h.encoding == Encoding::Raw)
+            .map(|h| h.vaddr)
+            .collect();
+        // The two needles touching the unreadable page are no hits.
+        let want: Vec<u64> = (1..pages)
+            .filter(|&p| p != 20 && p != 21)
+            .map(|p| 0x10000 + p * 4096 - 7)
+            .collect();
+        assert_eq!(raw, want);
+        assert_eq!(r.bytes_scanned, (pages - 1) * 4096);
+        assert_eq!(r.unreadable.len(), 1);
+        assert_eq!(r.unreadable[0].start, 0x10000 + 20 * 4096);
+    }
+
+    #[test]
+    fn the_cap_lists_the_lowest_addresses_whichever_worker_found_them() {
+        let data = vec![b'x'; 64 * 1024];
+        let src = Mem::new(0x10000, data, None);
+        let r = scan(&src, &needles(&[b"x"]), &ScanOptions { chunk_size: 4096 }).unwrap();
+        assert_eq!(r.hits.len() as u64 + r.hits_more, 64 * 1024);
+        let want: Vec<u64> = (0..MAX_FINDINGS as u64).map(|i| 0x10000 + i).collect();
+        let got: Vec<u64> = r.hits.iter().map(|h| h.vaddr).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_failing_mapping_in_a_run_is_read_page_by_page_alone() {
+        // Three adjacent mappings in one chunk: 8 pages, 1 unreadable page, 8 pages.
+        let base = 0x10000u64;
+        let mut data = vec![b'.'; 17 * 4096];
+        data[4096 - 3..4096 + 3].copy_from_slice(b"secret");
+        data[16 * 4096..16 * 4096 + 6].copy_from_slice(b"secret");
+        let mut src = Mem::new(base, data, Some(base + 8 * 4096));
+        src.regions = [("[a]", 0, 8), ("[vvar]", 8, 9), ("[b]", 9, 17)]
+            .iter()
+            .map(|&(name, s, e)| SourceRegion {
+                span: Span::new(base + s * 4096, base + e * 4096),
+                name: name.into(),
+                kind: RegionKind::Readable,
+                offset: None,
+            })
+            .collect();
+        let report = scan(&src, &needles(&[b"secret"]), &ScanOptions::default()).unwrap();
+        let raw: Vec<u64> = report.hits.iter().map(|h| h.vaddr).collect();
+        assert_eq!(raw, vec![base + 4096 - 3, base + 16 * 4096]);
+        assert_eq!(report.unreadable.len(), 1);
+        let u = &report.unreadable[0];
+        assert_eq!((u.start, u.end), (base + 8 * 4096, base + 9 * 4096));
+        assert_eq!(u.mapping, "[vvar]");
+        // The chunk, then each mapping, then the failing one's page: not 17 pages one by one.
+        assert!(src.reads.load(std::sync::atomic::Ordering::Relaxed) <= 6);
     }
 }

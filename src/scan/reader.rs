@@ -1,22 +1,20 @@
-//! The scan's reader thread: cuts the readable runs into chunks, reads each into a
-//! [`PageBuf`] while the scanning thread searches the previous one, and leaves out what a live
-//! process never populated.
+//! Reading for the scan: cuts the readable runs into chunks ([`Cutter`], shared by the
+//! workers of `worker.rs`), reads each into a worker's [`PageBuf`] ([`read_cut`]), and leaves
+//! out what a live process never populated.
 //!
 //! Never-populated pages of private anonymous mappings (per `/proc/PID/pagemap`, the dump's
 //! own [`BackedWindow`]) read as zeros, so they are not read: inside a chunk they are filled
 //! with zeros (a `memset`, not a copy from the victim), and a hole of a quarter of a chunk or
 //! more ([`Plan::min_hole`]) ends the chunk and is skipped whole, however much address space
-//! it spans. Shorter holes are searched as zeros: every chunk is a hand-off between two
-//! threads, and a victim with one page touched in 16 (the benchmark's sparse ballast) cut
-//! into one chunk per page took 65 536 hand-offs per 4 GiB, 1.8-12.8 s on the loaded
-//! machine, where searching the zeros costs a few tens of microseconds per chunk. Skipping
+//! it spans. Shorter holes stay in the chunk as zeros (the needle search leaves out their
+//! inside: `worker.rs`): when every chunk was a hand-off between two threads, a victim with
+//! one page touched in 16 (the benchmark's sparse ballast) cut into one chunk per page took
+//! 65 536 hand-offs per 4 GiB, 1.8-12.8 s on the loaded machine. Skipping
 //! stops [`Plan::overlap`] bytes (rounded down to a page) before the hole's end, so the chunk
 //! that owns the hole's last bytes sees them as the zeros they are: a match that begins in
 //! the hole and ends in the data after it is still found. Only a pattern of zeros alone could
 //! lie wholly inside the skipped part; with such a pattern nothing is skipped
 //! ([`Plan::skip_holes`]).
-
-use std::sync::mpsc::{Receiver, SyncSender};
 
 use crate::memory::pagebuf::PageBuf;
 use crate::memory::{read_pagewise, MemorySource, ReadError, PAGE_SIZE};
@@ -49,92 +47,162 @@ impl Plan {
     }
 }
 
-/// One chunk read by the reader thread: the owned range `a..b`, the bytes from `buf_start`
-/// (`len` of them, placed in `buf` for `buf_start`), the pages that could not be read, and
-/// the bytes of `a..b` that were never populated (zeros, not read), and those skipped unread
-/// since the previous chunk.
-pub(super) struct Chunk {
+/// One chunk to read, as cut by [`Cutter::next`]: the owned range `a..b`, the bytes to read
+/// (`buf_start..buf_end`: the owned range with its look-behind and overlap), and the
+/// never-populated bytes skipped unread since the previous chunk.
+pub(super) struct Cut {
     pub(super) a: u64,
     pub(super) b: u64,
     pub(super) buf_start: u64,
+    pub(super) buf_end: u64,
+    pub(super) skipped: u64,
+    /// The cutter's pagemap says every page of `buf_start..buf_end` holds data: read it in one
+    /// piece without asking the pagemap again.
+    pub(super) dense: bool,
+}
+
+/// What [`read_cut`] put in the buffer: `len` bytes from the cut's `buf_start`, the pages that
+/// could not be read, and the bytes of `a..b` that were never populated (zeros, not read).
+pub(super) struct Filled {
     pub(super) len: usize,
-    pub(super) buf: PageBuf,
     pub(super) bad: Vec<(Span, ReadError)>,
     pub(super) unpopulated: u64,
-    pub(super) skipped: u64,
+    /// The never-populated spans of the buffer (zero-filled, not read), in address order.
+    pub(super) zeros: Vec<Span>,
 }
 
-/// What the reader sends: a chunk to search, or (last) the never-populated bytes skipped
-/// unread after the last chunk.
-pub(super) enum Piece {
-    Chunk(Chunk),
-    Skipped(u64),
+/// Cuts the readable runs into chunks, in address order, skipping long holes. One cutter is
+/// shared (behind a lock) by every worker: cutting is cheap (the pagemap is read in batches of
+/// 256 MiB of address space), reading and searching are not.
+pub(super) struct Cutter<'s, S: ?Sized> {
+    source: &'s S,
+    runs: &'s [Span],
+    plan: &'s Plan,
+    /// The run being cut, and where in it the next chunk starts.
+    run: usize,
+    a: u64,
+    window: Option<BackedWindow<'s>>,
+    /// Skipped bytes travel with the next chunk; what is left after the last one is
+    /// [`Cutter::skipped_at_end`].
+    skipped: u64,
 }
 
-/// Reads every run into chunks and sends them to `full`, taking empty buffers from `empty`.
-/// Returns when done or when the searcher hung up.
-pub(super) fn read_runs<S: MemorySource + ?Sized>(
-    source: &S,
-    runs: &[Span],
-    plan: &Plan,
-    empty: &Receiver<PageBuf>,
-    full: &SyncSender<Piece>,
-) {
-    let mut window: Option<BackedWindow<'_>> = None;
-    // Skipped bytes travel with the next chunk: one hand-off, not two.
-    let mut skipped = 0u64;
-    for run in runs {
-        let mut a = run.start;
-        while a < run.end {
+impl<'s, S: MemorySource + ?Sized> Cutter<'s, S> {
+    pub(super) fn new(source: &'s S, runs: &'s [Span], plan: &'s Plan) -> Self {
+        Self {
+            source,
+            runs,
+            plan,
+            run: 0,
+            a: runs.first().map_or(0, |r| r.start),
+            window: None,
+            skipped: 0,
+        }
+    }
+
+    /// The next chunk, or `None` when every run has been cut.
+    pub(super) fn next(&mut self) -> Option<Cut> {
+        let plan = self.plan;
+        loop {
+            let run = *self.runs.get(self.run)?;
+            let a = self.a.max(run.start);
+            if a >= run.end {
+                self.run += 1;
+                if let Some(r) = self.runs.get(self.run) {
+                    self.a = r.start;
+                }
+                continue;
+            }
             let mut b = a.saturating_add(plan.chunk).min(run.end);
             if plan.skip_holes {
-                if let Some(skip_to) = skip_hole(source, &mut window, a, run.end, plan) {
-                    skipped += skip_to - a;
-                    a = skip_to;
+                if let Some(skip_to) = skip_hole(self.source, &mut self.window, a, run.end, plan) {
+                    self.skipped += skip_to - a;
+                    self.a = skip_to;
                     continue;
                 }
-                b = hole_ahead(source, &mut window, a, b, plan.min_hole()).unwrap_or(b);
+                b = hole_ahead(self.source, &mut self.window, a, b, plan.min_hole()).unwrap_or(b);
             }
+            self.a = b;
             // Look-behind so a digit run's start (and a detection's left context) is known.
             let buf_start = a.saturating_sub(plan.behind).max(run.start);
             let buf_end = b.saturating_add(plan.overlap).min(run.end);
-            // The searcher stopped (it never does before the end): so do we.
-            let Ok(mut buf) = empty.recv() else { return };
-            let len = usize::try_from(buf_end - buf_start)
-                .unwrap_or(0)
-                .min(buf.capacity());
-            let mut bad = Vec::new();
-            let mut zeros = Vec::new();
-            fill(
-                source,
-                &mut window,
-                buf_start,
-                buf.for_addr_mut(buf_start, len),
-                &mut bad,
-                &mut zeros,
-            );
-            let unpopulated = zeros
-                .iter()
-                .map(|z: &Span| z.end.min(b).saturating_sub(z.start.max(a)))
-                .sum();
-            let chunk = Chunk {
+            return Some(Cut {
                 a,
                 b,
                 buf_start,
-                len,
-                buf,
-                bad,
-                unpopulated,
-                skipped: std::mem::take(&mut skipped),
-            };
-            if full.send(Piece::Chunk(chunk)).is_err() {
-                return;
-            }
-            a = b;
+                buf_end,
+                skipped: std::mem::take(&mut self.skipped),
+                dense: self.all_backed(buf_start, buf_end),
+            });
         }
     }
-    if skipped > 0 {
-        let _ = full.send(Piece::Skipped(skipped));
+
+    /// True when `s..e` lies in one private anonymous mapping and the pagemap (the window this
+    /// cutter has just read for the chunk's holes) says all its pages hold data. Without it,
+    /// each worker read the pagemap again for its own chunks: three `PAGEMAP_SCAN` walks of
+    /// every page with two workers, 3.7% of a live scan's samples (`perf record`); with it,
+    /// the live 1 GiB scan went 3.08 -> 3.30 GB/s (9 runs alternating, medians, load 3.6).
+    fn all_backed(&mut self, s: u64, e: u64) -> bool {
+        let Some((pm, map_end)) = self.source.unpopulated_zeros(s) else {
+            return false;
+        };
+        if e > map_end {
+            return false;
+        }
+        let w = self.window.get_or_insert_with(|| BackedWindow::new(pm));
+        let first = s / PAGE_SIZE * PAGE_SIZE;
+        let Ok(n) = usize::try_from((e - first).div_ceil(PAGE_SIZE)) else {
+            return false;
+        };
+        w.get(first, n, map_end)
+            .is_ok_and(|f| f.len() == n && f.iter().all(|&backed| backed))
+    }
+
+    /// Never-populated bytes skipped after the last chunk.
+    pub(super) fn skipped_at_end(&self) -> u64 {
+        self.skipped
+    }
+}
+
+/// Reads `cut` into `buf` (at most its capacity); `window` is the caller's own pagemap cache.
+/// Never-populated spans are zero-filled; with `zero_edges` = `Some(r)`, a span inside the
+/// owned range only in its first and last `r` bytes (see [`zero_span`]).
+pub(super) fn read_cut<'s, S: MemorySource + ?Sized>(
+    source: &'s S,
+    window: &mut Option<BackedWindow<'s>>,
+    cut: &Cut,
+    buf: &mut PageBuf,
+    zero_edges: Option<u64>,
+) -> Filled {
+    let len = usize::try_from(cut.buf_end - cut.buf_start)
+        .unwrap_or(0)
+        .min(buf.capacity());
+    let mut bad = Vec::new();
+    let mut zeros = Vec::new();
+    let dst = buf.for_addr_mut(cut.buf_start, len);
+    if cut.dense {
+        let end = cut.buf_start.saturating_add(dst.len() as u64);
+        read_into(source, cut.buf_start, cut.buf_start, end, dst, &mut bad);
+    } else {
+        fill(source, window, cut.buf_start, dst, &mut bad, &mut zeros);
+        for z in &zeros {
+            zero_span(
+                dst,
+                cut.buf_start,
+                *z,
+                zero_edges.map(|r| (cut.a, cut.b, r)),
+            );
+        }
+    }
+    let unpopulated = zeros
+        .iter()
+        .map(|z: &Span| z.end.min(cut.b).saturating_sub(z.start.max(cut.a)))
+        .sum();
+    Filled {
+        len,
+        bad,
+        unpopulated,
+        zeros,
     }
 }
 
@@ -194,9 +262,34 @@ fn hole_ahead<'s, S: MemorySource + ?Sized>(
     None
 }
 
+/// Writes the zeros that the never-populated span `z` reads as into `dst` (which holds the
+/// memory from `start`). With `edges` = `(a, b, r)`, a span lying inside the owned range
+/// `a..b` and longer than `2r` gets its first and last `r` bytes only: the needle search
+/// (`worker.rs`, `needle_windows`) reads no further into a span longer than its reach `r`,
+/// and nothing else reads the chunk (`r` is only given when no detector runs). The rest of
+/// the buffer keeps earlier chunks' bytes, never searched.
+///
+/// What it bought: on the sparse ballast (4 GiB mapped, 256 MiB touched) the `memset` of
+/// 3.75 GiB of zeros was 31% of a live scan's samples (`perf record`) once the search
+/// skipped them; `scan --pid` of it went 0.159 -> 0.101 s (medians of 7, alternating, same
+/// minute), the dense 1 GiB scan unchanged (5.90 vs 5.98 GB/s).
+fn zero_span(dst: &mut [u8], start: u64, z: Span, edges: Option<(u64, u64, u64)>) {
+    let parts = match edges {
+        Some((a, b, r)) if z.start >= a && z.end <= b && z.end - z.start > r.saturating_mul(2) => {
+            [(z.start, z.start + r), (z.end - r, z.end)]
+        }
+        _ => [(z.start, z.end), (z.end, z.end)],
+    };
+    for (s, e) in parts {
+        if let Some(d) = slice_of(dst, start, s, e) {
+            d.fill(0);
+        }
+    }
+}
+
 /// Fills `dst` with the memory from `start`: pieces of private anonymous mappings page by page
-/// as the pagemap says (backed pages read, never-populated ones zero-filled and listed in
-/// `zeros`), everything else read directly. Unreadable pages are zeroed and listed in `bad`.
+/// as the pagemap says (backed pages read, never-populated ones listed in `zeros`, for the
+/// caller to zero-fill), everything else read directly. Unreadable pages are zeroed and listed in `bad`.
 fn fill<'s, S: MemorySource + ?Sized>(
     source: &'s S,
     window: &mut Option<BackedWindow<'s>>,
@@ -244,9 +337,7 @@ fn fill<'s, S: MemorySource + ?Sized>(
             if backed {
                 backed_runs.push((s, e));
             } else {
-                if let Some(d) = slice_of(dst, start, s, e) {
-                    d.fill(0);
-                }
+                // Zero-filled by the caller (`zero_span`).
                 zeros.push(Span::new(s, e));
             }
             p = q;
@@ -262,7 +353,13 @@ fn fill<'s, S: MemorySource + ?Sized>(
     }
 }
 
-/// Reads `s..e` into its place in `dst` (which holds the memory from `start`).
+/// Reads `s..e` into its place in `dst` (which holds the memory from `start`). When the
+/// whole read fails, region by region, and only a region that fails too page by page: a
+/// chunk spanning a run of small mappings with `[vvar]` among them (every live process's
+/// last chunk) took one read per page of the run, ~60 on the benchmark's victim, with the
+/// other worker idle (12 reads now; `perf trace`). Too small to show in the wall time
+/// (6.81 -> 6.87 GB/s, 9 runs alternating, medians, quiet machine), but each unreadable
+/// mapping is now reported under its own name (`[vvar]`, `[vvar_vclock]`), as the dump does.
 fn read_into<S: MemorySource + ?Sized>(
     source: &S,
     start: u64,
@@ -271,8 +368,22 @@ fn read_into<S: MemorySource + ?Sized>(
     dst: &mut [u8],
     bad: &mut Vec<(Span, ReadError)>,
 ) {
-    if let Some(d) = slice_of(dst, start, s, e) {
-        bad.extend(read_pagewise(source, s, d));
+    let Some(d) = slice_of(dst, start, s, e) else {
+        return;
+    };
+    if source.read_exact_at(s, d).is_ok() {
+        return;
+    }
+    let mut x = s;
+    while x < e {
+        let y = source
+            .region_at(x)
+            .map_or(e, |r| r.span.end.min(e))
+            .max(x + 1);
+        if let Some(d) = slice_of(dst, start, x, y) {
+            bad.extend(read_pagewise(source, x, d));
+        }
+        x = y;
     }
 }
 
