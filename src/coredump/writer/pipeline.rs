@@ -59,6 +59,26 @@ use crate::memory::{read_pagewise, MemorySource, ReadError, PAGE_SIZE};
 use crate::procfs::maps::Mapping;
 use crate::procfs::pagemap::{BackedWindow, Pagemap};
 
+/// Never-touched runs of this many pages or more are skipped in one step (a zero tail, no
+/// page walked; the skip was for holes of a whole chunk before). 256 MiB touched in 64 GiB
+/// mapped (one page in 256), 3 runs alternating: 0.36-0.42 s before, 0.31-0.36 s after (4 GiB
+/// mapped: 0.12-0.17 s both). What still grows with the address space is the kernel's: its
+/// walks of the page tables for smaps and for `PAGEMAP_SCAN` are ~20% of the 64 GiB dump.
+const SKIP_PAGES: u64 = 16;
+
+/// The first page (after the first) of a run of [`SKIP_PAGES`] unbacked pages in `backed`.
+fn long_hole_start(backed: &[bool]) -> Option<usize> {
+    let need = usize::try_from(SKIP_PAGES).unwrap_or(16);
+    let mut run = 0usize;
+    for (i, &b) in backed.iter().enumerate() {
+        run = if b { 0 } else { run + 1 };
+        if run >= need && i + 1 > run {
+            return Some(i + 1 - run);
+        }
+    }
+    None
+}
+
 /// A PT_LOAD being built: its first `filesz` bytes are in the file from `offset`, the rest of
 /// its `memsz` (the tail) are never-touched pages, zeros with no bytes in the file.
 #[derive(Debug, Clone, Copy)]
@@ -124,11 +144,16 @@ impl Layout {
         }
     }
 
+    /// True until the layout holds [`PACK_LIMIT`] segments.
+    pub(super) fn packing(&self) -> bool {
+        self.segments.len() < PACK_LIMIT
+    }
+
     /// A never-touched run inside a chunk: a zero tail, as [`Layout::zeros`], until the layout
     /// holds [`PACK_LIMIT`] segments; from then on a file hole inside the open segment's bytes
     /// when it has no tail (no new segment, no new program header).
     pub(super) fn gap(&mut self, addr: u64, len: u64, flags: u32) -> Result<(), DumpError> {
-        if self.segments.len() >= PACK_LIMIT {
+        if !self.packing() {
             if let Some((s, true)) = &mut self.open {
                 if s.filesz == s.memsz && s.vaddr + s.memsz == addr {
                     s.filesz += len;
@@ -394,16 +419,22 @@ pub(super) fn read_all<S: MemorySource + ?Sized>(
                 None => 0,
             };
             let hole = hole.min(m.span.end - addr);
-            if hole >= chunk as u64 || (hole > 0 && addr + hole == m.span.end) {
+            // Past PACK_LIMIT segments only holes of a chunk or more are skipped (each skip
+            // can open a segment).
+            let skip_min = if layout.packing() {
+                SKIP_PAGES * PAGE_SIZE
+            } else {
+                chunk as u64
+            };
+            if hole >= skip_min || (hole > 0 && addr + hole == m.span.end) {
                 layout.zeros(addr, hole, flags);
                 addr += hole;
                 done = done.saturating_add(hole);
                 progress(Progress { done, total });
                 continue;
             }
-            let n = usize::try_from((m.span.end - addr).min(chunk as u64)).unwrap_or(chunk);
-            let npages = n.div_ceil(page);
-            let mut states = vec![PageState::Data; npages];
+            let mut n = usize::try_from((m.span.end - addr).min(chunk as u64)).unwrap_or(chunk);
+            let mut npages = n.div_ceil(page);
             let all_backed = match window.as_mut() {
                 Some(w) => match w.get(addr, npages, m.span.end) {
                     Ok(flags) => {
@@ -415,6 +446,15 @@ pub(super) fn read_all<S: MemorySource + ?Sized>(
                 },
                 None => true,
             };
+            // The chunk ends where a hole worth skipping begins: the next turn skips it in
+            // one step instead of walking its pages here.
+            let cut = long_hole_start(&backed).filter(|_| !all_backed && layout.packing());
+            if let Some(cut) = cut {
+                npages = cut;
+                n = cut * page;
+                backed.truncate(cut);
+            }
+            let mut states = vec![PageState::Data; npages];
             // The runs of backed pages, read together in one call (a sparse chunk holds many
             // short runs: one process_vm_readv instead of one per run); when that fails, each
             // run is read on its own and a failed run retried page by page.
