@@ -294,6 +294,20 @@ impl Pagemap {
 /// its memory or a system call per page or per chunk.
 pub const BATCH_PAGES: usize = 64 * 1024;
 
+/// Where, in `backed` (flags of consecutive pages), the first run of at least `min_pages`
+/// unbacked pages begins, not counting a run at index 0: a chunk starting with a hole is the
+/// caller's to skip; one that meets a long hole later ends there, so the next can skip it.
+pub fn long_hole_start(backed: &[bool], min_pages: usize) -> Option<usize> {
+    let mut run = 0usize;
+    for (i, &b) in backed.iter().enumerate() {
+        run = if b { 0 } else { run + 1 };
+        if run >= min_pages && i + 1 > run {
+            return Some(i + 1 - run);
+        }
+    }
+    None
+}
+
 /// Backed-page flags of one mapping, read ahead from `/proc/PID/pagemap` in batches of
 /// [`BATCH_PAGES`].
 #[derive(Debug)]
@@ -490,5 +504,19 @@ mod tests {
         assert!(z.is_zero(PM_PRESENT | small));
         assert!(!z.is_zero(small)); // not present
         assert!(!z.is_zero(PM_PRESENT | (small + 1)));
+    }
+
+    #[test]
+    fn a_chunk_ends_where_a_long_hole_begins() {
+        let hole = |at: usize, len: usize, total: usize| -> Vec<bool> {
+            (0..total).map(|i| !(at..at + len).contains(&i)).collect()
+        };
+        // A hole at the very start is the caller's to skip, not a place to cut.
+        assert_eq!(long_hole_start(&hole(0, 200, 256), 16), None);
+        assert_eq!(long_hole_start(&hole(1, 255, 256), 16), Some(1));
+        assert_eq!(long_hole_start(&hole(10, 16, 256), 16), Some(10));
+        // Shorter holes are walked with the data around them.
+        assert_eq!(long_hole_start(&hole(10, 15, 256), 16), None);
+        assert_eq!(long_hole_start(&[true; 256], 16), None);
     }
 }

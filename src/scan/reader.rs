@@ -19,7 +19,7 @@
 use crate::memory::pagebuf::PageBuf;
 use crate::memory::{read_pagewise, MemorySource, ReadError, PAGE_SIZE};
 use crate::model::Span;
-use crate::procfs::pagemap::BackedWindow;
+use crate::procfs::pagemap::{long_hole_start, BackedWindow};
 
 /// Never fewer pages than this in a hole worth skipping.
 pub(super) const SKIP_PAGES: u64 = 8;
@@ -245,21 +245,8 @@ fn hole_ahead<'s, S: MemorySource + ?Sized>(
     let end = b.min(map_end);
     let npages = usize::try_from((end - a).div_ceil(PAGE_SIZE)).ok()?;
     let flags = w.get(a, npages, map_end).ok()?;
-    let need = usize::try_from(min_hole).ok()?;
-    let mut run = 0usize;
-    for (i, &backed) in flags.iter().enumerate() {
-        if backed {
-            run = 0;
-            continue;
-        }
-        run += 1;
-        // A hole that starts at `a` itself was not long enough to skip (skip_hole said so).
-        if run >= need && i + 1 > run {
-            let start = a + ((i + 1 - run) as u64) * PAGE_SIZE;
-            return Some(start);
-        }
-    }
-    None
+    let first = long_hole_start(flags, usize::try_from(min_hole).ok()?)?;
+    Some(a + first as u64 * PAGE_SIZE)
 }
 
 /// Writes the zeros that the never-populated span `z` reads as into `dst` (which holds the

@@ -57,7 +57,7 @@ pub const USERFAULTFD_REASON: &str = "registered with userfaultfd: its missing p
 use crate::memory::pagebuf::PageBuf;
 use crate::memory::{read_pagewise, MemorySource, ReadError, PAGE_SIZE};
 use crate::procfs::maps::Mapping;
-use crate::procfs::pagemap::{BackedWindow, Pagemap};
+use crate::procfs::pagemap::{long_hole_start, BackedWindow, Pagemap};
 
 /// Never-touched runs of this many pages or more are skipped in one step (a zero tail, no
 /// page walked; the skip was for holes of a whole chunk before). 256 MiB touched in 64 GiB
@@ -65,19 +65,6 @@ use crate::procfs::pagemap::{BackedWindow, Pagemap};
 /// mapped: 0.12-0.17 s both). What still grows with the address space is the kernel's: its
 /// walks of the page tables for smaps and for `PAGEMAP_SCAN` are ~20% of the 64 GiB dump.
 const SKIP_PAGES: u64 = 16;
-
-/// The first page (after the first) of a run of [`SKIP_PAGES`] unbacked pages in `backed`.
-fn long_hole_start(backed: &[bool]) -> Option<usize> {
-    let need = usize::try_from(SKIP_PAGES).unwrap_or(16);
-    let mut run = 0usize;
-    for (i, &b) in backed.iter().enumerate() {
-        run = if b { 0 } else { run + 1 };
-        if run >= need && i + 1 > run {
-            return Some(i + 1 - run);
-        }
-    }
-    None
-}
 
 /// A PT_LOAD being built: its first `filesz` bytes are in the file from `offset`, the rest of
 /// its `memsz` (the tail) are never-touched pages, zeros with no bytes in the file.
@@ -448,7 +435,8 @@ pub(super) fn read_all<S: MemorySource + ?Sized>(
             };
             // The chunk ends where a hole worth skipping begins: the next turn skips it in
             // one step instead of walking its pages here.
-            let cut = long_hole_start(&backed).filter(|_| !all_backed && layout.packing());
+            let cut = long_hole_start(&backed, SKIP_PAGES as usize)
+                .filter(|_| !all_backed && layout.packing());
             if let Some(cut) = cut {
                 npages = cut;
                 n = cut * page;

@@ -291,18 +291,3 @@ fn past_the_pack_limit_short_holes_become_file_holes() {
     let last = l.segments[l.segments.len() - 1];
     assert_eq!((last.memsz, last.filesz), (301 * p, p));
 }
-
-#[test]
-fn a_chunk_ends_where_a_long_hole_begins() {
-    let hole = |at: usize, len: usize, total: usize| -> Vec<bool> {
-        (0..total).map(|i| !(at..at + len).contains(&i)).collect()
-    };
-    let n = usize::try_from(SKIP_PAGES).unwrap();
-    // A hole at the very start is the skip's business, not the cut's.
-    assert_eq!(long_hole_start(&hole(0, 200, 256)), None);
-    assert_eq!(long_hole_start(&hole(1, 255, 256)), Some(1));
-    assert_eq!(long_hole_start(&hole(10, n, 256)), Some(10));
-    // Shorter holes are walked with the data around them.
-    assert_eq!(long_hole_start(&hole(10, n - 1, 256)), None);
-    assert_eq!(long_hole_start(&[true; 256]), None);
-}
