@@ -246,37 +246,36 @@ impl MemorySource for CoreFile {
             let region = self.region_at(at).ok_or_else(|| not_in_dump(at))?;
             let avail = usize::try_from(region.span.end - at).unwrap_or(usize::MAX);
             let n = avail.min(buf.len() - done);
-            if let (RegionKind::Readable, None) = (&region.kind, region.offset) {
+            let piece = &mut buf[done..done + n];
+            match (&region.kind, region.offset) {
                 // A segment's zero tail in our cores: never-touched pages, no file bytes.
-                buf[done..done + n].fill(0);
-                done += n;
-                continue;
-            }
-            let (RegionKind::Readable, Some(base)) = (&region.kind, region.offset) else {
-                return Err(match &region.kind {
-                    RegionKind::Unreadable(reason) => ReadError {
+                (RegionKind::Readable, None) => piece.fill(0),
+                (RegionKind::Readable, Some(base)) => {
+                    let off = base
+                        .checked_add(at - region.span.start)
+                        .ok_or_else(|| not_in_dump(at))?;
+                    self.file.read_exact_at(piece, off).map_err(|e| ReadError {
+                        errno: e.raw_os_error(),
+                        reason: format!("reading the core file at offset {off:#x}: {e}"),
+                    })?;
+                }
+                (RegionKind::Unreadable(reason), _) => {
+                    return Err(ReadError {
                         errno: self
                             .refused
                             .iter()
                             .find(|(s, _)| s.contains(at))
                             .map(|&(_, e)| e),
                         reason: reason.clone(),
-                    },
-                    RegionKind::Absent(reason) => ReadError {
+                    })
+                }
+                (RegionKind::Absent(reason), _) => {
+                    return Err(ReadError {
                         errno: None,
                         reason: reason.clone(),
-                    },
-                    RegionKind::Readable => not_in_dump(at),
-                });
-            };
-            let delta = at - region.span.start;
-            let off = base.checked_add(delta).ok_or_else(|| not_in_dump(at))?;
-            self.file
-                .read_exact_at(&mut buf[done..done + n], off)
-                .map_err(|e| ReadError {
-                    errno: e.raw_os_error(),
-                    reason: format!("reading the core file at offset {off:#x}: {e}"),
-                })?;
+                    })
+                }
+            }
             done += n;
         }
         Ok(())
