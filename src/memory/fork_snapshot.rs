@@ -184,7 +184,7 @@ fn inject(
         }
     };
     let saved = ptrace::getregs(p).map_err(req("PTRACE_GETREGS"))?;
-    let insn = syscall_instruction(pid, &saved)?;
+    let insn = syscall_instruction(pid, tid, &saved)?;
     ptrace::setoptions(
         p,
         ptrace::Options::PTRACE_O_TRACESYSGOOD | ptrace::Options::PTRACE_O_TRACECLONE,
@@ -255,18 +255,24 @@ fn restarted(mut saved: libc::user_regs_struct) -> libc::user_regs_struct {
     saved
 }
 
-/// The address of a `syscall` instruction (0f 05) in the victim: the one the thread is
-/// stopped in, else one in the vDSO.
-fn syscall_instruction(pid: i32, regs: &libc::user_regs_struct) -> Result<u64, SnapshotError> {
+/// The address of a `syscall` instruction (0f 05) in the victim: the one thread `tid` is
+/// stopped in (checked with one PTRACE_PEEKTEXT, inside the freeze), else one in the vDSO.
+fn syscall_instruction(
+    pid: i32,
+    tid: i32,
+    regs: &libc::user_regs_struct,
+) -> Result<u64, SnapshotError> {
+    let in_call = (regs.orig_rax as i64) >= 0 && regs.rip >= 2;
+    let at = regs.rip.wrapping_sub(2);
+    // PTRACE_PEEKTEXT: the tracee's word at `at`, little endian (0f 05 in its low bytes).
+    let word = in_call
+        .then(|| ptrace::read(Pid::from_raw(tid), at as ptrace::AddressType).ok())
+        .flatten();
+    if word.is_some_and(|w| w as u64 & 0xffff == 0x050f) {
+        return Ok(at);
+    }
     let live = super::live::LiveProcess::open(pid, false)
         .map_err(|_| SnapshotError::NoThread("its memory cannot be opened"))?;
-    let is_syscall = |at: u64| {
-        let mut b = [0u8; 2];
-        live.read_exact_at(at, &mut b).is_ok() && b == [0x0f, 0x05]
-    };
-    if (regs.orig_rax as i64) >= 0 && regs.rip >= 2 && is_syscall(regs.rip - 2) {
-        return Ok(regs.rip - 2);
-    }
     for m in live.mappings().iter().filter(|m| m.name == "[vdso]") {
         let mut bytes = vec![0u8; usize::try_from(m.span.len()).unwrap_or(0)];
         if live.read_exact_at(m.span.start, &mut bytes).is_ok() {
