@@ -142,18 +142,28 @@ pub(super) fn work<S: MemorySource + Sync + ?Sized>(
                 .engine
                 .search(&data[..end], w, &mut found, &mut cands);
         }
+        // A finding at `idx` is kept unless an unreadable page lies under it or `kept` reached
+        // the cap (then `more` counts it): its address, mapping and offset.
+        let admit = |idx: usize, len: usize, kept: usize, more: &mut u64| {
+            let vaddr = buf_start + idx as u64;
+            if overlaps_bad(Span::new(vaddr, vaddr + len as u64)) {
+                return None;
+            }
+            if kept >= MAX_FINDINGS {
+                *more += 1;
+                return None;
+            }
+            let (mapping, offset) = locate(vaddr);
+            Some((vaddr, mapping, offset))
+        };
         // In address order, so the cap keeps the lowest.
         found.sort_by_key(|f| f.idx);
         for f in found.drain(..) {
-            let vaddr = buf_start + f.idx as u64;
-            if overlaps_bad(Span::new(vaddr, vaddr + f.len as u64)) {
+            let Some((vaddr, mapping, offset)) =
+                admit(f.idx, f.len, t.hits.len(), &mut t.hits_more)
+            else {
                 continue;
-            }
-            if t.hits.len() >= MAX_FINDINGS {
-                t.hits_more += 1;
-                continue;
-            }
-            let (mapping, offset) = locate(vaddr);
+            };
             t.hits.push(Hit {
                 needle: f.needle,
                 encoding: f.encoding,
@@ -168,15 +178,11 @@ pub(super) fn work<S: MemorySource + Sync + ?Sized>(
             d.search(data, owned, &mut dfound);
             dfound.sort_by_key(|f| f.idx);
             for f in dfound.drain(..) {
-                let vaddr = buf_start + f.idx as u64;
-                if overlaps_bad(Span::new(vaddr, vaddr + f.len as u64)) {
+                let Some((vaddr, mapping, offset)) =
+                    admit(f.idx, f.len, t.detections.len(), &mut t.detections_more)
+                else {
                     continue;
-                }
-                if t.detections.len() >= MAX_FINDINGS {
-                    t.detections_more += 1;
-                    continue;
-                }
-                let (mapping, offset) = locate(vaddr);
+                };
                 t.detections.push(Detection {
                     kind: f.kind,
                     vaddr,
