@@ -9,7 +9,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -57,10 +56,7 @@ impl Victim {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start victim");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let line = common::first_line(&mut child);
         assert!(line.starts_with("ready "), "victim said {line:?}");
         let addr = line
             .split_whitespace()

@@ -55,16 +55,12 @@ struct Ballast {
 
 impl Ballast {
     fn start(exe: &Path, mib: u64) -> Self {
-        use std::io::BufRead;
         let mut child = Command::new(exe)
             .args([mib.to_string(), mib.to_string()])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let line = common::first_line(&mut child);
         let pid = line.trim().strip_prefix("ready ").unwrap().parse().unwrap();
         Self { child, pid }
     }

@@ -9,7 +9,6 @@ mod common;
 
 use common::sha256_hex;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -116,11 +115,7 @@ struct Victim {
 impl Victim {
     fn start(mut cmd: Command) -> Self {
         let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
-        let mut line = String::new();
-        // Waits for the ready line: no sleeps.
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let line = common::first_line(&mut child);
         assert!(line.starts_with("ready "), "{line}");
         let mut a = Addrs::default();
         for kv in line.split_whitespace().skip(1) {

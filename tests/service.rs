@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -39,10 +38,7 @@ impl Svc {
             .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
             .spawn()
             .expect("start victim");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let line = common::first_line(&mut child);
         let ready: Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| {
             panic!(
                 "no ready line ({e}): {line:?}; stderr:\n{}",

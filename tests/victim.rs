@@ -286,10 +286,7 @@ fn stdin_dev_null_is_fine_without_until_eof() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = common::first_line(&mut child);
     assert!(ReadyLine::parse(&line).is_ok(), "{line}");
     // Still running (it did not take /dev/null's EOF as a stop).
     std::thread::sleep(Duration::from_millis(300));

@@ -10,7 +10,6 @@
 mod common;
 
 use common::{bin, code_out_err, have, run};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -75,10 +74,7 @@ fn start_vm_with(mode: &str, extra: &[&str]) -> VmVictim {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = common::first_line(&mut child);
     let ready: serde_json::Value = serde_json::from_str(line.trim())
         .unwrap_or_else(|e| panic!("no VM ready line ({e}): {line:?}"));
     assert_eq!(ready["event"], "ready");

@@ -102,11 +102,7 @@ fn spawn_victim(mut cmd: Command, args: &[&str], stdin_secret: Option<&[u8]>) ->
         pipe.write_all(b"\n").unwrap();
         pipe.flush().unwrap();
     }
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read ready line");
+    let line = first_line(&mut child);
     let raw: serde_json::Value = serde_json::from_str(line.trim())
         .unwrap_or_else(|e| panic!("ready line {line:?} is not JSON: {e}"));
     assert_eq!(raw["event"], "ready", "{line}");
@@ -179,6 +175,16 @@ pub fn compile_c(dir: &std::path::Path, source: &str) -> Option<std::path::PathB
     }
 }
 
+/// The first line `child` prints on its piped stdout, newline included: a blocking read, so
+/// a program that prints "ready" once it is ready is waited for without sleeps.
+pub fn first_line(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut line)
+        .expect("read the first line");
+    line
+}
+
 /// Builds `source` ([`compile_c`]) and runs it (stdin empty) until it prints its first line:
 /// the running program, killed when dropped, and that line. `None` where gcc cannot build it.
 pub fn run_c_until_line(dir: &std::path::Path, source: &str) -> Option<(KillOnDrop, String)> {
@@ -188,9 +194,6 @@ pub fn run_c_until_line(dir: &std::path::Path, source: &str) -> Option<(KillOnDr
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = first_line(&mut child);
     Some((child.into(), line))
 }
