@@ -140,18 +140,11 @@ impl Layout {
     /// holds [`PACK_LIMIT`] segments; from then on a file hole inside the open segment's bytes
     /// when it has no tail (no new segment, no new program header).
     pub(super) fn gap(&mut self, addr: u64, len: u64, flags: u32) -> Result<(), DumpError> {
-        if !self.packing() {
-            if let Some((s, true)) = &mut self.open {
-                if s.filesz == s.memsz && s.vaddr + s.memsz == addr {
-                    s.filesz += len;
-                    s.memsz += len;
-                    self.data_end = self
-                        .data_end
-                        .checked_add(len)
-                        .ok_or(DumpError::Overflow("memory data"))?;
-                    return Ok(());
-                }
-            }
+        let untailed = matches!(&self.open,
+            Some((s, true)) if s.filesz == s.memsz && s.vaddr + s.memsz == addr);
+        if !self.packing() && untailed {
+            // As data that is never written: the bytes stay a hole in the file.
+            return self.data(addr, len, flags).map(|_| ());
         }
         self.zeros(addr, len, flags);
         Ok(())
