@@ -290,7 +290,22 @@ fn is_victim(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
+/// When the signal is sent.
+#[derive(Clone, Copy, PartialEq)]
+enum Moment {
+    /// As soon as a victim runs.
+    VictimStarted,
+    /// Once an attack has made its working directory: the attacks that follow are making
+    /// theirs in other threads, the race of a directory made while the signal cleans up.
+    Attacking,
+}
+
 fn interrupt_demo(sig: nix::sys::signal::Signal) {
+    interrupt_demo_at(sig, Moment::VictimStarted);
+    interrupt_demo_at(sig, Moment::Attacking);
+}
+
+fn interrupt_demo_at(sig: nix::sys::signal::Signal, moment: Moment) {
     let tmp = tempfile::tempdir().unwrap();
     let mut demo = Command::new(common::bin())
         .args(["demo", "--scenario", "plain", "--jobs", "1"])
@@ -315,6 +330,15 @@ fn interrupt_demo(sig: nix::sys::signal::Signal) {
         !victims.is_empty(),
         "the demo ended before starting a victim"
     );
+    if moment == Moment::Attacking {
+        wait_until("the demo makes an attack's working directory", || {
+            entries(tmp.path())
+                .iter()
+                .any(|e| e.starts_with("confidump-attack-"))
+                || demo.try_wait().unwrap().is_some()
+        });
+        assert!(demo.try_wait().unwrap().is_none(), "the demo ended first");
+    }
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(dpid), sig).unwrap();
     let status = demo.wait().unwrap();
     use std::os::unix::process::ExitStatusExt;

@@ -70,17 +70,12 @@ pub fn dump_with_gcore(pid: i32, opts: &DumpOptions) -> Result<DumpSummary, Dump
             Ok(())
         });
     }
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| DumpError::Io {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let (child, registration) =
+        crate::files::cleanup::spawn_child(&mut cmd).map_err(|source| DumpError::Io {
             context: "running gdb's gcore (is gdb installed?)".into(),
             source,
         })?;
-    let registration = i32::try_from(child.id())
-        .ok()
-        .map(crate::files::cleanup::register_child);
     let done = child.wait_with_output();
     drop(registration);
     let done = done.map_err(|source| DumpError::Io {

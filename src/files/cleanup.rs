@@ -8,12 +8,18 @@
 //! registered children, removes the registered files and directories, and then lets the signal
 //! end the process as it would have, so the exit status still says "killed by SIGINT".
 //!
+//! Creation and cleanup exclude each other: [`create_dir`], [`create_temp`] and [`spawn_child`]
+//! make the thing *while the registry is locked* and register it before unlocking, and the
+//! signal thread marks the run as ending before it takes the lock. So a thing either exists
+//! and is registered when the cleanup looks, or is never made: a worker thread that was about
+//! to make a directory just as Ctrl-C arrived gets an error instead of leaving it behind.
+//!
 //! A thread and not a signal handler, because removing a directory tree allocates and takes
 //! locks, which a handler must not. SIGKILL cannot be caught: for it, cores are created
 //! unnamed (see [`super::output`]), children carry a parent-death signal, and the next run
 //! removes stale working directories ([`super::workdir::remove_stale`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -52,26 +58,50 @@ impl Drop for Registration {
     }
 }
 
-fn register(item: Item) -> Registration {
+/// Runs `make` with the registry locked and registers what it made (`item` of its result)
+/// before unlocking; refuses to make anything once a signal's cleanup has begun.
+fn create_registered<T>(
+    make: impl FnOnce() -> std::io::Result<T>,
+    item: impl FnOnce(&T) -> Item,
+) -> std::io::Result<(T, Registration)> {
+    let mut list = registry();
+    if ENDING.load(Ordering::SeqCst) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            "not started: a signal is ending this run",
+        ));
+    }
+    let made = make()?;
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    registry().push((id, item));
-    Registration(id)
+    list.push((id, item(&made)));
+    Ok((made, Registration(id)))
 }
 
-/// Registers a named temporary file, removed on a signal.
-pub fn register_temp(path: PathBuf) -> Registration {
-    register(Item::Temp(path))
+/// Creates the directory `path` with `builder` and registers it (removed with its contents on
+/// a signal), atomically with respect to a signal's cleanup.
+pub fn create_dir(builder: &std::fs::DirBuilder, path: &Path) -> std::io::Result<Registration> {
+    create_registered(|| builder.create(path), |()| Item::Dir(path.to_path_buf())).map(|(_, r)| r)
 }
 
-/// Registers a working directory, removed with its contents on a signal.
-pub fn register_dir(path: PathBuf) -> Registration {
-    register(Item::Dir(path))
+/// Creates a named temporary file with `open` and registers it (removed on a signal),
+/// atomically with respect to a signal's cleanup.
+pub fn create_temp(
+    path: &Path,
+    open: impl FnOnce() -> std::io::Result<std::fs::File>,
+) -> std::io::Result<(std::fs::File, Registration)> {
+    create_registered(open, |_| Item::Temp(path.to_path_buf()))
 }
 
-/// Registers a child process, killed (SIGKILL) on a signal. Drop the registration *before*
-/// reaping the child, so a recycled PID is never killed.
-pub fn register_child(pid: i32) -> Registration {
-    register(Item::Child(pid))
+/// Spawns `cmd` and registers the child (killed on a signal; drop the registration before
+/// reaping it), atomically with respect to a signal's cleanup: no child is born unregistered.
+pub fn spawn_child(
+    cmd: &mut std::process::Command,
+) -> std::io::Result<(std::process::Child, Registration)> {
+    create_registered(
+        || cmd.spawn(),
+        // A PID always fits; 0 (never a child's) is skipped by the cleanup, never signalled.
+        |c| Item::Child(i32::try_from(c.id()).unwrap_or(0)),
+    )
 }
 
 /// The signals that end a run and trigger the cleanup.
@@ -117,8 +147,14 @@ pub fn before_exit() {
 pub fn run_cleanup() {
     let items: Vec<Item> = registry().drain(..).map(|(_, item)| item).collect();
     for item in &items {
-        if let Item::Child(pid) = item {
+        if let Item::Child(pid @ 1..) = item {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), Signal::SIGKILL);
+        }
+    }
+    // A killed child (gdb, QEMU) may still be writing into a directory until it is gone.
+    for item in &items {
+        if let Item::Child(pid @ 1..) = item {
+            wait_gone(*pid);
         }
     }
     for item in &items {
@@ -126,11 +162,34 @@ pub fn run_cleanup() {
             Item::Temp(p) => {
                 let _ = std::fs::remove_file(p);
             }
-            Item::Dir(p) => {
-                let _ = std::fs::remove_dir_all(p);
-            }
+            Item::Dir(p) => remove_tree(p),
             Item::Child(_) => {}
         }
+    }
+}
+
+/// Waits (at most 2 s) until `pid` is a zombie or gone: a process that can write no more.
+fn wait_gone(pid: i32) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < until {
+        match crate::procfs::status::read_stat(pid, pid) {
+            Ok(s) if !matches!(s.state, 'Z' | 'X') => {}
+            _ => return,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Removes a directory tree. Another thread of this run may still add a file to it (a core
+/// being published) while it goes: removal is tried again until the directory is gone or a
+/// bound is reached.
+fn remove_tree(p: &Path) {
+    for _ in 0..50 {
+        match std::fs::remove_dir_all(p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {}
+            _ => return,
+        }
+        std::thread::yield_now();
     }
 }
 
@@ -176,14 +235,11 @@ mod tests {
         let keep = dir.path().join("keep");
         let gone = dir.path().join("gone");
         let sub = dir.path().join("sub");
-        std::fs::write(&keep, b"x").unwrap();
-        std::fs::write(&gone, b"x").unwrap();
-        std::fs::create_dir(&sub).unwrap();
-        std::fs::write(sub.join("f"), b"x").unwrap();
-        let dropped = register_temp(keep.clone());
+        let (_, dropped) = create_temp(&keep, || std::fs::File::create(&keep)).unwrap();
         drop(dropped);
-        let _a = register_temp(gone.clone());
-        let _b = register_dir(sub.clone());
+        let (_, _a) = create_temp(&gone, || std::fs::File::create(&gone)).unwrap();
+        let _b = create_dir(&std::fs::DirBuilder::new(), &sub).unwrap();
+        std::fs::write(sub.join("f"), b"x").unwrap();
         run_cleanup();
         assert!(keep.exists());
         assert!(!gone.exists());

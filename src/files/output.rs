@@ -176,15 +176,16 @@ impl OutputFile {
                 ) =>
             {
                 let path = temp_name_for(target, "out")?;
-                let registration = cleanup::register_temp(path.clone());
-                let f = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                    .open(&path)
-                    .map_err(io_err(format!("creating {}", path.display())))?;
+                let (f, registration) = cleanup::create_temp(&path, || {
+                    OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                        .open(&path)
+                })
+                .map_err(io_err(format!("creating {}", path.display())))?;
                 (
                     f,
                     Temp::Named {

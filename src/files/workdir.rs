@@ -32,8 +32,8 @@ pub fn create_in(base: &Path, prefix: &str) -> std::io::Result<PathBuf> {
         std::process::id(),
         hex::encode(nonce)
     ));
-    DirBuilder::new().mode(0o700).create(&dir)?;
-    let reg = cleanup::register_dir(dir.clone());
+    // Made and registered in one step: a signal arriving now either finds it or prevents it.
+    let reg = cleanup::create_dir(DirBuilder::new().mode(0o700), &dir)?;
     LIVE.lock()
         .unwrap_or_else(|e| e.into_inner())
         .push((dir.clone(), reg));

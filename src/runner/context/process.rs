@@ -324,13 +324,12 @@ impl VictimProcess {
                 cmd.pre_exec(raise_core_limit);
             }
         }
-        let mut child = cmd.spawn().map_err(|source| ProcessError::Spawn {
-            mode: mode.clone(),
-            source,
-        })?;
-        let registration = i32::try_from(child.id())
-            .ok()
-            .map(crate::files::cleanup::register_child);
+        let (mut child, registration) =
+            crate::files::cleanup::spawn_child(&mut cmd).map_err(|source| ProcessError::Spawn {
+                mode: mode.clone(),
+                source,
+            })?;
+        let registration = Some(registration);
         if let (Some(mut stdin), Some(secret)) = (child.stdin.take(), launch.secret) {
             if launch.via == SecretVia::Stdin {
                 // A failed write shows up below as a victim that never became ready.
