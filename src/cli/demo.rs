@@ -169,6 +169,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let color = use_color();
     let env = RunEnv::probe(exe).in_lang(lang);
     let scenarios = matrix::for_host(selected, &env);
+    if scenarios
+        .iter()
+        .any(|s| matches!(s.spec.context, RunContext::Vm | RunContext::Container))
+    {
+        super::prepare_static_binary(lang);
+    }
     let mut report = if args.present {
         let stdin = std::io::stdin();
         let mut input = stdin.lock();

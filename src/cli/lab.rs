@@ -256,6 +256,9 @@ fn start_fresh(ctx: &Ctx, st: &mut State, ex: &Exercise) -> anyhow::Result<state
         launch::stop(&old);
     }
     let exe = std::env::current_exe().context("finding this executable")?;
+    if matches!(ex.context.as_str(), "vm" | "container") {
+        super::prepare_static_binary(ctx.lang);
+    }
     let started = launch::start(&exe, ex, &ctx.dir)
         .with_context(|| format!("starting the target process of {}", ex.name))?;
     let mut salt = [0u8; 16];

@@ -170,6 +170,22 @@ fn dedupe_chain(causes: impl Iterator<Item = String>) -> String {
     parts.join(": ")
 }
 
+/// Finds the static confidump that VM guests and containers run, before any victim starts; a
+/// dynamically linked build run from its source tree builds it here, once, with one line of
+/// progress, so that no victim's ready window ever includes a build. A failure is said once;
+/// the rows that need the binary then report it as their error.
+pub(crate) fn prepare_static_binary(lang: &str) {
+    let building = || {
+        eprintln!(
+            "confidump: {}",
+            crate::render::i18n::t(lang, "static.building")
+        )
+    };
+    if let Err(e) = crate::vm::init::prepare(building) {
+        eprintln!("confidump: {e}");
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Attacker commands remove what they made when a signal ends them. Victims handle their

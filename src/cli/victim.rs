@@ -298,6 +298,10 @@ pub fn run(mut args: VictimArgs) -> anyhow::Result<ExitCode> {
     if args.dry_run {
         return run_dry(&args, mode);
     }
+    if matches!(args.context, ContextArg::Vm | ContextArg::Container) {
+        // Started by a demo or a lab, this finds what the run already prepared.
+        super::prepare_static_binary(crate::render::i18n::detect_lang());
+    }
     if args.context == ContextArg::Vm {
         return run_vm(args, mode);
     }

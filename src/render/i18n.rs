@@ -54,6 +54,8 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("absent", "absent", "除外"),
     ("not-found", "not found", "未検出"),
     ("n/a", "n/a", "対象外"),
+    // Before any victim starts, when the running confidump is linked dynamically.
+    ("static.building", "building the static confidump that containers and VM guests run: first run only, about 1–2 min", "コンテナと VM のゲストが使う静的リンク版 confidump をビルドしている（初回のみ、1〜2 分）"),
     ("error", "error", "エラー"),
     ("fragments", "fragments", "断片のみ"),
     ("expected", "expected", "期待値"),

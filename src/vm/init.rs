@@ -1,21 +1,30 @@
-//! The guest's `/init`: a statically linked copy of confidump.
+//! The guest's `/init` and the OCI bundle's program: a statically linked copy of confidump.
 //!
-//! The normal build links glibc dynamically, and the guest's initramfs has no libc. A static
-//! glibc build works for our code (no NSS, no `dlopen`), so the first VM run builds one with
-//! `RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target
-//! x86_64-unknown-linux-gnu --target-dir <source>/target/static` (debug info off, stripped, to
-//! keep the initramfs small). Cargo caches it: later runs cost a no-op `cargo build`, and a
-//! changed source tree is rebuilt, so the guest never runs stale code.
+//! The guest's initramfs and the container's root file system hold no libc, so they need a
+//! static binary. `.cargo/config.toml` makes every build of confidump static, so normally the
+//! running binary is that copy and nothing is built. A binary built without that file (linked
+//! dynamically) can still run VM and container rows from its source tree: [`prepare`] then
+//! builds the static copy once, with `RUSTFLAGS='-C target-feature=+crt-static' cargo build
+//! --release --target x86_64-unknown-linux-gnu --target-dir target/static` (or
+//! `$CONFIDUMP_STATIC_TARGET_DIR`), *before any victim starts*, so no victim's ready window
+//! ever includes a build, and hands the result to every victim through `$CONFIDUMP_GUEST_INIT`.
 //!
-//! Lookup order: `$CONFIDUMP_GUEST_INIT` (a static binary you built), the running binary when it
-//! is itself static, the cargo build above when the source tree and cargo are present, and
-//! last a previously built `target/static` binary next to the running one.
+//! [`static_init`] (what a victim calls) never builds. Its order: `$CONFIDUMP_GUEST_INIT` (set
+//! by [`prepare`], or a static binary you built), the running binary when it is static, and a
+//! copy built earlier in the static target directory.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The target triple of the static build (the only one installed; no rustup download needed).
 pub const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// Names a static confidump for victims: set by [`prepare`] for the victims a run starts.
+pub const GUEST_INIT_ENV: &str = "CONFIDUMP_GUEST_INIT";
+
+/// Where a dynamically linked confidump builds its static copy (default: `target/static` in
+/// its source tree).
+pub const STATIC_TARGET_DIR_ENV: &str = "CONFIDUMP_STATIC_TARGET_DIR";
 
 /// Errors of finding or building the static init.
 #[derive(Debug, thiserror::Error)]
@@ -35,47 +44,91 @@ pub enum InitError {
         status: String,
     },
     /// Nothing found and nothing to build with.
-    #[error("no static confidump for the guest's /init: set CONFIDUMP_GUEST_INIT to one, or run from the source tree with cargo on PATH so confidump can build it")]
+    #[error("no static confidump for the guest's /init: this confidump is linked dynamically (built without the source tree's .cargo/config.toml); build it from the source tree with `cargo build --release`, or set CONFIDUMP_GUEST_INIT to a static confidump")]
     Missing,
 }
 
-/// Finds (or builds) the static confidump; returns its path and its bytes.
+/// Finds the static confidump for the victims this run will start, building it first when
+/// this binary is dynamic and its source tree and cargo are at hand; sets
+/// `$CONFIDUMP_GUEST_INIT` so that every victim started afterwards uses it. Call it before any
+/// victim starts and before other threads read the environment. `progress` is told once, before
+/// a build (minutes), and never when nothing is built.
+pub fn prepare(progress: impl FnOnce()) -> Result<PathBuf, InitError> {
+    let path = match find() {
+        Some(found) => found?,
+        None => {
+            let (cargo, manifest) = build_tools().ok_or(InitError::Missing)?;
+            let target_dir = static_target_dir(manifest);
+            progress();
+            build(&cargo, manifest, &target_dir)?;
+            load(&built_path(&target_dir))?.0
+        }
+    };
+    // Before the victims exist, and before this run starts worker threads that read the
+    // environment: the demo, the lab and `victim --context` call this first.
+    std::env::set_var(GUEST_INIT_ENV, &path);
+    Ok(path)
+}
+
+/// Finds the static confidump; never builds (see [`prepare`]). Returns its path and bytes.
 pub fn static_init() -> Result<(PathBuf, Vec<u8>), InitError> {
-    if let Some(p) = std::env::var_os("CONFIDUMP_GUEST_INIT") {
-        return load(Path::new(&p));
+    match find() {
+        Some(found) => found.and_then(|p| load(&p)),
+        None => Err(InitError::Missing),
+    }
+}
+
+/// The first static confidump in the lookup order; `None` when there is none to try.
+fn find() -> Option<Result<PathBuf, InitError>> {
+    if let Some(p) = std::env::var_os(GUEST_INIT_ENV) {
+        return Some(load(Path::new(&p)).map(|(p, _)| p));
     }
     if let Ok(exe) = std::env::current_exe() {
-        if let Ok(bytes) = std::fs::read(&exe) {
-            if is_static_elf(&bytes) {
-                return Ok((exe, bytes));
+        if is_static_file(&exe) {
+            return Some(Ok(exe));
+        }
+    }
+    let mut built = Vec::new();
+    if let Some(d) = std::env::var_os(STATIC_TARGET_DIR_ENV) {
+        built.push(PathBuf::from(d));
+    } else {
+        built.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/static"));
+        // A copy built earlier next to the running binary (<target>/release/confidump).
+        if let Ok(exe) = std::env::current_exe() {
+            if let Some(target) = exe.parent().and_then(Path::parent) {
+                built.push(target.join("static"));
             }
         }
     }
+    built
+        .iter()
+        .map(|d| built_path(d))
+        .find(|p| is_static_file(p))
+        .map(Ok)
+}
+
+/// True when `path` is a static x86-64 executable (reads only its headers).
+fn is_static_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+        .is_ok()
+        && is_static_elf(&head)
+}
+
+fn static_target_dir(manifest: &Path) -> PathBuf {
+    std::env::var_os(STATIC_TARGET_DIR_ENV)
+        .map_or_else(|| manifest.join("target/static"), PathBuf::from)
+}
+
+/// Cargo and the source tree, when this binary was built from one that is still there.
+fn build_tools() -> Option<(PathBuf, &'static Path)> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if manifest.join("Cargo.toml").is_file() {
-        if let Some(cargo) = find_cargo() {
-            let target_dir = manifest.join("target/static");
-            // One build (or up-to-date check) per process: concurrent VM rows of the demo
-            // would otherwise queue on cargo's lock, each printing that it waits.
-            static BUILT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
-            let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
-            if !*built {
-                build(&cargo, manifest, &target_dir)?;
-                *built = true;
-            }
-            return load(&built_path(&target_dir));
-        }
+    if !manifest.join("Cargo.toml").is_file() {
+        return None;
     }
-    // A copy built earlier next to the running binary (<target>/release/confidump).
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(target) = exe.parent().and_then(Path::parent) {
-            let p = built_path(&target.join("static"));
-            if p.is_file() {
-                return load(&p);
-            }
-        }
-    }
-    Err(InitError::Missing)
+    Some((find_cargo()?, manifest))
 }
 
 fn built_path(target_dir: &Path) -> PathBuf {
@@ -115,14 +168,8 @@ fn find_cargo() -> Option<PathBuf> {
 }
 
 fn build(cargo: &Path, manifest: &Path, target_dir: &Path) -> Result<(), InitError> {
-    tracing::info!(target_dir = %target_dir.display(), "building the static guest init");
-    // The first build takes a minute or two: let cargo show its progress then. Later calls
-    // are up-to-date checks: keep them quiet.
-    let first = !built_path(target_dir).is_file();
+    tracing::info!(target_dir = %target_dir.display(), "building the static confidump");
     let mut cmd = Command::new(cargo);
-    if !first {
-        cmd.arg("--quiet");
-    }
     let status = cmd
         .current_dir(manifest)
         .args([
@@ -206,10 +253,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dynamic_binaries_are_not_static() {
-        // The test binary itself is linked dynamically (the normal build).
-        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-        assert!(!is_static_elf(&me));
+    fn static_and_dynamic_binaries_are_told_apart() {
+        // The test binary is static, like every build of confidump (.cargo/config.toml).
+        let me = std::env::current_exe().unwrap();
+        assert!(is_static_file(&me));
+        // A dynamically linked program of the system's.
+        let sh = std::fs::read("/bin/sh").unwrap();
+        assert!(!is_static_elf(&sh));
         assert!(!is_static_elf(b"\x7fELF"));
         assert!(!is_static_elf(b"#!/bin/sh\n"));
     }
