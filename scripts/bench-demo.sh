@@ -13,7 +13,7 @@ TARGET_MS=10000
 WHOLE_TARGET_MS=20000
 root=$(cd "$(dirname "$0")/.." && pwd)
 (cd "$root" && cargo build --release --quiet)
-confidump=$root/target/release/confidump
+confidump=$root/target/x86_64-unknown-linux-gnu/release/confidump
 
 # The process scenarios: the built-in files that do not put their victim in a VM.
 scenarios=()

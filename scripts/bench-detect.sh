@@ -14,7 +14,7 @@
 # The cores are deleted on exit. Needs gcc, gdb, jq and a release build.
 set -eu
 SIZE_MIB=${1:-1024}
-BIN=${BIN:-target/release/confidump}
+BIN=${BIN:-target/x86_64-unknown-linux-gnu/release/confidump}
 BIN=$(realpath "$BIN")
 W=$(mktemp -d)
 PIDS=""

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q
-bin=target/release/confidump
+bin=target/x86_64-unknown-linux-gnu/release/confidump
 work=$(mktemp -d)
 victim=
 cleanup() { [[ -n $victim ]] && kill "$victim" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }

@@ -19,7 +19,8 @@
 # only rows of the same run. Each core is deleted after its run, and `sync` runs (untimed)
 # before each run so one run's writeback does not slow the next. Victims and files are
 # removed on exit, Ctrl-C included. Environment: N, CURVE_GIB, PEER_MAX_GIB, DENSE_MIB,
-# SCAN_MIB, TMPDIR (where cores are written).
+# SCAN_MIB, TMPDIR (where cores are written), CONFIDUMP (the binary to measure; default: build
+# this tree's).
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -70,10 +71,14 @@ free_gib=$(($(df -Pk "$work" | awk 'NR==2 {print $4}') >> 20))
 # Build everything: confidump, the elfcore peer (its own Cargo project and target dir), the
 # ballast victim and the freeze sampler.
 echo "building ..." >&2
-(cd "$root" && cargo build --release --quiet)
+# CONFIDUMP names another build to measure (an A/B against an older tree's binary).
+if [ -z "${CONFIDUMP:-}" ]; then
+    (cd "$root" && cargo build --release --quiet)
+fi
+confidump=${CONFIDUMP:-$root/target/x86_64-unknown-linux-gnu/release/confidump}
+# The peer is built under this tree's .cargo/config.toml too (static, explicit target).
 (cd "$root/scripts/elfcore-peer" && cargo build --release --quiet --target-dir "$root/target/elfcore-peer")
-confidump=$root/target/release/confidump
-peer=$root/target/elfcore-peer/release/elfcore-peer
+peer=$root/target/elfcore-peer/x86_64-unknown-linux-gnu/release/elfcore-peer
 gcc -O2 -o "$work/ballast" "$root/scripts/ballast.c"
 gcc -O2 -o "$work/freeze-sampler" "$root/scripts/freeze-sampler.c"
 

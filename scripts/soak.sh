@@ -15,7 +15,7 @@ set -u
 ROUNDS=${1:-100}
 cd "$(dirname "$0")/.."
 cargo build --release -q || exit 2
-BIN=$PWD/target/release/confidump
+BIN=$PWD/target/x86_64-unknown-linux-gnu/release/confidump
 WORK=$(mktemp -d /tmp/confidump-soak.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 
