@@ -96,7 +96,7 @@ pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
     }
     args.out.check(args.force)?;
     // Working directories of attacks killed earlier (SIGKILL leaves them): ours, owner gone.
-    crate::files::workdir::remove_stale();
+    super::sweep_leftovers();
     let mut a = attack_with(
         args.pid,
         path,

@@ -134,6 +134,13 @@ pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         all,
         dir: state::dir()?,
     };
+    // The commands that start targets or gdb sweep what killed runs left, as demo does.
+    if matches!(
+        args.action,
+        Action::Start { .. } | Action::Solve { .. } | Action::Reset
+    ) {
+        super::sweep_leftovers();
+    }
     let code = match args.action {
         Action::List => list(&ctx)?,
         Action::Start { name, any_order } => start(&ctx, &name, any_order)?,
@@ -277,6 +284,8 @@ fn start_fresh(ctx: &Ctx, st: &mut State, ex: &Exercise) -> anyhow::Result<state
     rec.answered = None;
     st.current = Some(ex.name.clone());
     st.save(&ctx.dir)?;
+    // The state names the victim now: it is `lab reset`'s to stop, no longer the signal's.
+    drop(started.unsaved);
     Ok(started.running)
 }
 

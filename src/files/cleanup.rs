@@ -143,19 +143,36 @@ pub fn before_exit() {
     }
 }
 
-/// Kills the registered children, then removes the registered files and directories.
+/// Stops the registered children, then removes the registered files and directories.
+///
+/// Children are asked first (SIGTERM): a victim then stops what it started itself — its
+/// PostgreSQL server with a fast shutdown (which also releases its shared memory), its runc
+/// container, its QEMU — and removes its own directories, which a SIGKILL would leave behind.
+/// What has not exited within [`GRACE`] is killed.
 pub fn run_cleanup() {
     let items: Vec<Item> = registry().drain(..).map(|(_, item)| item).collect();
-    for item in &items {
-        if let Item::Child(pid @ 1..) = item {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), Signal::SIGKILL);
+    let children: Vec<i32> = items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Child(pid @ 1..) => Some(*pid),
+            _ => None,
+        })
+        .collect();
+    let signal_all = |sig| {
+        for pid in &children {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), sig);
         }
+    };
+    signal_all(Signal::SIGTERM);
+    let until = std::time::Instant::now() + GRACE;
+    for pid in &children {
+        wait_gone(*pid, until);
     }
+    signal_all(Signal::SIGKILL);
     // A killed child (gdb, QEMU) may still be writing into a directory until it is gone.
-    for item in &items {
-        if let Item::Child(pid @ 1..) = item {
-            wait_gone(*pid);
-        }
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    for pid in &children {
+        wait_gone(*pid, until);
     }
     for item in &items {
         match item {
@@ -168,9 +185,12 @@ pub fn run_cleanup() {
     }
 }
 
-/// Waits (at most 2 s) until `pid` is a zombie or gone: a process that can write no more.
-fn wait_gone(pid: i32) {
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+/// How long children have to stop on their own after SIGTERM (a PostgreSQL fast shutdown
+/// takes well under a second; a victim held stopped by a dump never gets to run its handler).
+const GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits until `pid` is a zombie or gone (a process that can write no more), or `until`.
+fn wait_gone(pid: i32, until: std::time::Instant) {
     while std::time::Instant::now() < until {
         match crate::procfs::status::read_stat(pid, pid) {
             Ok(s) if !matches!(s.state, 'Z' | 'X') => {}

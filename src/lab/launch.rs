@@ -60,6 +60,9 @@ pub struct Started {
     pub running: Running,
     /// SHA-256 of its secret.
     pub digest: [u8; 32],
+    /// Stops the victim if a signal ends `lab` before the state file names it: drop it once
+    /// the state is saved (from then on `lab reset` finds the victim there).
+    pub unsaved: crate::files::cleanup::Registration,
 }
 
 /// The user an unprivileged victim runs as.
@@ -149,7 +152,7 @@ pub fn start(exe: &Path, ex: &Exercise, dir: &Path) -> Result<Started, LaunchErr
                 .map_err(std::io::Error::from)
         });
     }
-    let mut child = cmd.spawn().map_err(io(exe))?;
+    let (mut child, unsaved) = crate::files::cleanup::spawn_child(&mut cmd).map_err(io(exe))?;
     if let (Some(mut stdin), Some(s)) = (child.stdin.take(), &secret) {
         if ex.secret == SecretVia::Stdin {
             // A failed write shows up below as a victim that never became ready.
@@ -237,6 +240,7 @@ pub fn start(exe: &Path, ex: &Exercise, dir: &Path) -> Result<Started, LaunchErr
             backend,
         },
         digest,
+        unsaved,
     })
 }
 

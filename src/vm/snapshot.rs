@@ -17,7 +17,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -133,6 +133,16 @@ impl Slot {
             .dir
             .join(format!(".{}.state.{}.tmp", self.key, std::process::id()));
         let quoted = shell_quote(&tmp).ok_or("the cache path cannot be quoted for QEMU")?;
+        // Made 0600 before QEMU's `cat >` writes into it (a redirection keeps the mode), so
+        // no moment exists where another user could open it. A run killed before the rename
+        // leaves it: [`sweep_stale_temps`] removes it once this PID is gone.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+            .map_err(|e| format!("creating {}: {e}", tmp.display()))?;
         let mut q = Qmp::connect(qmp_socket, Duration::from_secs(10)).map_err(|e| e.to_string())?;
         let saved = (|| {
             q.execute(
@@ -160,8 +170,6 @@ impl Slot {
                     _ => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| format!("chmod {}: {e}", tmp.display()))?;
             std::fs::rename(&tmp, self.state())
                 .map_err(|e| format!("renaming {}: {e}", tmp.display()))?;
             Ok(())
@@ -192,6 +200,37 @@ impl Slot {
     }
 }
 
+/// Removes snapshot temporaries (`.KEY.state.PID.tmp`) whose saving process is gone: a run
+/// killed while saving leaves one. Returns how many were removed.
+pub fn sweep_stale_temps() -> usize {
+    let Some(dir) = cache_dir() else { return 0 };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = temp_owner(&name.to_string_lossy()) else {
+            continue;
+        };
+        let is_file = e.path().symlink_metadata().is_ok_and(|m| m.is_file());
+        if is_file
+            && !Path::new(&format!("/proc/{pid}")).exists()
+            && std::fs::remove_file(e.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The PID in a snapshot temporary's name `.KEY.state.PID.tmp`.
+fn temp_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (_, pid) = rest.rsplit_once(".state.")?;
+    pid.parse().ok().filter(|p| *p > 0)
+}
+
 /// The `-incoming` argument that restores `state`.
 pub fn incoming(state: &Path) -> Option<String> {
     shell_quote(state).map(|q| format!("exec:cat {q}"))
@@ -211,6 +250,14 @@ pub struct SlotLock(#[allow(dead_code)] nix::fcntl::Flock<File>);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temporaries_name_their_owner() {
+        assert_eq!(temp_owner(".abc123.state.4242.tmp"), Some(4242));
+        assert_eq!(temp_owner("abc123.state"), None);
+        assert_eq!(temp_owner(".abc.state.x.tmp"), None);
+        assert_eq!(temp_owner(".abc.state.0.tmp"), None);
+    }
 
     #[test]
     fn keys_follow_contents_not_paths() {
