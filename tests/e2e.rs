@@ -142,7 +142,7 @@ fn secretmem_leaves_no_fragment_outside_the_region() {
     for (mode, want) in [("secretmem", "no-leak"), ("plain", "leak")] {
         let victim = start_victim(&["--mode", mode, "--secret-stdin"], Some(secret));
         // Let the victim use its secret a few times (HMAC once a second) before looking.
-        std::thread::sleep(std::time::Duration::from_millis(2500));
+        victim.uses.wait_for(3);
         let pid = victim.ready.pid.to_string();
         let o = run(&[
             "scan",

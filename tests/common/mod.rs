@@ -64,6 +64,8 @@ pub struct Victim {
     pub child: KillOnDrop,
     pub ready: Ready,
     pub stdin: Option<ChildStdin>,
+    /// Its uses of the secret, counted from its log.
+    pub uses: Uses,
 }
 
 /// A `"0x..."` address of a JSON report or ready line.
@@ -88,14 +90,15 @@ pub fn start_victim_as(uid: u32, args: &[&str], stdin_secret: Option<&[u8]>) -> 
 }
 
 fn spawn_victim(mut cmd: Command, args: &[&str], stdin_secret: Option<&[u8]>) -> Victim {
+    Uses::log_them(&mut cmd);
     let mut child = cmd
         .arg("victim")
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .expect("start victim");
+    let uses = Uses::watch(&mut child);
     let mut stdin = child.stdin.take();
     if let (Some(secret), Some(pipe)) = (stdin_secret, stdin.as_mut()) {
         pipe.write_all(secret).unwrap();
@@ -119,6 +122,92 @@ fn spawn_victim(mut cmd: Command, args: &[&str], stdin_secret: Option<&[u8]>) ->
         child: child.into(),
         ready,
         stdin,
+        uses,
+    }
+}
+
+/// A victim's uses of its secret (one HMAC a second), counted from its own log: with
+/// `confidump::victim=debug` its worker logs "used the secret tick=N" after the Nth use. A test
+/// about what *using* the secret leaves waits for uses, not for time.
+pub struct Uses {
+    seen: std::sync::Arc<(std::sync::Mutex<UsesSeen>, std::sync::Condvar)>,
+}
+
+#[derive(Default)]
+struct UsesSeen {
+    last: u64,
+    ended: bool,
+}
+
+impl Uses {
+    /// Makes the victim `cmd` will start log each use on its stderr (piped, for [`Uses::watch`]).
+    pub fn log_them(cmd: &mut Command) {
+        let filter = match std::env::var("RUST_LOG") {
+            Ok(user) if !user.is_empty() => format!("{user},confidump::victim=debug"),
+            _ => "warn,confidump::victim=debug".to_string(),
+        };
+        cmd.env("RUST_LOG", filter).stderr(Stdio::piped());
+    }
+
+    /// Reads `child`'s stderr on a thread: counts the uses, passes every other line on to this
+    /// test's stderr.
+    pub fn watch(child: &mut Child) -> Uses {
+        let stderr = child
+            .stderr
+            .take()
+            .expect("stderr is piped (Uses::log_them)");
+        let seen = std::sync::Arc::new((
+            std::sync::Mutex::new(UsesSeen::default()),
+            std::sync::Condvar::new(),
+        ));
+        let shared = seen.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let tick = line
+                    .contains("used the secret")
+                    .then(|| line.split_once("tick=")?.1.trim().parse::<u64>().ok())
+                    .flatten();
+                match tick {
+                    Some(n) => {
+                        let (lock, cv) = &*shared;
+                        let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+                        s.last = s.last.max(n);
+                        cv.notify_all();
+                    }
+                    None => eprintln!("{line}"),
+                }
+            }
+            let (lock, cv) = &*shared;
+            lock.lock().unwrap_or_else(|p| p.into_inner()).ended = true;
+            cv.notify_all();
+        });
+        Uses { seen }
+    }
+
+    /// Blocks until the victim has used its secret `n` times. Fails the test if the victim
+    /// ends first, or after a deadline far above `n` seconds.
+    pub fn wait_for(&self, n: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30 + 2 * n);
+        let (lock, cv) = &*self.seen;
+        let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+        while s.last < n {
+            assert!(
+                !s.ended,
+                "the victim ended after {} uses of its secret, not {n}",
+                s.last
+            );
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(
+                !left.is_zero(),
+                "the victim used its secret {} times, not {n}, by the deadline",
+                s.last
+            );
+            s = cv
+                .wait_timeout(s, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
     }
 }
 
