@@ -511,6 +511,10 @@ pub enum Host {
     /// A Yama LSM that refuses something (`kernel.yama.ptrace_scope` >= 1). This host's kernel
     /// has no Yama; the tests never change the sysctl (3 cannot be undone without a reboot).
     Yama,
+    /// A cgroup layout Debian 12's crun (1.8) accepts: v1 only or v2 only. This host mounts v1
+    /// and v2 side by side ("hybrid"), which that crun refuses; runc runs here. How a machine
+    /// mounts its cgroups is its init system's choice, not a package's.
+    CrunCgroups,
     /// A running Docker daemon that can build images (deploy/Dockerfile pulls a Rust image and
     /// builds confidump in it). setup.sh does not install one: a daemon plus a ~1 GB image is
     /// more than the tests should impose; this host has the docker client only.
@@ -524,6 +528,7 @@ impl Host {
             Host::SevSnp => "AMD SEV-SNP",
             Host::Tdx => "Intel TDX",
             Host::Yama => "a Yama LSM that refuses (kernel.yama.ptrace_scope >= 1)",
+            Host::CrunCgroups => "a cgroup layout crun 1.8 accepts (not hybrid v1 + v2)",
             Host::DockerDaemon => "a Docker daemon that builds images",
         }
     }
@@ -563,6 +568,20 @@ impl Host {
                 }
                 Ok(_) => Ok(()),
             },
+            Host::CrunCgroups => {
+                let mounts = std::fs::read_to_string("/proc/self/mounts")
+                    .map_err(|e| format!("/proc/self/mounts: {e}"))?;
+                let has = |fstype: &str| {
+                    mounts
+                        .lines()
+                        .any(|l| l.split_whitespace().nth(2) == Some(fstype))
+                };
+                if has("cgroup") && has("cgroup2") {
+                    Err("this host mounts cgroup v1 and v2 side by side (hybrid)".into())
+                } else {
+                    Ok(())
+                }
+            }
             Host::DockerDaemon => {
                 let o = Command::new("docker")
                     .arg("info")
