@@ -280,7 +280,7 @@ pub fn first_line(child: &mut Child) -> String {
 }
 
 /// Builds `source` ([`compile_c`]) and runs it (stdin empty) until it prints its first line:
-/// the running program, killed when dropped, and that line. `None` where gcc cannot build it.
+/// the running program, killed when dropped, and that line. `None` without a C compiler.
 pub fn run_c_until_line(dir: &std::path::Path, source: &str) -> Option<(KillOnDrop, String)> {
     let exe = compile_c(dir, source)?;
     let mut child = Command::new(exe)
