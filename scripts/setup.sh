@@ -29,6 +29,8 @@ PATH="$PATH:/usr/sbin:/sbin" command -v criu >/dev/null 2>&1 || need+=(criu)  # 
 # /usr/lib/postgresql/*/bin). apt may also create and start a system cluster: confidump never
 # uses it, it starts its own private instance.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v python3 >/dev/null 2>&1 || need+=(python3)   # tests parse the JUnit XML; kubernetes-validate's venv
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux) # tests drop CAP_SYS_PTRACE from root
 command -v rg >/dev/null 2>&1 || need+=(ripgrep)        # the scan benchmark's peer (scripts/bench.sh)
 [[ -x /usr/bin/time ]] || need+=(time)                    # peak RSS in scripts/bench.sh
 [[ -e /usr/share/fonts/opentype/ipafont-gothic ]] || need+=(fonts-ipafont-gothic) # Japanese text
@@ -98,4 +100,4 @@ SOURCES
         echo "setup: $(qemu-system-x86_64 --version | head -n1)" >&2
     fi
 fi
-echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, chromium, runc, crun, criu, postgresql, cargo, kubernetes-validate$( ((cvm)) && echo ', QEMU >= 9.1 + OVMF'))" >&2
+echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, chromium, runc, crun, criu, postgresql, python3, util-linux, cargo, kubernetes-validate$( ((cvm)) && echo ', QEMU >= 9.1 + OVMF'))" >&2

@@ -23,47 +23,15 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
-/// The runtimes this host can run, each skipped one said why.
+/// The runtimes that run containers here; each missing one skips through `common::require`
+/// (in CI, fails). crun needs a cgroup layout it accepts, on the declared list of what a host
+/// may lack.
 fn runtimes() -> Vec<Runtime> {
-    if !is_root() {
-        eprintln!("skipping: containers need root (CAP_SYS_ADMIN)");
-        return Vec::new();
-    }
-    Runtime::ALL.into_iter().filter(|r| usable(*r)).collect()
-}
-
-/// Whether `runtime` runs containers here: a victim started with stdin at its end stops right
-/// after its ready line. A runtime that is missing or refuses this host says "not available
-/// on this host" (skipped, with the reason); any other failure fails the test.
-fn usable(runtime: Runtime) -> bool {
-    let out = Command::new(bin())
-        .args([
-            "victim",
-            "--context",
-            "container",
-            "--runtime",
-            runtime.as_str(),
-        ])
-        .args(["--mode", "plain", "--until-eof"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let (code, stdout, stderr) = common::code_out_err(&out);
-    if code == 0 {
-        assert!(stdout.contains("\"pid_in_container\":1"), "{stdout}");
-        return true;
-    }
-    assert!(
-        stderr.contains("not available on this host"),
-        "{}: {stderr}",
-        runtime.as_str()
-    );
-    eprintln!("skipping {}: {}", runtime.as_str(), stderr.trim());
-    false
+    Runtime::ALL
+        .into_iter()
+        .filter(|r| *r != Runtime::Crun || common::host_has(common::Host::CrunCgroups))
+        .filter(|r| common::require(common::Need::Runtime(*r)))
+        .collect()
 }
 
 /// True when the process is gone, or is a zombie (it holds no memory and no namespace; its

@@ -1,7 +1,7 @@
 //! A real QEMU parses our confidential-VM command lines (`victim --dry-run`).
 //!
-//! Needs QEMU ≥ 9.1 (`scripts/setup.sh --cvm`; Debian 12: bookworm-backports' 10.0) and skips
-//! with a message otherwise. On a host without SEV-SNP the run must fail, and only for the
+//! Needs QEMU ≥ 9.1 (`scripts/setup.sh --cvm`; Debian 12: bookworm-backports' 10.0): skipped
+//! through `common::require` otherwise (in CI, a failure). On a host without SEV-SNP the run must fail, and only for the
 //! missing hardware (KVM's SNP support, /dev/sev, firmware) — never for an unknown object,
 //! property or machine option. To show that QEMU checked every option before it gave up on
 //! the hardware, each `key=` of `-machine` and of each `-object` is misspelled in turn, and
@@ -44,15 +44,15 @@ const PARSE: &[&str] = &[
     "Unexpected",
 ];
 
-fn qemu_at_least(major: u32, minor: u32) -> Option<(PathBuf, QemuVersion)> {
-    let qemu = find_qemu()?;
-    let v = qemu_version(&qemu)?;
-    (v >= QemuVersion {
-        major,
-        minor,
-        micro: 0,
-    })
-    .then_some((qemu, v))
+/// A QEMU >= 9.1 (`sev-snp-guest`) and its version; `None` (skipped through
+/// `common::require`, in CI a failure) without one.
+fn cvm_qemu() -> Option<(PathBuf, QemuVersion)> {
+    if !common::require(common::Need::QemuCvm) {
+        return None;
+    }
+    let qemu = find_qemu().expect("common::require found it");
+    let v = qemu_version(&qemu).expect("common::require read its version");
+    Some((qemu, v))
 }
 
 /// The dry-run arguments of `cvm`, with `<RUNDIR>` replaced by `dir` (holding an empty
@@ -145,25 +145,13 @@ fn keys(args: &[String]) -> Vec<(usize, String)> {
     out
 }
 
-fn snp_host() -> bool {
-    Path::new("/dev/sev").exists()
-        && std::fs::read_to_string("/sys/module/kvm_amd/parameters/sev_snp")
-            .is_ok_and(|s| matches!(s.trim(), "Y" | "1"))
-}
-
 #[test]
 fn qemu_parses_our_sev_snp_line() {
-    let Some((qemu, v)) = qemu_at_least(9, 1) else {
-        eprintln!(
-            "skipping: needs QEMU >= 9.1 (sev-snp-guest); found {}; install it with scripts/setup.sh --cvm",
-            find_qemu()
-                .and_then(|q| qemu_version(&q))
-                .map_or("none".to_string(), |v| v.to_string())
-        );
+    let Some((qemu, v)) = cvm_qemu() else {
         return;
     };
-    if snp_host() {
-        eprintln!("skipping: this host has SEV-SNP, so QEMU would start the guest; the demo's cvm-sev-snp row runs it for real");
+    // On an SEV-SNP host QEMU would start the guest; the demo's cvm-sev-snp row runs it there.
+    if !common::host_lacks(common::Host::SevSnp) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -200,8 +188,7 @@ fn qemu_parses_our_sev_snp_line() {
 
 #[test]
 fn qemu_parses_our_tdx_line_or_knows_no_tdx() {
-    let Some((qemu, v)) = qemu_at_least(9, 1) else {
-        eprintln!("skipping: needs QEMU >= 9.1 (see qemu_parses_our_sev_snp_line)");
+    let Some((qemu, v)) = cvm_qemu() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -211,11 +198,8 @@ fn qemu_parses_our_tdx_line_or_knows_no_tdx() {
         minor: 1,
         micro: 0,
     }) {
-        if Path::new("/sys/module/kvm_intel/parameters/tdx").exists()
-            && std::fs::read_to_string("/sys/module/kvm_intel/parameters/tdx")
-                .is_ok_and(|s| matches!(s.trim(), "Y" | "1"))
-        {
-            eprintln!("skipping: this host has TDX, so QEMU would start the guest");
+        // On a TDX host QEMU would start the guest.
+        if !common::host_lacks(common::Host::Tdx) {
             return;
         }
         assert_fails_only_for_hardware(&qemu, &args, &format!("QEMU {v}, TDX, KVM"));

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{code_out_err, have, run};
+use common::{code_out_err, run};
 
 const BUILTIN: [&str; 23] = [
     "plain",
@@ -106,8 +106,7 @@ fn every_builtin_cell_matches_its_expectation_and_junit_parses() {
     assert!(r["millis"].as_u64().is_some());
 
     // The JUnit file is XML with one test case per cell.
-    if !have("python3") {
-        eprintln!("skipping the XML parse check: python3 not found");
+    if !common::require(common::Need::Python3) {
         return;
     }
     let parsed = Command::new("python3")

@@ -1,7 +1,8 @@
 //! deploy/: every Kubernetes manifest validates offline against Kubernetes' own schemas
 //! (`kubernetes-validate --strict`, from PyPI; scripts/setup.sh installs it), a manifest with a
 //! misspelled field fails that validation, and the image builds where a container builder works.
-//! Each test that lacks its tool says so and skips.
+//! Each test that lacks its tool skips through `common::require` (in CI, a failure); the image
+//! build needs a Docker daemon, which is on the declared list of what a host may lack.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -13,17 +14,12 @@ fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy")
 }
 
-/// `kubernetes-validate` on PATH, else in the venv scripts/setup.sh makes.
+/// The validator; `None` (skipped through `common::require`, in CI a failure) without it.
 fn validator() -> Option<PathBuf> {
-    if common::have("kubernetes-validate") {
-        return Some(PathBuf::from("kubernetes-validate"));
+    if !common::require(common::Need::KubernetesValidate) {
+        return None;
     }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    let p = cache.join("confidump/venv/bin/kubernetes-validate");
-    p.is_file().then_some(p)
+    Some(common::kubernetes_validate().expect("common::require found it"))
 }
 
 fn manifests() -> Vec<PathBuf> {
@@ -57,7 +53,6 @@ fn validate(tool: &Path, file: &Path) -> (i32, String) {
 #[test]
 fn every_manifest_validates() {
     let Some(tool) = validator() else {
-        eprintln!("skipping: kubernetes-validate not found (PATH or ~/.cache/confidump/venv): run scripts/setup.sh");
         return;
     };
     let files = manifests();
@@ -79,7 +74,6 @@ fn every_manifest_validates() {
 #[test]
 fn a_misspelled_field_fails_validation() {
     let Some(tool) = validator() else {
-        eprintln!("skipping: kubernetes-validate not found: run scripts/setup.sh");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -143,24 +137,8 @@ fn pods_run_the_demo_with_their_platform() {
 /// The image builds and its binary runs, where a container builder works.
 #[test]
 fn the_image_builds() {
-    let docker = Command::new("docker").arg("info").output();
-    match docker {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            let err = String::from_utf8_lossy(&o.stderr);
-            eprintln!(
-                "skipping: `docker info` fails here, no container builder: {}",
-                err.lines()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("")
-                    .trim()
-            );
-            return;
-        }
-        Err(e) => {
-            eprintln!("skipping: no docker here ({e})");
-            return;
-        }
+    if !common::host_has(common::Host::DockerDaemon) {
+        return;
     }
     let root = env!("CARGO_MANIFEST_DIR");
     let tag = format!("confidump-test:{}", std::process::id());

@@ -282,8 +282,7 @@ fn live_process_secrets_found_with_addresses() {
 
 #[test]
 fn gcore_core_gives_the_same_detections() {
-    if !common::have("gcore") {
-        eprintln!("skipping: gdb's gcore is not installed");
+    if !common::require(common::Need::Gdb) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -392,16 +391,8 @@ fn public_detections(v: &Value) -> Vec<(String, String)> {
 
 #[test]
 fn gnutls_self_test_keys_in_qemu_are_public_not_a_leak() {
-    if !common::have("qemu-system-x86_64") {
-        eprintln!("skipping: qemu-system-x86_64 is not installed");
-        return;
-    }
-    let ldd = Command::new("sh")
-        .args(["-c", "ldd \"$(command -v qemu-system-x86_64)\""])
-        .output()
-        .unwrap();
-    if !String::from_utf8_lossy(&ldd.stdout).contains("libgnutls") {
-        eprintln!("skipping: this QEMU is not linked with GnuTLS (no self-test keys to find)");
+    // No GnuTLS in QEMU, no self-test keys to find.
+    if !common::require(common::Need::Qemu) || !common::require(common::Need::QemuGnutls) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

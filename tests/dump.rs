@@ -244,7 +244,10 @@ fn unreadable_pages_have_no_bytes_and_are_listed() {
     }
     let secret = v.at("secret");
     if secret == 0 {
-        eprintln!("memfd_secret unavailable on this host: secretmem part skipped");
+        assert!(
+            !common::require(common::Need::MemfdSecret),
+            "memfd_secret works here, but the victim got none"
+        );
         return;
     }
     let u = note
@@ -271,7 +274,10 @@ fn gdb_cannot_access_refused_memory_in_our_core() {
     let v = Victim::start(0, false);
     let secret = v.at("secret");
     if secret == 0 {
-        eprintln!("skipping: memfd_secret unavailable on this host (the victim got no secretmem)");
+        assert!(
+            !common::require(common::Need::MemfdSecret),
+            "memfd_secret works here, but the victim got none"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -346,8 +352,7 @@ fn gdb_cannot_access_refused_memory_in_our_core() {
         .all(|a| a["start"] != addr.as_str()));
 
     // elfutils still reads the core: notes, and a backtrace of both threads.
-    if Command::new("eu-stack").arg("--version").output().is_err() {
-        eprintln!("eu-stack not installed (apt package elfutils): elfutils part skipped");
+    if !common::require(common::Need::EuStack) {
         return;
     }
     let notes = Command::new("eu-readelf")
@@ -558,8 +563,7 @@ fn killed_dumper_leaves_victim_running() {
 
 #[test]
 fn gdb_engine_writes_a_core_goblin_parses() {
-    if Command::new("gcore").arg("--help").output().is_err() {
-        eprintln!("gcore not installed: skipped");
+    if !common::require(common::Need::Gdb) {
         return;
     }
     let v = Victim::start(0, false);
@@ -669,8 +673,8 @@ fn core_reads_back_identical_to_live_memory_and_to_gcore() {
     }
     assert!(compared >= 64 << 20, "compared only {compared} bytes");
 
-    if !common::have("gcore") {
-        eprintln!("gcore not installed: the comparison with a plain core skipped");
+    // The comparison with gdb's plain core.
+    if !common::require(common::Need::Gdb) {
         return;
     }
     let before_gcore = snapshot();

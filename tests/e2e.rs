@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 
-use common::{code_out_err, have, run, start_victim};
+use common::{code_out_err, require, run, start_victim, Need};
 use std::path::Path;
 
 /// The attack paths, and how each treats the three protections.
@@ -64,10 +64,8 @@ fn check_mode(mode: &str) {
     let dir = tempfile::tempdir().unwrap();
     let victim = start_victim(&["--mode", mode], None);
     let mut paths = vec![Path_::Dump, Path_::LikeGcore, Path_::Live];
-    if have("gcore") {
+    if require(Need::Gdb) {
         paths.push(Path_::Gdb);
-    } else {
-        eprintln!("skipping the gdb path: gcore is not installed (scripts/setup.sh installs it)");
     }
     let mut wrong = Vec::new();
     for path in paths {
@@ -144,7 +142,7 @@ fn secretmem_leaves_no_fragment_outside_the_region() {
     for (mode, want) in [("secretmem", "no-leak"), ("plain", "leak")] {
         let victim = start_victim(&["--mode", mode, "--secret-stdin"], Some(secret));
         // Let the victim use its secret a few times (HMAC once a second) before looking.
-        std::thread::sleep(std::time::Duration::from_millis(2500));
+        victim.uses.wait_for(3);
         let pid = victim.ready.pid.to_string();
         let o = run(&[
             "scan",
@@ -165,8 +163,7 @@ fn secretmem_leaves_no_fragment_outside_the_region() {
 /// gdb loads our core of a real victim: threads, and memory at the announced address.
 #[test]
 fn gdb_loads_our_core() {
-    if !have("gdb") {
-        eprintln!("skipping: gdb is not installed (scripts/setup.sh installs it)");
+    if !require(Need::Gdb) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

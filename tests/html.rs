@@ -2,9 +2,11 @@
 //! the DOM it built (so the matrix and the `????` view must survive parsing, not just appear in
 //! our string) and keep a screenshot under `target/test-artifacts/` for a human to look at.
 //!
-//! Needs Debian's `chromium` package (or `CHROMIUM=/path/to/chrome`); without it the test prints
-//! why and skips, as every test here does for what the host lacks.
+//! Needs Debian's `chromium` package (or `CHROMIUM=/path/to/chrome`); without it the test skips
+//! through `common::require` (in CI, a failure).
 #![allow(clippy::unwrap_used)]
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -210,17 +212,6 @@ fn report(lang: &str) -> MatrixReport {
     }
 }
 
-fn chromium() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("CHROMIUM") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .flat_map(|n| std::env::split_paths(&path).map(move |d| d.join(n)))
-        .find(|p| p.is_file())
-}
-
 /// Runs the browser headless on `page` with `extra` arguments; its stdout, or why it failed.
 fn browse(chrome: &Path, page: &Path, extra: &[String]) -> Result<String, String> {
     let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -280,12 +271,10 @@ fn artifacts() -> PathBuf {
 
 #[test]
 fn report_renders_in_headless_chromium() {
-    let Some(chrome) = chromium() else {
-        eprintln!(
-            "SKIP: no chromium on PATH (Debian: apt-get install chromium; or set CHROMIUM=...)"
-        );
+    if !common::require(common::Need::Chromium) {
         return;
-    };
+    }
+    let chrome = common::chromium().expect("common::require found it");
     let dir = tempfile::tempdir().expect("temp dir");
     let out_dir = artifacts();
     std::fs::create_dir_all(&out_dir).expect("artifact dir");
@@ -356,12 +345,10 @@ fn report_renders_in_headless_chromium() {
 #[test]
 fn a_real_demo_run_renders_in_headless_chromium() {
     use std::os::unix::fs::PermissionsExt;
-    let Some(chrome) = chromium() else {
-        eprintln!(
-            "SKIP: no chromium on PATH (Debian: apt-get install chromium; or set CHROMIUM=...)"
-        );
+    if !common::require(common::Need::Chromium) {
         return;
-    };
+    }
+    let chrome = common::chromium().expect("common::require found it");
     let dir = tempfile::tempdir().expect("temp dir");
     let page = dir.path().join("demo.html");
     let o = Command::new(env!("CARGO_BIN_EXE_confidump"))

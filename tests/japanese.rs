@@ -186,8 +186,8 @@ fn doctor_and_the_list_speak_japanese() {
 
 #[test]
 fn the_demo_in_japanese_has_no_english() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: the demo's attacker is root (run the tests as root)");
+    // The demo's attacker is root.
+    if !common::require(common::Need::Root) {
         return;
     }
     let names = scenario_names();

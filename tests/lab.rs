@@ -110,8 +110,7 @@ fn solve(lab: &Lab, name: &str) {
 
 #[test]
 fn every_process_exercise_is_solved_by_its_reference_solution() {
-    if Command::new("gcore").arg("--version").output().is_err() {
-        eprintln!("skipped: needs gdb's gcore (scripts/setup.sh installs gdb)");
+    if !common::require(common::Need::Gdb) {
         return;
     }
     let lab = Lab::new();
@@ -138,13 +137,7 @@ fn every_process_exercise_is_solved_by_its_reference_solution() {
 
 #[test]
 fn the_vm_exercise_is_solved_from_the_host() {
-    if Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_err()
-        || confidump::vm::qemu::default_kernel().is_none()
-    {
-        eprintln!("skipped: needs QEMU and a guest kernel (scripts/setup.sh)");
+    if !common::require(common::Need::Qemu) || !common::require(common::Need::GuestKernel) {
         return;
     }
     let lab = Lab::new();
@@ -195,8 +188,7 @@ fn answers_are_checked_by_hash_and_never_stored() {
 
 #[test]
 fn a_proof_must_be_a_core_of_the_victim_without_the_secret() {
-    if confidump::protect::SecretStore::new(confidump::protect::Protection::SecretMem).is_err() {
-        eprintln!("skipped: needs memfd_secret");
+    if !common::require(common::Need::MemfdSecret) {
         return;
     }
     let lab = Lab::new();
@@ -300,8 +292,7 @@ fn japanese_task_and_status_report() {
 
 #[test]
 fn the_container_exercise_is_solved_from_the_host() {
-    if Command::new("gcore").arg("--version").output().is_err() {
-        eprintln!("skipped: needs gdb's gcore (scripts/setup.sh installs gdb)");
+    if !common::require(common::Need::Gdb) {
         return;
     }
     let lab = Lab::new();
@@ -310,10 +301,7 @@ fn the_container_exercise_is_solved_from_the_host() {
 
 #[test]
 fn the_database_exercise_finds_the_secret_in_the_server() {
-    let have_pg = Path::new("/usr/lib/postgresql").is_dir()
-        || Command::new("initdb").arg("--version").output().is_ok();
-    if !have_pg {
-        eprintln!("skipped: needs PostgreSQL (scripts/setup.sh installs postgresql)");
+    if !common::require(common::Need::Postgres) {
         return;
     }
     let lab = Lab::new();
@@ -329,11 +317,7 @@ fn the_database_exercise_finds_the_secret_in_the_server() {
 
 #[test]
 fn the_client_encrypted_database_exercise_needs_both_parts() {
-    let have_pg = Path::new("/usr/lib/postgresql").is_dir()
-        || Command::new("initdb").arg("--version").output().is_ok();
-    let have_gcore = Command::new("gcore").arg("--version").output().is_ok();
-    if !have_pg || !have_gcore {
-        eprintln!("skipped: needs PostgreSQL and gdb's gcore (scripts/setup.sh installs both)");
+    if !common::require(common::Need::Postgres) || !common::require(common::Need::Gdb) {
         return;
     }
     let lab = Lab::new();
@@ -392,10 +376,7 @@ fn the_client_encrypted_database_exercise_needs_both_parts() {
 
 #[test]
 fn the_client_encrypted_database_exercise_is_solved_by_its_reference_solution() {
-    let have_pg = Path::new("/usr/lib/postgresql").is_dir()
-        || Command::new("initdb").arg("--version").output().is_ok();
-    if !have_pg || Command::new("gcore").arg("--version").output().is_err() {
-        eprintln!("skipped: needs PostgreSQL and gdb's gcore (scripts/setup.sh installs both)");
+    if !common::require(common::Need::Postgres) || !common::require(common::Need::Gdb) {
         return;
     }
     let lab = Lab::new();

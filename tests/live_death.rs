@@ -82,14 +82,17 @@ struct Trap {
 }
 
 impl Trap {
-    /// `None` (with the reason printed) where gcc or userfaultfd is missing.
+    /// `None` (skipped through `common::require`) where gcc or userfaultfd is missing.
     fn start() -> Option<Self> {
+        if !common::require(common::Need::Userfaultfd) {
+            return None;
+        }
         let dir = tempfile::tempdir().unwrap();
         let (child, line) = common::run_c_until_line(dir.path(), TRAP_C)?;
-        let Some(rest) = line.trim().strip_prefix("ready ") else {
-            eprintln!("skipping: the userfaultfd victim could not start: {line:?}");
-            return None;
-        };
+        let rest = line
+            .trim()
+            .strip_prefix("ready ")
+            .unwrap_or_else(|| panic!("the userfaultfd victim could not start: {line:?}"));
         let (pid, trap) = rest.split_once(' ').unwrap();
         Some(Self {
             child,

@@ -3,6 +3,7 @@
 //! without SGX, with the reason shown). The narration itself is also tested on hand-built cells
 //! in `src/render/presenter.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod common;
 
 use std::path::PathBuf;
 
@@ -54,8 +55,7 @@ fn closed_stdin_runs_straight_through() {
     );
     assert!(out.contains("ORDINARY MEMORY"), "{out}");
     assert!(out.contains("LEAK"), "the plain victim must leak:\n{out}");
-    let sgx_here = std::path::Path::new("/dev/sgx_enclave").exists();
-    if !sgx_here {
+    if common::host_lacks(common::Host::Sgx) {
         assert!(out.contains("needs SGX"), "{out}");
     }
     assert!(out.contains("End of the demo."), "{out}");

@@ -173,8 +173,7 @@ fn a_refused_attach_is_one_sentence_naming_the_rule() {
 /// missing and how to give it, not "permission denied".
 #[test]
 fn root_without_cap_sys_ptrace_is_told_which_capability_is_missing() {
-    if Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("SKIP: no setpriv (util-linux) to drop CAP_SYS_PTRACE");
+    if !common::require(common::Need::Setpriv) {
         return;
     }
     // A victim of uid 65534, so that only CAP_SYS_PTRACE could let root attach.
@@ -211,18 +210,17 @@ fn root_without_cap_sys_ptrace_is_told_which_capability_is_missing() {
 /// guest whose kernel has Yama (`tests/vm.rs`, `yama_refusals_are_explained_in_a_guest_that_has_yama`).
 #[test]
 fn yama_ptrace_scope_is_named_with_its_remedy() {
-    let Ok(scope) = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope") else {
-        eprintln!(
-            "SKIP: this kernel has no Yama LSM (/proc/sys/kernel/yama/ptrace_scope is absent)"
-        );
-        return;
-    };
-    let scope: u8 = scope.trim().parse().unwrap();
-    let wanted = format!("kernel.yama.ptrace_scope = {scope}");
-    if scope == 0 {
-        eprintln!("SKIP: kernel.yama.ptrace_scope = 0 refuses nothing (not changed by a test)");
+    // Declared: no Yama, or a scope of 0 that refuses nothing (the test never changes it).
+    if !common::host_has(common::Host::Yama) {
         return;
     }
+    let scope: u8 = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_ne!(scope, 0, "common::Host::Yama said a scope of 0 refuses");
+    let wanted = format!("kernel.yama.ptrace_scope = {scope}");
     if scope == 3 {
         // Nobody may attach, root included.
         let victim = start_victim(&["--mode", "plain"], None);

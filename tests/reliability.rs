@@ -115,8 +115,7 @@ fn a_victim_killed_mid_dump_is_an_error_and_leaves_no_core() {
 /// longer read (or fails), and neither may pass for a dump.
 #[test]
 fn a_victim_killed_during_gcore_is_an_error_and_leaves_no_core() {
-    if !common::have("gdb") {
-        eprintln!("SKIP: no gdb on PATH");
+    if !common::require(common::Need::Gdb) {
         return;
     }
     let bin_dir = tempfile::tempdir().unwrap();

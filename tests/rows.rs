@@ -137,23 +137,22 @@ fn container_rows_leak_to_the_hosts_root_except_secretmem() {
         // The host PID is what was attacked.
         assert!(c["hits"].as_u64().unwrap() >= 1, "{c}");
     }
-    match cell(&v, "container-secretmem", "dump")["observed"].as_str() {
+    if common::require(common::Need::MemfdSecret) {
+        assert_eq!(
+            cell(&v, "container-secretmem", "dump")["observed"],
+            "unreadable"
+        );
+        assert_eq!(
+            cell(&v, "container-secretmem", "live")["observed"],
+            "unreadable"
+        );
+        assert_eq!(
+            cell(&v, "container-secretmem", "gcore")["observed"],
+            "absent"
+        );
+    } else {
         // A host without memfd_secret says so for the whole row.
-        Some("n/a") => eprintln!("container-secretmem: n/a on this host"),
-        _ => {
-            assert_eq!(
-                cell(&v, "container-secretmem", "dump")["observed"],
-                "unreadable"
-            );
-            assert_eq!(
-                cell(&v, "container-secretmem", "live")["observed"],
-                "unreadable"
-            );
-            assert_eq!(
-                cell(&v, "container-secretmem", "gcore")["observed"],
-                "absent"
-            );
-        }
+        assert_eq!(cell(&v, "container-secretmem", "dump")["observed"], "n/a");
     }
     for row in ["container", "container-secretmem"] {
         let k = cell(&v, row, "kernel");
@@ -164,8 +163,9 @@ fn container_rows_leak_to_the_hosts_root_except_secretmem() {
         );
     }
     let oci = cell(&v, "container-oci", "dump");
-    if oci["observed"] == "n/a" {
+    if !common::require(common::Need::Runtime(confidump::container::Runtime::Runc)) {
         // No runc here: the row says which package.
+        assert_eq!(oci["observed"], "n/a", "{oci}");
         assert!(
             oci["reason"]
                 .as_str()
@@ -213,16 +213,6 @@ fn container_rows_leak_to_the_hosts_root_except_secretmem() {
     assert!(left.is_empty(), "left in TMPDIR: {left:?}");
 }
 
-fn have_postgres() -> bool {
-    match confidump::service::instance::PgBinaries::find(None) {
-        Ok(_) => true,
-        Err(e) => {
-            eprintln!("skipping: {e}");
-            false
-        }
-    }
-}
-
 /// A TMPDIR the server's unprivileged user can enter (tempdir makes 0700 ones).
 fn pg_base() -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
@@ -233,7 +223,7 @@ fn pg_base() -> tempfile::TempDir {
 
 #[test]
 fn db_rows_attack_every_server_process_the_disk_and_the_client() {
-    if !have_postgres() {
+    if !common::require(common::Need::Postgres) {
         return;
     }
     let base = pg_base();
@@ -322,7 +312,7 @@ fn db_rows_attack_every_server_process_the_disk_and_the_client() {
 #[test]
 fn a_killed_demo_leaves_no_postgres_and_the_next_run_removes_its_directory() {
     use std::time::{Duration, Instant};
-    if !have_postgres() {
+    if !common::require(common::Need::Postgres) {
         return;
     }
     let base = pg_base();
@@ -412,21 +402,18 @@ fn a_missing_runtime_or_postgresql_makes_the_row_na_naming_the_package() {
             assert!(c.reason.contains(package), "{row}: {}", c.reason);
         }
     }
-    // The real PATH: without /usr/sbin (where Debian puts runc) the OCI row is n/a.
-    if common::have("runc") {
-        let (code, v, err) = demo_json(
-            &["--scenario", "container-oci"],
-            &[("PATH", std::ffi::OsStr::new("/usr/bin:/bin"))],
-        );
-        let c = cell(&v, "container-oci", "dump");
-        if c["observed"] == "n/a" {
-            assert_eq!(code, 0, "{err}");
-            assert_eq!(
-                c["reason"],
-                "not available on this host: needs runc (apt-get install runc)"
-            );
-        } else {
-            eprintln!("runc is in /usr/bin or /bin here: PATH check skipped");
-        }
-    }
+    // The real binary with no runc on its PATH (an empty directory): the OCI row is n/a and
+    // names the package, whether or not this host has runc elsewhere.
+    let empty = tempfile::tempdir().unwrap();
+    let (code, v, err) = demo_json(
+        &["--scenario", "container-oci"],
+        &[("PATH", empty.path().as_os_str())],
+    );
+    let c = cell(&v, "container-oci", "dump");
+    assert_eq!(c["observed"], "n/a", "{c}");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        c["reason"],
+        "not available on this host: needs runc (apt-get install runc)"
+    );
 }

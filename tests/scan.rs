@@ -255,7 +255,10 @@ fn live_scan_and_show() {
             let (_, out, _) = run(&["scan", "--pid", &pid, "--needle", SECRET]);
             assert!(out.contains("secretmem"), "{out}");
         }
-        None => eprintln!("skipping the ?? check: memfd_secret is not available here"),
+        None => assert!(
+            !common::require(common::Need::MemfdSecret),
+            "memfd_secret works here, but the victim got none"
+        ),
     }
     let (code, out, err) = run(&["show", "--pid", &pid, "--hit", "0", "--needle", SECRET]);
     assert_eq!(code, 0, "{err}");
@@ -268,8 +271,7 @@ fn gcore_core() {
     let Some(exe) = compile(dir.path()) else {
         return;
     };
-    if Command::new("gcore").arg("--version").output().is_err() {
-        eprintln!("skipping: gdb's gcore is not installed");
+    if !common::require(common::Need::Gdb) {
         return;
     }
     let v = Victim::start(Command::new(&exe));
@@ -335,10 +337,7 @@ fn gcore_core() {
 
 #[test]
 fn kernel_core() {
-    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
-    let pattern = pattern.trim();
-    if pattern.starts_with('|') || pattern.contains('/') || pattern.is_empty() {
-        eprintln!("skipping: core_pattern {pattern:?} does not write a plain file in the cwd");
+    if !common::require(common::Need::KernelCores) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -364,10 +363,8 @@ fn kernel_core() {
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with("core"))
         });
-    let Some(core) = core else {
-        eprintln!("skipping: the kernel wrote no core (RLIMIT_CORE or core_pattern {pattern:?})");
-        return;
-    };
+    let core =
+        core.expect("the kernel wrote no core, though core_pattern and RLIMIT_CORE allow one");
     let r = scan_json(&[core.to_str().unwrap(), "--needle", SECRET]);
     assert!(has(&hits(&r), 0, "raw", v.addrs.heap), "{r}");
     assert!(has(&hits(&r), 0, "utf16le", v.addrs.utf16), "{r}");

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use confidump::service::instance::{processes_in, PgBinaries};
+use confidump::service::instance::processes_in;
 use serde_json::Value;
 
 /// A service victim, SIGKILLed (and reaped) on drop if a test fails half-way.
@@ -73,16 +73,6 @@ impl Svc {
     }
 }
 
-fn have_postgres() -> bool {
-    match PgBinaries::find(None) {
-        Ok(_) => true,
-        Err(e) => {
-            eprintln!("skipping: {e}");
-            false
-        }
-    }
-}
-
 /// A base directory the server's unprivileged user can enter (tempdir makes 0700 ones).
 fn base_dir() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
@@ -132,7 +122,7 @@ fn wait_all_gone(pids: &[i32], data_dir: &Path) -> Vec<i32> {
 /// Runs one store: every server process, the data directory and the client scanned; then a
 /// stop by `signal` must leave no process and no directory.
 fn check_store(store: &str, signal: nix::sys::signal::Signal) {
-    if !have_postgres() {
+    if !common::require(common::Need::Postgres) {
         return;
     }
     let base = base_dir();
@@ -228,7 +218,7 @@ fn client_encrypted_leaves_only_ciphertext_in_the_server() {
 
 #[test]
 fn sigkilled_victim_leaves_no_server_and_the_next_run_removes_its_directory() {
-    if !have_postgres() {
+    if !common::require(common::Need::Postgres) {
         return;
     }
     let base = base_dir();

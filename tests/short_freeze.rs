@@ -139,9 +139,12 @@ fn short_freeze_dumps_a_snapshot_and_leaves_the_victim_as_it_was() {
             "{needle} not in the core"
         );
     }
-    // The victim: both calls still blocked (restarted, not returned), no child of any kind.
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(syscalls(pid), ["0", "34"]);
+    // The victim: both calls blocked again (restarted, not returned), no child of any kind.
+    // The dump resumed both threads; each is back in its call only after whatever it ran
+    // first: a call that returned, or a pending SIGCHLD, is in the report by then.
+    wait_for("victim threads never blocked again after the dump", || {
+        syscalls(pid) == ["0", "34"]
+    });
     let children: String = std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
         .map(|t| std::fs::read_to_string(t.unwrap().path().join("children")).unwrap())
@@ -158,7 +161,10 @@ fn short_freeze_dumps_a_snapshot_and_leaves_the_victim_as_it_was() {
         nix::sys::signal::Signal::SIGUSR1,
     )
     .unwrap();
-    wait_for("the victim never answered SIGUSR1", || report.exists());
-    std::thread::sleep(Duration::from_millis(100));
+    // Answered: the report exists and the handling thread is back in its call (so the handler
+    // wrote and closed the file, and ran whatever else was pending).
+    wait_for("the victim never answered SIGUSR1", || {
+        report.exists() && syscalls(pid) == ["0", "34"]
+    });
     assert_eq!(std::fs::read_to_string(&report).unwrap(), "usr1 -1\n");
 }

@@ -2,8 +2,8 @@
 //! from outside, and bad input.
 //!
 //! Every victim is started through [`Victim`], which kills it on drop, and readiness is the
-//! ready line on its stdout, never a sleep. The one sleep (`wait_for_ticks`) waits for the
-//! victim to *use* its secret a few times, which is what the residue checks are about.
+//! ready line on its stdout, never a sleep. The residue checks wait for the victim to have
+//! *used* its secret a few times: its log says each use (`common::Uses`), never a timer.
 
 // clippy.toml allows these inside #[test] functions only; the helpers below are test code too,
 // and a failed step in them should fail the test loudly.
@@ -33,6 +33,7 @@ struct Victim {
     stdin: Option<ChildStdin>,
     ready: ReadyLine,
     line: String,
+    uses: common::Uses,
 }
 
 impl Victim {
@@ -44,12 +45,13 @@ impl Victim {
         if secret.is_some() {
             cmd.arg("--secret-stdin");
         }
+        common::Uses::log_them(&mut cmd);
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn victim");
+        let uses = common::Uses::watch(&mut child);
         let mut stdin = child.stdin.take();
         if let (Some(s), Some(input)) = (secret, stdin.as_mut()) {
             input.write_all(s).unwrap();
@@ -70,6 +72,7 @@ impl Victim {
             stdin,
             ready: ReadyLine::new(0, "", &[0; 32], 0, Span::new(0, 0)),
             line: String::new(),
+            uses,
         };
         let line = match rx.recv_timeout(READY_TIMEOUT) {
             Ok(Ok(line)) if !line.is_empty() => line,
@@ -116,10 +119,9 @@ fn random_secret(n: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Waits for the victim to have used its secret (HMAC once a second) at least twice.
-fn wait_for_ticks() {
-    std::thread::sleep(Duration::from_millis(2500));
-}
+/// How many uses of the secret (HMAC once a second) the residue checks wait for: three, as in
+/// the first two and a half seconds.
+const USES: u64 = 3;
 
 /// Every 8-byte window of `secret`, raw and as lowercase hex.
 fn window_needles(secret: &[u8]) -> Vec<Vec<u8>> {
@@ -288,8 +290,25 @@ fn stdin_dev_null_is_fine_without_until_eof() {
         .unwrap();
     let line = common::first_line(&mut child);
     assert!(ReadyLine::parse(&line).is_ok(), "{line}");
-    // Still running (it did not take /dev/null's EOF as a stop).
-    std::thread::sleep(Duration::from_millis(300));
+    // Still running: it reached its stop-wait, blocked in poll(2) (syscall 7 on x86-64). Had it
+    // polled stdin, /dev/null's EOF would have woken it at once, and it would have stopped.
+    let deadline = Instant::now() + EXIT_TIMEOUT;
+    let syscall = format!("/proc/{}/syscall", child.id());
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the victim stopped at /dev/null's EOF"
+        );
+        let now = std::fs::read_to_string(&syscall).unwrap_or_default();
+        if now.split_whitespace().next() == Some("7") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the victim never blocked in its stop-wait poll: {syscall} says {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(child.try_wait().unwrap().is_none());
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
@@ -371,7 +390,7 @@ fn assert_no_fragment_outside(mode: &str) {
     let secret = random_secret(40);
     let needles = window_needles(&secret);
     let v = Victim::start(mode, &[], Some(&secret));
-    wait_for_ticks();
+    v.uses.wait_for(USES);
     let hits = find_in_memory(v.pid(), Some(v.region()), &needles);
     assert!(
         hits.is_empty(),
@@ -402,7 +421,7 @@ fn the_fragment_search_can_fail_plain_mode_leaks() {
     let secret = random_secret(40);
     let needles = window_needles(&secret);
     let v = Victim::start("plain", &[], Some(&secret));
-    wait_for_ticks();
+    v.uses.wait_for(USES);
     let hits = find_in_memory(v.pid(), None, &needles);
     assert!(
         !hits.is_empty(),

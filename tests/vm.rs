@@ -3,13 +3,13 @@
 //! QEMU's process, QMP dump-guest-memory, and a live read of QEMU — and the failure paths
 //! (no kernel, no QEMU, a guest that never gets ready) end with a clear error and no QEMU left.
 //!
-//! Tests that need QEMU or a guest kernel print why they skip when those are absent
-//! (scripts/setup.sh installs both). Guests run under TCG (`--accel tcg`): KVM may hang here.
+//! Tests that need QEMU or a guest kernel skip through `common::require` when those are absent
+//! (scripts/setup.sh installs both; in CI their absence fails). Guests run under TCG (`--accel tcg`): KVM may hang here.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 
-use common::{bin, code_out_err, have, run};
+use common::{bin, code_out_err, require, run, Need};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -18,15 +18,9 @@ fn kernel() -> Option<PathBuf> {
     confidump::vm::qemu::default_kernel()
 }
 
-/// Why a VM test cannot run here, if it cannot.
-fn skip_reason() -> Option<String> {
-    if !have("qemu-system-x86_64") {
-        return Some("no qemu-system-x86_64 (scripts/setup.sh installs qemu-system-x86)".into());
-    }
-    if kernel().is_none() {
-        return Some("no guest kernel (run scripts/fetch-guest-kernel.sh)".into());
-    }
-    None
+/// Whether a VM test can run here: QEMU and a guest kernel (each missing one said).
+fn can_boot() -> bool {
+    require(Need::Qemu) && require(Need::GuestKernel)
 }
 
 /// QEMU processes whose command line mentions `needle`.
@@ -100,8 +94,7 @@ fn scan(target: &[&str], sha: &str) -> serde_json::Value {
 }
 
 fn check_mode(mode: &str) {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping vm/{mode}: {why}");
+    if !can_boot() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -212,8 +205,7 @@ fn vm_secretmem_leaks_through_every_host_path() {
 /// fresh host entropy before it makes one. The snapshot is 0600 in a 0700 directory.
 #[test]
 fn a_restored_guest_makes_its_own_canary() {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping: {why}");
+    if !can_boot() {
         return;
     }
     let shas: Vec<(String, String)> = (0..2)
@@ -268,8 +260,7 @@ fn a_restored_guest_makes_its_own_canary() {
 /// CAP_SYS_PTRACE) the same probe succeeds, so the refusal is Yama's and not the probe's.
 #[test]
 fn yama_refusals_are_explained_in_a_guest_that_has_yama() {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping: {why}");
+    if !can_boot() {
         return;
     }
     for scope in ["3", "1"] {
@@ -335,8 +326,7 @@ fn missing_qemu_names_the_fix() {
 
 #[test]
 fn cvm_profiles_say_what_is_missing() {
-    if !have("qemu-system-x86_64") || kernel().is_none() {
-        eprintln!("skipping: {}", skip_reason().unwrap_or_default());
+    if !can_boot() {
         return;
     }
     for (cvm, title) in [("sev-snp", "AMD SEV-SNP"), ("tdx", "Intel TDX")] {
@@ -379,8 +369,7 @@ fn boot_plain_guest(kernel: &Path, boot_timeout: &str) -> std::process::Output {
 
 #[test]
 fn a_guest_that_never_gets_ready_is_killed() {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping: {why}");
+    if !can_boot() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
