@@ -114,9 +114,19 @@ const ALLOWED: &[&str] = &[
 /// The English words of `text` (see the module doc), outside [`ALLOWED`] and `names`.
 fn english_words<'a>(text: &'a str, names: &[String]) -> Vec<&'a str> {
     let technical = |c: char| c.is_ascii_alphanumeric() || "_-./=[]~".contains(c);
-    text.split(|c: char| !technical(c))
+    let words: Vec<&str> = text
+        .split(|c: char| !technical(c))
         .filter(|w| !w.is_empty())
-        .map(|w| w.trim_matches('.'))
+        .collect();
+    // A command to type (`apt-get install ovmf`) names packages as they are.
+    let typed: Vec<bool> = (0..words.len())
+        .map(|i| i >= 2 && words[i - 2] == "apt-get" && words[i - 1] == "install")
+        .collect();
+    words
+        .into_iter()
+        .zip(typed)
+        .filter(|(_, typed)| !typed)
+        .map(|(w, _)| w.trim_matches('.'))
         // A flag (`--kernel`) is typed as it is.
         .filter(|w| !w.starts_with('-'))
         .filter(|w| {
@@ -153,6 +163,8 @@ fn the_checker_catches_english_and_spares_technical_names() {
         english_words("対象外 — needs SGX (CPU flag sgx) --accel auto", &names),
         ["needs", "flag", "sgx", "auto"]
     );
+    assert!(english_words("OVMF ファームウェア（apt-get install ovmf）", &names).is_empty());
+    assert_eq!(english_words("install ovmf", &names), ["ovmf"]);
     assert!(english_words(
         "このホストでは利用できない。/dev/sgx_enclave（CONFIG_X86_SGX を有効にした Linux 5.11 以降）、plain、0x7ff9d9002000、--kernel、[heap]",
         &names
