@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Soak test of confidump's reliability promises (issue 14, item 7). Needs root, gcc.
+# Soak test of confidump's reliability promises (issue 14, item 7; issue 25, item 1). Needs
+# root, gcc.
 #
-#   scripts/soak.sh [ROUNDS]      (default 100)
+#   scripts/soak.sh [ROUNDS]                 (default 100)
+#   scripts/soak.sh --interrupt [ROUNDS]     (default 200)
 #
 # Rounds of:
 #   1. a dump of a 64 MiB victim killed at a random moment by a random signal
@@ -11,13 +13,105 @@
 #      exit 2 "exited during the dump" / "no process" - never a core listing refusals;
 #   4. a dump of a victim held by a second tracer: exit 2 naming the tracer.
 # Prints the counts; exits 1 if any count that must be 0 is not.
+#
+# --interrupt: each round starts one of every built-in scenario (`demo --scenario NAME`), every
+# lab exercise (`lab start NAME --any-order`, `lab solve NAME`) and every victim context
+# (`victim --context process|vm|container|service`), in turn, with its own TMPDIR and lab state,
+# and sends it a random signal (SIGINT, SIGTERM, SIGHUP, SIGKILL; to the process or, like
+# Ctrl-C, to its process group) at a random moment. Then, as a user would: after SIGKILL the
+# next command that could have made what was left (`demo --scenario plain`, which sweeps), and
+# `lab reset` after a lab round (a target that `lab start` finished starting runs on by design).
+# Then it counts what holds a secret: processes that were not there before (confidump, postgres,
+# QEMU, runc, crun), files anywhere under the round's directories, the XDG cache and /tmp whose
+# bytes have the canary's shape (CONFIDUMP- and 24 hex digits), and new System V segments.
 set -u
-ROUNDS=${1:-100}
+interrupt=0
+if [ "${1:-}" = --interrupt ]; then interrupt=1; shift; fi
+ROUNDS=${1:-$((interrupt ? 200 : 100))}
 cd "$(dirname "$0")/.."
 cargo build --release -q || exit 2
 BIN=$PWD/target/x86_64-unknown-linux-gnu/release/confidump
-WORK=$(mktemp -d /tmp/confidump-soak.XXXXXX)
+WORK=$(mktemp -d /tmp/soak-work.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+
+if ((interrupt)); then
+    canary='CONFIDUMP-[0-9a-f]{24}'
+    # What runs before the soak is not the soak's to count.
+    watched() { ps -eo pid=,args= | awk '/confidump|postgres|qemu-system|runc|crun/ && !/soak.sh|awk/ {print $1}'; }
+    before=" $(watched | tr '\n' ' ') "
+    segments() { ipcs -m | awk '$1 ~ /^0x/ {print $2}' | sort; }
+    seg_before=$(segments)
+    targets=()
+    while read -r name _; do targets+=("demo --scenario $name"); done < <("$BIN" demo --list --lang en | tail -n +2)
+    while read -r _ name _; do
+        targets+=("lab start $name --any-order" "lab solve $name")
+    done < <("$BIN" lab list --lang en)
+    targets+=("victim --context process --mode plain --generate canary"
+        "victim --context vm --mode plain"
+        "victim --context container --runtime runc --mode plain --generate canary"
+        "victim --context service --store plaintext")
+    sigs=(INT TERM HUP KILL)
+    procs_left=0 files_left=0 segs_left=0 finished=0
+    declare -A per_sig=()
+    start=$(date +%s)
+    for ((r = 0; r < ROUNDS; r++)); do
+        t=${targets[r % ${#targets[@]}]}
+        sig=${sigs[RANDOM % 4]}
+        group=$((RANDOM % 2))
+        root=$WORK/r$r
+        mkdir -p "$root/tmp" "$root/state"
+        # VM rows and the database take longest to get going: their moments spread wider.
+        case $t in *vm* | *coco* | *pod* | *cvm*) span=8000 ;; *db* | *database* | *service*) span=4000 ;; *) span=2500 ;; esac
+        ms=$((RANDOM % span))
+        # shellcheck disable=SC2086 # $t is the command's words
+        TMPDIR=$root/tmp XDG_STATE_HOME=$root/state setsid "$BIN" $t </dev/null >/dev/null 2>&1 &
+        P=$!
+        sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+        if kill -0 "$P" 2>/dev/null; then
+            if ((group)); then kill -s "$sig" -- "-$P" 2>/dev/null; else kill -s "$sig" "$P" 2>/dev/null; fi
+            per_sig[$sig]=$((${per_sig[$sig]:-0} + 1))
+        else
+            finished=$((finished + 1))
+        fi
+        wait "$P" 2>/dev/null
+        env=(env TMPDIR="$root/tmp" XDG_STATE_HOME="$root/state")
+        if [ "$sig" = KILL ]; then "${env[@]}" "$BIN" demo --scenario plain >/dev/null 2>&1; fi
+        case $t in lab*) "${env[@]}" "$BIN" lab reset >/dev/null 2>&1 ;; esac
+        # Processes: a victim stops within its grace period, PostgreSQL's backends a moment
+        # after their postmaster.
+        left=""
+        for _ in $(seq 100); do
+            left=$(for p in $(watched); do [[ $before == *" $p "* ]] || echo "$p"; done)
+            [ -z "$left" ] && break
+            sleep 0.1
+        done
+        if [ -n "$left" ]; then
+            procs_left=$((procs_left + $(wc -w <<<"$left")))
+            echo "round $r ($t, SIG$sig$( ((group)) && echo ' to the group')): left running: $(ps -o pid=,args= -p "$(tr '\n' ',' <<<"$left" | sed 's/,$//')" | cut -c1-160)" >&2
+            kill -9 $left 2>/dev/null
+        fi
+        found=$(grep -rlaE "$canary" "$root" "${XDG_CACHE_HOME:-$HOME/.cache}/confidump" /tmp/confidump-* 2>/dev/null)
+        if [ -n "$found" ]; then
+            files_left=$((files_left + $(wc -l <<<"$found")))
+            echo "round $r ($t, SIG$sig): secret left in: $found" >&2
+        fi
+        new_segs=$(comm -13 <(echo "$seg_before") <(segments))
+        if [ -n "$new_segs" ]; then
+            segs_left=$((segs_left + $(wc -w <<<"$new_segs")))
+            echo "round $r ($t, SIG$sig): System V segments left: $new_segs" >&2
+            seg_before=$(segments)
+        fi
+        rm -rf "$root"
+        printf '\r%d/%d rounds, %d s' $((r + 1)) "$ROUNDS" $(($(date +%s) - start)) >&2
+    done
+    echo >&2
+    echo "interrupt rounds: $ROUNDS over ${#targets[@]} targets ($(($(date +%s) - start)) s)"
+    echo "signals sent: $(for s in "${!per_sig[@]}"; do printf 'SIG%s %d, ' "$s" "${per_sig[$s]}"; done)finished before the signal: $finished"
+    echo "processes left: $procs_left (must be 0)"
+    echo "files holding a canary: $files_left (must be 0)"
+    echo "System V segments left: $segs_left (must be 0)"
+    exit $((procs_left + files_left + segs_left > 0))
+fi
 
 cat > "$WORK/churn.c" <<'C'
 #define _GNU_SOURCE
