@@ -3,7 +3,7 @@
 # root, gcc.
 #
 #   scripts/soak.sh [ROUNDS]                 (default 100)
-#   scripts/soak.sh --interrupt [ROUNDS]     (default 200)
+#   scripts/soak.sh --interrupt [N]          (until N signals reached a running target; 200)
 #
 # Rounds of:
 #   1. a dump of a 64 MiB victim killed at a random moment by a random signal
@@ -36,10 +36,32 @@ trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
 
 if ((interrupt)); then
     canary='CONFIDUMP-[0-9a-f]{24}'
-    # What runs before the soak is not the soak's to count.
-    watched() { ps -eo pid=,args= | awk '/confidump|postgres|qemu-system|runc|crun/ && !/soak.sh|awk/ {print $1}'; }
-    before=" $(watched | tr '\n' ' ') "
-    segments() { ipcs -m | awk '$1 ~ /^0x/ {print $2}' | sort; }
+    # A round's processes: confidump, PostgreSQL, QEMU and runc started by it (its TMPDIR, under
+    # $WORK, is in their environment), or in its session. Others (another user's demo) are not
+    # the soak's to count.
+    watched() {
+        local p
+        for p in $(ps -eo pid=,args= | awk '/confidump|postgres|qemu-system|runc|crun/ && !/soak.sh|awk/ {print $1}'); do
+            if { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -q "^TMPDIR=$WORK/" ||
+                [[ " $sessions " == *" $(ps -o sid= -p "$p" | tr -d ' ') "* ]]; then
+                echo "$p"
+            fi
+        done
+    }
+    sessions=""
+    before=" "
+    # Orphaned segments only (no process attached): a running server's are not left behind.
+    segments() { ipcs -m | awk '$1 ~ /^0x/ && $6 == 0 {print $2}' | sort; }
+    # /tmp/confidump-* of runs whose owner is gone (the VM's directory goes to /tmp when TMPDIR
+    # is too long); a live run's, another user's demo in progress, is not left behind.
+    dead_owner_dirs() {
+        local d pid
+        for d in /tmp/confidump-*; do
+            [ -e "$d" ] || continue
+            pid=$(sed -nE 's/.*-p([0-9]+)-.*/\1/p; s/^\/tmp\/confidump-pg\.([0-9]+)\..*/\1/p' <<<"$d" | head -n1)
+            [ -n "$pid" ] && [ ! -e "/proc/$pid" ] && echo "$d"
+        done
+    }
     seg_before=$(segments)
     targets=()
     while read -r name _; do targets+=("demo --scenario $name"); done < <("$BIN" demo --list --lang en | tail -n +2)
@@ -51,27 +73,37 @@ if ((interrupt)); then
         "victim --context container --runtime runc --mode plain --generate canary"
         "victim --context service --store plaintext")
     sigs=(INT TERM HUP KILL)
-    procs_left=0 files_left=0 segs_left=0 finished=0
-    declare -A per_sig=()
+    procs_left=0 files_left=0 segs_left=0 finished=0 interrupts=0
+    declare -A per_sig=() span=()
+    now_ms() { date +%s%3N; }
     start=$(date +%s)
-    for ((r = 0; r < ROUNDS; r++)); do
+    # ROUNDS counts signals that reached a running target; a target that ended before its
+    # moment teaches the next moment for it (its measured run time bounds the span).
+    for ((r = 0; interrupts < ROUNDS && r < 4 * ROUNDS; r++)); do
         t=${targets[r % ${#targets[@]}]}
         sig=${sigs[RANDOM % 4]}
         group=$((RANDOM % 2))
         root=$WORK/r$r
         mkdir -p "$root/tmp" "$root/state"
-        # VM rows and the database take longest to get going: their moments spread wider.
-        case $t in *vm* | *coco* | *pod* | *cvm*) span=8000 ;; *db* | *database* | *service*) span=4000 ;; *) span=2500 ;; esac
-        ms=$((RANDOM % span))
+        if [ -z "${span[$t]:-}" ]; then
+            # VM rows and the database take longest to get going.
+            case $t in *vm* | *coco* | *pod* | *cvm*) span[$t]=8000 ;; *db* | *database* | *service*) span[$t]=4000 ;; *) span[$t]=2500 ;; esac
+        fi
+        ms=$((RANDOM * span[$t] / 32768))
         # shellcheck disable=SC2086 # $t is the command's words
         TMPDIR=$root/tmp XDG_STATE_HOME=$root/state setsid "$BIN" $t </dev/null >/dev/null 2>&1 &
         P=$!
-        sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
-        if kill -0 "$P" 2>/dev/null; then
+        sessions="$sessions $P"
+        t0=$(now_ms)
+        while kill -0 "$P" 2>/dev/null && (($(now_ms) - t0 < ms)); do sleep 0.01; done
+        if kill -0 "$P" 2>/dev/null && [ "$(ps -o stat= -p "$P")" != Z ]; then
             if ((group)); then kill -s "$sig" -- "-$P" 2>/dev/null; else kill -s "$sig" "$P" 2>/dev/null; fi
             per_sig[$sig]=$((${per_sig[$sig]:-0} + 1))
+            interrupts=$((interrupts + 1))
         else
             finished=$((finished + 1))
+            took=$(($(now_ms) - t0))
+            ((took < span[$t])) && span[$t]=$((took > 50 ? took : 50))
         fi
         wait "$P" 2>/dev/null
         env=(env TMPDIR="$root/tmp" XDG_STATE_HOME="$root/state")
@@ -90,7 +122,8 @@ if ((interrupt)); then
             echo "round $r ($t, SIG$sig$( ((group)) && echo ' to the group')): left running: $(ps -o pid=,args= -p "$(tr '\n' ',' <<<"$left" | sed 's/,$//')" | cut -c1-160)" >&2
             kill -9 $left 2>/dev/null
         fi
-        found=$(grep -rlaE "$canary" "$root" "${XDG_CACHE_HOME:-$HOME/.cache}/confidump" /tmp/confidump-* 2>/dev/null)
+        # shellcheck disable=SC2046 # one path a line
+        found=$(grep -rlaE "$canary" "$root" "${XDG_CACHE_HOME:-$HOME/.cache}/confidump" $(dead_owner_dirs) 2>/dev/null)
         if [ -n "$found" ]; then
             files_left=$((files_left + $(wc -l <<<"$found")))
             echo "round $r ($t, SIG$sig): secret left in: $found" >&2
@@ -102,15 +135,16 @@ if ((interrupt)); then
             seg_before=$(segments)
         fi
         rm -rf "$root"
-        printf '\r%d/%d rounds, %d s' $((r + 1)) "$ROUNDS" $(($(date +%s) - start)) >&2
+        printf '\r%d rounds, %d/%d interrupts, %d s' $((r + 1)) "$interrupts" "$ROUNDS" $(($(date +%s) - start)) >&2
     done
     echo >&2
-    echo "interrupt rounds: $ROUNDS over ${#targets[@]} targets ($(($(date +%s) - start)) s)"
-    echo "signals sent: $(for s in "${!per_sig[@]}"; do printf 'SIG%s %d, ' "$s" "${per_sig[$s]}"; done)finished before the signal: $finished"
+    echo "rounds: $r over ${#targets[@]} targets ($(($(date +%s) - start)) s); interrupts: $interrupts"
+    echo "signals sent: $(for s in "${!per_sig[@]}"; do printf 'SIG%s %d, ' "$s" "${per_sig[$s]}"; done)rounds that ended before their moment: $finished"
     echo "processes left: $procs_left (must be 0)"
     echo "files holding a canary: $files_left (must be 0)"
     echo "System V segments left: $segs_left (must be 0)"
-    exit $((procs_left + files_left + segs_left > 0))
+    ((interrupts >= ROUNDS)) || echo "fewer interrupts than asked ($interrupts of $ROUNDS)" >&2
+    exit $((procs_left + files_left + segs_left > 0 || interrupts < ROUNDS))
 fi
 
 cat > "$WORK/churn.c" <<'C'
