@@ -20,7 +20,9 @@ command -v gdb   >/dev/null 2>&1 || need+=(gdb)        # gcore: the side-by-side
 command -v gcc   >/dev/null 2>&1 || need+=(gcc libc6-dev) # tests build small C victims
 command -v eu-stack >/dev/null 2>&1 || need+=(elfutils)   # a second reader of our cores
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86) # the VM context
-command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)       # unpacks the guest kernel
+command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)       # unpacks the guest kernel; builds the .deb
+command -v objcopy >/dev/null 2>&1 || need+=(binutils)    # scripts/package.sh strips the binary
+command -v man   >/dev/null 2>&1 || need+=(man-db)     # tests/package.rs looks up the installed page
 command -v chromium >/dev/null 2>&1 || need+=(chromium)   # renders the HTML report in tests
 PATH="$PATH:/usr/sbin:/sbin" command -v runc >/dev/null 2>&1 || need+=(runc)  # container context (OCI)
 command -v crun  >/dev/null 2>&1 || need+=(crun)       # container context (OCI, in C)
@@ -100,4 +102,4 @@ SOURCES
         echo "setup: $(qemu-system-x86_64 --version | head -n1)" >&2
     fi
 fi
-echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, chromium, runc, crun, criu, postgresql, python3, util-linux, cargo, kubernetes-validate$( ((cvm)) && echo ', QEMU >= 9.1 + OVMF'))" >&2
+echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, chromium, runc, crun, criu, postgresql, python3, util-linux, binutils, man-db, cargo, kubernetes-validate$( ((cvm)) && echo ', QEMU >= 9.1 + OVMF'))" >&2

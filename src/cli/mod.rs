@@ -5,6 +5,7 @@ pub mod attack;
 pub mod demo;
 pub mod doctor;
 pub mod dump;
+pub mod generate;
 pub mod lab;
 pub mod report;
 pub mod scan;
@@ -77,6 +78,10 @@ pub enum Command {
     /// Internal: `scan --pid` for the demo's same-uid attacker; prints a `ChildScan` JSON object.
     #[command(hide = true)]
     ScanChild(scan::ScanChildArgs),
+    /// Internal: man pages and shell completions for a package (`generate man DIR`,
+    /// `generate completions bash|zsh|fish`; scripts/package.sh).
+    #[command(hide = true)]
+    Generate(generate::GenerateArgs),
 }
 
 /// Where a report goes, and whether it keeps the secret's bytes: `--output`, `--redact`
@@ -222,6 +227,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(a) => report::run(a),
         Command::GuestInit(a) => victim::run_guest_init(a),
         Command::ScanChild(a) => scan::run_child(a),
+        Command::Generate(a) => generate::run(a),
     }
 }
 

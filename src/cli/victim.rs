@@ -48,7 +48,8 @@ first VM victim saved; --no-snapshot always boots); \"pid\" is QEMU's pid. Attac
   confidump victim --context vm --mode secretmem --accel tcg --ready-file /tmp/vm.ready
   confidump dump QEMU_PID -o qemu.core && confidump scan qemu.core --sha256 HEX --shape canary
   confidump scan --pid QEMU_PID --sha256 HEX --shape canary
-Guest kernel: --kernel, else /boot/vmlinuz-$(uname -r), else scripts/fetch-guest-kernel.sh's.
+Guest kernel: --kernel, else /boot/vmlinuz-$(uname -r), else the one fetch-guest-kernel.sh put
+in ~/.cache/confidump (scripts/ in the source, /usr/share/confidump/ when installed).
 
 --dry-run prints the QEMU command line instead (works on any host; per-run files show as
 <RUNDIR>/..., and stderr says what this host lacks to run it):
@@ -111,7 +112,7 @@ pub struct VictimArgs {
     #[arg(long, value_enum, default_value = "process")]
     pub context: ContextArg,
     /// (vm) Guest kernel image [default: /boot/vmlinuz-$(uname -r), else the one
-    /// scripts/fetch-guest-kernel.sh fetched].
+    /// fetch-guest-kernel.sh fetched (scripts/, or /usr/share/confidump/ when installed)].
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<PathBuf>,
     /// (vm) CPU accelerator: auto tries KVM for a few seconds, then TCG.

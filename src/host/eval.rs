@@ -322,13 +322,10 @@ pub fn qemu_missing(f: &HostFacts) -> Option<Texts> {
 /// Why no VM victim can start here: no guest kernel.
 pub fn guest_kernel_missing(f: &HostFacts) -> Option<Texts> {
     f.guest_kernel.as_ref().err().map(|what| {
+        let fetch = &f.fetch_kernel;
         Texts::new(
-            format!(
-                "needs a guest kernel ({what}): run scripts/fetch-guest-kernel.sh or pass --kernel"
-            ),
-            format!(
-                "ゲストカーネルが必要（{what}）。scripts/fetch-guest-kernel.sh を実行するか、--kernel で指定する。"
-            ),
+            format!("needs a guest kernel ({what}): run {fetch} or pass --kernel"),
+            format!("ゲストカーネルが必要（{what}）。{fetch} を実行するか、--kernel で指定する。"),
         )
     })
 }
@@ -502,6 +499,12 @@ mod tests {
             .unwrap()
             .en
             .starts_with("needs a guest kernel (nothing)"));
+        // An installed confidump names the packaged script: one command, no source tree.
+        f.fetch_kernel = "/usr/share/confidump/fetch-guest-kernel.sh".into();
+        assert!(vm_row_unavailable(None, &f)
+            .unwrap()
+            .en
+            .ends_with("run /usr/share/confidump/fetch-guest-kernel.sh or pass --kernel"));
         f.qemu = Err("no qemu".into());
         assert!(vm_row_unavailable(None, &f)
             .unwrap()

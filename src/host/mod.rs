@@ -71,6 +71,9 @@ pub struct HostFacts {
     /// The guest kernel a VM victim boots ([`qemu::locate_guest_kernel`]), or what was
     /// looked for.
     pub guest_kernel: Result<PathBuf, String>,
+    /// The one command that fetches a guest kernel for this confidump
+    /// ([`qemu::fetch_kernel_command`]): the packaged script for an installed binary.
+    pub fetch_kernel: String,
     /// SGX.
     pub sgx: SgxFacts,
     /// SEV-SNP and TDX host files (kernel module parameters, `/dev/sev`, OVMF). Its `qemu` and
@@ -130,6 +133,7 @@ impl HostFacts {
                 .ok()
                 .and_then(|u| qemu::read_kvm_fallback(&u.release().to_string_lossy())),
             guest_kernel: qemu::locate_guest_kernel(),
+            fetch_kernel: qemu::fetch_kernel_command(exe.as_deref()),
             sgx: sgx::gather(&cpu_flags),
             cvm: cvm::gather_files(),
             dev_sev_guest: Path::new("/dev/sev-guest").exists(),
@@ -212,6 +216,7 @@ impl HostFacts {
             kvm: Err("No such file or directory (os error 2)".into()),
             kvm_fallback: None,
             guest_kernel: Ok("/root/.cache/confidump/guest-kernel/vmlinuz".into()),
+            fetch_kernel: qemu::FETCH_KERNEL_SCRIPT.into(),
             sgx: SgxFacts {
                 vdso_enter: Some(false),
                 ..Default::default()

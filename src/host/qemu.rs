@@ -82,6 +82,26 @@ pub fn cache_dir() -> Option<PathBuf> {
     Some(base.join("confidump"))
 }
 
+/// The fetch script's path in the source tree, as the hints name it there.
+pub const FETCH_KERNEL_SCRIPT: &str = "scripts/fetch-guest-kernel.sh";
+
+/// Where a package installs the fetch script, relative to the prefix of `bin/confidump`
+/// (scripts/package.sh: `/usr/bin/confidump`, `/usr/share/confidump/fetch-guest-kernel.sh`).
+pub const INSTALLED_FETCH_KERNEL_SCRIPT: &str = "share/confidump/fetch-guest-kernel.sh";
+
+/// The one command that fetches a guest kernel for the confidump at `exe`: the packaged
+/// script beside an installed binary (`/usr/share/confidump/fetch-guest-kernel.sh` for
+/// `/usr/bin/confidump`), else the source tree's `scripts/fetch-guest-kernel.sh`. It puts the
+/// kernel in the cache of the user who runs it, which is where that user's confidump looks
+/// ([`kernel_cache_dir`]): run it as the user who runs the demo (root), no `sudo` switch.
+pub fn fetch_kernel_command(exe: Option<&Path>) -> String {
+    exe.and_then(|e| e.parent()?.parent())
+        .map(|prefix| prefix.join(INSTALLED_FETCH_KERNEL_SCRIPT))
+        .filter(|script| is_executable(script))
+        .map(|script| script.display().to_string())
+        .unwrap_or_else(|| FETCH_KERNEL_SCRIPT.to_string())
+}
+
 /// Where `scripts/fetch-guest-kernel.sh` puts the guest kernel:
 /// `$CONFIDUMP_GUEST_KERNEL_DIR`, else `${XDG_CACHE_HOME:-~/.cache}/confidump/guest-kernel`.
 pub fn kernel_cache_dir() -> Option<PathBuf> {
@@ -168,6 +188,24 @@ mod tests {
         assert_eq!(parse_kvm_fallback(&text, "6.18.0"), Some(r));
         assert_eq!(parse_kvm_fallback(&text, "6.19.0"), None);
         assert_eq!(parse_kvm_fallback("not json", "6.18.0"), None);
+    }
+
+    #[test]
+    fn an_installed_binary_names_the_packaged_fetch_script() {
+        use std::os::unix::fs::PermissionsExt;
+        let prefix = tempfile::tempdir().unwrap();
+        let exe = prefix.path().join("bin/confidump");
+        // In the source tree (or a binary copied alone): the script in scripts/.
+        assert_eq!(fetch_kernel_command(Some(&exe)), FETCH_KERNEL_SCRIPT);
+        assert_eq!(fetch_kernel_command(None), FETCH_KERNEL_SCRIPT);
+        let script = prefix.path().join(INSTALLED_FETCH_KERNEL_SCRIPT);
+        std::fs::create_dir_all(script.parent().unwrap()).unwrap();
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            fetch_kernel_command(Some(&exe)),
+            script.display().to_string()
+        );
     }
 
     #[test]

@@ -82,10 +82,10 @@ pub fn dry_run(opts: &VmOptions) -> Result<DryRun, VmError> {
             k.clone()
         }
         None => qemu::default_kernel().unwrap_or_else(|| {
-            missing.push("a guest kernel (scripts/fetch-guest-kernel.sh or --kernel)".into());
+            missing.push(format!("a guest kernel ({} or --kernel)", host.fetch_kernel));
             placeholders.push(Placeholder {
                 name: KERNEL_PLACEHOLDER,
-                meaning: "the guest kernel (--kernel, /boot/vmlinuz-$(uname -r), or scripts/fetch-guest-kernel.sh's)",
+                meaning: "the guest kernel (--kernel, /boot/vmlinuz-$(uname -r), or fetch-guest-kernel.sh's)",
             });
             PathBuf::from(KERNEL_PLACEHOLDER)
         }),

@@ -129,10 +129,12 @@ pub enum VmError {
         what: String,
     },
     /// No guest kernel.
-    #[error("needs a guest kernel ({what}): run scripts/fetch-guest-kernel.sh or pass --kernel")]
+    #[error("needs a guest kernel ({what}): run {fetch} or pass --kernel")]
     KernelMissing {
         /// What was looked for.
         what: String,
+        /// The one command that fetches one ([`crate::host::HostFacts::fetch_kernel`]).
+        fetch: String,
     },
     /// The mode makes no sense inside a guest.
     #[error("mode {0} is not supported in a VM (use plain or secretmem, or dontdump)")]
@@ -366,13 +368,17 @@ impl VmVictim {
             Some(k) => {
                 std::fs::File::open(k).map_err(|e| VmError::KernelMissing {
                     what: format!("{}: {e}", k.display()),
+                    fetch: facts.fetch_kernel.clone(),
                 })?;
                 k.clone()
             }
             None => facts
                 .guest_kernel
                 .clone()
-                .map_err(|what| VmError::KernelMissing { what })?,
+                .map_err(|what| VmError::KernelMissing {
+                    what,
+                    fetch: facts.fetch_kernel.clone(),
+                })?,
         };
         let cvm = match opts.cvm {
             None => None,
