@@ -85,6 +85,9 @@ if ((interrupt)); then
         group=$((RANDOM % 2))
         root=$WORK/r$r
         mkdir -p "$root/tmp" "$root/state"
+        # Like /tmp: the database rows' server runs as nobody and keeps its data under TMPDIR.
+        chmod 0711 "$WORK" "$root"
+        chmod 1777 "$root/tmp"
         if [ -z "${span[$t]:-}" ]; then
             # VM rows and the database take longest to get going.
             case $t in *vm* | *coco* | *pod* | *cvm*) span[$t]=8000 ;; *db* | *database* | *service*) span[$t]=4000 ;; *) span[$t]=2500 ;; esac

@@ -2,9 +2,9 @@
 //! and no Rust: built from the binary under test, installed into this system with `dpkg -i`,
 //! run from `/` with a PATH that has no cargo, then purged (also when a check fails).
 //!
-//! Needs root and dpkg-deb (skips, saying so, without them), and what `scripts/setup.sh`
-//! installs for the demo's VM and container rows (QEMU, a guest kernel, runc): without those
-//! it fails, since it could not tell that those rows ran.
+//! Needs root, dpkg, man and what `scripts/setup.sh` installs for the demo's VM and container
+//! rows (QEMU, a guest kernel, runc), through `common::require`: a SKIP line outside CI, a
+//! failure in strict mode, since it could not tell that those rows ran.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -12,29 +12,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::have;
+use common::{require, Need};
 
 /// The PATH a stakeholder's machine has: no ~/.cargo/bin.
 const PLAIN_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Why this host cannot run the test, if it cannot (root, dpkg-deb, no confidump installed).
-fn skip_reason() -> Option<String> {
-    if !nix::unistd::geteuid().is_root() {
-        return Some("installs a package into the system: needs root".into());
-    }
-    if !have("dpkg-deb") || !have("dpkg") {
-        return Some("needs dpkg and dpkg-deb (a Debian/Ubuntu host)".into());
-    }
-    // A confidump someone installed stays theirs: never replaced, never purged by a test.
-    let status = Command::new("dpkg-query")
-        .args(["-W", "-f", "${Status}", "confidump"])
-        .output()
-        .ok()?;
-    if String::from_utf8_lossy(&status.stdout).ends_with(" installed") {
-        return Some("a confidump package is already installed here; not replacing it".into());
-    }
-    None
-}
 
 /// Purges the package on drop, whatever happened after `dpkg -i` began.
 struct Installed;
@@ -84,19 +65,20 @@ fn check(o: &Output, what: &str) -> String {
 
 #[test]
 fn the_package_installs_a_confidump_that_needs_no_rust() {
-    if let Some(why) = skip_reason() {
-        eprintln!("SKIP the_package_installs_a_confidump_that_needs_no_rust: {why}");
-        return;
+    // Root and dpkg to install it; what the VM and container rows need, so that "they ran"
+    // can be checked; and no confidump of someone else's to replace.
+    for need in [
+        Need::Root,
+        Need::Dpkg,
+        Need::NoInstalledPackage,
+        Need::Qemu,
+        Need::GuestKernel,
+        Need::Runtime(confidump::container::Runtime::Runc),
+    ] {
+        if !require(need) {
+            return;
+        }
     }
-    // What the VM and container rows need, so that "they ran" can be checked.
-    assert!(
-        have("qemu-system-x86_64") && confidump::vm::qemu::default_kernel().is_some(),
-        "the VM rows need QEMU and a guest kernel: run scripts/setup.sh"
-    );
-    assert!(
-        have("runc") || Path::new("/usr/sbin/runc").exists(),
-        "the container rows need runc: run scripts/setup.sh"
-    );
 
     let out_dir = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/package.sh");
@@ -155,10 +137,8 @@ fn the_package_installs_a_confidump_that_needs_no_rust() {
         "gzip -dc confidump-dump.1.gz",
     );
     assert!(roff.contains(".TH confidump-dump 1"), "{roff}");
-    if have("man") {
-        let found = check(&plain("man", &["-w", "confidump-dump"]), "man -w");
-        assert_eq!(found.trim(), page.display().to_string());
-    }
+    let found = check(&plain("man", &["-w", "confidump-dump"]), "man -w");
+    assert_eq!(found.trim(), page.display().to_string());
 
     let completion = check(
         &plain(

@@ -232,6 +232,37 @@ fn until_eof_exits_when_stdin_closes() {
     assert_eq!(v.wait_exit().code(), Some(0));
 }
 
+/// `lab start`'s hand-over: a `detach` line releases an `--until-eof` victim from its stdin,
+/// so that the end of its starter no longer ends it (before the line, it does: see above).
+#[test]
+fn a_detached_victim_outlives_its_stdin() {
+    use std::os::fd::AsRawFd;
+    let mut v = Victim::start("plain", &["--until-eof"], Some(b"hunter2-hunter2"));
+    let mut stdin = v.stdin.take().unwrap();
+    stdin.write_all(b"detach\n").unwrap();
+    stdin.flush().unwrap();
+    // The victim has read the line once the pipe holds nothing (FIONREAD counts the bytes in
+    // a pipe from either end).
+    let deadline = Instant::now() + EXIT_TIMEOUT;
+    loop {
+        let mut unread: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int through the pointer, which points at `unread`.
+        let rc = unsafe { libc::ioctl(stdin.as_raw_fd(), libc::FIONREAD, &mut unread) };
+        assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+        if unread == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the victim never read its stdin");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    drop(stdin);
+    // Had the end of stdin stopped it, it would be gone long before two more uses.
+    v.uses.wait_for(v.uses.seen() + 2);
+    assert!(v.child.try_wait().unwrap().is_none(), "the victim ended");
+    kill(Pid::from_raw(v.ready.pid), Signal::SIGTERM).unwrap();
+    assert_eq!(v.wait_exit().code(), Some(0));
+}
+
 /// True when the main thread of `pid` blocks SIGTERM (`SigBlk` in `/proc/PID/status`).
 fn sigterm_blocked(pid: u32) -> bool {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

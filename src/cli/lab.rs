@@ -284,9 +284,8 @@ fn start_fresh(ctx: &Ctx, st: &mut State, ex: &Exercise) -> anyhow::Result<state
     rec.answered = None;
     st.current = Some(ex.name.clone());
     st.save(&ctx.dir)?;
-    // The state names the victim now: it is `lab reset`'s to stop, no longer the signal's.
-    drop(started.unsaved);
-    Ok(started.running)
+    // The state names the victim now: it is `lab reset`'s to stop, no longer ours.
+    Ok(started.hand_over())
 }
 
 fn start(ctx: &Ctx, name: &str, any_order: bool) -> anyhow::Result<u8> {

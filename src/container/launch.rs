@@ -395,15 +395,20 @@ fn read_ready_line(fd: &OwnedFd, timeout: Duration) -> Result<String, ReadFail> 
 }
 
 /// Copies our stdin to the victim's (when `forward`), and closes the victim's stdin at our
-/// end of input when `until_eof`.
+/// end of input when `until_eof`, unless a `detach` line came first (see
+/// [`crate::victim::wait_for_stop`]): the victim then keeps its stdin, and runs until a signal.
 fn spawn_relay(lifeline: Arc<Mutex<Option<File>>>, forward: bool, until_eof: bool, gate: Gate) {
     let _ = std::thread::Builder::new()
         .name("container-stdin".into())
         .spawn(move || {
             let mut buf = Zeroizing::new([0u8; 512]);
+            let mut detached = false;
             loop {
                 match nix::unistd::read(libc::STDIN_FILENO, &mut buf[..]) {
                     Ok(0) => break,
+                    Ok(n) if crate::victim::has_detach_line(buf.get(..n).unwrap_or(&[])) => {
+                        detached = true;
+                    }
                     Ok(n) if forward => {
                         let Ok(mut guard) = lifeline.lock() else {
                             return;
@@ -419,7 +424,7 @@ fn spawn_relay(lifeline: Arc<Mutex<Option<File>>>, forward: bool, until_eof: boo
                     Err(_) => break,
                 }
             }
-            if until_eof {
+            if until_eof && !detached {
                 // If start() fails the gate stays closed: this thread then waits until the
                 // process exits, and the victim was stopped by the failed start's cleanup.
                 gate.wait();

@@ -52,8 +52,8 @@ pub fn remove(dir: &Path) -> std::io::Result<()> {
     result
 }
 
-/// Removes `$TMPDIR/confidump-*` directories left by runs that were killed: owned by our uid,
-/// whose name carries (`-pPID-`) a PID that no longer runs. Returns how many were removed.
+/// Removes `$TMPDIR/confidump-*` directories left by runs that were killed: owned by our uid
+/// (any, for root), whose name carries (`-pPID-`) a PID that no longer runs. Returns how many were removed.
 pub fn remove_stale() -> usize {
     remove_stale_in(&std::env::temp_dir())
 }
@@ -70,11 +70,13 @@ pub fn remove_stale_in(base: &Path) -> usize {
         if !name.to_string_lossy().starts_with("confidump-") {
             continue;
         }
-        // symlink_metadata: a link planted under our prefix is not followed.
+        // symlink_metadata: a link planted under our prefix is not followed. Root's runs hand
+        // some directories to the victim's user (a lab target's ready file): root sweeps those
+        // too; the owner PID in the name still decides.
         let ours = e
             .path()
             .symlink_metadata()
-            .is_ok_and(|m| m.is_dir() && m.uid() == uid);
+            .is_ok_and(|m| m.is_dir() && (m.uid() == uid || uid == 0));
         if !ours {
             continue;
         }

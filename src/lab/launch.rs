@@ -60,9 +60,25 @@ pub struct Started {
     pub running: Running,
     /// SHA-256 of its secret.
     pub digest: [u8; 32],
-    /// Stops the victim if a signal ends `lab` before the state file names it: drop it once
-    /// the state is saved (from then on `lab reset` finds the victim there).
-    pub unsaved: crate::files::cleanup::Registration,
+    /// Stops the victim if a signal ends `lab` before the state file names it.
+    unsaved: crate::files::cleanup::Registration,
+    /// The victim's stdin: it runs while this stays open, until [`Started::hand_over`].
+    stdin: Option<std::process::ChildStdin>,
+}
+
+impl Started {
+    /// Call once the state file names the victim (from then on `lab reset` stops it): lets it
+    /// outlive `lab`. Before that, `lab`'s end (a signal, SIGKILL included) ends the victim.
+    pub fn hand_over(self) -> Running {
+        if let Some(mut stdin) = self.stdin {
+            let mut line = crate::victim::DETACH.to_vec();
+            line.push(b'\n');
+            // A victim that is gone cannot be handed over; `lab status` will show it stopped.
+            let _ = stdin.write_all(&line).and_then(|()| stdin.flush());
+        }
+        drop(self.unsaved);
+        self.running
+    }
 }
 
 /// The user an unprivileged victim runs as.
@@ -124,7 +140,12 @@ pub fn start(exe: &Path, ex: &Exercise, dir: &Path) -> Result<Started, LaunchErr
     if ex.context != "process" {
         cmd.arg("--context").arg(&ex.context);
     }
-    cmd.args(&ex.args).arg("--ready-file").arg(&ready_path);
+    // The victim stops when its stdin ends, until `lab` hands it over ([`Started::hand_over`])
+    // once the state file names it: a `lab start` killed before that takes its victim along.
+    cmd.args(&ex.args)
+        .arg("--ready-file")
+        .arg(&ready_path)
+        .arg("--until-eof");
     match (&secret, ex.secret) {
         (Some(s), SecretVia::Argv) => {
             use std::os::unix::ffi::OsStrExt;
@@ -153,7 +174,8 @@ pub fn start(exe: &Path, ex: &Exercise, dir: &Path) -> Result<Started, LaunchErr
         });
     }
     let (mut child, unsaved) = crate::files::cleanup::spawn_child(&mut cmd).map_err(io(exe))?;
-    if let (Some(mut stdin), Some(s)) = (child.stdin.take(), &secret) {
+    let mut stdin = child.stdin.take();
+    if let (Some(stdin), Some(s)) = (stdin.as_mut(), &secret) {
         if ex.secret == SecretVia::Stdin {
             // A failed write shows up below as a victim that never became ready.
             let _ = stdin
@@ -241,6 +263,7 @@ pub fn start(exe: &Path, ex: &Exercise, dir: &Path) -> Result<Started, LaunchErr
         },
         digest,
         unsaved,
+        stdin,
     })
 }
 

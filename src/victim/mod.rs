@@ -479,15 +479,21 @@ fn worker_loop(
 /// (a pidfd: QEMU, a container's victim or runtime, a database's postmaster) becomes
 /// readable. The one stop-wait loop: the process victim and the VM, container and service
 /// victims (`victim --context …`) all wait here.
+///
+/// With `until_eof`, a line [`DETACH`] on stdin releases the victim from its stdin: it then
+/// runs until a signal. That is the hand-over of a starter that must not take the victim with
+/// it when it ends normally, but must when it is killed first (`lab start`: SIGKILLed before
+/// its state file names the victim, nobody else could stop it).
 pub fn wait_for_stop(
     sfd: &SignalFd,
     until_eof: bool,
     exited: Option<BorrowedFd<'_>>,
 ) -> Result<StopReason, VictimError> {
     let stdin = std::io::stdin();
+    let mut watch_stdin = until_eof;
     loop {
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        if until_eof {
+        if watch_stdin {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
         }
         if let Some(fd) = exited {
@@ -517,24 +523,55 @@ pub fn wait_for_stop(
                 return Ok(StopReason::Signal(signal));
             }
         }
-        if until_eof && ready(1) && stdin_at_eof()? {
-            tracing::info!("stdin closed, stopping");
-            return Ok(StopReason::StdinEof);
+        // Where the pidfd sits in `fds`: after stdin's entry, when stdin is watched.
+        let exited_slot = 1 + usize::from(watch_stdin);
+        if watch_stdin && ready(1) {
+            match read_stdin() {
+                StdinRead::End => {
+                    tracing::info!("stdin closed, stopping");
+                    return Ok(StopReason::StdinEof);
+                }
+                StdinRead::Detach => {
+                    tracing::info!("detached from stdin: running until a signal");
+                    watch_stdin = false;
+                }
+                StdinRead::Data => {}
+            }
         }
-        if exited.is_some() && ready(if until_eof { 2 } else { 1 }) {
+        if exited.is_some() && ready(exited_slot) {
             return Ok(StopReason::Exited);
         }
     }
 }
 
-/// Reads and discards what stdin has; true at end of input (or when stdin is unusable).
-fn stdin_at_eof() -> Result<bool, VictimError> {
+/// The line on stdin that releases a `--until-eof` victim from its stdin (see
+/// [`wait_for_stop`]).
+pub const DETACH: &[u8] = b"detach";
+
+/// What one read of stdin brought.
+enum StdinRead {
+    /// End of input (or a stdin that will never deliver it).
+    End,
+    /// A [`DETACH`] line.
+    Detach,
+    /// Anything else, discarded.
+    Data,
+}
+
+/// True when `bytes` hold a line that is exactly [`DETACH`].
+pub fn has_detach_line(bytes: &[u8]) -> bool {
+    bytes.split(|&b| b == b'\n').any(|l| l == DETACH)
+}
+
+/// Reads and discards what stdin has.
+fn read_stdin() -> StdinRead {
     // Anything after the secret's line is not the secret, but wipe it anyway.
     let mut buf = Zeroizing::new([0u8; 512]);
     match nix::unistd::read(libc::STDIN_FILENO, &mut buf[..]) {
-        Ok(n) => Ok(n == 0),
-        Err(Errno::EINTR | Errno::EAGAIN) => Ok(false),
+        Ok(0) => StdinRead::End,
+        Ok(n) if has_detach_line(buf.get(..n).unwrap_or(&[])) => StdinRead::Detach,
+        Ok(_) | Err(Errno::EINTR | Errno::EAGAIN) => StdinRead::Data,
         // A broken stdin will never deliver the end we wait for: treat it as the end.
-        Err(_) => Ok(true),
+        Err(_) => StdinRead::End,
     }
 }

@@ -185,6 +185,12 @@ impl Uses {
         Uses { seen }
     }
 
+    /// How many times the victim has used its secret so far.
+    pub fn seen(&self) -> u64 {
+        let (lock, _) = &*self.seen;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).last
+    }
+
     /// Blocks until the victim has used its secret `n` times. Fails the test if the victim
     /// ends first, or after a deadline far above `n` seconds.
     pub fn wait_for(&self, n: u64) {
@@ -344,6 +350,11 @@ pub enum Need {
     KernelCores,
     /// The tests run as root (the attacker the demo models).
     Root,
+    /// dpkg, dpkg-deb and man (man-db): the package test builds, installs and reads a .deb.
+    Dpkg,
+    /// No confidump package installed by someone: the package test installs and purges its
+    /// own, and never replaces theirs.
+    NoInstalledPackage,
 }
 
 impl Need {
@@ -367,6 +378,8 @@ impl Need {
             Need::Userfaultfd => "userfaultfd".into(),
             Need::KernelCores => "kernel core dumps into the working directory".into(),
             Need::Root => "root".into(),
+            Need::Dpkg => "dpkg, dpkg-deb and man".into(),
+            Need::NoInstalledPackage => "no confidump package installed already".into(),
         }
     }
 
@@ -391,6 +404,8 @@ impl Need {
             Need::Userfaultfd => "a kernel with CONFIG_USERFAULTFD, run as root (or vm.unprivileged_userfaultfd=1)",
             Need::KernelCores => "sysctl kernel.core_pattern=core and an unlimited hard RLIMIT_CORE (FACTS.md: this kind of machine has both)",
             Need::Root => "run the tests as root (.ci/run does)",
+            Need::Dpkg => "a Debian or Ubuntu host; scripts/setup.sh installs man-db",
+            Need::NoInstalledPackage => "dpkg --purge confidump (a test left it, or install yours after the tests)",
         }
     }
 
@@ -486,6 +501,20 @@ impl Need {
                     return Err(format!("the hard RLIMIT_CORE is {hard}, not unlimited"));
                 }
                 Ok(())
+            }
+            Need::Dpkg => on_path("dpkg")
+                .and_then(|()| on_path("dpkg-deb"))
+                .and_then(|()| on_path("man")),
+            Need::NoInstalledPackage => {
+                let status = Command::new("dpkg-query")
+                    .args(["-W", "-f", "${Status}", "confidump"])
+                    .output()
+                    .map_err(|e| format!("dpkg-query: {e}"))?;
+                if String::from_utf8_lossy(&status.stdout).ends_with(" installed") {
+                    Err("a confidump package is installed here".into())
+                } else {
+                    Ok(())
+                }
             }
             Need::Root => {
                 if nix::unistd::geteuid().is_root() {
