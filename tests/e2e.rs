@@ -233,6 +233,57 @@ fn attack_gives_verdict_first_and_honours_expect() {
     }
 }
 
+/// A gate never passes on absence: gdb's gcore leaves the dontdump victim's region out
+/// without reading it, so `--expect no-leak` fails, saying why; a live read of a secretmem
+/// victim is refused by the kernel, so the same gate passes there.
+#[test]
+fn a_no_leak_gate_fails_on_what_gcore_left_out() {
+    if !require(Need::Gdb) || !require(Need::MemfdSecret) {
+        return;
+    }
+    let victim = start_victim(&["--mode", "dontdump"], Some(b"gcore-absent-secret-0123"));
+    let pid = victim.ready.pid.to_string();
+    let o = run(&[
+        "attack",
+        &pid,
+        "--sha256",
+        &victim.ready.sha256,
+        "--via",
+        "gcore",
+        "--expect",
+        "no-leak",
+    ]);
+    let (code, out, err) = code_out_err(&o);
+    assert_eq!(
+        code, 1,
+        "{out}
+{err}"
+    );
+    assert!(out.contains("absence proves nothing"), "{out}");
+    assert!(
+        err.contains("--expect no-leak not met: absent proves nothing"),
+        "{err}"
+    );
+    let guarded = start_victim(&["--mode", "secretmem"], Some(b"gcore-absent-secret-4567"));
+    let pid = guarded.ready.pid.to_string();
+    let o = run(&[
+        "attack",
+        &pid,
+        "--sha256",
+        &guarded.ready.sha256,
+        "--via",
+        "live",
+        "--expect",
+        "no-leak",
+    ]);
+    let (code, out, err) = code_out_err(&o);
+    assert_eq!(
+        code, 0,
+        "{out}
+{err}"
+    );
+}
+
 #[test]
 fn demo_shows_both_sides_and_passes() {
     // The matrix itself is checked cell by cell in tests/demo.rs; here: the text output of the

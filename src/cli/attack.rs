@@ -18,7 +18,8 @@ writes it 0600 instead; --redact draws the secret's bytes as █ (verdict unchan
 Examples:
   confidump attack 4242 --sha256 9f2c...            the hash from the victim's ready line
   confidump attack 4242 --needle CONFIDUMP-         a known prefix
-  confidump attack 4242 --sha256 9f2c... --via gcore --expect no-leak
+  confidump attack 4242 --sha256 9f2c... --via live --expect no-leak   a gate: only a refused
+                                                      read passes (what gcore leaves out fails it)
   confidump attack 4242 --sha256 9f2c... --redact --output attack.txt
   confidump attack QEMU_PID --sha256 9f2c... --via qmp --qmp /tmp/confidump-vm-…/qmp.sock
 Exit status: 0 ok, 1 verdict differs from --expect, 2 bad input or error.";
@@ -124,5 +125,5 @@ pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
         Format::Json => format!("{}\n", crate::render::json::render_report(&a.report)?),
     };
     args.out.emit(&text, args.force)?;
-    Ok(expect_exit(args.expect, a.report.verdict))
+    Ok(expect_exit(args.expect, &a.report))
 }

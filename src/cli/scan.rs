@@ -141,17 +141,39 @@ pub enum ExpectArg {
 }
 
 /// The exit code for `verdict` under `--expect`: 1 when it differs, else 0.
-pub fn expect_exit(expect: Option<ExpectArg>, verdict: Verdict) -> ExitCode {
+pub fn expect_exit(expect: Option<ExpectArg>, report: &crate::model::ScanReport) -> ExitCode {
+    let verdict = report.verdict;
     let wanted = match expect {
         Some(ExpectArg::Leak) => Verdict::Leak,
         Some(ExpectArg::NoLeak) => Verdict::NoLeak,
         None => verdict,
     };
-    ExitCode::from(if wanted == verdict {
-        EXIT_OK
-    } else {
-        EXIT_MISMATCH
-    })
+    if wanted != verdict {
+        return ExitCode::from(EXIT_MISMATCH);
+    }
+    // A gate never passes on absence: "no leak" holds only where every range the tool left out
+    // was also refused to a reader (a kernel mechanism said no), never where it was just skipped.
+    if expect == Some(ExpectArg::NoLeak) {
+        let refused = report.refused();
+        let unproven: Vec<_> = report
+            .absent
+            .iter()
+            .filter(|a| !refused.iter().any(|u| u.start <= a.start && a.end <= u.end))
+            .collect();
+        if let Some(first) = unproven.first() {
+            eprintln!(
+                "confidump: --expect no-leak not met: absent proves nothing: {} range{} left out without being read (first: {}-{} {}: {}); only a refused read proves protection (--via dump or --via live)",
+                unproven.len(),
+                if unproven.len() == 1 { " was" } else { "s were" },
+                crate::model::hex_addr(first.start),
+                crate::model::hex_addr(first.end),
+                if first.mapping.is_empty() { "?" } else { &first.mapping },
+                first.reason
+            );
+            return ExitCode::from(EXIT_MISMATCH);
+        }
+    }
+    ExitCode::from(EXIT_OK)
 }
 
 /// Options of `confidump scan`.
@@ -272,7 +294,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         Format::Json => format!("{}\n", render::json::render_report(&report)?),
     };
     args.out.emit(&text, args.force)?;
-    Ok(expect_exit(args.expect, report.verdict))
+    Ok(expect_exit(args.expect, &report))
 }
 
 /// Options of the hidden `confidump scan-child`.

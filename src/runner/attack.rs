@@ -270,10 +270,18 @@ pub fn attack_with(
         AttackPath::Gcore => opts.engine = Engine::Gdb,
         _ => {}
     }
+    // gdb's gcore says nothing of what it leaves out: what the process mapped (read before the
+    // dump, while it lives) and no segment of the core covers, it left out without reading.
+    let mapped = (path == AttackPath::Gcore)
+        .then(|| crate::procfs::maps::read_maps(pid).ok())
+        .flatten();
     let summary =
         writer::dump_process(pid, &opts).map_err(|source| AttackError::Dump { pid, source })?;
     let core = CoreFile::open(&summary.path)?;
-    let report = scan::scan_source(&core, needles)?;
+    let mut report = scan::scan_source(&core, needles)?;
+    if let Some(maps) = &mapped {
+        report.absent.extend(left_out(maps, core.regions()));
+    }
     let temp_dir = guard.map(DirGuard::defuse);
     Ok(Attack::new(
         path,
@@ -283,4 +291,26 @@ pub fn attack_with(
         Box::new(core),
         temp_dir,
     ))
+}
+
+/// The mappings of `maps` that no region of a dump covers, as left out without being read;
+/// the kernel's own pages (`[vvar]`, `[vsyscall]`), which no process can read, are not counted.
+pub fn left_out(
+    maps: &[crate::procfs::maps::Mapping],
+    regions: &[crate::memory::SourceRegion],
+) -> Vec<crate::model::Absent> {
+    maps.iter()
+        .filter(|m| !crate::model::is_kernel_special(&m.name))
+        .filter(|m| {
+            !regions
+                .iter()
+                .any(|r| r.span.start < m.span.end && m.span.start < r.span.end)
+        })
+        .map(|m| crate::model::Absent {
+            start: m.span.start,
+            end: m.span.end,
+            reason: "gdb's gcore left it out without reading it (MADV_DONTDUMP, VM_DONTDUMP or coredump_filter)".into(),
+            mapping: m.name.clone(),
+        })
+        .collect()
 }
