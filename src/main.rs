@@ -15,7 +15,13 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             // One line: the error and its causes, outermost first, each once.
-            eprintln!("confidump: error: {}", cli::error_line(&err));
+            // An error may quote a file we did not write (a path, a JSON error's excerpt):
+            // shown, never interpreted by the terminal.
+            let line = cli::error_line(&err);
+            eprintln!(
+                "confidump: error: {}",
+                confidump::render::sanitize::visible(&line)
+            );
             ExitCode::from(EXIT_ERROR)
         }
     }

@@ -131,7 +131,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if args.list {
         let env = RunEnv::probe(exe).in_lang(lang);
         let scenarios = matrix::for_host(all, &env);
-        print!("{}", list(&scenarios, lang));
+        crate::out!("{}", list(&scenarios, lang))?;
         return Ok(ExitCode::from(EXIT_OK));
     }
     let valid: Vec<String> = all.iter().map(|s| s.info.name.clone()).collect();

@@ -63,11 +63,11 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         return match doctor::attest() {
             Ok(a) => {
                 match args.format {
-                    FormatArg::Json => println!("{}", serde_json::to_string(&a)?),
+                    FormatArg::Json => crate::outln!("{}", serde_json::to_string(&a)?)?,
                     FormatArg::Text => {
-                        println!("provider: {}", a.provider);
-                        println!("nonce:    {}", a.nonce);
-                        println!("report (base64):\n{}", a.outblob);
+                        crate::outln!("provider: {}", a.provider)?;
+                        crate::outln!("nonce:    {}", a.nonce)?;
+                        crate::outln!("report (base64):\n{}", a.outblob)?;
                     }
                 }
                 Ok(ExitCode::from(EXIT_OK))
@@ -97,7 +97,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|(name, why)| serde_json::json!({"name": name, "reason": why}))
                 .collect();
-            println!("{doc}");
+            crate::outln!("{doc}")?;
         }
         FormatArg::Text => {
             let width = report
@@ -110,33 +110,35 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             for c in &report.checks {
                 let verdict = if c.ok { yes } else { no };
                 let pad = " ".repeat(3usize.saturating_sub(UnicodeWidthStr::width(verdict)));
-                println!(
+                crate::outln!(
                     "{:<width$}  {verdict}{pad}  {}  [{}]",
-                    c.name, c.detail, c.enables
-                );
+                    c.name,
+                    c.detail,
+                    c.enables
+                )?;
             }
-            println!();
+            crate::outln!()?;
             if na_rows.is_empty() {
-                println!(
+                crate::outln!(
                     "{}",
                     if ja {
                         "デモの全行がこのホストで実行できる。"
                     } else {
                         "Every demo row runs on this host."
                     }
-                );
+                )?;
             } else {
-                println!(
+                crate::outln!(
                     "{}",
                     if ja {
                         "このホストで対象外になるデモの行（理由はデモと同じ）："
                     } else {
                         "Demo rows that will be n/a on this host (the demo's own reasons):"
                     }
-                );
+                )?;
                 let w = na_rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
                 for (name, why) in &na_rows {
-                    println!("  {name:<w$}  {why}");
+                    crate::outln!("  {name:<w$}  {why}")?;
                 }
             }
         }
@@ -187,28 +189,28 @@ fn platform_check(name: &str, format: FormatArg, lang: &str) -> anyhow::Result<E
                 "requires": requires,
                 "lacking": lacking,
             });
-            println!("{doc}");
+            crate::outln!("{doc}")?;
         }
         FormatArg::Text => {
-            println!("platform {}: {}", p.name, p.description);
+            crate::outln!("platform {}: {}", p.name, p.description)?;
             let width = checks.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
             for (n, m) in &checks {
                 match m {
-                    None => println!("{n:<width$}  yes"),
-                    Some(why) => println!("{n:<width$}  no   {why}"),
+                    None => crate::outln!("{n:<width$}  yes")?,
+                    Some(why) => crate::outln!("{n:<width$}  no   {why}")?,
                 }
             }
-            println!("rows: {}", p.rows.join(", "));
+            crate::outln!("rows: {}", p.rows.join(", "))?;
             if checks.is_empty() {
-                println!("{} requires nothing of this host", p.name);
+                crate::outln!("{} requires nothing of this host", p.name)?;
             } else if lacking == 0 {
-                println!("this host has everything {} requires", p.name);
+                crate::outln!("this host has everything {} requires", p.name)?;
             } else {
-                println!(
+                crate::outln!(
                     "this host lacks {lacking} of the {} capabilities {} requires",
                     checks.len(),
                     p.name
-                );
+                )?;
             }
         }
     }

@@ -11,6 +11,7 @@ use crate::lab::proof::{self, Outcome, Part, Want};
 use crate::lab::state::{self, Record, State};
 use crate::lab::words::t;
 use crate::lab::{self, launch, solve, Exercise, Goal, SECRET_SHAPE};
+use crate::render::sanitize::{json_text, visible};
 
 const AFTER_HELP: &str = "\
 A trainee, as root on their own machine (or VM, or container):
@@ -207,18 +208,18 @@ fn list(ctx: &Ctx) -> anyhow::Result<u8> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        crate::outln!("{}", json_text(&serde_json::to_string_pretty(&rows)?))?;
         return Ok(EXIT_OK);
     }
     let w = name_width(&ctx.all);
     for (i, e) in ctx.all.iter().enumerate() {
-        println!(
+        crate::outln!(
             "{:>2}. {:<w$} {:<9} {}",
             i + 1,
-            e.name,
+            visible(&e.name),
             t(ctx.lang, state_word(ctx, &st, i, e)),
-            e.title.get(ctx.lang)
-        );
+            visible(e.title.get(ctx.lang))
+        )?;
     }
     Ok(EXIT_OK)
 }
@@ -298,43 +299,43 @@ fn start(ctx: &Ctx, name: &str, any_order: bool) -> anyhow::Result<u8> {
     let run = start_fresh(ctx, &mut st, ex)?;
     let task = task_text(ctx, ex, &run);
     if ctx.json {
-        println!(
+        crate::outln!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
+            json_text(&serde_json::to_string_pretty(&serde_json::json!({
                 "exercise": ex.name, "title": ex.title.get(ctx.lang),
                 "pids": std::iter::once(run.pid).chain(run.server.iter().copied()).collect::<Vec<_>>(),
                 "context": ex.context, "secret_shape": SECRET_SHAPE, "task": task,
                 "goal": goal_key(ex.goal), "tools": ex.tools,
-            }))?
-        );
+            }))?)
+        )?;
         return Ok(EXIT_OK);
     }
     let l = ctx.lang;
-    println!(
+    crate::outln!(
         "{} {}/{}: {}  ({})",
         t(l, "exercise"),
         i + 1,
         ctx.all.len(),
-        ex.title.get(l),
-        ex.name
-    );
-    println!();
-    println!(
+        visible(ex.title.get(l)),
+        visible(&ex.name)
+    )?;
+    crate::outln!()?;
+    crate::outln!(
         "  {}: pid {}  ({}, {})",
         t(l, "victim"),
         run.pid,
-        ex.context,
-        ex.mode
-    );
-    println!("  {}: {}", t(l, "goal"), t(l, goal_key_word(ex.goal)));
-    println!("  {}: {SECRET_SHAPE}", t(l, "shape"));
-    println!("  {}: {}", t(l, "tools"), ex.tools.join(", "));
-    println!();
+        visible(&ex.context),
+        visible(&ex.mode)
+    )?;
+    crate::outln!("  {}: {}", t(l, "goal"), t(l, goal_key_word(ex.goal)))?;
+    crate::outln!("  {}: {SECRET_SHAPE}", t(l, "shape"))?;
+    crate::outln!("  {}: {}", t(l, "tools"), visible(&ex.tools.join(", ")))?;
+    crate::outln!()?;
     for line in task.lines() {
-        println!("  {line}");
+        crate::outln!("  {}", visible(line))?;
     }
-    println!();
-    println!(
+    crate::outln!()?;
+    crate::outln!(
         "  {}",
         t(
             l,
@@ -344,8 +345,8 @@ fn start(ctx: &Ctx, name: &str, any_order: bool) -> anyhow::Result<u8> {
                 Goal::ProveAbsentThenAnswer => "submit.both",
             }
         )
-    );
-    println!("  {}", t(l, "stuck"));
+    )?;
+    crate::outln!("  {}", t(l, "stuck"))?;
     Ok(EXIT_OK)
 }
 
@@ -375,7 +376,7 @@ fn hint(ctx: &Ctx, n: Option<u32>, name: Option<&str>) -> anyhow::Result<u8> {
         .hints
         .get(usize::try_from(want - 1).unwrap_or(usize::MAX))
     else {
-        println!("{}", t(ctx.lang, "no.more.hints"));
+        crate::outln!("{}", t(ctx.lang, "no.more.hints"))?;
         return Ok(EXIT_OK);
     };
     rec.hints = rec.hints.max(want);
@@ -389,12 +390,17 @@ fn hint(ctx: &Ctx, n: Option<u32>, name: Option<&str>) -> anyhow::Result<u8> {
     };
     st.save(&ctx.dir)?;
     if ctx.json {
-        println!(
-            "{}",
-            serde_json::json!({"exercise": ex.name, "hint": want, "of": total, "text": text})
-        );
+        let json =
+            serde_json::json!({"exercise": ex.name, "hint": want, "of": total, "text": text});
+        crate::outln!("{}", json_text(&json.to_string()))?;
     } else {
-        println!("{} {want}/{total}: {text}", t(ctx.lang, "hint"));
+        // A hint may span lines; each is shown, none interpreted.
+        let lines: Vec<_> = text.lines().map(visible).collect();
+        crate::outln!(
+            "{} {want}/{total}: {}",
+            t(ctx.lang, "hint"),
+            lines.join("\n")
+        )?;
     }
     Ok(EXIT_OK)
 }
@@ -487,12 +493,12 @@ fn record_outcome(
             Part::Answer => "answer",
             Part::Proof => "proof",
         };
-        println!(
+        crate::outln!(
             "{}",
             serde_json::json!({"exercise": ex.name, "verdict": verdict, "part": part,
                 "solved": right, "detail": detail, "still_to_do": todo.map(|k| t("en", k)),
                 "attempts": attempts, "next": if right { next.map(|n| n.name.as_str()) } else { None }})
-        );
+        )?;
     } else {
         match outcome {
             Outcome::Accepted(detail) => {
@@ -502,20 +508,20 @@ fn record_outcome(
                     (Part::Answer, Goal::ProveAbsentThenAnswer) => t(l, "right.part"),
                     (Part::Answer, _) => t(l, "right"),
                 };
-                println!("✓ {head}: {} ({}: {attempts})", ex.name, t(l, "tries"));
+                crate::outln!("✓ {head}: {} ({}: {attempts})", ex.name, t(l, "tries"))?;
                 if !detail.is_empty() {
-                    println!("  {detail}");
+                    crate::outln!("  {detail}")?;
                 }
                 if let Some(k) = todo {
-                    println!("  {}", t(l, k));
+                    crate::outln!("  {}", t(l, k))?;
                     return Ok(EXIT_OK);
                 }
                 if stopped {
-                    println!("  {}", t(l, "stopped"));
+                    crate::outln!("  {}", t(l, "stopped"))?;
                 }
                 match next {
-                    Some(n) => println!("  {}: confidump lab start {}", t(l, "next"), n.name),
-                    None if all_solved => println!("  {}", t(l, "all.done")),
+                    Some(n) => crate::outln!("  {}: confidump lab start {}", t(l, "next"), n.name)?,
+                    None if all_solved => crate::outln!("  {}", t(l, "all.done"))?,
                     None => {}
                 }
             }
@@ -524,9 +530,9 @@ fn record_outcome(
                     Part::Proof => t(l, "proof.rejected"),
                     Part::Answer => t(l, "wrong"),
                 };
-                println!("✗ {head} ({}: {attempts})", t(l, "tries"));
+                crate::outln!("✗ {head} ({}: {attempts})", t(l, "tries"))?;
                 if !detail.is_empty() {
-                    println!("  {detail}");
+                    crate::outln!("  {detail}")?;
                 }
             }
         }
@@ -621,30 +627,30 @@ fn status(ctx: &Ctx, html: Option<&Path>, force: bool) -> anyhow::Result<u8> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(&rep)?);
+        crate::outln!("{}", json_text(&serde_json::to_string_pretty(&rep)?))?;
         return Ok(EXIT_OK);
     }
-    println!("{}", rep.trainee);
+    crate::outln!("{}", visible(&rep.trainee))?;
     let w = name_width(&ctx.all) + 1;
-    println!(
+    crate::outln!(
         "     {:<w$} {:<10} {:>5} {:>5} {:>6}",
         t(l, "exercise"),
         t(l, "state"),
         t(l, "tries"),
         t(l, "hints"),
         t(l, "time")
-    );
+    )?;
     for (i, p) in rep.exercises.iter().enumerate() {
-        println!(
+        crate::outln!(
             "{:>3}. {:<w$} {:<10} {:>5} {:>5} {:>6}  {}",
             i + 1,
-            p.exercise,
+            visible(&p.exercise),
             t(l, state_key(&p.state)),
             p.attempts,
             p.hints,
             minutes(p.seconds),
-            p.title
-        );
+            visible(&p.title)
+        )?;
     }
     Ok(EXIT_OK)
 }
@@ -675,9 +681,9 @@ fn reset(ctx: &Ctx) -> anyhow::Result<u8> {
         Err(e) => return Err(e).with_context(|| format!("removing {}", ctx.dir.display())),
     }
     if ctx.json {
-        println!("{}", serde_json::json!({"reset": true}));
+        crate::outln!("{}", serde_json::json!({"reset": true}))?;
     } else {
-        println!("{}", t(ctx.lang, "reset.done"));
+        crate::outln!("{}", t(ctx.lang, "reset.done"))?;
     }
     Ok(EXIT_OK)
 }
@@ -696,29 +702,37 @@ fn solve_cmd(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
         backend: run.backend.unwrap_or(run.pid),
     };
     if !ctx.json {
-        println!("{}: {}  ({})", t(l, "solution"), ex.title.get(l), ex.name);
-        println!("  {}: pid {}", t(l, "victim"), run.pid);
+        crate::outln!("{}: {}  ({})", t(l, "solution"), ex.title.get(l), ex.name)?;
+        crate::outln!("  {}: pid {}", t(l, "victim"), run.pid)?;
     }
     let total = ex.solution.len();
     let json = ctx.json;
+    // Each step is printed as it ends; a write error (other than a reader that left) is
+    // kept and returned once the solution has run.
+    let mut printed: Result<(), crate::cli::out::StdoutError> = Ok(());
     let found = solve::run(&ex, &vars, &mut |i, r| {
-        if json {
+        if json || printed.is_err() {
             return;
         }
-        println!();
-        println!("[{}/{total}] {}", i + 1, r.step.say.get(l));
-        println!("  $ {}", r.command);
+        let mut text = format!(
+            "\n[{}/{total}] {}\n  $ {}\n",
+            i + 1,
+            r.step.say.get(l),
+            r.command
+        );
         for line in r.stdout.lines().take(20) {
-            println!("    {line}");
+            text.push_str(&format!("    {line}\n"));
         }
         for line in r.stderr.lines().take(10) {
-            println!("    {line}");
+            text.push_str(&format!("    {line}\n"));
         }
         if !r.ok {
-            println!("    (exit status: failure)");
+            text.push_str("    (exit status: failure)\n");
         }
+        printed = crate::out!("{text}");
     })
     .context("running the solution")?;
+    printed?;
     let rec: Record = st.exercises.get(&ex.name).cloned().unwrap_or_default();
     // Every part the solution produced, the proof first: each is checked as `lab check` would.
     let mut parts = Vec::new();
@@ -738,9 +752,9 @@ fn solve_cmd(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
     let mut code = EXIT_OK;
     for (said, (part, outcome)) in parts {
         if !json {
-            println!();
-            println!("{said}");
-            println!("$ confidump lab check ...");
+            crate::outln!()?;
+            crate::outln!("{said}")?;
+            crate::outln!("$ confidump lab check ...")?;
         }
         if record_outcome(ctx, &mut st, &ex, part, &outcome)? != EXIT_OK {
             code = EXIT_ERROR;
@@ -759,11 +773,20 @@ fn work_dir(name: &str) -> anyhow::Result<launch::RemoveOnDrop> {
     Ok(guard)
 }
 
+/// The most a trainee's status file may hold: a few hundred bytes per exercise.
+const STATUS_LIMIT: u64 = 16 << 20;
+
+/// `lab report`: one line per trainee, one column per exercise any of them has. Each status
+/// file is the trainee's to write: read bounded, every string shown through
+/// [`visible`](crate::render::sanitize::visible), and each trainee's exercises looked up in a
+/// map (n log n: a file with 100k exercises is read in well under a second).
 fn report(ctx: &Ctx, files: &[PathBuf]) -> anyhow::Result<u8> {
+    use std::collections::{BTreeMap, BTreeSet};
+    use unicode_width::UnicodeWidthStr;
+
     let mut reps = Vec::new();
     for f in files {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let text = crate::files::input::read_user_text(f, STATUS_LIMIT, "a lab status file")?;
         let r: StatusReport = serde_json::from_str(&text).with_context(|| {
             format!(
                 "{}: not the output of `confidump lab status --format json`",
@@ -772,51 +795,69 @@ fn report(ctx: &Ctx, files: &[PathBuf]) -> anyhow::Result<u8> {
         })?;
         reps.push(r);
     }
-    let mut names: Vec<String> = Vec::new();
+    if ctx.json {
+        let json = serde_json::to_string_pretty(&reps)?;
+        crate::outln!("{}", json_text(&json))?;
+        return Ok(EXIT_OK);
+    }
+    // The columns: every exercise, in the order first seen.
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut names: Vec<&str> = Vec::new();
     for r in &reps {
         for p in &r.exercises {
-            if !names.contains(&p.exercise) {
-                names.push(p.exercise.clone());
+            if seen.insert(p.exercise.as_str()) {
+                names.push(p.exercise.as_str());
             }
         }
     }
-    if ctx.json {
-        println!("{}", serde_json::to_string_pretty(&reps)?);
-        return Ok(EXIT_OK);
-    }
-    let width = reps
+    // Per trainee, its first entry for each exercise (a file that repeats one counts it once).
+    let by_name: Vec<BTreeMap<&str, &Progress>> = reps
         .iter()
-        .map(|r| r.trainee.len())
-        .max()
-        .unwrap_or(7)
-        .max(7);
-    print!("{:<width$}", "trainee");
-    let col = |n: &str| n.len().max(10);
-    for n in &names {
-        print!("  {n:<w$}", w = col(n));
+        .map(|r| {
+            let mut m = BTreeMap::new();
+            for p in &r.exercises {
+                m.entry(p.exercise.as_str()).or_insert(p);
+            }
+            m
+        })
+        .collect();
+    let shown: Vec<String> = names.iter().map(|n| visible(n).into_owned()).collect();
+    let trainees: Vec<String> = reps
+        .iter()
+        .map(|r| visible(&r.trainee).into_owned())
+        .collect();
+    let w = |s: &str| UnicodeWidthStr::width(s);
+    let pad = |s: &str, width: usize| format!("{s}{}", " ".repeat(width.saturating_sub(w(s))));
+    let width = trainees.iter().map(|t| w(t)).max().unwrap_or(0).max(7);
+    let mut out = pad("trainee", width);
+    for n in &shown {
+        out.push_str("  ");
+        out.push_str(&pad(n, w(n).max(10)));
     }
-    println!();
-    for r in &reps {
-        print!("{:<width$}", r.trainee);
-        for n in &names {
-            let cell = match r.exercises.iter().find(|p| &p.exercise == n) {
-                Some(p) if p.state == "solved" => format!("✓ {}", minutes(p.seconds)),
+    out.push('\n');
+    let mut solved = 0usize;
+    for (trainee, cells) in trainees.iter().zip(&by_name) {
+        out.push_str(&pad(trainee, width));
+        for (n, shown) in names.iter().zip(&shown) {
+            let cell = match cells.get(n) {
+                Some(p) if p.state == "solved" => {
+                    solved = solved.saturating_add(1);
+                    format!("✓ {}", minutes(p.seconds))
+                }
                 Some(p) if p.attempts > 0 => format!("✗ {}", p.attempts),
                 Some(p) if p.state == "running" => "…".to_string(),
                 _ => "-".to_string(),
             };
-            print!("  {cell:<w$}", w = col(n));
+            out.push_str("  ");
+            out.push_str(&pad(&cell, w(shown).max(10)));
         }
-        println!();
+        out.push('\n');
     }
-    let solved: usize = reps
-        .iter()
-        .map(|r| r.exercises.iter().filter(|p| p.state == "solved").count())
-        .sum();
-    println!(
+    crate::out!("{out}")?;
+    crate::outln!(
         "{} trainees, {solved} of {} exercises solved",
         reps.len(),
-        reps.len() * names.len()
-    );
+        reps.len().saturating_mul(names.len())
+    )?;
     Ok(EXIT_OK)
 }

@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod dump;
 pub mod generate;
 pub mod lab;
+pub mod out;
 pub mod report;
 pub mod scan;
 pub mod show;
@@ -119,15 +120,11 @@ impl ReportOut {
     pub fn emit(&self, text: &str, force: bool) -> anyhow::Result<()> {
         match &self.output {
             Some(p) => crate::files::output::write_file(p, text.as_bytes(), force)?,
+            // The reader may stop reading (`| head`): what it wanted it has, and the
+            // command's exit status still says the verdict (see `out`).
             None => {
-                use std::io::Write;
-                let mut out = std::io::stdout().lock();
-                match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-                    // The reader stopped reading (`| head`): what it wanted it has, and the
-                    // command's exit status still says the verdict.
-                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                    r => r.context("writing the report to stdout")?,
-                }
+                out::print_str(text)?;
+                out::flush()?;
             }
         }
         Ok(())

@@ -9,6 +9,11 @@ use anyhow::{bail, Context};
 use super::scan::use_color;
 use super::{EXIT_MISMATCH, EXIT_OK};
 use crate::render::fleet::{self, NodeResult};
+use crate::render::sanitize::json_text;
+
+/// The most a result file may hold: a demo result with every view is a few MiB, a captured
+/// log around it a little more. A larger file is refused before it is read.
+pub const RESULT_LIMIT: u64 = 32 << 20;
 
 const AFTER_HELP: &str = "\
 Each FILE is what `confidump demo --format json` printed on one node, alone or inside a
@@ -17,8 +22,9 @@ JSON object). The column is named after the file (nodes/aks-sgx-0.json -> aks-sg
 NAME=FILE names it.
 
 Cells: the node's observation; `✗` it missed that node's expectation, `≠` nodes disagree,
-`-` the node did not run that cell. Exit status: 0 every node met every expectation, 1 a node
-has a mismatch, 2 an error (a file that is not a demo result).
+`-` the node did not run that cell. Mismatches are counted from each file's cells, never
+taken from its own `mismatches`. Exit status: 0 every node met every expectation, 1 a node
+has a mismatch, 2 an error (a file that is not a demo result, or larger than 32 MiB).
 
 Examples:
   confidump report results/*.json
@@ -76,25 +82,31 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     }
     let mut results: Vec<(String, NodeResult)> = Vec::with_capacity(named.len());
     for (label, path) in named {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        // Bounded, regular files only (a FIFO or /dev/zero is refused, not waited on).
+        let text = crate::files::input::read_user_text(&path, RESULT_LIMIT, "a demo result file")?;
         let result = fleet::parse_result(&text).map_err(|e| match e {
             // Invalid carries LINE:COL: prefix the file, compiler-style.
             fleet::FleetError::Invalid { .. } => anyhow::anyhow!("{}:{e}", path.display()),
-            fleet::FleetError::NoJson => anyhow::anyhow!("{}: {e}", path.display()),
+            fleet::FleetError::NoJson | fleet::FleetError::Duplicate { .. } => {
+                anyhow::anyhow!("{}: {e}", path.display())
+            }
         })?;
         results.push((label, result));
     }
     let merged = fleet::merge(results);
+    // The exit status is decided before anything is printed: a reader that stops early
+    // (`| head`) does not change it.
     match args.format {
-        ReportFormat::Text => print!(
-            "{}",
-            fleet::render_text(&merged, args.problems, use_color())
-        ),
-        ReportFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&merged).context("encoding the report")?
-        ),
+        ReportFormat::Text => {
+            crate::out!(
+                "{}",
+                fleet::render_text(&merged, args.problems, use_color())
+            )?;
+        }
+        ReportFormat::Json => {
+            let json = serde_json::to_string_pretty(&merged).context("encoding the report")?;
+            crate::outln!("{}", json_text(&json))?;
+        }
     }
     Ok(ExitCode::from(if merged.mismatches == 0 {
         EXIT_OK

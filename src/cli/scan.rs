@@ -335,6 +335,6 @@ pub fn run_child(args: ScanChildArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    println!("{}", serde_json::to_string(&result)?);
+    crate::outln!("{}", serde_json::to_string(&result)?)?;
     Ok(ExitCode::from(EXIT_OK))
 }

@@ -85,7 +85,7 @@ pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
                 hit.needle,
                 hit.encoding.as_str(),
                 hex_addr(hit.vaddr),
-                hit.mapping
+                crate::render::text::shown_mapping(&hit.mapping)
             ));
             let w = around_hit(hit.vaddr, hit.len);
             let w = Span::new(w.start, w.end.min(w.start.saturating_add(MAX_LEN)));
@@ -103,22 +103,24 @@ pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => bail!("give --addr or --hit"),
     };
+    use crate::render::sanitize::visible;
     let view = capture(source, "", window, &highlight);
     if let Some(l) = &live {
         // `??` drawn for a process that died mid-read would claim a refusal.
         l.ensure_alive("read")?;
     }
-    print!("{head}");
-    println!(
+    crate::out!("{head}")?;
+    crate::outln!(
         "{}: {} bytes at {}",
-        source.describe(),
+        visible(&source.describe()),
         window.len(),
         hex_addr(window.start)
-    );
-    print!("{}", hexview::render(&view, color));
+    )?;
+    crate::out!("{}", hexview::render(&view, color))?;
     if let Some(core) = &args.source {
         if let Some(line) = gdb_says(core, source, window) {
-            println!("{line}");
+            // gdb's words may quote the core's own strings.
+            crate::outln!("{}", visible(&line))?;
         }
     }
     Ok(ExitCode::from(EXIT_OK))

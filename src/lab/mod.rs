@@ -275,7 +275,14 @@ pub fn load(dir: Option<&Path>) -> Result<Vec<Exercise>, LabError> {
                 )),
             });
         }
-        let text = std::fs::read_to_string(&f).map_err(io(&f))?;
+        // Bounded, and never from a FIFO, even if the file changed since the check above
+        // (the error then names the file twice: a rare race, said plainly).
+        let text = crate::files::input::read_user_text(&f, MAX_FILE, "a lab file").map_err(
+            |e| match e {
+                crate::files::input::InputError::Io { source, .. } => io(&f)(source),
+                other => io(&f)(std::io::Error::other(other.to_string())),
+            },
+        )?;
         let ex = parse(&f.display().to_string(), &text)?;
         match all.iter_mut().find(|e| e.name == ex.name) {
             Some(slot) => *slot = ex,

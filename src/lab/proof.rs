@@ -42,6 +42,9 @@ pub enum ProofError {
         /// Why.
         detail: String,
     },
+    /// Not a regular file, or over the cap (the message names the file).
+    #[error(transparent)]
+    Input(crate::files::input::InputError),
 }
 
 /// Does any secret-shaped window of `bytes` match `record`? Also accepts `bytes` that are,
@@ -134,9 +137,10 @@ pub fn check_file(
     let mut magic = [0u8; 4];
     let is_elf = {
         use std::io::Read;
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_exact(&mut magic))
-            .is_ok()
+        // Opened as every user-named file is (no FIFO wait), whatever it became since the
+        // check above.
+        crate::files::input::open_user_file(path, u64::MAX, "a submitted file")
+            .is_ok_and(|mut f| f.read_exact(&mut magic).is_ok())
             && magic == *b"\x7fELF"
     };
     if is_elf {
@@ -171,7 +175,14 @@ pub fn check_file(
             "larger than {MAX_ANSWER_FILE} bytes: submit the bytes you found, or a core"
         )));
     }
-    let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| err(e.to_string()))?);
+    let bytes = zeroize::Zeroizing::new(
+        crate::files::input::read_user_file(path, MAX_ANSWER_FILE, "an answer file").map_err(
+            |e| match e {
+                crate::files::input::InputError::Io { source, .. } => err(source.to_string()),
+                other => ProofError::Input(other),
+            },
+        )?,
+    );
     Ok((
         Part::Answer,
         if bytes_hold_secret(record, &bytes) {

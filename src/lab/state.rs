@@ -26,6 +26,9 @@ pub enum StateError {
         /// Why.
         source: std::io::Error,
     },
+    /// The state file is not a regular file, or larger than it can be.
+    #[error(transparent)]
+    Input(#[from] crate::files::input::InputError),
     /// The state file is not ours or is damaged.
     #[error(
         "{path}: not a confidump lab state file ({detail}); `confidump lab reset` starts over"
@@ -138,20 +141,26 @@ pub fn ensure_dir(dir: &Path) -> Result<(), StateError> {
     Ok(())
 }
 
+/// The most a state file may hold: a few hundred bytes per exercise.
+pub const STATE_LIMIT: u64 = 16 << 20;
+
 impl State {
-    /// The state in `dir`, or a fresh one.
+    /// The state in `dir`, or a fresh one. Read bounded, and only from a regular file.
     pub fn load(dir: &Path) -> Result<Self, StateError> {
+        use crate::files::input::{read_user_file, InputError};
         let path = dir.join("state.json");
-        match std::fs::read(&path) {
+        match read_user_file(&path, STATE_LIMIT, "a lab state file") {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StateError::Damaged {
                 path,
                 detail: e.to_string(),
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self {
-                version: 1,
-                ..Self::default()
-            }),
-            Err(source) => Err(StateError::Io { path, source }),
+            Err(InputError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Self {
+                    version: 1,
+                    ..Self::default()
+                })
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

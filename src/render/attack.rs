@@ -97,7 +97,7 @@ pub fn where_lines(a: &Attack) -> Vec<String> {
             "hit {k}: {} at {} in {} (offset {}, {} bytes)",
             h.encoding.as_str(),
             hex_addr(h.vaddr),
-            h.mapping,
+            super::text::shown_mapping(&h.mapping),
             h.offset,
             h.len
         ));
@@ -114,12 +114,8 @@ pub fn where_lines(a: &Attack) -> Vec<String> {
                 "refused: {}-{} {} ({}){label}",
                 hex_addr(u.start),
                 hex_addr(u.end),
-                if u.mapping.is_empty() {
-                    "?"
-                } else {
-                    &u.mapping
-                },
-                u.reason
+                super::text::shown_mapping(&u.mapping),
+                super::sanitize::visible(&u.reason)
             ));
         }
         for x in r.absent.iter().take(8) {
@@ -127,12 +123,8 @@ pub fn where_lines(a: &Attack) -> Vec<String> {
                 "left out: {}-{} {} ({})",
                 hex_addr(x.start),
                 hex_addr(x.end),
-                if x.mapping.is_empty() {
-                    "?"
-                } else {
-                    &x.mapping
-                },
-                x.reason
+                super::text::shown_mapping(&x.mapping),
+                super::sanitize::visible(&x.reason)
             ));
         }
     }
@@ -147,7 +139,7 @@ pub fn render(a: &Attack, color: bool) -> String {
         let _ = writeln!(out, "  {l}");
     }
     if let Some(w) = &a.view {
-        let _ = writeln!(out, "{}", w.title);
+        let _ = writeln!(out, "{}", super::sanitize::visible(&w.title));
         out.push_str(&hexview::render(w, color));
         if !out.ends_with('\n') {
             out.push('\n');

@@ -8,6 +8,11 @@
 //! stops where that object ends.
 //!
 //! Pure functions: text in, text out; the caller reads the files and chooses the exit code.
+//!
+//! Nothing in a node's file is trusted: the mismatches are counted from its cells (a file's
+//! own `"mismatches"` is shown beside them when it differs, never believed), a file that
+//! lists a cell twice is refused, and every string it carries is drawn through
+//! [`super::sanitize`] (the JSON output through [`super::sanitize::json_text`], by the caller).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -15,6 +20,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use unicode_width::UnicodeWidthStr;
 
+use super::sanitize::{visible, visible_string};
 use super::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
 use crate::model::Outcome;
 
@@ -26,8 +32,10 @@ pub struct NodeResult {
     pub host: NodeHost,
     /// Every cell, scenario by scenario.
     pub cells: Vec<NodeCell>,
-    /// Cells whose observation differed from the expectation, as the node counted them.
-    pub mismatches: usize,
+    /// Cells whose observation differed from the expectation, as the node claims to have
+    /// counted them: shown when it differs from the cells, never believed.
+    #[serde(default)]
+    pub mismatches: u64,
 }
 
 /// The machine a result comes from.
@@ -58,6 +66,9 @@ pub struct NodeCell {
     /// Why (refused read, n/a, error).
     #[serde(default)]
     pub reason: String,
+    /// The run required this cell and it could not run: a mismatch whatever the outcomes say.
+    #[serde(default)]
+    pub required: bool,
 }
 
 /// Why a result could not be read.
@@ -75,6 +86,15 @@ pub enum FleetError {
         column: usize,
         /// What is wrong.
         message: String,
+    },
+    /// One scenario × attack path twice: no demo run writes that, and a second copy could
+    /// hide the first one's mismatch.
+    #[error("{scenario}/{attack} is listed twice: not the result of one demo run")]
+    Duplicate {
+        /// The scenario.
+        scenario: String,
+        /// The attack path.
+        attack: String,
     },
 }
 
@@ -99,7 +119,18 @@ pub fn parse_result(text: &str) -> Result<NodeResult, FleetError> {
     let json = text.get(start..).ok_or(FleetError::NoJson)?;
     let mut stream = serde_json::Deserializer::from_str(json).into_iter::<NodeResult>();
     match stream.next() {
-        Some(Ok(r)) => Ok(r),
+        Some(Ok(r)) => {
+            let mut seen = std::collections::BTreeSet::new();
+            for c in &r.cells {
+                if !seen.insert((c.scenario.as_str(), c.attack.as_str())) {
+                    return Err(FleetError::Duplicate {
+                        scenario: super::sanitize::visible_string(&c.scenario),
+                        attack: super::sanitize::visible_string(&c.attack),
+                    });
+                }
+            }
+            Ok(r)
+        }
         Some(Err(e)) => Err(FleetError::Invalid {
             line: e.line() + lines_before,
             column: e.column(),
@@ -120,8 +151,11 @@ pub struct FleetNode {
     pub kernel: String,
     /// confidump version in the result.
     pub confidump: String,
-    /// Mismatches as the node counted them.
+    /// Cells of this node that missed their expectation, counted here from its cells.
     pub mismatches: usize,
+    /// What the node's file says it counted, when that differs from its cells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claimed_mismatches: Option<u64>,
 }
 
 /// One node's cell of a row.
@@ -134,12 +168,16 @@ pub struct FleetCell {
     /// Why, as the node said.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// The node's run required this cell and it could not run (a mismatch).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub required: bool,
 }
 
 impl FleetCell {
-    /// The node's observation met its expectation.
+    /// The node's observation met its expectation (a required cell that could not run never
+    /// does, as in [`crate::model::Cell::met`]).
     pub fn met(&self) -> bool {
-        self.expected == self.observed
+        self.expected == self.observed && !self.required
     }
 }
 
@@ -180,7 +218,7 @@ pub struct Fleet {
     pub nodes: Vec<FleetNode>,
     /// The rows, in the order first seen.
     pub rows: Vec<FleetRow>,
-    /// Sum of the nodes' mismatches.
+    /// Sum of the nodes' mismatches (saturating; it is bounded by the cells read anyway).
     pub mismatches: usize,
 }
 
@@ -190,6 +228,8 @@ pub fn merge(results: Vec<(String, NodeResult)>) -> Fleet {
     let mut rows: Vec<FleetRow> = Vec::new();
     let mut index: BTreeMap<(String, String), usize> = BTreeMap::new();
     for (label, r) in results {
+        // Counted from the cells, never taken from the file.
+        let mut missed = 0usize;
         for c in r.cells {
             let key = (c.scenario.clone(), c.attack.clone());
             let i = *index.entry(key).or_insert_with(|| {
@@ -200,26 +240,32 @@ pub fn merge(results: Vec<(String, NodeResult)>) -> Fleet {
                 });
                 rows.len() - 1
             });
+            let cell = FleetCell {
+                expected: c.expected,
+                observed: c.observed,
+                reason: c.reason,
+                required: c.required,
+            };
+            if !cell.met() {
+                missed = missed.saturating_add(1);
+            }
             if let Some(row) = rows.get_mut(i) {
-                row.nodes.insert(
-                    label.clone(),
-                    FleetCell {
-                        expected: c.expected,
-                        observed: c.observed,
-                        reason: c.reason,
-                    },
-                );
+                row.nodes.insert(label.clone(), cell);
             }
         }
+        let claimed = u64::try_from(missed).ok() != Some(r.mismatches);
         nodes.push(FleetNode {
             label,
             hostname: r.host.hostname,
             kernel: r.host.kernel,
             confidump: r.host.confidump,
-            mismatches: r.mismatches,
+            mismatches: missed,
+            claimed_mismatches: claimed.then_some(r.mismatches),
         });
     }
-    let mismatches = nodes.iter().map(|n| n.mismatches).sum();
+    let mismatches = nodes
+        .iter()
+        .fold(0usize, |sum, n| sum.saturating_add(n.mismatches));
     Fleet {
         nodes,
         rows,
@@ -233,10 +279,13 @@ type NodeFact = fn(&FleetNode) -> String;
 /// The text matrix: a block of node facts, then one line per scenario × attack path with each
 /// node's observation; `✗` marks a cell that missed its node's expectation, `≠` a row on which
 /// nodes disagree, `-` a cell a node did not run. `only_problems` keeps only rows with a `✗`
-/// or a `≠`.
+/// or a `≠`. Every string from a node's file (and each label, a file's name) is drawn through
+/// [`visible`]: a control character in it is shown, never sent to the terminal.
 pub fn render_text(fleet: &Fleet, only_problems: bool, color: bool) -> String {
     let mut out = String::new();
+    // Row keys (as the files spell them) and what is drawn for each.
     let labels: Vec<&str> = fleet.nodes.iter().map(|n| n.label.as_str()).collect();
+    let shown: Vec<String> = labels.iter().map(|l| visible_string(l)).collect();
     let rows: Vec<&FleetRow> = fleet
         .rows
         .iter()
@@ -251,22 +300,22 @@ pub fn render_text(fleet: &Fleet, only_problems: bool, color: bool) -> String {
     };
     let head = ["SCENARIO", "ATTACK", "EXPECTED"];
     let facts: [(&str, NodeFact); 4] = [
-        ("host", |n| n.hostname.clone()),
-        ("kernel", |n| n.kernel.clone()),
-        ("confidump", |n| n.confidump.clone()),
+        ("host", |n| visible_string(&n.hostname)),
+        ("kernel", |n| visible_string(&n.kernel)),
+        ("confidump", |n| visible_string(&n.confidump)),
         ("mismatches", |n| n.mismatches.to_string()),
     ];
     let w = |s: &str| UnicodeWidthStr::width(s);
     let mut w0 = rows
         .iter()
-        .map(|r| w(&r.scenario))
+        .map(|r| w(&visible(&r.scenario)))
         .chain([w(head[0])])
         .max()
         .unwrap_or(0);
     w0 = w0.max(facts.iter().map(|(k, _)| w(k)).max().unwrap_or(0));
     let w1 = rows
         .iter()
-        .map(|r| w(&r.attack))
+        .map(|r| w(&visible(&r.attack)))
         .chain([w(head[1])])
         .max()
         .unwrap_or(0);
@@ -284,7 +333,7 @@ pub fn render_text(fleet: &Fleet, only_problems: bool, color: bool) -> String {
             rows.iter()
                 .map(|r| w(&cell_text(r, &n.label)))
                 .chain(facts.iter().map(|(_, f)| w(&f(n))))
-                .chain([w(&n.label)])
+                .chain([w(&visible(&n.label))])
                 .max()
                 .unwrap_or(0)
         })
@@ -294,7 +343,7 @@ pub fn render_text(fleet: &Fleet, only_problems: bool, color: bool) -> String {
 
     // The nodes, one fact per line.
     let _ = write!(out, "{}", paint(&pad("NODE", lead), BOLD, color));
-    for (label, width) in labels.iter().zip(&widths) {
+    for (label, width) in shown.iter().zip(&widths) {
         let _ = write!(out, "  {}", paint(&pad(label, *width), BOLD, color));
     }
     out.push('\n');
@@ -328,7 +377,7 @@ pub fn render_text(fleet: &Fleet, only_problems: bool, color: bool) -> String {
             color
         )
     );
-    for (label, width) in labels.iter().zip(&widths) {
+    for (label, width) in shown.iter().zip(&widths) {
         let _ = write!(out, "  {}", paint(&pad(label, *width), BOLD, color));
     }
     out.push('\n');
@@ -336,8 +385,8 @@ pub fn render_text(fleet: &Fleet, only_problems: bool, color: bool) -> String {
         let _ = write!(
             out,
             "{}  {}  {}",
-            pad(&r.scenario, w0),
-            pad(&r.attack, w1),
+            pad(&visible(&r.scenario), w0),
+            pad(&visible(&r.attack), w1),
             pad(expected_text(r), w2)
         );
         for (label, width) in labels.iter().zip(&widths) {
@@ -378,13 +427,14 @@ pub fn render_text(fleet: &Fleet, only_problems: bool, color: bool) -> String {
             let why = if c.reason.is_empty() {
                 String::new()
             } else {
-                format!(": {}", c.reason)
+                format!(": {}", visible(&c.reason))
             };
             let _ = writeln!(
                 out,
-                "✗ {label} {}/{}: expected {}, observed {}{why}",
-                r.scenario,
-                r.attack,
+                "✗ {} {}/{}: expected {}, observed {}{why}",
+                visible(label),
+                visible(&r.scenario),
+                visible(&r.attack),
                 c.expected.as_str(),
                 c.observed.as_str()
             );
@@ -395,6 +445,17 @@ pub fn render_text(fleet: &Fleet, only_problems: bool, color: bool) -> String {
         out,
         "✗ missed the node's expectation   ≠ nodes disagree   - not run on that node"
     );
+    // A node whose file counts differently from its cells: said, not believed.
+    for n in &fleet.nodes {
+        if let Some(claimed) = n.claimed_mismatches {
+            let _ = writeln!(
+                out,
+                "{} says {claimed} mismatch(es) but its cells show {}: the cells count",
+                visible(&n.label),
+                n.mismatches
+            );
+        }
+    }
     let failing = fleet.nodes.iter().filter(|n| n.mismatches > 0).count();
     let summary = format!(
         "{} node(s), {} with mismatches; {} mismatch(es) in all",

@@ -20,6 +20,7 @@ pub mod junit;
 pub mod matrix;
 pub mod presenter;
 pub mod progress;
+pub mod sanitize;
 pub mod table;
 pub mod term;
 pub mod text;

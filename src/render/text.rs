@@ -3,8 +3,19 @@
 
 use std::fmt::Write;
 
+use super::sanitize::visible;
 use super::style::{paint, DIM, GREEN_BOLD, RED_BOLD, YELLOW};
 use crate::model::{hex_addr, DetectorKind, ScanReport, Verdict};
+
+/// A mapping's name as drawn: `?` when unknown; a name comes from the source (a core's notes,
+/// a process's maps: a file name can hold anything), so it goes through [`visible`].
+pub(crate) fn shown_mapping(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.is_empty() {
+        std::borrow::Cow::Borrowed("?")
+    } else {
+        visible(name)
+    }
+}
 
 /// Absent ranges listed before the rest are summarised: a kernel core has one per file mapping.
 const MAX_ABSENT_LINES: usize = 20;
@@ -15,12 +26,8 @@ pub fn verdict_line(report: &ScanReport, color: bool) -> String {
         [] => String::new(),
         [u] => format!(
             ", 1 unreadable region ({} {})",
-            if u.mapping.is_empty() {
-                "?"
-            } else {
-                &u.mapping
-            },
-            u.reason
+            shown_mapping(&u.mapping),
+            visible(&u.reason)
         ),
         many => format!(", {} unreadable regions", many.len()),
     };
@@ -38,14 +45,14 @@ pub fn verdict_line(report: &ScanReport, color: bool) -> String {
                 "{}: {n} hit{}{detected} in {}, {} bytes scanned{unreadable}",
                 paint("LEAK", RED_BOLD, color),
                 if n == 1 { "" } else { "s" },
-                report.source,
+                visible(&report.source),
                 report.bytes_scanned
             )
         }
         Verdict::NoLeak => format!(
             "{}: {}, {} bytes scanned in {} regions{unreadable}",
             paint("no leak", GREEN_BOLD, color),
-            report.source,
+            visible(&report.source),
             report.bytes_scanned,
             report.regions
         ),
@@ -102,13 +109,9 @@ pub fn render_report(report: &ScanReport, color: bool) -> String {
             out,
             "  {:<17} {} at {} in {} (offset {}, {} bytes)",
             d.kind.as_str(),
-            d.preview,
+            visible(&d.preview),
             paint(&hex_addr(d.vaddr), RED_BOLD, color),
-            if d.mapping.is_empty() {
-                "?"
-            } else {
-                &d.mapping
-            },
+            shown_mapping(&d.mapping),
             hex_addr(d.offset),
             d.len
         );
@@ -120,11 +123,7 @@ pub fn render_report(report: &ScanReport, color: bool) -> String {
             h.needle,
             h.encoding.as_str(),
             paint(&hex_addr(h.vaddr), RED_BOLD, color),
-            if h.mapping.is_empty() {
-                "?"
-            } else {
-                &h.mapping
-            },
+            shown_mapping(&h.mapping),
             hex_addr(h.offset)
         );
     }
@@ -145,12 +144,8 @@ pub fn render_report(report: &ScanReport, color: bool) -> String {
             hex_addr(u.start),
             hex_addr(u.end),
             u.end.saturating_sub(u.start),
-            if u.mapping.is_empty() {
-                "?"
-            } else {
-                &u.mapping
-            },
-            u.reason
+            shown_mapping(&u.mapping),
+            visible(&u.reason)
         );
     }
     for a in report.absent.iter().take(MAX_ABSENT_LINES) {
@@ -161,12 +156,8 @@ pub fn render_report(report: &ScanReport, color: bool) -> String {
             hex_addr(a.start),
             hex_addr(a.end),
             a.end.saturating_sub(a.start),
-            if a.mapping.is_empty() {
-                "?"
-            } else {
-                &a.mapping
-            },
-            a.reason
+            shown_mapping(&a.mapping),
+            visible(&a.reason)
         );
     }
     if report.absent.len() > MAX_ABSENT_LINES {
@@ -207,8 +198,9 @@ fn push_public(out: &mut String, report: &ScanReport) {
     for (what, vaddr, file, offset) in lines.take(MAX_ABSENT_LINES) {
         let _ = writeln!(
             out,
-            "  {what:<17} at {}: found in the file {file} itself (offset {}): public",
+            "  {what:<17} at {}: found in the file {} itself (offset {}): public",
             hex_addr(vaddr),
+            visible(file),
             hex_addr(offset)
         );
     }

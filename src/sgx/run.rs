@@ -182,9 +182,16 @@ fn pass_secret_in(
         }
     };
     let file = match &config.source {
-        SecretSource::File(path) => Some(std::fs::File::open(path).map_err(|e| {
-            SgxError::Secret(format!("cannot open secret file {}: {e}", path.display()))
-        })?),
+        // As the host victim does: a regular file, no larger than a secret and its newline
+        // (a FIFO would block, /dev/zero never end).
+        SecretSource::File(path) => Some(
+            crate::files::input::open_user_file(
+                path,
+                u64::try_from(crate::protect::MAX_SECRET_LEN + 1).unwrap_or(u64::MAX),
+                "a secret file",
+            )
+            .map_err(|e| SgxError::Secret(format!("cannot open the secret file: {e}")))?,
+        ),
         _ => None,
     };
     let StoreParts {

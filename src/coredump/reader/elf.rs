@@ -308,8 +308,14 @@ pub(super) fn split_tail(
             });
         }
     };
-    for (r, kind) in note_ranges {
-        if r.end <= at || r.start >= tail.end {
+    // `note_ranges` is disjoint and in address order (`NoteInfo::note_ranges`): start at the
+    // first one that ends inside the tail, stop at the first past it.
+    let first = note_ranges.partition_point(|(r, _)| r.end <= tail.start);
+    for (r, kind) in note_ranges.get(first..).unwrap_or(&[]) {
+        if r.start >= tail.end {
+            break;
+        }
+        if r.end <= at {
             continue;
         }
         let s = r.start.max(at);

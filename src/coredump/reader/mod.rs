@@ -7,6 +7,7 @@
 //! whole. Sizes read from the file go through checked arithmetic and `try_from`.
 
 mod elf;
+mod index;
 mod notes;
 
 use std::fs::File;
@@ -18,6 +19,7 @@ use goblin::elf::program_header::{ProgramHeader, PT_LOAD};
 use crate::memory::{FileBacking, MemorySource, ReadError, RegionKind, SourceRegion};
 use crate::model::Span;
 use elf::Reader;
+use index::SpanIndex;
 use notes::NoteInfo;
 
 /// Errors opening a core file. Each reads as one sentence.
@@ -31,6 +33,9 @@ pub enum CoreError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// Not a regular file (a FIFO, a device, a directory), or it could not be opened.
+    #[error(transparent)]
+    Input(crate::files::input::InputError),
     /// The file is not ELF at all.
     #[error("{path}: not an ELF file ({why})")]
     NotElf {
@@ -105,9 +110,13 @@ pub struct CoreFile {
     regions: Vec<SourceRegion>,
     /// errnos of the refused ranges our note lists, so reads there fail with them.
     refused: Vec<(Span, i32)>,
+    /// `refused` by address.
+    refused_index: SpanIndex,
     /// File-backed mappings (NT_FILE, else our note): address range, file offset, path and,
     /// when our note tells, whether the mapping is private.
     files: Vec<FileMap>,
+    /// `files` by address (a scan asks once per region).
+    files_index: SpanIndex,
 }
 
 /// One file-backed mapping recorded in a core.
@@ -134,10 +143,11 @@ impl CoreFile {
     /// well-formed x86-64 ELF core.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, CoreError> {
         let path = path.as_ref().to_path_buf();
-        let file = File::open(&path).map_err(|source| CoreError::Io {
-            context: format!("opening {}", path.display()),
-            source,
-        })?;
+        // Not read whole (the headers and notes are capped below, the memory is read on
+        // demand): only the kind of file is checked, so that a FIFO is refused at once
+        // instead of blocking the open, and a device is never mistaken for a core.
+        let file = crate::files::input::open_user_file(&path, u64::MAX, "a core file")
+            .map_err(CoreError::Input)?;
         let file_len = file
             .metadata()
             .map_err(|source| CoreError::Io {
@@ -187,7 +197,9 @@ impl CoreFile {
             flavour,
             threads: info.threads,
             regions,
+            refused_index: SpanIndex::new(refused.iter().map(|(s, _)| *s)),
             refused,
+            files_index: SpanIndex::new(files.iter().map(|f| f.span)),
             files,
         })
     }
@@ -222,7 +234,7 @@ impl MemorySource for CoreFile {
     }
 
     fn file_backing(&self, addr: u64) -> Option<FileBacking> {
-        let f = self.files.iter().find(|f| f.span.contains(addr))?;
+        let f = self.files.get(self.files_index.find(addr)?)?;
         if f.path.ends_with(" (deleted)") || !f.path.starts_with('/') {
             return None;
         }
@@ -262,9 +274,9 @@ impl MemorySource for CoreFile {
                 (RegionKind::Unreadable(reason), _) => {
                     return Err(ReadError {
                         errno: self
-                            .refused
-                            .iter()
-                            .find(|(s, _)| s.contains(at))
+                            .refused_index
+                            .find(at)
+                            .and_then(|i| self.refused.get(i))
                             .map(|&(_, e)| e),
                         reason: reason.clone(),
                     })

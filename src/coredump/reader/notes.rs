@@ -1,6 +1,7 @@
 //! The notes of a core: what each standard note and ours tells the reader (threads, files,
 //! refused ranges), parsed from hostile bytes: bounds-checked, stopping at the first fault.
 
+use super::index::{PointIndex, SpanIndex};
 use super::{FileMap, ThreadInfo};
 use crate::coredump::arch::{NT_FILE, NT_PRPSINFO, NT_PRSTATUS, PRSTATUS_REG_OFFSET};
 use crate::coredump::{parse_hex_addr, ConfidumpNote, CONFIDUMP_NOTE_NAME, NT_CONFIDUMP_MAPS};
@@ -35,6 +36,14 @@ pub(super) struct NoteInfo {
     pub(super) files: Vec<(Span, u64, String)>,
     /// NT_FILE's page size (the unit of its offsets).
     pub(super) file_page_size: u64,
+    /// Lookups by address, built once the notes are read ([`NoteInfo::from_notes`]): a
+    /// region's name is asked for once per segment, and a hostile core has many of both.
+    /// `files` by range.
+    file_index: SpanIndex,
+    /// Our note's mappings by range.
+    mapping_index: SpanIndex,
+    /// `threads` by stack pointer.
+    stack_index: PointIndex,
 }
 
 impl NoteInfo {
@@ -74,6 +83,16 @@ impl NoteInfo {
                 _ => {}
             }
         }
+        info.file_index = SpanIndex::new(info.files.iter().map(|(s, ..)| *s));
+        info.mapping_index =
+            SpanIndex::new(info.confidump.iter().flat_map(|n| &n.mappings).map(|m| {
+                match (parse_hex_addr(&m.start), parse_hex_addr(&m.end)) {
+                    (Some(s), Some(e)) => Span::new(s, e),
+                    // Unparsable: an empty span, which the index leaves out.
+                    _ => Span::default(),
+                }
+            }));
+        info.stack_index = PointIndex::new(info.threads.iter().map(|t| t.rsp));
         info
     }
 
@@ -83,10 +102,10 @@ impl NoteInfo {
             return "[guest-physical]".to_string();
         }
         if let Some(note) = &self.confidump {
-            let hit = note.mappings.iter().find(|m| {
-                matches!((parse_hex_addr(&m.start), parse_hex_addr(&m.end)),
-                    (Some(s), Some(e)) if s <= span.start && span.start < e)
-            });
+            let hit = self
+                .mapping_index
+                .find(span.start)
+                .and_then(|i| note.mappings.get(i));
             if let Some(m) = hit {
                 return if m.name.is_empty() {
                     "[anon]".to_string()
@@ -95,19 +114,20 @@ impl NoteInfo {
                 };
             }
         }
-        if let Some((_, _, p)) = self.files.iter().find(|(s, ..)| s.contains(span.start)) {
+        let file = self.file_index.find(span.start);
+        if let Some((_, _, p)) = file.and_then(|i| self.files.get(i)) {
             return p.clone();
         }
-        // The kernel and gdb do not name anonymous memory; a thread's stack pointer does.
-        for (i, t) in self.threads.iter().enumerate() {
-            if span.contains(t.rsp) {
-                let main = self.pid.map_or(i == 0, |pid| pid == t.tid);
-                return if main {
-                    "[stack]".to_string()
-                } else {
-                    format!("[stack:{}]", t.tid)
-                };
-            }
+        // The kernel and gdb do not name anonymous memory; a thread's stack pointer does (the
+        // lowest one in the span, should a hostile core put several there).
+        let stack = self.stack_index.first_in(span);
+        if let Some((i, t)) = stack.and_then(|i| Some((i, self.threads.get(i)?))) {
+            let main = self.pid.map_or(i == 0, |pid| pid == t.tid);
+            return if main {
+                "[stack]".to_string()
+            } else {
+                format!("[stack:{}]", t.tid)
+            };
         }
         "[anon]".to_string()
     }
@@ -145,12 +165,12 @@ impl NoteInfo {
                 ))
             })
             .collect();
-        let private_of = |span: Span| {
-            from_note
-                .iter()
-                .find(|(s, ..)| *s == span)
-                .map(|&(.., p)| p)
-        };
+        // By range, the first entry of each: one lookup per NT_FILE entry.
+        let mut private_by_span = std::collections::HashMap::with_capacity(from_note.len());
+        for &(s, _, _, p) in &from_note {
+            private_by_span.entry(s).or_insert(p);
+        }
+        let private_of = |span: Span| private_by_span.get(&span).copied();
         if !self.files.is_empty() {
             return self
                 .files
@@ -174,7 +194,7 @@ impl NoteInfo {
             .collect()
     }
 
-    /// Note ranges (unreadable first, then absent) as spans with the kind they give.
+    /// Note ranges as disjoint spans in address order, with the kind each gives.
     pub(super) fn note_ranges(&self) -> Vec<(Span, RegionKind)> {
         let Some(note) = &self.confidump else {
             return Vec::new();
@@ -195,7 +215,19 @@ impl NoteInfo {
             .chain(note.absent.iter().filter_map(|r| conv(r, false)))
             .collect();
         v.sort_by_key(|(s, _)| s.start);
-        v
+        // Disjoint, so that a lookup can binary-search them: a hostile note may overlap its
+        // own ranges; the one that starts first keeps the overlap (unreadable before absent
+        // at the same start), as the readers of this list always did.
+        let mut last_end = 0u64;
+        v.into_iter()
+            .filter_map(|(s, kind)| {
+                let start = s.start.max(last_end);
+                (start < s.end).then(|| {
+                    last_end = s.end;
+                    (Span::new(start, s.end), kind)
+                })
+            })
+            .collect()
     }
 }
 
