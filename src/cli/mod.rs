@@ -79,20 +79,29 @@ pub enum Command {
     ScanChild(scan::ScanChildArgs),
 }
 
-/// Where a report goes, and whether it keeps the secret's bytes: `--output`, `--redact`
-/// (shared by `demo`, `attack` and `scan`).
+/// Where a report goes, and whether it keeps the secret's bytes: `--output`, `--redact`,
+/// `--reveal` (shared by `demo`, `attack` and `scan`).
+///
+/// JSON on stdout ends up in logs (a pod's log, a CI job's output, `> file` at 0644), so it is
+/// redacted unless `--reveal` asks for the bytes; a JSON `--output` file is 0600 and keeps
+/// them. Text on stdout is for a screen and keeps them (the demo shows what leaked).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ReportOut {
     /// Write the report (text or JSON) to FILE instead of stdout: created 0600, never through
     /// a link, never replacing anything but a regular file, and that only with --force.
-    /// The report carries the leaked bytes (hex views, detector previews); stdout gives them
-    /// to whatever reads it (a shell's `> file` is 0644): prefer --output, or --redact.
+    /// The report carries the leaked bytes (hex views, detector previews); a 0600 --output
+    /// file keeps them, and so does text on stdout (for a screen: a shell's `> file` is 0644,
+    /// prefer --output or --redact). JSON on stdout is redacted unless --reveal is given.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
     /// Take the secret's bytes out of every output (table, JSON, HTML, JUnit, views): drawn
-    /// as █, verdicts unchanged. For reports that leave the room.
-    #[arg(long)]
+    /// as █ (null in JSON), verdicts unchanged. For reports that leave the room.
+    #[arg(long, conflicts_with = "reveal")]
     pub redact: bool,
+    /// Keep the secret's bytes in JSON written to stdout (redacted there by default: stdout
+    /// JSON goes to logs). Not needed with --output, whose 0600 file keeps them.
+    #[arg(long)]
+    pub reveal: bool,
 }
 
 impl ReportOut {
@@ -103,6 +112,12 @@ impl ReportOut {
             crate::files::output::check_target(p, force)?;
         }
         Ok(())
+    }
+
+    /// Whether the secret's bytes are taken out of a report in this format: always with
+    /// `--redact`; for JSON on stdout unless `--reveal` (see the type's docs).
+    pub fn redacts(&self, json: bool) -> bool {
+        self.redact || (json && self.output.is_none() && !self.reveal)
     }
 
     /// Colours only on a terminal, and never in a file.
