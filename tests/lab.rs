@@ -401,3 +401,81 @@ fn the_client_encrypted_database_exercise_is_solved_by_its_reference_solution() 
     let lab = Lab::new();
     solve(&lab, "database-client");
 }
+
+/// Issue 25 item 9: a `--labs-dir` holds code (`solve` runs its steps as root), so a file
+/// that someone other than its owner could have written, or that someone else owns, is
+/// refused before it is parsed; so is a directory others may write; and two files naming
+/// the same exercise are refused at the second one's name.
+#[test]
+fn labs_dir_files_are_refused_unless_only_their_owner_may_write_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().unwrap();
+    let builtin = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/labs/01-find-it.toml"),
+    )
+    .unwrap();
+    let text = builtin.replacen("name = \"find-it\"", "name = \"my-find-it\"", 1);
+    assert_ne!(text, builtin);
+    let a = dir.path().join("a.toml");
+    std::fs::write(&a, &text).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let chmod = |p: &Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let refused = |what: &str| {
+        let o = lab.run(&["list", "--labs-dir", d]);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains("exercise files are code"), "{what}: {err}");
+        err
+    };
+
+    chmod(&a, 0o664);
+    let err = refused("group-writable file");
+    assert!(
+        err.contains(&format!(
+            "{}: it is writable by its group (mode 0664)",
+            a.display()
+        )),
+        "{err}"
+    );
+    chmod(&a, 0o646);
+    assert!(refused("world-writable file").contains("writable by everyone"));
+    chmod(&a, 0o644);
+    let listed = lab.json(&["list", "--labs-dir", d]);
+    assert!(listed.to_string().contains("\"my-find-it\""), "{listed}");
+
+    chmod(dir.path(), 0o777);
+    let err = refused("world-writable directory");
+    assert!(
+        err.contains(&format!("{d}: it is writable by its group and everyone")),
+        "{err}"
+    );
+    chmod(dir.path(), 0o700);
+
+    if nix::unistd::geteuid().is_root() && std::env::var("SUDO_UID").as_deref() != Ok("65534") {
+        std::os::unix::fs::chown(&a, Some(65534), None).unwrap();
+        let err = refused("a file owned by another user");
+        assert!(
+            err.contains("it is owned by uid 65534, not by you or root"),
+            "{err}"
+        );
+        std::os::unix::fs::chown(&a, Some(0), None).unwrap();
+    }
+
+    // Two files, one name: refused at the second file's `name`, naming the first file.
+    let b = dir.path().join("b.toml");
+    std::fs::write(&b, &text).unwrap();
+    let o = lab.run(&["list", "--labs-dir", d]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:1:8: exercise name \"my-find-it\" is already defined by {}",
+            b.display(),
+            a.display()
+        )),
+        "{err}"
+    );
+}
