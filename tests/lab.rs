@@ -479,3 +479,67 @@ fn labs_dir_files_are_refused_unless_only_their_owner_may_write_them() {
         "{err}"
     );
 }
+
+/// Start time (clock ticks since boot, `/proc/PID/stat` field 22) of `pid`.
+fn start_time(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = stat.rsplit_once(')').unwrap().1;
+    // Field 3 (the state) is the first after the command name.
+    rest.split_whitespace()
+        .nth(22 - 3)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Issue 25 item 10: `reset` signals only the victims the lab started. A PID written into
+/// state.json by hand, with its right start time (a `sleep`, in an old-format record without a
+/// boot id), is left alone; the lab's own victim, recorded with this boot's id, is stopped.
+#[test]
+fn reset_leaves_a_hand_added_process_alone() {
+    let lab = Lab::new();
+    let started = lab.json(&["start", "find-it"]);
+    let victim = started["pids"][0].as_i64().unwrap();
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let mut st = lab.state();
+    assert_eq!(
+        st["exercises"]["find-it"]["running"]["boot_id"],
+        boot.trim(),
+        "{st}"
+    );
+    let sleep = common::KillOnDrop(Command::new("sleep").arg("300").spawn().unwrap());
+    let pid = sleep.id();
+    st["exercises"]["dontdump"] = serde_json::json!({
+        "salt": "00", "check": "", "first_started": 0, "started": 0, "attempts": 0,
+        "hints": 0, "solved": null,
+        "running": {
+            "victim_pid": pid, "victim_start": start_time(pid), "pid": pid,
+            "region_start": "0x0", "region_end": "0x0"
+        }
+    });
+    std::fs::write(
+        lab.dir().join("state.json"),
+        serde_json::to_vec_pretty(&st).unwrap(),
+    )
+    .unwrap();
+    // Not even shown as running.
+    let listed = lab.json(&["list"]);
+    let state_of = |name: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["exercise"] == name)
+            .unwrap()["state"]
+            .clone()
+    };
+    assert_eq!(state_of("find-it"), "running", "{listed}");
+    assert_ne!(state_of("dontdump"), "running", "{listed}");
+    let o = lab.run(&["reset"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!alive(victim), "the lab's victim {victim} survived reset");
+    assert!(
+        alive(i64::from(pid)),
+        "reset signalled the hand-added sleep {pid}"
+    );
+}
