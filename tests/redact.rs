@@ -271,3 +271,32 @@ fn demo_json_on_stdout_holds_no_canary_unless_revealed() {
     let (code, _, err) = code_out_err(&run(&["demo", "--redact", "--reveal", "--list"]));
     assert_eq!(code, 2, "{err}");
 }
+
+/// The fleet's pods hand the JUnit file to a container of another uid through their group:
+/// `--group-readable` writes the report files 0640, and only redacted.
+#[test]
+fn group_readable_files_are_0640_and_only_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let json = dir.path().join("demo.json");
+    let (j, o) = (junit.to_str().unwrap(), json.to_str().unwrap());
+    let base = ["demo", "--scenario", "plain", "--format", "json"];
+    let (code, _, err) = code_out_err(&run(
+        &[&base[..], &["--group-readable", "--junit", j]].concat()
+    ));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--redact"), "{err}");
+    assert!(!junit.exists());
+    let (code, _, err) = code_out_err(&run(&[
+        &base[..],
+        &["--redact", "--group-readable", "--junit", j, "--output", o],
+    ]
+    .concat()));
+    assert_eq!(code, 0, "{err}");
+    for f in [&junit, &json] {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "{}", f.display());
+        let text = std::fs::read_to_string(f).unwrap();
+        assert_eq!(regex_like_canary(&text), None, "{}", f.display());
+    }
+}

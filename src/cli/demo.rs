@@ -247,15 +247,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if let Some(path) = &args.junit {
-        crate::files::output::write_file(
-            path,
-            render::junit::render(&report).as_bytes(),
-            args.force,
-        )?;
+        let junit = render::junit::render(&report);
+        args.out.write_file(path, junit.as_bytes(), args.force)?;
     }
     if let Some(path) = &args.html {
-        // The page shows what the attacker saw (leaked bytes included): 0600, like a dump.
-        crate::secret::write_private(path, render::html::render(&report).as_bytes(), args.force)?;
+        // The page shows what the attacker saw (leaked bytes included): 0600, like a dump
+        // (0640 only redacted, with --group-readable).
+        let html = render::html::render(&report);
+        args.out.write_file(path, html.as_bytes(), args.force)?;
     }
     Ok(ExitCode::from(
         if report.mismatches == 0 && unrowed.is_empty() {

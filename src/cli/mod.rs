@@ -102,6 +102,11 @@ pub struct ReportOut {
     /// JSON goes to logs). Not needed with --output, whose 0600 file keeps them.
     #[arg(long)]
     pub reveal: bool,
+    /// Write the report files (--output, and demo's --junit and --html) 0640 instead of 0600,
+    /// for their group: a Kubernetes pod's fsGroup, so that another container of the pod can
+    /// read them. Needs --redact: a file others can read holds no secret.
+    #[arg(long, requires = "redact")]
+    pub group_readable: bool,
 }
 
 impl ReportOut {
@@ -125,10 +130,25 @@ impl ReportOut {
         self.output.is_none() && scan::use_color()
     }
 
-    /// Writes `text` to the `--output` file (0600, see [`crate::files::output`]), or stdout.
+    /// Writes a report file: 0600 (see [`crate::files::output`]), or 0640 with
+    /// `--group-readable` (which only a redacted report has).
+    pub fn write_file(
+        &self,
+        path: &std::path::Path,
+        bytes: &[u8],
+        force: bool,
+    ) -> Result<(), crate::files::output::OutputError> {
+        if self.group_readable && self.redact {
+            crate::files::output::write_group_readable(path, bytes, force)
+        } else {
+            crate::files::output::write_file(path, bytes, force)
+        }
+    }
+
+    /// Writes `text` to the `--output` file ([`ReportOut::write_file`]), or stdout.
     pub fn emit(&self, text: &str, force: bool) -> anyhow::Result<()> {
         match &self.output {
-            Some(p) => crate::files::output::write_file(p, text.as_bytes(), force)?,
+            Some(p) => self.write_file(p, text.as_bytes(), force)?,
             None => {
                 use std::io::Write;
                 let mut out = std::io::stdout().lock();
