@@ -37,8 +37,8 @@ is a failure (exit 1; JSON \"required\": true; a JUnit failure saying what is mi
 or --expect-file FILE adds a platform's required capabilities, rows and cell expectations.
 
 JSON on stdout is what logs keep (a pod's log, a CI job's output): its hex views carry no byte
-of a secret (null where the secret was, as --redact makes them) unless --reveal is given. An
---output file is 0600 and keeps them; the text table is for a screen and keeps them too.
+of a secret (null where the secret was, as --redact makes them) unless --reveal is given.
+A JSON --output file is 0600 and keeps them; the text table is for a screen and keeps them too.
 
 Exit status: 0 every cell as expected, 1 a mismatch or a required capability missing, 2 an
 error (e.g. a bad scenario or expectation file).
