@@ -157,3 +157,209 @@ fn the_image_builds() {
     assert_eq!(code, 0, "{se}");
     assert!(so.starts_with("confidump "), "{so}");
 }
+
+/// Every scalar of a block-style YAML document, as (`path`, value): `spec.template.spec.
+/// containers[0].securityContext.allowPrivilegeEscalation` = `false`. Enough for these
+/// manifests (block mappings and sequences, comments, no multi-line strings), so that the
+/// checks below need no YAML library and never skip; a flow value (`["ALL"]`) stays one string.
+fn flatten(text: &str) -> Vec<(String, String)> {
+    fn path(stack: &[(usize, String)]) -> String {
+        let mut p = String::new();
+        for (_, seg) in stack {
+            if !p.is_empty() && !seg.starts_with('[') {
+                p.push('.');
+            }
+            p.push_str(seg);
+        }
+        p
+    }
+    let unquote = |v: &str| v.trim().trim_matches('"').to_string();
+    let mut out = Vec::new();
+    let mut stack: Vec<(usize, String)> = Vec::new();
+    let mut next_index: std::collections::HashMap<String, usize> = Default::default();
+    for raw in text.lines() {
+        // A comment starts a line or follows a space (no value here holds a `#`).
+        let line = match raw.find(" #") {
+            Some(i) => &raw[..i],
+            None if raw.trim_start().starts_with('#') => "",
+            None => raw,
+        };
+        if line.trim().is_empty() || line.trim() == "---" {
+            continue;
+        }
+        let mut indent = line.len() - line.trim_start().len();
+        let mut rest = line.trim_start();
+        while let Some(item) = rest.strip_prefix("- ") {
+            // A new item of the sequence at this column: the previous one and its keys end.
+            while stack
+                .last()
+                .is_some_and(|(i, s)| *i > indent || (*i == indent && s.starts_with('[')))
+            {
+                stack.pop();
+            }
+            let n = next_index.entry(path(&stack)).or_insert(0);
+            stack.push((indent, format!("[{n}]")));
+            *n += 1;
+            indent += 2 + (item.len() - item.trim_start().len());
+            rest = item.trim_start();
+        }
+        while stack.last().is_some_and(|(i, _)| *i >= indent) {
+            stack.pop();
+        }
+        match rest.split_once(':') {
+            Some((key, value)) if !key.contains(' ') || key.starts_with('"') => {
+                let key = unquote(key);
+                if value.trim().is_empty() {
+                    stack.push((indent, key));
+                } else {
+                    let mut p = path(&stack);
+                    if !p.is_empty() {
+                        p.push('.');
+                    }
+                    out.push((format!("{p}{key}"), unquote(value)));
+                }
+            }
+            // A scalar item of a sequence (`- demo`): its value at the item's path.
+            _ => out.push((path(&stack), unquote(rest))),
+        }
+    }
+    out
+}
+
+/// What is wrong with a workload manifest's privileges (issue 25 item 12), one line each:
+/// the pod must set `seccompProfile: RuntimeDefault`, every container must say
+/// `allowPrivilegeEscalation` (false, or true only beside `privileged: true`, where the API
+/// refuses false) and must not opt out of the seccomp profile; the demo must redact; a pod
+/// that writes its JUnit file for another container must give that container its group.
+fn privilege_problems(text: &str) -> Vec<String> {
+    let flat = flatten(text);
+    let get = |p: &str| flat.iter().find(|(k, _)| k == p).map(|(_, v)| v.as_str());
+    let pod = "spec.template.spec";
+    let mut problems = Vec::new();
+    if get(&format!("{pod}.securityContext.seccompProfile.type")) != Some("RuntimeDefault") {
+        problems.push("the pod does not set seccompProfile: RuntimeDefault".to_string());
+    }
+    let mut containers: Vec<String> = flat
+        .iter()
+        .filter_map(|(k, _)| {
+            let rest = k.strip_prefix(&format!("{pod}."))?;
+            let list = ["initContainers[", "containers["]
+                .into_iter()
+                .find(|l| rest.starts_with(l))?;
+            let end = rest[list.len()..].find(']')? + list.len() + 1;
+            Some(format!("{pod}.{}", &rest[..end]))
+        })
+        .collect();
+    containers.dedup();
+    if containers.is_empty() {
+        problems.push("no container found".to_string());
+    }
+    for c in &containers {
+        let name = get(&format!("{c}.name")).unwrap_or(c);
+        let sc = |k: &str| get(&format!("{c}.securityContext.{k}"));
+        match (sc("privileged"), sc("allowPrivilegeEscalation")) {
+            (_, None) => problems.push(format!("{name}: allowPrivilegeEscalation is not set")),
+            (Some("true"), Some("true")) | (None | Some("false"), Some("false")) => {}
+            (p, Some(a)) => problems.push(format!(
+                "{name}: allowPrivilegeEscalation: {a} with privileged: {}",
+                p.unwrap_or("unset")
+            )),
+        }
+        if let Some(t) = sc("seccompProfile.type") {
+            if t != "RuntimeDefault" {
+                problems.push(format!("{name}: seccompProfile {t}"));
+            }
+        }
+        let args: Vec<&str> = flat
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{c}.args[")))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if args.first() == Some(&"demo") {
+            if !args.contains(&"--redact") {
+                problems.push(format!("{name}: the demo runs without --redact"));
+            }
+            if args.contains(&"--group-readable") {
+                // The other containers read the results through the pod's fsGroup.
+                let group = get(&format!("{pod}.securityContext.fsGroup"));
+                for o in containers.iter().filter(|o| *o != c) {
+                    let theirs = get(&format!("{o}.securityContext.runAsGroup"));
+                    if group.is_none() || theirs != group {
+                        problems.push(format!(
+                            "{}: cannot read the demo's 0640 files (fsGroup {group:?}, runAsGroup {theirs:?})",
+                            get(&format!("{o}.name")).unwrap_or(o)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Issue 25 item 12: every pod runs under the runtime's seccomp profile, every container says
+/// whether it may gain privileges (no, unless privileged), the demo's results hold no secret
+/// and the DaemonSet's `result` container can read the JUnit file it ships.
+#[test]
+fn every_container_is_least_privileged_and_the_results_readable() {
+    let workloads: Vec<PathBuf> = manifests()
+        .into_iter()
+        .filter(|f| !f.ends_with("namespace.yaml"))
+        .collect();
+    assert_eq!(workloads.len(), 6, "{workloads:?}");
+    for f in &workloads {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert_eq!(
+            privilege_problems(&text),
+            Vec::<String>::new(),
+            "{}",
+            f.display()
+        );
+        let flat = flatten(&text);
+        let names: Vec<&str> = flat
+            .iter()
+            .filter(|(k, _)| k.ends_with("ontainers[0].name") || k.ends_with("ontainers[1].name"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let daemonset = f.ends_with("daemonset.yaml");
+        assert_eq!(
+            names,
+            if daemonset {
+                vec!["demo", "result"]
+            } else {
+                vec!["demo"]
+            },
+            "{}: {flat:?}",
+            f.display()
+        );
+    }
+    // The check fails when a line it guards goes missing (so it can fail at all).
+    let good = std::fs::read_to_string(deploy_dir().join("k8s/sgx/daemonset.yaml")).unwrap();
+    for (line, says) in [
+        ("          type: RuntimeDefault\n", "seccompProfile"),
+        ("            allowPrivilegeEscalation: false\n", "demo: allowPrivilegeEscalation"),
+        ("        fsGroup: 65532\n", "result: cannot read"),
+        (
+            "            - --redact                   # ... with no byte of a secret in it, nor in the JUnit file\n",
+            "without --redact",
+        ),
+    ] {
+        assert!(good.contains(line), "{line}");
+        let problems = privilege_problems(&good.replacen(line, "", 1));
+        assert!(
+            problems.iter().any(|p| p.contains(says)),
+            "without {line:?}: {problems:?}"
+        );
+    }
+    let cvm = std::fs::read_to_string(deploy_dir().join("k8s/cvm/job.yaml")).unwrap();
+    let bad = cvm.replacen(
+        "allowPrivilegeEscalation: true",
+        "allowPrivilegeEscalation: false",
+        1,
+    );
+    assert_ne!(bad, cvm);
+    assert_eq!(
+        privilege_problems(&bad),
+        vec!["demo: allowPrivilegeEscalation: false with privileged: true".to_string()]
+    );
+}

@@ -382,3 +382,145 @@ fn the_client_encrypted_database_exercise_is_solved_by_its_reference_solution() 
     let lab = Lab::new();
     solve(&lab, "database-client");
 }
+
+/// Issue 25 item 9: a `--labs-dir` holds code (`solve` runs its steps as root), so a file
+/// that someone other than its owner could have written, or that someone else owns, is
+/// refused before it is parsed; so is a directory others may write; and two files naming
+/// the same exercise are refused at the second one's name.
+#[test]
+fn labs_dir_files_are_refused_unless_only_their_owner_may_write_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().unwrap();
+    let builtin = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/labs/01-find-it.toml"),
+    )
+    .unwrap();
+    let text = builtin.replacen("name = \"find-it\"", "name = \"my-find-it\"", 1);
+    assert_ne!(text, builtin);
+    let a = dir.path().join("a.toml");
+    std::fs::write(&a, &text).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let chmod = |p: &Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let refused = |what: &str| {
+        let o = lab.run(&["list", "--labs-dir", d]);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains("exercise files are code"), "{what}: {err}");
+        err
+    };
+
+    chmod(&a, 0o664);
+    let err = refused("group-writable file");
+    assert!(
+        err.contains(&format!(
+            "{}: it is writable by its group (mode 0664)",
+            a.display()
+        )),
+        "{err}"
+    );
+    chmod(&a, 0o646);
+    assert!(refused("world-writable file").contains("writable by everyone"));
+    chmod(&a, 0o644);
+    let listed = lab.json(&["list", "--labs-dir", d]);
+    assert!(listed.to_string().contains("\"my-find-it\""), "{listed}");
+
+    chmod(dir.path(), 0o777);
+    let err = refused("world-writable directory");
+    assert!(
+        err.contains(&format!("{d}: it is writable by its group and everyone")),
+        "{err}"
+    );
+    chmod(dir.path(), 0o700);
+
+    if nix::unistd::geteuid().is_root() && std::env::var("SUDO_UID").as_deref() != Ok("65534") {
+        std::os::unix::fs::chown(&a, Some(65534), None).unwrap();
+        let err = refused("a file owned by another user");
+        assert!(
+            err.contains("it is owned by uid 65534, not by you or root"),
+            "{err}"
+        );
+        std::os::unix::fs::chown(&a, Some(0), None).unwrap();
+    }
+
+    // Two files, one name: refused at the second file's `name`, naming the first file.
+    let b = dir.path().join("b.toml");
+    std::fs::write(&b, &text).unwrap();
+    let o = lab.run(&["list", "--labs-dir", d]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:1:8: exercise name \"my-find-it\" is already defined by {}",
+            b.display(),
+            a.display()
+        )),
+        "{err}"
+    );
+}
+
+/// Start time (clock ticks since boot, `/proc/PID/stat` field 22) of `pid`.
+fn start_time(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = stat.rsplit_once(')').unwrap().1;
+    // Field 3 (the state) is the first after the command name.
+    rest.split_whitespace()
+        .nth(22 - 3)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Issue 25 item 10: `reset` signals only the victims the lab started. A PID written into
+/// state.json by hand, with its right start time (a `sleep`, in an old-format record without a
+/// boot id), is left alone; the lab's own victim, recorded with this boot's id, is stopped.
+#[test]
+fn reset_leaves_a_hand_added_process_alone() {
+    let lab = Lab::new();
+    let started = lab.json(&["start", "find-it"]);
+    let victim = started["pids"][0].as_i64().unwrap();
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let mut st = lab.state();
+    assert_eq!(
+        st["exercises"]["find-it"]["running"]["boot_id"],
+        boot.trim(),
+        "{st}"
+    );
+    let sleep = common::KillOnDrop(Command::new("sleep").arg("300").spawn().unwrap());
+    let pid = sleep.id();
+    st["exercises"]["dontdump"] = serde_json::json!({
+        "salt": "00", "check": "", "first_started": 0, "started": 0, "attempts": 0,
+        "hints": 0, "solved": null,
+        "running": {
+            "victim_pid": pid, "victim_start": start_time(pid), "pid": pid,
+            "region_start": "0x0", "region_end": "0x0"
+        }
+    });
+    std::fs::write(
+        lab.dir().join("state.json"),
+        serde_json::to_vec_pretty(&st).unwrap(),
+    )
+    .unwrap();
+    // Not even shown as running.
+    let listed = lab.json(&["list"]);
+    let state_of = |name: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["exercise"] == name)
+            .unwrap()["state"]
+            .clone()
+    };
+    assert_eq!(state_of("find-it"), "running", "{listed}");
+    assert_ne!(state_of("dontdump"), "running", "{listed}");
+    let o = lab.run(&["reset"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!alive(victim), "the lab's victim {victim} survived reset");
+    assert!(
+        alive(i64::from(pid)),
+        "reset signalled the hand-added sleep {pid}"
+    );
+}

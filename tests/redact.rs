@@ -181,3 +181,122 @@ fn regex_like_canary(s: &str) -> Option<String> {
             .then(|| s[i..(i + 14).min(s.len())].to_string())
     })
 }
+
+/// Every piece of the canary that `text` (a whole JSON document) or `bytes` (the readable bytes
+/// of its hex views, decoded) shows: its `CONFIDUMP-` prefix followed by a hex digit, as
+/// characters, as UTF-16LE, as hex text (either case) or as base64 (any alignment), and a run
+/// of 12 hex digits among the view's bytes (a canary's digits without its prefix).
+fn canary_forms(text: &str, bytes: &[u8]) -> Vec<String> {
+    use base64::Engine;
+    let mut found = Vec::new();
+    if let Some(c) = regex_like_canary(text) {
+        found.push(format!("text: {c}"));
+    }
+    let prefix = b"CONFIDUMP-";
+    let utf16: Vec<u8> = prefix.iter().flat_map(|&b| [b, 0]).collect();
+    for (what, needle) in [("raw bytes", prefix.to_vec()), ("UTF-16LE bytes", utf16)] {
+        if bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
+            found.push(what.to_string());
+        }
+    }
+    let lower = text.to_ascii_lowercase();
+    if lower.contains(&hex::encode(prefix)) {
+        found.push("hex text".to_string());
+    }
+    // base64 of the prefix at each of the three alignments, without the partial last group.
+    for skip in 0..3 {
+        let mut padded = vec![b'x'; skip];
+        padded.extend_from_slice(prefix);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&padded);
+        let stable = &b64[(skip * 4).div_ceil(3) + 1..b64.len() - 4];
+        if text.contains(stable) {
+            found.push(format!("base64 text ({stable})"));
+        }
+    }
+    let mut run = 0;
+    for &b in bytes {
+        run = if b.is_ascii_hexdigit() { run + 1 } else { 0 };
+        if run >= 12 {
+            found.push("a run of 12 hex digits in a view".to_string());
+            break;
+        }
+    }
+    found
+}
+
+/// Issue 25 item 4: `demo --format json` on stdout is what a pod's log keeps, so it holds no
+/// byte of the canary unless --reveal asks for them; the verdicts are the same either way.
+#[test]
+fn demo_json_on_stdout_holds_no_canary_unless_revealed() {
+    let demo = |extra: &[&str]| {
+        let mut args = vec!["demo", "--scenario", "plain", "--format", "json"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = code_out_err(&run(&args));
+        assert_eq!(code, 0, "{args:?}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let (mut bytes, mut redacted) = (Vec::new(), 0);
+        view_bytes(&v, &mut bytes, &mut redacted);
+        (out, v, bytes, redacted)
+    };
+    // The control: with --reveal the views show the canary, so the checks below can fail.
+    let (text, v, bytes, redacted) = demo(&["--reveal"]);
+    assert_eq!(redacted, 0, "--reveal keeps every byte");
+    assert!(!canary_forms(&text, &bytes).is_empty(), "{v}");
+    let shown = String::from_utf8_lossy(&bytes);
+    let canary = regex_like_canary(&shown).expect("the revealed view shows the canary");
+    let leaks = |v: &serde_json::Value| -> Vec<String> {
+        v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["observed"] == "leak")
+            .map(|c| c["attack"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let revealed_leaks = leaks(&v);
+    assert!(!revealed_leaks.is_empty(), "{v}");
+
+    let (text, v, bytes, redacted) = demo(&[]);
+    assert_eq!(canary_forms(&text, &bytes), Vec::<String>::new(), "{text}");
+    assert!(!text.contains(&canary), "a canary of another run? {canary}");
+    // Each leak's view had the canary's 34 bytes, now null where highlighted.
+    assert!(
+        redacted >= 34 * revealed_leaks.len(),
+        "{redacted} redacted bytes"
+    );
+    assert_eq!(leaks(&v), revealed_leaks, "the verdicts are unchanged");
+    assert_eq!(v["mismatches"], 0, "{v}");
+
+    // --redact and --reveal contradict each other.
+    let (code, _, err) = code_out_err(&run(&["demo", "--redact", "--reveal", "--list"]));
+    assert_eq!(code, 2, "{err}");
+}
+
+/// The fleet's pods hand the JUnit file to a container of another uid through their group:
+/// `--group-readable` writes the report files 0640, and only redacted.
+#[test]
+fn group_readable_files_are_0640_and_only_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let json = dir.path().join("demo.json");
+    let (j, o) = (junit.to_str().unwrap(), json.to_str().unwrap());
+    let base = ["demo", "--scenario", "plain", "--format", "json"];
+    let (code, _, err) = code_out_err(&run(
+        &[&base[..], &["--group-readable", "--junit", j]].concat()
+    ));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--redact"), "{err}");
+    assert!(!junit.exists());
+    let (code, _, err) = code_out_err(&run(&[
+        &base[..],
+        &["--redact", "--group-readable", "--junit", j, "--output", o],
+    ]
+    .concat()));
+    assert_eq!(code, 0, "{err}");
+    for f in [&junit, &json] {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "{}", f.display());
+        let text = std::fs::read_to_string(f).unwrap();
+        assert_eq!(regex_like_canary(&text), None, "{}", f.display());
+    }
+}

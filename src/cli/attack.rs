@@ -14,6 +14,7 @@ The attacker is root with root's real tools. By default it takes confidump's own
 ignores MADV_DONTDUMP (hygiene is not isolation); --via picks another path.
 The report shows the leaked bytes and goes to stdout, which carries them: --output FILE
 writes it 0600 instead; --redact draws the secret's bytes as █ (verdict unchanged).
+JSON on stdout (--format json) goes to logs: it is redacted unless --reveal is given.
 
 Examples:
   confidump attack 4242 --sha256 9f2c...            the hash from the victim's ready line
@@ -115,7 +116,7 @@ pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
         }
         .into());
     }
-    if args.out.redact {
+    if args.out.redacts(args.format == Format::Json) {
         use crate::redact::Redact;
         a.report.redact();
         a.view.redact();

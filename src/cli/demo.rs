@@ -36,6 +36,10 @@ is a failure (exit 1; JSON \"required\": true; a JUnit failure saying what is mi
 --platform NAME (built in: linux, azure-dcsv3, azure-cvm, snp-host, tdx-host; demo/expect/)
 or --expect-file FILE adds a platform's required capabilities, rows and cell expectations.
 
+JSON on stdout is what logs keep (a pod's log, a CI job's output): its hex views carry no byte
+of a secret (null where the secret was, as --redact makes them) unless --reveal is given.
+A JSON --output file is 0600 and keeps them; the text table is for a screen and keeps them too.
+
 Exit status: 0 every cell as expected, 1 a mismatch or a required capability missing, 2 an
 error (e.g. a bad scenario or expectation file).
 
@@ -44,6 +48,7 @@ Examples:
   sudo confidump demo --scenario plain --scenario secretmem
   sudo confidump demo --format json --junit demo.xml --html demo.html
   sudo confidump demo --format json --output demo.json      (0600: the report holds the bytes)
+  sudo confidump demo --format json --reveal | jq .         the bytes on stdout too (see below)
   sudo confidump demo --redact --html handout.html          the secrets' bytes drawn as █
   sudo confidump demo --platform azure-dcsv3 --format json --junit node.xml
   sudo confidump demo --require sgx --scenario sgx
@@ -214,10 +219,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
         mark_required(&scenarios, &mut report, &required);
         let text = match args.format {
-            DemoFormat::Json => format!(
-                "{}\n",
-                serde_json::to_string_pretty(&report).context("encoding the report")?
-            ),
+            DemoFormat::Json => {
+                // JSON on stdout is a log line (a pod's log, CI output): without the secret's
+                // bytes unless --reveal. The files below (HTML 0600) are drawn unchanged.
+                let mut json = report.clone();
+                if args.out.redacts(true) {
+                    json.redact();
+                }
+                let text = serde_json::to_string_pretty(&json).context("encoding the report")?;
+                format!("{text}\n")
+            }
             DemoFormat::Text => {
                 render::table::render_table(&report, args.out.color(), render::term::width())
             }
@@ -236,15 +247,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if let Some(path) = &args.junit {
-        crate::files::output::write_file(
-            path,
-            render::junit::render(&report).as_bytes(),
-            args.force,
-        )?;
+        let junit = render::junit::render(&report);
+        args.out.write_file(path, junit.as_bytes(), args.force)?;
     }
     if let Some(path) = &args.html {
-        // The page shows what the attacker saw (leaked bytes included): 0600, like a dump.
-        crate::secret::write_private(path, render::html::render(&report).as_bytes(), args.force)?;
+        // The page shows what the attacker saw (leaked bytes included): 0600, like a dump
+        // (0640 only redacted, with --group-readable).
+        let html = render::html::render(&report);
+        args.out.write_file(path, html.as_bytes(), args.force)?;
     }
     Ok(ExitCode::from(
         if report.mismatches == 0 && unrowed.is_empty() {

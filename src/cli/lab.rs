@@ -28,7 +28,13 @@ An instructor:
   confidump lab report a.json b.json     every trainee's progress in one table
 
 The answer is never stored: the state directory ($XDG_STATE_HOME/confidump/lab, else
-~/.local/state/confidump/lab, mode 0700) keeps only a salted hash of each secret.";
+~/.local/state/confidump/lab, mode 0700) keeps only a salted hash of each secret.
+
+Exercise files are code, not data: `solve` runs their steps as shell commands with your
+privileges (root), and `start` passes their `args` to the victim. --labs-dir DIR is trusted as
+sudo trusts its files: DIR and each *.toml in it must be owned by you (or root, or the user who
+ran sudo) and writable by no one else, or the lab refuses to start; two files naming the same
+exercise are refused (FILE:LINE:COL). Use only exercise files you would run as root.";
 
 /// Options of `confidump lab`.
 #[derive(Debug, clap::Args)]
@@ -40,7 +46,8 @@ pub struct LabArgs {
     /// Language of the texts [default: from the locale].
     #[arg(long, global = true, value_parser = ["en", "ja"])]
     pub lang: Option<String>,
-    /// More exercises (`*.toml`) beside the built-in ones.
+    /// More exercises (`*.toml`) beside the built-in ones. They are code run as you (root):
+    /// DIR and its files must be yours (or root's) and writable by no one else.
     #[arg(long, global = true, value_name = "DIR")]
     pub labs_dir: Option<PathBuf>,
     /// Output format.

@@ -85,20 +85,34 @@ pub enum Command {
     Generate(generate::GenerateArgs),
 }
 
-/// Where a report goes, and whether it keeps the secret's bytes: `--output`, `--redact`
-/// (shared by `demo`, `attack` and `scan`).
+/// Where a report goes, and whether it keeps the secret's bytes: `--output`, `--redact`,
+/// `--reveal` (shared by `demo`, `attack` and `scan`).
+///
+/// JSON on stdout ends up in logs (a pod's log, a CI job's output, `> file` at 0644), so it is
+/// redacted unless `--reveal` asks for the bytes; a JSON `--output` file is 0600 and keeps
+/// them. Text on stdout is for a screen and keeps them (the demo shows what leaked).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ReportOut {
     /// Write the report (text or JSON) to FILE instead of stdout: created 0600, never through
     /// a link, never replacing anything but a regular file, and that only with --force.
-    /// The report carries the leaked bytes (hex views, detector previews); stdout gives them
-    /// to whatever reads it (a shell's `> file` is 0644): prefer --output, or --redact.
+    /// The report carries the leaked bytes (hex views, detector previews); a 0600 --output
+    /// file keeps them, and so does text on stdout (for a screen: a shell's `> file` is 0644,
+    /// prefer --output or --redact). JSON on stdout is redacted unless --reveal is given.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
     /// Take the secret's bytes out of every output (table, JSON, HTML, JUnit, views): drawn
-    /// as █, verdicts unchanged. For reports that leave the room.
-    #[arg(long)]
+    /// as █ (null in JSON), verdicts unchanged. For reports that leave the room.
+    #[arg(long, conflicts_with = "reveal")]
     pub redact: bool,
+    /// Keep the secret's bytes in JSON written to stdout (redacted there by default: stdout
+    /// JSON goes to logs). Not needed with --output, whose 0600 file keeps them.
+    #[arg(long)]
+    pub reveal: bool,
+    /// Write the report files (--output, and demo's --junit and --html) 0640 instead of 0600,
+    /// for their group: a Kubernetes pod's fsGroup, so that another container of the pod can
+    /// read them. Needs --redact: a file others can read holds no secret.
+    #[arg(long, requires = "redact")]
+    pub group_readable: bool,
 }
 
 impl ReportOut {
@@ -111,15 +125,36 @@ impl ReportOut {
         Ok(())
     }
 
+    /// Whether the secret's bytes are taken out of a report in this format: always with
+    /// `--redact`; for JSON on stdout unless `--reveal` (see the type's docs).
+    pub fn redacts(&self, json: bool) -> bool {
+        self.redact || (json && self.output.is_none() && !self.reveal)
+    }
+
     /// Colours only on a terminal, and never in a file.
     pub fn color(&self) -> bool {
         self.output.is_none() && scan::use_color()
     }
 
-    /// Writes `text` to the `--output` file (0600, see [`crate::files::output`]), or stdout.
+    /// Writes a report file: 0600 (see [`crate::files::output`]), or 0640 with
+    /// `--group-readable` (which only a redacted report has).
+    pub fn write_file(
+        &self,
+        path: &std::path::Path,
+        bytes: &[u8],
+        force: bool,
+    ) -> Result<(), crate::files::output::OutputError> {
+        if self.group_readable && self.redact {
+            crate::files::output::write_group_readable(path, bytes, force)
+        } else {
+            crate::files::output::write_file(path, bytes, force)
+        }
+    }
+
+    /// Writes `text` to the `--output` file ([`ReportOut::write_file`]), or stdout.
     pub fn emit(&self, text: &str, force: bool) -> anyhow::Result<()> {
         match &self.output {
-            Some(p) => crate::files::output::write_file(p, text.as_bytes(), force)?,
+            Some(p) => self.write_file(p, text.as_bytes(), force)?,
             // The reader may stop reading (`| head`): what it wanted it has, and the
             // command's exit status still says the verdict (see `out`).
             None => {

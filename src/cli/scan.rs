@@ -28,7 +28,8 @@ Each needle is searched raw, as UTF-16LE, as hex (both cases) and as base64 (all
 Detectors (--detect) find secrets without being told them: Luhn-valid card numbers (issuer
 prefix and length consistent, usual groupings), PEM private-key blocks, JWTs (header decodes
 to JSON with an alg field), AWS access key ids (AKIA/ASIA/ABIA/ACCA) and CONFIDUMP- canaries.
-Previews are redacted (card: first 6 and last 4 digits). A detection is a secret found in
+Previews are shortened (card: first 6 and last 4 digits); in JSON on stdout, which goes to
+logs, they are removed altogether unless --reveal is given. A detection is a secret found in
 memory, so it makes the verdict `leak` just as a hit does. --detect alone (no needles) is valid.
 A finding whose bytes are those of the world-readable file it is mapped from, unchanged (the
 self-test keys in libgnutls.so that QEMU maps), is a public constant: it is listed apart
@@ -286,7 +287,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     };
     bar.finish();
     let mut report = report;
-    if args.out.redact {
+    if args.out.redacts(args.format == Format::Json) {
         crate::redact::Redact::redact(&mut report);
     }
     let text = match args.format {

@@ -357,7 +357,25 @@ fn rename_noreplace(from: &Path, to: &Path) -> Result<(), OutputError> {
 
 /// Writes `bytes` to `path` through an [`OutputFile`]: the whole file or nothing.
 pub fn write_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), OutputError> {
+    write_file_mode(path, bytes, force, 0o600)
+}
+
+/// Like [`write_file`], but 0640: readable by the file's group too (a Kubernetes `fsGroup`,
+/// which a pod's results directory hands down to the files made in it). Only for a report
+/// that holds no memory (redacted): anything that may hold a secret is 0600.
+pub fn write_group_readable(path: &Path, bytes: &[u8], force: bool) -> Result<(), OutputError> {
+    write_file_mode(path, bytes, force, 0o640)
+}
+
+fn write_file_mode(path: &Path, bytes: &[u8], force: bool, mode: u32) -> Result<(), OutputError> {
+    use std::os::unix::fs::PermissionsExt;
     let out = OutputFile::create(path, force)?;
+    if mode != 0o600 {
+        // fchmod on the still unnamed file: it has its final mode before it has a name.
+        out.file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(io_err(format!("setting the mode of {}", path.display())))?;
+    }
     let mut f = out.file();
     f.write_all(bytes)
         .and_then(|()| f.sync_data())
@@ -384,6 +402,19 @@ mod tests {
         let out = OutputFile::create(&target, true).unwrap();
         out.commit().unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_group_readable_file_is_0640() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("junit.xml");
+        write_group_readable(&target, b"<testsuites/>", false).unwrap();
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        assert!(
+            write_group_readable(&target, b"", false).is_err(),
+            "not overwritten"
+        );
     }
 
     #[test]

@@ -255,6 +255,7 @@ pub fn start(exe: &Path, ex: &Exercise, dir: &Path) -> Result<Started, LaunchErr
         running: Running {
             victim_pid,
             victim_start,
+            boot_id: boot_id(),
             pid: ready.pid,
             region_start: ready.region.start.clone(),
             region_end: ready.region.end.clone(),
@@ -276,9 +277,57 @@ pub fn start_time(pid: i32) -> Option<u64> {
         .map(|s| s.starttime)
 }
 
-/// Is the victim of `r` still the process the lab started?
+/// This boot's id (`/proc/sys/kernel/random/boot_id`), if the kernel tells it.
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// Is the victim of `r` still the process the lab started? The state file is only the
+/// trainee's to edit, so a PID in it is believed only when every check holds: it started in
+/// this boot (when the record says which), at the recorded time, and it is a confidump victim
+/// ([`is_victim_process`]). A process the lab did not start is never signalled.
 pub fn is_running(r: &Running) -> bool {
-    r.victim_pid > 0 && start_time(r.victim_pid) == Some(r.victim_start)
+    r.victim_pid > 0
+        && r.boot_id
+            .as_ref()
+            .map_or(true, |b| boot_id().as_ref() == Some(b))
+        && start_time(r.victim_pid) == Some(r.victim_start)
+        && is_victim_process(r.victim_pid)
+}
+
+/// Whether `pid` runs `confidump victim`: its command line's first argument is `victim`, and
+/// its program is this program's file (the same file, or this path replaced by a rebuild
+/// since it started: the kernel then names it `PATH (deleted)`). A process whose program
+/// cannot be read (`/proc/PID/exe` needs the rights to trace it) is not one the lab may stop.
+pub fn is_victim_process(pid: i32) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    if cmdline.split(|&b| b == 0).nth(1) != Some(b"victim".as_slice()) {
+        return false;
+    }
+    let exe = format!("/proc/{pid}/exe");
+    let same_file = |a: &std::fs::Metadata, b: &std::fs::Metadata| {
+        use std::os::unix::fs::MetadataExt;
+        (a.dev(), a.ino()) == (b.dev(), b.ino())
+    };
+    if let (Ok(theirs), Ok(ours)) = (std::fs::metadata(&exe), std::fs::metadata("/proc/self/exe")) {
+        if same_file(&theirs, &ours) {
+            return true;
+        }
+    }
+    let (Ok(theirs), Ok(ours)) = (std::fs::read_link(&exe), std::env::current_exe()) else {
+        return false;
+    };
+    use std::os::unix::ffi::OsStrExt;
+    theirs
+        .as_os_str()
+        .as_bytes()
+        .strip_suffix(b" (deleted)")
+        .is_some_and(|p| p == ours.as_os_str().as_bytes())
 }
 
 /// Stops the victim of `r` (SIGTERM, then SIGKILL after a while), if it is still the process

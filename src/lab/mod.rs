@@ -1,8 +1,18 @@
 //! Training labs: exercises that trainees solve with real tools, checked by hash.
 //!
-//! An exercise is data (`demo/labs/*.toml`, built in; more from a directory): a task, hints,
-//! the tools allowed, which victim to start, what counts as proof, and the instructor's
-//! reference solution as shell steps. [`state`] keeps each trainee's progress with only a
+//! An exercise is a TOML file (`demo/labs/*.toml`, built in; more from a directory): a task,
+//! hints, the tools allowed, which victim to start, what counts as proof, and the instructor's
+//! reference solution as shell steps.
+//!
+//! # Trust
+//! An exercise file is instructor code, not data: `lab solve` runs its `run` steps as shell
+//! commands with the lab's privileges (root), and `lab start` passes its `args` to the victim
+//! (a `--pg-bindir` of its choosing makes the victim run that directory's `postgres`). So a
+//! `--labs-dir` is trusted the way sudo trusts its own files: the directory and every file in
+//! it must be owned by the user running confidump (or root, or the user who ran `sudo`) and
+//! writable by no one else; anything else is refused before a file is parsed
+//! ([`untrusted`]). Two files of the directory naming the same exercise are refused too: one
+//! of them would otherwise be ignored without a word. [`state`] keeps each trainee's progress with only a
 //! salted hash of each secret, [`launch`] starts and stops the exercise's victims, [`proof`]
 //! checks an answer or a submitted core, and [`solve`] runs a reference solution for real.
 //!
@@ -136,6 +146,18 @@ pub enum LabError {
         /// Why.
         source: std::io::Error,
     },
+    /// A `--labs-dir` file or directory that others could have written (see the module docs).
+    #[error(
+        "{file}: {why}: refusing it, since exercise files are code (`lab solve` runs their \
+         steps as shell commands, `lab start` passes their args to the victim): it must be \
+         owned by you or root and writable by its owner only (chown; chmod go-w)"
+    )]
+    Untrusted {
+        /// The file or directory.
+        file: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// No exercise of that name.
     #[error("no exercise named {name:?} (there are: {valid})")]
     Unknown {
@@ -250,7 +272,8 @@ pub fn builtin() -> Result<Vec<Exercise>, LabError> {
 }
 
 /// The built-in exercises, then every `*.toml` of `dir` in file-name order (one with a
-/// built-in's name replaces it in place).
+/// built-in's name replaces it in place). The directory and its files must be trusted (see
+/// the module docs), and no two of its files may name the same exercise.
 pub fn load(dir: Option<&Path>) -> Result<Vec<Exercise>, LabError> {
     let mut all = builtin()?;
     let Some(dir) = dir else { return Ok(all) };
@@ -258,6 +281,9 @@ pub fn load(dir: Option<&Path>) -> Result<Vec<Exercise>, LabError> {
         let file = file.display().to_string();
         move |source| LabError::Io { file, source }
     };
+    let owners = trusted_owners();
+    let dir_meta = std::fs::metadata(dir).map_err(io(dir))?;
+    check_trust(dir, &dir_meta, &owners)?;
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map_err(io(dir))?
         .filter_map(Result::ok)
@@ -265,31 +291,116 @@ pub fn load(dir: Option<&Path>) -> Result<Vec<Exercise>, LabError> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
+    // Each name the directory defines, and the file that defines it.
+    let mut defined: Vec<(String, String)> = Vec::new();
     for f in files {
-        let meta = std::fs::metadata(&f).map_err(io(&f))?;
-        if !meta.is_file() || meta.len() > MAX_FILE {
-            return Err(LabError::Io {
-                file: f.display().to_string(),
-                source: std::io::Error::other(format!(
-                    "not a regular file of at most {MAX_FILE} bytes"
-                )),
+        let file = f.display().to_string();
+        let text = read_trusted(&f, &owners)?;
+        let ex = parse(&file, &text)?;
+        if let Some((_, other)) = defined.iter().find(|(n, _)| *n == ex.name) {
+            let (line, column) = name_position(&text);
+            return Err(LabError::Invalid {
+                file,
+                line,
+                column,
+                message: format!(
+                    "exercise name {:?} is already defined by {other}: each file of \
+                     --labs-dir needs a name of its own",
+                    ex.name
+                ),
             });
         }
-        // Bounded, and never from a FIFO, even if the file changed since the check above
-        // (the error then names the file twice: a rare race, said plainly).
-        let text = crate::files::input::read_user_text(&f, MAX_FILE, "a lab file").map_err(
-            |e| match e {
-                crate::files::input::InputError::Io { source, .. } => io(&f)(source),
-                other => io(&f)(std::io::Error::other(other.to_string())),
-            },
-        )?;
-        let ex = parse(&f.display().to_string(), &text)?;
+        defined.push((ex.name.clone(), file));
         match all.iter_mut().find(|e| e.name == ex.name) {
             Some(slot) => *slot = ex,
             None => all.push(ex),
         }
     }
     Ok(all)
+}
+
+/// Where `name = ...` is in an exercise file's text (1-based line and column).
+fn name_position(text: &str) -> (usize, usize) {
+    #[derive(Deserialize)]
+    struct NameAt {
+        name: toml::Spanned<String>,
+    }
+    toml::from_str::<NameAt>(text).map_or((1, 1), |n| {
+        crate::runner::scenario::line_col(text, n.name.span().start)
+    })
+}
+
+/// The owners a `--labs-dir` may have: the effective user, root, and under `sudo` the user who
+/// ran it (who could run anything as root already: trusting their files gives them nothing).
+fn trusted_owners() -> Vec<u32> {
+    let euid = nix::unistd::geteuid().as_raw();
+    let mut owners = vec![euid, 0];
+    if euid == 0 {
+        if let Some(uid) = std::env::var("SUDO_UID")
+            .ok()
+            .and_then(|u| u.parse::<u32>().ok())
+        {
+            owners.push(uid);
+        }
+    }
+    owners
+}
+
+/// Why a file or directory with owner `uid` and `mode` cannot be trusted to hold exercises
+/// (see the module docs), or `None` when it can: it must be owned by one of `owners`, and
+/// writable by neither its group nor others.
+pub fn untrusted(uid: u32, mode: u32, owners: &[u32]) -> Option<String> {
+    if !owners.contains(&uid) {
+        return Some(format!("it is owned by uid {uid}, not by you or root"));
+    }
+    let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+        (true, true) => "its group and everyone",
+        (true, false) => "its group",
+        (false, true) => "everyone",
+        (false, false) => return None,
+    };
+    Some(format!(
+        "it is writable by {who} (mode {:04o})",
+        mode & 0o7777
+    ))
+}
+
+fn check_trust(path: &Path, meta: &std::fs::Metadata, owners: &[u32]) -> Result<(), LabError> {
+    use std::os::unix::fs::MetadataExt;
+    match untrusted(meta.uid(), meta.mode(), owners) {
+        Some(why) => Err(LabError::Untrusted {
+            file: path.display().to_string(),
+            why,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Reads an exercise file of a `--labs-dir`: a regular file of at most [`MAX_FILE`] bytes that
+/// [`untrusted`] accepts, checked on the open file itself (what is read is what was checked).
+fn read_trusted(path: &Path, owners: &[u32]) -> Result<String, LabError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| LabError::Io {
+        file: path.display().to_string(),
+        source,
+    };
+    // O_NONBLOCK: a FIFO planted here must not hang the lab before it is refused.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(io)?;
+    let meta = f.metadata().map_err(io)?;
+    if !meta.is_file() || meta.len() > MAX_FILE {
+        return Err(io(std::io::Error::other(format!(
+            "not a regular file of at most {MAX_FILE} bytes"
+        ))));
+    }
+    check_trust(path, &meta, owners)?;
+    let mut text = String::new();
+    f.take(MAX_FILE).read_to_string(&mut text).map_err(io)?;
+    Ok(text)
 }
 
 /// The exercise named `name`.
@@ -331,6 +442,23 @@ mod tests {
                 assert!(!s.say.ja.is_empty(), "{}: a step has no Japanese", e.name);
             }
         }
+    }
+
+    #[test]
+    fn only_files_of_trusted_owners_writable_by_them_alone_are_trusted() {
+        let owners = [1000, 0];
+        assert_eq!(untrusted(1000, 0o100644, &owners), None);
+        assert_eq!(untrusted(0, 0o100600, &owners), None);
+        assert_eq!(untrusted(0, 0o040755, &owners), None);
+        let e = untrusted(1001, 0o100644, &owners).unwrap();
+        assert!(e.contains("owned by uid 1001"), "{e}");
+        let e = untrusted(1000, 0o100664, &owners).unwrap();
+        assert!(e.contains("writable by its group (mode 0664)"), "{e}");
+        let e = untrusted(0, 0o041777, &owners).unwrap();
+        assert!(e.contains("its group and everyone"), "{e}");
+        assert!(untrusted(0, 0o100646, &owners)
+            .unwrap()
+            .contains("everyone"));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! `~/.local/state/confidump/lab`), in a 0700 directory, written 0600 and atomically.
 //!
 //! It holds, per exercise, a fresh salt and `HMAC-SHA256(salt, SHA-256(secret))`, never the
-//! secret nor its plain SHA-256; the victim's PID (and its start time, so a reused PID is never
-//! signalled); attempts, hints taken and times. A wrong answer is compared the same way.
+//! secret nor its plain SHA-256; the victim's PID (with its start time and the boot's id, so a
+//! reused PID is never signalled); attempts, hints taken and times. A wrong answer is compared
+//! the same way.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,10 @@ pub struct Running {
     pub victim_pid: i32,
     /// Its start time (`/proc/PID/stat` field 22), so a reused PID is never signalled.
     pub victim_start: u64,
+    /// The boot it started in (`/proc/sys/kernel/random/boot_id`): after a reboot the same
+    /// PID and start time may name another process. Absent in older state files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
     /// The process to attack (the victim itself, or QEMU for a VM).
     pub pid: i32,
     /// The secret's region in that process (`0x…`), as its ready line said.

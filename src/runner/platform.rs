@@ -148,9 +148,31 @@ pub fn parse(file: &str, text: &str, valid_rows: &[String]) -> Result<Platform, 
         .iter()
         .map(check_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let mut cells = Vec::new();
-    for c in &raw.cell {
+    let mut cells: Vec<CellExpect> = Vec::new();
+    for (i, c) in raw.cell.iter().enumerate() {
         let scenario = check_row(&c.scenario)?;
+        // A second [[cell]] for the same cell would silently replace the first: refused, with
+        // where the first one is.
+        let first = raw
+            .cell
+            .iter()
+            .take(i)
+            .find(|o| o.scenario.get_ref() == c.scenario.get_ref() && o.attack == c.attack);
+        if let Some(first) = first {
+            let (line, column) = super::scenario::line_col(text, first.scenario.span().start);
+            return Err(invalid(
+                file,
+                text,
+                Some(c.scenario.span()),
+                &format!(
+                    "the cell {}/{} is already given at {line}:{column} (expect = {:?}): \
+                     give each cell once",
+                    c.scenario.get_ref(),
+                    c.attack.as_str(),
+                    first.expect.get_ref().as_str()
+                ),
+            ));
+        }
         if *c.expect.get_ref() == Outcome::Error {
             return Err(invalid(
                 file,
@@ -326,6 +348,19 @@ mod tests {
         let e = parse("f.toml", text, &rows()).unwrap_err().to_string();
         assert!(e.starts_with("f.toml:2:18: no row named \"nope\""), "{e}");
         assert!(e.contains("plain, dontdump"), "{e}");
+    }
+
+    #[test]
+    fn a_cell_given_twice_is_refused_where_it_is_repeated() {
+        let text = "name = \"x\"\n\
+                    [[cell]]\nscenario = \"plain\"\nattack = \"dump\"\nexpect = \"leak\"\n\
+                    [[cell]]\nscenario = \"plain\"\nattack = \"gcore\"\nexpect = \"leak\"\n\
+                    [[cell]]\nscenario = \"plain\"\nattack = \"dump\"\nexpect = \"absent\"\n";
+        let e = parse("f.toml", text, &rows()).unwrap_err().to_string();
+        assert!(
+            e.starts_with("f.toml:11:12: the cell plain/dump is already given at 3:12"),
+            "{e}"
+        );
     }
 
     #[test]
