@@ -201,6 +201,10 @@ pub struct PublicConstant<T> {
     pub file: String,
     /// Where in that file.
     pub file_offset: u64,
+    /// The bytes (with their surroundings) are a copy of the program's own file made elsewhere
+    /// in memory — help text a parser copied to the heap — rather than the file's mapping.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub copy: bool,
 }
 
 /// serde's `skip_serializing_if` for counts that are usually zero.

@@ -284,6 +284,30 @@ fn a_no_leak_gate_fails_on_what_gcore_left_out() {
     );
 }
 
+/// The attacker's own bytes are not the victim's secret: a secretmem victim is this binary,
+/// whose help text (with its `CONFIDUMP-…` examples) the argument parser copied to the heap.
+/// Those copies are reported apart and make no LEAK; the prefix is weak, and said to be.
+#[test]
+fn a_prefix_needle_is_not_a_leak_of_the_programs_own_text() {
+    if !require(Need::MemfdSecret) {
+        return;
+    }
+    let victim = start_victim(&["--mode", "secretmem", "--generate", "canary"], None);
+    let pid = victim.ready.pid.to_string();
+    for via in ["dump", "live"] {
+        let o = run(&["attack", &pid, "--needle", "CONFIDUMP-", "--via", via]);
+        let (code, out, err) = code_out_err(&o);
+        assert_eq!(code, 0, "{via}: {out}\n{err}");
+        let first = out.lines().next().unwrap_or_default();
+        assert!(first.starts_with("PROTECTED"), "{via}: {out}");
+        assert!(
+            out.contains("also in the program's own text"),
+            "{via}: {out}"
+        );
+        assert!(err.contains("is 10 bytes"), "{via}: {err}");
+    }
+}
+
 #[test]
 fn demo_shows_both_sides_and_passes() {
     // The matrix itself is checked cell by cell in tests/demo.rs; here: the text output of the

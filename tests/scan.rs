@@ -454,7 +454,7 @@ fn hostile_inputs_exit_2_with_one_line() {
     for (name, bytes) in cases {
         let p = dir.path().join(name);
         std::fs::write(&p, bytes).unwrap();
-        let (code, out, err) = run(&["scan", p.to_str().unwrap(), "--needle", "x"]);
+        let (code, out, err) = run(&["scan", p.to_str().unwrap(), "--needle", "a-long-needle"]);
         assert_eq!(code, 2, "{name}: {out} {err}");
         assert!(!err.contains("panicked"), "{name}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");

@@ -402,7 +402,7 @@ fn a_closed_stdout_is_quiet_for_every_printing_command() {
         (vec!["lab", "report", path(&status)], true),
         (vec!["report", path(&node)], true),
         (vec!["report", "--format", "json", path(&node)], true),
-        (vec!["scan", path(&core), "--needle", "x"], true),
+        (vec!["scan", path(&core), "--needle", "a-long-needle"], true),
         (vec!["show", path(&core), "--addr", "0x10000"], true),
         (
             vec!["scan", "--pid", &pid, "--sha256", &victim.ready.sha256],

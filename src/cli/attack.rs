@@ -125,6 +125,7 @@ pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
         Format::Text => present::render(&a, args.out.color()),
         Format::Json => format!("{}\n", crate::render::json::render_report(&a.report)?),
     };
+    args.needles.warn_weak();
     args.out.emit(&text, args.force)?;
     Ok(expect_exit(args.expect, &a.report))
 }

@@ -82,6 +82,20 @@ impl NeedleArgs {
         self.needles.is_empty() && self.needle_files.is_empty() && self.sha256.is_empty()
     }
 
+    /// Says, after a scan, which `--needle`s are short enough to match unrelated bytes too (a
+    /// prefix): their hits are not proof that the bytes are the secret. Never echoes a needle.
+    pub fn warn_weak(&self) {
+        for (i, n) in self.needles.iter().enumerate() {
+            if n.len() < WEAK_NEEDLE {
+                eprintln!(
+                    "confidump: warning: --needle number {} is {} bytes: a needle under {WEAK_NEEDLE} bytes matches unrelated bytes too (--sha256 of the whole secret proves it is the one)",
+                    i + 1,
+                    n.len()
+                );
+            }
+        }
+    }
+
     /// The needles, numbered as documented: `--needle`s, then file lines, then `--sha256`s.
     pub fn build(&self) -> anyhow::Result<Needles> {
         let mut out = Needles::new();
@@ -121,6 +135,9 @@ impl NeedleArgs {
         Ok(out)
     }
 }
+
+/// Needles shorter than this are weak: said once per needle, still searched.
+const WEAK_NEEDLE: usize = 12;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -294,6 +311,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         Format::Text => render::text::render_report(&report, args.out.color()),
         Format::Json => format!("{}\n", render::json::render_report(&report)?),
     };
+    args.needles.warn_weak();
     args.out.emit(&text, args.force)?;
     Ok(expect_exit(args.expect, &report))
 }

@@ -105,6 +105,17 @@ pub fn where_lines(a: &Attack) -> Vec<String> {
     if r.hits.len() > 12 {
         out.push(format!("... and {} more hits", r.hits.len() - 12));
     }
+    let copies: Vec<_> = r.public_hits.iter().filter(|p| p.copy).collect();
+    if let Some(first) = copies.first() {
+        out.push(format!(
+            "also in the program's own text: {} match{} (first at {} in {}) copy {}, not the secret",
+            copies.len(),
+            if copies.len() == 1 { "" } else { "es" },
+            hex_addr(first.finding.vaddr),
+            crate::render::sanitize::visible(&first.finding.mapping),
+            crate::render::sanitize::visible(&first.file),
+        ));
+    }
     if r.verdict == Verdict::NoLeak {
         for u in r.refused() {
             let label = protection_label(&u.mapping)

@@ -186,23 +186,33 @@ fn push_public(out: &mut String, report: &ScanReport) {
         .public_detections
         .iter()
         .map(|p| (p.finding.kind.as_str().to_string(), p.finding.vaddr, p))
-        .map(|(what, vaddr, p)| (what, vaddr, &p.file, p.file_offset))
+        .map(|(what, vaddr, p)| (what, vaddr, &p.file, p.file_offset, false))
         .chain(report.public_hits.iter().map(|p| {
             let what = format!(
                 "needle {} {}",
                 p.finding.needle,
                 p.finding.encoding.as_str()
             );
-            (what, p.finding.vaddr, &p.file, p.file_offset)
+            (what, p.finding.vaddr, &p.file, p.file_offset, p.copy)
         }));
-    for (what, vaddr, file, offset) in lines.take(MAX_ABSENT_LINES) {
-        let _ = writeln!(
-            out,
-            "  {what:<17} at {}: found in the file {} itself (offset {}): public",
-            hex_addr(vaddr),
-            visible(file),
-            hex_addr(offset)
-        );
+    for (what, vaddr, file, offset, copy) in lines.take(MAX_ABSENT_LINES) {
+        let _ = if copy {
+            writeln!(
+                out,
+                "  {what:<17} at {}: a copy of the program's own text ({} at offset {}), not the secret",
+                hex_addr(vaddr),
+                visible(file),
+                hex_addr(offset)
+            )
+        } else {
+            writeln!(
+                out,
+                "  {what:<17} at {}: found in the file {} itself (offset {}): public",
+                hex_addr(vaddr),
+                visible(file),
+                hex_addr(offset)
+            )
+        };
     }
     if n > MAX_ABSENT_LINES {
         let _ = writeln!(

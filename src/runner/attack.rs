@@ -233,7 +233,8 @@ pub fn attack_with(
 ) -> Result<Attack, AttackError> {
     if path == AttackPath::Live {
         let live = LiveProcess::open(pid, false)?;
-        let report = scan::scan_source(&live, needles)?;
+        let mut report = scan::scan_source(&live, needles)?;
+        scan::public::split_own_copies(&mut report, &live, &crate::procfs::proc_path(pid, "exe"));
         live.ensure_alive("scan")?;
         return Ok(Attack::new(path, pid, None, report, Box::new(live), None));
     }
@@ -282,6 +283,8 @@ pub fn attack_with(
     if let Some(maps) = &mapped {
         report.absent.extend(left_out(maps, core.regions()));
     }
+    // The victim's own text (help with `CONFIDUMP-…` examples, copied to its heap) is no leak.
+    scan::public::split_own_copies(&mut report, &core, &crate::procfs::proc_path(pid, "exe"));
     let temp_dir = guard.map(DirGuard::defuse);
     Ok(Attack::new(
         path,

@@ -320,6 +320,7 @@ fn split_public<T, S: MemorySource + ?Sized>(
                 finding: f,
                 file: o.file,
                 file_offset: o.file_offset,
+                copy: false,
             }),
             None => secret.push(f),
         }

@@ -86,6 +86,92 @@ impl PublicCheck {
     }
 }
 
+/// Bytes compared on each side of a needle hit with the program's own file ([`own_copy`]):
+/// a random secret is never surrounded by 24 bytes that the program file holds around it.
+pub const OWN_CONTEXT: u64 = 24;
+
+/// Largest program file read for [`split_own_copies`].
+const MAX_PROGRAM: u64 = 512 * 1024 * 1024;
+
+/// Where in the program file `program` the bytes around the hit at `vaddr` stand (the hit's
+/// own offset), when they do: the `len` bytes plus [`OWN_CONTEXT`] bytes on at least one side,
+/// within the region that holds the hit. The hit is then a copy of the program's own data —
+/// help text that a parser copied to the heap — not the secret the victim stores.
+pub fn own_copy<S: MemorySource + ?Sized>(
+    program: &[u8],
+    source: &S,
+    vaddr: u64,
+    len: u64,
+) -> Option<u64> {
+    let region = source.region_at(vaddr)?;
+    let start = vaddr.saturating_sub(OWN_CONTEXT).max(region.span.start);
+    let end = vaddr
+        .checked_add(len)?
+        .checked_add(OWN_CONTEXT)?
+        .min(region.span.end);
+    let wide = end.checked_sub(start)?;
+    if wide < len.checked_add(OWN_CONTEXT)? || wide > MAX_COMPARE {
+        return None;
+    }
+    let mut window = Zeroizing::new(vec![0u8; usize::try_from(wide).ok()?]);
+    source.read_exact_at(start, &mut window).ok()?;
+    let at = memchr::memmem::find(program, &window)?;
+    u64::try_from(at).ok()?.checked_add(vaddr - start)
+}
+
+/// Moves the needle hits of `report` that are copies of the program's own bytes (see
+/// [`own_copy`]) to its public constants, and says the verdict again: the attacker's (and
+/// victim's) own help text, with its `CONFIDUMP-…` examples, is no leak of the secret.
+/// `program` is the victim's executable (`/proc/PID/exe`); a file that cannot be read as a
+/// regular file leaves the report as it is.
+pub fn split_own_copies<S: MemorySource + ?Sized>(
+    report: &mut crate::model::ScanReport,
+    source: &S,
+    program: &std::path::Path,
+) {
+    use std::io::Read;
+    if report.hits.is_empty() {
+        return;
+    }
+    let Ok(file) = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(program)
+    else {
+        return;
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return;
+    }
+    let mut bytes = Vec::new();
+    if file.take(MAX_PROGRAM).read_to_end(&mut bytes).is_err() {
+        return;
+    }
+    let name = std::fs::read_link(program)
+        .unwrap_or_else(|_| program.to_path_buf())
+        .display()
+        .to_string();
+    let hits = std::mem::take(&mut report.hits);
+    for h in hits {
+        match own_copy(&bytes, source, h.vaddr, h.len) {
+            Some(file_offset) => report.public_hits.push(crate::model::PublicConstant {
+                finding: h,
+                file: name.clone(),
+                file_offset,
+                copy: true,
+            }),
+            None => report.hits.push(h),
+        }
+    }
+    if report.hits.is_empty()
+        && report.detections.is_empty()
+        && report.hits_more == 0
+        && report.detections_more == 0
+    {
+        report.verdict = crate::model::Verdict::NoLeak;
+    }
+}
+
 /// Opens `path` for reading when it is a regular file every user may read. A plain path is
 /// opened with `O_NOFOLLOW` (a symlink planted in its place is refused) and `O_NONBLOCK` (a
 /// FIFO never blocks the scan); a `map_files` magic link must be followed to reach the inode.
