@@ -125,9 +125,10 @@ fn requirements_without_rows_yet_say_what_doctor_says() {
     f.runc = None;
     f.crun = None;
     f.postgres = Err("no initdb".into());
-    f.unprivileged =
-        Err::<host::User, String>("no unprivileged user: \"nobody\" is not in /etc/passwd".into())
-            .into();
+    f.unprivileged = Err::<host::User, _>(confidump::model::Texts::same(
+        "no unprivileged user: \"nobody\" is not in /etc/passwd",
+    ))
+    .into();
     for (check, req) in [
         ("container_runtime", Requirement::ContainerRuntime),
         ("postgresql", Requirement::Postgres),
@@ -175,8 +176,10 @@ fn a_piped_core_pattern_makes_doctor_and_the_kernel_column_agree() {
     let mut facts = HostFacts::sample();
     facts.core_pattern = Some("|/usr/lib/systemd/systemd-coredump %P %u %g %s %t %c %h".into());
     facts.gcore = None;
-    facts.unprivileged =
-        Err::<host::User, String>("no unprivileged user: \"nobody\" has uid 0".into()).into();
+    facts.unprivileged = Err::<host::User, _>(confidump::model::Texts::same(
+        "no unprivileged user: \"nobody\" has uid 0",
+    ))
+    .into();
     let core = doctor_says(&facts, "core_pattern");
     let gcore = doctor_says(&facts, "gdb");
     let user = doctor_says(&facts, "unprivileged_user");

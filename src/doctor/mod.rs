@@ -235,7 +235,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
                 format!("{} (uid {}) can run confidump", u.name, u.uid),
                 format!("{}（uid {}）で confidump を実行できる。", u.name, u.uid),
             ),
-            Err(e) => Texts::same(e.clone()),
+            Err(e) => e.clone(),
         },
         ("same-uid column", "same-uid の列"),
     ));

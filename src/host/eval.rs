@@ -157,12 +157,7 @@ pub fn memfd_secret_missing(f: &HostFacts) -> Option<Texts> {
 
 /// Why no victim can run as the unprivileged user here.
 pub fn unprivileged_missing(f: &HostFacts) -> Option<Texts> {
-    f.unprivileged().as_ref().err().map(|e| {
-        Texts::new(
-            e.clone(),
-            format!("非特権ユーザーとして confidump を実行できない（{e}）。"),
-        )
-    })
+    f.unprivileged().as_ref().err().cloned()
 }
 
 /// Whether root's attacks can attach to and read other processes, and why (or why not). Yama's

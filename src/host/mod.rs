@@ -25,6 +25,7 @@ pub mod qemu;
 pub mod sgx;
 pub mod user;
 
+use crate::model::Texts;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -95,7 +96,7 @@ pub struct HostFacts {
     /// The executable the unprivileged user is tried with.
     pub exe: Option<PathBuf>,
     /// The unprivileged user: probed on first use (see [`HostFacts::unprivileged`]).
-    pub unprivileged: OnceLock<Result<User, String>>,
+    pub unprivileged: OnceLock<Result<User, Texts>>,
 }
 
 /// Where configfs-tsm reports are requested.
@@ -178,10 +179,13 @@ impl HostFacts {
     }
 
     /// The unprivileged user that can run [`HostFacts::exe`] (tried once, on first call).
-    pub fn unprivileged(&self) -> &Result<User, String> {
+    pub fn unprivileged(&self) -> &Result<User, Texts> {
         self.unprivileged.get_or_init(|| match &self.exe {
             Some(exe) => probe_user(exe, UNPRIVILEGED_USER),
-            None => Err("no unprivileged user: no confidump executable to try".to_string()),
+            None => Err(Texts::new(
+                "no unprivileged user: no confidump executable to try",
+                "非特権ユーザーで試す confidump の実行ファイルがない。",
+            )),
         })
     }
 

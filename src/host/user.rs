@@ -2,6 +2,8 @@
 //! `/etc/passwd` and tried for real (`EXE --version` as that user).
 
 use std::path::Path;
+
+use crate::model::Texts;
 use std::process::{Command, Stdio};
 
 /// An unprivileged user that can run this executable.
@@ -28,15 +30,26 @@ pub fn passwd_lookup(passwd: &str, name: &str) -> Option<(u32, u32)> {
 }
 
 /// The user `name`, if it exists, is not root and can run `exe` (tried: `exe --version` as
-/// that user); else why not, as the text every reader shows.
-pub fn probe_user(exe: &Path, name: &str) -> Result<User, String> {
+/// that user); else why not, in both languages, as every reader shows it.
+pub fn probe_user(exe: &Path, name: &str) -> Result<User, Texts> {
     use std::os::unix::process::CommandExt;
-    let passwd = std::fs::read_to_string("/etc/passwd")
-        .map_err(|e| format!("no unprivileged user: reading /etc/passwd: {e}"))?;
-    let (uid, gid) = passwd_lookup(&passwd, name)
-        .ok_or_else(|| format!("no unprivileged user: {name:?} is not in /etc/passwd"))?;
+    let passwd = std::fs::read_to_string("/etc/passwd").map_err(|e| {
+        Texts::new(
+            format!("no unprivileged user: reading /etc/passwd: {e}"),
+            format!("非特権ユーザーがいない。/etc/passwd を読めない（{e}）。"),
+        )
+    })?;
+    let (uid, gid) = passwd_lookup(&passwd, name).ok_or_else(|| {
+        Texts::new(
+            format!("no unprivileged user: {name:?} is not in /etc/passwd"),
+            format!("非特権ユーザーがいない。/etc/passwd に {name} がない。"),
+        )
+    })?;
     if uid == 0 {
-        return Err(format!("no unprivileged user: {name:?} has uid 0"));
+        return Err(Texts::new(
+            format!("no unprivileged user: {name:?} has uid 0"),
+            format!("非特権ユーザーがいない。{name} の uid が 0 になっている。"),
+        ));
     }
     let out = Command::new(exe)
         .arg("--version")
@@ -44,20 +57,28 @@ pub fn probe_user(exe: &Path, name: &str) -> Result<User, String> {
         .gid(gid)
         .stdin(Stdio::null())
         .output();
+    let exe = exe.display();
     match out {
         Ok(o) if o.status.success() => Ok(User {
             name: name.to_string(),
             uid,
             gid,
         }),
-        Ok(o) => Err(format!(
-            "user {name} cannot run {}: {}",
-            exe.display(),
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Err(e) => Err(format!(
-            "user {name} cannot run {} ({e}): put confidump where {name} can execute it",
-            exe.display()
+        Ok(o) => {
+            let said = String::from_utf8_lossy(&o.stderr).trim().to_string();
+            Err(Texts::new(
+                format!("user {name} cannot run {exe}: {said}"),
+                format!("ユーザー {name} は {exe} を実行できない（{said}）。"),
+            ))
+        }
+        // The usual cause: the binary sits under a directory only root may enter (/root,
+        // a 0700 temporary directory).
+        Err(e) => Err(Texts::new(
+            format!("user {name} cannot run {exe} ({e}): put confidump where {name} can execute it"),
+            format!(
+                "ユーザー {name} は {exe} を実行できない（{}）。{name} が実行できる場所に confidump を置く。",
+                e.raw_os_error().map_or_else(|| e.to_string(), |n| format!("errno {n}"))
+            ),
         )),
     }
 }

@@ -26,7 +26,7 @@ pub struct RunEnv {
     /// `Ok` when memfd_secret works here; else why not ([`host::memfd_secret_missing`]).
     pub memfd_secret: Result<(), String>,
     /// The unprivileged user for `run_as = "unprivileged"`, or why there is none.
-    pub unprivileged: Result<User, String>,
+    pub unprivileged: Result<User, crate::model::Texts>,
     /// The language of every reason the runner writes into cells and rows (`en`, `ja`): the
     /// report's language, so the renderers draw what they are given.
     pub lang: &'static str,
