@@ -318,10 +318,10 @@ impl VictimProcess {
         if let Some(dir) = launch.core_dir {
             cmd.current_dir(dir);
             // SAFETY: the closure runs in the forked child before exec and only calls
-            // getrlimit/setrlimit, which are async-signal-safe system calls; it allocates
-            // nothing and touches no lock.
+            // signal, getrlimit and setrlimit, which are async-signal-safe system calls; it
+            // allocates nothing and touches no lock.
             unsafe {
-                cmd.pre_exec(raise_core_limit);
+                cmd.pre_exec(prepare_kernel_core);
             }
         }
         let (mut child, registration) =
@@ -451,9 +451,22 @@ impl Drop for VictimProcess {
     }
 }
 
-/// Raises RLIMIT_CORE as far as allowed (runs in the child, between fork and exec).
-fn raise_core_limit() -> std::io::Result<()> {
+/// Makes the victim one the kernel dumps on SIGQUIT: SIGQUIT at its default action, RLIMIT_CORE
+/// raised as far as allowed (runs in the child, between fork and exec).
+fn prepare_kernel_core() -> std::io::Result<()> {
     use nix::sys::resource::{getrlimit, setrlimit, Resource, RLIM_INFINITY};
+    // The kernel path's SIGQUIT must act: a run started in the background of a script (`demo &`)
+    // inherits SIGQUIT ignored (POSIX ignores it for asynchronous commands), and an ignored
+    // disposition survives exec, so the victim would never dump.
+    // SAFETY: installing the default disposition runs no code of ours; signal(2) is
+    // async-signal-safe.
+    unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGQUIT,
+            nix::sys::signal::SigHandler::SigDfl,
+        )
+    }
+    .map_err(std::io::Error::from)?;
     if setrlimit(Resource::RLIMIT_CORE, RLIM_INFINITY, RLIM_INFINITY).is_err() {
         // Not privileged to raise the hard limit: the soft one can go up to it.
         let (_, hard) = getrlimit(Resource::RLIMIT_CORE).map_err(std::io::Error::from)?;
