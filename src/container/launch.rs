@@ -406,21 +406,24 @@ fn spawn_relay(lifeline: Arc<Mutex<Option<File>>>, forward: bool, until_eof: boo
             loop {
                 match nix::unistd::read(libc::STDIN_FILENO, &mut buf[..]) {
                     Ok(0) => break,
-                    Ok(n) if crate::victim::has_detach_line(buf.get(..n).unwrap_or(&[])) => {
-                        detached = true;
-                    }
-                    Ok(n) if forward => {
-                        let Ok(mut guard) = lifeline.lock() else {
-                            return;
-                        };
-                        let Some(f) = guard.as_mut() else {
-                            return;
-                        };
-                        if f.write_all(buf.get(..n).unwrap_or(&[])).is_err() {
-                            return;
+                    Ok(n) => {
+                        let chunk = buf.get(..n).unwrap_or(&[]);
+                        // A chunk may carry the secret's line and the hand-over together: it
+                        // is still forwarded whole (the victim inside sees `detach` too).
+                        detached |= crate::victim::has_detach_line(chunk);
+                        if forward {
+                            let Ok(mut guard) = lifeline.lock() else {
+                                return;
+                            };
+                            let Some(f) = guard.as_mut() else {
+                                return;
+                            };
+                            if f.write_all(chunk).is_err() {
+                                return;
+                            }
                         }
                     }
-                    Ok(_) | Err(Errno::EINTR | Errno::EAGAIN) => {}
+                    Err(Errno::EINTR | Errno::EAGAIN) => {}
                     Err(_) => break,
                 }
             }
