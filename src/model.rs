@@ -644,10 +644,16 @@ pub struct Cell {
     pub scenario: String,
     /// Attack path (`dump`, `gcore`, `kernel`, `live`, `same-uid`, ...).
     pub attack: AttackKind,
-    /// What the scenario file says should happen.
+    /// What the scenario (or the platform's expectation file) claims for this path, whether
+    /// or not it could run here: `n/a` only when the path does not apply to the scenario.
     pub expected: Outcome,
     /// What happened.
     pub observed: Outcome,
+    /// False when the path applies but could not run on this host (a missing device, tool or
+    /// kernel feature): `observed` is then `n/a` and `reason` says what was missing. A result
+    /// of schema 1 has no such field: read as true (its cells said `expected: n/a` instead).
+    #[serde(default = "yes")]
+    pub runnable: bool,
     /// Where a leak sits (`[heap]`, `[stack]`, `[heap], [stack]`), or the refused/left-out
     /// mapping; empty when nothing applies.
     #[serde(rename = "where")]
@@ -678,11 +684,22 @@ pub struct Cell {
 }
 
 impl Cell {
-    /// True when the observation is the expected one (a required cell that could not run
-    /// never is).
+    /// True when the observation is the expected one, or the cell could not run here (a
+    /// required cell that could not run never is): see [`met`].
     pub fn met(&self) -> bool {
-        self.expected == self.observed && !self.required
+        met(self.expected, self.observed, self.runnable, self.required)
     }
+}
+
+/// Whether a cell met its expectation: it observed what was claimed, or it could not run
+/// here and said so (`n/a`, not runnable) — unless the run required it. One rule for a local
+/// result and a node's result read back.
+pub fn met(expected: Outcome, observed: Outcome, runnable: bool, required: bool) -> bool {
+    !required && (expected == observed || (!runnable && observed == Outcome::NotApplicable))
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Number of cells whose observation differs from the expectation.
@@ -776,6 +793,9 @@ pub struct HostInfo {
 /// The whole matrix run: the JSON that CI dashboards read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatrixReport {
+    /// The version of this JSON shape ([`MATRIX_SCHEMA`]); a file without one is schema 1.
+    #[serde(default = "schema_1")]
+    pub schema: u32,
     /// The machine.
     pub host: HostInfo,
     /// Language of the texts (`en`, `ja`).
@@ -792,6 +812,15 @@ pub struct MatrixReport {
     pub millis: u64,
 }
 
+/// The version of the demo's JSON result. 2: each cell keeps the scenario's claim in
+/// `expected` and says in `runnable` whether it could run here (schema 1 wrote `expected: n/a`
+/// for a cell the host could not run; such files are still read, as runnable cells).
+pub const MATRIX_SCHEMA: u32 = 2;
+
+fn schema_1() -> u32 {
+    1
+}
+
 impl MatrixReport {
     /// The report of `cells` (scenario by scenario, as run): every attack path is a column,
     /// and the mismatches are counted here, once.
@@ -804,6 +833,7 @@ impl MatrixReport {
     ) -> Self {
         let mismatches = count_mismatches(&cells);
         Self {
+            schema: MATRIX_SCHEMA,
             host,
             lang: lang.to_string(),
             scenarios,

@@ -50,10 +50,13 @@ fn every_builtin_cell_matches_its_expectation_and_junit_parses() {
     let (code, out, err) = code_out_err(&o);
     let r: serde_json::Value =
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}\n{err}"));
+    assert_eq!(r["schema"], 2, "the result says its schema version");
     let cells = r["cells"].as_array().expect("cells");
+    // A cell that could not run here says so in `runnable`, and keeps the scenario's claim.
+    let could_not_run = |c: &serde_json::Value| c["runnable"] == false && c["observed"] == "n/a";
     let bad: Vec<String> = cells
         .iter()
-        .filter(|c| c["expected"] != c["observed"])
+        .filter(|c| c["expected"] != c["observed"] && !could_not_run(c))
         .map(|c| {
             format!(
                 "{}/{}: expected {} observed {} where {} reason {}",
@@ -63,6 +66,22 @@ fn every_builtin_cell_matches_its_expectation_and_junit_parses() {
         .collect();
     assert!(bad.is_empty(), "mismatching cells:\n{}", bad.join("\n"));
     assert_eq!(code, 0, "{err}");
+    for c in cells {
+        assert!(c["runnable"].is_boolean(), "every cell says runnable: {c}");
+        if c["runnable"] == false {
+            assert_eq!(c["observed"], "n/a", "{c}");
+            assert!(!c["reason"].as_str().unwrap().is_empty(), "why not: {c}");
+        }
+    }
+    // No SGX here: the sgx row keeps its claim (the dump is refused) and says it could not run.
+    if !std::path::Path::new("/dev/sgx_enclave").exists() {
+        let sgx_dump = cells
+            .iter()
+            .find(|c| c["scenario"] == "sgx" && c["attack"] == "dump")
+            .unwrap();
+        assert_eq!(sgx_dump["expected"], "unreadable", "{sgx_dump}");
+        assert_eq!(sgx_dump["runnable"], false, "{sgx_dump}");
+    }
     // cvm-shared-io's guest sent its canary out on the serial console: the host read it there,
     // and the console line reached no log or progress line.
     if let Some(wire) = cells

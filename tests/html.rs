@@ -44,6 +44,7 @@ fn cell(s: &str, a: &str, expected: Outcome, observed: Outcome, where_: &str) ->
         attack: a.parse().unwrap(),
         expected,
         observed,
+        runnable: true,
         where_: where_.into(),
         reason: String::new(),
         command: format!("sudo confidump attack --path {a} --pid 31337"),
@@ -194,6 +195,7 @@ fn report(lang: &str) -> MatrixReport {
     }
     let mismatches = cells.iter().filter(|c| !c.met()).count();
     MatrixReport {
+        schema: confidump::model::MATRIX_SCHEMA,
         host: HostInfo {
             kernel: "6.1.0-18-amd64".into(),
             hostname: "lab-1".into(),

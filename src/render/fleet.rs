@@ -63,12 +63,20 @@ pub struct NodeCell {
     pub expected: Outcome,
     /// What happened.
     pub observed: Outcome,
+    /// False when the path could not run on that node (schema 2); a schema 1 result wrote
+    /// `expected: n/a` instead and has no such field.
+    #[serde(default = "yes")]
+    pub runnable: bool,
     /// Why (refused read, n/a, error).
     #[serde(default)]
     pub reason: String,
     /// The run required this cell and it could not run: a mismatch whatever the outcomes say.
     #[serde(default)]
     pub required: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Why a result could not be read.
@@ -165,6 +173,8 @@ pub struct FleetCell {
     pub expected: Outcome,
     /// What that node observed.
     pub observed: Outcome,
+    /// Whether the path could run on that node.
+    pub runnable: bool,
     /// Why, as the node said.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub reason: String,
@@ -177,7 +187,7 @@ impl FleetCell {
     /// The node's observation met its expectation (a required cell that could not run never
     /// does, as in [`crate::model::Cell::met`]).
     pub fn met(&self) -> bool {
-        self.expected == self.observed && !self.required
+        crate::model::met(self.expected, self.observed, self.runnable, self.required)
     }
 }
 
@@ -243,6 +253,7 @@ pub fn merge(results: Vec<(String, NodeResult)>) -> Fleet {
             let cell = FleetCell {
                 expected: c.expected,
                 observed: c.observed,
+                runnable: c.runnable,
                 reason: c.reason,
                 required: c.required,
             };
@@ -429,14 +440,22 @@ pub fn render_text(fleet: &Fleet, only_problems: bool, color: bool) -> String {
             } else {
                 format!(": {}", visible(&c.reason))
             };
+            // A required cell that could not run missed for that reason, not for its outcome.
+            let what = if c.required && !c.runnable {
+                format!("required, could not run (expected {})", c.expected.as_str())
+            } else {
+                format!(
+                    "expected {}, observed {}",
+                    c.expected.as_str(),
+                    c.observed.as_str()
+                )
+            };
             let _ = writeln!(
                 out,
-                "✗ {} {}/{}: expected {}, observed {}{why}",
+                "✗ {} {}/{}: {what}{why}",
                 visible(label),
                 visible(&r.scenario),
                 visible(&r.attack),
-                c.expected.as_str(),
-                c.observed.as_str()
             );
         }
     }
@@ -489,6 +508,36 @@ mod tests {
             r#"{{"host":{{"kernel":"6.1","hostname":"{host}","uid":0,"memfd_secret":true,"gcore":true,"core_pattern":"core","confidump":"0.1.0"}},"lang":"en","scenarios":[],"attacks":["dump","live"],"cells":[{}],"mismatches":{mismatches},"millis":5}}"#,
             cells.join(",")
         )
+    }
+
+    #[test]
+    fn schema_1_and_schema_2_results_keep_their_meaning() {
+        // Schema 1 (no `runnable`): a cell the host could not run said `expected: n/a`.
+        let old = parse_result(&result("old", &[("sgx", "dump", "n/a", "n/a")])).unwrap();
+        // Schema 2: the claim stays, `runnable` says it could not run; a runnable cell that
+        // gave n/a where a leak was claimed is a miss; a required one is a miss whatever it says.
+        let cell = |expected: &str, runnable: bool, required: bool| {
+            format!(
+                r#"{{"scenario":"sgx","attack":"dump","expected":"{expected}","observed":"n/a","runnable":{runnable},"required":{required},"where":"","reason":"needs SGX","command":"","millis":1,"hits":0,"fragments_only":false}}"#
+            )
+        };
+        let new = |c: String| {
+            parse_result(&format!(
+                r#"{{"schema":2,"host":{{"hostname":"new"}},"cells":[{c}],"mismatches":0}}"#
+            ))
+            .unwrap()
+        };
+        let fleet = merge(vec![
+            ("old".into(), old),
+            ("new".into(), new(cell("unreadable", false, false))),
+            ("ran".into(), new(cell("unreadable", true, false))),
+            ("req".into(), new(cell("unreadable", false, true))),
+        ]);
+        let row = &fleet.rows[0];
+        let met = |n: &str| row.nodes[n].met();
+        assert!(met("old") && met("new"), "{row:?}");
+        assert!(!met("ran") && !met("req"), "{row:?}");
+        assert_eq!(fleet.mismatches, 2);
     }
 
     #[test]

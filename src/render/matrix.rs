@@ -175,6 +175,7 @@ pub(crate) mod tests {
             attack: a.parse().unwrap_or(AttackKind::Dump),
             expected,
             observed,
+            runnable: true,
             where_: where_.into(),
             reason: String::new(),
             command: format!("confidump attack --path {a} --pid 4242"),
@@ -309,6 +310,7 @@ pub(crate) mod tests {
             cells.push(c);
         }
         MatrixReport {
+            schema: crate::model::MATRIX_SCHEMA,
             host: HostInfo {
                 kernel: "6.1.0-18-amd64".into(),
                 hostname: "lab-1".into(),

@@ -422,11 +422,11 @@ fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, opts: PresentOptio
             "\n{}\n",
             paint(t(lang, "present.sees"), BOLD, color)
         ));
-        // Paths that do not apply to this scenario by design (expected and observed n/a: qmp
-        // for a process, same-uid for a root victim) get no tile, only a line above: a room
-        // should look at what was attacked.
-        let by_design =
-            |c: &Cell| c.expected == Outcome::NotApplicable && c.observed == Outcome::NotApplicable;
+        // Paths that say nothing about this row (n/a as expected: qmp for a process, same-uid
+        // for a root victim, a path this host cannot run) get no tile, only a line above: a
+        // room should look at what was attacked. A required path that could not run is a
+        // failure and keeps its tile.
+        let by_design = |c: &Cell| c.observed == Outcome::NotApplicable && c.met();
         let shown: Vec<Cell> = row.iter().filter(|c| !by_design(c)).cloned().collect();
         out.push_str(&tiles(
             if shown.is_empty() { row } else { &shown },

@@ -262,8 +262,8 @@ pub fn row_required(s: &Scenario, required: &BTreeSet<Requirement>) -> bool {
         .any(|r| required.contains(r))
 }
 
-/// Marks the cells of required rows that could not run (`n/a` where the scenario expects a
-/// result): each becomes a failure that keeps its reason. Returns how many were marked.
+/// Marks the cells of required rows that could not run (not runnable where the scenario
+/// expects a result): each becomes a failure that keeps its reason. Returns how many were marked.
 pub fn mark_required(
     scenarios: &[Scenario],
     cells: &mut [Cell],
@@ -274,10 +274,7 @@ pub fn mark_required(
         let Some(s) = scenarios.iter().find(|s| s.info.name == c.scenario) else {
             continue;
         };
-        if row_required(s, required)
-            && c.observed == Outcome::NotApplicable
-            && s.spec.expected(c.attack) != Outcome::NotApplicable
-        {
+        if row_required(s, required) && !c.runnable && c.expected != Outcome::NotApplicable {
             c.required = true;
             marked += 1;
         }

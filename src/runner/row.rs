@@ -87,8 +87,8 @@ pub(crate) fn row_error(s: &Scenario, reason: &str) -> Vec<Cell> {
         .collect()
 }
 
-/// Builds a cell. When `host_lacks` (the attack cannot run here for a missing capability), the
-/// expectation on this host is n/a: the scenario's expectation only holds where it can run.
+/// Builds a cell. `expected` is always the scenario's claim; when `host_lacks` (the attack
+/// cannot run here for a missing capability) the cell says so in `runnable` instead.
 fn cell_of(
     s: &Scenario,
     attack: AttackKind,
@@ -97,15 +97,11 @@ fn cell_of(
     o: Observation,
     host_lacks: bool,
 ) -> Cell {
-    let expected = if host_lacks && o.outcome == Outcome::NotApplicable {
-        Outcome::NotApplicable
-    } else {
-        s.spec.expected(attack)
-    };
     Cell {
         scenario: s.info.name.clone(),
         attack,
-        expected,
+        expected: s.spec.expected(attack),
+        runnable: !(host_lacks && o.outcome == Outcome::NotApplicable),
         observed: o.outcome,
         where_: o.where_,
         reason: o.reason,
