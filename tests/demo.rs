@@ -91,6 +91,34 @@ fn every_builtin_cell_matches_its_expectation_and_junit_parses() {
     {
         assert_eq!(wire["where"], "[serial console]", "{wire}");
     }
+    // Without SEV-SNP the row runs as a normal VM and reads as one: its title and stand-in
+    // label say so, and its lesson says which cell carries over to SEV-SNP.
+    if !std::path::Path::new("/dev/sev").exists() {
+        let row = r["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "cvm-shared-io")
+            .unwrap();
+        assert!(
+            row["title"]["en"]
+                .as_str()
+                .unwrap()
+                .starts_with("Normal VM"),
+            "{row}"
+        );
+        assert!(
+            row["stand_in_for"]["en"]
+                .as_str()
+                .unwrap()
+                .contains("SEV-SNP"),
+            "{row}"
+        );
+        assert!(
+            row["lesson"]["en"].as_str().unwrap().contains("wire cell"),
+            "{row}"
+        );
+    }
     assert!(
         !err.contains("CONFIDUMP-"),
         "a canary reached stderr: {err}"

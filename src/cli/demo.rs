@@ -344,7 +344,13 @@ fn list(scenarios: &[Scenario], lang: &str) -> String {
                         (crate::model::CvmProfile::SevSnp, true) => "SEV-SNP ホスト",
                         (crate::model::CvmProfile::Tdx, true) => "TDX ホスト",
                     }
-                    .to_string(),
+                    .to_string()
+                        // Without it the row still runs, as a normal VM (its title says so).
+                        + match (s.spec.cvm_fallback, ja) {
+                            (false, _) => "",
+                            (true, false) => " (else a normal VM)",
+                            (true, true) => "（なければ通常の VM）",
+                        },
                 );
             }
             needs.extend(

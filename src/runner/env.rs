@@ -99,21 +99,37 @@ pub fn unavailable(s: &Scenario, env: &RunEnv) -> Option<String> {
 }
 
 /// The scenarios as this host can run them: each row that cannot run here carries its reason
-/// in `info.unavailable`, so the table, the presenter and `--list` all say it the same way.
+/// in `info.unavailable`, and a row that runs as a normal VM in place of a confidential one
+/// carries its fallback texts (title, stand-in label, lesson), so the table, the presenter,
+/// the JSON and `--list` all say it the same way.
 pub fn for_host(all: Vec<Scenario>, env: &RunEnv) -> Vec<Scenario> {
     all.into_iter()
         .map(|mut s| {
             s.info.unavailable = unavailable_spec(&s.spec, env);
+            if let Some(f) = s
+                .spec
+                .fallback
+                .as_ref()
+                .filter(|_| falls_back(&s.spec, env))
+            {
+                s.info.title = f.title.clone();
+                s.info.stand_in_for = Some(f.stand_in_for.clone());
+                s.info.lesson = f.lesson.clone();
+            }
             s
         })
         .collect()
 }
 
+/// A `cvm_fallback` row runs as a normal VM here.
+fn falls_back(spec: &Spec, env: &RunEnv) -> bool {
+    spec.cvm_fallback && host::vm_row_unavailable(spec.cvm, &env.host).is_some()
+}
+
 /// The CVM profile a VM row runs with here: its own, or none (a normal VM) for a row with
 /// `cvm_fallback` on a host that lacks the hardware.
 pub fn cvm_to_run(spec: &Spec, env: &RunEnv) -> Option<crate::model::CvmProfile> {
-    let fall_back = spec.cvm_fallback && host::vm_row_unavailable(spec.cvm, &env.host).is_some();
-    if fall_back {
+    if falls_back(spec, env) {
         None
     } else {
         spec.cvm

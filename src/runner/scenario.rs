@@ -24,6 +24,13 @@
 //!                           #   plaintext | server-encrypted | client-encrypted | enclave
 //! guest_container = "namespaces"    # context "vm" only: the guest runs the victim in new
 //!                                   # namespaces (a Kata-style pod VM)
+//! cvm = "sev-snp"           # context "vm" only: sev-snp | tdx (a confidential VM)
+//! cvm_fallback = "vm"       # with cvm: without that hardware, run as a normal VM, labelled
+//! sends = "console"         # context "vm" only: the guest also sends its secret out (`wire`)
+//! [fallback]                # with cvm_fallback: how the row reads where a normal VM stands in
+//! title = { en = "…", ja = "…" }          # each optional; the defaults say "normal VM"
+//! stand_in_for = { en = "…", ja = "…" }
+//! lesson = { en = "…", ja = "…" }
 //! [expect]                  # leak | unreadable | absent | n/a ; an omitted path means n/a
 //! dump = "leak"
 //! gcore = "leak"
@@ -306,7 +313,17 @@ struct RawScenario {
     debug_enclave: Option<toml::Spanned<bool>>,
     #[serde(default)]
     requires: Vec<Requirement>,
+    fallback: Option<toml::Spanned<RawFallback>>,
     expect: RawExpect,
+}
+
+/// `[fallback]`: how a `cvm_fallback` row reads where it runs as a normal VM.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFallback {
+    title: Option<RawTexts>,
+    stand_in_for: Option<RawTexts>,
+    lesson: Option<RawTexts>,
 }
 
 /// A scenario ready to run: what reports show about it, and what the runner does. Its one
@@ -344,6 +361,9 @@ pub struct Spec {
     /// Without the CVM hardware, run as a normal VM (`cvm_fallback = "vm"`) instead of `n/a`:
     /// for rows whose lesson holds either way (what a guest sends out is never encrypted).
     pub cvm_fallback: bool,
+    /// How such a row reads where it falls back (title, stand-in label, lesson): set exactly
+    /// when `cvm_fallback` is; applied by [`super::env::for_host`].
+    pub fallback: Option<Fallback>,
     /// A channel the guest's victim also sends its secret out on (`sends = "console"`).
     pub wire: Option<crate::vm::guest::Wire>,
     /// How it gets its secret.
@@ -364,6 +384,18 @@ pub struct Spec {
     pub show: Option<String>,
     /// Where it came from: `built-in` or the file's path.
     pub origin: String,
+}
+
+/// The texts of a row that runs as a normal VM in place of a confidential one: what it shows
+/// there is not what it shows on the hardware, and the row says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallback {
+    /// The row's title there.
+    pub title: Texts,
+    /// What the normal VM stands in for.
+    pub stand_in_for: Texts,
+    /// The lesson there: what the cells show on this host.
+    pub lesson: Texts,
 }
 
 impl Spec {
@@ -537,6 +569,42 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         expect.insert(k, v.map_or(Outcome::NotApplicable, Outcome::from));
     }
     let text_of = |t: RawTexts| Texts { en: t.en, ja: t.ja };
+    let raw_fallback = raw.fallback.map(|f| (f.span(), f.into_inner()));
+    if let (Some((span, _)), None) = (&raw_fallback, &raw.cvm_fallback) {
+        return Err(invalid(
+            file,
+            text,
+            Some(span.clone()),
+            "[fallback] needs cvm_fallback = \"vm\"",
+        ));
+    }
+    let fallback = raw.cvm_fallback.is_some().then(|| {
+        let f = raw_fallback.map(|(_, f)| f);
+        let (title, stand_in_for, lesson) =
+            f.map_or((None, None, None), |f| (f.title, f.stand_in_for, f.lesson));
+        Fallback {
+            title: title.map_or_else(
+                || Texts {
+                    en: format!("{} (a normal VM stands in)", raw.title.en),
+                    ja: format!("{}（通常の VM で代用）", raw.title.ja),
+                },
+                text_of,
+            ),
+            stand_in_for: stand_in_for.map_or_else(
+                || {
+                    Texts::new(
+                        "a confidential VM (no such hardware on this host)",
+                        "機密 VM（このホストにはそのハードウェアがない）",
+                    )
+                },
+                text_of,
+            ),
+            lesson: lesson.map_or_else(
+                || Texts::new(raw.lesson.en.clone(), raw.lesson.ja.clone()),
+                text_of,
+            ),
+        }
+    });
     let info = ScenarioInfo {
         name,
         title: text_of(raw.title),
@@ -635,6 +703,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         guest_container: raw.guest_container.as_ref().map(|g| *g.get_ref()),
         cvm: raw.cvm,
         cvm_fallback,
+        fallback: if cvm_fallback { fallback } else { None },
         wire,
         secret: raw.secret,
         search: raw.search,
@@ -835,6 +904,39 @@ mod tests {
             let e = with(extra).unwrap_err().to_string();
             assert!(e.starts_with("f.toml:") && e.contains(says), "{extra}: {e}");
         }
+    }
+
+    #[test]
+    fn a_fallback_row_says_what_stands_in() {
+        let head = "name = \"x\"\ntitle.en = \"CVM row\"\nholds.en = \"h\"\nlesson.en = \"l\"\nmode = \"secretmem\"\ncontext = \"vm\"\ncvm = \"sev-snp\"\n";
+        let tail = "[expect]\nwire = \"leak\"\n";
+        // No [fallback]: the defaults still say a normal VM runs.
+        let s = parse("f.toml", &format!("{head}cvm_fallback = \"vm\"\n{tail}")).unwrap();
+        let f = s.spec.fallback.unwrap();
+        assert_eq!(f.title.en, "CVM row (a normal VM stands in)");
+        assert!(f.stand_in_for.en.contains("no such hardware"), "{f:?}");
+        // Given texts replace them; the row's own stay for a host that has the hardware.
+        let given = format!(
+            "{head}cvm_fallback = \"vm\"\n[fallback]\ntitle.en = \"Normal VM\"\nlesson.en = \"memory leaks here\"\n{tail}"
+        );
+        let s = parse("f.toml", &given).unwrap();
+        let f = s.spec.fallback.unwrap();
+        assert_eq!(
+            (f.title.en.as_str(), f.lesson.en.as_str()),
+            ("Normal VM", "memory leaks here")
+        );
+        assert_eq!(s.info.title.en, "CVM row");
+        // Texts for a fallback that cannot happen are refused, with their line.
+        let e = parse(
+            "f.toml",
+            &format!("{head}[fallback]\ntitle.en = \"t\"\n{tail}"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("f.toml:8:") && e.contains("needs cvm_fallback"),
+            "{e}"
+        );
     }
 
     #[test]
