@@ -294,7 +294,7 @@ fn db_rows_attack_every_server_process_the_disk_and_the_client() {
         assert_eq!(c["observed"], "n/a");
         assert_eq!(
             c["reason"],
-            "not available on this host: needs an SGX/VBS enclave in the database server (Azure SQL DC-series)"
+            "not available on this host: needs an enclave in the database server (Azure SQL Database: a VBS enclave, or an SGX enclave on DC-series hardware)"
         );
     }
     // Nothing of the three servers is left: no process in their directories, no directory.

@@ -54,8 +54,9 @@ pub enum Requirement {
     /// The OCI runtime `crun` on PATH.
     #[serde(rename = "crun")]
     Crun,
-    /// An SGX/VBS enclave inside the database server (Always Encrypted with secure enclaves,
-    /// Azure SQL DC-series): never met by a host, only by such a managed service.
+    /// An enclave inside the database server (Always Encrypted with secure enclaves: Azure SQL
+    /// Database's VBS enclaves, or SGX enclaves on DC-series): never met by a host, only by
+    /// such a managed service.
     #[serde(rename = "sql-enclave")]
     SqlEnclave,
 }
@@ -132,7 +133,7 @@ pub fn requirement_missing(r: Requirement, f: &HostFacts) -> Option<Texts> {
         Requirement::Crun => program_missing("crun", f.crun.as_deref()),
         Requirement::SqlEnclave => Some(Texts::new(
             SQL_ENCLAVE_MISSING,
-            "このホストでは利用できない。データベースサーバーの中に SGX/VBS のエンクレーブが必要（Azure SQL の DC シリーズ）。",
+            "このホストでは利用できない。データベースサーバーの中にエンクレーブが必要（Azure SQL Database の VBS エンクレーブ、または DC シリーズのハードウェア上の SGX エンクレーブ）。",
         )),
     }
 }
@@ -391,9 +392,10 @@ fn program_missing(program: &str, found: Option<&std::path::Path>) -> Option<Tex
 }
 
 /// Why Always Encrypted with secure enclaves cannot be shown on any host: the enclave must be
-/// inside the database server, which only such a service (Azure SQL DC-series) has.
+/// inside the database server, which only such a service has (Azure SQL Database: a VBS
+/// enclave on any hardware, or an SGX enclave on DC-series).
 pub const SQL_ENCLAVE_MISSING: &str =
-    "not available on this host: needs an SGX/VBS enclave in the database server (Azure SQL DC-series)";
+    "not available on this host: needs an enclave in the database server (Azure SQL Database: a VBS enclave, or an SGX enclave on DC-series hardware)";
 
 /// Why no PostgreSQL victim can start here.
 pub fn postgres_missing(f: &HostFacts) -> Option<Texts> {
