@@ -32,6 +32,7 @@ const BUILTIN: [&str; 23] = [
     "coco",
     "db-plaintext",
     "db-server-encrypted",
+    "db-server-logged",
     "db-client-encrypted",
     "db-enclave",
 ];

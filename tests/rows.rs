@@ -236,6 +236,8 @@ fn db_rows_attack_every_server_process_the_disk_and_the_client() {
             "--scenario",
             "db-server-encrypted",
             "--scenario",
+            "db-server-logged",
+            "--scenario",
             "db-client-encrypted",
             "--scenario",
             "db-enclave",
@@ -249,6 +251,8 @@ fn db_rows_attack_every_server_process_the_disk_and_the_client() {
             "db-server-encrypted",
             ["leak", "leak", "leak", "not-found", "leak"],
         ),
+        // The same store with ordinary statement logging: the disk leaks, from the log.
+        ("db-server-logged", ["leak", "leak", "leak", "leak", "leak"]),
         (
             "db-client-encrypted",
             ["not-found", "not-found", "not-found", "not-found", "leak"],
@@ -266,6 +270,10 @@ fn db_rows_attack_every_server_process_the_disk_and_the_client() {
         let k = cell(&v, row, "kernel");
         assert_eq!(k["observed"], "n/a");
         assert!(!k["reason"].as_str().unwrap().is_empty());
+        if row == "db-server-logged" {
+            let w = cell(&v, row, "disk")["where"].as_str().unwrap().to_string();
+            assert!(w.starts_with("log/postgresql-"), "the statement log: {w}");
+        }
         // The server's leak names the process; the key and plaintext are in the backend.
         if row == "db-server-encrypted" {
             for attack in ["dump", "gcore", "live"] {
@@ -297,7 +305,7 @@ fn db_rows_attack_every_server_process_the_disk_and_the_client() {
             "not available on this host: needs an enclave in the database server (Azure SQL Database: a VBS enclave, or an SGX enclave on DC-series hardware)"
         );
     }
-    // Nothing of the three servers is left: no process in their directories, no directory.
+    // Nothing of the four servers is left: no process in their directories, no directory.
     for d in &data_dirs {
         assert!(!d.exists(), "{} left behind", d.display());
         let left = confidump::service::instance::processes_in(d);

@@ -168,6 +168,11 @@ pub struct VictimArgs {
     /// (service) How the database client stores the secret.
     #[arg(long, value_enum)]
     pub store: Option<StoreArg>,
+    /// (service) The pitfall: the server logs every statement with its parameters
+    /// (log_statement=all) to files in its data directory, as an ordinary production server
+    /// does; the demo's db-server-logged row shows its disk cell leak.
+    #[arg(long)]
+    pub statement_log: bool,
     /// (service) Directory of PostgreSQL's initdb and postgres [default: PATH, then
     /// /usr/lib/postgresql/*/bin].
     #[arg(long, value_name = "DIR")]
@@ -284,8 +289,8 @@ pub fn run(mut args: VictimArgs) -> anyhow::Result<ExitCode> {
     if args.context == ContextArg::Service {
         return run_service(args);
     }
-    if args.store.is_some() {
-        anyhow::bail!("--store applies to --context service only");
+    if args.store.is_some() || args.statement_log {
+        anyhow::bail!("--store and --statement-log apply to --context service only");
     }
     let Some(mode) = args.mode else {
         anyhow::bail!("--mode is required (except with --context service, or --emit-enclave)");
@@ -517,6 +522,7 @@ fn run_service(args: VictimArgs) -> anyhow::Result<ExitCode> {
         StoreArg::ClientEncrypted => Store::ClientEncrypted,
     });
     opts.instance.bindir = args.pg_bindir;
+    opts.instance.statement_log = args.statement_log;
     let svc = ServiceVictim::start(&opts)?;
     for note in svc.notes() {
         eprintln!("confidump: {note}");

@@ -22,6 +22,8 @@
 //! runtime = "runc"          # context "container" only: namespaces (default) | runc | crun
 //! store = "plaintext"       # context "service" only, and required there (no `mode` then):
 //!                           #   plaintext | server-encrypted | client-encrypted | enclave
+//! statement_log = true      # context "service" only: the server logs every statement to its
+//!                           #   data directory (log_statement=all), the pitfall
 //! guest_container = "namespaces"    # context "vm" only: the guest runs the victim in new
 //!                                   # namespaces (a Kata-style pod VM)
 //! cvm = "sev-snp"           # context "vm" only: sev-snp | tdx (a confidential VM)
@@ -128,6 +130,10 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "db-server-encrypted.toml",
         include_str!("../../demo/scenarios/db-server-encrypted.toml"),
+    ),
+    (
+        "db-server-logged.toml",
+        include_str!("../../demo/scenarios/db-server-logged.toml"),
     ),
     (
         "db-client-encrypted.toml",
@@ -301,6 +307,7 @@ struct RawScenario {
     sends: Option<toml::Spanned<String>>,
     runtime: Option<toml::Spanned<Runtime>>,
     store: Option<toml::Spanned<DbStore>>,
+    statement_log: Option<toml::Spanned<bool>>,
     guest_container: Option<toml::Spanned<GuestContainer>>,
     #[serde(default)]
     secret: SecretVia,
@@ -354,6 +361,8 @@ pub struct Spec {
     pub runtime: Option<Runtime>,
     /// The store of a service row.
     pub store: Option<DbStore>,
+    /// A service row's server logs every statement to its data directory (the pitfall).
+    pub statement_log: bool,
     /// A VM row's guest runs its victim in a container (new namespaces).
     pub guest_container: Option<GuestContainer>,
     /// The confidential-VM profile of a VM victim.
@@ -700,6 +709,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 .map_or(Runtime::Namespaces, |r| *r.get_ref())
         }),
         store: raw.store.as_ref().map(|s| *s.get_ref()),
+        statement_log: raw.statement_log.as_ref().is_some_and(|l| *l.get_ref()),
         guest_container: raw.guest_container.as_ref().map(|g| *g.get_ref()),
         cvm: raw.cvm,
         cvm_fallback,
@@ -735,6 +745,11 @@ fn check_context_fields(
     if let Some(g) = &raw.guest_container {
         if context != Some(Context::Vm) {
             return err(g.span(), "guest_container needs context = \"vm\"");
+        }
+    }
+    if let Some(l) = &raw.statement_log {
+        if context != Some(Context::Service) {
+            return err(l.span(), "statement_log needs context = \"service\"");
         }
     }
     match (&raw.store, context) {

@@ -269,6 +269,9 @@ pub struct InstanceOptions {
     pub user: Option<String>,
     /// How long initdb plus the server's start may take.
     pub start_timeout: Duration,
+    /// The pitfall: the server logs every statement with its parameters to files in its data
+    /// directory ([`STATEMENT_LOG_SETTINGS`]), as an ordinary production setting does.
+    pub statement_log: bool,
 }
 
 impl Default for InstanceOptions {
@@ -278,6 +281,7 @@ impl Default for InstanceOptions {
             base_dir: None,
             user: None,
             start_timeout: Duration::from_secs(60),
+            statement_log: false,
         }
     }
 }
@@ -307,6 +311,9 @@ pub struct PgInstance {
     _lock: Flock<File>,
     /// What happened on the way that a user may want to know (stale directories removed).
     notes: Vec<String>,
+    /// The server's logging settings (`-c`, after [`SERVER_SETTINGS`]): [`NO_STATEMENT_LOG`],
+    /// or [`STATEMENT_LOG_SETTINGS`].
+    logging: &'static [&'static str],
 }
 
 impl std::fmt::Debug for PgInstance {
@@ -363,6 +370,11 @@ impl PgInstance {
             version: bins.version(),
             _lock: lock,
             notes: Vec::new(),
+            logging: if opts.statement_log {
+                STATEMENT_LOG_SETTINGS
+            } else {
+                NO_STATEMENT_LOG
+            },
         };
         // Errors from here on drop `inst`, which removes the directory.
         inst.prepare_dir(&base)?;
@@ -440,7 +452,12 @@ impl PgInstance {
             .arg(&self.run_dir)
             .arg("-p")
             .arg(PORT.to_string())
-            .args(SERVER_SETTINGS.iter().flat_map(|s| ["-c", s]))
+            .args(
+                SERVER_SETTINGS
+                    .iter()
+                    .chain(self.logging)
+                    .flat_map(|s| ["-c", s]),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
             .spawn()
@@ -623,9 +640,21 @@ const SERVER_SETTINGS: &[&str] = &[
     // writer and the client's backend remain.
     "autovacuum=off",
     "max_logical_replication_workers=0",
-    "logging_collector=off",
     "log_min_messages=warning",
-    "log_min_error_statement=panic",
+];
+
+/// The logging that keeps secrets off the disk: no log files, and no failing statement (which
+/// may carry a key) in the server's stderr either.
+const NO_STATEMENT_LOG: &[&str] = &["logging_collector=off", "log_min_error_statement=panic"];
+
+/// The logging an ordinary production server has: every statement, with its bind parameters,
+/// in log files under the data directory (`log/`, mode 0600; removed with the directory). The
+/// pitfall the `db-server-logged` row shows on its `disk` cell.
+const STATEMENT_LOG_SETTINGS: &[&str] = &[
+    "logging_collector=on",
+    "log_directory=log",
+    "log_file_mode=0600",
+    "log_statement=all",
 ];
 
 fn take_lock(run_dir: &Path) -> Result<Flock<File>, InstanceError> {

@@ -58,7 +58,10 @@ impl VictimHost for ServiceHost {
             "{name}: starting PostgreSQL and its client ({})",
             store.as_str()
         ));
-        let extra = ["--context", "service", "--store", store.as_str()];
+        let mut extra = vec!["--context", "service", "--store", store.as_str()];
+        if s.spec.statement_log {
+            extra.push("--statement-log");
+        }
         let launch = Launch {
             mode: None,
             extra: &extra,
