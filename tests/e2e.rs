@@ -306,6 +306,26 @@ fn a_prefix_needle_is_not_a_leak_of_the_programs_own_text() {
         );
         assert!(err.contains("is 10 bytes"), "{via}: {err}");
     }
+    // `scan --pid` and `show --pid --hit` read the same copies apart: no hit to show.
+    let o = run(&["scan", "--pid", &pid, "--needle", "CONFIDUMP-"]);
+    let (_, out, err) = code_out_err(&o);
+    assert!(!out.starts_with("LEAK"), "scan: {out}\n{err}");
+    let o = run(&[
+        "show",
+        "--pid",
+        &pid,
+        "--hit",
+        "0",
+        "--needle",
+        "CONFIDUMP-",
+    ]);
+    let (code, out, err) = code_out_err(&o);
+    assert_ne!(code, 0, "show: {out}\n{err}");
+    assert!(
+        err.contains("no hit 0: the scan found 0 hit(s)")
+            && err.contains("in copies of the program's own text"),
+        "show: {err}"
+    );
 }
 
 #[test]

@@ -88,8 +88,7 @@ impl NeedleArgs {
         for (i, n) in self.needles.iter().enumerate() {
             if n.len() < WEAK_NEEDLE {
                 eprintln!(
-                    "confidump: warning: --needle number {} is {} bytes: a needle under {WEAK_NEEDLE} bytes matches unrelated bytes too (--sha256 of the whole secret proves it is the one)",
-                    i + 1,
+                    "confidump: warning: needle {i} (--needle) is {} bytes: a needle under {WEAK_NEEDLE} bytes matches unrelated bytes too (--sha256 of the whole secret proves it is the one)",
                     n.len()
                 );
             }
@@ -104,7 +103,7 @@ impl NeedleArgs {
                 bail!("--needle: empty needle");
             }
             out.try_add_bytes(Secret::new(n.as_bytes().to_vec()))
-                .with_context(|| format!("--needle number {}", i + 1))?;
+                .with_context(|| format!("needle {i} (--needle)"))?;
         }
         for path in &self.needle_files {
             // Regular files only, size capped: /dev/zero or a FIFO is refused, not read.
@@ -288,7 +287,13 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let report = match (args.pid, &args.dir) {
         (Some(pid), _) => {
             let live = LiveProcess::open(pid, false)?;
-            let report = scan::scan_with_progress(&live, &needles, &options, &mut progress)?;
+            let mut report = scan::scan_with_progress(&live, &needles, &options, &mut progress)?;
+            // Copies of the program's own text (its help's examples) are not the secret.
+            scan::public::split_own_copies(
+                &mut report,
+                &live,
+                &crate::procfs::proc_path(pid, "exe"),
+            );
             // A read that failed because the victim died is not a refusal: no report at all.
             live.ensure_alive("scan")?;
             report

@@ -76,9 +76,26 @@ pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
                 bail!("--hit needs needle options (--needle, --needle-file or --sha256)");
             }
             let needles = args.needles.build()?;
-            let report = scan::scan_source(source, &needles)?;
+            let mut report = scan::scan_source(source, &needles)?;
+            // Copies of the program's own text (its help's examples) are not hits of the secret.
+            if let (Some(l), Some(pid)) = (&live, args.pid) {
+                scan::public::split_own_copies(
+                    &mut report,
+                    l,
+                    &crate::procfs::proc_path(pid, "exe"),
+                );
+            }
+            let own = report.public_hits.iter().filter(|p| p.copy).count();
             let Some(hit) = report.hits.get(k) else {
-                bail!("no hit {k}: the scan found {} hit(s)", report.hits.len());
+                let also = if own > 0 {
+                    format!(" ({own} more in copies of the program's own text, not the secret)")
+                } else {
+                    String::new()
+                };
+                bail!(
+                    "no hit {k}: the scan found {} hit(s){also}",
+                    report.hits.len()
+                );
             };
             head.push_str(&format!(
                 "hit {k}: needle {} ({}) at {} in {}\n",
