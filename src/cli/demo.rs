@@ -22,17 +22,30 @@ use crate::runner::{demo, platform};
 
 const EXAMPLES: &str = "\
 Starts one real victim per scenario (this same program, `confidump victim`), each holding a
-fresh random canary given on stdin, and attacks it as root would: confidump's dump, gdb's
-gcore, the kernel's own core dump (SIGQUIT), a live read, and for one scenario an attacker
-with the victim's own uid. The attackers get only the secret's SHA-256 and must find it.
+fresh random canary, and attacks it along every path that applies there, as root would (the
+table's columns; the others are n/a with the reason):
+  dump        confidump's dump (threads frozen, every mapping copied), then a scan of the core
+  gcore       gdb's own gcore, with its defaults
+  kernel      the kernel's core dump (SIGQUIT), where core_pattern is a plain file name
+  live        a live read (process_vm_readv, /proc/PID/mem); writes no file
+  qmp         a victim in a VM: QEMU's dump-guest-memory (the cloud operator's virsh dump)
+  same-uid    the live read by a non-root attacker with the victim's uid
+  wire        a victim in a VM: what the guest sent out on its serial console
+  checkpoint  a victim in an OCI container: CRIU's checkpoint (runc checkpoint)
+  disk        a database: its data directory, after CHECKPOINT
+  client      a database: root's dump and live read of its client
+The attackers get only the secret's SHA-256 and must find it.
 
 Cells: leak (found), unreadable (the read was refused: ????), absent (the tool left the
-region out without reading it: proves nothing), n/a (cannot run here; the reason says why).
+region out without reading it: proves nothing), not-found (read, and the secret was not in
+it), n/a (cannot run here; the reason says why), error (the attack failed).
 Scenarios are TOML files (demo/scenarios/*.toml, built in); add your own with --scenario-dir.
 
-Regression runs on confidential hardware: --require names capabilities (as doctor does:
-sgx, sev-snp-host, tdx-host, cvm-guest, ...) whose rows must run; a required row that is n/a
-is a failure (exit 1; JSON \"required\": true; a JUnit failure saying what is missing).
+Regression runs on confidential hardware: --require names capabilities whose rows must run
+(sgx, sev-snp, tdx, memfd_secret, unprivileged-user, container-runtime, postgresql,
+cvm-guest, sev-snp-host, tdx-host, runc, crun, sql-enclave; sev-snp, tdx and cvm-guest mean
+running inside such a guest); a required row that is n/a is a failure (exit 1; JSON
+\"required\": true; a JUnit failure saying what is missing).
 --platform NAME (built in: linux, azure-dcsv3, azure-cvm, snp-host, tdx-host; demo/expect/)
 or --expect-file FILE adds a platform's required capabilities, rows and cell expectations.
 
@@ -109,8 +122,7 @@ pub struct DemoArgs {
     /// Language (default: from the locale).
     #[arg(long, value_enum)]
     pub lang: Option<LangArg>,
-    /// Capabilities whose rows must run (comma-separated, names as in doctor: sgx,
-    /// sev-snp-host, tdx-host, cvm-guest, sev-snp, tdx, memfd_secret, ...).
+    /// Capabilities whose rows must run (comma-separated; every name is listed below).
     #[arg(long = "require", value_name = "CAP,...")]
     pub require: Vec<String>,
     /// Run as this platform expects (built in: linux, azure-dcsv3, azure-cvm, snp-host,
