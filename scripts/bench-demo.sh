@@ -4,8 +4,11 @@
 # containers-and-services issue). The VM rows start from the booted guest saved in
 # ~/.cache/confidump/guest-snapshot; if there is none yet, the first whole run boots and saves
 # it (a one-time cost, said on the line).
-# Prints each run's wall time and the medians. Exits 1 if a median misses its target or a run
-# does not exit 0 (a mismatch or an error).
+# Then scripts/bench-vm.sh: a guest's full boot beside a restore of the saved one, and a dump of
+# its QEMU (VM=0 leaves it out).
+# Prints the machine and the date first, then each run's wall time and the medians: the block
+# docs/performance.md ("Timings") quotes, the one place the docs take their figures from.
+# Exits 1 if a median misses its target or a run does not exit 0 (a mismatch or an error).
 set -euo pipefail
 
 N=${N:-3}
@@ -14,6 +17,11 @@ WHOLE_TARGET_MS=20000
 root=$(cd "$(dirname "$0")/.." && pwd)
 (cd "$root" && cargo build --release --quiet)
 confidump=$root/target/x86_64-unknown-linux-gnu/release/confidump
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+mem=$(awk '/^MemTotal:/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
+printf 'machine: %s vCPUs (%s), %s, Linux %s\n' "$(nproc)" "$cpu" "$mem" "$(uname -r)"
+printf 'date: %s, load before: %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The process scenarios: the built-in files that do not put their victim in a VM.
 scenarios=()
@@ -55,4 +63,8 @@ for i in $(seq 1 "$N"); do
 done
 whole=$(printf '%s\n' "${wholes[@]}" | sort -n | sed -n "$(( (N + 1) / 2 ))p")
 printf 'whole matrix median: %d.%03d s   target: < %d s\n' $((whole / 1000)) $((whole % 1000)) $((WHOLE_TARGET_MS / 1000))
+if [ "${VM:-1}" != 0 ]; then
+    "$root/scripts/bench-vm.sh"
+fi
+printf 'load after: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$median" -le "$TARGET_MS" ] && [ "$whole" -lt "$WHOLE_TARGET_MS" ]

@@ -77,6 +77,7 @@ const ALLOWED: &[&str] = &[
     // Products, services and kernel facilities, by their names.
     "OCI",
     "CRIU",
+    "cgroup",
     "LSM",
     "AppArmor",
     "SELinux",

@@ -22,17 +22,30 @@ use crate::runner::{demo, platform};
 
 const EXAMPLES: &str = "\
 Starts one real victim per scenario (this same program, `confidump victim`), each holding a
-fresh random canary given on stdin, and attacks it as root would: confidump's dump, gdb's
-gcore, the kernel's own core dump (SIGQUIT), a live read, and for one scenario an attacker
-with the victim's own uid. The attackers get only the secret's SHA-256 and must find it.
+fresh random canary, and attacks it along every path that applies there, as root would (the
+table's columns; the others are n/a with the reason):
+  dump        confidump's dump (threads frozen, every mapping copied), then a scan of the core
+  gcore       gdb's own gcore, with its defaults
+  kernel      the kernel's core dump (SIGQUIT), where core_pattern is a plain file name
+  live        a live read (process_vm_readv, /proc/PID/mem); writes no file
+  qmp         a victim in a VM: QEMU's dump-guest-memory (the cloud operator's virsh dump)
+  same-uid    the live read by a non-root attacker with the victim's uid
+  wire        a victim in a VM: what the guest sent out on its serial console
+  checkpoint  a victim in an OCI container: CRIU's checkpoint (runc checkpoint)
+  disk        a database: its data directory, after CHECKPOINT
+  client      a database: root's dump and live read of its client
+The attackers get only the secret's SHA-256 and must find it.
 
 Cells: leak (found), unreadable (the read was refused: ????), absent (the tool left the
-region out without reading it: proves nothing), n/a (cannot run here; the reason says why).
+region out without reading it: proves nothing), not-found (read, and the secret was not in
+it), n/a (cannot run here; the reason says why), error (the attack failed).
 Scenarios are TOML files (demo/scenarios/*.toml, built in); add your own with --scenario-dir.
 
-Regression runs on confidential hardware: --require names capabilities (as doctor does:
-sgx, sev-snp-host, tdx-host, cvm-guest, ...) whose rows must run; a required row that is n/a
-is a failure (exit 1; JSON \"required\": true; a JUnit failure saying what is missing).
+Regression runs on confidential hardware: --require names capabilities whose rows must run
+(sgx, sev-snp, tdx, memfd_secret, unprivileged-user, container-runtime, postgresql,
+cvm-guest, sev-snp-host, tdx-host, runc, crun, sql-enclave; sev-snp, tdx and cvm-guest mean
+running inside such a guest); a required row that is n/a is a failure (exit 1; JSON
+\"required\": true; a JUnit failure saying what is missing).
 --platform NAME (built in: linux, azure-dcsv3, azure-cvm, snp-host, tdx-host; demo/expect/)
 or --expect-file FILE adds a platform's required capabilities, rows and cell expectations.
 
@@ -52,7 +65,8 @@ Examples:
   sudo confidump demo --redact --html handout.html          the secrets' bytes drawn as █
   sudo confidump demo --platform azure-dcsv3 --format json --junit node.xml
   sudo confidump demo --require sgx --scenario sgx
-  confidump demo --list";
+  confidump demo --list
+  confidump demo --from demo.json --html demo.html          a saved result drawn again";
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -108,8 +122,7 @@ pub struct DemoArgs {
     /// Language (default: from the locale).
     #[arg(long, value_enum)]
     pub lang: Option<LangArg>,
-    /// Capabilities whose rows must run (comma-separated, names as in doctor: sgx,
-    /// sev-snp-host, tdx-host, cvm-guest, sev-snp, tdx, memfd_secret, ...).
+    /// Capabilities whose rows must run (comma-separated; every name is listed below).
     #[arg(long = "require", value_name = "CAP,...")]
     pub require: Vec<String>,
     /// Run as this platform expects (built in: linux, azure-dcsv3, azure-cvm, snp-host,
@@ -122,10 +135,21 @@ pub struct DemoArgs {
     /// Scenarios run at once (default 4).
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub jobs: usize,
+    /// Run nothing: draw a result saved with `--format json --output FILE` again (the table,
+    /// JSON, --junit, --html). Needs no root.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["list", "scenarios", "scenario_dir", "present", "require", "platform", "expect_file"]
+    )]
+    pub from: Option<PathBuf>,
 }
 
 /// Runs `confidump demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.from {
+        return redraw(&args, path);
+    }
     let all = scenario::load_all(args.scenario_dir.as_deref())?;
     let exe = std::env::current_exe().context("finding this program to start the victims")?;
     let lang = match args.lang {
@@ -218,22 +242,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             report.redact();
         }
         mark_required(&scenarios, &mut report, &required);
-        let text = match args.format {
-            DemoFormat::Json => {
-                // JSON on stdout is a log line (a pod's log, CI output): without the secret's
-                // bytes unless --reveal. The files below (HTML 0600) are drawn unchanged.
-                let mut json = report.clone();
-                if args.out.redacts(true) {
-                    json.redact();
-                }
-                let text = serde_json::to_string_pretty(&json).context("encoding the report")?;
-                format!("{text}\n")
-            }
-            DemoFormat::Text => {
-                render::table::render_table(&report, args.out.color(), render::term::width())
-            }
-        };
-        args.out.emit(&text, args.force)?;
+        print_report(&args, &report)?;
         report
     };
     // The presenter drew its screens already; the marks still decide the files and the exit.
@@ -246,16 +255,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             r.as_str()
         );
     }
-    if let Some(path) = &args.junit {
-        let junit = render::junit::render(&report);
-        args.out.write_file(path, junit.as_bytes(), args.force)?;
-    }
-    if let Some(path) = &args.html {
-        // The page shows what the attacker saw (leaked bytes included): 0600, like a dump
-        // (0640 only redacted, with --group-readable).
-        let html = render::html::render(&report);
-        args.out.write_file(path, html.as_bytes(), args.force)?;
-    }
+    write_files(&args, &report)?;
     Ok(ExitCode::from(
         if report.mismatches == 0 && unrowed.is_empty() {
             EXIT_OK
@@ -263,6 +263,73 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             EXIT_MISMATCH
         },
     ))
+}
+
+/// The report on stdout (or `--output`): the table, or JSON.
+fn print_report(args: &DemoArgs, report: &MatrixReport) -> anyhow::Result<()> {
+    let text = match args.format {
+        DemoFormat::Json => {
+            // JSON on stdout is a log line (a pod's log, CI output): without the secret's
+            // bytes unless --reveal. The files (HTML 0600) are drawn unchanged.
+            let mut json = report.clone();
+            if args.out.redacts(true) {
+                json.redact();
+            }
+            let text = serde_json::to_string_pretty(&json).context("encoding the report")?;
+            format!("{text}\n")
+        }
+        DemoFormat::Text => {
+            render::table::render_table(report, args.out.color(), render::term::width())
+        }
+    };
+    args.out.emit(&text, args.force)
+}
+
+/// `--junit` and `--html`.
+fn write_files(args: &DemoArgs, report: &MatrixReport) -> anyhow::Result<()> {
+    if let Some(path) = &args.junit {
+        let junit = render::junit::render(report);
+        args.out.write_file(path, junit.as_bytes(), args.force)?;
+    }
+    if let Some(path) = &args.html {
+        // The page shows what the attacker saw (leaked bytes included): 0600, like a dump
+        // (0640 only redacted, with --group-readable).
+        let html = render::html::render(report);
+        args.out.write_file(path, html.as_bytes(), args.force)?;
+    }
+    Ok(())
+}
+
+/// `--from FILE`: a saved result drawn again, through the same renderers as a run. The exit
+/// status is that run's verdict, its mismatches counted again from its cells (a file's own
+/// count is not trusted).
+fn redraw(args: &DemoArgs, path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    for out in args.junit.iter().chain(&args.html).chain(&args.out.output) {
+        crate::files::output::check_target(out, args.force)?;
+    }
+    // Bounded, regular files only (a FIFO or /dev/zero is refused, not waited on).
+    let text = crate::files::input::read_user_text(
+        path,
+        super::report::RESULT_LIMIT,
+        "a demo result file",
+    )?;
+    let mut report: MatrixReport = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a demo result (`demo --format json`): {e}",
+            path.display()
+        )
+    })?;
+    if args.out.redact {
+        report.redact();
+    }
+    report.mismatches = count_mismatches(&report.cells);
+    print_report(args, &report)?;
+    write_files(args, &report)?;
+    Ok(ExitCode::from(if report.mismatches == 0 {
+        EXIT_OK
+    } else {
+        EXIT_MISMATCH
+    }))
 }
 
 /// Why `demo` stops at once for an ordinary user, and how to run it.

@@ -12,8 +12,11 @@ use unicode_width::UnicodeWidthStr;
 const DOCTOR_HELP: &str = "\
 Each check says yes/no, why, and what it enables in the demo. --format json prints
   {\"checks\":[{\"name\",\"ok\",\"detail\",\"enables\"},…],\"summary\":{\"NAME\":{\"ok\",\"reason\"},…}}
-Check names: memfd_secret ptrace core_pattern gdb qemu kvm guest_kernel sgx sev_snp tdx cvm_guest.
+Check names: memfd_secret ptrace core_pattern gdb qemu kvm guest_kernel sgx sev_snp tdx
+cvm_guest unprivileged_user container_runtime postgresql.
 Then the demo rows that will be n/a here, each with the reason the demo prints.
+container_runtime says of each runtime found whether it runs here (crun refuses hybrid
+cgroups: v1 mounted beside a v2 that holds controllers).
 KVM: /dev/kvm may open yet hang a nested Linux guest; doctor boots none, but says \"falls back
 to TCG\" once a VM run here has had to (the VM launcher records it per kernel).
 --lang en|ja: the language of the text (default: from the locale).

@@ -34,7 +34,8 @@ or end of stdin with --until-eof. Exits 0 after zeroizing the secret.
 
 Examples:
   confidump victim --mode secretmem
-  printf 'hunter2-hunter2\\n' | confidump victim --mode dontdump --secret-stdin --until-eof
+  { printf 'hunter2-hunter2\\n'; cat; } | confidump victim --mode dontdump --secret-stdin --until-eof
+      (runs until Ctrl-D: `cat` keeps the pipe open; a bare printf would end it at once)
   confidump victim --mode plain --generate pan --ready-file /tmp/victim.ready
 
 Pitfall modes, for training: residue (well stored, badly used), undumpable (PR_SET_DUMPABLE=0
@@ -131,7 +132,8 @@ pub struct VictimArgs {
     pub memory: Option<u64>,
     /// (vm) Always boot the guest. By default the first VM victim saves its freshly booted
     /// guest (before any secret exists; ~/.cache/confidump/guest-snapshot, 0600) and later ones
-    /// restore it with QEMU's -incoming in well under a second, each with fresh host entropy.
+    /// restore it with QEMU's -incoming, much faster than a boot (docs/performance.md), each
+    /// with fresh host entropy.
     #[arg(long)]
     pub no_snapshot: bool,
     /// (vm, for tests) Before the victim starts, set Yama's ptrace_scope in the guest to N and

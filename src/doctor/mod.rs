@@ -244,11 +244,28 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
         "container_runtime",
         host::container_runtime_missing(f),
         || {
-            let found: Vec<String> = [&f.runc, &f.crun]
-                .iter()
-                .filter_map(|p| p.as_ref().map(|p| p.display().to_string()))
-                .collect();
-            Texts::new(found.join(" and "), found.join(" と "))
+            // Each runtime found, and whether it runs containers on this host.
+            let runc = f
+                .runc
+                .as_ref()
+                .map(|p| Texts::same(p.display().to_string()));
+            let crun = f.crun.as_ref().map(|p| match host::crun_refused(f) {
+                None => Texts::same(p.display().to_string()),
+                Some(why) => Texts::new(
+                    format!("{}, which {}", p.display(), crun_refusal(&why.en)),
+                    format!(
+                        "{}。ただし、{}",
+                        p.display(),
+                        why.ja
+                            .strip_prefix("このホストでは利用できない。")
+                            .unwrap_or(&why.ja)
+                    ),
+                ),
+            });
+            let found: Vec<Texts> = [runc, crun].into_iter().flatten().collect();
+            let en: Vec<&str> = found.iter().map(|t| t.en.as_str()).collect();
+            let ja: Vec<&str> = found.iter().map(|t| t.ja.as_str()).collect();
+            Texts::new(en.join(" and "), ja.join(" と "))
         },
         ("container rows", "コンテナの行"),
     ));
@@ -279,6 +296,13 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
         })
         .collect();
     DoctorReport { checks, summary }
+}
+
+/// The refusal of [`host::crun_refused`] after its "not available on this host: crun " (to
+/// follow a path: "/usr/bin/crun, which refuses …").
+fn crun_refusal(why: &str) -> &str {
+    why.strip_prefix("not available on this host: crun ")
+        .unwrap_or(why)
 }
 
 /// KVM: unusable, or usable but known to hang a Linux guest here (the VM launcher recorded a

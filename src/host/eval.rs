@@ -130,7 +130,7 @@ pub fn requirement_missing(r: Requirement, f: &HostFacts) -> Option<Texts> {
         Requirement::SevSnpHost => cvm_missing(CvmProfile::SevSnp, f),
         Requirement::TdxHost => cvm_missing(CvmProfile::Tdx, f),
         Requirement::Runc => program_missing("runc", f.runc.as_deref()),
-        Requirement::Crun => program_missing("crun", f.crun.as_deref()),
+        Requirement::Crun => program_missing("crun", f.crun.as_deref()).or_else(|| crun_refused(f)),
         Requirement::SqlEnclave => Some(Texts::new(
             SQL_ENCLAVE_MISSING,
             "このホストでは利用できない。データベースサーバーの中にエンクレーブが必要（Azure SQL Database の VBS エンクレーブ、または DC シリーズのハードウェア上の SGX エンクレーブ）。",
@@ -370,14 +370,42 @@ pub fn cvm_guest_missing(profile: CvmProfile, f: &HostFacts) -> Option<Texts> {
     })
 }
 
-/// Why no container victim can start here.
+/// Why no container victim can start here: neither runc nor a crun that accepts this host's
+/// cgroups.
 pub fn container_runtime_missing(f: &HostFacts) -> Option<Texts> {
-    (f.runc.is_none() && f.crun.is_none()).then(|| {
-        Texts::new(
+    if f.runc.is_some() {
+        return None;
+    }
+    match (&f.crun, crun_refused(f)) {
+        (None, _) => Some(Texts::new(
             "not available on this host: needs a container runtime (runc or crun on PATH: apt-get install runc)",
             "このホストでは利用できない。コンテナランタイムが必要（PATH 上の runc か crun。apt-get install runc）。",
-        )
-    })
+        )),
+        (Some(_), None) => None,
+        (Some(_), Some(why)) => Some(Texts::new(
+            format!("{why}; no runc on PATH (apt-get install runc)", why = why.en),
+            format!("{}runc も PATH にない（apt-get install runc）。", why.ja),
+        )),
+    }
+}
+
+/// Why crun, found on PATH, cannot run a container here: this host mounts its cgroups in the
+/// hybrid layout crun refuses ([`HostFacts::cgroup_hybrid`]), as it says when a container is
+/// started anyway (`container::oci::unusable_reason`).
+pub fn crun_refused(f: &HostFacts) -> Option<Texts> {
+    let controllers = f.cgroup_hybrid.as_deref()?;
+    f.crun.as_ref()?;
+    Some(Texts::new(
+        format!(
+            "not available on this host: crun refuses this host's cgroups (\"cgroups in hybrid mode \
+             not supported\"): cgroup v1 is mounted beside a cgroup v2 that holds controllers \
+             ({controllers})"
+        ),
+        // crun's English message and the controllers' names stay in the English text.
+        "このホストでは利用できない。crun はこのホストの cgroup の構成（cgroup v1 と、コントローラー\
+         を持つ cgroup v2 が並んでマウントされたハイブリッド構成）を受け付けない。"
+            .to_string(),
+    ))
 }
 
 /// Why a container row that needs the OCI runtime `program` (its package has the same name)
@@ -523,5 +551,24 @@ mod tests {
         assert!(requirement_missing(Requirement::ContainerRuntime, &f).is_some());
         f.crun = Some("/usr/bin/crun".into());
         assert!(requirement_missing(Requirement::ContainerRuntime, &f).is_none());
+        assert!(requirement_missing(Requirement::Crun, &f).is_none());
+        // crun on hybrid cgroups: refused, and no runtime left without runc.
+        f.cgroup_hybrid = Some("hugetlb".into());
+        let why = requirement_missing(Requirement::Crun, &f).unwrap().en;
+        assert!(
+            why.contains("cgroups in hybrid mode not supported"),
+            "{why}"
+        );
+        assert!(why.contains("(hugetlb)"), "{why}");
+        let none = requirement_missing(Requirement::ContainerRuntime, &f)
+            .unwrap()
+            .en;
+        assert!(
+            none.starts_with(&why) && none.contains("no runc on PATH"),
+            "{none}"
+        );
+        f.runc = Some("/usr/sbin/runc".into());
+        assert!(requirement_missing(Requirement::ContainerRuntime, &f).is_none());
+        assert!(requirement_missing(Requirement::Runc, &f).is_none());
     }
 }

@@ -90,6 +90,9 @@ pub struct HostFacts {
     pub runc: Option<PathBuf>,
     /// `crun` on PATH.
     pub crun: Option<PathBuf>,
+    /// The controllers of the cgroup v2 mount when cgroup v1 is mounted beside it ("hybrid"
+    /// cgroups, [`hybrid_cgroups`]): crun refuses to run on that layout. `None` otherwise.
+    pub cgroup_hybrid: Option<String>,
     /// The directory holding PostgreSQL's `initdb`, `pg_ctl` and `postgres`, or what was
     /// looked for.
     pub postgres: Result<PathBuf, String>,
@@ -142,6 +145,7 @@ impl HostFacts {
             tsm_report: Path::new(TSM_REPORT).is_dir(),
             runc: which("runc"),
             crun: which("crun"),
+            cgroup_hybrid: hybrid_cgroups(),
             postgres: locate_postgres(),
             exe,
             unprivileged: OnceLock::new(),
@@ -231,6 +235,7 @@ impl HostFacts {
             tsm_report: false,
             runc: None,
             crun: None,
+            cgroup_hybrid: None,
             postgres: Err(
                 "no initdb, pg_ctl and postgres together on PATH or in /usr/lib/postgresql/*/bin"
                     .into(),
@@ -298,6 +303,44 @@ pub fn probe_memfd_secret() -> Result<(), String> {
     crate::protect::SecretStore::new(crate::protect::Protection::SecretMem)
         .map(drop)
         .map_err(|e| e.to_string())
+}
+
+/// This host's cgroups, when they are "hybrid" in the way crun refuses: cgroup v1 hierarchies
+/// mounted beside a cgroup v2 one that holds controllers (crun: "cgroups in hybrid mode not
+/// supported, drop all controllers from cgroupv2"). `Some` names those controllers.
+pub fn hybrid_cgroups() -> Option<String> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    hybrid_cgroups_in(&mounts, |dir| {
+        std::fs::read_to_string(dir.join("cgroup.controllers")).ok()
+    })
+}
+
+/// [`hybrid_cgroups`] over a `/proc/self/mounts` text, `controllers` reading a v2 mount's
+/// `cgroup.controllers`.
+pub fn hybrid_cgroups_in(
+    mounts: &str,
+    controllers: impl Fn(&Path) -> Option<String>,
+) -> Option<String> {
+    fn dir_and_type(line: &str) -> Option<(&str, &str)> {
+        let mut f = line.split_whitespace().skip(1);
+        Some((f.next()?, f.next()?))
+    }
+    let mut v1 = false;
+    let mut v2 = Vec::new();
+    for (dir, fstype) in mounts.lines().filter_map(dir_and_type) {
+        match fstype {
+            "cgroup" => v1 = true,
+            "cgroup2" => v2.push(PathBuf::from(dir)),
+            _ => {}
+        }
+    }
+    if !v1 {
+        return None;
+    }
+    v2.iter()
+        .filter_map(|d| controllers(d))
+        .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+        .find(|c| !c.is_empty())
 }
 
 /// PostgreSQL's server programs we start.
@@ -374,6 +417,24 @@ mod tests {
         let dirs = [a.path().to_path_buf(), b.path().to_path_buf()];
         assert_eq!(postgres_dir_in(&dirs), Some(b.path().to_path_buf()));
         assert_eq!(postgres_dir_in(&dirs[..1]), None);
+    }
+
+    #[test]
+    fn hybrid_cgroups_are_v1_beside_a_v2_with_controllers() {
+        let hybrid = "tmpfs /sys/fs/cgroup tmpfs rw 0 0\n\
+                      cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n\
+                      cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n";
+        let with = |c: &'static str| move |_: &Path| Some(c.to_string());
+        assert_eq!(
+            hybrid_cgroups_in(hybrid, with("hugetlb\n")),
+            Some("hugetlb".into())
+        );
+        // An empty v2 half is what crun asks for ("drop all controllers from cgroupv2").
+        assert_eq!(hybrid_cgroups_in(hybrid, with("\n")), None);
+        let v2_only = "cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n";
+        assert_eq!(hybrid_cgroups_in(v2_only, with("cpu memory")), None);
+        let v1_only = "cgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0\n";
+        assert_eq!(hybrid_cgroups_in(v1_only, with("cpu")), None);
     }
 
     #[test]

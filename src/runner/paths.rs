@@ -42,7 +42,9 @@ pub fn command(attack: AttackKind, ready: &Ready) -> String {
         AttackKind::Gcore => each(AttackPath::Gcore),
         AttackKind::Live => each(AttackPath::Live),
         AttackKind::Kernel => {
-            format!("ulimit -c unlimited; kill -QUIT {pid}; confidump scan core")
+            // The core size limit that counts is the victim's own: an attacker's `ulimit -c`
+            // changes only the attacker's shell. (The demo's victims raise theirs themselves.)
+            format!("prlimit --pid {pid} --core=unlimited; kill -QUIT {pid}; confidump scan core")
         }
         AttackKind::Qmp => ready.qmp.as_ref().map_or_else(String::new, |q| {
             format!(

@@ -8,41 +8,17 @@
 //!
 //! ```toml
 //! name = "plain"
-//! title  = { en = "Ordinary heap memory", ja = "…" }
+//! title  = { en = "Ordinary heap memory", ja = "…" }   # also title.en = "…"
 //! holds  = { en = "a canary in a heap allocation", ja = "…" }
 //! lesson = { en = "Any root tool reads it.", ja = "…" }
-//! mode = "plain"            # victim --mode: plain|dontdump|secretmem|residue|undumpable|sgx
-//! secret = "stdin"          # stdin (default) | argv (the pitfall)
-//! search = "hash"           # hash (default) | fragments (also 8-byte windows of the random part)
-//! run_as = "root"           # root (default) | unprivileged (victim and same-uid attacker)
-//! stand_in_for = { en = "an enclave (SGX)", ja = "…" }   # optional, shown once per row
-//! debug_enclave = true      # mode "sgx" only: ATTRIBUTES.DEBUG (`victim --debug-enclave`)
-//! requires = ["memfd_secret"]       # optional: names as crate::host::Requirement::as_str
-//! context = "process"       # process (default) | vm | sgx | container | service
-//! runtime = "runc"          # context "container" only: namespaces (default) | runc | crun
-//! store = "plaintext"       # context "service" only, and required there (no `mode` then):
-//!                           #   plaintext | server-encrypted | client-encrypted | enclave
-//! statement_log = true      # context "service" only: the server logs every statement to its
-//!                           #   data directory (log_statement=all), the pitfall
-//! guest_container = "namespaces"    # context "vm" only: the guest runs the victim in new
-//!                                   # namespaces (a Kata-style pod VM)
-//! cvm = "sev-snp"           # context "vm" only: sev-snp | tdx (a confidential VM)
-//! cvm_fallback = "vm"       # with cvm: without that hardware, run as a normal VM, labelled
-//! sends = "console"         # context "vm" only: the guest also sends its secret out (`wire`)
-//! [fallback]                # with cvm_fallback: how the row reads where a normal VM stands in
-//! title = { en = "…", ja = "…" }          # each optional; the defaults say "normal VM"
-//! stand_in_for = { en = "…", ja = "…" }
-//! lesson = { en = "…", ja = "…" }
-//! [expect]                  # leak | unreadable | absent | n/a ; an omitted path means n/a
-//! dump = "leak"
-//! gcore = "leak"
-//! kernel = "leak"
-//! live = "leak"
-//! same-uid = "n/a"
-//! checkpoint = "n/a"        # CRIU (runc checkpoint): OCI containers only
-//! disk = "n/a"              # the data directory after CHECKPOINT: service only
-//! client = "n/a"            # root's dump and live read of the client: service only
+//! mode = "plain"            # victim --mode (crate::model::VictimMode)
+//! [expect]                  # per attack path (crate::model::AttackKind): an outcome;
+//! dump = "leak"             #   an omitted path means n/a
 //! ```
+//!
+//! README.md's "Scenarios are data" example is the whole schema, every key and value with what
+//! it means; `tests/docs.rs` runs it through [`parse`] and checks that it names everything the
+//! parser accepts.
 //!
 //! Every error names the file and the line (TOML errors carry byte spans; we turn them into
 //! line numbers), so an instructor can fix a file without reading Rust.

@@ -540,8 +540,9 @@ pub enum Host {
     /// A Yama LSM that refuses something (`kernel.yama.ptrace_scope` >= 1). This host's kernel
     /// has no Yama; the tests never change the sysctl (3 cannot be undone without a reboot).
     Yama,
-    /// A cgroup layout Debian 12's crun (1.8) accepts: v1 only or v2 only. This host mounts v1
-    /// and v2 side by side ("hybrid"), which that crun refuses; runc runs here. How a machine
+    /// A cgroup layout Debian 12's crun (1.8) accepts: not v1 beside a v2 that holds controllers.
+    /// This host mounts v1 and v2 side by side ("hybrid"), which that crun refuses; runc runs
+    /// here. How a machine
     /// mounts its cgroups is its init system's choice, not a package's.
     CrunCgroups,
     /// A running Docker daemon that can build images (deploy/Dockerfile pulls a Rust image and
@@ -597,20 +598,14 @@ impl Host {
                 }
                 Ok(_) => Ok(()),
             },
-            Host::CrunCgroups => {
-                let mounts = std::fs::read_to_string("/proc/self/mounts")
-                    .map_err(|e| format!("/proc/self/mounts: {e}"))?;
-                let has = |fstype: &str| {
-                    mounts
-                        .lines()
-                        .any(|l| l.split_whitespace().nth(2) == Some(fstype))
-                };
-                if has("cgroup") && has("cgroup2") {
-                    Err("this host mounts cgroup v1 and v2 side by side (hybrid)".into())
-                } else {
-                    Ok(())
-                }
-            }
+            // The probe doctor and the runner read (`host::crun_refused`).
+            Host::CrunCgroups => match confidump::host::hybrid_cgroups() {
+                None => Ok(()),
+                Some(controllers) => Err(format!(
+                    "this host mounts cgroup v1 beside a cgroup v2 holding controllers \
+                     ({controllers}): hybrid"
+                )),
+            },
             Host::DockerDaemon => {
                 let o = Command::new("docker")
                     .arg("info")
