@@ -140,6 +140,18 @@ fn split_long(unit: &str, width: usize) -> Vec<String> {
     pieces
 }
 
+/// Display width of the widest piece [`wrap`] never breaks (a word, or a CJK character with
+/// its punctuation) that is at most `cap` wide: a column this wide splits none of them (a
+/// wider one is split or cut whatever the column).
+pub fn longest_unit(s: &str, cap: usize) -> usize {
+    units(s)
+        .iter()
+        .map(|u| display_width(&u.text))
+        .filter(|&w| w <= cap)
+        .max()
+        .unwrap_or(0)
+}
+
 /// Wraps `s` to `width` display columns (see the module docs for where lines break).
 pub fn wrap(s: &str, width: usize) -> Vec<String> {
     let width = width.max(2);

@@ -10,7 +10,7 @@ use crate::model::{AttackKind, Cell, MatrixReport, Outcome, ScenarioInfo};
 use crate::render::i18n::t;
 use crate::render::matrix::{cell_at, mismatch_note, outcome_style, outcome_word, stand_in_label};
 use crate::render::style::{paint, BOLD, DIM, RED_BOLD};
-use crate::render::wrap::{display_width, truncate, wrap};
+use crate::render::wrap::{display_width, longest_unit, truncate, wrap};
 
 /// Narrowest useful attack column: `LEAK¹ ✓`, `対象外¹ ✓` fit, longer words wrap.
 const MIN_COL: usize = 9;
@@ -240,11 +240,27 @@ pub(crate) fn fit(
         .max()
         .unwrap_or(0)
         .clamp(sc_min, MAX_SCENARIO_COL);
+    // The widest word of each column: room goes there first, so that no word is split while
+    // a column that already fits its words could have given way.
+    let sc_word = report
+        .scenarios
+        .iter()
+        .flat_map(|s| {
+            let label = s.stand_in_for.as_ref().map(|w| stand_in_label(lang, w));
+            [longest_unit(s.title.get(lang), MAX_SCENARIO_COL)]
+                .into_iter()
+                .chain(label.map(|l| longest_unit(&l, MAX_SCENARIO_COL)))
+        })
+        .max()
+        .unwrap_or(0)
+        .clamp(sc_min, sc_nat);
     let mut mins = vec![sc_min];
     let mut nats = vec![sc_nat];
+    let mut words = vec![sc_word];
     for a in shown {
         let min = display_width(a.as_str()).max(MIN_COL);
         let mut nat = min;
+        let mut word = min;
         for s in report.scenarios.iter().filter(|s| s.unavailable.is_none()) {
             let c = cell_at(report, &s.name, *a);
             for l in cell_lines(lang, c, MAX_COL, notes) {
@@ -252,29 +268,35 @@ pub(crate) fn fit(
             }
             if let Some(c) = c {
                 nat = nat.max(display_width(&c.where_).min(MAX_COL));
+                word = word.max(longest_unit(&c.where_, MAX_COL));
             }
         }
+        let nat = nat.clamp(min, MAX_COL.max(min));
         mins.push(min);
-        nats.push(nat.clamp(min, MAX_COL.max(min)));
+        nats.push(nat);
+        words.push(word.clamp(min, nat));
     }
     if total(&mins) > width {
         return None;
     }
-    // Grow the columns one step at a time, attack columns first, while room is left.
+    // Grow the columns one step at a time, attack columns first, while room is left: first
+    // to their widest word, then to their natural width.
     let mut widths = mins;
     let mut room = width - total(&widths);
     let order: Vec<usize> = (1..widths.len()).chain([0]).collect();
-    while room > 0 {
-        let mut grew = false;
-        for &i in &order {
-            if room > 0 && widths[i] < nats[i] {
-                widths[i] += 1;
-                room -= 1;
-                grew = true;
+    for goal in [&words, &nats] {
+        while room > 0 {
+            let mut grew = false;
+            for &i in &order {
+                if room > 0 && widths[i] < goal[i] {
+                    widths[i] += 1;
+                    room -= 1;
+                    grew = true;
+                }
             }
-        }
-        if !grew {
-            break;
+            if !grew {
+                break;
+            }
         }
     }
     Some(Geometry { widths })

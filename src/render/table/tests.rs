@@ -170,3 +170,17 @@ fn two_canaries_are_explained_once() {
     assert!(t.contains("plain · dump: 2 canaries — [heap]"), "{t}");
     assert_eq!(t.matches("Why more than one canary:").count(), 1, "{t}");
 }
+
+#[test]
+fn room_goes_to_a_split_word_first() {
+    // A title word wider than the scenario column's minimum, and a width with a little room:
+    // the word is whole, though the attack columns could have used the room too.
+    let mut r = sample("en");
+    r.scenarios[0].title = "Hygiene (MADVDONTDUMPLONGER)".into();
+    let word = "(MADVDONTDUMPLONGER)";
+    for width in [90, 100] {
+        let t = render_table(&r, false, width);
+        assert_fits(&t, width);
+        assert!(t.contains(word), "{width}:\n{t}");
+    }
+}
