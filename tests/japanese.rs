@@ -186,7 +186,7 @@ fn doctor_and_the_list_speak_japanese() {
         .join("\n");
     assert_japanese("doctor --lang ja", &text, &names);
     // The rows this host cannot run, with the demo's own (Japanese) reason.
-    assert!(out.contains("このホストで対象外になるデモの行"), "{out}");
+    assert!(out.contains("このホストで実行不可になるデモの行"), "{out}");
     assert!(out.contains("SGX が必要"), "{out}");
 
     let o = run(&["demo", "--list", "--lang", "ja"]);
@@ -222,7 +222,7 @@ fn the_demo_in_japanese_has_no_english() {
     assert_eq!(code, 0, "{err}\n{table}");
     assert_japanese("demo --lang ja (table)", &table, &names);
     // The row's stand-in label is said once, in Japanese (the narrow column may wrap it).
-    assert_eq!(table.matches("代役").count(), 1, "{table}");
+    assert_eq!(table.matches("代わり").count(), 1, "{table}");
 
     args.extend(["--format", "json"]);
     let o = run(&args);

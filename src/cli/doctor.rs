@@ -131,7 +131,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                 crate::outln!(
                     "{}",
                     if ja {
-                        "このホストで対象外になるデモの行（理由はデモと同じ）："
+                        "このホストで実行不可になるデモの行（理由はデモと同じ）："
                     } else {
                         "Demo rows that will be n/a on this host (the demo's own reasons):"
                     }
