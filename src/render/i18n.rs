@@ -178,6 +178,17 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("html.summary", "Summary", "まとめ"),
     ("html.mismatched", "Cells not as expected:", "期待と異なるセル："),
     ("html.row-notes", "why n/a", "対象外・実行不可の理由"),
+    // doctor, and doctor --platform NAME.
+    ("doctor.yes", "yes", "可"),
+    ("doctor.no", "no", "不可"),
+    ("doctor.all-rows", "Every demo row runs on this host.", "デモの全行がこのホストで実行できる。"),
+    ("doctor.na-rows", "Demo rows that will be n/a on this host (the demo's own reasons):", "このホストで実行不可になるデモの行（理由はデモと同じ）："),
+    ("doctor.platform", "platform {name}", "プラットフォーム {name}"),
+    ("doctor.rows", "rows", "行"),
+    ("doctor.requires-nothing", "{name} requires nothing of this host", "{name} がこのホストに求めるものはない"),
+    ("doctor.has-all", "this host has everything {name} requires", "{name} が求めるものはすべてこのホストにある"),
+    ("doctor.lacks", "this host lacks {m} of the {n} capabilities {name} requires", "{name} が求める {n} 個の機能のうち、{m} 個がこのホストにない"),
+    ("list.sep", ", ", "、"),
 ];
 
 #[cfg(test)]
