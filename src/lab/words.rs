@@ -50,6 +50,16 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("answer.found", "answer found", "見つかった答え"),
     ("proof.file", "proof", "証明"),
     ("not.started", "No exercise started yet: confidump lab start NAME (confidump lab list shows them)", "まだ演習を始めていない。confidump lab start 名前 で始める（一覧は confidump lab list）"),
+    // Lines that put words together: the punctuation is the language's (full-width in Japanese).
+    ("head", "{label} {i}/{n}: {title}  ({name})", "{label} {i}/{n}：{title}（{name}）"),
+    ("titled", "{label}: {title}  ({name})", "{label}：{title}（{name}）"),
+    ("victim.line", "{label}: pid {pid}  ({context}, {mode})", "{label}：pid {pid}（{context}、{mode}）"),
+    ("verdict.line", "{head}: {name} ({tries}: {n})", "{head}：{name}（{tries}：{n}）"),
+    ("verdict.no", "{head} ({tries}: {n})", "{head}（{tries}：{n}）"),
+    ("shape.text", "CONFIDUMP- + 24 hex digits", "CONFIDUMP- に続く 16 進数 24 桁"),
+    ("exit.failure", "(exit status: failure)", "（終了ステータス：失敗）"),
+    ("trainee", "trainee", "受講者"),
+    ("report.total", "{t} trainees, {s} of {n} exercises solved", "受講者 {t} 人、演習 {n} 件中 {s} 件を達成"),
     ("locked.why", "is locked: solve the exercise before it first (instructors: --any-order)", "は未解放。先に前の演習を達成すること（講師は --any-order で解除できる）"),
 ];
 
