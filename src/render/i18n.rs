@@ -50,24 +50,6 @@ pub fn paren(lang: &str, text: &str) -> String {
     }
 }
 
-/// Reasons said one after the other: `; ` between English clauses. Japanese sentences end in
-/// `。` and follow one another as they are; one that does not (a tool's own words) gets one.
-pub fn join_reasons(lang: &str, reasons: &[&str]) -> String {
-    if lang != "ja" {
-        return reasons.join("; ");
-    }
-    reasons
-        .iter()
-        .map(|r| {
-            if r.ends_with('。') {
-                (*r).to_string()
-            } else {
-                format!("{r}。")
-            }
-        })
-        .collect()
-}
-
 /// The UI string `key` in `lang` (falls back to English, then to the key itself).
 pub fn t(lang: &str, key: &'static str) -> &'static str {
     match STRINGS.iter().find(|(k, _, _)| *k == key) {

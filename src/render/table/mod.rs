@@ -183,9 +183,13 @@ fn hidden_columns(
                 reasons.push(r);
             }
         }
+        // One reason a line: joined, they ran together (`…).; not available…`) in both languages.
         let head = format!("  {:<name_w$}  ", a.as_str());
-        for l in hang(&head, &super::i18n::join_reasons(lang, &reasons), width) {
-            let _ = writeln!(out, "{}", paint(&l, DIM, color));
+        let blank = " ".repeat(display_width(&head));
+        for (i, r) in reasons.iter().enumerate() {
+            for l in hang(if i == 0 { &head } else { &blank }, r, width) {
+                let _ = writeln!(out, "{}", paint(&l, DIM, color));
+            }
         }
     }
 }
