@@ -9,6 +9,12 @@ pub fn t(lang: &str, key: &'static str) -> &'static str {
     }
 }
 
+/// Every lab word as `(key, English, Japanese)`, for checks that walk the whole table
+/// (`tests/japanese.rs`).
+pub fn entries() -> &'static [(&'static str, &'static str, &'static str)] {
+    WORDS
+}
+
 /// `(key, English, Japanese)`.
 const WORDS: &[(&str, &str, &str)] = &[
     ("exercise", "Exercise", "演習"),

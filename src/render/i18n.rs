@@ -59,6 +59,12 @@ pub fn t(lang: &str, key: &'static str) -> &'static str {
     }
 }
 
+/// Every UI string as `(key, English, Japanese)`, for checks that walk the whole catalogue
+/// (`tests/japanese.rs`: one register, full-width punctuation, no English left in Japanese).
+pub fn entries() -> &'static [(&'static str, &'static str, &'static str)] {
+    STRINGS
+}
+
 /// `(key, English, Japanese)`. Verdict words stay short: they sit in narrow table cells and in
 /// presenter tiles. `????` is the same in both languages on purpose: it is what the attacker's
 /// screen literally shows.

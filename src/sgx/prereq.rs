@@ -138,7 +138,7 @@ pub fn evaluate(f: &SgxFacts) -> Vec<Prerequisite> {
             Some(Err(e)) => p(
                 "dev-sgx-enclave",
                 Err(format!("{DEV_SGX_ENCLAVE} usable (open failed: {e})")),
-                format!("使える {DEV_SGX_ENCLAVE}（open が失敗: {e}）"),
+                format!("使える {DEV_SGX_ENCLAVE}（open が失敗：{e}）"),
             ),
             None => p(
                 "dev-sgx-enclave",
