@@ -312,7 +312,7 @@ fn report_renders_in_headless_chromium() {
         );
         assert!(dom.contains("&lt;"), "{dom}");
         let (leak, mismatch, stand_in) = if lang == "ja" {
-            ("漏洩", "✗ 期待値: 漏洩", "エンクレーブの代役")
+            ("漏洩", "✗ 期待値：漏洩", "エンクレーブの代わり")
         } else {
             ("LEAK", "✗ expected LEAK", "stand-in for an enclave")
         };

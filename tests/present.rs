@@ -77,7 +77,7 @@ fn q_stops_after_the_first_scenario() {
 #[test]
 fn japanese_narration() {
     let (out, report) = run("ja", "\n\n\n\n").expect("writing to a Vec cannot fail");
-    for want in ["標的プロセスが持っているもの", "漏洩", "デモは以上です。"]
+    for want in ["標的プロセスが持っているもの", "漏洩", "デモはここまで。"]
     {
         assert!(out.contains(want), "missing {want:?}:\n{out}");
     }

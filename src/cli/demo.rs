@@ -445,12 +445,14 @@ fn list(scenarios: &[Scenario], lang: &str) -> String {
                 (None, false) => "runs".to_string(),
                 (None, true) => "実行できる".to_string(),
                 (Some(why), false) => format!("n/a: {why}"),
-                (Some(why), true) => format!("対象外 — {why}"),
+                (Some(why), true) => {
+                    format!("{} — {why}", crate::render::matrix::unavailable_word(lang))
+                }
             };
             let origin = if s.spec.origin == "built-in" {
                 String::new()
             } else {
-                format!(" ({})", s.spec.origin)
+                crate::render::i18n::paren(lang, &s.spec.origin)
             };
             [
                 s.info.name.clone(),

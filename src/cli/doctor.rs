@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use super::{EXIT_ERROR, EXIT_MISMATCH, EXIT_OK};
 use crate::doctor::{self, DoctorError};
 use crate::host::{self, HostFacts};
+use crate::render::i18n::{sep, t};
 use crate::runner::matrix::RunEnv;
 use crate::runner::platform;
 use unicode_width::UnicodeWidthStr;
@@ -92,7 +93,6 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     }
     let report = doctor::check_host_in(lang);
     let na_rows = na_rows(lang)?;
-    let ja = lang == "ja";
     match args.format {
         FormatArg::Json => {
             let mut doc: serde_json::Value = serde_json::to_value(&report)?;
@@ -109,7 +109,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                 .map(|c| c.name.len())
                 .max()
                 .unwrap_or(0);
-            let (yes, no) = if ja { ("可", "不可") } else { ("yes", "no") };
+            let (yes, no) = (t(lang, "doctor.yes"), t(lang, "doctor.no"));
             for c in &report.checks {
                 let verdict = if c.ok { yes } else { no };
                 let pad = " ".repeat(3usize.saturating_sub(UnicodeWidthStr::width(verdict)));
@@ -122,23 +122,9 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             }
             crate::outln!()?;
             if na_rows.is_empty() {
-                crate::outln!(
-                    "{}",
-                    if ja {
-                        "デモの全行がこのホストで実行できる。"
-                    } else {
-                        "Every demo row runs on this host."
-                    }
-                )?;
+                crate::outln!("{}", t(lang, "doctor.all-rows"))?;
             } else {
-                crate::outln!(
-                    "{}",
-                    if ja {
-                        "このホストで対象外になるデモの行（理由はデモと同じ）："
-                    } else {
-                        "Demo rows that will be n/a on this host (the demo's own reasons):"
-                    }
-                )?;
+                crate::outln!("{}", t(lang, "doctor.na-rows"))?;
                 let w = na_rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
                 for (name, why) in &na_rows {
                     crate::outln!("  {name:<w$}  {why}")?;
@@ -187,7 +173,7 @@ fn platform_check(name: &str, format: FormatArg, lang: &str) -> anyhow::Result<E
                 .collect();
             let doc = serde_json::json!({
                 "platform": p.name,
-                "description": p.description,
+                "description": p.description.get(lang),
                 "rows": p.rows,
                 "requires": requires,
                 "lacking": lacking,
@@ -195,24 +181,38 @@ fn platform_check(name: &str, format: FormatArg, lang: &str) -> anyhow::Result<E
             crate::outln!("{doc}")?;
         }
         FormatArg::Text => {
-            crate::outln!("platform {}: {}", p.name, p.description)?;
+            let named = |key: &'static str| t(lang, key).replace("{name}", &p.name);
+            crate::outln!(
+                "{}{}{}",
+                named("doctor.platform"),
+                sep(lang),
+                p.description.get(lang)
+            )?;
             let width = checks.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+            let (yes, no) = (t(lang, "doctor.yes"), t(lang, "doctor.no"));
+            let pad = " ".repeat(3usize.saturating_sub(UnicodeWidthStr::width(no)));
             for (n, m) in &checks {
                 match m {
-                    None => crate::outln!("{n:<width$}  yes")?,
-                    Some(why) => crate::outln!("{n:<width$}  no   {why}")?,
+                    None => crate::outln!("{n:<width$}  {yes}")?,
+                    Some(why) => crate::outln!("{n:<width$}  {no}{pad}  {why}")?,
                 }
             }
-            crate::outln!("rows: {}", p.rows.join(", "))?;
+            crate::outln!(
+                "{}{}{}",
+                t(lang, "doctor.rows"),
+                sep(lang),
+                p.rows.join(t(lang, "list.sep"))
+            )?;
             if checks.is_empty() {
-                crate::outln!("{} requires nothing of this host", p.name)?;
+                crate::outln!("{}", named("doctor.requires-nothing"))?;
             } else if lacking == 0 {
-                crate::outln!("this host has everything {} requires", p.name)?;
+                crate::outln!("{}", named("doctor.has-all"))?;
             } else {
                 crate::outln!(
-                    "this host lacks {lacking} of the {} capabilities {} requires",
-                    checks.len(),
-                    p.name
+                    "{}",
+                    named("doctor.lacks")
+                        .replace("{m}", &lacking.to_string())
+                        .replace("{n}", &checks.len().to_string())
                 )?;
             }
         }

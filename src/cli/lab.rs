@@ -11,6 +11,8 @@ use crate::lab::proof::{self, Outcome, Part, Want};
 use crate::lab::state::{self, Record, State};
 use crate::lab::words::t;
 use crate::lab::{self, launch, solve, Exercise, Goal, SECRET_SHAPE};
+use crate::model::Texts;
+use crate::render::i18n::sep;
 use crate::render::sanitize::{json_text, visible};
 
 const AFTER_HELP: &str = "\
@@ -223,10 +225,10 @@ fn list(ctx: &Ctx) -> anyhow::Result<u8> {
     let w = name_width(&ctx.all);
     for (i, e) in ctx.all.iter().enumerate() {
         crate::outln!(
-            "{:>2}. {:<w$} {:<9} {}",
+            "{:>2}. {:<w$} {} {}",
             i + 1,
             visible(&e.name),
-            t(ctx.lang, state_word(ctx, &st, i, e)),
+            pad(t(ctx.lang, state_word(ctx, &st, i, e)), 9),
             visible(e.title.get(ctx.lang))
         )?;
     }
@@ -321,24 +323,31 @@ fn start(ctx: &Ctx, name: &str, any_order: bool) -> anyhow::Result<u8> {
     }
     let l = ctx.lang;
     crate::outln!(
-        "{} {}/{}: {}  ({})",
-        t(l, "exercise"),
-        i + 1,
-        ctx.all.len(),
-        visible(ex.title.get(l)),
-        visible(&ex.name)
+        "{}",
+        t(l, "head")
+            .replace("{label}", t(l, "exercise"))
+            .replace("{i}", &(i + 1).to_string())
+            .replace("{n}", &ctx.all.len().to_string())
+            .replace("{title}", &visible(ex.title.get(l)))
+            .replace("{name}", &visible(&ex.name))
     )?;
     crate::outln!()?;
     crate::outln!(
-        "  {}: pid {}  ({}, {})",
-        t(l, "victim"),
-        run.pid,
-        visible(&ex.context),
-        visible(&ex.mode)
+        "  {}",
+        t(l, "victim.line")
+            .replace("{label}", t(l, "victim"))
+            .replace("{pid}", &run.pid.to_string())
+            .replace("{context}", &visible(&ex.context))
+            .replace("{mode}", &visible(&ex.mode))
     )?;
-    crate::outln!("  {}: {}", t(l, "goal"), t(l, goal_key_word(ex.goal)))?;
-    crate::outln!("  {}: {SECRET_SHAPE}", t(l, "shape"))?;
-    crate::outln!("  {}: {}", t(l, "tools"), visible(&ex.tools.join(", ")))?;
+    let s = sep(l);
+    crate::outln!("  {}{s}{}", t(l, "goal"), t(l, goal_key_word(ex.goal)))?;
+    crate::outln!("  {}{s}{}", t(l, "shape"), t(l, "shape.text"))?;
+    crate::outln!(
+        "  {}{s}{}",
+        t(l, "tools"),
+        visible(&ex.tools.join(crate::render::i18n::t(l, "list.sep")))
+    )?;
     crate::outln!()?;
     for line in task.lines() {
         crate::outln!("  {}", visible(line))?;
@@ -406,8 +415,9 @@ fn hint(ctx: &Ctx, n: Option<u32>, name: Option<&str>) -> anyhow::Result<u8> {
         // A hint may span lines; each is shown, none interpreted.
         let lines: Vec<_> = text.lines().map(visible).collect();
         crate::outln!(
-            "{} {want}/{total}: {}",
+            "{} {want}/{total}{}{}",
             t(ctx.lang, "hint"),
+            sep(ctx.lang),
             lines.join("\n")
         )?;
     }
@@ -430,15 +440,16 @@ fn check(
         (_, Some(f)) => proof::check_file(&rec, rec.running.as_ref(), f, want)?,
         (Some(a), None) if want == Want::UnreadableProof => (
             Part::Proof,
-            if proof::check_answer(&rec, a) == Outcome::Accepted(String::new()) {
-                Outcome::Rejected(
-                    "that is the secret, but this exercise asks you to prove it cannot be read: submit the core with --file".to_string(),
-                )
+            if proof::check_answer(&rec, a) == Outcome::Accepted(Texts::default()) {
+                Outcome::Rejected(Texts::new(
+                    "that is the secret, but this exercise asks you to prove it cannot be read: submit the core with --file",
+                    "それは秘密だが、この演習では読めないことを証明する。コアを --file で提出すること。",
+                ))
             } else {
-                Outcome::Rejected(
-                    "this exercise asks for a core dump as proof: confidump lab check --file CORE"
-                        .to_string(),
-                )
+                Outcome::Rejected(Texts::new(
+                    "this exercise asks for a core dump as proof: confidump lab check --file CORE",
+                    "この演習ではコアダンプを証明として提出する：confidump lab check --file コアファイル",
+                ))
             },
         ),
         (Some(a), None) => (Part::Answer, proof::check_answer(&rec, a)),
@@ -495,8 +506,9 @@ fn record_outcome(
     });
     if ctx.json {
         let (verdict, detail) = match outcome {
-            Outcome::Accepted(d) => ("right", d.as_str()),
-            Outcome::Rejected(d) => ("wrong", d.as_str()),
+            // The JSON speaks English, as its other fields do.
+            Outcome::Accepted(d) => ("right", d.en.as_str()),
+            Outcome::Rejected(d) => ("wrong", d.en.as_str()),
         };
         let part = match part {
             Part::Answer => "answer",
@@ -517,7 +529,11 @@ fn record_outcome(
                     (Part::Answer, Goal::ProveAbsentThenAnswer) => t(l, "right.part"),
                     (Part::Answer, _) => t(l, "right"),
                 };
-                crate::outln!("✓ {head}: {} ({}: {attempts})", ex.name, t(l, "tries"))?;
+                crate::outln!(
+                    "✓ {}",
+                    verdict_line("verdict.line", l, head, &ex.name, attempts)
+                )?;
+                let detail = detail.get(l);
                 if !detail.is_empty() {
                     crate::outln!("  {detail}")?;
                 }
@@ -529,7 +545,9 @@ fn record_outcome(
                     crate::outln!("  {}", t(l, "stopped"))?;
                 }
                 match next {
-                    Some(n) => crate::outln!("  {}: confidump lab start {}", t(l, "next"), n.name)?,
+                    Some(n) => {
+                        crate::outln!("  {}{}confidump lab start {}", t(l, "next"), sep(l), n.name)?
+                    }
                     None if all_solved => crate::outln!("  {}", t(l, "all.done"))?,
                     None => {}
                 }
@@ -539,7 +557,11 @@ fn record_outcome(
                     Part::Proof => t(l, "proof.rejected"),
                     Part::Answer => t(l, "wrong"),
                 };
-                crate::outln!("✗ {head} ({}: {attempts})", t(l, "tries"))?;
+                crate::outln!(
+                    "✗ {}",
+                    verdict_line("verdict.no", l, head, &ex.name, attempts)
+                )?;
+                let detail = detail.get(l);
                 if !detail.is_empty() {
                     crate::outln!("  {detail}")?;
                 }
@@ -597,6 +619,27 @@ fn progress(ctx: &Ctx, st: &State) -> StatusReport {
     }
 }
 
+/// `text` padded to `width` display columns (a Japanese word is two columns a character).
+fn pad(text: &str, width: usize) -> String {
+    let fill = width.saturating_sub(unicode_width::UnicodeWidthStr::width(text));
+    format!("{text}{}", " ".repeat(fill))
+}
+
+/// `text` right-aligned in `width` display columns.
+fn pad_left(text: &str, width: usize) -> String {
+    let fill = width.saturating_sub(unicode_width::UnicodeWidthStr::width(text));
+    format!("{}{text}", " ".repeat(fill))
+}
+
+/// `✓`/`✗` lines: the verdict, the exercise, the attempts so far (`template` of the lab words).
+fn verdict_line(template: &'static str, l: &str, head: &str, name: &str, attempts: u32) -> String {
+    t(l, template)
+        .replace("{head}", head)
+        .replace("{name}", name)
+        .replace("{tries}", t(l, "tries"))
+        .replace("{n}", &attempts.to_string())
+}
+
 fn minutes(s: Option<u64>) -> String {
     s.map_or("-".to_string(), |s| format!("{}:{:02}", s / 60, s % 60))
 }
@@ -641,20 +684,24 @@ fn status(ctx: &Ctx, html: Option<&Path>, force: bool) -> anyhow::Result<u8> {
     }
     crate::outln!("{}", visible(&rep.trainee))?;
     let w = name_width(&ctx.all) + 1;
+    // Each number column is as wide as its heading (回答回数 is eight columns wide).
+    let cw =
+        |key: &'static str, min: usize| unicode_width::UnicodeWidthStr::width(t(l, key)).max(min);
+    let (tw, hw, mw) = (cw("tries", 5), cw("hints", 5), cw("time", 6));
     crate::outln!(
-        "     {:<w$} {:<10} {:>5} {:>5} {:>6}",
-        t(l, "exercise"),
-        t(l, "state"),
-        t(l, "tries"),
-        t(l, "hints"),
-        t(l, "time")
+        "     {} {} {} {} {}",
+        pad(t(l, "exercise"), w),
+        pad(t(l, "state"), 10),
+        pad_left(t(l, "tries"), tw),
+        pad_left(t(l, "hints"), hw),
+        pad_left(t(l, "time"), mw)
     )?;
     for (i, p) in rep.exercises.iter().enumerate() {
         crate::outln!(
-            "{:>3}. {:<w$} {:<10} {:>5} {:>5} {:>6}  {}",
+            "{:>3}. {:<w$} {} {:>tw$} {:>hw$} {:>mw$}  {}",
             i + 1,
             visible(&p.exercise),
-            t(l, state_key(&p.state)),
+            pad(t(l, state_key(&p.state)), 10),
             p.attempts,
             p.hints,
             minutes(p.seconds),
@@ -711,8 +758,14 @@ fn solve_cmd(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
         backend: run.backend.unwrap_or(run.pid),
     };
     if !ctx.json {
-        crate::outln!("{}: {}  ({})", t(l, "solution"), ex.title.get(l), ex.name)?;
-        crate::outln!("  {}: pid {}", t(l, "victim"), run.pid)?;
+        crate::outln!(
+            "{}",
+            t(l, "titled")
+                .replace("{label}", t(l, "solution"))
+                .replace("{title}", ex.title.get(l))
+                .replace("{name}", &ex.name)
+        )?;
+        crate::outln!("  {}{}pid {}", t(l, "victim"), sep(l), run.pid)?;
     }
     let total = ex.solution.len();
     let json = ctx.json;
@@ -736,7 +789,7 @@ fn solve_cmd(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
             text.push_str(&format!("    {line}\n"));
         }
         if !r.ok {
-            text.push_str("    (exit status: failure)\n");
+            text.push_str(&format!("    {}\n", t(l, "exit.failure")));
         }
         printed = crate::out!("{text}");
     })
@@ -747,14 +800,20 @@ fn solve_cmd(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
     let mut parts = Vec::new();
     if let Some(p) = &found.proof {
         let checked = proof::check_file(&rec, rec.running.as_ref(), p, want_of(ex.goal))?;
-        parts.push((format!("{}: {}", t(l, "proof.file"), p.display()), checked));
+        parts.push((
+            format!("{}{}{}", t(l, "proof.file"), sep(l), p.display()),
+            checked,
+        ));
     }
     if let Some(a) = &found.answer {
         let checked = (Part::Answer, proof::check_answer(&rec, a));
-        parts.push((format!("{}: {a}", t(l, "answer.found")), checked));
+        parts.push((format!("{}{}{a}", t(l, "answer.found"), sep(l)), checked));
     }
     if parts.is_empty() {
-        let nothing = Outcome::Rejected("the solution produced nothing".to_string());
+        let nothing = Outcome::Rejected(Texts::new(
+            "the solution produced nothing",
+            "模範解答は何も出力しなかった。",
+        ));
         record_outcome(ctx, &mut st, &ex, Part::Answer, &nothing)?;
         return Ok(EXIT_ERROR);
     }
@@ -837,8 +896,14 @@ fn report(ctx: &Ctx, files: &[PathBuf]) -> anyhow::Result<u8> {
         .collect();
     let w = |s: &str| UnicodeWidthStr::width(s);
     let pad = |s: &str, width: usize| format!("{s}{}", " ".repeat(width.saturating_sub(w(s))));
-    let width = trainees.iter().map(|t| w(t)).max().unwrap_or(0).max(7);
-    let mut out = pad("trainee", width);
+    let head = t(ctx.lang, "trainee");
+    let width = trainees
+        .iter()
+        .map(|t| w(t))
+        .max()
+        .unwrap_or(0)
+        .max(w(head));
+    let mut out = pad(head, width);
     for n in &shown {
         out.push_str("  ");
         out.push_str(&pad(n, w(n).max(10)));
@@ -864,9 +929,11 @@ fn report(ctx: &Ctx, files: &[PathBuf]) -> anyhow::Result<u8> {
     }
     crate::out!("{out}")?;
     crate::outln!(
-        "{} trainees, {solved} of {} exercises solved",
-        reps.len(),
-        reps.len().saturating_mul(names.len())
+        "{}",
+        t(ctx.lang, "report.total")
+            .replace("{t}", &reps.len().to_string())
+            .replace("{s}", &solved.to_string())
+            .replace("{n}", &reps.len().saturating_mul(names.len()).to_string())
     )?;
     Ok(EXIT_OK)
 }

@@ -6,6 +6,8 @@
 
 use std::process::{Command, Stdio};
 
+use crate::model::Texts;
+
 /// What `criu check` says about this host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CriuCheck {
@@ -29,19 +31,35 @@ pub enum CriuCheck {
 }
 
 impl CriuCheck {
-    /// Why a checkpoint attack is not available here, or `None` when it is.
+    /// Why a checkpoint attack is not available here, or `None` when it is (in English).
     pub fn unavailable_reason(&self) -> Option<String> {
+        self.unavailable_texts().map(|t| t.en)
+    }
+
+    /// [`Self::unavailable_reason`] in both languages. CRIU's own words are English: the
+    /// Japanese says that `criu check` fails and leaves them to its output.
+    pub fn unavailable_texts(&self) -> Option<Texts> {
         match self {
             CriuCheck::Usable { .. } => None,
-            CriuCheck::Missing { package } => Some(format!(
-                "not available on this host: needs CRIU (apt-get install {package})"
+            CriuCheck::Missing { package } => Some(Texts::new(
+                format!("not available on this host: needs CRIU (apt-get install {package})"),
+                format!("このホストでは利用できない。CRIU が必要（apt-get install {package}）。"),
             )),
-            CriuCheck::Failed { reason, version } => Some(format!(
-                "not available on this host: `criu check` fails{}: {reason}",
-                version
-                    .as_deref()
-                    .map(|v| format!(" (CRIU {v})"))
-                    .unwrap_or_default()
+            CriuCheck::Failed { reason, version } => Some(Texts::new(
+                format!(
+                    "not available on this host: `criu check` fails{}: {reason}",
+                    version
+                        .as_deref()
+                        .map(|v| format!(" (CRIU {v})"))
+                        .unwrap_or_default()
+                ),
+                format!(
+                    "このホストでは利用できない。{}criu check が失敗する（理由は criu check の出力にある）。",
+                    version
+                        .as_deref()
+                        .map(|v| format!("CRIU {v} の "))
+                        .unwrap_or_default()
+                ),
             )),
         }
     }
@@ -166,6 +184,11 @@ mod tests {
         };
         let r = f.unavailable_reason().unwrap();
         assert!(r.contains("criu check") && r.contains("3.17.1") && r.contains("vDSO"));
+        let ja = f.unavailable_texts().unwrap().ja;
+        assert_eq!(
+            ja,
+            "このホストでは利用できない。CRIU 3.17.1 の criu check が失敗する（理由は criu check の出力にある）。"
+        );
         assert_eq!(
             CriuCheck::Usable { version: None }.unavailable_reason(),
             None

@@ -320,6 +320,29 @@ fn msr_of(why: &str) -> Option<&str> {
     rest.get(..end)
 }
 
+/// The launcher's record of a failed KVM guest (`vm::record_kvm_fallback`, in English, with
+/// QEMU's own words) for a Japanese reader: what failed, in Japanese, the MSR QEMU could not
+/// set when it names one, and where the record with QEMU's words is kept.
+fn fallback_ja(why: &str, record: Option<&std::path::Path>) -> String {
+    let secs = why
+        .strip_prefix("the KVM guest was not ready in ")
+        .and_then(|rest| rest.split(' ').next());
+    let mut out = match secs {
+        Some(s) => format!("KVM のゲストが {s} 秒以内に起動しなかった"),
+        None if why.starts_with("QEMU failed under KVM") => {
+            "QEMU が KVM のもとで異常終了した".to_string()
+        }
+        None => "KVM でゲストを起動できなかった".to_string(),
+    };
+    if let Some(m) = msr_of(why) {
+        out.push_str(&format!("。QEMU が {m} を設定できなかった"));
+    }
+    if let Some(r) = record {
+        out.push_str(&format!("。QEMU の出力は {} に記録されている", r.display()));
+    }
+    out
+}
+
 fn kvm_check(f: &HostFacts, lang: &str) -> Check {
     let enables = ("faster VM rows", "VM の行の高速化");
     if let Some(why) = host::kvm_unusable(f) {
@@ -332,8 +355,8 @@ fn kvm_check(f: &HostFacts, lang: &str) -> Check {
                 fb.why
             ),
             format!(
-                "/dev/kvm は読み書きで開けるが、このホストでは Linux ゲストが KVM で動かない（このカーネルでの直近の VM 実行で失敗した{}。詳細は doctor --lang en）。VM の行は TCG にフォールバックする（遅いが結果は同じ）。",
-                msr_of(&fb.why).map_or_else(String::new, |m| format!("。QEMU が {m} を設定できなかった"))
+                "/dev/kvm は読み書きで開けるが、このホストでは Linux ゲストが KVM で動かない（このカーネルでの直近の VM 実行：{}）。VM の行は TCG にフォールバックする（遅いが結果は同じ）。",
+                fallback_ja(&fb.why, host::qemu::kvm_fallback_file().as_deref())
             ),
         ),
         None => Texts::new(
@@ -514,5 +537,29 @@ mod tests {
         assert!(!r.get("ptrace").unwrap().ok);
         assert!(!r.get("core_pattern").unwrap().ok);
         assert!(!r.get("gdb").unwrap().ok);
+    }
+
+    /// Each kind of record the VM launcher writes reads as Japanese, with no English of ours
+    /// (QEMU's own words stay in the record, whose path is given).
+    #[test]
+    fn kvm_fallback_in_japanese() {
+        let rec = std::path::Path::new("/root/.cache/confidump/kvm-fallback");
+        let qemu = "QEMU failed under KVM (qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69 | …)";
+        assert_eq!(
+            fallback_ja(qemu, Some(rec)),
+            "QEMU が KVM のもとで異常終了した。QEMU が MSR 0x10a を設定できなかった。\
+             QEMU の出力は /root/.cache/confidump/kvm-fallback に記録されている"
+        );
+        assert_eq!(
+            fallback_ja(
+                "the KVM guest was not ready in 8 s (a nested KVM guest hangs here)",
+                None
+            ),
+            "KVM のゲストが 8 秒以内に起動しなかった"
+        );
+        assert_eq!(
+            fallback_ja("KVM failed (boom)", None),
+            "KVM でゲストを起動できなかった"
+        );
     }
 }

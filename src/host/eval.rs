@@ -257,7 +257,9 @@ pub fn kernel_core_unusable(f: &HostFacts) -> Option<Texts> {
         )),
         Some(p) if p.is_empty() || p.contains('/') => Some(Texts::new(
             format!("core_pattern is {p:?}: cores would not land in the victim's directory; {WANT}"),
-            format!("core_pattern が {p:?}。コアが標的プロセスのディレクトリに書かれない。{WANT_JA}"),
+            format!(
+                "core_pattern が {p:?}。コアが標的プロセスのカレントディレクトリに書かれない。{WANT_JA}"
+            ),
         )),
         Some(_) => None,
     }
@@ -269,7 +271,7 @@ pub fn kernel_core_usable(f: &HostFacts) -> Texts {
     Texts::new(
         format!("core_pattern {p:?}: kernel cores are written as files in the process's directory"),
         format!(
-            "core_pattern {p:?}。カーネルのコアはプロセスのディレクトリにファイルとして書かれる。"
+            "core_pattern は {p:?}。カーネルのコアはプロセスのカレントディレクトリにファイルとして書かれる。"
         ),
     )
 }

@@ -13,7 +13,7 @@ use memchr::memmem;
 use super::state::{Record, Running};
 use crate::coredump::reader::CoreFile;
 use crate::memory::{MemorySource, RegionKind};
-use crate::model::parse_hex_addr;
+use crate::model::{parse_hex_addr, Texts};
 
 /// `CONFIDUMP-` + 24 hex digits.
 const PREFIX: &[u8] = b"CONFIDUMP-";
@@ -22,13 +22,13 @@ const SECRET_LEN: usize = 34;
 /// Largest answer file read whole (a core is read region by region).
 const MAX_ANSWER_FILE: u64 = 16 * 1024 * 1024;
 
-/// What a check concluded.
+/// What a check concluded, with what it found in the languages the lab speaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Right: the secret, or a valid proof (with what the proof showed).
-    Accepted(String),
+    Accepted(Texts),
     /// Not right, and why.
-    Rejected(String),
+    Rejected(Texts),
 }
 
 /// Why a submission could not be checked at all.
@@ -112,9 +112,9 @@ const MIN_SERVER_PROOF: u64 = 1 << 20;
 /// Checks a typed answer.
 pub fn check_answer(record: &Record, answer: &str) -> Outcome {
     if bytes_hold_secret(record, answer.as_bytes()) {
-        Outcome::Accepted(String::new())
+        Outcome::Accepted(Texts::default())
     } else {
-        Outcome::Rejected(String::new())
+        Outcome::Rejected(Texts::default())
     }
 }
 
@@ -155,9 +155,9 @@ pub fn check_file(
             Want::Answer | Want::ServerProofOrAnswer => (
                 Part::Answer,
                 if source_holds_secret(record, &core) {
-                    Outcome::Accepted(String::new())
+                    Outcome::Accepted(Texts::default())
                 } else {
-                    Outcome::Rejected(String::new())
+                    Outcome::Rejected(Texts::default())
                 },
             ),
         });
@@ -165,9 +165,10 @@ pub fn check_file(
     if want == Want::UnreadableProof {
         return Ok((
             Part::Proof,
-            Outcome::Rejected(
-                "this exercise asks for a core dump of the program (an ELF core file)".to_string(),
-            ),
+            Outcome::Rejected(Texts::new(
+                "this exercise asks for a core dump of the program (an ELF core file)",
+                "この演習で提出するのはプログラムのコアダンプ（ELF のコアファイル）だ。",
+            )),
         ));
     }
     if meta.len() > MAX_ANSWER_FILE {
@@ -186,9 +187,9 @@ pub fn check_file(
     Ok((
         Part::Answer,
         if bytes_hold_secret(record, &bytes) {
-            Outcome::Accepted(String::new())
+            Outcome::Accepted(Texts::default())
         } else {
-            Outcome::Rejected(String::new())
+            Outcome::Rejected(Texts::default())
         },
     ))
 }
@@ -204,18 +205,34 @@ fn check_server_proof(record: &Record, backend: Option<i32>, core: &CoreFile) ->
         .map(|r| r.span.end - r.span.start)
         .sum();
     if readable < MIN_SERVER_PROOF {
-        return Outcome::Rejected(format!(
-            "this core of the backend (pid {backend}) holds only {readable} bytes of its memory: dump all of it (gcore, or confidump dump)"
+        return Outcome::Rejected(Texts::new(
+            format!(
+                "this core of the backend (pid {backend}) holds only {readable} bytes of its memory: dump all of it (gcore, or confidump dump)"
+            ),
+            format!(
+                "このバックエンド（pid {backend}）のコアにはメモリが {readable} バイトしかない。すべてをダンプすること（gcore か confidump dump）。"
+            ),
         ));
     }
     if source_holds_secret(record, core) {
-        return Outcome::Rejected(format!(
-            "the secret IS in this core of the backend (pid {backend}): the server did hold it"
+        return Outcome::Rejected(Texts::new(
+            format!(
+                "the secret IS in this core of the backend (pid {backend}): the server did hold it"
+            ),
+            format!(
+                "バックエンド（pid {backend}）のこのコアに秘密がある。サーバーは秘密を持っていた。"
+            ),
         ));
     }
-    Outcome::Accepted(format!(
-        "a core of the backend (pid {backend}), {} MiB of its memory: the secret is in none of its bytes; the server only ever had ciphertext",
-        readable >> 20
+    Outcome::Accepted(Texts::new(
+        format!(
+            "a core of the backend (pid {backend}), {} MiB of its memory: the secret is in none of its bytes; the server only ever had ciphertext",
+            readable >> 20
+        ),
+        format!(
+            "バックエンド（pid {backend}）のコア、メモリ {} MiB。どのバイトにも秘密はない。サーバーが手にしたのは暗号文だけだ。",
+            readable >> 20
+        ),
     ))
 }
 
@@ -252,48 +269,82 @@ pub fn source_holds_secret(record: &Record, source: &dyn MemorySource) -> bool {
 /// region as refused or left out, and holds the secret nowhere.
 fn check_proof(record: &Record, running: Option<&Running>, core: &CoreFile) -> Outcome {
     let Some(run) = running else {
-        return Outcome::Rejected(
-            "no victim of this exercise is running: `confidump lab start` it first, then dump it"
-                .to_string(),
-        );
+        return Outcome::Rejected(Texts::new(
+            "no victim of this exercise is running: `confidump lab start` it first, then dump it",
+            "この演習の標的プロセスが動いていない。先に confidump lab start で始めてから、ダンプすること。",
+        ));
     };
     if !core.threads().iter().any(|t| t.tid == run.pid) {
         let pids: Vec<String> = core.threads().iter().map(|t| t.tid.to_string()).collect();
-        return Outcome::Rejected(format!(
-            "this is not a core of the victim (pid {}): its threads are {}",
-            run.pid,
+        let threads = |unknown: &str| {
             if pids.is_empty() {
-                "unknown".to_string()
+                unknown.to_string()
             } else {
                 pids.join(", ")
             }
+        };
+        return Outcome::Rejected(Texts::new(
+            format!(
+                "this is not a core of the victim (pid {}): its threads are {}",
+                run.pid,
+                threads("unknown")
+            ),
+            format!(
+                "標的プロセス（pid {}）のコアではない。このコアのスレッドは {}。",
+                run.pid,
+                threads("不明")
+            ),
         ));
     }
     let Some(start) = parse_hex_addr(&run.region_start) else {
-        return Outcome::Rejected("the lab state lost the protected region".to_string());
+        return Outcome::Rejected(Texts::new(
+            "the lab state lost the protected region",
+            "ラボの状態から保護された領域の記録が失われている。",
+        ));
     };
     let how = match core.region_at(start) {
         Some(r) => match &r.kind {
-            RegionKind::Unreadable(why) => format!("the read was refused ({why})"),
-            RegionKind::Absent(why) => format!("the tool left it out ({why})"),
+            RegionKind::Unreadable(why) => Texts::new(
+                format!("the read was refused ({why})"),
+                format!("読み取りを拒否された（{why}）"),
+            ),
+            RegionKind::Absent(why) => Texts::new(
+                format!("the tool left it out ({why})"),
+                format!("ツールが除外した（{why}）"),
+            ),
             RegionKind::Readable => {
-                return Outcome::Rejected(format!(
-                    "the protected region {}-{} is in this core as readable bytes: that does not show it cannot be read",
-                    run.region_start, run.region_end
+                return Outcome::Rejected(Texts::new(
+                    format!(
+                        "the protected region {}-{} is in this core as readable bytes: that does not show it cannot be read",
+                        run.region_start, run.region_end
+                    ),
+                    format!(
+                        "保護された領域 {}-{} がこのコアに読めるバイトとして入っている。これでは読めないことの証明にならない。",
+                        run.region_start, run.region_end
+                    ),
                 ))
             }
         },
-        None => "no segment of the core covers it (left out)".to_string(),
+        None => Texts::new(
+            "no segment of the core covers it (left out)",
+            "コアのどのセグメントにも含まれない（除外）",
+        ),
     };
     if source_holds_secret(record, core) {
-        return Outcome::Rejected(
-            "the secret IS in this core: it was readable after all (submit it as the answer)"
-                .to_string(),
-        );
+        return Outcome::Rejected(Texts::new(
+            "the secret IS in this core: it was readable after all (submit it as the answer)",
+            "このコアに秘密がある。結局は読めたということだ（答えとして提出すること）。",
+        ));
     }
-    Outcome::Accepted(format!(
-        "a core of pid {}; the protected region {}-{}: {how}; the secret is in none of its bytes",
-        run.pid, run.region_start, run.region_end
+    Outcome::Accepted(Texts::new(
+        format!(
+            "a core of pid {}; the protected region {}-{}: {}; the secret is in none of its bytes",
+            run.pid, run.region_start, run.region_end, how.en
+        ),
+        format!(
+            "pid {} のコア。保護された領域 {}-{} は{}。どのバイトにも秘密はない。",
+            run.pid, run.region_start, run.region_end, how.ja
+        ),
     ))
 }
 
@@ -328,7 +379,7 @@ mod tests {
         ));
         assert_eq!(
             check_answer(&r, "CONFIDUMP-0123456789abcdef01234568"),
-            Outcome::Rejected(String::new())
+            Outcome::Rejected(Texts::default())
         );
     }
 }

@@ -13,10 +13,10 @@ use std::fmt::Write as _;
 
 mod views;
 
-use super::i18n::t;
+use super::i18n::{colon, paren, sep, t};
 use super::matrix::{
-    attack_key, cell_at, count_mismatches, mismatch_note, outcome_key, outcome_word,
-    stand_in_label, summary_line,
+    attack_key, cell_at, cell_word, count_mismatches, legend_words, mismatch_note, outcome_key,
+    stand_in_label, summary_line, unavailable_word,
 };
 use crate::model::{Cell, MatrixReport, Outcome, ScenarioInfo};
 
@@ -222,7 +222,8 @@ fn cell_td(out: &mut String, c: Option<&Cell>, lang: &str, notes: &[&str]) {
         class(c.observed),
         if c.met() { "" } else { " mismatch" },
         escape(&c.command),
-        escape(outcome_word(lang, c.observed)),
+        // A row that cannot run here is drawn as one line, never cell by cell.
+        escape(cell_word(lang, c, false)),
         if c.met() {
             " <span class=\"met\">✓</span>"
         } else {
@@ -310,7 +311,7 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
                     out,
                     "<td class=\"unavailable\" colspan=\"{}\"><span class=\"word n-a\">{}</span> — {}</td>",
                     r.attacks.len().max(1),
-                    escape(outcome_word(lang, Outcome::NotApplicable)),
+                    escape(unavailable_word(lang)),
                     escape(why)
                 );
             }
@@ -324,8 +325,9 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
         if !notes.is_empty() {
             let _ = write!(
                 out,
-                "<tr class=\"notes\"><td colspan=\"{span}\"><b>{}:</b>",
-                escape(t(lang, "html.row-notes"))
+                "<tr class=\"notes\"><td colspan=\"{span}\"><b>{}{}</b>",
+                escape(t(lang, "html.row-notes")),
+                colon(lang)
             );
             for (i, n) in notes.iter().enumerate() {
                 let _ = write!(
@@ -341,8 +343,9 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
         if !lesson.is_empty() {
             let _ = writeln!(
                 out,
-                "<tr class=\"lesson\"><td colspan=\"{span}\"><b>{}:</b>{}</td></tr>",
+                "<tr class=\"lesson\"><td colspan=\"{span}\"><b>{}{}</b>{}</td></tr>",
                 escape(t(lang, "lesson")),
+                colon(lang),
                 escape(lesson)
             );
         }
@@ -354,18 +357,12 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
         "<p><b>{}</b></p><ul class=\"legend\">",
         escape(t(lang, "legend"))
     );
-    for (o, key) in [
-        (Outcome::Leak, "legend.leak"),
-        (Outcome::Unreadable, "legend.unreadable"),
-        (Outcome::Absent, "legend.absent"),
-        (Outcome::NotApplicable, "legend.n/a"),
-        (Outcome::NotFound, "legend.not-found"),
-    ] {
+    for (word, o, key) in legend_words(lang) {
         let _ = write!(
             out,
             "<li><span class=\"word {}\">{}</span><span>{}</span></li>",
             class(o),
-            escape(outcome_word(lang, o)),
+            escape(word),
             escape(t(lang, key))
         );
     }
@@ -383,9 +380,10 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
         for c in found {
             let _ = write!(
                 out,
-                "<li>{} · {}: {}</li>",
+                "<li>{} · {}{}{}</li>",
                 escape(&c.scenario),
                 escape(c.attack.as_str()),
+                sep(lang),
                 escape(&super::matrix::detection_summary(lang, c)),
             );
         }
@@ -409,16 +407,23 @@ fn summary(out: &mut String, r: &MatrixReport, lang: &str) {
         for c in bad {
             let _ = write!(
                 out,
-                "<li>{} · {}: <span class=\"word {}\">{}</span> — {}{}</li>",
+                "<li>{} · {}{}<span class=\"word {}\">{}</span> — {}{}</li>",
                 escape(&c.scenario),
                 escape(c.attack.as_str()),
+                sep(lang),
                 class(c.observed),
-                escape(outcome_word(lang, c.observed)),
+                escape(cell_word(
+                    lang,
+                    c,
+                    r.scenarios
+                        .iter()
+                        .any(|s| s.name == c.scenario && s.unavailable.is_some())
+                )),
                 escape(&mismatch_note(lang, c)),
                 if c.reason.trim().is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", escape(c.reason.trim()))
+                    paren(lang, &escape(c.reason.trim()))
                 }
             );
         }
@@ -513,14 +518,17 @@ mod tests {
         // The end of the page sums up, and names the mismatching cell.
         let tail = &page[page.find("id=\"summary\"").expect("a summary section")..];
         assert!(
-            tail.contains("期待と異なる結果: 1 件") && tail.contains("dontdump · live"),
+            tail.contains("期待と異なる結果：1 件") && tail.contains("dontdump · live"),
             "{tail}"
         );
         assert!(page.contains("<span class=\"hl\">34 31 31 31"), "{page}");
         assert!(
-            page.contains("漏洩") && page.contains("教訓") && page.contains("エンクレーブの代役")
+            page.contains("漏洩") && page.contains("教訓") && page.contains("エンクレーブの代わり")
         );
-        assert!(page.contains("✗ 期待値: 漏洩"));
+        assert!(page.contains("✗ 期待値：漏洩"));
+        // Japanese tells a path the host cannot run (gdb missing) from one that does not apply.
+        assert!(page.contains("<span class=\"verdict\">実行不可"), "{page}");
+        assert!(page.contains(">実行不可</span>") && page.contains(">対象外</span>"));
         assert!(
             !page.contains("http://") && !page.contains("https://"),
             "external asset"

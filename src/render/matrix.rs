@@ -17,6 +17,53 @@ pub fn outcome_word(lang: &str, o: Outcome) -> &'static str {
     t(lang, outcome_key(o))
 }
 
+/// Whether an `n/a` cell applies to its scenario but could not run on this host (the host lacks
+/// what its path needs), rather than not applying at all (qmp for a process, same-uid for a root
+/// victim). English says `n/a` for both; Japanese tells them apart (実行不可, 対象外).
+///
+/// The cell carries no flag of its own: the runner keeps the command that would have run for a
+/// path the host lacks (`Plan::host_lacks`, in `runner::row`) and none for a path that does not
+/// apply; a cell its run required is one that could not run; and every cell of a row that
+/// cannot run here (`row_unavailable`: its scenario's `unavailable`) is one too.
+pub fn cannot_run_here(c: &Cell, row_unavailable: bool) -> bool {
+    c.observed == Outcome::NotApplicable && (row_unavailable || c.required || !c.command.is_empty())
+}
+
+/// The verdict word of a cell in `lang`: its outcome's ([`outcome_word`]), or, for an `n/a`
+/// the host could not run ([`cannot_run_here`]), the word for that ([`unavailable_word`]).
+pub fn cell_word(lang: &str, c: &Cell, row_unavailable: bool) -> &'static str {
+    if cannot_run_here(c, row_unavailable) {
+        unavailable_word(lang)
+    } else {
+        outcome_word(lang, c.observed)
+    }
+}
+
+/// The word of a row or cell that cannot run on this host: `n/a`, `実行不可`.
+pub fn unavailable_word(lang: &str) -> &'static str {
+    t(lang, "n/a.host")
+}
+
+/// The legend's verdict words in `lang`, each with its outcome (for its style) and the key of
+/// what it means. The word for a path this host cannot run has its own line only in a language
+/// that does not say `n/a` for both (Japanese: 対象外, 実行不可).
+pub fn legend_words(lang: &str) -> Vec<(&'static str, Outcome, &'static str)> {
+    let mut words = Vec::new();
+    for (o, key) in [
+        (Outcome::Leak, "legend.leak"),
+        (Outcome::Unreadable, "legend.unreadable"),
+        (Outcome::Absent, "legend.absent"),
+        (Outcome::NotApplicable, "legend.n/a"),
+        (Outcome::NotFound, "legend.not-found"),
+    ] {
+        words.push((outcome_word(lang, o), o, key));
+        if o == Outcome::NotApplicable && unavailable_word(lang) != outcome_word(lang, o) {
+            words.push((unavailable_word(lang), o, "legend.n/a.host"));
+        }
+    }
+    words
+}
+
 /// The i18n key (and CSS class) of an outcome: its JSON spelling.
 pub fn outcome_key(o: Outcome) -> &'static str {
     o.as_str()
@@ -327,6 +374,32 @@ pub(crate) mod tests {
             cells,
             millis: 4321,
         }
+    }
+
+    /// 対象外 (the path does not apply: no command kept) and 実行不可 (the host lacks what the path
+    /// needs: the command that would have run is kept; a required cell; a row that cannot run).
+    #[test]
+    fn japanese_tells_not_applicable_from_cannot_run_here() {
+        use Outcome::NotApplicable;
+        let mut by_design = cell("plain", "qmp", NotApplicable, NotApplicable, "");
+        by_design.command.clear();
+        let lacks = cell("plain", "gcore", NotApplicable, NotApplicable, "");
+        let mut required = by_design.clone();
+        required.required = true;
+        assert_eq!(cell_word("ja", &by_design, false), "対象外");
+        assert_eq!(cell_word("ja", &lacks, false), "実行不可");
+        assert_eq!(cell_word("ja", &required, false), "実行不可");
+        assert_eq!(cell_word("ja", &by_design, true), "実行不可");
+        for c in [&by_design, &lacks, &required] {
+            assert_eq!(cell_word("en", c, false), "n/a");
+        }
+        // Other outcomes keep their word, whatever the row.
+        let leak = cell("plain", "dump", Outcome::Leak, Outcome::Leak, "[heap]");
+        assert_eq!(cell_word("ja", &leak, true), "漏洩");
+        // One legend line for n/a in English, two in Japanese.
+        let words = |lang| -> Vec<&str> { legend_words(lang).iter().map(|w| w.0).collect() };
+        assert_eq!(words("en").iter().filter(|w| **w == "n/a").count(), 1);
+        assert!(words("ja").contains(&"対象外") && words("ja").contains(&"実行不可"));
     }
 
     /// `s` without ANSI colour codes.

@@ -15,8 +15,11 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::time::Instant;
 
 use super::hexview::{self, render_window};
-use super::i18n::t;
-use super::matrix::{mismatch_note, outcome_style, outcome_word, stand_in_label, summary_line};
+use super::i18n::{sep, t};
+use super::matrix::{
+    cell_word, mismatch_note, outcome_style, outcome_word, stand_in_label, summary_line,
+    unavailable_word,
+};
 use super::progress::Progress;
 use super::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
 use super::wrap::{display_width, hang, truncate, wrap};
@@ -190,16 +193,16 @@ fn title_screen(s: &ScenarioInfo, lang: &str, n: usize, of: usize, opts: Present
     ];
     let holds = s.holds.get(lang);
     if !holds.is_empty() {
-        lines.push((format!("{} {holds}", t(lang, "present.holds")), ""));
+        lines.push((
+            format!("{}{}{holds}", t(lang, "present.holds"), sep(lang)),
+            "",
+        ));
     }
     if let Some(what) = &s.stand_in_for {
         lines.push((format!("— {}", stand_in_label(lang, what)), DIM));
     }
     if let Some(why) = &s.unavailable {
-        lines.push((
-            format!("{} — {why}", outcome_word(lang, Outcome::NotApplicable)),
-            DIM,
-        ));
+        lines.push((format!("{} — {why}", unavailable_word(lang)), DIM));
     }
     format!("\n{}", banner(&lines, opts))
 }
@@ -253,7 +256,7 @@ fn commands(row: &[Cell], opts: PresentOptions) -> String {
 /// ┗━━━━━━━━━━━━┛ ┗━━━━━━━━━━━━┛
 ///    [heap]       ✗ expected LEAK
 /// ```
-fn tiles(row: &[Cell], lang: &str, opts: PresentOptions) -> String {
+fn tiles(row: &[Cell], row_unavailable: bool, lang: &str, opts: PresentOptions) -> String {
     let color = opts.color;
     let per_band = ((opts.width + 1) / (TILE + 3)).clamp(1, 5);
     let mut out = String::new();
@@ -268,7 +271,7 @@ fn tiles(row: &[Cell], lang: &str, opts: PresentOptions) -> String {
             let (l, s, r) = centre(c.attack.as_str(), TILE + 2);
             lines[0].push_str(&format!("{l}{}{r} ", paint(&s, BOLD, color)));
             lines[1].push_str(&format!("┏{}┓ ", "━".repeat(TILE)));
-            let (l, s, r) = centre(outcome_word(lang, c.observed), TILE);
+            let (l, s, r) = centre(cell_word(lang, c, row_unavailable), TILE);
             lines[2].push_str(&format!(
                 "┃{l}{}{r}┃ ",
                 paint(&s, outcome_style(c.observed), color)
@@ -388,7 +391,12 @@ fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, opts: PresentOptio
         for c in row {
             if matches!(c.observed, Outcome::NotApplicable | Outcome::Error) && !c.reason.is_empty()
             {
-                let head = format!("  {} — {}: ", c.attack, outcome_word(lang, c.observed));
+                let head = format!(
+                    "  {} — {}{}",
+                    c.attack,
+                    cell_word(lang, c, false),
+                    sep(lang)
+                );
                 if std::mem::take(&mut first) {
                     out.push('\n');
                 }
@@ -430,6 +438,7 @@ fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, opts: PresentOptio
         let shown: Vec<Cell> = row.iter().filter(|c| !by_design(c)).cloned().collect();
         out.push_str(&tiles(
             if shown.is_empty() { row } else { &shown },
+            s.unavailable.is_some(),
             lang,
             opts,
         ));
@@ -521,11 +530,14 @@ mod tests {
         let (out, _) = present("ja", "\n\n\n\n\n\n\n\n", true);
         let plain = strip_ansi(&out);
         for want in [
-            "標的プロセスが持っているもの：",
+            "標的プロセスが持っているもの：ヒープ上",
             "漏洩",
             "教訓",
-            "エンクレーブの代役",
-            "✗ 期待値: 漏洩",
+            "エンクレーブの代わり",
+            "✗ 期待値：漏洩",
+            // gdb missing: the path applies but cannot run here; a whole row that cannot run.
+            "実行不可",
+            "実行不可 — needs SGX",
         ] {
             assert!(plain.contains(want), "missing {want:?} in\n{plain}");
         }

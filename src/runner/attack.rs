@@ -44,12 +44,18 @@ impl AttackPath {
 
     /// The command a presenter would type for this path.
     pub fn command(&self, pid: i32) -> String {
+        self.command_on(&pid.to_string(), "victim.core")
+    }
+
+    /// [`Self::command`] for `pid` as written (`$pid` in a shell loop), a core it writes going
+    /// to `core`.
+    pub fn command_on(&self, pid: &str, core: &str) -> String {
         match self {
             AttackPath::Dump => {
-                format!("confidump dump {pid} -o victim.core && confidump scan victim.core")
+                format!("confidump dump {pid} -o {core} && confidump scan {core}")
             }
             AttackPath::LikeGcore => {
-                format!("confidump dump --like-gcore {pid} -o victim.core && confidump scan victim.core")
+                format!("confidump dump --like-gcore {pid} -o {core} && confidump scan {core}")
             }
             AttackPath::Gcore => format!("gcore -o victim {pid} && confidump scan victim.{pid}"),
             AttackPath::Live => format!("confidump scan --pid {pid}"),

@@ -164,8 +164,15 @@ pub fn classify(
             ..Observation::simple(
                 Outcome::NotFound,
                 if ja {
+                    // A particle right after a Latin word takes a space (`QEMU の
+                    // dump-guest-memory で`), as everywhere in the Japanese texts.
+                    let gap = if what.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+                        " "
+                    } else {
+                        ""
+                    };
                     format!(
-                        "{what}が読んだ {:.0} MiB に秘密の平文はなかった。",
+                        "{what}{gap}で読んだ {:.0} MiB に秘密の平文はなかった。",
                         report.bytes_scanned as f64 / (1024.0 * 1024.0)
                     )
                 } else {

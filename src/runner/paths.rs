@@ -28,13 +28,17 @@ pub fn command(attack: AttackKind, ready: &Ready) -> String {
     let Some(pid) = ready.targets.first().map(|t| t.pid) else {
         return String::new();
     };
-    // Several processes (a server's): the same command for each.
-    let each = |path: AttackPath| match ready.targets.len() {
-        0 | 1 => path.command(pid),
-        n => format!(
-            "{} (and the same for the other {} server pids)",
-            path.command(pid),
-            n - 1
+    // Several processes (a server's): the same command for each, as a loop one can type (no
+    // words of a language in a command: it is shown as it is in every language).
+    let each = |path: AttackPath| match ready.targets.as_slice() {
+        [] | [_] => path.command(pid),
+        all => format!(
+            "for pid in {}; do {}; done",
+            all.iter()
+                .map(|t| t.pid.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            path.command_on("$pid", "victim.$pid.core")
         ),
     };
     match attack {
@@ -46,14 +50,18 @@ pub fn command(attack: AttackKind, ready: &Ready) -> String {
             // changes only the attacker's shell. (The demo's victims raise theirs themselves.)
             format!("prlimit --pid {pid} --core=unlimited; kill -QUIT {pid}; confidump scan core")
         }
+        // QEMU's QMP dump-guest-memory, as `virsh dump --memory-only` asks it of a libvirt guest.
         AttackKind::Qmp => ready.qmp.as_ref().map_or_else(String::new, |q| {
             format!(
-                "virsh dump --memory-only (QMP dump-guest-memory on {}) && confidump scan guest.core",
-                q.display()
+                "confidump attack {pid} --via qmp --qmp {} --sha256 {}   # virsh dump --memory-only",
+                q.display(),
+                hex::encode(ready.secret_sha256)
             )
         }),
+        // What QEMU delivers from the guest's serial port (its -serial chardev), kept and scanned.
         AttackKind::Wire => {
-            "read what QEMU delivers from the guest's serial port (virsh console, the -serial chardev) && confidump scan it".to_string()
+            "virsh console DOMAIN > wire/console.log; confidump scan --dir wire   # QEMU -serial"
+                .to_string()
         }
         AttackKind::SameUid => ready.user.as_ref().map_or_else(String::new, |u| {
             format!(
@@ -128,9 +136,9 @@ fn what(path: AttackPath, t: &Target, lang: &str) -> String {
     if lang == "ja" {
         return match (path, t.of.as_deref()) {
             (AttackPath::Dump, None) => "confidump のダンプ".to_string(),
-            (AttackPath::Dump, Some(of)) => format!("{of} の confidump によるダンプ"),
+            (AttackPath::Dump, Some(of)) => format!("confidump による {of} のダンプ"),
             (AttackPath::Gcore, None) => "gdb の gcore".to_string(),
-            (AttackPath::Gcore, Some(of)) => format!("{of} の gdb gcore"),
+            (AttackPath::Gcore, Some(of)) => format!("gdb の gcore による {of} のダンプ"),
             (_, None) => "ライブ読み取り".to_string(),
             (_, Some(of)) => format!("{of} のライブ読み取り"),
         };
@@ -224,7 +232,11 @@ fn merge(each: Vec<(Option<String>, Observation)>, lang: &str) -> Observation {
         o.where_ = leaks.join("; ");
     } else if o.outcome == Outcome::NotFound {
         o.reason = if lang == "ja" {
-            format!("{}（{n} 個のプロセスのどれにもない）", o.reason)
+            // `…なかった（5 個のプロセスのどれにもない）。`: the aside inside the sentence.
+            format!(
+                "{}（{n} 個のプロセスのどれにもない）。",
+                o.reason.trim_end_matches('。')
+            )
         } else {
             format!("{} (each of {n} processes)", o.reason)
         };

@@ -8,7 +8,8 @@
 //!
 //! ```toml
 //! name = "azure-dcsv3"
-//! description = "an SGX VM: the enclave rows must run and hold"
+//! description.en = "an SGX VM: the enclave rows must run and hold"
+//! description.ja = "SGX の VM（エンクレーブの行が実行でき、守られること）"   # optional
 //! require = ["sgx"]
 //! rows = ["plain", "sgx"]
 //! [[cell]]                 # optional, repeatable
@@ -26,7 +27,7 @@ use serde::Deserialize;
 
 use super::scenario::{Scenario, Spec};
 use crate::host::{self, HostFacts, Requirement};
-use crate::model::{AttackKind, Cell, CvmProfile, Outcome};
+use crate::model::{AttackKind, Cell, CvmProfile, Outcome, Texts};
 
 /// The built-in platforms: (name, file text).
 const BUILTIN: &[(&str, &str)] = &[
@@ -62,8 +63,8 @@ pub struct CellExpect {
 pub struct Platform {
     /// Its name (`linux`, `azure-dcsv3`, ...).
     pub name: String,
-    /// One line on what it is.
-    pub description: String,
+    /// One line on what it is, in the languages the file gives.
+    pub description: Texts,
     /// Capabilities a node of this kind must have.
     pub require: Vec<Requirement>,
     /// The rows to run, in order (empty: every row).
@@ -104,13 +105,37 @@ struct RawCell {
 struct RawPlatform {
     name: String,
     #[serde(default)]
-    description: String,
+    description: RawDescription,
     #[serde(default)]
     require: Vec<Requirement>,
     #[serde(default)]
     rows: Vec<toml::Spanned<String>>,
     #[serde(default)]
     cell: Vec<RawCell>,
+}
+
+/// `description = "…"` (English only, as files written before it had a Japanese side say it)
+/// or `description.en` and `description.ja`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawDescription {
+    English(String),
+    Both(Texts),
+}
+
+impl Default for RawDescription {
+    fn default() -> Self {
+        RawDescription::English(String::new())
+    }
+}
+
+impl From<RawDescription> for Texts {
+    fn from(d: RawDescription) -> Self {
+        match d {
+            RawDescription::English(en) => Texts::new(en, ""),
+            RawDescription::Both(t) => t,
+        }
+    }
 }
 
 fn invalid(
@@ -192,7 +217,7 @@ pub fn parse(file: &str, text: &str, valid_rows: &[String]) -> Result<Platform, 
     require.dedup();
     Ok(Platform {
         name: raw.name,
-        description: raw.description,
+        description: raw.description.into(),
         require,
         rows,
         cells,
@@ -336,6 +361,27 @@ mod tests {
         for (name, _) in BUILTIN {
             let p = builtin(name, &rows()).unwrap();
             assert_eq!(&p.name, name);
+        }
+    }
+
+    /// A description in both languages, or in English alone as older files say it; every
+    /// built-in platform has its Japanese.
+    #[test]
+    fn description_in_one_or_both_languages() {
+        let one = parse(
+            "f.toml",
+            "name = \"x\"\ndescription = \"a host\"\n",
+            &rows(),
+        )
+        .unwrap();
+        assert_eq!(one.description.get("ja"), "a host");
+        let both = "name = \"x\"\ndescription.en = \"a host\"\ndescription.ja = \"ホスト\"\n";
+        let both = parse("f.toml", both, &rows()).unwrap();
+        assert_eq!(both.description.get("en"), "a host");
+        assert_eq!(both.description.get("ja"), "ホスト");
+        for (name, _) in BUILTIN {
+            let p = builtin(name, &rows()).unwrap();
+            assert!(!p.description.ja.is_empty(), "{name} has no description.ja");
         }
     }
 

@@ -138,7 +138,7 @@ pub fn evaluate(f: &SgxFacts) -> Vec<Prerequisite> {
             Some(Err(e)) => p(
                 "dev-sgx-enclave",
                 Err(format!("{DEV_SGX_ENCLAVE} usable (open failed: {e})")),
-                format!("使える {DEV_SGX_ENCLAVE}（open が失敗: {e}）"),
+                format!("使える {DEV_SGX_ENCLAVE}（open が失敗：{e}）"),
             ),
             None => p(
                 "dev-sgx-enclave",
@@ -164,7 +164,7 @@ pub fn evaluate(f: &SgxFacts) -> Vec<Prerequisite> {
             Some(0) => p(
                 "epc",
                 Err("EPC memory (sgx_total_bytes is 0 on every node)".into()),
-                "EPC メモリ（どのノードも sgx_total_bytes が 0）".into(),
+                "EPC メモリ（どの NUMA ノードも sgx_total_bytes が 0）".into(),
             ),
             Some(n) => p(
                 "epc",
@@ -180,7 +180,7 @@ pub fn evaluate(f: &SgxFacts) -> Vec<Prerequisite> {
             None => p(
                 "epc",
                 Err("EPC memory (no node reports sgx_total_bytes)".into()),
-                "EPC メモリ（sgx_total_bytes を報告するノードがない）".into(),
+                "EPC メモリ（sgx_total_bytes を報告する NUMA ノードがない）".into(),
             ),
         },
     ]

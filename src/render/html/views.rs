@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::{class, escape, scenario_head};
 use crate::model::{Cell, Gap, HexWindow, MatrixReport, ScenarioInfo};
-use crate::render::i18n::t;
+use crate::render::i18n::{sep, t};
 use crate::render::matrix::{cell_at, outcome_word};
 
 pub(super) fn views(out: &mut String, r: &MatrixReport, lang: &str) {
@@ -28,8 +28,9 @@ pub(super) fn views(out: &mut String, r: &MatrixReport, lang: &str) {
         if !holds.is_empty() {
             let _ = write!(
                 out,
-                "<p>{}: {}</p>",
+                "<p>{}{}{}</p>",
                 escape(t(lang, "html.holds")),
+                sep(lang),
                 escape(holds)
             );
         }
@@ -37,8 +38,9 @@ pub(super) fn views(out: &mut String, r: &MatrixReport, lang: &str) {
         if !lesson.is_empty() {
             let _ = write!(
                 out,
-                "<p class=\"lesson\"><b>{}:</b> {}</p>",
+                "<p class=\"lesson\"><b>{}{}</b>{}</p>",
                 escape(t(lang, "lesson")),
+                sep(lang),
                 escape(lesson)
             );
         }
@@ -171,8 +173,9 @@ fn view(out: &mut String, s: &ScenarioInfo, c: &Cell, w: &HexWindow, lang: &str)
     if !c.command.is_empty() {
         let _ = write!(
             out,
-            "<p class=\"hexlegend\">{}: <code>{}</code></p>",
+            "<p class=\"hexlegend\">{}{}<code>{}</code></p>",
             escape(t(lang, "html.command")),
+            sep(lang),
             escape(&c.command)
         );
     }

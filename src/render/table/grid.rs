@@ -8,11 +8,14 @@ use std::fmt::Write as _;
 use super::notes::Notes;
 use crate::model::{AttackKind, Cell, MatrixReport, Outcome, ScenarioInfo};
 use crate::render::i18n::t;
-use crate::render::matrix::{cell_at, mismatch_note, outcome_style, outcome_word, stand_in_label};
+use crate::render::matrix::{
+    cell_at, cell_word, mismatch_note, outcome_style, stand_in_label, unavailable_word,
+};
 use crate::render::style::{paint, BOLD, DIM, RED_BOLD};
 use crate::render::wrap::{display_width, longest_unit, truncate, wrap};
 
-/// Narrowest useful attack column: `LEAK¹ ✓`, `対象外¹ ✓` fit, longer words wrap.
+/// Narrowest useful attack column: `LEAK¹ ✓`, `対象外¹ ✓` fit; a column is as wide as its widest
+/// verdict line at least.
 const MIN_COL: usize = 9;
 /// Widest attack column: wider only spreads a long `where` thinly.
 const MAX_COL: usize = 22;
@@ -54,9 +57,10 @@ impl Line {
     }
 }
 
-/// The verdict line of a cell: the word, its footnote marker, `✓` when as expected.
+/// The verdict line of a cell of a row that runs here: the word, its footnote marker, `✓` when
+/// as expected.
 pub(crate) fn verdict_line(lang: &str, c: &Cell, notes: &Notes) -> Line {
-    let mut first = Line::styled(outcome_word(lang, c.observed), outcome_style(c.observed));
+    let mut first = Line::styled(cell_word(lang, c, false), outcome_style(c.observed));
     if let Some(m) = notes.mark_of(c) {
         first.push(m, "");
     }
@@ -258,7 +262,16 @@ pub(crate) fn fit(
     let mut nats = vec![sc_nat];
     let mut words = vec![sc_word];
     for a in shown {
-        let min = display_width(a.as_str()).max(MIN_COL);
+        // A verdict line is never wrapped (`実行不可¹ ✓`, `not found¹ ✓`): the column holds it.
+        let min = report
+            .scenarios
+            .iter()
+            .filter(|s| s.unavailable.is_none())
+            .filter_map(|s| cell_at(report, &s.name, *a))
+            .map(|c| verdict_line(lang, c, notes).width())
+            .chain([display_width(a.as_str()), MIN_COL])
+            .max()
+            .unwrap_or(MIN_COL);
         let mut nat = min;
         let mut word = min;
         for s in report.scenarios.iter().filter(|s| s.unavailable.is_none()) {
@@ -334,7 +347,7 @@ pub(crate) fn draw(
                     .map(|w| w + 3)
                     .sum::<usize>()
                     .saturating_sub(3);
-                let text = format!("{} — {}", outcome_word(lang, Outcome::NotApplicable), why);
+                let text = format!("{} — {}", unavailable_word(lang), why);
                 let merged: Vec<Line> = wrap(&text, rest)
                     .into_iter()
                     .map(|l| Line::styled(l, DIM))

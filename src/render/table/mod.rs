@@ -20,7 +20,7 @@ use notes::Notes;
 use crate::model::{AttackKind, Cell, DetectorKind, MatrixReport, Outcome, ScenarioInfo};
 use crate::render::i18n::t;
 use crate::render::matrix::{
-    attack_key, cell_at, count_mismatches, detection_summary, outcome_style, outcome_word,
+    attack_key, cell_at, count_mismatches, detection_summary, legend_words, outcome_style,
     summary_line,
 };
 use crate::render::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
@@ -183,9 +183,13 @@ fn hidden_columns(
                 reasons.push(r);
             }
         }
+        // One reason a line: joined, they ran together (`…).; not available…`) in both languages.
         let head = format!("  {:<name_w$}  ", a.as_str());
-        for l in hang(&head, &reasons.join("; "), width) {
-            let _ = writeln!(out, "{}", paint(&l, DIM, color));
+        let blank = " ".repeat(display_width(&head));
+        for (i, r) in reasons.iter().enumerate() {
+            for l in hang(if i == 0 { &head } else { &blank }, r, width) {
+                let _ = writeln!(out, "{}", paint(&l, DIM, color));
+            }
         }
     }
 }
@@ -193,16 +197,10 @@ fn hidden_columns(
 /// The words the table uses, and what each proves (or does not).
 fn legend(out: &mut String, lang: &str, width: usize, color: bool) {
     let _ = writeln!(out, "{}", t(lang, "legend"));
-    let legend = [
-        (Outcome::Leak, "legend.leak"),
-        (Outcome::Unreadable, "legend.unreadable"),
-        (Outcome::Absent, "legend.absent"),
-        (Outcome::NotApplicable, "legend.n/a"),
-        (Outcome::NotFound, "legend.not-found"),
-    ];
+    let legend = legend_words(lang);
     let lw = legend
         .iter()
-        .map(|(o, _)| display_width(outcome_word(lang, *o)))
+        .map(|(word, _, _)| display_width(word))
         .max()
         .unwrap_or(1);
     let mut entry = |word: &str, style: &'static str, key: &'static str| {
@@ -219,8 +217,8 @@ fn legend(out: &mut String, lang: &str, width: usize, color: bool) {
             let _ = writeln!(out, "{l}");
         }
     };
-    for (o, key) in legend {
-        entry(outcome_word(lang, o), outcome_style(o), key);
+    for (word, o, key) in legend {
+        entry(word, outcome_style(o), key);
     }
     entry("✓", DIM, "legend.met");
     entry("✗", RED_BOLD, "legend.mismatch");

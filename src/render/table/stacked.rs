@@ -10,8 +10,8 @@
 
 use super::grid::{details, verdict_line, Line};
 use super::notes::Notes;
-use crate::model::{AttackKind, MatrixReport, Outcome};
-use crate::render::matrix::{cell_at, outcome_word, stand_in_label};
+use crate::model::{AttackKind, MatrixReport};
+use crate::render::matrix::{cell_at, stand_in_label, unavailable_word};
 use crate::render::style::{paint, BOLD, DIM};
 use crate::render::wrap::{display_width, hang, wrap};
 
@@ -65,7 +65,7 @@ pub(crate) fn draw(
             }
         }
         if let Some(why) = &s.unavailable {
-            let text = format!("{} — {why}", outcome_word(lang, Outcome::NotApplicable));
+            let text = format!("{} — {why}", unavailable_word(lang));
             for l in hang("  ", &text, width) {
                 out.push_str(&format!("{}\n", paint(&l, DIM, color)));
             }

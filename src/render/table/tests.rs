@@ -64,9 +64,11 @@ fn fits_every_width_in_both_languages() {
         "漏洩",
         "????",
         "除外",
+        "実行不可",
+        "実行不可 — needs SGX",
         "対象外",
         "教訓",
-        "エンクレーブの代役",
+        "エンクレーブの代わり",
     ] {
         assert!(ja.contains(want), "missing {want:?} in\n{ja}");
     }

@@ -96,8 +96,8 @@ impl RunningVictim for RunningContainer {
                 "CRIU checkpoints an OCI runtime's container (runc checkpoint); this one is confidump's own namespaces",
                 "CRIU がチェックポイントを取るのは OCI ランタイムのコンテナ（runc checkpoint）。このコンテナは confidump 自身の名前空間。",
             )),
-            AttackKind::Checkpoint => match criu_check().unavailable_reason() {
-                Some(reason) => Plan::host_lacks(reason),
+            AttackKind::Checkpoint => match criu_check().unavailable_texts() {
+                Some(reason) => Plan::host_lacks(env.say(reason)),
                 // Honest about what is missing: the column then shows n/a against its
                 // expectation, a mismatch, never a pass.
                 None => Plan::by_design(env.pick(
