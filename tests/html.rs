@@ -172,7 +172,9 @@ fn report(lang: &str) -> MatrixReport {
         );
         c.reason = "EIO".into();
         if a == "gcore" {
-            c = cell("secretmem", a, NotApplicable, NotApplicable, "");
+            // Schema 2: the claim stays, the cell says it could not run here.
+            c = cell("secretmem", a, Outcome::Absent, Outcome::NotApplicable, "");
+            c.runnable = false;
             c.reason = "gdb is not installed".into();
         }
         if a == "dump" {

@@ -133,7 +133,7 @@ pub fn requirement_missing(r: Requirement, f: &HostFacts) -> Option<Texts> {
         Requirement::Crun => program_missing("crun", f.crun.as_deref()).or_else(|| crun_refused(f)),
         Requirement::SqlEnclave => Some(Texts::new(
             SQL_ENCLAVE_MISSING,
-            "このホストでは利用できない。データベースサーバーの中にエンクレーブが必要（Azure SQL Database の VBS エンクレーブ、または DC シリーズのハードウェア上の SGX エンクレーブ）。",
+            "このホストでは利用できない。データベースサーバーの中にエンクレーブが必要（Azure SQL の VBS エンクレーブ、または DC シリーズのハードウェア上の SGX エンクレーブ）。",
         )),
     }
 }

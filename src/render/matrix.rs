@@ -21,12 +21,11 @@ pub fn outcome_word(lang: &str, o: Outcome) -> &'static str {
 /// what its path needs), rather than not applying at all (qmp for a process, same-uid for a root
 /// victim). English says `n/a` for both; Japanese tells them apart (実行不可, 対象外).
 ///
-/// The cell carries no flag of its own: the runner keeps the command that would have run for a
-/// path the host lacks (`Plan::host_lacks`, in `runner::row`) and none for a path that does not
-/// apply; a cell its run required is one that could not run; and every cell of a row that
-/// cannot run here (`row_unavailable`: its scenario's `unavailable`) is one too.
+/// The cell says so itself (`runnable`, schema 2); a cell its run required is one that could
+/// not run; and every cell of a row that cannot run here (`row_unavailable`: its scenario's
+/// `unavailable`) is one too, also in a schema 1 result, which had no `runnable`.
 pub fn cannot_run_here(c: &Cell, row_unavailable: bool) -> bool {
-    c.observed == Outcome::NotApplicable && (row_unavailable || c.required || !c.command.is_empty())
+    c.observed == Outcome::NotApplicable && (row_unavailable || c.required || !c.runnable)
 }
 
 /// The verdict word of a cell in `lang`: its outcome's ([`outcome_word`]), or, for an `n/a`
@@ -327,7 +326,9 @@ pub(crate) mod tests {
                 "/secretmem (deleted)",
             );
             if a == "gcore" {
-                c = cell("secretmem", a, NotApplicable, NotApplicable, "");
+                // Schema 2: the claim stays, the cell says it could not run here.
+                c = cell("secretmem", a, Absent, NotApplicable, "");
+                c.runnable = false;
                 c.reason = "gdb is not installed".into();
             }
             if a == "dump" {
@@ -381,9 +382,9 @@ pub(crate) mod tests {
     #[test]
     fn japanese_tells_not_applicable_from_cannot_run_here() {
         use Outcome::NotApplicable;
-        let mut by_design = cell("plain", "qmp", NotApplicable, NotApplicable, "");
-        by_design.command.clear();
-        let lacks = cell("plain", "gcore", NotApplicable, NotApplicable, "");
+        let by_design = cell("plain", "qmp", NotApplicable, NotApplicable, "");
+        let mut lacks = cell("plain", "gcore", Outcome::Leak, NotApplicable, "");
+        lacks.runnable = false;
         let mut required = by_design.clone();
         required.required = true;
         assert_eq!(cell_word("ja", &by_design, false), "対象外");
