@@ -177,7 +177,14 @@ fn hidden_columns(
         .unwrap_or(0);
     for a in hidden {
         let mut reasons: Vec<&str> = Vec::new();
-        for c in report.cells.iter().filter(|c| c.attack == a) {
+        // A row that cannot run said its reason across the row already.
+        let runs = |c: &&Cell| {
+            report
+                .scenarios
+                .iter()
+                .any(|s| s.name == c.scenario && s.unavailable.is_none())
+        };
+        for c in report.cells.iter().filter(|c| c.attack == a).filter(runs) {
             let r = c.reason.trim();
             if !r.is_empty() && !reasons.contains(&r) {
                 reasons.push(r);

@@ -66,12 +66,17 @@ impl Notes {
 
     /// The notes of `report`'s cells in the columns `shown`, row by row.
     pub(crate) fn of(report: &MatrixReport, shown: &[crate::model::AttackKind]) -> Self {
+        // A row that cannot run says its reason once, across the row: its cells get no notes.
         Self::collect(
-            report.scenarios.iter().flat_map(|s| {
-                shown
-                    .iter()
-                    .filter_map(move |a| super::super::matrix::cell_at(report, &s.name, *a))
-            }),
+            report
+                .scenarios
+                .iter()
+                .filter(|s| s.unavailable.is_none())
+                .flat_map(|s| {
+                    shown
+                        .iter()
+                        .filter_map(move |a| super::super::matrix::cell_at(report, &s.name, *a))
+                }),
             &report.lang,
         )
     }

@@ -186,3 +186,31 @@ fn room_goes_to_a_split_word_first() {
         assert!(t.contains(word), "{width}:\n{t}");
     }
 }
+
+#[test]
+fn a_row_that_cannot_run_says_why_once() {
+    // Its cells carry the row's reason too (as the runner makes them): no footnote repeats it,
+    // and the hidden columns' list does not take it up.
+    let mut r = sample("en");
+    let why = r.scenarios[3]
+        .unavailable
+        .clone()
+        .expect("the sample's sgx row");
+    for a in r.attacks.clone() {
+        let mut c = cell(
+            "sgx",
+            a.as_str(),
+            Outcome::Unreadable,
+            Outcome::NotApplicable,
+            "",
+        );
+        c.runnable = false;
+        c.reason = why.clone();
+        r.cells.push(c);
+    }
+    for width in [80, 150] {
+        let t = render_table(&r, false, width);
+        let flat = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(flat.matches(why.as_str()).count(), 1, "{width}:\n{t}");
+    }
+}
