@@ -319,7 +319,7 @@ pub fn left_out(
             start: m.span.start,
             end: m.span.end,
             reason: "gdb's gcore left it out without reading it (MADV_DONTDUMP, VM_DONTDUMP or coredump_filter)".into(),
-            mapping: m.name.clone(),
+            mapping: m.display_name().to_string(),
         })
         .collect()
 }
