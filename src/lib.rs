@@ -19,6 +19,7 @@
 //! | [`protect`] | victim-side secret stores: plain heap, hygiene flags, `memfd_secret` |
 //! | [`victim`]  | the victim program and its stop-wait loop |
 //! | [`host`]    | one probe of what this host can do, and the verdicts doctor and the demo share |
+//! | [`isolate`] | what vm and container share: the static confidump they run, new namespaces |
 //! | [`sgx`]     | the SGX context: confidump's own enclave, built, measured, signed, loaded |
 //! | [`vm`]      | QEMU for the vm context: launcher, initramfs, QMP client, guest init, CVM profiles |
 //! | [`container`] | the container context: namespaces, OCI bundle + runc/crun, cleanup, CRIU check |
@@ -40,6 +41,7 @@ pub mod coredump;
 pub mod doctor;
 pub mod files;
 pub mod host;
+pub mod isolate;
 pub mod lab;
 pub mod memory;
 pub mod model;

@@ -127,13 +127,13 @@ impl Footprint {
             "the private directory {} exists",
             dir.display()
         );
-        let namespaces: Vec<String> = confidump::container::namespaces::namespace_ids(v.ready.pid)
+        let namespaces: Vec<String> = confidump::isolate::namespaces::namespace_ids(v.ready.pid)
             .into_iter()
             .map(|(_, link)| link)
             .collect();
         assert_eq!(namespaces.len(), 5, "{namespaces:?}");
         // Each of them is new: not the test's own.
-        let mine: BTreeSet<String> = confidump::container::namespaces::namespace_ids(
+        let mine: BTreeSet<String> = confidump::isolate::namespaces::namespace_ids(
             i32::try_from(std::process::id()).unwrap(),
         )
         .into_iter()

@@ -218,7 +218,7 @@ pub(crate) fn prepare_static_binary(lang: &str) {
             crate::render::i18n::t(lang, "static.building")
         )
     };
-    if let Err(e) = crate::vm::init::prepare(building) {
+    if let Err(e) = crate::isolate::init::prepare(building) {
         eprintln!("confidump: {e}");
     }
 }

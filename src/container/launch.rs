@@ -22,9 +22,10 @@ use nix::unistd::Pid;
 use zeroize::Zeroizing;
 
 use super::{
-    cleanup, namespaces, oci, ContainerError, ContainerInfo, ContainerOptions, ContainerReady,
-    ContainerVictim, Runtime, SecretDelivery, StopOutcome, Waiter,
+    cleanup, oci, ContainerError, ContainerInfo, ContainerOptions, ContainerReady, ContainerVictim,
+    Runtime, SecretDelivery, StopOutcome, Waiter,
 };
+use crate::isolate::{namespaces, ChildStdio};
 use crate::victim::{Generator, ReadyLine};
 
 /// Longest ready line accepted.
@@ -98,13 +99,6 @@ pub(crate) fn victim_args(
     Ok(args)
 }
 
-/// The child's three standard streams, and our ends of them.
-pub(crate) struct ChildStdio {
-    pub stdin: OwnedFd,
-    pub stdout: OwnedFd,
-    pub stderr: OwnedFd,
-}
-
 pub(crate) fn start(opts: &ContainerOptions) -> Result<ContainerVictim, ContainerError> {
     let runtime = opts.runtime;
     let program = match runtime.program() {
@@ -131,7 +125,7 @@ pub(crate) fn start(opts: &ContainerOptions) -> Result<ContainerVictim, Containe
                 _ => None,
             };
             let args = victim_args(opts, secret_file.as_ref().map(|_| oci::SECRET_MOUNT))?;
-            let (_, init) = crate::vm::init::static_init()?;
+            let (_, init) = crate::isolate::init::static_init()?;
             oci::write_bundle(
                 &dir,
                 &init,

@@ -5,7 +5,7 @@
 //! three runtimes:
 //!
 //! - [`Runtime::Namespaces`]: new pid, mount, uts, ipc and net namespaces made with `clone(2)`
-//!   ([`namespaces`]); the victim is PID 1 inside, with its own `/proc`. No extra package.
+//!   ([`crate::isolate::namespaces`]); the victim is PID 1 inside, with its own `/proc`. No extra package.
 //! - [`Runtime::Runc`] / [`Runtime::Crun`]: a real OCI runtime, as Docker, containerd and
 //!   Kubernetes use it. [`oci`] writes a minimal bundle (a root filesystem holding only a static
 //!   confidump, the same binary the VM guest runs as `/init`, and a `config.json`) and runs
@@ -26,7 +26,6 @@
 pub mod cleanup;
 pub mod criu;
 pub(crate) mod launch;
-pub mod namespaces;
 pub mod oci;
 
 use std::fs::File;
@@ -121,7 +120,7 @@ pub struct ContainerOptions {
     /// [`ContainerVictim::core_dir`]).
     pub allow_core: bool,
     /// The confidump binary to run for [`Runtime::Namespaces`] (default: the running one).
-    /// OCI runtimes always use the static binary ([`crate::vm::init::static_init`]).
+    /// OCI runtimes always use the static binary ([`crate::isolate::init::static_init`]).
     pub exe: Option<PathBuf>,
     /// How long the victim may take to get ready.
     pub ready_timeout: Duration,
@@ -164,7 +163,7 @@ pub enum ContainerError {
     Mode(&'static str),
     /// No static confidump for the container's root filesystem.
     #[error(transparent)]
-    Init(#[from] crate::vm::init::InitError),
+    Init(#[from] crate::isolate::init::InitError),
     /// A file or directory step failed.
     #[error("{what} {path}: {source}")]
     Io {
@@ -227,6 +226,16 @@ pub enum ContainerError {
         /// Why.
         why: String,
     },
+}
+
+impl From<crate::isolate::namespaces::NamespaceError> for ContainerError {
+    fn from(e: crate::isolate::namespaces::NamespaceError) -> Self {
+        use crate::isolate::namespaces::NamespaceError;
+        match e {
+            NamespaceError::NotPermitted(errno) => ContainerError::NotPermitted(errno),
+            NamespaceError::Sys { what, errno } => ContainerError::Sys { what, errno },
+        }
+    }
 }
 
 fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ContainerError {

@@ -1,7 +1,7 @@
 //! The OCI runtimes (`runc`, `crun`): a minimal bundle, and the runtime's own commands.
 //!
 //! The bundle is what `docker`/`containerd` hand to the runtime, cut to the bone: `rootfs/`
-//! holding one file, a static confidump ([`crate::vm::init::static_init`], the binary the VM
+//! holding one file, a static confidump ([`crate::isolate::init::static_init`], the binary the VM
 //! guest runs as `/init`), and a `config.json` ([`config_json`]) that runs it as
 //! `/confidump victim …` in new pid, ipc, uts, mount and network namespaces, with `/proc`,
 //! a `/dev` tmpfs and the runtime's default devices. No seccomp profile and no extra
@@ -15,8 +15,8 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
 
-use super::launch::ChildStdio;
 use super::{io_err, ContainerError, Runtime};
+use crate::isolate::ChildStdio;
 
 /// The root filesystem's directory in the bundle.
 pub const ROOTFS: &str = "rootfs";

@@ -17,7 +17,7 @@ use crate::model::Texts;
 /// scenario file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 pub enum Requirement {
-    /// Intel SGX: every prerequisite of [`super::sgx::missing`].
+    /// Intel SGX: every prerequisite of [`super::sgx::evaluate`].
     #[serde(rename = "sgx")]
     Sgx,
     /// Running inside an AMD SEV-SNP guest (`/dev/sev-guest`).

@@ -109,9 +109,6 @@ impl HostFacts {
     /// Reads this host. `exe` is the confidump the unprivileged user will be asked to run.
     pub fn gather(exe: Option<PathBuf>) -> Self {
         let read = |p: &str| std::fs::read_to_string(p).ok();
-        let cpu_flags = read("/proc/cpuinfo")
-            .map(|c| cpuinfo_flags(&c))
-            .unwrap_or_default();
         HostFacts {
             kernel_release: nix::sys::utsname::uname()
                 .map(|u| u.release().to_string_lossy().into_owned())
@@ -138,7 +135,7 @@ impl HostFacts {
                 .and_then(|u| qemu::read_kvm_fallback(&u.release().to_string_lossy())),
             guest_kernel: qemu::locate_guest_kernel(),
             fetch_kernel: qemu::fetch_kernel_command(exe.as_deref()),
-            sgx: sgx::gather(&cpu_flags),
+            sgx: sgx::gather(),
             cvm: cvm::gather_files(),
             dev_sev_guest: Path::new("/dev/sev-guest").exists(),
             dev_tdx_guest: Path::new("/dev/tdx_guest").exists(),

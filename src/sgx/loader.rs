@@ -56,7 +56,7 @@ impl Enclave {
     /// `__vdso_sgx_enter_enclave` in this process (see [`super::vdso::find_enter`]).
     pub fn load(image: &EnclaveImage, sig: &Sigstruct, enter: u64) -> Result<Self, SgxError> {
         let raw = nix::fcntl::open(
-            super::prereq::DEV_SGX_ENCLAVE,
+            crate::host::sgx::DEV_SGX_ENCLAVE,
             OFlag::O_RDWR | OFlag::O_CLOEXEC,
             Mode::empty(),
         )

@@ -13,12 +13,12 @@
 //! | `loader`   | `/dev/sgx_enclave`: ECREATE, EADD+EEXTEND, EINIT, mmap, EENTER through the vDSO |
 //! | `sim`      | the same image in ordinary memory, as an SDK's simulation mode runs it |
 //! | `run`      | the victim: secret in once, host copy wiped, `use` once a second, ready line |
-//! | `prereq`   | what the host needs, checked one by one (doctor and the runner read this) |
 //! | `expectations` | what each attack path should give on SGX hardware, with the kernel lines |
 //!
 //! On a host without SGX everything up to and including the SIGSTRUCT is built and can be
 //! checked (`--emit-enclave`, the tests); loading says "not available on this host: needs SGX
-//! (...)" with the missing pieces from [`prereq`].
+//! (...)" with the missing pieces: what the host needs is probed and judged, one prerequisite at a
+//! time, by [`crate::host::sgx`], the words doctor and the runner print too.
 
 pub mod code;
 pub mod emit;
@@ -26,7 +26,6 @@ pub mod expectations;
 pub mod layout;
 pub mod loader;
 pub mod measure;
-pub mod prereq;
 pub mod run;
 pub mod sign;
 pub mod sim;
@@ -35,7 +34,6 @@ pub mod vdso;
 
 pub use emit::{emit_enclave, Emitted};
 pub use layout::EnclaveImage;
-pub use prereq::{prerequisites, unavailable_reason, Prerequisite, SgxFacts};
 pub use run::{run, SgxVictimConfig, SgxVictimKind};
 
 use nix::errno::Errno;
@@ -43,7 +41,7 @@ use nix::errno::Errno;
 /// Errors of the SGX context.
 #[derive(Debug, thiserror::Error)]
 pub enum SgxError {
-    /// The host lacks SGX; the text is [`unavailable_reason`]'s.
+    /// The host lacks SGX; the text is [`crate::host::sgx::unavailable_reason`]'s.
     #[error("{0}")]
     NotAvailable(String),
     /// Building or measuring the image failed (a bug: the image is fixed).

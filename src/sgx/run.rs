@@ -24,7 +24,8 @@ use super::code::{CMD_STORE, CMD_USE, MAX_SECRET};
 use super::layout::EnclaveImage;
 use super::loader::Enclave;
 use super::sim::SimEnclave;
-use super::{measure, prereq, sign, vdso, SgxError};
+use super::{measure, sign, vdso, SgxError};
+use crate::host;
 use crate::model::Span;
 use crate::protect::{run_on, Protection, SecretStore, StoreParts, MAX_SECRET_LEN};
 use crate::victim::fill::{self, FillError};
@@ -91,8 +92,7 @@ pub fn run(config: &SgxVictimConfig, out: &mut dyn Write) -> Result<StopReason, 
     let enter = if config.kind == SgxVictimKind::Sim {
         None
     } else {
-        let p = prereq::prerequisites();
-        if let Some(reason) = prereq::unavailable_reason(&p) {
+        if let Some(reason) = host::sgx::unavailable_reason(&host::sgx::prerequisites()) {
             return Err(SgxError::NotAvailable(reason));
         }
         Some(vdso::find_enter()?)

@@ -4,7 +4,7 @@
 //! enclave, and reports exceptions in `struct sgx_enclave_run` instead of a signal.
 //!
 //! The vDSO is an ELF image the kernel maps into every process; its address is the auxiliary
-//! vector's `AT_SYSINFO_EHDR`, its extent the `[vdso]` line of `/proc/self/maps`. The symbol is
+//! vector's `AT_SYSINFO_EHDR`, its extent the `[vdso]` line of `/proc/self/maps` (read by [`crate::procfs::maps`]). The symbol is
 //! looked up in its dynamic symbol table with goblin.
 
 use goblin::elf::program_header::PT_LOAD;
@@ -22,9 +22,9 @@ pub enum VdsoError {
     /// The `[vdso]` mapping was not found at that address.
     #[error("no [vdso] mapping at {0:#x} in /proc/self/maps")]
     NoMapping(u64),
-    /// `/proc/self/maps` could not be read.
-    #[error("cannot read /proc/self/maps: {0}")]
-    Maps(#[source] std::io::Error),
+    /// This process's maps could not be read (the error names the file).
+    #[error(transparent)]
+    Maps(crate::procfs::maps::MapsError),
     /// The image is not an ELF goblin can read.
     #[error("the vDSO is not a readable ELF image: {0}")]
     Elf(String),
@@ -62,23 +62,20 @@ pub fn this_vdso() -> Result<(u64, usize), VdsoError> {
     if base == 0 {
         return Err(VdsoError::NoVdso);
     }
-    let maps = std::fs::read_to_string("/proc/self/maps").map_err(VdsoError::Maps)?;
-    let len = vdso_len_from_maps(&maps, base).ok_or(VdsoError::NoMapping(base))?;
+    let maps =
+        crate::procfs::maps::read_maps(nix::unistd::getpid().as_raw()).map_err(VdsoError::Maps)?;
+    let len = vdso_len(&maps, base).ok_or(VdsoError::NoMapping(base))?;
     Ok((base, len))
 }
 
-/// Length of the `[vdso]` mapping that starts at `base`, from `/proc/self/maps` text.
-pub fn vdso_len_from_maps(maps: &str, base: u64) -> Option<usize> {
-    maps.lines()
-        .filter(|l| l.trim_end().ends_with("[vdso]"))
-        .filter_map(|l| {
-            let range = l.split_whitespace().next()?;
-            let (s, e) = range.split_once('-')?;
-            let s = u64::from_str_radix(s, 16).ok()?;
-            let e = u64::from_str_radix(e, 16).ok()?;
-            (s == base && e > s).then(|| usize::try_from(e - s).ok())?
+/// Length of the `[vdso]` mapping that starts at `base`, among a process's mappings.
+pub fn vdso_len(maps: &[crate::procfs::maps::Mapping], base: u64) -> Option<usize> {
+    maps.iter()
+        .filter(|m| m.name == "[vdso]" && m.span.start == base)
+        .find_map(|m| {
+            let len = m.span.end.checked_sub(m.span.start).filter(|&n| n > 0)?;
+            usize::try_from(len).ok()
         })
-        .next()
 }
 
 /// The address of [`ENTER_SYMBOL`] in this process, or why there is none.
@@ -116,9 +113,10 @@ mod tests {
 
     #[test]
     fn maps_parsing() {
-        let maps = "7ffd1000-7ffd3000 r-xp 00000000 00:00 0                          [vdso]\n";
-        assert_eq!(vdso_len_from_maps(maps, 0x7ffd1000), Some(0x2000));
-        assert_eq!(vdso_len_from_maps(maps, 0x7ffd2000), None);
+        let text = "7ffd1000-7ffd3000 r-xp 00000000 00:00 0                          [vdso]\n";
+        let maps = crate::procfs::maps::parse_maps(text, "maps").unwrap();
+        assert_eq!(vdso_len(&maps, 0x7ffd1000), Some(0x2000));
+        assert_eq!(vdso_len(&maps, 0x7ffd2000), None);
         assert!(symbol_offset(b"not an elf", "x").is_err());
     }
 }

@@ -200,12 +200,12 @@ fn fork_victim(mode: Mode, wire: Option<Wire>) -> Result<Pid, GuestError> {
 
 /// The victim in a container inside the guest, as a Kata pod VM runs one: `/init guest-init
 /// --in-container` in new pid, mount, uts, ipc and net namespaces
-/// ([`crate::container::namespaces`], the host's `namespaces` runtime), where it is PID 1
+/// ([`crate::isolate::namespaces`], as the host's `namespaces` runtime), where it is PID 1
 /// with its own `/proc`. It blocks its stop signals and reads them from a signalfd, so the
 /// SIGTERM PID 1 sends it is delivered although a namespace's init ignores unhandled ones.
 fn spawn_contained(mode: Mode, wire: Option<Wire>) -> Result<Pid, GuestError> {
-    use crate::container::launch::ChildStdio;
-    use crate::container::namespaces::{spawn, Spawn};
+    use crate::isolate::namespaces::{spawn, Spawn};
+    use crate::isolate::ChildStdio;
     let dup = |fd: std::os::fd::BorrowedFd<'_>, what: &'static str| {
         fd.try_clone_to_owned().map_err(|e| GuestError::Sys {
             what,

@@ -2,7 +2,7 @@
 //! the host, as a cloud operator could be.
 //!
 //! [`VmVictim::start`] finds QEMU and a guest kernel, builds an initramfs ([`cpio`]) whose
-//! `/init` is a static confidump ([`init`]), boots it (KVM, falling back to TCG when a nested
+//! `/init` is a static confidump ([`crate::isolate::init`]), boots it (KVM, falling back to TCG when a nested
 //! KVM guest never gets ready), and waits for the guest's ready line on the serial console
 //! ([`guest`]). The secret is generated inside the guest; the host learns only its SHA-256,
 //! its length and where it sits (guest-virtual and guest-physical). The host-side attacks are
@@ -18,7 +18,6 @@ pub mod cpio;
 pub mod cvm;
 pub mod dryrun;
 pub mod guest;
-pub mod init;
 mod launch;
 pub mod probe;
 pub mod qemu;
@@ -147,7 +146,7 @@ pub enum VmError {
     CvmUnavailable(String),
     /// No static init.
     #[error(transparent)]
-    Init(#[from] init::InitError),
+    Init(#[from] crate::isolate::init::InitError),
     /// Building the initramfs failed.
     #[error(transparent)]
     Cpio(#[from] cpio::CpioError),
@@ -418,7 +417,7 @@ impl VmVictim {
             },
         };
 
-        let (init_path, init_bytes) = init::static_init()?;
+        let (init_path, init_bytes) = crate::isolate::init::static_init()?;
         tracing::info!(init = %init_path.display(), "the guest's /init");
         let dir = private_dir()?;
         // From here on the directory is ours to remove on every error path.

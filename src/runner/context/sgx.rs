@@ -5,7 +5,7 @@
 //! kernel gives root: `????` for a production enclave, plaintext (EDBGRD) for a debug one, and
 //! nothing in any core file (the enclave's mapping is VM_IO | VM_DONTDUMP).
 //!
-//! On a host without SGX the row is `n/a` with [`crate::sgx::unavailable_reason`]'s words,
+//! On a host without SGX the row is `n/a` with [`crate::host::sgx::sgx_missing`]'s words,
 //! the same ones doctor and `victim --context sgx` print.
 
 use super::{RunningVictim, StartError, VictimHost};
@@ -24,7 +24,7 @@ impl VictimHost for SgxHost {
     ) -> Result<Box<dyn RunningVictim>, StartError> {
         // Checked again here (the row's `requires` was checked from the host probe): the
         // victim would exit 2 with the same words, but the row must say n/a, not error.
-        if let Some(reason) = crate::sgx::prereq::unavailable_texts(&crate::sgx::prerequisites()) {
+        if let Some(reason) = crate::host::sgx::sgx_missing(&crate::host::sgx::gather()) {
             return Err(StartError::Unavailable(env.say(reason)));
         }
         let extra: &[&str] = if s.spec.debug_enclave {

@@ -1,5 +1,6 @@
-//! The `namespaces` runtime: the victim in new pid, mount, uts, ipc and net namespaces, made
-//! by `clone(2)` (through `nix`), with no container runtime at all. This is what every
+//! New pid, mount, uts, ipc and net namespaces around a victim, made by `clone(2)` (through
+//! `nix`) with no container runtime at all: the container context's `namespaces` runtime, and
+//! a pod VM's container inside the guest (`guest-init --container`). This is what every
 //! container runtime does underneath; seeing it alone shows that a container is a set of
 //! kernel namespaces around an ordinary process, whose memory the host's root reads as usual.
 //!
@@ -22,8 +23,23 @@ use nix::errno::Errno;
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
 
-use super::launch::ChildStdio;
-use super::ContainerError;
+use super::ChildStdio;
+
+/// Errors of starting a victim in new namespaces.
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceError {
+    /// Making namespaces needs privileges we lack.
+    #[error("creating namespaces needs root (CAP_SYS_ADMIN): {0}")]
+    NotPermitted(Errno),
+    /// A system call failed (in the child: the step it was at).
+    #[error("{what}: {errno}")]
+    Sys {
+        /// The step.
+        what: &'static str,
+        /// What the kernel said.
+        errno: Errno,
+    },
+}
 
 /// The namespaces the victim gets.
 pub const FLAGS: [(CloneFlags, &str); 5] = [
@@ -59,15 +75,15 @@ const STEPS: [&str; 8] = [
     "PR_SET_PDEATHSIG",
 ];
 
-fn cstring(bytes: &[u8], what: &'static str) -> Result<CString, ContainerError> {
-    CString::new(bytes).map_err(|_| ContainerError::Sys {
+fn cstring(bytes: &[u8], what: &'static str) -> Result<CString, NamespaceError> {
+    CString::new(bytes).map_err(|_| NamespaceError::Sys {
         what,
         errno: Errno::EINVAL,
     })
 }
 
 /// Starts the victim in new namespaces; returns its host PID (our child).
-pub(crate) fn spawn(s: &Spawn<'_>) -> Result<Pid, ContainerError> {
+pub(crate) fn spawn(s: &Spawn<'_>) -> Result<Pid, NamespaceError> {
     let exe = cstring(
         s.exe.as_os_str().as_bytes(),
         "the victim's path has a NUL byte",
@@ -101,7 +117,7 @@ pub(crate) fn spawn(s: &Spawn<'_>) -> Result<Pid, ContainerError> {
     let allow_core = s.allow_core;
 
     let (err_r, err_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|errno| ContainerError::Sys {
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|errno| NamespaceError::Sys {
             what: "pipe2",
             errno,
         })?;
@@ -186,8 +202,8 @@ pub(crate) fn spawn(s: &Spawn<'_>) -> Result<Pid, ContainerError> {
     // buffer that outlives the call; without CLONE_VM the child works on a copy of it.
     let pid = unsafe { nix::sched::clone(Box::new(child), &mut stack, flags, Some(libc::SIGCHLD)) }
         .map_err(|errno| match errno {
-            Errno::EPERM => ContainerError::NotPermitted(errno),
-            _ => ContainerError::Sys {
+            Errno::EPERM => NamespaceError::NotPermitted(errno),
+            _ => NamespaceError::Sys {
                 what: "clone with new pid, mount, uts, ipc and net namespaces",
                 errno,
             },
@@ -204,7 +220,7 @@ pub(crate) fn spawn(s: &Spawn<'_>) -> Result<Pid, ContainerError> {
             .copied()
             .unwrap_or("starting the victim");
         let errno = Errno::from_raw(i32::from_ne_bytes([msg[1], msg[2], msg[3], msg[4]]));
-        return Err(ContainerError::Sys { what: step, errno });
+        return Err(NamespaceError::Sys { what: step, errno });
     }
     Ok(pid)
 }
