@@ -1,5 +1,5 @@
-//! x86-64 specifics of a Linux core: machine number, note types and the sizes of the kernel's
-//! `elf_prstatus` / `elf_prpsinfo` for this architecture (see `include/linux/elfcore.h`).
+//! x86-64 specifics of a Linux core: machine number, header sizes, note types (the kernel's
+//! `elf_prstatus` / `elf_prpsinfo` layouts for this architecture are in [`super::layout`]).
 
 /// `EM_X86_64`.
 pub const EM_X86_64: u16 = 62;
@@ -11,14 +11,6 @@ pub const PHDR_SIZE: u64 = 56;
 pub const SHDR_SIZE: u64 = 64;
 /// `e_phnum` value meaning "the real count is in section header 0's `sh_info`".
 pub const PN_XNUM: u16 = 0xffff;
-/// Size of `struct elf_prstatus` on x86-64.
-pub const PRSTATUS_SIZE: usize = 336;
-/// Offset of `pr_reg` in `elf_prstatus`.
-pub const PRSTATUS_REG_OFFSET: usize = 112;
-/// Offset of `pr_fpvalid` in `elf_prstatus`.
-pub const PRSTATUS_FPVALID_OFFSET: usize = 328;
-/// Size of `struct elf_prpsinfo` on x86-64.
-pub const PRPSINFO_SIZE: usize = 136;
 
 /// `NT_PRSTATUS`, `NT_X86_XSTATE` (owner `LINUX`): the same numbers name the ptrace regsets
 /// the registers are read with, so the note types are those constants.

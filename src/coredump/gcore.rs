@@ -53,21 +53,16 @@ pub fn dump_with_gcore(pid: i32, opts: &DumpOptions) -> Result<DumpSummary, Dump
         .arg(format!("gcore {via}"))
         .args(["-ex", "detach", "-ex", "quit"])
         .stdin(Stdio::null());
-    let parent = std::process::id();
-    // SAFETY: the closure runs in the forked child before exec and only calls fcntl, prctl,
-    // getppid and _exit, async-signal-safe system calls; it allocates nothing.
+    let mut die_with_parent = crate::files::cleanup::die_with_parent();
+    // SAFETY: the closure runs in the forked child before exec and only calls fcntl, prctl
+    // and getppid, async-signal-safe system calls; it allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             // gdb must inherit the output file: clear its close-on-exec flag.
-            if libc::fcntl(fd, libc::F_SETFD, 0) != 0
-                || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
-            {
+            if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if u32::try_from(libc::getppid()).ok() != Some(parent) {
-                libc::_exit(1);
-            }
-            Ok(())
+            die_with_parent()
         });
     }
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());

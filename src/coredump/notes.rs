@@ -1,11 +1,11 @@
-//! ELF note encoding and the kernel's note layouts (`elf_prstatus`, `elf_prpsinfo`, NT_FILE),
-//! as pure functions over plain data so they can be checked byte by byte in unit tests.
+//! ELF note encoding: the kernel's notes (`elf_prstatus`, `elf_prpsinfo`, NT_FILE) written in
+//! the layouts of [`super::layout`], which the reader shares, as pure functions over plain
+//! data so they can be checked byte by byte in unit tests.
 //!
 //! Every size that goes into a 32-bit note field is converted with `try_from`: a note too large
 //! for its header is an error, never a silently truncated header.
 
-use super::arch::{PRPSINFO_SIZE, PRSTATUS_FPVALID_OFFSET, PRSTATUS_REG_OFFSET, PRSTATUS_SIZE};
-use crate::memory::ptrace::GP_REG_COUNT;
+use super::layout::{nt_file as file, prpsinfo, prstatus, user_regs, NOTE_ALIGN};
 
 /// Errors building notes.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +48,7 @@ pub fn push_note(out: &mut Vec<u8>, name: &str, ntype: u32, desc: &[u8]) -> Resu
 }
 
 fn pad4(out: &mut Vec<u8>) {
-    while out.len() % 4 != 0 {
+    while out.len() % NOTE_ALIGN != 0 {
         out.push(0);
     }
 }
@@ -96,7 +96,7 @@ pub struct PrStatus {
     /// User, system, children's user, children's system time.
     pub times: [TimeVal; 4],
     /// `user_regs_struct`.
-    pub regs: [u64; GP_REG_COUNT],
+    pub regs: [u64; user_regs::COUNT],
     /// True when an NT_FPREGSET follows.
     pub fpvalid: bool,
 }
@@ -104,27 +104,28 @@ pub struct PrStatus {
 impl PrStatus {
     /// The 336-byte `elf_prstatus`.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut b = vec![0u8; PRSTATUS_SIZE];
-        put(&mut b, 0, &self.si_signo.to_le_bytes());
-        put(&mut b, 4, &self.si_code.to_le_bytes());
-        put(&mut b, 8, &self.si_errno.to_le_bytes());
-        put(&mut b, 12, &self.cursig.to_le_bytes());
-        put(&mut b, 16, &self.sigpend.to_le_bytes());
-        put(&mut b, 24, &self.sighold.to_le_bytes());
-        put(&mut b, 32, &self.pid.to_le_bytes());
-        put(&mut b, 36, &self.ppid.to_le_bytes());
-        put(&mut b, 40, &self.pgrp.to_le_bytes());
-        put(&mut b, 44, &self.sid.to_le_bytes());
+        let mut b = vec![0u8; prstatus::SIZE];
+        put(&mut b, prstatus::SI_SIGNO, &self.si_signo.to_le_bytes());
+        put(&mut b, prstatus::SI_CODE, &self.si_code.to_le_bytes());
+        put(&mut b, prstatus::SI_ERRNO, &self.si_errno.to_le_bytes());
+        put(&mut b, prstatus::CURSIG, &self.cursig.to_le_bytes());
+        put(&mut b, prstatus::SIGPEND, &self.sigpend.to_le_bytes());
+        put(&mut b, prstatus::SIGHOLD, &self.sighold.to_le_bytes());
+        put(&mut b, prstatus::PID, &self.pid.to_le_bytes());
+        put(&mut b, prstatus::PPID, &self.ppid.to_le_bytes());
+        put(&mut b, prstatus::PGRP, &self.pgrp.to_le_bytes());
+        put(&mut b, prstatus::SID, &self.sid.to_le_bytes());
         for (i, t) in self.times.iter().enumerate() {
-            put(&mut b, 48 + 16 * i, &t.sec.to_le_bytes());
-            put(&mut b, 56 + 16 * i, &t.usec.to_le_bytes());
+            let at = prstatus::TIMES + prstatus::TIMEVAL_SIZE * i;
+            put(&mut b, at, &t.sec.to_le_bytes());
+            put(&mut b, at + 8, &t.usec.to_le_bytes());
         }
         for (i, r) in self.regs.iter().enumerate() {
-            put(&mut b, PRSTATUS_REG_OFFSET + 8 * i, &r.to_le_bytes());
+            put(&mut b, prstatus::REG + 8 * i, &r.to_le_bytes());
         }
         put(
             &mut b,
-            PRSTATUS_FPVALID_OFFSET,
+            prstatus::FPVALID,
             &i32::from(self.fpvalid).to_le_bytes(),
         );
         b
@@ -161,7 +162,7 @@ pub struct PrPsInfo {
 impl PrPsInfo {
     /// The 136-byte `elf_prpsinfo`.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut b = vec![0u8; PRPSINFO_SIZE];
+        let mut b = vec![0u8; prpsinfo::SIZE];
         // pr_state is the index of the letter in "RSDTZW", as the kernel computes it.
         let state = b"RSDTZW"
             .iter()
@@ -170,20 +171,22 @@ impl PrPsInfo {
             .unwrap_or(0);
         put(
             &mut b,
-            0,
+            prpsinfo::STATE,
             &[state, self.sname, u8::from(self.sname == b'Z')],
         );
-        put(&mut b, 3, &self.nice.to_le_bytes());
-        put(&mut b, 8, &self.flag.to_le_bytes());
-        put(&mut b, 16, &self.uid.to_le_bytes());
-        put(&mut b, 20, &self.gid.to_le_bytes());
-        put(&mut b, 24, &self.pid.to_le_bytes());
-        put(&mut b, 28, &self.ppid.to_le_bytes());
-        put(&mut b, 32, &self.pgrp.to_le_bytes());
-        put(&mut b, 36, &self.sid.to_le_bytes());
+        put(&mut b, prpsinfo::NICE, &self.nice.to_le_bytes());
+        put(&mut b, prpsinfo::FLAG, &self.flag.to_le_bytes());
+        put(&mut b, prpsinfo::UID, &self.uid.to_le_bytes());
+        put(&mut b, prpsinfo::GID, &self.gid.to_le_bytes());
+        put(&mut b, prpsinfo::PID, &self.pid.to_le_bytes());
+        put(&mut b, prpsinfo::PPID, &self.ppid.to_le_bytes());
+        put(&mut b, prpsinfo::PGRP, &self.pgrp.to_le_bytes());
+        put(&mut b, prpsinfo::SID, &self.sid.to_le_bytes());
         // Both strings keep a terminating NUL inside their fixed arrays.
-        put(&mut b, 40, &self.fname[..self.fname.len().min(15)]);
-        put(&mut b, 56, &self.psargs[..self.psargs.len().min(79)]);
+        let fname = self.fname.len().min(prpsinfo::FNAME_LEN - 1);
+        put(&mut b, prpsinfo::FNAME, &self.fname[..fname]);
+        let psargs = self.psargs.len().min(prpsinfo::PSARGS_LEN - 1);
+        put(&mut b, prpsinfo::PSARGS, &self.psargs[..psargs]);
         b
     }
 }
@@ -204,7 +207,7 @@ pub struct FileMapping {
 /// The `NT_FILE` descriptor: count, page size, `count` × (start, end, offset in pages), then
 /// the NUL-terminated names in the same order.
 pub fn nt_file(files: &[FileMapping], page_size: u64) -> Vec<u8> {
-    let mut b = Vec::new();
+    let mut b = Vec::with_capacity(file::HEADER_SIZE + file::ENTRY_SIZE * files.len());
     b.extend_from_slice(&(files.len() as u64).to_le_bytes());
     b.extend_from_slice(&page_size.to_le_bytes());
     for f in files {
@@ -238,7 +241,7 @@ mod tests {
 
     #[test]
     fn prstatus_layout() {
-        let mut regs = [0u64; GP_REG_COUNT];
+        let mut regs = [0u64; user_regs::COUNT];
         regs[0] = 0x1111; // r15
         regs[16] = 0x4242; // rip
         let p = PrStatus {

@@ -226,19 +226,41 @@ fn die_of(sig: Signal) -> ! {
     std::process::exit(128 + sig as i32)
 }
 
-/// For `pre_exec`: the child gets SIGKILL when the thread that spawned it dies (after any uid
-/// change, which would clear the setting: std applies `uid`/`gid` before the closures), and
-/// dies at once if its parent is already gone.
-pub fn die_with_parent(parent: u32) -> impl FnMut() -> std::io::Result<()> {
+/// For `pre_exec`: the one way a child of ours dies with the thread that spawned it, even
+/// when we are SIGKILLed (nothing else could stop it then).
+///
+/// Call it in the parent, where it records the parent's PID, and hand the closure to
+/// `pre_exec` (directly, or called from a caller's own closure between its other steps). In
+/// the child it sets `PR_SET_PDEATHSIG=SIGKILL`, after any uid change, which would clear the
+/// setting (std applies `uid`/`gid` before the closures), then checks that the parent is still
+/// the one that spawned it.
+///
+/// Both failures fail the spawn with an error instead of `_exit`ing in the child: std reports
+/// a closure's error to `spawn` as the exec's error and never runs the program, so a parent
+/// still there to listen gets "why" (ESRCH, no such process, when the parent died between
+/// fork and prctl) instead of a child that "ran" and exited 1 for reasons of its own; and a
+/// child that would outlive us is not started either way. A failed prctl is never ignored: a
+/// child that cannot be made to die with us must not run.
+///
+/// Not for `container::namespaces`: its child is a raw `clone` into a new PID namespace, where
+/// `getppid` is always 0, so it sets the signal itself and cannot ask after its parent.
+pub fn die_with_parent() -> impl FnMut() -> std::io::Result<()> {
+    die_with(std::process::id())
+}
+
+/// [`die_with_parent`] for a given parent PID (a test gives one that is not the parent).
+fn die_with(parent: u32) -> impl FnMut() -> std::io::Result<()> {
     move || {
-        // SAFETY: prctl(PR_SET_PDEATHSIG) takes integers only; getppid cannot fail.
+        // SAFETY: prctl(PR_SET_PDEATHSIG) takes integers only; getppid cannot fail. Both are
+        // async-signal-safe system calls, as a closure between fork and exec must use; the
+        // errors made here allocate nothing (an OS error is a code).
         unsafe {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             // The parent may have died between fork and prctl: then nobody would signal us.
             if u32::try_from(libc::getppid()).ok() != Some(parent) {
-                libc::_exit(1);
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
             }
         }
         Ok(())
@@ -264,5 +286,38 @@ mod tests {
         assert!(keep.exists());
         assert!(!gone.exists());
         assert!(!sub.exists());
+    }
+
+    /// A child that sleeps for a long time, dying with the thread that spawns it.
+    fn sleeper(
+        die: impl FnMut() -> std::io::Result<()> + Send + Sync + 'static,
+    ) -> std::process::Command {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new("sleep");
+        cmd.arg("600").stdin(std::process::Stdio::null());
+        // SAFETY: the closure only makes async-signal-safe system calls (see die_with).
+        unsafe {
+            cmd.pre_exec(die);
+        }
+        cmd
+    }
+
+    #[test]
+    fn a_child_dies_with_the_thread_that_spawned_it() {
+        use std::os::unix::process::ExitStatusExt;
+        // The thread spawns the child and ends; the child, now our process's, is waited for
+        // here. Without the parent-death signal this wait would last ten minutes.
+        let mut child = std::thread::spawn(|| sleeper(die_with_parent()).spawn().unwrap())
+            .join()
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
+    }
+
+    #[test]
+    fn a_child_whose_parent_is_gone_is_never_run() {
+        // u32::MAX is no PID: as if the parent had died between fork and prctl.
+        let err = sleeper(die_with(u32::MAX)).spawn().unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ESRCH), "{err}");
     }
 }

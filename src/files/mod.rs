@@ -8,10 +8,12 @@
 //! * [`cleanup`]: what must go when a signal ends the run (named temporary files, working
 //!   directories, child processes), removed by a signal-handling thread.
 //! * [`workdir`]: private working directories, and removal of the ones a killed run left.
+//! * [`toml_at`]: the one TOML loader, whose errors say `FILE:LINE:COL`.
 
 pub mod cleanup;
 pub mod input;
 pub mod output;
+pub mod toml_at;
 pub mod workdir;
 
 /// What a file that is not a regular file is, in words: `a symbolic link`, `a FIFO`, ...

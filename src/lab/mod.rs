@@ -31,6 +31,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::files::toml_at::{self, TomlError};
 use crate::model::Texts;
 
 /// What the trainee must hand in.
@@ -126,18 +127,9 @@ fn default_context() -> String {
 /// An exercise file that does not parse.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
-    /// Bad content, with where.
-    #[error("{file}:{line}:{column}: {message}")]
-    Invalid {
-        /// The file.
-        file: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
+    /// Bad content, with where: `FILE:LINE:COL: message`.
+    #[error(transparent)]
+    Invalid(#[from] TomlError),
     /// A file or directory could not be read.
     #[error("{file}: {source}")]
     Io {
@@ -211,16 +203,9 @@ const MAX_FILE: u64 = 256 * 1024;
 /// Parses one exercise file's text; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Exercise, LabError> {
     let invalid = |span: Option<std::ops::Range<usize>>, msg: &str| {
-        let (line, column) =
-            span.map_or((1, 1), |s| crate::runner::scenario::line_col(text, s.start));
-        LabError::Invalid {
-            file: file.to_string(),
-            line,
-            column,
-            message: msg.trim().replace('\n', " "),
-        }
+        LabError::Invalid(TomlError::at(file, text, span, msg))
     };
-    let ex: Exercise = toml::from_str(text).map_err(|e| invalid(e.span(), e.message()))?;
+    let ex: Exercise = toml_at::parse(file, text)?;
     let name_ok = !ex.name.is_empty()
         && ex
             .name
@@ -299,7 +284,7 @@ pub fn load(dir: Option<&Path>) -> Result<Vec<Exercise>, LabError> {
         let ex = parse(&file, &text)?;
         if let Some((_, other)) = defined.iter().find(|(n, _)| *n == ex.name) {
             let (line, column) = name_position(&text);
-            return Err(LabError::Invalid {
+            return Err(LabError::Invalid(TomlError {
                 file,
                 line,
                 column,
@@ -308,7 +293,7 @@ pub fn load(dir: Option<&Path>) -> Result<Vec<Exercise>, LabError> {
                      --labs-dir needs a name of its own",
                     ex.name
                 ),
-            });
+            }));
         }
         defined.push((ex.name.clone(), file));
         match all.iter_mut().find(|e| e.name == ex.name) {
@@ -325,9 +310,7 @@ fn name_position(text: &str) -> (usize, usize) {
     struct NameAt {
         name: toml::Spanned<String>,
     }
-    toml::from_str::<NameAt>(text).map_or((1, 1), |n| {
-        crate::runner::scenario::line_col(text, n.name.span().start)
-    })
+    toml::from_str::<NameAt>(text).map_or((1, 1), |n| toml_at::line_col(text, n.name.span().start))
 }
 
 /// The owners a `--labs-dir` may have: the effective user, root, and under `sudo` the user who

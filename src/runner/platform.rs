@@ -18,7 +18,7 @@
 //! expect = "unreadable"
 //! ```
 //!
-//! Errors name `FILE:LINE:COL`, as scenario files do ([`super::scenario::line_col`]).
+//! Errors name `FILE:LINE:COL`, as scenario files do ([`crate::files::toml_at`]).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -26,6 +26,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::scenario::{Scenario, Spec};
+use crate::files::toml_at::{self, TomlError};
 use crate::host::{self, HostFacts, Requirement};
 use crate::model::{AttackKind, Cell, CvmProfile, Outcome, Texts};
 
@@ -78,7 +79,7 @@ pub struct Platform {
 pub enum PlatformError {
     /// Not valid for the schema: `FILE:LINE:COL: message`, made as a scenario file's are.
     #[error(transparent)]
-    Invalid(super::scenario::ScenarioError),
+    Invalid(#[from] TomlError),
     /// `--platform NAME` names no built-in platform.
     #[error("no platform named {name:?}; valid names: {valid}")]
     Unknown {
@@ -144,14 +145,13 @@ fn invalid(
     span: Option<std::ops::Range<usize>>,
     msg: &str,
 ) -> PlatformError {
-    PlatformError::Invalid(super::scenario::invalid(file, text, span, msg))
+    PlatformError::Invalid(TomlError::at(file, text, span, msg))
 }
 
 /// Parses an expectation file's text; `file` names it in errors, `valid_rows` are the
 /// scenario names a row or cell may name.
 pub fn parse(file: &str, text: &str, valid_rows: &[String]) -> Result<Platform, PlatformError> {
-    let raw: RawPlatform =
-        toml::from_str(text).map_err(|e| invalid(file, text, e.span(), e.message()))?;
+    let raw: RawPlatform = toml_at::parse(file, text)?;
     let check_row = |name: &toml::Spanned<String>| {
         if valid_rows.iter().any(|v| v == name.get_ref()) {
             Ok(name.get_ref().clone())
@@ -184,7 +184,7 @@ pub fn parse(file: &str, text: &str, valid_rows: &[String]) -> Result<Platform, 
             .take(i)
             .find(|o| o.scenario.get_ref() == c.scenario.get_ref() && o.attack == c.attack);
         if let Some(first) = first {
-            let (line, column) = super::scenario::line_col(text, first.scenario.span().start);
+            let (line, column) = toml_at::line_col(text, first.scenario.span().start);
             return Err(invalid(
                 file,
                 text,

@@ -24,10 +24,10 @@ pub fn attack(ready: &Ready, env: &RunEnv) -> Observation {
         .gid(u.gid)
         .stdin(Stdio::null());
     // It must not outlive a demo that is killed (SIGKILL included): it dies with this thread.
-    // SAFETY: the closure runs in the forked child before exec and only calls prctl, getppid
-    // and _exit, async-signal-safe system calls; it allocates nothing.
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl and
+    // getppid, async-signal-safe system calls; it allocates nothing.
     unsafe {
-        cmd.pre_exec(crate::files::cleanup::die_with_parent(std::process::id()));
+        cmd.pre_exec(crate::files::cleanup::die_with_parent());
     }
     let out = cmd.output();
     let out = match out {

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::files::toml_at::{self, TomlError};
 use crate::model::{Outcome, ScenarioInfo, Texts};
 
 /// The built-in scenarios, in the order the matrix shows them.
@@ -396,18 +397,10 @@ impl Spec {
 /// Errors of loading scenarios. Each names the file, and the line when there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    /// The file is not valid for the schema (TOML syntax, unknown key, unknown value...).
-    #[error("{file}:{line}:{column}: {message}")]
-    Invalid {
-        /// The file.
-        file: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
+    /// The file is not valid for the schema (TOML syntax, unknown key, unknown value...):
+    /// `FILE:LINE:COL: message`.
+    #[error(transparent)]
+    Invalid(#[from] TomlError),
     /// The file could not be read.
     #[error("reading scenario {file}: {source}")]
     Io {
@@ -436,40 +429,19 @@ pub enum ScenarioError {
     },
 }
 
-/// 1-based line and column of byte `offset` in `text`.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map_or(1, |l| l.chars().count() + 1);
-    (line, column)
-}
-
-/// The `FILE:LINE:COL: message` error for `span` of `text` (TOML errors carry byte spans):
-/// scenario files and platform expectation files both report through it.
-pub(crate) fn invalid(
+/// The `FILE:LINE:COL: message` error for `span` of `text` ([`TomlError::at`]).
+fn invalid(
     file: &str,
     text: &str,
     span: Option<std::ops::Range<usize>>,
     msg: &str,
 ) -> ScenarioError {
-    let (line, column) = span.map_or((1, 1), |s| line_col(text, s.start));
-    ScenarioError::Invalid {
-        file: file.to_string(),
-        line,
-        column,
-        // toml's messages are one line apart from a trailing newline.
-        message: msg.trim().replace('\n', " "),
-    }
+    ScenarioError::Invalid(TomlError::at(file, text, span, msg))
 }
 
 /// Parses one scenario file's text; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-    let raw: RawScenario =
-        toml::from_str(text).map_err(|e| invalid(file, text, e.span(), e.message()))?;
+    let raw: RawScenario = toml_at::parse(file, text)?;
     let name = raw.name.get_ref().trim().to_string();
     let valid_name = !name.is_empty()
         && name
@@ -934,8 +906,8 @@ mod tests {
     fn errors_name_file_and_line() {
         let text = "name = \"x\"\ntitle.en = \"t\"\nholds.en = \"h\"\nlesson.en = \"l\"\nmode = \"plain\"\n[expect]\ndump = \"lek\"\n";
         match parse("f.toml", text) {
-            Err(ScenarioError::Invalid { line, file, .. }) => {
-                assert_eq!((file.as_str(), line), ("f.toml", 7));
+            Err(ScenarioError::Invalid(e)) => {
+                assert_eq!((e.file.as_str(), e.line), ("f.toml", 7));
             }
             other => panic!("{other:?}"),
         }
@@ -943,16 +915,10 @@ mod tests {
             .replace("\"plain\"", "\"plian\"")
             .replace("lek", "leak");
         match parse("f.toml", &text) {
-            Err(ScenarioError::Invalid { line, message, .. }) => {
-                assert_eq!(line, 5, "{message}");
+            Err(ScenarioError::Invalid(e)) => {
+                assert_eq!(e.line, 5, "{e}");
             }
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn line_col_counts_from_one() {
-        assert_eq!(line_col("a\nbc\nd", 3), (2, 2));
-        assert_eq!(line_col("", 10), (1, 1));
     }
 }

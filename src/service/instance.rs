@@ -238,21 +238,11 @@ impl RunAs {
             // std drops the supplementary groups too when root switches uid.
             cmd.uid(self.uid.as_raw()).gid(self.gid.as_raw());
         }
-        let parent = nix::unistd::getpid().as_raw();
         // SAFETY: the closure runs in the forked child before exec and only makes two
         // async-signal-safe system calls (prctl, getppid); it allocates nothing and takes no
         // lock. std runs it after switching uid, which would otherwise clear the setting.
         unsafe {
-            cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The parent may have died before the prctl: then nobody would kill us.
-                if libc::getppid() != parent {
-                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
-                }
-                Ok(())
-            });
+            cmd.pre_exec(crate::files::cleanup::die_with_parent());
         }
         cmd
     }

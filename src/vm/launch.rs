@@ -167,20 +167,16 @@ fn spawn(qemu: &Path, plan: &qemu::LaunchPlan) -> Result<Spawned, VmError> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let parent = nix::unistd::getpid();
+    let mut die_with_parent = crate::files::cleanup::die_with_parent();
     // SAFETY: the closure runs in the forked child before exec and calls only
-    // async-signal-safe functions (setpgid, prctl, sigprocmask, getppid, _exit).
+    // async-signal-safe functions (setpgid, prctl, getppid, sigprocmask).
     unsafe {
         cmd.pre_exec(move || {
             // Own process group: one killpg ends QEMU and anything it started, and a
             // terminal's Ctrl-C goes to us, not straight to QEMU.
             libc::setpgid(0, 0);
             // QEMU dies with the thread that started it, even if we are SIGKILLed.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            if libc::getppid() != parent.as_raw() {
-                // The parent died before prctl: nobody will ever stop this QEMU.
-                libc::_exit(1);
-            }
+            die_with_parent()?;
             // The host victim blocks its stop signals (it reads them from a signalfd);
             // QEMU must start with a clean mask.
             let mut empty: libc::sigset_t = std::mem::zeroed();

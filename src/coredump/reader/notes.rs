@@ -3,19 +3,13 @@
 
 use super::index::{PointIndex, SpanIndex};
 use super::{FileMap, ThreadInfo};
-use crate::coredump::arch::{NT_FILE, NT_PRPSINFO, NT_PRSTATUS, PRSTATUS_REG_OFFSET};
+use crate::coredump::arch::{NT_FILE, NT_PRPSINFO, NT_PRSTATUS};
+use crate::coredump::layout::{
+    nt_file as file, prpsinfo, prstatus, user_regs, NOTE_ALIGN, NOTE_HEADER_SIZE,
+};
 use crate::coredump::{parse_hex_addr, ConfidumpNote, CONFIDUMP_NOTE_NAME, NT_CONFIDUMP_MAPS};
 use crate::memory::RegionKind;
 use crate::model::Span;
-
-/// Offset of `pr_pid` in x86-64 `elf_prstatus`.
-const PRSTATUS_PID: usize = 32;
-/// Index of `rip` in `user_regs_struct` (r15, r14, ..., orig_rax, rip, cs, eflags, rsp, ...).
-const REG_RIP: usize = 16;
-/// Index of `rsp` in `user_regs_struct`.
-const REG_RSP: usize = 19;
-/// Offset of `pr_pid` in x86-64 `elf_prpsinfo`.
-const PRPSINFO_PID: usize = 24;
 
 /// One note, owned.
 pub(super) struct Note {
@@ -63,9 +57,10 @@ impl NoteInfo {
                 // gcore 13's cores here), so the owner alone identifies it.
                 (b"GDB", _) => info.gdb_tdesc = true,
                 (b"CORE", NT_PRSTATUS) => {
-                    let tid = le_u32(&n.desc, PRSTATUS_PID);
-                    let reg = |i: usize| le_u64(&n.desc, PRSTATUS_REG_OFFSET + 8 * i);
-                    if let (Some(tid), Some(rip), Some(rsp)) = (tid, reg(REG_RIP), reg(REG_RSP)) {
+                    let tid = le_u32(&n.desc, prstatus::PID);
+                    let reg = |i: usize| le_u64(&n.desc, prstatus::REG + 8 * i);
+                    let (rip, rsp) = (reg(user_regs::RIP), reg(user_regs::RSP));
+                    if let (Some(tid), Some(rip), Some(rsp)) = (tid, rip, rsp) {
                         info.threads.push(ThreadInfo {
                             tid: i32::from_ne_bytes(tid.to_ne_bytes()),
                             rip,
@@ -75,7 +70,7 @@ impl NoteInfo {
                 }
                 (b"CORE", NT_PRPSINFO) => {
                     info.pid =
-                        le_u32(&n.desc, PRPSINFO_PID).map(|p| i32::from_ne_bytes(p.to_ne_bytes()));
+                        le_u32(&n.desc, prpsinfo::PID).map(|p| i32::from_ne_bytes(p.to_ne_bytes()));
                 }
                 (b"CORE", NT_FILE) => {
                     (info.files, info.file_page_size) = parse_nt_file(&n.desc);
@@ -246,12 +241,15 @@ pub(super) fn le_u64(b: &[u8], off: usize) -> Option<u64> {
 /// yields what could be parsed before the fault.
 pub(super) fn parse_nt_file(d: &[u8]) -> (Vec<(Span, u64, String)>, u64) {
     let mut out = Vec::new();
-    let page_size = le_u64(d, 8).unwrap_or(0);
+    let page_size = le_u64(d, file::PAGE_SIZE).unwrap_or(0);
     let Some(count) = le_u64(d, 0).and_then(|c| usize::try_from(c).ok()) else {
         return (out, page_size);
     };
-    // Each entry needs 24 bytes of the descriptor: check before trusting `count`.
-    let Some(table_end) = count.checked_mul(24).and_then(|t| t.checked_add(16)) else {
+    // Each entry needs its bytes of the descriptor: check before trusting `count`.
+    let table_end = count
+        .checked_mul(file::ENTRY_SIZE)
+        .and_then(|t| t.checked_add(file::HEADER_SIZE));
+    let Some(table_end) = table_end else {
         return (out, page_size);
     };
     if table_end > d.len() {
@@ -259,7 +257,7 @@ pub(super) fn parse_nt_file(d: &[u8]) -> (Vec<(Span, u64, String)>, u64) {
     }
     let mut names = d[table_end..].split(|&b| b == 0);
     for i in 0..count {
-        let base = 16 + i * 24;
+        let base = file::HEADER_SIZE + i * file::ENTRY_SIZE;
         let (Some(s), Some(e), Some(page), Some(name)) = (
             le_u64(d, base),
             le_u64(d, base + 8),
@@ -277,14 +275,14 @@ pub(super) fn parse_nt_file(d: &[u8]) -> (Vec<(Span, u64, String)>, u64) {
 /// Parses the notes of one PT_NOTE segment, stopping at the first one that does not fit.
 pub(super) fn parse_notes(data: &[u8], out: &mut Vec<Note>) {
     let mut off = 0usize;
-    let align4 = |n: usize| n.checked_add(3).map(|n| n & !3);
+    let align4 = |n: usize| n.checked_add(NOTE_ALIGN - 1).map(|n| n & !(NOTE_ALIGN - 1));
     while let (Some(namesz), Some(descsz), Some(n_type)) = (
         le_u32(data, off),
         le_u32(data, off + 4),
         le_u32(data, off + 8),
     ) {
         let parsed = (|| {
-            let name_start = off.checked_add(12)?;
+            let name_start = off.checked_add(NOTE_HEADER_SIZE)?;
             let name_end = name_start.checked_add(usize::try_from(namesz).ok()?)?;
             let desc_start = align4(name_end)?;
             let desc_end = desc_start.checked_add(usize::try_from(descsz).ok()?)?;
@@ -303,5 +301,141 @@ pub(super) fn parse_notes(data: &[u8], out: &mut Vec<Note>) {
             desc: desc.to_vec(),
         });
         off = next;
+    }
+}
+
+/// The writer's notes, read back: each layout is known once ([`crate::coredump::layout`]), and
+/// these show that what one side writes the other reads.
+#[cfg(test)]
+mod round_trip {
+    use super::*;
+    use crate::coredump::notes::{nt_file, push_note, FileMapping, PrPsInfo, PrStatus};
+    use crate::coredump::{NoteMapping, NoteRange, NOTE_VERSION};
+
+    fn read_back(segment: &[u8]) -> NoteInfo {
+        let mut notes = Vec::new();
+        parse_notes(segment, &mut notes);
+        NoteInfo::from_notes(&notes)
+    }
+
+    fn thread(tid: i32, rip: u64, rsp: u64) -> PrStatus {
+        let mut regs = [0u64; user_regs::COUNT];
+        regs[user_regs::RIP] = rip;
+        regs[user_regs::RSP] = rsp;
+        // Neighbours of the registers read: a layout off by one would pick these up.
+        regs[user_regs::RIP - 1] = 0xdead;
+        regs[user_regs::RSP + 1] = 0xbeef;
+        PrStatus {
+            si_signo: 19,
+            pid: tid,
+            ppid: tid - 1,
+            regs,
+            fpvalid: true,
+            ..PrStatus::default()
+        }
+    }
+
+    #[test]
+    fn prstatus_and_prpsinfo() {
+        let psinfo = PrPsInfo {
+            sname: b'S',
+            uid: 1000,
+            pid: 4242,
+            ppid: 1,
+            pgrp: 4242,
+            sid: 4242,
+            fname: b"victim".to_vec(),
+            psargs: b"victim --mode plain".to_vec(),
+            ..PrPsInfo::default()
+        };
+        let mut seg = Vec::new();
+        for t in [
+            thread(4242, 0x40_1000, 0x7ffd_1000),
+            thread(4243, 0x40_2000, 0x7f00_2000),
+        ] {
+            push_note(&mut seg, "CORE", NT_PRSTATUS, &t.to_bytes()).unwrap();
+        }
+        push_note(&mut seg, "CORE", NT_PRPSINFO, &psinfo.to_bytes()).unwrap();
+        let back = read_back(&seg);
+        assert_eq!(back.pid, Some(4242));
+        let threads: Vec<_> = back.threads.iter().map(|t| (t.tid, t.rip, t.rsp)).collect();
+        assert_eq!(
+            threads,
+            [
+                (4242, 0x40_1000, 0x7ffd_1000),
+                (4243, 0x40_2000, 0x7f00_2000)
+            ]
+        );
+    }
+
+    #[test]
+    fn nt_file_entries() {
+        let files = [
+            FileMapping {
+                start: 0x40_0000,
+                end: 0x40_2000,
+                page_offset: 0,
+                name: "/usr/bin/victim".into(),
+            },
+            FileMapping {
+                start: 0x7f00_0000,
+                end: 0x7f00_5000,
+                page_offset: 3,
+                name: "/usr/lib/libc.so.6".into(),
+            },
+        ];
+        let mut seg = Vec::new();
+        push_note(&mut seg, "CORE", NT_FILE, &nt_file(&files, 4096)).unwrap();
+        let back = read_back(&seg);
+        assert_eq!(back.file_page_size, 4096);
+        let want: Vec<_> = files
+            .iter()
+            .map(|f| (Span::new(f.start, f.end), f.page_offset, f.name.clone()))
+            .collect();
+        assert_eq!(back.files, want);
+    }
+
+    #[test]
+    fn our_note_and_the_one_after_it() {
+        let note = ConfidumpNote {
+            version: NOTE_VERSION,
+            pid: 4242,
+            tool: "confidump test".into(),
+            policy: "attacker".into(),
+            mappings: vec![NoteMapping {
+                start: "0x1000".into(),
+                end: "0x3000".into(),
+                perms: "rw-p".into(),
+                offset: "0x0".into(),
+                name: "[heap]".into(),
+                flags: vec!["rd".into(), "wr".into()],
+            }],
+            unreadable: vec![NoteRange {
+                start: "0x3000".into(),
+                end: "0x4000".into(),
+                errno: Some(5),
+                reason: "EIO (5): Input/output error".into(),
+            }],
+            absent: vec![NoteRange {
+                start: "0x5000".into(),
+                end: "0x6000".into(),
+                errno: None,
+                reason: "MADV_DONTDUMP (dd): gcore leaves it out".into(),
+            }],
+        };
+        let json = serde_json::to_vec(&note).unwrap();
+        let psinfo = PrPsInfo {
+            pid: 4242,
+            ..PrPsInfo::default()
+        };
+        let mut seg = Vec::new();
+        // "CONFIDUMP" and its NUL are 10 bytes: the note after it starts past the padding.
+        push_note(&mut seg, CONFIDUMP_NOTE_NAME, NT_CONFIDUMP_MAPS, &json).unwrap();
+        push_note(&mut seg, "CORE", NT_PRPSINFO, &psinfo.to_bytes()).unwrap();
+        let back = read_back(&seg);
+        assert_eq!(back.confidump, Some(note));
+        assert_eq!(back.pid, Some(4242));
+        assert_eq!(back.name_for(Span::new(0x1000, 0x3000), false), "[heap]");
+        assert_eq!(back.refused_errnos(), [(Span::new(0x3000, 0x4000), 5)]);
     }
 }

@@ -310,10 +310,10 @@ impl VictimProcess {
             // std drops privileges in the child before exec: setgroups(0), setgid, setuid.
             cmd.uid(uid).gid(gid);
         }
-        // SAFETY: the closure runs in the forked child before exec and only calls prctl,
-        // getppid and _exit, async-signal-safe system calls; it allocates nothing.
+        // SAFETY: the closure runs in the forked child before exec and only calls prctl and
+        // getppid, async-signal-safe system calls; it allocates nothing.
         unsafe {
-            cmd.pre_exec(crate::files::cleanup::die_with_parent(std::process::id()));
+            cmd.pre_exec(crate::files::cleanup::die_with_parent());
         }
         if let Some(dir) = launch.core_dir {
             cmd.current_dir(dir);
