@@ -8,9 +8,7 @@ use std::fmt::Write as _;
 use super::notes::Notes;
 use crate::model::{AttackKind, Cell, MatrixReport, Outcome, ScenarioInfo};
 use crate::render::i18n::t;
-use crate::render::matrix::{
-    cell_at, cell_word, mismatch_note, outcome_style, stand_in_label, unavailable_word,
-};
+use crate::render::matrix::{cell_at, cell_word, mismatch_note, outcome_style, stand_in_label};
 use crate::render::style::{paint, BOLD, DIM, RED_BOLD};
 use crate::render::wrap::{display_width, longest_unit, truncate, wrap};
 
@@ -347,10 +345,10 @@ pub(crate) fn draw(
                     .map(|w| w + 3)
                     .sum::<usize>()
                     .saturating_sub(3);
-                let text = format!("{} — {}", unavailable_word(lang), why);
+                let (text, style) = super::unavailable_row(report, s, why);
                 let merged: Vec<Line> = wrap(&text, rest)
                     .into_iter()
-                    .map(|l| Line::styled(l, DIM))
+                    .map(|l| Line::styled(l, style))
                     .collect();
                 let g = Geometry {
                     widths: vec![sc_w, rest],

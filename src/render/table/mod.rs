@@ -26,6 +26,26 @@ use crate::render::matrix::{
 use crate::render::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
 use crate::render::wrap::{display_width, hang, wrap};
 
+/// What a row that cannot run here says across its columns, and its style: dim, or, when the
+/// run required it (`--platform`, `--require`), a failure in red that says so.
+pub(crate) fn unavailable_row(
+    report: &MatrixReport,
+    s: &ScenarioInfo,
+    why: &str,
+) -> (String, &'static str) {
+    let lang = report.lang.as_str();
+    let word = super::matrix::unavailable_word(lang);
+    if report
+        .cells
+        .iter()
+        .any(|c| c.scenario == s.name && c.required)
+    {
+        (format!("{} — {why}", t(lang, "required.note")), RED_BOLD)
+    } else {
+        (format!("{word} — {why}"), DIM)
+    }
+}
+
 /// A cell that says nothing about this row: the path does not apply to it by design (qmp for a
 /// process, same-uid for a root victim), as expected.
 fn by_design(c: &Cell) -> bool {

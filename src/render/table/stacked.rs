@@ -11,7 +11,7 @@
 use super::grid::{details, verdict_line, Line};
 use super::notes::Notes;
 use crate::model::{AttackKind, MatrixReport};
-use crate::render::matrix::{cell_at, stand_in_label, unavailable_word};
+use crate::render::matrix::{cell_at, stand_in_label};
 use crate::render::style::{paint, BOLD, DIM};
 use crate::render::wrap::{display_width, hang, wrap};
 
@@ -65,9 +65,9 @@ pub(crate) fn draw(
             }
         }
         if let Some(why) = &s.unavailable {
-            let text = format!("{} — {why}", unavailable_word(lang));
+            let (text, style) = super::unavailable_row(report, s, why);
             for l in hang("  ", &text, width) {
-                out.push_str(&format!("{}\n", paint(&l, DIM, color)));
+                out.push_str(&format!("{}\n", paint(&l, style, color)));
             }
         } else {
             for a in shown {

@@ -214,3 +214,39 @@ fn a_row_that_cannot_run_says_why_once() {
         assert_eq!(flat.matches(why.as_str()).count(), 1, "{width}:\n{t}");
     }
 }
+
+#[test]
+fn a_required_row_that_cannot_run_is_a_failure_in_the_table() {
+    let mut r = sample("en");
+    let why = r.scenarios[3]
+        .unavailable
+        .clone()
+        .expect("the sample's sgx row");
+    for a in r.attacks.clone() {
+        let mut c = cell(
+            "sgx",
+            a.as_str(),
+            Outcome::Unreadable,
+            Outcome::NotApplicable,
+            "",
+        );
+        c.runnable = false;
+        c.reason = why.clone();
+        r.cells.push(c);
+    }
+    for width in [60, 150] {
+        let t = render_table(&r, false, width);
+        assert!(!t.contains("✗ required"), "not required: {width}:\n{t}");
+    }
+    for c in r.cells.iter_mut().filter(|c| c.scenario == "sgx") {
+        c.required = true;
+    }
+    // The grid and the stacked layout (a narrow screen) both say it.
+    for width in [60, 150] {
+        let t = render_table(&r, false, width);
+        assert!(
+            t.contains("✗ required, but it cannot run here"),
+            "{width}:\n{t}"
+        );
+    }
+}
