@@ -219,7 +219,8 @@ impl LiveProcess {
     /// Reads through `/proc/PID/mem` only, never `process_vm_readv`. For a copy-on-write
     /// snapshot ([`super::fork_snapshot`]): `process_vm_readv` pins the pages it reads, and the
     /// kernel unshares a shared anonymous page before pinning it, so reading a 2 GiB snapshot
-    /// copied all 2 GiB (10 s instead of 1.5); `/proc/PID/mem` reads without pinning.
+    /// copied all 2 GiB, several times slower (measurements: docs/performance.md, "Design
+    /// measurements"); `/proc/PID/mem` reads without pinning.
     pub fn read_through_proc_mem(mut self) -> Self {
         self.proc_mem_only = true;
         self

@@ -5,10 +5,9 @@
 //! machine (AMD EPYC, 2 vCPUs) runs about three times slower when the destination lies a few
 //! bytes past the source modulo 4 KiB. A plain `Vec` of 128 KiB or more comes from `mmap` at a
 //! page start plus malloc's 16-byte header: copying a page-aligned source into it fell into
-//! exactly that case. Measured with 128 KiB reads of a 1 GiB victim (load ~3): destination 16
-//! bytes past the source 1.07-1.37 GB/s; same offset, or 64 bytes and more past, 3.8-4.4 GB/s.
-//! The live scan spent 0.64 s of system time copying 1 GiB before, and the dump's reads met the
-//! same penalty.
+//! exactly that case: the live scan's system time went mostly to that slow copy, and the
+//! dump's reads met the same penalty (measurements: docs/performance.md, "Design
+//! measurements").
 //!
 //! The buffer holds victim memory: it is zeroized when dropped.
 

@@ -24,19 +24,15 @@
 //! rejected when touching `[0-9A-Za-z]`, when sitting in a hex-dump-like context, when
 //! repeating one digit or counting up or down.
 //!
-//! Measured (this host: 2 shared vCPUs, load ~5; one run each; `scripts/bench-detect.sh`):
-//! - speed, 1.14 GB gcore core (1 GiB random + 64 MiB text-like), page cache warm: plain
-//!   needle scan 0.19 s (5.9 GB/s), `--needle --detect` 0.39 s (2.95 GB/s), `grep -a -c -E
-//!   '[0-9]{13,19}'` 1.04 s (1.1 GB/s), `grep -a -c -F` 0.22 s (5.2 GB/s). Detectors alone
-//!   (`detectors_speed` test): random data ~10 GB/s, text-like log lines ~0.9 GB/s (most
-//!   32-byte blocks of text hold 7 digits and are parsed).
-//! - false positives: 0 in the 1 GiB of random bytes and 0 in the 64 MiB of log-like text
-//!   of that core (only the 6 planted secrets, each twice: also in the binary's data); 0 in
-//!   gcore cores of `python3 -c 'import time; time.sleep(60)'` (9.9 MB), `bash` (0.9 MB),
-//!   `sleep` (0.6 MB) and `gdb` (170 MB); 0 in 64 MiB of xorshift output
+//! Cost and accuracy (`scripts/bench-detect.sh`; measurements: docs/performance.md, "Design
+//! measurements"):
+//! - speed: `--detect` roughly doubles the time of a plain needle scan and stays faster than
+//!   `grep -E` for card-like digit runs; the detectors are fast on random data and slower on
+//!   text-like log lines, where most 32-byte blocks hold digits to parse.
+//! - false positives: none in random bytes, log-like text or the cores of ordinary processes
 //!   (`random_data_has_no_cards`). A field of 16 hex digits that happen to be all decimal is
-//!   indistinguishable from a card number: the speed test's one-hash-per-line text gives ~30
-//!   such Luhn-valid hits in 64 MiB.
+//!   indistinguishable from a card number: text with one hash per line yields such
+//!   Luhn-valid hits.
 //!
 //! Not covered: UTF-16 text, Maestro and other minor issuers, PEM blocks whose END line is
 //! missing or farther than [`PEM_MAX_LEN`] (truncated copies), JWE (5-part) tokens.

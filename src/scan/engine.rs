@@ -4,9 +4,10 @@
 //! set, and for one needle the choice was a disaster. A needle's seven encodings (raw,
 //! UTF-16LE, hex in both cases, base64 at three alignments) begin with few distinct bytes, so
 //! aho-corasick picked its start-byte or rare-byte prefilter (`memchr2/3` on bytes like `4` or
-//! `C`, each hit confirmed in the automaton) over Teddy, its SIMD searcher: one 34-byte canary
-//! scanned a 1 GiB core at 0.35 GB/s while two needles, having more distinct start bytes, got
-//! Teddy and 6 GB/s. So the engine picks the search itself:
+//! `C`, each hit confirmed in the automaton) over Teddy, its SIMD searcher: one canary scanned
+//! a core over ten times slower than two needles, which, having more distinct start bytes, got
+//! Teddy (measurements: docs/performance.md, "Design measurements"). So the engine picks the
+//! search itself:
 //!
 //! * Candidates come from Teddy (`aho_corasick::packed`), built directly (no prefilter
 //!   heuristics) over the distinct *prefixes* of the patterns: their first [`PREFIX_LEN`]

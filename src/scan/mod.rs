@@ -53,16 +53,14 @@ pub enum ScanError {
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
     /// Bytes read and searched at a time (rounded up to whole pages). When a reader thread
-    /// handed each chunk to a searching thread, at 128 KiB those hand-offs (futex wake-ups,
-    /// context switches) took ~18% of a live scan's time. Measured on 1 GiB (2 shared vCPUs,
-    /// load ~5, wall seconds, two runs each): live 128 KiB 0.54-0.58, 256 KiB 0.51-0.52,
-    /// 1 MiB 0.41-0.45; core file 0.39-0.46, 0.33-0.36, 0.30-0.33. Since each worker reads
-    /// and searches its own chunks (no hand-off), 256 KiB to 4 MiB measured alike (0.34-0.41 s
-    /// live, three runs each, load ~3.5, noise larger than any difference; 64 KiB 0.40-0.55,
-    /// 128 KiB 0.37-0.43), and the CPU time (user + system, medians of 9) was lowest at
-    /// 1 MiB: 128 KiB 317 ms, 256 KiB 312, 512 KiB 304, 1 MiB 295, 4 MiB 300. Teddy stays
-    /// fast: the buffer was just written by the kernel's copy, not faulted in page by page
-    /// as a huge mmap is. One buffer per worker: ~2 MiB of RSS on two cores.
+    /// handed each chunk to a searching thread, small chunks meant many hand-offs (futex
+    /// wake-ups, context switches), and those cost more than the search. Since each worker
+    /// reads and searches its own chunks (no hand-off), sizes from 256 KiB to 4 MiB take the
+    /// same wall time within the noise, and 1 MiB takes the least CPU time; smaller chunks
+    /// cost more system calls, larger ones fall out of the cache. Teddy stays fast: the
+    /// buffer was just written by the kernel's copy, not faulted in page by page as a huge
+    /// mmap is. One buffer per worker: ~2 MiB of RSS on two cores.
+    /// (measurements: docs/performance.md, "Design measurements")
     pub chunk_size: usize,
 }
 
@@ -81,20 +79,12 @@ pub const MAX_FINDINGS: usize = 10_000;
 
 /// Workers reading and searching at once (one per core, up to this): each holds one buffer.
 ///
-/// What the workers bought over a reader thread feeding the searching thread (`worker.rs`),
-/// `scan --pid` of the benchmark's 1 GiB dense ballast for its 5 needles, wall time with
-/// process start, 9 runs alternating old and new binaries in the same minute, medians (2
-/// vCPUs, one of them mostly taken by a build, load 2.9): 3.70 GB/s before, 4.17 GB/s
-/// after; with the machine quiet for a minute (load 2.4): 5.33 before, 6.66 after;
-/// context switches per scan 2 850 before, 77 after. The 1 GiB core scan: 0.218 s
-/// before, 0.200 s after (7 runs each, same minute). With both cores taken by others
-/// (load 4) neither reaches 3.5 GB/s (~3.3): the scan then runs on half a core's worth of
-/// CPU, and its CPU per GiB (~0.1 s search, ~0.2 s `process_vm_readv`, of which ~0.05 s
-/// pinning pages; `perf record`) is the floor, whatever the chunk size or worker count.
-/// All of this module's changes together (workers, one pagemap walk, mapping-by-mapping
-/// retries, no search or `memset` of holes), 9 runs alternating, medians, with busy loops
-/// of our own to pin the load: quiet 5.74 -> 7.03 GB/s; one vCPU taken 3.40 -> 4.42; both
-/// taken 2.42 -> 2.82. The 1 GiB core scan 0.174 -> 0.151 s (quiet, 7 runs).
+/// Workers that each read and search (`worker.rs`) replaced a reader thread feeding a
+/// searching thread: they are faster on a quiet and on a loaded machine alike, and almost
+/// never switch context. When other work takes both cores, no design helps: the scan then
+/// runs on what CPU it gets, and its own CPU per GiB (the search, and `process_vm_readv`
+/// with its page pinning) is the floor, whatever the chunk size or worker count.
+/// (measurements: docs/performance.md, "Design measurements")
 const MAX_WORKERS: usize = 4;
 
 /// Scans with the default options: the entry point for the orchestrator.

@@ -2,19 +2,19 @@
 //! workers of `worker.rs`), reads each into a worker's [`PageBuf`] ([`read_cut`]), and leaves
 //! out what a live process never populated.
 //!
-//! Never-populated pages of private anonymous mappings (per `/proc/PID/pagemap`, the dump's
-//! own [`BackedWindow`]) read as zeros, so they are not read: inside a chunk they are filled
-//! with zeros (a `memset`, not a copy from the victim), and a hole of a quarter of a chunk or
-//! more ([`Plan::min_hole`]) ends the chunk and is skipped whole, however much address space
-//! it spans. Shorter holes stay in the chunk as zeros (the needle search leaves out their
-//! inside: `worker.rs`): when every chunk was a hand-off between two threads, a victim with
-//! one page touched in 16 (the benchmark's sparse ballast) cut into one chunk per page took
-//! 65 536 hand-offs per 4 GiB, 1.8-12.8 s on the loaded machine. Skipping
-//! stops [`Plan::overlap`] bytes (rounded down to a page) before the hole's end, so the chunk
-//! that owns the hole's last bytes sees them as the zeros they are: a match that begins in
-//! the hole and ends in the data after it is still found. Only a pattern of zeros alone could
-//! lie wholly inside the skipped part; with such a pattern nothing is skipped
-//! ([`Plan::skip_holes`]).
+//! Never-populated pages of private anonymous mappings (per `/proc/PID/pagemap`, the dump's own
+//! [`BackedWindow`]) read as zeros, so they are not read: inside a chunk they are filled with
+//! zeros (a `memset`, not a copy from the victim), and a hole of a quarter of a chunk or more
+//! ([`Plan::min_hole`]) ends the chunk and is skipped whole, however much address space it
+//! spans. Shorter holes stay in the chunk as zeros (the needle search leaves out their inside:
+//! `worker.rs`): when every chunk was a hand-off between two threads, a victim with one page
+//! touched in 16 (the benchmark's sparse ballast) cut into one chunk per page, and the
+//! hand-offs cost far more than the search (measurements: docs/performance.md, "Design
+//! measurements"). Skipping stops [`Plan::overlap`] bytes (rounded down to a page) before the
+//! hole's end, so the chunk that owns the hole's last bytes sees them as the zeros they are: a
+//! match that begins in the hole and ends in the data after it is still found. Only a pattern
+//! of zeros alone could lie wholly inside the skipped part; with such a pattern nothing is
+//! skipped ([`Plan::skip_holes`]).
 
 use crate::memory::pagebuf::PageBuf;
 use crate::memory::{read_pagewise, MemorySource, ReadError, PAGE_SIZE};
@@ -140,8 +140,8 @@ impl<'s, S: MemorySource + ?Sized> Cutter<'s, S> {
     /// True when `s..e` lies in one private anonymous mapping and the pagemap (the window this
     /// cutter has just read for the chunk's holes) says all its pages hold data. Without it,
     /// each worker read the pagemap again for its own chunks: three `PAGEMAP_SCAN` walks of
-    /// every page with two workers, 3.7% of a live scan's samples (`perf record`); with it,
-    /// the live 1 GiB scan went 3.08 -> 3.30 GB/s (9 runs alternating, medians, load 3.6).
+    /// every page with two workers instead of one, a visible share of a live scan's time
+    /// (measurements: docs/performance.md, "Design measurements").
     fn all_backed(&mut self, s: u64, e: u64) -> bool {
         let Some((pm, map_end)) = self.source.unpopulated_zeros(s) else {
             return false;
@@ -256,10 +256,10 @@ fn hole_ahead<'s, S: MemorySource + ?Sized>(
 /// and nothing else reads the chunk (`r` is only given when no detector runs). The rest of
 /// the buffer keeps earlier chunks' bytes, never searched.
 ///
-/// What it bought: on the sparse ballast (4 GiB mapped, 256 MiB touched) the `memset` of
-/// 3.75 GiB of zeros was 31% of a live scan's samples (`perf record`) once the search
-/// skipped them; `scan --pid` of it went 0.159 -> 0.101 s (medians of 7, alternating, same
-/// minute), the dense 1 GiB scan unchanged (5.90 vs 5.98 GB/s).
+/// Why: once the search skipped the zeros, a `memset` of every never-populated page dominated
+/// sparse scans; writing only the edges the search reads makes a sparse scan cost what is
+/// populated, and leaves dense scans as they were (measurements: docs/performance.md, "Design
+/// measurements").
 fn zero_span(dst: &mut [u8], start: u64, z: Span, edges: Option<(u64, u64, u64)>) {
     let parts = match edges {
         Some((a, b, r)) if z.start >= a && z.end <= b && z.end - z.start > r.saturating_mul(2) => {
@@ -340,13 +340,13 @@ fn fill<'s, S: MemorySource + ?Sized>(
     }
 }
 
-/// Reads `s..e` into its place in `dst` (which holds the memory from `start`). When the
-/// whole read fails, region by region, and only a region that fails too page by page: a
-/// chunk spanning a run of small mappings with `[vvar]` among them (every live process's
-/// last chunk) took one read per page of the run, ~60 on the benchmark's victim, with the
-/// other worker idle (12 reads now; `perf trace`). Too small to show in the wall time
-/// (6.81 -> 6.87 GB/s, 9 runs alternating, medians, quiet machine), but each unreadable
-/// mapping is now reported under its own name (`[vvar]`, `[vvar_vclock]`), as the dump does.
+/// Reads `s..e` into its place in `dst` (which holds the memory from `start`). When the whole
+/// read fails, region by region, and only a region that fails too page by page: a chunk
+/// spanning a run of small mappings with `[vvar]` among them (every live process's last chunk)
+/// took one read per page of the run, with the other worker idle (far fewer reads now). Too
+/// small to show in the wall time (measurements: docs/performance.md, "Design measurements"),
+/// but each unreadable mapping is now reported under its own name (`[vvar]`, `[vvar_vclock]`),
+/// as the dump does.
 fn read_into<S: MemorySource + ?Sized>(
     source: &S,
     start: u64,

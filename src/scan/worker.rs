@@ -2,12 +2,13 @@
 //! own buffer and searches it there, so the search runs over bytes the same core has just
 //! written (still in its cache) and no chunk is ever handed from one thread to another.
 //!
-//! Why not a reader thread feeding a searching thread: the search (~7 GB/s) is faster than
-//! the read (~5 GB/s), so the searcher waited on the reader at every chunk, and a wake-up on a
-//! vCPU that has gone idle costs a trip through the hypervisor; when the other vCPU was busy
-//! with someone else's work, the reader and the searcher took turns on one core. Workers that
-//! each read and search never wait for one another: on two free cores the read and the search
-//! are split between both, on one core they run back to back with nothing in between.
+//! Why not a reader thread feeding a searching thread: the search is faster than the read
+//! (measurements: docs/performance.md, "Design measurements"), so the searcher waited on the
+//! reader at every chunk, and a wake-up on a vCPU that has gone idle costs a trip through the
+//! hypervisor; when the other vCPU was busy with someone else's work, the reader and the
+//! searcher took turns on one core. Workers that each read and search never wait for one
+//! another: on two free cores the read and the search are split between both, on one core they
+//! run back to back with nothing in between.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -208,12 +209,11 @@ pub(super) fn work<S: MemorySource + Sync + ?Sized>(
 /// end, into the zeros really in the buffer).
 ///
 /// Why: a sparse victim (the benchmark's ballast with one page touched in 16) has holes too
-/// short to skip, and each was searched as zeros: 4 GiB searched for 256 MiB of data.
-/// `scan --pid` of that ballast (4 GiB mapped, 256 MiB touched, 5 needles), 5 runs
-/// alternating, same minute: 0.30-0.37 s before, 0.12-0.15 s after (the reader thread
-/// design: 0.42-0.72 s). The dense 1 GiB scan is unchanged (7.74 vs 7.87 GB/s, medians of
-/// 9, quiet machine). The zeros are still written into the buffer (a `memset` of a chunk
-/// that stays in cache): the detectors and a needle running into a hole read them.
+/// short to skip, and each was searched as zeros: 4 GiB searched for 256 MiB of data. Leaving
+/// them out makes a sparse scan several times faster and leaves dense scans as they were
+/// (measurements: docs/performance.md, "Design measurements"). The zeros are still written into
+/// the buffer (a `memset` of a chunk that stays in cache): the detectors and a needle running
+/// into a hole read them.
 fn needle_windows(
     zeros: &[Span],
     buf_start: u64,

@@ -46,7 +46,8 @@ pub use guest::GuestReady;
 pub use qemu::Accel;
 
 /// How long a KVM attempt may take before `--accel auto` gives up on it and uses TCG: a
-/// nested KVM guest here hangs right after decompression, while a working one is ready in ~1 s.
+/// nested KVM guest here hangs right after decompression, while a working one is ready well
+/// within it (measurements: docs/performance.md, "Design measurements").
 pub const KVM_TRY_TIMEOUT: Duration = Duration::from_secs(8);
 /// How long a stopped guest may take to power off before QEMU is killed.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);

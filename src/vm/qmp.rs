@@ -283,7 +283,8 @@ pub fn dump_guest_memory_with_timeout(
     })
 }
 
-/// [`dump_guest_memory_with_timeout`] with a 120 s limit (a 256 MiB guest takes about 1 s).
+/// [`dump_guest_memory_with_timeout`] with a 120 s limit, far above what a guest's dump takes
+/// (measurements: docs/performance.md, "Design measurements").
 pub fn dump_guest_memory(socket: &Path, out: &Path) -> Result<GuestDump, QmpError> {
     dump_guest_memory_with_timeout(socket, out, Duration::from_secs(120))
 }

@@ -1,13 +1,13 @@
 //! A booted guest, kept: the next VM victim starts from it instead of booting again.
 //!
-//! Under TCG a guest takes ~4–5 s of one core to boot, and the demo has several VM rows. So
-//! the first VM victim with a given kernel, initramfs, QEMU, memory size and accelerator boots
-//! as usual, and while its PID 1 waits for the host's start line ([`super::start`]) confidump
-//! saves the whole machine with QEMU's own migration (`migrate` to a file), lets the guest run
-//! on and starts its victim. Later VM victims start QEMU with `-incoming` from that file: a
-//! real QEMU running a real guest kernel, in the state it had just after boot, before any
-//! secret existed. Each restored guest gets fresh host entropy before it makes its canary, so
-//! no two share one.
+//! Under TCG a guest takes seconds of one core to boot (measurements: docs/performance.md,
+//! "Design measurements"), and the demo has several VM rows. So the first VM victim with a
+//! given kernel, initramfs, QEMU, memory size and accelerator boots as usual, and while its PID
+//! 1 waits for the host's start line ([`super::start`]) confidump saves the whole machine with
+//! QEMU's own migration (`migrate` to a file), lets the guest run on and starts its victim.
+//! Later VM victims start QEMU with `-incoming` from that file: a real QEMU running a real
+//! guest kernel, in the state it had just after boot, before any secret existed. Each restored
+//! guest gets fresh host entropy before it makes its canary, so no two share one.
 //!
 //! The snapshot holds no secret (it is taken before the victim starts) but, like every file of
 //! ours, it is 0600 in a 0700 directory (`${XDG_CACHE_HOME:-~/.cache}/confidump/guest-snapshot`),

@@ -8,8 +8,9 @@
 //!
 //! * a guest restored from a snapshot ([`super::snapshot`]) starts with the random state the
 //!   snapshot froze: without new entropy every restored guest would make the same canary;
-//! * a TCG guest has no RDRAND and few interrupts, and its first `getrandom` waits ~1.2 s for
-//!   the CRNG to initialise; credited host entropy makes it ready at once.
+//! * a TCG guest has no RDRAND and few interrupts, and its first `getrandom` waits for the
+//!   CRNG to initialise (over a second; measurements: docs/performance.md, "Design
+//!   measurements"); credited host entropy makes it ready at once.
 //!
 //! The seed is not the secret: the canary still comes from the guest's own CRNG, and the host
 //! attacker learns only its SHA-256 (the ready line), as before.

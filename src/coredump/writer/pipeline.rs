@@ -3,7 +3,8 @@
 //! writes each chunk's data pages and leaves zero pages as holes; what it produced becomes
 //! the PT_LOADs, the unreadable list and the absent list.
 //!
-//! # Write strategy, and what each choice bought (issue 13; 2 shared vCPUs, ext4 on virtio)
+//! # Write strategy, and what each choice bought (issue 13; measurements: docs/performance.md,
+//! "Design measurements")
 //! * **Reads overlap writes on both cores**: this thread reads (process_vm_readv), the writer
 //!   thread writes, through a two-slot queue of 1 MiB buffers (three in flight, so RSS stays
 //!   ~9 MB whatever the size). Kept: it is what makes the dense dump cost about one write of
@@ -11,39 +12,36 @@
 //! * **Sparse memory costs what is resident**: the backed pages of a chunk are read with one
 //!   `process_vm_readv` (many ranges), packed into the buffer after earlier chunks' pages,
 //!   and a buffer goes to the writer only when full; `/proc/PID/pagemap` is asked through
-//!   `PAGEMAP_SCAN` (ranges, not 8 bytes a page). 256 MiB touched one page per MiB in 64 GiB
-//!   mapped: 1.16-1.68 s before, 0.57-0.66 s after (two runs each, load ~2); the hand-offs
-//!   were half of it, the ioctl alone changed nothing measurable.
+//!   `PAGEMAP_SCAN` (ranges, not 8 bytes a page). A sparse dump took half the time; the
+//!   hand-offs of one buffer per chunk were half of it, the ioctl alone changed nothing
+//!   measurable.
 //! * **Data pages packed, never-touched runs as zero tails** ([`Layout`], note version 2):
 //!   a never-touched run no longer leaves a hole between the data pages in the file, it
 //!   lengthens a PT_LOAD past its `p_filesz`. The isolated pages had each been one write into
-//!   a hole, and ext4 allocates a folio and an extent per such write: 65 536 isolated 4 KiB
-//!   `pwrite`s took 0.35-0.40 s here, the same 256 MiB packed in 1 MiB writes 0.07 s. Sparse
-//!   4 GiB mapped / 256 MiB touched, 4 runs alternating (load ~2.8): 0.57-0.61 s before,
-//!   0.22-0.29 s after; the file's length and disk use now both follow what is resident.
-//!   gdb loads the 65 561 program headers in under a second. Kept.
+//!   a hole, and ext4 allocates a folio and an extent per such write: isolated 4 KiB
+//!   `pwrite`s took about five times as long as the same bytes packed in 1 MiB writes. The
+//!   sparse dump took less than half the time; the file's length and disk use now both
+//!   follow what is resident. gdb loads the tens of thousands of program headers in under a
+//!   second. Kept.
 //! * **Page-placed buffers** ([`PageBuf`]): the kernel copies into a buffer at the offset
 //!   within a page the source has; a `Vec` 16 bytes past a page start made `process_vm_readv`
-//!   about three times slower (see `memory/pagebuf.rs`; the live scan of 1 GiB spent 0.64 s
-//!   of system time before, 0.28 s after). Kept.
+//!   about three times slower (see `memory/pagebuf.rs`; it more than halved the live scan's
+//!   system time). Kept.
 //! * **Zero pages are holes**, never-touched pages are not even read (pagemap): the sparse
 //!   curve follows what is resident (disk use = resident size), and all-zero pages we did read
 //!   cost a compare, not a write. Kept.
-//! * **Block size**: 1 MiB chunks. Measured again with page-placed buffers, dense 2 GiB, one
-//!   run alternating (load ~3): 256 KiB 1.23/1.33/2.01 s, 1 MiB 1.10/1.56/0.99 s, 4 MiB
-//!   2.48-4.30 s (a 4 MiB buffer no longer stays in cache between the read and the write).
-//!   Earlier, with `dd`: 1 MiB writes. `dd` 1 MiB against 8 MiB blocks for 2 GiB (3 runs each,
-//!   load ~11): 12.0-15.9 s vs 6.6-27.6 s, no difference above the noise; larger buffers
-//!   only cost RSS. Kept at 1 MiB.
-//! * **fallocate preallocation**: `fallocate -l 2G` then `dd conv=notrunc`, 9.9-11.2 s vs
-//!   the plain write's 6.6-27.6 s: no gain, and preallocating would turn holes into allocated
-//!   blocks (sparse disk use would follow the address space). Not used.
-//! * **O_DIRECT**: `dd oflag=direct` wrote 2 GiB in 2.8-4.9 s against 6.6-27.6 s buffered,
-//!   but only because the machine was loaded with other writers (page-cache writeback
-//!   throttling); on a quiet machine a buffered 2 GiB write lands in the page cache in
-//!   ~1.3 s (FACTS.md) and direct I/O is bound by the disk. It would also need aligned
-//!   buffers and bypass the cache a scan right after the dump reads from. Not used; bench.sh's
-//!   `dd` floor is the buffered write.
+//! * **Block size**: 1 MiB chunks. With page-placed buffers, 256 KiB and 1 MiB dump alike,
+//!   4 MiB is much slower (a 4 MiB buffer no longer stays in cache between the read and the
+//!   write); with `dd`, 8 MiB blocks wrote no faster than 1 MiB, so larger buffers only cost
+//!   RSS. Kept at 1 MiB.
+//! * **fallocate preallocation**: no faster than the plain write, and preallocating would
+//!   turn holes into allocated blocks (sparse disk use would follow the address space). Not
+//!   used.
+//! * **O_DIRECT**: `dd oflag=direct` beat the buffered write only because the machine was
+//!   loaded with other writers (page-cache writeback throttling); on a quiet machine a
+//!   buffered write lands in the page cache faster, and direct I/O is bound by the disk. It
+//!   would also need aligned buffers and bypass the cache a scan right after the dump reads
+//!   from. Not used; bench.sh's `dd` floor is the buffered write.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -60,10 +58,10 @@ use crate::procfs::maps::Mapping;
 use crate::procfs::pagemap::{long_hole_start, BackedWindow, Pagemap};
 
 /// Never-touched runs of this many pages or more are skipped in one step (a zero tail, no
-/// page walked; the skip was for holes of a whole chunk before). 256 MiB touched in 64 GiB
-/// mapped (one page in 256), 3 runs alternating: 0.36-0.42 s before, 0.31-0.36 s after (4 GiB
-/// mapped: 0.12-0.17 s both). What still grows with the address space is the kernel's: its
-/// walks of the page tables for smaps and for `PAGEMAP_SCAN` are ~20% of the 64 GiB dump.
+/// page walked; the skip was for holes of a whole chunk before): a dump of a mostly
+/// untouched, large address space no longer walks the untouched pages. What still grows with
+/// the address space is the kernel's: its walks of the page tables for smaps and for
+/// `PAGEMAP_SCAN` (measurements: docs/performance.md, "Design measurements").
 const SKIP_PAGES: u64 = 16;
 
 /// A PT_LOAD being built: its first `filesz` bytes are in the file from `offset`, the rest of
