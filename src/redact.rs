@@ -1,7 +1,7 @@
 //! `--redact`: the one transform that takes the secret's bytes out of a result before it is
 //! drawn, for reports that leave the room.
 //!
-//! It works on the result model (`model.rs`), not in the renderers, so every output drawn
+//! It works on the result model (`model/`), not in the renderers, so every output drawn
 //! from a redacted result — table, presenter, attack view, JSON, HTML, JUnit — is redacted by
 //! construction, and a renderer added later cannot forget it. What it removes:
 //! * in a hex view, every byte of a hit (the secret, or a fragment of it, in whichever

@@ -3,7 +3,7 @@
 //! dump of its guest (QMP), a same-uid attacker ([`super::same_uid`]), a database server's
 //! data directory (`disk`) and its client process (`client`).
 //!
-//! To add an attack path: a variant of [`AttackKind`] (in `model.rs`, with its column name),
+//! To add an attack path: a variant of [`AttackKind`] (in `model/kinds.rs`, with its column name),
 //! its function here (or in a file of its own beside `same_uid.rs`) and one arm in [`run`];
 //! each context's `plan` says whether it applies to its victims.
 

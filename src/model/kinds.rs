@@ -1,0 +1,225 @@
+//! The one list each of attack paths, victim modes and confidential-VM technologies: their
+//! serde strings are the JSON and scenario-file spellings.
+
+use serde::{Deserialize, Serialize};
+
+/// An attack path: one column of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AttackKind {
+    /// confidump's own dump (every mapping, `dd` ones included), then a scan of the core.
+    #[serde(rename = "dump")]
+    Dump,
+    /// gdb's `gcore` with its defaults, then a scan of the core.
+    #[serde(rename = "gcore")]
+    Gcore,
+    /// The kernel's core dump (SIGQUIT, RLIMIT_CORE raised), then a scan of the core.
+    #[serde(rename = "kernel")]
+    Kernel,
+    /// A live read of the process (`process_vm_readv`, `/proc/PID/mem`).
+    #[serde(rename = "live")]
+    Live,
+    /// The hypervisor's own dump of a VM guest's memory (QMP `dump-guest-memory`), the tool a
+    /// cloud operator has (`virsh dump --memory-only`); only for a victim inside a VM.
+    #[serde(rename = "qmp")]
+    Qmp,
+    /// A live read by an attacker with the victim's uid, not root.
+    #[serde(rename = "same-uid")]
+    SameUid,
+    /// What the victim sent out on a channel the host reads (a VM guest's serial console), as
+    /// the host received it: memory encryption never covers it.
+    #[serde(rename = "wire")]
+    Wire,
+    /// A checkpoint of the victim's container by CRIU (`runc checkpoint`, the kubelet's
+    /// checkpoint API), which writes every page to disk; only for a victim in an OCI container.
+    #[serde(rename = "checkpoint")]
+    Checkpoint,
+    /// A scan of a database server's data directory after a `CHECKPOINT`: what a stolen disk
+    /// or backup gives away; only for a victim in the service context.
+    #[serde(rename = "disk")]
+    Disk,
+    /// Root's dump and live read of a service's client process (the application that holds
+    /// the key in the client-encrypted store); only for a victim in the service context.
+    #[serde(rename = "client")]
+    Client,
+}
+
+impl AttackKind {
+    /// Every path, in column order.
+    pub const ALL: [AttackKind; 10] = [
+        AttackKind::Dump,
+        AttackKind::Gcore,
+        AttackKind::Kernel,
+        AttackKind::Live,
+        AttackKind::Qmp,
+        AttackKind::Wire,
+        AttackKind::SameUid,
+        AttackKind::Checkpoint,
+        AttackKind::Disk,
+        AttackKind::Client,
+    ];
+
+    /// The column name in tables, JSON and scenario files.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AttackKind::Dump => "dump",
+            AttackKind::Gcore => "gcore",
+            AttackKind::Kernel => "kernel",
+            AttackKind::Live => "live",
+            AttackKind::Qmp => "qmp",
+            AttackKind::SameUid => "same-uid",
+            AttackKind::Wire => "wire",
+            AttackKind::Checkpoint => "checkpoint",
+            AttackKind::Disk => "disk",
+            AttackKind::Client => "client",
+        }
+    }
+}
+
+impl std::fmt::Display for AttackKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AttackKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AttackKind::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown attack path {s:?}"))
+    }
+}
+
+impl PartialEq<str> for AttackKind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for AttackKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A victim mode: where the victim stores its secret and where it processes it. The one list
+/// of modes: scenario files (`mode = "..."`), `victim --mode`, the guest's init and the VM
+/// options all use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VictimMode {
+    /// Heap secret, processed on ordinary stacks: everything leaks.
+    Plain,
+    /// `MADV_DONTDUMP` + `mlock` mapping (+ `PR_SET_DUMPABLE=0`), processed on a stack inside it.
+    DontDump,
+    /// `memfd_secret` mapping, processed on a stack inside it.
+    SecretMem,
+    /// Pitfall: `memfd_secret` mapping, but processed on the ordinary stack and heap, so
+    /// fragments of the secret leak while the region itself reads as `????`.
+    Residue,
+    /// Pitfall: ordinary heap, `PR_SET_DUMPABLE=0` only: a same-uid attacker is refused,
+    /// root is not.
+    Undumpable,
+    /// An SGX enclave (`victim --context sgx`), built and loaded by [`crate::sgx`].
+    Sgx,
+    /// Pitfall: an enclave laid out the way SDK simulation modes do, in ordinary memory.
+    #[serde(rename = "sgx-sim")]
+    SgxSim,
+}
+
+impl VictimMode {
+    /// Every mode this build can start as a process (`victim --mode`), in help order.
+    pub const RUNNABLE: [VictimMode; 6] = [
+        VictimMode::Plain,
+        VictimMode::DontDump,
+        VictimMode::SecretMem,
+        VictimMode::Residue,
+        VictimMode::Undumpable,
+        VictimMode::SgxSim,
+    ];
+
+    /// The name on the command line, in scenario files and in the ready line.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            VictimMode::Plain => "plain",
+            VictimMode::DontDump => "dontdump",
+            VictimMode::SecretMem => "secretmem",
+            VictimMode::Residue => "residue",
+            VictimMode::Undumpable => "undumpable",
+            VictimMode::Sgx => "sgx",
+            VictimMode::SgxSim => "sgx-sim",
+        }
+    }
+
+    /// The `victim --mode` value, or None when confidump has no such victim.
+    pub fn victim_arg(&self) -> Option<&'static str> {
+        Self::RUNNABLE.contains(self).then(|| self.as_str())
+    }
+
+    /// What the mode does, in one line (`victim --help`).
+    pub fn help(&self) -> &'static str {
+        match self {
+            VictimMode::Plain => "Ordinary heap, ordinary stack: any dump or live read finds it",
+            VictimMode::DontDump => "MADV_DONTDUMP + mlock + non-dumpable, processed inside: dumps skip it, live reads do not",
+            VictimMode::SecretMem => "memfd_secret, processed inside: the kernel refuses every read of it",
+            VictimMode::Residue => "Pitfall: memfd_secret storage but processed on the ordinary stack/heap: fragments leak",
+            VictimMode::Undumpable => "Pitfall: ordinary heap + PR_SET_DUMPABLE=0: stops a same-uid attacker, not root",
+            VictimMode::Sgx => "An SGX enclave (victim --context sgx --mode plain)",
+            VictimMode::SgxSim => "Pitfall: how SDK simulation mode lays out an enclave: ordinary memory",
+        }
+    }
+}
+
+impl std::str::FromStr for VictimMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [VictimMode::Sgx]
+            .into_iter()
+            .chain(VictimMode::RUNNABLE)
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("unknown victim mode {s:?}"))
+    }
+}
+
+/// A confidential-VM technology: the one list used by scenario files (`cvm = "..."`),
+/// `victim --cvm` and the VM launcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CvmProfile {
+    /// AMD SEV-SNP.
+    #[serde(rename = "sev-snp")]
+    SevSnp,
+    /// Intel TDX.
+    #[serde(rename = "tdx")]
+    Tdx,
+}
+
+impl CvmProfile {
+    /// Both, in help order.
+    pub const ALL: [CvmProfile; 2] = [CvmProfile::SevSnp, CvmProfile::Tdx];
+
+    /// `sev-snp` or `tdx`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CvmProfile::SevSnp => "sev-snp",
+            CvmProfile::Tdx => "tdx",
+        }
+    }
+    /// The technology's name in messages.
+    pub fn title(&self) -> &'static str {
+        match self {
+            CvmProfile::SevSnp => "AMD SEV-SNP",
+            CvmProfile::Tdx => "Intel TDX",
+        }
+    }
+}
+
+impl std::str::FromStr for CvmProfile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CvmProfile::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown confidential-VM profile {s:?}"))
+    }
+}
