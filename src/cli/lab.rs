@@ -4,15 +4,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
-use serde::Serialize;
 
 use super::{EXIT_ERROR, EXIT_MISMATCH, EXIT_OK};
-use crate::lab::proof::{self, Outcome, Part, Want};
+use crate::lab::progress::{self, is_open, state_word, StatusReport};
+use crate::lab::proof::{self, Outcome, Part};
+use crate::lab::record::{self, want_of, Recorded};
+use crate::lab::session::{self, goal_key, task_text};
 use crate::lab::state::{self, Record, State};
 use crate::lab::words::t;
-use crate::lab::{self, launch, solve, Exercise, Goal, SECRET_SHAPE};
+use crate::lab::{self, launch, solve, Exercise, SECRET_SHAPE};
 use crate::model::Texts;
 use crate::render::i18n::sep;
+use crate::render::lab_text::{self, name_width, pad};
 use crate::render::sanitize::{json_text, visible};
 
 const AFTER_HELP: &str = "\
@@ -180,31 +183,6 @@ fn index_of(ctx: &Ctx, name: &str) -> anyhow::Result<usize> {
     Ok(ctx.all.iter().position(|e| e.name == ex.name).unwrap_or(0))
 }
 
-fn is_open(ctx: &Ctx, st: &State, i: usize) -> bool {
-    i == 0
-        || ctx
-            .all
-            .get(i - 1)
-            .and_then(|prev| st.exercises.get(&prev.name))
-            .is_some_and(|r| r.solved.is_some())
-}
-
-fn state_word(ctx: &Ctx, st: &State, i: usize, ex: &Exercise) -> &'static str {
-    let rec = st.exercises.get(&ex.name);
-    if rec.is_some_and(|r| r.solved.is_some()) {
-        "solved"
-    } else if rec
-        .and_then(|r| r.running.as_ref())
-        .is_some_and(launch::is_running)
-    {
-        "running"
-    } else if is_open(ctx, st, i) {
-        "open"
-    } else {
-        "locked"
-    }
-}
-
 fn list(ctx: &Ctx) -> anyhow::Result<u8> {
     let st = State::load(&ctx.dir)?;
     if ctx.json {
@@ -215,7 +193,7 @@ fn list(ctx: &Ctx) -> anyhow::Result<u8> {
             .map(|(i, e)| {
                 serde_json::json!({
                     "exercise": e.name, "title": e.title.get(ctx.lang), "context": e.context,
-                    "goal": goal_key(e.goal), "tools": e.tools, "state": state_word(ctx, &st, i, e),
+                    "goal": goal_key(e.goal), "tools": e.tools, "state": state_word(&ctx.all, &st, i, e),
                 })
             })
             .collect();
@@ -228,87 +206,30 @@ fn list(ctx: &Ctx) -> anyhow::Result<u8> {
             "{:>2}. {:<w$} {} {}",
             i + 1,
             visible(&e.name),
-            pad(t(ctx.lang, state_word(ctx, &st, i, e)), 9),
+            pad(t(ctx.lang, state_word(&ctx.all, &st, i, e)), 9),
             visible(e.title.get(ctx.lang))
         )?;
     }
     Ok(EXIT_OK)
 }
 
-/// The width of the exercise-name column: the longest name.
-fn name_width(all: &[Exercise]) -> usize {
-    all.iter().map(|e| e.name.len()).max().unwrap_or(0).max(10)
-}
-
-fn goal_key(g: Goal) -> &'static str {
-    match g {
-        Goal::Answer => "answer",
-        Goal::ProveUnreadable => "prove-unreadable",
-        Goal::ProveAbsentThenAnswer => "prove-absent-then-answer",
-    }
-}
-
-/// What a submitted file is checked as, for `ex`'s goal.
-fn want_of(g: Goal) -> Want {
-    match g {
-        Goal::Answer => Want::Answer,
-        Goal::ProveUnreadable => Want::UnreadableProof,
-        Goal::ProveAbsentThenAnswer => Want::ServerProofOrAnswer,
-    }
-}
-
-/// The task with `{pid}`, `{user}`, `{server}` and `{backend}` filled in.
-fn task_text(ctx: &Ctx, ex: &Exercise, run: &state::Running) -> String {
-    let server: Vec<String> = run.server.iter().map(i32::to_string).collect();
-    ex.task
-        .get(ctx.lang)
-        .replace("{pid}", &run.pid.to_string())
-        .replace("{user}", launch::UNPRIVILEGED)
-        .replace("{server}", &server.join(", "))
-        .replace("{backend}", &run.backend.unwrap_or(run.pid).to_string())
-}
-
-/// Starts `ex` afresh: stops its previous victim, starts a new one, records the salted hash.
+/// Starts `ex` afresh ([`session::start_fresh`]), building the static binary a VM or container needs.
 fn start_fresh(ctx: &Ctx, st: &mut State, ex: &Exercise) -> anyhow::Result<state::Running> {
-    state::ensure_dir(&ctx.dir)?;
-    if let Some(old) = st.exercises.get(&ex.name).and_then(|r| r.running.clone()) {
-        launch::stop(&old);
-    }
-    let exe = std::env::current_exe().context("finding this executable")?;
-    if matches!(ex.context.as_str(), "vm" | "container") {
-        super::prepare_static_binary(ctx.lang);
-    }
-    let started = launch::start(&exe, ex, &ctx.dir)
-        .with_context(|| format!("starting the target process of {}", ex.name))?;
-    let mut salt = [0u8; 16];
-    getrandom::getrandom(&mut salt).map_err(|e| anyhow::anyhow!("generating a salt: {e}"))?;
-    let now = state::now();
-    let rec = st.exercises.entry(ex.name.clone()).or_default();
-    rec.salt = hex::encode(salt);
-    rec.check = state::salted(&salt, &started.digest);
-    rec.running = Some(started.running.clone());
-    if rec.first_started == 0 {
-        rec.first_started = now;
-    }
-    rec.started = now;
-    rec.hints = 0;
-    rec.proved = None;
-    rec.answered = None;
-    st.current = Some(ex.name.clone());
-    st.save(&ctx.dir)?;
-    // The state names the victim now: it is `lab reset`'s to stop, no longer ours.
-    Ok(started.hand_over())
+    let lang = ctx.lang;
+    Ok(session::start_fresh(&ctx.dir, st, ex, || {
+        super::prepare_static_binary(lang)
+    })?)
 }
 
 fn start(ctx: &Ctx, name: &str, any_order: bool) -> anyhow::Result<u8> {
     let i = index_of(ctx, name)?;
     let ex = &ctx.all[i];
     let mut st = State::load(&ctx.dir)?;
-    if !any_order && !is_open(ctx, &st, i) {
+    if !any_order && !is_open(&ctx.all, &st, i) {
         bail!("{} {}", ex.name, t(ctx.lang, "locked.why"));
     }
     let run = start_fresh(ctx, &mut st, ex)?;
-    let task = task_text(ctx, ex, &run);
+    let task = task_text(ex, ctx.lang, &run);
     if ctx.json {
         crate::outln!(
             "{}",
@@ -321,59 +242,9 @@ fn start(ctx: &Ctx, name: &str, any_order: bool) -> anyhow::Result<u8> {
         )?;
         return Ok(EXIT_OK);
     }
-    let l = ctx.lang;
-    crate::outln!(
-        "{}",
-        t(l, "head")
-            .replace("{label}", t(l, "exercise"))
-            .replace("{i}", &(i + 1).to_string())
-            .replace("{n}", &ctx.all.len().to_string())
-            .replace("{title}", &visible(ex.title.get(l)))
-            .replace("{name}", &visible(&ex.name))
-    )?;
-    crate::outln!()?;
-    crate::outln!(
-        "  {}",
-        t(l, "victim.line")
-            .replace("{label}", t(l, "victim"))
-            .replace("{pid}", &run.pid.to_string())
-            .replace("{context}", &visible(&ex.context))
-            .replace("{mode}", &visible(&ex.mode))
-    )?;
-    let s = sep(l);
-    crate::outln!("  {}{s}{}", t(l, "goal"), t(l, goal_key_word(ex.goal)))?;
-    crate::outln!("  {}{s}{}", t(l, "shape"), t(l, "shape.text"))?;
-    crate::outln!(
-        "  {}{s}{}",
-        t(l, "tools"),
-        visible(&ex.tools.join(crate::render::i18n::t(l, "list.sep")))
-    )?;
-    crate::outln!()?;
-    for line in task.lines() {
-        crate::outln!("  {}", visible(line))?;
-    }
-    crate::outln!()?;
-    crate::outln!(
-        "  {}",
-        t(
-            l,
-            match ex.goal {
-                Goal::Answer => "submit.answer",
-                Goal::ProveUnreadable => "submit.proof",
-                Goal::ProveAbsentThenAnswer => "submit.both",
-            }
-        )
-    )?;
-    crate::outln!("  {}", t(l, "stuck"))?;
+    let sheet = lab_text::task_sheet(ex, i + 1, ctx.all.len(), run.pid, &task, ctx.lang);
+    crate::out!("{sheet}")?;
     Ok(EXIT_OK)
-}
-
-fn goal_key_word(g: Goal) -> &'static str {
-    match g {
-        Goal::Answer => "goal.answer",
-        Goal::ProveUnreadable => "goal.prove-unreadable",
-        Goal::ProveAbsentThenAnswer => "goal.prove-absent-then-answer",
-    }
 }
 
 /// The exercise a command refers to: `--exercise`, else the current one.
@@ -402,7 +273,7 @@ fn hint(ctx: &Ctx, n: Option<u32>, name: Option<&str>) -> anyhow::Result<u8> {
         Some(run) => {
             let mut tmp = ex.clone();
             tmp.task = h.clone();
-            task_text(ctx, &tmp, run)
+            task_text(&tmp, ctx.lang, run)
         }
         None => h.get(ctx.lang).replace("{user}", launch::UNPRIVILEGED),
     };
@@ -435,26 +306,7 @@ fn check(
     let Some(rec) = st.exercises.get(&ex.name).cloned() else {
         bail!("{}", t(ctx.lang, "not.started"));
     };
-    let want = want_of(ex.goal);
-    let (part, outcome) = match (answer, file) {
-        (_, Some(f)) => proof::check_file(&rec, rec.running.as_ref(), f, want)?,
-        (Some(a), None) if want == Want::UnreadableProof => (
-            Part::Proof,
-            if proof::check_answer(&rec, a) == Outcome::Accepted(Texts::default()) {
-                Outcome::Rejected(Texts::new(
-                    "that is the secret, but this exercise asks you to prove it cannot be read: submit the core with --file",
-                    "それは秘密だが、この演習では読めないことを証明する。コアを --file で提出すること。",
-                ))
-            } else {
-                Outcome::Rejected(Texts::new(
-                    "this exercise asks for a core dump as proof: confidump lab check --file CORE",
-                    "この演習ではコアダンプを証明として提出する：confidump lab check --file コアファイル",
-                ))
-            },
-        ),
-        (Some(a), None) => (Part::Answer, proof::check_answer(&rec, a)),
-        (None, None) => bail!("give the answer, or --file PATH"),
-    };
+    let (part, outcome) = record::judge(&rec, ex.goal, answer, file)?;
     record_outcome(ctx, &mut st, &ex, part, &outcome)
 }
 
@@ -466,215 +318,32 @@ fn record_outcome(
     part: Part,
     outcome: &Outcome,
 ) -> anyhow::Result<u8> {
-    let l = ctx.lang;
-    let rec = st.exercises.entry(ex.name.clone()).or_default();
-    rec.attempts = rec.attempts.saturating_add(1);
-    let attempts = rec.attempts;
-    let accepted = matches!(outcome, Outcome::Accepted(_));
-    // A two-part exercise is solved when both of the current start's parts were accepted.
-    let right = if ex.goal == Goal::ProveAbsentThenAnswer {
-        if accepted {
-            let slot = match part {
-                Part::Proof => &mut rec.proved,
-                Part::Answer => &mut rec.answered,
-            };
-            slot.get_or_insert(state::now());
-        }
-        rec.proved.is_some() && rec.answered.is_some()
-    } else {
-        accepted
-    };
-    let todo = match (rec.proved.is_some(), rec.answered.is_some()) {
-        _ if right || ex.goal != Goal::ProveAbsentThenAnswer => None,
-        (false, _) => Some("todo.proof"),
-        (true, _) => Some("todo.answer"),
-    };
-    let mut stopped = false;
-    if right {
-        rec.solved.get_or_insert(state::now());
-        if let Some(r) = rec.running.take() {
-            stopped = launch::stop(&r);
-        }
-    }
-    st.save(&ctx.dir)?;
-    let i = ctx.all.iter().position(|e| e.name == ex.name).unwrap_or(0);
-    let next = ctx.all.get(i + 1);
-    let all_solved = ctx.all.iter().all(|e| {
-        st.exercises
-            .get(&e.name)
-            .is_some_and(|r| r.solved.is_some())
-    });
+    let r = record::record(&ctx.all, &ctx.dir, st, ex, part, outcome)?;
+    tell_outcome(ctx, ex, part, outcome, &r)?;
+    Ok(if r.accepted { EXIT_OK } else { EXIT_MISMATCH })
+}
+
+/// Prints a recorded outcome.
+fn tell_outcome(
+    ctx: &Ctx,
+    ex: &Exercise,
+    part: Part,
+    outcome: &Outcome,
+    r: &Recorded<'_>,
+) -> anyhow::Result<()> {
     if ctx.json {
-        let (verdict, detail) = match outcome {
-            // The JSON speaks English, as its other fields do.
-            Outcome::Accepted(d) => ("right", d.en.as_str()),
-            Outcome::Rejected(d) => ("wrong", d.en.as_str()),
-        };
-        let part = match part {
-            Part::Answer => "answer",
-            Part::Proof => "proof",
-        };
-        crate::outln!(
-            "{}",
-            serde_json::json!({"exercise": ex.name, "verdict": verdict, "part": part,
-                "solved": right, "detail": detail, "still_to_do": todo.map(|k| t("en", k)),
-                "attempts": attempts, "next": if right { next.map(|n| n.name.as_str()) } else { None }})
-        )?;
+        crate::outln!("{}", lab_text::outcome_json(ex, part, outcome, r))?;
     } else {
-        match outcome {
-            Outcome::Accepted(detail) => {
-                let head = match (part, ex.goal) {
-                    (_, Goal::ProveAbsentThenAnswer) if right => t(l, "solved.both"),
-                    (Part::Proof, _) => t(l, "proof.accepted"),
-                    (Part::Answer, Goal::ProveAbsentThenAnswer) => t(l, "right.part"),
-                    (Part::Answer, _) => t(l, "right"),
-                };
-                crate::outln!(
-                    "✓ {}",
-                    verdict_line("verdict.line", l, head, &ex.name, attempts)
-                )?;
-                let detail = detail.get(l);
-                if !detail.is_empty() {
-                    crate::outln!("  {detail}")?;
-                }
-                if let Some(k) = todo {
-                    crate::outln!("  {}", t(l, k))?;
-                    return Ok(EXIT_OK);
-                }
-                if stopped {
-                    crate::outln!("  {}", t(l, "stopped"))?;
-                }
-                match next {
-                    Some(n) => {
-                        crate::outln!("  {}{}confidump lab start {}", t(l, "next"), sep(l), n.name)?
-                    }
-                    None if all_solved => crate::outln!("  {}", t(l, "all.done"))?,
-                    None => {}
-                }
-            }
-            Outcome::Rejected(detail) => {
-                let head = match part {
-                    Part::Proof => t(l, "proof.rejected"),
-                    Part::Answer => t(l, "wrong"),
-                };
-                crate::outln!(
-                    "✗ {}",
-                    verdict_line("verdict.no", l, head, &ex.name, attempts)
-                )?;
-                let detail = detail.get(l);
-                if !detail.is_empty() {
-                    crate::outln!("  {detail}")?;
-                }
-            }
-        }
+        crate::out!("{}", lab_text::outcome_text(ex, part, outcome, r, ctx.lang))?;
     }
-    Ok(if accepted { EXIT_OK } else { EXIT_MISMATCH })
-}
-
-/// One exercise's progress, as `status --format json` prints it.
-#[derive(Debug, Serialize, serde::Deserialize)]
-struct Progress {
-    exercise: String,
-    title: String,
-    state: String,
-    attempts: u32,
-    hints: u32,
-    /// Seconds from the first start to the solution.
-    seconds: Option<u64>,
-}
-
-/// A trainee's status file.
-#[derive(Debug, Serialize, serde::Deserialize)]
-struct StatusReport {
-    trainee: String,
-    exercises: Vec<Progress>,
-}
-
-fn progress(ctx: &Ctx, st: &State) -> StatusReport {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default();
-    let user = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "root".to_string());
-    let exercises = ctx
-        .all
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let r = st.exercises.get(&e.name).cloned().unwrap_or_default();
-            Progress {
-                exercise: e.name.clone(),
-                title: e.title.get(ctx.lang).to_string(),
-                state: state_word(ctx, st, i, e).to_string(),
-                attempts: r.attempts,
-                hints: r.hints,
-                seconds: r.solved.map(|s| s.saturating_sub(r.first_started)),
-            }
-        })
-        .collect();
-    StatusReport {
-        trainee: format!("{user}@{host}"),
-        exercises,
-    }
-}
-
-/// `text` padded to `width` display columns (a Japanese word is two columns a character).
-fn pad(text: &str, width: usize) -> String {
-    let fill = width.saturating_sub(unicode_width::UnicodeWidthStr::width(text));
-    format!("{text}{}", " ".repeat(fill))
-}
-
-/// `text` right-aligned in `width` display columns.
-fn pad_left(text: &str, width: usize) -> String {
-    let fill = width.saturating_sub(unicode_width::UnicodeWidthStr::width(text));
-    format!("{}{text}", " ".repeat(fill))
-}
-
-/// `✓`/`✗` lines: the verdict, the exercise, the attempts so far (`template` of the lab words).
-fn verdict_line(template: &'static str, l: &str, head: &str, name: &str, attempts: u32) -> String {
-    t(l, template)
-        .replace("{head}", head)
-        .replace("{name}", name)
-        .replace("{tries}", t(l, "tries"))
-        .replace("{n}", &attempts.to_string())
-}
-
-fn minutes(s: Option<u64>) -> String {
-    s.map_or("-".to_string(), |s| format!("{}:{:02}", s / 60, s % 60))
+    Ok(())
 }
 
 fn status(ctx: &Ctx, html: Option<&Path>, force: bool) -> anyhow::Result<u8> {
     let st = State::load(&ctx.dir)?;
-    let rep = progress(ctx, &st);
-    let l = ctx.lang;
+    let rep = progress::progress(&ctx.all, ctx.lang, &st, progress::trainee());
     if let Some(path) = html {
-        let mut page = format!(
-            "<!doctype html><meta charset=utf-8><title>confidump lab: {0}</title>\
-             <style>body{{font-family:sans-serif}}td,th{{padding:.2em .8em;border-bottom:1px solid #ccc}}\
-             .solved{{color:#070}}.locked{{color:#888}}</style><h1>confidump lab: {0}</h1><table>\
-             <tr><th>#</th><th>{1}</th><th>{2}</th><th>{3}</th><th>{4}</th><th>{5}</th></tr>",
-            esc(&rep.trainee),
-            t(l, "exercise"),
-            t(l, "state"),
-            t(l, "tries"),
-            t(l, "hints"),
-            t(l, "time")
-        );
-        for (i, p) in rep.exercises.iter().enumerate() {
-            page.push_str(&format!(
-                "<tr class={}><td>{}</td><td>{} <small>({})</small></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                p.state,
-                i + 1,
-                esc(&p.title),
-                esc(&p.exercise),
-                t(l, state_key(&p.state)),
-                p.attempts,
-                p.hints,
-                minutes(p.seconds)
-            ));
-        }
-        page.push_str("</table>\n");
+        let page = crate::render::lab_page::page(&rep, ctx.lang);
         crate::secret::write_private(path, page.as_bytes(), force)
             .with_context(|| format!("writing {}", path.display()))?;
     }
@@ -682,48 +351,8 @@ fn status(ctx: &Ctx, html: Option<&Path>, force: bool) -> anyhow::Result<u8> {
         crate::outln!("{}", json_text(&serde_json::to_string_pretty(&rep)?))?;
         return Ok(EXIT_OK);
     }
-    crate::outln!("{}", visible(&rep.trainee))?;
-    let w = name_width(&ctx.all) + 1;
-    // Each number column is as wide as its heading (回答回数 is eight columns wide).
-    let cw =
-        |key: &'static str, min: usize| unicode_width::UnicodeWidthStr::width(t(l, key)).max(min);
-    let (tw, hw, mw) = (cw("tries", 5), cw("hints", 5), cw("time", 6));
-    crate::outln!(
-        "     {} {} {} {} {}",
-        pad(t(l, "exercise"), w),
-        pad(t(l, "state"), 10),
-        pad_left(t(l, "tries"), tw),
-        pad_left(t(l, "hints"), hw),
-        pad_left(t(l, "time"), mw)
-    )?;
-    for (i, p) in rep.exercises.iter().enumerate() {
-        crate::outln!(
-            "{:>3}. {:<w$} {} {:>tw$} {:>hw$} {:>mw$}  {}",
-            i + 1,
-            visible(&p.exercise),
-            pad(t(l, state_key(&p.state)), 10),
-            p.attempts,
-            p.hints,
-            minutes(p.seconds),
-            visible(&p.title)
-        )?;
-    }
+    crate::out!("{}", lab_text::status_table(&rep, ctx.lang))?;
     Ok(EXIT_OK)
-}
-
-fn state_key(s: &str) -> &'static str {
-    match s {
-        "solved" => "solved",
-        "running" => "running",
-        "open" => "open",
-        _ => "locked",
-    }
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 fn reset(ctx: &Ctx) -> anyhow::Result<u8> {
@@ -776,21 +405,7 @@ fn solve_cmd(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
         if json || printed.is_err() {
             return;
         }
-        let mut text = format!(
-            "\n[{}/{total}] {}\n  $ {}\n",
-            i + 1,
-            r.step.say.get(l),
-            r.command
-        );
-        for line in r.stdout.lines().take(20) {
-            text.push_str(&format!("    {line}\n"));
-        }
-        for line in r.stderr.lines().take(10) {
-            text.push_str(&format!("    {line}\n"));
-        }
-        if !r.ok {
-            text.push_str(&format!("    {}\n", t(l, "exit.failure")));
-        }
+        let text = lab_text::step_text(i + 1, total, r, l);
         printed = crate::out!("{text}");
     })
     .context("running the solution")?;
@@ -844,14 +459,9 @@ fn work_dir(name: &str) -> anyhow::Result<launch::RemoveOnDrop> {
 /// The most a trainee's status file may hold: a few hundred bytes per exercise.
 const STATUS_LIMIT: u64 = 16 << 20;
 
-/// `lab report`: one line per trainee, one column per exercise any of them has. Each status
-/// file is the trainee's to write: read bounded, every string shown through
-/// [`visible`](crate::render::sanitize::visible), and each trainee's exercises looked up in a
-/// map (n log n: a file with 100k exercises is read in well under a second).
+/// `lab report`: every trainee's status file, read bounded (each is the trainee's to write),
+/// in one table ([`report_table`](lab_text::report_table)).
 fn report(ctx: &Ctx, files: &[PathBuf]) -> anyhow::Result<u8> {
-    use std::collections::{BTreeMap, BTreeSet};
-    use unicode_width::UnicodeWidthStr;
-
     let mut reps = Vec::new();
     for f in files {
         let text = crate::files::input::read_user_text(f, STATUS_LIMIT, "a lab status file")?;
@@ -868,72 +478,6 @@ fn report(ctx: &Ctx, files: &[PathBuf]) -> anyhow::Result<u8> {
         crate::outln!("{}", json_text(&json))?;
         return Ok(EXIT_OK);
     }
-    // The columns: every exercise, in the order first seen.
-    let mut seen: BTreeSet<&str> = BTreeSet::new();
-    let mut names: Vec<&str> = Vec::new();
-    for r in &reps {
-        for p in &r.exercises {
-            if seen.insert(p.exercise.as_str()) {
-                names.push(p.exercise.as_str());
-            }
-        }
-    }
-    // Per trainee, its first entry for each exercise (a file that repeats one counts it once).
-    let by_name: Vec<BTreeMap<&str, &Progress>> = reps
-        .iter()
-        .map(|r| {
-            let mut m = BTreeMap::new();
-            for p in &r.exercises {
-                m.entry(p.exercise.as_str()).or_insert(p);
-            }
-            m
-        })
-        .collect();
-    let shown: Vec<String> = names.iter().map(|n| visible(n).into_owned()).collect();
-    let trainees: Vec<String> = reps
-        .iter()
-        .map(|r| visible(&r.trainee).into_owned())
-        .collect();
-    let w = |s: &str| UnicodeWidthStr::width(s);
-    let pad = |s: &str, width: usize| format!("{s}{}", " ".repeat(width.saturating_sub(w(s))));
-    let head = t(ctx.lang, "trainee");
-    let width = trainees
-        .iter()
-        .map(|t| w(t))
-        .max()
-        .unwrap_or(0)
-        .max(w(head));
-    let mut out = pad(head, width);
-    for n in &shown {
-        out.push_str("  ");
-        out.push_str(&pad(n, w(n).max(10)));
-    }
-    out.push('\n');
-    let mut solved = 0usize;
-    for (trainee, cells) in trainees.iter().zip(&by_name) {
-        out.push_str(&pad(trainee, width));
-        for (n, shown) in names.iter().zip(&shown) {
-            let cell = match cells.get(n) {
-                Some(p) if p.state == "solved" => {
-                    solved = solved.saturating_add(1);
-                    format!("✓ {}", minutes(p.seconds))
-                }
-                Some(p) if p.attempts > 0 => format!("✗ {}", p.attempts),
-                Some(p) if p.state == "running" => "…".to_string(),
-                _ => "-".to_string(),
-            };
-            out.push_str("  ");
-            out.push_str(&pad(&cell, w(shown).max(10)));
-        }
-        out.push('\n');
-    }
-    crate::out!("{out}")?;
-    crate::outln!(
-        "{}",
-        t(ctx.lang, "report.total")
-            .replace("{t}", &reps.len().to_string())
-            .replace("{s}", &solved.to_string())
-            .replace("{n}", &reps.len().saturating_mul(names.len()).to_string())
-    )?;
+    crate::out!("{}", lab_text::report_table(&reps, ctx.lang))?;
     Ok(EXIT_OK)
 }

@@ -22,7 +22,10 @@
 //! every context.
 
 pub mod launch;
+pub mod progress;
 pub mod proof;
+pub mod record;
+pub mod session;
 pub mod solve;
 pub mod state;
 pub mod words;

@@ -17,6 +17,8 @@ pub mod html;
 pub mod i18n;
 pub mod json;
 pub mod junit;
+pub mod lab_page;
+pub mod lab_text;
 pub mod matrix;
 pub mod presenter;
 pub mod progress;

@@ -1,0 +1,157 @@
+//! A trainee's progress: which exercises are open, solved or running, and the status report
+//! that `confidump lab status` prints and `lab report` merges.
+
+use serde::{Deserialize, Serialize};
+
+use super::launch;
+use super::state::State;
+use super::Exercise;
+
+/// Is exercise `i` of `all` open: the first one, or the one after a solved one?
+pub fn is_open(all: &[Exercise], st: &State, i: usize) -> bool {
+    i == 0
+        || all
+            .get(i - 1)
+            .and_then(|prev| st.exercises.get(&prev.name))
+            .is_some_and(|r| r.solved.is_some())
+}
+
+/// `solved`, `running`, `open` or `locked`: the state of exercise `i` (`ex`) of `all`.
+pub fn state_word(all: &[Exercise], st: &State, i: usize, ex: &Exercise) -> &'static str {
+    let rec = st.exercises.get(&ex.name);
+    if rec.is_some_and(|r| r.solved.is_some()) {
+        "solved"
+    } else if rec
+        .and_then(|r| r.running.as_ref())
+        .is_some_and(launch::is_running)
+    {
+        "running"
+    } else if is_open(all, st, i) {
+        "open"
+    } else {
+        "locked"
+    }
+}
+
+/// A state word as read from a status file: one of the four, anything else is `locked`.
+pub fn state_key(s: &str) -> &'static str {
+    match s {
+        "solved" => "solved",
+        "running" => "running",
+        "open" => "open",
+        _ => "locked",
+    }
+}
+
+/// One exercise's progress, as `status --format json` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The exercise's name.
+    pub exercise: String,
+    /// Its title, in the language asked for.
+    pub title: String,
+    /// `solved`, `running`, `open` or `locked` (from a file: anything).
+    pub state: String,
+    /// Answers and proofs submitted.
+    pub attempts: u32,
+    /// Hints shown.
+    pub hints: u32,
+    /// Seconds from the first start to the solution.
+    pub seconds: Option<u64>,
+}
+
+/// A trainee's status file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// `user@host`.
+    pub trainee: String,
+    /// Per exercise, in order.
+    pub exercises: Vec<Progress>,
+}
+
+/// Who is training here: `$SUDO_USER` (else `$USER`, else root) `@` the host name.
+pub fn trainee() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "root".to_string());
+    format!("{user}@{host}")
+}
+
+/// `trainee`'s progress through `all`, titles in `lang`.
+pub fn progress(all: &[Exercise], lang: &str, st: &State, trainee: String) -> StatusReport {
+    let exercises = all
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let r = st.exercises.get(&e.name).cloned().unwrap_or_default();
+            Progress {
+                exercise: e.name.clone(),
+                title: e.title.get(lang).to_string(),
+                state: state_word(all, st, i, e).to_string(),
+                attempts: r.attempts,
+                hints: r.hints,
+                seconds: r.solved.map(|s| s.saturating_sub(r.first_started)),
+            }
+        })
+        .collect();
+    StatusReport { trainee, exercises }
+}
+
+/// Seconds as `m:ss`, or `-` for none.
+pub fn minutes(s: Option<u64>) -> String {
+    s.map_or("-".to_string(), |s| format!("{}:{:02}", s / 60, s % 60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::state::Record;
+
+    #[test]
+    fn progress_of_a_hand_made_state() {
+        let all = crate::lab::builtin().unwrap();
+        let mut st = State::default();
+        st.exercises.insert(
+            all[0].name.clone(),
+            Record {
+                attempts: 3,
+                hints: 1,
+                first_started: 100,
+                solved: Some(225),
+                ..Record::default()
+            },
+        );
+        st.exercises.insert(
+            all[2].name.clone(),
+            Record {
+                attempts: 2,
+                ..Record::default()
+            },
+        );
+        let rep = progress(&all, "en", &st, "ann@box".to_string());
+        assert_eq!(rep.trainee, "ann@box");
+        assert_eq!(rep.exercises.len(), all.len());
+        let p = &rep.exercises[0];
+        assert_eq!(p.exercise, all[0].name);
+        assert_eq!(p.title, all[0].title.en);
+        assert_eq!((p.state.as_str(), p.attempts, p.hints), ("solved", 3, 1));
+        assert_eq!(p.seconds, Some(125));
+        assert_eq!(minutes(p.seconds), "2:05");
+        assert_eq!(rep.exercises[1].state, "open");
+        assert_eq!(rep.exercises[2].state, "locked");
+        assert_eq!(rep.exercises[2].attempts, 2);
+        assert_eq!(rep.exercises[2].seconds, None);
+        assert_eq!(minutes(None), "-");
+        let ja = progress(&all, "ja", &st, String::new());
+        assert_eq!(ja.exercises[0].title, all[0].title.ja);
+    }
+
+    #[test]
+    fn state_words_from_files_are_one_of_four() {
+        assert_eq!(state_key("solved"), "solved");
+        assert_eq!(state_key("<b>"), "locked");
+    }
+}

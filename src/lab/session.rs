@@ -1,0 +1,117 @@
+//! Starting an exercise: its target process, a fresh salted hash, and the task to show.
+
+use std::path::Path;
+
+use super::launch::{self, LaunchError};
+use super::state::{self, Running, State, StateError};
+use super::{Exercise, Goal};
+
+/// Why an exercise could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The state directory or file.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// This executable (the victim is run from it) could not be found.
+    #[error("finding this executable")]
+    Exe(#[source] std::io::Error),
+    /// The target process did not start.
+    #[error("starting the target process of {name}")]
+    Launch {
+        /// The exercise.
+        name: String,
+        /// Why.
+        #[source]
+        source: LaunchError,
+    },
+    /// No randomness for the salt.
+    #[error("generating a salt: {0}")]
+    Salt(String),
+}
+
+/// The goal's name in JSON (`answer`, `prove-unreadable`, `prove-absent-then-answer`).
+pub fn goal_key(g: Goal) -> &'static str {
+    match g {
+        Goal::Answer => "answer",
+        Goal::ProveUnreadable => "prove-unreadable",
+        Goal::ProveAbsentThenAnswer => "prove-absent-then-answer",
+    }
+}
+
+/// `ex`'s task in `lang` with `{pid}`, `{user}`, `{server}` and `{backend}` filled in.
+pub fn task_text(ex: &Exercise, lang: &str, run: &Running) -> String {
+    let server: Vec<String> = run.server.iter().map(i32::to_string).collect();
+    ex.task
+        .get(lang)
+        .replace("{pid}", &run.pid.to_string())
+        .replace("{user}", launch::UNPRIVILEGED)
+        .replace("{server}", &server.join(", "))
+        .replace("{backend}", &run.backend.unwrap_or(run.pid).to_string())
+}
+
+/// Starts `ex` afresh: stops its previous victim, starts a new one (after `prepare`, for a
+/// VM or container exercise), records the salted hash in `st` and saves it in `dir`.
+pub fn start_fresh(
+    dir: &Path,
+    st: &mut State,
+    ex: &Exercise,
+    prepare: impl FnOnce(),
+) -> Result<Running, StartError> {
+    state::ensure_dir(dir)?;
+    if let Some(old) = st.exercises.get(&ex.name).and_then(|r| r.running.clone()) {
+        launch::stop(&old);
+    }
+    let exe = std::env::current_exe().map_err(StartError::Exe)?;
+    if matches!(ex.context.as_str(), "vm" | "container") {
+        prepare();
+    }
+    let started = launch::start(&exe, ex, dir).map_err(|source| StartError::Launch {
+        name: ex.name.clone(),
+        source,
+    })?;
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).map_err(|e| StartError::Salt(e.to_string()))?;
+    let now = state::now();
+    let rec = st.exercises.entry(ex.name.clone()).or_default();
+    rec.salt = hex::encode(salt);
+    rec.check = state::salted(&salt, &started.digest);
+    rec.running = Some(started.running.clone());
+    if rec.first_started == 0 {
+        rec.first_started = now;
+    }
+    rec.started = now;
+    rec.hints = 0;
+    rec.proved = None;
+    rec.answered = None;
+    st.current = Some(ex.name.clone());
+    st.save(dir)?;
+    // The state names the victim now: it is `lab reset`'s to stop, no longer ours.
+    Ok(started.hand_over())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_fills_in_the_pids_and_user() {
+        let mut ex = crate::lab::builtin().unwrap()[0].clone();
+        ex.task = crate::model::Texts::new("{pid} {user} [{server}] {backend}", "{pid}");
+        let run = Running {
+            victim_pid: 7,
+            victim_start: 0,
+            boot_id: None,
+            pid: 7,
+            region_start: String::new(),
+            region_end: String::new(),
+            server: vec![8, 9],
+            backend: None,
+        };
+        assert_eq!(
+            task_text(&ex, "en", &run),
+            format!("7 {} [8, 9] 7", launch::UNPRIVILEGED)
+        );
+        assert_eq!(task_text(&ex, "ja", &run), "7");
+        assert_eq!(goal_key(Goal::ProveUnreadable), "prove-unreadable");
+    }
+}

@@ -1,0 +1,358 @@
+//! The lab's texts for people: the task sheet, a check's verdict, `lab status` and `lab report`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use unicode_width::UnicodeWidthStr;
+
+use super::i18n::sep;
+use super::sanitize::visible;
+use crate::lab::progress::{minutes, state_key, Progress, StatusReport};
+use crate::lab::proof::{Outcome, Part};
+use crate::lab::record::Recorded;
+use crate::lab::solve::StepRun;
+use crate::lab::words::t;
+use crate::lab::{Exercise, Goal};
+
+/// The width of the exercise-name column: the longest name (at least 10).
+pub fn name_width(all: &[Exercise]) -> usize {
+    widest(all.iter().map(|e| e.name.as_str()))
+}
+
+fn widest<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.map(str::len).max().unwrap_or(0).max(10)
+}
+
+/// `text` padded to `width` display columns (a Japanese word is two columns a character).
+pub fn pad(text: &str, width: usize) -> String {
+    let fill = width.saturating_sub(UnicodeWidthStr::width(text));
+    format!("{text}{}", " ".repeat(fill))
+}
+
+/// `text` right-aligned in `width` display columns.
+pub fn pad_left(text: &str, width: usize) -> String {
+    let fill = width.saturating_sub(UnicodeWidthStr::width(text));
+    format!("{}{text}", " ".repeat(fill))
+}
+
+/// `✓`/`✗` lines: the verdict, the exercise, the attempts so far (`template` of the lab words).
+pub fn verdict_line(
+    template: &'static str,
+    l: &str,
+    head: &str,
+    name: &str,
+    attempts: u32,
+) -> String {
+    t(l, template)
+        .replace("{head}", head)
+        .replace("{name}", name)
+        .replace("{tries}", t(l, "tries"))
+        .replace("{n}", &attempts.to_string())
+}
+
+/// `lab status` as text: the trainee, then one line per exercise.
+pub fn status_table(rep: &StatusReport, l: &str) -> String {
+    let mut out = format!("{}\n", visible(&rep.trainee));
+    let w = widest(rep.exercises.iter().map(|p| p.exercise.as_str())) + 1;
+    // Each number column is as wide as its heading (回答回数 is eight columns wide).
+    let cw = |key: &'static str, min: usize| UnicodeWidthStr::width(t(l, key)).max(min);
+    let (tw, hw, mw) = (cw("tries", 5), cw("hints", 5), cw("time", 6));
+    out.push_str(&format!(
+        "     {} {} {} {} {}\n",
+        pad(t(l, "exercise"), w),
+        pad(t(l, "state"), 10),
+        pad_left(t(l, "tries"), tw),
+        pad_left(t(l, "hints"), hw),
+        pad_left(t(l, "time"), mw)
+    ));
+    for (i, p) in rep.exercises.iter().enumerate() {
+        out.push_str(&format!(
+            "{:>3}. {:<w$} {} {:>tw$} {:>hw$} {:>mw$}  {}\n",
+            i + 1,
+            visible(&p.exercise),
+            pad(t(l, state_key(&p.state)), 10),
+            p.attempts,
+            p.hints,
+            minutes(p.seconds),
+            visible(&p.title)
+        ));
+    }
+    out
+}
+
+/// `lab report`: one line per trainee, one column per exercise any of them has, and the
+/// total. Every string of the (untrusted) reports is shown through [`visible`]; each
+/// trainee's exercises are looked up in a map (n log n).
+pub fn report_table(reps: &[StatusReport], lang: &str) -> String {
+    // The columns: every exercise, in the order first seen.
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut names: Vec<&str> = Vec::new();
+    for r in reps {
+        for p in &r.exercises {
+            if seen.insert(p.exercise.as_str()) {
+                names.push(p.exercise.as_str());
+            }
+        }
+    }
+    // Per trainee, its first entry for each exercise (a file that repeats one counts it once).
+    let by_name: Vec<BTreeMap<&str, &Progress>> = reps
+        .iter()
+        .map(|r| {
+            let mut m = BTreeMap::new();
+            for p in &r.exercises {
+                m.entry(p.exercise.as_str()).or_insert(p);
+            }
+            m
+        })
+        .collect();
+    let shown: Vec<String> = names.iter().map(|n| visible(n).into_owned()).collect();
+    let trainees: Vec<String> = reps
+        .iter()
+        .map(|r| visible(&r.trainee).into_owned())
+        .collect();
+    let w = |s: &str| UnicodeWidthStr::width(s);
+    let head = t(lang, "trainee");
+    let width = trainees
+        .iter()
+        .map(|t| w(t))
+        .max()
+        .unwrap_or(0)
+        .max(w(head));
+    let mut out = pad(head, width);
+    for n in &shown {
+        out.push_str("  ");
+        out.push_str(&pad(n, w(n).max(10)));
+    }
+    out.push('\n');
+    let mut solved = 0usize;
+    for (trainee, cells) in trainees.iter().zip(&by_name) {
+        out.push_str(&pad(trainee, width));
+        for (n, shown) in names.iter().zip(&shown) {
+            let cell = match cells.get(n) {
+                Some(p) if p.state == "solved" => {
+                    solved = solved.saturating_add(1);
+                    format!("✓ {}", minutes(p.seconds))
+                }
+                Some(p) if p.attempts > 0 => format!("✗ {}", p.attempts),
+                Some(p) if p.state == "running" => "…".to_string(),
+                _ => "-".to_string(),
+            };
+            out.push_str("  ");
+            out.push_str(&pad(&cell, w(shown).max(10)));
+        }
+        out.push('\n');
+    }
+    out.push_str(
+        &t(lang, "report.total")
+            .replace("{t}", &reps.len().to_string())
+            .replace("{s}", &solved.to_string())
+            .replace("{n}", &reps.len().saturating_mul(names.len()).to_string()),
+    );
+    out.push('\n');
+    out
+}
+
+/// The lab word naming a goal.
+fn goal_word(g: Goal) -> &'static str {
+    match g {
+        Goal::Answer => "goal.answer",
+        Goal::ProveUnreadable => "goal.prove-unreadable",
+        Goal::ProveAbsentThenAnswer => "goal.prove-absent-then-answer",
+    }
+}
+
+/// What `lab start` shows: exercise `i` of `n`, its victim `pid`, goal, tools and `task`.
+pub fn task_sheet(ex: &Exercise, i: usize, n: usize, pid: i32, task: &str, l: &str) -> String {
+    let s = sep(l);
+    let mut out = t(l, "head")
+        .replace("{label}", t(l, "exercise"))
+        .replace("{i}", &i.to_string())
+        .replace("{n}", &n.to_string())
+        .replace("{title}", &visible(ex.title.get(l)))
+        .replace("{name}", &visible(&ex.name));
+    out.push_str("\n\n  ");
+    out.push_str(
+        &t(l, "victim.line")
+            .replace("{label}", t(l, "victim"))
+            .replace("{pid}", &pid.to_string())
+            .replace("{context}", &visible(&ex.context))
+            .replace("{mode}", &visible(&ex.mode)),
+    );
+    out.push('\n');
+    out.push_str(&format!(
+        "  {}{s}{}\n",
+        t(l, "goal"),
+        t(l, goal_word(ex.goal))
+    ));
+    out.push_str(&format!("  {}{s}{}\n", t(l, "shape"), t(l, "shape.text")));
+    out.push_str(&format!(
+        "  {}{s}{}\n\n",
+        t(l, "tools"),
+        visible(&ex.tools.join(super::i18n::t(l, "list.sep")))
+    ));
+    for line in task.lines() {
+        out.push_str(&format!("  {}\n", visible(line)));
+    }
+    let submit = match ex.goal {
+        Goal::Answer => "submit.answer",
+        Goal::ProveUnreadable => "submit.proof",
+        Goal::ProveAbsentThenAnswer => "submit.both",
+    };
+    out.push_str(&format!("\n  {}\n  {}\n", t(l, submit), t(l, "stuck")));
+    out
+}
+
+/// A recorded check's outcome for scripts (in English, as the other fields are).
+pub fn outcome_json(
+    ex: &Exercise,
+    part: Part,
+    outcome: &Outcome,
+    r: &Recorded<'_>,
+) -> serde_json::Value {
+    let (verdict, detail) = match outcome {
+        Outcome::Accepted(d) => ("right", d.en.as_str()),
+        Outcome::Rejected(d) => ("wrong", d.en.as_str()),
+    };
+    let part = match part {
+        Part::Answer => "answer",
+        Part::Proof => "proof",
+    };
+    let next = if r.solved {
+        r.next.map(|n| n.name.as_str())
+    } else {
+        None
+    };
+    serde_json::json!({"exercise": ex.name, "verdict": verdict, "part": part,
+        "solved": r.solved, "detail": detail, "still_to_do": r.todo.map(|k| t("en", k)),
+        "attempts": r.attempts, "next": next})
+}
+
+/// A recorded check's outcome for people: `✓`/`✗`, what was found, and what to do next.
+pub fn outcome_text(
+    ex: &Exercise,
+    part: Part,
+    outcome: &Outcome,
+    r: &Recorded<'_>,
+    l: &str,
+) -> String {
+    let mut out = String::new();
+    let mut line = |s: &str| {
+        out.push_str(s);
+        out.push('\n');
+    };
+    match outcome {
+        Outcome::Accepted(detail) => {
+            let head = match (part, ex.goal) {
+                (_, Goal::ProveAbsentThenAnswer) if r.solved => t(l, "solved.both"),
+                (Part::Proof, _) => t(l, "proof.accepted"),
+                (Part::Answer, Goal::ProveAbsentThenAnswer) => t(l, "right.part"),
+                (Part::Answer, _) => t(l, "right"),
+            };
+            let v = verdict_line("verdict.line", l, head, &ex.name, r.attempts);
+            line(&format!("✓ {v}"));
+            let detail = detail.get(l);
+            if !detail.is_empty() {
+                line(&format!("  {detail}"));
+            }
+            if let Some(k) = r.todo {
+                line(&format!("  {}", t(l, k)));
+            } else {
+                if r.stopped {
+                    line(&format!("  {}", t(l, "stopped")));
+                }
+                match r.next {
+                    Some(n) => line(&format!(
+                        "  {}{}confidump lab start {}",
+                        t(l, "next"),
+                        sep(l),
+                        n.name
+                    )),
+                    None if r.all_solved => line(&format!("  {}", t(l, "all.done"))),
+                    None => {}
+                }
+            }
+        }
+        Outcome::Rejected(detail) => {
+            let head = match part {
+                Part::Proof => t(l, "proof.rejected"),
+                Part::Answer => t(l, "wrong"),
+            };
+            let v = verdict_line("verdict.no", l, head, &ex.name, r.attempts);
+            line(&format!("✗ {v}"));
+            let detail = detail.get(l);
+            if !detail.is_empty() {
+                line(&format!("  {detail}"));
+            }
+        }
+    }
+    out
+}
+
+/// One step of a reference solution as it ends: step `i` of `total`, its command, the start
+/// of its output.
+pub fn step_text(i: usize, total: usize, r: &StepRun<'_>, l: &str) -> String {
+    let mut text = format!("\n[{i}/{total}] {}\n  $ {}\n", r.step.say.get(l), r.command);
+    for line in r.stdout.lines().take(20) {
+        text.push_str(&format!("    {line}\n"));
+    }
+    for line in r.stderr.lines().take(10) {
+        text.push_str(&format!("    {line}\n"));
+    }
+    if !r.ok {
+        text.push_str(&format!("    {}\n", t(l, "exit.failure")));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rep(trainee: &str, rows: &[(&str, &str, u32)]) -> StatusReport {
+        StatusReport {
+            trainee: trainee.to_string(),
+            exercises: rows
+                .iter()
+                .map(|&(e, s, a)| Progress {
+                    exercise: e.to_string(),
+                    title: format!("T {e}"),
+                    state: s.to_string(),
+                    attempts: a,
+                    hints: 0,
+                    seconds: (s == "solved").then_some(90),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn status_lines_up_and_shows_controls_visibly() {
+        let r = rep(
+            "a\u{1b}[2J@h",
+            &[("find-it", "solved", 1), ("argv", "open", 0)],
+        );
+        let s = status_table(&r, "en");
+        assert!(!s.contains('\u{1b}'), "{s}");
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert!(lines[2].starts_with("  1. find-it "), "{s}");
+        assert!(lines[2].contains("1:30  T find-it"), "{s}");
+    }
+
+    #[test]
+    fn report_counts_each_trainee_exercise_once() {
+        let a = rep(
+            "a@h",
+            &[("x", "solved", 1), ("x", "solved", 1), ("y", "locked", 2)],
+        );
+        let b = rep("b@h", &[("y", "running", 0)]);
+        let s = report_table(&[a, b], "en");
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines.len(), 4, "{s}");
+        assert!(
+            lines[1].contains("✓ 1:30") && lines[1].contains("✗ 2"),
+            "{s}"
+        );
+        assert!(lines[2].contains('…'), "{s}");
+        assert!(s.ends_with('\n'));
+    }
+}
