@@ -133,6 +133,16 @@ fn check_store(store: &str, signal: nix::sys::signal::Signal) {
     let (postmaster, backend) = (server[0], v.backend());
     assert!(server.len() >= 3, "postmaster and its children: {server:?}");
     assert!(server.contains(&backend), "{server:?} lacks {backend}");
+    // No other connection's backend (the readiness probe's may still be exiting): attacked
+    // later, it would die mid-read.
+    for &pid in server.iter().filter(|&&p| p != backend) {
+        let title = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&title).contains("[local]"),
+            "pid {pid} is another connection's backend: {}",
+            String::from_utf8_lossy(&title)
+        );
+    }
     let data_dir = v.data_dir();
     let run_dir = data_dir.parent().unwrap().to_path_buf();
     let mode = std::fs::metadata(&run_dir).unwrap().permissions().mode() & 0o777;

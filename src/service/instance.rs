@@ -516,6 +516,17 @@ impl PgInstance {
         pids
     }
 
+    /// [`Self::server_pids`] without other connections' backends: the processes that live as
+    /// long as the instance serves the connection whose backend is `client_backend`. The
+    /// readiness probe's backend (or an early, refused attempt's) may still be exiting when
+    /// the list is made; attacked later, it would die mid-read and its cell would be an error
+    /// that says nothing about the server.
+    pub fn server_pids_serving(&self, client_backend: i32) -> Vec<i32> {
+        let mut pids = self.server_pids();
+        pids.retain(|&p| p == client_backend || !another_connection(p));
+        pids
+    }
+
     /// The cluster directory (`PGDATA`).
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -646,6 +657,16 @@ const STATEMENT_LOG_SETTINGS: &[&str] = &[
     "log_file_mode=0600",
     "log_statement=all",
 ];
+
+/// Whether `pid` is (or was: it is gone) the backend of a client connection: PostgreSQL titles
+/// such a process `postgres: USER DB [local] …` (Unix socket; this server listens on nothing
+/// else), its own processes `postgres: checkpointer` and the like.
+fn another_connection(pid: i32) -> bool {
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(title) => title.windows(7).any(|w| w == b"[local]"),
+        Err(_) => true,
+    }
+}
 
 fn take_lock(run_dir: &Path) -> Result<Flock<File>, InstanceError> {
     let tmp = run_dir.join(".lock.tmp");

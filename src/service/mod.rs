@@ -151,7 +151,7 @@ impl ServiceVictim {
             context: "service".to_string(),
             store: opts.store.as_str().to_string(),
             pids: ServicePids {
-                server: instance.server_pids(),
+                server: instance.server_pids_serving(client.backend_pid()),
                 client: me,
                 backend: client.backend_pid(),
             },
