@@ -242,22 +242,32 @@ fn die_of(sig: Signal) -> ! {
 /// child that would outlive us is not started either way. A failed prctl is never ignored: a
 /// child that cannot be made to die with us must not run.
 ///
-/// Not for `container::namespaces`: its child is a raw `clone` into a new PID namespace, where
-/// `getppid` is always 0, so it sets the signal itself and cannot ask after its parent.
+/// Not for `isolate::namespaces`: its child is a raw `clone` into a new PID namespace, where
+/// `getppid` is always 0, so it calls [`kill_me_with_parent`] alone and cannot ask after its
+/// parent.
 pub fn die_with_parent() -> impl FnMut() -> std::io::Result<()> {
     die_with(std::process::id())
+}
+
+/// Asks the kernel to SIGKILL the calling process when its parent (the thread that forked it)
+/// ends: `prctl(PR_SET_PDEATHSIG, SIGKILL)`, the one place it is made. Async-signal-safe (one
+/// system call, no allocation: an OS error is a code), for code between fork and exec.
+pub fn kill_me_with_parent() -> std::io::Result<()> {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes integers only.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// [`die_with_parent`] for a given parent PID (a test gives one that is not the parent).
 fn die_with(parent: u32) -> impl FnMut() -> std::io::Result<()> {
     move || {
-        // SAFETY: prctl(PR_SET_PDEATHSIG) takes integers only; getppid cannot fail. Both are
-        // async-signal-safe system calls, as a closure between fork and exec must use; the
-        // errors made here allocate nothing (an OS error is a code).
+        // Both steps are async-signal-safe system calls, as a closure between fork and exec
+        // must use; the errors made here allocate nothing (an OS error is a code).
+        kill_me_with_parent()?;
+        // SAFETY: getppid takes nothing and cannot fail.
         unsafe {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
             // The parent may have died between fork and prctl: then nobody would signal us.
             if u32::try_from(libc::getppid()).ok() != Some(parent) {
                 return Err(std::io::Error::from_raw_os_error(libc::ESRCH));

@@ -137,7 +137,7 @@ pub(crate) fn spawn(s: &Spawn<'_>) -> Result<Pid, NamespaceError> {
                 libc::write(err_w_raw, msg.as_ptr().cast(), msg.len());
                 libc::_exit(127)
             };
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            if crate::files::cleanup::kill_me_with_parent().is_err() {
                 fail(7);
             }
             if libc::mount(
