@@ -187,11 +187,9 @@ fn room_goes_to_a_split_word_first() {
     }
 }
 
-#[test]
-fn a_row_that_cannot_run_says_why_once() {
-    // Its cells carry the row's reason too (as the runner makes them): no footnote repeats it,
-    // and the hidden columns' list does not take it up.
-    let mut r = sample("en");
+/// Gives the sample's sgx row (which cannot run here) its cells, as the runner makes them: not
+/// runnable, each with the row's reason. Returns that reason.
+fn with_sgx_cells(r: &mut MatrixReport) -> String {
     let why = r.scenarios[3]
         .unavailable
         .clone()
@@ -208,6 +206,15 @@ fn a_row_that_cannot_run_says_why_once() {
         c.reason = why.clone();
         r.cells.push(c);
     }
+    why
+}
+
+#[test]
+fn a_row_that_cannot_run_says_why_once() {
+    // Its cells carry the row's reason too (as the runner makes them): no footnote repeats it,
+    // and the hidden columns' list does not take it up.
+    let mut r = sample("en");
+    let why = with_sgx_cells(&mut r);
     for width in [80, 150] {
         let t = render_table(&r, false, width);
         let flat = t.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -218,22 +225,7 @@ fn a_row_that_cannot_run_says_why_once() {
 #[test]
 fn a_required_row_that_cannot_run_is_a_failure_in_the_table() {
     let mut r = sample("en");
-    let why = r.scenarios[3]
-        .unavailable
-        .clone()
-        .expect("the sample's sgx row");
-    for a in r.attacks.clone() {
-        let mut c = cell(
-            "sgx",
-            a.as_str(),
-            Outcome::Unreadable,
-            Outcome::NotApplicable,
-            "",
-        );
-        c.runnable = false;
-        c.reason = why.clone();
-        r.cells.push(c);
-    }
+    with_sgx_cells(&mut r);
     for width in [60, 150] {
         let t = render_table(&r, false, width);
         assert!(!t.contains("✗ required"), "not required: {width}:\n{t}");
