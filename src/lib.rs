@@ -18,15 +18,18 @@
 //! | [`scan`]    | needles in several encodings and secret shapes, over any `MemorySource` |
 //! | [`protect`] | victim-side secret stores: plain heap, hygiene flags, `memfd_secret` |
 //! | [`victim`]  | the victim program and its stop-wait loop |
-//! | [`host`]    | one probe of what this host can do, and the verdicts doctor and the demo share |
+//! | [`host`]    | one probe of what this host can do, and the host-wide verdicts doctor and the demo share |
+//! | [`scenario`] | the scenario type and its TOML loader: what a row runs and expects |
+//! | [`context`] | what every context shares: the `VictimHost`/`RunningVictim` interface, the run environment, the victim-process launcher |
 //! | [`isolate`] | what vm and container share: the static confidump they run, new namespaces |
+//! | [`process`] | the process context: a victim process on this host |
 //! | [`sgx`]     | the SGX context: confidump's own enclave, built, measured, signed, loaded |
 //! | [`vm`]      | QEMU for the vm context: launcher, initramfs, QMP client, guest init, CVM profiles |
 //! | [`container`] | the container context: namespaces, OCI bundle + runc/crun, cleanup, CRIU check |
 //! | [`service`] | the confidential-service context: a private PostgreSQL, its client, the disk attack |
 //! | [`doctor`]  | what this host can demonstrate, and why not the rest |
 //! | [`lab`]     | training exercises: start a victim, hints, answers checked by salted hash |
-//! | [`runner`]  | contexts (where a victim runs), attack paths, classification, the matrix: returns cells, draws nothing |
+//! | [`runner`]  | the registry of contexts, attack paths, classification, the matrix: returns cells, draws nothing |
 //! | [`render`]  | text table, presenter screens, attack view, hex view, JSON, HTML, JUnit: draw data, never read memory |
 //! | [`cli`]     | clap definitions, one file per subcommand |
 //!
@@ -37,6 +40,7 @@
 
 pub mod cli;
 pub mod container;
+pub mod context;
 pub mod coredump;
 pub mod doctor;
 pub mod files;
@@ -45,12 +49,14 @@ pub mod isolate;
 pub mod lab;
 pub mod memory;
 pub mod model;
+pub mod process;
 pub mod procfs;
 pub mod protect;
 pub mod redact;
 pub mod render;
 pub mod runner;
 pub mod scan;
+pub mod scenario;
 pub mod secret;
 pub mod service;
 pub mod sgx;

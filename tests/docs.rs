@@ -309,7 +309,7 @@ fn loader_schema() -> Vec<(String, Vec<String>)> {
         let text = format!(
             "name = \"x\"\ntitle.en = \"t\"\nholds.en = \"h\"\nlesson.en = \"l\"\n{top}\n[expect]\n{expect}\n"
         );
-        match confidump::runner::scenario::parse("x.toml", &text) {
+        match confidump::scenario::parse("x.toml", &text) {
             Ok(_) => panic!("the loader accepts {top:?} / {expect:?}"),
             Err(e) => e.to_string(),
         }

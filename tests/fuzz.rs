@@ -378,7 +378,7 @@ fn fuzz_parsers_of_hostile_input() {
         .map(|e| std::fs::read(e.unwrap().path()).unwrap())
         .collect();
     let f = |b: &[u8]| {
-        let _ = confidump::runner::scenario::parse("fuzz.toml", &String::from_utf8_lossy(b));
+        let _ = confidump::scenario::parse("fuzz.toml", &String::from_utf8_lossy(b));
     };
     run_target("scenario", &scen, &f, &mut stats, &mut rng);
 
@@ -399,7 +399,7 @@ fn fuzz_parsers_of_hostile_input() {
         .unwrap()
         .map(|e| std::fs::read(e.unwrap().path()).unwrap())
         .collect();
-    let rows: Vec<String> = confidump::runner::scenario::load_all(None)
+    let rows: Vec<String> = confidump::scenario::load_all(None)
         .unwrap()
         .iter()
         .map(|s| s.info.name.clone())

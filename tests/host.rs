@@ -11,7 +11,7 @@ use confidump::doctor;
 use confidump::host::{self, CvmProfile, HostFacts, Requirement};
 use confidump::model::Outcome;
 use confidump::runner::matrix::{self, RunEnv, Scenario};
-use confidump::runner::scenario;
+use confidump::scenario;
 
 fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_confidump"))
@@ -139,7 +139,7 @@ fn requirements_without_rows_yet_say_what_doctor_says() {
             f.memfd_secret = Err("ENOSYS".into());
         }
         assert_eq!(
-            host::requirement_missing(req, &f).map(|t| t.en),
+            confidump::runner::contexts::requirement_missing(req, &f).map(|t| t.en),
             Some(doctor_says(&f, check)),
             "{check}"
         );
@@ -150,8 +150,11 @@ fn requirements_without_rows_yet_say_what_doctor_says() {
         (Requirement::SevSnp, CvmProfile::SevSnp),
         (Requirement::Tdx, CvmProfile::Tdx),
     ] {
-        let why = host::requirement_missing(req, &f).unwrap();
-        assert_eq!(Some(why.clone()), host::cvm_guest_missing(p, &f));
+        let why = confidump::runner::contexts::requirement_missing(req, &f).unwrap();
+        assert_eq!(
+            Some(why.clone()),
+            confidump::vm::facts::cvm_guest_missing(p, &f)
+        );
         assert!(cvm.contains(&why.en), "{cvm} / {why:?}");
     }
     // Facts that make no row n/a but change how it runs: same words as doctor's line.
@@ -163,7 +166,7 @@ fn requirements_without_rows_yet_say_what_doctor_says() {
     );
     f.kvm = Err("Permission denied (os error 13)".into());
     assert_eq!(
-        host::kvm_unusable(&f).map(|t| t.en),
+        confidump::vm::facts::kvm_unusable(&f).map(|t| t.en),
         Some(doctor_says(&f, "kvm"))
     );
 }

@@ -11,7 +11,7 @@ use confidump::model::Outcome;
 use confidump::render::presenter::{self, PresentOptions};
 use confidump::runner::demo::host_info;
 use confidump::runner::matrix::{self, RunEnv, Scenario};
-use confidump::runner::scenario;
+use confidump::scenario;
 
 fn scenarios() -> Vec<Scenario> {
     let all = scenario::builtin().unwrap();

@@ -387,14 +387,14 @@ fn a_killed_demo_leaves_no_postgres_and_the_next_run_removes_its_directory() {
 
 #[test]
 fn a_missing_runtime_or_postgresql_makes_the_row_na_naming_the_package() {
-    use confidump::runner::env::RunEnv;
+    use confidump::context::env::RunEnv;
     use confidump::runner::matrix::run_scenario;
     let mut facts = confidump::host::HostFacts::sample();
     facts.runc = None;
     facts.crun = None;
     facts.postgres = Err("no initdb, pg_ctl and postgres together on PATH".into());
     let env = RunEnv::with_host(common::bin().into(), std::sync::Arc::new(facts));
-    let all = confidump::runner::scenario::builtin().unwrap();
+    let all = confidump::scenario::builtin().unwrap();
     for (row, package) in [
         ("container-oci", "apt-get install runc"),
         ("db-plaintext", "apt-get install postgresql"),

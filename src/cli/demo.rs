@@ -17,8 +17,8 @@ use crate::redact::Redact;
 use crate::render;
 use crate::render::presenter::{self, PresentOptions};
 use crate::runner::matrix::{self, RunEnv, Scenario};
-use crate::runner::scenario::{self, Context as RunContext, RunAs};
 use crate::runner::{demo, platform};
+use crate::scenario::{self, Context as RunContext, RunAs};
 
 const EXAMPLES: &str = "\
 Starts one real victim per scenario (this same program, `confidump victim`), each holding a

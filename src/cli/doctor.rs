@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use super::{EXIT_ERROR, EXIT_MISMATCH, EXIT_OK};
 use crate::doctor::{self, DoctorError};
-use crate::host::{self, HostFacts};
+use crate::host::HostFacts;
 use crate::render::i18n::{sep, t};
 use crate::runner::matrix::RunEnv;
 use crate::runner::platform;
@@ -141,7 +141,7 @@ fn na_rows(lang: &'static str) -> anyhow::Result<Vec<(String, String)>> {
     let exe = std::env::current_exe()?;
     let env = RunEnv::probe(exe).in_lang(lang);
     Ok(
-        crate::runner::matrix::for_host(crate::runner::scenario::builtin()?, &env)
+        crate::runner::matrix::for_host(crate::scenario::builtin()?, &env)
             .into_iter()
             .filter_map(|s| s.info.unavailable.map(|why| (s.info.name, why)))
             .collect(),
@@ -150,7 +150,7 @@ fn na_rows(lang: &'static str) -> anyhow::Result<Vec<(String, String)>> {
 
 /// `--platform NAME`: each capability the platform requires, and why this host lacks it.
 fn platform_check(name: &str, format: FormatArg, lang: &str) -> anyhow::Result<ExitCode> {
-    let rows: Vec<String> = crate::runner::scenario::builtin()?
+    let rows: Vec<String> = crate::scenario::builtin()?
         .into_iter()
         .map(|s| s.info.name)
         .collect();
@@ -160,7 +160,8 @@ fn platform_check(name: &str, format: FormatArg, lang: &str) -> anyhow::Result<E
         .require
         .iter()
         .map(|r| {
-            let why = host::requirement_missing(*r, &facts).map(|t| t.get(lang).to_string());
+            let why = crate::runner::contexts::requirement_missing(*r, &facts)
+                .map(|t| t.get(lang).to_string());
             (r.as_str(), why)
         })
         .collect();

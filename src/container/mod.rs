@@ -25,8 +25,10 @@
 
 pub mod cleanup;
 pub mod criu;
+pub mod facts;
 pub(crate) mod launch;
 pub mod oci;
+pub mod runner;
 
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

@@ -1,4 +1,4 @@
-//! The `container` context: the victim is a process in a container on this host
+//! The `container` context's runner adapter: the victim is a process in a container on this host
 //! (`confidump victim --context container --runtime namespaces|runc|crun`), and the attacker is
 //! the host's root, as the node's operator is. The container's ready line gives the victim's
 //! host PID, which every root path uses: a container is packaging, not a boundary.
@@ -11,13 +11,13 @@
 
 use std::sync::OnceLock;
 
-use super::process::{spawn_victim, RunningProcess};
-use super::{Plan, Ready, RunningVictim, StartError, VictimHost};
-use crate::container::criu::{self, CriuCheck};
-use crate::container::Runtime;
+use super::criu::{self, CriuCheck};
+use super::Runtime;
+use crate::context::env::RunEnv;
+use crate::context::launch::{spawn_victim, victim_mode, RunningProcess};
+use crate::context::{Plan, Ready, RunningVictim, StartError, VictimHost};
 use crate::model::AttackKind;
-use crate::runner::env::RunEnv;
-use crate::runner::scenario::Scenario;
+use crate::scenario::Scenario;
 
 /// Why the kernel column cannot run against a container's victim. The victim is its
 /// container's PID 1, and the kernel drops a signal to a pid namespace's init that has no
@@ -44,7 +44,7 @@ impl VictimHost for ContainerHost {
         env: &RunEnv,
         on_step: &mut dyn FnMut(&str),
     ) -> Result<Box<dyn RunningVictim>, StartError> {
-        let mode = super::process::victim_mode(s, env)?;
+        let mode = victim_mode(s, env)?;
         let runtime = s.spec.runtime.unwrap_or(Runtime::Namespaces);
         let extra = ["--context", "container", "--runtime", runtime.as_str()];
         let inner = spawn_victim(s, env, on_step, mode, &extra).map_err(|e| match e {

@@ -1,11 +1,10 @@
-//! What the runner needs from this host: the run environment probed once per run, and why a
-//! scenario's row cannot run here.
+//! What the runner and the contexts need from this host: the run environment, probed once per
+//! run. Why a scenario's row cannot run here is `runner::contexts::unavailable`, which asks the
+//! row's context ([`super::VictimHost::unavailable`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::matrix::Scenario;
-use super::scenario::{Context, Spec};
 use crate::host::{self, HostFacts};
 pub use crate::host::{passwd_lookup, User};
 use crate::model::Texts;
@@ -91,87 +90,4 @@ impl RunEnv {
     pub fn unprivileged_missing(&self) -> Option<String> {
         host::unprivileged_missing(&self.host).map(|t| self.say(t))
     }
-}
-
-/// Why the whole row cannot run on this host, if it cannot.
-pub fn unavailable(s: &Scenario, env: &RunEnv) -> Option<String> {
-    unavailable_spec(&s.spec, env)
-}
-
-/// The scenarios as this host can run them: each row that cannot run here carries its reason
-/// in `info.unavailable`, and a row that runs as a normal VM in place of a confidential one
-/// carries its fallback texts (title, stand-in label, lesson), so the table, the presenter,
-/// the JSON and `--list` all say it the same way.
-pub fn for_host(all: Vec<Scenario>, env: &RunEnv) -> Vec<Scenario> {
-    all.into_iter()
-        .map(|mut s| {
-            s.info.unavailable = unavailable_spec(&s.spec, env);
-            if let Some(f) = s
-                .spec
-                .fallback
-                .as_ref()
-                .filter(|_| falls_back(&s.spec, env))
-            {
-                s.info.title = f.title.clone();
-                s.info.stand_in_for = Some(f.stand_in_for.clone());
-                s.info.lesson = f.lesson.clone();
-            }
-            s
-        })
-        .collect()
-}
-
-/// A `cvm_fallback` row runs as a normal VM here.
-fn falls_back(spec: &Spec, env: &RunEnv) -> bool {
-    spec.cvm_fallback && host::vm_row_unavailable(spec.cvm, &env.host).is_some()
-}
-
-/// The CVM profile a VM row runs with here: its own, or none (a normal VM) for a row with
-/// `cvm_fallback` on a host that lacks the hardware.
-pub fn cvm_to_run(spec: &Spec, env: &RunEnv) -> Option<crate::model::CvmProfile> {
-    if falls_back(spec, env) {
-        None
-    } else {
-        spec.cvm
-    }
-}
-
-fn unavailable_spec(spec: &Spec, env: &RunEnv) -> Option<String> {
-    if let Some(missing) = host::requirements_missing(&spec.requires, &env.host) {
-        return Some(env.say(missing));
-    }
-    if spec.context == Context::Vm {
-        let profile = cvm_to_run(spec, env);
-        if let Some(missing) = host::vm_row_unavailable(profile, &env.host) {
-            let missing = env.say(missing);
-            // A container in a confidential VM is a confidential container (Kata on a TEE).
-            return Some(match (spec.guest_container, profile) {
-                (Some(_), Some(p)) => env.pick(
-                    &format!(
-                        "needs a Kata pod VM on {} (AKS runtime class kata-cc-isolation): {missing}",
-                        p.title()
-                    ),
-                    &format!(
-                        "{} 上の Kata のポッド VM が必要（AKS のランタイムクラス kata-cc-isolation）。{missing}",
-                        p.title()
-                    ),
-                ),
-                _ => missing,
-            });
-        }
-    }
-    // An enclave is started by its own context (`victim --context sgx`), not by `--mode`.
-    if spec.context != Context::Sgx && spec.mode.victim_arg().is_none() {
-        return Some(env.say(Texts::new(
-            format!(
-                "this build of confidump has no {:?} victim to start",
-                spec.mode
-            ),
-            format!(
-                "この confidump のビルドには {:?} の標的プロセスがない。",
-                spec.mode
-            ),
-        )));
-    }
-    None
 }

@@ -1,5 +1,6 @@
-//! The `process` context: the victim is a child process on this host (this same executable,
-//! `victim` subcommand).
+//! The victim-process launcher: a child process on this host (this same executable, `victim`
+//! subcommand), shared by the contexts whose victim is such a process (process, sgx,
+//! container; service starts one with its own [`Launch`]).
 //!
 //! The runner generates each secret itself (a canary: `CONFIDUMP-` + 24 random hex digits) and
 //! hands it over on stdin, or on the command line in the scenario that shows that pitfall, so
@@ -15,18 +16,18 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{KernelCore, Plan, Ready, RunningVictim, StartError, Target, VictimHost};
+use super::env::RunEnv;
+use super::{chain, KernelCore, Plan, Ready, RunningVictim, StartError, Target};
+use crate::files::workdir::DirGuard;
 use crate::model::AttackKind;
 use crate::procfs::maps::read_maps;
-use crate::runner::attack::DirGuard;
-use crate::runner::env::RunEnv;
-use crate::runner::scenario::{RunAs, Scenario, SecretVia};
 use crate::scan::needles::{sha256, CANARY_HEX_LEN, CANARY_PREFIX};
+use crate::scenario::{RunAs, Scenario, SecretVia};
 use crate::secret::Secret;
 use crate::victim::ReadyLine;
 
 /// The `confidump victim --mode` value of `s`'s victim; `n/a` when no victim has that mode.
-pub(super) fn victim_mode(s: &Scenario, env: &RunEnv) -> Result<&'static str, StartError> {
+pub fn victim_mode(s: &Scenario, env: &RunEnv) -> Result<&'static str, StartError> {
     s.spec.mode.victim_arg().ok_or_else(|| {
         StartError::Unavailable(env.pick(
             "no victim for this mode",
@@ -36,31 +37,16 @@ pub(super) fn victim_mode(s: &Scenario, env: &RunEnv) -> Result<&'static str, St
 }
 
 /// gdb's gcore runs unless this host lacks it.
-pub(super) fn gcore_plan(env: &RunEnv) -> Plan {
+pub fn gcore_plan(env: &RunEnv) -> Plan {
     match env.gcore_missing() {
         Some(reason) => Plan::host_lacks(reason),
         None => Plan::Run,
     }
 }
 
-/// The `process` context.
-pub struct ProcessHost;
-
-impl VictimHost for ProcessHost {
-    fn start(
-        &self,
-        s: &Scenario,
-        env: &RunEnv,
-        on_step: &mut dyn FnMut(&str),
-    ) -> Result<Box<dyn RunningVictim>, StartError> {
-        let mode = victim_mode(s, env)?;
-        start_victim(s, env, on_step, mode, &[])
-    }
-}
-
 /// Starts `exe victim --mode MODE EXTRA...` for `s` and waits for its ready line: the process
 /// context, and the contexts whose victim is a host process too (an SGX enclave's).
-pub(super) fn start_victim(
+pub fn start_victim(
     s: &Scenario,
     env: &RunEnv,
     on_step: &mut dyn FnMut(&str),
@@ -72,7 +58,7 @@ pub(super) fn start_victim(
 
 /// [`start_victim`]'s running victim, for a context that wraps it (a container's victim is a
 /// host process too, attacked by its host PID, with its own plan).
-pub(super) fn spawn_victim(
+pub fn spawn_victim(
     s: &Scenario,
     env: &RunEnv,
     on_step: &mut dyn FnMut(&str),
@@ -107,8 +93,7 @@ pub(super) fn spawn_victim(
         user: user.as_ref().map(|u| (u.uid, u.gid)),
         core_dir: Some(dir.path()),
     };
-    let victim = VictimProcess::spawn(&env.exe, &launch)
-        .map_err(|e| failed(crate::runner::classify::chain(&e)))?;
+    let victim = VictimProcess::spawn(&env.exe, &launch).map_err(|e| failed(chain(&e)))?;
     let pid = victim.pid();
     let region = victim
         .ready
@@ -141,10 +126,12 @@ pub(super) fn spawn_victim(
 
 /// A running process victim, with its private directory (removed after it stops: the
 /// victim field drops first).
-pub(super) struct RunningProcess {
-    pub(super) victim: VictimProcess,
+pub struct RunningProcess {
+    /// The victim process.
+    pub victim: VictimProcess,
     dir: DirGuard,
-    pub(super) ready: Ready,
+    /// What its ready line told.
+    pub ready: Ready,
     run_as: RunAs,
 }
 
@@ -178,10 +165,7 @@ impl RunningVictim for RunningProcess {
     }
 
     fn quit_with_core(&mut self) -> Result<KernelCore, String> {
-        let status = self
-            .victim
-            .quit_with_core()
-            .map_err(|e| crate::runner::classify::chain(&e))?;
+        let status = self.victim.quit_with_core().map_err(|e| chain(&e))?;
         // Only the victim writes in its private directory, so whatever file is there is its
         // core, whatever name core_pattern gives it (`core`, `core.PID`).
         let core = std::fs::read_dir(self.dir.path()).ok().and_then(|rd| {

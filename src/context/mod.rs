@@ -1,39 +1,45 @@
-//! Where a victim runs: one interface, one file per place.
+//! Where a victim runs: the interface every context implements, and what contexts share.
 //!
 //! A *context* starts a scenario's victim and learns from its ready line what to attack: which
 //! processes (one, or several for a server: each named), where the secret sits in each when
 //! that is known, and the secret's SHA-256 (all the attacker is given). The running victim also
 //! says which attack paths apply to it and, for the others, why not; it is stopped when dropped.
-//! The matrix ([`super::row`]) runs every context through this interface alone: it never asks
+//! The matrix (`runner::row`) runs every context through this interface alone: it never asks
 //! which context it has.
 //!
-//! To add a context (a container, an SGX enclave, a database server): write `NAME.rs` here
-//! implementing [`VictimHost`] and [`RunningVictim`], add its `context = "NAME"` value to
-//! [`Context`] (in `runner/scenario.rs`) and one line to [`host_for`].
+//! Each context is one folder (`process/`, `sgx/`, `vm/`, `container/`, `service/`) whose
+//! `runner.rs` implements [`VictimHost`] and [`RunningVictim`]. This module sits below all of
+//! them and imports none: it holds the interface, the run environment ([`env::RunEnv`]) and the
+//! victim-process launcher that the process, sgx, container and service contexts share
+//! ([`launch`]). To add a context: a folder with its `runner.rs`, its `context = "NAME"` value
+//! in [`Context`] (`scenario/types.rs`), and one line in `runner::contexts::host_for`.
 
-pub mod container;
-pub mod process;
-pub mod service;
-pub mod sgx;
-pub mod vm;
+pub mod env;
+pub mod launch;
 
 use std::path::PathBuf;
 
-use super::env::{RunEnv, User};
-use super::scenario::{Context, Scenario};
-use crate::model::{AttackKind, Span};
+use self::env::{RunEnv, User};
+use crate::model::{AttackKind, Span, Texts};
 use crate::procfs::maps::Mapping;
+#[cfg(doc)]
+use crate::scenario::Context;
+use crate::scenario::Scenario;
 use crate::secret::Secret;
 
-/// The implementation of each [`Context`]: the one registration point.
-pub fn host_for(context: Context) -> &'static dyn VictimHost {
-    match context {
-        Context::Process => &process::ProcessHost,
-        Context::Vm => &vm::VmHost,
-        Context::Sgx => &sgx::SgxHost,
-        Context::Container => &container::ContainerHost,
-        Context::Service => &service::ServiceHost,
+/// An error and its causes, outermost first, as one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
     }
+    s
 }
 
 /// The n/a reason of a path that belongs to one context only, for every other context.
@@ -67,11 +73,28 @@ pub fn only_for(attack: AttackKind, env: &RunEnv) -> Plan {
     Plan::by_design(env.pick(en, ja))
 }
 
+/// Why `s`'s victim cannot start here: this build has no victim of its mode (`victim --mode`).
+pub fn no_victim_for_mode(s: &Scenario, env: &RunEnv) -> Option<String> {
+    s.spec.mode.victim_arg().is_none().then(|| {
+        env.say(Texts::new(
+            format!(
+                "this build of confidump has no {:?} victim to start",
+                s.spec.mode
+            ),
+            format!(
+                "この confidump のビルドには {:?} の標的プロセスがない。",
+                s.spec.mode
+            ),
+        ))
+    })
+}
+
 /// A place where victims run: starts them.
 pub trait VictimHost: Sync {
     /// Starts `s`'s victim and waits for its ready line. `on_step` is told what is happening
     /// (`NAME: starting the victim (plain)`). The row's availability on this host
-    /// ([`super::env::unavailable`]) was checked before.
+    /// (`runner::contexts::unavailable`, which asks [`VictimHost::unavailable`]) was checked
+    /// before.
     fn start(
         &self,
         s: &Scenario,
@@ -83,6 +106,19 @@ pub trait VictimHost: Sync {
     /// matrix starts the slowest first so that they do not finish last.
     fn weight(&self) -> u32 {
         1
+    }
+
+    /// Why `s`'s row cannot run here for a reason of this context's own (beyond the row's
+    /// `requires`), if it cannot: a VM row without QEMU, its CVM hardware or a guest kernel.
+    /// By default: when this build has no victim of the row's mode ([`no_victim_for_mode`]).
+    fn unavailable(&self, s: &Scenario, env: &RunEnv) -> Option<String> {
+        no_victim_for_mode(s, env)
+    }
+
+    /// Whether `s`'s row runs here as a stand-in for what it shows elsewhere (a confidential
+    /// VM's row as a normal VM, `cvm_fallback`), and so reads with its fallback texts.
+    fn falls_back(&self, _s: &Scenario, _env: &RunEnv) -> bool {
+        false
     }
 }
 

@@ -170,7 +170,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
     checks.push(check(
         lang,
         "qemu",
-        host::qemu_missing(f),
+        crate::vm::facts::qemu_missing(f),
         || match (&f.qemu, f.qemu_version()) {
             (Ok(q), Some(v)) => Texts::new(
                 format!("{} version {v}", q.display()),
@@ -188,7 +188,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
     checks.push(check(
         lang,
         "guest_kernel",
-        host::guest_kernel_missing(f),
+        crate::vm::facts::guest_kernel_missing(f),
         || match &f.guest_kernel {
             Ok(k) => Texts::same(k.display().to_string()),
             Err(e) => Texts::same(e.clone()),
@@ -206,7 +206,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
         checks.push(check(
             lang,
             name,
-            host::cvm_missing(profile, f),
+            crate::vm::facts::cvm_missing(profile, f),
             || {
                 Texts::new(
                     format!(
@@ -242,26 +242,29 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
     checks.push(check(
         lang,
         "container_runtime",
-        host::container_runtime_missing(f),
+        crate::container::facts::container_runtime_missing(f),
         || {
             // Each runtime found, and whether it runs containers on this host.
             let runc = f
                 .runc
                 .as_ref()
                 .map(|p| Texts::same(p.display().to_string()));
-            let crun = f.crun.as_ref().map(|p| match host::crun_refused(f) {
-                None => Texts::same(p.display().to_string()),
-                Some(why) => Texts::new(
-                    format!("{}, which {}", p.display(), crun_refusal(&why.en)),
-                    format!(
-                        "{}。ただし、{}",
-                        p.display(),
-                        why.ja
-                            .strip_prefix("このホストでは利用できない。")
-                            .unwrap_or(&why.ja)
+            let crun = f
+                .crun
+                .as_ref()
+                .map(|p| match crate::container::facts::crun_refused(f) {
+                    None => Texts::same(p.display().to_string()),
+                    Some(why) => Texts::new(
+                        format!("{}, which {}", p.display(), crun_refusal(&why.en)),
+                        format!(
+                            "{}。ただし、{}",
+                            p.display(),
+                            why.ja
+                                .strip_prefix("このホストでは利用できない。")
+                                .unwrap_or(&why.ja)
+                        ),
                     ),
-                ),
-            });
+                });
             let found: Vec<Texts> = [runc, crun].into_iter().flatten().collect();
             let en: Vec<&str> = found.iter().map(|t| t.en.as_str()).collect();
             let ja: Vec<&str> = found.iter().map(|t| t.ja.as_str()).collect();
@@ -272,7 +275,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
     checks.push(check(
         lang,
         "postgresql",
-        host::postgres_missing(f),
+        crate::service::facts::postgres_missing(f),
         || match &f.postgres {
             Ok(d) => Texts::new(
                 format!("initdb, pg_ctl and postgres in {}", d.display()),
@@ -298,7 +301,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
     DoctorReport { checks, summary }
 }
 
-/// The refusal of [`host::crun_refused`] after its "not available on this host: crun " (to
+/// The refusal of [`crate::container::facts::crun_refused`] after its "not available on this host: crun " (to
 /// follow a path: "/usr/bin/crun, which refuses …").
 fn crun_refusal(why: &str) -> &str {
     why.strip_prefix("not available on this host: crun ")
@@ -345,7 +348,7 @@ fn fallback_ja(why: &str, record: Option<&std::path::Path>) -> String {
 
 fn kvm_check(f: &HostFacts, lang: &str) -> Check {
     let enables = ("faster VM rows", "VM の行の高速化");
-    if let Some(why) = host::kvm_unusable(f) {
+    if let Some(why) = crate::vm::facts::kvm_unusable(f) {
         return check(lang, "kvm", Some(why), Texts::default, enables);
     }
     let detail = match &f.kvm_fallback {
@@ -388,7 +391,7 @@ fn cvm_guest_check(f: &HostFacts, lang: &str) -> Check {
         // The same sentences as the `sev-snp` / `tdx` scenario requirements.
         let why: Vec<Texts> = [CvmProfile::SevSnp, CvmProfile::Tdx]
             .iter()
-            .filter_map(|p| host::cvm_guest_missing(*p, f))
+            .filter_map(|p| crate::vm::facts::cvm_guest_missing(*p, f))
             .collect();
         let en: Vec<&str> = why.iter().map(|w| w.en.as_str()).collect();
         let ja: Vec<&str> = why.iter().map(|w| w.ja.as_str()).collect();

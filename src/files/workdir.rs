@@ -52,6 +52,42 @@ pub fn remove(dir: &Path) -> std::io::Result<()> {
     result
 }
 
+/// Removes a private directory (and whatever was written in it) on drop unless defused: no
+/// dump or core is left behind when a step fails.
+pub struct DirGuard {
+    dir: PathBuf,
+    armed: bool,
+}
+
+impl DirGuard {
+    /// Creates a fresh private directory (see [`create`]) guarded for removal.
+    pub fn create(prefix: &str) -> std::io::Result<Self> {
+        Ok(Self {
+            dir: create(prefix)?,
+            armed: true,
+        })
+    }
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+    /// Keeps the directory: the caller takes over its removal.
+    pub fn defuse(mut self) -> PathBuf {
+        self.armed = false;
+        std::mem::take(&mut self.dir)
+    }
+}
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            if let Err(e) = remove(&self.dir) {
+                tracing::warn!("could not remove {}: {e}", self.dir.display());
+            }
+        }
+    }
+}
+
 /// Removes `$TMPDIR/confidump-*` directories left by runs that were killed: owned by our uid
 /// (any, for root), whose name carries (`-pPID-`) a PID that no longer runs. Returns how many were removed.
 pub fn remove_stale() -> usize {

@@ -1,5 +1,8 @@
-//! Pure verdicts over [`HostFacts`]: each returns the one sentence that doctor prints and the
-//! matrix puts in an `n/a` cell, so the two can never disagree.
+//! Pure host-wide verdicts over [`HostFacts`] (ptrace, core_pattern, gcore, memfd_secret, the
+//! unprivileged user) and the [`Requirement`]s a scenario may name: each verdict returns the one
+//! sentence that doctor prints and the matrix puts in an `n/a` cell, so the two can never
+//! disagree. What a fact means for one context (QEMU for VM rows, runc for container rows) is
+//! that context's `facts.rs`; whether a requirement is met is `runner::contexts`.
 //!
 //! Rules, where readers used to differ (the stricter one is kept): a `core_pattern` that is
 //! empty, pipes to a helper (`|…`) or names a path (`/`) is unusable for the kernel column (the
@@ -8,7 +11,6 @@
 
 use serde::Deserialize;
 
-use super::cvm::{self, CvmProfile};
 use super::{HostFacts, CAP_SYS_PTRACE};
 use crate::memory::refusal::YamaRule;
 use crate::model::Texts;
@@ -107,40 +109,6 @@ impl Requirement {
     pub fn names() -> String {
         Self::ALL.map(|r| r.as_str()).join(", ")
     }
-}
-
-/// Why `r` is not met here, if it is not.
-pub fn requirement_missing(r: Requirement, f: &HostFacts) -> Option<Texts> {
-    match r {
-        Requirement::Sgx => super::sgx::sgx_missing(&f.sgx),
-        Requirement::SevSnp => cvm_guest_missing(CvmProfile::SevSnp, f),
-        Requirement::Tdx => cvm_guest_missing(CvmProfile::Tdx, f),
-        Requirement::MemfdSecret => memfd_secret_missing(f),
-        Requirement::UnprivilegedUser => unprivileged_missing(f),
-        Requirement::ContainerRuntime => container_runtime_missing(f),
-        Requirement::Postgres => postgres_missing(f),
-        Requirement::CvmGuest => cvm_guest_missing(CvmProfile::SevSnp, f).and_then(|snp| {
-            cvm_guest_missing(CvmProfile::Tdx, f).map(|tdx| {
-                Texts::new(
-                    format!("{}; {}", snp.en, tdx.en),
-                    format!("{}{}", snp.ja, tdx.ja),
-                )
-            })
-        }),
-        Requirement::SevSnpHost => cvm_missing(CvmProfile::SevSnp, f),
-        Requirement::TdxHost => cvm_missing(CvmProfile::Tdx, f),
-        Requirement::Runc => program_missing("runc", f.runc.as_deref()),
-        Requirement::Crun => program_missing("crun", f.crun.as_deref()).or_else(|| crun_refused(f)),
-        Requirement::SqlEnclave => Some(Texts::new(
-            SQL_ENCLAVE_MISSING,
-            "このホストでは利用できない。データベースサーバーの中にエンクレーブが必要（Azure SQL の VBS エンクレーブ、または DC シリーズのハードウェア上の SGX エンクレーブ）。",
-        )),
-    }
-}
-
-/// The first of `requires` that is not met here, as its reason.
-pub fn requirements_missing(requires: &[Requirement], f: &HostFacts) -> Option<Texts> {
-    requires.iter().find_map(|r| requirement_missing(*r, f))
 }
 
 /// Why secretmem victims cannot run here.
@@ -307,136 +275,6 @@ pub fn gcore_missing(f: &HostFacts) -> Option<Texts> {
     }
 }
 
-/// Why no VM victim can start here: QEMU missing.
-pub fn qemu_missing(f: &HostFacts) -> Option<Texts> {
-    f.qemu.as_ref().err().map(|what| {
-        Texts::new(
-            format!("needs QEMU: apt-get install qemu-system-x86 ({what})"),
-            format!("QEMU が必要（{what}）。apt-get install qemu-system-x86 で入る。"),
-        )
-    })
-}
-
-/// Why no VM victim can start here: no guest kernel.
-pub fn guest_kernel_missing(f: &HostFacts) -> Option<Texts> {
-    f.guest_kernel.as_ref().err().map(|what| {
-        let fetch = &f.fetch_kernel;
-        Texts::new(
-            format!("needs a guest kernel ({what}): run {fetch} or pass --kernel"),
-            format!("ゲストカーネルが必要（{what}）。{fetch} を実行するか、--kernel で指定する。"),
-        )
-    })
-}
-
-/// Why KVM cannot be used (VM rows then run under TCG).
-pub fn kvm_unusable(f: &HostFacts) -> Option<Texts> {
-    f.kvm.as_ref().err().map(|e| {
-        Texts::new(
-            format!("/dev/kvm cannot be opened read-write: {e}: VM rows run under TCG (slower, same result)"),
-            format!("/dev/kvm を読み書きで開けない（{e}）。VM の行は TCG で動く（遅いが結果は同じ）。"),
-        )
-    })
-}
-
-/// Why a confidential VM of `profile` cannot start here.
-pub fn cvm_missing(profile: CvmProfile, f: &HostFacts) -> Option<Texts> {
-    let missing = cvm::missing_requirements(profile, &f.cvm_facts());
-    (!missing.is_empty()).then(|| cvm::not_available_message(profile, &missing))
-}
-
-/// Why a VM row (with its confidential-VM profile, if any) cannot run here: QEMU, then the
-/// profile's hardware, then the guest kernel.
-pub fn vm_row_unavailable(profile: Option<CvmProfile>, f: &HostFacts) -> Option<Texts> {
-    qemu_missing(f)
-        .or_else(|| profile.and_then(|p| cvm_missing(p, f)))
-        .or_else(|| guest_kernel_missing(f))
-}
-
-/// Why we are not inside a confidential guest of `profile`.
-pub fn cvm_guest_missing(profile: CvmProfile, f: &HostFacts) -> Option<Texts> {
-    let (present, dev) = match profile {
-        CvmProfile::SevSnp => (f.dev_sev_guest, "/dev/sev-guest"),
-        CvmProfile::Tdx => (f.dev_tdx_guest, "/dev/tdx_guest"),
-    };
-    (!present).then(|| {
-        Texts::new(
-            format!(
-                "not inside an {} guest: needs {dev} (run confidump inside the guest)",
-                profile.title()
-            ),
-            format!(
-                "{} のゲストの中ではない。{dev} が必要（confidump をゲストの中で実行する）。",
-                profile.title()
-            ),
-        )
-    })
-}
-
-/// Why no container victim can start here: neither runc nor a crun that accepts this host's
-/// cgroups.
-pub fn container_runtime_missing(f: &HostFacts) -> Option<Texts> {
-    if f.runc.is_some() {
-        return None;
-    }
-    match (&f.crun, crun_refused(f)) {
-        (None, _) => Some(Texts::new(
-            "not available on this host: needs a container runtime (runc or crun on PATH: apt-get install runc)",
-            "このホストでは利用できない。コンテナランタイムが必要（PATH 上の runc か crun。apt-get install runc）。",
-        )),
-        (Some(_), None) => None,
-        (Some(_), Some(why)) => Some(Texts::new(
-            format!("{why}; no runc on PATH (apt-get install runc)", why = why.en),
-            format!("{}runc も PATH にない（apt-get install runc）。", why.ja),
-        )),
-    }
-}
-
-/// Why crun, found on PATH, cannot run a container here: this host mounts its cgroups in the
-/// hybrid layout crun refuses ([`HostFacts::cgroup_hybrid`]), as it says when a container is
-/// started anyway (`container::oci::unusable_reason`).
-pub fn crun_refused(f: &HostFacts) -> Option<Texts> {
-    let controllers = f.cgroup_hybrid.as_deref()?;
-    f.crun.as_ref()?;
-    Some(Texts::new(
-        format!(
-            "not available on this host: crun refuses this host's cgroups (\"cgroups in hybrid mode \
-             not supported\"): cgroup v1 is mounted beside a cgroup v2 that holds controllers \
-             ({controllers})"
-        ),
-        // crun's English message and the controllers' names stay in the English text.
-        "このホストでは利用できない。crun はこのホストの cgroup の構成（cgroup v1 と、コントローラー\
-         を持つ cgroup v2 が並んでマウントされたハイブリッド構成）を受け付けない。"
-            .to_string(),
-    ))
-}
-
-/// Why a container row that needs the OCI runtime `program` (its package has the same name)
-/// cannot run here.
-fn program_missing(program: &str, found: Option<&std::path::Path>) -> Option<Texts> {
-    found.is_none().then(|| {
-        Texts::new(
-            format!("not available on this host: needs {program} (apt-get install {program})"),
-            format!("このホストでは利用できない。{program} が必要（apt-get install {program}）。"),
-        )
-    })
-}
-
-/// Why Always Encrypted with secure enclaves cannot be shown on any host: the enclave must be
-/// inside the database server, which only such a service has (Azure SQL Database: a VBS
-/// enclave on any hardware, or an SGX enclave on DC-series).
-pub const SQL_ENCLAVE_MISSING: &str =
-    "not available on this host: needs an enclave in the database server (Azure SQL Database: a VBS enclave, or an SGX enclave on DC-series hardware)";
-
-/// Why no PostgreSQL victim can start here.
-pub fn postgres_missing(f: &HostFacts) -> Option<Texts> {
-    f.postgres.as_ref().err().map(|what| {
-        Texts::new(
-            format!("not available on this host: needs PostgreSQL ({what}: apt-get install postgresql)"),
-            format!("このホストでは利用できない。PostgreSQL が必要（{what}。apt-get install postgresql）。"),
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,64 +351,5 @@ mod tests {
             assert!(why.en.contains(&shown), "{}", why.en);
             assert!(!why.en.contains("any process"), "{}", why.en);
         }
-    }
-
-    #[test]
-    fn vm_rows() {
-        let mut f = HostFacts::sample();
-        assert_eq!(vm_row_unavailable(None, &f), None);
-        let snp = vm_row_unavailable(Some(CvmProfile::SevSnp), &f).unwrap().en;
-        assert!(snp.contains("QEMU ≥ 9.1 (found 7.2.19)"), "{snp}");
-        f.guest_kernel = Err("nothing".into());
-        assert!(vm_row_unavailable(None, &f)
-            .unwrap()
-            .en
-            .starts_with("needs a guest kernel (nothing)"));
-        // An installed confidump names the packaged script: one command, no source tree.
-        f.fetch_kernel = "/usr/share/confidump/fetch-guest-kernel.sh".into();
-        assert!(vm_row_unavailable(None, &f)
-            .unwrap()
-            .en
-            .ends_with("run /usr/share/confidump/fetch-guest-kernel.sh or pass --kernel"));
-        f.qemu = Err("no qemu".into());
-        assert!(vm_row_unavailable(None, &f)
-            .unwrap()
-            .en
-            .starts_with("needs QEMU"));
-    }
-
-    #[test]
-    fn requirements() {
-        let mut f = HostFacts::sample();
-        assert!(requirement_missing(Requirement::MemfdSecret, &f).is_none());
-        assert!(requirement_missing(Requirement::Sgx, &f).is_some());
-        f.memfd_secret =
-            Err("memfd_secret is not available (ENOSYS): boot with secretmem.enable=1".into());
-        let why = requirements_missing(&[Requirement::MemfdSecret, Requirement::Sgx], &f)
-            .unwrap()
-            .en;
-        assert!(why.starts_with("needs memfd_secret"), "{why}");
-        assert!(requirement_missing(Requirement::ContainerRuntime, &f).is_some());
-        f.crun = Some("/usr/bin/crun".into());
-        assert!(requirement_missing(Requirement::ContainerRuntime, &f).is_none());
-        assert!(requirement_missing(Requirement::Crun, &f).is_none());
-        // crun on hybrid cgroups: refused, and no runtime left without runc.
-        f.cgroup_hybrid = Some("hugetlb".into());
-        let why = requirement_missing(Requirement::Crun, &f).unwrap().en;
-        assert!(
-            why.contains("cgroups in hybrid mode not supported"),
-            "{why}"
-        );
-        assert!(why.contains("(hugetlb)"), "{why}");
-        let none = requirement_missing(Requirement::ContainerRuntime, &f)
-            .unwrap()
-            .en;
-        assert!(
-            none.starts_with(&why) && none.contains("no runc on PATH"),
-            "{none}"
-        );
-        f.runc = Some("/usr/sbin/runc".into());
-        assert!(requirement_missing(Requirement::ContainerRuntime, &f).is_none());
-        assert!(requirement_missing(Requirement::Runc, &f).is_none());
     }
 }

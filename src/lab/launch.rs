@@ -96,7 +96,7 @@ pub fn start(exe: &Path, ex: &Exercise, dir: &Path) -> Result<Started, LaunchErr
         None
     } else {
         Some(
-            crate::runner::context::process::generate_canary()
+            crate::context::launch::generate_canary()
                 .map_err(|e| LaunchError::Random(e.to_string()))?,
         )
     };

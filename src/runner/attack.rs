@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::coredump::policy::Policy;
 use crate::coredump::reader::{CoreError, CoreFile};
 use crate::coredump::writer::{self, DumpError, DumpOptions, DumpSummary, Engine};
+use crate::files::workdir::DirGuard;
 use crate::memory::live::{LiveError, LiveProcess};
 use crate::memory::window::{around_hit, at_region, capture};
 use crate::memory::MemorySource;
@@ -170,42 +171,6 @@ impl Drop for Attack {
         if let Some(dir) = self.temp_dir.take() {
             if let Err(e) = crate::files::workdir::remove(&dir) {
                 tracing::warn!("could not remove {}: {e}", dir.display());
-            }
-        }
-    }
-}
-
-/// Removes a private directory (and whatever was written in it) on drop unless defused: no
-/// dump or core is left behind when a step fails.
-pub(crate) struct DirGuard {
-    dir: PathBuf,
-    armed: bool,
-}
-
-impl DirGuard {
-    /// Creates a fresh private directory (see [`private_dir`]) guarded for removal.
-    pub(crate) fn create(prefix: &str) -> std::io::Result<Self> {
-        Ok(Self {
-            dir: private_dir(prefix)?,
-            armed: true,
-        })
-    }
-    /// The directory.
-    pub(crate) fn path(&self) -> &Path {
-        &self.dir
-    }
-    /// Keeps the directory: the caller takes over its removal.
-    fn defuse(mut self) -> PathBuf {
-        self.armed = false;
-        std::mem::take(&mut self.dir)
-    }
-}
-
-impl Drop for DirGuard {
-    fn drop(&mut self) {
-        if self.armed {
-            if let Err(e) = crate::files::workdir::remove(&self.dir) {
-                tracing::warn!("could not remove {}: {e}", self.dir.display());
             }
         }
     }

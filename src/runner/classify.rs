@@ -17,7 +17,7 @@ use crate::scan::needles::{sha256, CANARY_HEX_LEN};
 use crate::scan::{Needles, Shape};
 use crate::secret::Secret;
 
-use super::scenario::Search;
+use crate::scenario::Search;
 
 /// Length of the fragments searched with `search = "fragments"`.
 const FRAGMENT: usize = 8;
@@ -64,20 +64,7 @@ impl Observation {
     }
 }
 
-/// An error and its causes, outermost first, as one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
-}
+pub use crate::context::chain;
 
 /// True when `[start, end)` overlaps `a`.
 pub fn overlaps(a: Span, start: u64, end: u64) -> bool {

@@ -1,17 +1,18 @@
 //! The demo matrix: every scenario × every attack path, each cell a real victim attacked for
 //! real.
 //!
-//! One victim per scenario ([`super::row`]), started in its context ([`super::context`]),
+//! One victim per scenario ([`super::row`]), started in its context ([`super::contexts`]),
 //! attacked along each path ([`super::paths`]) and classified ([`super::classify`]).
 //! Scenarios are independent, so [`run_matrix`] runs several at once.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-pub use super::env::{for_host, passwd_lookup, unavailable, RunEnv, User};
+pub use super::contexts::{for_host, unavailable};
 pub use super::row::run_scenario;
-pub use super::scenario::Scenario;
+pub use crate::context::env::{passwd_lookup, RunEnv, User};
 use crate::model::Cell;
+pub use crate::scenario::Scenario;
 
 /// Runs every scenario, `jobs` at a time (victims are independent; gdb's startup dominates,
 /// so overlapping scenarios is what keeps the whole matrix short). Rows come back in the
@@ -27,7 +28,7 @@ pub fn run_matrix(
     // first VM row, the first database row, the second VM row, ...): rows of one context
     // contend for the same thing (the VM rows wait for the first one's saved guest, see
     // `vm::snapshot`), rows of different ones much less.
-    let mut turns: Vec<(super::scenario::Context, usize)> = Vec::new();
+    let mut turns: Vec<(crate::scenario::Context, usize)> = Vec::new();
     let keys: Vec<(bool, usize, std::cmp::Reverse<u32>)> = scenarios
         .iter()
         .map(|s| {
@@ -45,7 +46,7 @@ pub fn run_matrix(
                     1
                 }
             };
-            let weight = super::context::host_for(s.spec.context).weight();
+            let weight = super::contexts::host_for(s.spec.context).weight();
             (false, turn, std::cmp::Reverse(weight))
         })
         .collect();

@@ -9,9 +9,9 @@
 
 use super::attack::{self, AttackError, AttackPath};
 use super::classify::{chain, classify, Observation};
-use super::context::{Ready, RunningVictim, Target};
-use super::env::RunEnv;
 use super::same_uid;
+use crate::context::env::RunEnv;
+use crate::context::{Ready, RunningVictim, Target};
 use crate::coredump::reader::CoreFile;
 use crate::model::{AttackKind, Outcome};
 use crate::scan::{self, Needles};

@@ -25,10 +25,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::scenario::{Scenario, Spec};
 use crate::files::toml_at::{self, TomlError};
-use crate::host::{self, HostFacts, Requirement};
+use crate::host::{HostFacts, Requirement};
 use crate::model::{AttackKind, Cell, CvmProfile, Outcome, Texts};
+use crate::scenario::{Scenario, Spec};
 
 /// The built-in platforms: (name, file text).
 const BUILTIN: &[(&str, &str)] = &[
@@ -321,7 +321,7 @@ pub fn unrowed_missing(
                 .iter()
                 .any(|s| row_requirements(&s.spec).contains(r))
         })
-        .filter_map(|r| host::requirement_missing(*r, f).map(|why| (*r, why.en)))
+        .filter_map(|r| super::contexts::requirement_missing(*r, f).map(|why| (*r, why.en)))
         .collect()
 }
 
@@ -349,7 +349,7 @@ mod tests {
     use super::*;
 
     fn rows() -> Vec<String> {
-        super::super::scenario::builtin()
+        crate::scenario::builtin()
             .unwrap()
             .into_iter()
             .map(|s| s.info.name)

@@ -1,15 +1,16 @@
 //! One row of the matrix: a scenario's victim started in its context and attacked along every
 //! path, one cell per path. The row never asks which context it has: the running victim says
-//! what to attack and which paths apply ([`super::context`]).
+//! what to attack and which paths apply ([`crate::context`]).
 
 use std::time::Instant;
 
 use super::classify::{needles_for, Observation};
-use super::context::{host_for, Plan, StartError};
-use super::env::{unavailable, RunEnv};
+use super::contexts::{host_for, unavailable};
 use super::paths;
-use super::scenario::Scenario;
+use crate::context::env::RunEnv;
+use crate::context::{Plan, StartError};
 use crate::model::{AttackKind, Cell, Outcome};
+use crate::scenario::Scenario;
 
 /// Runs one scenario: starts its victim, attacks along each path, returns one cell per path
 /// (in [`AttackKind::ALL`] order). `on_step` is told what is happening.

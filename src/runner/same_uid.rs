@@ -5,8 +5,8 @@
 use std::process::{Command, Stdio};
 
 use super::classify::{overlaps, Observation};
-use super::context::Ready;
-use super::env::RunEnv;
+use crate::context::env::RunEnv;
+use crate::context::Ready;
 use crate::model::{ChildScan, Outcome, ScanReport};
 
 /// Runs the attacker as the victim's user against its first target: `confidump scan-child`,

@@ -1,248 +1,48 @@
-//! Demo scenarios as data: `demo/scenarios/*.toml`, built into the binary, plus any directory
-//! an instructor points `--scenario-dir` at.
-//!
-//! A scenario says what the victim holds and how (`mode`, `secret`), how the attacker searches
-//! (`search`), what the host must offer (`requires`, `run_as`), and what each attack path must
-//! give (`[expect]`). The runner ([`super::matrix`]) turns it into real processes; nothing here
-//! does I/O except reading the files.
-//!
-//! ```toml
-//! name = "plain"
-//! title  = { en = "Ordinary heap memory", ja = "…" }   # also title.en = "…"
-//! holds  = { en = "a canary in a heap allocation", ja = "…" }
-//! lesson = { en = "Any root tool reads it.", ja = "…" }
-//! mode = "plain"            # victim --mode (crate::model::VictimMode)
-//! [expect]                  # per attack path (crate::model::AttackKind): an outcome;
-//! dump = "leak"             #   an omitted path means n/a
-//! ```
-//!
-//! README.md's "Scenarios are data" example is the whole schema, every key and value with what
-//! it means; `tests/docs.rs` runs it through [`parse`] and checks that it names everything the
-//! parser accepts.
-//!
-//! Every error names the file and the line (TOML errors carry byte spans; we turn them into
-//! line numbers), so an instructor can fix a file without reading Rust.
+//! The scenario file's parser: TOML into a [`Scenario`], every check a file can fail with its
+//! `FILE:LINE:COL` (TOML errors carry byte spans; they become line numbers).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::types::*;
 use crate::files::toml_at::{self, TomlError};
 use crate::model::{Outcome, ScenarioInfo, Texts};
 
-/// The built-in scenarios, in the order the matrix shows them.
-const BUILTIN: &[(&str, &str)] = &[
-    (
-        "plain.toml",
-        include_str!("../../demo/scenarios/plain.toml"),
-    ),
-    (
-        "dontdump.toml",
-        include_str!("../../demo/scenarios/dontdump.toml"),
-    ),
-    (
-        "secretmem.toml",
-        include_str!("../../demo/scenarios/secretmem.toml"),
-    ),
-    ("argv.toml", include_str!("../../demo/scenarios/argv.toml")),
-    (
-        "residue.toml",
-        include_str!("../../demo/scenarios/residue.toml"),
-    ),
-    (
-        "dumpable.toml",
-        include_str!("../../demo/scenarios/dumpable.toml"),
-    ),
-    ("sgx.toml", include_str!("../../demo/scenarios/sgx.toml")),
-    (
-        "sgx-debug.toml",
-        include_str!("../../demo/scenarios/sgx-debug.toml"),
-    ),
-    (
-        "sgx-sim.toml",
-        include_str!("../../demo/scenarios/sgx-sim.toml"),
-    ),
-    (
-        "vm-plain.toml",
-        include_str!("../../demo/scenarios/vm-plain.toml"),
-    ),
-    (
-        "vm-secretmem.toml",
-        include_str!("../../demo/scenarios/vm-secretmem.toml"),
-    ),
-    (
-        "cvm-sev-snp.toml",
-        include_str!("../../demo/scenarios/cvm-sev-snp.toml"),
-    ),
-    (
-        "cvm-tdx.toml",
-        include_str!("../../demo/scenarios/cvm-tdx.toml"),
-    ),
-    (
-        "cvm-shared-io.toml",
-        include_str!("../../demo/scenarios/cvm-shared-io.toml"),
-    ),
-    (
-        "container.toml",
-        include_str!("../../demo/scenarios/container.toml"),
-    ),
-    (
-        "container-secretmem.toml",
-        include_str!("../../demo/scenarios/container-secretmem.toml"),
-    ),
-    (
-        "container-oci.toml",
-        include_str!("../../demo/scenarios/container-oci.toml"),
-    ),
-    (
-        "pod-vm.toml",
-        include_str!("../../demo/scenarios/pod-vm.toml"),
-    ),
-    ("coco.toml", include_str!("../../demo/scenarios/coco.toml")),
-    (
-        "db-plaintext.toml",
-        include_str!("../../demo/scenarios/db-plaintext.toml"),
-    ),
-    (
-        "db-server-encrypted.toml",
-        include_str!("../../demo/scenarios/db-server-encrypted.toml"),
-    ),
-    (
-        "db-server-logged.toml",
-        include_str!("../../demo/scenarios/db-server-logged.toml"),
-    ),
-    (
-        "db-client-encrypted.toml",
-        include_str!("../../demo/scenarios/db-client-encrypted.toml"),
-    ),
-    (
-        "db-enclave.toml",
-        include_str!("../../demo/scenarios/db-enclave.toml"),
-    ),
+/// An expectation in a file: one of the outcomes a scenario may promise ([`EXPECTABLE`]),
+/// spelled as [`Outcome`] spells it (`error` is a result, never a promise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Expected(Outcome);
+
+/// The outcomes a scenario may expect, in the order the loader's error lists them.
+const EXPECTABLE: [Outcome; 5] = [
+    Outcome::Leak,
+    Outcome::Unreadable,
+    Outcome::Absent,
+    Outcome::NotFound,
+    Outcome::NotApplicable,
 ];
 
-pub use crate::model::{AttackKind, CvmProfile as CvmKind, VictimMode};
-
-/// Where the victim runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Context {
-    /// A process on this host.
-    #[default]
-    Process,
-    /// A process inside a QEMU guest; the attacker is the host (the cloud operator).
-    Vm,
-    /// An SGX enclave in a host process (`victim --context sgx --mode plain`). Implied by
-    /// `mode = "sgx"`, which needs no `context` line.
-    Sgx,
-    /// A process in a container on this host (`victim --context container --runtime R`); the
-    /// attacker is the host's root, with the host PID.
-    Container,
-    /// A private PostgreSQL server and its client (`victim --context service --store S`):
-    /// every server process, the data directory and the client are attacked.
-    Service,
-}
-
-pub use crate::container::Runtime;
-
-/// How a service row's client stores the secret (`store = …`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DbStore {
-    /// An ordinary text column.
-    Plaintext,
-    /// `pgp_sym_encrypt` in the server, the key sent in the SQL.
-    ServerEncrypted,
-    /// AES-256-GCM in the client; the server sees only ciphertext.
-    ClientEncrypted,
-    /// Always Encrypted with secure enclaves: needs an enclave in the database server, which
-    /// no host here has (the row requires `sql-enclave`).
-    Enclave,
-}
-
-impl DbStore {
-    /// The store `victim --context service --store` runs (`None` for the enclave).
-    pub fn service_store(&self) -> Option<crate::service::Store> {
-        use crate::service::Store;
-        match self {
-            DbStore::Plaintext => Some(Store::Plaintext),
-            DbStore::ServerEncrypted => Some(Store::ServerEncrypted),
-            DbStore::ClientEncrypted => Some(Store::ClientEncrypted),
-            DbStore::Enclave => None,
+impl<'de> Deserialize<'de> for Expected {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Expected;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an outcome (leak, unreadable, absent, not-found or n/a)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Expected, E> {
+                match EXPECTABLE.into_iter().find(|o| o.as_str() == v) {
+                    Some(o) => Ok(Expected(o)),
+                    // serde's own wording for an unknown enum value, which the docs test reads.
+                    None => Err(E::custom(format!(
+                        "unknown variant `{v}`, expected one of {}",
+                        EXPECTABLE.map(|o| format!("`{}`", o.as_str())).join(", ")
+                    ))),
+                }
+            }
         }
-    }
-}
-
-/// How a VM row's guest holds its victim (`guest_container = …`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GuestContainer {
-    /// New pid, mount, uts, ipc and net namespaces inside the guest (a Kata-style pod VM).
-    Namespaces,
-}
-
-/// How the victim gets its secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SecretVia {
-    /// On standard input: nothing outside the victim's own memory holds it.
-    #[default]
-    Stdin,
-    /// On the command line (`--secret-arg`): the pitfall, it stays on `[stack]`.
-    Argv,
-}
-
-/// How the attacker searches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Search {
-    /// By SHA-256 + canary shape only: proof of recovery without being told the secret.
-    #[default]
-    Hash,
-    /// Also every 8-byte window of the secret's random part: residue.
-    Fragments,
-}
-
-/// Which user the victim runs as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunAs {
-    /// root, like the attacker.
-    #[default]
-    Root,
-    /// An unprivileged user (`nobody`); a same-uid attacker is run too.
-    Unprivileged,
-}
-
-/// Something the host must offer for the row to run: a host fact, checked by
-/// [`crate::host::requirement_missing`].
-pub use crate::host::Requirement;
-
-/// An expectation in a file: the outcomes a scenario may promise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-enum Expected {
-    #[serde(rename = "leak")]
-    Leak,
-    #[serde(rename = "unreadable")]
-    Unreadable,
-    #[serde(rename = "absent")]
-    Absent,
-    #[serde(rename = "not-found")]
-    NotFound,
-    #[serde(rename = "n/a")]
-    NotApplicable,
-}
-
-impl From<Expected> for Outcome {
-    fn from(e: Expected) -> Self {
-        match e {
-            Expected::Leak => Outcome::Leak,
-            Expected::Unreadable => Outcome::Unreadable,
-            Expected::Absent => Outcome::Absent,
-            Expected::NotFound => Outcome::NotFound,
-            Expected::NotApplicable => Outcome::NotApplicable,
-        }
+        d.deserialize_str(Visitor)
     }
 }
 
@@ -308,125 +108,6 @@ struct RawFallback {
     title: Option<RawTexts>,
     stand_in_for: Option<RawTexts>,
     lesson: Option<RawTexts>,
-}
-
-/// A scenario ready to run: what reports show about it, and what the runner does. Its one
-/// definition, made by [`parse`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scenario {
-    /// What reports show about it (name, texts, why it cannot run here).
-    pub info: ScenarioInfo,
-    /// What the runner does.
-    pub spec: Spec,
-}
-
-impl Scenario {
-    /// Its name.
-    pub fn name(&self) -> &str {
-        &self.info.name
-    }
-}
-
-/// The runner's half of a [`Scenario`]: everything besides what reports show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Spec {
-    /// The victim (a service row's client holds its canary in ordinary memory: `plain`).
-    pub mode: VictimMode,
-    /// Where it runs.
-    pub context: Context,
-    /// The container runtime of a container row.
-    pub runtime: Option<Runtime>,
-    /// The store of a service row.
-    pub store: Option<DbStore>,
-    /// A service row's server logs every statement to its data directory (the pitfall).
-    pub statement_log: bool,
-    /// A VM row's guest runs its victim in a container (new namespaces).
-    pub guest_container: Option<GuestContainer>,
-    /// The confidential-VM profile of a VM victim.
-    pub cvm: Option<CvmKind>,
-    /// Without the CVM hardware, run as a normal VM (`cvm_fallback = "vm"`) instead of `n/a`:
-    /// for rows whose lesson holds either way (what a guest sends out is never encrypted).
-    pub cvm_fallback: bool,
-    /// How such a row reads where it falls back (title, stand-in label, lesson): set exactly
-    /// when `cvm_fallback` is; applied by [`super::env::for_host`].
-    pub fallback: Option<Fallback>,
-    /// A channel the guest's victim also sends its secret out on (`sends = "console"`).
-    pub wire: Option<crate::vm::guest::Wire>,
-    /// How it gets its secret.
-    pub secret: SecretVia,
-    /// How the attacker searches.
-    pub search: Search,
-    /// Which user the victim runs as.
-    pub run_as: RunAs,
-    /// An SGX victim's enclave is a debug one (ATTRIBUTES.DEBUG).
-    pub debug_enclave: bool,
-    /// What the host must offer (including what `run_as` and `mode` imply).
-    pub requires: Vec<Requirement>,
-    /// The expected outcome of every attack path (omitted in the file = n/a).
-    pub expect: BTreeMap<AttackKind, Outcome>,
-    /// Which copy a leaking cell's hex view shows when the secret leaks in several places: the
-    /// first hit in the region of this name (`[stack]`: the copy the lesson is about), else
-    /// the first hit.
-    pub show: Option<String>,
-    /// Where it came from: `built-in` or the file's path.
-    pub origin: String,
-}
-
-/// The texts of a row that runs as a normal VM in place of a confidential one: what it shows
-/// there is not what it shows on the hardware, and the row says so.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fallback {
-    /// The row's title there.
-    pub title: Texts,
-    /// What the normal VM stands in for.
-    pub stand_in_for: Texts,
-    /// The lesson there: what the cells show on this host.
-    pub lesson: Texts,
-}
-
-impl Spec {
-    /// The expected outcome of `attack`.
-    pub fn expected(&self, attack: AttackKind) -> Outcome {
-        self.expect
-            .get(&attack)
-            .copied()
-            .unwrap_or(Outcome::NotApplicable)
-    }
-}
-
-/// Errors of loading scenarios. Each names the file, and the line when there is one.
-#[derive(Debug, thiserror::Error)]
-pub enum ScenarioError {
-    /// The file is not valid for the schema (TOML syntax, unknown key, unknown value...):
-    /// `FILE:LINE:COL: message`.
-    #[error(transparent)]
-    Invalid(#[from] TomlError),
-    /// The file could not be read.
-    #[error("reading scenario {file}: {source}")]
-    Io {
-        /// The file or directory.
-        file: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Two files in one directory define the same name.
-    #[error("{file}: scenario name {name:?} is already defined by {other}")]
-    Duplicate {
-        /// The second file.
-        file: String,
-        /// The name.
-        name: String,
-        /// The first file.
-        other: String,
-    },
-    /// `--scenario NAME` names no scenario.
-    #[error("no scenario named {name:?}; valid names: {valid}")]
-    Unknown {
-        /// The name asked for.
-        name: String,
-        /// The valid names, comma-separated.
-        valid: String,
-    },
 }
 
 /// The `FILE:LINE:COL: message` error for `span` of `text` ([`TomlError::at`]).
@@ -523,7 +204,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         (AttackKind::Disk, e.disk),
         (AttackKind::Client, e.client),
     ] {
-        expect.insert(k, v.map_or(Outcome::NotApplicable, Outcome::from));
+        expect.insert(k, v.map_or(Outcome::NotApplicable, |e| e.0));
     }
     let text_of = |t: RawTexts| Texts { en: t.en, ja: t.ja };
     let raw_fallback = raw.fallback.map(|f| (f.span(), f.into_inner()));
@@ -738,107 +419,10 @@ fn check_context_fields(
     }
 }
 
-/// The built-in scenarios, parsed. An error here is a bug in a shipped file (and a test fails).
-pub fn builtin() -> Result<Vec<Scenario>, ScenarioError> {
-    BUILTIN
-        .iter()
-        .map(|(file, text)| {
-            let mut s = parse(&format!("built-in demo/scenarios/{file}"), text)?;
-            s.spec.origin = "built-in".to_string();
-            Ok(s)
-        })
-        .collect()
-}
-
-/// Every `*.toml` of `dir`, in file-name order.
-pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
-    let io = |source| ScenarioError::Io {
-        file: dir.display().to_string(),
-        source,
-    };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    let mut out: Vec<Scenario> = Vec::new();
-    for path in files {
-        let file = path.display().to_string();
-        // Regular files only, size capped (a link to /dev/zero or a FIFO is refused).
-        let text = crate::files::input::read_user_text(&path, 1 << 20, "a scenario file").map_err(
-            |e| ScenarioError::Io {
-                file: file.clone(),
-                source: match e {
-                    crate::files::input::InputError::Io { source, .. } => source,
-                    other => std::io::Error::other(other.to_string()),
-                },
-            },
-        )?;
-        let s = parse(&file, &text)?;
-        if let Some(other) = out.iter().find(|o| o.info.name == s.info.name) {
-            return Err(ScenarioError::Duplicate {
-                file,
-                name: s.info.name,
-                other: other.spec.origin.clone(),
-            });
-        }
-        out.push(s);
-    }
-    Ok(out)
-}
-
-/// Built-ins, then `dir`'s scenarios: a file whose name matches a built-in replaces it in
-/// place (an instructor can adjust a shipped scenario); others are appended.
-pub fn load_all(dir: Option<&Path>) -> Result<Vec<Scenario>, ScenarioError> {
-    let mut all = builtin()?;
-    if let Some(dir) = dir {
-        for s in load_dir(dir)? {
-            match all.iter_mut().find(|o| o.info.name == s.info.name) {
-                Some(slot) => *slot = s,
-                None => all.push(s),
-            }
-        }
-    }
-    Ok(all)
-}
-
-/// Keeps only the scenarios named in `names` (in the order given), or all when `names` is
-/// empty. An unknown name is an error listing the valid ones.
-pub fn select(all: Vec<Scenario>, names: &[String]) -> Result<Vec<Scenario>, ScenarioError> {
-    if names.is_empty() {
-        return Ok(all);
-    }
-    let mut out: Vec<Scenario> = Vec::new();
-    for n in names {
-        match all.iter().find(|s| &s.info.name == n) {
-            Some(s) if !out.iter().any(|o| &o.info.name == n) => out.push(s.clone()),
-            Some(_) => {}
-            None => {
-                return Err(ScenarioError::Unknown {
-                    name: n.clone(),
-                    valid: all
-                        .iter()
-                        .map(|s| s.info.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })
-            }
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 #[allow(clippy::panic, clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn builtins_parse() {
-        let all = builtin().unwrap_or_default();
-        assert_eq!(all.len(), BUILTIN.len());
-    }
 
     #[test]
     fn a_wire_and_a_cvm_fallback_belong_to_a_vm_row() {

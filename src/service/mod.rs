@@ -24,8 +24,10 @@
 
 pub mod client;
 pub mod disk;
+pub mod facts;
 pub mod instance;
 mod leftovers;
+pub mod runner;
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -1,4 +1,4 @@
-//! The `service` context: a private PostgreSQL server and its client
+//! The `service` context's runner adapter: a private PostgreSQL server and its client
 //! (`confidump victim --context service --store S`), attacked as the database's operator can.
 //!
 //! The victim process is the client: it starts the server (initdb as an unprivileged user,
@@ -15,14 +15,15 @@
 //! `PR_SET_PDEATHSIG` and its server goes with it (`crate::service::instance`), and the next
 //! run removes the directory left behind.
 
-use super::process::{Launch, VictimProcess};
-use super::{Plan, Ready, RunningVictim, ServiceDirs, StartError, Target, VictimHost};
+use super::ServiceReady;
+use crate::context::env::RunEnv;
+use crate::context::launch::{gcore_plan, Launch, VictimProcess};
+use crate::context::{
+    chain, only_for, Plan, Ready, RunningVictim, ServiceDirs, StartError, Target, VictimHost,
+};
 use crate::model::AttackKind;
 use crate::procfs::maps::read_maps;
-use crate::runner::classify::chain;
-use crate::runner::env::RunEnv;
-use crate::runner::scenario::{Scenario, SecretVia};
-use crate::service::ServiceReady;
+use crate::scenario::{Scenario, SecretVia};
 
 /// Why the kernel column does not run against a database server.
 pub const KERNEL_NA: &str = "not run: a kernel core needs a server process to crash (SIGQUIT \
@@ -51,7 +52,7 @@ impl VictimHost for ServiceHost {
         // The row's requirements were checked before: the enclave store never gets here.
         let Some(store) = s.spec.store.and_then(|st| st.service_store()) else {
             return Err(StartError::Unavailable(
-                crate::host::SQL_ENCLAVE_MISSING.to_string(),
+                super::facts::SQL_ENCLAVE_MISSING.to_string(),
             ));
         };
         on_step(&format!(
@@ -162,15 +163,13 @@ impl RunningVictim for RunningService {
             AttackKind::Dump | AttackKind::Live | AttackKind::Disk | AttackKind::Client => {
                 Plan::Run
             }
-            AttackKind::Gcore => super::process::gcore_plan(env),
+            AttackKind::Gcore => gcore_plan(env),
             AttackKind::Kernel => Plan::by_design(env.pick(KERNEL_NA, KERNEL_NA_JA)),
             AttackKind::SameUid => Plan::by_design(env.pick(
                 "the attacker here is the database's operator (root)",
                 "ここでの攻撃者はデータベースの運用者（root）。",
             )),
-            AttackKind::Qmp | AttackKind::Checkpoint | AttackKind::Wire => {
-                super::only_for(attack, env)
-            }
+            AttackKind::Qmp | AttackKind::Checkpoint | AttackKind::Wire => only_for(attack, env),
         }
     }
 

@@ -27,6 +27,7 @@ pub mod layout;
 pub mod loader;
 pub mod measure;
 pub mod run;
+pub mod runner;
 pub mod sign;
 pub mod sim;
 pub mod uapi;

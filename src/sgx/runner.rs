@@ -1,4 +1,4 @@
-//! The `sgx` context: the victim's secret sits in a real SGX enclave confidump builds, signs
+//! The `sgx` context's runner adapter: the victim's secret sits in a real SGX enclave confidump builds, signs
 //! and loads through the kernel's driver (`confidump victim --context sgx --mode plain`, plus
 //! `--debug-enclave` for the pitfall row). The enclave lives in a host process, so it is
 //! started and attacked like the process context's victim; what differs is the memory the
@@ -8,14 +8,21 @@
 //! On a host without SGX the row is `n/a` with [`crate::host::sgx::sgx_missing`]'s words,
 //! the same ones doctor and `victim --context sgx` print.
 
-use super::{RunningVictim, StartError, VictimHost};
-use crate::runner::env::RunEnv;
-use crate::runner::scenario::Scenario;
+use crate::context::env::RunEnv;
+use crate::context::launch::start_victim;
+use crate::context::{RunningVictim, StartError, VictimHost};
+use crate::scenario::Scenario;
 
 /// The `sgx` context.
 pub struct SgxHost;
 
 impl VictimHost for SgxHost {
+    // An enclave is started by its own context (`victim --context sgx`), not by `--mode`; the
+    // row's `requires` (sgx) says whether the host can run it.
+    fn unavailable(&self, _s: &Scenario, _env: &RunEnv) -> Option<String> {
+        None
+    }
+
     fn start(
         &self,
         s: &Scenario,
@@ -32,6 +39,6 @@ impl VictimHost for SgxHost {
         } else {
             &["--context", "sgx"]
         };
-        super::process::start_victim(s, env, on_step, "plain", extra)
+        start_victim(s, env, on_step, "plain", extra)
     }
 }

@@ -17,11 +17,13 @@
 pub mod cpio;
 pub mod cvm;
 pub mod dryrun;
+pub mod facts;
 pub mod guest;
 mod launch;
 pub mod probe;
 pub mod qemu;
 pub mod qmp;
+pub mod runner;
 pub mod snapshot;
 pub mod start;
 
@@ -382,7 +384,7 @@ impl VmVictim {
         };
         let cvm = match opts.cvm {
             None => None,
-            Some(profile) => match (crate::host::cvm_missing(profile, &facts), &facts.cvm.ovmf) {
+            Some(profile) => match (facts::cvm_missing(profile, &facts), &facts.cvm.ovmf) {
                 (None, Some(ovmf)) => Some((profile, ovmf.clone())),
                 (why, _) => {
                     let why = why.unwrap_or_else(|| {

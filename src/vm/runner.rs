@@ -1,14 +1,16 @@
-//! The `vm` context: the victim is a process inside a QEMU guest, and the attacker is the host
+//! The `vm` context's runner adapter: the victim is a process inside a QEMU guest, and the attacker is the host
 //! (the cloud operator). The host dumps or reads the QEMU process, or asks QEMU itself for the
 //! guest's memory (QMP `dump-guest-memory`). The secret is made inside the guest; the host has
 //! only its hash, and does not know where in its own memory the guest's copy sits.
 
-use super::{Plan, Ready, RunningVictim, StartError, Target, VictimHost};
+use super::facts;
+use crate::context::env::RunEnv;
+use crate::context::{
+    chain, no_victim_for_mode, only_for, Plan, Ready, RunningVictim, StartError, Target, VictimHost,
+};
 use crate::model::{AttackKind, VictimMode};
 use crate::procfs::maps::read_maps;
-use crate::runner::classify::chain;
-use crate::runner::env::RunEnv;
-use crate::runner::scenario::Scenario;
+use crate::scenario::Scenario;
 use crate::vm::{VmError, VmOptions, VmVictim};
 
 /// The `vm` context.
@@ -18,6 +20,32 @@ impl VictimHost for VmHost {
     // A guest boots under TCG in seconds, and the attacks read QEMU's whole memory.
     fn weight(&self) -> u32 {
         6
+    }
+
+    fn unavailable(&self, s: &Scenario, env: &RunEnv) -> Option<String> {
+        let profile = facts::cvm_to_run(&s.spec, &env.host);
+        if let Some(missing) = facts::vm_row_unavailable(profile, &env.host) {
+            let missing = env.say(missing);
+            // A container in a confidential VM is a confidential container (Kata on a TEE).
+            return Some(match (s.spec.guest_container, profile) {
+                (Some(_), Some(p)) => env.pick(
+                    &format!(
+                        "needs a Kata pod VM on {} (AKS runtime class kata-cc-isolation): {missing}",
+                        p.title()
+                    ),
+                    &format!(
+                        "{} 上の Kata のポッド VM が必要（AKS のランタイムクラス kata-cc-isolation）。{missing}",
+                        p.title()
+                    ),
+                ),
+                _ => missing,
+            });
+        }
+        no_victim_for_mode(s, env)
+    }
+
+    fn falls_back(&self, s: &Scenario, env: &RunEnv) -> bool {
+        facts::falls_back(&s.spec, &env.host)
     }
 
     fn start(
@@ -33,7 +61,7 @@ impl VictimHost for VmHost {
             _ => VictimMode::Plain,
         };
         let mut opts = VmOptions::new(mode);
-        opts.cvm = crate::runner::env::cvm_to_run(&s.spec, env);
+        opts.cvm = facts::cvm_to_run(&s.spec, &env.host);
         opts.wire = s.spec.wire;
         opts.guest_container = s.spec.guest_container.is_some();
         let normal = match (s.spec.cvm, opts.cvm) {
@@ -123,7 +151,7 @@ impl RunningVictim for RunningVm {
                 "ゲストは何も外に送り出さない。攻撃の対象はメモリだけ。",
             )),
             AttackKind::Checkpoint | AttackKind::Disk | AttackKind::Client => {
-                super::only_for(attack, env)
+                only_for(attack, env)
             }
         }
     }

@@ -599,7 +599,7 @@ impl Host {
                 }
                 Ok(_) => Ok(()),
             },
-            // The probe doctor and the runner read (`host::crun_refused`).
+            // The probe doctor and the runner read (`container::facts::crun_refused`).
             Host::CrunCgroups => match confidump::host::hybrid_cgroups() {
                 None => Ok(()),
                 Some(controllers) => Err(format!(
