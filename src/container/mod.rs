@@ -41,52 +41,15 @@ use zeroize::Zeroizing;
 
 use crate::victim::{Generator, Mode, ReadyLine};
 
+/// Where the container comes from: one of the scenario values every layer shares
+/// ([`crate::model::Runtime`]).
+pub use crate::model::Runtime;
 pub use launch::StderrTail;
 
 /// How long the victim may take to print its ready line.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a stopped victim may take to exit before it is killed.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Where the container comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Runtime {
-    /// Namespaces made by confidump itself (`clone(2)`).
-    Namespaces,
-    /// The OCI reference runtime (`runc`).
-    Runc,
-    /// The OCI runtime in C (`crun`).
-    Crun,
-}
-
-impl Runtime {
-    /// Every runtime, default first.
-    pub const ALL: [Runtime; 3] = [Runtime::Namespaces, Runtime::Runc, Runtime::Crun];
-
-    /// The name on the command line and in the ready line.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Runtime::Namespaces => "namespaces",
-            Runtime::Runc => "runc",
-            Runtime::Crun => "crun",
-        }
-    }
-
-    /// The program of an OCI runtime (`None` for namespaces).
-    pub fn program(&self) -> Option<&'static str> {
-        match self {
-            Runtime::Namespaces => None,
-            Runtime::Runc => Some("runc"),
-            Runtime::Crun => Some("crun"),
-        }
-    }
-
-    /// The distribution package that provides it (`None` for namespaces).
-    pub fn package(&self) -> Option<&'static str> {
-        self.program()
-    }
-}
 
 /// How the victim inside gets its secret.
 #[derive(Debug, Clone)]

@@ -165,11 +165,18 @@ pub struct Ready {
     pub user: Option<User>,
     /// What the victim sends out on a channel the host reads, as the host receives it (a VM
     /// guest's serial console), for the `wire` attack.
-    pub wire: Option<crate::vm::WireTap>,
+    pub wire: Option<Box<dyn WireSource>>,
     /// A database server's client process (the application), attacked on its own.
     pub client: Option<Target>,
     /// A database server's directories, for the disk attack.
     pub service: Option<ServiceDirs>,
+}
+
+/// What a victim sent out on a channel the host reads, as the host received it (a VM guest's
+/// serial console): the `wire` attack scans it.
+pub trait WireSource: std::fmt::Debug + Send + Sync {
+    /// A copy of what was captured so far.
+    fn bytes(&self) -> zeroize::Zeroizing<Vec<u8>>;
 }
 
 /// Where a database server keeps its files and its socket.

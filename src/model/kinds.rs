@@ -223,3 +223,74 @@ impl std::str::FromStr for CvmProfile {
             .ok_or_else(|| format!("unknown confidential-VM profile {s:?}"))
     }
 }
+
+/// Where the container comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    /// Namespaces made by confidump itself (`clone(2)`).
+    Namespaces,
+    /// The OCI reference runtime (`runc`).
+    Runc,
+    /// The OCI runtime in C (`crun`).
+    Crun,
+}
+
+impl Runtime {
+    /// Every runtime, default first.
+    pub const ALL: [Runtime; 3] = [Runtime::Namespaces, Runtime::Runc, Runtime::Crun];
+
+    /// The name on the command line and in the ready line.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Runtime::Namespaces => "namespaces",
+            Runtime::Runc => "runc",
+            Runtime::Crun => "crun",
+        }
+    }
+
+    /// The program of an OCI runtime (`None` for namespaces).
+    pub fn program(&self) -> Option<&'static str> {
+        match self {
+            Runtime::Namespaces => None,
+            Runtime::Runc => Some("runc"),
+            Runtime::Crun => Some("crun"),
+        }
+    }
+
+    /// The distribution package that provides it (`None` for namespaces).
+    pub fn package(&self) -> Option<&'static str> {
+        self.program()
+    }
+}
+
+/// A channel the guest's victim also sends its secret out on: the `cvm-shared-io` pitfall. In
+/// a confidential VM the guest's private memory is encrypted, but what it writes to a device
+/// crosses shared, unencrypted pages (the serial port's I/O is handed to the host through the
+/// GHCB or a TDVMCALL; virtio buffers bounce through swiotlb), so the host reads it in plaintext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Wire {
+    /// One line on the serial console (`ttyS0`, port I/O), which QEMU delivers to the host.
+    Console,
+}
+
+impl Wire {
+    /// Its name on command lines and in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wire::Console => "console",
+        }
+    }
+
+    /// Parses [`Wire::as_str`]'s names.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "console" => Ok(Wire::Console),
+            "virtio-serial" => Err(
+                "virtio-serial is not built yet (the guest would need virtio_console.ko in its initramfs): use console".to_string(),
+            ),
+            other => Err(format!("unknown channel {other:?}: the one built is console")),
+        }
+    }
+}

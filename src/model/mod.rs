@@ -5,9 +5,9 @@
 //!
 //! One file per concern, everything re-exported here (`crate::model::X`): `addr.rs` ([`Span`]
 //! and how addresses are written), `scan.rs` (what a scan finds: [`ScanReport`], [`ChildScan`]),
-//! `kinds.rs` ([`AttackKind`], [`VictimMode`], [`CvmProfile`]), `matrix.rs` (the demo matrix:
-//! [`Cell`], [`MatrixReport`]), `view.rs` (a captured hex view: [`HexWindow`]) and `texts.rs`
-//! ([`Texts`]).
+//! `kinds.rs` ([`AttackKind`], [`VictimMode`], [`CvmProfile`], a container's [`Runtime`], a
+//! guest's [`Wire`]), `matrix.rs` (the demo matrix: [`Cell`], [`MatrixReport`]), `view.rs` (a
+//! captured hex view: [`HexWindow`]) and `texts.rs` ([`Texts`]).
 
 mod addr;
 mod kinds;
@@ -17,7 +17,7 @@ mod texts;
 mod view;
 
 pub use addr::{hex_addr, parse_hex_addr, Span};
-pub use kinds::{AttackKind, CvmProfile, VictimMode};
+pub use kinds::{AttackKind, CvmProfile, Runtime, VictimMode, Wire};
 pub use matrix::{
     count_mismatches, met, Cell, HostInfo, MatrixReport, Outcome, ScenarioInfo, MATRIX_SCHEMA,
 };

@@ -315,7 +315,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let wire = match &raw.sends {
         None => None,
         Some(w) => Some(
-            crate::vm::guest::Wire::parse(w.get_ref())
+            crate::model::Wire::parse(w.get_ref())
                 .map_err(|why| invalid(file, text, Some(w.span()), &why))?,
         ),
     };
@@ -436,7 +436,7 @@ mod tests {
         let ok =
             with("context = \"vm\"\ncvm = \"sev-snp\"\ncvm_fallback = \"vm\"\nsends = \"console\"")
                 .unwrap();
-        assert_eq!(ok.spec.wire, Some(crate::vm::guest::Wire::Console));
+        assert_eq!(ok.spec.wire, Some(crate::model::Wire::Console));
         assert!(ok.spec.cvm_fallback);
         assert_eq!(ok.spec.expected(AttackKind::Wire), Outcome::Leak);
         for (extra, says) in [

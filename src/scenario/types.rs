@@ -30,7 +30,7 @@ pub enum Context {
     Service,
 }
 
-pub use crate::container::Runtime;
+pub use crate::model::Runtime;
 
 /// How a service row's client stores the secret (`store = …`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -45,19 +45,6 @@ pub enum DbStore {
     /// Always Encrypted with secure enclaves: needs an enclave in the database server, which
     /// no host here has (the row requires `sql-enclave`).
     Enclave,
-}
-
-impl DbStore {
-    /// The store `victim --context service --store` runs (`None` for the enclave).
-    pub fn service_store(&self) -> Option<crate::service::Store> {
-        use crate::service::Store;
-        match self {
-            DbStore::Plaintext => Some(Store::Plaintext),
-            DbStore::ServerEncrypted => Some(Store::ServerEncrypted),
-            DbStore::ClientEncrypted => Some(Store::ClientEncrypted),
-            DbStore::Enclave => None,
-        }
-    }
 }
 
 /// How a VM row's guest holds its victim (`guest_container = …`).
@@ -146,7 +133,7 @@ pub struct Spec {
     /// when `cvm_fallback` is; applied by `runner::contexts::for_host`.
     pub fallback: Option<Fallback>,
     /// A channel the guest's victim also sends its secret out on (`sends = "console"`).
-    pub wire: Option<crate::vm::guest::Wire>,
+    pub wire: Option<crate::model::Wire>,
     /// How it gets its secret.
     pub secret: SecretVia,
     /// How the attacker searches.

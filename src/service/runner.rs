@@ -15,7 +15,7 @@
 //! `PR_SET_PDEATHSIG` and its server goes with it (`crate::service::instance`), and the next
 //! run removes the directory left behind.
 
-use super::ServiceReady;
+use super::{ServiceReady, Store};
 use crate::context::env::RunEnv;
 use crate::context::launch::{gcore_plan, Launch, VictimProcess};
 use crate::context::{
@@ -23,7 +23,7 @@ use crate::context::{
 };
 use crate::model::AttackKind;
 use crate::procfs::maps::read_maps;
-use crate::scenario::{Scenario, SecretVia};
+use crate::scenario::{DbStore, Scenario, SecretVia};
 
 /// Why the kernel column does not run against a database server.
 pub const KERNEL_NA: &str = "not run: a kernel core needs a server process to crash (SIGQUIT \
@@ -50,7 +50,7 @@ impl VictimHost for ServiceHost {
     ) -> Result<Box<dyn RunningVictim>, StartError> {
         let name = s.name();
         // The row's requirements were checked before: the enclave store never gets here.
-        let Some(store) = s.spec.store.and_then(|st| st.service_store()) else {
+        let Some(store) = s.spec.store.and_then(service_store) else {
             return Err(StartError::Unavailable(
                 super::facts::SQL_ENCLAVE_MISSING.to_string(),
             ));
@@ -121,6 +121,17 @@ impl VictimHost for ServiceHost {
             victim,
             ready,
         }))
+    }
+}
+
+/// The store `victim --context service --store` runs for a row's `store` (`None` for the
+/// enclave, which no host has).
+fn service_store(store: DbStore) -> Option<Store> {
+    match store {
+        DbStore::Plaintext => Some(Store::Plaintext),
+        DbStore::ServerEncrypted => Some(Store::ServerEncrypted),
+        DbStore::ClientEncrypted => Some(Store::ClientEncrypted),
+        DbStore::Enclave => None,
     }
 }
 

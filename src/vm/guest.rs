@@ -25,42 +25,13 @@ use nix::unistd::{fork, ForkResult, Pid};
 use serde::{Deserialize, Serialize};
 
 use crate::model::hex_addr;
+/// A channel the guest's victim also sends its secret out on ([`crate::model::Wire`]).
+pub use crate::model::Wire;
 use crate::victim::{self, Generator, Mode, ReadyLine, SecretSource, VictimConfig};
 
 /// Marks confidump's own lines on the console, so that kernel messages around them (or a
 /// partial line) are never mistaken for them.
 pub const MARKER: &str = "@confidump-guest@";
-
-/// A channel the guest's victim also sends its secret out on: the `cvm-shared-io` pitfall. In
-/// a confidential VM the guest's private memory is encrypted, but what it writes to a device
-/// crosses shared, unencrypted pages (the serial port's I/O is handed to the host through the
-/// GHCB or a TDVMCALL; virtio buffers bounce through swiotlb), so the host reads it in plaintext.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Wire {
-    /// One line on the serial console (`ttyS0`, port I/O), which QEMU delivers to the host.
-    Console,
-}
-
-impl Wire {
-    /// Its name on command lines and in scenario files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Wire::Console => "console",
-        }
-    }
-
-    /// Parses [`Wire::as_str`]'s names.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        match s {
-            "console" => Ok(Wire::Console),
-            "virtio-serial" => Err(
-                "virtio-serial is not built yet (the guest would need virtio_console.ko in its initramfs): use console".to_string(),
-            ),
-            other => Err(format!("unknown channel {other:?}: the one built is console")),
-        }
-    }
-}
 
 /// The console line that carries a secret sent out on [`Wire::Console`]: `MARKER wire SECRET`.
 pub const WIRE_WORD: &str = "wire";

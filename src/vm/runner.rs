@@ -6,12 +6,13 @@
 use super::facts;
 use crate::context::env::RunEnv;
 use crate::context::{
-    chain, no_victim_for_mode, only_for, Plan, Ready, RunningVictim, StartError, Target, VictimHost,
+    chain, no_victim_for_mode, only_for, Plan, Ready, RunningVictim, StartError, Target,
+    VictimHost, WireSource,
 };
 use crate::model::{AttackKind, VictimMode};
 use crate::procfs::maps::read_maps;
 use crate::scenario::Scenario;
-use crate::vm::{VmError, VmOptions, VmVictim};
+use crate::vm::{VmError, VmOptions, VmVictim, WireTap};
 
 /// The `vm` context.
 pub struct VmHost;
@@ -111,7 +112,10 @@ impl VictimHost for VmHost {
             secret: None,
             qmp: Some(vm.qmp_socket().to_path_buf()),
             user: None,
-            wire: s.spec.wire.map(|_| vm.wire().clone()),
+            wire: s
+                .spec
+                .wire
+                .map(|_| Box::new(vm.wire().clone()) as Box<dyn WireSource>),
             client: None,
             service: None,
         };
@@ -160,5 +164,11 @@ impl RunningVictim for RunningVm {
         let accel = &self.vm.ready().accel;
         on_step(&format!("{}: stopping the guest ({accel})", self.name));
         self.vm.stop();
+    }
+}
+
+impl WireSource for WireTap {
+    fn bytes(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        WireTap::bytes(self)
     }
 }
