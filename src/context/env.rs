@@ -9,6 +9,12 @@ use crate::host::{self, HostFacts};
 pub use crate::host::{passwd_lookup, User};
 use crate::model::Texts;
 
+/// Why memfd_secret does not work on this host, in doctor's words
+/// ([`host::memfd_secret_missing`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MemfdSecretMissing(pub String);
+
 /// What the runner needs from the machine: this run's host probe ([`HostFacts`]) and the
 /// executable the victims run. The public fields are views of the probe, kept for readers
 /// that take them by name; every verdict comes from [`crate::host`], as doctor's do.
@@ -23,7 +29,7 @@ pub struct RunEnv {
     /// `/proc/sys/kernel/core_pattern` (empty when unreadable).
     pub core_pattern: String,
     /// `Ok` when memfd_secret works here; else why not ([`host::memfd_secret_missing`]).
-    pub memfd_secret: Result<(), String>,
+    pub memfd_secret: Result<(), MemfdSecretMissing>,
     /// The unprivileged user for `run_as = "unprivileged"`, or why there is none.
     pub unprivileged: Result<User, crate::model::Texts>,
     /// The language of every reason the runner writes into cells and rows (`en`, `ja`): the
@@ -48,7 +54,8 @@ impl RunEnv {
                 .clone()
                 .filter(|_| host::gcore_missing(&host).is_none()),
             core_pattern: host.core_pattern.clone().unwrap_or_default(),
-            memfd_secret: host::memfd_secret_missing(&host).map_or(Ok(()), |t| Err(t.en)),
+            memfd_secret: host::memfd_secret_missing(&host)
+                .map_or(Ok(()), |t| Err(MemfdSecretMissing(t.en))),
             unprivileged: host.unprivileged().clone(),
             lang: "en",
             exe,

@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::env::RunEnv;
-use super::{chain, KernelCore, Plan, Ready, RunningVictim, StartError, Target};
+use super::{chain, KernelCore, KernelCoreError, Plan, Ready, RunningVictim, StartError, Target};
 use crate::files::workdir::DirGuard;
 use crate::model::AttackKind;
 use crate::procfs::maps::read_maps;
@@ -164,8 +164,8 @@ impl RunningVictim for RunningProcess {
         }
     }
 
-    fn quit_with_core(&mut self) -> Result<KernelCore, String> {
-        let status = self.victim.quit_with_core().map_err(|e| chain(&e))?;
+    fn quit_with_core(&mut self) -> Result<KernelCore, KernelCoreError> {
+        let status = self.victim.quit_with_core()?;
         // Only the victim writes in its private directory, so whatever file is there is its
         // core, whatever name core_pattern gives it (`core`, `core.PID`).
         let core = std::fs::read_dir(self.dir.path()).ok().and_then(|rd| {

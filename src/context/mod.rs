@@ -141,8 +141,8 @@ pub trait RunningVictim {
     fn plan(&self, attack: AttackKind, env: &RunEnv) -> Plan;
     /// Ends the victim with SIGQUIT so that the kernel writes its core (the
     /// [`AttackKind::Kernel`] path). Only called when [`RunningVictim::plan`] said it runs.
-    fn quit_with_core(&mut self) -> Result<KernelCore, String> {
-        Err("this victim cannot be ended for a kernel core dump".to_string())
+    fn quit_with_core(&mut self) -> Result<KernelCore, KernelCoreError> {
+        Err(KernelCoreError::NotSupported)
     }
     /// Stops the victim.
     fn stop(self: Box<Self>, on_step: &mut dyn FnMut(&str));
@@ -235,6 +235,17 @@ impl Plan {
             host_lacks: true,
         }
     }
+}
+
+/// Why a victim could not be ended for a kernel core dump.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelCoreError {
+    /// This context's victim cannot be ended that way (its plan never runs the kernel path).
+    #[error("this victim cannot be ended for a kernel core dump")]
+    NotSupported,
+    /// Signalling or waiting for the victim process failed.
+    #[error(transparent)]
+    Process(#[from] launch::ProcessError),
 }
 
 /// What the kernel left when a victim was ended with SIGQUIT.

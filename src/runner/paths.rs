@@ -353,7 +353,7 @@ fn kernel(
 ) -> Observation {
     let core = match victim.quit_with_core() {
         Ok(c) => c,
-        Err(e) => return Observation::error(e),
+        Err(e) => return Observation::error(chain(&e)),
     };
     let Some(path) = core.core else {
         if lang == "ja" {
