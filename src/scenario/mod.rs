@@ -22,6 +22,10 @@
 //!
 //! Every error names the file and the line (TOML errors carry byte spans; we turn them into
 //! line numbers), so an instructor can fix a file without reading Rust.
+//!
+//! `types.rs` holds the [`Scenario`] the runner and the contexts read, `parse.rs` the parser
+//! and its checks, `load.rs` the built-in files, `--scenario-dir` and `--scenario` selection.
+//! This module sits below every context: they read a scenario, it names none of them.
 
 mod load;
 mod parse;
@@ -29,4 +33,7 @@ mod types;
 
 pub use load::{builtin, load_all, load_dir, select};
 pub use parse::parse;
-pub use types::*;
+pub use types::{
+    AttackKind, Context, CvmKind, DbStore, Fallback, GuestContainer, Requirement, RunAs, Runtime,
+    Scenario, ScenarioError, Search, SecretVia, Spec, VictimMode,
+};
