@@ -3,35 +3,12 @@
 //! # Architecture
 //!
 //! A *victim* holds a secret behind a chosen protection; an *attacker* (root, with root's real
-//! tools) dumps or reads its memory and scans what it got. Layers, lowest first; a layer only
-//! uses the ones above it in this list (`ARCHITECTURE.md` at the top of the repository is the
-//! full map, with where to add a context, an attack path or a detector):
+//! tools) dumps or reads its memory and scans what it got.
 //!
-//! | module      | role |
-//! |-------------|------|
-//! | [`model`]   | plain data: spans, hits, scan reports, attack kinds, victim modes, CVM profiles, cells, hex windows |
-//! | [`secret`]  | the `Secret` wrapper: redacted `Debug`, zeroized on drop |
-//! | [`redact`]  | `--redact`: the one transform that takes the secret's bytes out of a result |
-//! | [`procfs`]  | `/proc/PID/maps`, smaps flags, tasks, pagemap: pure parsers + thin readers |
-//! | [`memory`]  | the [`memory::MemorySource`] trait; the live-process reader; ptrace guards; capturing a hex window |
-//! | [`coredump`]| streaming ELF core writer; ELF core reader (goblin) as a `MemorySource` |
-//! | [`scan`]    | needles in several encodings and secret shapes, over any `MemorySource` |
-//! | [`protect`] | victim-side secret stores: plain heap, hygiene flags, `memfd_secret` |
-//! | [`victim`]  | the victim program and its stop-wait loop |
-//! | [`host`]    | one probe of what this host can do, and the host-wide verdicts doctor and the demo share |
-//! | [`scenario`] | the scenario type and its TOML loader: what a row runs and expects |
-//! | [`context`] | what every context shares: the `VictimHost`/`RunningVictim` interface, the run environment, the victim-process launcher |
-//! | [`isolate`] | what vm and container share: the static confidump they run, new namespaces |
-//! | [`process`] | the process context: a victim process on this host |
-//! | [`sgx`]     | the SGX context: confidump's own enclave, built, measured, signed, loaded |
-//! | [`vm`]      | QEMU for the vm context: launcher, initramfs, QMP client, guest init, CVM profiles |
-//! | [`container`] | the container context: namespaces, OCI bundle + runc/crun, cleanup, CRIU check |
-//! | [`service`] | the confidential-service context: a private PostgreSQL, its client, the disk attack |
-//! | [`doctor`]  | what this host can demonstrate, and why not the rest |
-//! | [`lab`]     | training exercises: start a victim, hints, answers checked by salted hash |
-//! | [`runner`]  | the registry of contexts, attack paths, classification, the matrix: returns cells, draws nothing |
-//! | [`render`]  | text table, presenter screens, attack view, hex view, JSON, HTML, JUnit: draw data, never read memory |
-//! | [`cli`]     | clap definitions, one file per subcommand |
+//! The modules form layers, each using only the ones below it. The one table of them is the
+//! `layers` block in `ARCHITECTURE.md` at the top of the repository (`tests/layers.rs` enforces
+//! it); that file is also the map of what each folder owns, and says where to add a context, an
+//! attack path or a detector.
 //!
 //! The scanner never knows where its bytes came from: a live process, our core, gdb's, the
 //! kernel's or QEMU's all implement [`memory::MemorySource`]. A "protected" verdict therefore
