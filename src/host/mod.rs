@@ -24,6 +24,7 @@ pub mod eval;
 pub mod qemu;
 pub mod sgx;
 pub mod user;
+pub mod vdso;
 
 use crate::model::Texts;
 use std::os::unix::fs::PermissionsExt;

@@ -15,8 +15,8 @@
 
 use std::path::Path;
 
+use super::vdso::{self, VdsoError, ENTER_SYMBOL};
 use crate::model::Texts;
-use crate::sgx::vdso::{self, VdsoError, ENTER_SYMBOL};
 
 /// The device the kernel's SGX driver offers (Linux 5.11+).
 pub const DEV_SGX_ENCLAVE: &str = "/dev/sgx_enclave";

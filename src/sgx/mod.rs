@@ -30,7 +30,6 @@ pub mod run;
 pub mod sign;
 pub mod sim;
 pub mod uapi;
-pub mod vdso;
 
 pub use emit::{emit_enclave, Emitted};
 pub use layout::EnclaveImage;
@@ -76,7 +75,7 @@ pub enum SgxError {
     },
     /// The vDSO lookup failed.
     #[error(transparent)]
-    Vdso(#[from] vdso::VdsoError),
+    Vdso(#[from] crate::host::vdso::VdsoError),
     /// Entering the enclave failed or it did not exit normally.
     #[error("enclave call: {0}")]
     Enter(String),
