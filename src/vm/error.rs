@@ -11,7 +11,7 @@ pub enum VmError {
     #[error("needs QEMU: apt-get install qemu-system-x86 ({what})")]
     QemuMissing {
         /// What was looked for.
-        what: String,
+        what: crate::host::ProbeError,
     },
     /// No guest kernel.
     #[error("needs a guest kernel ({what}): run {fetch} or pass --kernel")]
@@ -26,7 +26,7 @@ pub enum VmError {
     Mode(&'static str),
     /// KVM was asked for but cannot be used.
     #[error("--accel kvm: /dev/kvm cannot be opened read-write: {0}")]
-    Kvm(String),
+    Kvm(crate::host::ProbeError),
     /// A confidential-VM profile lacks hardware or software.
     #[error("{0}")]
     CvmUnavailable(String),
@@ -79,9 +79,38 @@ pub enum VmError {
         /// The console, last lines.
         console: String,
     },
-    /// The guest reported an error instead of a ready line.
+    /// The guest reported an error instead of a ready line, or could not be brought to one.
     #[error("the guest failed: {0}")]
-    Guest(String),
+    Guest(#[from] GuestFailure),
+}
+
+/// How a guest failed to become ready (what follows `the guest failed: `).
+#[derive(Debug, thiserror::Error)]
+pub enum GuestFailure {
+    /// The guest said so on its console, or its ready line was not one.
+    #[error(transparent)]
+    Console(#[from] super::guest::ConsoleError),
+    /// No start line could be made for it.
+    #[error(transparent)]
+    StartLine(#[from] super::start::StartError),
+    /// The start line could not be written to the guest's console.
+    #[error("sending the start line: {0}")]
+    Send(#[source] std::io::Error),
+    /// The console ended without a ready line.
+    #[error("no ready line")]
+    NoReadyLine,
+    /// No accelerator was tried.
+    #[error("no boot attempt")]
+    NoAttempt,
+    /// A guest meant to wait for its start line started a victim on its own.
+    #[error("the guest's victim started before the host named it")]
+    StartedEarly,
+    /// QEMU could not be asked whether the restored guest runs.
+    #[error("restoring the saved guest: {0}")]
+    Restore(#[source] super::qmp::QmpError),
+    /// The restored guest is in a state other than running.
+    #[error("restoring the saved guest: QEMU is {0}, not running")]
+    NotRunning(String),
 }
 
 pub(super) fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> VmError {

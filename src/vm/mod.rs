@@ -49,7 +49,7 @@ pub use guest::GuestReady;
 pub use qemu::Accel;
 
 use error::io_err;
-pub use error::VmError;
+pub use error::{GuestFailure, VmError};
 pub use options::{AccelChoice, VmOptions};
 pub use ready::{VmReady, STARTED_BOOT, STARTED_SNAPSHOT};
 pub use wire::WireTap;
@@ -65,7 +65,7 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 enum ConsoleEvent {
     Waiting,
     Ready(Box<GuestReady>),
-    GuestError(String),
+    GuestError(guest::ConsoleError),
     Eof,
 }
 
@@ -149,7 +149,7 @@ impl VmVictim {
                 .guest_kernel
                 .clone()
                 .map_err(|what| VmError::KernelMissing {
-                    what,
+                    what: what.to_string(),
                     fetch: facts.fetch_kernel.clone(),
                 })?,
         };
@@ -217,7 +217,7 @@ impl VmVictim {
                         l.yama = opts.guest_yama;
                         l
                     })
-                    .map_err(VmError::Guest)?,
+                    .map_err(GuestFailure::StartLine)?,
             ),
         };
         let snapshots = match (&start_line, opts.snapshot) {
@@ -336,7 +336,7 @@ impl VmVictim {
                 }
             }
         }
-        Err(last_err.unwrap_or(VmError::Guest("no boot attempt".into())))
+        Err(last_err.unwrap_or(VmError::Guest(GuestFailure::NoAttempt)))
     }
 
     /// The ready line.
@@ -465,14 +465,21 @@ fn record_kvm_fallback(why: Option<&str>) {
             .unwrap_or_default(),
         why: why.to_string(),
     };
-    let written = path
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .map_err(|e| e.to_string())
-        .and_then(|()| serde_json::to_vec(&record).map_err(|e| e.to_string()))
-        .and_then(|bytes| {
-            crate::files::output::write_file(&path, &bytes, true).map_err(|e| e.to_string())
-        });
+    #[derive(Debug, thiserror::Error)]
+    enum RecordError {
+        #[error("{0}")]
+        Dir(#[from] std::io::Error),
+        #[error("{0}")]
+        Json(#[from] serde_json::Error),
+        #[error("{0}")]
+        Write(#[from] crate::coredump::output::OutputError),
+    }
+    let written = (|| -> Result<(), RecordError> {
+        path.parent().map_or(Ok(()), std::fs::create_dir_all)?;
+        let bytes = serde_json::to_vec(&record)?;
+        crate::files::output::write_file(&path, &bytes, true)?;
+        Ok(())
+    })();
     if let Err(e) = written {
         tracing::debug!(path = %path.display(), "recording the KVM fallback: {e}");
     }
