@@ -177,7 +177,7 @@ impl PgInstance {
             getrandom::getrandom(&mut b).map_err(|e| InstanceError::Io {
                 what: "get random bytes for",
                 path: base.clone(),
-                source: std::io::Error::other(e.to_string()),
+                source: std::io::Error::other(e),
             })?;
             hex::encode(b)
         };
