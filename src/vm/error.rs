@@ -17,7 +17,7 @@ pub enum VmError {
     #[error("needs a guest kernel ({what}): run {fetch} or pass --kernel")]
     KernelMissing {
         /// What was looked for.
-        what: String,
+        what: KernelLookup,
         /// The one command that fetches one ([`crate::host::HostFacts::fetch_kernel`]).
         fetch: String,
     },
@@ -82,6 +82,22 @@ pub enum VmError {
     /// The guest reported an error instead of a ready line, or could not be brought to one.
     #[error("the guest failed: {0}")]
     Guest(#[from] GuestFailure),
+}
+
+/// Where a guest kernel was looked for, and why it was not there.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelLookup {
+    /// The kernel named with `--kernel` does not open.
+    #[error("{}: {source}", .path.display())]
+    Named {
+        /// The kernel named.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// No kernel was named and the host has none ([`crate::host::HostFacts::guest_kernel`]).
+    #[error(transparent)]
+    Host(crate::host::ProbeError),
 }
 
 /// How a guest failed to become ready (what follows `the guest failed: `).

@@ -104,9 +104,10 @@ pub enum VictimError {
     /// The canary could not be sent out on the console.
     #[error("writing to the console: {0}")]
     Console(#[source] std::io::Error),
-    /// The victim failed.
+    /// The victim failed. (Not a `source`: the guest's line says the victim's error once,
+    /// without its causes, as the host expects it.)
     #[error("victim: {0}")]
-    Victim(#[source] victim::VictimError),
+    Victim(victim::VictimError),
 }
 
 /// The console line that carries a secret sent out on [`Wire::Console`]: `MARKER wire SECRET`.

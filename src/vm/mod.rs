@@ -49,7 +49,7 @@ pub use guest::GuestReady;
 pub use qemu::Accel;
 
 use error::io_err;
-pub use error::{GuestFailure, VmError};
+pub use error::{GuestFailure, KernelLookup, VmError};
 pub use options::{AccelChoice, VmOptions};
 pub use ready::{VmReady, STARTED_BOOT, STARTED_SNAPSHOT};
 pub use wire::WireTap;
@@ -139,8 +139,11 @@ impl VmVictim {
             .map_err(|what| VmError::QemuMissing { what })?;
         let kernel = match &opts.kernel {
             Some(k) => {
-                std::fs::File::open(k).map_err(|e| VmError::KernelMissing {
-                    what: format!("{}: {e}", k.display()),
+                std::fs::File::open(k).map_err(|source| VmError::KernelMissing {
+                    what: KernelLookup::Named {
+                        path: k.clone(),
+                        source,
+                    },
                     fetch: facts.fetch_kernel.clone(),
                 })?;
                 k.clone()
@@ -149,7 +152,7 @@ impl VmVictim {
                 .guest_kernel
                 .clone()
                 .map_err(|what| VmError::KernelMissing {
-                    what: what.to_string(),
+                    what: KernelLookup::Host(what),
                     fetch: facts.fetch_kernel.clone(),
                 })?,
         };
