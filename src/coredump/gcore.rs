@@ -93,7 +93,10 @@ pub fn dump_with_gcore(pid: i32, opts: &DumpOptions) -> Result<DumpSummary, Dump
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
-        return Err(DumpError::Gcore(format!("{} ({last})", done.status)));
+        return Err(DumpError::Gcore {
+            status: done.status,
+            last_line: last.to_string(),
+        });
     }
     let (memory_bytes, regions, threads) = describe_core(Path::new(&via))?;
     let path = out.commit()?;
@@ -116,7 +119,7 @@ pub fn dump_with_gcore(pid: i32, opts: &DumpOptions) -> Result<DumpSummary, Dump
 /// (bytes of memory, PT_LOADs with bytes, threads) of a core, read with our own bounds-checked
 /// reader: the same parser that will scan it.
 fn describe_core(path: &Path) -> Result<(u64, usize, usize), DumpError> {
-    let core = CoreFile::open(path).map_err(|e| DumpError::Gcore(e.to_string()))?;
+    let core = CoreFile::open(path).map_err(DumpError::GcoreUnreadable)?;
     let readable = core
         .regions()
         .iter()

@@ -45,19 +45,40 @@ fn gdb_anonymous(m: &Mapping) -> bool {
     m.inode == 0 || m.name.starts_with("/dev/zero") || m.name.starts_with("/SYSV")
 }
 
+/// Why gdb's gcore leaves a mapping out of its core: the reason our `like-gcore` core's note
+/// gives for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LeftOut {
+    /// `MADV_DONTDUMP`.
+    #[error("MADV_DONTDUMP (dd): {AS_GCORE}")]
+    DontDump,
+    /// No read, write or execute permission (the mapping's `perms`).
+    #[error("no permissions ({0}): {AS_GCORE}")]
+    NoPermissions(String),
+    /// The `coredump_filter` bit for this kind of mapping is clear.
+    #[error("coredump_filter {filter:#x}: {bit} is clear: {AS_GCORE}")]
+    Filter {
+        /// The process's `coredump_filter`.
+        filter: u32,
+        /// The bit, with its meaning (`bit 0 (anonymous private)`).
+        bit: &'static str,
+    },
+}
+
+const AS_GCORE: &str = "left out, as gdb's gcore does";
+
 /// `Ok(())` when gdb's gcore would dump `m` under `filter`; otherwise the reason it is left out.
 /// `starts_with_elf_header` is asked only when the ELF-header rule could decide.
 pub fn gcore_decision(
     m: &Mapping,
     filter: u32,
     starts_with_elf_header: impl FnOnce() -> bool,
-) -> Result<(), String> {
-    const AS_GCORE: &str = "left out, as gdb's gcore does";
+) -> Result<(), LeftOut> {
     if m.has_flag("dd") {
-        return Err(format!("MADV_DONTDUMP (dd): {AS_GCORE}"));
+        return Err(LeftOut::DontDump);
     }
     if !m.read && !m.write && !m.exec {
-        return Err(format!("no permissions ({}): {AS_GCORE}", m.perms()));
+        return Err(LeftOut::NoPermissions(m.perms()));
     }
     let anon = gdb_anonymous(m);
     let (dump, bit_name) = if m.shared {
@@ -89,9 +110,10 @@ pub fn gcore_decision(
     if !m.shared && m.offset == 0 && filter & FILTER_ELF_HEADERS != 0 && starts_with_elf_header() {
         return Ok(());
     }
-    Err(format!(
-        "coredump_filter {filter:#x}: {bit_name} is clear: {AS_GCORE}"
-    ))
+    Err(LeftOut::Filter {
+        filter,
+        bit: bit_name,
+    })
 }
 
 #[cfg(test)]
@@ -106,8 +128,8 @@ mod tests {
     #[test]
     fn dd_and_no_perms_are_left_out() {
         let m = one("1000-2000 rw-p 00000000 00:00 0 \nVmFlags: rd wr dd\n");
-        let r = gcore_decision(&m, 0x33, || false).unwrap_err();
-        assert!(r.starts_with("MADV_DONTDUMP (dd)"), "{r}");
+        let r = gcore_decision(&m, 0x33, || false).unwrap_err().to_string();
+        assert_eq!(r, "MADV_DONTDUMP (dd): left out, as gdb's gcore does");
         let m = one("1000-2000 ---p 00000000 00:00 0 \nVmFlags: mr\n");
         assert!(gcore_decision(&m, 0x33, || false).is_err());
     }
@@ -125,8 +147,13 @@ mod tests {
         assert!(gcore_decision(&hdr, 0x33, || true).is_ok());
         assert!(gcore_decision(&hdr, 0x23, || true).is_err());
         let shm = one("1000-2000 rw-s 00000000 00:05 9 /memfd:x (deleted)\n");
-        let r = gcore_decision(&shm, 0x33, || false).unwrap_err();
-        assert!(r.contains("bit 3"), "{r}");
+        let r = gcore_decision(&shm, 0x33, || false)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            r,
+            "coredump_filter 0x33: bit 3 (file-backed shared) is clear: left out, as gdb's gcore does"
+        );
         let sysv = one("1000-2000 rw-s 00000000 00:01 9 /SYSV00000000 (deleted)\n");
         assert!(gcore_decision(&sysv, 0x33, || false).is_ok());
     }

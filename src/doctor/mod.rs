@@ -180,7 +180,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
                 format!("{} (version unknown)", q.display()),
                 format!("{}（バージョン不明）", q.display()),
             ),
-            (Err(e), _) => Texts::same(e.clone()),
+            (Err(e), _) => Texts::same(e.to_string()),
         },
         vm_rows,
     ));
@@ -191,7 +191,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
         crate::vm::facts::guest_kernel_missing(f),
         || match &f.guest_kernel {
             Ok(k) => Texts::same(k.display().to_string()),
-            Err(e) => Texts::same(e.clone()),
+            Err(e) => Texts::same(e.to_string()),
         },
         vm_rows,
     ));
@@ -281,7 +281,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
                 format!("initdb, pg_ctl and postgres in {}", d.display()),
                 format!("{} に initdb、pg_ctl、postgres がある。", d.display()),
             ),
-            Err(e) => Texts::same(e.clone()),
+            Err(e) => Texts::same(e.to_string()),
         },
         ("database rows", "データベースの行"),
     ));

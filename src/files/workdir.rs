@@ -26,7 +26,7 @@ pub fn create(prefix: &str) -> std::io::Result<PathBuf> {
 /// for a unix socket name); [`remove_stale_in`] cleans up after killed runs there.
 pub fn create_in(base: &Path, prefix: &str) -> std::io::Result<PathBuf> {
     let mut nonce = [0u8; 6];
-    getrandom::getrandom(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
+    getrandom::getrandom(&mut nonce).map_err(std::io::Error::other)?;
     let dir = base.join(format!(
         "{prefix}-p{}-{}",
         std::process::id(),

@@ -20,10 +20,12 @@
 //! ```
 
 pub mod cvm;
+mod error;
 pub mod eval;
 pub mod qemu;
 pub mod sgx;
 pub mod user;
+pub mod vdso;
 
 use crate::model::Texts;
 use std::os::unix::fs::PermissionsExt;
@@ -31,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 pub use cvm::{CvmProfile, HostCvmFacts};
+pub use error::ProbeError;
 pub use eval::*;
 pub use qemu::{KvmFallback, QemuVersion};
 pub use sgx::SgxFacts;
@@ -47,7 +50,7 @@ pub struct HostFacts {
     /// The running kernel's release (`uname -r`).
     pub kernel_release: String,
     /// `Ok` when a `memfd_secret` store could be created and mapped here; else the error.
-    pub memfd_secret: Result<(), String>,
+    pub memfd_secret: Result<(), ProbeError>,
     /// Effective uid.
     pub euid: u32,
     /// The `CapEff` mask of `/proc/self/status`.
@@ -61,17 +64,17 @@ pub struct HostFacts {
     /// `gcore`, executable, on PATH.
     pub gcore: Option<PathBuf>,
     /// QEMU ([`qemu::locate_qemu`]), or what was looked for.
-    pub qemu: Result<PathBuf, String>,
+    pub qemu: Result<PathBuf, ProbeError>,
     /// QEMU's version: probed on first use (see [`HostFacts::qemu_version`]).
     pub qemu_version: OnceLock<Option<QemuVersion>>,
     /// Opening `/dev/kvm` read-write: `Err` with the reason.
-    pub kvm: Result<(), String>,
+    pub kvm: Result<(), ProbeError>,
     /// A Linux guest failed under KVM here and the VM launcher fell back to TCG (its record,
     /// [`qemu::read_kvm_fallback`]); `None` when no run has seen that on this kernel.
     pub kvm_fallback: Option<qemu::KvmFallback>,
     /// The guest kernel a VM victim boots ([`qemu::locate_guest_kernel`]), or what was
     /// looked for.
-    pub guest_kernel: Result<PathBuf, String>,
+    pub guest_kernel: Result<PathBuf, ProbeError>,
     /// The one command that fetches a guest kernel for this confidump
     /// ([`qemu::fetch_kernel_command`]): the packaged script for an installed binary.
     pub fetch_kernel: String,
@@ -95,7 +98,7 @@ pub struct HostFacts {
     pub cgroup_hybrid: Option<String>,
     /// The directory holding PostgreSQL's `initdb`, `pg_ctl` and `postgres`, or what was
     /// looked for.
-    pub postgres: Result<PathBuf, String>,
+    pub postgres: Result<PathBuf, ProbeError>,
     /// The executable the unprivileged user is tried with.
     pub exe: Option<PathBuf>,
     /// The unprivileged user: probed on first use (see [`HostFacts::unprivileged`]).
@@ -129,7 +132,7 @@ impl HostFacts {
                 .write(true)
                 .open("/dev/kvm")
                 .map(drop)
-                .map_err(|e| e.to_string()),
+                .map_err(|e| ProbeError::open("/dev/kvm", e)),
             kvm_fallback: nix::sys::utsname::uname()
                 .ok()
                 .and_then(|u| qemu::read_kvm_fallback(&u.release().to_string_lossy())),
@@ -218,7 +221,10 @@ impl HostFacts {
                 minor: 2,
                 micro: 19,
             })),
-            kvm: Err("No such file or directory (os error 2)".into()),
+            kvm: Err(ProbeError::open(
+                "/dev/kvm",
+                std::io::Error::from_raw_os_error(libc::ENOENT),
+            )),
             kvm_fallback: None,
             guest_kernel: Ok("/root/.cache/confidump/guest-kernel/vmlinuz".into()),
             fetch_kernel: qemu::FETCH_KERNEL_SCRIPT.into(),
@@ -233,10 +239,7 @@ impl HostFacts {
             runc: None,
             crun: None,
             cgroup_hybrid: None,
-            postgres: Err(
-                "no initdb, pg_ctl and postgres together on PATH or in /usr/lib/postgresql/*/bin"
-                    .into(),
-            ),
+            postgres: Err(ProbeError::NoPostgres),
             exe: Some("/usr/local/bin/confidump".into()),
             unprivileged: OnceLock::from(Ok(User {
                 name: UNPRIVILEGED_USER.into(),
@@ -296,10 +299,10 @@ pub fn cpuinfo_flags(cpuinfo: &str) -> Vec<String> {
 
 /// One `memfd_secret` store, created, mapped and dropped: what a secretmem victim does, so a
 /// host where this works can run those victims. `Err` is the store's error, hint included.
-pub fn probe_memfd_secret() -> Result<(), String> {
+pub fn probe_memfd_secret() -> Result<(), ProbeError> {
     crate::protect::SecretStore::new(crate::protect::Protection::SecretMem)
         .map(drop)
-        .map_err(|e| e.to_string())
+        .map_err(|e| ProbeError::MemfdSecret(Arc::new(e)))
 }
 
 /// This host's cgroups, when they are "hybrid" in the way crun refuses: cgroup v1 hierarchies
@@ -345,7 +348,7 @@ pub const POSTGRES_PROGRAMS: [&str; 3] = ["initdb", "pg_ctl", "postgres"];
 
 /// The first directory holding all of [`POSTGRES_PROGRAMS`] as executables: the `PATH`, then
 /// Debian's `/usr/lib/postgresql/VERSION/bin`, newest version first.
-fn locate_postgres() -> Result<PathBuf, String> {
+fn locate_postgres() -> Result<PathBuf, ProbeError> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
@@ -361,10 +364,7 @@ fn locate_postgres() -> Result<PathBuf, String> {
         .unwrap_or_default();
     versioned.sort_by_key(|v| std::cmp::Reverse(v.0));
     dirs.extend(versioned.into_iter().map(|(_, d)| d));
-    postgres_dir_in(&dirs).ok_or_else(|| {
-        "no initdb, pg_ctl and postgres together on PATH or in /usr/lib/postgresql/*/bin"
-            .to_string()
-    })
+    postgres_dir_in(&dirs).ok_or(ProbeError::NoPostgres)
 }
 
 /// The first of `dirs` that holds every one of [`POSTGRES_PROGRAMS`].

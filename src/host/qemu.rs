@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{is_executable, which};
+use super::{is_executable, which, ProbeError};
 
 /// The QEMU system emulator we run.
 pub const QEMU_BINARY: &str = "qemu-system-x86_64";
@@ -47,19 +47,16 @@ pub fn parse_qemu_version(text: &str) -> Option<QemuVersion> {
 /// Finds QEMU: `$CONFIDUMP_QEMU` when set (used as given, even if missing: an explicit
 /// override must not silently fall back), else `qemu-system-x86_64` on `PATH`; either way an
 /// executable file. `Err` says what was looked for.
-pub fn locate_qemu() -> Result<PathBuf, String> {
+pub fn locate_qemu() -> Result<PathBuf, ProbeError> {
     if let Some(p) = std::env::var_os("CONFIDUMP_QEMU") {
         let p = PathBuf::from(p);
         return if is_executable(&p) {
             Ok(p)
         } else {
-            Err(format!(
-                "$CONFIDUMP_QEMU={} is not an executable file",
-                p.display()
-            ))
+            Err(ProbeError::QemuOverride(p))
         };
     }
-    which(QEMU_BINARY).ok_or_else(|| format!("no executable {QEMU_BINARY} on PATH"))
+    which(QEMU_BINARY).ok_or(ProbeError::NoQemu)
 }
 
 /// [`locate_qemu`] without the reason.
@@ -151,16 +148,10 @@ pub fn default_kernel() -> Option<PathBuf> {
 }
 
 /// [`default_kernel`], or what was looked for.
-pub fn locate_guest_kernel() -> Result<PathBuf, String> {
-    if let Some(p) = find_guest_kernel() {
-        return Ok(p);
-    }
-    Err(format!(
-        "no readable /boot/vmlinuz-$(uname -r), nothing in {}",
-        kernel_cache_dir()
-            .map(|d| d.display().to_string())
-            .unwrap_or_else(|| "~/.cache/confidump/guest-kernel".into())
-    ))
+pub fn locate_guest_kernel() -> Result<PathBuf, ProbeError> {
+    find_guest_kernel().ok_or_else(|| ProbeError::NoGuestKernel {
+        cache: kernel_cache_dir(),
+    })
 }
 
 fn find_guest_kernel() -> Option<PathBuf> {

@@ -10,13 +10,14 @@
 //! `/sys/devices/system/node/node*/x86/sgx_total_bytes` on kernels that have it.
 //! `/dev/sgx_provision` is only needed for attestation keys, so it is reported, not required.
 //!
-//! The vDSO is looked up by [`crate::sgx::vdso`], the one vDSO lookup (the enclave's loader
-//! enters through the address it finds); everything else here reads `/proc`, `/sys` and `/dev`.
+//! The vDSO is looked up by [`super::vdso`], the one vDSO lookup (the enclave's loader enters
+//! through the address it finds); everything else here reads `/proc`, `/sys` and `/dev`.
 
 use std::path::Path;
 
+use super::vdso::{self, VdsoError, ENTER_SYMBOL};
+use super::ProbeError;
 use crate::model::Texts;
-use crate::sgx::vdso::{self, VdsoError, ENTER_SYMBOL};
 
 /// The device the kernel's SGX driver offers (Linux 5.11+).
 pub const DEV_SGX_ENCLAVE: &str = "/dev/sgx_enclave";
@@ -30,7 +31,7 @@ pub struct SgxFacts {
     pub cpu_sgx_lc: bool,
     /// `/dev/sgx_enclave`: None when absent, `Some(Ok)` when it opens read-write,
     /// `Some(Err(why))` when it exists but does not open.
-    pub dev_enclave: Option<Result<(), String>>,
+    pub dev_enclave: Option<Result<(), ProbeError>>,
     /// `/dev/sgx_provision` exists (attestation only).
     pub dev_provision: bool,
     /// Whether our vDSO exports [`ENTER_SYMBOL`]; `None` when the vDSO could not be read.
@@ -61,7 +62,7 @@ pub fn gather() -> SgxFacts {
 
 /// `/dev/sgx_enclave` as an enclave needs it: None when absent, `Some(Ok)` when it opens
 /// read-write (as `SGX_IOC_ENCLAVE_CREATE` needs), `Some(Err(why))` when it exists but does not.
-fn open_dev_enclave() -> Option<Result<(), String>> {
+fn open_dev_enclave() -> Option<Result<(), ProbeError>> {
     if !Path::new(DEV_SGX_ENCLAVE).exists() {
         return None;
     }
@@ -71,7 +72,7 @@ fn open_dev_enclave() -> Option<Result<(), String>> {
             .write(true)
             .open(DEV_SGX_ENCLAVE)
             .map(drop)
-            .map_err(|e| e.to_string()),
+            .map_err(|e| ProbeError::open(DEV_SGX_ENCLAVE, e)),
     )
 }
 
@@ -93,13 +94,39 @@ pub fn epc_total_bytes(nodes: &Path) -> Option<u64> {
     total
 }
 
+/// What an SGX prerequisite lacks, phrased to follow "needs" (`needs SGX (CPU flag sgx, …)`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Lacking {
+    /// No CPU flag `sgx`.
+    #[error("CPU flag sgx")]
+    CpuSgx,
+    /// No flexible launch control.
+    #[error("flexible launch control (CPU flag sgx_lc)")]
+    LaunchControl,
+    /// `/dev/sgx_enclave` exists but does not open read-write.
+    #[error("{DEV_SGX_ENCLAVE} usable (open failed: {0})")]
+    DeviceUnusable(ProbeError),
+    /// No `/dev/sgx_enclave`.
+    #[error("{DEV_SGX_ENCLAVE} (Linux >= 5.11 with CONFIG_X86_SGX)")]
+    NoDevice,
+    /// The vDSO does not export [`ENTER_SYMBOL`], or could not be read.
+    #[error("{ENTER_SYMBOL} in the vDSO")]
+    NoVdsoEnter,
+    /// Every NUMA node reports an EPC of 0 bytes.
+    #[error("EPC memory (sgx_total_bytes is 0 on every node)")]
+    EpcEmpty,
+    /// No NUMA node reports its EPC, and the device does not open.
+    #[error("EPC memory (no node reports sgx_total_bytes)")]
+    EpcUnreported,
+}
+
 /// One prerequisite and its verdict: `Ok(what was found)` or `Err(what is missing)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prerequisite {
     /// Short name (`cpu-sgx`, `sgx-lc`, `dev-sgx-enclave`, `vdso-enter`, `epc`).
     pub name: &'static str,
-    /// Found, or what is missing (phrased to follow "needs").
-    pub result: Result<String, String>,
+    /// Found, or what is missing.
+    pub result: Result<String, Lacking>,
     /// The same phrase in Japanese (what was found, or what is missing).
     pub ja: String,
 }
@@ -116,11 +143,7 @@ pub fn evaluate(f: &SgxFacts) -> Vec<Prerequisite> {
                 "CPU フラグ sgx".into(),
             )
         } else {
-            p(
-                "cpu-sgx",
-                Err("CPU flag sgx".into()),
-                "CPU フラグ sgx".into(),
-            )
+            p("cpu-sgx", Err(Lacking::CpuSgx), "CPU フラグ sgx".into())
         },
         if f.cpu_sgx_lc {
             p(
@@ -131,7 +154,7 @@ pub fn evaluate(f: &SgxFacts) -> Vec<Prerequisite> {
         } else {
             p(
                 "sgx-lc",
-                Err("flexible launch control (CPU flag sgx_lc)".into()),
+                Err(Lacking::LaunchControl),
                 "FLC（CPU フラグ sgx_lc）".into(),
             )
         },
@@ -143,14 +166,12 @@ pub fn evaluate(f: &SgxFacts) -> Vec<Prerequisite> {
             ),
             Some(Err(e)) => p(
                 "dev-sgx-enclave",
-                Err(format!("{DEV_SGX_ENCLAVE} usable (open failed: {e})")),
+                Err(Lacking::DeviceUnusable(e.clone())),
                 format!("使える {DEV_SGX_ENCLAVE}（open が失敗：{e}）"),
             ),
             None => p(
                 "dev-sgx-enclave",
-                Err(format!(
-                    "{DEV_SGX_ENCLAVE} (Linux >= 5.11 with CONFIG_X86_SGX)"
-                )),
+                Err(Lacking::NoDevice),
                 format!("{DEV_SGX_ENCLAVE}（CONFIG_X86_SGX を有効にした Linux 5.11 以降）"),
             ),
         },
@@ -163,14 +184,14 @@ pub fn evaluate(f: &SgxFacts) -> Vec<Prerequisite> {
             // Not exported, or the vDSO could not be read: either way, no entry.
             Some(false) | None => p(
                 "vdso-enter",
-                Err(format!("{enter} in the vDSO")),
+                Err(Lacking::NoVdsoEnter),
                 format!("vDSO の {enter}"),
             ),
         },
         match f.epc_bytes {
             Some(0) => p(
                 "epc",
-                Err("EPC memory (sgx_total_bytes is 0 on every node)".into()),
+                Err(Lacking::EpcEmpty),
                 "EPC メモリ（どの NUMA ノードも sgx_total_bytes が 0）".into(),
             ),
             Some(n) => p(
@@ -186,7 +207,7 @@ pub fn evaluate(f: &SgxFacts) -> Vec<Prerequisite> {
             ),
             None => p(
                 "epc",
-                Err("EPC memory (no node reports sgx_total_bytes)".into()),
+                Err(Lacking::EpcUnreported),
                 "EPC メモリ（sgx_total_bytes を報告する NUMA ノードがない）".into(),
             ),
         },
@@ -208,9 +229,9 @@ pub fn unavailable_reason(prereqs: &[Prerequisite]) -> Option<String> {
 pub fn unavailable_texts(prereqs: &[Prerequisite]) -> Option<Texts> {
     let missing: Vec<&Prerequisite> = prereqs.iter().filter(|p| p.result.is_err()).collect();
     (!missing.is_empty()).then(|| {
-        let en: Vec<&str> = missing
+        let en: Vec<String> = missing
             .iter()
-            .filter_map(|p| p.result.as_ref().err().map(String::as_str))
+            .filter_map(|p| p.result.as_ref().err().map(Lacking::to_string))
             .collect();
         let ja: Vec<&str> = missing.iter().map(|p| p.ja.as_str()).collect();
         Texts::new(

@@ -29,19 +29,31 @@ pub const STATIC_TARGET_DIR_ENV: &str = "CONFIDUMP_STATIC_TARGET_DIR";
 /// Errors of finding or building the static init.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
-    /// A binary that was named or found is not usable as `/init`.
-    #[error("{path} cannot be the guest's /init: {why}")]
-    Unusable {
+    /// A binary that was named or found cannot be read.
+    #[error("{} cannot be the guest's /init: {source}", .path.display())]
+    Unreadable {
         /// The binary.
         path: PathBuf,
-        /// Why not.
-        why: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A binary that was named or found is linked dynamically.
+    #[error("{} cannot be the guest's /init: not a statically linked x86-64 ELF executable (it has a PT_INTERP)", .path.display())]
+    NotStatic {
+        /// The binary.
+        path: PathBuf,
     },
     /// Building the static copy failed.
     #[error("building a static confidump for the guest's /init failed ({status}); run it by hand to see why: RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target {STATIC_TARGET} --target-dir target/static")]
     Build {
         /// Cargo's exit status.
-        status: String,
+        status: std::process::ExitStatus,
+    },
+    /// Cargo could not be started to build the static copy.
+    #[error("building a static confidump for the guest's /init failed ({source}); run it by hand to see why: RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target {STATIC_TARGET} --target-dir target/static")]
+    Cargo {
+        /// Why.
+        source: std::io::Error,
     },
     /// Nothing found and nothing to build with.
     #[error("no static confidump for the guest's /init: this confidump is linked dynamically (built without the source tree's .cargo/config.toml); build it from the source tree with `cargo build --release`, or set CONFIDUMP_GUEST_INIT to a static confidump")]
@@ -139,14 +151,13 @@ fn built_path(target_dir: &Path) -> PathBuf {
 }
 
 fn load(path: &Path) -> Result<(PathBuf, Vec<u8>), InitError> {
-    let bytes = std::fs::read(path).map_err(|e| InitError::Unusable {
+    let bytes = std::fs::read(path).map_err(|source| InitError::Unreadable {
         path: path.to_path_buf(),
-        why: e.to_string(),
+        source,
     })?;
     if !is_static_elf(&bytes) {
-        return Err(InitError::Unusable {
+        return Err(InitError::NotStatic {
             path: path.to_path_buf(),
-            why: "not a statically linked x86-64 ELF executable (it has a PT_INTERP)".into(),
         });
     }
     Ok((path.to_path_buf(), bytes))
@@ -193,13 +204,9 @@ fn build(cargo: &Path, manifest: &Path, target_dir: &Path) -> Result<(), InitErr
         // Cargo's progress goes to our stderr: the first build takes a minute or two.
         .stdout(std::process::Stdio::null())
         .status()
-        .map_err(|e| InitError::Build {
-            status: e.to_string(),
-        })?;
+        .map_err(|source| InitError::Cargo { source })?;
     if !status.success() {
-        return Err(InitError::Build {
-            status: status.to_string(),
-        });
+        return Err(InitError::Build { status });
     }
     Ok(())
 }

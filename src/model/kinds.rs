@@ -284,13 +284,22 @@ impl Wire {
     }
 
     /// Parses [`Wire::as_str`]'s names.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, WireError> {
         match s {
             "console" => Ok(Wire::Console),
-            "virtio-serial" => Err(
-                "virtio-serial is not built yet (the guest would need virtio_console.ko in its initramfs): use console".to_string(),
-            ),
-            other => Err(format!("unknown channel {other:?}: the one built is console")),
+            "virtio-serial" => Err(WireError::NotBuilt),
+            other => Err(WireError::Unknown(other.to_string())),
         }
     }
+}
+
+/// A channel name [`Wire::parse`] does not take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// A channel that is planned but not built.
+    #[error("virtio-serial is not built yet (the guest would need virtio_console.ko in its initramfs): use console")]
+    NotBuilt,
+    /// No such channel.
+    #[error("unknown channel {0:?}: the one built is console")]
+    Unknown(String),
 }

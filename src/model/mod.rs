@@ -17,7 +17,7 @@ mod texts;
 mod view;
 
 pub use addr::{hex_addr, parse_hex_addr, Span};
-pub use kinds::{AttackKind, CvmProfile, Runtime, VictimMode, Wire};
+pub use kinds::{AttackKind, CvmProfile, Runtime, VictimMode, Wire, WireError};
 pub use matrix::{
     count_mismatches, met, Cell, HostInfo, MatrixReport, Outcome, ScenarioInfo, MATRIX_SCHEMA,
 };

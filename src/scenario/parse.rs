@@ -316,7 +316,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         None => None,
         Some(w) => Some(
             crate::model::Wire::parse(w.get_ref())
-                .map_err(|why| invalid(file, text, Some(w.span()), &why))?,
+                .map_err(|why| invalid(file, text, Some(w.span()), &why.to_string()))?,
         ),
     };
     let cvm_fallback = match &raw.cvm_fallback {

@@ -27,6 +27,7 @@ pub mod disk;
 pub mod facts;
 pub mod instance;
 mod leftovers;
+pub mod programs;
 pub mod runner;
 
 use std::path::PathBuf;

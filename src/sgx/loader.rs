@@ -53,7 +53,7 @@ pub struct Enclave {
 
 impl Enclave {
     /// Loads `image`, signed by `sig`, through `/dev/sgx_enclave`; `enter` is the address of
-    /// `__vdso_sgx_enter_enclave` in this process (see [`super::vdso::find_enter`]).
+    /// `__vdso_sgx_enter_enclave` in this process (see [`crate::host::vdso::find_enter`]).
     pub fn load(image: &EnclaveImage, sig: &Sigstruct, enter: u64) -> Result<Self, SgxError> {
         let raw = nix::fcntl::open(
             crate::host::sgx::DEV_SGX_ENCLAVE,

@@ -31,7 +31,6 @@ pub mod runner;
 pub mod sign;
 pub mod sim;
 pub mod uapi;
-pub mod vdso;
 
 pub use emit::{emit_enclave, Emitted};
 pub use layout::EnclaveImage;
@@ -77,7 +76,7 @@ pub enum SgxError {
     },
     /// The vDSO lookup failed.
     #[error(transparent)]
-    Vdso(#[from] vdso::VdsoError),
+    Vdso(#[from] crate::host::vdso::VdsoError),
     /// Entering the enclave failed or it did not exit normally.
     #[error("enclave call: {0}")]
     Enter(String),

@@ -26,12 +26,51 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::hex_addr;
 /// A channel the guest's victim also sends its secret out on ([`crate::model::Wire`]).
-pub use crate::model::Wire;
+pub use crate::model::{Wire, WireError};
 use crate::victim::{self, Generator, Mode, ReadyLine, SecretSource, VictimConfig};
 
 /// Marks confidump's own lines on the console, so that kernel messages around them (or a
 /// partial line) are never mistaken for them.
 pub const MARKER: &str = "@confidump-guest@";
+
+/// What a guest's console line says instead of a ready line ([`parse_console_line`]). The
+/// line is the guest's: untrusted text, kept as the guest wrote it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// The guest reported an error (`MARKER error …`): its words.
+    #[error("{0}")]
+    Reported(String),
+    /// A ready line that is not the JSON of a [`GuestReady`].
+    #[error("unreadable guest ready line: {0}")]
+    Unreadable(#[source] serde_json::Error),
+    /// A ready line whose event is not `ready`.
+    #[error("unexpected guest event {0:?}")]
+    Event(String),
+}
+
+/// Why no canary could be made: the filler's reason, shown as the filler names it.
+pub struct CanaryFailure(crate::victim::fill::FillError);
+
+impl std::fmt::Debug for CanaryFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Why the guest's victim could not run; said on the console as `MARKER error …`.
+#[derive(Debug, thiserror::Error)]
+pub enum VictimError {
+    /// No canary could be made.
+    #[error("making the canary: {0:?}")]
+    Canary(CanaryFailure),
+    /// The canary could not be sent out on the console.
+    #[error("writing to the console: {0}")]
+    Console(#[source] std::io::Error),
+    /// The victim failed. (Not a `source`: the guest's line says the victim's error once,
+    /// without its causes, as the host expects it.)
+    #[error("victim: {0}")]
+    Victim(victim::VictimError),
+}
 
 /// The console line that carries a secret sent out on [`Wire::Console`]: `MARKER wire SECRET`.
 pub const WIRE_WORD: &str = "wire";
@@ -72,10 +111,13 @@ pub enum GuestError {
     NotInit(i32),
     /// The host's start line was not one.
     #[error("guest-init: {0}")]
-    Start(String),
-    /// The victim's container could not be made, or its victim failed.
+    Start(#[source] super::start::StartError),
+    /// The victim's container could not be made.
     #[error("guest-init: container: {0}")]
-    Container(String),
+    Container(#[source] crate::isolate::namespaces::NamespaceError),
+    /// The victim in the container failed.
+    #[error("guest-init: container: {0}")]
+    ContainedVictim(#[source] VictimError),
     /// A system call failed.
     #[error("guest-init: {what}: {errno}")]
     Sys {
@@ -205,16 +247,16 @@ fn spawn_contained(mode: Mode, wire: Option<Wire>) -> Result<Pid, GuestError> {
         allow_core: false,
         stdio,
     })
-    .map_err(|e| GuestError::Container(e.to_string()))
+    .map_err(GuestError::Container)
 }
 
 /// `guest-init --in-container`: the victim itself, PID 1 of the container's namespaces
 /// inside the guest (the mounts are the guest's, `/proc` its own).
 pub fn run_contained(mode: Mode, wire: Option<Wire>) -> Result<(), GuestError> {
-    run_victim(mode, wire).map_err(|msg| {
+    run_victim(mode, wire).map_err(|e| {
         // The host reads only marked lines: say it there, as the forked victim does.
-        println!("{MARKER} error {msg}");
-        GuestError::Container(msg)
+        println!("{MARKER} error {e}");
+        GuestError::ContainedVictim(e)
     })
 }
 
@@ -247,15 +289,15 @@ fn quiet_console() {
 /// The forked victim: runs until SIGTERM, with its ready line rewritten by [`GuestReadyOut`].
 /// With a `wire`, the canary is made here, sent out once on that channel, and handed to the
 /// victim's store.
-fn run_victim(mode: Mode, wire: Option<Wire>) -> Result<(), String> {
+fn run_victim(mode: Mode, wire: Option<Wire>) -> Result<(), VictimError> {
     let source = match wire {
         None => SecretSource::Generate(Generator::Canary),
         Some(Wire::Console) => {
             let mut secret = zeroize::Zeroizing::new(vec![0u8; 64]);
             let n = crate::victim::fill::generate_canary(&mut secret)
-                .map_err(|e| format!("making the canary: {e:?}"))?;
+                .map_err(|e| VictimError::Canary(CanaryFailure(e)))?;
             secret.truncate(n);
-            send_on_console(&secret).map_err(|e| format!("writing to the console: {e}"))?;
+            send_on_console(&secret).map_err(VictimError::Console)?;
             SecretSource::Given(secret)
         }
     };
@@ -266,7 +308,7 @@ fn run_victim(mode: Mode, wire: Option<Wire>) -> Result<(), String> {
         until_eof: false,
     };
     let mut out = GuestReadyOut::default();
-    victim::run(&config, &mut out).map_err(|e| format!("victim: {e}"))?;
+    victim::run(&config, &mut out).map_err(VictimError::Victim)?;
     Ok(())
 }
 
@@ -437,23 +479,24 @@ pub fn pagemap_phys(entry: u64) -> Option<u64> {
 /// Parses one console line: `Some(Ok(ready))` for a guest ready line, `Some(Err(message))` for
 /// a guest-side error, `None` for anything else. The line is untrusted guest output: it is
 /// parsed as JSON with serde and nothing else is interpreted.
-pub fn parse_console_line(line: &str) -> Option<Result<GuestReady, String>> {
+pub fn parse_console_line(line: &str) -> Option<Result<GuestReady, ConsoleError>> {
     let pos = line.find(MARKER)?;
     let rest = line.get(pos + MARKER.len()..)?.trim();
     if let Some(json) = rest.strip_prefix("ready ") {
         return Some(
             serde_json::from_str::<GuestReady>(json.trim())
-                .map_err(|e| format!("unreadable guest ready line: {e}"))
+                .map_err(ConsoleError::Unreadable)
                 .and_then(|g| {
                     if g.ready.event == "ready" {
                         Ok(g)
                     } else {
-                        Err(format!("unexpected guest event {:?}", g.ready.event))
+                        Err(ConsoleError::Event(g.ready.event))
                     }
                 }),
         );
     }
-    rest.strip_prefix("error ").map(|m| Err(m.to_string()))
+    rest.strip_prefix("error ")
+        .map(|m| Err(ConsoleError::Reported(m.to_string())))
 }
 
 #[cfg(test)]
@@ -473,17 +516,20 @@ mod tests {
             "\r[  1.0] junk {MARKER} ready {}\r",
             serde_json::to_string(&g).unwrap()
         );
-        assert_eq!(parse_console_line(&line), Some(Ok(g)));
-        assert_eq!(parse_console_line("[ 0.1] Linux version"), None);
+        assert_eq!(parse_console_line(&line).unwrap().unwrap(), g);
+        assert!(parse_console_line("[ 0.1] Linux version").is_none());
         assert!(matches!(
             parse_console_line(&format!("{MARKER} ready {{")),
             Some(Err(_))
         ));
         assert_eq!(
-            parse_console_line(&format!("{MARKER} error victim: boom")),
-            Some(Err("victim: boom".into()))
+            parse_console_line(&format!("{MARKER} error victim: boom"))
+                .unwrap()
+                .unwrap_err()
+                .to_string(),
+            "victim: boom"
         );
-        assert_eq!(parse_console_line(&format!("{MARKER} exit 0")), None);
+        assert!(parse_console_line(&format!("{MARKER} exit 0")).is_none());
     }
 
     #[test]
@@ -509,6 +555,7 @@ mod tests {
         assert_eq!(Wire::parse("console"), Ok(Wire::Console));
         assert!(Wire::parse("virtio-serial")
             .unwrap_err()
+            .to_string()
             .contains("not built"));
     }
 }

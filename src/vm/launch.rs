@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{guest, qemu, qmp, snapshot, start};
-use super::{Booting, ConsoleEvent, GuestReady, VmError, WireTap};
+use super::{Booting, ConsoleEvent, GuestFailure, GuestReady, VmError, WireTap};
 use crate::victim::lines::{read_lines, tail_text};
 
 pub(super) struct Spawned {
@@ -152,11 +152,11 @@ fn boot(
                 .and_then(|()| stdin.flush())
         });
         if let Some(Err(e)) = sent {
-            return Err(VmError::Guest(format!("sending the start line: {e}")));
+            return Err(GuestFailure::Send(e).into());
         }
     }
     let ready = spawned.wait_event(plan, deadline, timeout, false)?;
-    let ready = ready.ok_or_else(|| VmError::Guest("no ready line".into()))?;
+    let ready = ready.ok_or(VmError::Guest(GuestFailure::NoReadyLine))?;
     Ok((spawned, ready, started.elapsed().as_secs_f64()))
 }
 
@@ -267,12 +267,8 @@ impl Spawned {
                 Ok(ConsoleEvent::Waiting) if waiting => return Ok(None),
                 Ok(ConsoleEvent::Waiting) => {}
                 Ok(ConsoleEvent::Ready(g)) if !waiting => return Ok(Some(*g)),
-                Ok(ConsoleEvent::Ready(_)) => {
-                    return Err(VmError::Guest(
-                        "the guest's victim started before the host named it".into(),
-                    ))
-                }
-                Ok(ConsoleEvent::GuestError(m)) => return Err(VmError::Guest(m)),
+                Ok(ConsoleEvent::Ready(_)) => return Err(GuestFailure::StartedEarly.into()),
+                Ok(ConsoleEvent::GuestError(m)) => return Err(GuestFailure::Console(m).into()),
                 Ok(ConsoleEvent::Eof) | Err(RecvTimeoutError::Disconnected) => {
                     return Err(self.exited(plan))
                 }
@@ -294,7 +290,7 @@ impl Spawned {
                 Ok(ConsoleEvent::Eof) | Err(mpsc::TryRecvError::Disconnected) => {
                     return Err(self.exited(plan))
                 }
-                Ok(ConsoleEvent::GuestError(m)) => return Err(VmError::Guest(m)),
+                Ok(ConsoleEvent::GuestError(m)) => return Err(GuestFailure::Console(m).into()),
                 Ok(_) | Err(mpsc::TryRecvError::Empty) => {}
             }
             if qmp.is_none() {
@@ -303,15 +299,11 @@ impl Spawned {
             if let Some(q) = qmp.as_mut() {
                 let status = q
                     .execute("query-status", None)
-                    .map_err(|e| VmError::Guest(format!("restoring the saved guest: {e}")))?;
+                    .map_err(GuestFailure::Restore)?;
                 match status.get("status").and_then(|s| s.as_str()) {
                     Some("running") => return Ok(()),
                     Some("inmigrate") | Some("prelaunch") | None => {}
-                    Some(other) => {
-                        return Err(VmError::Guest(format!(
-                            "restoring the saved guest: QEMU is {other}, not running"
-                        )))
-                    }
+                    Some(other) => return Err(GuestFailure::NotRunning(other.to_string()).into()),
                 }
             }
             if Instant::now() >= deadline {

@@ -27,6 +27,11 @@ pub mod runner;
 pub mod snapshot;
 pub mod start;
 
+mod error;
+mod options;
+mod ready;
+mod wire;
+
 use std::collections::VecDeque;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -39,13 +44,17 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::coredump::output::OutputFile;
-use crate::victim::{Mode, ReadyLine};
+use crate::victim::Mode;
 pub use cvm::CvmProfile;
 pub use guest::GuestReady;
 pub use qemu::Accel;
+
+use error::io_err;
+pub use error::{GuestFailure, KernelLookup, VmError};
+pub use options::{AccelChoice, VmOptions};
+pub use ready::{VmReady, STARTED_BOOT, STARTED_SNAPSHOT};
+pub use wire::WireTap;
 
 /// How long a KVM attempt may take before `--accel auto` gives up on it and uses TCG: a
 /// nested KVM guest here hangs right after decompression, while a working one is ready well
@@ -54,247 +63,11 @@ pub const KVM_TRY_TIMEOUT: Duration = Duration::from_secs(8);
 /// How long a stopped guest may take to power off before QEMU is killed.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// `--accel`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AccelChoice {
-    /// KVM when `/dev/kvm` is usable and the guest gets ready in [`KVM_TRY_TIMEOUT`], else TCG.
-    Auto,
-    /// KVM only.
-    Kvm,
-    /// TCG only.
-    Tcg,
-}
-
-/// Everything [`VmVictim::start`] needs.
-#[derive(Debug, Clone)]
-pub struct VmOptions {
-    /// The victim mode inside the guest.
-    pub mode: Mode,
-    /// The guest kernel; `None`: [`qemu::default_kernel`].
-    pub kernel: Option<PathBuf>,
-    /// How to run the guest's CPU.
-    pub accel: AccelChoice,
-    /// A confidential-VM profile.
-    pub cvm: Option<CvmProfile>,
-    /// Guest RAM in MiB; `None`: [`VmOptions::memory`]'s default.
-    pub memory_mib: Option<u64>,
-    /// How long the guest may take to become ready (per attempt, TCG).
-    pub boot_timeout: Duration,
-    /// A channel the guest's victim also sends its secret out on (`cvm-shared-io`).
-    pub wire: Option<guest::Wire>,
-    /// The guest runs its victim in new pid, mount, uts, ipc and net namespaces (a container
-    /// in a pod VM, as Kata Containers runs one).
-    pub guest_container: bool,
-    /// Start from a saved booted guest when there is one, and save one after a boot
-    /// ([`snapshot`]); `false`: always boot.
-    pub snapshot: bool,
-    /// Run the guest-side Yama probe with this `ptrace_scope` first ([`probe`]).
-    pub guest_yama: Option<u8>,
-}
-
-impl VmOptions {
-    /// Defaults: `auto` accel, 60 s boot timeout, the default kernel, no CVM, snapshots, the
-    /// default memory ([`VmOptions::memory`]).
-    pub fn new(mode: Mode) -> Self {
-        Self {
-            mode,
-            kernel: None,
-            accel: AccelChoice::Auto,
-            cvm: None,
-            memory_mib: None,
-            boot_timeout: Duration::from_secs(60),
-            wire: None,
-            guest_container: false,
-            snapshot: true,
-            guest_yama: None,
-        }
-    }
-}
-
-impl VmOptions {
-    /// Guest RAM in MiB: as given, else 128 MiB (the kernel, the 8 MiB initramfs and a victim
-    /// fit, and every dump of the guest stays small), or 256 MiB for a confidential VM (OVMF,
-    /// and the bounce buffers SEV and TDX guests reserve for device I/O).
-    pub fn memory(&self) -> u64 {
-        self.memory_mib
-            .unwrap_or(if self.cvm.is_some() { 256 } else { 128 })
-    }
-}
-
-/// Errors of the VM context.
-#[derive(Debug, thiserror::Error)]
-pub enum VmError {
-    /// No QEMU.
-    #[error("needs QEMU: apt-get install qemu-system-x86 ({what})")]
-    QemuMissing {
-        /// What was looked for.
-        what: String,
-    },
-    /// No guest kernel.
-    #[error("needs a guest kernel ({what}): run {fetch} or pass --kernel")]
-    KernelMissing {
-        /// What was looked for.
-        what: String,
-        /// The one command that fetches one ([`crate::host::HostFacts::fetch_kernel`]).
-        fetch: String,
-    },
-    /// The mode makes no sense inside a guest.
-    #[error("mode {0} is not supported in a VM (use plain or secretmem, or dontdump)")]
-    Mode(&'static str),
-    /// KVM was asked for but cannot be used.
-    #[error("--accel kvm: /dev/kvm cannot be opened read-write: {0}")]
-    Kvm(String),
-    /// A confidential-VM profile lacks hardware or software.
-    #[error("{0}")]
-    CvmUnavailable(String),
-    /// No static init.
-    #[error(transparent)]
-    Init(#[from] crate::isolate::init::InitError),
-    /// Building the initramfs failed.
-    #[error(transparent)]
-    Cpio(#[from] cpio::CpioError),
-    /// A file or directory step failed.
-    #[error("{what} {path}: {source}")]
-    Io {
-        /// The step.
-        what: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A file of ours (the initramfs) could not be created or published.
-    #[error(transparent)]
-    Output(#[from] crate::coredump::output::OutputError),
-    /// QEMU could not be started.
-    #[error("starting {qemu}: {source}")]
-    Spawn {
-        /// The binary.
-        qemu: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// QEMU ended before the guest was ready.
-    #[error("QEMU ({accel}) exited before the guest was ready; QEMU said: {stderr}; last console lines:\n{console}")]
-    Exited {
-        /// Accelerator.
-        accel: &'static str,
-        /// QEMU's stderr, last lines.
-        stderr: String,
-        /// The console, last lines.
-        console: String,
-    },
-    /// The guest did not become ready in time; QEMU was killed.
-    #[error("the guest ({accel}) was not ready after {secs} s; QEMU was killed; last console lines:\n{console}")]
-    BootTimeout {
-        /// Accelerator.
-        accel: &'static str,
-        /// The timeout.
-        secs: u64,
-        /// QEMU's stderr so far, last lines (` | `-joined; a nested KVM guest's MSR error).
-        stderr: String,
-        /// The console, last lines.
-        console: String,
-    },
-    /// The guest reported an error instead of a ready line.
-    #[error("the guest failed: {0}")]
-    Guest(String),
-}
-
-fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> VmError {
-    let path = path.to_path_buf();
-    move |source| VmError::Io { what, path, source }
-}
-
-/// The host-side ready line of a VM victim: the process victim's keys (with `pid` = QEMU's pid,
-/// what the host attacker dumps, and `region` = the guest-virtual region) plus VM facts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VmReady {
-    /// `event`, `pid` (QEMU), `mode`, `secret_sha256`, `secret_len`, `region` (guest-virtual).
-    #[serde(flatten)]
-    pub ready: ReadyLine,
-    /// Always `vm`.
-    pub context: String,
-    /// QEMU's pid (same as `pid`).
-    pub qemu_pid: i32,
-    /// The QMP unix socket.
-    pub qmp: PathBuf,
-    /// `kvm` or `tcg`.
-    pub accel: String,
-    /// The victim's pid inside the guest.
-    pub guest_pid: i32,
-    /// Guest-physical address of each page of `region` (`None`: not present).
-    pub guest_phys: Vec<Option<String>>,
-    /// The guest kernel's release.
-    pub guest_kernel: Option<String>,
-    /// Seconds from starting QEMU to the guest's ready line (successful attempt).
-    pub boot_secs: f64,
-    /// How the guest started: `boot`, or `snapshot` (restored from a booted guest saved
-    /// earlier, [`snapshot`]).
-    #[serde(default = "booted")]
-    pub started: String,
-    /// What the guest-side Yama probe got ([`VmOptions::guest_yama`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub yama_probe: Option<start::YamaProbe>,
-}
-
-fn booted() -> String {
-    STARTED_BOOT.to_string()
-}
-
-/// [`VmReady::started`] of a guest that booted.
-pub const STARTED_BOOT: &str = "boot";
-/// [`VmReady::started`] of a guest restored from a snapshot.
-pub const STARTED_SNAPSHOT: &str = "snapshot";
-
-impl VmReady {
-    /// The line as printed: compact JSON.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
-    }
-}
-
-/// The bytes a guest sent out on a channel the host reads (its console's `wire` lines), as QEMU
-/// delivered them: shared between the console reader and the attack, bounded, zeroized when the
-/// last holder drops them, and never printed (`Debug` shows only the length).
-#[derive(Clone, Default)]
-pub struct WireTap(Arc<Mutex<zeroize::Zeroizing<Vec<u8>>>>);
-
-/// The most a [`WireTap`] keeps; later bytes are dropped.
-const WIRE_MAX: usize = 64 * 1024;
-
-impl WireTap {
-    fn append(&self, line: &[u8]) {
-        if let Ok(mut w) = self.0.lock() {
-            let room = WIRE_MAX.saturating_sub(w.len());
-            w.extend_from_slice(line.get(..room.min(line.len())).unwrap_or(&[]));
-            if w.len() < WIRE_MAX {
-                w.push(b'\n');
-            }
-        }
-    }
-
-    /// A copy of what was captured.
-    pub fn bytes(&self) -> zeroize::Zeroizing<Vec<u8>> {
-        self.0
-            .lock()
-            .map(|w| zeroize::Zeroizing::new(w.to_vec()))
-            .unwrap_or_default()
-    }
-}
-
-impl std::fmt::Debug for WireTap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let len = self.0.lock().map(|w| w.len()).unwrap_or(0);
-        write!(f, "WireTap({len} bytes)")
-    }
-}
-
 /// What the console reader thread reports.
 enum ConsoleEvent {
     Waiting,
     Ready(Box<GuestReady>),
-    GuestError(String),
+    GuestError(guest::ConsoleError),
     Eof,
 }
 
@@ -368,8 +141,11 @@ impl VmVictim {
             .map_err(|what| VmError::QemuMissing { what })?;
         let kernel = match &opts.kernel {
             Some(k) => {
-                std::fs::File::open(k).map_err(|e| VmError::KernelMissing {
-                    what: format!("{}: {e}", k.display()),
+                std::fs::File::open(k).map_err(|source| VmError::KernelMissing {
+                    what: KernelLookup::Named {
+                        path: k.clone(),
+                        source,
+                    },
                     fetch: facts.fetch_kernel.clone(),
                 })?;
                 k.clone()
@@ -378,7 +154,7 @@ impl VmVictim {
                 .guest_kernel
                 .clone()
                 .map_err(|what| VmError::KernelMissing {
-                    what,
+                    what: KernelLookup::Host(what),
                     fetch: facts.fetch_kernel.clone(),
                 })?,
         };
@@ -446,7 +222,7 @@ impl VmVictim {
                         l.yama = opts.guest_yama;
                         l
                     })
-                    .map_err(VmError::Guest)?,
+                    .map_err(GuestFailure::StartLine)?,
             ),
         };
         let snapshots = match (&start_line, opts.snapshot) {
@@ -565,7 +341,7 @@ impl VmVictim {
                 }
             }
         }
-        Err(last_err.unwrap_or(VmError::Guest("no boot attempt".into())))
+        Err(last_err.unwrap_or(VmError::Guest(GuestFailure::NoAttempt)))
     }
 
     /// The ready line.
@@ -694,14 +470,21 @@ fn record_kvm_fallback(why: Option<&str>) {
             .unwrap_or_default(),
         why: why.to_string(),
     };
-    let written = path
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .map_err(|e| e.to_string())
-        .and_then(|()| serde_json::to_vec(&record).map_err(|e| e.to_string()))
-        .and_then(|bytes| {
-            crate::files::output::write_file(&path, &bytes, true).map_err(|e| e.to_string())
-        });
+    #[derive(Debug, thiserror::Error)]
+    enum RecordError {
+        #[error("{0}")]
+        Dir(#[from] std::io::Error),
+        #[error("{0}")]
+        Json(#[from] serde_json::Error),
+        #[error("{0}")]
+        Write(#[from] crate::coredump::output::OutputError),
+    }
+    let written = (|| -> Result<(), RecordError> {
+        path.parent().map_or(Ok(()), std::fs::create_dir_all)?;
+        let bytes = serde_json::to_vec(&record)?;
+        crate::files::output::write_file(&path, &bytes, true)?;
+        Ok(())
+    })();
     if let Err(e) = written {
         tracing::debug!(path = %path.display(), "recording the KVM fallback: {e}");
     }

@@ -20,6 +20,17 @@ use super::start::{YamaProbe, PROBE_WORD};
 use crate::memory::live::LiveProcess;
 use crate::memory::ptrace::Freeze;
 
+/// Why the probe could not run (said in its line's `attach` field).
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// No process to probe against.
+    #[error("fork: {0}")]
+    Fork(nix::errno::Errno),
+    /// Yama's setting could not be written.
+    #[error("setting /proc/sys/kernel/yama/ptrace_scope: {0}")]
+    SetScope(#[source] std::io::Error),
+}
+
 /// Runs the probe for `scope` and prints its line; problems are reported in the line.
 pub fn run(scope: u8) {
     let probe = probe(scope).unwrap_or_else(|e| YamaProbe {
@@ -32,16 +43,16 @@ pub fn run(scope: u8) {
     let _ = std::io::stdout().flush();
 }
 
-fn probe(scope: u8) -> Result<YamaProbe, String> {
+fn probe(scope: u8) -> Result<YamaProbe, ProbeError> {
     // SAFETY: PID 1 has not started any thread yet; the child only sleeps until killed.
-    let target = match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+    let target = match unsafe { fork() }.map_err(ProbeError::Fork)? {
         ForkResult::Child => loop {
             nix::unistd::pause();
         },
         ForkResult::Parent { child } => child,
     };
     let set = std::fs::write("/proc/sys/kernel/yama/ptrace_scope", format!("{scope}\n"))
-        .map_err(|e| format!("setting /proc/sys/kernel/yama/ptrace_scope: {e}"));
+        .map_err(ProbeError::SetScope);
     let result = set.map(|()| {
         let pid = target.as_raw();
         YamaProbe {

@@ -254,7 +254,7 @@ pub fn dump_guest_memory_with_timeout(
     let output =
         crate::files::output::OutputFile::create(out, false).map_err(|e| QmpError::File {
             path: out.to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
+            source: std::io::Error::other(e),
         })?;
     let file = output.file();
     let result = (|| {
@@ -275,7 +275,7 @@ pub fn dump_guest_memory_with_timeout(
     let bytes = file.metadata().map(|m| m.len()).map_err(file_err(out))?;
     output.commit().map_err(|e| QmpError::File {
         path: out.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
+        source: std::io::Error::other(e),
     })?;
     Ok(GuestDump {
         path: out.to_path_buf(),

@@ -23,7 +23,46 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::qmp::Qmp;
+use super::qmp::{Qmp, QmpError};
+
+/// Why a booted guest could not be saved (a note for the user: the VM itself runs on).
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// The temporary file's path cannot be written into QEMU's `exec:` URI.
+    #[error("the cache path cannot be quoted for QEMU")]
+    Unquotable,
+    /// A file step failed.
+    #[error("{what} {}: {source}", .path.display())]
+    Io {
+        /// The step (`creating`, `renaming`).
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// QMP could not be reached.
+    #[error(transparent)]
+    Connect(QmpError),
+    /// A QMP command failed.
+    #[error("{command}: {source}")]
+    Command {
+        /// The command (`migrate`, `query-migrate`, `cont`).
+        command: &'static str,
+        /// Why.
+        source: QmpError,
+    },
+    /// QEMU ended the migration without saving.
+    #[error("migration {0}")]
+    Migration(String),
+    /// The migration did not finish in time.
+    #[error("not saved in {} s", SAVE_TIMEOUT.as_secs())]
+    Timeout,
+}
+
+fn command(command: &'static str) -> impl FnOnce(QmpError) -> SaveError {
+    move |source| SaveError::Command { command, source }
+}
 
 /// How long saving a snapshot may take.
 const SAVE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -127,12 +166,12 @@ impl Slot {
     /// Saves the running guest of the QEMU behind `qmp_socket` into this slot, then lets the
     /// guest run on. Errors are for a note: the VM itself is unaffected (`cont` is sent even
     /// when saving failed).
-    pub fn save(&self, qmp_socket: &Path) -> Result<Duration, String> {
+    pub fn save(&self, qmp_socket: &Path) -> Result<Duration, SaveError> {
         let started = Instant::now();
         let tmp = self
             .dir
             .join(format!(".{}.state.{}.tmp", self.key, std::process::id()));
-        let quoted = shell_quote(&tmp).ok_or("the cache path cannot be quoted for QEMU")?;
+        let quoted = shell_quote(&tmp).ok_or(SaveError::Unquotable)?;
         // Made 0600 before QEMU's `cat >` writes into it (a redirection keeps the mode), so
         // no moment exists where another user could open it. A run killed before the rename
         // leaves it: [`sweep_stale_temps`] removes it once this PID is gone.
@@ -142,40 +181,46 @@ impl Slot {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&tmp)
-            .map_err(|e| format!("creating {}: {e}", tmp.display()))?;
-        let mut q = Qmp::connect(qmp_socket, Duration::from_secs(10)).map_err(|e| e.to_string())?;
+            .map_err(|source| SaveError::Io {
+                what: "creating",
+                path: tmp.clone(),
+                source,
+            })?;
+        let mut q =
+            Qmp::connect(qmp_socket, Duration::from_secs(10)).map_err(SaveError::Connect)?;
         let saved = (|| {
             q.execute(
                 "migrate",
                 Some(serde_json::json!({ "uri": format!("exec:cat > {quoted}") })),
             )
-            .map_err(|e| format!("migrate: {e}"))?;
+            .map_err(command("migrate"))?;
             loop {
                 let info = q
                     .execute("query-migrate", None)
-                    .map_err(|e| format!("query-migrate: {e}"))?;
+                    .map_err(command("query-migrate"))?;
                 match info.get("status").and_then(|s| s.as_str()) {
                     Some("completed") => break,
                     Some("failed") | Some("cancelled") => {
-                        return Err(format!(
-                            "migration {}",
+                        return Err(SaveError::Migration(
                             info.get("error-desc")
                                 .and_then(|e| e.as_str())
                                 .unwrap_or("failed")
+                                .to_string(),
                         ))
                     }
-                    _ if started.elapsed() > SAVE_TIMEOUT => {
-                        return Err(format!("not saved in {} s", SAVE_TIMEOUT.as_secs()))
-                    }
+                    _ if started.elapsed() > SAVE_TIMEOUT => return Err(SaveError::Timeout),
                     _ => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
-            std::fs::rename(&tmp, self.state())
-                .map_err(|e| format!("renaming {}: {e}", tmp.display()))?;
+            std::fs::rename(&tmp, self.state()).map_err(|source| SaveError::Io {
+                what: "renaming",
+                path: tmp.clone(),
+                source,
+            })?;
             Ok(())
         })();
         // A finished migration leaves the source paused: run on, saved or not.
-        let resumed = q.execute("cont", None).map_err(|e| format!("cont: {e}"));
+        let resumed = q.execute("cont", None).map_err(command("cont"));
         if saved.is_err() {
             let _ = std::fs::remove_file(&tmp);
         } else {

@@ -19,7 +19,7 @@ use std::os::fd::AsRawFd;
 
 use nix::errno::Errno;
 
-use super::guest::{Wire, MARKER};
+use super::guest::{Wire, WireError, MARKER};
 use crate::victim::Mode;
 
 /// The word of the line a waiting guest prints.
@@ -59,6 +59,38 @@ pub fn is_waiting_line(line: &str) -> bool {
     })
 }
 
+/// Why a start line could not be made, or what is wrong with one the guest read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StartError {
+    /// No host entropy for the seed.
+    #[error("getrandom: {0}")]
+    Random(getrandom::Error),
+    /// The line is not a start line.
+    #[error("expected a {START_WORD:?} line from the host")]
+    NotStart,
+    /// No seed after the first word.
+    #[error("the start line has no seed")]
+    NoSeed,
+    /// The seed is not [`SEED_LEN`] bytes in hex.
+    #[error("the start line's seed: {0}")]
+    Seed(hex::FromHexError),
+    /// No mode after the seed.
+    #[error("the start line has no mode")]
+    NoMode,
+    /// The mode is not a victim mode (the mode parser's words).
+    #[error("the start line's mode: {0}")]
+    Mode(String),
+    /// `wire=` names no channel we built.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// `yama=` is not a `ptrace_scope` value.
+    #[error("yama={0}: ptrace_scope is 0 to 3")]
+    Yama(String),
+    /// A word the start line does not have.
+    #[error("unknown word {0:?} in the start line")]
+    UnknownWord(String),
+}
+
 /// What the host tells a waiting guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartLine {
@@ -78,9 +110,9 @@ pub struct StartLine {
 
 impl StartLine {
     /// A start line with a fresh seed from the host's `getrandom`.
-    pub fn fresh(mode: Mode, container: bool, wire: Option<Wire>) -> Result<Self, String> {
+    pub fn fresh(mode: Mode, container: bool, wire: Option<Wire>) -> Result<Self, StartError> {
         let mut seed = [0u8; SEED_LEN];
-        getrandom::getrandom(&mut seed).map_err(|e| format!("getrandom: {e}"))?;
+        getrandom::getrandom(&mut seed).map_err(StartError::Random)?;
         Ok(Self {
             seed,
             mode,
@@ -112,19 +144,16 @@ impl StartLine {
     }
 
     /// Parses [`StartLine::to_line`]'s format; anything else is an error naming the problem.
-    pub fn parse(line: &str) -> Result<Self, String> {
+    pub fn parse(line: &str) -> Result<Self, StartError> {
         let mut words = line.split_ascii_whitespace();
         if words.next() != Some(START_WORD) {
-            return Err(format!("expected a {START_WORD:?} line from the host"));
+            return Err(StartError::NotStart);
         }
-        let seed_hex = words.next().ok_or("the start line has no seed")?;
+        let seed_hex = words.next().ok_or(StartError::NoSeed)?;
         let mut seed = [0u8; SEED_LEN];
-        hex::decode_to_slice(seed_hex, &mut seed)
-            .map_err(|e| format!("the start line's seed: {e}"))?;
-        let mode_word = words.next().ok_or("the start line has no mode")?;
-        let mode: Mode = mode_word
-            .parse()
-            .map_err(|e| format!("the start line's mode: {e}"))?;
+        hex::decode_to_slice(seed_hex, &mut seed).map_err(StartError::Seed)?;
+        let mode_word = words.next().ok_or(StartError::NoMode)?;
+        let mode: Mode = mode_word.parse().map_err(StartError::Mode)?;
         let mut container = false;
         let mut wire = None;
         let mut yama = None;
@@ -137,10 +166,10 @@ impl StartLine {
                         n.parse::<u8>()
                             .ok()
                             .filter(|n| *n <= 3)
-                            .ok_or(format!("yama={n}: ptrace_scope is 0 to 3"))?,
+                            .ok_or_else(|| StartError::Yama(n.to_string()))?,
                     )
                 }
-                _ => return Err(format!("unknown word {w:?} in the start line")),
+                _ => return Err(StartError::UnknownWord(w.to_string())),
             }
         }
         Ok(Self {
@@ -246,7 +275,7 @@ mod tests {
                 "unknown channel",
             ),
         ] {
-            let e = StartLine::parse(bad).unwrap_err();
+            let e = StartLine::parse(bad).unwrap_err().to_string();
             assert!(e.contains(says), "{bad:?}: {e}");
         }
     }

@@ -247,9 +247,17 @@ pub enum DumpError {
     /// A size or offset overflowed.
     #[error("{0}: size overflow")]
     Overflow(&'static str),
-    /// gdb's gcore failed.
+    /// gdb's gcore failed: its exit status and the last line it printed on stderr.
+    #[error("gcore: {status} ({last_line})")]
+    Gcore {
+        /// gdb's exit status.
+        status: std::process::ExitStatus,
+        /// gdb's last non-empty line on stderr.
+        last_line: String,
+    },
+    /// gdb's core could not be read back.
     #[error("gcore: {0}")]
-    Gcore(String),
+    GcoreUnreadable(#[source] crate::coredump::reader::CoreError),
 }
 
 /// Writes a core of `pid` to `opts.output`.

@@ -378,7 +378,7 @@ pub(super) fn read_all<S: MemorySource + ?Sized>(
                     start: m.span.start,
                     end: m.span.end,
                     errno: None,
-                    reason,
+                    reason: reason.to_string(),
                     mapping: name,
                 });
                 done = done.saturating_add(m.span.len());

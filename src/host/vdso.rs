@@ -1,11 +1,16 @@
-//! Finding `__vdso_sgx_enter_enclave` in the kernel's vDSO. The kernel exports it (Linux 5.11+,
+//! The one vDSO lookup: a symbol of the kernel's vDSO in this process, read by the host probe
+//! (`host::sgx`: is SGX's entry there?) and by the enclave loader in `sgx/` (the address it
+//! enters through). It sits in `host/`, below the contexts, so that the probe does not import
+//! a context.
+//!
+//! The symbol looked for is `__vdso_sgx_enter_enclave`. The kernel exports it (Linux 5.11+,
 //! `arch/x86/entry/vdso/vsgx.S`, built with CONFIG_X86_SGX) as the one supported way to run
 //! EENTER: it handles the asynchronous exits (AEX) that interrupts cause by resuming the
 //! enclave, and reports exceptions in `struct sgx_enclave_run` instead of a signal.
 //!
 //! The vDSO is an ELF image the kernel maps into every process; its address is the auxiliary
-//! vector's `AT_SYSINFO_EHDR`, its extent the `[vdso]` line of `/proc/self/maps` (read by [`crate::procfs::maps`]). The symbol is
-//! looked up in its dynamic symbol table with goblin.
+//! vector's `AT_SYSINFO_EHDR`, its extent the `[vdso]` line of `/proc/self/maps` (read by
+//! [`crate::procfs::maps`]). The symbol is looked up in its dynamic symbol table with goblin.
 
 use goblin::elf::program_header::PT_LOAD;
 use goblin::elf::Elf;
@@ -27,7 +32,7 @@ pub enum VdsoError {
     Maps(crate::procfs::maps::MapsError),
     /// The image is not an ELF goblin can read.
     #[error("the vDSO is not a readable ELF image: {0}")]
-    Elf(String),
+    Elf(#[source] goblin::error::Error),
     /// The symbol is not exported.
     #[error("this kernel's vDSO does not export {0} (kernel built without CONFIG_X86_SGX, or older than 5.11)")]
     Missing(&'static str),
@@ -37,7 +42,7 @@ pub enum VdsoError {
 /// virtual address, which is where the image's first byte is loaded), or None. Pure: `image`
 /// is the vDSO's bytes.
 pub fn symbol_offset(image: &[u8], name: &str) -> Result<Option<u64>, VdsoError> {
-    let elf = Elf::parse(image).map_err(|e| VdsoError::Elf(e.to_string()))?;
+    let elf = Elf::parse(image).map_err(VdsoError::Elf)?;
     let load_vaddr = elf
         .program_headers
         .iter()
