@@ -45,6 +45,7 @@ pub mod isolate;
 pub mod lab;
 pub mod memory;
 pub mod model;
+pub mod process;
 pub mod procfs;
 pub mod protect;
 pub mod redact;

@@ -27,6 +27,7 @@ pub mod cleanup;
 pub mod criu;
 pub(crate) mod launch;
 pub mod oci;
+pub mod victim;
 
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

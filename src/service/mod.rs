@@ -26,6 +26,7 @@ pub mod client;
 pub mod disk;
 pub mod instance;
 mod leftovers;
+pub mod victim;
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -24,6 +24,7 @@ pub mod qemu;
 pub mod qmp;
 pub mod snapshot;
 pub mod start;
+pub mod victim;
 
 use std::collections::VecDeque;
 use std::io::Write;
