@@ -288,7 +288,7 @@ fn print_report(args: &DemoArgs, report: &MatrixReport) -> anyhow::Result<()> {
 /// `--junit` and `--html`.
 fn write_files(args: &DemoArgs, report: &MatrixReport) -> anyhow::Result<()> {
     if let Some(path) = &args.junit {
-        let junit = render::junit::render(report);
+        let junit = render::junit::render(report)?;
         args.out.write_file(path, junit.as_bytes(), args.force)?;
     }
     if let Some(path) = &args.html {

@@ -6,13 +6,13 @@ pub mod demo;
 pub mod doctor;
 pub mod dump;
 pub mod generate;
+pub mod guest_init;
 pub mod lab;
 pub mod out;
 pub mod report;
 pub mod scan;
 pub mod show;
 pub mod victim;
-mod victim_container;
 
 use std::process::ExitCode;
 
@@ -75,7 +75,7 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Internal: PID 1 of a confidump guest (the kernel starts `/init guest-init --mode M`).
     #[command(hide = true)]
-    GuestInit(victim::GuestInitArgs),
+    GuestInit(guest_init::GuestInitArgs),
     /// Internal: `scan --pid` for the demo's same-uid attacker; prints a `ChildScan` JSON object.
     #[command(hide = true)]
     ScanChild(scan::ScanChildArgs),
@@ -257,7 +257,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor(a) => doctor::run(a),
         Command::Lab(a) => lab::run(a),
         Command::Report(a) => report::run(a),
-        Command::GuestInit(a) => victim::run_guest_init(a),
+        Command::GuestInit(a) => guest_init::run_guest_init(a),
         Command::ScanChild(a) => scan::run_child(a),
         Command::Generate(a) => generate::run(a),
     }

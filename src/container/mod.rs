@@ -29,6 +29,7 @@ pub mod facts;
 pub(crate) mod launch;
 pub mod oci;
 pub mod runner;
+pub mod victim;
 
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

@@ -2,14 +2,15 @@
 //! view of what the attacker saw.
 //!
 //! Self-contained because it is mailed around and opened on lab machines without network: CSS
-//! is inline, there are no external assets and no script. Every piece of text that reaches the
-//! page (the captured bytes, scenario texts, errno reasons, mapping names) goes through
-//! [`escape`]: a dump is hostile input, and so is anything a victim put in its memory.
+//! is inline, there are no external assets and no script. The page is written with `maud`,
+//! which escapes every piece of text that reaches it (the captured bytes, scenario texts,
+//! errno reasons, mapping names) by construction: a dump is hostile input, and so is anything
+//! a victim put in its memory. [`Shown`] also draws control characters as U+FFFD.
 //!
 //! The words and colours are those of the terminal table ([`super::matrix`]): red LEAK, green
 //! `????`, grey `absent` / `n/a`, a red `✗ expected …` on a mismatch.
 
-use std::fmt::Write as _;
+use maud::{html, Markup, PreEscaped, Render, DOCTYPE};
 
 mod views;
 
@@ -20,22 +21,19 @@ use super::matrix::{
 };
 use crate::model::{Cell, MatrixReport, Outcome, ScenarioInfo};
 
-/// `s` safe as HTML text and as a double- or single-quoted attribute value.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Control characters have no business in a report and some confuse viewers.
-            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{fffd}'),
-            c => out.push(c),
+/// Text as a page shows it: escaped by maud like any text, and control characters (which have
+/// no business in a report, and some confuse viewers) drawn as U+FFFD.
+pub struct Shown<'a>(pub &'a str);
+
+impl Render for Shown<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        let odd = |c: char| c.is_control() && c != '\n' && c != '\t';
+        if self.0.contains(odd) {
+            self.0.replace(odd, "\u{fffd}").as_str().render_to(buffer);
+        } else {
+            self.0.render_to(buffer);
         }
     }
-    out
 }
 
 /// The `lang` attribute: only the languages we speak, so a hostile `lang` cannot break out.
@@ -115,32 +113,35 @@ section#summary ul { margin: .3rem 0; }
 /// The page, in `report.lang`.
 pub fn render(report: &MatrixReport) -> String {
     let lang = html_lang(&report.lang);
-    let mut out = String::new();
     let title = t(lang, "html.title");
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
-        escape(title)
-    );
     let ok = count_mismatches(report) == 0 && !report.cells.is_empty();
-    let _ = writeln!(
-        out,
-        "<header><h1>{}</h1><p class=\"summary {}\">{}</p></header>",
-        escape(title),
-        if ok { "ok" } else { "bad" },
-        escape(&summary_line(report))
-    );
-    host(&mut out, report, lang);
-    matrix(&mut out, report, lang);
-    views::views(&mut out, report, lang);
-    summary(&mut out, report, lang);
-    out.push_str("</body>\n</html>\n");
+    let page = html! {
+        (DOCTYPE)
+        html lang=(lang) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (Shown(title)) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    h1 { (Shown(title)) }
+                    p.summary.ok[ok].bad[!ok] { (Shown(&summary_line(report))) }
+                }
+                (host(report, lang))
+                (matrix(report, lang))
+                (views::views(report, lang))
+                (summary(report, lang))
+            }
+        }
+    };
+    let mut out = page.into_string();
+    out.push('\n');
     out
 }
 
-fn host(out: &mut String, r: &MatrixReport, lang: &str) {
+fn host(r: &MatrixReport, lang: &str) -> Markup {
     let h = &r.host;
     let yes_no = |b: bool| t(lang, if b { "html.yes" } else { "html.no" });
     let facts: [(&str, String); 8] = [
@@ -156,20 +157,17 @@ fn host(out: &mut String, r: &MatrixReport, lang: &str) {
             format!("{:.1} s", r.millis as f64 / 1000.0),
         ),
     ];
-    let _ = writeln!(
-        out,
-        "<section id=\"host\"><h2>{}</h2><dl class=\"host\">",
-        escape(t(lang, "html.host"))
-    );
-    for (k, v) in facts {
-        let _ = writeln!(
-            out,
-            "<dt>{}</dt><dd>{}</dd>",
-            escape(t(lang, k)),
-            escape(&v)
-        );
+    html! {
+        section #host {
+            h2 { (Shown(t(lang, "html.host"))) }
+            dl.host {
+                @for (k, v) in &facts {
+                    dt { (Shown(t(lang, k))) }
+                    dd { (Shown(v)) }
+                }
+            }
+        }
     }
-    out.push_str("</dl></section>\n");
 }
 
 /// CSS class of an outcome (`n/a` is not a valid class name).
@@ -180,19 +178,14 @@ fn class(o: Outcome) -> &'static str {
     }
 }
 
-fn scenario_head(out: &mut String, s: &ScenarioInfo, lang: &str) {
-    let _ = write!(
-        out,
-        "<b>{}</b><br>{}",
-        escape(&s.name),
-        escape(s.title.get(lang))
-    );
-    if let Some(what) = &s.stand_in_for {
-        let _ = write!(
-            out,
-            "<span class=\"standin\">— {}</span>",
-            escape(&stand_in_label(lang, what))
-        );
+fn scenario_head(s: &ScenarioInfo, lang: &str) -> Markup {
+    html! {
+        b { (Shown(&s.name)) }
+        br;
+        (Shown(s.title.get(lang)))
+        @if let Some(what) = &s.stand_in_for {
+            span.standin { "— " (Shown(&stand_in_label(lang, what))) }
+        }
     }
 }
 
@@ -211,225 +204,160 @@ fn na_reasons<'a>(r: &'a MatrixReport, s: &ScenarioInfo) -> Vec<&'a str> {
     out
 }
 
-fn cell_td(out: &mut String, c: Option<&Cell>, lang: &str, notes: &[&str]) {
+fn cell_td(c: Option<&Cell>, lang: &str, notes: &[&str]) -> Markup {
     let Some(c) = c else {
-        out.push_str("<td class=\"cell missing\">—</td>");
-        return;
+        return html! { td class="cell missing" { "—" } };
     };
-    let _ = write!(
-        out,
-        "<td class=\"cell {}{}\" title=\"{}\"><span class=\"verdict\">{}{}</span>",
-        class(c.observed),
-        if c.met() { "" } else { " mismatch" },
-        escape(&c.command),
-        // A row that cannot run here is drawn as one line, never cell by cell.
-        escape(cell_word(lang, c, false)),
-        if c.met() {
-            " <span class=\"met\">✓</span>"
-        } else {
-            ""
-        }
-    );
     let note = (c.observed == Outcome::NotApplicable)
         .then(|| notes.iter().position(|n| *n == c.reason.trim()))
         .flatten();
-    if let Some(i) = note {
-        let _ = write!(out, "<sup class=\"note\">{}</sup>", i + 1);
-    }
-    if !c.where_.is_empty()
+    let show_where = !c.where_.is_empty()
         && matches!(
             c.observed,
             Outcome::Leak | Outcome::Unreadable | Outcome::Absent
-        )
-    {
-        let _ = write!(out, "<span class=\"where\">{}</span>", escape(&c.where_));
-    }
-    if c.fragments_only && c.observed == Outcome::Leak {
-        let _ = write!(
-            out,
-            "<span class=\"frag\">{}</span>",
-            escape(t(lang, "fragments"))
         );
+    html! {
+        td.cell.(class(c.observed)).mismatch[!c.met()] title=(Shown(&c.command)) {
+            // A row that cannot run here is drawn as one line, never cell by cell.
+            span.verdict {
+                (Shown(cell_word(lang, c, false)))
+                @if c.met() { " " span.met { "✓" } }
+            }
+            @if let Some(i) = note { sup.note { (i + 1) } }
+            @if show_where { span class="where" { (Shown(&c.where_)) } }
+            @if c.fragments_only && c.observed == Outcome::Leak {
+                span.frag { (Shown(t(lang, "fragments"))) }
+            }
+            @if !c.met() { span.exp { (Shown(&mismatch_note(lang, c))) } }
+            @if !c.reason.is_empty() && note.is_none() { span.reason { (Shown(&c.reason)) } }
+        }
     }
-    if !c.met() {
-        let _ = write!(
-            out,
-            "<span class=\"exp\">{}</span>",
-            escape(&mismatch_note(lang, c))
-        );
-    }
-    if !c.reason.is_empty() && note.is_none() {
-        let _ = write!(out, "<span class=\"reason\">{}</span>", escape(&c.reason));
-    }
-    out.push_str("</td>");
 }
 
-fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
-    let _ = writeln!(
-        out,
-        "<section id=\"matrix\"><h2>{}</h2>\n<p>{}</p><ul class=\"columns\">",
-        escape(t(lang, "html.matrix")),
-        escape(t(lang, "columns"))
-    );
-    for a in &r.attacks {
-        let desc = t(lang, attack_key(*a));
-        let _ = writeln!(
-            out,
-            "<li><b>{}</b> — {}</li>",
-            escape(a.as_str()),
-            escape(desc)
-        );
-    }
-    let _ = writeln!(out, "</ul><p>{}</p>", escape(t(lang, "rows")));
-    let _ = write!(
-        out,
-        "<table class=\"matrix\">\n<thead><tr><th>{}</th>",
-        escape(t(lang, "scenario"))
-    );
-    for a in &r.attacks {
-        let _ = write!(out, "<th>{}</th>", escape(a.as_str()));
-    }
-    out.push_str("</tr></thead>\n<tbody>\n");
+/// One scenario's rows of the matrix: its cells, the reasons of its `n/a` cells, its lesson.
+fn scenario_rows(r: &MatrixReport, s: &ScenarioInfo, lang: &str) -> Markup {
     let span = r.attacks.len() + 1;
-    for s in &r.scenarios {
-        // A wholly unavailable row says its reason in its one merged cell.
-        let notes = if s.unavailable.is_some() {
-            Vec::new()
-        } else {
-            na_reasons(r, s)
-        };
-        let _ = write!(
-            out,
-            "<tr data-scenario=\"{}\"><th class=\"scenario\" scope=\"row\">",
-            escape(&s.name)
-        );
-        scenario_head(out, s, lang);
-        out.push_str("</th>");
-        match &s.unavailable {
-            Some(why) => {
-                let _ = write!(
-                    out,
-                    "<td class=\"unavailable\" colspan=\"{}\"><span class=\"word n-a\">{}</span> — {}</td>",
-                    r.attacks.len().max(1),
-                    escape(unavailable_word(lang)),
-                    escape(why)
-                );
-            }
-            None => {
-                for a in &r.attacks {
-                    cell_td(out, cell_at(r, &s.name, *a), lang, &notes);
+    // A wholly unavailable row says its reason in its one merged cell.
+    let notes = if s.unavailable.is_some() {
+        Vec::new()
+    } else {
+        na_reasons(r, s)
+    };
+    let lesson = s.lesson.get(lang);
+    html! {
+        tr data-scenario=(Shown(&s.name)) {
+            th.scenario scope="row" { (scenario_head(s, lang)) }
+            @match &s.unavailable {
+                Some(why) => {
+                    td.unavailable colspan=(r.attacks.len().max(1)) {
+                        span class="word n-a" { (Shown(unavailable_word(lang))) }
+                        " — " (Shown(why))
+                    }
+                }
+                None => {
+                    @for a in &r.attacks { (cell_td(cell_at(r, &s.name, *a), lang, &notes)) }
                 }
             }
         }
-        out.push_str("</tr>\n");
-        if !notes.is_empty() {
-            let _ = write!(
-                out,
-                "<tr class=\"notes\"><td colspan=\"{span}\"><b>{}{}</b>",
-                escape(t(lang, "html.row-notes")),
-                colon(lang)
-            );
-            for (i, n) in notes.iter().enumerate() {
-                let _ = write!(
-                    out,
-                    "<span class=\"note\"><sup class=\"note\">{}</sup> {}</span>",
-                    i + 1,
-                    escape(n)
-                );
+        @if !notes.is_empty() {
+            tr.notes {
+                td colspan=(span) {
+                    b { (Shown(t(lang, "html.row-notes"))) (Shown(colon(lang))) }
+                    @for (i, n) in notes.iter().enumerate() {
+                        span.note { sup.note { (i + 1) } " " (Shown(n)) }
+                    }
+                }
             }
-            out.push_str("</td></tr>\n");
         }
-        let lesson = s.lesson.get(lang);
-        if !lesson.is_empty() {
-            let _ = writeln!(
-                out,
-                "<tr class=\"lesson\"><td colspan=\"{span}\"><b>{}{}</b>{}</td></tr>",
-                escape(t(lang, "lesson")),
-                colon(lang),
-                escape(lesson)
-            );
+        @if !lesson.is_empty() {
+            tr.lesson {
+                td colspan=(span) {
+                    b { (Shown(t(lang, "lesson"))) (Shown(colon(lang))) }
+                    (Shown(lesson))
+                }
+            }
         }
     }
-    out.push_str("</tbody></table>\n");
-
-    let _ = write!(
-        out,
-        "<p><b>{}</b></p><ul class=\"legend\">",
-        escape(t(lang, "legend"))
-    );
-    for (word, o, key) in legend_words(lang) {
-        let _ = write!(
-            out,
-            "<li><span class=\"word {}\">{}</span><span>{}</span></li>",
-            class(o),
-            escape(word),
-            escape(t(lang, key))
-        );
-    }
-    let _ = writeln!(
-        out,
-        "<li><span class=\"word met\">✓</span><span>{}</span></li>\
-         <li><span class=\"word mismatch\">✗</span><span>{}</span></li></ul>",
-        escape(t(lang, "legend.met")),
-        escape(t(lang, "legend.mismatch"))
-    );
-
-    let found: Vec<&Cell> = r.cells.iter().filter(|c| c.detections > 0).collect();
-    if !found.is_empty() {
-        let _ = write!(out, "<p><b>{}</b></p><ul>", escape(t(lang, "detections")));
-        for c in found {
-            let _ = write!(
-                out,
-                "<li>{} · {}{}{}</li>",
-                escape(&c.scenario),
-                escape(c.attack.as_str()),
-                sep(lang),
-                escape(&super::matrix::detection_summary(lang, c)),
-            );
-        }
-        out.push_str("</ul>\n");
-    }
-    out.push_str("</section>\n");
 }
-/// The end of the page: how many cells were as expected, and the ones that were not.
-fn summary(out: &mut String, r: &MatrixReport, lang: &str) {
-    let ok = count_mismatches(r) == 0 && !r.cells.is_empty();
-    let _ = write!(
-        out,
-        "<section id=\"summary\"><h2>{}</h2><p class=\"summary {}\">{}</p>",
-        escape(t(lang, "html.summary")),
-        if ok { "ok" } else { "bad" },
-        escape(&summary_line(r))
-    );
-    let bad: Vec<&Cell> = r.cells.iter().filter(|c| !c.met()).collect();
-    if !bad.is_empty() {
-        let _ = write!(out, "<p>{}</p><ul>", escape(t(lang, "html.mismatched")));
-        for c in bad {
-            let _ = write!(
-                out,
-                "<li>{} · {}{}<span class=\"word {}\">{}</span> — {}{}</li>",
-                escape(&c.scenario),
-                escape(c.attack.as_str()),
-                sep(lang),
-                class(c.observed),
-                escape(cell_word(
-                    lang,
-                    c,
-                    r.scenarios
-                        .iter()
-                        .any(|s| s.name == c.scenario && s.unavailable.is_some())
-                )),
-                escape(&mismatch_note(lang, c)),
-                if c.reason.trim().is_empty() {
-                    String::new()
-                } else {
-                    paren(lang, &escape(c.reason.trim()))
+
+fn matrix(r: &MatrixReport, lang: &str) -> Markup {
+    let found: Vec<&Cell> = r.cells.iter().filter(|c| c.detections > 0).collect();
+    html! {
+        section #matrix {
+            h2 { (Shown(t(lang, "html.matrix"))) }
+            p { (Shown(t(lang, "columns"))) }
+            ul.columns {
+                @for a in &r.attacks {
+                    li { b { (Shown(a.as_str())) } " — " (Shown(t(lang, attack_key(*a)))) }
                 }
-            );
+            }
+            p { (Shown(t(lang, "rows"))) }
+            table.matrix {
+                thead {
+                    tr {
+                        th { (Shown(t(lang, "scenario"))) }
+                        @for a in &r.attacks { th { (Shown(a.as_str())) } }
+                    }
+                }
+                tbody {
+                    @for s in &r.scenarios { (scenario_rows(r, s, lang)) }
+                }
+            }
+            p { b { (Shown(t(lang, "legend"))) } }
+            ul.legend {
+                @for (word, o, key) in legend_words(lang) {
+                    li { span.word.(class(o)) { (Shown(word)) } span { (Shown(t(lang, key))) } }
+                }
+                li { span.word.met { "✓" } span { (Shown(t(lang, "legend.met"))) } }
+                li { span.word.mismatch { "✗" } span { (Shown(t(lang, "legend.mismatch"))) } }
+            }
+            @if !found.is_empty() {
+                p { b { (Shown(t(lang, "detections"))) } }
+                ul {
+                    @for c in &found {
+                        li {
+                            (Shown(&c.scenario)) " · " (Shown(c.attack.as_str())) (Shown(sep(lang)))
+                            (Shown(&super::matrix::detection_summary(lang, c)))
+                        }
+                    }
+                }
+            }
         }
-        out.push_str("</ul>");
     }
-    out.push_str("</section>\n");
+}
+
+/// The end of the page: how many cells were as expected, and the ones that were not.
+fn summary(r: &MatrixReport, lang: &str) -> Markup {
+    let ok = count_mismatches(r) == 0 && !r.cells.is_empty();
+    let bad: Vec<&Cell> = r.cells.iter().filter(|c| !c.met()).collect();
+    let unavailable = |c: &Cell| {
+        r.scenarios
+            .iter()
+            .any(|s| s.name == c.scenario && s.unavailable.is_some())
+    };
+    html! {
+        section #summary {
+            h2 { (Shown(t(lang, "html.summary"))) }
+            p.summary.ok[ok].bad[!ok] { (Shown(&summary_line(r))) }
+            @if !bad.is_empty() {
+                p { (Shown(t(lang, "html.mismatched"))) }
+                ul {
+                    @for c in &bad {
+                        li {
+                            (Shown(&c.scenario)) " · " (Shown(c.attack.as_str())) (Shown(sep(lang)))
+                            span.word.(class(c.observed)) {
+                                (Shown(cell_word(lang, c, unavailable(c))))
+                            }
+                            " — " (Shown(&mismatch_note(lang, c)))
+                            @if !c.reason.trim().is_empty() {
+                                (Shown(&paren(lang, c.reason.trim())))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,34 +2,28 @@
 //!
 //! `<testcase classname="confidump.demo.SCENARIO" name="ATTACK">`; a mismatch is a
 //! `<failure>` (an `error` observation an `<error>`), an n/a cell that was expected to be n/a
-//! is `<skipped>` with its reason. Every attribute and text is XML-escaped, and characters XML
-//! 1.0 cannot carry (most C0 controls) are replaced, so a reason quoting odd bytes cannot
-//! break the file.
+//! is `<skipped>` with its reason. The document is written by `quick-junit`, which escapes
+//! every attribute and text and drops what XML 1.0 cannot carry (C0 controls, terminal escape
+//! sequences), so a reason quoting odd bytes cannot break the file.
 
 use std::fmt::Write;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::model::{Cell, MatrixReport, Outcome};
 
-/// Escapes `s` for XML text and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
+/// Errors of [`render`].
+#[derive(Debug, thiserror::Error)]
+pub enum JunitError {
+    /// The document could not be serialized.
+    #[error("cannot write the JUnit XML: {0}")]
+    Serialize(#[from] quick_junit::SerializeError),
 }
 
-fn secs(millis: u64) -> String {
-    format!("{}.{:03}", millis / 1000, millis % 1000)
+/// `s` without the two noncharacters XML 1.0 forbids and `quick-junit` keeps (U+FFFE, U+FFFF).
+fn xml_chars(s: &str) -> String {
+    s.replace(['\u{fffe}', '\u{ffff}'], "\u{fffd}")
 }
 
 fn details(c: &Cell) -> String {
@@ -60,106 +54,73 @@ fn details(c: &Cell) -> String {
             let _ = writeln!(d, "{k}: {v}");
         }
     }
-    d
+    xml_chars(&d)
+}
+
+/// One cell as a test case.
+fn test_case(c: &Cell) -> TestCase {
+    let status = if !c.met() {
+        let kind = if c.observed == Outcome::Error {
+            NonSuccessKind::Error
+        } else {
+            NonSuccessKind::Failure
+        };
+        let message = if c.required {
+            format!("required: {}", c.reason)
+        } else {
+            format!(
+                "expected {}, observed {}",
+                c.expected.as_str(),
+                c.observed.as_str()
+            )
+        };
+        let mut s = TestCaseStatus::non_success(kind);
+        s.set_message(xml_chars(&message))
+            .set_type(if c.required { "required" } else { "mismatch" })
+            .set_description(details(c));
+        s
+    } else if c.observed == Outcome::NotApplicable {
+        let mut s = TestCaseStatus::skipped();
+        s.set_message(xml_chars(&c.reason));
+        s
+    } else {
+        TestCaseStatus::success()
+    };
+    let met_and_ran = c.met() && c.observed != Outcome::NotApplicable;
+    let mut case = TestCase::new(xml_chars(c.attack.as_str()), status);
+    case.set_classname(xml_chars(&format!("confidump.demo.{}", c.scenario)))
+        .set_time(Duration::from_millis(c.millis));
+    if met_and_ran {
+        case.set_system_out(details(c));
+    }
+    case
 }
 
 /// The XML document.
-pub fn render(report: &MatrixReport) -> String {
-    let cells = &report.cells;
-    let failures = cells
-        .iter()
-        .filter(|c| !c.met() && c.observed != Outcome::Error)
-        .count();
-    let errors = cells
-        .iter()
-        .filter(|c| !c.met() && c.observed == Outcome::Error)
-        .count();
-    let skipped = cells
-        .iter()
-        .filter(|c| c.met() && c.observed == Outcome::NotApplicable)
-        .count();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"confidump demo\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{}\">",
-        cells.len(),
-        secs(report.millis)
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"confidump.demo\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{}\" hostname=\"{}\">",
-        cells.len(),
-        secs(report.millis),
-        escape(&report.host.hostname)
-    );
-    let _ = writeln!(out, "    <properties>");
-    for (k, v) in [
-        ("kernel", report.host.kernel.as_str()),
-        ("core_pattern", report.host.core_pattern.as_str()),
-        ("confidump", report.host.confidump.as_str()),
-        (
-            "memfd_secret",
-            if report.host.memfd_secret {
-                "yes"
-            } else {
-                "no"
-            },
-        ),
-        ("gcore", if report.host.gcore { "yes" } else { "no" }),
-    ] {
-        let _ = writeln!(
-            out,
-            "      <property name=\"{k}\" value=\"{}\"/>",
-            escape(v)
-        );
+pub fn render(report: &MatrixReport) -> Result<String, JunitError> {
+    let time = Duration::from_millis(report.millis);
+    let host = &report.host;
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let mut suite = TestSuite::new("confidump.demo");
+    suite.set_time(time);
+    suite
+        .extra
+        .insert("hostname".into(), xml_chars(&host.hostname).into());
+    suite.add_properties([
+        Property::new("kernel", xml_chars(&host.kernel)),
+        Property::new("core_pattern", xml_chars(&host.core_pattern)),
+        Property::new("confidump", xml_chars(&host.confidump)),
+        Property::new("memfd_secret", yes_no(host.memfd_secret)),
+        Property::new("gcore", yes_no(host.gcore)),
+    ]);
+    suite.add_test_cases(report.cells.iter().map(test_case));
+    let mut doc = Report::new("confidump demo");
+    doc.set_time(time).add_test_suite(suite);
+    let mut xml = doc.to_string()?;
+    if !xml.ends_with('\n') {
+        xml.push('\n');
     }
-    let _ = writeln!(out, "    </properties>");
-    for c in cells {
-        let _ = write!(
-            out,
-            "    <testcase classname=\"confidump.demo.{}\" name=\"{}\" time=\"{}\"",
-            escape(&c.scenario),
-            escape(c.attack.as_str()),
-            secs(c.millis)
-        );
-        if !c.met() {
-            let tag = if c.observed == Outcome::Error {
-                "error"
-            } else {
-                "failure"
-            };
-            let message = if c.required {
-                format!("required: {}", c.reason)
-            } else {
-                format!(
-                    "expected {}, observed {}",
-                    c.expected.as_str(),
-                    c.observed.as_str()
-                )
-            };
-            let kind = if c.required { "required" } else { "mismatch" };
-            let _ = writeln!(
-                out,
-                ">\n      <{tag} message=\"{}\" type=\"{kind}\">{}</{tag}>\n    </testcase>",
-                escape(&message),
-                escape(&details(c))
-            );
-        } else if c.observed == Outcome::NotApplicable {
-            let _ = writeln!(
-                out,
-                ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                escape(&c.reason)
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                ">\n      <system-out>{}</system-out>\n    </testcase>",
-                escape(&details(c))
-            );
-        }
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    Ok(xml)
 }
 
 #[cfg(test)]
@@ -167,8 +128,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup_and_controls() {
-        assert_eq!(escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
-        assert_eq!(escape("x\u{1}y"), "x\u{fffd}y");
+    fn what_xml_cannot_carry_is_dropped_or_replaced() {
+        assert_eq!(xml_chars("x\u{fffe}y\u{ffff}"), "x\u{fffd}y\u{fffd}");
+        let cell: Cell = serde_json::from_value(serde_json::json!({
+            "scenario": "s", "attack": "dump", "expected": "leak", "observed": "unreadable",
+            "where": "", "command": "", "millis": 1, "hits": 0, "fragments_only": false,
+            "reason": "a<b>&\"' x\u{1}y\u{1b}[31mred\u{fffe}",
+        }))
+        .unwrap();
+        let case = test_case(&cell);
+        let mut report = Report::new("r");
+        let mut suite = TestSuite::new("s");
+        suite.add_test_case(case);
+        report.add_test_suite(suite);
+        let xml = report.to_string().unwrap();
+        assert!(xml.contains("a&lt;b&gt;&amp;"), "{xml}");
+        assert!(xml.contains(" xyred\u{fffd}"), "{xml}");
+        assert!(!xml.contains('\u{1}') && !xml.contains('\u{1b}'), "{xml}");
     }
 }

@@ -1,40 +1,50 @@
-//! `confidump lab status --html`: one self-contained page of a trainee's progress.
+//! `confidump lab status --html`: one self-contained page of a trainee's progress, written
+//! with `maud`, which escapes every string of the report by construction.
 
-use super::html::escape;
+use maud::{html, PreEscaped, DOCTYPE};
+
+use super::html::Shown;
 use crate::lab::progress::{minutes, state_key, StatusReport};
 use crate::lab::words::t;
 
-/// The status page of `rep`, headings in `lang`; every string of the report is escaped.
+const CSS: &str =
+    "body{font-family:sans-serif}td,th{padding:.2em .8em;border-bottom:1px solid #ccc}\
+                   .solved{color:#070}.locked{color:#888}";
+
+/// The status page of `rep`, headings in `lang`.
 pub fn page(rep: &StatusReport, lang: &str) -> String {
     let l = lang;
-    let mut page = format!(
-        "<!doctype html><meta charset=utf-8><title>confidump lab: {0}</title>\
-         <style>body{{font-family:sans-serif}}td,th{{padding:.2em .8em;border-bottom:1px solid #ccc}}\
-         .solved{{color:#070}}.locked{{color:#888}}</style><h1>confidump lab: {0}</h1><table>\
-         <tr><th>#</th><th>{1}</th><th>{2}</th><th>{3}</th><th>{4}</th><th>{5}</th></tr>",
-        escape(&rep.trainee),
-        t(l, "exercise"),
-        t(l, "state"),
-        t(l, "tries"),
-        t(l, "hints"),
-        t(l, "time")
-    );
-    for (i, p) in rep.exercises.iter().enumerate() {
-        let state = state_key(&p.state);
-        page.push_str(&format!(
-            "<tr class={}><td>{}</td><td>{} <small>({})</small></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            state,
-            i + 1,
-            escape(&p.title),
-            escape(&p.exercise),
-            t(l, state),
-            p.attempts,
-            p.hints,
-            minutes(p.seconds)
-        ));
-    }
-    page.push_str("</table>\n");
-    page
+    let page = html! {
+        (DOCTYPE)
+        meta charset="utf-8";
+        title { "confidump lab: " (Shown(&rep.trainee)) }
+        style { (PreEscaped(CSS)) }
+        h1 { "confidump lab: " (Shown(&rep.trainee)) }
+        table {
+            tr {
+                th { "#" }
+                th { (t(l, "exercise")) }
+                th { (t(l, "state")) }
+                th { (t(l, "tries")) }
+                th { (t(l, "hints")) }
+                th { (t(l, "time")) }
+            }
+            @for (i, p) in rep.exercises.iter().enumerate() {
+                @let state = state_key(&p.state);
+                tr class=(state) {
+                    td { (i + 1) }
+                    td { (Shown(&p.title)) " " small { "(" (Shown(&p.exercise)) ")" } }
+                    td { (t(l, state)) }
+                    td { (p.attempts) }
+                    td { (p.hints) }
+                    td { (minutes(p.seconds)) }
+                }
+            }
+        }
+    };
+    let mut out = page.into_string();
+    out.push('\n');
+    out
 }
 
 #[cfg(test)]
@@ -60,8 +70,8 @@ mod tests {
         assert!(!html.contains("\"h\""), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;@&quot;h&quot;"));
         assert!(html.contains("x&quot;&gt;&lt;script&gt;"));
-        assert!(html.contains("a &amp; &#39;b&#39;"));
-        assert!(html.contains("<tr class=solved><td>1</td>"));
+        assert!(html.contains("a &amp; 'b'"), "{html}");
+        assert!(html.contains("<tr class=\"solved\"><td>1</td>"), "{html}");
         assert!(html.contains("<td>2</td><td>1</td><td>1:01</td></tr></table>\n"));
     }
 }

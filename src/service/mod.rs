@@ -29,6 +29,7 @@ pub mod instance;
 mod leftovers;
 pub mod programs;
 pub mod runner;
+pub mod victim;
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -31,6 +31,7 @@ pub mod runner;
 pub mod sign;
 pub mod sim;
 pub mod uapi;
+pub mod victim;
 
 pub use emit::{emit_enclave, Emitted};
 pub use layout::EnclaveImage;

@@ -12,6 +12,7 @@
 //! stack, so [`run`] blocks every signal first, in the thread that later spawns the worker (which
 //! inherits the mask), and takes its stop signals from a `signalfd`.
 
+pub mod announce;
 pub(crate) mod fill;
 mod ready;
 

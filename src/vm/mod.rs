@@ -26,6 +26,7 @@ pub mod qmp;
 pub mod runner;
 pub mod snapshot;
 pub mod start;
+pub mod victim;
 
 mod error;
 mod options;
