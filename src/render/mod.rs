@@ -14,7 +14,7 @@ pub mod attack;
 pub mod fleet;
 pub mod hexview;
 pub mod html;
-pub mod i18n;
+pub use crate::i18n::ui as i18n;
 pub mod json;
 pub mod junit;
 pub mod lab_page;
