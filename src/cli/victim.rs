@@ -308,7 +308,7 @@ pub fn run(mut args: VictimArgs) -> anyhow::Result<ExitCode> {
     }
     if matches!(args.context, ContextArg::Vm | ContextArg::Container) {
         // Started by a demo or a lab, this finds what the run already prepared.
-        super::prepare_static_binary(crate::render::i18n::detect_lang());
+        super::prepare_static_binary(crate::i18n::detect_lang());
     }
     if args.context == ContextArg::Vm {
         return run_vm(args, mode);

@@ -28,7 +28,6 @@ pub mod record;
 pub mod session;
 pub mod solve;
 pub mod state;
-pub use crate::i18n::lab as words;
 
 use std::path::Path;
 

@@ -13,11 +13,11 @@ use std::fmt::Write as _;
 
 mod views;
 
-use super::i18n::{colon, paren, sep, t};
 use super::matrix::{
     attack_key, cell_at, cell_word, count_mismatches, legend_words, mismatch_note, outcome_key,
     stand_in_label, summary_line, unavailable_word,
 };
+use crate::i18n::{colon, paren, sep, t, Lang};
 use crate::model::{Cell, MatrixReport, Outcome, ScenarioInfo};
 
 /// `s` safe as HTML text and as a double- or single-quoted attribute value.
@@ -36,15 +36,6 @@ pub fn escape(s: &str) -> String {
         }
     }
     out
-}
-
-/// The `lang` attribute: only the languages we speak, so a hostile `lang` cannot break out.
-fn html_lang(lang: &str) -> &'static str {
-    if lang == "ja" {
-        "ja"
-    } else {
-        "en"
-    }
 }
 
 const CSS: &str = r#"
@@ -114,7 +105,8 @@ section#summary ul { margin: .3rem 0; }
 
 /// The page, in `report.lang`.
 pub fn render(report: &MatrixReport) -> String {
-    let lang = html_lang(&report.lang);
+    // The `lang` attribute is `en` or `ja` ([`Lang`]): a hostile report cannot break out.
+    let lang = report.lang;
     let mut out = String::new();
     let title = t(lang, "html.title");
     let _ = write!(
@@ -140,7 +132,7 @@ pub fn render(report: &MatrixReport) -> String {
     out
 }
 
-fn host(out: &mut String, r: &MatrixReport, lang: &str) {
+fn host(out: &mut String, r: &MatrixReport, lang: Lang) {
     let h = &r.host;
     let yes_no = |b: bool| t(lang, if b { "html.yes" } else { "html.no" });
     let facts: [(&str, String); 8] = [
@@ -180,7 +172,7 @@ fn class(o: Outcome) -> &'static str {
     }
 }
 
-fn scenario_head(out: &mut String, s: &ScenarioInfo, lang: &str) {
+fn scenario_head(out: &mut String, s: &ScenarioInfo, lang: Lang) {
     let _ = write!(
         out,
         "<b>{}</b><br>{}",
@@ -211,7 +203,7 @@ fn na_reasons<'a>(r: &'a MatrixReport, s: &ScenarioInfo) -> Vec<&'a str> {
     out
 }
 
-fn cell_td(out: &mut String, c: Option<&Cell>, lang: &str, notes: &[&str]) {
+fn cell_td(out: &mut String, c: Option<&Cell>, lang: Lang, notes: &[&str]) {
     let Some(c) = c else {
         out.push_str("<td class=\"cell missing\">—</td>");
         return;
@@ -264,7 +256,7 @@ fn cell_td(out: &mut String, c: Option<&Cell>, lang: &str, notes: &[&str]) {
     out.push_str("</td>");
 }
 
-fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
+fn matrix(out: &mut String, r: &MatrixReport, lang: Lang) {
     let _ = writeln!(
         out,
         "<section id=\"matrix\"><h2>{}</h2>\n<p>{}</p><ul class=\"columns\">",
@@ -392,7 +384,7 @@ fn matrix(out: &mut String, r: &MatrixReport, lang: &str) {
     out.push_str("</section>\n");
 }
 /// The end of the page: how many cells were as expected, and the ones that were not.
-fn summary(out: &mut String, r: &MatrixReport, lang: &str) {
+fn summary(out: &mut String, r: &MatrixReport, lang: Lang) {
     let ok = count_mismatches(r) == 0 && !r.cells.is_empty();
     let _ = write!(
         out,
@@ -440,7 +432,7 @@ mod tests {
 
     #[test]
     fn hostile_text_is_escaped() {
-        let mut r = sample("en");
+        let mut r = sample(Lang::En);
         r.scenarios[0].title.en = "<img src=x onerror=alert(1)>".into();
         r.host.hostname = "\"><script>x</script>".into();
         let page = render(&r);
@@ -454,7 +446,7 @@ mod tests {
 
     #[test]
     fn absent_bytes_are_not_drawn_as_refused_ones() {
-        let mut r = sample("en");
+        let mut r = sample(Lang::En);
         let c = r
             .cells
             .iter_mut()
@@ -487,7 +479,7 @@ mod tests {
 
     #[test]
     fn na_reason_once_per_row() {
-        let mut r = sample("en");
+        let mut r = sample(Lang::En);
         for c in r.cells.iter_mut().filter(|c| c.scenario == "plain") {
             if matches!(c.attack.as_str(), "kernel" | "live") {
                 c.observed = Outcome::NotApplicable;
@@ -506,7 +498,7 @@ mod tests {
 
     #[test]
     fn page_has_matrix_views_and_lang() {
-        let page = render(&sample("ja"));
+        let page = render(&sample(Lang::Ja));
         assert!(page.starts_with("<!DOCTYPE html>"));
         assert!(page.contains("<html lang=\"ja\">"));
         assert!(page.contains("<table class=\"matrix\">"));
@@ -533,7 +525,7 @@ mod tests {
             !page.contains("http://") && !page.contains("https://"),
             "external asset"
         );
-        let en = render(&sample("en"));
+        let en = render(&sample(Lang::En));
         assert!(en.contains("<html lang=\"en\">") && en.contains("stand-in for an enclave"));
     }
 }

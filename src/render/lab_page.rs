@@ -1,11 +1,11 @@
 //! `confidump lab status --html`: one self-contained page of a trainee's progress.
 
 use super::html::escape;
+use crate::i18n::{t, Lang};
 use crate::lab::progress::{minutes, state_key, StatusReport};
-use crate::lab::words::t;
 
 /// The status page of `rep`, headings in `lang`; every string of the report is escaped.
-pub fn page(rep: &StatusReport, lang: &str) -> String {
+pub fn page(rep: &StatusReport, lang: Lang) -> String {
     let l = lang;
     let mut page = format!(
         "<!doctype html><meta charset=utf-8><title>confidump lab: {0}</title>\
@@ -55,7 +55,7 @@ mod tests {
                 seconds: Some(61),
             }],
         };
-        let html = page(&rep, "en");
+        let html = page(&rep, Lang::En);
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("\"h\""), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;@&quot;h&quot;"));

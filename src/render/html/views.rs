@@ -5,11 +5,11 @@
 use std::fmt::Write as _;
 
 use super::{class, escape, scenario_head};
+use crate::i18n::{sep, t, Lang};
 use crate::model::{Cell, Gap, HexWindow, MatrixReport, ScenarioInfo};
-use crate::render::i18n::{sep, t};
 use crate::render::matrix::{cell_at, outcome_word};
 
-pub(super) fn views(out: &mut String, r: &MatrixReport, lang: &str) {
+pub(super) fn views(out: &mut String, r: &MatrixReport, lang: Lang) {
     let _ = writeln!(
         out,
         "<section id=\"views\"><h2>{}</h2>\n{}",
@@ -66,7 +66,7 @@ pub(super) fn views(out: &mut String, r: &MatrixReport, lang: &str) {
 }
 /// One line per way a byte is drawn, each glyph in its real style: refused and absent bytes
 /// must never be read as the same thing.
-fn hex_legend(lang: &str) -> String {
+fn hex_legend(lang: Lang) -> String {
     format!(
         "<ul class=\"hexlegend\"><li class=\"legend-hl\"><span class=\"hl\">41 42</span>{}</li>\
          <li class=\"legend-refused\"><span class=\"q\">??</span>{}</li>\
@@ -76,7 +76,7 @@ fn hex_legend(lang: &str) -> String {
         escape(t(lang, "hex.absent"))
     )
 }
-fn view(out: &mut String, s: &ScenarioInfo, c: &Cell, w: &HexWindow, lang: &str) {
+fn view(out: &mut String, s: &ScenarioInfo, c: &Cell, w: &HexWindow, lang: Lang) {
     let where_ = if c.where_.is_empty() {
         String::new()
     } else {
