@@ -2,7 +2,7 @@
 //! did) and what doctor says each check enables.
 
 /// `(key, English, Japanese)`. Reasons are sentences in Japanese (ending in `。`) and clauses
-/// in English (joined by `; `, see `reason.more`).
+/// in English (joined by `; `).
 pub(super) const REASONS: &[(&str, &str, &str)] = &[
     // What a path read, in a view's title and a reason (`… read by {what}`).
     ("what.dump", "confidump's dump", "confidump のダンプ"),
@@ -48,7 +48,6 @@ pub(super) const REASONS: &[(&str, &str, &str)] = &[
         "{}：ダンプに含まれない（{}）",
     ),
     // Reasons.
-    ("reason.more", "{}; {}", "{}{}"),
     (
         "reason.each-process",
         "{} (each of {} processes)",
@@ -102,5 +101,4 @@ pub(super) const REASONS: &[(&str, &str, &str)] = &[
     ("enables.same-uid", "same-uid column", "same-uid の列"),
     ("enables.container", "container rows", "コンテナの行"),
     ("enables.database", "database rows", "データベースの行"),
-    ("enables.attest", "doctor --attest", "doctor --attest"),
 ];

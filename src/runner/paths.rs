@@ -147,7 +147,7 @@ fn add_reason(lang: Lang, reason: &str, more: &str) -> String {
     if reason.is_empty() {
         more.to_string()
     } else {
-        tf(lang, "reason.more", &[&reason, &more])
+        Texts::new(format!("{reason}; {more}"), format!("{reason}{more}")).into_lang(lang)
     }
 }
 
