@@ -9,6 +9,7 @@
 //!
 //! | module      | role |
 //! |-------------|------|
+//! | [`i18n`]    | the one language catalogue: `Lang`, every word of the program in English and Japanese |
 //! | [`model`]   | plain data: spans, hits, scan reports, attack kinds, victim modes, CVM profiles, cells, hex windows |
 //! | [`secret`]  | the `Secret` wrapper: redacted `Debug`, zeroized on drop |
 //! | [`redact`]  | `--redact`: the one transform that takes the secret's bytes out of a result |

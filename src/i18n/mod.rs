@@ -2,8 +2,8 @@
 //! and the one rule for choosing between them.
 //!
 //! Two forms of text exist. Words of the program are keys here ([`t`], [`tf`] when the text
-//! holds values), in tables by area: [`ui`] (the demo's table, reports, presenter, doctor),
-//! [`lab`] (the training labs), [`reasons`] (what the runner writes into cells and rows, what
+//! holds values), in tables by area: `ui.rs` (the demo's table, reports, presenter, doctor),
+//! `lab.rs` (the training labs), `reasons.rs` (what the runner writes into cells and rows, what
 //! doctor says a check enables). Words that come from data (scenario, lab and platform files,
 //! host facts) arrive as [`crate::model::Texts`], an English and a Japanese text, whose
 //! [`crate::model::Texts::get`] chooses by the same rule ([`choose`]): Japanese when asked for
@@ -13,9 +13,9 @@
 //! key has both texts, with the same placeholders. Nothing outside this module tests which
 //! language it is in; code asks for a key in a [`Lang`] and gets the words.
 
-pub mod lab;
-pub mod reasons;
-pub mod ui;
+mod lab;
+mod reasons;
+mod ui;
 
 use std::fmt;
 use std::str::FromStr;
