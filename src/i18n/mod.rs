@@ -111,7 +111,11 @@ pub fn t(lang: Lang, key: &'static str) -> &'static str {
 /// another order). A placeholder without an argument, and a named one (`{name}`, filled by
 /// its caller), stays as it is.
 pub fn tf(lang: Lang, key: &'static str, args: &[&dyn fmt::Display]) -> String {
-    let text = t(lang, key);
+    fill(t(lang, key), args)
+}
+
+/// `text` with its placeholders filled (see [`tf`]).
+fn fill(text: &str, args: &[&dyn fmt::Display]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     let mut next = 0;
@@ -221,6 +225,8 @@ mod tests {
             tf(Lang::En, "doctor.lacks", &[]),
             "this host lacks {m} of the {n} capabilities {name} requires"
         );
+        assert_eq!(fill("{1} の {0}（{}）", &[&"a", &"b"]), "b の a（a）");
+        assert_eq!(fill("{2} {x} {", &[&"a"]), "{2} {x} {");
         assert_eq!(sep(Lang::Ja), "：");
         assert_eq!(colon(Lang::En), ":");
         assert_eq!(list(Lang::Ja, &["a", "b"]), "a、b");
