@@ -52,6 +52,10 @@ pub(super) const STRINGS: &[(&str, &str, &str)] = &[
     ("legend.met", "as the scenario expects", "シナリオの期待どおり"),
     ("legend.mismatch", "the result differs from what the scenario expects", "シナリオの期待値と結果が異なる"),
     ("stand-in", "stand-in for {}", "{}の代わり"),
+    // What a stand-in row stands in for, when its file says it in English only.
+    ("name.enclave", "enclave", "エンクレーブ"),
+    ("name.sgx-enclave", "SGX enclave", "SGX エンクレーブ"),
+    ("name.cvm", "confidential VM", "コンフィデンシャル VM"),
     ("unavailable", "not available here", "この環境では利用不可"),
     ("detections", "Found without being told the secret (detectors):", "秘密を知らされずに見つけたもの（検出器）："),
     ("detections.unit", "secrets", "件"),

@@ -93,15 +93,16 @@ pub fn cell_at<'a>(
 /// `stand-in for an enclave (SGX)` in `lang`: the scenario file says what is stood in for in
 /// both languages (`stand_in_for.en`, `.ja`).
 pub fn stand_in_label(lang: Lang, what: &Texts) -> String {
-    // A file without `stand_in_for.ja`: the few names we know, else the English without its
-    // article.
+    // A file without `stand_in_for.ja`: the few names the catalogue knows, else the English
+    // without its article.
     let ja = match what.ja.as_str() {
-        "" => match what.en.trim_start_matches("an ").trim_start_matches("a ") {
-            "enclave" => "エンクレーブ",
-            "SGX enclave" => "SGX エンクレーブ",
-            "confidential VM" => "コンフィデンシャル VM",
-            other => other,
-        },
+        "" => {
+            let en = what.en.trim_start_matches("an ").trim_start_matches("a ");
+            ["name.enclave", "name.sgx-enclave", "name.cvm"]
+                .into_iter()
+                .find(|k| t(Lang::En, k) == en)
+                .map_or(en, |k| t(Lang::Ja, k))
+        }
         ja => ja,
     };
     tf(
@@ -382,6 +383,20 @@ pub(crate) mod tests {
 
     /// 対象外 (the path does not apply: no command kept) and 実行不可 (the host lacks what the path
     /// needs: the command that would have run is kept; a required cell; a row that cannot run).
+    #[test]
+    fn a_stand_in_without_japanese_names_what_the_catalogue_knows() {
+        let enclave = Texts::from("an enclave");
+        assert_eq!(
+            stand_in_label(Lang::En, &enclave),
+            "stand-in for an enclave"
+        );
+        assert_eq!(stand_in_label(Lang::Ja, &enclave), "エンクレーブの代わり");
+        let other = Texts::from("a TPM");
+        assert_eq!(stand_in_label(Lang::Ja, &other), "TPMの代わり");
+        let both = Texts::new("an SEV-SNP VM", "SEV-SNP VM");
+        assert_eq!(stand_in_label(Lang::Ja, &both), "SEV-SNP VMの代わり");
+    }
+
     #[test]
     fn japanese_tells_not_applicable_from_cannot_run_here() {
         use Outcome::NotApplicable;
