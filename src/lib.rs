@@ -22,6 +22,7 @@ pub mod coredump;
 pub mod doctor;
 pub mod files;
 pub mod host;
+pub mod i18n;
 pub mod isolate;
 pub mod lab;
 pub mod memory;

@@ -73,7 +73,7 @@ fn a_real_run_fits_every_width_and_tells_absent_from_refused() {
     let mut r: MatrixReport =
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("not a report ({e}): {out}"));
     for lang in ["en", "ja"] {
-        r.lang = lang.into();
+        r.lang = lang.parse().expect("a language");
         for w in [80, 100, 120] {
             let t = render_table(&r, false, w);
             assert_fits(&t, w);

@@ -207,7 +207,7 @@ fn report(lang: &str) -> MatrixReport {
             core_pattern: "|/usr/lib/systemd/systemd-coredump %P".into(),
             confidump: env!("CARGO_PKG_VERSION").into(),
         },
-        lang: lang.into(),
+        lang: lang.parse().unwrap(),
         scenarios,
         attacks: attacks.iter().map(|a| a.parse().unwrap()).collect(),
         cells,

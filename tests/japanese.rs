@@ -4,8 +4,8 @@
 //! `demo --list --lang ja`. Each output is checked for English words: runs of three or more
 //! ASCII letters that are not a technical name (SGX, QEMU, gdb, a path, a flag, an errno).
 //!
-//! The texts themselves are checked where they are written: every Japanese string of the UI
-//! catalogue, the lab's words and the scenario, lab and platform files is Japanese (a name kept
+//! The texts themselves are checked where they are written: every Japanese string of the
+//! catalogue (`confidump::i18n`) and of the scenario, lab and platform files is Japanese (a name kept
 //! as it is aside), in one register (plain form, だ/である調: no です/ます), with full-width
 //! punctuation after Japanese text (`：（）、` rather than `: ( ,`); the last two rules also hold
 //! for every Japanese string literal in `src/`.
@@ -603,26 +603,15 @@ fn the_style_checks_catch_english_polite_forms_and_half_width_punctuation() {
     assert!(japanese_literals("const SET: &str = \"（「『([{\";").is_empty());
 }
 
-/// Every Japanese string where it is written: the UI catalogue, the lab's words, the `.ja`
+/// Every Japanese string where it is written: the catalogue (UI, lab and runner words), the `.ja`
 /// texts of the scenario, lab and platform files, and (for register and punctuation) every
 /// Japanese string literal in `src/` (host reasons, doctor, the runner's reasons and views).
 #[test]
 fn every_japanese_text_is_finished_japanese() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut problems: Vec<String> = Vec::new();
-    for (k, en, ja) in confidump::render::i18n::entries() {
-        problems.extend(style_problems(
-            &format!("src/render/i18n.rs {k}"),
-            ja,
-            Some(en),
-        ));
-    }
-    for (k, en, ja) in confidump::lab::words::entries() {
-        problems.extend(style_problems(
-            &format!("src/lab/words.rs {k}"),
-            ja,
-            Some(en),
-        ));
+    for (k, en, ja) in confidump::i18n::entries() {
+        problems.extend(style_problems(&format!("src/i18n {k}"), ja, Some(en)));
     }
     let mut files = 0;
     for dir in ["demo/scenarios", "demo/labs", "demo/expect"] {

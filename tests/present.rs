@@ -7,6 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 
+use confidump::i18n::Lang;
 use confidump::model::Outcome;
 use confidump::render::presenter::{self, PresentOptions};
 use confidump::runner::demo::host_info;
@@ -26,7 +27,7 @@ fn env() -> RunEnv {
 
 type Ran = (String, Option<confidump::model::MatrixReport>);
 
-fn run(lang: &str, input: &str) -> std::io::Result<Ran> {
+fn run(lang: Lang, input: &str) -> std::io::Result<Ran> {
     let scenarios = scenarios();
     let env = env();
     let infos: Vec<_> = scenarios.iter().map(|s| s.info.clone()).collect();
@@ -48,7 +49,7 @@ fn run(lang: &str, input: &str) -> std::io::Result<Ran> {
 
 #[test]
 fn closed_stdin_runs_straight_through() {
-    let (out, report) = run("en", "").expect("writing to a Vec cannot fail");
+    let (out, report) = run(Lang::En, "").expect("writing to a Vec cannot fail");
     assert!(
         !out.contains('\x1b'),
         "no colour, no screen clearing:\n{out}"
@@ -61,14 +62,14 @@ fn closed_stdin_runs_straight_through() {
     assert!(out.contains("End of the demo."), "{out}");
     let report = report.expect("a report of what ran");
     assert_eq!(report.scenarios.len(), 2);
-    assert_eq!(report.lang, "en");
+    assert_eq!(report.lang, Lang::En);
     assert_eq!(report.mismatches, 0);
 }
 
 #[test]
 fn q_stops_after_the_first_scenario() {
     // Enter past the first title, `q` at the first verdict screen.
-    let (out, report) = run("en", "\nq\n").expect("writing to a Vec cannot fail");
+    let (out, report) = run(Lang::En, "\nq\n").expect("writing to a Vec cannot fail");
     assert!(out.contains("Stopped early."), "{out}");
     assert!(!out.contains("SGX ENCLAVE"), "{out}");
     assert_eq!(report.expect("first scenario ran").scenarios.len(), 1);
@@ -76,12 +77,12 @@ fn q_stops_after_the_first_scenario() {
 
 #[test]
 fn japanese_narration() {
-    let (out, report) = run("ja", "\n\n\n\n").expect("writing to a Vec cannot fail");
+    let (out, report) = run(Lang::Ja, "\n\n\n\n").expect("writing to a Vec cannot fail");
     for want in ["標的プロセスが持っているもの", "漏洩", "デモはここまで。"]
     {
         assert!(out.contains(want), "missing {want:?}:\n{out}");
     }
-    assert_eq!(report.expect("a report").lang, "ja");
+    assert_eq!(report.expect("a report").lang, Lang::Ja);
 }
 
 /// On an 80×24 screen: no line is wider than 80, and when the prompt after each scenario
@@ -110,7 +111,7 @@ fn screens_fit_80_by_24_with_the_verdicts_last() {
     };
     let report = presenter::run(
         &infos,
-        "en",
+        Lang::En,
         host_info(&env),
         opts,
         &mut "\n".repeat(20).as_bytes(),

@@ -12,6 +12,7 @@ use unicode_width::UnicodeWidthStr;
 use super::scan::use_color;
 use super::{EXIT_MISMATCH, EXIT_OK};
 use crate::host::Requirement;
+use crate::i18n::Lang;
 use crate::model::{count_mismatches, MatrixReport};
 use crate::redact::Redact;
 use crate::render;
@@ -78,15 +79,6 @@ pub enum DemoFormat {
     Json,
 }
 
-/// Language of the narration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LangArg {
-    /// English.
-    En,
-    /// Japanese.
-    Ja,
-}
-
 /// Options of `confidump demo`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
@@ -120,8 +112,8 @@ pub struct DemoArgs {
     #[arg(long)]
     pub present: bool,
     /// Language (default: from the locale).
-    #[arg(long, value_enum)]
-    pub lang: Option<LangArg>,
+    #[arg(long, value_parser = super::lang_parser(true))]
+    pub lang: Option<Lang>,
     /// Capabilities whose rows must run (comma-separated; every name is listed below).
     #[arg(long = "require", value_name = "CAP,...")]
     pub require: Vec<String>,
@@ -152,11 +144,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     let all = scenario::load_all(args.scenario_dir.as_deref())?;
     let exe = std::env::current_exe().context("finding this program to start the victims")?;
-    let lang = match args.lang {
-        Some(LangArg::En) => "en",
-        Some(LangArg::Ja) => "ja",
-        None => render::i18n::detect_lang(),
-    };
+    let lang = args.lang.unwrap_or_else(crate::i18n::detect_lang);
     if args.list {
         let env = RunEnv::probe(exe).in_lang(lang);
         let scenarios = matrix::for_host(all, &env);
@@ -387,8 +375,8 @@ fn mark_required(
 }
 
 /// `--list`: name, title, what each needs, and whether this host has it (in `lang`).
-fn list(scenarios: &[Scenario], lang: &str) -> String {
-    let ja = lang == "ja";
+fn list(scenarios: &[Scenario], lang: Lang) -> String {
+    let ja = lang == Lang::Ja;
     let rows: Vec<[String; 4]> = scenarios
         .iter()
         .map(|s| {
@@ -452,7 +440,7 @@ fn list(scenarios: &[Scenario], lang: &str) -> String {
             let origin = if s.spec.origin == "built-in" {
                 String::new()
             } else {
-                crate::render::i18n::paren(lang, &s.spec.origin)
+                crate::i18n::paren(lang, &s.spec.origin)
             };
             [
                 s.info.name.clone(),

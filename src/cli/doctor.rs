@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use super::{EXIT_ERROR, EXIT_MISMATCH, EXIT_OK};
 use crate::doctor::{self, DoctorError};
 use crate::host::HostFacts;
-use crate::render::i18n::{sep, t};
+use crate::i18n::{sep, t, Lang};
 use crate::runner::matrix::RunEnv;
 use crate::runner::platform;
 use unicode_width::UnicodeWidthStr;
@@ -57,8 +57,8 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "NAME", conflicts_with = "attest")]
     pub platform: Option<String>,
     /// Language (default: from the locale).
-    #[arg(long, value_enum)]
-    pub lang: Option<super::demo::LangArg>,
+    #[arg(long, value_parser = super::lang_parser(true))]
+    pub lang: Option<Lang>,
 }
 
 /// Runs `confidump doctor`.
@@ -83,11 +83,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             Err(e) => Err(e.into()),
         };
     }
-    let lang = match args.lang {
-        Some(super::demo::LangArg::En) => "en",
-        Some(super::demo::LangArg::Ja) => "ja",
-        None => crate::render::i18n::detect_lang(),
-    };
+    let lang = args.lang.unwrap_or_else(crate::i18n::detect_lang);
     if let Some(name) = &args.platform {
         return platform_check(name, args.format, lang);
     }
@@ -137,7 +133,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
 
 /// The built-in demo rows that cannot run here, each with the reason the demo's `n/a` gives
 /// (the runner's own check, over the same host probe).
-fn na_rows(lang: &'static str) -> anyhow::Result<Vec<(String, String)>> {
+fn na_rows(lang: Lang) -> anyhow::Result<Vec<(String, String)>> {
     let exe = std::env::current_exe()?;
     let env = RunEnv::probe(exe).in_lang(lang);
     Ok(
@@ -149,7 +145,7 @@ fn na_rows(lang: &'static str) -> anyhow::Result<Vec<(String, String)>> {
 }
 
 /// `--platform NAME`: each capability the platform requires, and why this host lacks it.
-fn platform_check(name: &str, format: FormatArg, lang: &str) -> anyhow::Result<ExitCode> {
+fn platform_check(name: &str, format: FormatArg, lang: Lang) -> anyhow::Result<ExitCode> {
     let rows: Vec<String> = crate::scenario::builtin()?
         .into_iter()
         .map(|s| s.info.name)

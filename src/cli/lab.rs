@@ -6,15 +6,15 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 
 use super::{EXIT_ERROR, EXIT_MISMATCH, EXIT_OK};
+use crate::i18n::sep;
+use crate::i18n::{t, Lang};
 use crate::lab::progress::{self, is_open, state_word, StatusReport};
 use crate::lab::proof::{self, Outcome, Part};
 use crate::lab::record::{self, want_of, Recorded};
 use crate::lab::session::{self, goal_key, task_text};
 use crate::lab::state::{self, Record, State};
-use crate::lab::words::t;
 use crate::lab::{self, launch, solve, Exercise, SECRET_SHAPE};
 use crate::model::Texts;
-use crate::render::i18n::sep;
 use crate::render::lab_text::{self, name_width, pad};
 use crate::render::sanitize::{json_text, visible};
 
@@ -51,8 +51,8 @@ pub struct LabArgs {
     #[command(subcommand)]
     pub action: Action,
     /// Language of the texts [default: from the locale].
-    #[arg(long, global = true, value_parser = ["en", "ja"])]
-    pub lang: Option<String>,
+    #[arg(long, global = true, value_parser = super::lang_parser(false))]
+    pub lang: Option<Lang>,
     /// More exercises (`*.toml`) beside the built-in ones. They are code run as you (root):
     /// DIR and its files must be yours (or root's) and writable by no one else.
     #[arg(long, global = true, value_name = "DIR")]
@@ -129,7 +129,7 @@ pub enum Action {
 }
 
 struct Ctx {
-    lang: &'static str,
+    lang: Lang,
     json: bool,
     all: Vec<Exercise>,
     dir: PathBuf,
@@ -137,11 +137,7 @@ struct Ctx {
 
 /// Runs `confidump lab`.
 pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
-    let lang = match args.lang.as_deref() {
-        Some("ja") => "ja",
-        Some(_) => "en",
-        None => crate::render::i18n::detect_lang(),
-    };
+    let lang = args.lang.unwrap_or_else(crate::i18n::detect_lang);
     let all = lab::load(args.labs_dir.as_deref())?;
     let ctx = Ctx {
         lang,

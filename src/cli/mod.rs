@@ -14,6 +14,7 @@ pub mod scan;
 pub mod show;
 pub mod victim;
 
+use crate::i18n::Lang;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -207,17 +208,28 @@ fn dedupe_chain(causes: impl Iterator<Item = String>) -> String {
     parts.join(": ")
 }
 
+/// `--lang`'s parser: `en` or `ja`, into a [`Lang`]. `described` names each language in the
+/// long help (`demo`, `doctor`); `lab` lists the bare values.
+pub(crate) fn lang_parser(described: bool) -> impl clap::builder::TypedValueParser<Value = Lang> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let names = [(Lang::En, "English"), (Lang::Ja, "Japanese")];
+    PossibleValuesParser::new(names.map(|(lang, name)| {
+        let value = PossibleValue::new(lang.as_str());
+        if described {
+            value.help(name)
+        } else {
+            value
+        }
+    }))
+    .try_map(|s| s.parse::<Lang>())
+}
+
 /// Finds the static confidump that VM guests and containers run, before any victim starts; a
 /// dynamically linked build run from its source tree builds it here, once, with one line of
 /// progress, so that no victim's ready window ever includes a build. A failure is said once;
 /// the rows that need the binary then report it as their error.
-pub(crate) fn prepare_static_binary(lang: &str) {
-    let building = || {
-        eprintln!(
-            "confidump: {}",
-            crate::render::i18n::t(lang, "static.building")
-        )
-    };
+pub(crate) fn prepare_static_binary(lang: Lang) {
+    let building = || eprintln!("confidump: {}", crate::i18n::t(lang, "static.building"));
     if let Err(e) = crate::isolate::init::prepare(building) {
         eprintln!("confidump: {e}");
     }

@@ -264,7 +264,7 @@ pub fn run(mut args: VictimArgs) -> anyhow::Result<ExitCode> {
     }
     if matches!(args.context, ContextArg::Vm | ContextArg::Container) {
         // Started by a demo or a lab, this finds what the run already prepared.
-        super::prepare_static_binary(crate::render::i18n::detect_lang());
+        super::prepare_static_binary(crate::i18n::detect_lang());
     }
     match args.context {
         ContextArg::Vm => {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::host::{self, HostFacts};
 pub use crate::host::{passwd_lookup, User};
+use crate::i18n::Lang;
 use crate::model::Texts;
 
 /// Why memfd_secret does not work on this host, in doctor's words
@@ -32,9 +33,9 @@ pub struct RunEnv {
     pub memfd_secret: Result<(), MemfdSecretMissing>,
     /// The unprivileged user for `run_as = "unprivileged"`, or why there is none.
     pub unprivileged: Result<User, crate::model::Texts>,
-    /// The language of every reason the runner writes into cells and rows (`en`, `ja`): the
-    /// report's language, so the renderers draw what they are given.
-    pub lang: &'static str,
+    /// The language of every reason the runner writes into cells and rows: the report's
+    /// language, so the renderers draw what they are given.
+    pub lang: Lang,
 }
 
 impl RunEnv {
@@ -57,30 +58,25 @@ impl RunEnv {
             memfd_secret: host::memfd_secret_missing(&host)
                 .map_or(Ok(()), |t| Err(MemfdSecretMissing(t.en))),
             unprivileged: host.unprivileged().clone(),
-            lang: "en",
+            lang: Lang::En,
             exe,
             host,
         }
     }
 
-    /// The same environment, writing its reasons in `lang` (`en`, `ja`).
-    pub fn in_lang(self, lang: &'static str) -> Self {
+    /// The same environment, writing its reasons in `lang`.
+    pub fn in_lang(self, lang: Lang) -> Self {
         Self { lang, ..self }
     }
 
     /// `t` in this run's language.
     pub fn say(&self, t: Texts) -> String {
-        let Texts { en, ja } = t;
-        if self.lang == "ja" && !ja.is_empty() {
-            ja
-        } else {
-            en
-        }
+        t.into_lang(self.lang)
     }
 
-    /// `(English, Japanese)` in this run's language.
+    /// `(English, Japanese)` in this run's language, as the [`Texts`] they are.
     pub fn pick(&self, en: &str, ja: &str) -> String {
-        if self.lang == "ja" { ja } else { en }.to_string()
+        self.say(Texts::new(en, ja))
     }
 
     /// Why the kernel's core dump cannot be used here without changing system settings.

@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::host::{self, CvmProfile, HostFacts};
 pub use crate::host::{cap_eff, cpuinfo_flags, TSM_REPORT};
+use crate::i18n::{t, Lang};
 use crate::model::Texts;
 
 /// One check.
@@ -94,39 +95,31 @@ pub enum DoctorError {
 }
 
 /// A check from a verdict: `missing` is the reason it fails (the text the demo shows too),
-/// `present` what doctor says when it passes; `enables` is `(English, Japanese)`.
+/// `present` what doctor says when it passes; `enables` is the catalogue key of what it enables.
 fn check(
-    lang: &str,
+    lang: Lang,
     name: &'static str,
     missing: Option<Texts>,
     present: impl FnOnce() -> Texts,
-    enables: (&'static str, &'static str),
+    enables: &'static str,
 ) -> Check {
     Check {
         name,
         ok: missing.is_none(),
         detail: missing.unwrap_or_else(present).get(lang).to_string(),
-        enables: pick(lang, enables),
-    }
-}
-
-fn pick(lang: &str, (en, ja): (&'static str, &'static str)) -> &'static str {
-    if lang == "ja" {
-        ja
-    } else {
-        en
+        enables: t(lang, enables),
     }
 }
 
 /// The verdicts in English ([`evaluate_in`]).
 pub fn evaluate(f: &HostFacts) -> DoctorReport {
-    evaluate_in(f, "en")
+    evaluate_in(f, Lang::En)
 }
 
 /// The verdicts, from the facts only, in `lang` (`en`, `ja`): the lazily probed facts, QEMU's
 /// version and the unprivileged user, are probed here if nobody asked before.
-pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
-    let vm_rows = ("VM rows", "VM の行");
+pub fn evaluate_in(f: &HostFacts, lang: Lang) -> DoctorReport {
+    let vm_rows = "enables.vm-rows";
     let mut checks = vec![check(
         lang,
         "memfd_secret",
@@ -137,21 +130,21 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
                 format!("memfd_secret が使える（カーネル {}）。", f.kernel_release),
             )
         },
-        ("secretmem scenarios", "secretmem のシナリオ"),
+        "enables.secretmem",
     )];
     let (ok, detail) = host::ptrace_verdict(f);
     checks.push(Check {
         name: "ptrace",
         ok,
         detail: detail.get(lang).to_string(),
-        enables: pick(lang, ("dump and live-read columns", "dump と live の列")),
+        enables: t(lang, "enables.dump-live"),
     });
     checks.push(check(
         lang,
         "core_pattern",
         host::kernel_core_unusable(f),
         || host::kernel_core_usable(f),
-        ("kernel core column", "kernel の列"),
+        "enables.kernel",
     ));
     checks.push(check(
         lang,
@@ -165,7 +158,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
             );
             Texts::new(format!("{gdb} and {gcore}"), format!("{gdb} と {gcore}"))
         },
-        ("gcore column", "gcore の列"),
+        "enables.gcore",
     ));
     checks.push(check(
         lang,
@@ -200,7 +193,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
         "sgx",
         host::sgx::sgx_missing(&f.sgx),
         || host::sgx::sgx_present(&f.sgx),
-        ("SGX row", "SGX の行"),
+        "enables.sgx",
     ));
     for (name, profile) in [("sev_snp", CvmProfile::SevSnp), ("tdx", CvmProfile::Tdx)] {
         checks.push(check(
@@ -219,10 +212,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
                     ),
                 )
             },
-            (
-                "CVM rows (no plaintext in host-side dumps)",
-                "コンフィデンシャル VM の行（ホスト側のダンプに平文がないこと）",
-            ),
+            "enables.cvm",
         ));
     }
     checks.push(cvm_guest_check(f, lang));
@@ -237,7 +227,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
             ),
             Err(e) => e.clone(),
         },
-        ("same-uid column", "same-uid の列"),
+        "enables.same-uid",
     ));
     checks.push(check(
         lang,
@@ -270,7 +260,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
             let ja: Vec<&str> = found.iter().map(|t| t.ja.as_str()).collect();
             Texts::new(en.join(" and "), ja.join(" と "))
         },
-        ("container rows", "コンテナの行"),
+        "enables.container",
     ));
     checks.push(check(
         lang,
@@ -283,7 +273,7 @@ pub fn evaluate_in(f: &HostFacts, lang: &str) -> DoctorReport {
             ),
             Err(e) => Texts::same(e.to_string()),
         },
-        ("database rows", "データベースの行"),
+        "enables.database",
     ));
 
     let summary = checks
@@ -346,8 +336,8 @@ fn fallback_ja(why: &str, record: Option<&std::path::Path>) -> String {
     out
 }
 
-fn kvm_check(f: &HostFacts, lang: &str) -> Check {
-    let enables = ("faster VM rows", "VM の行の高速化");
+fn kvm_check(f: &HostFacts, lang: Lang) -> Check {
+    let enables = "enables.faster-vm-rows";
     if let Some(why) = crate::vm::facts::kvm_unusable(f) {
         return check(lang, "kvm", Some(why), Texts::default, enables);
     }
@@ -372,12 +362,12 @@ fn kvm_check(f: &HostFacts, lang: &str) -> Check {
         // Usable for the demo only when no guest has been seen failing under it.
         ok: f.kvm_fallback.is_none(),
         detail: detail.get(lang).to_string(),
-        enables: pick(lang, enables),
+        enables: t(lang, enables),
     }
 }
 
 /// Inside a confidential VM (what `--attest` needs): each guest device, and configfs-tsm.
-fn cvm_guest_check(f: &HostFacts, lang: &str) -> Check {
+fn cvm_guest_check(f: &HostFacts, lang: Lang) -> Check {
     let inside: Vec<&str> = [
         (f.dev_sev_guest, "/dev/sev-guest"),
         (f.dev_tdx_guest, "/dev/tdx_guest"),
@@ -429,7 +419,8 @@ fn cvm_guest_check(f: &HostFacts, lang: &str) -> Check {
         name: "cvm_guest",
         ok: f.tsm_report,
         detail: detail.get(lang).to_string(),
-        enables: pick(lang, ("doctor --attest", "doctor --attest")),
+        // A command, the same in every language.
+        enables: "doctor --attest",
     }
 }
 
@@ -444,7 +435,7 @@ pub fn check_host() -> DoctorReport {
 }
 
 /// [`check_host`] in `lang`.
-pub fn check_host_in(lang: &str) -> DoctorReport {
+pub fn check_host_in(lang: Lang) -> DoctorReport {
     evaluate_in(&gather(), lang)
 }
 

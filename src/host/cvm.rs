@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::qemu::QemuVersion;
 
+use crate::i18n::Lang;
 /// A confidential-VM technology (one enum, in [`crate::model`]).
 pub use crate::model::CvmProfile;
 use crate::model::Texts;
@@ -160,7 +161,7 @@ pub fn ovmf_missing() -> Texts {
 
 /// The one-line message for a host that lacks `missing`.
 pub fn not_available_message(profile: CvmProfile, missing: &[Texts]) -> Texts {
-    let list = |lang: &str, sep: &str| {
+    let list = |lang: Lang, sep: &str| {
         missing
             .iter()
             .map(|m| m.get(lang))
@@ -171,12 +172,12 @@ pub fn not_available_message(profile: CvmProfile, missing: &[Texts]) -> Texts {
         format!(
             "not available on this host: needs {} ({})",
             profile.title(),
-            list("en", "; ")
+            list(Lang::En, "; ")
         ),
         format!(
             "このホストでは利用できない。{} が必要（{}）。",
             profile.title(),
-            list("ja", "、")
+            list(Lang::Ja, "、")
         ),
     )
 }

@@ -28,7 +28,6 @@ pub mod record;
 pub mod session;
 pub mod solve;
 pub mod state;
-pub mod words;
 
 use std::path::Path;
 

@@ -1,6 +1,7 @@
 //! A trainee's progress: which exercises are open, solved or running, and the status report
 //! that `confidump lab status` prints and `lab report` merges.
 
+use crate::i18n::Lang;
 use serde::{Deserialize, Serialize};
 
 use super::launch;
@@ -81,7 +82,7 @@ pub fn trainee() -> String {
 }
 
 /// `trainee`'s progress through `all`, titles in `lang`.
-pub fn progress(all: &[Exercise], lang: &str, st: &State, trainee: String) -> StatusReport {
+pub fn progress(all: &[Exercise], lang: Lang, st: &State, trainee: String) -> StatusReport {
     let exercises = all
         .iter()
         .enumerate()
@@ -131,7 +132,7 @@ mod tests {
                 ..Record::default()
             },
         );
-        let rep = progress(&all, "en", &st, "ann@box".to_string());
+        let rep = progress(&all, Lang::En, &st, "ann@box".to_string());
         assert_eq!(rep.trainee, "ann@box");
         assert_eq!(rep.exercises.len(), all.len());
         let p = &rep.exercises[0];
@@ -145,7 +146,7 @@ mod tests {
         assert_eq!(rep.exercises[2].attempts, 2);
         assert_eq!(rep.exercises[2].seconds, None);
         assert_eq!(minutes(None), "-");
-        let ja = progress(&all, "ja", &st, String::new());
+        let ja = progress(&all, Lang::Ja, &st, String::new());
         assert_eq!(ja.exercises[0].title, all[0].title.ja);
     }
 

@@ -1,5 +1,6 @@
 //! Starting an exercise: its target process, a fresh salted hash, and the task to show.
 
+use crate::i18n::Lang;
 use std::path::Path;
 
 use super::launch::{self, LaunchError};
@@ -39,7 +40,7 @@ pub fn goal_key(g: Goal) -> &'static str {
 }
 
 /// `ex`'s task in `lang` with `{pid}`, `{user}`, `{server}` and `{backend}` filled in.
-pub fn task_text(ex: &Exercise, lang: &str, run: &Running) -> String {
+pub fn task_text(ex: &Exercise, lang: Lang, run: &Running) -> String {
     let server: Vec<String> = run.server.iter().map(i32::to_string).collect();
     ex.task
         .get(lang)
@@ -108,10 +109,10 @@ mod tests {
             backend: None,
         };
         assert_eq!(
-            task_text(&ex, "en", &run),
+            task_text(&ex, Lang::En, &run),
             format!("7 {} [8, 9] 7", launch::UNPRIVILEGED)
         );
-        assert_eq!(task_text(&ex, "ja", &run), "7");
+        assert_eq!(task_text(&ex, Lang::Ja, &run), "7");
         assert_eq!(goal_key(Goal::ProveUnreadable), "prove-unreadable");
     }
 }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{AttackKind, DetectorKind, HexWindow, Texts};
+use crate::i18n::Lang;
 
 /// What one attack along one path gave, or was expected to give.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -160,7 +161,7 @@ pub struct MatrixReport {
     /// The machine.
     pub host: HostInfo,
     /// Language of the texts (`en`, `ja`).
-    pub lang: String,
+    pub lang: Lang,
     /// Scenarios, in the order run.
     pub scenarios: Vec<ScenarioInfo>,
     /// Attack paths (columns), in order.
@@ -187,7 +188,7 @@ impl MatrixReport {
     /// and the mismatches are counted here, once.
     pub fn new(
         host: HostInfo,
-        lang: &str,
+        lang: Lang,
         scenarios: Vec<ScenarioInfo>,
         cells: Vec<Cell>,
         millis: u64,
@@ -196,7 +197,7 @@ impl MatrixReport {
         Self {
             schema: MATRIX_SCHEMA,
             host,
-            lang: lang.to_string(),
+            lang,
             scenarios,
             attacks: AttackKind::ALL.to_vec(),
             cells,

@@ -1,6 +1,9 @@
-//! Text in the languages the demo speaks.
+//! Text in the languages the demo speaks, for words that come from data (scenario, lab and
+//! platform files, host facts); the program's own words are keys of [`crate::i18n`].
 
 use serde::{Deserialize, Serialize};
+
+use crate::i18n::{choose, Lang};
 
 /// Text in the languages the demo speaks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,13 +33,15 @@ impl Texts {
         }
     }
 
-    /// The text in `lang` (`en` or `ja`), falling back to English.
-    pub fn get(&self, lang: &str) -> &str {
-        if lang == "ja" && !self.ja.is_empty() {
-            &self.ja
-        } else {
-            &self.en
-        }
+    /// The text in `lang`, by the catalogue's one rule ([`choose`]: English when there is no
+    /// Japanese).
+    pub fn get(&self, lang: Lang) -> &str {
+        choose(lang, &self.en, &self.ja)
+    }
+
+    /// [`Self::get`], owned.
+    pub fn into_lang(self, lang: Lang) -> String {
+        self.get(lang).to_string()
     }
 }
 

@@ -15,6 +15,7 @@ pub fn glyphs(gap: Gap) -> (&'static str, &'static str) {
         Gap::Absent => ("--", "-"),
     }
 }
+use crate::i18n::Lang;
 use crate::model::{Gap, HexRow, HexWindow, Span};
 
 /// Draws a captured window for a terminal (`show`, `attack`): each row with its note (the
@@ -68,7 +69,7 @@ pub fn render_window(w: &HexWindow, color: bool) -> String {
 
 /// The legend a window needs: `(glyph, what it means in lang)` for each kind of missing byte
 /// it shows.
-pub fn legend(w: &HexWindow, lang: &str) -> Vec<(&'static str, &'static str)> {
+pub fn legend(w: &HexWindow, lang: Lang) -> Vec<(&'static str, &'static str)> {
     let uses = |g: Gap| {
         w.rows
             .iter()
@@ -77,7 +78,7 @@ pub fn legend(w: &HexWindow, lang: &str) -> Vec<(&'static str, &'static str)> {
     [(Gap::Refused, "hex.refused"), (Gap::Absent, "hex.absent")]
         .into_iter()
         .filter(|(g, _)| uses(*g))
-        .map(|(g, key)| (glyphs(g).0, super::i18n::t(lang, key)))
+        .map(|(g, key)| (glyphs(g).0, crate::i18n::t(lang, key)))
         .collect()
 }
 
@@ -201,7 +202,7 @@ mod tests {
         // Bytes no region holds are not drawn as refused ones.
         assert!(t.contains("-- --  ----------------"), "{t}");
         assert!(t.lines().all(|l| l.chars().count() <= 80), "{t}");
-        let legend = legend(&captured(), "en");
+        let legend = legend(&captured(), Lang::En);
         assert_eq!(legend.len(), 2, "{legend:?}");
         assert_eq!(legend[0].0, "??", "{legend:?}");
         assert!(

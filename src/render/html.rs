@@ -14,11 +14,11 @@ use maud::{html, Markup, PreEscaped, Render, DOCTYPE};
 
 mod views;
 
-use super::i18n::{colon, paren, sep, t};
 use super::matrix::{
     attack_key, cell_at, cell_word, count_mismatches, legend_words, mismatch_note, outcome_key,
     stand_in_label, summary_line, unavailable_word,
 };
+use crate::i18n::{colon, paren, sep, t, Lang};
 use crate::model::{Cell, MatrixReport, Outcome, ScenarioInfo};
 
 /// Text as a page shows it: escaped by maud like any text, and control characters (which have
@@ -33,15 +33,6 @@ impl Render for Shown<'_> {
         } else {
             self.0.render_to(buffer);
         }
-    }
-}
-
-/// The `lang` attribute: only the languages we speak, so a hostile `lang` cannot break out.
-fn html_lang(lang: &str) -> &'static str {
-    if lang == "ja" {
-        "ja"
-    } else {
-        "en"
     }
 }
 
@@ -112,12 +103,12 @@ section#summary ul { margin: .3rem 0; }
 
 /// The page, in `report.lang`.
 pub fn render(report: &MatrixReport) -> String {
-    let lang = html_lang(&report.lang);
+    let lang = report.lang;
     let title = t(lang, "html.title");
     let ok = count_mismatches(report) == 0 && !report.cells.is_empty();
     let page = html! {
         (DOCTYPE)
-        html lang=(lang) {
+        html lang=(lang.as_str()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -141,7 +132,7 @@ pub fn render(report: &MatrixReport) -> String {
     out
 }
 
-fn host(r: &MatrixReport, lang: &str) -> Markup {
+fn host(r: &MatrixReport, lang: Lang) -> Markup {
     let h = &r.host;
     let yes_no = |b: bool| t(lang, if b { "html.yes" } else { "html.no" });
     let facts: [(&str, String); 8] = [
@@ -178,7 +169,7 @@ fn class(o: Outcome) -> &'static str {
     }
 }
 
-fn scenario_head(s: &ScenarioInfo, lang: &str) -> Markup {
+fn scenario_head(s: &ScenarioInfo, lang: Lang) -> Markup {
     html! {
         b { (Shown(&s.name)) }
         br;
@@ -204,7 +195,7 @@ fn na_reasons<'a>(r: &'a MatrixReport, s: &ScenarioInfo) -> Vec<&'a str> {
     out
 }
 
-fn cell_td(c: Option<&Cell>, lang: &str, notes: &[&str]) -> Markup {
+fn cell_td(c: Option<&Cell>, lang: Lang, notes: &[&str]) -> Markup {
     let Some(c) = c else {
         return html! { td class="cell missing" { "—" } };
     };
@@ -235,7 +226,7 @@ fn cell_td(c: Option<&Cell>, lang: &str, notes: &[&str]) -> Markup {
 }
 
 /// One scenario's rows of the matrix: its cells, the reasons of its `n/a` cells, its lesson.
-fn scenario_rows(r: &MatrixReport, s: &ScenarioInfo, lang: &str) -> Markup {
+fn scenario_rows(r: &MatrixReport, s: &ScenarioInfo, lang: Lang) -> Markup {
     let span = r.attacks.len() + 1;
     // A wholly unavailable row says its reason in its one merged cell.
     let notes = if s.unavailable.is_some() {
@@ -280,7 +271,7 @@ fn scenario_rows(r: &MatrixReport, s: &ScenarioInfo, lang: &str) -> Markup {
     }
 }
 
-fn matrix(r: &MatrixReport, lang: &str) -> Markup {
+fn matrix(r: &MatrixReport, lang: Lang) -> Markup {
     let found: Vec<&Cell> = r.cells.iter().filter(|c| c.detections > 0).collect();
     html! {
         section #matrix {
@@ -327,7 +318,7 @@ fn matrix(r: &MatrixReport, lang: &str) -> Markup {
 }
 
 /// The end of the page: how many cells were as expected, and the ones that were not.
-fn summary(r: &MatrixReport, lang: &str) -> Markup {
+fn summary(r: &MatrixReport, lang: Lang) -> Markup {
     let ok = count_mismatches(r) == 0 && !r.cells.is_empty();
     let bad: Vec<&Cell> = r.cells.iter().filter(|c| !c.met()).collect();
     let unavailable = |c: &Cell| {
@@ -368,7 +359,7 @@ mod tests {
 
     #[test]
     fn hostile_text_is_escaped() {
-        let mut r = sample("en");
+        let mut r = sample(Lang::En);
         r.scenarios[0].title.en = "<img src=x onerror=alert(1)>".into();
         r.host.hostname = "\"><script>x</script>".into();
         let page = render(&r);
@@ -382,7 +373,7 @@ mod tests {
 
     #[test]
     fn absent_bytes_are_not_drawn_as_refused_ones() {
-        let mut r = sample("en");
+        let mut r = sample(Lang::En);
         let c = r
             .cells
             .iter_mut()
@@ -415,7 +406,7 @@ mod tests {
 
     #[test]
     fn na_reason_once_per_row() {
-        let mut r = sample("en");
+        let mut r = sample(Lang::En);
         for c in r.cells.iter_mut().filter(|c| c.scenario == "plain") {
             if matches!(c.attack.as_str(), "kernel" | "live") {
                 c.observed = Outcome::NotApplicable;
@@ -434,7 +425,7 @@ mod tests {
 
     #[test]
     fn page_has_matrix_views_and_lang() {
-        let page = render(&sample("ja"));
+        let page = render(&sample(Lang::Ja));
         assert!(page.starts_with("<!DOCTYPE html>"));
         assert!(page.contains("<html lang=\"ja\">"));
         assert!(page.contains("<table class=\"matrix\">"));
@@ -461,7 +452,7 @@ mod tests {
             !page.contains("http://") && !page.contains("https://"),
             "external asset"
         );
-        let en = render(&sample("en"));
+        let en = render(&sample(Lang::En));
         assert!(en.contains("<html lang=\"en\">") && en.contains("stand-in for an enclave"));
     }
 }

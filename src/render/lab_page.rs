@@ -4,15 +4,15 @@
 use maud::{html, PreEscaped, DOCTYPE};
 
 use super::html::Shown;
+use crate::i18n::{t, Lang};
 use crate::lab::progress::{minutes, state_key, StatusReport};
-use crate::lab::words::t;
 
 const CSS: &str =
     "body{font-family:sans-serif}td,th{padding:.2em .8em;border-bottom:1px solid #ccc}\
                    .solved{color:#070}.locked{color:#888}";
 
 /// The status page of `rep`, headings in `lang`.
-pub fn page(rep: &StatusReport, lang: &str) -> String {
+pub fn page(rep: &StatusReport, lang: Lang) -> String {
     let l = lang;
     let page = html! {
         (DOCTYPE)
@@ -65,7 +65,7 @@ mod tests {
                 seconds: Some(61),
             }],
         };
-        let html = page(&rep, "en");
+        let html = page(&rep, Lang::En);
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("\"h\""), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;@&quot;h&quot;"));

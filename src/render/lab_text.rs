@@ -4,13 +4,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use unicode_width::UnicodeWidthStr;
 
-use super::i18n::sep;
 use super::sanitize::visible;
+use crate::i18n::t;
+use crate::i18n::{sep, Lang};
 use crate::lab::progress::{minutes, state_key, Progress, StatusReport};
 use crate::lab::proof::{Outcome, Part};
 use crate::lab::record::Recorded;
 use crate::lab::solve::StepRun;
-use crate::lab::words::t;
 use crate::lab::{Exercise, Goal};
 
 /// The width of the exercise-name column: the longest name (at least 10).
@@ -37,7 +37,7 @@ pub fn pad_left(text: &str, width: usize) -> String {
 /// `✓`/`✗` lines: the verdict, the exercise, the attempts so far (`template` of the lab words).
 pub fn verdict_line(
     template: &'static str,
-    l: &str,
+    l: Lang,
     head: &str,
     name: &str,
     attempts: u32,
@@ -50,7 +50,7 @@ pub fn verdict_line(
 }
 
 /// `lab status` as text: the trainee, then one line per exercise.
-pub fn status_table(rep: &StatusReport, l: &str) -> String {
+pub fn status_table(rep: &StatusReport, l: Lang) -> String {
     let mut out = format!("{}\n", visible(&rep.trainee));
     let w = widest(rep.exercises.iter().map(|p| p.exercise.as_str())) + 1;
     // Each number column is as wide as its heading (回答回数 is eight columns wide).
@@ -82,7 +82,7 @@ pub fn status_table(rep: &StatusReport, l: &str) -> String {
 /// `lab report`: one line per trainee, one column per exercise any of them has, and the
 /// total. Every string of the (untrusted) reports is shown through [`visible`]; each
 /// trainee's exercises are looked up in a map (n log n).
-pub fn report_table(reps: &[StatusReport], lang: &str) -> String {
+pub fn report_table(reps: &[StatusReport], lang: Lang) -> String {
     // The columns: every exercise, in the order first seen.
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut names: Vec<&str> = Vec::new();
@@ -161,7 +161,7 @@ fn goal_word(g: Goal) -> &'static str {
 }
 
 /// What `lab start` shows: exercise `i` of `n`, its victim `pid`, goal, tools and `task`.
-pub fn task_sheet(ex: &Exercise, i: usize, n: usize, pid: i32, task: &str, l: &str) -> String {
+pub fn task_sheet(ex: &Exercise, i: usize, n: usize, pid: i32, task: &str, l: Lang) -> String {
     let s = sep(l);
     let mut out = t(l, "head")
         .replace("{label}", t(l, "exercise"))
@@ -187,7 +187,7 @@ pub fn task_sheet(ex: &Exercise, i: usize, n: usize, pid: i32, task: &str, l: &s
     out.push_str(&format!(
         "  {}{s}{}\n\n",
         t(l, "tools"),
-        visible(&ex.tools.join(super::i18n::t(l, "list.sep")))
+        visible(&ex.tools.join(crate::i18n::t(l, "list.sep")))
     ));
     for line in task.lines() {
         out.push_str(&format!("  {}\n", visible(line)));
@@ -222,7 +222,7 @@ pub fn outcome_json(
         None
     };
     serde_json::json!({"exercise": ex.name, "verdict": verdict, "part": part,
-        "solved": r.solved, "detail": detail, "still_to_do": r.todo.map(|k| t("en", k)),
+        "solved": r.solved, "detail": detail, "still_to_do": r.todo.map(|k| t(Lang::En, k)),
         "attempts": r.attempts, "next": next})
 }
 
@@ -232,7 +232,7 @@ pub fn outcome_text(
     part: Part,
     outcome: &Outcome,
     r: &Recorded<'_>,
-    l: &str,
+    l: Lang,
 ) -> String {
     let mut out = String::new();
     let mut line = |s: &str| {
@@ -289,7 +289,7 @@ pub fn outcome_text(
 
 /// One step of a reference solution as it ends: step `i` of `total`, its command, the start
 /// of its output.
-pub fn step_text(i: usize, total: usize, r: &StepRun<'_>, l: &str) -> String {
+pub fn step_text(i: usize, total: usize, r: &StepRun<'_>, l: Lang) -> String {
     let mut text = format!("\n[{i}/{total}] {}\n  $ {}\n", r.step.say.get(l), r.command);
     for line in r.stdout.lines().take(20) {
         text.push_str(&format!("    {line}\n"));
@@ -330,7 +330,7 @@ mod tests {
             "a\u{1b}[2J@h",
             &[("find-it", "solved", 1), ("argv", "open", 0)],
         );
-        let s = status_table(&r, "en");
+        let s = status_table(&r, Lang::En);
         assert!(!s.contains('\u{1b}'), "{s}");
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(lines.len(), 4);
@@ -345,7 +345,7 @@ mod tests {
             &[("x", "solved", 1), ("x", "solved", 1), ("y", "locked", 2)],
         );
         let b = rep("b@h", &[("y", "running", 0)]);
-        let s = report_table(&[a, b], "en");
+        let s = report_table(&[a, b], Lang::En);
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(lines.len(), 4, "{s}");
         assert!(

@@ -5,15 +5,15 @@
 //! Line breaking and display widths live in [`super::wrap`]; they are re-exported here for the
 //! renderers that already take them from this module.
 
-use super::i18n::t;
 use super::style::{DIM, GREEN_BOLD, RED_BOLD};
+use crate::i18n::{self, t, tf, Lang};
 use crate::model::{AttackKind, Cell, DetectorKind, MatrixReport, Outcome, Texts};
 
 pub use super::table::render_table;
 pub use super::wrap::{display_width, truncate, wrap};
 
 /// The verdict word of an outcome in `lang`: `LEAK`, `????`, `absent`, `n/a`...
-pub fn outcome_word(lang: &str, o: Outcome) -> &'static str {
+pub fn outcome_word(lang: Lang, o: Outcome) -> &'static str {
     t(lang, outcome_key(o))
 }
 
@@ -30,7 +30,7 @@ pub fn cannot_run_here(c: &Cell, row_unavailable: bool) -> bool {
 
 /// The verdict word of a cell in `lang`: its outcome's ([`outcome_word`]), or, for an `n/a`
 /// the host could not run ([`cannot_run_here`]), the word for that ([`unavailable_word`]).
-pub fn cell_word(lang: &str, c: &Cell, row_unavailable: bool) -> &'static str {
+pub fn cell_word(lang: Lang, c: &Cell, row_unavailable: bool) -> &'static str {
     if cannot_run_here(c, row_unavailable) {
         unavailable_word(lang)
     } else {
@@ -39,14 +39,14 @@ pub fn cell_word(lang: &str, c: &Cell, row_unavailable: bool) -> &'static str {
 }
 
 /// The word of a row or cell that cannot run on this host: `n/a`, `実行不可`.
-pub fn unavailable_word(lang: &str) -> &'static str {
+pub fn unavailable_word(lang: Lang) -> &'static str {
     t(lang, "n/a.host")
 }
 
 /// The legend's verdict words in `lang`, each with its outcome (for its style) and the key of
 /// what it means. The word for a path this host cannot run has its own line only in a language
 /// that does not say `n/a` for both (Japanese: 対象外, 実行不可).
-pub fn legend_words(lang: &str) -> Vec<(&'static str, Outcome, &'static str)> {
+pub fn legend_words(lang: Lang) -> Vec<(&'static str, Outcome, &'static str)> {
     let mut words = Vec::new();
     for (o, key) in [
         (Outcome::Leak, "legend.leak"),
@@ -92,22 +92,24 @@ pub fn cell_at<'a>(
 
 /// `stand-in for an enclave (SGX)` in `lang`: the scenario file says what is stood in for in
 /// both languages (`stand_in_for.en`, `.ja`).
-pub fn stand_in_label(lang: &str, what: &Texts) -> String {
-    if lang == "ja" {
-        // A file without `stand_in_for.ja`: the few names we know, else the English.
-        let what_ja = match what.ja.as_str() {
-            "" => match what.en.trim_start_matches("an ").trim_start_matches("a ") {
-                "enclave" => "エンクレーブ",
-                "SGX enclave" => "SGX エンクレーブ",
-                "confidential VM" => "コンフィデンシャル VM",
-                other => other,
-            },
-            ja => ja,
-        };
-        format!("{what_ja}{}", t(lang, "stand-in"))
-    } else {
-        format!("{} {}", t(lang, "stand-in"), what.get(lang))
-    }
+pub fn stand_in_label(lang: Lang, what: &Texts) -> String {
+    // A file without `stand_in_for.ja`: the few names the catalogue knows, else the English
+    // without its article.
+    let ja = match what.ja.as_str() {
+        "" => {
+            let en = what.en.trim_start_matches("an ").trim_start_matches("a ");
+            ["name.enclave", "name.sgx-enclave", "name.cvm"]
+                .into_iter()
+                .find(|k| t(Lang::En, k) == en)
+                .map_or(en, |k| t(Lang::Ja, k))
+        }
+        ja => ja,
+    };
+    tf(
+        lang,
+        "stand-in",
+        &[&Texts::new(what.en.as_str(), ja).get(lang)],
+    )
 }
 
 /// Number of cells whose observation differs from the expectation (counted from the cells,
@@ -118,7 +120,7 @@ pub fn count_mismatches(report: &MatrixReport) -> usize {
 
 /// `all N cells as expected` / `M mismatches (of N cells)` in `lang`.
 pub fn summary_line(report: &MatrixReport) -> String {
-    let lang = report.lang.as_str();
+    let lang = report.lang;
     let n = report.cells.len();
     let m = count_mismatches(report);
     let tmpl = match (n, m) {
@@ -132,7 +134,7 @@ pub fn summary_line(report: &MatrixReport) -> String {
 }
 
 /// `✗ expected ????` in `lang`.
-pub fn mismatch_note(lang: &str, c: &Cell) -> String {
+pub fn mismatch_note(lang: Lang, c: &Cell) -> String {
     if c.required {
         return t(lang, "required.note").to_string();
     }
@@ -141,7 +143,7 @@ pub fn mismatch_note(lang: &str, c: &Cell) -> String {
 
 /// What the detectors found in a cell, by kind: `2 canaries, 1 card number` /
 /// `カナリア 2 件、カード番号 1 件`; the bare count when the kinds are not known.
-pub fn detection_summary(lang: &str, c: &Cell) -> String {
+pub fn detection_summary(lang: Lang, c: &Cell) -> String {
     let unit = |n: usize| {
         t(
             lang,
@@ -171,14 +173,16 @@ pub fn detection_summary(lang: &str, c: &Cell) -> String {
                 (DetectorKind::Canary, true) => "det.canary.one",
                 (DetectorKind::Canary, false) => "det.canary.many",
             };
-            if lang == "ja" {
-                format!("{} {n} {}", t(lang, name), unit(n))
-            } else {
-                format!("{n} {}", t(lang, name))
-            }
+            // Japanese counts with a unit after the name (`カナリア 2 件`); English puts the
+            // number first and says the unit in the name (`2 canaries`).
+            Texts::new(
+                format!("{n} {}", t(Lang::En, name)),
+                format!("{} {n} {}", t(Lang::Ja, name), unit(n)),
+            )
+            .into_lang(lang)
         })
         .collect();
-    parts.join(if lang == "ja" { "、" } else { ", " })
+    i18n::list(lang, &parts)
 }
 
 /// The i18n key describing an attack path.
@@ -237,7 +241,7 @@ pub(crate) mod tests {
 
     /// A realistic report: a leaking row, a protected row (stand-in), a row with an n/a
     /// cell and a mismatch, and a wholly unavailable row.
-    pub(crate) fn sample(lang: &str) -> MatrixReport {
+    pub(crate) fn sample(lang: Lang) -> MatrixReport {
         use Outcome::*;
         let attacks: Vec<String> = ["dump", "gcore", "kernel", "live", "same-uid"]
             .iter()
@@ -368,7 +372,7 @@ pub(crate) mod tests {
                 core_pattern: "core".into(),
                 confidump: "0.1.0".into(),
             },
-            lang: lang.into(),
+            lang,
             scenarios,
             attacks: attacks.iter().filter_map(|a| a.parse().ok()).collect(),
             mismatches: 1,
@@ -380,6 +384,20 @@ pub(crate) mod tests {
     /// 対象外 (the path does not apply: no command kept) and 実行不可 (the host lacks what the path
     /// needs: the command that would have run is kept; a required cell; a row that cannot run).
     #[test]
+    fn a_stand_in_without_japanese_names_what_the_catalogue_knows() {
+        let enclave = Texts::from("an enclave");
+        assert_eq!(
+            stand_in_label(Lang::En, &enclave),
+            "stand-in for an enclave"
+        );
+        assert_eq!(stand_in_label(Lang::Ja, &enclave), "エンクレーブの代わり");
+        let other = Texts::from("a TPM");
+        assert_eq!(stand_in_label(Lang::Ja, &other), "TPMの代わり");
+        let both = Texts::new("an SEV-SNP VM", "SEV-SNP VM");
+        assert_eq!(stand_in_label(Lang::Ja, &both), "SEV-SNP VMの代わり");
+    }
+
+    #[test]
     fn japanese_tells_not_applicable_from_cannot_run_here() {
         use Outcome::NotApplicable;
         let by_design = cell("plain", "qmp", NotApplicable, NotApplicable, "");
@@ -387,20 +405,20 @@ pub(crate) mod tests {
         lacks.runnable = false;
         let mut required = by_design.clone();
         required.required = true;
-        assert_eq!(cell_word("ja", &by_design, false), "対象外");
-        assert_eq!(cell_word("ja", &lacks, false), "実行不可");
-        assert_eq!(cell_word("ja", &required, false), "実行不可");
-        assert_eq!(cell_word("ja", &by_design, true), "実行不可");
+        assert_eq!(cell_word(Lang::Ja, &by_design, false), "対象外");
+        assert_eq!(cell_word(Lang::Ja, &lacks, false), "実行不可");
+        assert_eq!(cell_word(Lang::Ja, &required, false), "実行不可");
+        assert_eq!(cell_word(Lang::Ja, &by_design, true), "実行不可");
         for c in [&by_design, &lacks, &required] {
-            assert_eq!(cell_word("en", c, false), "n/a");
+            assert_eq!(cell_word(Lang::En, c, false), "n/a");
         }
         // Other outcomes keep their word, whatever the row.
         let leak = cell("plain", "dump", Outcome::Leak, Outcome::Leak, "[heap]");
-        assert_eq!(cell_word("ja", &leak, true), "漏洩");
+        assert_eq!(cell_word(Lang::Ja, &leak, true), "漏洩");
         // One legend line for n/a in English, two in Japanese.
         let words = |lang| -> Vec<&str> { legend_words(lang).iter().map(|w| w.0).collect() };
-        assert_eq!(words("en").iter().filter(|w| **w == "n/a").count(), 1);
-        assert!(words("ja").contains(&"対象外") && words("ja").contains(&"実行不可"));
+        assert_eq!(words(Lang::En).iter().filter(|w| **w == "n/a").count(), 1);
+        assert!(words(Lang::Ja).contains(&"対象外") && words(Lang::Ja).contains(&"実行不可"));
     }
 
     /// `s` without ANSI colour codes.

@@ -7,14 +7,13 @@
 //! ([`crate::model::MatrixReport`]) is drawn by [`table`] (terminal table, fitted to the width
 //! [`term`] finds, wrapped by [`wrap`]), [`html`] (one
 //! self-contained page), [`junit`] and [`presenter`] (one scenario at a time, for a room), in
-//! the words of [`i18n`] (English, Japanese) and [`matrix`]; [`progress`] shows slow steps on a terminal.
+//! the words of [`crate::i18n`] (English, Japanese) and [`matrix`]; [`progress`] shows slow steps on a terminal.
 //! [`fleet`] merges several nodes' demo results into one matrix.
 
 pub mod attack;
 pub mod fleet;
 pub mod hexview;
 pub mod html;
-pub mod i18n;
 pub mod json;
 pub mod junit;
 pub mod lab_page;

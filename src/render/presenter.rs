@@ -15,7 +15,6 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::time::Instant;
 
 use super::hexview::{self, render_window};
-use super::i18n::{sep, t};
 use super::matrix::{
     cell_word, mismatch_note, outcome_style, outcome_word, stand_in_label, summary_line,
     unavailable_word,
@@ -23,6 +22,7 @@ use super::matrix::{
 use super::progress::Progress;
 use super::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
 use super::wrap::{display_width, hang, truncate, wrap};
+use crate::i18n::{sep, t, Lang};
 use crate::model::{Cell, HexWindow, HostInfo, MatrixReport, Outcome, ScenarioInfo};
 
 /// Width of banners: wide enough to fill a projector at a large font, narrow enough not to
@@ -74,7 +74,7 @@ pub type Engine<'a> = dyn FnMut(usize, &mut dyn FnMut(&str)) -> Vec<Cell> + 'a;
 /// when nothing ran).
 pub fn run(
     scenarios: &[ScenarioInfo],
-    lang: &str,
+    lang: Lang,
     host: HostInfo,
     opts: PresentOptions,
     input: &mut dyn BufRead,
@@ -143,7 +143,7 @@ pub fn run(
 fn pause(
     input: &mut dyn BufRead,
     out: &mut dyn Write,
-    lang: &str,
+    lang: Lang,
     color: bool,
     eof: &mut bool,
 ) -> std::io::Result<Answer> {
@@ -184,7 +184,7 @@ fn banner(lines: &[(String, &'static str)], opts: PresentOptions) -> String {
     out
 }
 
-fn title_screen(s: &ScenarioInfo, lang: &str, n: usize, of: usize, opts: PresentOptions) -> String {
+fn title_screen(s: &ScenarioInfo, lang: Lang, n: usize, of: usize, opts: PresentOptions) -> String {
     let mut lines = vec![
         (format!("{n}/{of}  {}", s.name), DIM),
         (String::new(), ""),
@@ -256,7 +256,7 @@ fn commands(row: &[Cell], opts: PresentOptions) -> String {
 /// ┗━━━━━━━━━━━━┛ ┗━━━━━━━━━━━━┛
 ///    [heap]       ✗ expected LEAK
 /// ```
-fn tiles(row: &[Cell], row_unavailable: bool, lang: &str, opts: PresentOptions) -> String {
+fn tiles(row: &[Cell], row_unavailable: bool, lang: Lang, opts: PresentOptions) -> String {
     let color = opts.color;
     let per_band = ((opts.width + 1) / (TILE + 3)).clamp(1, 5);
     let mut out = String::new();
@@ -355,7 +355,7 @@ fn short_window(w: &HexWindow) -> HexWindow {
 
 /// The end of a scenario: the bytes of the most telling cell, the full reasons of n/a cells and
 /// errors, the lesson, and last the verdict tiles, so they are on screen when the prompt is.
-fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, opts: PresentOptions) -> String {
+fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: Lang, opts: PresentOptions) -> String {
     let (color, width) = (opts.color, opts.width);
     let mut out = String::new();
     if let Some(c) = telling(row) {
@@ -411,7 +411,7 @@ fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: &str, opts: PresentOptio
         out.push('\n');
         out.push_str(&banner(
             &[(
-                format!("{}{}{lesson}", t(lang, "lesson"), super::i18n::sep(lang)),
+                format!("{}{}{lesson}", t(lang, "lesson"), crate::i18n::sep(lang)),
                 BOLD,
             )],
             opts,
@@ -451,7 +451,7 @@ mod tests {
     use super::*;
     use crate::render::matrix::tests::{sample, strip_ansi};
 
-    fn present(lang: &str, input: &str, color: bool) -> (String, Option<MatrixReport>) {
+    fn present(lang: Lang, input: &str, color: bool) -> (String, Option<MatrixReport>) {
         let r = sample(lang);
         let sc = r.scenarios.clone();
         let mut out = Vec::new();
@@ -484,7 +484,7 @@ mod tests {
 
     #[test]
     fn runs_through_on_closed_input() {
-        let (out, report) = present("en", "", false);
+        let (out, report) = present(Lang::En, "", false);
         assert!(!out.contains('\x1b'), "{out}");
         let report = report.expect("a report");
         assert_eq!(report.scenarios.len(), 4);
@@ -512,7 +512,7 @@ mod tests {
 
     #[test]
     fn q_quits_early_with_what_ran() {
-        let (out, report) = present("en", "\nq\n", false);
+        let (out, report) = present(Lang::En, "\nq\n", false);
         let report = report.expect("a report");
         assert_eq!(report.scenarios.len(), 1);
         assert!(out.contains("Stopped early."), "{out}");
@@ -521,13 +521,13 @@ mod tests {
 
     #[test]
     fn quit_before_anything_ran() {
-        let (_, report) = present("en", "q\n", false);
+        let (_, report) = present(Lang::En, "q\n", false);
         assert!(report.is_none());
     }
 
     #[test]
     fn japanese_and_aligned_banners() {
-        let (out, _) = present("ja", "\n\n\n\n\n\n\n\n", true);
+        let (out, _) = present(Lang::Ja, "\n\n\n\n\n\n\n\n", true);
         let plain = strip_ansi(&out);
         for want in [
             "標的プロセスが持っているもの：ヒープ上",
@@ -549,7 +549,7 @@ mod tests {
             assert_eq!(display_width(l), BANNER, "misaligned {l:?}");
         }
         // Without colour (no escapes to strip), every line fits the 80 columns it was given.
-        let (plain, _) = present("ja", &"\n".repeat(8), false);
+        let (plain, _) = present(Lang::Ja, &"\n".repeat(8), false);
         for l in plain.lines() {
             assert!(display_width(l) <= 80, "wider than 80: {l:?}");
         }

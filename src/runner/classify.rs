@@ -9,9 +9,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::i18n::{t, tf, Lang};
 use crate::memory::window::{around_hit, at_region, capture};
 use crate::memory::MemorySource;
-use crate::model::{hex_addr, DetectorKind, HexWindow, Outcome, ScanReport, Span};
+use crate::model::{hex_addr, DetectorKind, HexWindow, Outcome, ScanReport, Span, Texts};
 use crate::procfs::maps::Mapping;
 use crate::scan::needles::{sha256, CANARY_HEX_LEN};
 use crate::scan::{Needles, Shape};
@@ -128,9 +129,8 @@ pub fn classify(
     maps: &[Mapping],
     what: &str,
     show: Option<&str>,
-    lang: &str,
+    lang: Lang,
 ) -> Observation {
-    let ja = lang == "ja";
     let detected = by_kind(report);
     if let Some(first) = report.hits.first() {
         let shown = show
@@ -148,27 +148,21 @@ pub fn classify(
         // means "not found in anything read", what a confidential VM gives.
         return Observation {
             detected,
-            ..Observation::simple(
-                Outcome::NotFound,
-                if ja {
-                    // A particle right after a Latin word takes a space (`QEMU の
-                    // dump-guest-memory で`), as everywhere in the Japanese texts.
-                    let gap = if what.ends_with(|c: char| c.is_ascii_alphanumeric()) {
-                        " "
-                    } else {
-                        ""
-                    };
-                    format!(
-                        "{what}{gap}で読んだ {:.0} MiB に秘密の平文はなかった。",
-                        report.bytes_scanned as f64 / (1024.0 * 1024.0)
-                    )
+            ..Observation::simple(Outcome::NotFound, {
+                let mib = report.bytes_scanned as f64 / (1024.0 * 1024.0);
+                // A particle right after a Latin word takes a space (`QEMU の
+                // dump-guest-memory で`), as everywhere in the Japanese texts.
+                let gap = if what.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+                    " "
                 } else {
-                    format!(
-                        "no plaintext of the secret in {:.0} MiB read by {what}",
-                        report.bytes_scanned as f64 / (1024.0 * 1024.0)
-                    )
-                },
-            )
+                    ""
+                };
+                Texts::new(
+                    format!("no plaintext of the secret in {mib:.0} MiB read by {what}"),
+                    format!("{what}{gap}で読んだ {mib:.0} MiB に秘密の平文はなかった。"),
+                )
+                .into_lang(lang)
+            })
         };
     };
     let view_of = |title: String| Some(capture(source, &title, at_region(region.start), &[]));
@@ -180,19 +174,11 @@ pub fn classify(
         return Observation {
             outcome: Outcome::Unreadable,
             where_: live_name(maps, region.start, &u.mapping).to_string(),
-            reason: if ja {
-                refused_ja(&u.reason)
-            } else {
-                u.reason.clone()
-            },
+            reason: refused(lang, &u.reason),
             hits: 0,
             fragments_only: false,
             detected,
-            view: view_of(if ja {
-                format!("{}：読み取り拒否（{what}）", u.mapping)
-            } else {
-                format!("{}: read refused ({what})", u.mapping)
-            }),
+            view: view_of(tf(lang, "view.refused", &[&u.mapping, &what])),
         };
     }
     let absent = report
@@ -222,19 +208,12 @@ pub fn classify(
         })
     });
     if let Some((mapping, reason)) = absent {
-        let view = view_of(if ja {
-            format!("{mapping}：ダンプに含まれない（{what}）")
-        } else {
-            format!("{mapping}: left out ({what})")
-        });
+        let view = view_of(tf(lang, "view.left-out", &[&mapping, &what]));
         return Observation {
             outcome: Outcome::Absent,
             where_: mapping,
-            reason: if ja {
-                "ツールがこの領域を読まずにダンプから外した。".to_string()
-            } else {
-                reason
-            },
+            reason: Texts::new(reason, "ツールがこの領域を読まずにダンプから外した。")
+                .into_lang(lang),
             hits: 0,
             fragments_only: false,
             detected,
@@ -245,19 +224,11 @@ pub fn classify(
         detected,
         ..Observation::simple(
             Outcome::NotFound,
-            if ja {
-                format!(
-                    "領域 {}-{} を読んだが、秘密はなかった。",
-                    hex_addr(region.start),
-                    hex_addr(region.end)
-                )
-            } else {
-                format!(
-                    "the region {}-{} was read and the secret was not in it",
-                    hex_addr(region.start),
-                    hex_addr(region.end)
-                )
-            },
+            tf(
+                lang,
+                "reason.region-read",
+                &[&hex_addr(region.start), &hex_addr(region.end)],
+            ),
         )
     }
 }
@@ -268,12 +239,17 @@ pub fn errno_part(reason: &str) -> &str {
     reason.split(':').next().unwrap_or(reason).trim()
 }
 
-/// A refused read in Japanese: who refused, and the errno as the kernel gave it.
-pub fn refused_ja(reason: &str) -> String {
-    format!(
-        "カーネル（または CPU）が読み取りを拒否した（{}）。",
-        errno_part(reason)
+/// A refused read in `lang`: the reader's own words in English; in Japanese, who refused and
+/// the errno as the kernel gave it.
+pub fn refused(lang: Lang, reason: &str) -> String {
+    Texts::new(
+        reason,
+        format!(
+            "カーネル（または CPU）が読み取りを拒否した（{}）。",
+            errno_part(reason)
+        ),
     )
+    .into_lang(lang)
 }
 
 /// A scan with hits: where they sit, whether only fragments, the view around `first` (the hit
@@ -285,9 +261,8 @@ fn leak(
     maps: &[Mapping],
     what: &str,
     first: &crate::model::Hit,
-    lang: &str,
+    lang: Lang,
 ) -> Observation {
-    let ja = lang == "ja";
     let detected = by_kind(report);
     let mut places: Vec<&str> = Vec::new();
     for h in &report.hits {
@@ -304,21 +279,10 @@ fn leak(
         .map(|h| Span::new(h.vaddr, h.vaddr.saturating_add(h.len)))
         .collect();
     let at = live_name(maps, first.vaddr, &first.mapping);
-    let title = if ja {
-        format!("{at} の {}（{what}）", hex_addr(first.vaddr))
-    } else {
-        format!("{at} at {} ({what})", hex_addr(first.vaddr))
-    };
+    let title = tf(lang, "view.leak", &[&at, &hex_addr(first.vaddr), &what]);
     let mut reason: Vec<String> = Vec::new();
     if fragments_only {
-        reason.push(
-            if ja {
-                "秘密の断片だけ"
-            } else {
-                "fragments of the secret only"
-            }
-            .to_string(),
-        );
+        reason.push(t(lang, "reason.fragments").to_string());
     }
     // The residue lesson: the copy leaks although the secret's own region held.
     if let Some((region, u)) = region.and_then(|r| {
@@ -329,26 +293,29 @@ fn leak(
             .map(|u| (r, u))
     }) {
         let own = live_name(maps, region.start, &u.mapping);
-        reason.push(if ja {
-            format!(
-                "秘密を置いた領域 {own} そのものは読み取りを拒否した（????。{}）",
-                errno_part(&u.reason)
+        reason.push(
+            Texts::new(
+                format!(
+                    "its own region {own} still refused the read (????: {})",
+                    u.reason
+                ),
+                format!(
+                    "秘密を置いた領域 {own} そのものは読み取りを拒否した（????。{}）",
+                    errno_part(&u.reason)
+                ),
             )
-        } else {
-            format!(
-                "its own region {own} still refused the read (????: {})",
-                u.reason
-            )
-        });
+            .into_lang(lang),
+        );
     }
     Observation {
         outcome: Outcome::Leak,
         where_: places.join(", "),
-        reason: if ja {
-            reason.iter().map(|r| format!("{r}。")).collect()
-        } else {
-            reason.join("; ")
-        },
+        // Clauses after `; ` in English, sentences in Japanese.
+        reason: Texts::new(
+            reason.join("; "),
+            reason.iter().map(|r| format!("{r}。")).collect::<String>(),
+        )
+        .into_lang(lang),
         hits: report.hits.len(),
         fragments_only,
         detected,

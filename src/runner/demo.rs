@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use super::matrix::{self, RunEnv, Scenario};
+use crate::i18n::Lang;
 use crate::model::{HostInfo, MatrixReport};
 
 /// Facts about this host for the report.
@@ -32,7 +33,7 @@ pub fn host_info(env: &RunEnv) -> HostInfo {
 pub fn run_demo(
     scenarios: &[Scenario],
     env: &RunEnv,
-    lang: &str,
+    lang: Lang,
     jobs: usize,
     on_step: &mut (dyn FnMut(&str) + Send),
 ) -> MatrixReport {

@@ -13,7 +13,8 @@ use super::same_uid;
 use crate::context::env::RunEnv;
 use crate::context::{Ready, RunningVictim, Target};
 use crate::coredump::reader::CoreFile;
-use crate::model::{AttackKind, Outcome};
+use crate::i18n::{self, tf, Lang};
+use crate::model::{AttackKind, Outcome, Texts};
 use crate::scan::{self, Needles};
 use crate::vm::qmp::QmpError;
 
@@ -114,15 +115,11 @@ pub fn run(
 }
 
 /// A scan of what the guest sent out on its serial console, as the host received it.
-fn wire(ready: &Ready, needles: &Needles, lang: &str) -> Observation {
+fn wire(ready: &Ready, needles: &Needles, lang: Lang) -> Observation {
     let Some(tap) = &ready.wire else {
         return Observation::error("the victim sends nothing out on a channel the host reads");
     };
-    let what = if lang == "ja" {
-        "ホストが読んだゲストのシリアルコンソール"
-    } else {
-        "the host's read of the guest's serial console"
-    };
+    let what = i18n::t(lang, "what.serial");
     let source = crate::memory::bytes::BytesSource::new(what, "[serial console]", tap.bytes());
     match scan::scan_source(&source, needles) {
         // Bytes on a wire have no address in any process: no region, no maps.
@@ -132,24 +129,25 @@ fn wire(ready: &Ready, needles: &Needles, lang: &str) -> Observation {
 }
 
 /// What a path on a target is called in views: `confidump's dump`, `gdb's gcore of QEMU`.
-fn what(path: AttackPath, t: &Target, lang: &str) -> String {
-    if lang == "ja" {
-        return match (path, t.of.as_deref()) {
-            (AttackPath::Dump, None) => "confidump のダンプ".to_string(),
-            (AttackPath::Dump, Some(of)) => format!("confidump による {of} のダンプ"),
-            (AttackPath::Gcore, None) => "gdb の gcore".to_string(),
-            (AttackPath::Gcore, Some(of)) => format!("gdb の gcore による {of} のダンプ"),
-            (_, None) => "ライブ読み取り".to_string(),
-            (_, Some(of)) => format!("{of} のライブ読み取り"),
-        };
+fn what(path: AttackPath, target: &Target, lang: Lang) -> String {
+    let (alone, of_key) = match path {
+        AttackPath::Dump => ("what.dump", "what.dump-of"),
+        AttackPath::Gcore => ("what.gcore", "what.gcore-of"),
+        _ => ("what.live", "what.live-of"),
+    };
+    match target.of.as_deref() {
+        None => i18n::t(lang, alone).to_string(),
+        Some(of) => tf(lang, of_key, &[&of]),
     }
-    match (path, t.of.as_deref()) {
-        (AttackPath::Dump, None) => "confidump's dump".to_string(),
-        (AttackPath::Dump, Some(of)) => format!("confidump's dump of {of}"),
-        (AttackPath::Gcore, None) => "gdb's gcore".to_string(),
-        (AttackPath::Gcore, Some(of)) => format!("gdb's gcore of {of}"),
-        (_, None) => "live read".to_string(),
-        (_, Some(of)) => format!("a live read of {of}"),
+}
+
+/// `reason` with `more` after it: a clause after `; ` in English, the next sentence in
+/// Japanese.
+fn add_reason(lang: Lang, reason: &str, more: &str) -> String {
+    if reason.is_empty() {
+        more.to_string()
+    } else {
+        Texts::new(format!("{reason}; {more}"), format!("{reason}{more}")).into_lang(lang)
     }
 }
 
@@ -161,7 +159,7 @@ fn root(
     path: AttackPath,
     needles: &Needles,
     show: Option<&str>,
-    lang: &str,
+    lang: Lang,
 ) -> Observation {
     let one = |t: &Target| {
         let what = what(path, t, lang);
@@ -217,7 +215,7 @@ fn root(
 
 /// One observation for several named processes: the telling one ([`worst`]), with `where`
 /// naming every process the secret leaked from (`backend 123: [heap]; postmaster 120: …`).
-fn merge(each: Vec<(Option<String>, Observation)>, lang: &str) -> Observation {
+fn merge(each: Vec<(Option<String>, Observation)>, lang: Lang) -> Observation {
     let leaks: Vec<String> = each
         .iter()
         .filter(|(_, o)| o.outcome == Outcome::Leak)
@@ -231,22 +229,16 @@ fn merge(each: Vec<(Option<String>, Observation)>, lang: &str) -> Observation {
     if o.outcome == Outcome::Leak {
         o.where_ = leaks.join("; ");
     } else if o.outcome == Outcome::NotFound {
-        o.reason = if lang == "ja" {
-            // `…なかった（5 個のプロセスのどれにもない）。`: the aside inside the sentence.
-            format!(
-                "{}（{n} 個のプロセスのどれにもない）。",
-                o.reason.trim_end_matches('。')
-            )
-        } else {
-            format!("{} (each of {n} processes)", o.reason)
-        };
+        // `…なかった（5 個のプロセスのどれにもない）。`: the aside inside the sentence.
+        let reason = o.reason.trim_end_matches('。');
+        o.reason = tf(lang, "reason.each-process", &[&reason, &n]);
     }
     o
 }
 
 /// The database server's data directory after a `CHECKPOINT`: what a stolen disk or a backup
 /// holds.
-fn disk(ready: &Ready, needles: &Needles, lang: &str) -> Observation {
+fn disk(ready: &Ready, needles: &Needles, lang: Lang) -> Observation {
     use crate::service::disk::{checkpoint, DirSource};
     let Some(dirs) = &ready.service else {
         return Observation::error("the victim named no data directory");
@@ -260,35 +252,25 @@ fn disk(ready: &Ready, needles: &Needles, lang: &str) -> Observation {
                 .map_err(|e| chain(&e))
         });
     let mut o = match scanned {
-        Ok((src, r)) => {
-            let what = if lang == "ja" {
-                "データディレクトリのスキャン"
-            } else {
-                "a scan of the data directory"
-            };
-            classify(&r, &src, None, &[], what, None, lang)
-        }
+        Ok((src, r)) => classify(
+            &r,
+            &src,
+            None,
+            &[],
+            i18n::t(lang, "what.data-dir"),
+            None,
+            lang,
+        ),
         Err(e) => return Observation::error(e),
     };
     if !checkpointed {
-        o.reason = if lang == "ja" {
-            format!(
-                "{}CHECKPOINT に失敗した。ファイルはサーバーが最後に書いたまま。",
-                o.reason
-            )
-        } else {
-            let sep = if o.reason.is_empty() { "" } else { "; " };
-            format!(
-                "{}{sep}CHECKPOINT failed: the files are as the server last wrote them",
-                o.reason
-            )
-        };
+        o.reason = add_reason(lang, &o.reason, i18n::t(lang, "reason.checkpoint-failed"));
     }
     o
 }
 
 /// Root's live read and dump of a service's client process.
-fn client(ready: &Ready, needles: &Needles, lang: &str) -> Observation {
+fn client(ready: &Ready, needles: &Needles, lang: Lang) -> Observation {
     let Some(t) = &ready.client else {
         return Observation::error("the victim named no client process");
     };
@@ -310,21 +292,11 @@ fn client(ready: &Ready, needles: &Needles, lang: &str) -> Observation {
 }
 
 /// The argv pitfall's other face: ps shows the secret to every user.
-fn argv_note(pid: i32, secret: &crate::secret::Secret, o: &mut Observation, lang: &str) {
+fn argv_note(pid: i32, secret: &crate::secret::Secret, o: &mut Observation, lang: Lang) {
     if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
         if memchr::memmem::find(&cmdline, secret.expose()).is_some() {
-            if lang == "ja" {
-                o.reason = format!(
-                    "{}/proc/{pid}/cmdline にもある（ps -ww で誰にでも見える）。",
-                    o.reason
-                );
-                return;
-            }
-            let sep = if o.reason.is_empty() { "" } else { "; " };
-            o.reason = format!(
-                "{}{sep}also in /proc/{pid}/cmdline (ps -ww shows it to every user)",
-                o.reason
-            );
+            let note = tf(lang, "reason.argv-cmdline", &[&pid]);
+            o.reason = add_reason(lang, &o.reason, &note);
         }
     }
 }
@@ -349,26 +321,22 @@ fn kernel(
     victim: &mut dyn RunningVictim,
     needles: &Needles,
     show: Option<&str>,
-    lang: &str,
+    lang: Lang,
 ) -> Observation {
     let core = match victim.quit_with_core() {
         Ok(c) => c,
         Err(e) => return Observation::error(chain(&e)),
     };
     let Some(path) = core.core else {
-        if lang == "ja" {
-            return Observation::simple(
-                Outcome::Absent,
-                "カーネルはコアを書かなかった。fs.suid_dumpable が 0 の間、ダンプ不可のプロセス（PR_SET_DUMPABLE=0）のコアは作られない。",
-            );
-        }
-        return Observation::simple(
-            Outcome::Absent,
+        // The Japanese leaves out the exit status: the sentence is about the setting.
+        let why = Texts::new(
             format!(
                 "the kernel wrote no core ({}): a non-dumpable process (PR_SET_DUMPABLE=0) gets none while fs.suid_dumpable is 0",
                 core.status
             ),
+            "カーネルはコアを書かなかった。fs.suid_dumpable が 0 の間、ダンプ不可のプロセス（PR_SET_DUMPABLE=0）のコアは作られない。",
         );
+        return Observation::simple(Outcome::Absent, why.into_lang(lang));
     };
     let Some(t) = victim.ready().targets.first() else {
         return Observation::error("the victim named no process to attack");
@@ -379,20 +347,21 @@ fn kernel(
             .map_err(|e| chain(&e))
     });
     match opened {
-        Ok((c, r)) => {
-            let what = if lang == "ja" {
-                "カーネルのコア"
-            } else {
-                "the kernel's core"
-            };
-            classify(&r, &c, t.region, &t.maps, what, show, lang)
-        }
+        Ok((c, r)) => classify(
+            &r,
+            &c,
+            t.region,
+            &t.maps,
+            i18n::t(lang, "what.kernel-core"),
+            show,
+            lang,
+        ),
         Err(e) => Observation::error(e),
     }
 }
 
 /// QMP `dump-guest-memory` into a private directory, then a scan of the guest-physical core.
-fn qmp(ready: &Ready, needles: &Needles, show: Option<&str>, lang: &str) -> Observation {
+fn qmp(ready: &Ready, needles: &Needles, show: Option<&str>, lang: Lang) -> Observation {
     let (Some(socket), Some(t)) = (&ready.qmp, ready.targets.first()) else {
         return Observation::error("no QMP socket: the victim is not inside a VM");
     };
@@ -403,11 +372,7 @@ fn qmp(ready: &Ready, needles: &Needles, show: Option<&str>, lang: &str) -> Obse
             a.source.as_ref(),
             None,
             &[],
-            if lang == "ja" {
-                "QEMU の dump-guest-memory"
-            } else {
-                "QEMU's dump-guest-memory"
-            },
+            i18n::t(lang, "what.qmp"),
             show,
             lang,
         ),

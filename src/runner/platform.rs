@@ -347,6 +347,7 @@ pub fn parse_requirements(names: &[String]) -> Result<BTreeSet<Requirement>, Str
 #[allow(clippy::panic, clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::i18n::Lang;
 
     fn rows() -> Vec<String> {
         crate::scenario::builtin()
@@ -374,11 +375,11 @@ mod tests {
             &rows(),
         )
         .unwrap();
-        assert_eq!(one.description.get("ja"), "a host");
+        assert_eq!(one.description.get(Lang::Ja), "a host");
         let both = "name = \"x\"\ndescription.en = \"a host\"\ndescription.ja = \"ホスト\"\n";
         let both = parse("f.toml", both, &rows()).unwrap();
-        assert_eq!(both.description.get("en"), "a host");
-        assert_eq!(both.description.get("ja"), "ホスト");
+        assert_eq!(both.description.get(Lang::En), "a host");
+        assert_eq!(both.description.get(Lang::Ja), "ホスト");
         for (name, _) in BUILTIN {
             let p = builtin(name, &rows()).unwrap();
             assert!(!p.description.ja.is_empty(), "{name} has no description.ja");

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use super::classify::{overlaps, Observation};
 use crate::context::env::RunEnv;
 use crate::context::Ready;
-use crate::model::{ChildScan, Outcome, ScanReport};
+use crate::model::{ChildScan, Outcome, ScanReport, Texts};
 
 /// Runs the attacker as the victim's user against its first target: `confidump scan-child`,
 /// the same open and scan as `confidump scan --pid`, which answers with a [`ChildScan`].
@@ -37,29 +37,32 @@ pub fn attack(ready: &Ready, env: &RunEnv) -> Observation {
     match serde_json::from_slice::<ChildScan>(&out.stdout) {
         Ok(ChildScan::Report(r)) => {
             let mut o = of_report(&r, t.region);
-            if env.lang == "ja" {
-                match o.outcome {
-                    Outcome::Unreadable => o.reason = super::classify::refused_ja(&o.reason),
-                    Outcome::NotFound => {
-                        o.reason = "同じ uid の攻撃者はプロセスを読めたが、秘密はなかった。".into()
-                    }
-                    _ => {}
+            // The report's reasons are English; the kernel's errno is the same in Japanese.
+            match o.outcome {
+                Outcome::Unreadable => o.reason = super::classify::refused(env.lang, &o.reason),
+                Outcome::NotFound => {
+                    o.reason = Texts::new(
+                        std::mem::take(&mut o.reason),
+                        "同じ uid の攻撃者はプロセスを読めたが、秘密はなかった。",
+                    )
+                    .into_lang(env.lang)
                 }
+                _ => {}
             }
             o
         }
         // The kernel refused to open the process at all: that is the refusal this path shows.
         Ok(ChildScan::Refused { reason, errno }) => Observation::simple(
             Outcome::Unreadable,
-            if env.lang == "ja" {
+            Texts::new(
+                format!("refused to uid {}: {reason}", u.uid),
                 format!(
                     "uid {} の攻撃者はカーネルに拒否された（{:?}）。",
                     u.uid,
                     nix::errno::Errno::from_raw(errno)
-                )
-            } else {
-                format!("refused to uid {}: {reason}", u.uid)
-            },
+                ),
+            )
+            .into_lang(env.lang),
         ),
         Ok(ChildScan::Failed { reason }) => {
             Observation::error(format!("the same-uid attacker failed: {reason}"))

@@ -5,11 +5,11 @@
 use maud::{html, Markup};
 
 use super::{class, scenario_head, Shown};
+use crate::i18n::{sep, t, Lang};
 use crate::model::{Cell, Gap, HexRow, HexWindow, MatrixReport, ScenarioInfo};
-use crate::render::i18n::{sep, t};
 use crate::render::matrix::{cell_at, outcome_word};
 
-pub(super) fn views(r: &MatrixReport, lang: &str) -> Markup {
+pub(super) fn views(r: &MatrixReport, lang: Lang) -> Markup {
     html! {
         section #views {
             h2 { (Shown(t(lang, "html.views"))) }
@@ -19,7 +19,7 @@ pub(super) fn views(r: &MatrixReport, lang: &str) -> Markup {
     }
 }
 
-fn scenario(r: &MatrixReport, s: &ScenarioInfo, lang: &str) -> Markup {
+fn scenario(r: &MatrixReport, s: &ScenarioInfo, lang: Lang) -> Markup {
     let holds = s.holds.get(lang);
     let lesson = s.lesson.get(lang);
     let shown: Vec<(&Cell, &HexWindow)> = r
@@ -47,7 +47,7 @@ fn scenario(r: &MatrixReport, s: &ScenarioInfo, lang: &str) -> Markup {
 
 /// One line per way a byte is drawn, each glyph in its real style: refused and absent bytes
 /// must never be read as the same thing.
-fn hex_legend(lang: &str) -> Markup {
+fn hex_legend(lang: Lang) -> Markup {
     html! {
         ul.hexlegend {
             li.legend-hl { span.hl { "41 42" } (Shown(t(lang, "hex.highlight"))) }
@@ -57,7 +57,7 @@ fn hex_legend(lang: &str) -> Markup {
     }
 }
 
-fn view(s: &ScenarioInfo, c: &Cell, w: &HexWindow, lang: &str) -> Markup {
+fn view(s: &ScenarioInfo, c: &Cell, w: &HexWindow, lang: Lang) -> Markup {
     let where_ = if c.where_.is_empty() {
         String::new()
     } else {

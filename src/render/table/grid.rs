@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 
 use super::notes::Notes;
+use crate::i18n::{t, Lang};
 use crate::model::{AttackKind, Cell, MatrixReport, Outcome, ScenarioInfo};
-use crate::render::i18n::t;
 use crate::render::matrix::{cell_at, cell_word, mismatch_note, outcome_style, stand_in_label};
 use crate::render::style::{paint, BOLD, DIM, RED_BOLD};
 use crate::render::wrap::{display_width, longest_unit, truncate, wrap};
@@ -57,7 +57,7 @@ impl Line {
 
 /// The verdict line of a cell of a row that runs here: the word, its footnote marker, `✓` when
 /// as expected.
-pub(crate) fn verdict_line(lang: &str, c: &Cell, notes: &Notes) -> Line {
+pub(crate) fn verdict_line(lang: Lang, c: &Cell, notes: &Notes) -> Line {
     let mut first = Line::styled(cell_word(lang, c, false), outcome_style(c.observed));
     if let Some(m) = notes.mark_of(c) {
         first.push(m, "");
@@ -69,7 +69,7 @@ pub(crate) fn verdict_line(lang: &str, c: &Cell, notes: &Notes) -> Line {
 }
 
 /// What a cell says under its verdict, unwrapped: where, `fragments`, the mismatch.
-pub(crate) fn details(lang: &str, c: &Cell) -> Vec<(String, &'static str)> {
+pub(crate) fn details(lang: Lang, c: &Cell) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     if !c.where_.is_empty()
         && matches!(
@@ -89,7 +89,7 @@ pub(crate) fn details(lang: &str, c: &Cell) -> Vec<(String, &'static str)> {
 }
 
 /// The lines of one attack cell, at most `width` wide.
-fn cell_lines(lang: &str, c: Option<&Cell>, width: usize, notes: &Notes) -> Vec<Line> {
+fn cell_lines(lang: Lang, c: Option<&Cell>, width: usize, notes: &Notes) -> Vec<Line> {
     let Some(c) = c else {
         return vec![Line::styled("—", DIM)];
     };
@@ -108,7 +108,7 @@ fn cell_lines(lang: &str, c: Option<&Cell>, width: usize, notes: &Notes) -> Vec<
 }
 
 /// The scenario column: name, title, the stand-in label.
-fn scenario_lines(lang: &str, s: &ScenarioInfo, width: usize) -> Vec<Line> {
+fn scenario_lines(lang: Lang, s: &ScenarioInfo, width: usize) -> Vec<Line> {
     let mut lines = vec![Line::styled(truncate(&s.name, width), BOLD)];
     let title = s.title.get(lang);
     if !title.is_empty() {
@@ -225,7 +225,7 @@ pub(crate) fn fit(
     if shown.is_empty() {
         return None;
     }
-    let lang = report.lang.as_str();
+    let lang = report.lang;
     let names = report.scenarios.iter().map(|s| display_width(&s.name));
     let sc_min = names
         .clone()
@@ -321,7 +321,7 @@ pub(crate) fn draw(
     geo: &Geometry,
     color: bool,
 ) -> String {
-    let lang = report.lang.as_str();
+    let lang = report.lang;
     let mut out = String::new();
     let inner_span = geo.inner().saturating_sub(2);
     let mut header = vec![vec![Line::plain(t(lang, "scenario"))]];

@@ -17,8 +17,8 @@ use std::fmt::Write as _;
 use grid::Line;
 use notes::Notes;
 
+use crate::i18n::{t, Lang};
 use crate::model::{AttackKind, Cell, DetectorKind, MatrixReport, Outcome, ScenarioInfo};
-use crate::render::i18n::t;
 use crate::render::matrix::{
     attack_key, cell_at, count_mismatches, detection_summary, legend_words, outcome_style,
     summary_line,
@@ -33,7 +33,7 @@ pub(crate) fn unavailable_row(
     s: &ScenarioInfo,
     why: &str,
 ) -> (String, &'static str) {
-    let lang = report.lang.as_str();
+    let lang = report.lang;
     let word = super::matrix::unavailable_word(lang);
     if report
         .cells
@@ -71,11 +71,11 @@ pub(crate) fn shown_attacks(report: &MatrixReport) -> Vec<AttackKind> {
 }
 
 /// The band under a row: its lesson, then the footnotes only this row uses, `width` wide.
-fn row_band(lang: &str, s: &ScenarioInfo, notes: &Notes, width: usize) -> Vec<Line> {
+fn row_band(lang: Lang, s: &ScenarioInfo, notes: &Notes, width: usize) -> Vec<Line> {
     let mut out = Vec::new();
     let lesson = s.lesson.get(lang);
     if !lesson.is_empty() {
-        let head = format!("{}{}", t(lang, "lesson"), super::i18n::sep(lang));
+        let head = format!("{}{}", t(lang, "lesson"), crate::i18n::sep(lang));
         let hw = display_width(&head);
         for (i, l) in wrap(lesson, width.saturating_sub(hw))
             .into_iter()
@@ -101,7 +101,7 @@ fn row_band(lang: &str, s: &ScenarioInfo, notes: &Notes, width: usize) -> Vec<Li
 /// The table, a lesson under each row, a legend and a final line, in `report.lang`, at most
 /// `width` columns wide (display width: Japanese characters count two).
 pub fn render_table(report: &MatrixReport, color: bool, width: usize) -> String {
-    let lang = report.lang.as_str();
+    let lang = report.lang;
     let width = width.max(crate::render::term::MIN_WIDTH);
     let mut out = String::new();
     let line = |out: &mut String, l: &str, style: &'static str| {
@@ -176,7 +176,7 @@ fn hidden_columns(
     width: usize,
     color: bool,
 ) {
-    let lang = report.lang.as_str();
+    let lang = report.lang;
     let hidden: Vec<AttackKind> = report
         .attacks
         .iter()
@@ -222,7 +222,7 @@ fn hidden_columns(
 }
 
 /// The words the table uses, and what each proves (or does not).
-fn legend(out: &mut String, lang: &str, width: usize, color: bool) {
+fn legend(out: &mut String, lang: Lang, width: usize, color: bool) {
     let _ = writeln!(out, "{}", t(lang, "legend"));
     let legend = legend_words(lang);
     let lw = legend
@@ -254,7 +254,7 @@ fn legend(out: &mut String, lang: &str, width: usize, color: bool) {
 /// Secrets the detectors recognised without being told them (with where, when a leak says), and,
 /// when a cell counts the canary more than once, one line on why.
 fn detections(out: &mut String, report: &MatrixReport, width: usize) {
-    let lang = report.lang.as_str();
+    let lang = report.lang;
     let found: Vec<&Cell> = report.cells.iter().filter(|c| c.detections > 0).collect();
     if found.is_empty() {
         return;
@@ -267,7 +267,7 @@ fn detections(out: &mut String, report: &MatrixReport, width: usize) {
             "{} · {}{}{}",
             c.scenario,
             c.attack,
-            super::i18n::sep(lang),
+            crate::i18n::sep(lang),
             detection_summary(lang, c)
         );
         if !c.where_.is_empty() && c.observed == Outcome::Leak {

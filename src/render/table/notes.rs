@@ -2,6 +2,7 @@
 //! table, each reason said once. A reason only one row has is printed under that row; a reason
 //! several rows share is printed once, below the table.
 
+use crate::i18n::Lang;
 use crate::model::{Cell, MatrixReport, Outcome};
 
 const MARKS: [&str; 9] = ["¹", "²", "³", "⁴", "⁵", "⁶", "⁷", "⁸", "⁹"];
@@ -26,13 +27,8 @@ pub(crate) fn wants_note(c: &Cell) -> bool {
 }
 
 /// The footnote text of a cell.
-fn note_text(c: &Cell, lang: &str) -> String {
-    format!(
-        "{}{}{}",
-        c.attack,
-        crate::render::i18n::sep(lang),
-        c.reason.trim()
-    )
+fn note_text(c: &Cell, lang: Lang) -> String {
+    format!("{}{}{}", c.attack, crate::i18n::sep(lang), c.reason.trim())
 }
 
 /// Every footnote of one table, numbered in order of first appearance.
@@ -40,12 +36,12 @@ pub(crate) struct Notes {
     /// `(text, rows that use it)`, in marker order.
     notes: Vec<(String, Vec<String>)>,
     /// The report's language (the notes' label separator).
-    lang: String,
+    lang: Lang,
 }
 
 impl Notes {
     /// The notes of the cells `cells` (those the table shows), in the order given.
-    pub(crate) fn collect<'a>(cells: impl Iterator<Item = &'a Cell>, lang: &str) -> Self {
+    pub(crate) fn collect<'a>(cells: impl Iterator<Item = &'a Cell>, lang: Lang) -> Self {
         let mut notes: Vec<(String, Vec<String>)> = Vec::new();
         for c in cells.filter(|c| wants_note(c)) {
             let text = note_text(c, lang);
@@ -58,10 +54,7 @@ impl Notes {
                 None => notes.push((text, vec![c.scenario.clone()])),
             }
         }
-        Self {
-            notes,
-            lang: lang.to_string(),
-        }
+        Self { notes, lang }
     }
 
     /// The notes of `report`'s cells in the columns `shown`, row by row.
@@ -77,7 +70,7 @@ impl Notes {
                         .iter()
                         .filter_map(move |a| super::super::matrix::cell_at(report, &s.name, *a))
                 }),
-            &report.lang,
+            report.lang,
         )
     }
 
@@ -86,7 +79,7 @@ impl Notes {
         if !wants_note(c) {
             return None;
         }
-        let text = note_text(c, &self.lang);
+        let text = note_text(c, self.lang);
         self.notes.iter().position(|(t, _)| *t == text).map(mark)
     }
 

@@ -26,7 +26,7 @@ pub(crate) fn draw(
     width: usize,
     color: bool,
 ) -> String {
-    let lang = report.lang.as_str();
+    let lang = report.lang;
     let mut out = String::new();
     let aw = shown
         .iter()

@@ -27,7 +27,7 @@ fn assert_fits(t: &str, width: usize) {
 
 #[test]
 fn english_table_has_everything() {
-    let t = render_table(&sample("en"), false, 150);
+    let t = render_table(&sample(Lang::En), false, 150);
     assert!(!t.contains('\x1b'), "{t}");
     for want in [
         "LEAK",
@@ -53,13 +53,13 @@ fn english_table_has_everything() {
 
 #[test]
 fn fits_every_width_in_both_languages() {
-    for lang in ["en", "ja"] {
+    for lang in [Lang::En, Lang::Ja] {
         for w in [60, 80, 100, 120, 150] {
             let t = render_table(&sample(lang), false, w);
             assert_fits(&t, w);
         }
     }
-    let ja = render_table(&sample("ja"), false, 150);
+    let ja = render_table(&sample(Lang::Ja), false, 150);
     for want in [
         "漏洩",
         "????",
@@ -76,7 +76,7 @@ fn fits_every_width_in_both_languages() {
 
 #[test]
 fn narrow_screens_stack_the_rows() {
-    let t = render_table(&sample("en"), false, 60);
+    let t = render_table(&sample(Lang::En), false, 60);
     assert!(!t.contains('┌'), "no box at 60 columns:\n{t}");
     assert_fits(&t, 60);
     let plain = t
@@ -96,7 +96,7 @@ fn narrow_screens_stack_the_rows() {
 #[test]
 fn footnote_markers_are_of_one_kind() {
     for w in [60, 150] {
-        let t = render_table(&sample("en"), false, w);
+        let t = render_table(&sample(Lang::En), false, w);
         assert!(t.contains('¹'), "{t}");
         for letter in ['ᵃ', 'ᵇ', 'ᶜ'] {
             assert!(!t.contains(letter), "{t}");
@@ -106,7 +106,7 @@ fn footnote_markers_are_of_one_kind() {
 
 #[test]
 fn columns_no_row_runs_are_named_not_drawn() {
-    let mut r = sample("en");
+    let mut r = sample(Lang::En);
     r.attacks.push(AttackKind::Qmp);
     for s in ["plain", "secretmem", "dontdump"] {
         let mut c = cell(s, "qmp", Outcome::NotApplicable, Outcome::NotApplicable, "");
@@ -122,17 +122,17 @@ fn columns_no_row_runs_are_named_not_drawn() {
 
 #[test]
 fn colour_only_when_asked() {
-    let t = render_table(&sample("en"), true, 150);
+    let t = render_table(&sample(Lang::En), true, 150);
     assert!(t.contains("\x1b[1;31mLEAK\x1b[0m"), "{t}");
     assert!(t.contains("\x1b[1;32m????\x1b[0m"), "{t}");
-    assert_eq!(strip_ansi(&t), render_table(&sample("en"), false, 150));
-    let t = render_table(&sample("en"), true, 60);
-    assert_eq!(strip_ansi(&t), render_table(&sample("en"), false, 60));
+    assert_eq!(strip_ansi(&t), render_table(&sample(Lang::En), false, 150));
+    let t = render_table(&sample(Lang::En), true, 60);
+    assert_eq!(strip_ansi(&t), render_table(&sample(Lang::En), false, 60));
 }
 
 #[test]
 fn all_met_summary() {
-    let mut r = sample("en");
+    let mut r = sample(Lang::En);
     r.cells.retain(Cell::met);
     let t = render_table(&r, false, 120);
     assert!(
@@ -144,7 +144,7 @@ fn all_met_summary() {
 
 #[test]
 fn many_columns_stay_within_the_width() {
-    let mut r = sample("en");
+    let mut r = sample(Lang::En);
     // Ten columns: five of the paths twice over.
     r.attacks.extend(AttackKind::ALL.into_iter().take(5));
     for w in [80, 100, 120, 150] {
@@ -154,16 +154,16 @@ fn many_columns_stay_within_the_width() {
 
 #[test]
 fn detections_are_named_by_kind_in_both_languages() {
-    let en = render_table(&sample("en"), false, 120);
+    let en = render_table(&sample(Lang::En), false, 120);
     assert!(en.contains("plain · dump: 1 card number, 1 canary"), "{en}");
     assert!(en.contains("plain · same-uid: 1 secret"), "{en}");
-    let ja = render_table(&sample("ja"), false, 120);
+    let ja = render_table(&sample(Lang::Ja), false, 120);
     assert!(ja.contains("カード番号 1 件、カナリア 1 件"), "{ja}");
 }
 
 #[test]
 fn two_canaries_are_explained_once() {
-    let mut r = sample("en");
+    let mut r = sample(Lang::En);
     for c in r.cells.iter_mut().filter(|c| c.scenario == "plain") {
         c.detections = 2;
         c.detected = [(DetectorKind::Canary, 2)].into_iter().collect();
@@ -177,7 +177,7 @@ fn two_canaries_are_explained_once() {
 fn room_goes_to_a_split_word_first() {
     // A title word wider than the scenario column's minimum, and a width with a little room:
     // the word is whole, though the attack columns could have used the room too.
-    let mut r = sample("en");
+    let mut r = sample(Lang::En);
     r.scenarios[0].title = "Hygiene (MADVDONTDUMPLONGER)".into();
     let word = "(MADVDONTDUMPLONGER)";
     for width in [90, 100] {
@@ -213,7 +213,7 @@ fn with_sgx_cells(r: &mut MatrixReport) -> String {
 fn a_row_that_cannot_run_says_why_once() {
     // Its cells carry the row's reason too (as the runner makes them): no footnote repeats it,
     // and the hidden columns' list does not take it up.
-    let mut r = sample("en");
+    let mut r = sample(Lang::En);
     let why = with_sgx_cells(&mut r);
     for width in [80, 150] {
         let t = render_table(&r, false, width);
@@ -224,7 +224,7 @@ fn a_row_that_cannot_run_says_why_once() {
 
 #[test]
 fn a_required_row_that_cannot_run_is_a_failure_in_the_table() {
-    let mut r = sample("en");
+    let mut r = sample(Lang::En);
     with_sgx_cells(&mut r);
     for width in [60, 150] {
         let t = render_table(&r, false, width);

@@ -1,22 +1,7 @@
-//! The lab's own words in English and Japanese (exercise texts live in the exercise files).
-
-/// The string `key` in `lang` (falls back to English, then to the key).
-pub fn t(lang: &str, key: &'static str) -> &'static str {
-    match WORDS.iter().find(|(k, _, _)| *k == key) {
-        Some((_, _, ja)) if lang == "ja" && !ja.is_empty() => ja,
-        Some((_, en, _)) => en,
-        None => key,
-    }
-}
-
-/// Every lab word as `(key, English, Japanese)`, for checks that walk the whole table
-/// (`tests/japanese.rs`).
-pub fn entries() -> &'static [(&'static str, &'static str, &'static str)] {
-    WORDS
-}
+//! The lab's own words (exercise texts live in the exercise files).
 
 /// `(key, English, Japanese)`.
-const WORDS: &[(&str, &str, &str)] = &[
+pub(super) const WORDS: &[(&str, &str, &str)] = &[
     ("exercise", "Exercise", "演習"),
     ("victim", "target process", "標的プロセス"),
     ("goal", "goal", "目標"),
@@ -68,17 +53,3 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("report.total", "{t} trainees, {s} of {n} exercises solved", "受講者 {t} 人、演習 {n} 件中 {s} 件を達成"),
     ("locked.why", "is locked: solve the exercise before it first (instructors: --any-order)", "は未解放。先に前の演習を達成すること（講師は --any-order で解除できる）"),
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_word_has_japanese() {
-        for (k, en, ja) in WORDS {
-            assert!(!en.is_empty() && !ja.is_empty(), "{k}");
-        }
-        assert_eq!(t("ja", "solved"), "達成");
-        assert_eq!(t("en", "solved"), "solved");
-    }
-}

@@ -1,74 +1,16 @@
-//! English and Japanese strings for the demo's narration: the matrix table, the HTML report and
-//! presenter mode all take their words from here, so both languages stay complete together.
+//! The UI's own words: the matrix table, the HTML report, presenter mode and doctor.
 //!
 //! Scenario texts (titles, lessons) live in the scenario files as [`crate::model::Texts`]; this
-//! module only holds the UI's own words. The table is one static list so that a missing
-//! translation shows up in review as a line with an empty column, and in the test below.
-
-/// `ja` when the locale is Japanese, else `en`.
-///
-/// Follows POSIX precedence: the first of `LC_ALL`, `LC_MESSAGES`, `LANG` that is set and not
-/// empty decides, so `LC_ALL=C LANG=ja_JP.UTF-8` is English, as every other program on the
-/// machine would read it.
-pub fn detect_lang() -> &'static str {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let locale = var("LC_ALL")
-        .or_else(|| var("LC_MESSAGES"))
-        .or_else(|| var("LANG"));
-    lang_of_locale(locale.as_deref())
-}
-
-/// The language of a locale name (`ja_JP.UTF-8` → `ja`); `en` for anything else.
-pub fn lang_of_locale(locale: Option<&str>) -> &'static str {
-    match locale {
-        Some(l) if l.starts_with("ja") => "ja",
-        _ => "en",
-    }
-}
-
-/// What follows a label (`lesson: `): a full-width colon in Japanese, which joins no sentences.
-pub fn sep(lang: &str) -> &'static str {
-    if lang == "ja" {
-        "："
-    } else {
-        ": "
-    }
-}
-
-/// A label's colon with nothing after it (`<b>lesson:</b>`): full-width in Japanese.
-pub fn colon(lang: &str) -> &'static str {
-    sep(lang).trim_end()
-}
-
-/// `text` in parentheses after what precedes it: ` (text)` in English, `（text）` in Japanese,
-/// whose full-width parentheses take no space before them.
-pub fn paren(lang: &str, text: &str) -> String {
-    if lang == "ja" {
-        format!("（{text}）")
-    } else {
-        format!(" ({text})")
-    }
-}
-
-/// The UI string `key` in `lang` (falls back to English, then to the key itself).
-pub fn t(lang: &str, key: &'static str) -> &'static str {
-    match STRINGS.iter().find(|(k, _, _)| *k == key) {
-        Some((_, _, ja)) if lang == "ja" && !ja.is_empty() => ja,
-        Some((_, en, _)) => en,
-        None => key,
-    }
-}
-
-/// Every UI string as `(key, English, Japanese)`, for checks that walk the whole catalogue
-/// (`tests/japanese.rs`: one register, full-width punctuation, no English left in Japanese).
-pub fn entries() -> &'static [(&'static str, &'static str, &'static str)] {
-    STRINGS
-}
+//! table only holds the program's words. One static list, so that a missing translation shows
+//! up in review as a line with an empty column, and in the catalogue's tests.
 
 /// `(key, English, Japanese)`. Verdict words stay short: they sit in narrow table cells and in
 /// presenter tiles. `????` is the same in both languages on purpose: it is what the attacker's
 /// screen literally shows.
-const STRINGS: &[(&str, &str, &str)] = &[
+pub(super) const STRINGS: &[(&str, &str, &str)] = &[
+    // Punctuation: what follows a label, parentheses after a word.
+    ("punct.sep", ": ", "："),
+    ("punct.paren", " ({})", "（{}）"),
     // Verdict words (cells, tiles).
     ("leak", "LEAK", "漏洩"),
     ("unreadable", "????", "????"),
@@ -109,7 +51,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("legend.not-found", "read, but the secret was not there", "読めたが、秘密は見つからなかった"),
     ("legend.met", "as the scenario expects", "シナリオの期待どおり"),
     ("legend.mismatch", "the result differs from what the scenario expects", "シナリオの期待値と結果が異なる"),
-    ("stand-in", "stand-in for", "の代わり"),
+    ("stand-in", "stand-in for {}", "{}の代わり"),
+    // What a stand-in row stands in for, when its file says it in English only.
+    ("name.enclave", "enclave", "エンクレーブ"),
+    ("name.sgx-enclave", "SGX enclave", "SGX エンクレーブ"),
+    ("name.cvm", "confidential VM", "コンフィデンシャル VM"),
     ("unavailable", "not available here", "この環境では利用不可"),
     ("detections", "Found without being told the secret (detectors):", "秘密を知らされずに見つけたもの（検出器）："),
     ("detections.unit", "secrets", "件"),
@@ -178,35 +124,3 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("doctor.lacks", "this host lacks {m} of the {n} capabilities {name} requires", "{name} が求める {n} 個の機能のうち、{m} 個がこのホストにない"),
     ("list.sep", ", ", "、"),
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_string_has_both_languages() {
-        for (k, en, ja) in STRINGS {
-            assert!(!en.is_empty() && !ja.is_empty(), "{k} lacks a translation");
-        }
-        let mut keys: Vec<_> = STRINGS.iter().map(|(k, _, _)| *k).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        assert_eq!(keys.len(), STRINGS.len(), "duplicate keys");
-    }
-
-    #[test]
-    fn lookup_and_fallbacks() {
-        assert_eq!(t("en", "leak"), "LEAK");
-        assert_eq!(t("ja", "leak"), "漏洩");
-        assert_eq!(t("fr", "leak"), "LEAK");
-        assert_eq!(t("ja", "no-such-key"), "no-such-key");
-    }
-
-    #[test]
-    fn locale_names() {
-        assert_eq!(lang_of_locale(Some("ja_JP.UTF-8")), "ja");
-        assert_eq!(lang_of_locale(Some("ja")), "ja");
-        assert_eq!(lang_of_locale(Some("C.UTF-8")), "en");
-        assert_eq!(lang_of_locale(None), "en");
-    }
-}
