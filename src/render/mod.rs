@@ -19,6 +19,7 @@ pub mod json;
 pub mod junit;
 pub mod lab_page;
 pub mod lab_text;
+pub mod list;
 pub mod matrix;
 pub mod presenter;
 pub mod progress;

@@ -15,3 +15,4 @@ pub mod platform;
 pub mod row;
 pub mod same_uid;
 pub mod scenario;
+pub mod select;
