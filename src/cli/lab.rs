@@ -400,7 +400,7 @@ fn solve_cmd(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
     let json = ctx.json;
     // Each step is printed as it ends; a write error (other than a reader that left) is
     // kept and returned once the solution has run.
-    let mut printed: Result<(), crate::cli::out::StdoutError> = Ok(());
+    let mut printed: Result<(), crate::files::stdout::StdoutError> = Ok(());
     let found = solve::run(&ex, &vars, &mut |i, r| {
         if json || printed.is_err() {
             return;

@@ -7,7 +7,6 @@ pub mod doctor;
 pub mod dump;
 pub mod generate;
 pub mod lab;
-pub mod out;
 pub mod report;
 pub mod scan;
 pub mod show;
@@ -156,10 +155,10 @@ impl ReportOut {
         match &self.output {
             Some(p) => self.write_file(p, text.as_bytes(), force)?,
             // The reader may stop reading (`| head`): what it wanted it has, and the
-            // command's exit status still says the verdict (see `out`).
+            // command's exit status still says the verdict (see `files::stdout`).
             None => {
-                out::print_str(text)?;
-                out::flush()?;
+                crate::files::stdout::print_str(text)?;
+                crate::files::stdout::flush()?;
             }
         }
         Ok(())
