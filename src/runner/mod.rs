@@ -14,5 +14,7 @@ pub mod paths;
 pub mod platform;
 pub mod row;
 pub mod same_uid;
+pub mod scan;
 pub mod scenario;
 pub mod select;
+pub mod show;
