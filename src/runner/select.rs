@@ -76,6 +76,17 @@ pub fn select(
     })
 }
 
+/// The built-in rows that cannot run where `env` was probed, each with the reason the demo's
+/// `n/a` gives (the runner's own check, over the same host probe).
+pub fn unavailable_rows(
+    env: &super::matrix::RunEnv,
+) -> Result<Vec<(String, String)>, ScenarioError> {
+    Ok(super::matrix::for_host(scenario::builtin()?, env)
+        .into_iter()
+        .filter_map(|s| s.info.unavailable.map(|why| (s.info.name, why)))
+        .collect())
+}
+
 /// Marks the required cells that could not run (failures) and recounts the mismatches.
 pub fn mark_required(
     scenarios: &[Scenario],
