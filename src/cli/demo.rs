@@ -184,7 +184,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         crate::files::output::check_target(path, args.force)?;
     }
     // Working directories of demos killed earlier (SIGKILL leaves them): ours, owner gone.
-    super::sweep_leftovers();
+    crate::runner::leftovers::sweep();
     let color = use_color();
     let env = RunEnv::probe(exe).in_lang(lang);
     let scenarios = matrix::for_host(selected, &env);

@@ -152,7 +152,7 @@ pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         args.action,
         Action::Start { .. } | Action::Solve { .. } | Action::Reset
     ) {
-        super::sweep_leftovers();
+        crate::runner::leftovers::sweep();
     }
     let code = match args.action {
         Action::List => list(&ctx)?,

@@ -222,23 +222,6 @@ pub(crate) fn prepare_static_binary(lang: &str) {
     }
 }
 
-/// Removes what runs killed earlier (SIGKILL cannot be caught) left behind, each kind where it
-/// lives: working directories, PostgreSQL instances (their processes, shared memory and data
-/// directory, which holds the plaintext of the database rows), containers and their bundles,
-/// VM snapshot temporaries. Only what belongs to runs whose process is gone. Every command
-/// that could have made such things calls this before it starts anything.
-pub(crate) fn sweep_leftovers() {
-    crate::files::workdir::remove_stale();
-    let tmp = std::env::temp_dir();
-    let base = std::fs::canonicalize(&tmp).unwrap_or(tmp);
-    for note in crate::service::instance::sweep_stale(&base) {
-        tracing::info!("{note}");
-    }
-    let removed = crate::container::cleanup::remove_stale();
-    tracing::info!(?removed, "stale containers and bundles");
-    crate::vm::snapshot::sweep_stale_temps();
-}
-
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Attacker commands remove what they made when a signal ends them. Victims handle their
