@@ -255,7 +255,7 @@ fn print_report(args: &DemoArgs, report: &MatrixReport) -> anyhow::Result<()> {
             render::table::render_table(report, args.out.color(), render::term::width())
         }
     };
-    args.out.emit(&text, args.force)
+    Ok(args.out.emit(&text, args.force)?)
 }
 
 /// `--junit` and `--html`.

@@ -13,10 +13,14 @@ pub mod show;
 pub mod victim;
 mod victim_container;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+
+use crate::files::output::OutputError;
+use crate::files::report::{EmitError, ReportTarget};
 
 /// Exit code: the run worked and every expectation held.
 pub const EXIT_OK: u8 = 0;
@@ -85,11 +89,7 @@ pub enum Command {
 }
 
 /// Where a report goes, and whether it keeps the secret's bytes: `--output`, `--redact`,
-/// `--reveal` (shared by `demo`, `attack` and `scan`).
-///
-/// JSON on stdout ends up in logs (a pod's log, a CI job's output, `> file` at 0644), so it is
-/// redacted unless `--reveal` asks for the bytes; a JSON `--output` file is 0600 and keeps
-/// them. Text on stdout is for a screen and keeps them (the demo shows what leaked).
+/// `--reveal` (shared by `demo`, `attack` and `scan`; see [`crate::files::report`]).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ReportOut {
     /// Write the report (text or JSON) to FILE instead of stdout: created 0600, never through
@@ -115,19 +115,24 @@ pub struct ReportOut {
 }
 
 impl ReportOut {
-    /// Refuses an output path that will be refused after the run (a link, a device, an
-    /// existing file without `force`), before the run.
-    pub fn check(&self, force: bool) -> anyhow::Result<()> {
-        if let Some(p) = &self.output {
-            crate::files::output::check_target(p, force)?;
+    /// The flags as the library takes them ([`ReportTarget`]: the policy lives there).
+    pub fn target(&self) -> ReportTarget<'_> {
+        ReportTarget {
+            output: self.output.as_deref(),
+            redact: self.redact,
+            reveal: self.reveal,
+            group_readable: self.group_readable,
         }
-        Ok(())
     }
 
-    /// Whether the secret's bytes are taken out of a report in this format: always with
-    /// `--redact`; for JSON on stdout unless `--reveal` (see the type's docs).
+    /// See [`ReportTarget::check`].
+    pub fn check(&self, force: bool) -> Result<(), OutputError> {
+        self.target().check(force)
+    }
+
+    /// See [`ReportTarget::redacts`].
     pub fn redacts(&self, json: bool) -> bool {
-        self.redact || (json && self.output.is_none() && !self.reveal)
+        self.target().redacts(json)
     }
 
     /// Colours only on a terminal, and never in a file.
@@ -135,33 +140,14 @@ impl ReportOut {
         self.output.is_none() && scan::use_color()
     }
 
-    /// Writes a report file: 0600 (see [`crate::files::output`]), or 0640 with
-    /// `--group-readable` (which only a redacted report has).
-    pub fn write_file(
-        &self,
-        path: &std::path::Path,
-        bytes: &[u8],
-        force: bool,
-    ) -> Result<(), crate::files::output::OutputError> {
-        if self.group_readable && self.redact {
-            crate::files::output::write_group_readable(path, bytes, force)
-        } else {
-            crate::files::output::write_file(path, bytes, force)
-        }
+    /// See [`ReportTarget::write_file`].
+    pub fn write_file(&self, path: &Path, bytes: &[u8], force: bool) -> Result<(), OutputError> {
+        self.target().write_file(path, bytes, force)
     }
 
-    /// Writes `text` to the `--output` file ([`ReportOut::write_file`]), or stdout.
-    pub fn emit(&self, text: &str, force: bool) -> anyhow::Result<()> {
-        match &self.output {
-            Some(p) => self.write_file(p, text.as_bytes(), force)?,
-            // The reader may stop reading (`| head`): what it wanted it has, and the
-            // command's exit status still says the verdict (see `files::stdout`).
-            None => {
-                crate::files::stdout::print_str(text)?;
-                crate::files::stdout::flush()?;
-            }
-        }
-        Ok(())
+    /// See [`ReportTarget::emit`].
+    pub fn emit(&self, text: &str, force: bool) -> Result<(), EmitError> {
+        self.target().emit(text, force)
     }
 }
 
