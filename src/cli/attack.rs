@@ -98,7 +98,7 @@ pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
     }
     args.out.check(args.force)?;
     // Working directories of attacks killed earlier (SIGKILL leaves them): ours, owner gone.
-    super::sweep_leftovers();
+    crate::runner::leftovers::sweep();
     let mut a = attack_with(
         args.pid,
         path,

@@ -1,25 +1,22 @@
 //! `confidump demo`: every scenario attacked along every path, as a matrix.
 
-use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use unicode_width::UnicodeWidthStr;
 
 use super::scan::use_color;
 use super::{EXIT_MISMATCH, EXIT_OK};
-use crate::host::Requirement;
 use crate::i18n::Lang;
-use crate::model::{count_mismatches, MatrixReport};
+use crate::model::MatrixReport;
 use crate::redact::Redact;
 use crate::render;
 use crate::render::presenter::{self, PresentOptions};
-use crate::runner::matrix::{self, RunEnv, Scenario};
+use crate::runner::matrix::{self, RunEnv};
+use crate::runner::select::{self, PlatformSource, Selection};
 use crate::runner::{demo, platform};
-use crate::scenario::{self, Context as RunContext, RunAs};
+use crate::scenario;
 
 const EXAMPLES: &str = "\
 Starts one real victim per scenario (this same program, `confidump victim`), each holding a
@@ -148,31 +145,24 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if args.list {
         let env = RunEnv::probe(exe).in_lang(lang);
         let scenarios = matrix::for_host(all, &env);
-        crate::out!("{}", list(&scenarios, lang))?;
+        crate::out!("{}", render::list::list(&scenarios, lang))?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    let valid: Vec<String> = all.iter().map(|s| s.info.name.clone()).collect();
-    let platform = match (&args.platform, &args.expect_file) {
-        (Some(name), _) => Some(platform::builtin(name, &valid)?),
-        (None, Some(file)) => Some(platform::load_file(file, &valid)?),
-        (None, None) => None,
+    let source = match (&args.platform, &args.expect_file) {
+        (Some(name), _) => PlatformSource::Builtin(name),
+        (None, Some(file)) => PlatformSource::File(file),
+        (None, None) => PlatformSource::None,
     };
-    let mut required = platform::parse_requirements(&args.require).map_err(anyhow::Error::msg)?;
-    // --scenario narrows the run; otherwise the platform's rows are the run.
-    let names = match &platform {
-        Some(p) if args.scenarios.is_empty() => p.rows.clone(),
-        _ => args.scenarios.clone(),
-    };
-    let mut selected = scenario::select(all, &names)?;
-    if let Some(p) = &platform {
-        required.extend(p.require.iter().copied());
-        selected = p.apply(selected);
-    }
+    let Selection {
+        scenarios: selected,
+        required,
+    } = select::select(all, &args.scenarios, source, &args.require)?;
     // Not root, by mistake: stop before starting anything (no row means what it says as an
     // ordinary user; see `needs_root`).
     let euid = nix::unistd::geteuid();
     if !euid.is_root() {
-        bail!("{}", needs_root(&selected, euid.as_raw()));
+        let again: Vec<String> = std::env::args().skip(1).collect();
+        bail!("{}", select::needs_root(&selected, euid.as_raw(), &again));
     }
     if args.present && args.out.output.is_some() {
         bail!("--output writes the table or JSON: presenter mode draws on the terminal");
@@ -182,14 +172,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         crate::files::output::check_target(path, args.force)?;
     }
     // Working directories of demos killed earlier (SIGKILL leaves them): ours, owner gone.
-    super::sweep_leftovers();
+    crate::runner::leftovers::sweep();
     let color = use_color();
     let env = RunEnv::probe(exe).in_lang(lang);
     let scenarios = matrix::for_host(selected, &env);
-    if scenarios
-        .iter()
-        .any(|s| matches!(s.spec.context, RunContext::Vm | RunContext::Container))
-    {
+    if demo::needs_static_binary(&scenarios) {
         super::prepare_static_binary(lang);
     }
     let mut report = if args.present {
@@ -198,16 +185,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let mut out = std::io::stdout();
         let infos: Vec<_> = scenarios.iter().map(|s| s.info.clone()).collect();
         let redact = args.out.redact;
-        let mut engine = |i: usize, step: &mut dyn FnMut(&str)| match scenarios.get(i) {
-            Some(s) => {
-                let mut cells = matrix::run_scenario(s, &env, step);
-                if redact {
-                    cells.iter_mut().for_each(Redact::redact);
-                }
-                cells
-            }
-            None => Vec::new(),
-        };
+        let mut engine =
+            |i: usize, step: &mut dyn FnMut(&str)| demo::run_one(&scenarios, &env, i, redact, step);
         let opts = PresentOptions::for_terminal(color);
         let host = demo::host_info(&env);
         match presenter::run(&infos, lang, host, opts, &mut input, &mut out, &mut engine)
@@ -229,12 +208,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         if args.out.redact {
             report.redact();
         }
-        mark_required(&scenarios, &mut report, &required);
+        select::mark_required(&scenarios, &mut report, &required);
         print_report(&args, &report)?;
         report
     };
     // The presenter drew its screens already; the marks still decide the files and the exit.
-    mark_required(&scenarios, &mut report, &required);
+    select::mark_required(&scenarios, &mut report, &required);
     // A required capability no selected row stands for is checked directly.
     let unrowed = platform::unrowed_missing(&scenarios, &required, &env.host);
     for (r, why) in &unrowed {
@@ -244,13 +223,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
     }
     write_files(&args, &report)?;
-    Ok(ExitCode::from(
-        if report.mismatches == 0 && unrowed.is_empty() {
-            EXIT_OK
-        } else {
-            EXIT_MISMATCH
-        },
-    ))
+    Ok(exit(report.mismatches == 0 && unrowed.is_empty()))
 }
 
 /// The report on stdout (or `--output`): the table, or JSON.
@@ -270,7 +243,7 @@ fn print_report(args: &DemoArgs, report: &MatrixReport) -> anyhow::Result<()> {
             render::table::render_table(report, args.out.color(), render::term::width())
         }
     };
-    args.out.emit(&text, args.force)
+    Ok(args.out.emit(&text, args.force)?)
 }
 
 /// `--junit` and `--html`.
@@ -289,217 +262,20 @@ fn write_files(args: &DemoArgs, report: &MatrixReport) -> anyhow::Result<()> {
 }
 
 /// `--from FILE`: a saved result drawn again, through the same renderers as a run. The exit
-/// status is that run's verdict, its mismatches counted again from its cells (a file's own
-/// count is not trusted).
+/// status is that run's verdict, its mismatches counted again from its cells.
 fn redraw(args: &DemoArgs, path: &std::path::Path) -> anyhow::Result<ExitCode> {
     for out in args.junit.iter().chain(&args.html).chain(&args.out.output) {
         crate::files::output::check_target(out, args.force)?;
     }
-    // Bounded, regular files only (a FIFO or /dev/zero is refused, not waited on).
-    let text = crate::files::input::read_user_text(
-        path,
-        super::report::RESULT_LIMIT,
-        "a demo result file",
-    )?;
-    let mut report: MatrixReport = serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: not a demo result (`demo --format json`): {e}",
-            path.display()
-        )
-    })?;
+    let mut report = demo::load_result(path)?;
     if args.out.redact {
         report.redact();
     }
-    report.mismatches = count_mismatches(&report.cells);
     print_report(args, &report)?;
     write_files(args, &report)?;
-    Ok(ExitCode::from(if report.mismatches == 0 {
-        EXIT_OK
-    } else {
-        EXIT_MISMATCH
-    }))
+    Ok(exit(report.mismatches == 0))
 }
 
-/// Why `demo` stops at once for an ordinary user, and how to run it.
-///
-/// Is there a row an ordinary user could run honestly? No: every row has root's columns
-/// (confidump's dump, gcore, the kernel's core, a live read), whose verdicts mean "root was
-/// refused" or "root read it". As another uid, a refusal would be that user's own limit (the
-/// uid rule, a non-dumpable victim, yama), not the victim's protection — the demo would teach
-/// the wrong lesson — and the same-uid column must start its victim as another user, which
-/// only root can. So the answer is the same for every selection.
-fn needs_root(selected: &[Scenario], euid: u32) -> String {
-    let names: Vec<&str> = selected.iter().map(|s| s.info.name.as_str()).collect();
-    let rows = match names.len() {
-        0 => "every row".to_string(),
-        1 => format!("the row {}", names.join("")),
-        n if n <= 6 => format!("all {n} selected rows ({})", names.join(", ")),
-        n => format!(
-            "all {n} selected rows ({}, and {} more)",
-            names[..5].join(", "),
-            n - 5
-        ),
-    };
-    let again: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
-    format!(
-        "demo needs root, and this is uid {euid}: {rows} attack their victims as root would \
-         (only root's CAP_SYS_PTRACE reads another user's or a non-dumpable process, and only \
-         root can start the same-uid column's victim as another user), so as uid {euid} a \
-         refused read would show your own limits, not the victim's protection; run it as: \
-         sudo confidump {}",
-        again.join(" ")
-    )
-}
-
-/// `arg` as the shell reads it back: bare when plain, else in single quotes.
-fn shell_quote(arg: &str) -> String {
-    let plain = !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
-    if plain {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', "'\\''"))
-    }
-}
-
-/// Marks the required cells that could not run (failures) and recounts the mismatches.
-fn mark_required(
-    scenarios: &[Scenario],
-    report: &mut MatrixReport,
-    required: &BTreeSet<Requirement>,
-) {
-    platform::mark_required(scenarios, &mut report.cells, required);
-    report.mismatches = count_mismatches(&report.cells);
-}
-
-/// `--list`: name, title, what each needs, and whether this host has it (in `lang`).
-fn list(scenarios: &[Scenario], lang: Lang) -> String {
-    let ja = lang == Lang::Ja;
-    let rows: Vec<[String; 4]> = scenarios
-        .iter()
-        .map(|s| {
-            let mut needs: Vec<String> = Vec::new();
-            if s.spec.context == RunContext::Vm {
-                needs.push(
-                    if ja {
-                        "QEMU、ゲストカーネル"
-                    } else {
-                        "qemu, guest kernel"
-                    }
-                    .to_string(),
-                );
-            }
-            if let Some(cvm) = s.spec.cvm {
-                needs.push(
-                    match (cvm, ja) {
-                        (crate::model::CvmProfile::SevSnp, false) => "SEV-SNP host",
-                        (crate::model::CvmProfile::Tdx, false) => "TDX host",
-                        (crate::model::CvmProfile::SevSnp, true) => "SEV-SNP ホスト",
-                        (crate::model::CvmProfile::Tdx, true) => "TDX ホスト",
-                    }
-                    .to_string()
-                        // Without it the row still runs, as a normal VM (its title says so).
-                        + match (s.spec.cvm_fallback, ja) {
-                            (false, _) => "",
-                            (true, false) => " (else a normal VM)",
-                            (true, true) => "（なければ通常の VM）",
-                        },
-                );
-            }
-            needs.extend(
-                s.spec
-                    .requires
-                    .iter()
-                    .map(|r| if ja { requirement_ja(*r) } else { r.as_str() }.to_string()),
-            );
-            if s.spec.run_as == RunAs::Unprivileged {
-                needs.push(
-                    if ja {
-                        "非特権ユーザー（same-uid）"
-                    } else {
-                        "unprivileged-user (same-uid)"
-                    }
-                    .to_string(),
-                );
-            }
-            let needs = if needs.is_empty() {
-                "-".to_string()
-            } else {
-                needs.join(if ja { "、" } else { ", " })
-            };
-            let here = match (&s.info.unavailable, ja) {
-                (None, false) => "runs".to_string(),
-                (None, true) => "実行できる".to_string(),
-                (Some(why), false) => format!("n/a: {why}"),
-                (Some(why), true) => {
-                    format!("{} — {why}", crate::render::matrix::unavailable_word(lang))
-                }
-            };
-            let origin = if s.spec.origin == "built-in" {
-                String::new()
-            } else {
-                crate::i18n::paren(lang, &s.spec.origin)
-            };
-            [
-                s.info.name.clone(),
-                s.info.title.get(lang).to_string(),
-                needs,
-                format!("{here}{origin}"),
-            ]
-        })
-        .collect();
-    let heads = if ja {
-        ["名前", "タイトル", "必要なもの", "この環境"]
-    } else {
-        ["NAME", "TITLE", "NEEDS", "HERE"]
-    };
-    let cols = |i: usize| {
-        rows.iter()
-            .map(|r| UnicodeWidthStr::width(r[i].as_str()))
-            .chain([UnicodeWidthStr::width(heads[i])])
-            .max()
-            .unwrap_or(0)
-    };
-    let pad = |text: &str, w: usize| {
-        let fill = w.saturating_sub(UnicodeWidthStr::width(text));
-        format!("{text}{}", " ".repeat(fill))
-    };
-    let (w0, w1, w2) = (cols(0), cols(1), cols(2));
-    let mut out = String::new();
-    let line = |out: &mut String, r: [&str; 4]| {
-        let _ = writeln!(
-            out,
-            "{}  {}  {}  {}",
-            pad(r[0], w0),
-            pad(r[1], w1),
-            pad(r[2], w2),
-            r[3]
-        );
-    };
-    line(&mut out, heads);
-    for [name, title, needs, here] in &rows {
-        line(&mut out, [name, title, needs, here]);
-    }
-    out
-}
-
-/// A requirement's name for a Japanese reader (technical names stay as they are).
-fn requirement_ja(r: Requirement) -> &'static str {
-    match r {
-        Requirement::Sgx => "SGX",
-        Requirement::SevSnp => "SEV-SNP ゲスト",
-        Requirement::Tdx => "TDX ゲスト",
-        Requirement::MemfdSecret => "memfd_secret",
-        Requirement::UnprivilegedUser => "非特権ユーザー",
-        Requirement::ContainerRuntime => "コンテナランタイム",
-        Requirement::Postgres => "PostgreSQL",
-        Requirement::CvmGuest => "機密 VM のゲスト",
-        Requirement::SevSnpHost => "SEV-SNP ホスト",
-        Requirement::TdxHost => "TDX ホスト",
-        Requirement::Runc => "runc",
-        Requirement::Crun => "crun",
-        Requirement::SqlEnclave => "データベースサーバー内のエンクレーブ",
-    }
+fn exit(as_expected: bool) -> ExitCode {
+    ExitCode::from(if as_expected { EXIT_OK } else { EXIT_MISMATCH })
 }

@@ -5,10 +5,11 @@ use std::process::ExitCode;
 use super::{EXIT_ERROR, EXIT_MISMATCH, EXIT_OK};
 use crate::doctor::{self, DoctorError};
 use crate::host::HostFacts;
-use crate::i18n::{sep, t, Lang};
+use crate::i18n::Lang;
+use crate::render;
 use crate::runner::matrix::RunEnv;
-use crate::runner::platform;
-use unicode_width::UnicodeWidthStr;
+use crate::runner::{platform, select};
+use crate::scenario;
 
 const DOCTOR_HELP: &str = "\
 Each check says yes/no, why, and what it enables in the demo. --format json prints
@@ -88,7 +89,8 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         return platform_check(name, args.format, lang);
     }
     let report = doctor::check_host_in(lang);
-    let na_rows = na_rows(lang)?;
+    let exe = std::env::current_exe()?;
+    let na_rows = select::unavailable_rows(&RunEnv::probe(exe).in_lang(lang))?;
     match args.format {
         FormatArg::Json => {
             let mut doc: serde_json::Value = serde_json::to_value(&report)?;
@@ -98,123 +100,24 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
                 .collect();
             crate::outln!("{doc}")?;
         }
-        FormatArg::Text => {
-            let width = report
-                .checks
-                .iter()
-                .map(|c| c.name.len())
-                .max()
-                .unwrap_or(0);
-            let (yes, no) = (t(lang, "doctor.yes"), t(lang, "doctor.no"));
-            for c in &report.checks {
-                let verdict = if c.ok { yes } else { no };
-                let pad = " ".repeat(3usize.saturating_sub(UnicodeWidthStr::width(verdict)));
-                crate::outln!(
-                    "{:<width$}  {verdict}{pad}  {}  [{}]",
-                    c.name,
-                    c.detail,
-                    c.enables
-                )?;
-            }
-            crate::outln!()?;
-            if na_rows.is_empty() {
-                crate::outln!("{}", t(lang, "doctor.all-rows"))?;
-            } else {
-                crate::outln!("{}", t(lang, "doctor.na-rows"))?;
-                let w = na_rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-                for (name, why) in &na_rows {
-                    crate::outln!("  {name:<w$}  {why}")?;
-                }
-            }
-        }
+        FormatArg::Text => crate::out!("{}", render::doctor::report_text(&report, &na_rows, lang))?,
     }
     Ok(ExitCode::from(EXIT_OK))
 }
 
-/// The built-in demo rows that cannot run here, each with the reason the demo's `n/a` gives
-/// (the runner's own check, over the same host probe).
-fn na_rows(lang: Lang) -> anyhow::Result<Vec<(String, String)>> {
-    let exe = std::env::current_exe()?;
-    let env = RunEnv::probe(exe).in_lang(lang);
-    Ok(
-        crate::runner::matrix::for_host(crate::scenario::builtin()?, &env)
-            .into_iter()
-            .filter_map(|s| s.info.unavailable.map(|why| (s.info.name, why)))
-            .collect(),
-    )
-}
-
 /// `--platform NAME`: each capability the platform requires, and why this host lacks it.
 fn platform_check(name: &str, format: FormatArg, lang: Lang) -> anyhow::Result<ExitCode> {
-    let rows: Vec<String> = crate::scenario::builtin()?
+    let rows: Vec<String> = scenario::builtin()?
         .into_iter()
         .map(|s| s.info.name)
         .collect();
     let p = platform::builtin(name, &rows)?;
-    let facts = HostFacts::shared();
-    let checks: Vec<(&str, Option<String>)> = p
-        .require
-        .iter()
-        .map(|r| {
-            let why = crate::runner::contexts::requirement_missing(*r, &facts)
-                .map(|t| t.get(lang).to_string());
-            (r.as_str(), why)
-        })
-        .collect();
-    let lacking = checks.iter().filter(|(_, m)| m.is_some()).count();
+    let check = platform::check_host(p, &HostFacts::shared(), lang);
     match format {
-        FormatArg::Json => {
-            let requires: Vec<_> = checks
-                .iter()
-                .map(|(n, m)| serde_json::json!({"name": n, "ok": m.is_none(), "missing": m}))
-                .collect();
-            let doc = serde_json::json!({
-                "platform": p.name,
-                "description": p.description.get(lang),
-                "rows": p.rows,
-                "requires": requires,
-                "lacking": lacking,
-            });
-            crate::outln!("{doc}")?;
-        }
-        FormatArg::Text => {
-            let named = |key: &'static str| t(lang, key).replace("{name}", &p.name);
-            crate::outln!(
-                "{}{}{}",
-                named("doctor.platform"),
-                sep(lang),
-                p.description.get(lang)
-            )?;
-            let width = checks.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-            let (yes, no) = (t(lang, "doctor.yes"), t(lang, "doctor.no"));
-            let pad = " ".repeat(3usize.saturating_sub(UnicodeWidthStr::width(no)));
-            for (n, m) in &checks {
-                match m {
-                    None => crate::outln!("{n:<width$}  {yes}")?,
-                    Some(why) => crate::outln!("{n:<width$}  {no}{pad}  {why}")?,
-                }
-            }
-            crate::outln!(
-                "{}{}{}",
-                t(lang, "doctor.rows"),
-                sep(lang),
-                p.rows.join(t(lang, "list.sep"))
-            )?;
-            if checks.is_empty() {
-                crate::outln!("{}", named("doctor.requires-nothing"))?;
-            } else if lacking == 0 {
-                crate::outln!("{}", named("doctor.has-all"))?;
-            } else {
-                crate::outln!(
-                    "{}",
-                    named("doctor.lacks")
-                        .replace("{m}", &lacking.to_string())
-                        .replace("{n}", &checks.len().to_string())
-                )?;
-            }
-        }
+        FormatArg::Json => crate::outln!("{}", render::doctor::platform_json(&check, lang))?,
+        FormatArg::Text => crate::out!("{}", render::doctor::platform_text(&check, lang))?,
     }
-    Ok(ExitCode::from(if lacking == 0 {
+    Ok(ExitCode::from(if check.lacking == 0 {
         EXIT_OK
     } else {
         EXIT_MISMATCH

@@ -6,17 +6,15 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 
 use super::{EXIT_ERROR, EXIT_MISMATCH, EXIT_OK};
-use crate::i18n::sep;
 use crate::i18n::{t, Lang};
-use crate::lab::progress::{self, is_open, state_word, StatusReport};
-use crate::lab::proof::{self, Outcome, Part};
-use crate::lab::record::{self, want_of, Recorded};
-use crate::lab::session::{self, goal_key, task_text};
-use crate::lab::state::{self, Record, State};
-use crate::lab::{self, launch, solve, Exercise, SECRET_SHAPE};
-use crate::model::Texts;
-use crate::render::lab_text::{self, name_width, pad};
-use crate::render::sanitize::{json_text, visible};
+use crate::lab::progress::{self, is_open};
+use crate::lab::proof::{Outcome, Part};
+use crate::lab::record;
+use crate::lab::session::{self, task_text};
+use crate::lab::state::{self, State};
+use crate::lab::{self, solve, Exercise};
+use crate::render::lab_text;
+use crate::render::sanitize::json_text;
 
 const AFTER_HELP: &str = "\
 A trainee, as root on their own machine (or VM, or container):
@@ -150,7 +148,7 @@ pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         args.action,
         Action::Start { .. } | Action::Solve { .. } | Action::Reset
     ) {
-        super::sweep_leftovers();
+        crate::runner::leftovers::sweep();
     }
     let code = match args.action {
         Action::List => list(&ctx)?,
@@ -179,34 +177,24 @@ fn index_of(ctx: &Ctx, name: &str) -> anyhow::Result<usize> {
     Ok(ctx.all.iter().position(|e| e.name == ex.name).unwrap_or(0))
 }
 
-fn list(ctx: &Ctx) -> anyhow::Result<u8> {
-    let st = State::load(&ctx.dir)?;
+/// `value` as JSON for scripts (shown, never interpreted by a terminal), or `text()`.
+fn say<T: serde::Serialize>(
+    ctx: &Ctx,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> anyhow::Result<u8> {
     if ctx.json {
-        let rows: Vec<_> = ctx
-            .all
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                serde_json::json!({
-                    "exercise": e.name, "title": e.title.get(ctx.lang), "context": e.context,
-                    "goal": goal_key(e.goal), "tools": e.tools, "state": state_word(&ctx.all, &st, i, e),
-                })
-            })
-            .collect();
-        crate::outln!("{}", json_text(&serde_json::to_string_pretty(&rows)?))?;
-        return Ok(EXIT_OK);
-    }
-    let w = name_width(&ctx.all);
-    for (i, e) in ctx.all.iter().enumerate() {
-        crate::outln!(
-            "{:>2}. {:<w$} {} {}",
-            i + 1,
-            visible(&e.name),
-            pad(t(ctx.lang, state_word(&ctx.all, &st, i, e)), 9),
-            visible(e.title.get(ctx.lang))
-        )?;
+        crate::outln!("{}", json_text(&serde_json::to_string_pretty(value)?))?;
+    } else {
+        crate::out!("{}", text())?;
     }
     Ok(EXIT_OK)
+}
+
+fn list(ctx: &Ctx) -> anyhow::Result<u8> {
+    let st = State::load(&ctx.dir)?;
+    let json = lab_text::list_json(&ctx.all, &st, ctx.lang);
+    say(ctx, &json, || lab_text::list_text(&ctx.all, &st, ctx.lang))
 }
 
 /// Starts `ex` afresh ([`session::start_fresh`]), building the static binary a VM or container needs.
@@ -226,21 +214,9 @@ fn start(ctx: &Ctx, name: &str, any_order: bool) -> anyhow::Result<u8> {
     }
     let run = start_fresh(ctx, &mut st, ex)?;
     let task = task_text(ex, ctx.lang, &run);
-    if ctx.json {
-        crate::outln!(
-            "{}",
-            json_text(&serde_json::to_string_pretty(&serde_json::json!({
-                "exercise": ex.name, "title": ex.title.get(ctx.lang),
-                "pids": std::iter::once(run.pid).chain(run.server.iter().copied()).collect::<Vec<_>>(),
-                "context": ex.context, "secret_shape": SECRET_SHAPE, "task": task,
-                "goal": goal_key(ex.goal), "tools": ex.tools,
-            }))?)
-        )?;
-        return Ok(EXIT_OK);
-    }
-    let sheet = lab_text::task_sheet(ex, i + 1, ctx.all.len(), run.pid, &task, ctx.lang);
-    crate::out!("{sheet}")?;
-    Ok(EXIT_OK)
+    let json = lab_text::start_json(ex, &run, &task, ctx.lang);
+    let sheet = || lab_text::task_sheet(ex, i + 1, ctx.all.len(), run.pid, &task, ctx.lang);
+    say(ctx, &json, sheet)
 }
 
 /// The exercise a command refers to: `--exercise`, else the current one.
@@ -254,39 +230,16 @@ fn current<'a>(ctx: &'a Ctx, st: &State, name: Option<&str>) -> anyhow::Result<&
 fn hint(ctx: &Ctx, n: Option<u32>, name: Option<&str>) -> anyhow::Result<u8> {
     let mut st = State::load(&ctx.dir)?;
     let ex = current(ctx, &st, name)?;
-    let rec = st.exercises.entry(ex.name.clone()).or_default();
-    let want = n.unwrap_or(rec.hints + 1).max(1);
-    let total = u32::try_from(ex.hints.len()).unwrap_or(u32::MAX);
-    let Some(h) = ex
-        .hints
-        .get(usize::try_from(want - 1).unwrap_or(usize::MAX))
-    else {
+    let Some(h) = session::take_hint(&ctx.dir, &mut st, ex, n, ctx.lang)? else {
         crate::outln!("{}", t(ctx.lang, "no.more.hints"))?;
         return Ok(EXIT_OK);
     };
-    rec.hints = rec.hints.max(want);
-    let text = match &rec.running {
-        Some(run) => {
-            let mut tmp = ex.clone();
-            tmp.task = h.clone();
-            task_text(&tmp, ctx.lang, run)
-        }
-        None => h.get(ctx.lang).replace("{user}", launch::UNPRIVILEGED),
-    };
-    st.save(&ctx.dir)?;
     if ctx.json {
         let json =
-            serde_json::json!({"exercise": ex.name, "hint": want, "of": total, "text": text});
+            serde_json::json!({"exercise": ex.name, "hint": h.n, "of": h.of, "text": h.text});
         crate::outln!("{}", json_text(&json.to_string()))?;
     } else {
-        // A hint may span lines; each is shown, none interpreted.
-        let lines: Vec<_> = text.lines().map(visible).collect();
-        crate::outln!(
-            "{} {want}/{total}{}{}",
-            t(ctx.lang, "hint"),
-            sep(ctx.lang),
-            lines.join("\n")
-        )?;
+        crate::outln!("{}", lab_text::hint_text(h.n, h.of, &h.text, ctx.lang))?;
     }
     Ok(EXIT_OK)
 }
@@ -315,24 +268,15 @@ fn record_outcome(
     outcome: &Outcome,
 ) -> anyhow::Result<u8> {
     let r = record::record(&ctx.all, &ctx.dir, st, ex, part, outcome)?;
-    tell_outcome(ctx, ex, part, outcome, &r)?;
-    Ok(if r.accepted { EXIT_OK } else { EXIT_MISMATCH })
-}
-
-/// Prints a recorded outcome.
-fn tell_outcome(
-    ctx: &Ctx,
-    ex: &Exercise,
-    part: Part,
-    outcome: &Outcome,
-    r: &Recorded<'_>,
-) -> anyhow::Result<()> {
     if ctx.json {
-        crate::outln!("{}", lab_text::outcome_json(ex, part, outcome, r))?;
+        crate::outln!("{}", lab_text::outcome_json(ex, part, outcome, &r))?;
     } else {
-        crate::out!("{}", lab_text::outcome_text(ex, part, outcome, r, ctx.lang))?;
+        crate::out!(
+            "{}",
+            lab_text::outcome_text(ex, part, outcome, &r, ctx.lang)
+        )?;
     }
-    Ok(())
+    Ok(if r.accepted { EXIT_OK } else { EXIT_MISMATCH })
 }
 
 fn status(ctx: &Ctx, html: Option<&Path>, force: bool) -> anyhow::Result<u8> {
@@ -343,24 +287,11 @@ fn status(ctx: &Ctx, html: Option<&Path>, force: bool) -> anyhow::Result<u8> {
         crate::secret::write_private(path, page.as_bytes(), force)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    if ctx.json {
-        crate::outln!("{}", json_text(&serde_json::to_string_pretty(&rep)?))?;
-        return Ok(EXIT_OK);
-    }
-    crate::out!("{}", lab_text::status_table(&rep, ctx.lang))?;
-    Ok(EXIT_OK)
+    say(ctx, &rep, || lab_text::status_table(&rep, ctx.lang))
 }
 
 fn reset(ctx: &Ctx) -> anyhow::Result<u8> {
-    let st = State::load(&ctx.dir)?;
-    for r in st.exercises.values().filter_map(|r| r.running.as_ref()) {
-        launch::stop(r);
-    }
-    match std::fs::remove_dir_all(&ctx.dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("removing {}", ctx.dir.display())),
-    }
+    session::reset(&ctx.dir)?;
     if ctx.json {
         crate::outln!("{}", serde_json::json!({"reset": true}))?;
     } else {
@@ -371,69 +302,37 @@ fn reset(ctx: &Ctx) -> anyhow::Result<u8> {
 
 fn solve_cmd(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
     let ex = lab::find(&ctx.all, name)?.clone();
-    let l = ctx.lang;
+    let (l, json) = (ctx.lang, ctx.json);
     let mut st = State::load(&ctx.dir)?;
     let run = start_fresh(ctx, &mut st, &ex)?;
-    let work = work_dir(&ex.name)?;
-    let vars = solve::Vars {
-        pid: run.pid,
-        work: work.0.clone(),
-        exe: std::env::current_exe().context("finding this executable")?,
-        user: launch::UNPRIVILEGED.to_string(),
-        backend: run.backend.unwrap_or(run.pid),
-    };
-    if !ctx.json {
-        crate::outln!(
-            "{}",
-            t(l, "titled")
-                .replace("{label}", t(l, "solution"))
-                .replace("{title}", ex.title.get(l))
-                .replace("{name}", &ex.name)
-        )?;
-        crate::outln!("  {}{}pid {}", t(l, "victim"), sep(l), run.pid)?;
+    let work = solve::work_dir(&ex.name)?;
+    let exe = std::env::current_exe().context("finding this executable")?;
+    let vars = solve::Vars::new(&run, work.0.clone(), exe);
+    if !json {
+        crate::out!("{}", lab_text::solution_head(&ex, run.pid, l))?;
     }
     let total = ex.solution.len();
-    let json = ctx.json;
     // Each step is printed as it ends; a write error (other than a reader that left) is
     // kept and returned once the solution has run.
-    let mut printed: Result<(), crate::cli::out::StdoutError> = Ok(());
+    let mut printed: Result<(), crate::files::stdout::StdoutError> = Ok(());
     let found = solve::run(&ex, &vars, &mut |i, r| {
-        if json || printed.is_err() {
-            return;
+        if !json && printed.is_ok() {
+            printed = crate::out!("{}", lab_text::step_text(i + 1, total, r, l));
         }
-        let text = lab_text::step_text(i + 1, total, r, l);
-        printed = crate::out!("{text}");
     })
     .context("running the solution")?;
     printed?;
-    let rec: Record = st.exercises.get(&ex.name).cloned().unwrap_or_default();
+    let rec = st.exercises.get(&ex.name).cloned().unwrap_or_default();
     // Every part the solution produced, the proof first: each is checked as `lab check` would.
-    let mut parts = Vec::new();
-    if let Some(p) = &found.proof {
-        let checked = proof::check_file(&rec, rec.running.as_ref(), p, want_of(ex.goal))?;
-        parts.push((
-            format!("{}{}{}", t(l, "proof.file"), sep(l), p.display()),
-            checked,
-        ));
-    }
-    if let Some(a) = &found.answer {
-        let checked = (Part::Answer, proof::check_answer(&rec, a));
-        parts.push((format!("{}{}{a}", t(l, "answer.found"), sep(l)), checked));
-    }
+    let parts = solve::check_found(&rec, &found, ex.goal)?;
     if parts.is_empty() {
-        let nothing = Outcome::Rejected(Texts::new(
-            "the solution produced nothing",
-            "模範解答は何も出力しなかった。",
-        ));
-        record_outcome(ctx, &mut st, &ex, Part::Answer, &nothing)?;
+        record_outcome(ctx, &mut st, &ex, Part::Answer, &solve::nothing_found())?;
         return Ok(EXIT_ERROR);
     }
     let mut code = EXIT_OK;
-    for (said, (part, outcome)) in parts {
+    for (said, part, outcome) in parts {
         if !json {
-            crate::outln!()?;
-            crate::outln!("{said}")?;
-            crate::outln!("$ confidump lab check ...")?;
+            crate::out!("{}", lab_text::submitted_text(&said, l))?;
         }
         if record_outcome(ctx, &mut st, &ex, part, &outcome)? != EXIT_OK {
             code = EXIT_ERROR;
@@ -442,38 +341,8 @@ fn solve_cmd(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-/// The solution's working directory: traversable by the unprivileged user (a step runs the
-/// live reader as it), listable by root only; removed with everything in it.
-fn work_dir(name: &str) -> anyhow::Result<launch::RemoveOnDrop> {
-    use std::os::unix::fs::PermissionsExt;
-    let p = launch::private_temp_dir(&format!("confidump-lab-{name}"))?;
-    let guard = launch::RemoveOnDrop(p);
-    std::fs::set_permissions(&guard.0, std::fs::Permissions::from_mode(0o711))?;
-    Ok(guard)
-}
-
-/// The most a trainee's status file may hold: a few hundred bytes per exercise.
-const STATUS_LIMIT: u64 = 16 << 20;
-
-/// `lab report`: every trainee's status file, read bounded (each is the trainee's to write),
-/// in one table ([`report_table`](lab_text::report_table)).
+/// `lab report`: every trainee's status file in one table.
 fn report(ctx: &Ctx, files: &[PathBuf]) -> anyhow::Result<u8> {
-    let mut reps = Vec::new();
-    for f in files {
-        let text = crate::files::input::read_user_text(f, STATUS_LIMIT, "a lab status file")?;
-        let r: StatusReport = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{}: not the output of `confidump lab status --format json`",
-                f.display()
-            )
-        })?;
-        reps.push(r);
-    }
-    if ctx.json {
-        let json = serde_json::to_string_pretty(&reps)?;
-        crate::outln!("{}", json_text(&json))?;
-        return Ok(EXIT_OK);
-    }
-    crate::out!("{}", lab_text::report_table(&reps, ctx.lang))?;
-    Ok(EXIT_OK)
+    let reps = progress::load_reports(files)?;
+    say(ctx, &reps, || lab_text::report_table(&reps, ctx.lang))
 }

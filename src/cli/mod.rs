@@ -8,17 +8,20 @@ pub mod dump;
 pub mod generate;
 pub mod guest_init;
 pub mod lab;
-pub mod out;
 pub mod report;
 pub mod scan;
 pub mod show;
 pub mod victim;
 
 use crate::i18n::Lang;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+
+use crate::files::output::OutputError;
+use crate::files::report::{EmitError, ReportTarget};
 
 /// Exit code: the run worked and every expectation held.
 pub const EXIT_OK: u8 = 0;
@@ -87,11 +90,7 @@ pub enum Command {
 }
 
 /// Where a report goes, and whether it keeps the secret's bytes: `--output`, `--redact`,
-/// `--reveal` (shared by `demo`, `attack` and `scan`).
-///
-/// JSON on stdout ends up in logs (a pod's log, a CI job's output, `> file` at 0644), so it is
-/// redacted unless `--reveal` asks for the bytes; a JSON `--output` file is 0600 and keeps
-/// them. Text on stdout is for a screen and keeps them (the demo shows what leaked).
+/// `--reveal` (shared by `demo`, `attack` and `scan`; see [`crate::files::report`]).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ReportOut {
     /// Write the report (text or JSON) to FILE instead of stdout: created 0600, never through
@@ -117,19 +116,24 @@ pub struct ReportOut {
 }
 
 impl ReportOut {
-    /// Refuses an output path that will be refused after the run (a link, a device, an
-    /// existing file without `force`), before the run.
-    pub fn check(&self, force: bool) -> anyhow::Result<()> {
-        if let Some(p) = &self.output {
-            crate::files::output::check_target(p, force)?;
+    /// The flags as the library takes them ([`ReportTarget`]: the policy lives there).
+    pub fn target(&self) -> ReportTarget<'_> {
+        ReportTarget {
+            output: self.output.as_deref(),
+            redact: self.redact,
+            reveal: self.reveal,
+            group_readable: self.group_readable,
         }
-        Ok(())
     }
 
-    /// Whether the secret's bytes are taken out of a report in this format: always with
-    /// `--redact`; for JSON on stdout unless `--reveal` (see the type's docs).
+    /// See [`ReportTarget::check`].
+    pub fn check(&self, force: bool) -> Result<(), OutputError> {
+        self.target().check(force)
+    }
+
+    /// See [`ReportTarget::redacts`].
     pub fn redacts(&self, json: bool) -> bool {
-        self.redact || (json && self.output.is_none() && !self.reveal)
+        self.target().redacts(json)
     }
 
     /// Colours only on a terminal, and never in a file.
@@ -137,33 +141,14 @@ impl ReportOut {
         self.output.is_none() && scan::use_color()
     }
 
-    /// Writes a report file: 0600 (see [`crate::files::output`]), or 0640 with
-    /// `--group-readable` (which only a redacted report has).
-    pub fn write_file(
-        &self,
-        path: &std::path::Path,
-        bytes: &[u8],
-        force: bool,
-    ) -> Result<(), crate::files::output::OutputError> {
-        if self.group_readable && self.redact {
-            crate::files::output::write_group_readable(path, bytes, force)
-        } else {
-            crate::files::output::write_file(path, bytes, force)
-        }
+    /// See [`ReportTarget::write_file`].
+    pub fn write_file(&self, path: &Path, bytes: &[u8], force: bool) -> Result<(), OutputError> {
+        self.target().write_file(path, bytes, force)
     }
 
-    /// Writes `text` to the `--output` file ([`ReportOut::write_file`]), or stdout.
-    pub fn emit(&self, text: &str, force: bool) -> anyhow::Result<()> {
-        match &self.output {
-            Some(p) => self.write_file(p, text.as_bytes(), force)?,
-            // The reader may stop reading (`| head`): what it wanted it has, and the
-            // command's exit status still says the verdict (see `out`).
-            None => {
-                out::print_str(text)?;
-                out::flush()?;
-            }
-        }
-        Ok(())
+    /// See [`ReportTarget::emit`].
+    pub fn emit(&self, text: &str, force: bool) -> Result<(), EmitError> {
+        self.target().emit(text, force)
     }
 }
 
@@ -233,23 +218,6 @@ pub(crate) fn prepare_static_binary(lang: Lang) {
     if let Err(e) = crate::isolate::init::prepare(building) {
         eprintln!("confidump: {e}");
     }
-}
-
-/// Removes what runs killed earlier (SIGKILL cannot be caught) left behind, each kind where it
-/// lives: working directories, PostgreSQL instances (their processes, shared memory and data
-/// directory, which holds the plaintext of the database rows), containers and their bundles,
-/// VM snapshot temporaries. Only what belongs to runs whose process is gone. Every command
-/// that could have made such things calls this before it starts anything.
-pub(crate) fn sweep_leftovers() {
-    crate::files::workdir::remove_stale();
-    let tmp = std::env::temp_dir();
-    let base = std::fs::canonicalize(&tmp).unwrap_or(tmp);
-    for note in crate::service::instance::sweep_stale(&base) {
-        tracing::info!("{note}");
-    }
-    let removed = crate::container::cleanup::remove_stale();
-    tracing::info!(?removed, "stale containers and bundles");
-    crate::vm::snapshot::sweep_stale_temps();
 }
 
 /// Runs the parsed command line.

@@ -9,16 +9,14 @@ use crate::render::progress::Transfer;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 
 use super::{EXIT_MISMATCH, EXIT_OK};
-use crate::coredump::reader::CoreFile;
-use crate::memory::live::LiveProcess;
-use crate::memory::MemorySource;
-use crate::model::{ChildScan, Verdict};
 use crate::render;
-use crate::scan::{self, Needles, Shape};
-use crate::secret::Secret;
+use crate::runner::{self, scan::Target};
+use crate::scan::gate::{self, Expect, Gate};
+use crate::scan::needles::{NeedleSpec, WEAK_NEEDLE};
+use crate::scan::{Needles, Shape};
 
 const SCAN_EXAMPLES: &str = "\
 Needle numbering (the `needle` field of each hit): 0-based, in this order: every --needle in
@@ -53,10 +51,6 @@ pub enum ShapeArg {
     Pan,
 }
 
-/// Largest needle file read: far more than the needles' own limit allows, so the limit that
-/// speaks is the needles' one, with its line number.
-pub const NEEDLE_FILE_LIMIT: u64 = 1 << 20;
-
 /// Needle options, shared by `scan`, `show` and `attack`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct NeedleArgs {
@@ -77,66 +71,40 @@ pub struct NeedleArgs {
 }
 
 impl NeedleArgs {
-    /// True when no needle option was given.
-    pub fn is_empty(&self) -> bool {
-        self.needles.is_empty() && self.needle_files.is_empty() && self.sha256.is_empty()
+    /// The needles as the library takes them.
+    pub fn spec(&self) -> NeedleSpec<'_> {
+        NeedleSpec {
+            texts: &self.needles,
+            files: &self.needle_files,
+            sha256: &self.sha256,
+            shape: match self.shape {
+                Some(ShapeArg::Canary) => Shape::Canary,
+                Some(ShapeArg::Pan) => Shape::Pan,
+                None => Shape::Any,
+            },
+        }
     }
 
-    /// Says, after a scan, which `--needle`s are short enough to match unrelated bytes too (a
-    /// prefix): their hits are not proof that the bytes are the secret. Never echoes a needle.
-    pub fn warn_weak(&self) {
-        for (i, n) in self.needles.iter().enumerate() {
-            if n.len() < WEAK_NEEDLE {
-                eprintln!(
-                    "confidump: warning: needle {i} (--needle) is {} bytes: a needle under {WEAK_NEEDLE} bytes matches unrelated bytes too (--sha256 of the whole secret proves it is the one)",
-                    n.len()
-                );
-            }
-        }
+    /// True when no needle option was given.
+    pub fn is_empty(&self) -> bool {
+        self.spec().is_empty()
     }
 
     /// The needles, numbered as documented: `--needle`s, then file lines, then `--sha256`s.
     pub fn build(&self) -> anyhow::Result<Needles> {
-        let mut out = Needles::new();
-        for (i, n) in self.needles.iter().enumerate() {
-            if n.is_empty() {
-                bail!("--needle: empty needle");
-            }
-            out.try_add_bytes(Secret::new(n.as_bytes().to_vec()))
-                .with_context(|| format!("needle {i} (--needle)"))?;
+        Ok(self.spec().build()?)
+    }
+
+    /// Says, after a scan, which `--needle`s are short enough to match unrelated bytes too:
+    /// their hits are not proof that the bytes are the secret. Never echoes a needle.
+    pub fn warn_weak(&self) {
+        for (i, len) in self.spec().weak() {
+            eprintln!(
+                "confidump: warning: needle {i} (--needle) is {len} bytes: a needle under {WEAK_NEEDLE} bytes matches unrelated bytes too (--sha256 of the whole secret proves it is the one)"
+            );
         }
-        for path in &self.needle_files {
-            // Regular files only, size capped: /dev/zero or a FIFO is refused, not read.
-            let data = Secret::new(crate::files::input::read_user_file(
-                path,
-                NEEDLE_FILE_LIMIT,
-                "a needle file",
-            )?);
-            for (n, line) in data.expose().split(|&b| b == b'\n').enumerate() {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                if !line.is_empty() {
-                    out.try_add_bytes(Secret::new(line.to_vec()))
-                        .with_context(|| format!("{}: line {}", path.display(), n + 1))?;
-                }
-            }
-        }
-        let shape = match self.shape {
-            Some(ShapeArg::Canary) => Shape::Canary,
-            Some(ShapeArg::Pan) => Shape::Pan,
-            None => Shape::Any,
-        };
-        for h in &self.sha256 {
-            let mut digest = [0u8; 32];
-            hex::decode_to_slice(h.trim(), &mut digest)
-                .map_err(|e| anyhow::anyhow!("--sha256 {h}: not 64 hex digits ({e})"))?;
-            out.add_hash(shape, digest);
-        }
-        Ok(out)
     }
 }
-
-/// Needles shorter than this are weak: said once per needle, still searched.
-const WEAK_NEEDLE: usize = 12;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -157,40 +125,21 @@ pub enum ExpectArg {
     NoLeak,
 }
 
-/// The exit code for `verdict` under `--expect`: 1 when it differs, else 0.
+/// The exit code for `report` under `--expect`: 1 when the verdict differs, or when a
+/// `no-leak` gate rests on ranges left out without being read (said on stderr), else 0.
 pub fn expect_exit(expect: Option<ExpectArg>, report: &crate::model::ScanReport) -> ExitCode {
-    let verdict = report.verdict;
-    let wanted = match expect {
-        Some(ExpectArg::Leak) => Verdict::Leak,
-        Some(ExpectArg::NoLeak) => Verdict::NoLeak,
-        None => verdict,
-    };
-    if wanted != verdict {
-        return ExitCode::from(EXIT_MISMATCH);
-    }
-    // A gate never passes on absence: "no leak" holds only where every range the tool left out
-    // was also refused to a reader (a kernel mechanism said no), never where it was just skipped.
-    if expect == Some(ExpectArg::NoLeak) {
-        let refused = report.refused();
-        let unproven: Vec<_> = report
-            .absent
-            .iter()
-            .filter(|a| !refused.iter().any(|u| u.start <= a.start && a.end <= u.end))
-            .collect();
-        if let Some(first) = unproven.first() {
-            eprintln!(
-                "confidump: --expect no-leak not met: absent proves nothing: {} range{} left out without being read (first: {}-{} {}: {}); only a refused read proves protection (--via dump or --via live)",
-                unproven.len(),
-                if unproven.len() == 1 { " was" } else { "s were" },
-                crate::model::hex_addr(first.start),
-                crate::model::hex_addr(first.end),
-                if first.mapping.is_empty() { "?" } else { &first.mapping },
-                first.reason
-            );
-            return ExitCode::from(EXIT_MISMATCH);
+    let expect = expect.map(|e| match e {
+        ExpectArg::Leak => Expect::Leak,
+        ExpectArg::NoLeak => Expect::NoLeak,
+    });
+    match gate::judge(expect, report) {
+        Gate::Met => ExitCode::from(EXIT_OK),
+        Gate::Differs => ExitCode::from(EXIT_MISMATCH),
+        Gate::Unproven(u) => {
+            eprintln!("confidump: {u}");
+            ExitCode::from(EXIT_MISMATCH)
         }
     }
-    ExitCode::from(EXIT_OK)
 }
 
 /// Options of `confidump scan`.
@@ -232,31 +181,6 @@ pub struct ScanArgs {
     pub force: bool,
 }
 
-/// Opens a core file or a live process as a memory source.
-pub fn open_source(
-    core: Option<&PathBuf>,
-    pid: Option<i32>,
-) -> anyhow::Result<Box<dyn MemorySource>> {
-    match (core, pid) {
-        (Some(path), None) => {
-            // A FIFO would block and a device never end: say what it is instead.
-            let meta = std::fs::metadata(path).with_context(|| path.display().to_string())?;
-            if !meta.file_type().is_file() {
-                bail!(
-                    "{}: is {}, not a core file: give an ELF core file (or --pid PID)",
-                    path.display(),
-                    crate::files::describe_file_type(&meta.file_type())
-                );
-            }
-            Ok(Box::new(
-                CoreFile::open(path).context("cannot read core file")?,
-            ))
-        }
-        (None, Some(pid)) => Ok(Box::new(LiveProcess::open(pid, false)?)),
-        _ => bail!("give either a core file or --pid"),
-    }
-}
-
 /// Colour when stdout is a terminal and `NO_COLOR` is unset.
 pub fn use_color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
@@ -283,30 +207,13 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         "scanning",
     );
     let mut progress = |done, total| bar.update(done, total);
-    let options = scan::ScanOptions::default();
-    let report = match (args.pid, &args.dir) {
-        (Some(pid), _) => {
-            let live = LiveProcess::open(pid, false)?;
-            let mut report = scan::scan_with_progress(&live, &needles, &options, &mut progress)?;
-            // Copies of the program's own text (its help's examples) are not the secret.
-            scan::public::split_own_copies(
-                &mut report,
-                &live,
-                &crate::procfs::proc_path(pid, "exe"),
-            );
-            // A read that failed because the victim died is not a refusal: no report at all.
-            live.ensure_alive("scan")?;
-            report
-        }
-        (None, Some(dir)) => {
-            let source = crate::service::disk::DirSource::open(dir)?;
-            scan::scan_with_progress(&source, &needles, &options, &mut progress)?
-        }
-        (None, None) => {
-            let source = open_source(args.core.as_ref(), None)?;
-            scan::scan_with_progress(source.as_ref(), &needles, &options, &mut progress)?
-        }
+    let target = match (args.pid, &args.dir, &args.core) {
+        (Some(pid), _, _) => Target::Pid(pid),
+        (None, Some(dir), _) => Target::Dir(dir),
+        (None, None, Some(core)) => Target::Core(core),
+        (None, None, None) => bail!("give either a core file or --pid"),
     };
+    let report = runner::scan::scan_target(target, &needles, &mut progress)?;
     bar.finish();
     let mut report = report;
     if args.out.redacts(args.format == Format::Json) {
@@ -333,32 +240,11 @@ pub struct ScanChildArgs {
 }
 
 /// Runs `confidump scan-child`: what `scan --pid PID --format json` does, for a parent that
-/// needs the outcome as data. A refused open is a [`ChildScan::Refused`] with its errno, not an
+/// needs the outcome as data. A refused open is a [`crate::model::ChildScan::Refused`] with its errno, not an
 /// error message to search. Exits 0 whenever it could print the object.
 pub fn run_child(args: ScanChildArgs) -> anyhow::Result<ExitCode> {
     let needles = args.needles.build()?;
-    let pid = args.pid;
-    let result = match LiveProcess::open(pid, false) {
-        // A read that failed because the victim died is not a refusal: the parent gets a
-        // failure, never a report whose ranges look refused.
-        Ok(live) => match scan::scan_source(&live, &needles)
-            .map_err(|e| format!("scanning pid {pid}: {e}"))
-            .and_then(|report| {
-                live.ensure_alive("scan")
-                    .map(|()| report)
-                    .map_err(|e| e.to_string())
-            }) {
-            Ok(report) => ChildScan::Report(report),
-            Err(reason) => ChildScan::Failed { reason },
-        },
-        Err(e) => {
-            let reason = e.to_string();
-            match e.refused_errno() {
-                Some(errno) => ChildScan::Refused { errno, reason },
-                None => ChildScan::Failed { reason },
-            }
-        }
-    };
+    let result = runner::scan::scan_child(args.pid, &needles);
     crate::outln!("{}", serde_json::to_string(&result)?)?;
     Ok(ExitCode::from(EXIT_OK))
 }

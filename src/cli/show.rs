@@ -3,19 +3,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 
-use super::scan::{open_source, use_color, NeedleArgs};
+use super::scan::{use_color, NeedleArgs};
 use super::EXIT_OK;
-use crate::coredump::{gdbview, parse_hex_addr};
-use crate::memory::window::{around_hit, capture};
-use crate::memory::RegionKind;
-use crate::model::{hex_addr, Span};
+use crate::memory::window::capture;
+use crate::model::hex_addr;
 use crate::render::hexview;
-use crate::scan;
-
-/// Largest window shown at once: the view is for eyes, not for extraction.
-const MAX_LEN: u64 = 64 * 1024;
+use crate::runner::show;
 
 const SHOW_EXAMPLES: &str = "\
 Examples:
@@ -58,13 +53,13 @@ pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
         Some(pid) => Some(crate::memory::live::LiveProcess::open(pid, false)?),
         None => None,
     };
-    let opened = match &live {
-        Some(_) => None,
-        None => Some(open_source(args.source.as_ref(), None)?),
+    let opened = match (&live, &args.source) {
+        (None, Some(core)) => Some(crate::runner::scan::open_core(core)?),
+        _ => None,
     };
     let source: &dyn crate::memory::MemorySource = match (&live, &opened) {
         (Some(l), _) => l,
-        (None, Some(o)) => o.as_ref(),
+        (None, Some(o)) => o,
         (None, None) => bail!("give either a core file or --pid"),
     };
     let color = use_color();
@@ -76,27 +71,8 @@ pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
                 bail!("--hit needs needle options (--needle, --needle-file or --sha256)");
             }
             let needles = args.needles.build()?;
-            let mut report = scan::scan_source(source, &needles)?;
-            // Copies of the program's own text (its help's examples) are not hits of the secret.
-            if let (Some(l), Some(pid)) = (&live, args.pid) {
-                scan::public::split_own_copies(
-                    &mut report,
-                    l,
-                    &crate::procfs::proc_path(pid, "exe"),
-                );
-            }
-            let own = report.public_hits.iter().filter(|p| p.copy).count();
-            let Some(hit) = report.hits.get(k) else {
-                let also = if own > 0 {
-                    format!(" ({own} more in copies of the program's own text, not the secret)")
-                } else {
-                    String::new()
-                };
-                bail!(
-                    "no hit {k}: the scan found {} hit(s){also}",
-                    report.hits.len()
-                );
-            };
+            let live = live.as_ref().zip(args.pid);
+            let (hit, window, highlight) = show::around_hit_k(source, live, &needles, k)?;
             head.push_str(&format!(
                 "hit {k}: needle {} ({}) at {} in {}\n",
                 hit.needle,
@@ -104,20 +80,9 @@ pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
                 hex_addr(hit.vaddr),
                 crate::render::text::shown_mapping(&hit.mapping)
             ));
-            let w = around_hit(hit.vaddr, hit.len);
-            let w = Span::new(w.start, w.end.min(w.start.saturating_add(MAX_LEN)));
-            let span = Span::new(hit.vaddr, hit.vaddr.saturating_add(hit.len));
-            (w, vec![span])
+            (window, highlight)
         }
-        (None, Some(a)) => {
-            let addr = parse_hex_addr(a)
-                .or_else(|| a.parse().ok())
-                .with_context(|| format!("--addr {a}: not an address (0x...)"))?;
-            if args.len == 0 || args.len > MAX_LEN {
-                bail!("--len must be 1..={MAX_LEN}");
-            }
-            (Span::new(addr, addr.saturating_add(args.len)), Vec::new())
-        }
+        (None, Some(a)) => (show::at_addr(a, args.len)?, Vec::new()),
         (None, None) => bail!("give --addr or --hit"),
     };
     use crate::render::sanitize::visible;
@@ -135,31 +100,10 @@ pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
     )?;
     crate::out!("{}", hexview::render(&view, color))?;
     if let Some(core) = &args.source {
-        if let Some(line) = gdb_says(core, source, window) {
+        if let Some(line) = show::gdb_says(core, source, window) {
             // gdb's words may quote the core's own strings.
             crate::outln!("{}", visible(&line))?;
         }
     }
     Ok(ExitCode::from(EXIT_OK))
-}
-
-/// gdb's own answer at the first byte of the window that our reader cannot give (refused or
-/// left out), quoted so the `??` is not only our word: `gdb on the same core: x/16xb 0x… →
-/// Cannot access memory at address 0x…`. `None` when the window has no such byte.
-fn gdb_says(
-    core: &std::path::Path,
-    source: &dyn crate::memory::MemorySource,
-    window: Span,
-) -> Option<String> {
-    let at = source
-        .regions()
-        .iter()
-        .filter(|r| r.kind != RegionKind::Readable)
-        .find(|r| r.span.start < window.end && window.start < r.span.end)
-        .map(|r| r.span.start.max(window.start))?;
-    let len = (window.end - at).min(16);
-    Some(match gdbview::examine(core, None, at, len) {
-        Ok(a) => format!("gdb on the same core: {} → {}", a.command, a.line),
-        Err(e) => format!("gdb on the same core: not asked ({e})"),
-    })
 }

@@ -8,11 +8,17 @@
 //! * [`cleanup`]: what must go when a signal ends the run (named temporary files, working
 //!   directories, child processes), removed by a signal-handling thread.
 //! * [`workdir`]: private working directories, and removal of the ones a killed run left.
+//! * [`report`]: where a report goes (`--output` or stdout) and whether it keeps the
+//!   secret's bytes (`--redact`, `--reveal`, `--group-readable`).
+//! * [`stdout`]: the one way a command prints its output (`crate::out!`, `crate::outln!`): a
+//!   reader that leaves (`| head`) ends the output, not the command.
 //! * [`toml_at`]: the one TOML loader, whose errors say `FILE:LINE:COL`.
 
 pub mod cleanup;
 pub mod input;
 pub mod output;
+pub mod report;
+pub mod stdout;
 pub mod toml_at;
 pub mod workdir;
 

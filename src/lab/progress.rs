@@ -101,6 +101,40 @@ pub fn progress(all: &[Exercise], lang: Lang, st: &State, trainee: String) -> St
     StatusReport { trainee, exercises }
 }
 
+/// The most a trainee's status file may hold: a few hundred bytes per exercise.
+pub const STATUS_LIMIT: u64 = 16 << 20;
+
+/// Why a status file could not be read (`lab report`).
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// Not a regular file, too large, or unreadable.
+    #[error(transparent)]
+    Input(#[from] crate::files::input::InputError),
+    /// Not a status report.
+    #[error("{}: not the output of `confidump lab status --format json`", path.display())]
+    NotStatus {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What serde said.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Every trainee's status file, each read bounded (it is the trainee's to write).
+pub fn load_reports(files: &[std::path::PathBuf]) -> Result<Vec<StatusReport>, ReportError> {
+    files
+        .iter()
+        .map(|f| {
+            let text = crate::files::input::read_user_text(f, STATUS_LIMIT, "a lab status file")?;
+            serde_json::from_str(&text).map_err(|source| ReportError::NotStatus {
+                path: f.clone(),
+                source,
+            })
+        })
+        .collect()
+}
+
 /// Seconds as `m:ss`, or `-` for none.
 pub fn minutes(s: Option<u64>) -> String {
     s.map_or("-".to_string(), |s| format!("{}:{:02}", s / 60, s % 60))
@@ -110,6 +144,23 @@ pub fn minutes(s: Option<u64>) -> String {
 mod tests {
     use super::*;
     use crate::lab::state::Record;
+
+    #[test]
+    fn status_files_are_read_back_and_others_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let all = crate::lab::builtin().unwrap();
+        let rep = progress(&all, Lang::En, &State::default(), "a@b".into());
+        let good = dir.path().join("a.json");
+        std::fs::write(&good, serde_json::to_string(&rep).unwrap()).unwrap();
+        assert_eq!(
+            load_reports(std::slice::from_ref(&good)).unwrap(),
+            vec![rep]
+        );
+        let bad = dir.path().join("b.json");
+        std::fs::write(&bad, "[]").unwrap();
+        let e = load_reports(&[good, bad]).unwrap_err().to_string();
+        assert!(e.ends_with("b.json: not the output of `confidump lab status --format json`"));
+    }
 
     #[test]
     fn progress_of_a_hand_made_state() {

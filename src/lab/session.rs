@@ -1,4 +1,5 @@
-//! Starting an exercise: its target process, a fresh salted hash, and the task to show.
+//! An exercise's session: starting its target process with a fresh salted hash, the task and
+//! hints to show, and resetting everything.
 
 use crate::i18n::Lang;
 use std::path::Path;
@@ -6,6 +7,65 @@ use std::path::Path;
 use super::launch::{self, LaunchError};
 use super::state::{self, Running, State, StateError};
 use super::{Exercise, Goal};
+
+/// A hint given: which one, of how many, and its text (the task's names filled in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint {
+    /// Which hint (1-based).
+    pub n: u32,
+    /// How many the exercise has.
+    pub of: u32,
+    /// Its text in the reader's language.
+    pub text: String,
+}
+
+/// Gives hint `n` of `ex` (default: the one after the last given) in `lang`, and counts it in
+/// `st` (saved in `dir`). `None`, and nothing saved, when there is no such hint.
+pub fn take_hint(
+    dir: &Path,
+    st: &mut State,
+    ex: &Exercise,
+    n: Option<u32>,
+    lang: Lang,
+) -> Result<Option<Hint>, StateError> {
+    let rec = st.exercises.entry(ex.name.clone()).or_default();
+    let want = n.unwrap_or(rec.hints + 1).max(1);
+    let of = u32::try_from(ex.hints.len()).unwrap_or(u32::MAX);
+    let Some(h) = ex
+        .hints
+        .get(usize::try_from(want - 1).unwrap_or(usize::MAX))
+    else {
+        return Ok(None);
+    };
+    rec.hints = rec.hints.max(want);
+    let text = match &rec.running {
+        Some(run) => {
+            let mut tmp = ex.clone();
+            tmp.task = h.clone();
+            task_text(&tmp, lang, run)
+        }
+        None => h.get(lang).replace("{user}", launch::UNPRIVILEGED),
+    };
+    st.save(dir)?;
+    Ok(Some(Hint { n: want, of, text }))
+}
+
+/// Stops every target process the lab started (as `dir`'s state names them) and removes the
+/// state directory; a directory that is not there is already reset.
+pub fn reset(dir: &Path) -> Result<(), StateError> {
+    let st = State::load(dir)?;
+    for r in st.exercises.values().filter_map(|r| r.running.as_ref()) {
+        launch::stop(r);
+    }
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StateError::Remove {
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
 
 /// Why an exercise could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -114,5 +174,26 @@ mod tests {
         );
         assert_eq!(task_text(&ex, Lang::Ja, &run), "7");
         assert_eq!(goal_key(Goal::ProveUnreadable), "prove-unreadable");
+    }
+
+    #[test]
+    fn hints_count_up_and_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let ex = crate::lab::builtin().unwrap()[0].clone();
+        let mut st = State::default();
+        let first = take_hint(dir.path(), &mut st, &ex, None, Lang::En)
+            .unwrap()
+            .unwrap();
+        assert_eq!((first.n, first.of as usize), (1, ex.hints.len()));
+        assert_eq!(st.exercises[&ex.name].hints, 1);
+        let again = State::load(dir.path()).unwrap();
+        assert_eq!(again.exercises[&ex.name].hints, 1, "saved");
+        let past = u32::try_from(ex.hints.len()).unwrap() + 1;
+        assert!(take_hint(dir.path(), &mut st, &ex, Some(past), Lang::En)
+            .unwrap()
+            .is_none());
+        reset(dir.path()).unwrap();
+        assert!(!dir.path().exists());
+        reset(dir.path()).unwrap();
     }
 }

@@ -4,7 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::{Exercise, Step};
+use super::proof::{self, Outcome, Part, ProofError};
+use super::record::want_of;
+use super::state::{Record, Running};
+use super::{Exercise, Goal, Step};
+use crate::model::Texts;
 
 /// A live reader the steps may use (`python3 {readmem} PID`): every readable mapping of
 /// `/proc/PID/mem`, searched for the secret's shape; refusals said on stderr. It is what a
@@ -55,6 +59,17 @@ pub struct Vars {
 }
 
 impl Vars {
+    /// The values for `run`'s victim, the working directory `work` and this confidump `exe`.
+    pub fn new(run: &Running, work: PathBuf, exe: PathBuf) -> Self {
+        Vars {
+            pid: run.pid,
+            work,
+            exe,
+            user: super::launch::UNPRIVILEGED.to_string(),
+            backend: run.backend.unwrap_or(run.pid),
+        }
+    }
+
     /// `template` with `{pid}`, `{work}`, `{exe}`, `{readmem}` and `{user}` filled in; other
     /// braces (a regex's `{24}`) stay.
     pub fn fill(&self, template: &str) -> String {
@@ -132,6 +147,57 @@ pub fn run(
     Ok(found)
 }
 
+/// What the solution found, as it is submitted to `lab check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// A file given as proof.
+    Proof(PathBuf),
+    /// The answer found.
+    Answer(String),
+}
+
+/// Every part `found` holds, the proof first, each checked against `rec` as `lab check` would
+/// check it (for an exercise whose goal is `goal`).
+pub fn check_found(
+    rec: &Record,
+    found: &Found,
+    goal: Goal,
+) -> Result<Vec<(Submitted, Part, Outcome)>, ProofError> {
+    let mut parts = Vec::new();
+    if let Some(p) = &found.proof {
+        let (part, outcome) = proof::check_file(rec, rec.running.as_ref(), p, want_of(goal))?;
+        parts.push((Submitted::Proof(p.clone()), part, outcome));
+    }
+    if let Some(a) = &found.answer {
+        let outcome = proof::check_answer(rec, a);
+        parts.push((Submitted::Answer(a.clone()), Part::Answer, outcome));
+    }
+    Ok(parts)
+}
+
+/// The outcome recorded when the solution produced nothing to check.
+pub fn nothing_found() -> Outcome {
+    Outcome::Rejected(Texts::new(
+        "the solution produced nothing",
+        "模範解答は何も出力しなかった。",
+    ))
+}
+
+/// The solution's working directory: traversable by the unprivileged user (a step runs the
+/// live reader as it), listable by root only; removed with everything in it.
+pub fn work_dir(name: &str) -> Result<super::launch::RemoveOnDrop, super::launch::LaunchError> {
+    use std::os::unix::fs::PermissionsExt;
+    let p = super::launch::private_temp_dir(&format!("confidump-lab-{name}"))?;
+    let guard = super::launch::RemoveOnDrop(p);
+    std::fs::set_permissions(&guard.0, std::fs::Permissions::from_mode(0o711)).map_err(
+        |source| super::launch::LaunchError::Io {
+            path: guard.0.clone(),
+            source,
+        },
+    )?;
+    Ok(guard)
+}
+
 /// Writes the live reader, readable by everyone (the same-uid step runs it as another user).
 fn write_readmem(path: &Path) -> std::io::Result<()> {
     use std::io::Write;
@@ -162,5 +228,33 @@ mod tests {
             v.fill("gcore -o {work}/core {pid}; grep -E 'X{24}' {work}/core.{pid}; python3 {readmem}; {exe} as {user}"),
             "gcore -o /w/core 42; grep -E 'X{24}' /w/core.42; python3 /w/readmem.py; /bin/c as nobody"
         );
+    }
+
+    #[test]
+    fn nothing_found_checks_nothing_and_a_wrong_answer_is_rejected() {
+        let rec = Record::default();
+        let none = check_found(&rec, &Found::default(), Goal::Answer).unwrap();
+        assert!(none.is_empty());
+        let found = Found {
+            answer: Some("CONFIDUMP-000000000000000000000000".into()),
+            proof: None,
+        };
+        let parts = check_found(&rec, &found, Goal::Answer).unwrap();
+        assert!(matches!(
+            parts.as_slice(),
+            [(Submitted::Answer(_), Part::Answer, Outcome::Rejected(_))]
+        ));
+        assert!(matches!(nothing_found(), Outcome::Rejected(_)));
+    }
+
+    #[test]
+    fn the_work_dir_is_traversable_and_goes_away() {
+        use std::os::unix::fs::PermissionsExt;
+        let w = work_dir("test").unwrap();
+        let mode = std::fs::metadata(&w.0).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o711);
+        let path = w.0.clone();
+        drop(w);
+        assert!(!path.exists());
     }
 }

@@ -27,6 +27,15 @@ pub enum StateError {
         /// Why.
         source: std::io::Error,
     },
+    /// The state directory could not be removed (`lab reset`).
+    #[error("removing {}", path.display())]
+    Remove {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The state file is not a regular file, or larger than it can be.
     #[error(transparent)]
     Input(#[from] crate::files::input::InputError),

@@ -5,12 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use unicode_width::UnicodeWidthStr;
 
 use super::sanitize::visible;
-use crate::i18n::t;
-use crate::i18n::{sep, Lang};
+use crate::i18n::{sep, t, Lang};
+use crate::lab::progress::state_word;
 use crate::lab::progress::{minutes, state_key, Progress, StatusReport};
 use crate::lab::proof::{Outcome, Part};
 use crate::lab::record::Recorded;
-use crate::lab::solve::StepRun;
+use crate::lab::session::goal_key;
+use crate::lab::solve::{StepRun, Submitted};
+use crate::lab::state::{Running, State};
 use crate::lab::{Exercise, Goal};
 
 /// The width of the exercise-name column: the longest name (at least 10).
@@ -149,6 +151,69 @@ pub fn report_table(reps: &[StatusReport], lang: Lang) -> String {
     );
     out.push('\n');
     out
+}
+
+/// `lab list`: a line per exercise, numbered, with its state and title.
+pub fn list_text(all: &[Exercise], st: &State, l: Lang) -> String {
+    let w = name_width(all);
+    let mut out = String::new();
+    for (i, e) in all.iter().enumerate() {
+        out.push_str(&format!(
+            "{:>2}. {:<w$} {} {}\n",
+            i + 1,
+            visible(&e.name),
+            pad(t(l, state_word(all, st, i, e)), 9),
+            visible(e.title.get(l))
+        ));
+    }
+    out
+}
+
+/// `lab list --format json`.
+pub fn list_json(all: &[Exercise], st: &State, l: Lang) -> serde_json::Value {
+    all.iter()
+        .enumerate()
+        .map(|(i, e)| {
+            serde_json::json!({
+                "exercise": e.name, "title": e.title.get(l), "context": e.context,
+                "goal": goal_key(e.goal), "tools": e.tools, "state": state_word(all, st, i, e),
+            })
+        })
+        .collect()
+}
+
+/// `lab start --format json`: the exercise, its processes and `task`.
+pub fn start_json(ex: &Exercise, run: &Running, task: &str, l: Lang) -> serde_json::Value {
+    serde_json::json!({
+        "exercise": ex.name, "title": ex.title.get(l),
+        "pids": std::iter::once(run.pid).chain(run.server.iter().copied()).collect::<Vec<_>>(),
+        "context": ex.context, "secret_shape": crate::lab::SECRET_SHAPE, "task": task,
+        "goal": goal_key(ex.goal), "tools": ex.tools,
+    })
+}
+
+/// `lab hint`: hint `n` of `of`, each line of `text` shown, none interpreted.
+pub fn hint_text(n: u32, of: u32, text: &str, l: Lang) -> String {
+    let lines: Vec<_> = text.lines().map(visible).collect();
+    format!("{} {n}/{of}{}{}", t(l, "hint"), sep(l), lines.join("\n"))
+}
+
+/// `lab solve`'s head: the exercise and its victim's `pid`.
+pub fn solution_head(ex: &Exercise, pid: i32, l: Lang) -> String {
+    let title = t(l, "titled")
+        .replace("{label}", t(l, "solution"))
+        .replace("{title}", ex.title.get(l))
+        .replace("{name}", &ex.name);
+    format!("{title}\n  {}{}pid {pid}\n", t(l, "victim"), sep(l))
+}
+
+/// What the solution submits to `lab check`, said before its verdict.
+pub fn submitted_text(s: &Submitted, l: Lang) -> String {
+    let said = match s {
+        Submitted::Proof(p) => format!("{}{}{}", t(l, "proof.file"), sep(l), p.display()),
+        Submitted::Answer(a) => format!("{}{}{a}", t(l, "answer.found"), sep(l)),
+    };
+    format!("\n{said}\n$ confidump lab check ...\n")
 }
 
 /// The lab word naming a goal.
@@ -306,6 +371,27 @@ pub fn step_text(i: usize, total: usize, r: &StepRun<'_>, l: Lang) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_hint_and_solution_lines() {
+        let all = crate::lab::builtin().unwrap();
+        let st = State::default();
+        let text = list_text(&all, &st, Lang::En);
+        assert_eq!(text.lines().count(), all.len());
+        assert!(text.starts_with(" 1. find-it"), "{text}");
+        let json = list_json(&all, &st, Lang::En);
+        assert_eq!(json[0]["exercise"], "find-it");
+        assert_eq!(json.as_array().map(Vec::len), Some(all.len()));
+        let hint = hint_text(1, 3, "a\nb\x1b", Lang::En);
+        assert!(
+            hint.starts_with("Hint 1/3") && !hint.contains('\x1b'),
+            "{hint}"
+        );
+        let said = submitted_text(&Submitted::Answer("X".into()), Lang::En);
+        assert!(said.starts_with('\n') && said.ends_with("$ confidump lab check ...\n"));
+        let head = solution_head(&all[0], 42, Lang::En);
+        assert!(head.ends_with("pid 42\n"), "{head}");
+    }
 
     fn rep(trainee: &str, rows: &[(&str, &str, u32)]) -> StatusReport {
         StatusReport {

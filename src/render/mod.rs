@@ -11,6 +11,7 @@
 //! [`fleet`] merges several nodes' demo results into one matrix.
 
 pub mod attack;
+pub mod doctor;
 pub mod fleet;
 pub mod hexview;
 pub mod html;
@@ -18,6 +19,7 @@ pub mod json;
 pub mod junit;
 pub mod lab_page;
 pub mod lab_text;
+pub mod list;
 pub mod matrix;
 pub mod presenter;
 pub mod progress;

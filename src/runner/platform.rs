@@ -27,6 +27,7 @@ use serde::Deserialize;
 
 use crate::files::toml_at::{self, TomlError};
 use crate::host::{HostFacts, Requirement};
+use crate::i18n::Lang;
 use crate::model::{AttackKind, Cell, CvmProfile, Outcome, Texts};
 use crate::scenario::{Scenario, Spec};
 
@@ -325,6 +326,35 @@ pub fn unrowed_missing(
         .collect()
 }
 
+/// What a platform requires of this host (`doctor --platform`).
+#[derive(Debug)]
+pub struct HostCheck {
+    /// The platform.
+    pub platform: Platform,
+    /// Each required capability (doctor's name) and, when this host lacks it, why.
+    pub checks: Vec<(&'static str, Option<String>)>,
+    /// How many are lacking.
+    pub lacking: usize,
+}
+
+/// Checks `platform` against this host's facts `f`, the reasons in `lang`.
+pub fn check_host(platform: Platform, f: &HostFacts, lang: Lang) -> HostCheck {
+    let checks: Vec<(&'static str, Option<String>)> = platform
+        .require
+        .iter()
+        .map(|r| {
+            let why = super::contexts::requirement_missing(*r, f).map(|t| t.get(lang).to_string());
+            (r.as_str(), why)
+        })
+        .collect();
+    let lacking = checks.iter().filter(|(_, m)| m.is_some()).count();
+    HostCheck {
+        platform,
+        checks,
+        lacking,
+    }
+}
+
 /// Parses `--require a,b` names (as doctor spells them).
 pub fn parse_requirements(names: &[String]) -> Result<BTreeSet<Requirement>, String> {
     names
@@ -404,6 +434,17 @@ mod tests {
         assert!(
             e.starts_with("f.toml:11:12: the cell plain/dump is already given at 3:12"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_host_check_counts_what_is_lacking() {
+        let p = builtin("azure-dcsv3", &rows()).unwrap();
+        let c = check_host(p, &HostFacts::shared(), Lang::En);
+        assert_eq!(c.checks.len(), c.platform.require.len());
+        assert_eq!(
+            c.lacking,
+            c.checks.iter().filter(|(_, m)| m.is_some()).count()
         );
     }
 

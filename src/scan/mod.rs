@@ -31,6 +31,7 @@
 
 pub mod detect;
 mod engine;
+pub mod gate;
 pub mod needles;
 pub mod public;
 mod reader;

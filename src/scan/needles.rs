@@ -60,6 +60,124 @@ pub enum NeedleError {
     TooMany,
 }
 
+/// Largest needle file read: far more than the needles' own limit allows, so the limit that
+/// speaks is the needles' one, with its line number.
+pub const NEEDLE_FILE_LIMIT: u64 = 1 << 20;
+
+/// Needles shorter than this are weak: they match unrelated bytes too. Said, still searched.
+pub const WEAK_NEEDLE: usize = 12;
+
+/// The needles as a user gives them (`--needle`, `--needle-file`, `--sha256`, `--shape`),
+/// numbered as documented: the texts, then each file's lines, then the digests.
+#[derive(Debug, Clone, Copy)]
+pub struct NeedleSpec<'a> {
+    /// Texts to look for.
+    pub texts: &'a [String],
+    /// Files of one needle per line (empty lines ignored), read as secrets.
+    pub files: &'a [std::path::PathBuf],
+    /// SHA-256 digests (hex) of secrets known only by their hash.
+    pub sha256: &'a [String],
+    /// The shape of the hashed secrets.
+    pub shape: Shape,
+}
+
+/// A needle option that cannot be searched; each names the option (or file and line).
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// An empty `--needle`.
+    #[error("--needle: empty needle")]
+    Empty,
+    /// A `--needle` over the limits.
+    #[error("needle {index} (--needle)")]
+    Text {
+        /// Its number.
+        index: usize,
+        /// Which limit.
+        #[source]
+        source: NeedleError,
+    },
+    /// A needle file that cannot be read.
+    #[error(transparent)]
+    File(#[from] crate::files::input::InputError),
+    /// A needle file's line over the limits.
+    #[error("{}: line {line}", path.display())]
+    Line {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The line (1-based).
+        line: usize,
+        /// Which limit.
+        #[source]
+        source: NeedleError,
+    },
+    /// A `--sha256` that is not a digest.
+    #[error("--sha256 {given}: not 64 hex digits ({error})")]
+    Hash {
+        /// What was given.
+        given: String,
+        /// Why it is not one.
+        error: hex::FromHexError,
+    },
+}
+
+impl NeedleSpec<'_> {
+    /// True when no needle is given.
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty() && self.files.is_empty() && self.sha256.is_empty()
+    }
+
+    /// The needles, numbered as documented.
+    pub fn build(&self) -> Result<Needles, SpecError> {
+        let mut out = Needles::new();
+        for (index, n) in self.texts.iter().enumerate() {
+            if n.is_empty() {
+                return Err(SpecError::Empty);
+            }
+            out.try_add_bytes(Secret::new(n.as_bytes().to_vec()))
+                .map_err(|source| SpecError::Text { index, source })?;
+        }
+        for path in self.files {
+            // Regular files only, size capped: /dev/zero or a FIFO is refused, not read.
+            let data = Secret::new(crate::files::input::read_user_file(
+                path,
+                NEEDLE_FILE_LIMIT,
+                "a needle file",
+            )?);
+            for (n, line) in data.expose().split(|&b| b == b'\n').enumerate() {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if !line.is_empty() {
+                    out.try_add_bytes(Secret::new(line.to_vec()))
+                        .map_err(|source| SpecError::Line {
+                            path: path.clone(),
+                            line: n + 1,
+                            source,
+                        })?;
+                }
+            }
+        }
+        for h in self.sha256 {
+            let mut digest = [0u8; 32];
+            hex::decode_to_slice(h.trim(), &mut digest).map_err(|error| SpecError::Hash {
+                given: h.clone(),
+                error,
+            })?;
+            out.add_hash(self.shape, digest);
+        }
+        Ok(out)
+    }
+
+    /// The texts short enough to match unrelated bytes too (a prefix), as (number, length):
+    /// their hits are not proof that the bytes are the secret.
+    pub fn weak(&self) -> Vec<(usize, usize)> {
+        self.texts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.len() < WEAK_NEEDLE)
+            .map(|(i, n)| (i, n.len()))
+            .collect()
+    }
+}
+
 enum Needle {
     Bytes(Secret),
     Hash { shape: Shape, sha256: [u8; 32] },
@@ -304,6 +422,51 @@ pub(crate) fn sha256(b: &[u8]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spec_numbers_texts_then_file_lines_then_digests() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("n.txt");
+        std::fs::write(&file, "first-line-needle\r\n\nsecond-line-needle\n").unwrap();
+        let texts = vec!["hunter2".to_string()];
+        let files = vec![file.clone()];
+        let sha = vec!["00".repeat(32)];
+        let spec = NeedleSpec {
+            texts: &texts,
+            files: &files,
+            sha256: &sha,
+            shape: Shape::Any,
+        };
+        assert!(!spec.is_empty());
+        assert_eq!(spec.build().unwrap().len(), 4);
+        assert_eq!(spec.weak(), vec![(0, 7)]);
+        let bad = vec!["xyz".to_string()];
+        let e = NeedleSpec {
+            sha256: &bad,
+            ..spec
+        }
+        .build()
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("--sha256 xyz: not 64 hex digits"),
+            "{e}"
+        );
+        let empty = vec![String::new()];
+        let e = NeedleSpec {
+            texts: &empty,
+            ..spec
+        }
+        .build()
+        .unwrap_err();
+        assert_eq!(e.to_string(), "--needle: empty needle");
+        std::fs::write(
+            &file,
+            format!("ok-needle-here\n{}\n", "x".repeat(MAX_NEEDLE_LEN + 1)),
+        )
+        .unwrap();
+        let e = spec.build().unwrap_err();
+        assert_eq!(e.to_string(), format!("{}: line 2", file.display()));
+    }
 
     #[test]
     fn base64_alignments_found_in_larger_text() {

@@ -90,7 +90,7 @@ fn write_to(
 #[macro_export]
 macro_rules! out {
     ($($arg:tt)*) => {
-        $crate::cli::out::print(format_args!($($arg)*))
+        $crate::files::stdout::print(format_args!($($arg)*))
     };
 }
 
@@ -99,10 +99,10 @@ macro_rules! out {
 #[macro_export]
 macro_rules! outln {
     () => {
-        $crate::cli::out::print_line(format_args!(""))
+        $crate::files::stdout::print_line(format_args!(""))
     };
     ($($arg:tt)*) => {
-        $crate::cli::out::print_line(format_args!($($arg)*))
+        $crate::files::stdout::print_line(format_args!($($arg)*))
     };
 }
 

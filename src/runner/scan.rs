@@ -1,0 +1,150 @@
+//! `confidump scan` and `scan-child` without their flags: open what is to be read (a core file,
+//! a live process, a directory), scan it, and say what a live process's death means.
+
+use std::path::{Path, PathBuf};
+
+use crate::coredump::reader::{CoreError, CoreFile};
+use crate::memory::live::{LiveError, LiveProcess};
+use crate::model::{ChildScan, ScanReport};
+use crate::scan::{self, Needles, ScanError, ScanOptions};
+use crate::service::disk::{DirSource, DiskError};
+
+/// What to scan.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// An ELF core file.
+    Core(&'a Path),
+    /// A live process.
+    Pid(i32),
+    /// The files under a directory.
+    Dir(&'a Path),
+}
+
+/// Why a scan could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanRunError {
+    /// The core file's metadata could not be read.
+    #[error("{}", path.display())]
+    Stat {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A FIFO would block and a device never end: said instead of read.
+    #[error("{}: is {kind}, not a core file: give an ELF core file (or --pid PID)", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        kind: &'static str,
+    },
+    /// Not a core file we can read.
+    #[error("cannot read core file")]
+    Core(#[source] CoreError),
+    /// The process could not be opened, or died during the read.
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    /// The directory could not be read.
+    #[error(transparent)]
+    Dir(#[from] DiskError),
+    /// The scan failed.
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+}
+
+/// Opens a core file, refusing what is not a regular file (a FIFO would block, a device
+/// never end).
+pub fn open_core(path: &Path) -> Result<CoreFile, ScanRunError> {
+    let meta = std::fs::metadata(path).map_err(|source| ScanRunError::Stat {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !meta.file_type().is_file() {
+        return Err(ScanRunError::NotAFile {
+            path: path.to_path_buf(),
+            kind: crate::files::describe_file_type(&meta.file_type()),
+        });
+    }
+    CoreFile::open(path).map_err(ScanRunError::Core)
+}
+
+/// Scans `target` for `needles`, `progress` told of the bytes done. A live process's copies of
+/// this program's own text (its help's examples) are not the secret; a read that failed
+/// because it died is not a refusal, so no report at all.
+pub fn scan_target(
+    target: Target<'_>,
+    needles: &Needles,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ScanReport, ScanRunError> {
+    let options = ScanOptions::default();
+    Ok(match target {
+        Target::Pid(pid) => {
+            let live = LiveProcess::open(pid, false)?;
+            let mut report = scan::scan_with_progress(&live, needles, &options, progress)?;
+            scan::public::split_own_copies(
+                &mut report,
+                &live,
+                &crate::procfs::proc_path(pid, "exe"),
+            );
+            live.ensure_alive("scan")?;
+            report
+        }
+        Target::Dir(dir) => {
+            let source = DirSource::open(dir)?;
+            scan::scan_with_progress(&source, needles, &options, progress)?
+        }
+        Target::Core(path) => {
+            let source = open_core(path)?;
+            scan::scan_with_progress(&source, needles, &options, progress)?
+        }
+    })
+}
+
+/// What `scan --pid PID --format json` finds, as data for a parent (`scan-child`): a refused
+/// open is [`ChildScan::Refused`] with its errno; a read that failed because the victim died is
+/// a failure, never a report whose ranges look refused.
+pub fn scan_child(pid: i32, needles: &Needles) -> ChildScan {
+    let live = match LiveProcess::open(pid, false) {
+        Ok(live) => live,
+        Err(e) => {
+            let reason = e.to_string();
+            return match e.refused_errno() {
+                Some(errno) => ChildScan::Refused { errno, reason },
+                None => ChildScan::Failed { reason },
+            };
+        }
+    };
+    let result = scan::scan_source(&live, needles)
+        .map_err(|e| format!("scanning pid {pid}: {e}"))
+        .and_then(|report| {
+            live.ensure_alive("scan")
+                .map(|()| report)
+                .map_err(|e| e.to_string())
+        });
+    match result {
+        Ok(report) => ChildScan::Report(report),
+        Err(reason) => ChildScan::Failed { reason },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_not_a_core_file_is_named() {
+        let e = open_core(Path::new("/dev/null")).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "/dev/null: is a character device, not a core file: give an ELF core file (or --pid PID)"
+        );
+        let e = open_core(Path::new("/nonexistent/x.core")).unwrap_err();
+        assert_eq!(e.to_string(), "/nonexistent/x.core");
+        assert!(matches!(
+            scan_child(-5, &Needles::new()),
+            ChildScan::Failed { .. } | ChildScan::Refused { .. }
+        ));
+    }
+}
