@@ -40,7 +40,7 @@ fn sgx_rows_are_as_expected_on_this_host() {
         assert!(c["hits"].as_u64().unwrap() >= 1, "sgx-sim/{attack}: {c}");
     }
 
-    match confidump::host::sgx::unavailable_reason(&confidump::host::sgx::prerequisites()) {
+    match confidump::sgx::facts::unavailable_reason(&confidump::sgx::facts::prerequisites()) {
         Some(reason) => {
             assert!(reason.starts_with("not available on this host: needs SGX ("));
             for row in ["sgx", "sgx-debug"] {

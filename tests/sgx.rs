@@ -312,7 +312,7 @@ fn ioctl_structs_and_numbers_match_the_kernel_uapi() {
 
 #[test]
 fn context_sgx_without_sgx_exits_2_with_the_reason() {
-    let prereqs = confidump::host::sgx::prerequisites();
+    let prereqs = confidump::sgx::facts::prerequisites();
     for p in &prereqs {
         eprintln!("{}: {:?}", p.name, p.result);
     }
@@ -321,7 +321,7 @@ fn context_sgx_without_sgx_exits_2_with_the_reason() {
         return;
     }
     let reason =
-        confidump::host::sgx::unavailable_reason(&prereqs).expect("common::Host::Sgx said no SGX");
+        confidump::sgx::facts::unavailable_reason(&prereqs).expect("common::Host::Sgx said no SGX");
     let o = run(&["victim", "--context", "sgx", "--mode", "plain"]);
     let (code, out, err) = code_out_err(&o);
     assert_eq!(code, 2, "{err}");

@@ -191,8 +191,8 @@ pub fn evaluate_in(f: &HostFacts, lang: Lang) -> DoctorReport {
     checks.push(check(
         lang,
         "sgx",
-        host::sgx::sgx_missing(&f.sgx),
-        || host::sgx::sgx_present(&f.sgx),
+        crate::sgx::facts::sgx_missing(&f.sgx),
+        || crate::sgx::facts::sgx_present(&f.sgx),
         "enables.sgx",
     ));
     for (name, profile) in [("sev_snp", CvmProfile::SevSnp), ("tdx", CvmProfile::Tdx)] {

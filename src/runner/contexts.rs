@@ -62,7 +62,7 @@ pub fn for_host(all: Vec<Scenario>, env: &RunEnv) -> Vec<Scenario> {
 /// Why `r` is not met here, if it is not.
 pub fn requirement_missing(r: Requirement, f: &HostFacts) -> Option<Texts> {
     match r {
-        Requirement::Sgx => crate::host::sgx::sgx_missing(&f.sgx),
+        Requirement::Sgx => crate::sgx::facts::sgx_missing(&f.sgx),
         Requirement::SevSnp => cvm_guest_missing(CvmProfile::SevSnp, f),
         Requirement::Tdx => cvm_guest_missing(CvmProfile::Tdx, f),
         Requirement::MemfdSecret => crate::host::memfd_secret_missing(f),

@@ -23,6 +23,7 @@
 pub mod code;
 pub mod emit;
 pub mod expectations;
+pub mod facts;
 pub mod layout;
 pub mod loader;
 pub mod measure;
@@ -42,7 +43,7 @@ use nix::errno::Errno;
 /// Errors of the SGX context.
 #[derive(Debug, thiserror::Error)]
 pub enum SgxError {
-    /// The host lacks SGX; the text is [`crate::host::sgx::unavailable_reason`]'s.
+    /// The host lacks SGX; the text is [`super::facts::unavailable_reason`]'s.
     #[error("{0}")]
     NotAvailable(String),
     /// Building or measuring the image failed (a bug: the image is fixed).

@@ -25,7 +25,6 @@ use super::layout::EnclaveImage;
 use super::loader::Enclave;
 use super::sim::SimEnclave;
 use super::{measure, sign, SgxError};
-use crate::host;
 use crate::host::vdso;
 use crate::model::Span;
 use crate::protect::{run_on, Protection, SecretStore, StoreParts, MAX_SECRET_LEN};
@@ -93,7 +92,7 @@ pub fn run(config: &SgxVictimConfig, out: &mut dyn Write) -> Result<StopReason, 
     let enter = if config.kind == SgxVictimKind::Sim {
         None
     } else {
-        if let Some(reason) = host::sgx::unavailable_reason(&host::sgx::prerequisites()) {
+        if let Some(reason) = super::facts::unavailable_reason(&super::facts::prerequisites()) {
             return Err(SgxError::NotAvailable(reason));
         }
         Some(vdso::find_enter()?)

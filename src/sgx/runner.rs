@@ -5,7 +5,7 @@
 //! kernel gives root: `????` for a production enclave, plaintext (EDBGRD) for a debug one, and
 //! nothing in any core file (the enclave's mapping is VM_IO | VM_DONTDUMP).
 //!
-//! On a host without SGX the row is `n/a` with [`crate::host::sgx::sgx_missing`]'s words,
+//! On a host without SGX the row is `n/a` with [`super::facts::sgx_missing`]'s words,
 //! the same ones doctor and `victim --context sgx` print.
 
 use crate::context::env::RunEnv;
@@ -29,9 +29,10 @@ impl VictimHost for SgxHost {
         env: &RunEnv,
         on_step: &mut dyn FnMut(&str),
     ) -> Result<Box<dyn RunningVictim>, StartError> {
-        // Checked again here (the row's `requires` was checked from the host probe): the
-        // victim would exit 2 with the same words, but the row must say n/a, not error.
-        if let Some(reason) = crate::host::sgx::sgx_missing(&crate::host::sgx::gather()) {
+        // Checked again here, over the same probe, for a scenario file that does not say
+        // `requires = ["sgx"]`: the victim would exit 2 with the same words, but the row must
+        // say n/a, not error.
+        if let Some(reason) = super::facts::sgx_missing(&env.host.sgx) {
             return Err(StartError::Unavailable(env.say(reason)));
         }
         let extra: &[&str] = if s.spec.debug_enclave {

@@ -531,7 +531,7 @@ impl Need {
 /// This is the one list of prerequisites a strict (CI) run may lack; each is a SKIP there too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Host {
-    /// Intel SGX: /dev/sgx_enclave and what `confidump::host::sgx::prerequisites` checks.
+    /// Intel SGX: /dev/sgx_enclave and what `confidump::sgx::facts::prerequisites` checks.
     Sgx,
     /// AMD SEV-SNP: /dev/sev and kvm_amd's `sev_snp`.
     SevSnp,
@@ -568,8 +568,8 @@ impl Host {
         let param =
             |path: &str| std::fs::read_to_string(path).is_ok_and(|s| matches!(s.trim(), "Y" | "1"));
         match self {
-            Host::Sgx => match confidump::host::sgx::unavailable_reason(
-                &confidump::host::sgx::prerequisites(),
+            Host::Sgx => match confidump::sgx::facts::unavailable_reason(
+                &confidump::sgx::facts::prerequisites(),
             ) {
                 None => Ok(()),
                 Some(why) => Err(why),
