@@ -395,7 +395,7 @@ const POLITE: &[&str] = &[
 ];
 
 /// The one allow rule for a Japanese text with no Japanese in it: a single token of ASCII,
-/// taken from its English (`JWT` of `JWTs`), that is no English word by [`english_words`] (a
+/// taken from its English (`JWT` of `JWTs`; `SGX` of the flag value `sgx`), that is no English word by [`english_words`] (a
 /// technical name of [`ALLOWED`] such as `JWT` or `confidump`, an identifier or path such as
 /// `core_pattern` or `memfd_secret`, the `????` the attacker's screen shows): a name kept as it
 /// is. Anything else without Japanese in it (`rows`, `not available here`) was left untranslated.
@@ -403,7 +403,7 @@ fn kept_as_is(ja: &str, en: Option<&str>) -> bool {
     !ja.is_empty()
         && ja.is_ascii()
         && !ja.chars().any(char::is_whitespace)
-        && en.map_or(true, |en| en.contains(ja))
+        && en.map_or(true, |en| en.to_ascii_lowercase().contains(&ja.to_ascii_lowercase()))
         && english_words(ja, &[]).is_empty()
 }
 
