@@ -403,7 +403,9 @@ fn kept_as_is(ja: &str, en: Option<&str>) -> bool {
     !ja.is_empty()
         && ja.is_ascii()
         && !ja.chars().any(char::is_whitespace)
-        && en.map_or(true, |en| en.to_ascii_lowercase().contains(&ja.to_ascii_lowercase()))
+        && en.map_or(true, |en| {
+            en.to_ascii_lowercase().contains(&ja.to_ascii_lowercase())
+        })
         && english_words(ja, &[]).is_empty()
 }
 

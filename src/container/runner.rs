@@ -19,17 +19,6 @@ use crate::context::{Plan, Ready, RunningVictim, StartError, VictimHost};
 use crate::model::AttackKind;
 use crate::scenario::Scenario;
 
-/// Why the kernel column cannot run against a container's victim. The victim is its
-/// container's PID 1, and the kernel drops a signal to a pid namespace's init that has no
-/// handler for it (`SIGNAL_UNKILLABLE`), even from the host: no core is ever written and the
-/// process keeps running. So SIGQUIT is not sent at all.
-pub const KERNEL_NA: &str = "SIGQUIT to a container's PID 1 is ignored: its init has no handler \
-     (the kernel writes no core; a `docker run --init` style init would be needed)";
-/// [`KERNEL_NA`] in Japanese.
-const KERNEL_NA_JA: &str =
-    "コンテナの PID 1 に送った SIGQUIT は無視される。その init にはハンドラーがない\
-     （カーネルはコアを書かない。コアを得るには、コンテナに別の init プロセスが必要）。";
-
 /// The `container` context.
 pub struct ContainerHost;
 
@@ -87,23 +76,20 @@ impl RunningVictim for RunningContainer {
 
     fn plan(&self, attack: AttackKind, env: &RunEnv) -> Plan {
         match attack {
-            AttackKind::Kernel => Plan::by_design(env.pick(KERNEL_NA, KERNEL_NA_JA)),
-            AttackKind::SameUid => Plan::by_design(env.pick(
-                "the attacker here is the host's root (the container runs as root)",
-                "ここでの攻撃者はホストの root（コンテナは root で動く）。",
-            )),
-            AttackKind::Checkpoint if self.runtime == Runtime::Namespaces => Plan::by_design(env.pick(
-                "CRIU checkpoints an OCI runtime's container (runc checkpoint); this one is confidump's own namespaces",
-                "CRIU がチェックポイントを取るのは OCI ランタイムのコンテナ（runc checkpoint）。このコンテナは confidump 自身の名前空間。",
-            )),
+            // The victim is its container's PID 1, and the kernel drops a signal to a pid
+            // namespace's init that has no handler for it (`SIGNAL_UNKILLABLE`), even from the
+            // host: no core is ever written and the process keeps running. So SIGQUIT is not
+            // sent at all.
+            AttackKind::Kernel => Plan::by_design(env.t("plan.kernel.container")),
+            AttackKind::SameUid => Plan::by_design(env.t("plan.same-uid.container")),
+            AttackKind::Checkpoint if self.runtime == Runtime::Namespaces => {
+                Plan::by_design(env.t("plan.checkpoint.namespaces"))
+            }
             AttackKind::Checkpoint => match criu_check().unavailable_texts() {
                 Some(reason) => Plan::host_lacks(env.say(reason)),
                 // Honest about what is missing: the column then shows n/a against its
                 // expectation, a mismatch, never a pass.
-                None => Plan::by_design(env.pick(
-                    "CRIU works on this host, but confidump does not take a checkpoint yet (runc checkpoint is not wired in)",
-                    "このホストでは CRIU が動くが、confidump はまだチェックポイントを取らない（runc checkpoint は未実装）。",
-                )),
+                None => Plan::by_design(env.t("plan.checkpoint.not-wired")),
             },
             _ => self.inner.plan(attack, env),
         }

@@ -74,9 +74,14 @@ impl RunEnv {
         t.into_lang(self.lang)
     }
 
-    /// `(English, Japanese)` in this run's language, as the [`Texts`] they are.
-    pub fn pick(&self, en: &str, ja: &str) -> String {
-        self.say(Texts::new(en, ja))
+    /// The catalogue's text of `key` in this run's language.
+    pub fn t(&self, key: &'static str) -> String {
+        crate::i18n::t(self.lang, key).to_string()
+    }
+
+    /// The catalogue's text of `key` in this run's language, its `{}` filled with `args`.
+    pub fn tf(&self, key: &'static str, args: &[&dyn std::fmt::Display]) -> String {
+        crate::i18n::tf(self.lang, key, args)
     }
 
     /// Why the kernel's core dump cannot be used here without changing system settings.

@@ -28,12 +28,10 @@ use crate::victim::ReadyLine;
 
 /// The `confidump victim --mode` value of `s`'s victim; `n/a` when no victim has that mode.
 pub fn victim_mode(s: &Scenario, env: &RunEnv) -> Result<&'static str, StartError> {
-    s.spec.mode.victim_arg().ok_or_else(|| {
-        StartError::Unavailable(env.pick(
-            "no victim for this mode",
-            "このモードの標的プロセスはない。",
-        ))
-    })
+    s.spec
+        .mode
+        .victim_arg()
+        .ok_or_else(|| StartError::Unavailable(env.t("plan.no-victim-for-mode")))
 }
 
 /// gdb's gcore runs unless this host lacks it.
@@ -153,10 +151,9 @@ impl RunningVictim for RunningProcess {
             | AttackKind::Disk
             | AttackKind::Client
             | AttackKind::Wire => super::only_for(attack, env),
-            AttackKind::SameUid if self.run_as != RunAs::Unprivileged => Plan::by_design(env.pick(
-                "only a scenario whose victim runs as an unprivileged user runs a same-uid attacker",
-                "標的プロセスを非特権ユーザーで動かすシナリオだけが、同じ uid の攻撃者を試す。",
-            )),
+            AttackKind::SameUid if self.run_as != RunAs::Unprivileged => {
+                Plan::by_design(env.t("plan.same-uid.root"))
+            }
             AttackKind::SameUid => match &self.ready.user {
                 Some(_) => Plan::Run,
                 None => Plan::host_lacks(env.unprivileged_missing().unwrap_or_default()),

@@ -44,33 +44,15 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 
 /// The n/a reason of a path that belongs to one context only, for every other context.
 pub fn only_for(attack: AttackKind, env: &RunEnv) -> Plan {
-    let (en, ja) = match attack {
-        AttackKind::Qmp => (
-            "only for a victim inside a VM: the hypervisor's dump-guest-memory",
-            "VM の中の標的プロセスだけが対象（ハイパーバイザーの dump-guest-memory）。",
-        ),
-        AttackKind::Checkpoint => (
-            "only for a victim in an OCI container: CRIU's checkpoint (runc checkpoint)",
-            "OCI コンテナの中の標的プロセスだけが対象（CRIU のチェックポイント、runc checkpoint）。",
-        ),
-        AttackKind::Disk => (
-            "only for a database server: its data directory",
-            "データベースサーバーだけが対象（そのデータディレクトリ）。",
-        ),
-        AttackKind::Client => (
-            "only for a database server: the process of its client",
-            "データベースサーバーだけが対象（そのクライアントのプロセス）。",
-        ),
-        AttackKind::Wire => (
-            "the victim sends nothing out: only memory is attacked",
-            "標的プロセスは何も外に送り出さない。攻撃の対象はメモリだけ。",
-        ),
-        _ => (
-            "does not apply to this victim",
-            "この標的プロセスには当てはまらない。",
-        ),
+    let key = match attack {
+        AttackKind::Qmp => "plan.only-for.qmp",
+        AttackKind::Checkpoint => "plan.only-for.checkpoint",
+        AttackKind::Disk => "plan.only-for.disk",
+        AttackKind::Client => "plan.only-for.client",
+        AttackKind::Wire => "plan.only-for.wire",
+        _ => "plan.only-for.other",
     };
-    Plan::by_design(env.pick(en, ja))
+    Plan::by_design(env.t(key))
 }
 
 /// Why `s`'s victim cannot start here: this build has no victim of its mode (`victim --mode`).

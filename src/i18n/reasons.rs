@@ -101,4 +101,95 @@ pub(super) const REASONS: &[(&str, &str, &str)] = &[
     ("enables.same-uid", "same-uid column", "same-uid の列"),
     ("enables.container", "container rows", "コンテナの行"),
     ("enables.database", "database rows", "データベースの行"),
+    // Why a path does not run against a context's victim (a cell's n/a, by design).
+    (
+        "plan.same-uid.db",
+        "the attacker here is the database's operator (root)",
+        "ここでの攻撃者はデータベースの運用者（root）。",
+    ),
+    (
+        "plan.kernel.vm",
+        "not run: a kernel core of QEMU would end the VM; the dump column reads the same memory",
+        "実行しない。QEMU をカーネルにコアダンプさせると VM が終わってしまう（dump の列が同じメモリを読む）。",
+    ),
+    (
+        "plan.same-uid.vm",
+        "the attacker here is the host operator (root)",
+        "ここでの攻撃者はホストの運用者（root）。",
+    ),
+    (
+        "plan.wire.vm",
+        "the guest sends nothing out: only memory is attacked",
+        "ゲストは何も外に送り出さない。攻撃の対象はメモリだけ。",
+    ),
+    (
+        "plan.same-uid.container",
+        "the attacker here is the host's root (the container runs as root)",
+        "ここでの攻撃者はホストの root（コンテナは root で動く）。",
+    ),
+    (
+        "plan.checkpoint.namespaces",
+        "CRIU checkpoints an OCI runtime's container (runc checkpoint); this one is confidump's own namespaces",
+        "CRIU がチェックポイントを取るのは OCI ランタイムのコンテナ（runc checkpoint）。このコンテナは confidump 自身の名前空間。",
+    ),
+    (
+        "plan.checkpoint.not-wired",
+        "CRIU works on this host, but confidump does not take a checkpoint yet (runc checkpoint is not wired in)",
+        "このホストでは CRIU が動くが、confidump はまだチェックポイントを取らない（runc checkpoint は未実装）。",
+    ),
+    (
+        "plan.no-victim-for-mode",
+        "no victim for this mode",
+        "このモードの標的プロセスはない。",
+    ),
+    (
+        "plan.same-uid.root",
+        "only a scenario whose victim runs as an unprivileged user runs a same-uid attacker",
+        "標的プロセスを非特権ユーザーで動かすシナリオだけが、同じ uid の攻撃者を試す。",
+    ),
+    (
+        "plan.kernel.db",
+        "not run: a kernel core needs a server process to crash (SIGQUIT would end the server); gcore and dump read the same memory",
+        "実行しない。カーネルのコアにはサーバーのプロセスをクラッシュさせる必要がある（SIGQUIT でサーバーが終わる）。gcore と dump が同じメモリを読む。",
+    ),
+    (
+        "plan.kernel.container",
+        "SIGQUIT to a container's PID 1 is ignored: its init has no handler (the kernel writes no core; a `docker run --init` style init would be needed)",
+        "コンテナの PID 1 に送った SIGQUIT は無視される。その init にはハンドラーがない（カーネルはコアを書かない。コアを得るには、コンテナに別の init プロセスが必要）。",
+    ),
+    (
+        "plan.only-for.qmp",
+        "only for a victim inside a VM: the hypervisor's dump-guest-memory",
+        "VM の中の標的プロセスだけが対象（ハイパーバイザーの dump-guest-memory）。",
+    ),
+    (
+        "plan.only-for.checkpoint",
+        "only for a victim in an OCI container: CRIU's checkpoint (runc checkpoint)",
+        "OCI コンテナの中の標的プロセスだけが対象（CRIU のチェックポイント、runc checkpoint）。",
+    ),
+    (
+        "plan.only-for.disk",
+        "only for a database server: its data directory",
+        "データベースサーバーだけが対象（そのデータディレクトリ）。",
+    ),
+    (
+        "plan.only-for.client",
+        "only for a database server: the process of its client",
+        "データベースサーバーだけが対象（そのクライアントのプロセス）。",
+    ),
+    (
+        "plan.only-for.wire",
+        "the victim sends nothing out: only memory is attacked",
+        "標的プロセスは何も外に送り出さない。攻撃の対象はメモリだけ。",
+    ),
+    (
+        "plan.only-for.other",
+        "does not apply to this victim",
+        "この標的プロセスには当てはまらない。",
+    ),
+    (
+        "plan.kata-pod-vm",
+        "needs a Kata pod VM on {} (AKS runtime class kata-cc-isolation): {}",
+        "{} 上の Kata のポッド VM が必要（AKS のランタイムクラス kata-cc-isolation）。{}",
+    ),
 ];

@@ -25,14 +25,6 @@ use crate::model::AttackKind;
 use crate::procfs::maps::read_maps;
 use crate::scenario::{DbStore, Scenario, SecretVia};
 
-/// Why the kernel column does not run against a database server.
-pub const KERNEL_NA: &str = "not run: a kernel core needs a server process to crash (SIGQUIT \
-     would end the server); gcore and dump read the same memory";
-/// [`KERNEL_NA`] in Japanese.
-const KERNEL_NA_JA: &str =
-    "実行しない。カーネルのコアにはサーバーのプロセスをクラッシュさせる必要がある\
-     （SIGQUIT でサーバーが終わる）。gcore と dump が同じメモリを読む。";
-
 /// The `service` context.
 pub struct ServiceHost;
 
@@ -175,11 +167,8 @@ impl RunningVictim for RunningService {
                 Plan::Run
             }
             AttackKind::Gcore => gcore_plan(env),
-            AttackKind::Kernel => Plan::by_design(env.pick(KERNEL_NA, KERNEL_NA_JA)),
-            AttackKind::SameUid => Plan::by_design(env.pick(
-                "the attacker here is the database's operator (root)",
-                "ここでの攻撃者はデータベースの運用者（root）。",
-            )),
+            AttackKind::Kernel => Plan::by_design(env.t("plan.kernel.db")),
+            AttackKind::SameUid => Plan::by_design(env.t("plan.same-uid.db")),
             AttackKind::Qmp | AttackKind::Checkpoint | AttackKind::Wire => only_for(attack, env),
         }
     }

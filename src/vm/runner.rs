@@ -29,16 +29,7 @@ impl VictimHost for VmHost {
             let missing = env.say(missing);
             // A container in a confidential VM is a confidential container (Kata on a TEE).
             return Some(match (s.spec.guest_container, profile) {
-                (Some(_), Some(p)) => env.pick(
-                    &format!(
-                        "needs a Kata pod VM on {} (AKS runtime class kata-cc-isolation): {missing}",
-                        p.title()
-                    ),
-                    &format!(
-                        "{} 上の Kata のポッド VM が必要（AKS のランタイムクラス kata-cc-isolation）。{missing}",
-                        p.title()
-                    ),
-                ),
+                (Some(_), Some(p)) => env.tf("plan.kata-pod-vm", &[&p.title(), &missing]),
                 _ => missing,
             });
         }
@@ -141,22 +132,11 @@ impl RunningVictim for RunningVm {
     fn plan(&self, attack: AttackKind, env: &RunEnv) -> Plan {
         match attack {
             AttackKind::Dump | AttackKind::Gcore | AttackKind::Live | AttackKind::Qmp => Plan::Run,
-            AttackKind::Kernel => Plan::by_design(env.pick(
-                "not run: a kernel core of QEMU would end the VM; the dump column reads the same memory",
-                "実行しない。QEMU をカーネルにコアダンプさせると VM が終わってしまう（dump の列が同じメモリを読む）。",
-            )),
-            AttackKind::SameUid => Plan::by_design(env.pick(
-                "the attacker here is the host operator (root)",
-                "ここでの攻撃者はホストの運用者（root）。",
-            )),
+            AttackKind::Kernel => Plan::by_design(env.t("plan.kernel.vm")),
+            AttackKind::SameUid => Plan::by_design(env.t("plan.same-uid.vm")),
             AttackKind::Wire if self.ready.wire.is_some() => Plan::Run,
-            AttackKind::Wire => Plan::by_design(env.pick(
-                "the guest sends nothing out: only memory is attacked",
-                "ゲストは何も外に送り出さない。攻撃の対象はメモリだけ。",
-            )),
-            AttackKind::Checkpoint | AttackKind::Disk | AttackKind::Client => {
-                only_for(attack, env)
-            }
+            AttackKind::Wire => Plan::by_design(env.t("plan.wire.vm")),
+            AttackKind::Checkpoint | AttackKind::Disk | AttackKind::Client => only_for(attack, env),
         }
     }
 
