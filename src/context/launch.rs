@@ -21,9 +21,10 @@ use super::{chain, KernelCore, KernelCoreError, Plan, Ready, RunningVictim, Star
 use crate::files::workdir::DirGuard;
 use crate::model::AttackKind;
 use crate::procfs::maps::read_maps;
-use crate::scan::needles::{sha256, CANARY_HEX_LEN, CANARY_PREFIX};
+use crate::scan::needles::sha256;
 use crate::scenario::{RunAs, Scenario, SecretVia};
 use crate::secret::Secret;
+use crate::victim::fill::{FillError, CANARY_LEN};
 use crate::victim::ReadyLine;
 
 /// The `confidump victim --mode` value of `s`'s victim; `n/a` when no victim has that mode.
@@ -223,13 +224,12 @@ pub enum ProcessError {
 
 /// A fresh canary: `CONFIDUMP-` + 24 random lowercase hex digits, the shape the scanner's
 /// hash search recognises.
-pub fn generate_canary() -> Result<Secret, getrandom::Error> {
-    let mut random = zeroize::Zeroizing::new([0u8; CANARY_HEX_LEN / 2]);
-    getrandom::getrandom(random.as_mut())?;
-    let mut bytes = Vec::with_capacity(CANARY_PREFIX.len() + CANARY_HEX_LEN);
-    bytes.extend_from_slice(CANARY_PREFIX);
-    bytes.extend_from_slice(hex::encode(random.as_ref()).as_bytes());
-    Ok(Secret::new(bytes))
+pub fn generate_canary() -> Result<Secret, FillError> {
+    // The victim's own maker (it fills its secret's slot in place), into a buffer that is
+    // zeroized once the secret has its copy.
+    let mut slot = zeroize::Zeroizing::new(vec![0u8; CANARY_LEN]);
+    let n = crate::victim::fill::generate_canary(&mut slot)?;
+    Ok(Secret::new(slot[..n].to_vec()))
 }
 
 /// How to start one victim.

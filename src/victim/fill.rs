@@ -15,10 +15,9 @@ use sha2::{Digest, Sha256};
 
 use crate::protect::MAX_SECRET_LEN;
 
-/// The prefix of a generated canary; the canary is this plus 24 lowercase hex digits.
-pub const CANARY_PREFIX: &[u8] = b"CONFIDUMP-";
-/// Number of random hex digits in a canary.
-pub const CANARY_HEX_DIGITS: usize = 24;
+/// The prefix of a generated canary, and its number of random lowercase hex digits: the shape
+/// the scanner's canary detector recognises, defined once there.
+pub use crate::scan::needles::{CANARY_HEX_LEN as CANARY_HEX_DIGITS, CANARY_PREFIX};
 /// Length of a generated canary.
 pub const CANARY_LEN: usize = CANARY_PREFIX.len() + CANARY_HEX_DIGITS;
 /// Length of a generated card number.
@@ -28,19 +27,25 @@ pub const PAN_LEN: usize = 16;
 pub const PAN_PREFIX: u8 = b'4';
 
 /// Why a secret could not be put into its slot. Carries no secret bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FillError {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FillError {
     /// The source was empty.
+    #[error("the secret is empty")]
     Empty,
     /// The source was longer than [`MAX_SECRET_LEN`].
+    #[error("the secret is longer than {MAX_SECRET_LEN} bytes")]
     TooLong,
     /// `read(2)` failed.
+    #[error("reading the secret: {0}")]
     Read(nix::errno::Errno),
     /// The OS random source failed.
+    #[error("the OS random source failed")]
     Random,
     /// The slot is too small for what was asked (a bug, not an input error).
+    #[error("the secret's slot is too small")]
     SlotTooSmall,
     /// The stop descriptor became readable (a stop signal arrived) while waiting for input.
+    #[error("stopped while waiting for the secret")]
     Interrupted,
 }
 

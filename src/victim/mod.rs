@@ -13,7 +13,7 @@
 //! inherits the mask), and takes its stop signals from a `signalfd`.
 
 pub mod announce;
-pub(crate) mod fill;
+pub mod fill;
 mod ready;
 
 use std::io::Write;
