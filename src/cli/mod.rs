@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 
 use crate::files::output::OutputError;
@@ -155,7 +156,6 @@ impl ReportOut {
 /// `--lang`'s parser: `en` or `ja`, into a [`Lang`]. `described` names each language in the
 /// long help (`demo`, `doctor`); `lab` lists the bare values.
 pub(crate) fn lang_parser(described: bool) -> impl clap::builder::TypedValueParser<Value = Lang> {
-    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
     let names = [(Lang::En, "English"), (Lang::Ja, "Japanese")];
     PossibleValuesParser::new(names.map(|(lang, name)| {
         let value = PossibleValue::new(lang.as_str());
@@ -166,6 +166,23 @@ pub(crate) fn lang_parser(described: bool) -> impl clap::builder::TypedValuePars
         }
     }))
     .try_map(|s| s.parse::<Lang>())
+}
+
+/// A value parser over `(value, name, help)`: the possible values that `--help` lists, each
+/// parsed straight into the library's own type.
+pub(crate) fn choices<T: Copy + Send + Sync + 'static>(
+    list: &'static [(T, &'static str, &'static str)],
+) -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(
+        list.iter()
+            .map(|&(_, n, help)| PossibleValue::new(n).help(help)),
+    )
+    .try_map(move |s| {
+        list.iter()
+            .find(|c| c.1 == s)
+            .map(|c| c.0)
+            .ok_or("unknown value")
+    })
 }
 
 /// Finds (or, run from its source tree, builds) the static confidump that VM guests and

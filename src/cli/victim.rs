@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 
+use super::choices;
+
 use crate::container::Runtime;
 use crate::model::{CvmProfile, VictimMode as Mode};
 use crate::runner::victim::{secret_source, VictimRequest};
@@ -23,31 +25,11 @@ pub(super) fn mode_parser() -> impl TypedValueParser<Value = Mode> {
 }
 
 /// `--cvm`: the one confidential-VM enum of [`crate::model`], with what each needs.
-fn cvm_parser() -> impl TypedValueParser<Value = CvmProfile> {
-    PossibleValuesParser::new(CvmProfile::ALL.map(|c| {
-        PossibleValue::new(c.as_str()).help(match c {
-            CvmProfile::SevSnp => "AMD SEV-SNP (QEMU >= 9.1, kvm_amd sev_snp=Y, /dev/sev, OVMF)",
-            CvmProfile::Tdx => "Intel TDX (QEMU >= 10.1, kvm_intel tdx=Y, OVMF)",
-        })
-    }))
-    .try_map(|s| s.parse::<CvmProfile>())
-}
-
-/// A value parser over `(value, name, help)`: the possible values that `--help` lists.
-fn choices<T: Copy + Send + Sync + 'static>(
-    list: &'static [(T, &'static str, &'static str)],
-) -> impl TypedValueParser<Value = T> {
-    PossibleValuesParser::new(
-        list.iter()
-            .map(|&(_, n, help)| PossibleValue::new(n).help(help)),
-    )
-    .try_map(move |s| {
-        list.iter()
-            .find(|c| c.1 == s)
-            .map(|c| c.0)
-            .ok_or("unknown value")
-    })
-}
+#[rustfmt::skip]
+const CVMS: &[(CvmProfile, &str, &str)] = &[
+    (CvmProfile::SevSnp, "sev-snp", "AMD SEV-SNP (QEMU >= 9.1, kvm_amd sev_snp=Y, /dev/sev, OVMF)"),
+    (CvmProfile::Tdx, "tdx", "Intel TDX (QEMU >= 10.1, kvm_intel tdx=Y, OVMF)"),
+];
 
 /// `--generate`.
 #[rustfmt::skip]
@@ -136,7 +118,7 @@ pub struct VictimArgs {
     #[arg(long, default_value = "auto", value_parser = choices(ACCELS))]
     pub accel: AccelChoice,
     /// (vm) Confidential-VM profile (needs the hardware; says what is missing otherwise).
-    #[arg(long, value_parser = cvm_parser())]
+    #[arg(long, value_parser = choices(CVMS))]
     pub cvm: Option<CvmProfile>,
     /// (vm) The guest's victim also sends its secret out once on this channel, as an
     /// application that logs or transmits it would: `console` (the serial port). Memory
