@@ -116,17 +116,16 @@ pub fn run(
     out: &mut dyn Write,
     log: &mut dyn Write,
 ) -> Result<(), VictimRunError> {
-    let (source, ready_file, until_eof) =
-        (req.source.clone(), req.ready_file.clone(), req.until_eof);
+    // The source is moved, never copied: an `Arg` holds the secret itself.
     if req.context == Context::Service {
         let opts = ServiceVictimOptions {
-            source,
+            source: req.source,
             mode: req.mode,
             store: req.store,
             bindir: req.pg_bindir,
             statement_log: req.statement_log,
-            ready_file,
-            until_eof,
+            ready_file: req.ready_file,
+            until_eof: req.until_eof,
         };
         crate::service::victim::run(&opts, out, log)?;
         return Ok(());
@@ -141,9 +140,9 @@ pub fn run(
         let kind = crate::sgx::victim::kind(asked, mode, req.debug_enclave)?;
         let config = SgxVictimConfig {
             kind,
-            source,
-            ready_file,
-            until_eof,
+            source: req.source,
+            ready_file: req.ready_file,
+            until_eof: req.until_eof,
         };
         crate::sgx::victim::run(&config, out)?;
         return Ok(());
@@ -166,9 +165,9 @@ pub fn run(
             let vm = vm(mode);
             let opts = VmVictimOptions {
                 vm,
-                source,
-                ready_file,
-                until_eof,
+                source: req.source,
+                ready_file: req.ready_file,
+                until_eof: req.until_eof,
             };
             crate::vm::victim::run(&opts, out, log)?;
         }
@@ -176,18 +175,18 @@ pub fn run(
             let opts = ContainerVictimOptions {
                 runtime: req.runtime,
                 mode,
-                source,
-                ready_file,
-                until_eof,
+                source: req.source,
+                ready_file: req.ready_file,
+                until_eof: req.until_eof,
             };
             crate::container::victim::run(&opts, out, log)?;
         }
         _ => {
             let config = VictimConfig {
                 mode,
-                source,
-                ready_file,
-                until_eof,
+                source: req.source,
+                ready_file: req.ready_file,
+                until_eof: req.until_eof,
             };
             crate::process::victim::run(&config, out)?;
         }
