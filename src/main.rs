@@ -1,4 +1,5 @@
-//! The `confidump` binary: parse, run, map errors to exit codes. Nothing else lives here.
+//! The `confidump` binary: parse, run, print one line per error and map it to an exit code.
+//! Nothing else lives here.
 
 use std::process::ExitCode;
 
