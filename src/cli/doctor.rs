@@ -9,7 +9,6 @@ use crate::i18n::Lang;
 use crate::render;
 use crate::runner::matrix::RunEnv;
 use crate::runner::{platform, select};
-use crate::scenario;
 
 const DOCTOR_HELP: &str = "\
 Each check says yes/no, why, and what it enables in the demo. --format json prints
@@ -65,61 +64,35 @@ pub struct DoctorArgs {
 /// Runs `confidump doctor`.
 pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     if args.attest {
-        return match doctor::attest() {
-            Ok(a) => {
-                match args.format {
-                    FormatArg::Json => crate::outln!("{}", serde_json::to_string(&a)?)?,
-                    FormatArg::Text => {
-                        crate::outln!("provider: {}", a.provider)?;
-                        crate::outln!("nonce:    {}", a.nonce)?;
-                        crate::outln!("report (base64):\n{}", a.outblob)?;
-                    }
-                }
-                Ok(ExitCode::from(EXIT_OK))
-            }
+        let a = match doctor::attest() {
             Err(e @ DoctorError::NotInCvm) => {
                 eprintln!("confidump: {e}");
-                Ok(ExitCode::from(EXIT_ERROR))
+                return Ok(ExitCode::from(EXIT_ERROR));
             }
-            Err(e) => Err(e.into()),
+            a => a?,
         };
+        match args.format {
+            FormatArg::Json => crate::outln!("{}", serde_json::to_string(&a)?)?,
+            FormatArg::Text => crate::out!("{}", render::doctor::attest_text(&a))?,
+        }
+        return Ok(ExitCode::from(EXIT_OK));
     }
     let lang = args.lang.unwrap_or_else(crate::i18n::detect_lang);
     if let Some(name) = &args.platform {
-        return platform_check(name, args.format, lang);
+        let check = platform::check_builtin(name, &HostFacts::shared(), lang)?;
+        match args.format {
+            FormatArg::Json => crate::outln!("{}", render::doctor::platform_json(&check, lang))?,
+            FormatArg::Text => crate::out!("{}", render::doctor::platform_text(&check, lang))?,
+        }
+        let lacks = check.lacking > 0;
+        return Ok(ExitCode::from(if lacks { EXIT_MISMATCH } else { EXIT_OK }));
     }
     let report = doctor::check_host_in(lang);
     let exe = std::env::current_exe()?;
     let na_rows = select::unavailable_rows(&RunEnv::probe(exe).in_lang(lang))?;
     match args.format {
-        FormatArg::Json => {
-            let mut doc: serde_json::Value = serde_json::to_value(&report)?;
-            doc["na_rows"] = na_rows
-                .iter()
-                .map(|(name, why)| serde_json::json!({"name": name, "reason": why}))
-                .collect();
-            crate::outln!("{doc}")?;
-        }
+        FormatArg::Json => crate::outln!("{}", render::doctor::report_json(&report, &na_rows))?,
         FormatArg::Text => crate::out!("{}", render::doctor::report_text(&report, &na_rows, lang))?,
     }
     Ok(ExitCode::from(EXIT_OK))
-}
-
-/// `--platform NAME`: each capability the platform requires, and why this host lacks it.
-fn platform_check(name: &str, format: FormatArg, lang: Lang) -> anyhow::Result<ExitCode> {
-    let rows: Vec<String> = scenario::builtin()?
-        .into_iter()
-        .map(|s| s.info.name)
-        .collect();
-    let p = platform::builtin(name, &rows)?;
-    let check = platform::check_host(p, &HostFacts::shared(), lang);
-    match format {
-        FormatArg::Json => crate::outln!("{}", render::doctor::platform_json(&check, lang))?,
-        FormatArg::Text => crate::out!("{}", render::doctor::platform_text(&check, lang))?,
-    }
-    Ok(ExitCode::from(if check.lacking == 0 {
-        EXIT_OK
-    } else {
-        EXIT_MISMATCH
-    }))
 }

@@ -8,14 +8,12 @@ use crate::coredump::policy::Policy;
 use crate::coredump::writer::{dump_process_with_progress, DumpOptions, Engine, Progress};
 use crate::render::progress::Transfer;
 
-/// Which program writes the core.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum EngineArg {
-    /// confidump's own streaming writer.
-    Ours,
-    /// gdb's `gcore`, with gdb's default behaviour (no `-a`), for side-by-side comparison.
-    Gdb,
-}
+/// `--engine`: which program writes the core.
+#[rustfmt::skip]
+const ENGINES: &[(Engine, &str, &str)] = &[
+    (Engine::Ours, "ours", "confidump's own streaming writer"),
+    (Engine::Gdb, "gdb", "gdb's `gcore`, with gdb's default behaviour (no `-a`), for side-by-side comparison"),
+];
 
 const DUMP_HELP: &str = "\
 By default the core holds everything root can read: MADV_DONTDUMP (dd) and PROT_NONE (---p)
@@ -59,8 +57,8 @@ pub struct DumpArgs {
     #[arg(long)]
     pub like_gcore: bool,
     /// Who writes the core: `ours`, or `gdb` (runs gcore with its default behaviour).
-    #[arg(long, value_enum, default_value = "ours")]
-    pub engine: EngineArg,
+    #[arg(long, default_value = "ours", value_parser = super::choices(ENGINES))]
+    pub engine: Engine,
     /// Stop the threads only while the process forks a copy-on-write snapshot, then read
     /// the snapshot while it runs on (see below for what it costs).
     #[arg(long, conflicts_with = "engine")]
@@ -77,10 +75,7 @@ pub fn run(args: DumpArgs) -> anyhow::Result<ExitCode> {
         Policy::Attacker
     };
     opts.short_freeze = args.short_freeze;
-    opts.engine = match args.engine {
-        EngineArg::Ours => Engine::Ours,
-        EngineArg::Gdb => Engine::Gdb,
-    };
+    opts.engine = args.engine;
     // Only for dumps that take a while, and only for a human watching.
     let mut bar = Transfer::new(
         std::io::stderr().is_terminal(),

@@ -79,46 +79,41 @@ fn without_hidden(cmd: clap::Command) -> clap::Command {
 }
 
 /// Writes a page for the top command and for every visible subcommand, at every depth, into
-/// `dir`; returns the paths written.
+/// `dir`; returns the paths written, each command before its subcommands.
 pub fn man_pages(dir: &Path, date: &str) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut cmd = Cli::command();
     // Building names each subcommand after its path (`confidump-lab-start`): the page's
     // title and file name come from that.
     cmd.build();
-    let mut written = Vec::new();
-    write_pages(&cmd, dir, date, &mut written)?;
-    Ok(written)
-}
-
-fn write_pages(
-    cmd: &clap::Command,
-    dir: &Path,
-    date: &str,
-    written: &mut Vec<PathBuf>,
-) -> anyhow::Result<()> {
     // Every page names the program and its version (clap_mangen would name a subcommand
     // without one). An empty date would vanish from `.TH` and shift the fields after it.
     let date = if date.is_empty() { "-" } else { date };
-    let man = clap_mangen::Man::new(cmd.clone())
-        .date(date)
-        .source(format!("confidump {}", env!("CARGO_PKG_VERSION")))
-        .manual("confidump");
-    let path = dir.join(man.get_filename());
-    let mut page = Vec::new();
-    man.render(&mut page)
-        .with_context(|| format!("rendering {}", path.display()))?;
-    // A page is documentation, not memory: `force` replaces an earlier run's page.
-    crate::files::output::write_file(&path, &page, true)?;
-    written.push(path);
-    // clap's own `help` subcommand is `--help` again: no page of its own.
-    for sub in cmd
-        .get_subcommands()
-        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
-    {
-        write_pages(sub, dir, date, written)?;
+    let mut written = Vec::new();
+    let mut todo = vec![cmd];
+    while let Some(cmd) = todo.pop() {
+        // clap's own `help` subcommand is `--help` again: no page of its own. Pushed in
+        // reverse, so that they are written in order.
+        let at = todo.len();
+        let subs = cmd.get_subcommands();
+        todo.extend(
+            subs.filter(|s| !s.is_hide_set() && s.get_name() != "help")
+                .cloned(),
+        );
+        todo[at..].reverse();
+        let man = clap_mangen::Man::new(cmd)
+            .date(date)
+            .source(format!("confidump {}", env!("CARGO_PKG_VERSION")))
+            .manual("confidump");
+        let path = dir.join(man.get_filename());
+        let mut page = Vec::new();
+        man.render(&mut page)
+            .with_context(|| format!("rendering {}", path.display()))?;
+        // A page is documentation, not memory: `force` replaces an earlier run's page.
+        crate::files::output::write_file(&path, &page, true)?;
+        written.push(path);
     }
-    Ok(())
+    Ok(written)
 }
 
 #[cfg(test)]

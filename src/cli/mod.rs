@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 
 use crate::files::output::OutputError;
@@ -152,51 +153,9 @@ impl ReportOut {
     }
 }
 
-/// The one line `main` prints for an error: its causes, outermost first, each once.
-///
-/// A refusal to attach or read names its rule and its remedy in one sentence: that sentence
-/// is the whole story, so it is printed alone (not under "dumping pid N: stopping the
-/// threads: ..."). Otherwise a cause whose text is already in the previous one (an error
-/// whose message includes its source) is skipped, and an outer context that the next cause
-/// repeats at its start ("cannot read pid N" before "cannot read pid N: ...") gives way to it.
-pub fn error_line(err: &anyhow::Error) -> String {
-    use crate::memory::{live::LiveError, ptrace::PtraceError};
-    for cause in err.chain() {
-        let refusal = matches!(
-            cause.downcast_ref::<PtraceError>(),
-            Some(PtraceError::Refused { .. })
-        ) || matches!(
-            cause.downcast_ref::<LiveError>(),
-            Some(LiveError::Refused { .. })
-        );
-        if refusal {
-            return cause.to_string();
-        }
-    }
-    dedupe_chain(err.chain().map(|c| c.to_string()))
-}
-
-/// Joins causes with `: `, each once (see [`error_line`]).
-fn dedupe_chain(causes: impl Iterator<Item = String>) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for text in causes {
-        if let Some(prev) = parts.last() {
-            if prev.contains(&text) {
-                continue;
-            }
-            if text.starts_with(prev.as_str()) {
-                parts.pop();
-            }
-        }
-        parts.push(text);
-    }
-    parts.join(": ")
-}
-
 /// `--lang`'s parser: `en` or `ja`, into a [`Lang`]. `described` names each language in the
 /// long help (`demo`, `doctor`); `lab` lists the bare values.
 pub(crate) fn lang_parser(described: bool) -> impl clap::builder::TypedValueParser<Value = Lang> {
-    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
     let names = [(Lang::En, "English"), (Lang::Ja, "Japanese")];
     PossibleValuesParser::new(names.map(|(lang, name)| {
         let value = PossibleValue::new(lang.as_str());
@@ -209,15 +168,27 @@ pub(crate) fn lang_parser(described: bool) -> impl clap::builder::TypedValuePars
     .try_map(|s| s.parse::<Lang>())
 }
 
-/// Finds the static confidump that VM guests and containers run, before any victim starts; a
-/// dynamically linked build run from its source tree builds it here, once, with one line of
-/// progress, so that no victim's ready window ever includes a build. A failure is said once;
-/// the rows that need the binary then report it as their error.
+/// A value parser over `(value, name, help)`: the possible values that `--help` lists, each
+/// parsed straight into the library's own type.
+pub(crate) fn choices<T: Copy + Send + Sync + 'static>(
+    list: &'static [(T, &'static str, &'static str)],
+) -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(
+        list.iter()
+            .map(|&(_, n, help)| PossibleValue::new(n).help(help)),
+    )
+    .try_map(move |s| {
+        list.iter()
+            .find(|c| c.1 == s)
+            .map(|c| c.0)
+            .ok_or("unknown value")
+    })
+}
+
+/// Finds (or, run from its source tree, builds) the static confidump that VM guests and
+/// containers run, before any victim starts: see [`crate::isolate::init::prepare_saying`].
 pub(crate) fn prepare_static_binary(lang: Lang) {
-    let building = || eprintln!("confidump: {}", crate::i18n::t(lang, "static.building"));
-    if let Err(e) = crate::isolate::init::prepare(building) {
-        eprintln!("confidump: {e}");
-    }
+    crate::isolate::init::prepare_saying(lang, |line| eprintln!("confidump: {line}"));
 }
 
 /// Runs the parsed command line.
@@ -240,48 +211,5 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::GuestInit(a) => guest_init::run_guest_init(a),
         Command::ScanChild(a) => scan::run_child(a),
         Command::Generate(a) => generate::run(a),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_cause_is_printed_once() {
-        let chain = |v: &[&str]| dedupe_chain(v.iter().map(|s| s.to_string()));
-        // An error whose message includes its source's.
-        assert_eq!(
-            chain(&[
-                "dumping pid 5: stopping the threads",
-                "stopping the threads",
-                "EPERM"
-            ]),
-            "dumping pid 5: stopping the threads: EPERM"
-        );
-        // A context that the cause repeats.
-        assert_eq!(
-            chain(&["cannot read pid 5", "cannot read pid 5: gone"]),
-            "cannot read pid 5: gone"
-        );
-        assert_eq!(
-            chain(&["x.core", "No such file or directory (os error 2)"]),
-            "x.core: No such file or directory (os error 2)"
-        );
-    }
-
-    #[test]
-    fn a_refusal_is_its_own_sentence() {
-        let refused = crate::memory::ptrace::PtraceError::Refused {
-            pid: 5,
-            why: "pid 5 belongs to uid 0: run it as root".into(),
-        };
-        let err = anyhow::Error::new(refused)
-            .context("stopping the threads")
-            .context("dumping pid 5");
-        assert_eq!(
-            error_line(&err),
-            "cannot attach to pid 5: pid 5 belongs to uid 0: run it as root"
-        );
     }
 }

@@ -49,14 +49,10 @@ pub struct ShowArgs {
 /// Runs `confidump show`.
 pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
     // A live process is kept as itself: a read that failed because it died is not "refused".
-    let live = match args.pid {
-        Some(pid) => Some(crate::memory::live::LiveProcess::open(pid, false)?),
-        None => None,
-    };
-    let opened = match (&live, &args.source) {
-        (None, Some(core)) => Some(crate::runner::scan::open_core(core)?),
-        _ => None,
-    };
+    let open_live = |pid| crate::memory::live::LiveProcess::open(pid, false);
+    let live = args.pid.map(open_live).transpose()?;
+    let core = args.source.as_deref().filter(|_| live.is_none());
+    let opened = core.map(crate::runner::scan::open_core).transpose()?;
     let source: &dyn crate::memory::MemorySource = match (&live, &opened) {
         (Some(l), _) => l,
         (None, Some(o)) => o,

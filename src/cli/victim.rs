@@ -1,18 +1,21 @@
 //! `confidump victim`: a live program that holds one secret in a chosen protection. The
 //! victim of each context lives in its folder (`process/`, `sgx/`, `vm/`, `container/`,
-//! `service/`); this file turns the flags into that victim's options.
+//! `service/`) and [`crate::runner::victim`] picks one; this file holds the flags.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 
-use crate::container::{victim::ContainerVictimOptions, Runtime};
+use super::choices;
+
+use crate::container::Runtime;
 use crate::model::{CvmProfile, VictimMode as Mode};
-use crate::service::{victim::ServiceVictimOptions, Store};
-use crate::sgx::{victim::Asked, SgxVictimConfig};
-use crate::victim::{Generator, SecretSource, VictimConfig};
-use crate::vm::victim::{DryRunFormat, VmVictimOptions};
+use crate::runner::victim::{secret_source, VictimRequest};
+use crate::scenario::Context;
+use crate::service::Store;
+use crate::victim::Generator;
+use crate::vm::victim::DryRunFormat;
 use crate::vm::{guest::Wire, AccelChoice, VmOptions};
 
 /// `--mode`: the modes this build can start, parsed into the one mode enum of [`crate::model`].
@@ -22,31 +25,11 @@ pub(super) fn mode_parser() -> impl TypedValueParser<Value = Mode> {
 }
 
 /// `--cvm`: the one confidential-VM enum of [`crate::model`], with what each needs.
-fn cvm_parser() -> impl TypedValueParser<Value = CvmProfile> {
-    PossibleValuesParser::new(CvmProfile::ALL.map(|c| {
-        PossibleValue::new(c.as_str()).help(match c {
-            CvmProfile::SevSnp => "AMD SEV-SNP (QEMU >= 9.1, kvm_amd sev_snp=Y, /dev/sev, OVMF)",
-            CvmProfile::Tdx => "Intel TDX (QEMU >= 10.1, kvm_intel tdx=Y, OVMF)",
-        })
-    }))
-    .try_map(|s| s.parse::<CvmProfile>())
-}
-
-/// A value parser over `(value, name, help)`: the possible values that `--help` lists.
-fn choices<T: Copy + Send + Sync + 'static>(
-    list: &'static [(T, &'static str, &'static str)],
-) -> impl TypedValueParser<Value = T> {
-    PossibleValuesParser::new(
-        list.iter()
-            .map(|&(_, n, help)| PossibleValue::new(n).help(help)),
-    )
-    .try_map(move |s| {
-        list.iter()
-            .find(|c| c.1 == s)
-            .map(|c| c.0)
-            .ok_or("unknown value")
-    })
-}
+#[rustfmt::skip]
+const CVMS: &[(CvmProfile, &str, &str)] = &[
+    (CvmProfile::SevSnp, "sev-snp", "AMD SEV-SNP (QEMU >= 9.1, kvm_amd sev_snp=Y, /dev/sev, OVMF)"),
+    (CvmProfile::Tdx, "tdx", "Intel TDX (QEMU >= 10.1, kvm_intel tdx=Y, OVMF)"),
+];
 
 /// `--generate`.
 #[rustfmt::skip]
@@ -68,6 +51,16 @@ const ACCELS: &[(AccelChoice, &str, &str)] = &[
 const FORMATS: &[(DryRunFormat, &str, &str)] = &[
     (DryRunFormat::Text, "text", "The program, then one argument per line"),
     (DryRunFormat::Json, "json", "`{\"program\":…,\"args\":[…],\"placeholders\":[…],\"cvm\":…,\"missing\":[…]}`"),
+];
+
+/// `--context`.
+#[rustfmt::skip]
+const CONTEXTS: &[(Context, &str, &str)] = &[
+    (Context::Process, "process", "This process holds the secret"),
+    (Context::Vm, "vm", "A Linux guest under QEMU holds it; the host is the attacker"),
+    (Context::Sgx, "sgx", "An SGX enclave of confidump's own (needs SGX with flexible launch control)"),
+    (Context::Container, "container", "A process in a container on this host holds it; the host's root is the attacker"),
+    (Context::Service, "service", "A private PostgreSQL server holds it; this process is its client"),
 ];
 
 /// `--runtime`.
@@ -115,8 +108,8 @@ pub struct VictimArgs {
     #[arg(long)]
     pub until_eof: bool,
     /// Where the victim runs: this process, or inside a QEMU guest attacked from the host.
-    #[arg(long, value_enum, default_value = "process")]
-    pub context: ContextArg,
+    #[arg(long, default_value = "process", value_parser = choices(CONTEXTS))]
+    pub context: Context,
     /// (vm) Guest kernel image [default: /boot/vmlinuz-$(uname -r), else the one
     /// fetch-guest-kernel.sh fetched (scripts/, or /usr/share/confidump/ when installed)].
     #[arg(long, value_name = "PATH")]
@@ -125,7 +118,7 @@ pub struct VictimArgs {
     #[arg(long, default_value = "auto", value_parser = choices(ACCELS))]
     pub accel: AccelChoice,
     /// (vm) Confidential-VM profile (needs the hardware; says what is missing otherwise).
-    #[arg(long, value_parser = cvm_parser())]
+    #[arg(long, value_parser = choices(CVMS))]
     pub cvm: Option<CvmProfile>,
     /// (vm) The guest's victim also sends its secret out once on this channel, as an
     /// application that logs or transmits it would: `console` (the serial port). Memory
@@ -186,21 +179,6 @@ pub struct VictimArgs {
     pub pg_bindir: Option<PathBuf>,
 }
 
-/// `--context`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ContextArg {
-    /// This process holds the secret.
-    Process,
-    /// A Linux guest under QEMU holds it; the host is the attacker.
-    Vm,
-    /// An SGX enclave of confidump's own (needs SGX with flexible launch control).
-    Sgx,
-    /// A process in a container on this host holds it; the host's root is the attacker.
-    Container,
-    /// A private PostgreSQL server holds it; this process is its client.
-    Service,
-}
-
 /// `--wire`.
 pub(super) fn wire_parser() -> impl TypedValueParser<Value = Wire> {
     PossibleValuesParser::new([PossibleValue::new("console")
@@ -215,94 +193,21 @@ pub fn run(mut args: VictimArgs) -> anyhow::Result<ExitCode> {
         crate::sgx::victim::emit(dir, args.debug_enclave, &mut log)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let source = secret_source(&mut args);
-    let (ready_file, until_eof) = (args.ready_file.clone(), args.until_eof);
-    if args.context == ContextArg::Service {
-        let opts = ServiceVictimOptions {
-            source,
-            mode: args.mode,
-            store: args.store,
-            bindir: args.pg_bindir,
-            statement_log: args.statement_log,
-            ready_file,
-            until_eof,
-        };
-        crate::service::victim::run(&opts, &mut out, &mut log)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if args.store.is_some() || args.statement_log {
-        anyhow::bail!("--store and --statement-log apply to --context service only");
-    }
-    let Some(mode) = args.mode else {
-        anyhow::bail!("--mode is required (except with --context service, or --emit-enclave)");
+    let (arg, file) = (args.secret_arg.take(), args.secret_file.take());
+    let request = VictimRequest {
+        context: args.context,
+        mode: args.mode,
+        source: secret_source(arg, file, args.secret_stdin, args.generate),
+        ready_file: args.ready_file.take(),
+        until_eof: args.until_eof,
+        debug_enclave: args.debug_enclave,
+        dry_run: args.dry_run.then_some(args.format),
+        runtime: args.runtime,
+        store: args.store,
+        statement_log: args.statement_log,
+        pg_bindir: args.pg_bindir.take(),
     };
-    if args.debug_enclave && args.context != ContextArg::Sgx {
-        anyhow::bail!("--debug-enclave needs --context sgx (or --emit-enclave)");
-    }
-    if args.context == ContextArg::Sgx || mode == Mode::SgxSim {
-        let asked = match args.context {
-            ContextArg::Sgx => Asked::Sgx,
-            ContextArg::Process => Asked::Process,
-            _ => Asked::Other,
-        };
-        let kind = crate::sgx::victim::kind(asked, mode, args.debug_enclave)?;
-        let config = SgxVictimConfig {
-            kind,
-            source,
-            ready_file,
-            until_eof,
-        };
-        crate::sgx::victim::run(&config, &mut out)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if args.dry_run {
-        if args.context != ContextArg::Vm {
-            anyhow::bail!("--dry-run shows a QEMU command line: it needs --context vm");
-        }
-        crate::vm::victim::dry_run(&vm_options(&args, mode), args.format, &mut out, &mut log)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if matches!(args.context, ContextArg::Vm | ContextArg::Container) {
-        // Started by a demo or a lab, this finds what the run already prepared.
-        super::prepare_static_binary(crate::i18n::detect_lang());
-    }
-    match args.context {
-        ContextArg::Vm => {
-            let vm = vm_options(&args, mode);
-            let opts = VmVictimOptions {
-                vm,
-                source,
-                ready_file,
-                until_eof,
-            };
-            crate::vm::victim::run(&opts, &mut out, &mut log)?;
-        }
-        ContextArg::Container => {
-            let runtime = args.runtime;
-            let opts = ContainerVictimOptions {
-                runtime,
-                mode,
-                source,
-                ready_file,
-                until_eof,
-            };
-            crate::container::victim::run(&opts, &mut out, &mut log)?;
-        }
-        _ => {
-            let config = VictimConfig {
-                mode,
-                source,
-                ready_file,
-                until_eof,
-            };
-            crate::process::victim::run(&config, &mut out)?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn vm_options(args: &VictimArgs, mode: Mode) -> VmOptions {
-    VmOptions {
+    let vm = |mode| VmOptions {
         mode,
         kernel: args.kernel.clone(),
         accel: args.accel,
@@ -313,18 +218,7 @@ fn vm_options(args: &VictimArgs, mode: Mode) -> VmOptions {
         guest_container: args.guest_container,
         snapshot: !args.no_snapshot,
         guest_yama: args.guest_yama,
-    }
-}
-
-fn secret_source(args: &mut VictimArgs) -> SecretSource {
-    if let Some(arg) = args.secret_arg.take() {
-        // The parsed copy is moved into a zeroizing buffer; argv itself stays (the pitfall).
-        SecretSource::Arg(zeroize::Zeroizing::new(arg.into_bytes()))
-    } else if let Some(path) = &args.secret_file {
-        SecretSource::File(path.clone())
-    } else if args.secret_stdin {
-        SecretSource::Stdin
-    } else {
-        SecretSource::Generate(args.generate.unwrap_or(Generator::Canary))
-    }
+    };
+    crate::runner::victim::run(request, vm, &mut out, &mut log)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -16,6 +16,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::i18n::Lang;
+
 /// The target triple of the static build (the only one installed; no rustup download needed).
 pub const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
 
@@ -80,6 +82,16 @@ pub fn prepare(progress: impl FnOnce()) -> Result<PathBuf, InitError> {
     // environment: the demo, the lab and `victim --context` call this first.
     std::env::set_var(GUEST_INIT_ENV, &path);
     Ok(path)
+}
+
+/// [`prepare`] for a command about to start victims, its words in `lang`: `say` gets the one
+/// line of progress before a build, and the failure, said once (the rows that need the binary
+/// then report it as their error).
+pub fn prepare_saying(lang: Lang, mut say: impl FnMut(&str)) {
+    let result = prepare(|| say(crate::i18n::t(lang, "static.building")));
+    if let Err(e) = result {
+        say(&e.to_string());
+    }
 }
 
 /// Finds the static confidump; never builds (see [`prepare`]). Returns its path and bytes.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use unicode_width::UnicodeWidthStr;
 
-use crate::doctor::DoctorReport;
+use crate::doctor::{Attestation, DoctorReport};
 use crate::i18n::{sep, t, Lang};
 use crate::runner::platform::HostCheck;
 
@@ -40,6 +40,24 @@ pub fn report_text(report: &DoctorReport, na_rows: &[(String, String)], lang: La
         }
     }
     out
+}
+
+/// `doctor --format json`: the report, and the rows that will be n/a here as `na_rows`.
+pub fn report_json(report: &DoctorReport, na_rows: &[(String, String)]) -> serde_json::Value {
+    let mut doc = serde_json::to_value(report).unwrap_or_default();
+    doc["na_rows"] = na_rows
+        .iter()
+        .map(|(name, why)| serde_json::json!({"name": name, "reason": why}))
+        .collect();
+    doc
+}
+
+/// `doctor --attest`: the provider, the nonce, then the report in base64.
+pub fn attest_text(a: &Attestation) -> String {
+    format!(
+        "provider: {}\nnonce:    {}\nreport (base64):\n{}\n",
+        a.provider, a.nonce, a.outblob
+    )
 }
 
 /// `doctor --platform NAME`: the platform, each capability it requires (and why this host
@@ -144,5 +162,33 @@ mod tests {
         assert!(text.contains("sgx  no   no /dev/sgx_enclave\n"), "{text}");
         assert!(text.ends_with("this host lacks 1 of the 1 capabilities azure-dcsv3 requires\n"));
         assert_eq!(platform_json(&c, Lang::En)["lacking"], 1);
+    }
+
+    #[test]
+    fn the_json_report_lists_the_na_rows() {
+        let report = DoctorReport {
+            checks: Vec::new(),
+            summary: Default::default(),
+        };
+        let doc = report_json(&report, &[("vm".into(), "no qemu".into())]);
+        assert_eq!(doc["na_rows"][0]["name"], "vm");
+        assert_eq!(doc["na_rows"][0]["reason"], "no qemu");
+        assert!(
+            doc["checks"].as_array().is_some_and(|c| c.is_empty()),
+            "{doc}"
+        );
+    }
+
+    #[test]
+    fn an_attestation_is_three_labelled_parts() {
+        let a = Attestation {
+            provider: "sev_guest".into(),
+            nonce: "ab".into(),
+            outblob: "Zm9v".into(),
+        };
+        assert_eq!(
+            attest_text(&a),
+            "provider: sev_guest\nnonce:    ab\nreport (base64):\nZm9v\n"
+        );
     }
 }

@@ -18,3 +18,4 @@ pub mod same_uid;
 pub mod scan;
 pub mod select;
 pub mod show;
+pub mod victim;

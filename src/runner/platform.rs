@@ -92,6 +92,9 @@ pub enum PlatformError {
     /// The file could not be read.
     #[error("reading an expectation file: {0}")]
     Io(#[from] crate::files::input::InputError),
+    /// The built-in scenarios, whose rows a built-in platform names, could not be loaded.
+    #[error(transparent)]
+    Scenarios(#[from] crate::scenario::ScenarioError),
 }
 
 #[derive(Debug, Deserialize)]
@@ -337,6 +340,16 @@ pub struct HostCheck {
     pub lacking: usize,
 }
 
+/// `doctor --platform NAME`: the built-in platform `name`, checked against this host's facts
+/// `f`, the reasons in `lang`.
+pub fn check_builtin(name: &str, f: &HostFacts, lang: Lang) -> Result<HostCheck, PlatformError> {
+    let rows: Vec<String> = crate::scenario::builtin()?
+        .into_iter()
+        .map(|s| s.info.name)
+        .collect();
+    Ok(check_host(builtin(name, &rows)?, f, lang))
+}
+
 /// Checks `platform` against this host's facts `f`, the reasons in `lang`.
 pub fn check_host(platform: Platform, f: &HostFacts, lang: Lang) -> HostCheck {
     let checks: Vec<(&'static str, Option<String>)> = platform
@@ -446,6 +459,10 @@ mod tests {
             c.lacking,
             c.checks.iter().filter(|(_, m)| m.is_some()).count()
         );
+        let named = check_builtin("azure-dcsv3", &HostFacts::shared(), Lang::En).unwrap();
+        assert_eq!(named.checks, c.checks);
+        let e = check_builtin("nosuch", &HostFacts::shared(), Lang::En).unwrap_err();
+        assert!(matches!(e, PlatformError::Unknown { .. }), "{e}");
     }
 
     #[test]
