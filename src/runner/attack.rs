@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::coredump::policy::Policy;
 use crate::coredump::reader::{CoreError, CoreFile};
 use crate::coredump::writer::{self, DumpError, DumpOptions, DumpSummary, Engine};
+use crate::files::report::ReportTarget;
 use crate::files::workdir::DirGuard;
 use crate::memory::live::{LiveError, LiveProcess};
 use crate::memory::window::{around_hit, at_region, capture};
@@ -104,6 +105,63 @@ pub enum AttackError {
         "the qmp path needs QEMU's QMP socket (the \"qmp\" field of a VM victim's ready line)"
     )]
     NoQmpSocket,
+    /// A core to keep asked of the live path, which writes none.
+    #[error("--keep needs a dump: a live read writes no file")]
+    KeepWithoutDump,
+    /// The core to keep or the report's file could not be written there.
+    #[error(transparent)]
+    Output(#[from] crate::files::output::OutputError),
+}
+
+/// `confidump attack`'s options, as the library takes them.
+#[derive(Debug, Clone, Copy)]
+pub struct AttackOptions<'a> {
+    /// The victim (QEMU, for [`AttackPath::Qmp`]).
+    pub pid: i32,
+    /// How to get at its memory.
+    pub path: AttackPath,
+    /// Keep the core here instead of deleting it.
+    pub keep: Option<&'a Path>,
+    /// QEMU's QMP socket, for [`AttackPath::Qmp`].
+    pub qmp: Option<&'a Path>,
+    /// Where the report goes, and its redaction.
+    pub out: ReportTarget<'a>,
+    /// Replace an existing report file.
+    pub force: bool,
+    /// The report is JSON (redacted on stdout unless revealed).
+    pub json: bool,
+}
+
+/// Runs `confidump attack`: the paths it will write checked first (a live read keeps no core),
+/// what killed attacks left swept, the attack, and the result redacted as `opts.out` asks.
+pub fn run(opts: &AttackOptions<'_>, needles: &Needles) -> Result<Attack, AttackError> {
+    if opts.path == AttackPath::Live && opts.keep.is_some() {
+        return Err(AttackError::KeepWithoutDump);
+    }
+    if let Some(keep) = opts.keep {
+        // Before the dump, not after it.
+        crate::files::output::check_target(keep, false)?;
+    }
+    opts.out.check(opts.force)?;
+    // Working directories of attacks killed earlier (SIGKILL leaves them): ours, owner gone.
+    super::leftovers::sweep();
+    let mut a = attack_with(opts.pid, opts.path, needles, opts.keep, opts.qmp)?;
+    // The live path checks the victim after its scan; the hex window captured after that is
+    // one more read, and a `??` drawn there for a victim that died in between would claim a
+    // refusal. (The process is not ours to reap: a dead one has no live thread left.)
+    if opts.path == AttackPath::Live && !crate::memory::alive::process_has_live_thread(opts.pid) {
+        return Err(LiveError::Exited {
+            pid: opts.pid,
+            during: "read",
+        }
+        .into());
+    }
+    if opts.out.redacts(opts.json) {
+        use crate::redact::Redact;
+        a.report.redact();
+        a.view.redact();
+    }
+    Ok(a)
 }
 
 /// A finished attack: the report, and the source, kept open for the hex view.
