@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::bail;
-
 use super::scan::{expect_exit, ExpectArg, Format, NeedleArgs};
 use crate::runner::attack::{self, AttackOptions, AttackPath};
 
@@ -74,13 +72,6 @@ pub struct AttackArgs {
 
 /// Runs `confidump attack`.
 pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
-    if args.needles.is_empty() {
-        bail!(
-            "nothing to look for: give --sha256 HEX (the secret_sha256 of the victim's ready line) \
-             or --needle TEXT (see --help)"
-        );
-    }
-    let needles = args.needles.build()?;
     let path = match args.via {
         ViaArg::Dump => AttackPath::Dump,
         ViaArg::LikeGcore => AttackPath::LikeGcore,
@@ -98,7 +89,7 @@ pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
         force: args.force,
         json,
     };
-    let a = attack::run(&opts, &needles)?;
+    let a = attack::run(&opts, &args.needles.spec())?;
     let text = crate::render::output::attack(&a, json, args.out.color())?;
     args.needles.warn_weak();
     args.out.emit(&text, args.force)?;

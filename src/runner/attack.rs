@@ -105,6 +105,15 @@ pub enum AttackError {
         "the qmp path needs QEMU's QMP socket (the \"qmp\" field of a VM victim's ready line)"
     )]
     NoQmpSocket,
+    /// No needle given.
+    #[error(
+        "nothing to look for: give --sha256 HEX (the secret_sha256 of the victim's ready line) \
+         or --needle TEXT (see --help)"
+    )]
+    NothingGiven,
+    /// A needle that cannot be used.
+    #[error(transparent)]
+    Needles(#[from] crate::scan::needles::SpecError),
     /// A core to keep asked of the live path, which writes none.
     #[error("--keep needs a dump: a live read writes no file")]
     KeepWithoutDump,
@@ -132,9 +141,16 @@ pub struct AttackOptions<'a> {
     pub json: bool,
 }
 
-/// Runs `confidump attack`: the paths it will write checked first (a live read keeps no core),
+/// Runs `confidump attack` for the needles of `spec`: the paths it will write checked first (a live read keeps no core),
 /// what killed attacks left swept, the attack, and the result redacted as `opts.out` asks.
-pub fn run(opts: &AttackOptions<'_>, needles: &Needles) -> Result<Attack, AttackError> {
+pub fn run(
+    opts: &AttackOptions<'_>,
+    spec: &crate::scan::needles::NeedleSpec<'_>,
+) -> Result<Attack, AttackError> {
+    if spec.is_empty() {
+        return Err(AttackError::NothingGiven);
+    }
+    let needles = spec.build()?;
     if opts.path == AttackPath::Live && opts.keep.is_some() {
         return Err(AttackError::KeepWithoutDump);
     }
@@ -145,7 +161,7 @@ pub fn run(opts: &AttackOptions<'_>, needles: &Needles) -> Result<Attack, Attack
     opts.out.check(opts.force)?;
     // Working directories of attacks killed earlier (SIGKILL leaves them): ours, owner gone.
     super::leftovers::sweep();
-    let mut a = attack_with(opts.pid, opts.path, needles, opts.keep, opts.qmp)?;
+    let mut a = attack_with(opts.pid, opts.path, &needles, opts.keep, opts.qmp)?;
     // The live path checks the victim after its scan; the hex window captured after that is
     // one more read, and a `??` drawn there for a victim that died in between would claim a
     // refusal. (The process is not ours to reap: a dead one has no live thread left.)
