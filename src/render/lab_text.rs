@@ -442,6 +442,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn replies_in_text_and_json() {
+        assert_eq!(reset_reply(Lang::En, true), "{\"reset\":true}\n");
+        assert_eq!(
+            reset_reply(Lang::En, false),
+            format!("{}\n", t(Lang::En, "reset.done"))
+        );
+        // No hint left is said in words even to a script, as before.
+        assert_eq!(
+            hint_reply(None, Lang::En, true),
+            format!("{}\n", t(Lang::En, "no.more.hints"))
+        );
+        let h = Hint {
+            n: 1,
+            of: 2,
+            text: "look".into(),
+        };
+        let json = hint_reply(Some(&("find-it".into(), h)), Lang::En, true);
+        assert!(
+            json.starts_with("{\"exercise\":\"find-it\",\"hint\":1"),
+            "{json}"
+        );
+        assert_eq!(say(false, &1, || "x".into()).unwrap(), "x");
+        assert_eq!(say(true, &1, || "x".into()).unwrap(), "1\n");
+    }
+
+    #[test]
     fn list_hint_and_solution_lines() {
         let all = crate::lab::builtin().unwrap();
         let st = State::default();

@@ -362,3 +362,47 @@ pub fn left_out(
         })
         .collect()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::scan::needles::NeedleSpec;
+
+    fn opts(path: AttackPath, keep: Option<&Path>) -> AttackOptions<'_> {
+        AttackOptions {
+            pid: 1,
+            path,
+            keep,
+            qmp: None,
+            out: ReportTarget::default(),
+            force: false,
+            json: false,
+        }
+    }
+
+    #[test]
+    fn the_flags_are_checked_before_any_read() {
+        let none = NeedleSpec {
+            texts: &[],
+            files: &[],
+            sha256: &[],
+            shape: crate::scan::Shape::Any,
+        };
+        let e = run(&opts(AttackPath::Dump, None), &none).err().unwrap();
+        assert!(matches!(e, AttackError::NothingGiven), "{e}");
+        let texts = ["a-long-enough-needle".to_string()];
+        let some = NeedleSpec {
+            texts: &texts,
+            ..none
+        };
+        let keep = Path::new("/nonexistent/core");
+        let e = run(&opts(AttackPath::Live, Some(keep)), &some)
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "--keep needs a dump: a live read writes no file"
+        );
+    }
+}

@@ -246,6 +246,38 @@ mod tests {
     }
 
     #[test]
+    fn json_for_a_log_is_a_redacted_copy_only_when_asked() {
+        let golden =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/readme-demo.json");
+        let report = load_result(&golden).unwrap();
+        assert!(matches!(
+            for_log(&report, false),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let shown = for_log(&report, true);
+        assert!(matches!(shown, std::borrow::Cow::Owned(_)));
+        assert_eq!(shown.cells.len(), report.cells.len());
+    }
+
+    #[test]
+    fn a_bad_row_name_is_refused_before_anything_is_probed() {
+        let names = ["nope".to_string()];
+        let opts = DemoOptions {
+            scenario_dir: None,
+            names: &names,
+            platform: PlatformSource::None,
+            require: &[],
+            lang: Lang::En,
+        };
+        let e = select_rows(&opts, &[]).unwrap_err();
+        assert!(matches!(e, DemoError::Select(_)), "{e}");
+        assert!(
+            e.to_string().starts_with("no scenario named \"nope\""),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_saved_result_is_recounted_and_a_bad_one_named() {
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("bad.json");

@@ -212,6 +212,45 @@ pub fn scan_child(pid: i32, needles: &Needles) -> ChildScan {
 mod tests {
     use super::*;
 
+    fn cmd<'a>(texts: &'a [String], detect: bool, target: Option<Target<'a>>) -> ScanCommand<'a> {
+        ScanCommand {
+            needles: NeedleSpec {
+                texts,
+                files: &[],
+                sha256: &[],
+                shape: scan::Shape::Any,
+            },
+            detect,
+            target,
+            out: ReportTarget::default(),
+            force: false,
+            json: false,
+        }
+    }
+
+    #[test]
+    fn the_command_says_what_is_missing_before_reading_anything() {
+        let none = run(&cmd(&[], false, None), &mut |_, _| {}).unwrap_err();
+        assert!(matches!(none, ScanCommandError::NothingGiven), "{none}");
+        let texts = ["a-long-enough-needle".to_string()];
+        let e = run(&cmd(&texts, false, None), &mut |_, _| {}).unwrap_err();
+        assert!(matches!(e, ScanCommandError::NoTarget), "{e}");
+        assert_eq!(e.to_string(), "give either a core file or --pid");
+    }
+
+    #[test]
+    fn a_short_needle_is_named_by_number_never_echoed() {
+        let texts = ["hunter2".to_string(), "a-long-enough-needle".to_string()];
+        let w = weak_warnings(&cmd(&texts, false, None).needles);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].starts_with("needle 0 (--needle) is 7 bytes"),
+            "{}",
+            w[0]
+        );
+        assert!(!w[0].contains("hunter2"));
+    }
+
     #[test]
     fn what_is_not_a_core_file_is_named() {
         let e = open_core(Path::new("/dev/null")).unwrap_err().to_string();
