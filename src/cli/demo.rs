@@ -134,17 +134,22 @@ pub struct DemoArgs {
 /// Runs `confidump demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.from {
-        return redraw(&args, path);
+        // A saved result drawn again, through the same renderers as a run; its exit status is
+        // that run's verdict, its mismatches counted again from its cells.
+        check_outputs(&args)?;
+        let mut report = demo::load_result(path)?;
+        if args.out.redact {
+            report.redact();
+        }
+        print_report(&args, &report)?;
+        write_files(&args, &report)?;
+        return Ok(exit(report.mismatches == 0));
     }
     let lang = args.lang.unwrap_or_else(crate::i18n::detect_lang);
     let opts = DemoOptions {
         scenario_dir: args.scenario_dir.as_deref(),
         names: &args.scenarios,
-        platform: match (&args.platform, &args.expect_file) {
-            (Some(name), _) => PlatformSource::Builtin(name),
-            (None, Some(file)) => PlatformSource::File(file),
-            (None, None) => PlatformSource::None,
-        },
+        platform: PlatformSource::from_flags(args.platform.as_deref(), args.expect_file.as_deref()),
         require: &args.require,
         lang,
     };
@@ -227,19 +232,6 @@ fn write_files(args: &DemoArgs, report: &MatrixReport) -> anyhow::Result<()> {
         args.out.write_file(path, html.as_bytes(), args.force)?;
     }
     Ok(())
-}
-
-/// `--from FILE`: a saved result drawn again, through the same renderers as a run. The exit
-/// status is that run's verdict, its mismatches counted again from its cells.
-fn redraw(args: &DemoArgs, path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    check_outputs(args)?;
-    let mut report = demo::load_result(path)?;
-    if args.out.redact {
-        report.redact();
-    }
-    print_report(args, &report)?;
-    write_files(args, &report)?;
-    Ok(exit(report.mismatches == 0))
 }
 
 fn exit(as_expected: bool) -> ExitCode {
