@@ -3,11 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::bail;
-
 use super::scan::{expect_exit, ExpectArg, Format, NeedleArgs};
-use crate::render::attack as present;
-use crate::runner::attack::{attack_with, AttackPath};
+use crate::runner::attack::{self, AttackOptions, AttackPath};
 
 const EXAMPLES: &str = "\
 The attacker is root with root's real tools. By default it takes confidump's own dump, which
@@ -75,13 +72,6 @@ pub struct AttackArgs {
 
 /// Runs `confidump attack`.
 pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
-    if args.needles.is_empty() {
-        bail!(
-            "nothing to look for: give --sha256 HEX (the secret_sha256 of the victim's ready line) \
-             or --needle TEXT (see --help)"
-        );
-    }
-    let needles = args.needles.build()?;
     let path = match args.via {
         ViaArg::Dump => AttackPath::Dump,
         ViaArg::LikeGcore => AttackPath::LikeGcore,
@@ -89,42 +79,18 @@ pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
         ViaArg::Live => AttackPath::Live,
         ViaArg::Qmp => AttackPath::Qmp,
     };
-    if path == AttackPath::Live && args.keep.is_some() {
-        bail!("--keep needs a dump: a live read writes no file");
-    }
-    if let Some(keep) = &args.keep {
-        // Before the dump, not after it.
-        crate::files::output::check_target(keep, false)?;
-    }
-    args.out.check(args.force)?;
-    // Working directories of attacks killed earlier (SIGKILL leaves them): ours, owner gone.
-    crate::runner::leftovers::sweep();
-    let mut a = attack_with(
-        args.pid,
+    let json = args.format == Format::Json;
+    let opts = AttackOptions {
+        pid: args.pid,
         path,
-        &needles,
-        args.keep.as_deref(),
-        args.qmp.as_deref(),
-    )?;
-    // The live path checks the victim after its scan; the hex window captured after that is
-    // one more read, and a `??` drawn there for a victim that died in between would claim a
-    // refusal. (The process is not ours to reap: a dead one has no live thread left.)
-    if path == AttackPath::Live && !crate::memory::alive::process_has_live_thread(args.pid) {
-        return Err(crate::memory::live::LiveError::Exited {
-            pid: args.pid,
-            during: "read",
-        }
-        .into());
-    }
-    if args.out.redacts(args.format == Format::Json) {
-        use crate::redact::Redact;
-        a.report.redact();
-        a.view.redact();
-    }
-    let text = match args.format {
-        Format::Text => present::render(&a, args.out.color()),
-        Format::Json => format!("{}\n", crate::render::json::render_report(&a.report)?),
+        keep: args.keep.as_deref(),
+        qmp: args.qmp.as_deref(),
+        out: args.out.target(),
+        force: args.force,
+        json,
     };
+    let a = attack::run(&opts, &args.needles.spec())?;
+    let text = crate::render::output::attack(&a, json, args.out.color())?;
     args.needles.warn_weak();
     args.out.emit(&text, args.force)?;
     Ok(expect_exit(args.expect, &a.report))

@@ -11,12 +11,9 @@ use super::{EXIT_MISMATCH, EXIT_OK};
 use crate::i18n::Lang;
 use crate::model::MatrixReport;
 use crate::redact::Redact;
-use crate::render;
-use crate::render::presenter::{self, PresentOptions};
-use crate::runner::matrix::{self, RunEnv};
-use crate::runner::select::{self, PlatformSource, Selection};
-use crate::runner::{demo, platform};
-use crate::scenario;
+use crate::render::{self, presenter};
+use crate::runner::demo::{self, DemoOptions};
+use crate::runner::select::PlatformSource;
 
 const EXAMPLES: &str = "\
 Starts one real victim per scenario (this same program, `confidump victim`), each holding a
@@ -137,112 +134,88 @@ pub struct DemoArgs {
 /// Runs `confidump demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.from {
-        return redraw(&args, path);
+        // A saved result drawn again, through the same renderers as a run; its exit status is
+        // that run's verdict, its mismatches counted again from its cells.
+        check_outputs(&args)?;
+        let mut report = demo::load_result(path)?;
+        if args.out.redact {
+            report.redact();
+        }
+        print_report(&args, &report)?;
+        write_files(&args, &report)?;
+        return Ok(exit(report.mismatches == 0));
     }
-    let all = scenario::load_all(args.scenario_dir.as_deref())?;
-    let exe = std::env::current_exe().context("finding this program to start the victims")?;
     let lang = args.lang.unwrap_or_else(crate::i18n::detect_lang);
+    let opts = DemoOptions {
+        scenario_dir: args.scenario_dir.as_deref(),
+        names: &args.scenarios,
+        platform: PlatformSource::from_flags(args.platform.as_deref(), args.expect_file.as_deref()),
+        require: &args.require,
+        lang,
+    };
     if args.list {
-        let env = RunEnv::probe(exe).in_lang(lang);
-        let scenarios = matrix::for_host(all, &env);
-        crate::out!("{}", render::list::list(&scenarios, lang))?;
+        crate::out!("{}", render::list::list(&demo::listed(&opts)?, lang))?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    let source = match (&args.platform, &args.expect_file) {
-        (Some(name), _) => PlatformSource::Builtin(name),
-        (None, Some(file)) => PlatformSource::File(file),
-        (None, None) => PlatformSource::None,
-    };
-    let Selection {
-        scenarios: selected,
-        required,
-    } = select::select(all, &args.scenarios, source, &args.require)?;
-    // Not root, by mistake: stop before starting anything (no row means what it says as an
-    // ordinary user; see `needs_root`).
-    let euid = nix::unistd::geteuid();
-    if !euid.is_root() {
-        let again: Vec<String> = std::env::args().skip(1).collect();
-        bail!("{}", select::needs_root(&selected, euid.as_raw(), &again));
-    }
+    let again: Vec<String> = std::env::args().skip(1).collect();
+    let (selection, exe) = demo::select_rows(&opts, &again)?;
     if args.present && args.out.output.is_some() {
         bail!("--output writes the table or JSON: presenter mode draws on the terminal");
     }
-    // The output paths are checked before the run, not after it.
-    for path in args.junit.iter().chain(&args.html).chain(&args.out.output) {
-        crate::files::output::check_target(path, args.force)?;
-    }
+    check_outputs(&args)?;
     // Working directories of demos killed earlier (SIGKILL leaves them): ours, owner gone.
     crate::runner::leftovers::sweep();
-    let color = use_color();
-    let env = RunEnv::probe(exe).in_lang(lang);
-    let scenarios = matrix::for_host(selected, &env);
-    if demo::needs_static_binary(&scenarios) {
-        super::prepare_static_binary(lang);
-    }
+    let planned = demo::plan(selection, exe, lang, || super::prepare_static_binary(lang));
     let mut report = if args.present {
-        let stdin = std::io::stdin();
-        let mut input = stdin.lock();
-        let mut out = std::io::stdout();
-        let infos: Vec<_> = scenarios.iter().map(|s| s.info.clone()).collect();
-        let redact = args.out.redact;
-        let mut engine =
-            |i: usize, step: &mut dyn FnMut(&str)| demo::run_one(&scenarios, &env, i, redact, step);
-        let opts = PresentOptions::for_terminal(color);
-        let host = demo::host_info(&env);
-        match presenter::run(&infos, lang, host, opts, &mut input, &mut out, &mut engine)
-            .context("presenter mode")?
-        {
-            Some(r) => r,
-            // The presenter was left before the end: nothing to judge.
-            None => {
-                eprintln!("confidump: presenter mode ended without a report: nothing to judge");
-                return Ok(ExitCode::from(EXIT_OK));
-            }
-        }
+        let color = use_color();
+        let shown = presenter::run_demo(&planned, lang, args.out.redact, color);
+        // The presenter was left before the end: nothing to judge.
+        let Some(report) = shown.context("presenter mode")? else {
+            eprintln!("confidump: presenter mode ended without a report: nothing to judge");
+            return Ok(ExitCode::from(EXIT_OK));
+        };
+        report
     } else {
         let mut progress = render::progress::Progress::new(std::io::stderr().is_terminal());
         let mut step = |m: &str| progress.step(m);
-        let mut report = demo::run_demo(&scenarios, &env, lang, args.jobs, &mut step);
+        let (scenarios, env) = (&planned.scenarios, &planned.env);
+        let mut report = demo::run_demo(scenarios, env, lang, args.jobs, &mut step);
         progress.finish();
         // One transform before any rendering: every output below is drawn from it.
         if args.out.redact {
             report.redact();
         }
-        select::mark_required(&scenarios, &mut report, &required);
-        print_report(&args, &report)?;
         report
     };
     // The presenter drew its screens already; the marks still decide the files and the exit.
-    select::mark_required(&scenarios, &mut report, &required);
-    // A required capability no selected row stands for is checked directly.
-    let unrowed = platform::unrowed_missing(&scenarios, &required, &env.host);
+    let unrowed = demo::judge(&planned, &mut report);
+    if !args.present {
+        print_report(&args, &report)?;
+    }
     for (r, why) in &unrowed {
-        eprintln!(
-            "confidump: required capability {} is missing: {why}",
-            r.as_str()
-        );
+        let r = r.as_str();
+        eprintln!("confidump: required capability {r} is missing: {why}");
     }
     write_files(&args, &report)?;
     Ok(exit(report.mismatches == 0 && unrowed.is_empty()))
 }
 
-/// The report on stdout (or `--output`): the table, or JSON.
+/// The output paths, checked before the run, not after it.
+fn check_outputs(args: &DemoArgs) -> anyhow::Result<()> {
+    for path in args.junit.iter().chain(&args.html).chain(&args.out.output) {
+        crate::files::output::check_target(path, args.force)?;
+    }
+    Ok(())
+}
+
+/// The report on stdout (or `--output`): the table, or JSON. JSON on stdout is a log line (a
+/// pod's log, CI output): without the secret's bytes unless --reveal. The files (HTML 0600)
+/// are drawn unchanged.
 fn print_report(args: &DemoArgs, report: &MatrixReport) -> anyhow::Result<()> {
-    let text = match args.format {
-        DemoFormat::Json => {
-            // JSON on stdout is a log line (a pod's log, CI output): without the secret's
-            // bytes unless --reveal. The files (HTML 0600) are drawn unchanged.
-            let mut json = report.clone();
-            if args.out.redacts(true) {
-                json.redact();
-            }
-            let text = serde_json::to_string_pretty(&json).context("encoding the report")?;
-            format!("{text}\n")
-        }
-        DemoFormat::Text => {
-            render::table::render_table(report, args.out.color(), render::term::width())
-        }
-    };
+    let json = args.format == DemoFormat::Json;
+    let shown = demo::for_log(report, json && args.out.redacts(true));
+    let text =
+        render::output::matrix(&shown, json, args.out.color()).context("encoding the report")?;
     Ok(args.out.emit(&text, args.force)?)
 }
 
@@ -259,21 +232,6 @@ fn write_files(args: &DemoArgs, report: &MatrixReport) -> anyhow::Result<()> {
         args.out.write_file(path, html.as_bytes(), args.force)?;
     }
     Ok(())
-}
-
-/// `--from FILE`: a saved result drawn again, through the same renderers as a run. The exit
-/// status is that run's verdict, its mismatches counted again from its cells.
-fn redraw(args: &DemoArgs, path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    for out in args.junit.iter().chain(&args.html).chain(&args.out.output) {
-        crate::files::output::check_target(out, args.force)?;
-    }
-    let mut report = demo::load_result(path)?;
-    if args.out.redact {
-        report.redact();
-    }
-    print_report(args, &report)?;
-    write_files(args, &report)?;
-    Ok(exit(report.mismatches == 0))
 }
 
 fn exit(as_expected: bool) -> ExitCode {

@@ -1,20 +1,15 @@
 //! `confidump lab`: exercises that trainees solve with real tools, checked by hash.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 
 use super::{EXIT_ERROR, EXIT_MISMATCH, EXIT_OK};
-use crate::i18n::{t, Lang};
-use crate::lab::progress::{self, is_open};
-use crate::lab::proof::{Outcome, Part};
-use crate::lab::record;
-use crate::lab::session::{self, task_text};
-use crate::lab::state::{self, State};
-use crate::lab::{self, solve, Exercise};
+use crate::i18n::Lang;
+use crate::lab::flow::{Lab, SolveEvent};
+use crate::lab::progress;
 use crate::render::lab_text;
-use crate::render::sanitize::json_text;
 
 const AFTER_HELP: &str = "\
 A trainee, as root on their own machine (or VM, or container):
@@ -126,23 +121,11 @@ pub enum Action {
     },
 }
 
-struct Ctx {
-    lang: Lang,
-    json: bool,
-    all: Vec<Exercise>,
-    dir: PathBuf,
-}
-
 /// Runs `confidump lab`.
 pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
     let lang = args.lang.unwrap_or_else(crate::i18n::detect_lang);
-    let all = lab::load(args.labs_dir.as_deref())?;
-    let ctx = Ctx {
-        lang,
-        json: args.format == Format::Json,
-        all,
-        dir: state::dir()?,
-    };
+    let lab = Lab::open(lang, args.labs_dir.as_deref())?;
+    let json = args.format == Format::Json;
     // The commands that start targets or gdb sweep what killed runs left, as demo does.
     if matches!(
         args.action,
@@ -150,199 +133,61 @@ pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
     ) {
         crate::runner::leftovers::sweep();
     }
-    let code = match args.action {
-        Action::List => list(&ctx)?,
-        Action::Start { name, any_order } => start(&ctx, &name, any_order)?,
-        Action::Hint { n, exercise } => hint(&ctx, n, exercise.as_deref())?,
+    let prepare = || super::prepare_static_binary(lang);
+    let (text, code) = match args.action {
+        Action::List => {
+            let st = lab.state()?;
+            let value = lab_text::list_json(&lab.all, &st, lang);
+            let text = lab_text::say(json, &value, || lab_text::list_text(&lab.all, &st, lang));
+            (text?, EXIT_OK)
+        }
+        Action::Start { name, any_order } => {
+            let s = lab.start(&name, any_order, prepare)?;
+            (lab_text::started(&s, lab.all.len(), lang, json)?, EXIT_OK)
+        }
+        Action::Hint { n, exercise } => {
+            let h = lab.hint(n, exercise.as_deref())?;
+            (lab_text::hint_reply(h.as_ref(), lang, json), EXIT_OK)
+        }
         Action::Check {
             answer,
             file,
             exercise,
-        } => check(
-            &ctx,
-            answer.as_deref(),
-            file.as_deref(),
-            exercise.as_deref(),
-        )?,
-        Action::Status { html, force } => status(&ctx, html.as_deref(), force)?,
-        Action::Reset => reset(&ctx)?,
-        Action::Solve { name } => solve_cmd(&ctx, &name)?,
-        Action::Report { files } => report(&ctx, &files)?,
+        } => {
+            let c = lab.check(answer.as_deref(), file.as_deref(), exercise.as_deref())?;
+            let code = if c.recorded.accepted {
+                EXIT_OK
+            } else {
+                EXIT_MISMATCH
+            };
+            (lab_text::checked(&c, lang, json), code)
+        }
+        Action::Status { html, force } => {
+            let rep = lab.status()?;
+            if let Some(path) = html {
+                let page = crate::render::lab_page::page(&rep, lang);
+                crate::secret::write_private(&path, page.as_bytes(), force)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            let text = lab_text::say(json, &rep, || lab_text::status_table(&rep, lang));
+            (text?, EXIT_OK)
+        }
+        Action::Reset => {
+            lab.reset()?;
+            (lab_text::reset_reply(lang, json), EXIT_OK)
+        }
+        Action::Solve { name } => {
+            let mut show =
+                |e: SolveEvent<'_, '_>| crate::out!("{}", lab_text::solve_event(&e, lang, json));
+            let ok = lab.solve(&name, prepare, &mut show)?;
+            (String::new(), if ok { EXIT_OK } else { EXIT_ERROR })
+        }
+        Action::Report { files } => {
+            let reps = progress::load_reports(&files)?;
+            let text = lab_text::say(json, &reps, || lab_text::report_table(&reps, lang));
+            (text?, EXIT_OK)
+        }
     };
+    crate::out!("{text}")?;
     Ok(ExitCode::from(code))
-}
-
-fn index_of(ctx: &Ctx, name: &str) -> anyhow::Result<usize> {
-    let ex = lab::find(&ctx.all, name)?;
-    Ok(ctx.all.iter().position(|e| e.name == ex.name).unwrap_or(0))
-}
-
-/// `value` as JSON for scripts (shown, never interpreted by a terminal), or `text()`.
-fn say<T: serde::Serialize>(
-    ctx: &Ctx,
-    value: &T,
-    text: impl FnOnce() -> String,
-) -> anyhow::Result<u8> {
-    if ctx.json {
-        crate::outln!("{}", json_text(&serde_json::to_string_pretty(value)?))?;
-    } else {
-        crate::out!("{}", text())?;
-    }
-    Ok(EXIT_OK)
-}
-
-fn list(ctx: &Ctx) -> anyhow::Result<u8> {
-    let st = State::load(&ctx.dir)?;
-    let json = lab_text::list_json(&ctx.all, &st, ctx.lang);
-    say(ctx, &json, || lab_text::list_text(&ctx.all, &st, ctx.lang))
-}
-
-/// Starts `ex` afresh ([`session::start_fresh`]), building the static binary a VM or container needs.
-fn start_fresh(ctx: &Ctx, st: &mut State, ex: &Exercise) -> anyhow::Result<state::Running> {
-    let lang = ctx.lang;
-    Ok(session::start_fresh(&ctx.dir, st, ex, || {
-        super::prepare_static_binary(lang)
-    })?)
-}
-
-fn start(ctx: &Ctx, name: &str, any_order: bool) -> anyhow::Result<u8> {
-    let i = index_of(ctx, name)?;
-    let ex = &ctx.all[i];
-    let mut st = State::load(&ctx.dir)?;
-    if !any_order && !is_open(&ctx.all, &st, i) {
-        bail!("{} {}", ex.name, t(ctx.lang, "locked.why"));
-    }
-    let run = start_fresh(ctx, &mut st, ex)?;
-    let task = task_text(ex, ctx.lang, &run);
-    let json = lab_text::start_json(ex, &run, &task, ctx.lang);
-    let sheet = || lab_text::task_sheet(ex, i + 1, ctx.all.len(), run.pid, &task, ctx.lang);
-    say(ctx, &json, sheet)
-}
-
-/// The exercise a command refers to: `--exercise`, else the current one.
-fn current<'a>(ctx: &'a Ctx, st: &State, name: Option<&str>) -> anyhow::Result<&'a Exercise> {
-    match name.map(str::to_string).or_else(|| st.current.clone()) {
-        Some(n) => Ok(lab::find(&ctx.all, &n)?),
-        None => bail!("{}", t(ctx.lang, "not.started")),
-    }
-}
-
-fn hint(ctx: &Ctx, n: Option<u32>, name: Option<&str>) -> anyhow::Result<u8> {
-    let mut st = State::load(&ctx.dir)?;
-    let ex = current(ctx, &st, name)?;
-    let Some(h) = session::take_hint(&ctx.dir, &mut st, ex, n, ctx.lang)? else {
-        crate::outln!("{}", t(ctx.lang, "no.more.hints"))?;
-        return Ok(EXIT_OK);
-    };
-    if ctx.json {
-        let json =
-            serde_json::json!({"exercise": ex.name, "hint": h.n, "of": h.of, "text": h.text});
-        crate::outln!("{}", json_text(&json.to_string()))?;
-    } else {
-        crate::outln!("{}", lab_text::hint_text(h.n, h.of, &h.text, ctx.lang))?;
-    }
-    Ok(EXIT_OK)
-}
-
-fn check(
-    ctx: &Ctx,
-    answer: Option<&str>,
-    file: Option<&Path>,
-    name: Option<&str>,
-) -> anyhow::Result<u8> {
-    let mut st = State::load(&ctx.dir)?;
-    let ex = current(ctx, &st, name)?.clone();
-    let Some(rec) = st.exercises.get(&ex.name).cloned() else {
-        bail!("{}", t(ctx.lang, "not.started"));
-    };
-    let (part, outcome) = record::judge(&rec, ex.goal, answer, file)?;
-    record_outcome(ctx, &mut st, &ex, part, &outcome)
-}
-
-/// Records a check's outcome (of `part` of the exercise), prints it, and returns the exit code.
-fn record_outcome(
-    ctx: &Ctx,
-    st: &mut State,
-    ex: &Exercise,
-    part: Part,
-    outcome: &Outcome,
-) -> anyhow::Result<u8> {
-    let r = record::record(&ctx.all, &ctx.dir, st, ex, part, outcome)?;
-    if ctx.json {
-        crate::outln!("{}", lab_text::outcome_json(ex, part, outcome, &r))?;
-    } else {
-        crate::out!(
-            "{}",
-            lab_text::outcome_text(ex, part, outcome, &r, ctx.lang)
-        )?;
-    }
-    Ok(if r.accepted { EXIT_OK } else { EXIT_MISMATCH })
-}
-
-fn status(ctx: &Ctx, html: Option<&Path>, force: bool) -> anyhow::Result<u8> {
-    let st = State::load(&ctx.dir)?;
-    let rep = progress::progress(&ctx.all, ctx.lang, &st, progress::trainee());
-    if let Some(path) = html {
-        let page = crate::render::lab_page::page(&rep, ctx.lang);
-        crate::secret::write_private(path, page.as_bytes(), force)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    say(ctx, &rep, || lab_text::status_table(&rep, ctx.lang))
-}
-
-fn reset(ctx: &Ctx) -> anyhow::Result<u8> {
-    session::reset(&ctx.dir)?;
-    if ctx.json {
-        crate::outln!("{}", serde_json::json!({"reset": true}))?;
-    } else {
-        crate::outln!("{}", t(ctx.lang, "reset.done"))?;
-    }
-    Ok(EXIT_OK)
-}
-
-fn solve_cmd(ctx: &Ctx, name: &str) -> anyhow::Result<u8> {
-    let ex = lab::find(&ctx.all, name)?.clone();
-    let (l, json) = (ctx.lang, ctx.json);
-    let mut st = State::load(&ctx.dir)?;
-    let run = start_fresh(ctx, &mut st, &ex)?;
-    let work = solve::work_dir(&ex.name)?;
-    let exe = std::env::current_exe().context("finding this executable")?;
-    let vars = solve::Vars::new(&run, work.0.clone(), exe);
-    if !json {
-        crate::out!("{}", lab_text::solution_head(&ex, run.pid, l))?;
-    }
-    let total = ex.solution.len();
-    // Each step is printed as it ends; a write error (other than a reader that left) is
-    // kept and returned once the solution has run.
-    let mut printed: Result<(), crate::files::stdout::StdoutError> = Ok(());
-    let found = solve::run(&ex, &vars, &mut |i, r| {
-        if !json && printed.is_ok() {
-            printed = crate::out!("{}", lab_text::step_text(i + 1, total, r, l));
-        }
-    })
-    .context("running the solution")?;
-    printed?;
-    let rec = st.exercises.get(&ex.name).cloned().unwrap_or_default();
-    // Every part the solution produced, the proof first: each is checked as `lab check` would.
-    let parts = solve::check_found(&rec, &found, ex.goal)?;
-    if parts.is_empty() {
-        record_outcome(ctx, &mut st, &ex, Part::Answer, &solve::nothing_found())?;
-        return Ok(EXIT_ERROR);
-    }
-    let mut code = EXIT_OK;
-    for (said, part, outcome) in parts {
-        if !json {
-            crate::out!("{}", lab_text::submitted_text(&said, l))?;
-        }
-        if record_outcome(ctx, &mut st, &ex, part, &outcome)? != EXIT_OK {
-            code = EXIT_ERROR;
-        }
-    }
-    Ok(code)
-}
-
-/// `lab report`: every trainee's status file in one table.
-fn report(ctx: &Ctx, files: &[PathBuf]) -> anyhow::Result<u8> {
-    let reps = progress::load_reports(files)?;
-    say(ctx, &reps, || lab_text::report_table(&reps, ctx.lang))
 }

@@ -9,13 +9,11 @@ use crate::render::progress::Transfer;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::bail;
-
 use super::{EXIT_MISMATCH, EXIT_OK};
 use crate::render;
-use crate::runner::{self, scan::Target};
+use crate::runner::{self, scan::ScanCommand, scan::Target};
 use crate::scan::gate::{self, Expect, Gate};
-use crate::scan::needles::{NeedleSpec, WEAK_NEEDLE};
+use crate::scan::needles::NeedleSpec;
 use crate::scan::{Needles, Shape};
 
 const SCAN_EXAMPLES: &str = "\
@@ -95,13 +93,10 @@ impl NeedleArgs {
         Ok(self.spec().build()?)
     }
 
-    /// Says, after a scan, which `--needle`s are short enough to match unrelated bytes too:
-    /// their hits are not proof that the bytes are the secret. Never echoes a needle.
+    /// Says, after a scan, which `--needle`s may match unrelated bytes too.
     pub fn warn_weak(&self) {
-        for (i, len) in self.spec().weak() {
-            eprintln!(
-                "confidump: warning: needle {i} (--needle) is {len} bytes: a needle under {WEAK_NEEDLE} bytes matches unrelated bytes too (--sha256 of the whole secret proves it is the one)"
-            );
+        for w in runner::scan::weak_warnings(&self.spec()) {
+            eprintln!("confidump: warning: {w}");
         }
     }
 }
@@ -188,41 +183,25 @@ pub fn use_color() -> bool {
 
 /// Runs `confidump scan`.
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
-    if args.needles.is_empty() && !args.detect {
-        bail!(
-            "nothing to look for: give --needle, --needle-file, --sha256 or --detect (see --help)"
-        );
-    }
-    let mut needles = args.needles.build()?;
-    if needles.is_empty() && !args.detect {
-        bail!("nothing to look for: the needle files hold no needles");
-    }
-    if args.detect {
-        needles.enable_detectors();
-    }
-    args.out.check(args.force)?;
+    let json = args.format == Format::Json;
     // A bar for long scans, on a terminal, never in JSON mode.
-    let mut bar = Transfer::new(
-        std::io::stderr().is_terminal() && matches!(args.format, Format::Text),
-        "scanning",
-    );
-    let mut progress = |done, total| bar.update(done, total);
-    let target = match (args.pid, &args.dir, &args.core) {
-        (Some(pid), _, _) => Target::Pid(pid),
-        (None, Some(dir), _) => Target::Dir(dir),
-        (None, None, Some(core)) => Target::Core(core),
-        (None, None, None) => bail!("give either a core file or --pid"),
+    let mut bar = Transfer::new(std::io::stderr().is_terminal() && !json, "scanning");
+    let cmd = ScanCommand {
+        needles: args.needles.spec(),
+        detect: args.detect,
+        target: match (args.pid, &args.dir, &args.core) {
+            (Some(pid), _, _) => Some(Target::Pid(pid)),
+            (None, Some(dir), _) => Some(Target::Dir(dir)),
+            (None, None, Some(core)) => Some(Target::Core(core)),
+            (None, None, None) => None,
+        },
+        out: args.out.target(),
+        force: args.force,
+        json,
     };
-    let report = runner::scan::scan_target(target, &needles, &mut progress)?;
+    let report = runner::scan::run(&cmd, &mut |done, total| bar.update(done, total))?;
     bar.finish();
-    let mut report = report;
-    if args.out.redacts(args.format == Format::Json) {
-        crate::redact::Redact::redact(&mut report);
-    }
-    let text = match args.format {
-        Format::Text => render::text::render_report(&report, args.out.color()),
-        Format::Json => format!("{}\n", render::json::render_report(&report)?),
-    };
+    let text = render::output::scan(&report, json, args.out.color())?;
     args.needles.warn_weak();
     args.out.emit(&text, args.force)?;
     Ok(expect_exit(args.expect, &report))

@@ -21,6 +21,7 @@
 //! secret inside the guest and tells the host only its SHA-256, so the same record works for
 //! every context.
 
+pub mod flow;
 pub mod launch;
 pub mod progress;
 pub mod proof;

@@ -4,13 +4,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use unicode_width::UnicodeWidthStr;
 
-use super::sanitize::visible;
+use super::sanitize::{json_text, visible};
 use crate::i18n::{sep, t, Lang};
+use crate::lab::flow::{Checked, SolveEvent, Started};
 use crate::lab::progress::state_word;
 use crate::lab::progress::{minutes, state_key, Progress, StatusReport};
 use crate::lab::proof::{Outcome, Part};
 use crate::lab::record::Recorded;
-use crate::lab::session::goal_key;
+use crate::lab::session::{goal_key, Hint};
 use crate::lab::solve::{StepRun, Submitted};
 use crate::lab::state::{Running, State};
 use crate::lab::{Exercise, Goal};
@@ -368,9 +369,103 @@ pub fn step_text(i: usize, total: usize, r: &StepRun<'_>, l: Lang) -> String {
     text
 }
 
+/// `value` as JSON for scripts (shown, never interpreted by a terminal) when `json`, else
+/// `text()`: what a lab command prints.
+pub fn say<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> Result<String, serde_json::Error> {
+    Ok(if json {
+        format!("{}\n", json_text(&serde_json::to_string_pretty(value)?))
+    } else {
+        text()
+    })
+}
+
+/// What `lab start` prints: the task sheet, or its JSON.
+pub fn started(
+    s: &Started<'_>,
+    n: usize,
+    l: Lang,
+    json: bool,
+) -> Result<String, serde_json::Error> {
+    let value = start_json(s.ex, &s.run, &s.task, l);
+    say(json, &value, || {
+        task_sheet(s.ex, s.index + 1, n, s.run.pid, &s.task, l)
+    })
+}
+
+/// What `lab hint` prints for hint `h` of exercise `name`, or that there is none.
+pub fn hint_reply(h: Option<&(String, Hint)>, l: Lang, json: bool) -> String {
+    match h {
+        None => format!("{}\n", t(l, "no.more.hints")),
+        Some((name, h)) if json => {
+            let v = serde_json::json!({"exercise": name, "hint": h.n, "of": h.of, "text": h.text});
+            format!("{}\n", json_text(&v.to_string()))
+        }
+        Some((_, h)) => format!("{}\n", hint_text(h.n, h.of, &h.text, l)),
+    }
+}
+
+/// What a recorded check prints.
+pub fn checked(c: &Checked<'_>, l: Lang, json: bool) -> String {
+    if json {
+        format!("{}\n", outcome_json(&c.ex, c.part, &c.outcome, &c.recorded))
+    } else {
+        outcome_text(&c.ex, c.part, &c.outcome, &c.recorded, l)
+    }
+}
+
+/// What `lab reset` prints.
+pub fn reset_reply(l: Lang, json: bool) -> String {
+    if json {
+        format!("{}\n", serde_json::json!({"reset": true}))
+    } else {
+        format!("{}\n", t(l, "reset.done"))
+    }
+}
+
+/// What `lab solve` prints for one event (JSON shows only the checks).
+pub fn solve_event(e: &SolveEvent<'_, '_>, l: Lang, json: bool) -> String {
+    match e {
+        SolveEvent::Checked(c) => checked(c, l, json),
+        _ if json => String::new(),
+        SolveEvent::Head(ex, pid) => solution_head(ex, *pid, l),
+        SolveEvent::Step(i, total, r) => step_text(i + 1, *total, r, l),
+        SolveEvent::Submitted(s) => submitted_text(s, l),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replies_in_text_and_json() {
+        assert_eq!(reset_reply(Lang::En, true), "{\"reset\":true}\n");
+        assert_eq!(
+            reset_reply(Lang::En, false),
+            format!("{}\n", t(Lang::En, "reset.done"))
+        );
+        // No hint left is said in words even to a script, as before.
+        assert_eq!(
+            hint_reply(None, Lang::En, true),
+            format!("{}\n", t(Lang::En, "no.more.hints"))
+        );
+        let h = Hint {
+            n: 1,
+            of: 2,
+            text: "look".into(),
+        };
+        let json = hint_reply(Some(&("find-it".into(), h)), Lang::En, true);
+        assert!(
+            json.starts_with("{\"exercise\":\"find-it\",\"hint\":1"),
+            "{json}"
+        );
+        assert_eq!(say(false, &1, || "x".into()).unwrap(), "x");
+        assert_eq!(say(true, &1, || "x".into()).unwrap(), "1\n");
+    }
 
     #[test]
     fn list_hint_and_solution_lines() {

@@ -21,6 +21,7 @@ pub mod lab_page;
 pub mod lab_text;
 pub mod list;
 pub mod matrix;
+pub mod output;
 pub mod presenter;
 pub mod progress;
 pub mod sanitize;

@@ -446,6 +446,33 @@ fn verdict_screen(s: &ScenarioInfo, row: &[Cell], lang: Lang, opts: PresentOptio
     out
 }
 
+/// `demo --present`: the planned rows presented on this terminal (stdin, stdout), each run by
+/// the runner when its turn comes, its cells redacted when `redact`.
+pub fn run_demo(
+    planned: &crate::runner::demo::Planned,
+    lang: Lang,
+    redact: bool,
+    color: bool,
+) -> std::io::Result<Option<MatrixReport>> {
+    use crate::runner::demo;
+    let (scenarios, env) = (&planned.scenarios, &planned.env);
+    let infos: Vec<_> = scenarios.iter().map(|s| s.info.clone()).collect();
+    let mut engine =
+        |i: usize, step: &mut dyn FnMut(&str)| demo::run_one(scenarios, env, i, redact, step);
+    let mut input = std::io::stdin().lock();
+    let opts = PresentOptions::for_terminal(color);
+    let host = demo::host_info(env);
+    run(
+        &infos,
+        lang,
+        host,
+        opts,
+        &mut input,
+        &mut std::io::stdout(),
+        &mut engine,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::coredump::policy::Policy;
 use crate::coredump::reader::{CoreError, CoreFile};
 use crate::coredump::writer::{self, DumpError, DumpOptions, DumpSummary, Engine};
+use crate::files::report::ReportTarget;
 use crate::files::workdir::DirGuard;
 use crate::memory::live::{LiveError, LiveProcess};
 use crate::memory::window::{around_hit, at_region, capture};
@@ -104,6 +105,79 @@ pub enum AttackError {
         "the qmp path needs QEMU's QMP socket (the \"qmp\" field of a VM victim's ready line)"
     )]
     NoQmpSocket,
+    /// No needle given.
+    #[error(
+        "nothing to look for: give --sha256 HEX (the secret_sha256 of the victim's ready line) \
+         or --needle TEXT (see --help)"
+    )]
+    NothingGiven,
+    /// A needle that cannot be used.
+    #[error(transparent)]
+    Needles(#[from] crate::scan::needles::SpecError),
+    /// A core to keep asked of the live path, which writes none.
+    #[error("--keep needs a dump: a live read writes no file")]
+    KeepWithoutDump,
+    /// The core to keep or the report's file could not be written there.
+    #[error(transparent)]
+    Output(#[from] crate::files::output::OutputError),
+}
+
+/// `confidump attack`'s options, as the library takes them.
+#[derive(Debug, Clone, Copy)]
+pub struct AttackOptions<'a> {
+    /// The victim (QEMU, for [`AttackPath::Qmp`]).
+    pub pid: i32,
+    /// How to get at its memory.
+    pub path: AttackPath,
+    /// Keep the core here instead of deleting it.
+    pub keep: Option<&'a Path>,
+    /// QEMU's QMP socket, for [`AttackPath::Qmp`].
+    pub qmp: Option<&'a Path>,
+    /// Where the report goes, and its redaction.
+    pub out: ReportTarget<'a>,
+    /// Replace an existing report file.
+    pub force: bool,
+    /// The report is JSON (redacted on stdout unless revealed).
+    pub json: bool,
+}
+
+/// Runs `confidump attack` for the needles of `spec`: the paths it will write checked first (a live read keeps no core),
+/// what killed attacks left swept, the attack, and the result redacted as `opts.out` asks.
+pub fn run(
+    opts: &AttackOptions<'_>,
+    spec: &crate::scan::needles::NeedleSpec<'_>,
+) -> Result<Attack, AttackError> {
+    if spec.is_empty() {
+        return Err(AttackError::NothingGiven);
+    }
+    let needles = spec.build()?;
+    if opts.path == AttackPath::Live && opts.keep.is_some() {
+        return Err(AttackError::KeepWithoutDump);
+    }
+    if let Some(keep) = opts.keep {
+        // Before the dump, not after it.
+        crate::files::output::check_target(keep, false)?;
+    }
+    opts.out.check(opts.force)?;
+    // Working directories of attacks killed earlier (SIGKILL leaves them): ours, owner gone.
+    super::leftovers::sweep();
+    let mut a = attack_with(opts.pid, opts.path, &needles, opts.keep, opts.qmp)?;
+    // The live path checks the victim after its scan; the hex window captured after that is
+    // one more read, and a `??` drawn there for a victim that died in between would claim a
+    // refusal. (The process is not ours to reap: a dead one has no live thread left.)
+    if opts.path == AttackPath::Live && !crate::memory::alive::process_has_live_thread(opts.pid) {
+        return Err(LiveError::Exited {
+            pid: opts.pid,
+            during: "read",
+        }
+        .into());
+    }
+    if opts.out.redacts(opts.json) {
+        use crate::redact::Redact;
+        a.report.redact();
+        a.view.redact();
+    }
+    Ok(a)
 }
 
 /// A finished attack: the report, and the source, kept open for the hex view.
@@ -287,4 +361,48 @@ pub fn left_out(
             mapping: m.display_name().to_string(),
         })
         .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::scan::needles::NeedleSpec;
+
+    fn opts(path: AttackPath, keep: Option<&Path>) -> AttackOptions<'_> {
+        AttackOptions {
+            pid: 1,
+            path,
+            keep,
+            qmp: None,
+            out: ReportTarget::default(),
+            force: false,
+            json: false,
+        }
+    }
+
+    #[test]
+    fn the_flags_are_checked_before_any_read() {
+        let none = NeedleSpec {
+            texts: &[],
+            files: &[],
+            sha256: &[],
+            shape: crate::scan::Shape::Any,
+        };
+        let e = run(&opts(AttackPath::Dump, None), &none).err().unwrap();
+        assert!(matches!(e, AttackError::NothingGiven), "{e}");
+        let texts = ["a-long-enough-needle".to_string()];
+        let some = NeedleSpec {
+            texts: &texts,
+            ..none
+        };
+        let keep = Path::new("/nonexistent/core");
+        let e = run(&opts(AttackPath::Live, Some(keep)), &some)
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "--keep needs a dump: a live read writes no file"
+        );
+    }
 }

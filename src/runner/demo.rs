@@ -1,10 +1,123 @@
 //! `confidump demo`: runs the matrix and assembles its report.
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::matrix::{self, RunEnv, Scenario};
+use super::select::{self, PlatformSource, SelectError, Selection};
+use crate::host::Requirement;
 use crate::i18n::Lang;
 use crate::model::{HostInfo, MatrixReport};
+use crate::scenario::{self, ScenarioError};
+
+/// The flags of `confidump demo` that choose what runs, as the library takes them.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoOptions<'a> {
+    /// More scenario files (`--scenario-dir`).
+    pub scenario_dir: Option<&'a Path>,
+    /// Only these rows (`--scenario`; none: every row).
+    pub names: &'a [String],
+    /// `--platform` or `--expect-file`.
+    pub platform: PlatformSource<'a>,
+    /// `--require`.
+    pub require: &'a [String],
+    /// The report's language.
+    pub lang: Lang,
+}
+
+/// Why a demo could not start; each says the same as the error it wraps.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// A scenario file.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// This program (the victims run it) could not be found.
+    #[error("finding this program to start the victims")]
+    Exe(#[source] std::io::Error),
+    /// The rows, platform or requirements asked for.
+    #[error(transparent)]
+    Select(#[from] SelectError),
+    /// Not root: what no row can mean as an ordinary user (see [`select::needs_root`]).
+    #[error("{0}")]
+    NeedsRoot(String),
+}
+
+/// A demo ready to run: its rows as this host runs them, their environment, and the
+/// capabilities whose rows must run.
+#[derive(Debug)]
+pub struct Planned {
+    /// The rows, `n/a` reasons set for this host.
+    pub scenarios: Vec<Scenario>,
+    /// What the runner knows of this host.
+    pub env: RunEnv,
+    /// Capabilities whose rows must run.
+    pub required: BTreeSet<Requirement>,
+}
+
+fn load(opts: &DemoOptions<'_>) -> Result<(Vec<Scenario>, PathBuf), DemoError> {
+    let all = scenario::load_all(opts.scenario_dir)?;
+    let exe = std::env::current_exe().map_err(DemoError::Exe)?;
+    Ok((all, exe))
+}
+
+/// `demo --list`: every scenario, as this host would run it.
+pub fn listed(opts: &DemoOptions<'_>) -> Result<Vec<Scenario>, DemoError> {
+    let (all, exe) = load(opts)?;
+    Ok(matrix::for_host(
+        all,
+        &RunEnv::probe(exe).in_lang(opts.lang),
+    ))
+}
+
+/// The rows `opts` selects, and this program's path; refused, before anything starts, when
+/// not run as root (`again`: the command's arguments, to say what to type instead).
+pub fn select_rows(
+    opts: &DemoOptions<'_>,
+    again: &[String],
+) -> Result<(Selection, PathBuf), DemoError> {
+    let (all, exe) = load(opts)?;
+    let sel = select::select(all, opts.names, opts.platform, opts.require)?;
+    let euid = nix::unistd::geteuid();
+    if !euid.is_root() {
+        let why = select::needs_root(&sel.scenarios, euid.as_raw(), again);
+        return Err(DemoError::NeedsRoot(why));
+    }
+    Ok((sel, exe))
+}
+
+/// Probes this host for the selected rows; `prepare` runs first when a row needs the static
+/// confidump (see [`needs_static_binary`]).
+pub fn plan(sel: Selection, exe: PathBuf, lang: Lang, prepare: impl FnOnce()) -> Planned {
+    let env = RunEnv::probe(exe).in_lang(lang);
+    let scenarios = matrix::for_host(sel.scenarios, &env);
+    if needs_static_binary(&scenarios) {
+        prepare();
+    }
+    Planned {
+        scenarios,
+        env,
+        required: sel.required,
+    }
+}
+
+/// Marks the required cells of `report` that could not run, and returns the required
+/// capabilities no selected row stands for that this host lacks, each with why.
+pub fn judge(planned: &Planned, report: &mut MatrixReport) -> Vec<(Requirement, String)> {
+    select::mark_required(&planned.scenarios, report, &planned.required);
+    super::platform::unrowed_missing(&planned.scenarios, &planned.required, &planned.env.host)
+}
+
+/// The report as JSON on stdout shows it: a copy without the secrets' bytes when `redact`.
+pub fn for_log(report: &MatrixReport, redact: bool) -> std::borrow::Cow<'_, MatrixReport> {
+    if redact {
+        let mut copy = report.clone();
+        crate::redact::Redact::redact(&mut copy);
+        std::borrow::Cow::Owned(copy)
+    } else {
+        std::borrow::Cow::Borrowed(report)
+    }
+}
 
 /// Facts about this host for the report.
 pub fn host_info(env: &RunEnv) -> HostInfo {
@@ -130,6 +243,38 @@ mod tests {
             .collect();
         assert!(!needs_static_binary(&plain));
         assert!(needs_static_binary(&all));
+    }
+
+    #[test]
+    fn json_for_a_log_is_a_redacted_copy_only_when_asked() {
+        let golden =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/readme-demo.json");
+        let report = load_result(&golden).unwrap();
+        assert!(matches!(
+            for_log(&report, false),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let shown = for_log(&report, true);
+        assert!(matches!(shown, std::borrow::Cow::Owned(_)));
+        assert_eq!(shown.cells.len(), report.cells.len());
+    }
+
+    #[test]
+    fn a_bad_row_name_is_refused_before_anything_is_probed() {
+        let names = ["nope".to_string()];
+        let opts = DemoOptions {
+            scenario_dir: None,
+            names: &names,
+            platform: PlatformSource::None,
+            require: &[],
+            lang: Lang::En,
+        };
+        let e = select_rows(&opts, &[]).unwrap_err();
+        assert!(matches!(e, DemoError::Select(_)), "{e}");
+        assert!(
+            e.to_string().starts_with("no scenario named \"nope\""),
+            "{e}"
+        );
     }
 
     #[test]

@@ -22,6 +22,17 @@ pub enum PlatformSource<'a> {
     None,
 }
 
+impl<'a> PlatformSource<'a> {
+    /// From `--platform` and `--expect-file` (the platform wins; clap forbids both).
+    pub fn from_flags(platform: Option<&'a str>, file: Option<&'a Path>) -> Self {
+        match (platform, file) {
+            (Some(name), _) => PlatformSource::Builtin(name),
+            (None, Some(file)) => PlatformSource::File(file),
+            (None, None) => PlatformSource::None,
+        }
+    }
+}
+
 /// The rows to run and the capabilities whose rows must run.
 #[derive(Debug)]
 pub struct Selection {
