@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use super::scan::use_color;
 use super::{EXIT_MISMATCH, EXIT_OK};
 use crate::i18n::Lang;
 use crate::model::MatrixReport;
 use crate::redact::Redact;
+use crate::render::term::use_color;
 use crate::render::{self, presenter};
 use crate::runner::demo::{self, DemoOptions};
 use crate::runner::select::PlatformSource;
@@ -213,7 +213,7 @@ fn check_outputs(args: &DemoArgs) -> anyhow::Result<()> {
 /// are drawn unchanged.
 fn print_report(args: &DemoArgs, report: &MatrixReport) -> anyhow::Result<()> {
     let json = args.format == DemoFormat::Json;
-    let shown = demo::for_log(report, json && args.out.redacts(true));
+    let shown = demo::for_log(report, json && args.out.target().redacts(true));
     let text =
         render::output::matrix(&shown, json, args.out.color()).context("encoding the report")?;
     Ok(args.out.emit(&text, args.force)?)

@@ -127,19 +127,9 @@ impl ReportOut {
         }
     }
 
-    /// See [`ReportTarget::check`].
-    pub fn check(&self, force: bool) -> Result<(), OutputError> {
-        self.target().check(force)
-    }
-
-    /// See [`ReportTarget::redacts`].
-    pub fn redacts(&self, json: bool) -> bool {
-        self.target().redacts(json)
-    }
-
     /// Colours only on a terminal, and never in a file.
     pub fn color(&self) -> bool {
-        self.output.is_none() && scan::use_color()
+        self.output.is_none() && crate::render::term::use_color()
     }
 
     /// See [`ReportTarget::write_file`].

@@ -5,11 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::scan::use_color;
 use super::{EXIT_MISMATCH, EXIT_OK};
 use crate::files::input::read_user_text;
 use crate::render::fleet;
 use crate::render::sanitize::json_text;
+use crate::render::term::use_color;
 
 const AFTER_HELP: &str = "\
 Each FILE is what `confidump demo --format json` printed on one node, alone or inside a

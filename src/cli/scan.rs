@@ -84,10 +84,6 @@ impl NeedleArgs {
     }
 
     /// True when no needle option was given.
-    pub fn is_empty(&self) -> bool {
-        self.spec().is_empty()
-    }
-
     /// The needles, numbered as documented: `--needle`s, then file lines, then `--sha256`s.
     pub fn build(&self) -> anyhow::Result<Needles> {
         Ok(self.spec().build()?)
@@ -177,10 +173,6 @@ pub struct ScanArgs {
 }
 
 /// Colour when stdout is a terminal and `NO_COLOR` is unset.
-pub fn use_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-}
-
 /// Runs `confidump scan`.
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let json = args.format == Format::Json;

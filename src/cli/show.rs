@@ -5,12 +5,13 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
-use super::scan::{use_color, NeedleArgs};
+use super::scan::NeedleArgs;
 use super::EXIT_OK;
-use crate::memory::window::capture;
 use crate::model::hex_addr;
 use crate::render::hexview;
-use crate::runner::show;
+use crate::render::sanitize::visible;
+use crate::render::term::use_color;
+use crate::runner::show::{self, ShowAt};
 
 const SHOW_EXAMPLES: &str = "\
 Examples:
@@ -48,58 +49,39 @@ pub struct ShowArgs {
 
 /// Runs `confidump show`.
 pub fn run(args: ShowArgs) -> anyhow::Result<ExitCode> {
-    // A live process is kept as itself: a read that failed because it died is not "refused".
-    let open_live = |pid| crate::memory::live::LiveProcess::open(pid, false);
-    let live = args.pid.map(open_live).transpose()?;
-    let core = args.source.as_deref().filter(|_| live.is_none());
-    let opened = core.map(crate::runner::scan::open_core).transpose()?;
-    let source: &dyn crate::memory::MemorySource = match (&live, &opened) {
-        (Some(l), _) => l,
-        (None, Some(o)) => o,
-        (None, None) => bail!("give either a core file or --pid"),
-    };
-    let color = use_color();
-    // Nothing is printed before the read is known to describe a live process.
-    let mut head = String::new();
-    let (window, highlight) = match (args.hit, &args.addr) {
-        (Some(k), _) => {
-            if args.needles.is_empty() {
-                bail!("--hit needs needle options (--needle, --needle-file or --sha256)");
-            }
-            let needles = args.needles.build()?;
-            let live = live.as_ref().zip(args.pid);
-            let (hit, window, highlight) = show::around_hit_k(source, live, &needles, k)?;
-            head.push_str(&format!(
-                "hit {k}: needle {} ({}) at {} in {}\n",
-                hit.needle,
-                hit.encoding.as_str(),
-                hex_addr(hit.vaddr),
-                crate::render::text::shown_mapping(&hit.mapping)
-            ));
-            (window, highlight)
-        }
-        (None, Some(a)) => (show::at_addr(a, args.len)?, Vec::new()),
+    let at = match (args.hit, &args.addr) {
+        (Some(k), _) => ShowAt::Hit {
+            needles: args.needles.spec(),
+            k,
+        },
+        (None, Some(addr)) => ShowAt::Addr {
+            addr,
+            len: args.len,
+        },
         (None, None) => bail!("give --addr or --hit"),
     };
-    use crate::render::sanitize::visible;
-    let view = capture(source, "", window, &highlight);
-    if let Some(l) = &live {
-        // `??` drawn for a process that died mid-read would claim a refusal.
-        l.ensure_alive("read")?;
+    let shown = show::run(args.source.as_deref(), args.pid, at)?;
+    // Nothing is printed before the read is known to describe a live process.
+    if let Some(hit) = &shown.hit {
+        crate::outln!(
+            "hit {}: needle {} ({}) at {} in {}",
+            args.hit.unwrap_or_default(),
+            hit.needle,
+            hit.encoding.as_str(),
+            hex_addr(hit.vaddr),
+            crate::render::text::shown_mapping(&hit.mapping)
+        )?;
     }
-    crate::out!("{head}")?;
     crate::outln!(
         "{}: {} bytes at {}",
-        visible(&source.describe()),
-        window.len(),
-        hex_addr(window.start)
+        visible(&shown.source),
+        shown.window.len(),
+        hex_addr(shown.window.start)
     )?;
-    crate::out!("{}", hexview::render(&view, color))?;
-    if let Some(core) = &args.source {
-        if let Some(line) = show::gdb_says(core, source, window) {
-            // gdb's words may quote the core's own strings.
-            crate::outln!("{}", visible(&line))?;
-        }
+    crate::out!("{}", hexview::render(&shown.view, use_color()))?;
+    if let Some(line) = &shown.gdb {
+        // gdb's words may quote the core's own strings.
+        crate::outln!("{}", visible(line))?;
     }
     Ok(ExitCode::from(EXIT_OK))
 }

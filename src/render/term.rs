@@ -1,4 +1,5 @@
-//! The size of the screen output goes to, so the table and presenter mode fit it.
+//! The screen output goes to: its size, so the table and presenter mode fit it, and whether
+//! it takes colours ([`use_color`]).
 //!
 //! `COLUMNS` / `LINES` win (what a user or a test sets), then the terminal on stdout (its
 //! window size), else a default: a pipe or a file has no width, and 100 columns × 30 lines is
@@ -40,4 +41,9 @@ pub fn height() -> usize {
                 .filter(|&h| h > 0)
         })
         .unwrap_or(DEFAULT_HEIGHT)
+}
+
+/// Colours on a terminal, unless `NO_COLOR` is set (<https://no-color.org>).
+pub fn use_color() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none()
 }

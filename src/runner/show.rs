@@ -1,12 +1,17 @@
 //! `confidump show` without its flags: which window of memory to show (around a hit of a scan,
 //! or at an address), and gdb's own word on the bytes our reader cannot give.
 
+use std::path::Path;
+
 use crate::coredump::{gdbview, parse_hex_addr};
-use crate::memory::live::LiveProcess;
-use crate::memory::window::around_hit;
+use crate::memory::live::{LiveError, LiveProcess};
+use crate::memory::window::{around_hit, capture};
 use crate::memory::{MemorySource, RegionKind};
-use crate::model::{Hit, Span};
+use crate::model::{HexWindow, Hit, Span};
+use crate::scan::needles::{NeedleSpec, SpecError};
 use crate::scan::{self, Needles, ScanError};
+
+use super::scan::ScanRunError;
 
 /// Largest window shown at once: the view is for eyes, not for extraction.
 pub const MAX_LEN: u64 = 64 * 1024;
@@ -33,6 +38,100 @@ pub enum ShowError {
     /// The scan failed.
     #[error(transparent)]
     Scan(#[from] ScanError),
+    /// Neither a core file nor a process to read.
+    #[error("give either a core file or --pid")]
+    NoSource,
+    /// Neither a hit nor an address to show.
+    #[error("give --addr or --hit")]
+    NoWindow,
+    /// `--hit` without a needle to find it by.
+    #[error("--hit needs needle options (--needle, --needle-file or --sha256)")]
+    NoNeedles,
+    /// The needles could not be built.
+    #[error(transparent)]
+    Needles(#[from] SpecError),
+    /// The core file could not be opened.
+    #[error(transparent)]
+    Core(#[from] ScanRunError),
+    /// The process could not be read, or died while it was.
+    #[error(transparent)]
+    Live(#[from] LiveError),
+}
+
+/// Which bytes `show` shows.
+#[derive(Debug)]
+pub enum ShowAt<'a> {
+    /// Around hit `k` (0-based, address order) of a scan for the needles.
+    Hit {
+        /// The needle options.
+        needles: NeedleSpec<'a>,
+        /// The hit.
+        k: usize,
+    },
+    /// `len` bytes at `addr` (`0x…`, or decimal).
+    Addr {
+        /// As given.
+        addr: &'a str,
+        /// Bytes to show.
+        len: u64,
+    },
+}
+
+/// What `show` draws: the hit it shows (if it shows one), what was read, the captured view, and
+/// gdb's word on the bytes our reader could not give (a core only).
+#[derive(Debug)]
+pub struct Shown {
+    /// The hit, when the window is around one.
+    pub hit: Option<Hit>,
+    /// The source, described (`core FILE`, `pid N`); not yet made safe for a terminal.
+    pub source: String,
+    /// The window read.
+    pub window: Span,
+    /// Its bytes, refused ones as such, the hit highlighted.
+    pub view: HexWindow,
+    /// [`gdb_says`], for a core.
+    pub gdb: Option<String>,
+}
+
+/// `confidump show`: reads the window `at` of the core `core` or the live process `pid` (a
+/// process is kept as itself: a read that failed because it died is an error, never `??`).
+pub fn run(core: Option<&Path>, pid: Option<i32>, at: ShowAt<'_>) -> Result<Shown, ShowError> {
+    let live = pid.map(|p| LiveProcess::open(p, false)).transpose()?;
+    let opened = core
+        .filter(|_| live.is_none())
+        .map(super::scan::open_core)
+        .transpose()?;
+    let source: &dyn MemorySource = match (&live, &opened) {
+        (Some(l), _) => l,
+        (None, Some(o)) => o,
+        (None, None) => return Err(ShowError::NoSource),
+    };
+    let (hit, window, highlight) = match at {
+        ShowAt::Hit { needles, k } => {
+            if needles.is_empty() {
+                return Err(ShowError::NoNeedles);
+            }
+            let needles = needles.build()?;
+            let (hit, window, highlight) =
+                around_hit_k(source, live.as_ref().zip(pid), &needles, k)?;
+            (Some(hit), window, highlight)
+        }
+        ShowAt::Addr { addr, len } => (None, at_addr(addr, len)?, Vec::new()),
+    };
+    let view = capture(source, "", window, &highlight);
+    if let Some(l) = &live {
+        // `??` drawn for a process that died mid-read would claim a refusal.
+        l.ensure_alive("read")?;
+    }
+    Ok(Shown {
+        hit,
+        source: source.describe(),
+        window,
+        view,
+        gdb: core
+            .filter(|_| live.is_none())
+            .and_then(|c| gdb_says(c, source, window)),
+    })
 }
 
 fn own_copies(own: usize) -> String {
