@@ -77,7 +77,11 @@ pub fn probe_user(exe: &Path, name: &str) -> Result<User, Texts> {
             format!("user {name} cannot run {exe} ({e}): put confidump where {name} can execute it"),
             format!(
                 "ユーザー {name} は {exe} を実行できない（{}）。{name} が実行できる場所に confidump を置く。",
-                e.raw_os_error().map_or_else(|| e.to_string(), |n| format!("errno {n}"))
+                // The errno's name (EACCES), a technical word in either language.
+                e.raw_os_error().map_or_else(
+                    || e.to_string(),
+                    |n| format!("{:?}", nix::errno::Errno::from_raw(n))
+                )
             ),
         )),
     }
