@@ -36,6 +36,9 @@ fn run_as_nobody(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn another_users_process_is_refused_by_the_uid_rule() {
+    if !common::require(common::Need::RunsAsNobody) {
+        return;
+    }
     let victim = start_victim(&["--mode", "plain"], None);
     let pid = victim.ready.pid.to_string();
     let (code, _, err) = run_as_nobody(&["scan", "--pid", &pid, "--needle", "x"]);
@@ -46,6 +49,9 @@ fn another_users_process_is_refused_by_the_uid_rule() {
 
 #[test]
 fn a_non_dumpable_process_of_the_same_user_is_explained() {
+    if !common::require(common::Need::RunsAsNobody) {
+        return;
+    }
     let victim = common::start_victim_as(65534, &["--mode", "undumpable"], None);
     let pid = victim.ready.pid.to_string();
     let (code, _, err) = run_as_nobody(&["scan", "--pid", &pid, "--needle", "x"]);
@@ -125,6 +131,9 @@ fn assert_one_clean_line(err: &str) {
 
 #[test]
 fn a_non_root_demo_stops_at_once_with_one_sentence() {
+    if !common::require(common::Need::RunsAsNobody) {
+        return;
+    }
     let (code, out, err) = run_as_nobody(&["demo", "--scenario", "plain"]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(out.is_empty(), "nothing runs: {out}");
@@ -145,6 +154,9 @@ fn a_non_root_demo_stops_at_once_with_one_sentence() {
 
 #[test]
 fn a_refused_attach_is_one_sentence_naming_the_rule() {
+    if !common::require(common::Need::RunsAsNobody) {
+        return;
+    }
     let victim = start_victim(&["--mode", "plain"], None);
     let pid = victim.ready.pid.to_string();
     for args in [
@@ -173,6 +185,9 @@ fn a_refused_attach_is_one_sentence_naming_the_rule() {
 /// missing and how to give it, not "permission denied".
 #[test]
 fn root_without_cap_sys_ptrace_is_told_which_capability_is_missing() {
+    if !common::require(common::Need::RunsAsNobody) {
+        return;
+    }
     if !common::require(common::Need::Setpriv) {
         return;
     }
@@ -212,6 +227,9 @@ fn root_without_cap_sys_ptrace_is_told_which_capability_is_missing() {
 fn yama_ptrace_scope_is_named_with_its_remedy() {
     // Declared: no Yama, or a scope of 0 that refuses nothing (the test never changes it).
     if !common::host_has(common::Host::Yama) {
+        return;
+    }
+    if !common::require(common::Need::RunsAsNobody) {
         return;
     }
     let scope: u8 = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")

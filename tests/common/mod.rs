@@ -355,6 +355,9 @@ pub enum Need {
     /// No confidump package installed by someone: the package test installs and purges its
     /// own, and never replaces theirs.
     NoInstalledPackage,
+    /// The user nobody (uid 65534) may execute the binary under test: the same-uid attacker
+    /// and the refusal tests run confidump as nobody, and so do their victims.
+    RunsAsNobody,
 }
 
 impl Need {
@@ -380,6 +383,7 @@ impl Need {
             Need::Root => "root".into(),
             Need::Dpkg => "dpkg, dpkg-deb and man".into(),
             Need::NoInstalledPackage => "no confidump package installed already".into(),
+            Need::RunsAsNobody => "a confidump binary the user nobody may execute".into(),
         }
     }
 
@@ -406,6 +410,7 @@ impl Need {
             Need::Root => "run the tests as root (.ci/run does)",
             Need::Dpkg => "a Debian or Ubuntu host; scripts/setup.sh installs man-db",
             Need::NoInstalledPackage => "dpkg --purge confidump (a test left it, or install yours after the tests)",
+            Need::RunsAsNobody => "clone the repository where the user nobody may enter (not under a 0700 directory such as /root or one made by mktemp -d)",
         }
     }
 
@@ -505,6 +510,22 @@ impl Need {
             Need::Dpkg => on_path("dpkg")
                 .and_then(|()| on_path("dpkg-deb"))
                 .and_then(|()| on_path("man")),
+            Need::RunsAsNobody => {
+                use std::os::unix::process::CommandExt;
+                let o = Command::new(bin())
+                    .arg("--version")
+                    .uid(65534)
+                    .gid(65534)
+                    .current_dir("/")
+                    .stdin(Stdio::null())
+                    .output()
+                    .map_err(|e| format!("the user nobody cannot execute {}: {e}", bin()))?;
+                if o.status.success() {
+                    Ok(())
+                } else {
+                    Err(format!("{} --version as nobody: {}", bin(), o.status))
+                }
+            }
             Need::NoInstalledPackage => {
                 let status = Command::new("dpkg-query")
                     .args(["-W", "-f", "${Status}", "confidump"])
