@@ -122,9 +122,10 @@ fn every_process_exercise_is_solved_by_its_reference_solution() {
         "residue",
         "same-uid",
     ] {
-        // The same-uid exercise's victim and attacker run as nobody.
+        // The same-uid exercise's victim and attacker run as nobody; without it, the
+        // exercises after it stay locked, so the check below has nothing to check.
         if name == "same-uid" && !common::require(common::Need::RunsAsNobody) {
-            continue;
+            return;
         }
         solve(&lab, name);
     }
