@@ -8,6 +8,40 @@ mod common;
 
 use common::{code_out_err, run};
 
+/// A required capability whose row was left out of the run still fails it, and the JUnit file
+/// says so: the exit status and the file agree (a dashboard never shows green for exit 1).
+#[test]
+fn a_required_capability_without_its_row_fails_in_junit_too() {
+    if !common::host_lacks(common::Host::Sgx) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("j.xml");
+    let o = run(&[
+        "demo",
+        "--require",
+        "sgx",
+        "--scenario",
+        "plain",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let (code, _, err) = code_out_err(&o);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("required capability sgx is missing"), "{err}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+    assert!(
+        xml.contains("<testcase name=\"sgx\" classname=\"confidump.require\"")
+            || xml.contains("classname=\"confidump.require\" name=\"sgx\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("required capability sgx is missing: not available on this host: needs SGX"),
+        "{xml}"
+    );
+}
+
 #[test]
 fn a_required_sgx_row_that_cannot_run_fails() {
     // On an SGX host the required row runs.

@@ -142,7 +142,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             report.redact();
         }
         print_report(&args, &report)?;
-        write_files(&args, &report)?;
+        write_files(&args, &report, &[])?;
         return Ok(exit(report.mismatches == 0));
     }
     let lang = args.lang.unwrap_or_else(crate::i18n::detect_lang);
@@ -196,7 +196,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let r = r.as_str();
         eprintln!("confidump: required capability {r} is missing: {why}");
     }
-    write_files(&args, &report)?;
+    write_files(&args, &report, &unrowed)?;
     Ok(exit(report.mismatches == 0 && unrowed.is_empty()))
 }
 
@@ -219,10 +219,14 @@ fn print_report(args: &DemoArgs, report: &MatrixReport) -> anyhow::Result<()> {
     Ok(args.out.emit(&text, args.force)?)
 }
 
-/// `--junit` and `--html`.
-fn write_files(args: &DemoArgs, report: &MatrixReport) -> anyhow::Result<()> {
+/// `--junit` (a missing required capability a failing case, as it fails the run) and `--html`.
+fn write_files(
+    args: &DemoArgs,
+    report: &MatrixReport,
+    missing: &[(crate::host::Requirement, String)],
+) -> anyhow::Result<()> {
     if let Some(path) = &args.junit {
-        let junit = render::junit::render(report)?;
+        let junit = render::junit::render(report, missing)?;
         args.out.write_file(path, junit.as_bytes(), args.force)?;
     }
     if let Some(path) = &args.html {

@@ -5,12 +5,17 @@
 //! is `<skipped>` with its reason. The document is written by `quick-junit`, which escapes
 //! every attribute and text and drops what XML 1.0 cannot carry (C0 controls, terminal escape
 //! sequences), so a reason quoting odd bytes cannot break the file.
+//!
+//! A required capability that no selected row stands for and that this host lacks (`demo
+//! --require sgx --scenario plain`) is a failing case of its own, `confidump.require` /
+//! `CAPABILITY`: the run exits 1 for it, and the file must say so too.
 
 use std::fmt::Write;
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
+use crate::host::Requirement;
 use crate::model::{Cell, MatrixReport, Outcome};
 
 /// Errors of [`render`].
@@ -97,7 +102,10 @@ fn test_case(c: &Cell) -> TestCase {
 }
 
 /// The XML document.
-pub fn render(report: &MatrixReport) -> Result<String, JunitError> {
+pub fn render(
+    report: &MatrixReport,
+    missing: &[(Requirement, String)],
+) -> Result<String, JunitError> {
     let time = Duration::from_millis(report.millis);
     let host = &report.host;
     let yes_no = |b: bool| if b { "yes" } else { "no" };
@@ -114,6 +122,7 @@ pub fn render(report: &MatrixReport) -> Result<String, JunitError> {
         Property::new("gcore", yes_no(host.gcore)),
     ]);
     suite.add_test_cases(report.cells.iter().map(test_case));
+    suite.add_test_cases(missing.iter().map(|(r, why)| missing_case(*r, why)));
     let mut doc = Report::new("confidump demo");
     doc.set_time(time).add_test_suite(suite);
     let mut xml = doc.to_string()?;
@@ -123,9 +132,38 @@ pub fn render(report: &MatrixReport) -> Result<String, JunitError> {
     Ok(xml)
 }
 
+/// A required capability that no row of the run stands for, missing on this host.
+fn missing_case(r: Requirement, why: &str) -> TestCase {
+    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+    s.set_message(xml_chars(&format!(
+        "required capability {} is missing: {why}",
+        r.as_str()
+    )))
+    .set_type("required");
+    let mut case = TestCase::new(r.as_str(), s);
+    case.set_classname("confidump.require");
+    case
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_required_capability_is_a_failure() {
+        // A recorded run whose every cell was as expected.
+        let report: MatrixReport =
+            serde_json::from_str(include_str!("../../tests/golden/readme-demo.json")).unwrap();
+        let xml = render(&report, &[(Requirement::Sgx, "needs SGX".into())]).unwrap();
+        assert!(xml.contains("failures=\"1\""), "{xml}");
+        assert!(xml.contains("classname=\"confidump.require\""), "{xml}");
+        assert!(
+            xml.contains("required capability sgx is missing: needs SGX"),
+            "{xml}"
+        );
+        let none = render(&report, &[]).unwrap();
+        assert!(none.contains("failures=\"0\""), "{none}");
+    }
 
     #[test]
     fn what_xml_cannot_carry_is_dropped_or_replaced() {
