@@ -24,6 +24,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const VM_READY_TIMEOUT: Duration = Duration::from_secs(900);
 /// How long a stopped victim may take to exit before SIGKILL.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a stopped victim may wait for its parent to reap it.
+const REAP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a victim did not start or stop.
 #[derive(Debug, thiserror::Error)]
@@ -350,7 +352,20 @@ pub fn stop(r: &Running) -> bool {
             std::thread::sleep(Duration::from_millis(25));
         }
     }
+    // An ended victim stays a zombie until its parent reaps it (the lab's starter is gone, so
+    // that is init, which may take a second or more), and `kill -0` still finds it then: wait
+    // until it is gone, so that "stopped" is true when the lab says it.
+    let reaped_by = Instant::now() + REAP_TIMEOUT;
+    while exists_since(r.victim_pid, r.victim_start) && Instant::now() < reaped_by {
+        std::thread::sleep(Duration::from_millis(25));
+    }
     true
+}
+
+/// Whether `pid` is still the process that started at `start` (clock ticks after boot), a
+/// zombie included.
+fn exists_since(pid: i32, start: u64) -> bool {
+    crate::procfs::status::read_stat(pid, pid).is_ok_and(|s| s.starttime == start)
 }
 
 /// A fresh 0700 working directory in the temporary directory ([`crate::files::workdir`]:
