@@ -289,6 +289,21 @@ fn emit_does_not_follow_a_planted_symlink() {
 }
 
 #[test]
+fn emit_creates_a_missing_directory_0700() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("new").join("dir");
+    let o = run(&["victim", "--emit-enclave", out.to_str().unwrap()]);
+    let (code, _, err) = code_out_err(&o);
+    assert_eq!(code, 0, "{err}");
+    for d in [dir.path().join("new"), out.clone()] {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", d.display());
+    }
+    assert!(out.join("enclave.sgxs").is_file() && out.join("enclave.sig").is_file());
+}
+
+#[test]
 fn ioctl_structs_and_numbers_match_the_kernel_uapi() {
     use confidump::sgx::uapi::*;
     use std::mem::size_of;

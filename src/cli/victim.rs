@@ -158,8 +158,8 @@ pub struct VictimArgs {
     /// plaintext (EDBGRD). For the pitfall demo only.
     #[arg(long)]
     pub debug_enclave: bool,
-    /// (sgx) Write DIR/enclave.sgxs and DIR/enclave.sig (SIGSTRUCT, fresh RSA-3072 key) and
-    /// exit; needs no SGX.
+    /// (sgx) Write DIR/enclave.sgxs and DIR/enclave.sig (SIGSTRUCT, fresh RSA-3072 key; DIR
+    /// made 0700 if missing) and exit; needs no SGX.
     #[arg(long, value_name = "DIR")]
     pub emit_enclave: Option<PathBuf>,
     /// (container) What makes the container.

@@ -32,6 +32,7 @@ pub fn emit_enclave(dir: &Path, debug: bool) -> Result<Emitted, SgxError> {
     let key = sign::SigningKey::generate()?;
     let keygen_secs = t.elapsed().as_secs_f64();
     let sig = sign::sign(&image, mrenclave, &key)?;
+    create_private_dir(dir)?;
     let paths = (dir.join("enclave.sgxs"), dir.join("enclave.sig"));
     write(&paths.0, &sgxs)?;
     write(&paths.1, &sign::sigstruct_bytes(&sig))?;
@@ -42,6 +43,23 @@ pub fn emit_enclave(dir: &Path, debug: bool) -> Result<Emitted, SgxError> {
         debug,
         keygen_secs,
     })
+}
+
+/// `dir`, made 0700 (its missing parents too) when it does not exist, as `mkdir -p -m 700`
+/// would; an existing one is used as it is.
+fn create_private_dir(dir: &Path) -> Result<(), SgxError> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => Ok(()),
+        Err(source) => Err(SgxError::Write {
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), SgxError> {
