@@ -17,10 +17,11 @@ use crate::scenario::Scenario;
 pub struct SgxHost;
 
 impl VictimHost for SgxHost {
-    // An enclave is started by its own context (`victim --context sgx`), not by `--mode`; the
-    // row's `requires` (sgx) says whether the host can run it.
-    fn unavailable(&self, _s: &Scenario, _env: &RunEnv) -> Option<String> {
-        None
+    // An enclave is started by its own context (`victim --context sgx`), not by `--mode`.
+    // Without SGX the row cannot run, whether or not its file says `requires = ["sgx"]` (the
+    // victim would exit 2 with the same words; the row must say n/a, not error).
+    fn unavailable(&self, _s: &Scenario, env: &RunEnv) -> Option<String> {
+        super::facts::sgx_missing(&env.host.sgx).map(|t| env.say(t))
     }
 
     fn start(
@@ -29,12 +30,6 @@ impl VictimHost for SgxHost {
         env: &RunEnv,
         on_step: &mut dyn FnMut(&str),
     ) -> Result<Box<dyn RunningVictim>, StartError> {
-        // Checked again here, over the same probe, for a scenario file that does not say
-        // `requires = ["sgx"]`: the victim would exit 2 with the same words, but the row must
-        // say n/a, not error.
-        if let Some(reason) = super::facts::sgx_missing(&env.host.sgx) {
-            return Err(StartError::Unavailable(env.say(reason)));
-        }
         let extra: &[&str] = if s.spec.debug_enclave {
             &["--context", "sgx", "--debug-enclave"]
         } else {

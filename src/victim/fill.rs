@@ -17,9 +17,9 @@ use crate::protect::MAX_SECRET_LEN;
 
 /// The prefix of a generated canary, and its number of random lowercase hex digits: the shape
 /// the scanner's canary detector recognises, defined once there.
-pub use crate::scan::needles::{CANARY_HEX_LEN as CANARY_HEX_DIGITS, CANARY_PREFIX};
+pub use crate::scan::needles::{CANARY_HEX_LEN, CANARY_PREFIX};
 /// Length of a generated canary.
-pub const CANARY_LEN: usize = CANARY_PREFIX.len() + CANARY_HEX_DIGITS;
+pub const CANARY_LEN: usize = CANARY_PREFIX.len() + CANARY_HEX_LEN;
 /// Length of a generated card number.
 pub const PAN_LEN: usize = 16;
 /// Issuer prefix of generated card numbers: 4 (Visa-shaped, 16 digits). Random digits plus a
@@ -58,7 +58,7 @@ pub(crate) fn generate_canary(slot: &mut [u8]) -> Result<usize, FillError> {
     prefix.copy_from_slice(CANARY_PREFIX);
     // The random bytes go into the upper half of the digit area and are expanded downwards in
     // place: digit pair i (at 2i, 2i+1) is written only after byte i (at 12+i >= 2i+1) is read.
-    let half = CANARY_HEX_DIGITS / 2;
+    let half = CANARY_HEX_LEN / 2;
     getrandom::getrandom(&mut digits[half..]).map_err(|_| FillError::Random)?;
     for i in 0..half {
         let b = digits[half + i];
