@@ -24,6 +24,7 @@ command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)       # unpacks the guest ke
 command -v objcopy >/dev/null 2>&1 || need+=(binutils)    # scripts/package.sh strips the binary
 command -v man   >/dev/null 2>&1 || need+=(man-db)     # tests/package.rs looks up the installed page
 command -v chromium >/dev/null 2>&1 || need+=(chromium)   # renders the HTML report in tests
+command -v tmux  >/dev/null 2>&1 || need+=(tmux)       # tests read the demo's screens at 80x24 and 120x40
 PATH="$PATH:/usr/sbin:/sbin" command -v runc >/dev/null 2>&1 || need+=(runc)  # container context (OCI)
 command -v crun  >/dev/null 2>&1 || need+=(crun)       # container context (OCI, in C)
 PATH="$PATH:/usr/sbin:/sbin" command -v criu >/dev/null 2>&1 || need+=(criu)  # checkpoint path (reports why not)
@@ -102,4 +103,4 @@ SOURCES
         echo "setup: $(qemu-system-x86_64 --version | head -n1)" >&2
     fi
 fi
-echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, chromium, runc, crun, criu, postgresql, python3, util-linux, binutils, man-db, cargo, kubernetes-validate$( ((cvm)) && echo ', QEMU >= 9.1 + OVMF'))" >&2
+echo "setup: ready (gdb, gcc, elfutils, qemu-system-x86, guest kernel, chromium, tmux, runc, crun, criu, postgresql, python3, util-linux, binutils, man-db, cargo, kubernetes-validate$( ((cvm)) && echo ', QEMU >= 9.1 + OVMF'))" >&2

@@ -35,6 +35,7 @@ fn info(name: &str, title: Texts, holds: Texts, lesson: Texts) -> ScenarioInfo {
         lesson,
         stand_in_for: None,
         unavailable: None,
+        needs: Vec::new(),
     }
 }
 
@@ -444,4 +445,93 @@ fn a_real_demo_run_renders_in_headless_chromium() {
     )
     .expect("screenshot");
     assert!(std::fs::metadata(&png).expect("screenshot").len() > 10_000);
+}
+
+/// The page opens on the summary of all built-in rows (a recorded run), which fits a 1280×720
+/// window without scrolling, in both languages; each row's name links to its details.
+#[test]
+fn the_summary_fits_1280_by_720_and_links_to_the_details() {
+    if !common::require(common::Need::Chromium) {
+        return;
+    }
+    let chrome = common::chromium().expect("common::require found it");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    for (lang, file) in [("en", "demo-all.json"), ("ja", "demo-all-ja.json")] {
+        let page = dir.path().join(format!("all-{lang}.html"));
+        let o = Command::new(env!("CARGO_BIN_EXE_confidump"))
+            .args(["demo", "--from"])
+            .arg(golden.join(file))
+            .arg("--html")
+            .arg(&page)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run demo --from");
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let html = std::fs::read_to_string(&page).expect("page");
+        // Every running row's name links to its row of the matrix.
+        let report: MatrixReport =
+            serde_json::from_str(&std::fs::read_to_string(golden.join(file)).unwrap()).unwrap();
+        for s in report.scenarios.iter().filter(|s| s.unavailable.is_none()) {
+            assert!(
+                html.contains(&format!("href=\"#row-{}\"", s.name)),
+                "{lang}: no link to {}",
+                s.name
+            );
+            assert!(
+                html.contains(&format!("id=\"row-{}\"", s.name)),
+                "{lang}: no row {}",
+                s.name
+            );
+        }
+        // Measured in the browser: where the summary ends, against the window.
+        let probe = dir.path().join(format!("probe-{lang}.html"));
+        let script = "<script>const r=document.getElementById('overview').getBoundingClientRect();\
+            document.body.setAttribute('data-fit',\
+            [Math.ceil(r.bottom),Math.ceil(r.right),innerHeight,innerWidth].join(' '));</script>";
+        std::fs::write(&probe, html.replace("</body>", &format!("{script}</body>"))).unwrap();
+        let dom = browse(
+            &chrome,
+            &probe,
+            &[
+                "--window-size=1280,720".to_string(),
+                "--dump-dom".to_string(),
+            ],
+        )
+        .expect("dump-dom");
+        let fit: Vec<u32> = dom
+            .split("data-fit=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the probe ran")
+            .split(' ')
+            .map(|n| n.parse().expect("a number"))
+            .collect();
+        // Headless Chromium lays the page out 1280 wide; its innerHeight under --dump-dom is
+        // less than the window's, so the bottom is held against the screenshot's 720.
+        let (bottom, right, width) = (fit[0], fit[1], fit[3]);
+        assert_eq!(width, 1280, "{lang}: window {fit:?}");
+        assert!(
+            bottom <= 720 && right <= width,
+            "{lang}: the summary ends at {right}×{bottom}, beyond a 1280×720 window"
+        );
+        let png = artifacts().join(format!("summary-{lang}-1280x720.png"));
+        std::fs::create_dir_all(artifacts()).expect("artifact dir");
+        let _ = std::fs::remove_file(&png);
+        browse(
+            &chrome,
+            &page,
+            &[
+                format!("--screenshot={}", png.display()),
+                "--window-size=1280,720".to_string(),
+            ],
+        )
+        .expect("screenshot");
+        assert!(std::fs::metadata(&png).expect("screenshot").len() > 10_000);
+    }
 }

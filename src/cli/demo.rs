@@ -105,6 +105,14 @@ pub struct DemoArgs {
     /// Presenter mode: one scenario at a time, Enter to continue.
     #[arg(long)]
     pub present: bool,
+    /// Print only the one-screen summary: a line per scenario, a short cell per attack path,
+    /// the legend and the verdict
+    #[arg(long, conflicts_with_all = ["details", "present"])]
+    pub summary: bool,
+    /// Print every cell with where the secret sat and why, then the summary (the default when
+    /// the output is not a terminal: a file or a pipe)
+    #[arg(long, conflicts_with = "present")]
+    pub details: bool,
     /// Language (default: from the locale).
     #[arg(long, value_parser = super::lang_parser(true))]
     pub lang: Option<Lang>,
@@ -214,12 +222,25 @@ fn check_outputs(args: &DemoArgs) -> anyhow::Result<()> {
 fn print_report(args: &DemoArgs, report: &MatrixReport) -> anyhow::Result<()> {
     let json = args.format == DemoFormat::Json;
     let shown = demo::for_log(report, json && args.out.target().redacts(true));
-    let text =
-        render::output::matrix(&shown, json, args.out.color()).context("encoding the report")?;
+    let text = render::output::matrix(&shown, json, view(args), args.out.color())
+        .context("encoding the report")?;
     Ok(args.out.emit(&text, args.force)?)
 }
 
 /// `--junit` (a missing required capability a failing case, as it fails the run) and `--html`.
+/// The text view: as asked; else on a terminal what fits a screen (lessons, then the
+/// summary), and for a file or a pipe every cell (nobody scrolls a log).
+fn view(args: &DemoArgs) -> render::summary::View {
+    use render::summary::View;
+    if args.summary {
+        View::Summary
+    } else if args.details || args.out.output.is_some() || !std::io::stdout().is_terminal() {
+        View::Details
+    } else {
+        View::Overview
+    }
+}
+
 fn write_files(
     args: &DemoArgs,
     report: &MatrixReport,

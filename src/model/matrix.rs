@@ -131,6 +131,10 @@ pub struct ScenarioInfo {
     /// Why the whole row cannot run here, when it cannot (`needs SGX: not on this host`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub unavailable: Option<String>,
+    /// When the row cannot run here: the capabilities it lacks, by `confidump doctor`'s names
+    /// (`sgx`, `sev-snp-host`), so that a summary can say in a word what is missing.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub needs: Vec<String>,
 }
 
 /// Facts about the machine the matrix ran on.

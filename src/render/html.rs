@@ -99,6 +99,19 @@ sup.note { color: var(--dim); font-weight: normal; }
 tr.notes td { border-top: none; color: var(--dim); font-size: .9rem; background: #fafafa; }
 tr.notes span.note { display: block; }
 section#summary ul { margin: .3rem 0; }
+section#overview { margin: .2rem 0 1rem; }
+table.overview { border-collapse: collapse; font: 14px/1.3 ui-monospace, monospace; }
+table.overview th, table.overview td { padding: .08rem .55rem; text-align: left; border-bottom: 1px solid #eee; }
+table.overview thead th { border-bottom: 2px solid var(--line); }
+table.overview td { font-weight: 700; }
+table.overview td.leak { color: var(--leak); background: var(--leak-bg); }
+table.overview td.unreadable { color: var(--ok); background: var(--ok-bg); }
+table.overview td:not(.leak):not(.unreadable) { color: var(--dim); }
+table.overview td.na { font-weight: 400; }
+table.overview td.mismatch { outline: 2px solid var(--leak); }
+table.overview a { color: inherit; }
+p.na-rows, p.legend-line { color: var(--dim); margin: .35rem 0; font-size: .9rem; }
+p.na-rows.bad { color: var(--leak); }
 "#;
 
 /// The page, in `report.lang`.
@@ -120,6 +133,7 @@ pub fn render(report: &MatrixReport) -> String {
                     h1 { (Shown(title)) }
                     p.summary.ok[ok].bad[!ok] { (Shown(&summary_line(report))) }
                 }
+                (overview(report, lang))
                 (host(report, lang))
                 (matrix(report, lang))
                 (views::views(report, lang))
@@ -130,6 +144,62 @@ pub fn render(report: &MatrixReport) -> String {
     let mut out = page.into_string();
     out.push('\n');
     out
+}
+
+/// The page opens on the whole run at a glance, as the terminal's summary: a line per row that
+/// runs here, a short word per path, each row's name a link to its details in the matrix below;
+/// the rows that cannot run here in one line; the legend.
+fn overview(r: &MatrixReport, lang: Lang) -> Markup {
+    use super::summary::{columns, glyph_key, legend, unavailable_line};
+    let cols = columns(r);
+    let mut used: Vec<&'static str> = Vec::new();
+    let mut mismatch = false;
+    for c in r.cells.iter().filter(|c| cols.contains(&c.attack)) {
+        let k = glyph_key(c);
+        if !used.contains(&k) {
+            used.push(k);
+        }
+        mismatch |= !c.met();
+    }
+    let (na, required) = unavailable_line(r);
+    html! {
+        section #overview {
+            table.overview {
+                thead {
+                    tr {
+                        th { (Shown(t(lang, "sum.scenario"))) }
+                        @for a in &cols { th title=(t(lang, attack_key(*a))) { (Shown(a.as_str())) } }
+                    }
+                }
+                tbody {
+                    @for s in r.scenarios.iter().filter(|s| s.unavailable.is_none()) {
+                        tr {
+                            th scope="row" {
+                                a href=(format!("#row-{}", s.name)) { (Shown(&s.name)) }
+                            }
+                            @for a in &cols {
+                                @match cell_at(r, &s.name, *a) {
+                                    Some(c) => {
+                                        td.(class(c.observed)).mismatch[!c.met()].na[glyph_key(c) == "sum.n/a"] {
+                                            (Shown(t(lang, glyph_key(c))))
+                                            @if !c.met() { "✗" }
+                                        }
+                                    }
+                                    None => { td {} }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !na.is_empty() {
+                p.na-rows.bad[required] {
+                    (Shown(&na)) (Shown(t(lang, "sum.na.tail")))
+                }
+            }
+            p.legend-line { (Shown(&legend(lang, &used, mismatch || required).join(" · "))) }
+        }
+    }
 }
 
 fn host(r: &MatrixReport, lang: Lang) -> Markup {
@@ -236,7 +306,7 @@ fn scenario_rows(r: &MatrixReport, s: &ScenarioInfo, lang: Lang) -> Markup {
     };
     let lesson = s.lesson.get(lang);
     html! {
-        tr data-scenario=(Shown(&s.name)) {
+        tr data-scenario=(Shown(&s.name)) id=(format!("row-{}", s.name)) {
             th.scenario scope="row" { (scenario_head(s, lang)) }
             @match &s.unavailable {
                 Some(why) => {

@@ -258,6 +258,7 @@ pub(crate) mod tests {
                 ),
                 stand_in_for: None,
                 unavailable: None,
+                needs: Vec::new(),
             },
             ScenarioInfo {
                 name: "secretmem".into(),
@@ -269,6 +270,7 @@ pub(crate) mod tests {
                 ),
                 stand_in_for: Some("an enclave".into()),
                 unavailable: None,
+                needs: Vec::new(),
             },
             ScenarioInfo {
                 name: "dontdump".into(),
@@ -280,6 +282,7 @@ pub(crate) mod tests {
                 ),
                 stand_in_for: None,
                 unavailable: None,
+                needs: Vec::new(),
             },
             ScenarioInfo {
                 name: "sgx".into(),
@@ -288,6 +291,7 @@ pub(crate) mod tests {
                 lesson: texts("", ""),
                 stand_in_for: None,
                 unavailable: Some("needs SGX: this CPU has none".into()),
+                needs: Vec::new(),
             },
         ];
         let mut cells = Vec::new();

@@ -8,6 +8,7 @@
 //! [`term`] finds, wrapped by [`wrap`]), [`html`] (one
 //! self-contained page), [`junit`] and [`presenter`] (one scenario at a time, for a room), in
 //! the words of [`crate::i18n`] (English, Japanese) and [`matrix`]; [`progress`] shows slow steps on a terminal.
+//! [`summary`] draws the demo on one screen, and the default terminal view around it.
 //! [`fleet`] merges several nodes' demo results into one matrix.
 
 pub mod attack;
@@ -25,6 +26,7 @@ pub mod output;
 pub mod presenter;
 pub mod progress;
 pub mod sanitize;
+pub mod summary;
 pub mod table;
 pub mod term;
 pub mod text;

@@ -4,12 +4,18 @@
 use crate::model::{MatrixReport, ScanReport};
 use crate::runner::attack::Attack;
 
-/// A demo's matrix: the table fitted to the terminal, or its JSON (pretty, one final newline).
-pub fn matrix(report: &MatrixReport, json: bool, color: bool) -> Result<String, serde_json::Error> {
+/// A demo's matrix: its text `view` fitted to the terminal, or its JSON (pretty, one final
+/// newline).
+pub fn matrix(
+    report: &MatrixReport,
+    json: bool,
+    view: super::summary::View,
+    color: bool,
+) -> Result<String, serde_json::Error> {
     Ok(if json {
         format!("{}\n", serde_json::to_string_pretty(report)?)
     } else {
-        super::table::render_table(report, color, super::term::width())
+        super::summary::render(report, view, color, super::term::width())
     })
 }
 
@@ -42,10 +48,13 @@ mod tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/readme-demo.json");
         let report: MatrixReport =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let json = matrix(&report, true, false).unwrap();
+        let details = crate::render::summary::View::Details;
+        let json = matrix(&report, true, details, false).unwrap();
         assert!(json.ends_with("}\n"));
         let back: MatrixReport = serde_json::from_str(&json).unwrap();
         assert_eq!(back.cells.len(), report.cells.len());
-        assert!(!matrix(&report, false, false).unwrap().starts_with('{'));
+        assert!(!matrix(&report, false, details, false)
+            .unwrap()
+            .starts_with('{'));
     }
 }

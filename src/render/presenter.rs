@@ -16,11 +16,10 @@ use std::time::Instant;
 
 use super::hexview::{self, render_window};
 use super::matrix::{
-    cell_word, mismatch_note, outcome_style, outcome_word, stand_in_label, summary_line,
-    unavailable_word,
+    cell_word, mismatch_note, outcome_style, outcome_word, stand_in_label, unavailable_word,
 };
 use super::progress::Progress;
-use super::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
+use super::style::{paint, BOLD, DIM, RED_BOLD};
 use super::wrap::{display_width, hang, truncate, wrap};
 use crate::i18n::{sep, t, Lang};
 use crate::model::{Cell, HexWindow, HostInfo, MatrixReport, Outcome, ScenarioInfo};
@@ -125,15 +124,15 @@ pub fn run(
     }
     let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let report = MatrixReport::new(host, lang, infos, cells, millis);
-    let mismatches = report.mismatches;
-    let end = t(lang, if quit { "present.quit" } else { "present.done" });
-    let summary = summary_line(&report);
-    let style = if mismatches == 0 {
-        GREEN_BOLD
+    // The last screen: the whole run on one screen, ending with the verdict.
+    if opts.clear {
+        out.write_all(b"\x1b[2J\x1b[H")?;
     } else {
-        RED_BOLD
-    };
-    writeln!(out, "\n{end} {}", paint(&summary, style, opts.color))?;
+        writeln!(out)?;
+    }
+    let end = t(lang, if quit { "present.quit" } else { "present.done" });
+    writeln!(out, "{}", paint(end, BOLD, opts.color))?;
+    out.write_all(super::summary::render_summary(&report, opts.color, opts.width).as_bytes())?;
     out.flush()?;
     Ok(Some(report))
 }

@@ -48,6 +48,10 @@ pub fn for_host(all: Vec<Scenario>, env: &RunEnv) -> Vec<Scenario> {
     all.into_iter()
         .map(|mut s| {
             s.info.unavailable = unavailable(&s, env);
+            s.info.needs = match s.info.unavailable {
+                Some(_) => lacking(&s, env),
+                None => Vec::new(),
+            };
             let falls_back = host_for(s.spec.context).falls_back(&s, env);
             if let Some(f) = s.spec.fallback.as_ref().filter(|_| falls_back) {
                 s.info.title = f.title.clone();
@@ -56,6 +60,16 @@ pub fn for_host(all: Vec<Scenario>, env: &RunEnv) -> Vec<Scenario> {
             }
             s
         })
+        .collect()
+}
+
+/// The capabilities (doctor's names) a row needs that this host lacks: what a summary names
+/// in a word for a row that cannot run here.
+fn lacking(s: &Scenario, env: &RunEnv) -> Vec<String> {
+    super::platform::row_requirements(&s.spec)
+        .into_iter()
+        .filter(|r| requirement_missing(*r, &env.host).is_some())
+        .map(|r| r.as_str().to_string())
         .collect()
 }
 

@@ -250,6 +250,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         lesson: text_of(raw.lesson),
         stand_in_for: raw.stand_in_for.map(text_of),
         unavailable: None,
+        needs: Vec::new(),
     };
     // `mode = "sgx"` is the enclave context: the one victim it has, and the only one it runs.
     let context = match (raw_context, mode) {

@@ -339,6 +339,8 @@ pub enum Need {
     KubernetesValidate,
     /// python3: parses the JUnit file as XML.
     Python3,
+    /// tmux: a terminal of a given size whose screen the tests read back.
+    Tmux,
     /// util-linux's `setpriv`: drops CAP_SYS_PTRACE from root.
     Setpriv,
     /// memfd_secret(2) that works for this process.
@@ -376,6 +378,7 @@ impl Need {
             Need::Chromium => "Chromium".into(),
             Need::KubernetesValidate => "kubernetes-validate".into(),
             Need::Python3 => "python3".into(),
+            Need::Tmux => "tmux".into(),
             Need::Setpriv => "setpriv (util-linux)".into(),
             Need::MemfdSecret => "memfd_secret".into(),
             Need::Userfaultfd => "userfaultfd".into(),
@@ -403,6 +406,7 @@ impl Need {
             Need::Chromium => "scripts/setup.sh installs chromium (or set CHROMIUM=/path/to/chrome)",
             Need::KubernetesValidate => "scripts/setup.sh installs it into ~/.cache/confidump/venv",
             Need::Python3 => "scripts/setup.sh installs python3",
+            Need::Tmux => "scripts/setup.sh installs tmux",
             Need::Setpriv => "scripts/setup.sh installs util-linux",
             Need::MemfdSecret => "a Linux >= 5.14 kernel with CONFIG_SECRETMEM (before 6.5: boot with secretmem.enable=1); no package provides it",
             Need::Userfaultfd => "a kernel with CONFIG_USERFAULTFD, run as root (or vm.unprivileged_userfaultfd=1)",
@@ -473,6 +477,7 @@ impl Need {
                 .map(drop)
                 .ok_or_else(|| "not on PATH nor in ~/.cache/confidump/venv".into()),
             Need::Python3 => on_path("python3"),
+            Need::Tmux => on_path("tmux"),
             Need::Setpriv => on_path("setpriv"),
             Need::MemfdSecret => {
                 confidump::protect::SecretStore::new(confidump::protect::Protection::SecretMem)

@@ -93,6 +93,10 @@ fn cell_lines(lang: Lang, c: Option<&Cell>, width: usize, notes: &Notes) -> Vec<
     let Some(c) = c else {
         return vec![Line::styled("—", DIM)];
     };
+    if crate::render::summary::by_design(c) {
+        // Not this row's path; its column's reason is said once below the table.
+        return vec![Line::styled("·", DIM)];
+    }
     let mut lines = vec![verdict_line(lang, c, notes)];
     for (k, (text, style)) in details(lang, c).into_iter().enumerate() {
         let mut w = wrap(&text, width);

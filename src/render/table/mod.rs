@@ -18,12 +18,12 @@ use grid::Line;
 use notes::Notes;
 
 use crate::i18n::{t, Lang};
-use crate::model::{AttackKind, Cell, DetectorKind, MatrixReport, Outcome, ScenarioInfo};
+use crate::model::{AttackKind, Cell, DetectorKind, MatrixReport, ScenarioInfo};
 use crate::render::matrix::{
-    attack_key, cell_at, count_mismatches, detection_summary, legend_words, outcome_style,
-    summary_line,
+    attack_key, count_mismatches, legend_words, outcome_style, summary_line,
 };
 use crate::render::style::{paint, BOLD, DIM, GREEN_BOLD, RED_BOLD};
+use crate::render::summary::by_design;
 use crate::render::wrap::{display_width, hang, wrap};
 
 /// What a row that cannot run here says across its columns, and its style: dim, or, when the
@@ -46,28 +46,11 @@ pub(crate) fn unavailable_row(
     }
 }
 
-/// A cell that says nothing about this row: the path does not apply to it by design (qmp for a
-/// process, same-uid for a root victim), as expected.
-fn by_design(c: &Cell) -> bool {
-    c.observed == Outcome::NotApplicable && c.met()
-}
-
 /// The columns worth drawing: those where some row that runs here has a cell that is not
-/// `n/a` by design. Hidden columns are named, with their reason, below the table.
+/// `n/a` by design (the summary's columns). Hidden columns are named, with their reason, below
+/// the table.
 pub(crate) fn shown_attacks(report: &MatrixReport) -> Vec<AttackKind> {
-    report
-        .attacks
-        .iter()
-        .copied()
-        .filter(|a| {
-            report
-                .scenarios
-                .iter()
-                .filter(|s| s.unavailable.is_none())
-                .filter_map(|s| cell_at(report, &s.name, *a))
-                .any(|c| !by_design(c))
-        })
-        .collect()
+    crate::render::summary::columns(report)
 }
 
 /// The band under a row: its lesson, then the footnotes only this row uses, `width` wide.
@@ -101,6 +84,22 @@ fn row_band(lang: Lang, s: &ScenarioInfo, notes: &Notes, width: usize) -> Vec<Li
 /// The table, a lesson under each row, a legend and a final line, in `report.lang`, at most
 /// `width` columns wide (display width: Japanese characters count two).
 pub fn render_table(report: &MatrixReport, color: bool, width: usize) -> String {
+    let mut out = render_body(report, color, width);
+    let summary = summary_line(report);
+    let style = if count_mismatches(report) == 0 && !report.cells.is_empty() {
+        GREEN_BOLD
+    } else {
+        RED_BOLD
+    };
+    for l in wrap(&summary, width.max(crate::render::term::MIN_WIDTH)) {
+        let _ = writeln!(out, "{}", paint(&l, style, color));
+    }
+    out
+}
+
+/// [`render_table`] without its final line: what `--details` prints above the summary, which
+/// ends with the same line.
+pub fn render_body(report: &MatrixReport, color: bool, width: usize) -> String {
     let lang = report.lang;
     let width = width.max(crate::render::term::MIN_WIDTH);
     let mut out = String::new();
@@ -153,18 +152,9 @@ pub fn render_table(report: &MatrixReport, color: bool, width: usize) -> String 
         }
     }
     hidden_columns(&mut out, report, &shown, width, color);
+    by_design_cells(&mut out, report, &shown, width, color);
     legend(&mut out, lang, width, color);
     detections(&mut out, report, width);
-
-    let summary = summary_line(report);
-    let style = if count_mismatches(report) == 0 && !report.cells.is_empty() {
-        GREEN_BOLD
-    } else {
-        RED_BOLD
-    };
-    for l in wrap(&summary, width) {
-        line(&mut out, &l, style);
-    }
     out
 }
 
@@ -196,21 +186,65 @@ fn hidden_columns(
         .max()
         .unwrap_or(0);
     for a in hidden {
+        // The column's own reason: the first a row that runs here gives (a row that cannot run
+        // said its reason across the row already, and another row's reason is not this column's).
+        let reason = report
+            .cells
+            .iter()
+            .filter(|c| c.attack == a)
+            .filter(|c| runs(report, &c.scenario))
+            .map(|c| c.reason.trim())
+            .find(|r| !r.is_empty());
+        let head = format!("  {:<name_w$}  ", a.as_str());
+        for l in hang(&head, reason.unwrap_or("n/a"), width) {
+            let _ = writeln!(out, "{}", paint(&l, DIM, color));
+        }
+    }
+}
+
+/// Whether row `scenario` runs on this host.
+fn runs(report: &MatrixReport, scenario: &str) -> bool {
+    report
+        .scenarios
+        .iter()
+        .any(|s| s.name == scenario && s.unavailable.is_none())
+}
+
+/// Why the `·` cells of the columns drawn are `n/a` by design (qmp for a process, kernel for a
+/// VM): each column's reasons once, here, instead of a line in every row.
+fn by_design_cells(
+    out: &mut String,
+    report: &MatrixReport,
+    shown: &[AttackKind],
+    width: usize,
+    color: bool,
+) {
+    let lang = report.lang;
+    let mut lines: Vec<(AttackKind, Vec<&str>)> = Vec::new();
+    for a in shown {
         let mut reasons: Vec<&str> = Vec::new();
-        // A row that cannot run said its reason across the row already.
-        let runs = |c: &&Cell| {
-            report
-                .scenarios
-                .iter()
-                .any(|s| s.name == c.scenario && s.unavailable.is_none())
-        };
-        for c in report.cells.iter().filter(|c| c.attack == a).filter(runs) {
+        for c in report.cells.iter().filter(|c| c.attack == *a) {
             let r = c.reason.trim();
-            if !r.is_empty() && !reasons.contains(&r) {
+            if by_design(c) && runs(report, &c.scenario) && !r.is_empty() && !reasons.contains(&r) {
                 reasons.push(r);
             }
         }
-        // One reason a line: joined, they ran together (`…).; not available…`) in both languages.
+        if !reasons.is_empty() {
+            lines.push((*a, reasons));
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    for l in wrap(t(lang, "columns.by-design"), width) {
+        let _ = writeln!(out, "{}", paint(&l, DIM, color));
+    }
+    let name_w = lines
+        .iter()
+        .map(|(a, _)| display_width(a.as_str()))
+        .max()
+        .unwrap_or(0);
+    for (a, reasons) in lines {
         let head = format!("  {:<name_w$}  ", a.as_str());
         let blank = " ".repeat(display_width(&head));
         for (i, r) in reasons.iter().enumerate() {
@@ -259,23 +293,9 @@ fn detections(out: &mut String, report: &MatrixReport, width: usize) {
     if found.is_empty() {
         return;
     }
-    for l in wrap(t(lang, "detections"), width) {
+    // One line per scenario: what was found, where, by which paths.
+    for l in crate::render::summary::detection_lines(report, width) {
         let _ = writeln!(out, "{l}");
-    }
-    for c in &found {
-        let mut text = format!(
-            "{} · {}{}{}",
-            c.scenario,
-            c.attack,
-            crate::i18n::sep(lang),
-            detection_summary(lang, c)
-        );
-        if !c.where_.is_empty() && c.observed == Outcome::Leak {
-            let _ = write!(text, " — {}", c.where_);
-        }
-        for l in hang("  ", &text, width) {
-            let _ = writeln!(out, "{l}");
-        }
     }
     if found.iter().any(|c| {
         c.detected

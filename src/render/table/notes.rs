@@ -18,7 +18,9 @@ pub(crate) fn mark(i: usize) -> String {
 /// Does this cell's reason deserve a footnote? The reasons of n/a and errors are the only
 /// explanation the reader gets; a mismatch's reason is what they will ask about first.
 pub(crate) fn wants_note(c: &Cell) -> bool {
+    // A cell n/a by design is drawn `·`; its column's reason is said once below the table.
     !c.reason.trim().is_empty()
+        && !crate::render::summary::by_design(c)
         && (!c.met()
             || matches!(
                 c.observed,

@@ -74,6 +74,10 @@ pub(crate) fn draw(
                 let Some(c) = cell_at(report, &s.name, *a) else {
                     continue;
                 };
+                // A path that does not apply to this row is not listed in it.
+                if crate::render::summary::by_design(c) {
+                    continue;
+                }
                 let name = format!("{:<aw$}", a.as_str());
                 let verdict = verdict_line(lang, c, notes).draw(vw, color);
                 let mut first = format!("  {}  {verdict}", paint(&name, BOLD, color));

@@ -2,6 +2,7 @@
 //! width it is given, the stacked layout, one kind of footnote marker, hidden columns.
 
 use super::*;
+use crate::model::Outcome;
 use crate::render::matrix::tests::{cell, sample, strip_ansi};
 
 /// Every line at most `width` wide; every line of the box the same width.
@@ -41,7 +42,7 @@ fn english_table_has_everything() {
         "fragments",
         "lesson: Ordinary memory",
         "1 mismatch (of 15 cells)",
-        "plain · dump: 1 card number, 1 canary",
+        "plain: 1 card number, 1 canary in [heap] — dump, same-uid",
         "confidump writes a core dump",
     ] {
         assert!(t.contains(want), "missing {want:?} in\n{t}");
@@ -155,8 +156,11 @@ fn many_columns_stay_within_the_width() {
 #[test]
 fn detections_are_named_by_kind_in_both_languages() {
     let en = render_table(&sample(Lang::En), false, 120);
-    assert!(en.contains("plain · dump: 1 card number, 1 canary"), "{en}");
-    assert!(en.contains("plain · same-uid: 1 secret"), "{en}");
+    // One line per scenario: the most any path found of each kind, where, and by which paths.
+    assert!(
+        en.contains("plain: 1 card number, 1 canary in [heap] — dump, same-uid"),
+        "{en}"
+    );
     let ja = render_table(&sample(Lang::Ja), false, 120);
     assert!(ja.contains("カード番号 1 件、カナリア 1 件"), "{ja}");
 }
@@ -169,7 +173,10 @@ fn two_canaries_are_explained_once() {
         c.detected = [(DetectorKind::Canary, 2)].into_iter().collect();
     }
     let t = render_table(&r, false, 100);
-    assert!(t.contains("plain · dump: 2 canaries — [heap]"), "{t}");
+    assert!(
+        t.contains("plain: 2 canaries in [heap], [stack], /usr/lib/x86_64-linux-gnu/libc…"),
+        "{t}"
+    );
     assert_eq!(t.matches("Why more than one canary:").count(), 1, "{t}");
 }
 
