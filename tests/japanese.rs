@@ -40,6 +40,10 @@ const ALLOWED: &[&str] = &[
     "QMP",
     // Tools and commands, as typed.
     "confidump",
+    // Capabilities, as `--require` and `confidump doctor` name them.
+    "sev-snp-host",
+    "tdx-host",
+    "sql-enclave",
     "gdb",
     "gcore",
     "ptrace",

@@ -150,7 +150,7 @@ pub fn render(report: &MatrixReport) -> String {
 /// runs here, a short word per path, each row's name a link to its details in the matrix below;
 /// the rows that cannot run here in one line; the legend.
 fn overview(r: &MatrixReport, lang: Lang) -> Markup {
-    use super::summary::{columns, glyph_key, legend, unavailable_line};
+    use super::summary::{columns, glyph_key, legend, unavailable_line, word};
     let cols = columns(r);
     let mut used: Vec<&'static str> = Vec::new();
     let mut mismatch = false;
@@ -181,7 +181,7 @@ fn overview(r: &MatrixReport, lang: Lang) -> Markup {
                                 @match cell_at(r, &s.name, *a) {
                                     Some(c) => {
                                         td.(class(c.observed)).mismatch[!c.met()].na[glyph_key(c) == "sum.n/a"] {
-                                            (Shown(t(lang, glyph_key(c))))
+                                            (Shown(word(lang, glyph_key(c))))
                                             @if !c.met() { "✗" }
                                         }
                                     }

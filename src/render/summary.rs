@@ -89,7 +89,12 @@ fn short_head(a: AttackKind) -> &'static str {
     }
 }
 
-/// The glyph key of a cell: the summary's short verdict word.
+/// The cell of a path that does not apply to its row: a symbol, the same in every language.
+const BY_DESIGN: &str = "·";
+/// Between the legend's entries.
+const LEGEND_SEP: &str = "  ";
+
+/// The glyph key of a cell: the summary's short verdict word (`sum.n/a`: [`BY_DESIGN`]).
 pub(crate) fn glyph_key(c: &Cell) -> &'static str {
     if by_design(c) {
         return "sum.n/a";
@@ -138,7 +143,7 @@ impl Grid {
         let content = |a: AttackKind| {
             running(report)
                 .filter_map(|s| cell_at(report, &s.name, a))
-                .map(|c| display_width(t(lang, glyph_key(c))) + usize::from(!c.met()))
+                .map(|c| display_width(word(lang, glyph_key(c))) + usize::from(!c.met()))
                 .max()
                 .unwrap_or(1)
         };
@@ -202,13 +207,13 @@ pub fn render_summary(report: &MatrixReport, color: bool, width: usize) -> Strin
             if !used.contains(&key) {
                 used.push(key);
             }
-            let mut word = t(lang, key).to_string();
+            let mut shown = word(lang, key).to_string();
             if !c.met() {
-                word.push('✗');
+                shown.push('✗');
                 mismatch = true;
             }
-            let ww = display_width(&word);
-            line.push_str(&paint(&word, glyph_style(c), color));
+            let ww = display_width(&shown);
+            line.push_str(&paint(&shown, glyph_style(c), color));
             line.push_str(&" ".repeat(w.saturating_sub(ww)));
         }
         let _ = writeln!(out, "{}", line.trim_end());
@@ -233,7 +238,7 @@ pub fn render_summary(report: &MatrixReport, color: bool, width: usize) -> Strin
     // The legend: only the words this summary uses.
     let mut entries = legend(lang, &used, mismatch || required);
     // One line: the word `LEAK` explains itself, and goes first when the line is too long.
-    let sep = t(lang, "sum.legend.sep");
+    let sep = LEGEND_SEP;
     if entries.len() > 1 && display_width(&entries.join(sep)) > width && used.contains(&"sum.leak")
     {
         entries.remove(0);
@@ -271,7 +276,7 @@ pub(crate) fn legend(lang: Lang, used: &[&'static str], mismatch: bool) -> Vec<S
         ("sum.n/a", "sum.legend.n/a"),
     ] {
         if used.contains(&key) {
-            entries.push(format!("{} {}", t(lang, key), t(lang, what)));
+            entries.push(format!("{} {}", word(lang, key), t(lang, what)));
         }
     }
     if mismatch {
@@ -356,6 +361,15 @@ fn needs_of(lang: Lang, s: &ScenarioInfo) -> String {
     truncate(word.filter(|w| !w.is_empty()).unwrap_or(&why), 24)
 }
 
+/// The summary's word for glyph key `key` in `lang`.
+pub(crate) fn word(lang: Lang, key: &'static str) -> &'static str {
+    if key == "sum.n/a" {
+        BY_DESIGN
+    } else {
+        t(lang, key)
+    }
+}
+
 /// `s` padded with spaces to `w` display columns.
 fn pad(s: &str, w: usize) -> String {
     format!("{s}{}", " ".repeat(w.saturating_sub(display_width(s))))
@@ -403,10 +417,10 @@ pub fn detection_lines(report: &MatrixReport, width: usize) -> Vec<String> {
         }
         let paths: Vec<&str> = found.iter().map(|c| c.attack.as_str()).collect();
         let text = if wheres.is_empty() {
-            tf(
-                lang,
-                "sum.detected",
-                &[&detection_summary(lang, &merged), &paths.join(", ")],
+            format!(
+                "{} — {}",
+                detection_summary(lang, &merged),
+                paths.join(", ")
             )
         } else {
             let at = truncate(&i18n::list(lang, &wheres), 48);
