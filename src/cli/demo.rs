@@ -134,11 +134,11 @@ pub struct DemoArgs {
     pub from: Option<PathBuf>,
     /// Also write a bug-report bundle (.tar.gz, 0600): this run's result and JUnit (redacted,
     /// no memory), doctor's JSON, host facts and the SGX/VM steps' trace; see `doctor --help`.
-    #[arg(long, value_name = "FILE", conflicts_with = "present")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["present", "list"])]
     pub bundle: Option<PathBuf>,
     /// Compare with an earlier result (`--format json --output`): changed cells marked
     /// regression or improvement (exit 1 on a regression); see `report --help`.
-    #[arg(long, value_name = "OLD.json", conflicts_with = "present")]
+    #[arg(long, value_name = "OLD.json", conflicts_with_all = ["present", "list"])]
     pub baseline: Option<PathBuf>,
 }
 
