@@ -315,6 +315,7 @@ fn firmware_text() -> String {
     ));
     fact_line(&mut t, "/sys/firmware/sev/version");
     let fw: Vec<String> = kernel_log_lines()
+        .unwrap_or_default()
         .into_iter()
         .filter(|l| {
             let l = l.to_ascii_lowercase();
@@ -420,27 +421,41 @@ fn kernel_config_text() -> String {
     t
 }
 
-/// The kernel log's lines naming SGX, SEV or TDX (see [`LOG_WORDS`]), at most a few thousand.
-fn kernel_log_lines() -> Vec<String> {
-    let text = command_text("dmesg", &["--kernel", "--nopager"]);
-    text.lines()
+/// The kernel log's lines naming SGX, SEV or TDX (see [`LOG_WORDS`]), at most a few thousand;
+/// `Err` says why the log could not be read.
+fn kernel_log_lines() -> Result<Vec<String>, String> {
+    let output = Command::new("dmesg")
+        .args(["--kernel", "--nopager"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("dmesg: {e}"))?;
+    if !output.status.success() {
+        let why = String::from_utf8_lossy(&output.stderr);
+        return Err(format!("dmesg {}: {}", output.status, why.trim()));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
         .filter(|l| {
             let l = l.to_ascii_lowercase();
             LOG_WORDS.iter().any(|w| l.contains(w))
         })
         .take(4000)
         .map(str::to_string)
-        .collect()
+        .collect())
 }
 
 fn kernel_log_text() -> String {
-    let lines = kernel_log_lines();
-    if lines.is_empty() {
-        return "(no kernel log line names SGX, SEV, SNP, TDX, the PSP or TSM, or the log could not be read: run as root)\n".into();
+    match kernel_log_lines() {
+        Err(why) => format!("(the kernel log could not be read: {why})\n"),
+        Ok(lines) if lines.is_empty() => {
+            "(no kernel log line names SGX, SEV, SNP, TDX, the PSP or TSM)\n".into()
+        }
+        Ok(lines) => {
+            let mut t = lines.join("\n");
+            t.push('\n');
+            t
+        }
     }
-    let mut t = lines.join("\n");
-    t.push('\n');
-    t
 }
 
 fn qemu_text() -> String {
