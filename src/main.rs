@@ -29,6 +29,9 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(verbose: u8) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -37,17 +40,22 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false);
     // A terminal gets colours and times; a pipe or a file gets plain lines without escape
     // codes or timestamps (a log collector adds its own).
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        builder.init();
+    let fmt = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        fmt.boxed()
     } else {
-        builder.with_ansi(false).without_time().init();
-    }
+        fmt.with_ansi(false).without_time().boxed()
+    };
+    // The filter is the log's own: a bug-report bundle's trace of the SGX and VM steps has
+    // its own (debug), whatever RUST_LOG says.
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(confidump::runner::trace::layer())
+        .init();
 }
 
 /// The one line `main` prints for an error: its causes, outermost first, each once.

@@ -207,6 +207,7 @@ fn report(lang: &str) -> MatrixReport {
             gcore: false,
             core_pattern: "|/usr/lib/systemd/systemd-coredump %P".into(),
             confidump: env!("CARGO_PKG_VERSION").into(),
+            ..HostInfo::default()
         },
         lang: lang.parse().unwrap(),
         scenarios,

@@ -61,7 +61,10 @@ Examples:
   sudo confidump demo --platform azure-dcsv3 --format json --junit node.xml
   sudo confidump demo --require sgx --scenario sgx
   confidump demo --list
-  confidump demo --from demo.json --html demo.html          a saved result drawn again";
+  confidump demo --from demo.json --html demo.html          a saved result drawn again
+  sudo confidump demo --scenario plain --bundle bug.tgz     a bug report, no secret in it
+  sudo confidump demo --baseline last.json --junit ci.xml   what changed since last time
+--bundle FILE and --baseline OLD.json: see `confidump doctor --help` and `report --help`.";
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -137,10 +140,20 @@ pub struct DemoArgs {
         conflicts_with_all = ["list", "scenarios", "scenario_dir", "present", "require", "platform", "expect_file"]
     )]
     pub from: Option<PathBuf>,
+    /// Also write a bug-report bundle (.tar.gz, 0600): this run's result and JUnit (redacted,
+    /// no memory), doctor's JSON, host facts and the SGX/VM steps' trace; see `doctor --help`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["present", "list"])]
+    pub bundle: Option<PathBuf>,
+    /// Compare with an earlier result (`--format json --output`): changed cells marked
+    /// regression or improvement (exit 1 on a regression); see `report --help`.
+    #[arg(long, value_name = "OLD.json", conflicts_with_all = ["present", "list"])]
+    pub baseline: Option<PathBuf>,
 }
 
 /// Runs `confidump demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let (bundle, baseline) = (args.bundle.as_deref(), args.baseline.as_deref());
+    let extras = super::report::DemoExtras::start(bundle, baseline, args.force)?;
     if let Some(path) = &args.from {
         // A saved result drawn again, through the same renderers as a run; its exit status is
         // that run's verdict, its mismatches counted again from its cells.
@@ -150,8 +163,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             report.redact();
         }
         print_report(&args, &report)?;
-        write_files(&args, &report, &[])?;
-        return Ok(exit(report.mismatches == 0));
+        write_files(&args, &report, &[], &extras)?;
+        let json = args.format == DemoFormat::Json;
+        let no_regression = extras.finish(&report, &[], json, args.lang.unwrap_or(report.lang))?;
+        return Ok(exit(report.mismatches == 0 && no_regression));
     }
     let lang = args.lang.unwrap_or_else(crate::i18n::detect_lang);
     let opts = DemoOptions {
@@ -204,8 +219,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let r = r.as_str();
         eprintln!("confidump: required capability {r} is missing: {why}");
     }
-    write_files(&args, &report, &unrowed)?;
-    Ok(exit(report.mismatches == 0 && unrowed.is_empty()))
+    write_files(&args, &report, &unrowed, &extras)?;
+    let no_regression = extras.finish(&report, &unrowed, args.format == DemoFormat::Json, lang)?;
+    Ok(exit(
+        report.mismatches == 0 && unrowed.is_empty() && no_regression,
+    ))
 }
 
 /// The output paths, checked before the run, not after it.
@@ -245,9 +263,10 @@ fn write_files(
     args: &DemoArgs,
     report: &MatrixReport,
     missing: &[(crate::host::Requirement, String)],
+    extras: &super::report::DemoExtras,
 ) -> anyhow::Result<()> {
     if let Some(path) = &args.junit {
-        let junit = render::junit::render(report, missing)?;
+        let junit = render::junit::render_with(report, missing, extras.junit_suites(report)?)?;
         args.out.write_file(path, junit.as_bytes(), args.force)?;
     }
     if let Some(path) = &args.html {

@@ -154,6 +154,13 @@ pub struct HostInfo {
     pub core_pattern: String,
     /// confidump version.
     pub confidump: String,
+    /// Firmware: BIOS/UEFI version and date, microcode revision (empty when the host tells
+    /// neither). `report --baseline` prints it when it changed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub firmware: String,
+    /// QEMU's version (empty without QEMU). `report --baseline` prints it when it changed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub qemu: String,
 }
 
 /// The whole matrix run: the JSON that CI dashboards read.

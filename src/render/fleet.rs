@@ -50,6 +50,10 @@ pub struct NodeHost {
     /// confidump's version.
     #[serde(default)]
     pub confidump: String,
+    /// Every other fact the result names (`firmware`, `qemu`, `core_pattern`, …): compared by
+    /// `report --baseline` ([`super::baseline`]), whatever this confidump knows of them.
+    #[serde(flatten)]
+    pub facts: BTreeMap<String, serde_json::Value>,
 }
 
 /// One cell of a node's result.

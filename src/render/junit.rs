@@ -106,6 +106,15 @@ pub fn render(
     report: &MatrixReport,
     missing: &[(Requirement, String)],
 ) -> Result<String, JunitError> {
+    render_with(report, missing, Vec::new())
+}
+
+/// [`render`] with more suites after the demo's (`demo --baseline`'s comparison).
+pub fn render_with(
+    report: &MatrixReport,
+    missing: &[(Requirement, String)],
+    extra: Vec<TestSuite>,
+) -> Result<String, JunitError> {
     let time = Duration::from_millis(report.millis);
     let host = &report.host;
     let yes_no = |b: bool| if b { "yes" } else { "no" };
@@ -124,7 +133,9 @@ pub fn render(
     suite.add_test_cases(report.cells.iter().map(test_case));
     suite.add_test_cases(missing.iter().map(|(r, why)| missing_case(*r, why)));
     let mut doc = Report::new("confidump demo");
-    doc.set_time(time).add_test_suite(suite);
+    doc.set_time(time)
+        .add_test_suite(suite)
+        .add_test_suites(extra);
     let mut xml = doc.to_string()?;
     if !xml.ends_with('\n') {
         xml.push('\n');

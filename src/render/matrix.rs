@@ -375,6 +375,7 @@ pub(crate) mod tests {
                 gcore: false,
                 core_pattern: "core".into(),
                 confidump: "0.1.0".into(),
+                ..HostInfo::default()
             },
             lang,
             scenarios,

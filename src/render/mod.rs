@@ -12,6 +12,7 @@
 //! [`fleet`] merges several nodes' demo results into one matrix.
 
 pub mod attack;
+pub mod baseline;
 pub mod doctor;
 pub mod fleet;
 pub mod hexview;

@@ -138,6 +138,8 @@ pub fn host_info(env: &RunEnv) -> HostInfo {
         gcore: env.gcore.is_some(),
         core_pattern: env.core_pattern.clone(),
         confidump: env!("CARGO_PKG_VERSION").to_string(),
+        firmware: super::bundle::firmware_summary(),
+        qemu: super::bundle::qemu_summary(&env.host),
     }
 }
 

@@ -5,6 +5,7 @@
 //! and draws nothing: `cli` hands what it returns to `render`.
 
 pub mod attack;
+pub mod bundle;
 pub mod classify;
 pub mod contexts;
 pub mod demo;
@@ -18,4 +19,5 @@ pub mod same_uid;
 pub mod scan;
 pub mod select;
 pub mod show;
+pub mod trace;
 pub mod victim;

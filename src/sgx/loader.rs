@@ -63,11 +63,15 @@ impl Enclave {
         .map_err(|errno| SgxError::Sys {
             op: "open /dev/sgx_enclave",
             errno,
-        })?;
+        });
+        tracing::debug!(result = ?raw, "open /dev/sgx_enclave");
+        let raw = raw?;
         // SAFETY: `raw` is a descriptor just returned by open(2) and owned by nothing else.
         let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
         let size = usize::try_from(image.size).map_err(|_| SgxError::Image("size".into()))?;
-        let base = reserve_aligned(&fd, size)?;
+        let base = reserve_aligned(&fd, size);
+        tracing::debug!(size, result = ?base, "reserve ELRANGE (mmap PROT_NONE of /dev/sgx_enclave)");
+        let base = base?;
         // From here on `enclave`'s Drop unmaps [base, base+size) on every early return.
         let enclave = Self {
             fd,
@@ -75,14 +79,25 @@ impl Enclave {
             size: image.size,
             enter,
         };
-        enclave.create(image)?;
+        let created = enclave.create(image);
+        tracing::debug!(base = format_args!("{base:#x}"), size = image.size, result = ?created, "SGX_IOC_ENCLAVE_CREATE (ECREATE)");
+        created?;
         for page in &image.pages {
-            enclave.add_page(page)?;
+            let added = enclave.add_page(page);
+            tracing::debug!(offset = format_args!("{:#x}", page.offset), flags = ?page.flags, result = ?added, "SGX_IOC_ENCLAVE_ADD_PAGES (EADD + EEXTEND)");
+            added?;
         }
-        enclave.init(sig)?;
+        let init = enclave.init(sig);
+        tracing::debug!(result = ?init, "SGX_IOC_ENCLAVE_INIT (EINIT)");
+        init?;
         for page in &image.pages {
-            enclave.map_page(page.offset, page.prot())?;
+            let mapped = enclave.map_page(page.offset, page.prot());
+            if mapped.is_err() {
+                tracing::debug!(offset = format_args!("{:#x}", page.offset), result = ?mapped, "mmap of an enclave page");
+            }
+            mapped?;
         }
+        tracing::debug!(pages = image.pages.len(), "enclave pages mapped");
         Ok(enclave)
     }
 
@@ -205,6 +220,13 @@ impl Enclave {
                 &mut run,
             )
         };
+        tracing::debug!(
+            cmd,
+            rc,
+            exit = run.function,
+            vector = run.exception_vector,
+            "__vdso_sgx_enter_enclave (EENTER)"
+        );
         if rc != 0 {
             return Err(SgxError::Enter(format!(
                 "__vdso_sgx_enter_enclave returned {rc} ({})",

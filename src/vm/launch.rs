@@ -126,9 +126,13 @@ fn boot(
     let mut spawned = spawn(qemu, plan)?;
     if let Some(line) = start_line {
         if plan.incoming.is_some() {
-            spawned.wait_running(plan, deadline, timeout)?;
+            let running = spawned.wait_running(plan, deadline, timeout);
+            tracing::debug!(result = ?running.as_ref().map(|_| "running").map_err(ToString::to_string), "restored guest (QMP)");
+            running?;
         } else {
-            spawned.wait_event(plan, deadline, timeout, true)?;
+            let booted = spawned.wait_event(plan, deadline, timeout, true);
+            tracing::debug!(result = ?booted.as_ref().map(|_| "booted").map_err(ToString::to_string), "guest boot");
+            booted?;
             if let Some((slot, lock)) = save {
                 match slot.save(&plan.qmp_socket) {
                     Ok(took) => tracing::info!(
@@ -155,15 +159,21 @@ fn boot(
             return Err(GuestFailure::Send(e).into());
         }
     }
-    let ready = spawned.wait_event(plan, deadline, timeout, false)?;
-    let ready = ready.ok_or(VmError::Guest(GuestFailure::NoReadyLine))?;
-    Ok((spawned, ready, started.elapsed().as_secs_f64()))
+    let ready = spawned.wait_event(plan, deadline, timeout, false);
+    let ready = ready.and_then(|r| r.ok_or(VmError::Guest(GuestFailure::NoReadyLine)));
+    tracing::debug!(
+        secs = started.elapsed().as_secs_f64(),
+        result = %ready.as_ref().map_or_else(ToString::to_string, |_| "ready".to_string()),
+        "guest after QEMU start"
+    );
+    Ok((spawned, ready?, started.elapsed().as_secs_f64()))
 }
 
 /// Spawns QEMU for `plan` with the console, its stderr and the events wired up.
 fn spawn(qemu: &Path, plan: &qemu::LaunchPlan) -> Result<Spawned, VmError> {
     let mut cmd = Command::new(qemu);
-    cmd.args(qemu::qemu_args(plan))
+    let args = qemu::qemu_args(plan);
+    cmd.args(&args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -185,7 +195,14 @@ fn spawn(qemu: &Path, plan: &qemu::LaunchPlan) -> Result<Spawned, VmError> {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|source| VmError::Spawn {
+    let child = cmd.spawn();
+    tracing::debug!(
+        qemu = %qemu.display(),
+        args = %args.join(" "),
+        result = ?child.as_ref().map(std::process::Child::id),
+        "QEMU start"
+    );
+    let mut child = child.map_err(|source| VmError::Spawn {
         qemu: qemu.to_path_buf(),
         source,
     })?;
