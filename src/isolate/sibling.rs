@@ -145,6 +145,8 @@ fn join_pod(
     check(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWPID) })?;
     // SAFETY: unshare takes flags.
     check(unsafe { libc::unshare(libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC) })?;
+    // SAFETY: getpid takes nothing.
+    let middle = unsafe { libc::getpid() };
     // SAFETY: this process has one thread (it is a fork's child); the grandchild goes on to
     // exec, the middle process only waits and exits.
     let pid = unsafe { libc::fork() };
@@ -173,12 +175,13 @@ fn join_pod(
         // which belong to the process it was forked from.
         unsafe { libc::_exit(code) }
     }
-    // The grandchild: the attacker. Its parent, the middle process, is outside its pid
-    // namespace, so getppid says 0 while the parent lives; had it died before the prctl, the
-    // grandchild would belong to the namespace's init and see that one's PID.
+    // The grandchild: the attacker. getppid names the middle process while it lives: 0 when
+    // the joined namespace is not the middle's own (the parent is outside it), its PID when it
+    // is; had it died before the prctl, the grandchild would belong to the namespace's init.
     crate::files::cleanup::kill_me_with_parent()?;
     // SAFETY: getppid takes nothing.
-    if unsafe { libc::getppid() } != 0 {
+    let parent = unsafe { libc::getppid() };
+    if parent != 0 && parent != middle {
         return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
     }
     // SAFETY: mount takes C strings built before the fork and flags; nothing it mounts

@@ -127,6 +127,11 @@ impl YamaRule {
     }
 }
 
+/// Root without `CAP_SYS_PTRACE`, against another uid's process or for no rule more precise.
+const ROOT_WITHOUT_PTRACE: &str = "confidump runs as root but without CAP_SYS_PTRACE (a \
+     container drops it): give it the capability (docker run --cap-add SYS_PTRACE) or run on \
+     the host";
+
 /// Reads the facts about attaching to `pid`.
 pub fn gather(pid: i32) -> AttachFacts {
     let our_pid = i32::try_from(std::process::id()).unwrap_or(0);
@@ -295,6 +300,9 @@ pub fn explain(f: &AttachFacts) -> Option<String> {
             return yama.map(YamaRule::explain);
         }
         if let Some(uid) = f.uid.filter(|&u| u != f.our_uid) {
+            if f.our_uid == 0 {
+                return Some(ROOT_WITHOUT_PTRACE.to_string());
+            }
             return Some(format!(
                 "pid {pid} belongs to uid {uid} and confidump runs as uid {}: only the same user \
                  or root (CAP_SYS_PTRACE) may read another process; run it as root or as that \
@@ -330,11 +338,7 @@ pub fn explain(f: &AttachFacts) -> Option<String> {
             ));
         }
         if f.our_uid == 0 {
-            return Some(
-                "confidump runs as root but without CAP_SYS_PTRACE (a container drops it): \
-                 give it the capability (docker run --cap-add SYS_PTRACE) or run on the host"
-                    .to_string(),
-            );
+            return Some(ROOT_WITHOUT_PTRACE.to_string());
         }
     }
     None
@@ -430,7 +434,7 @@ mod tests {
             proc_owner: Some(1000),
             ..sidecar.clone()
         };
-        assert!(explain(&other).unwrap().contains("belongs to uid 1000"));
+        assert!(explain(&other).unwrap().contains("without CAP_SYS_PTRACE"));
         // CAP_SYS_PTRACE passes it all, Yama 1 included; 3 refuses even that.
         let ptrace = AttachFacts {
             cap_sys_ptrace: true,
