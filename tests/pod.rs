@@ -165,3 +165,42 @@ fn yama_in_the_guest_refuses_the_pod_attackers() {
         }
     }
 }
+
+/// `pod = "..."` belongs to container rows, names one of the three attackers, and defaults to
+/// the sidecar with CAP_SYS_PTRACE there.
+#[test]
+fn the_pod_key_is_for_container_rows_only() {
+    let row = |extra: &str| {
+        format!(
+            "name = \"x\"\ntitle.en = \"t\"\nholds.en = \"h\"\nlesson.en = \"l\"\nmode = \"plain\"\n{extra}\n[expect]\npod = \"leak\"\n"
+        )
+    };
+    let e = confidump::scenario::parse("x.toml", &row("pod = \"sidecar\""))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("pod needs context = \"container\""), "{e}");
+    let e =
+        confidump::scenario::parse("x.toml", &row("context = \"container\"\npod = \"kubelet\""))
+            .unwrap_err()
+            .to_string();
+    assert!(e.contains("node-debug"), "{e}");
+    for (extra, want) in [
+        ("", confidump::model::PodAttacker::SidecarPtrace),
+        ("pod = \"sidecar\"", confidump::model::PodAttacker::Sidecar),
+        (
+            "pod = \"node-debug\"",
+            confidump::model::PodAttacker::NodeDebug,
+        ),
+    ] {
+        let s = confidump::scenario::parse(
+            "x.toml",
+            &row(&format!("context = \"container\"\n{extra}")),
+        )
+        .unwrap();
+        assert_eq!(s.spec.pod, Some(want), "{extra}");
+        assert_eq!(
+            s.spec.expected(confidump::model::AttackKind::Pod),
+            confidump::model::Outcome::Leak
+        );
+    }
+}
