@@ -10,7 +10,7 @@ use std::process::Command;
 
 use common::{code_out_err, run};
 
-const BUILTIN: [&str; 24] = [
+const BUILTIN: [&str; 26] = [
     "plain",
     "dontdump",
     "secretmem",
@@ -28,6 +28,8 @@ const BUILTIN: [&str; 24] = [
     "container",
     "container-secretmem",
     "container-oci",
+    "pod-sidecar",
+    "node-debug",
     "pod-vm",
     "coco",
     "db-plaintext",

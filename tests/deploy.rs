@@ -56,8 +56,13 @@ fn every_manifest_validates() {
         return;
     };
     let files = manifests();
-    // namespace + a Job and a DaemonSet for each of the three pools.
-    assert_eq!(files.len(), 7, "{files:?}");
+    // namespace + a Job and a DaemonSet for each of the three pools + the pod column's two
+    // attackers.
+    assert_eq!(files.len(), 9, "{files:?}");
+    for pod in ["sidecar", "node-debug"] {
+        let f = deploy_dir().join(format!("k8s/pod/{pod}.yaml"));
+        assert!(files.contains(&f), "missing {}", f.display());
+    }
     for pool in ["sgx", "kata-cc", "cvm"] {
         for kind in ["job", "daemonset"] {
             let f = deploy_dir().join(format!("k8s/{pool}/{kind}.yaml"));
@@ -131,6 +136,26 @@ fn pods_run_the_demo_with_their_platform() {
                 assert!(text.contains("- SYS_PTRACE") && !text.contains("privileged: true"));
             }
         }
+    }
+}
+
+/// The pod column's attackers as pod specs: the sidecar shares the app's pid namespace and
+/// adds SYS_PTRACE; the node-debug pod has hostPID and SYS_PTRACE alone; both run as uid 0, as
+/// the demo's attackers do.
+#[test]
+fn the_pod_attackers_have_their_settings() {
+    let read = |name: &str| {
+        std::fs::read_to_string(deploy_dir().join(format!("k8s/pod/{name}.yaml"))).unwrap()
+    };
+    let sidecar = read("sidecar");
+    assert!(sidecar.contains("shareProcessNamespace: true"));
+    assert!(sidecar.contains("- SYS_PTRACE") && !sidecar.contains("hostPID"));
+    assert!(sidecar.contains("- name: app") && sidecar.contains("- name: debug"));
+    let node = read("node-debug");
+    assert!(node.contains("hostPID: true") && !node.contains("shareProcessNamespace"));
+    assert!(node.contains(r#"drop: ["ALL"]"#) && node.contains(r#"add: ["SYS_PTRACE"]"#));
+    for text in [&sidecar, &node] {
+        assert!(text.contains("runAsUser: 0") && !text.contains("privileged: true"));
     }
 }
 
@@ -305,6 +330,9 @@ fn every_container_is_least_privileged_and_the_results_readable() {
     let workloads: Vec<PathBuf> = manifests()
         .into_iter()
         .filter(|f| !f.ends_with("namespace.yaml"))
+        // The pod column's attackers are attackers on purpose (SYS_PTRACE, hostPID): their
+        // settings are checked in the_pod_attackers_have_their_settings.
+        .filter(|f| !f.starts_with(deploy_dir().join("k8s/pod")))
         .collect();
     assert_eq!(workloads.len(), 6, "{workloads:?}");
     for f in &workloads {

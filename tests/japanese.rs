@@ -92,6 +92,7 @@ const ALLOWED: &[&str] = &[
     "checkpoint",
     "disk",
     "client",
+    "pod",
     // Products, services and kernel facilities, by their names.
     "OCI",
     "CRIU",
@@ -103,6 +104,10 @@ const ALLOWED: &[&str] = &[
     "Kata",
     "AKS",
     "kata-cc-isolation",
+    // Kubernetes pod settings and the Yama LSM, by their names.
+    "shareProcessNamespace",
+    "hostPID",
+    "Yama",
     "Azure",
     "SQL",
     "Always",

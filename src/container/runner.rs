@@ -36,12 +36,13 @@ impl VictimHost for ContainerHost {
         let mode = victim_mode(s, env)?;
         let runtime = s.spec.runtime.unwrap_or(Runtime::Namespaces);
         let extra = ["--context", "container", "--runtime", runtime.as_str()];
-        let inner = spawn_victim(s, env, on_step, mode, &extra).map_err(|e| match e {
+        let mut inner = spawn_victim(s, env, on_step, mode, &extra).map_err(|e| match e {
             // The runtime refused to run here (crun 1.8 on hybrid cgroups): its own words,
             // as n/a, not as an error of ours.
             StartError::Failed(why) if runtime_refused(&why) => StartError::Unavailable(why),
             other => other,
         })?;
+        inner.ready.pod = s.spec.pod;
         Ok(Box::new(RunningContainer {
             name: s.name().to_string(),
             inner,
@@ -82,6 +83,9 @@ impl RunningVictim for RunningContainer {
             // sent at all.
             AttackKind::Kernel => Plan::by_design(env.t("plan.kernel.container")),
             AttackKind::SameUid => Plan::by_design(env.t("plan.same-uid.container")),
+            // A process of the victim's pod (or a hostPID pod) with the kernel's real
+            // namespaces and capability sets: see `isolate::sibling`.
+            AttackKind::Pod => Plan::Run,
             AttackKind::Checkpoint if self.runtime == Runtime::Namespaces => {
                 Plan::by_design(env.t("plan.checkpoint.namespaces"))
             }

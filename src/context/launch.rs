@@ -114,6 +114,7 @@ pub fn spawn_victim(
         wire: None,
         client: None,
         service: None,
+        pod: None,
     };
     Ok(RunningProcess {
         victim,
@@ -151,6 +152,7 @@ impl RunningVictim for RunningProcess {
             | AttackKind::Checkpoint
             | AttackKind::Disk
             | AttackKind::Client
+            | AttackKind::Pod
             | AttackKind::Wire => super::only_for(attack, env),
             AttackKind::SameUid if self.run_as != RunAs::Unprivileged => {
                 Plan::by_design(env.t("plan.same-uid.root"))

@@ -50,6 +50,7 @@ pub fn only_for(attack: AttackKind, env: &RunEnv) -> Plan {
         AttackKind::Disk => "plan.only-for.disk",
         AttackKind::Client => "plan.only-for.client",
         AttackKind::Wire => "plan.only-for.wire",
+        AttackKind::Pod => "plan.only-for.pod",
         _ => "plan.only-for.other",
     };
     Plan::by_design(env.t(key))
@@ -152,6 +153,8 @@ pub struct Ready {
     pub client: Option<Target>,
     /// A database server's directories, for the disk attack.
     pub service: Option<ServiceDirs>,
+    /// Who the `pod` column's attacker is, for a victim in a container.
+    pub pod: Option<crate::model::PodAttacker>,
 }
 
 /// What a victim sent out on a channel the host reads, as the host received it (a VM guest's

@@ -192,4 +192,69 @@ pub(super) const REASONS: &[(&str, &str, &str)] = &[
         "needs a Kata pod VM on {} (AKS runtime class kata-cc-isolation): {}",
         "{} 上の Kata のポッド VM が必要（AKS のランタイムクラス kata-cc-isolation）。{}",
     ),
+    (
+        "plan.only-for.pod",
+        "only for a victim in a container: a process of a sibling container in its pod",
+        "コンテナの中の標的プロセスだけが対象（同じポッドの別コンテナのプロセス）。",
+    ),
+    (
+        "plan.pod.vm",
+        "a pod VM holds the whole pod: its sibling containers run in the same guest, under the guest kernel's rules (those of the container rows; victim --guest-yama shows Yama's there); the VM keeps the node out, not the pod's own containers",
+        "ポッド VM はポッド全体を収める。同じポッドの別コンテナは同じゲストの中で、ゲストのカーネルの規則（コンテナの行と同じ。Yama の規則はゲストでの検査が示す）に従って動く。VM が締め出すのはノードであり、ポッド自身のコンテナではない。",
+    ),
+    (
+        "reason.pod.allowed",
+        "the kernel let the {} read it: {}",
+        "カーネルは {} に読ませた（{}）。",
+    ),
+    (
+        "reason.pod.region-refused",
+        "the kernel let the {} open the process but refused the secret's pages ({}): {}",
+        "カーネルは {} にプロセスを開かせたが、秘密のページ（{}）の読み取りは拒否した（{}）。",
+    ),
+    (
+        "pod.rule.uid",
+        "the target belongs to another uid and the attacker lacks CAP_SYS_PTRACE",
+        "uid の規則：標的プロセスの uid が攻撃者と違い、攻撃者は CAP_SYS_PTRACE を持たない",
+    ),
+    (
+        "pod.rule.dumpable",
+        "the target is not dumpable and the attacker lacks CAP_SYS_PTRACE",
+        "ダンプ可否の規則：標的プロセスはダンプ不可（PR_SET_DUMPABLE=0）で、攻撃者は CAP_SYS_PTRACE を持たない",
+    ),
+    (
+        "pod.rule.capabilities",
+        "the target's permitted capabilities are not a subset of the attacker's, which lacks CAP_SYS_PTRACE",
+        "ケーパビリティの規則：標的プロセスの許可ケーパビリティが攻撃者のものに含まれず、攻撃者は CAP_SYS_PTRACE を持たない",
+    ),
+    (
+        "pod.rule.yama",
+        "Yama (kernel.yama.ptrace_scope = {})",
+        "Yama の規則（kernel.yama.ptrace_scope = {}）",
+    ),
+    (
+        "pod.rule.allowed-ptrace",
+        "the attacker holds CAP_SYS_PTRACE, which passes the uid, dumpable and capability checks; {}",
+        "攻撃者は CAP_SYS_PTRACE を持ち、uid・ダンプ可否・ケーパビリティの検査をすべて通る。{}",
+    ),
+    (
+        "pod.rule.allowed-same-uid",
+        "same uid, the target is dumpable and its permitted capabilities are a subset of the attacker's; {}",
+        "uid が同じで、標的プロセスはダンプ可能、その許可ケーパビリティは攻撃者のものに含まれる。{}",
+    ),
+    (
+        "pod.rule.no-yama",
+        "no Yama LSM on this kernel",
+        "このカーネルに Yama はない",
+    ),
+    (
+        "pod.rule.yama-allows",
+        "Yama's ptrace_scope {} allows it",
+        "Yama の ptrace_scope {} はこれを許す",
+    ),
+    (
+        "reason.pod.refused",
+        "the kernel refused the {}: {}",
+        "カーネルは {} を拒否した（{}）。",
+    ),
 ];

@@ -173,4 +173,8 @@ pub(super) const STRINGS: &[(&str, &str, &str)] = &[
     ("req.runc", "runc", "runc"),
     ("req.crun", "crun", "crun"),
     ("req.sql-enclave", "sql-enclave", "データベースサーバー内のエンクレーブ"),
+    ("attack.pod", "a process in another container of the pod (or a hostPID debug pod) reads it: the row's pod setting says which", "同じポッドの別コンテナ（または hostPID のデバッグ用ポッド）のプロセスが読む（どれかは行のポッド設定による）"),
+    ("pod.sidecar", "sidecar with the runtime's default capabilities (shareProcessNamespace)", "ランタイム既定のケーパビリティを持つサイドカー（shareProcessNamespace）"),
+    ("pod.sidecar-ptrace", "sidecar with CAP_SYS_PTRACE (shareProcessNamespace)", "CAP_SYS_PTRACE を持つサイドカー（shareProcessNamespace）"),
+    ("pod.node-debug", "node-debug pod (hostPID, only CAP_SYS_PTRACE)", "ノードのデバッグ用ポッド（hostPID、CAP_SYS_PTRACE のみ）"),
 ];

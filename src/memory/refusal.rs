@@ -4,7 +4,9 @@
 //! The rules behind it are few and each leaves a trace we can read: the target's state and
 //! flags (`/proc/PID/stat`), its uid and tracer (`/proc/PID/status`), the owner of its `/proc`
 //! directory (root when the process is not dumpable), our own capabilities and the Yama LSM's
-//! `ptrace_scope`. [`gather`] collects those facts; [`explain`] is a pure function of them.
+//! `ptrace_scope`. [`gather`] collects those facts; [`explain`] is a pure function of them, and
+//! [`allowed`] says which rules let an attach through (the `pod` column names the rule either
+//! way).
 //! Yama's part is [`YamaRule`], which `doctor` reads too, so both say the same thing.
 
 use std::os::unix::fs::MetadataExt;
@@ -41,6 +43,10 @@ pub struct AttachFacts {
     pub yama_scope: Option<u8>,
     /// The target is a descendant of ours (Yama scope 1 allows those).
     pub is_descendant: bool,
+    /// Our permitted capabilities (`CapPrm`), when read.
+    pub our_cap_prm: Option<u64>,
+    /// The target's permitted capabilities (`CapPrm`), when readable.
+    pub target_cap_prm: Option<u64>,
 }
 
 /// The Yama LSM rule (`/proc/sys/kernel/yama/ptrace_scope`) that refuses an attach. Yama adds
@@ -121,17 +127,20 @@ impl YamaRule {
     }
 }
 
+/// Root without `CAP_SYS_PTRACE`, against another uid's process or for no rule more precise.
+const ROOT_WITHOUT_PTRACE: &str = "confidump runs as root but without CAP_SYS_PTRACE (a \
+     container drops it): give it the capability (docker run --cap-add SYS_PTRACE) or run on \
+     the host";
+
 /// Reads the facts about attaching to `pid`.
 pub fn gather(pid: i32) -> AttachFacts {
     let our_pid = i32::try_from(std::process::id()).unwrap_or(0);
     let stat = status::read_stat(pid, pid).ok();
     let st = status::read_status(pid, pid).ok();
     let own = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let cap_eff = own
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .unwrap_or(0);
+    let cap_eff = cap_set(&own, "CapEff:").unwrap_or(0);
+    let target_status =
+        std::fs::read_to_string(crate::procfs::proc_path(pid, "status")).unwrap_or_default();
     AttachFacts {
         pid,
         our_pid,
@@ -150,7 +159,93 @@ pub fn gather(pid: i32) -> AttachFacts {
             .ok()
             .and_then(|t| t.trim().parse().ok()),
         is_descendant: is_descendant(pid, our_pid),
+        our_cap_prm: cap_set(&own, "CapPrm:"),
+        target_cap_prm: cap_set(&target_status, "CapPrm:"),
     }
+}
+
+/// A capability set line of `/proc/PID/status` (`CapPrm:\t000001ffffffffff`).
+fn cap_set(status: &str, key: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+}
+
+/// The capabilities the target holds and we do not (commoncap's rule: without
+/// `CAP_SYS_PTRACE`, the target's permitted set must be a subset of ours); `None` when either
+/// set is unknown, 0 when it is a subset.
+fn caps_beyond_ours(f: &AttachFacts) -> Option<u64> {
+    Some(f.target_cap_prm? & !f.our_cap_prm?)
+}
+
+/// One of the kernel's ptrace access rules, in the order it applies them
+/// (`__ptrace_may_access`, then commoncap, then Yama): what decided an attach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Another uid, and no `CAP_SYS_PTRACE`.
+    Uid,
+    /// The target is not dumpable, and no `CAP_SYS_PTRACE`.
+    Dumpable,
+    /// commoncap: the target's permitted capabilities are not a subset of ours, and no
+    /// `CAP_SYS_PTRACE`.
+    Capabilities,
+    /// Yama's `ptrace_scope`.
+    Yama(YamaRule),
+    /// Nothing refuses: `CAP_SYS_PTRACE` passes every check but Yama's scope 3.
+    AllowedByPtraceCap,
+    /// Nothing refuses: same uid, dumpable, capabilities a subset, Yama allows.
+    AllowedSameUid,
+}
+
+/// The rule that decides an attach with these facts, among the four ptrace rules (the cases
+/// [`explain`] names first, such as a zombie or another tracer, are not asked).
+pub fn rule(f: &AttachFacts) -> Rule {
+    let yama = YamaRule::refusing(f.yama_scope, f.cap_sys_ptrace, f.is_descendant);
+    if f.cap_sys_ptrace {
+        return match yama {
+            Some(y) => Rule::Yama(y),
+            None => Rule::AllowedByPtraceCap,
+        };
+    }
+    if f.uid.is_some_and(|u| u != f.our_uid) {
+        Rule::Uid
+    } else if f.proc_owner.is_some_and(|o| Some(o) != f.uid) {
+        Rule::Dumpable
+    } else if caps_beyond_ours(f).is_some_and(|b| b != 0) {
+        Rule::Capabilities
+    } else if let Some(y) = yama {
+        Rule::Yama(y)
+    } else {
+        Rule::AllowedSameUid
+    }
+}
+
+/// The rules that let an attach through that was not refused, in one clause: the kernel's
+/// order (uid, dumpable, capabilities, Yama) with the facts that passed each.
+pub fn allowed(f: &AttachFacts) -> String {
+    let yama = match f.yama_scope {
+        None => "no Yama LSM on this kernel".to_string(),
+        Some(0) => "Yama's ptrace_scope is 0 (classic ptrace permissions)".to_string(),
+        Some(n) if f.cap_sys_ptrace => {
+            format!("Yama's ptrace_scope {n} lets a holder of CAP_SYS_PTRACE attach")
+        }
+        Some(n) => format!("Yama's ptrace_scope is {n}"),
+    };
+    if f.cap_sys_ptrace {
+        return format!(
+            "the attacker holds CAP_SYS_PTRACE, which passes the uid, dumpable and capability \
+             checks; {yama}"
+        );
+    }
+    let uid = f
+        .uid
+        .map_or_else(|| "the same uid".to_string(), |u| format!("same uid ({u})"));
+    let caps = match caps_beyond_ours(f) {
+        Some(0) => "the target's permitted capabilities are a subset of the attacker's",
+        _ => "the capability check passed",
+    };
+    format!("{uid}, the target is dumpable, {caps}; {yama}")
 }
 
 fn is_descendant(mut pid: i32, ancestor: i32) -> bool {
@@ -204,14 +299,10 @@ pub fn explain(f: &AttachFacts) -> Option<String> {
         if yama == Some(YamaRule::AdminOnly) {
             return yama.map(YamaRule::explain);
         }
-        if f.our_uid == 0 {
-            return Some(
-                "confidump runs as root but without CAP_SYS_PTRACE (a container drops it): \
-                 give it the capability (docker run --cap-add SYS_PTRACE) or run on the host"
-                    .to_string(),
-            );
-        }
         if let Some(uid) = f.uid.filter(|&u| u != f.our_uid) {
+            if f.our_uid == 0 {
+                return Some(ROOT_WITHOUT_PTRACE.to_string());
+            }
             return Some(format!(
                 "pid {pid} belongs to uid {uid} and confidump runs as uid {}: only the same user \
                  or root (CAP_SYS_PTRACE) may read another process; run it as root or as that \
@@ -225,12 +316,29 @@ pub fn explain(f: &AttachFacts) -> Option<String> {
                  a setuid program): only root (CAP_SYS_PTRACE) may attach; run confidump as root"
             ));
         }
+        // commoncap: the uid and dumpable rules passed; without CAP_SYS_PTRACE the target may
+        // hold no capability we lack (`cap_ptrace_access_check`). Checked before Yama, as the
+        // kernel's LSM order does.
+        if let Some(beyond) = caps_beyond_ours(f).filter(|&b| b != 0) {
+            return Some(format!(
+                "pid {pid} holds {} capabilities confidump lacks (its CapPrm {:#x} is not a \
+                 subset of ours, {:#x}): without CAP_SYS_PTRACE the kernel lets a process read \
+                 only a target whose permitted capabilities are a subset of its own; add \
+                 CAP_SYS_PTRACE, or the target drops those capabilities",
+                beyond.count_ones(),
+                f.target_cap_prm.unwrap_or(0),
+                f.our_cap_prm.unwrap_or(0),
+            ));
+        }
         // Scope 1: the uid and dumpable rules passed, the target is not a descendant.
         if yama == Some(YamaRule::DescendantsOnly) {
             return Some(format!(
                 "pid {pid} is not a descendant of confidump, and {}",
                 YamaRule::DescendantsOnly.explain()
             ));
+        }
+        if f.our_uid == 0 {
+            return Some(ROOT_WITHOUT_PTRACE.to_string());
         }
     }
     None
@@ -289,6 +397,73 @@ mod tests {
         assert!(explain(&f).unwrap().contains("without CAP_SYS_PTRACE"));
         f.cap_sys_ptrace = true;
         assert_eq!(explain(&f), None);
+    }
+
+    #[test]
+    fn the_capability_subset_rule_comes_after_uid_and_dumpable_and_before_yama() {
+        // A root sidecar without CAP_SYS_PTRACE, a root target with more capabilities.
+        let sidecar = AttachFacts {
+            our_uid: 0,
+            uid: Some(0),
+            proc_owner: Some(0),
+            our_cap_prm: Some(crate::model::RUNTIME_DEFAULT_CAPS),
+            target_cap_prm: Some(0x1ff_ffff_ffff),
+            ..base()
+        };
+        let why = explain(&sidecar).unwrap();
+        assert!(
+            why.contains("not a subset") && why.contains("CAP_SYS_PTRACE"),
+            "{why}"
+        );
+        // Under Yama 1 the capability rule still decides first (the kernel's LSM order).
+        let mut f = AttachFacts {
+            yama_scope: Some(1),
+            ..sidecar.clone()
+        };
+        assert!(explain(&f).unwrap().contains("not a subset"));
+        // A subset: Yama 1 is what refuses; without Yama nothing does, and allowed() says why.
+        f.target_cap_prm = Some(0x2000_0420);
+        assert!(explain(&f).unwrap().contains("ptrace_scope = 1"));
+        f.yama_scope = None;
+        assert!(explain(&f).unwrap().contains("without CAP_SYS_PTRACE"));
+        let ok = allowed(&f);
+        assert!(ok.contains("subset") && ok.contains("no Yama"), "{ok}");
+        // Another uid is the uid rule, whatever the capabilities.
+        let other = AttachFacts {
+            uid: Some(1000),
+            proc_owner: Some(1000),
+            ..sidecar.clone()
+        };
+        assert!(explain(&other).unwrap().contains("without CAP_SYS_PTRACE"));
+        // CAP_SYS_PTRACE passes it all, Yama 1 included; 3 refuses even that.
+        let ptrace = AttachFacts {
+            cap_sys_ptrace: true,
+            yama_scope: Some(1),
+            ..sidecar
+        };
+        assert_eq!(explain(&ptrace), None);
+        assert!(allowed(&ptrace).contains("holds CAP_SYS_PTRACE"));
+        let scope3 = AttachFacts {
+            yama_scope: Some(3),
+            ..ptrace
+        };
+        assert_eq!(explain(&scope3), Some(YamaRule::NoAttach.explain()));
+        assert_eq!(rule(&scope3), Rule::Yama(YamaRule::NoAttach));
+        assert_eq!(
+            rule(&AttachFacts {
+                yama_scope: Some(1),
+                ..scope3.clone()
+            }),
+            Rule::AllowedByPtraceCap
+        );
+        assert_eq!(rule(&other), Rule::Uid);
+        assert_eq!(rule(&f), Rule::AllowedSameUid);
+        f.yama_scope = Some(1);
+        assert_eq!(rule(&f), Rule::Yama(YamaRule::DescendantsOnly));
+        f.target_cap_prm = Some(u64::MAX);
+        assert_eq!(rule(&f), Rule::Capabilities);
+        f.proc_owner = Some(7);
+        assert_eq!(rule(&f), Rule::Dumpable);
     }
 
     #[test]

@@ -41,11 +41,17 @@ pub enum AttackKind {
     /// the key in the client-encrypted store); only for a victim in the service context.
     #[serde(rename = "client")]
     Client,
+    /// A process in a sibling container of the victim's pod (or, `node-debug`, a pod with
+    /// `hostPID`), started with the kernel's real namespaces and capability sets as
+    /// [`PodAttacker`] says, reading the victim with the same code as `scan --pid`; only for a
+    /// victim in a container.
+    #[serde(rename = "pod")]
+    Pod,
 }
 
 impl AttackKind {
     /// Every path, in column order.
-    pub const ALL: [AttackKind; 10] = [
+    pub const ALL: [AttackKind; 11] = [
         AttackKind::Dump,
         AttackKind::Gcore,
         AttackKind::Kernel,
@@ -53,6 +59,7 @@ impl AttackKind {
         AttackKind::Qmp,
         AttackKind::Wire,
         AttackKind::SameUid,
+        AttackKind::Pod,
         AttackKind::Checkpoint,
         AttackKind::Disk,
         AttackKind::Client,
@@ -71,6 +78,7 @@ impl AttackKind {
             AttackKind::Checkpoint => "checkpoint",
             AttackKind::Disk => "disk",
             AttackKind::Client => "client",
+            AttackKind::Pod => "pod",
         }
     }
 }
@@ -100,6 +108,90 @@ impl PartialEq<str> for AttackKind {
 impl PartialEq<&str> for AttackKind {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
+    }
+}
+
+/// Who the `pod` column's attacker is: a process of another container in the victim's pod, or
+/// of a node-debugging pod. Each is uid 0, as containers run unless `runAsUser` says otherwise;
+/// what differs is the pid namespace it shares and the capabilities it holds, which is what
+/// the kernel's ptrace access check reads. The scenario key `pod = "..."` names one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PodAttacker {
+    /// A sidecar in the victim's pod (`shareProcessNamespace: true`) with the container
+    /// runtime's default capability set (containerd's and Docker's: no `CAP_SYS_PTRACE`).
+    Sidecar,
+    /// The same sidecar with `securityContext.capabilities.add: [SYS_PTRACE]`, as debugging
+    /// sidecars and `kubectl debug --profile=general` get it.
+    SidecarPtrace,
+    /// `kubectl debug node/…` and many monitoring agents: a pod with `hostPID: true` that holds
+    /// `CAP_SYS_PTRACE` and nothing else; it sees the victim by its node PID.
+    NodeDebug,
+}
+
+impl PodAttacker {
+    /// Every variant, in help order.
+    pub const ALL: [PodAttacker; 3] = [
+        PodAttacker::Sidecar,
+        PodAttacker::SidecarPtrace,
+        PodAttacker::NodeDebug,
+    ];
+
+    /// The name in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodAttacker::Sidecar => "sidecar",
+            PodAttacker::SidecarPtrace => "sidecar-ptrace",
+            PodAttacker::NodeDebug => "node-debug",
+        }
+    }
+
+    /// Whether the attacker joins the victim's pid namespace (a sidecar) rather than staying
+    /// in the node's (`hostPID`).
+    pub fn shares_pod_pid_namespace(self) -> bool {
+        !matches!(self, PodAttacker::NodeDebug)
+    }
+
+    /// Its capability set (permitted = effective; inheritable, ambient and the bounding set
+    /// are cut to it), as bits of `CapPrm`.
+    pub fn capabilities(self) -> u64 {
+        match self {
+            PodAttacker::Sidecar => RUNTIME_DEFAULT_CAPS,
+            PodAttacker::SidecarPtrace => RUNTIME_DEFAULT_CAPS | CAP_SYS_PTRACE,
+            PodAttacker::NodeDebug => CAP_SYS_PTRACE,
+        }
+    }
+}
+
+/// `CAP_SYS_PTRACE` as a bit of a capability set.
+pub const CAP_SYS_PTRACE: u64 = 1 << 19;
+
+/// The capability set containerd and Docker give a container by default (containerd's
+/// `oci.defaultUnixCaps`, Docker's `DefaultCapabilities`): CHOWN, DAC_OVERRIDE, FOWNER,
+/// FSETID, KILL, SETGID, SETUID, SETPCAP, NET_BIND_SERVICE, NET_RAW, SYS_CHROOT, MKNOD,
+/// AUDIT_WRITE, SETFCAP.
+pub const RUNTIME_DEFAULT_CAPS: u64 = (1 << 0)
+    | (1 << 1)
+    | (1 << 3)
+    | (1 << 4)
+    | (1 << 5)
+    | (1 << 6)
+    | (1 << 7)
+    | (1 << 8)
+    | (1 << 10)
+    | (1 << 13)
+    | (1 << 18)
+    | (1 << 27)
+    | (1 << 29)
+    | (1 << 31);
+
+impl std::str::FromStr for PodAttacker {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PodAttacker::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown pod attacker {s:?}"))
     }
 }
 

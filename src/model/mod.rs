@@ -17,7 +17,10 @@ mod texts;
 mod view;
 
 pub use addr::{hex_addr, parse_hex_addr, Span};
-pub use kinds::{AttackKind, CvmProfile, Runtime, VictimMode, Wire, WireError};
+pub use kinds::{
+    AttackKind, CvmProfile, PodAttacker, Runtime, VictimMode, Wire, WireError, CAP_SYS_PTRACE,
+    RUNTIME_DEFAULT_CAPS,
+};
 pub use matrix::{
     count_mismatches, met, Cell, HostInfo, MatrixReport, Outcome, ScenarioInfo, MATRIX_SCHEMA,
 };

@@ -198,6 +198,7 @@ pub fn attack_key(attack: AttackKind) -> &'static str {
         AttackKind::Checkpoint => "attack.checkpoint",
         AttackKind::Disk => "attack.disk",
         AttackKind::Client => "attack.client",
+        AttackKind::Pod => "attack.pod",
     }
 }
 

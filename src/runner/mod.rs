@@ -14,6 +14,7 @@ pub mod matrix;
 pub mod nodes;
 pub mod paths;
 pub mod platform;
+pub mod pod;
 pub mod row;
 pub mod same_uid;
 pub mod scan;

@@ -1,6 +1,7 @@
 //! The attack paths of the matrix, one function each, over whatever a context started: root's
 //! dump, gcore and live read of each target process, the kernel's core dump, the hypervisor's
-//! dump of its guest (QMP), a same-uid attacker ([`super::same_uid`]), a database server's
+//! dump of its guest (QMP), a same-uid attacker ([`super::same_uid`]), a process of the
+//! victim's pod ([`super::pod`]), a database server's
 //! data directory (`disk`) and its client process (`client`).
 //!
 //! To add an attack path: a variant of [`AttackKind`] (in `model/kinds.rs`, with its column name),
@@ -9,7 +10,7 @@
 
 use super::attack::{self, AttackError, AttackPath};
 use super::classify::{chain, classify, Observation};
-use super::same_uid;
+use super::{pod, same_uid};
 use crate::context::env::RunEnv;
 use crate::context::{Ready, RunningVictim, Target};
 use crate::coredump::reader::CoreFile;
@@ -81,6 +82,9 @@ pub fn command(attack: AttackKind, ready: &Ready) -> String {
                 d.data_dir.display()
             )
         }),
+        AttackKind::Pod => ready.pod.map_or_else(String::new, |p| {
+            pod::command(p, pid, &hex::encode(ready.secret_sha256))
+        }),
         AttackKind::Client => ready.client.as_ref().map_or_else(String::new, |c| {
             format!(
                 "{} ; {}",
@@ -106,6 +110,7 @@ pub fn run(
         AttackKind::Kernel => kernel(victim, needles, show, env.lang),
         AttackKind::Qmp => qmp(victim.ready(), needles, show, env.lang),
         AttackKind::SameUid => same_uid::attack(victim.ready(), env),
+        AttackKind::Pod => pod::attack(victim.ready(), env),
         AttackKind::Wire => wire(victim.ready(), needles, env.lang),
         AttackKind::Disk => disk(victim.ready(), needles, env.lang),
         AttackKind::Client => client(victim.ready(), needles, env.lang),

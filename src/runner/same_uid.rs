@@ -77,7 +77,7 @@ pub fn attack(ready: &Ready, env: &RunEnv) -> Observation {
 
 /// The attacker read the process: where it found the secret, or whether the secret's region
 /// refused it.
-fn of_report(r: &ScanReport, region: Option<crate::model::Span>) -> Observation {
+pub(super) fn of_report(r: &ScanReport, region: Option<crate::model::Span>) -> Observation {
     if !r.hits.is_empty() {
         let mut places: Vec<&str> = Vec::new();
         for h in &r.hits {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::types::*;
 use crate::files::toml_at::{self, TomlError};
-use crate::model::{Outcome, ScenarioInfo, Texts};
+use crate::model::{Outcome, PodAttacker, ScenarioInfo, Texts};
 
 /// An expectation in a file: one of the outcomes a scenario may promise ([`EXPECTABLE`]),
 /// spelled as [`Outcome`] spells it (`error` is a result, never a promise).
@@ -68,6 +68,7 @@ struct RawExpect {
     checkpoint: Option<Expected>,
     disk: Option<Expected>,
     client: Option<Expected>,
+    pod: Option<Expected>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +87,7 @@ struct RawScenario {
     store: Option<toml::Spanned<DbStore>>,
     statement_log: Option<toml::Spanned<bool>>,
     guest_container: Option<toml::Spanned<GuestContainer>>,
+    pod: Option<toml::Spanned<PodAttacker>>,
     #[serde(default)]
     secret: SecretVia,
     #[serde(default)]
@@ -203,6 +205,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         (AttackKind::Checkpoint, e.checkpoint),
         (AttackKind::Disk, e.disk),
         (AttackKind::Client, e.client),
+        (AttackKind::Pod, e.pod),
     ] {
         expect.insert(k, v.map_or(Outcome::NotApplicable, |e| e.0));
     }
@@ -341,6 +344,11 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         store: raw.store.as_ref().map(|s| *s.get_ref()),
         statement_log: raw.statement_log.as_ref().is_some_and(|l| *l.get_ref()),
         guest_container: raw.guest_container.as_ref().map(|g| *g.get_ref()),
+        pod: (context == Context::Container).then(|| {
+            raw.pod
+                .as_ref()
+                .map_or(PodAttacker::SidecarPtrace, |p| *p.get_ref())
+        }),
         cvm: raw.cvm,
         cvm_fallback,
         fallback: if cvm_fallback { fallback } else { None },
@@ -370,6 +378,11 @@ fn check_context_fields(
     if let Some(r) = &raw.runtime {
         if context != Some(Context::Container) {
             return err(r.span(), "runtime needs context = \"container\"");
+        }
+    }
+    if let Some(p) = &raw.pod {
+        if context != Some(Context::Container) {
+            return err(p.span(), "pod needs context = \"container\"");
         }
     }
     if let Some(g) = &raw.guest_container {

@@ -124,6 +124,9 @@ pub struct Spec {
     pub statement_log: bool,
     /// A VM row's guest runs its victim in a container (new namespaces).
     pub guest_container: Option<GuestContainer>,
+    /// The `pod` column's attacker of a container row (`pod = "..."`; default
+    /// `sidecar-ptrace`); `None` for every other context.
+    pub pod: Option<crate::model::PodAttacker>,
     /// The confidential-VM profile of a VM victim.
     pub cvm: Option<CvmKind>,
     /// Without the CVM hardware, run as a normal VM (`cvm_fallback = "vm"`) instead of `n/a`:

@@ -107,6 +107,7 @@ impl VictimHost for ServiceHost {
                 data_dir: svc.data_dir.clone(),
                 socket_dir: svc.socket_dir.clone(),
             }),
+            pod: None,
         };
         Ok(Box::new(RunningService {
             name: name.to_string(),
@@ -169,7 +170,9 @@ impl RunningVictim for RunningService {
             AttackKind::Gcore => gcore_plan(env),
             AttackKind::Kernel => Plan::by_design(env.t("plan.kernel.db")),
             AttackKind::SameUid => Plan::by_design(env.t("plan.same-uid.db")),
-            AttackKind::Qmp | AttackKind::Checkpoint | AttackKind::Wire => only_for(attack, env),
+            AttackKind::Qmp | AttackKind::Checkpoint | AttackKind::Wire | AttackKind::Pod => {
+                only_for(attack, env)
+            }
         }
     }
 

@@ -109,6 +109,7 @@ impl VictimHost for VmHost {
                 .map(|_| Box::new(vm.wire().clone()) as Box<dyn WireSource>),
             client: None,
             service: None,
+            pod: None,
         };
         Ok(Box::new(RunningVm {
             name: name.to_string(),
@@ -136,6 +137,9 @@ impl RunningVictim for RunningVm {
             AttackKind::SameUid => Plan::by_design(env.t("plan.same-uid.vm")),
             AttackKind::Wire if self.ready.wire.is_some() => Plan::Run,
             AttackKind::Wire => Plan::by_design(env.t("plan.wire.vm")),
+            // A pod VM holds the whole pod: a sibling container is inside the same guest, where
+            // the kernel's rules are the container rows' (`--guest-yama` runs them there).
+            AttackKind::Pod => Plan::by_design(env.t("plan.pod.vm")),
             AttackKind::Checkpoint | AttackKind::Disk | AttackKind::Client => only_for(attack, env),
         }
     }

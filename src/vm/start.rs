@@ -42,6 +42,10 @@ pub struct YamaProbe {
     pub attach: Option<String>,
     /// `scan --pid`'s opening of the process (`LiveProcess::open`): its error, if refused.
     pub read: Option<String>,
+    /// The `pod` column's attackers against a target holding the container runtime's default
+    /// capabilities ([`super::probe::PodProbe`]).
+    #[serde(default)]
+    pub pod: Vec<super::probe::PodProbe>,
 }
 
 /// The probe result in a console line, if this is one.
