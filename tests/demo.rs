@@ -28,8 +28,6 @@ const BUILTIN: [&str; 26] = [
     "container",
     "container-secretmem",
     "container-oci",
-    "pod-sidecar",
-    "node-debug",
     "pod-vm",
     "coco",
     "db-plaintext",

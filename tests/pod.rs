@@ -10,6 +10,9 @@ use std::process::{Command, Stdio};
 
 use common::{code_out_err, require, run, Need};
 
+/// The pod-variant rows that are not built in (`demo/scenarios-pod`).
+const POD_ROWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/scenarios-pod");
+
 fn pod_cell<'a>(report: &'a serde_json::Value, row: &str) -> &'a serde_json::Value {
     report["cells"]
         .as_array()
@@ -19,8 +22,8 @@ fn pod_cell<'a>(report: &'a serde_json::Value, row: &str) -> &'a serde_json::Val
         .unwrap_or_else(|| panic!("no pod cell for {row}: {report}"))
 }
 
-/// On this host (no Yama): the sidecar with CAP_SYS_PTRACE reads a plain container victim and
-/// is refused the memfd_secret pages; a default sidecar is refused by the capability rule
+/// On this host (no Yama): the sidecar with CAP_SYS_PTRACE reads a plain container victim, the
+/// hostPID pod is refused the memfd_secret pages; a default sidecar is refused by the capability rule
 /// where the app keeps every capability and reads an app with runc's few; the hostPID pod
 /// reads it. Each cell names its rule; every expectation holds.
 #[test]
@@ -38,7 +41,7 @@ fn the_pod_column_names_the_rule_that_decided_each_cell() {
     if runc {
         rows.push("container-oci");
     }
-    let mut args = vec!["demo", "--format", "json"];
+    let mut args = vec!["demo", "--format", "json", "--scenario-dir", POD_ROWS];
     for r in &rows {
         args.extend(["--scenario", r]);
     }
@@ -96,6 +99,8 @@ fn the_rule_is_named_in_japanese_too() {
         "json",
         "--lang",
         "ja",
+        "--scenario-dir",
+        POD_ROWS,
         "--scenario",
         "pod-sidecar",
     ]);

@@ -86,6 +86,7 @@ fn short_head(a: AttackKind) -> &'static str {
         AttackKind::Checkpoint => "ckpt",
         AttackKind::Disk => "disk",
         AttackKind::Client => "clnt",
+        AttackKind::Pod => "pod",
     }
 }
 

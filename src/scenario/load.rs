@@ -71,14 +71,6 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../demo/scenarios/container-oci.toml"),
     ),
     (
-        "pod-sidecar.toml",
-        include_str!("../../demo/scenarios/pod-sidecar.toml"),
-    ),
-    (
-        "node-debug.toml",
-        include_str!("../../demo/scenarios/node-debug.toml"),
-    ),
-    (
         "pod-vm.toml",
         include_str!("../../demo/scenarios/pod-vm.toml"),
     ),
