@@ -340,18 +340,9 @@ fn the_client_encrypted_database_exercise_needs_both_parts() {
     );
     let work = tempfile::tempdir().unwrap();
 
-    // A core of the client is searched for the secret: it holds it (the answer part), and the
-    // exercise is not solved by it alone.
-    let client_core = work.path().join("client");
-    let g = Command::new("gcore")
-        .arg("-o")
-        .arg(&client_core)
-        .arg(client.to_string())
-        .output()
-        .unwrap();
-    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
-    let client_core = work.path().join(format!("client.{client}"));
-    let v = lab.json(&["check", "--file", client_core.to_str().unwrap()]);
+    // The secret found in the client (the answer part) does not solve the exercise alone.
+    let secret = find_with_gcore(client, work.path());
+    let v = lab.json(&["check", &secret]);
     assert_eq!(
         (
             v["verdict"].as_str(),

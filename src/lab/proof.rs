@@ -152,14 +152,9 @@ pub fn check_file(
             Want::ServerProofOrAnswer if of_backend => {
                 (Part::Proof, check_server_proof(record, backend, &core))
             }
-            Want::Answer | Want::ServerProofOrAnswer => (
-                Part::Answer,
-                if source_holds_secret(record, &core) {
-                    Outcome::Accepted(Texts::default())
-                } else {
-                    Outcome::Rejected(Texts::default())
-                },
-            ),
+            // The answer is what the trainee found, not a core for the checker to search: a
+            // whole core proves only that the process could be dumped.
+            Want::Answer | Want::ServerProofOrAnswer => (Part::Answer, core_is_no_answer()),
         });
     }
     if want == Want::UnreadableProof {
@@ -197,6 +192,9 @@ pub fn check_file(
 /// A core of the database server's backend proves "the server never held the secret" when it
 /// holds a real share of the backend's memory and the secret is in none of its bytes.
 fn check_server_proof(record: &Record, backend: Option<i32>, core: &CoreFile) -> Outcome {
+    if let Some(why) = backend.and_then(|b| covers_victim(core, b)) {
+        return Outcome::Rejected(why);
+    }
     let backend = backend.map_or_else(|| "?".to_string(), |b| b.to_string());
     let readable: u64 = core
         .regions()
@@ -265,6 +263,95 @@ pub fn source_holds_secret(record: &Record, source: &dyn MemorySource) -> bool {
     false
 }
 
+/// What a whole core handed in as the answer gets: the finding is the trainee's to do.
+fn core_is_no_answer() -> Outcome {
+    Outcome::Rejected(Texts::new(
+        "this is a whole core dump: you proved you can dump it; now find the secret in the dump (strings, grep) and submit it: confidump lab check SECRET, or --file with only the bytes you found",
+        "これはコアダンプ全体だ。ダンプできることは示せた。次はダンプの中から秘密を（strings や grep で）見つけて提出すること：confidump lab check 秘密、または見つけたバイトだけを --file で提出する。",
+    ))
+}
+
+/// How many pages of the victim's read-only file mappings are compared with the core's bytes.
+const PAGES_COMPARED: usize = 4;
+
+/// Does `core` really hold process `pid`'s memory? A `NT_PRSTATUS` note naming the PID is 476
+/// bytes anyone can write, so the core's segments are held against the live process's
+/// `/proc/PID/maps`: every readable anonymous mapping that a dump writes (heap, stacks,
+/// arenas; not `VM_DONTDUMP`, `VM_IO` or `[vsyscall]`, which gcore and the kernel leave out)
+/// must meet a segment of the core, and where the core holds bytes of a read-only file
+/// mapping (the program's code), the first pages must be the process's own bytes. `None`
+/// when it does, else why not, in both languages. What it cannot tell apart from a dump is a
+/// copy of the process's memory: which is a dump.
+pub fn covers_victim(core: &CoreFile, pid: i32) -> Option<Texts> {
+    let maps = match crate::procfs::maps::read_smaps(pid) {
+        Ok(m) => m,
+        Err(e) => return Some(Texts::new(
+            format!(
+                "the memory map of pid {pid} could not be read to compare the core with it ({e})"
+            ),
+            format!("コアと比べるための pid {pid} のメモリマップを読めなかった（{e}）。"),
+        )),
+    };
+    let regions = core.regions();
+    let meets = |m: &crate::procfs::maps::Mapping| {
+        regions
+            .iter()
+            .any(|r| r.span.start < m.span.end && m.span.start < r.span.end)
+    };
+    let missing: Vec<String> = maps
+        .iter()
+        .filter(|m| m.read && m.inode == 0 && !m.has_flag("dd") && !m.has_flag("io"))
+        .filter(|m| m.name != "[vsyscall]" && !m.name.starts_with("[v"))
+        .filter(|m| !meets(m))
+        .map(|m| format!("{:#x}-{:#x} {}", m.span.start, m.span.end, m.display_name()))
+        .collect();
+    if !missing.is_empty() {
+        let shown = missing
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let n = missing.len();
+        return Some(Texts::new(
+            format!("this core does not hold pid {pid}'s memory: {n} of its mappings are in no segment of the core ({shown}); dump the process itself (gcore {pid})"),
+            format!("このコアには pid {pid} のメモリが入っていない。{n} 個のマッピングがコアのどのセグメントにもない（{shown}）。プロセスそのものをダンプすること（gcore {pid}）。"),
+        ));
+    }
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok();
+    let page = crate::procfs::PAGE_SIZE;
+    let read_only_files = maps
+        .iter()
+        .filter(|m| m.read && !m.write && !m.shared && m.is_file_backed())
+        .filter(|m| {
+            regions.iter().any(|r| {
+                r.kind == RegionKind::Readable
+                    && r.span.start <= m.span.start
+                    && m.span.start.saturating_add(page) <= r.span.end
+            })
+        })
+        .take(PAGES_COMPARED);
+    for m in read_only_files {
+        let Some(mem) = &mem else { break };
+        let mut live = vec![0u8; usize::try_from(page).unwrap_or(4096)];
+        let mut dumped = live.clone();
+        // A page the live process will not give (it is no proof either way) is not compared.
+        if std::os::unix::fs::FileExt::read_exact_at(mem, &mut live, m.span.start).is_err() {
+            continue;
+        }
+        if core.read_exact_at(m.span.start, &mut dumped).is_err() {
+            continue;
+        }
+        if live != dumped {
+            return Some(Texts::new(
+                format!("this core does not hold pid {pid}'s memory: its bytes at {:#x} ({}) are not the process's", m.span.start, m.display_name()),
+                format!("このコアには pid {pid} のメモリが入っていない。{:#x}（{}）のバイトがプロセスのものと違う。", m.span.start, m.display_name()),
+            ));
+        }
+    }
+    None
+}
+
 /// A core proves "it cannot be read" when it is a core of the victim, lists the protected
 /// region as refused or left out, and holds the secret nowhere.
 fn check_proof(record: &Record, running: Option<&Running>, core: &CoreFile) -> Outcome {
@@ -295,6 +382,9 @@ fn check_proof(record: &Record, running: Option<&Running>, core: &CoreFile) -> O
                 threads("不明")
             ),
         ));
+    }
+    if let Some(why) = covers_victim(core, run.pid) {
+        return Outcome::Rejected(why);
     }
     let Some(start) = parse_hex_addr(&run.region_start) else {
         return Outcome::Rejected(Texts::new(
