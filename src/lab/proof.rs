@@ -285,12 +285,14 @@ const PAGES_COMPARED: usize = 4;
 pub fn covers_victim(core: &CoreFile, pid: i32) -> Option<Texts> {
     let maps = match crate::procfs::maps::read_smaps(pid) {
         Ok(m) => m,
-        Err(e) => return Some(Texts::new(
-            format!(
+        Err(e) => {
+            return Some(Texts::new(
+                format!(
                 "the memory map of pid {pid} could not be read to compare the core with it ({e})"
             ),
-            format!("コアと比べるための pid {pid} のメモリマップを読めなかった（{e}）。"),
-        )),
+                format!("コアと比べるための pid {pid} のメモリマップを読めなかった（{e}）。"),
+            ))
+        }
     };
     let regions = core.regions();
     let meets = |m: &crate::procfs::maps::Mapping| {
@@ -394,13 +396,18 @@ fn check_proof(record: &Record, running: Option<&Running>, core: &CoreFile) -> O
     };
     let how = match core.region_at(start) {
         Some(r) => match &r.kind {
+            // The reader's reasons are English sentences after the errno's name
+            // (`EIO (5): I/O error`): the Japanese text keeps the name only.
             RegionKind::Unreadable(why) => Texts::new(
                 format!("the read was refused ({why})"),
-                format!("読み取りを拒否された（{why}）"),
+                format!(
+                    "読み取りを拒否された（{}）",
+                    why.split([' ', ':']).next().unwrap_or_default()
+                ),
             ),
             RegionKind::Absent(why) => Texts::new(
                 format!("the tool left it out ({why})"),
-                format!("ツールが除外した（{why}）"),
+                "ツールが除外した".to_string(),
             ),
             RegionKind::Readable => {
                 return Outcome::Rejected(Texts::new(

@@ -56,6 +56,8 @@ mod tests {
     fn hostile_names_are_escaped() {
         let rep = StatusReport {
             trainee: "<script>alert(1)</script>@\"h\"".to_string(),
+            machine: String::new(),
+            account: String::new(),
             exercises: vec![Progress {
                 exercise: "x\"><script>".to_string(),
                 title: "a & 'b'".to_string(),
