@@ -373,4 +373,17 @@ fn lab_solve_gives_no_credit() {
         "argv",
     ]);
     assert_eq!(code, Some(2), "{out}");
+    // Solved by the trainee after the solution was shown: accepted, said, and still "shown".
+    let s = lab.json(&["start", "argv", "--any-order"]);
+    let pid = s["pids"][0].as_i64().unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let secret = cmdline
+        .split(|&b| b == 0)
+        .find(|a| a.starts_with(b"CONFIDUMP-"))
+        .map(|a| String::from_utf8(a.to_vec()).unwrap())
+        .unwrap();
+    let (code, out) = lab.out(&["check", &secret, "--exercise", "argv"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("your status reads \"shown\""), "{out}");
+    assert_eq!(lab.state_of("argv"), "shown");
 }

@@ -45,6 +45,9 @@ pub enum ProofError {
     /// Not a regular file, or over the cap (the message names the file).
     #[error(transparent)]
     Input(crate::files::input::InputError),
+    /// An ELF file that is no readable core (the message names the file once).
+    #[error(transparent)]
+    Core(crate::coredump::reader::CoreError),
 }
 
 /// Does any secret-shaped window of `bytes` match `record`? Also accepts `bytes` that are,
@@ -144,7 +147,7 @@ pub fn check_file(
             && magic == *b"\x7fELF"
     };
     if is_elf {
-        let core = CoreFile::open(path).map_err(|e| err(e.to_string()))?;
+        let core = CoreFile::open(path).map_err(ProofError::Core)?;
         let backend = running.and_then(|r| r.backend);
         let of_backend = backend.is_some_and(|b| core.threads().iter().any(|t| t.tid == b));
         return Ok(match want {
@@ -458,6 +461,26 @@ mod tests {
             check: salted(&[0xaa, 0x55], &d),
             ..Record::default()
         }
+    }
+
+    #[test]
+    fn a_truncated_core_is_named_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("core.1");
+        // An ELF header that promises program headers the file does not have.
+        let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
+        elf.resize(64, 0);
+        elf[16] = 4;
+        elf[18] = 62;
+        elf[32] = 64;
+        elf[54] = 56;
+        elf[56] = 3;
+        std::fs::write(&path, &elf).unwrap();
+        let e = check_file(&record(b"x"), None, &path, Want::UnreadableProof)
+            .unwrap_err()
+            .to_string();
+        let name = path.display().to_string();
+        assert_eq!(e.matches(&name).count(), 1, "{e}");
     }
 
     #[test]
