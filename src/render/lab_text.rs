@@ -16,6 +16,17 @@ use crate::lab::solve::{StepRun, Submitted};
 use crate::lab::state::{Running, State};
 use crate::lab::{Exercise, Goal};
 
+/// Where the lab's sentences are wrapped (display columns).
+const WRAP: usize = 100;
+
+/// `text` wrapped to [`WRAP`] columns, every line after `indent`, each ending in a newline.
+fn para(indent: &str, text: &str) -> String {
+    super::wrap::hang(indent, text, WRAP)
+        .into_iter()
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect()
+}
+
 /// The width of the exercise-name column: the longest name (at least 10).
 pub fn name_width(all: &[Exercise]) -> usize {
     widest(all.iter().map(|e| e.name.as_str()))
@@ -91,7 +102,7 @@ pub fn status_table(rep: &StatusReport, l: Lang) -> String {
         ));
     }
     if rep.exercises.iter().any(|p| state_key(&p.state) == "shown") {
-        out.push_str(&format!("\n{}\n", t(l, "status.shown.note")));
+        out.push_str(&format!("\n{}", para("", t(l, "status.shown.note"))));
     }
     out
 }
@@ -207,7 +218,7 @@ pub fn report_table(reps: &[StatusReport], lang: Lang) -> String {
             .collect();
         format!("{}\n", cells.join("  ").trim_end())
     };
-    let mut out = format!("{}\n\n", t(l, "report.self"));
+    let mut out = format!("{}\n", para("", t(l, "report.self")));
     out.push_str(&line(&head));
     for r in &rows {
         out.push_str(&line(r));
@@ -436,10 +447,10 @@ pub fn outcome_text(
             line(&format!("✓ {v}"));
             let detail = detail.get(l);
             if !detail.is_empty() {
-                line(&format!("  {detail}"));
+                line(para("  ", detail).trim_end());
             }
             if r.after_shown {
-                line(&format!("  {}", t(l, "check.after.shown")));
+                line(para("  ", t(l, "check.after.shown")).trim_end());
             }
             if let Some(k) = r.todo {
                 line(&format!("  {}", t(l, k)));
@@ -468,7 +479,7 @@ pub fn outcome_text(
             line(&format!("✗ {v}"));
             let detail = detail.get(l);
             if !detail.is_empty() {
-                line(&format!("  {detail}"));
+                line(para("  ", detail).trim_end());
             }
         }
     }
@@ -580,11 +591,11 @@ pub fn solve_event(e: &SolveEvent<'_>, l: Lang, json: bool) -> String {
             let mut out = format!("{mark} {}\n", t(l, key));
             let detail = detail.get(l);
             if !detail.is_empty() {
-                out.push_str(&format!("  {}\n", visible(detail)));
+                out.push_str(&para("  ", &visible(detail)));
             }
             out
         }
-        SolveEvent::Shown(ex) => format!("\n{}\n", tf(l, "solve.shown", &[&ex.name])),
+        SolveEvent::Shown(ex) => format!("\n{}", para("", &tf(l, "solve.shown", &[&ex.name]))),
     }
 }
 
@@ -680,31 +691,38 @@ mod tests {
         );
         let b = rep("b@h", &[("y", "running", 0), ("x", "shown", 0)]);
         let s = report_table(&[a, b], Lang::En);
-        let lines: Vec<&str> = s.lines().collect();
-        assert!(lines[0].starts_with("Self-reported"), "{s}");
-        assert!(lines[2].starts_with("trainee  machine  x "), "{s}");
+        assert!(s.starts_with("Self-reported"), "{s}");
+        // The table starts after the self-reported paragraph and its blank line.
+        let lines: Vec<&str> = s.split("\n\n").nth(1).unwrap().lines().collect();
+        assert!(lines[0].starts_with("trainee  machine  x "), "{s}");
         assert!(
-            lines[2].ends_with("solved  shown  attempts  hints  time"),
+            lines[0].ends_with("solved  shown  attempts  hints  time"),
             "{s}"
         );
         // a: x solved once in 1:30 with 1 attempt, y tried twice; totals 1 solved, 3 attempts.
-        assert!(lines[3].contains("✓ 1:30 1/0  ✗ 2/0"), "{s}");
-        assert!(lines[3].ends_with("1      0         3      0  1:30"), "{s}");
+        assert!(lines[1].contains("✓ 1:30 1/0  ✗ 2/0"), "{s}");
+        assert!(lines[1].ends_with("1      0         3      0  1:30"), "{s}");
         assert!(
-            lines[4].contains("◌ 0/0") && lines[4].contains("▸ 0/0"),
+            lines[2].contains("◌ 0/0") && lines[2].contains("▸ 0/0"),
             "{s}"
         );
         assert_eq!(
-            lines[5],
+            lines[3],
             "2 trainees, 1 of 4 exercises solved (1 with the solution shown, not counted)"
         );
+        let legend: Vec<&str> = s.split("\n\n").nth(2).unwrap().lines().collect();
         assert!(
-            lines[7].starts_with("✓ solved") && lines[8].starts_with("◌ "),
+            legend[0].starts_with("✓ solved") && legend[1].starts_with("◌ "),
+            "{s}"
+        );
+        // No line is wider than the wrap, the table's aside.
+        assert!(
+            s.lines().take(2).all(|l| UnicodeWidthStr::width(l) <= WRAP),
             "{s}"
         );
         // Every line's columns line up by display width, Japanese headings included.
         let ja = report_table(&[rep("アン", &[("x", "solved", 1)])], Lang::Ja);
-        let rows: Vec<&str> = ja.lines().skip(2).take(2).collect();
+        let rows: Vec<&str> = ja.split("\n\n").nth(1).unwrap().lines().take(2).collect();
         let col =
             |line: &str, word: &str| UnicodeWidthStr::width(&line[..line.find(word).unwrap()]);
         assert_eq!(col(rows[0], "マシン"), col(rows[1], "m "), "{ja}");
