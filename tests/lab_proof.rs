@@ -394,3 +394,33 @@ fn lab_solve_gives_no_credit() {
     assert!(says(&out, "your status reads \"shown\""), "{out}");
     assert_eq!(lab.state_of("argv"), "shown");
 }
+
+#[test]
+fn a_killed_solves_target_is_stopped_by_the_next_solve() {
+    // What a `lab solve` killed half-way leaves: its scratch state, named with its PID (gone
+    // now), holding a running target. Made here by starting a target in another state and
+    // moving that state where the killed solve's scratch state would be.
+    let lab = Lab::new();
+    let other = Lab::new();
+    let s = other.json(&["start", "find-it"]);
+    let pid = s["pids"][0].as_i64().unwrap();
+    let mut gone = Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    let mine = lab.home.path().join("confidump/lab");
+    std::fs::create_dir_all(&mine).unwrap();
+    let stale = mine.join(format!("solve-p{gone_pid}"));
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::rename(other.home.path().join("confidump/lab"), stale.join("lab")).unwrap();
+    assert!(alive(pid));
+    let (code, out) = lab.out(&["solve", "argv"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!alive(pid), "the killed solve's target was stopped");
+    assert!(!stale.exists());
+    // Nothing else of a solve stays in the trainee's state directory.
+    let left: Vec<_> = std::fs::read_dir(&mine)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["state.json"], "{left:?}");
+}

@@ -238,7 +238,7 @@ impl Lab {
         show: &mut dyn FnMut(SolveEvent<'_>) -> Result<(), StdoutError>,
     ) -> Result<bool, FlowError> {
         let ex = find(&self.all, name)?.clone();
-        let scratch = solve::Scratch::new(&ex.name)?;
+        let scratch = solve::Scratch::new(&self.dir)?;
         let mut scratch_st = State::default();
         let run = session::start_fresh(scratch.dir(), &mut scratch_st, &ex, prepare)?;
         let work = solve::work_dir(&ex.name)?;

@@ -192,8 +192,10 @@ pub fn nothing_found() -> Outcome {
     ))
 }
 
-/// A scratch lab state for one `lab solve`: its own state directory, whose targets are
-/// stopped and which is removed when it is dropped.
+/// A scratch lab state for one `lab solve`: a state directory of its own, `solve-pPID/lab`
+/// inside the trainee's state directory, whose targets are stopped and which is removed when
+/// it is dropped. One left by a `lab solve` that was killed (its PID gone) is cleaned up, its
+/// target stopped, by the next `lab solve`.
 #[derive(Debug)]
 pub struct Scratch {
     root: PathBuf,
@@ -201,9 +203,11 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// A fresh scratch state for exercise `name`.
-    pub fn new(name: &str) -> Result<Self, super::launch::LaunchError> {
-        let root = super::launch::private_temp_dir(&format!("confidump-lab-solve-{name}"))?;
+    /// A fresh scratch state in the trainee's state directory `state_dir`.
+    pub fn new(state_dir: &Path) -> Result<Self, StateError> {
+        super::state::ensure_dir(state_dir)?;
+        sweep_stale(state_dir);
+        let root = state_dir.join(format!("solve-p{}", std::process::id()));
         let dir = root.join("lab");
         Ok(Scratch { root, dir })
     }
@@ -216,11 +220,35 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        // Stops the solution's target (its record is in this state), then removes it all.
-        if let Err(e) = super::session::reset(&self.dir) {
-            tracing::warn!("lab solve: cleaning the scratch state: {e}");
+        stop_and_remove(&self.root);
+    }
+}
+
+/// Stops the targets of the scratch state under `root` (its record is there), then removes it.
+fn stop_and_remove(root: &Path) {
+    if let Err(e) = super::session::reset(&root.join("lab")) {
+        tracing::warn!("lab solve: cleaning the scratch state: {e}");
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// The scratch states of `lab solve` runs that are gone (killed before they cleaned up).
+fn sweep_stale(state_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(state_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let owner = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("solve-p"))
+            .and_then(|p| p.parse::<u32>().ok());
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        if let Some(pid) = owner.filter(|_| is_dir) {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                stop_and_remove(&e.path());
+            }
         }
-        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 
