@@ -419,7 +419,7 @@ pub fn outcome_json(
     };
     serde_json::json!({"exercise": ex.name, "verdict": verdict, "part": part,
         "solved": r.solved, "detail": detail, "still_to_do": r.todo.map(|k| t(Lang::En, k)),
-        "attempts": r.attempts, "next": next})
+        "attempts": r.attempts, "next": next, "credited": r.solved && !r.after_shown})
 }
 
 /// A recorded check's outcome for people: `✓`/`✗`, what was found, and what to do next.
@@ -727,6 +727,31 @@ mod tests {
             |line: &str, word: &str| UnicodeWidthStr::width(&line[..line.find(word).unwrap()]);
         assert_eq!(col(rows[0], "マシン"), col(rows[1], "m "), "{ja}");
         assert!(ja.contains("受講者 1 人"), "{ja}");
+    }
+
+    #[test]
+    fn a_solve_after_the_solution_was_shown_is_not_credited() {
+        let all = crate::lab::builtin().unwrap();
+        let r = |after_shown| Recorded {
+            attempts: 1,
+            accepted: true,
+            solved: true,
+            todo: None,
+            stopped: false,
+            next: None,
+            all_solved: false,
+            after_shown,
+        };
+        let yes = Outcome::Accepted(crate::model::Texts::default());
+        let v = outcome_json(&all[0], Part::Answer, &yes, &r(true));
+        assert_eq!(
+            (v["solved"].as_bool(), v["credited"].as_bool()),
+            (Some(true), Some(false))
+        );
+        let v = outcome_json(&all[0], Part::Answer, &yes, &r(false));
+        assert_eq!(v["credited"].as_bool(), Some(true));
+        let text = outcome_text(&all[0], Part::Answer, &yes, &r(true), Lang::En);
+        assert!(text.contains("your status reads \"shown\""), "{text}");
     }
 
     #[test]
