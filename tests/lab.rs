@@ -92,6 +92,11 @@ fn find_with_gcore(pid: i64, dir: &Path) -> String {
 }
 
 fn solve(lab: &Lab, name: &str) {
+    let before = lab
+        .dir()
+        .join("state.json")
+        .exists()
+        .then(|| lab.state()["exercises"][name]["running"].clone());
     let o = lab.run(&["solve", name]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -100,11 +105,17 @@ fn solve(lab: &Lab, name: &str) {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(out.contains('✓'), "{out}");
+    // The solution gives no credit (its target was its own, in a scratch state): the
+    // trainee's state only says it was shown.
     let st = lab.state();
-    assert!(st["exercises"][name]["solved"].is_u64(), "{st}");
-    assert!(
-        st["exercises"][name]["running"].is_null(),
-        "victim stopped after success"
+    assert!(st["exercises"][name]["shown"].is_u64(), "{st}");
+    assert!(st["exercises"][name]["solved"].is_null(), "{st}");
+    // The trainee's own target, if one runs, is left as it was.
+    let running = &st["exercises"][name]["running"];
+    assert_eq!(
+        running,
+        before.as_ref().unwrap_or(&serde_json::Value::Null),
+        "{st}"
     );
 }
 
@@ -129,7 +140,7 @@ fn every_process_exercise_is_solved_by_its_reference_solution() {
         }
         solve(&lab, name);
     }
-    // Solving in order unlocked each next one.
+    // Solutions shown unlock nothing.
     let list = lab.json(&["list"]);
     let vm = list
         .as_array()
@@ -137,7 +148,7 @@ fn every_process_exercise_is_solved_by_its_reference_solution() {
         .iter()
         .find(|e| e["exercise"] == "vm")
         .unwrap();
-    assert_eq!(vm["state"], "open", "{list}");
+    assert_eq!(vm["state"], "locked", "{list}");
 }
 
 #[test]
@@ -285,11 +296,11 @@ fn japanese_task_and_status_report() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.json");
     std::fs::write(&a, &status.stdout).unwrap();
-    let o = lab.run(&["report", a.to_str().unwrap(), a.to_str().unwrap()]);
+    let o = lab.run(&["report", a.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{text}");
     assert!(
-        text.contains("2 trainees") && text.contains("find-it"),
+        text.contains("1 trainee,") && text.contains("find-it"),
         "{text}"
     );
     let html = dir.path().join("s.html");
@@ -340,18 +351,9 @@ fn the_client_encrypted_database_exercise_needs_both_parts() {
     );
     let work = tempfile::tempdir().unwrap();
 
-    // A core of the client is searched for the secret: it holds it (the answer part), and the
-    // exercise is not solved by it alone.
-    let client_core = work.path().join("client");
-    let g = Command::new("gcore")
-        .arg("-o")
-        .arg(&client_core)
-        .arg(client.to_string())
-        .output()
-        .unwrap();
-    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
-    let client_core = work.path().join(format!("client.{client}"));
-    let v = lab.json(&["check", "--file", client_core.to_str().unwrap()]);
+    // The secret found in the client (the answer part) does not solve the exercise alone.
+    let secret = find_with_gcore(client, work.path());
+    let v = lab.json(&["check", &secret]);
     assert_eq!(
         (
             v["verdict"].as_str(),

@@ -24,8 +24,13 @@ Exercises, built in, in order: find-it, dontdump, argv, secretmem, residue, same
 container, database, database-client (`lab list` shows them with --labs-dir's own).
 An instructor:
   confidump lab solve secretmem          run the reference solution for real, step by step
-  confidump lab status --format json     one trainee's progress, for collecting
-  confidump lab report a.json b.json     every trainee's progress in one table
+  confidump lab status --name ann --format json > ann.json
+                                         one trainee's progress, for collecting
+  confidump lab report ann.json bob.json every trainee's progress in one table (--format csv
+                                         for a spreadsheet); self-reported: honest progress,
+                                         not an exam
+`lab solve` records nothing as the trainee's work: its target is its own, and the exercise then
+reads \"shown\" in status and report.
 
 The answer is never stored: the state directory ($XDG_STATE_HOME/confidump/lab, else
 ~/.local/state/confidump/lab, mode 0700) keeps only a salted hash of each secret.
@@ -62,6 +67,9 @@ pub enum Format {
     Text,
     /// For scripts.
     Json,
+    /// For a spreadsheet: `lab status` and `lab report` only (one row per trainee and
+    /// exercise).
+    Csv,
 }
 
 /// The lab's subcommands.
@@ -99,6 +107,10 @@ pub enum Action {
     },
     /// Progress: per exercise, done, tries, hints, time.
     Status {
+        /// Your name as the instructor's table shows it [default: $SUDO_USER, else $USER].
+        /// The status file also holds an id of this machine.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
         /// Also write one self-contained HTML page.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
@@ -108,12 +120,15 @@ pub enum Action {
     },
     /// Stop every target process the lab started and forget all progress.
     Reset,
-    /// Run an exercise's reference solution for real, step by step (instructors).
+    /// Run an exercise's reference solution for real, step by step, against a target of its
+    /// own: nothing is recorded as your work, and `status` then shows the exercise as
+    /// "shown", not solved.
     Solve {
         /// The exercise.
         name: String,
     },
-    /// Merge several trainees' `lab status --format json` into one table.
+    /// Merge several trainees' `lab status --format json` into one table (self-reported
+    /// progress); the same trainee twice is refused.
     Report {
         /// Status files.
         #[arg(required = true)]
@@ -126,6 +141,10 @@ pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
     let lang = args.lang.unwrap_or_else(crate::i18n::detect_lang);
     let lab = Lab::open(lang, args.labs_dir.as_deref())?;
     let json = args.format == Format::Json;
+    let csv = args.format == Format::Csv;
+    if csv && !matches!(args.action, Action::Status { .. } | Action::Report { .. }) {
+        anyhow::bail!("{}", crate::i18n::t(lang, "csv.only"));
+    }
     // The commands that start targets or gdb sweep what killed runs left, as demo does.
     if matches!(
         args.action,
@@ -162,15 +181,19 @@ pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
             };
             (lab_text::checked(&c, lang, json), code)
         }
-        Action::Status { html, force } => {
-            let rep = lab.status()?;
+        Action::Status { name, html, force } => {
+            let rep = lab.status(name.as_deref())?;
             if let Some(path) = html {
                 let page = crate::render::lab_page::page(&rep, lang);
                 crate::secret::write_private(&path, page.as_bytes(), force)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
-            let text = lab_text::say(json, &rep, || lab_text::status_table(&rep, lang));
-            (text?, EXIT_OK)
+            let text = if csv {
+                lab_text::report_csv(std::slice::from_ref(&rep))?
+            } else {
+                lab_text::say(json, &rep, || lab_text::status_table(&rep, lang))?
+            };
+            (text, EXIT_OK)
         }
         Action::Reset => {
             lab.reset()?;
@@ -178,14 +201,18 @@ pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         }
         Action::Solve { name } => {
             let mut show =
-                |e: SolveEvent<'_, '_>| crate::out!("{}", lab_text::solve_event(&e, lang, json));
+                |e: SolveEvent<'_>| crate::out!("{}", lab_text::solve_event(&e, lang, json));
             let ok = lab.solve(&name, prepare, &mut show)?;
             (String::new(), if ok { EXIT_OK } else { EXIT_ERROR })
         }
         Action::Report { files } => {
-            let reps = progress::load_reports(&files)?;
-            let text = lab_text::say(json, &reps, || lab_text::report_table(&reps, lang));
-            (text?, EXIT_OK)
+            let reps = progress::load_reports(&files, lang)?;
+            let text = if csv {
+                lab_text::report_csv(&reps)?
+            } else {
+                lab_text::say(json, &reps, || lab_text::report_table(&reps, lang))?
+            };
+            (text, EXIT_OK)
         }
     };
     crate::out!("{text}")?;

@@ -98,17 +98,20 @@ pub struct Checked<'a> {
     pub recorded: Recorded<'a>,
 }
 
-/// What `lab solve` does, as it happens.
+/// What `lab solve` does, as it happens. It runs in a scratch state of its own, against a
+/// target of its own: nothing of it is recorded as the trainee's work.
 #[derive(Debug)]
-pub enum SolveEvent<'e, 'a> {
+pub enum SolveEvent<'e> {
     /// The exercise was started: its victim's PID.
     Head(&'e Exercise, i32),
     /// Step `i` (0-based) of `total` ended.
     Step(usize, usize, &'e StepRun<'e>),
     /// What is submitted next.
     Submitted(&'e Submitted),
-    /// Its outcome.
-    Checked(&'e Checked<'a>),
+    /// Its outcome, checked as `lab check` would (and recorded nowhere).
+    Verdict(&'e Exercise, Part, &'e Outcome),
+    /// The end: the trainee's state now marks the exercise as shown.
+    Shown(&'e Exercise),
 }
 
 impl Lab {
@@ -184,7 +187,9 @@ impl Lab {
     ) -> Result<Checked<'_>, FlowError> {
         let mut st = self.state()?;
         let ex = self.current(&st, name)?.clone();
-        let Some(rec) = st.exercises.get(&ex.name).cloned() else {
+        // A record with no secret is one `lab solve` made to mark the solution shown.
+        let started = st.exercises.get(&ex.name).filter(|r| !r.check.is_empty());
+        let Some(rec) = started.cloned() else {
             return Err(FlowError::NotStarted(t(self.lang, "not.started")));
         };
         let (part, outcome) = record::judge(&rec, ex.goal, answer, file)?;
@@ -207,15 +212,11 @@ impl Lab {
         })
     }
 
-    /// The trainee's progress.
-    pub fn status(&self) -> Result<StatusReport, FlowError> {
+    /// The trainee's progress, under `name` (else the login's name) and this machine's id.
+    pub fn status(&self, name: Option<&str>) -> Result<StatusReport, FlowError> {
         let st = self.state()?;
-        Ok(progress::progress(
-            &self.all,
-            self.lang,
-            &st,
-            progress::trainee(),
-        ))
+        let who = progress::identity(name, self.lang)?;
+        Ok(progress::progress(&self.all, self.lang, &st, who))
     }
 
     /// Stops every target process and forgets all progress.
@@ -225,45 +226,61 @@ impl Lab {
 
     /// Runs exercise `name`'s reference solution for real, telling `show` each event, and
     /// checks what it found as `lab check` would. True when every part was accepted.
+    ///
+    /// It gives no credit: it starts a target of its own in a scratch state (stopped and
+    /// removed at the end), so the trainee's own target, attempts and locks are untouched,
+    /// and the trainee's state records only that the solution was shown (`status` and
+    /// `report` then say `shown`, not `solved`).
     pub fn solve(
         &self,
         name: &str,
         prepare: impl FnOnce(),
-        show: &mut dyn FnMut(SolveEvent<'_, '_>) -> Result<(), StdoutError>,
+        show: &mut dyn FnMut(SolveEvent<'_>) -> Result<(), StdoutError>,
     ) -> Result<bool, FlowError> {
         let ex = find(&self.all, name)?.clone();
-        let mut st = self.state()?;
-        let run = session::start_fresh(&self.dir, &mut st, &ex, prepare)?;
+        let scratch = solve::Scratch::new(&self.dir)?;
+        let mut scratch_st = State::default();
+        let run = session::start_fresh(scratch.dir(), &mut scratch_st, &ex, prepare)?;
         let work = solve::work_dir(&ex.name)?;
         let exe = std::env::current_exe().map_err(FlowError::Exe)?;
         let vars = solve::Vars::new(&run, work.0.clone(), exe);
+        // Shown from the moment it runs: a solution interrupted half-way was still seen.
+        let mut st = self.state()?;
+        solve::mark_shown(&self.dir, &mut st, &ex.name)?;
         show(SolveEvent::Head(&ex, run.pid))?;
         let total = ex.solution.len();
         // Each step is shown as it ends; a write error (other than a reader that left) is
         // kept and returned once the solution has run.
         let mut printed: Result<(), StdoutError> = Ok(());
-        let found = solve::run(&ex, &vars, &mut |i, r| {
+        let refused = t(self.lang, "readmem.refused");
+        let found = solve::run(&ex, &vars, refused, &mut |i, r| {
             if printed.is_ok() {
                 printed = show(SolveEvent::Step(i, total, r));
             }
         })
         .map_err(FlowError::Solve)?;
         printed?;
-        let rec = st.exercises.get(&ex.name).cloned().unwrap_or_default();
+        let rec = scratch_st
+            .exercises
+            .get(&ex.name)
+            .cloned()
+            .unwrap_or_default();
         // Every part the solution produced, the proof first: each is checked as `lab check` would.
         let parts = solve::check_found(&rec, &found, ex.goal)?;
+        let mut ok = !parts.is_empty();
         if parts.is_empty() {
-            let c = self.record(&mut st, ex, Part::Answer, solve::nothing_found())?;
-            show(SolveEvent::Checked(&c))?;
-            return Ok(false);
+            show(SolveEvent::Verdict(
+                &ex,
+                Part::Answer,
+                &solve::nothing_found(),
+            ))?;
         }
-        let mut ok = true;
-        for (said, part, outcome) in parts {
-            show(SolveEvent::Submitted(&said))?;
-            let c = self.record(&mut st, ex.clone(), part, outcome)?;
-            show(SolveEvent::Checked(&c))?;
-            ok &= c.recorded.accepted;
+        for (said, part, outcome) in &parts {
+            show(SolveEvent::Submitted(said))?;
+            show(SolveEvent::Verdict(&ex, *part, outcome))?;
+            ok &= matches!(outcome, Outcome::Accepted(_));
         }
+        show(SolveEvent::Shown(&ex))?;
         Ok(ok)
     }
 }

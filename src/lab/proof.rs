@@ -45,6 +45,9 @@ pub enum ProofError {
     /// Not a regular file, or over the cap (the message names the file).
     #[error(transparent)]
     Input(crate::files::input::InputError),
+    /// An ELF file that is no readable core (the message names the file once).
+    #[error(transparent)]
+    Core(crate::coredump::reader::CoreError),
 }
 
 /// Does any secret-shaped window of `bytes` match `record`? Also accepts `bytes` that are,
@@ -144,7 +147,7 @@ pub fn check_file(
             && magic == *b"\x7fELF"
     };
     if is_elf {
-        let core = CoreFile::open(path).map_err(|e| err(e.to_string()))?;
+        let core = CoreFile::open(path).map_err(ProofError::Core)?;
         let backend = running.and_then(|r| r.backend);
         let of_backend = backend.is_some_and(|b| core.threads().iter().any(|t| t.tid == b));
         return Ok(match want {
@@ -152,14 +155,9 @@ pub fn check_file(
             Want::ServerProofOrAnswer if of_backend => {
                 (Part::Proof, check_server_proof(record, backend, &core))
             }
-            Want::Answer | Want::ServerProofOrAnswer => (
-                Part::Answer,
-                if source_holds_secret(record, &core) {
-                    Outcome::Accepted(Texts::default())
-                } else {
-                    Outcome::Rejected(Texts::default())
-                },
-            ),
+            // The answer is what the trainee found, not a core for the checker to search: a
+            // whole core proves only that the process could be dumped.
+            Want::Answer | Want::ServerProofOrAnswer => (Part::Answer, core_is_no_answer()),
         });
     }
     if want == Want::UnreadableProof {
@@ -197,6 +195,9 @@ pub fn check_file(
 /// A core of the database server's backend proves "the server never held the secret" when it
 /// holds a real share of the backend's memory and the secret is in none of its bytes.
 fn check_server_proof(record: &Record, backend: Option<i32>, core: &CoreFile) -> Outcome {
+    if let Some(why) = backend.and_then(|b| covers_victim(core, b)) {
+        return Outcome::Rejected(why);
+    }
     let backend = backend.map_or_else(|| "?".to_string(), |b| b.to_string());
     let readable: u64 = core
         .regions()
@@ -265,6 +266,97 @@ pub fn source_holds_secret(record: &Record, source: &dyn MemorySource) -> bool {
     false
 }
 
+/// What a whole core handed in as the answer gets: the finding is the trainee's to do.
+fn core_is_no_answer() -> Outcome {
+    Outcome::Rejected(Texts::new(
+        "this is a whole core dump: you proved you can dump it; now find the secret in the dump (strings, grep) and submit it: confidump lab check SECRET, or --file with only the bytes you found",
+        "これはコアダンプ全体だ。ダンプできることは示せた。次はダンプの中から秘密を（strings や grep で）見つけて提出すること：confidump lab check 秘密、または見つけたバイトだけを --file で提出する。",
+    ))
+}
+
+/// How many pages of the victim's read-only file mappings are compared with the core's bytes.
+const PAGES_COMPARED: usize = 4;
+
+/// Does `core` really hold process `pid`'s memory? A `NT_PRSTATUS` note naming the PID is 476
+/// bytes anyone can write, so the core's segments are held against the live process's
+/// `/proc/PID/maps`: every readable anonymous mapping that a dump writes (heap, stacks,
+/// arenas; not `VM_DONTDUMP`, `VM_IO` or `[vsyscall]`, which gcore and the kernel leave out)
+/// must meet a segment of the core, and where the core holds bytes of a read-only file
+/// mapping (the program's code), the first pages must be the process's own bytes. `None`
+/// when it does, else why not, in both languages. What it cannot tell apart from a dump is a
+/// copy of the process's memory: which is a dump.
+pub fn covers_victim(core: &CoreFile, pid: i32) -> Option<Texts> {
+    let maps = match crate::procfs::maps::read_smaps(pid) {
+        Ok(m) => m,
+        Err(e) => {
+            return Some(Texts::new(
+                format!(
+                "the memory map of pid {pid} could not be read to compare the core with it ({e})"
+            ),
+                format!("コアと比べるための pid {pid} のメモリマップを読めなかった（{e}）。"),
+            ))
+        }
+    };
+    let regions = core.regions();
+    let meets = |m: &crate::procfs::maps::Mapping| {
+        regions
+            .iter()
+            .any(|r| r.span.start < m.span.end && m.span.start < r.span.end)
+    };
+    let missing: Vec<String> = maps
+        .iter()
+        .filter(|m| m.read && m.inode == 0 && !m.has_flag("dd") && !m.has_flag("io"))
+        .filter(|m| m.name != "[vsyscall]" && !m.name.starts_with("[v"))
+        .filter(|m| !meets(m))
+        .map(|m| format!("{:#x}-{:#x} {}", m.span.start, m.span.end, m.display_name()))
+        .collect();
+    if !missing.is_empty() {
+        let shown = missing
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let n = missing.len();
+        return Some(Texts::new(
+            format!("this core does not hold pid {pid}'s memory: {n} of its mappings are in no segment of the core ({shown}); dump the process itself (gcore {pid})"),
+            format!("このコアには pid {pid} のメモリが入っていない。{n} 個のマッピングがコアのどのセグメントにもない（{shown}）。プロセスそのものをダンプすること（gcore {pid}）。"),
+        ));
+    }
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok();
+    let page = crate::procfs::PAGE_SIZE;
+    let read_only_files = maps
+        .iter()
+        .filter(|m| m.read && !m.write && !m.shared && m.is_file_backed())
+        .filter(|m| {
+            regions.iter().any(|r| {
+                r.kind == RegionKind::Readable
+                    && r.span.start <= m.span.start
+                    && m.span.start.saturating_add(page) <= r.span.end
+            })
+        })
+        .take(PAGES_COMPARED);
+    for m in read_only_files {
+        let Some(mem) = &mem else { break };
+        let mut live = vec![0u8; usize::try_from(page).unwrap_or(4096)];
+        let mut dumped = live.clone();
+        // A page the live process will not give (it is no proof either way) is not compared.
+        if std::os::unix::fs::FileExt::read_exact_at(mem, &mut live, m.span.start).is_err() {
+            continue;
+        }
+        if core.read_exact_at(m.span.start, &mut dumped).is_err() {
+            continue;
+        }
+        if live != dumped {
+            return Some(Texts::new(
+                format!("this core does not hold pid {pid}'s memory: its bytes at {:#x} ({}) are not the process's", m.span.start, m.display_name()),
+                format!("このコアには pid {pid} のメモリが入っていない。{:#x}（{}）のバイトがプロセスのものと違う。", m.span.start, m.display_name()),
+            ));
+        }
+    }
+    None
+}
+
 /// A core proves "it cannot be read" when it is a core of the victim, lists the protected
 /// region as refused or left out, and holds the secret nowhere.
 fn check_proof(record: &Record, running: Option<&Running>, core: &CoreFile) -> Outcome {
@@ -296,6 +388,9 @@ fn check_proof(record: &Record, running: Option<&Running>, core: &CoreFile) -> O
             ),
         ));
     }
+    if let Some(why) = covers_victim(core, run.pid) {
+        return Outcome::Rejected(why);
+    }
     let Some(start) = parse_hex_addr(&run.region_start) else {
         return Outcome::Rejected(Texts::new(
             "the lab state lost the protected region",
@@ -304,13 +399,18 @@ fn check_proof(record: &Record, running: Option<&Running>, core: &CoreFile) -> O
     };
     let how = match core.region_at(start) {
         Some(r) => match &r.kind {
+            // The reader's reasons are English sentences after the errno's name
+            // (`EIO (5): I/O error`): the Japanese text keeps the name only.
             RegionKind::Unreadable(why) => Texts::new(
                 format!("the read was refused ({why})"),
-                format!("読み取りを拒否された（{why}）"),
+                format!(
+                    "読み取りを拒否された（{}）",
+                    why.split([' ', ':']).next().unwrap_or_default()
+                ),
             ),
             RegionKind::Absent(why) => Texts::new(
                 format!("the tool left it out ({why})"),
-                format!("ツールが除外した（{why}）"),
+                "ツールが除外した".to_string(),
             ),
             RegionKind::Readable => {
                 return Outcome::Rejected(Texts::new(
@@ -361,6 +461,26 @@ mod tests {
             check: salted(&[0xaa, 0x55], &d),
             ..Record::default()
         }
+    }
+
+    #[test]
+    fn a_truncated_core_is_named_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("core.1");
+        // An ELF header that promises program headers the file does not have.
+        let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
+        elf.resize(64, 0);
+        elf[16] = 4;
+        elf[18] = 62;
+        elf[32] = 64;
+        elf[54] = 56;
+        elf[56] = 3;
+        std::fs::write(&path, &elf).unwrap();
+        let e = check_file(&record(b"x"), None, &path, Want::UnreadableProof)
+            .unwrap_err()
+            .to_string();
+        let name = path.display().to_string();
+        assert_eq!(e.matches(&name).count(), 1, "{e}");
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub struct Recorded<'a> {
     pub next: Option<&'a Exercise>,
     /// Every exercise of `all` is solved.
     pub all_solved: bool,
+    /// The reference solution was shown before this solve: it is not credited.
+    pub after_shown: bool,
 }
 
 /// Records `outcome` of a check of `part` of `ex` (one of `all`) in `st`, saved in `dir`; a
@@ -109,6 +111,7 @@ pub fn record<'a>(
         (true, _) => Some("todo.answer"),
     };
     let mut stopped = false;
+    let after_shown = solved && rec.solved.is_none() && rec.shown.is_some();
     if solved {
         rec.solved.get_or_insert(state::now());
         if let Some(r) = rec.running.take() {
@@ -130,6 +133,7 @@ pub fn record<'a>(
         stopped,
         next: all.get(i + 1),
         all_solved,
+        after_shown,
     })
 }
 

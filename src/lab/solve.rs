@@ -1,27 +1,33 @@
 //! The instructor's reference solution, run for real: each step is a shell command with the
 //! exercise's facts filled in, run in a private working directory, its output shown.
+//!
+//! It gives no credit: `lab solve` starts its own target in a [`Scratch`] state, and the
+//! trainee's state only records that the solution was shown ([`mark_shown`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::proof::{self, Outcome, Part, ProofError};
 use super::record::want_of;
-use super::state::{Record, Running};
+use super::state::{Record, Running, State, StateError};
 use super::{Exercise, Goal, Step};
 use crate::model::Texts;
 
 /// A live reader the steps may use (`python3 {readmem} PID`): every readable mapping of
 /// `/proc/PID/mem`, searched for the secret's shape; refusals said on stderr. It is what a
 /// trainee with python would write, so it is shipped as a file they can read.
-pub const READMEM_PY: &str = r#"import re, sys
+pub const READMEM_PY: &str = r#"import errno, os, re, sys
 pid = sys.argv[1]
+refused_word = os.environ.get('READMEM_REFUSED', 'refused')
+def why(e):
+    return errno.errorcode.get(e.errno, e.strerror or str(e))
 shape = re.compile(rb'CONFIDUMP-[0-9a-f]{24}')
 found, refused = set(), []
 try:
     maps = open(f'/proc/{pid}/maps').read().splitlines()
     mem = open(f'/proc/{pid}/mem', 'rb', 0)
 except OSError as e:
-    print(f'refused: opening /proc/{pid}/mem: {e.strerror}', file=sys.stderr)
+    print(f'{refused_word}: /proc/{pid}/mem: {why(e)}', file=sys.stderr)
     sys.exit(1)
 for line in maps:
     f = line.split()
@@ -33,11 +39,11 @@ for line in maps:
         mem.seek(lo)
         data = mem.read(hi - lo)
     except OSError as e:
-        refused.append(f'{lo:#x}-{hi:#x} {name}: {e.strerror}')
+        refused.append(f'{lo:#x}-{hi:#x} {name}: {why(e)}')
         continue
     found.update(m.group().decode() for m in shape.finditer(data))
 for r in refused:
-    print('refused:', r, file=sys.stderr)
+    print(f'{refused_word}:', r, file=sys.stderr)
 for s in sorted(found):
     print(s)
 sys.exit(0 if found else 1)
@@ -112,10 +118,12 @@ pub struct Found {
     pub proof: Option<PathBuf>,
 }
 
-/// Runs every step of `ex`'s solution; `show` sees each as it finishes.
+/// Runs every step of `ex`'s solution; `show` sees each as it finishes. The live reader says
+/// `refused` (the reader's word for it) before each range it could not read.
 pub fn run(
     ex: &Exercise,
     vars: &Vars,
+    refused: &str,
     show: &mut dyn FnMut(usize, &StepRun<'_>),
 ) -> std::io::Result<Found> {
     write_readmem(&vars.readmem())?;
@@ -127,6 +135,7 @@ pub fn run(
             // Cores written by the steps hold the secret: private, as ours are.
             .arg(format!("umask 077; {command}"))
             .current_dir(&vars.work)
+            .env("READMEM_REFUSED", refused)
             .stdin(Stdio::null())
             .output()?;
         let r = StepRun {
@@ -181,6 +190,77 @@ pub fn nothing_found() -> Outcome {
         "the solution produced nothing",
         "模範解答は何も出力しなかった。",
     ))
+}
+
+/// A scratch lab state for one `lab solve`: a state directory of its own, `solve-pPID/lab`
+/// inside the trainee's state directory, whose targets are stopped and which is removed when
+/// it is dropped. One left by a `lab solve` that was killed (its PID gone) is cleaned up, its
+/// target stopped, by the next `lab solve`.
+#[derive(Debug)]
+pub struct Scratch {
+    root: PathBuf,
+    dir: PathBuf,
+}
+
+impl Scratch {
+    /// A fresh scratch state in the trainee's state directory `state_dir`.
+    pub fn new(state_dir: &Path) -> Result<Self, StateError> {
+        super::state::ensure_dir(state_dir)?;
+        sweep_stale(state_dir);
+        let root = state_dir.join(format!("solve-p{}", std::process::id()));
+        let dir = root.join("lab");
+        Ok(Scratch { root, dir })
+    }
+
+    /// Its state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        stop_and_remove(&self.root);
+    }
+}
+
+/// Stops the targets of the scratch state under `root` (its record is there), then removes it.
+fn stop_and_remove(root: &Path) {
+    if let Err(e) = super::session::reset(&root.join("lab")) {
+        tracing::warn!("lab solve: cleaning the scratch state: {e}");
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// The scratch states of `lab solve` runs that are gone (killed before they cleaned up).
+fn sweep_stale(state_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(state_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let owner = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("solve-p"))
+            .and_then(|p| p.parse::<u32>().ok());
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        if let Some(pid) = owner.filter(|_| is_dir) {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                stop_and_remove(&e.path());
+            }
+        }
+    }
+}
+
+/// Records in the trainee's state (`st`, saved in `dir`) that exercise `name`'s solution was
+/// shown, at the first showing; nothing else changes (no attempt, no solve, no unlock).
+pub fn mark_shown(dir: &Path, st: &mut State, name: &str) -> Result<(), StateError> {
+    let rec = st.exercises.entry(name.to_string()).or_default();
+    if rec.shown.is_none() {
+        rec.shown = Some(super::state::now());
+        st.save(dir)?;
+    }
+    Ok(())
 }
 
 /// The solution's working directory: traversable by the unprivileged user (a step runs the

@@ -95,6 +95,10 @@ pub struct Record {
     pub hints: u32,
     /// Unix time it was solved, if it was.
     pub solved: Option<u64>,
+    /// Unix time `lab solve` first showed this exercise's reference solution: an exercise
+    /// solved after that (or never) reads `shown`, not `solved`, in `status` and `report`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown: Option<u64>,
     /// A two-part exercise: when the current start's proof was accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proved: Option<u64>,

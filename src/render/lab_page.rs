@@ -9,7 +9,7 @@ use crate::lab::progress::{minutes, state_key, StatusReport};
 
 const CSS: &str =
     "body{font-family:sans-serif}td,th{padding:.2em .8em;border-bottom:1px solid #ccc}\
-                   .solved{color:#070}.locked{color:#888}";
+                   .solved{color:#070}.shown{color:#a50}.locked{color:#888}";
 
 /// The status page of `rep`, headings in `lang`.
 pub fn page(rep: &StatusReport, lang: Lang) -> String {
@@ -20,6 +20,10 @@ pub fn page(rep: &StatusReport, lang: Lang) -> String {
         title { "confidump lab: " (Shown(&rep.trainee)) }
         style { (PreEscaped(CSS)) }
         h1 { "confidump lab: " (Shown(&rep.trainee)) }
+        @if !rep.machine.is_empty() || !rep.account.is_empty() {
+            p { (t(l, "machine")) (crate::i18n::colon(l)) " " (Shown(&rep.machine)) " " (Shown(&rep.account)) }
+        }
+        p { (t(l, "report.self")) }
         table {
             tr {
                 th { "#" }
@@ -41,6 +45,9 @@ pub fn page(rep: &StatusReport, lang: Lang) -> String {
                 }
             }
         }
+        @if rep.exercises.iter().any(|p| state_key(&p.state) == "shown") {
+            p { (t(l, "status.shown.note")) }
+        }
     };
     let mut out = page.into_string();
     out.push('\n');
@@ -56,6 +63,8 @@ mod tests {
     fn hostile_names_are_escaped() {
         let rep = StatusReport {
             trainee: "<script>alert(1)</script>@\"h\"".to_string(),
+            machine: String::new(),
+            account: String::new(),
             exercises: vec![Progress {
                 exercise: "x\"><script>".to_string(),
                 title: "a & 'b'".to_string(),

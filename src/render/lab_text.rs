@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use unicode_width::UnicodeWidthStr;
 
 use super::sanitize::{json_text, visible};
-use crate::i18n::{sep, t, Lang};
+use crate::i18n::{paren, sep, t, tf, Lang};
 use crate::lab::flow::{Checked, SolveEvent, Started};
 use crate::lab::progress::state_word;
 use crate::lab::progress::{minutes, state_key, Progress, StatusReport};
@@ -15,6 +15,17 @@ use crate::lab::session::{goal_key, Hint};
 use crate::lab::solve::{StepRun, Submitted};
 use crate::lab::state::{Running, State};
 use crate::lab::{Exercise, Goal};
+
+/// Where the lab's sentences are wrapped (display columns).
+const WRAP: usize = 100;
+
+/// `text` wrapped to [`WRAP`] columns, every line after `indent`, each ending in a newline.
+fn para(indent: &str, text: &str) -> String {
+    super::wrap::hang(indent, text, WRAP)
+        .into_iter()
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect()
+}
 
 /// The width of the exercise-name column: the longest name (at least 10).
 pub fn name_width(all: &[Exercise]) -> usize {
@@ -52,41 +63,52 @@ pub fn verdict_line(
         .replace("{n}", &attempts.to_string())
 }
 
-/// `lab status` as text: the trainee, then one line per exercise.
+/// `lab status` as text: the trainee, then one line per exercise; a note when a solution
+/// was shown.
 pub fn status_table(rep: &StatusReport, l: Lang) -> String {
-    let mut out = format!("{}\n", visible(&rep.trainee));
+    let mut out = visible(&rep.trainee).into_owned();
+    if !rep.account.is_empty() && rep.account != rep.trainee {
+        out.push_str(&paren(l, &visible(&rep.account)));
+    }
+    out.push('\n');
     let w = widest(rep.exercises.iter().map(|p| p.exercise.as_str())) + 1;
-    // Each number column is as wide as its heading (回答回数 is eight columns wide).
-    let cw = |key: &'static str, min: usize| UnicodeWidthStr::width(t(l, key)).max(min);
+    let dw = |s: &str| UnicodeWidthStr::width(s);
+    // Each column is as wide as its heading or its widest word (回答回数 is eight columns).
+    let sw = ["state", "solved", "shown", "running", "open", "locked"]
+        .iter()
+        .map(|k| dw(t(l, k)))
+        .max()
+        .unwrap_or(10);
+    let cw = |key: &'static str, min: usize| dw(t(l, key)).max(min);
     let (tw, hw, mw) = (cw("tries", 5), cw("hints", 5), cw("time", 6));
     out.push_str(&format!(
         "     {} {} {} {} {}\n",
         pad(t(l, "exercise"), w),
-        pad(t(l, "state"), 10),
+        pad(t(l, "state"), sw),
         pad_left(t(l, "tries"), tw),
         pad_left(t(l, "hints"), hw),
         pad_left(t(l, "time"), mw)
     ));
     for (i, p) in rep.exercises.iter().enumerate() {
         out.push_str(&format!(
-            "{:>3}. {:<w$} {} {:>tw$} {:>hw$} {:>mw$}  {}\n",
+            "{:>3}. {} {} {} {} {}  {}\n",
             i + 1,
-            visible(&p.exercise),
-            pad(t(l, state_key(&p.state)), 10),
-            p.attempts,
-            p.hints,
-            minutes(p.seconds),
+            pad(&visible(&p.exercise), w),
+            pad(t(l, state_key(&p.state)), sw),
+            pad_left(&p.attempts.to_string(), tw),
+            pad_left(&p.hints.to_string(), hw),
+            pad_left(&minutes(p.seconds), mw),
             visible(&p.title)
         ));
+    }
+    if rep.exercises.iter().any(|p| state_key(&p.state) == "shown") {
+        out.push_str(&format!("\n{}", para("", t(l, "status.shown.note"))));
     }
     out
 }
 
-/// `lab report`: one line per trainee, one column per exercise any of them has, and the
-/// total. Every string of the (untrusted) reports is shown through [`visible`]; each
-/// trainee's exercises are looked up in a map (n log n).
-pub fn report_table(reps: &[StatusReport], lang: Lang) -> String {
-    // The columns: every exercise, in the order first seen.
+/// The exercises of `reps`, in the order first seen (the report's columns).
+fn exercise_names(reps: &[StatusReport]) -> Vec<&str> {
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut names: Vec<&str> = Vec::new();
     for r in reps {
@@ -96,9 +118,12 @@ pub fn report_table(reps: &[StatusReport], lang: Lang) -> String {
             }
         }
     }
-    // Per trainee, its first entry for each exercise (a file that repeats one counts it once).
-    let by_name: Vec<BTreeMap<&str, &Progress>> = reps
-        .iter()
+    names
+}
+
+/// Per trainee, its first entry for each exercise (a file that repeats one counts it once).
+fn by_exercise(reps: &[StatusReport]) -> Vec<BTreeMap<&str, &Progress>> {
+    reps.iter()
         .map(|r| {
             let mut m = BTreeMap::new();
             for p in &r.exercises {
@@ -106,52 +131,157 @@ pub fn report_table(reps: &[StatusReport], lang: Lang) -> String {
             }
             m
         })
-        .collect();
-    let shown: Vec<String> = names.iter().map(|n| visible(n).into_owned()).collect();
-    let trainees: Vec<String> = reps
-        .iter()
-        .map(|r| visible(&r.trainee).into_owned())
-        .collect();
-    let w = |s: &str| UnicodeWidthStr::width(s);
-    let head = t(lang, "trainee");
-    let width = trainees
-        .iter()
-        .map(|t| w(t))
-        .max()
-        .unwrap_or(0)
-        .max(w(head));
-    let mut out = pad(head, width);
-    for n in &shown {
-        out.push_str("  ");
-        out.push_str(&pad(n, w(n).max(10)));
+        .collect()
+}
+
+/// One cell of `lab report`: the state's mark, the time for a solve, attempts/hints.
+fn report_cell(p: Option<&&Progress>) -> String {
+    let Some(p) = p else { return "-".to_string() };
+    let counts = format!("{}/{}", p.attempts, p.hints);
+    match state_key(&p.state) {
+        "solved" => format!("✓ {} {counts}", minutes(p.seconds)),
+        "shown" => format!("◌ {counts}"),
+        "running" => format!("▸ {counts}"),
+        _ if p.attempts > 0 || p.hints > 0 => format!("✗ {counts}"),
+        _ => "-".to_string(),
     }
-    out.push('\n');
-    let mut solved = 0usize;
-    for (trainee, cells) in trainees.iter().zip(&by_name) {
-        out.push_str(&pad(trainee, width));
-        for (n, shown) in names.iter().zip(&shown) {
-            let cell = match cells.get(n) {
-                Some(p) if p.state == "solved" => {
-                    solved = solved.saturating_add(1);
-                    format!("✓ {}", minutes(p.seconds))
-                }
-                Some(p) if p.attempts > 0 => format!("✗ {}", p.attempts),
-                Some(p) if p.state == "running" => "…".to_string(),
-                _ => "-".to_string(),
-            };
-            out.push_str("  ");
-            out.push_str(&pad(&cell, w(shown).max(10)));
+}
+
+/// `lab report`: a line saying the table is self-reported; one line per trainee (name,
+/// machine), a column per exercise any of them has, and the totals (solved, shown, attempts,
+/// hints, time); the total line; a legend. Every string of the (untrusted) reports is shown
+/// through [`visible`]; columns are aligned by display width.
+pub fn report_table(reps: &[StatusReport], lang: Lang) -> String {
+    let l = lang;
+    let names = exercise_names(reps);
+    let by_name = by_exercise(reps);
+    let dw = |s: &str| UnicodeWidthStr::width(s);
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut head: Vec<String> = vec![t(l, "trainee").to_string(), t(l, "machine").to_string()];
+    head.extend(names.iter().map(|n| visible(n).into_owned()));
+    for k in ["solved", "shown", "tries", "hints", "time"] {
+        head.push(t(l, k).to_string());
+    }
+    let (mut solved_all, mut shown_all) = (0usize, 0usize);
+    for (r, cells) in reps.iter().zip(&by_name) {
+        let mut row = vec![
+            visible(&r.trainee).into_owned(),
+            visible(&r.machine).into_owned(),
+        ];
+        if row[1].is_empty() {
+            row[1] = "-".to_string();
         }
-        out.push('\n');
+        row.extend(names.iter().map(|n| report_cell(cells.get(n))));
+        let mine: Vec<&&Progress> = cells.values().collect();
+        let count = |k: &str| mine.iter().filter(|p| state_key(&p.state) == k).count();
+        let (solved, shown) = (count("solved"), count("shown"));
+        solved_all = solved_all.saturating_add(solved);
+        shown_all = shown_all.saturating_add(shown);
+        let attempts: u64 = mine.iter().map(|p| u64::from(p.attempts)).sum();
+        let hints: u64 = mine.iter().map(|p| u64::from(p.hints)).sum();
+        let time: u64 = mine
+            .iter()
+            .filter(|p| state_key(&p.state) == "solved")
+            .filter_map(|p| p.seconds)
+            .sum();
+        row.push(solved.to_string());
+        row.push(shown.to_string());
+        row.push(attempts.to_string());
+        row.push(hints.to_string());
+        row.push(minutes((solved > 0).then_some(time)));
+        rows.push(row);
     }
+    let widths: Vec<usize> = (0..head.len())
+        .map(|c| {
+            std::iter::once(&head)
+                .chain(&rows)
+                .filter_map(|r| r.get(c))
+                .map(|s| dw(s))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    // Names, the machine and the exercise cells to the left; the totals to the right.
+    let totals_from = head.len().saturating_sub(5);
+    let line = |r: &[String]| {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (s, &w))| {
+                if c >= totals_from {
+                    pad_left(s, w)
+                } else {
+                    pad(s, w)
+                }
+            })
+            .collect();
+        format!("{}\n", cells.join("  ").trim_end())
+    };
+    let mut out = format!("{}\n", para("", t(l, "report.self")));
+    out.push_str(&line(&head));
+    for r in &rows {
+        out.push_str(&line(r));
+    }
+    let key = if reps.len() == 1 {
+        "report.total.one"
+    } else {
+        "report.total"
+    };
     out.push_str(
-        &t(lang, "report.total")
+        &t(l, key)
             .replace("{t}", &reps.len().to_string())
-            .replace("{s}", &solved.to_string())
+            .replace("{s}", &solved_all.to_string())
             .replace("{n}", &reps.len().saturating_mul(names.len()).to_string()),
     );
+    if shown_all > 0 {
+        out.push_str(&tf(l, "report.total.shown", &[&shown_all]));
+    }
+    out.push_str("\n\n");
+    out.push_str(t(l, "report.legend"));
     out.push('\n');
     out
+}
+
+/// A spreadsheet cell for text from a status file: a leading `=`, `+`, `-`, `@`, tab or
+/// carriage return would make a spreadsheet read it as a formula, so it is quoted with `'`;
+/// control characters are shown visibly.
+fn sheet_cell(s: &str) -> String {
+    let s = visible(s);
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.into_owned()
+    }
+}
+
+/// `lab report --format csv` (and `lab status --format csv`): one row per trainee and
+/// exercise, with a header row; every row says the figures are self-reported.
+pub fn report_csv(reps: &[StatusReport]) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "trainee", "machine", "account", "exercise", "title", "state", "attempts", "hints",
+        "seconds", "source",
+    ])?;
+    for (r, cells) in reps.iter().zip(by_exercise(reps)) {
+        for n in exercise_names(std::slice::from_ref(r)) {
+            let Some(p) = cells.get(n) else { continue };
+            w.write_record([
+                sheet_cell(&r.trainee),
+                sheet_cell(&r.machine),
+                sheet_cell(&r.account),
+                sheet_cell(&p.exercise),
+                sheet_cell(&p.title),
+                state_key(&p.state).to_string(),
+                p.attempts.to_string(),
+                p.hints.to_string(),
+                p.seconds.map(|s| s.to_string()).unwrap_or_default(),
+                "self-reported".to_string(),
+            ])?;
+        }
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// `lab list`: a line per exercise, numbered, with its state and title.
@@ -289,7 +419,7 @@ pub fn outcome_json(
     };
     serde_json::json!({"exercise": ex.name, "verdict": verdict, "part": part,
         "solved": r.solved, "detail": detail, "still_to_do": r.todo.map(|k| t(Lang::En, k)),
-        "attempts": r.attempts, "next": next})
+        "attempts": r.attempts, "next": next, "credited": r.solved && !r.after_shown})
 }
 
 /// A recorded check's outcome for people: `✓`/`✗`, what was found, and what to do next.
@@ -317,7 +447,10 @@ pub fn outcome_text(
             line(&format!("✓ {v}"));
             let detail = detail.get(l);
             if !detail.is_empty() {
-                line(&format!("  {detail}"));
+                line(para("  ", detail).trim_end());
+            }
+            if r.after_shown {
+                line(para("  ", t(l, "check.after.shown")).trim_end());
             }
             if let Some(k) = r.todo {
                 line(&format!("  {}", t(l, k)));
@@ -346,7 +479,7 @@ pub fn outcome_text(
             line(&format!("✗ {v}"));
             let detail = detail.get(l);
             if !detail.is_empty() {
-                line(&format!("  {detail}"));
+                line(para("  ", detail).trim_end());
             }
         }
     }
@@ -426,14 +559,43 @@ pub fn reset_reply(l: Lang, json: bool) -> String {
     }
 }
 
-/// What `lab solve` prints for one event (JSON shows only the checks).
-pub fn solve_event(e: &SolveEvent<'_, '_>, l: Lang, json: bool) -> String {
+/// What `lab solve` prints for one event (JSON shows only the verdicts and the end).
+pub fn solve_event(e: &SolveEvent<'_>, l: Lang, json: bool) -> String {
     match e {
-        SolveEvent::Checked(c) => checked(c, l, json),
+        SolveEvent::Verdict(ex, part, outcome) if json => {
+            let (verdict, detail) = match outcome {
+                Outcome::Accepted(d) => ("right", d.en.as_str()),
+                Outcome::Rejected(d) => ("wrong", d.en.as_str()),
+            };
+            let part = match part {
+                Part::Answer => "answer",
+                Part::Proof => "proof",
+            };
+            let v = serde_json::json!({"exercise": ex.name, "verdict": verdict, "part": part,
+                "detail": detail, "recorded": false});
+            format!("{}\n", json_text(&v.to_string()))
+        }
+        SolveEvent::Shown(ex) if json => {
+            let v = serde_json::json!({"exercise": ex.name, "shown": true});
+            format!("{}\n", json_text(&v.to_string()))
+        }
         _ if json => String::new(),
         SolveEvent::Head(ex, pid) => solution_head(ex, *pid, l),
         SolveEvent::Step(i, total, r) => step_text(i + 1, *total, r, l),
         SolveEvent::Submitted(s) => submitted_text(s, l),
+        SolveEvent::Verdict(_, _, outcome) => {
+            let (mark, key, detail) = match outcome {
+                Outcome::Accepted(d) => ("✓", "solve.accepted", d),
+                Outcome::Rejected(d) => ("✗", "solve.rejected", d),
+            };
+            let mut out = format!("{mark} {}\n", t(l, key));
+            let detail = detail.get(l);
+            if !detail.is_empty() {
+                out.push_str(&para("  ", &visible(detail)));
+            }
+            out
+        }
+        SolveEvent::Shown(ex) => format!("\n{}", para("", &tf(l, "solve.shown", &[&ex.name]))),
     }
 }
 
@@ -491,6 +653,8 @@ mod tests {
     fn rep(trainee: &str, rows: &[(&str, &str, u32)]) -> StatusReport {
         StatusReport {
             trainee: trainee.to_string(),
+            machine: "m".to_string(),
+            account: String::new(),
             exercises: rows
                 .iter()
                 .map(|&(e, s, a)| Progress {
@@ -525,15 +689,86 @@ mod tests {
             "a@h",
             &[("x", "solved", 1), ("x", "solved", 1), ("y", "locked", 2)],
         );
-        let b = rep("b@h", &[("y", "running", 0)]);
+        let b = rep("b@h", &[("y", "running", 0), ("x", "shown", 0)]);
         let s = report_table(&[a, b], Lang::En);
-        let lines: Vec<&str> = s.lines().collect();
-        assert_eq!(lines.len(), 4, "{s}");
+        assert!(s.starts_with("Self-reported"), "{s}");
+        // The table starts after the self-reported paragraph and its blank line.
+        let lines: Vec<&str> = s.split("\n\n").nth(1).unwrap().lines().collect();
+        assert!(lines[0].starts_with("trainee  machine  x "), "{s}");
         assert!(
-            lines[1].contains("✓ 1:30") && lines[1].contains("✗ 2"),
+            lines[0].ends_with("solved  shown  attempts  hints  time"),
             "{s}"
         );
-        assert!(lines[2].contains('…'), "{s}");
-        assert!(s.ends_with('\n'));
+        // a: x solved once in 1:30 with 1 attempt, y tried twice; totals 1 solved, 3 attempts.
+        assert!(lines[1].contains("✓ 1:30 1/0  ✗ 2/0"), "{s}");
+        assert!(lines[1].ends_with("1      0         3      0  1:30"), "{s}");
+        assert!(
+            lines[2].contains("◌ 0/0") && lines[2].contains("▸ 0/0"),
+            "{s}"
+        );
+        assert_eq!(
+            lines[3],
+            "2 trainees, 1 of 4 exercises solved (1 with the solution shown, not counted)"
+        );
+        let legend: Vec<&str> = s.split("\n\n").nth(2).unwrap().lines().collect();
+        assert!(
+            legend[0].starts_with("✓ solved") && legend[1].starts_with("◌ "),
+            "{s}"
+        );
+        // No line is wider than the wrap, the table's aside.
+        assert!(
+            s.lines().take(2).all(|l| UnicodeWidthStr::width(l) <= WRAP),
+            "{s}"
+        );
+        // Every line's columns line up by display width, Japanese headings included.
+        let ja = report_table(&[rep("アン", &[("x", "solved", 1)])], Lang::Ja);
+        let rows: Vec<&str> = ja.split("\n\n").nth(1).unwrap().lines().take(2).collect();
+        let col =
+            |line: &str, word: &str| UnicodeWidthStr::width(&line[..line.find(word).unwrap()]);
+        assert_eq!(col(rows[0], "マシン"), col(rows[1], "m "), "{ja}");
+        assert!(ja.contains("受講者 1 人"), "{ja}");
+    }
+
+    #[test]
+    fn a_solve_after_the_solution_was_shown_is_not_credited() {
+        let all = crate::lab::builtin().unwrap();
+        let r = |after_shown| Recorded {
+            attempts: 1,
+            accepted: true,
+            solved: true,
+            todo: None,
+            stopped: false,
+            next: None,
+            all_solved: false,
+            after_shown,
+        };
+        let yes = Outcome::Accepted(crate::model::Texts::default());
+        let v = outcome_json(&all[0], Part::Answer, &yes, &r(true));
+        assert_eq!(
+            (v["solved"].as_bool(), v["credited"].as_bool()),
+            (Some(true), Some(false))
+        );
+        let v = outcome_json(&all[0], Part::Answer, &yes, &r(false));
+        assert_eq!(v["credited"].as_bool(), Some(true));
+        let text = outcome_text(&all[0], Part::Answer, &yes, &r(true), Lang::En);
+        assert!(text.contains("your status reads \"shown\""), "{text}");
+    }
+
+    #[test]
+    fn csv_rows_are_one_per_trainee_and_exercise_and_never_formulas() {
+        let a = rep(
+            "=cmd|' /C calc'!A0",
+            &[("x", "solved", 1), ("y", "open", 0)],
+        );
+        let text = report_csv(&[a]).unwrap();
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2, "{text}");
+        assert_eq!(&rows[0][0], "'=cmd|' /C calc'!A0");
+        assert_eq!(
+            (&rows[0][3], &rows[0][5], &rows[0][8]),
+            ("x", "solved", "90")
+        );
+        assert_eq!(&rows[1][9], "self-reported");
     }
 }
