@@ -221,9 +221,19 @@ fn names(lab: &Lab) -> Vec<String> {
         }
     }
     out.extend(
-        ["plain", "dontdump", "secretmem", "residue", "undumpable"]
-            .iter()
-            .map(|s| s.to_string()),
+        // The victim's modes, stores and runtime: values of its flags, shown as they are.
+        [
+            "plain",
+            "dontdump",
+            "secretmem",
+            "residue",
+            "undumpable",
+            "server-encrypted",
+            "client-encrypted",
+            "namespaces",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
     );
     out
 }
@@ -267,8 +277,22 @@ fn follow(name: &str) -> String {
             "hint {n} of {name}: the Japanese names other commands"
         );
         assert_japanese(&format!("hint {n} of {name} (ja)"), ja_text, &names);
+        // On a terminal each command stands on a line of its own, indented four spaces.
         let shown = lab.text(&["hint", &n.to_string(), "--lang", "ja"]);
-        assert_japanese(&format!("lab hint {n} --lang ja ({name})"), &shown, &names);
+        let prose: Vec<&str> = shown
+            .lines()
+            .filter(|l| !l.starts_with("    ") || l.starts_with("     "))
+            .collect();
+        assert_eq!(
+            shown.lines().count() - prose.len(),
+            commands(ja_text).len(),
+            "one line per command:\n{shown}"
+        );
+        assert_japanese(
+            &format!("lab hint {n} --lang ja ({name})"),
+            &prose.join("\n"),
+            &names,
+        );
         for c in commands(&text) {
             let mut c = c.replace("DIR", &dir);
             if c.contains("START") || c.contains("END") {

@@ -86,9 +86,9 @@ pub enum Action {
         exercise: Option<String>,
     },
     /// Submit an answer, or a file (the bytes found, or a core dump as proof).
+    #[command(group = clap::ArgGroup::new("submission").required(true).args(["answer", "file"]))]
     Check {
         /// The secret.
-        #[arg(required_unless_present = "file")]
         answer: Option<String>,
         /// A file: the bytes found, or a core dump.
         #[arg(long, value_name = "PATH", conflicts_with = "answer")]
@@ -143,11 +143,14 @@ pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         }
         Action::Start { name, any_order } => {
             let s = lab.start(&name, any_order, prepare)?;
-            (lab_text::started(&s, lab.all.len(), lang, json)?, EXIT_OK)
+            let width = crate::render::term::width();
+            let text = lab_text::started(&s, lab.all.len(), lang, json, width)?;
+            (text, EXIT_OK)
         }
         Action::Hint { n, exercise } => {
             let h = lab.hint(n, exercise.as_deref())?;
-            (lab_text::hint_reply(h.as_ref(), lang, json), EXIT_OK)
+            let width = crate::render::term::width();
+            (lab_text::hint_reply(h.as_ref(), lang, json, width), EXIT_OK)
         }
         Action::Check {
             answer,

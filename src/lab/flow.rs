@@ -11,9 +11,10 @@ use super::record::{self, Recorded, SubmitError};
 use super::session::{self, task_text, Hint, StartError};
 use super::solve::{self, StepRun, Submitted};
 use super::state::{self, Running, State, StateError};
-use super::{find, load, Exercise, LabError};
+use super::{find, holds_secret_shape, load, Exercise, Goal, LabError};
 use crate::files::stdout::StdoutError;
 use crate::i18n::{t, Lang};
+use crate::model::Texts;
 
 /// Why a lab command failed; each says the same as the error it wraps.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,10 @@ pub enum FlowError {
     /// No exercise named and none started (in the reader's language).
     #[error("{0}")]
     NotStarted(&'static str),
+    /// A typed answer not even shaped like a secret: not checked, not counted as an attempt
+    /// (in the reader's language, with the shape it should have).
+    #[error("{0}")]
+    Shape(String),
     /// This executable (the solution's steps run it) could not be found.
     #[error("finding this executable")]
     Exe(#[source] std::io::Error),
@@ -83,6 +88,10 @@ pub struct Started<'a> {
     pub run: Running,
     /// The task, names filled in.
     pub task: String,
+    /// It had been started before: the target and its secret are new.
+    pub restarted: bool,
+    /// Other exercises whose targets were stopped to start this one.
+    pub stopped: Vec<String>,
 }
 
 /// A check's outcome, recorded.
@@ -152,13 +161,15 @@ impl Lab {
                 why: t(self.lang, "locked.why"),
             });
         }
-        let run = session::start_fresh(&self.dir, &mut st, ex, prepare)?;
-        let task = task_text(ex, self.lang, &run);
+        let fresh = session::start_session(&self.dir, &mut st, ex, prepare)?;
+        let task = task_text(ex, self.lang, &fresh.running);
         Ok(Started {
             ex,
             index,
-            run,
+            run: fresh.running,
             task,
+            restarted: fresh.restarted,
+            stopped: fresh.stopped,
         })
     }
 
@@ -187,7 +198,20 @@ impl Lab {
         let Some(rec) = st.exercises.get(&ex.name).cloned() else {
             return Err(FlowError::NotStarted(t(self.lang, "not.started")));
         };
-        let (part, outcome) = record::judge(&rec, ex.goal, answer, file)?;
+        if let (Some(a), None) = (answer, file) {
+            if ex.goal != Goal::ProveUnreadable && !holds_secret_shape(a) {
+                return Err(FlowError::Shape(
+                    t(self.lang, "shape.wrong").replace("{shape}", t(self.lang, "shape.text")),
+                ));
+            }
+        }
+        let (part, mut outcome) = record::judge(&rec, ex.goal, answer, file)?;
+        // A wrong answer after a restart may be the previous start's secret: say so.
+        if let Outcome::Rejected(detail) = &mut outcome {
+            if part == Part::Answer && detail.en.is_empty() && rec.starts > 1 {
+                *detail = Texts::new(t(Lang::En, "secret.changed"), t(Lang::Ja, "secret.changed"));
+            }
+        }
         self.record(&mut st, ex, part, outcome)
     }
 
