@@ -14,8 +14,9 @@ use crate::render::lab_text;
 const AFTER_HELP: &str = "\
 A trainee, as root on their own machine (or VM, or container):
   confidump lab list                     the exercises, in order, and which are open
-  confidump lab start find-it            start its target process with a fresh secret; prints the task
-  confidump lab hint                     the next hint for the current exercise
+  confidump lab start find-it            start its target process with a fresh secret (and stop
+                                         any other exercise's); prints the task
+  confidump lab hint                     the next hint for the current exercise (lab hint N: hint N)
   confidump lab check CONFIDUMP-…        submit the secret (or --file FILE with the bytes found)
   confidump lab check --file core.1234   submit a core dump as proof (\"it cannot be read\" exercises)
   confidump lab status                   progress: tries, hints, time per exercise
