@@ -431,6 +431,21 @@ fn the_list_in_japanese_has_no_english() {
     let names = names(&lab);
     let list = lab.text(&["list", "--lang", "ja"]);
     assert_japanese("lab list --lang ja", &list, &names);
+    // The flow's own refusals, past the program's `confidump: error: ` prefix.
+    for args in [
+        &["hint", "--lang", "ja"][..],
+        &["start", "ex42", "--lang", "ja"],
+        &["start", "vm", "--lang", "ja"],
+        &["check", "hello", "--exercise", "find-it", "--lang", "ja"],
+    ] {
+        let o = lab.run(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        let said = err.strip_prefix("confidump: error: ").unwrap_or(&err);
+        assert_japanese(&format!("lab {args:?}"), said, &names);
+    }
+    let reset = lab.text(&["reset", "--lang", "ja"]);
+    assert_japanese("lab reset --lang ja", &reset, &names);
 }
 
 #[test]

@@ -8,6 +8,7 @@ pub(super) const WORDS: &[(&str, &str, &str)] = &[
     ("secret.changed", "The secret changed when the exercise was started again: an answer found before that start no longer counts.", "演習をもう一度始めたときに秘密は変わった。それより前に見つけた答えはもう正解にならない。"),
     ("shape.wrong", "Not shaped like a secret, so not checked and not counted as an attempt: the secret is {shape}.", "秘密の形をしていないので、確認もせず、回答回数にも数えない。秘密の形は「{shape}」だ。"),
     ("hint.not.running", "{name} is not running, so this hint names its processes PID (and BACKEND_PID). To start it:", "{name} は実行中ではないので、このヒントではプロセスを PID（と BACKEND_PID）と書いている。始めるには："),
+    ("unknown.exercise", "no exercise named {name} (there are: {valid})", "{name} という演習はない（あるのは {valid}）"),
     ("ctx.process", "process", "プロセス"),
     ("ctx.vm", "virtual machine", "仮想マシン"),
     ("ctx.container", "container", "コンテナ"),

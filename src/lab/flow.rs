@@ -54,6 +54,9 @@ pub enum FlowError {
     /// No exercise named and none started (in the reader's language).
     #[error("{0}")]
     NotStarted(&'static str),
+    /// No exercise of that name (in the reader's language, with the names there are).
+    #[error("{0}")]
+    Unknown(String),
     /// A typed answer not even shaped like a secret: not checked, not counted as an attempt
     /// (in the reader's language, with the shape it should have).
     #[error("{0}")]
@@ -139,9 +142,24 @@ impl Lab {
     /// The exercise a command refers to: `name`, else the current one.
     pub fn current(&self, st: &State, name: Option<&str>) -> Result<&Exercise, FlowError> {
         match name.map(str::to_string).or_else(|| st.current.clone()) {
-            Some(n) => Ok(find(&self.all, &n)?),
+            Some(n) => self.named(&n),
             None => Err(FlowError::NotStarted(t(self.lang, "not.started"))),
         }
+    }
+
+    /// The exercise named `name`; an unknown name is told in the reader's language.
+    fn named(&self, name: &str) -> Result<&Exercise, FlowError> {
+        find(&self.all, name).map_err(|e| match e {
+            LabError::Unknown { name, .. } => {
+                let valid: Vec<&str> = self.all.iter().map(|e| e.name.as_str()).collect();
+                FlowError::Unknown(
+                    t(self.lang, "unknown.exercise")
+                        .replace("{name}", &format!("{name:?}"))
+                        .replace("{valid}", &crate::i18n::list(self.lang, &valid)),
+                )
+            }
+            other => FlowError::Lab(other),
+        })
     }
 
     /// Starts exercise `name` (unless locked and not `any_order`); `prepare` runs first for a
@@ -152,7 +170,7 @@ impl Lab {
         any_order: bool,
         prepare: impl FnOnce(),
     ) -> Result<Started<'_>, FlowError> {
-        let ex = find(&self.all, name)?;
+        let ex = self.named(name)?;
         let index = self.all.iter().position(|e| e.name == ex.name).unwrap_or(0);
         let mut st = self.state()?;
         if !any_order && !is_open(&self.all, &st, index) {
@@ -315,10 +333,11 @@ mod tests {
         assert!(matches!(lab.current(&st, Some("argv")), Ok(e) if e.name == "argv"));
         st.current = Some("dontdump".into());
         assert!(matches!(lab.current(&st, None), Ok(e) if e.name == "dontdump"));
-        assert!(matches!(
-            lab.current(&st, Some("nosuch")),
-            Err(FlowError::Lab(_))
-        ));
+        let unknown = lab.current(&st, Some("nosuch\x1b"));
+        assert!(
+            matches!(&unknown, Err(FlowError::Unknown(m)) if m.starts_with("no exercise named \"nosuch\\u{1b}\" (there are: find-it, ")),
+            "{unknown:?}"
+        );
     }
 
     #[test]
