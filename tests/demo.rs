@@ -10,7 +10,7 @@ use std::process::Command;
 
 use common::{code_out_err, run};
 
-const BUILTIN: [&str; 26] = [
+const BUILTIN: [&str; 24] = [
     "plain",
     "dontdump",
     "secretmem",

@@ -244,16 +244,39 @@ fn a_proof_must_be_a_core_of_the_victim_without_the_secret() {
     );
 }
 
+/// Issue 23 item 5: one exercise at a time. Starting another exercise stops the previous
+/// one's target and says so; the header names the target's context and what makes it this
+/// exercise; hints come in order; `reset` stops the target.
 #[test]
-fn hints_walk_in_order_and_reset_stops_every_victim() {
+fn one_exercise_at_a_time_hints_in_order_and_reset_stops_the_victim() {
     let lab = Lab::new();
     let a = lab.json(&["start", "find-it"]);
-    let b = lab.json(&["start", "argv", "--any-order"]);
-    let pids = [
-        a["pids"][0].as_i64().unwrap(),
-        b["pids"][0].as_i64().unwrap(),
-    ];
-    assert!(pids.iter().all(|&p| alive(p)));
+    let first = a["pids"][0].as_i64().unwrap();
+    assert!(alive(first));
+    assert_eq!(
+        (&a["restarted"], &a["stopped"]),
+        (&serde_json::json!(false), &serde_json::json!([]))
+    );
+    let o = lab.run(&["start", "argv", "--any-order"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.starts_with("Stopped the target of find-it: the lab runs one exercise at a time."),
+        "{text}"
+    );
+    assert!(
+        !alive(first),
+        "find-it's target {first} outlived the start of argv"
+    );
+    assert!(
+        text.contains("(process, secret given on its command line, dontdump)"),
+        "{text}"
+    );
+    let second = lab.state()["exercises"]["argv"]["running"]["pid"]
+        .as_i64()
+        .unwrap();
+    let pids = [second];
+    assert!(alive(second));
     // `argv` is current: its hints, in order.
     let h1 = lab.json(&["hint"]);
     let h2 = lab.json(&["hint"]);
@@ -534,5 +557,131 @@ fn reset_leaves_a_hand_added_process_alone() {
     assert!(
         alive(i64::from(pid)),
         "reset signalled the hand-added sleep {pid}"
+    );
+}
+
+/// Issue 23 items 4 and 5: starting again says the secret changed, and a secret of the start
+/// before is refused with why; an answer not shaped like a secret says the shape and is not
+/// an attempt; hints taken stay counted across a restart, and hints read after solving are
+/// not counted; a hint of an exercise that is not running names no raw `{pid}` and says how
+/// to start it; `lab check` alone names `--file`.
+#[test]
+fn restarts_shapes_and_hint_counts_say_what_happened() {
+    if !common::require(common::Need::Gdb) {
+        return;
+    }
+    let lab = Lab::new();
+    let work = tempfile::tempdir().unwrap();
+    let o = lab.run(&["check"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("Usage: confidump lab check <ANSWER|--file <PATH>>"),
+        "{err}"
+    );
+
+    let first = lab.json(&["start", "find-it"]);
+    assert_eq!(first["restarted"], false);
+    let old = find_with_gcore(first["pids"][0].as_i64().unwrap(), work.path());
+    assert_eq!(lab.json(&["hint"])["hint"], 1);
+    let record = |k: &str| lab.state()["exercises"]["find-it"][k].clone();
+
+    let second = lab.json(&["start", "find-it"]);
+    assert_eq!(second["restarted"], true, "{second}");
+    assert_eq!(record("hints"), 1, "a restart keeps the hints taken");
+    let o = lab.run(&["start", "find-it"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.starts_with("Started again: a new target process with a new secret."),
+        "{text}"
+    );
+    let pid = lab.state()["exercises"]["find-it"]["running"]["pid"]
+        .as_i64()
+        .unwrap();
+    let o = lab.run(&["check", &old]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("The secret changed when the exercise was started again"),
+        "{text}"
+    );
+    assert_eq!(record("attempts"), 1);
+
+    for bad in [
+        "hello",
+        "CONFIDUMP-123",
+        "confidump-00112233445566778899aabb",
+    ] {
+        let o = lab.run(&["check", bad]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {err}");
+        assert!(err.contains("CONFIDUMP- + 24 hex digits"), "{bad}: {err}");
+        assert!(err.contains("not counted as an attempt"), "{bad}: {err}");
+    }
+    assert_eq!(record("attempts"), 1, "a wrong-shaped answer is no attempt");
+
+    assert_eq!(
+        lab.json(&["hint"])["hint"],
+        2,
+        "the next hint after a restart"
+    );
+    let new = find_with_gcore(pid, work.path());
+    assert!(lab.run(&["check", &new]).status.success());
+    assert_eq!(record("hints"), 2);
+    // Read after solving: not counted. The target is stopped: no raw {pid}, and how to start.
+    let h = lab.json(&["hint", "3"]);
+    assert_eq!(
+        (&h["hint"], &h["running"]),
+        (&serde_json::json!(3), &serde_json::json!(false))
+    );
+    assert_eq!(record("hints"), 2, "a hint read after solving counts not");
+    let o = lab.run(&["hint", "1"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !text.contains("{pid}") && text.contains("gcore PID"),
+        "{text}"
+    );
+    assert!(
+        text.contains("find-it is not running") && text.contains("confidump lab start find-it"),
+        "{text}"
+    );
+}
+
+/// Issue 23 item 5: starting another exercise stops the database exercise's target, its
+/// PostgreSQL server processes included; its header names the service and its store.
+#[test]
+fn starting_another_exercise_stops_the_database_server() {
+    if !common::require(common::Need::Postgres) {
+        return;
+    }
+    let lab = Lab::new();
+    let o = lab.run(&["start", "database", "--any-order"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("(database service, server-encrypted)"),
+        "{text}"
+    );
+    let run = lab.state()["exercises"]["database"]["running"].clone();
+    let server: Vec<i64> = run["server"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect();
+    assert!(
+        !server.is_empty() && server.iter().all(|&p| alive(p)),
+        "{run}"
+    );
+    let next = lab.json(&["start", "find-it"]);
+    assert_eq!(next["stopped"], serde_json::json!(["database"]), "{next}");
+    let left: Vec<i64> = server.into_iter().filter(|&p| alive(p)).collect();
+    assert!(
+        left.is_empty(),
+        "PostgreSQL processes {left:?} outlived the switch"
     );
 }

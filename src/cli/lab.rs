@@ -14,8 +14,9 @@ use crate::render::lab_text;
 const AFTER_HELP: &str = "\
 A trainee, as root on their own machine (or VM, or container):
   confidump lab list                     the exercises, in order, and which are open
-  confidump lab start find-it            start its target process with a fresh secret; prints the task
-  confidump lab hint                     the next hint for the current exercise
+  confidump lab start find-it            start its target process with a fresh secret (and stop
+                                         any other exercise's); prints the task
+  confidump lab hint                     the next hint for the current exercise (lab hint N: hint N)
   confidump lab check CONFIDUMP-…        submit the secret (or --file FILE with the bytes found)
   confidump lab check --file core.1234   submit a core dump as proof (\"it cannot be read\" exercises)
   confidump lab status                   progress: tries, hints, time per exercise
@@ -94,9 +95,9 @@ pub enum Action {
         exercise: Option<String>,
     },
     /// Submit an answer, or a file (the bytes found, or a core dump as proof).
+    #[command(group = clap::ArgGroup::new("submission").required(true).args(["answer", "file"]))]
     Check {
         /// The secret.
-        #[arg(required_unless_present = "file")]
         answer: Option<String>,
         /// A file: the bytes found, or a core dump.
         #[arg(long, value_name = "PATH", conflicts_with = "answer")]
@@ -162,11 +163,14 @@ pub fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         }
         Action::Start { name, any_order } => {
             let s = lab.start(&name, any_order, prepare)?;
-            (lab_text::started(&s, lab.all.len(), lang, json)?, EXIT_OK)
+            let width = crate::render::term::width();
+            let text = lab_text::started(&s, lab.all.len(), lang, json, width)?;
+            (text, EXIT_OK)
         }
         Action::Hint { n, exercise } => {
             let h = lab.hint(n, exercise.as_deref())?;
-            (lab_text::hint_reply(h.as_ref(), lang, json), EXIT_OK)
+            let width = crate::render::term::width();
+            (lab_text::hint_reply(h.as_ref(), lang, json, width), EXIT_OK)
         }
         Action::Check {
             answer,

@@ -2,6 +2,18 @@
 
 /// `(key, English, Japanese)`.
 pub(super) const WORDS: &[(&str, &str, &str)] = &[
+    // Starting, hints and answers (issue 23, item 5).
+    ("restarted", "Started again: a new target process with a new secret. A secret found before this start no longer counts.", "もう一度始めた。標的プロセスも秘密も新しくなった。これより前に見つけた秘密はもう正解にならない。"),
+    ("stopped.others", "Stopped the target of {names}: the lab runs one exercise at a time.", "{names} の標的を停止した。ラボで同時に動かせる演習は一つだけだ。"),
+    ("secret.changed", "The secret changed when the exercise was started again: an answer found before that start no longer counts.", "演習をもう一度始めたときに秘密は変わった。それより前に見つけた答えはもう正解にならない。"),
+    ("shape.wrong", "Not shaped like a secret, so not checked and not counted as an attempt: the secret is {shape}.", "秘密の形をしていないので、確認もせず、回答回数にも数えない。秘密の形は「{shape}」だ。"),
+    ("hint.not.running", "{name} is not running, so this hint names its processes PID (and BACKEND_PID). To start it:", "{name} は実行中ではないので、このヒントではプロセスを PID（と BACKEND_PID）と書いている。始めるには："),
+    ("unknown.exercise", "no exercise named {name} (there are: {valid})", "{name} という演習はない（あるのは {valid}）"),
+    ("ctx.process", "process", "プロセス"),
+    ("ctx.vm", "virtual machine", "仮想マシン"),
+    ("ctx.container", "container", "コンテナ"),
+    ("ctx.service", "database service", "データベースサービス"),
+    ("via.argv", "secret given on its command line", "秘密はコマンドライン引数で渡す"),
     ("exercise", "Exercise", "演習"),
     ("victim", "target process", "標的プロセス"),
     ("goal", "goal", "目標"),
@@ -27,7 +39,7 @@ pub(super) const WORDS: &[(&str, &str, &str)] = &[
     ("next", "Next exercise unlocked", "次の演習が解放された"),
     ("all.done", "Every exercise is solved.", "すべての演習を完了した。"),
     ("hint", "Hint", "ヒント"),
-    ("no.more.hints", "No more hints: this was the last one.", "ヒントはこれで最後。"),
+    ("no.more.hints", "No more hints: that was the last one (lab hint N shows hint N again).", "ヒントはもうない（lab hint N でヒント N をもう一度表示できる）。"),
     ("locked", "locked", "未解放"),
     ("open", "open", "挑戦可能"),
     ("running", "running", "実行中"),
@@ -44,7 +56,7 @@ pub(super) const WORDS: &[(&str, &str, &str)] = &[
     // Lines that put words together: the punctuation is the language's (full-width in Japanese).
     ("head", "{label} {i}/{n}: {title}  ({name})", "{label} {i}/{n}：{title}（{name}）"),
     ("titled", "{label}: {title}  ({name})", "{label}：{title}（{name}）"),
-    ("victim.line", "{label}: pid {pid}  ({context}, {mode})", "{label}：pid {pid}（{context}、{mode}）"),
+    ("victim.line", "{label}: pid {pid}  ({what})", "{label}：pid {pid}（{what}）"),
     ("verdict.line", "{head}: {name} ({tries}: {n})", "{head}：{name}（{tries}：{n}）"),
     ("verdict.no", "{head} ({tries}: {n})", "{head}（{tries}：{n}）"),
     ("shape.text", "CONFIDUMP- + 24 hex digits", "CONFIDUMP- に続く 16 進数 24 桁"),

@@ -11,9 +11,10 @@ use super::record::{self, Recorded, SubmitError};
 use super::session::{self, task_text, Hint, StartError};
 use super::solve::{self, StepRun, Submitted};
 use super::state::{self, Running, State, StateError};
-use super::{find, load, Exercise, LabError};
+use super::{find, holds_secret_shape, load, Exercise, Goal, LabError};
 use crate::files::stdout::StdoutError;
 use crate::i18n::{t, Lang};
+use crate::model::Texts;
 
 /// Why a lab command failed; each says the same as the error it wraps.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,13 @@ pub enum FlowError {
     /// No exercise named and none started (in the reader's language).
     #[error("{0}")]
     NotStarted(&'static str),
+    /// No exercise of that name (in the reader's language, with the names there are).
+    #[error("{0}")]
+    Unknown(String),
+    /// A typed answer not even shaped like a secret: not checked, not counted as an attempt
+    /// (in the reader's language, with the shape it should have).
+    #[error("{0}")]
+    Shape(String),
     /// This executable (the solution's steps run it) could not be found.
     #[error("finding this executable")]
     Exe(#[source] std::io::Error),
@@ -83,6 +91,10 @@ pub struct Started<'a> {
     pub run: Running,
     /// The task, names filled in.
     pub task: String,
+    /// It had been started before: the target and its secret are new.
+    pub restarted: bool,
+    /// Other exercises whose targets were stopped to start this one.
+    pub stopped: Vec<String>,
 }
 
 /// A check's outcome, recorded.
@@ -133,9 +145,24 @@ impl Lab {
     /// The exercise a command refers to: `name`, else the current one.
     pub fn current(&self, st: &State, name: Option<&str>) -> Result<&Exercise, FlowError> {
         match name.map(str::to_string).or_else(|| st.current.clone()) {
-            Some(n) => Ok(find(&self.all, &n)?),
+            Some(n) => self.named(&n),
             None => Err(FlowError::NotStarted(t(self.lang, "not.started"))),
         }
+    }
+
+    /// The exercise named `name`; an unknown name is told in the reader's language.
+    fn named(&self, name: &str) -> Result<&Exercise, FlowError> {
+        find(&self.all, name).map_err(|e| match e {
+            LabError::Unknown { name, .. } => {
+                let valid: Vec<&str> = self.all.iter().map(|e| e.name.as_str()).collect();
+                FlowError::Unknown(
+                    t(self.lang, "unknown.exercise")
+                        .replace("{name}", &format!("{name:?}"))
+                        .replace("{valid}", &crate::i18n::list(self.lang, &valid)),
+                )
+            }
+            other => FlowError::Lab(other),
+        })
     }
 
     /// Starts exercise `name` (unless locked and not `any_order`); `prepare` runs first for a
@@ -146,7 +173,7 @@ impl Lab {
         any_order: bool,
         prepare: impl FnOnce(),
     ) -> Result<Started<'_>, FlowError> {
-        let ex = find(&self.all, name)?;
+        let ex = self.named(name)?;
         let index = self.all.iter().position(|e| e.name == ex.name).unwrap_or(0);
         let mut st = self.state()?;
         if !any_order && !is_open(&self.all, &st, index) {
@@ -155,13 +182,15 @@ impl Lab {
                 why: t(self.lang, "locked.why"),
             });
         }
-        let run = session::start_fresh(&self.dir, &mut st, ex, prepare)?;
-        let task = task_text(ex, self.lang, &run);
+        let fresh = session::start_session(&self.dir, &mut st, ex, prepare)?;
+        let task = task_text(ex, self.lang, &fresh.running);
         Ok(Started {
             ex,
             index,
-            run,
+            run: fresh.running,
             task,
+            restarted: fresh.restarted,
+            stopped: fresh.stopped,
         })
     }
 
@@ -192,7 +221,20 @@ impl Lab {
         let Some(rec) = started.cloned() else {
             return Err(FlowError::NotStarted(t(self.lang, "not.started")));
         };
-        let (part, outcome) = record::judge(&rec, ex.goal, answer, file)?;
+        if let (Some(a), None) = (answer, file) {
+            if ex.goal != Goal::ProveUnreadable && !holds_secret_shape(a) {
+                return Err(FlowError::Shape(
+                    t(self.lang, "shape.wrong").replace("{shape}", t(self.lang, "shape.text")),
+                ));
+            }
+        }
+        let (part, mut outcome) = record::judge(&rec, ex.goal, answer, file)?;
+        // A wrong answer after a restart may be the previous start's secret: say so.
+        if let Outcome::Rejected(detail) = &mut outcome {
+            if part == Part::Answer && detail.en.is_empty() && rec.starts > 1 {
+                *detail = Texts::new(t(Lang::En, "secret.changed"), t(Lang::Ja, "secret.changed"));
+            }
+        }
         self.record(&mut st, ex, part, outcome)
     }
 
@@ -308,10 +350,11 @@ mod tests {
         assert!(matches!(lab.current(&st, Some("argv")), Ok(e) if e.name == "argv"));
         st.current = Some("dontdump".into());
         assert!(matches!(lab.current(&st, None), Ok(e) if e.name == "dontdump"));
-        assert!(matches!(
-            lab.current(&st, Some("nosuch")),
-            Err(FlowError::Lab(_))
-        ));
+        let unknown = lab.current(&st, Some("nosuch\x1b"));
+        assert!(
+            matches!(&unknown, Err(FlowError::Unknown(m)) if m.starts_with("no exercise named \"nosuch\\u{1b}\" (there are: find-it, ")),
+            "{unknown:?}"
+        );
     }
 
     #[test]

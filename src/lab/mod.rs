@@ -406,6 +406,17 @@ pub fn find<'a>(all: &'a [Exercise], name: &str) -> Result<&'a Exercise, LabErro
 /// What the secret looks like, for the task text.
 pub const SECRET_SHAPE: &str = "CONFIDUMP- + 24 hex digits";
 
+/// Whether `answer` holds something shaped like a secret: `CONFIDUMP-` and 24 hex digits
+/// (a line pasted whole, with the secret in it, does).
+pub fn holds_secret_shape(answer: &str) -> bool {
+    const PREFIX: &str = "CONFIDUMP-";
+    answer.match_indices(PREFIX).any(|(at, _)| {
+        answer.get(at + PREFIX.len()..).is_some_and(|rest| {
+            rest.len() >= 24 && rest.bytes().take(24).all(|b| b.is_ascii_hexdigit())
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,6 +456,18 @@ mod tests {
         assert!(untrusted(0, 0o100646, &owners)
             .unwrap()
             .contains("everyone"));
+    }
+
+    #[test]
+    fn secret_shaped_answers_are_told_apart() {
+        assert!(holds_secret_shape("CONFIDUMP-00112233445566778899aabb"));
+        assert!(holds_secret_shape(
+            "grep: CONFIDUMP-00112233445566778899AABB\n"
+        ));
+        assert!(!holds_secret_shape("CONFIDUMP-00112233445566778899aab"));
+        assert!(!holds_secret_shape("CONFIDUMP-0011223344556677889Xaabb"));
+        assert!(!holds_secret_shape("hello"));
+        assert!(!holds_secret_shape("CONFIDUMP-"));
     }
 
     #[test]

@@ -17,10 +17,23 @@ pub struct Hint {
     pub of: u32,
     /// Its text in the reader's language.
     pub text: String,
+    /// The exercise's target is not running: the processes the hint names are shown by
+    /// generic names ([`GENERIC`]), and the reader is told how to start it.
+    pub not_running: bool,
 }
 
-/// Gives hint `n` of `ex` (default: the one after the last given) in `lang`, and counts it in
-/// `st` (saved in `dir`). `None`, and nothing saved, when there is no such hint.
+/// What a hint's process names read while the exercise is not running: the names a trainee
+/// would fill in, never a raw `{pid}`.
+pub const GENERIC: &[(&str, &str)] = &[
+    ("{pid}", "PID"),
+    ("{backend}", "BACKEND_PID"),
+    ("{server}", "SERVER_PIDS"),
+];
+
+/// Gives hint `n` of `ex` (default: the one after the last read) in `lang`, and saves in `dir`
+/// that it was read. A hint read before the exercise is solved counts in `st` (the record's
+/// `hints`, kept across restarts like its attempts); one read after, to look again, does not.
+/// `None`, and nothing saved, when there is no such hint.
 pub fn take_hint(
     dir: &Path,
     st: &mut State,
@@ -29,7 +42,8 @@ pub fn take_hint(
     lang: Lang,
 ) -> Result<Option<Hint>, StateError> {
     let rec = st.exercises.entry(ex.name.clone()).or_default();
-    let want = n.unwrap_or(rec.hints + 1).max(1);
+    let read = rec.hints_read.max(rec.hints);
+    let want = n.unwrap_or(read.saturating_add(1)).max(1);
     let of = u32::try_from(ex.hints.len()).unwrap_or(u32::MAX);
     let Some(h) = ex
         .hints
@@ -37,17 +51,30 @@ pub fn take_hint(
     else {
         return Ok(None);
     };
-    rec.hints = rec.hints.max(want);
-    let text = match &rec.running {
+    if rec.solved.is_none() {
+        rec.hints = rec.hints.max(want);
+    }
+    rec.hints_read = read.max(want);
+    let running = rec.running.as_ref().filter(|r| launch::is_running(r));
+    let text = match running {
         Some(run) => {
             let mut tmp = ex.clone();
             tmp.task = h.clone();
             task_text(&tmp, lang, run)
         }
-        None => h.get(lang).replace("{user}", launch::UNPRIVILEGED),
+        None => GENERIC.iter().fold(
+            h.get(lang).replace("{user}", launch::UNPRIVILEGED),
+            |text, (from, to)| text.replace(from, to),
+        ),
     };
+    let not_running = running.is_none();
     st.save(dir)?;
-    Ok(Some(Hint { n: want, of, text }))
+    Ok(Some(Hint {
+        n: want,
+        of,
+        text,
+        not_running,
+    }))
 }
 
 /// Stops every target process the lab started (as `dir`'s state names them) and removes the
@@ -110,17 +137,52 @@ pub fn task_text(ex: &Exercise, lang: Lang, run: &Running) -> String {
         .replace("{backend}", &run.backend.unwrap_or(run.pid).to_string())
 }
 
-/// Starts `ex` afresh: stops its previous victim, starts a new one (after `prepare`, for a
-/// VM or container exercise), records the salted hash in `st` and saves it in `dir`.
+/// An exercise started afresh ([`start_session`]).
+#[derive(Debug)]
+pub struct Fresh {
+    /// Its target.
+    pub running: Running,
+    /// It had been started before: its target and its secret are new, and an answer found
+    /// before no longer counts.
+    pub restarted: bool,
+    /// The other exercises whose targets were still running and were stopped (the lab runs
+    /// one exercise at a time).
+    pub stopped: Vec<String>,
+}
+
+/// Starts `ex` afresh: see [`start_session`]; only its target.
 pub fn start_fresh(
     dir: &Path,
     st: &mut State,
     ex: &Exercise,
     prepare: impl FnOnce(),
 ) -> Result<Running, StartError> {
+    Ok(start_session(dir, st, ex, prepare)?.running)
+}
+
+/// Starts `ex` afresh: stops every target the lab still runs (this exercise's and any
+/// other's: one exercise at a time, so no PostgreSQL or VM of an earlier one stays up),
+/// starts a new one (after `prepare`, for a VM or container exercise), records the new
+/// secret's salted hash in `st` and saves it in `dir`. Attempts and hints taken stay: they
+/// count the trainee's work on the exercise, whichever start it was.
+pub fn start_session(
+    dir: &Path,
+    st: &mut State,
+    ex: &Exercise,
+    prepare: impl FnOnce(),
+) -> Result<Fresh, StartError> {
     state::ensure_dir(dir)?;
-    if let Some(old) = st.exercises.get(&ex.name).and_then(|r| r.running.clone()) {
-        launch::stop(&old);
+    let mut stopped = Vec::new();
+    for (name, rec) in &mut st.exercises {
+        if let Some(old) = rec.running.take() {
+            if launch::stop(&old) && *name != ex.name {
+                stopped.push(name.clone());
+            }
+        }
+    }
+    if !stopped.is_empty() {
+        // The stopped targets are no longer the state's to name, even if this start fails.
+        st.save(dir)?;
     }
     let exe = std::env::current_exe().map_err(StartError::Exe)?;
     if matches!(ex.context.as_str(), "vm" | "container") {
@@ -134,6 +196,8 @@ pub fn start_fresh(
     getrandom::getrandom(&mut salt).map_err(|e| StartError::Salt(e.to_string()))?;
     let now = state::now();
     let rec = st.exercises.entry(ex.name.clone()).or_default();
+    let restarted = !rec.check.is_empty();
+    rec.starts = rec.starts.max(u32::from(restarted)).saturating_add(1);
     rec.salt = hex::encode(salt);
     rec.check = state::salted(&salt, &started.digest);
     rec.running = Some(started.running.clone());
@@ -141,13 +205,16 @@ pub fn start_fresh(
         rec.first_started = now;
     }
     rec.started = now;
-    rec.hints = 0;
     rec.proved = None;
     rec.answered = None;
     st.current = Some(ex.name.clone());
     st.save(dir)?;
     // The state names the victim now: it is `lab reset`'s to stop, no longer ours.
-    Ok(started.hand_over())
+    Ok(Fresh {
+        running: started.hand_over(),
+        restarted,
+        stopped,
+    })
 }
 
 #[cfg(test)]

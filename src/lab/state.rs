@@ -91,8 +91,14 @@ pub struct Record {
     pub started: u64,
     /// Answers submitted (all starts together).
     pub attempts: u32,
-    /// Hints taken for the current start.
+    /// Hints taken before the exercise was solved (all starts together).
     pub hints: u32,
+    /// How many times the exercise was started (0 in older state files).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub starts: u32,
+    /// The highest hint read at all (after solving too): which one `lab hint` gives next.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hints_read: u32,
     /// Unix time it was solved, if it was.
     pub solved: Option<u64>,
     /// Unix time `lab solve` first showed this exercise's reference solution: an exercise
@@ -222,6 +228,10 @@ impl Record {
         // and the attacker of a lab is the trainee, who may read the state file anyway.
         salted(&salt, &digest) == self.check
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Now, in Unix seconds.

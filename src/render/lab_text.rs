@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use unicode_width::UnicodeWidthStr;
 
 use super::sanitize::{json_text, visible};
+use super::wrap::hang;
 use crate::i18n::{paren, sep, t, tf, Lang};
 use crate::lab::flow::{Checked, SolveEvent, Started};
 use crate::lab::progress::state_word;
@@ -284,16 +285,26 @@ pub fn report_csv(reps: &[StatusReport]) -> Result<String, csv::Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// `lab list`: a line per exercise, numbered, with its state and title.
+/// `lab list`: a line per exercise, numbered, with its state and title; the columns line up
+/// by display width (a Japanese state word takes two columns a character).
 pub fn list_text(all: &[Exercise], st: &State, l: Lang) -> String {
     let w = name_width(all);
+    let states: Vec<&str> = (0..all.len())
+        .zip(all)
+        .map(|(i, e)| t(l, state_word(all, st, i, e)))
+        .collect();
+    let sw = states
+        .iter()
+        .map(|s| UnicodeWidthStr::width(*s))
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
-    for (i, e) in all.iter().enumerate() {
+    for ((i, e), state) in all.iter().enumerate().zip(states) {
         out.push_str(&format!(
-            "{:>2}. {:<w$} {} {}\n",
+            "{:>2}. {} {} {}\n",
             i + 1,
-            visible(&e.name),
-            pad(t(l, state_word(all, st, i, e)), 9),
+            pad(&visible(&e.name), w),
+            pad(state, sw),
             visible(e.title.get(l))
         ));
     }
@@ -323,10 +334,85 @@ pub fn start_json(ex: &Exercise, run: &Running, task: &str, l: Lang) -> serde_js
     })
 }
 
-/// `lab hint`: hint `n` of `of`, each line of `text` shown, none interpreted.
-pub fn hint_text(n: u32, of: u32, text: &str, l: Lang) -> String {
-    let lines: Vec<_> = text.lines().map(visible).collect();
-    format!("{} {n}/{of}{}{}", t(l, "hint"), sep(l), lines.join("\n"))
+/// `lab hint`: hint `n` of `of` wrapped to `width` columns, each of its `quoted` commands on
+/// a line of its own, whole (a command broken across lines could not be pasted), every line
+/// shown, none interpreted.
+pub fn hint_text(n: u32, of: u32, text: &str, l: Lang, width: usize) -> String {
+    let head = format!("{} {n}/{of}{}", t(l, "hint"), sep(l));
+    let mut out: Vec<String> = Vec::new();
+    for (i, piece) in text.split('`').enumerate() {
+        if i % 2 == 1 {
+            if out.is_empty() {
+                out.push(head.trim_end().to_string());
+            }
+            out.push(format!("    {}", visible(piece)));
+            continue;
+        }
+        // What follows a command starts a line: a leading `, ` or `. ` reads wrong there.
+        let prose = piece
+            .trim()
+            .trim_start_matches([',', '、', '.', '。'])
+            .trim();
+        for line in prose.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let indent = if out.is_empty() { head.as_str() } else { "  " };
+            out.extend(hang(indent, &visible(line), width));
+        }
+    }
+    if out.is_empty() {
+        out.push(head.trim_end().to_string());
+    }
+    out.join("\n")
+}
+
+/// `text`'s lines wrapped to `width` columns, each with `indent` before it and its own
+/// leading spaces kept (a task's numbered list stays indented).
+fn wrapped(text: &str, indent: &str, width: usize) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let body = line.trim_start();
+        let head = format!("{indent}{}", line.strip_suffix(body).unwrap_or(""));
+        if body.is_empty() {
+            out.push('\n');
+            continue;
+        }
+        let shown = visible(body);
+        if UnicodeWidthStr::width(head.as_str()) + UnicodeWidthStr::width(shown.as_ref()) <= width {
+            // A line that fits keeps its own spacing (`check SECRET   (or --file FILE)`).
+            out.push_str(&format!("{head}{shown}\n"));
+            continue;
+        }
+        for l in hang(&head, &shown, width) {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// What the target is, for the task sheet's header: its context, then what makes it this
+/// exercise (the secret on the command line, the database's store, the container's runtime,
+/// the protection mode), each only when the exercise has it.
+pub fn target_what(ex: &Exercise, l: Lang) -> String {
+    let context = match ex.context.as_str() {
+        "vm" => t(l, "ctx.vm"),
+        "container" => t(l, "ctx.container"),
+        "service" => t(l, "ctx.service"),
+        _ => t(l, "ctx.process"),
+    };
+    let mut parts = vec![context.to_string()];
+    if ex.secret == crate::lab::SecretVia::Argv {
+        parts.push(t(l, "via.argv").to_string());
+    }
+    for flag in ["--store", "--runtime"] {
+        let value = ex.args.iter().skip_while(|a| *a != flag).nth(1);
+        if let Some(v) = value {
+            parts.push(visible(v).into_owned());
+        }
+    }
+    if !ex.mode.is_empty() {
+        parts.push(visible(&ex.mode).into_owned());
+    }
+    crate::i18n::list(l, &parts)
 }
 
 /// `lab solve`'s head: the exercise and its victim's `pid`.
@@ -356,8 +442,17 @@ fn goal_word(g: Goal) -> &'static str {
     }
 }
 
-/// What `lab start` shows: exercise `i` of `n`, its victim `pid`, goal, tools and `task`.
-pub fn task_sheet(ex: &Exercise, i: usize, n: usize, pid: i32, task: &str, l: Lang) -> String {
+/// What `lab start` shows: exercise `i` of `n`, its victim `pid`, goal, tools and `task`,
+/// wrapped to `width` columns.
+pub fn task_sheet(
+    ex: &Exercise,
+    i: usize,
+    n: usize,
+    pid: i32,
+    task: &str,
+    l: Lang,
+    width: usize,
+) -> String {
     let s = sep(l);
     let mut out = t(l, "head")
         .replace("{label}", t(l, "exercise"))
@@ -370,8 +465,7 @@ pub fn task_sheet(ex: &Exercise, i: usize, n: usize, pid: i32, task: &str, l: La
         &t(l, "victim.line")
             .replace("{label}", t(l, "victim"))
             .replace("{pid}", &pid.to_string())
-            .replace("{context}", &visible(&ex.context))
-            .replace("{mode}", &visible(&ex.mode)),
+            .replace("{what}", &target_what(ex, l)),
     );
     out.push('\n');
     out.push_str(&format!(
@@ -385,15 +479,15 @@ pub fn task_sheet(ex: &Exercise, i: usize, n: usize, pid: i32, task: &str, l: La
         t(l, "tools"),
         visible(&ex.tools.join(crate::i18n::t(l, "list.sep")))
     ));
-    for line in task.lines() {
-        out.push_str(&format!("  {}\n", visible(line)));
-    }
+    out.push_str(&wrapped(task, "  ", width));
     let submit = match ex.goal {
         Goal::Answer => "submit.answer",
         Goal::ProveUnreadable => "submit.proof",
         Goal::ProveAbsentThenAnswer => "submit.both",
     };
-    out.push_str(&format!("\n  {}\n  {}\n", t(l, submit), t(l, "stuck")));
+    out.push('\n');
+    out.push_str(&wrapped(t(l, submit), "  ", width));
+    out.push_str(&wrapped(t(l, "stuck"), "  ", width));
     out
 }
 
@@ -516,28 +610,67 @@ pub fn say<T: serde::Serialize>(
     })
 }
 
-/// What `lab start` prints: the task sheet, or its JSON.
+/// What `lab start` prints: what the start stopped or replaced, then the task sheet (wrapped
+/// to `width` columns); or its JSON.
 pub fn started(
     s: &Started<'_>,
     n: usize,
     l: Lang,
     json: bool,
+    width: usize,
 ) -> Result<String, serde_json::Error> {
-    let value = start_json(s.ex, &s.run, &s.task, l);
+    let mut value = start_json(s.ex, &s.run, &s.task, l);
+    value["restarted"] = s.restarted.into();
+    value["stopped"] = s.stopped.clone().into();
     say(json, &value, || {
-        task_sheet(s.ex, s.index + 1, n, s.run.pid, &s.task, l)
+        let mut out = String::new();
+        if !s.stopped.is_empty() {
+            let names = crate::i18n::list(l, &s.stopped);
+            out.push_str(&wrapped(
+                &t(l, "stopped.others").replace("{names}", &names),
+                "",
+                width,
+            ));
+        }
+        if s.restarted {
+            out.push_str(&wrapped(t(l, "restarted"), "", width));
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&task_sheet(
+            s.ex,
+            s.index + 1,
+            n,
+            s.run.pid,
+            &s.task,
+            l,
+            width,
+        ));
+        out
     })
 }
 
-/// What `lab hint` prints for hint `h` of exercise `name`, or that there is none.
-pub fn hint_reply(h: Option<&(String, Hint)>, l: Lang, json: bool) -> String {
+/// What `lab hint` prints for hint `h` of exercise `name` (wrapped to `width` columns), or
+/// that there is none. A hint of an exercise that is not running says how to start it.
+pub fn hint_reply(h: Option<&(String, Hint)>, l: Lang, json: bool, width: usize) -> String {
     match h {
         None => format!("{}\n", t(l, "no.more.hints")),
         Some((name, h)) if json => {
-            let v = serde_json::json!({"exercise": name, "hint": h.n, "of": h.of, "text": h.text});
+            let v = serde_json::json!({"exercise": name, "hint": h.n, "of": h.of,
+                "text": h.text, "running": !h.not_running});
             format!("{}\n", json_text(&v.to_string()))
         }
-        Some((_, h)) => format!("{}\n", hint_text(h.n, h.of, &h.text, l)),
+        Some((name, h)) => {
+            let mut out = format!("{}\n", hint_text(h.n, h.of, &h.text, l, width));
+            if h.not_running {
+                let name = visible(name);
+                let note = t(l, "hint.not.running").replace("{name}", &name);
+                out.push_str(&wrapped(&note, "", width));
+                out.push_str(&format!("    confidump lab start {name}\n"));
+            }
+            out
+        }
     }
 }
 
@@ -612,15 +745,16 @@ mod tests {
         );
         // No hint left is said in words even to a script, as before.
         assert_eq!(
-            hint_reply(None, Lang::En, true),
+            hint_reply(None, Lang::En, true, 100),
             format!("{}\n", t(Lang::En, "no.more.hints"))
         );
         let h = Hint {
             n: 1,
             of: 2,
             text: "look".into(),
+            not_running: false,
         };
-        let json = hint_reply(Some(&("find-it".into(), h)), Lang::En, true);
+        let json = hint_reply(Some(&("find-it".into(), h)), Lang::En, true, 100);
         assert!(
             json.starts_with("{\"exercise\":\"find-it\",\"hint\":1"),
             "{json}"
@@ -639,11 +773,40 @@ mod tests {
         let json = list_json(&all, &st, Lang::En);
         assert_eq!(json[0]["exercise"], "find-it");
         assert_eq!(json.as_array().map(Vec::len), Some(all.len()));
-        let hint = hint_text(1, 3, "a\nb\x1b", Lang::En);
+        let hint = hint_text(1, 3, "a\nb\x1b", Lang::En, 100);
         assert!(
             hint.starts_with("Hint 1/3") && !hint.contains('\x1b'),
             "{hint}"
         );
+        // Commands stand whole on lines of their own; the prose around them is wrapped.
+        let long = "Dump it and search the dump for the secret's shape: `gcore -o DIR/core 1234`, then `grep -a -o -E 'CONFIDUMP-[0-9a-f]{24}' DIR/core.1234 | sort -u`";
+        let hint = hint_text(2, 3, long, Lang::En, 40);
+        let lines: Vec<&str> = hint.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "Hint 2/3: Dump it and search the dump",
+                "          for the secret's shape:",
+                "    gcore -o DIR/core 1234",
+                "  then",
+                "    grep -a -o -E 'CONFIDUMP-[0-9a-f]{24}' DIR/core.1234 | sort -u",
+            ],
+            "{hint}"
+        );
+        // Japanese lines break at phrases and line up by display width.
+        let text = list_text(&all, &st, Lang::Ja);
+        let title_at: Vec<usize> = text
+            .lines()
+            .map(|l| {
+                let title = all
+                    .iter()
+                    .map(|e| e.title.get(Lang::Ja))
+                    .find(|t| l.ends_with(*t))
+                    .unwrap();
+                UnicodeWidthStr::width(l) - UnicodeWidthStr::width(title)
+            })
+            .collect();
+        assert!(title_at.iter().all(|&w| w == title_at[0]), "{text}");
         let said = submitted_text(&Submitted::Answer("X".into()), Lang::En);
         assert!(said.starts_with('\n') && said.ends_with("$ confidump lab check ...\n"));
         let head = solution_head(&all[0], 42, Lang::En);
