@@ -127,6 +127,10 @@ fn secrets(out: &str) -> Vec<String> {
 /// Names a Japanese text keeps as they are, beside the exercise, mode and tool names.
 const KEPT: &[&str] = &[
     "CONFIDUMP",
+    "ptrace",
+    "uid",
+    "Yama",
+    "TEE",
     "QEMU",
     "RAM",
     "EIO",
@@ -423,6 +427,17 @@ fn database_client() {
         return;
     }
     follow("database-client");
+}
+
+#[test]
+fn pod_neighbour() {
+    if !common::require(common::Need::Gdb)
+        || !common::require(common::Need::Root)
+        || !common::require(common::Need::Setpriv)
+    {
+        return;
+    }
+    follow("pod-neighbour");
 }
 
 #[test]

@@ -179,6 +179,7 @@ const ALLOWED: &[&str] = &[
     "container",
     "database",
     "database-client",
+    "pod-neighbour",
     "heap",
     "stack",
     "anon",

@@ -22,7 +22,8 @@ A trainee, as root on their own machine (or VM, or container):
   confidump lab status                   progress: tries, hints, time per exercise
   confidump lab reset                    stop every target process, forget all progress
 Exercises, built in, in order: find-it, dontdump, argv, secretmem, residue, same-uid, vm,
-container, database, database-client (`lab list` shows them with --labs-dir's own).
+container, database, database-client, pod-neighbour (`lab list` shows them with --labs-dir's
+own).
 An instructor:
   confidump lab solve secretmem          run the reference solution for real, step by step
   confidump lab status --name ann --format json > ann.json

@@ -198,6 +198,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "10-database-client.toml",
         include_str!("../../demo/labs/10-database-client.toml"),
     ),
+    (
+        "11-pod-neighbour.toml",
+        include_str!("../../demo/labs/11-pod-neighbour.toml"),
+    ),
 ];
 
 /// Largest exercise file read from a directory.
