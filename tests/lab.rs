@@ -4,54 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use common::lab::Lab;
 
-/// A private state directory per test (XDG_STATE_HOME), reset (victims stopped) on drop.
-struct Lab {
-    home: tempfile::TempDir,
-}
-
-impl Lab {
-    fn new() -> Self {
-        Self {
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(common::bin())
-            .arg("lab")
-            .args(args)
-            .env("XDG_STATE_HOME", self.home.path())
-            .env("LANG", "C")
-            .env_remove("LC_ALL")
-            .output()
-            .unwrap()
-    }
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let mut a = args.to_vec();
-        a.extend(["--format", "json"]);
-        let o = self.run(&a);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout).unwrap()
-    }
-    fn dir(&self) -> PathBuf {
-        self.home.path().join("confidump/lab")
-    }
-    fn state(&self) -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(self.dir().join("state.json")).unwrap()).unwrap()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.run(&["reset"]);
-    }
-}
+use std::path::Path;
+use std::process::Command;
 
 fn alive(pid: i64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {

@@ -7,68 +7,10 @@
 
 mod common;
 
+use common::lab::Lab;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-/// A private state directory per test (XDG_STATE_HOME), reset (targets stopped) on drop.
-struct Lab {
-    home: tempfile::TempDir,
-}
-
-impl Lab {
-    fn new() -> Self {
-        Self {
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(common::bin())
-            .arg("lab")
-            .args(args)
-            .env("XDG_STATE_HOME", self.home.path())
-            .env("LANG", "C")
-            .env_remove("LC_ALL")
-            .output()
-            .unwrap()
-    }
-    /// Exit code and standard output of `lab ARGS`.
-    fn out(&self, args: &[&str]) -> (Option<i32>, String) {
-        let o = self.run(args);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        (o.status.code(), text)
-    }
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let mut a = args.to_vec();
-        a.extend(["--format", "json"]);
-        let o = self.run(&a);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout).unwrap()
-    }
-    fn state_of(&self, name: &str) -> String {
-        let st = self.json(&["status"]);
-        st["exercises"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["exercise"] == name)
-            .map(|e| e["state"].as_str().unwrap().to_string())
-            .unwrap()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.run(&["reset"]);
-    }
-}
+use std::process::Command;
 
 fn alive(pid: i64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
@@ -408,11 +350,11 @@ fn a_killed_solves_target_is_stopped_by_the_next_solve() {
     let mut gone = Command::new("true").spawn().unwrap();
     let gone_pid = gone.id();
     gone.wait().unwrap();
-    let mine = lab.home.path().join("confidump/lab");
+    let mine = lab.dir();
     std::fs::create_dir_all(&mine).unwrap();
     let stale = mine.join(format!("solve-p{gone_pid}"));
     std::fs::create_dir(&stale).unwrap();
-    std::fs::rename(other.home.path().join("confidump/lab"), stale.join("lab")).unwrap();
+    std::fs::rename(other.dir(), stale.join("lab")).unwrap();
     assert!(alive(pid));
     let (code, out) = lab.out(&["solve", "argv"]);
     assert_eq!(code, Some(0), "{out}");

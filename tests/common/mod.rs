@@ -7,6 +7,8 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 
 use sha2::{Digest, Sha256};
 
+pub mod lab;
+
 /// Path of the binary under test.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_confidump")

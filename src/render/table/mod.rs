@@ -166,40 +166,27 @@ fn hidden_columns(
     width: usize,
     color: bool,
 ) {
-    let lang = report.lang;
-    let hidden: Vec<AttackKind> = report
+    let lines: Vec<(AttackKind, Vec<&str>)> = report
         .attacks
         .iter()
         .copied()
         .filter(|a| !shown.contains(a))
         .filter(|a| report.cells.iter().any(|c| c.attack == *a))
+        .map(|a| {
+            // The column's own reason: the first a row that runs here gives (a row that cannot
+            // run said its reason across the row already, and another row's reason is not this
+            // column's).
+            let reason = report
+                .cells
+                .iter()
+                .filter(|c| c.attack == a)
+                .filter(|c| runs(report, &c.scenario))
+                .map(|c| c.reason.trim())
+                .find(|r| !r.is_empty());
+            (a, vec![reason.unwrap_or("n/a")])
+        })
         .collect();
-    if hidden.is_empty() {
-        return;
-    }
-    for l in wrap(t(lang, "columns.hidden"), width) {
-        let _ = writeln!(out, "{}", paint(&l, DIM, color));
-    }
-    let name_w = hidden
-        .iter()
-        .map(|a| display_width(a.as_str()))
-        .max()
-        .unwrap_or(0);
-    for a in hidden {
-        // The column's own reason: the first a row that runs here gives (a row that cannot run
-        // said its reason across the row already, and another row's reason is not this column's).
-        let reason = report
-            .cells
-            .iter()
-            .filter(|c| c.attack == a)
-            .filter(|c| runs(report, &c.scenario))
-            .map(|c| c.reason.trim())
-            .find(|r| !r.is_empty());
-        let head = format!("  {:<name_w$}  ", a.as_str());
-        for l in hang(&head, reason.unwrap_or("n/a"), width) {
-            let _ = writeln!(out, "{}", paint(&l, DIM, color));
-        }
-    }
+    reasons_block(out, t(report.lang, "columns.hidden"), &lines, width, color);
 }
 
 /// Whether row `scenario` runs on this host.
@@ -219,7 +206,6 @@ fn by_design_cells(
     width: usize,
     color: bool,
 ) {
-    let lang = report.lang;
     let mut lines: Vec<(AttackKind, Vec<&str>)> = Vec::new();
     for a in shown {
         let mut reasons: Vec<&str> = Vec::new();
@@ -233,10 +219,28 @@ fn by_design_cells(
             lines.push((*a, reasons));
         }
     }
+    reasons_block(
+        out,
+        t(report.lang, "columns.by-design"),
+        &lines,
+        width,
+        color,
+    );
+}
+
+/// `heading`, then each column's name and its reasons, one a line, hanging under the first;
+/// nothing when there are no lines.
+fn reasons_block(
+    out: &mut String,
+    heading: &str,
+    lines: &[(AttackKind, Vec<&str>)],
+    width: usize,
+    color: bool,
+) {
     if lines.is_empty() {
         return;
     }
-    for l in wrap(t(lang, "columns.by-design"), width) {
+    for l in wrap(heading, width) {
         let _ = writeln!(out, "{}", paint(&l, DIM, color));
     }
     let name_w = lines
