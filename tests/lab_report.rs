@@ -7,62 +7,26 @@
 
 mod common;
 
+use common::lab::Lab;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-/// One trainee: a private state directory (XDG_STATE_HOME), reset (targets stopped) on drop.
-struct Trainee {
-    home: tempfile::TempDir,
-}
-
-impl Trainee {
-    fn new() -> Self {
-        Self {
-            home: tempfile::tempdir().unwrap(),
-        }
+/// Starts find-it in `lab`, takes `hints` hints and gives `wrong` wrong answers; writes the
+/// status file under `name` to `dir/FILE`.
+fn work(lab: &Lab, name: &str, hints: u32, wrong: u32, dir: &Path, file: &str) -> PathBuf {
+    lab.ok(&["start", "find-it"]);
+    for _ in 0..hints {
+        lab.ok(&["hint"]);
     }
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(common::bin())
-            .arg("lab")
-            .args(args)
-            .env("XDG_STATE_HOME", self.home.path())
-            .env("LANG", "C")
-            .env_remove("LC_ALL")
-            .output()
-            .unwrap()
+    for _ in 0..wrong {
+        let o = lab.run(&["check", "CONFIDUMP-000000000000000000000000"]);
+        assert_eq!(o.status.code(), Some(1));
     }
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-    /// Starts find-it, takes `hints` hints and gives `wrong` wrong answers; writes the status
-    /// file under `name` to `dir/FILE`.
-    fn work(&self, name: &str, hints: u32, wrong: u32, dir: &Path, file: &str) -> PathBuf {
-        self.ok(&["start", "find-it"]);
-        for _ in 0..hints {
-            self.ok(&["hint"]);
-        }
-        for _ in 0..wrong {
-            let o = self.run(&["check", "CONFIDUMP-000000000000000000000000"]);
-            assert_eq!(o.status.code(), Some(1));
-        }
-        let json = self.ok(&["status", "--name", name, "--format", "json"]);
-        let path = dir.join(file);
-        std::fs::write(&path, json).unwrap();
-        path
-    }
-}
-
-impl Drop for Trainee {
-    fn drop(&mut self) {
-        let _ = self.run(&["reset"]);
-    }
+    let json = lab.ok(&["status", "--name", name, "--format", "json"]);
+    let path = dir.join(file);
+    std::fs::write(&path, json).unwrap();
+    path
 }
 
 /// `lab ARGS` with no state of its own (report reads only the files it is given).
@@ -125,9 +89,9 @@ fn english_words(text: &str) -> Vec<String> {
 #[test]
 fn two_named_trainees_show_apart_with_attempts_and_hints() {
     let dir = tempfile::tempdir().unwrap();
-    let (ann, bob) = (Trainee::new(), Trainee::new());
-    let a = ann.work("ann", 2, 1, dir.path(), "a.json");
-    let b = bob.work("bob", 0, 3, dir.path(), "b.json");
+    let (ann, bob) = (Lab::new(), Lab::new());
+    let a = work(&ann, "ann", 2, 1, dir.path(), "a.json");
+    let b = work(&bob, "bob", 0, 3, dir.path(), "b.json");
     let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&a).unwrap()).unwrap();
     assert_eq!(rep["trainee"], "ann");
     let machine = rep["machine"].as_str().unwrap();
@@ -238,8 +202,8 @@ fn two_named_trainees_show_apart_with_attempts_and_hints() {
 #[test]
 fn the_same_trainee_twice_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let t = Trainee::new();
-    let a = t.work("ann", 0, 0, dir.path(), "a.json");
+    let t = Lab::new();
+    let a = work(&t, "ann", 0, 0, dir.path(), "a.json");
     let a = a.to_str().unwrap();
     let (code, out, err) = lab(&["report", a, a]);
     assert_eq!(code, Some(2), "{out}");

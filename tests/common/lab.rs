@@ -28,6 +28,18 @@ impl Lab {
             .unwrap()
     }
 
+    /// The standard output of `lab ARGS`, which must succeed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
     /// Exit code and standard output, then standard error, of `lab ARGS`.
     pub fn out(&self, args: &[&str]) -> (Option<i32>, String) {
         let o = self.run(args);
